@@ -1,0 +1,66 @@
+// The VMM driver contract. A BootSpec is pure data produced by a family adapter;
+// a driver turns it into a running VM. New hypervisors implement VmmDriver.
+
+export type MachineType = 'microvm' | 'pc' | 'q35';
+export type Accelerator = 'kvm' | 'tcg';
+
+export interface AccelChoice {
+  accel: Accelerator;
+  /** One line saying why, e.g. "kvm probe: guest stopped with an emulation failure". */
+  reason: string;
+}
+
+export interface DiskSpec {
+  path: string;
+  format: 'raw' | 'qcow2';
+  readonly: boolean;
+}
+
+export interface BootSpec {
+  machine: MachineType;
+  /** Path to the kernel file (multiboot/PVH ELF, bzImage, vmlinux). */
+  kernel?: string;
+  initrd?: string;
+  /** Kernel command line (-append). */
+  cmdline: string;
+  disks: DiskSpec[];
+  memoryMiB: number;
+  cpus: number;
+  /** Attach isa-debug-exit (iobase 0xf4, size 4): the guest exits QEMU with status (v << 1) | 1. */
+  debugExit: boolean;
+}
+
+/** Files a driver uses for one VM; all live in the instance's directory. */
+export interface VmPaths {
+  dir: string;
+  pidfile: string;
+  qmpSocket: string;
+  /** Serial console output, written by QEMU itself. */
+  consoleLog: string;
+  /** Serial console input/attach socket (QEMU listens). */
+  consoleSocket: string;
+}
+
+/** How a VM process ended: exit status or the signal that killed it. */
+export interface VmExit {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface VmHandle {
+  readonly pid: number;
+  /** Resolves once the VM process is gone. */
+  readonly exited: Promise<VmExit>;
+  /** Ask the guest to shut down (ACPI power button or the family's way). */
+  powerdown(): Promise<void>;
+  /** Send a signal to the VM process. */
+  kill(signal: NodeJS.Signals): void;
+}
+
+export interface VmmDriver {
+  readonly name: string;
+  /** The exact argv (argv[0] = binary) that start() would run: pure, for tests and benchmarks. */
+  argv(spec: BootSpec, paths: VmPaths, accel: Accelerator): string[];
+  /** Spawn the VM detached (own session); resolves once the process exists. */
+  start(spec: BootSpec, paths: VmPaths, accel: Accelerator): Promise<VmHandle>;
+}
