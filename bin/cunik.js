@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+import { main } from '../dist/src/cli/main.js';
+
+main(process.argv).catch((err) => {
+  process.stderr.write(`cunik: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(125);
+});

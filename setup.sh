@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Set up Cunik on a fresh Debian/Ubuntu machine (as root), then run the hello unikernel.
+# Installs what is missing (QEMU, gcc, skopeo, npm packages), builds, puts `cunik` and `cunikd`
+# on PATH, imports the bundled hello image and runs it under the daemon. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")"
+say() { printf '==> %s\n' "$*"; }
+
+if [ "$(id -u)" -ne 0 ]; then echo "setup.sh: run as root (it installs Debian packages)" >&2; exit 1; fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "setup.sh: Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+# Debian packages: QEMU (+ its firmware), a C toolchain for the test kernels, skopeo for OCI interop tests.
+missing=()
+command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+command -v gcc >/dev/null || missing+=(gcc)
+command -v ld >/dev/null || missing+=(binutils)
+command -v skopeo >/dev/null || missing+=(skopeo)
+command -v make >/dev/null || missing+=(make)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+say "installing npm packages"
+npm ci --no-audit --no-fund --loglevel=error
+say "building"
+npm run --silent build
+
+ln -sf "$PWD/bin/cunik.js" /usr/local/bin/cunik
+ln -sf "$PWD/bin/cunikd.js" /usr/local/bin/cunikd
+
+# A daemon left by an earlier install would serve old code: stop it (its instances keep running).
+if [ -f /var/lib/cunik/cunikd.pid ]; then
+  pid=$(cat /var/lib/cunik/cunikd.pid)
+  if kill -0 "$pid" 2>/dev/null && grep -qa cunikd "/proc/$pid/cmdline"; then
+    say "restarting the daemon (pid $pid)"
+    kill -TERM "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+fi
+
+if ! cunik image inspect hello >/dev/null 2>&1; then
+  say "importing the hello unikernel"
+  cunik import --family generic build/kernels/hello.elf hello
+fi
+say "cunik run --rm hello"
+cunik run --rm hello

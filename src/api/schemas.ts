@@ -1,0 +1,192 @@
+// The Engine API contract: every request and response body, as TypeBox schemas.
+// The daemon validates with them, the OpenAPI document is generated from them,
+// and the client's types are inferred from them. Shapes follow Docker's Engine API
+// (camelCase here), so a Docker-compatibility layer only has to translate.
+import { Type, type Static } from 'typebox';
+
+export const API_VERSION = 'v1';
+
+export const ErrorBody = Type.Object(
+  {
+    code: Type.String({ description: 'Stable error code: INVALID_ARGUMENT, NOT_FOUND, CONFLICT, INTERNAL' }),
+    message: Type.String(),
+    field: Type.Optional(Type.String({ description: 'The request field at fault, for INVALID_ARGUMENT' })),
+  },
+);
+export type ErrorBody = Static<typeof ErrorBody>;
+
+export const InstanceState = Type.Union(
+  [Type.Literal('created'), Type.Literal('running'), Type.Literal('paused'), Type.Literal('exited'), Type.Literal('removing')],
+);
+export type InstanceState = Static<typeof InstanceState>;
+
+const KeyValue = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_.]*=', description: 'KEY=VALUE' });
+const Name = Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$', description: 'Instance name' });
+
+export const CreateInstanceRequest = Type.Object(
+  {
+    image: Type.String({ minLength: 1, description: 'Image reference or id' }),
+    name: Type.Optional(Name),
+    args: Type.Optional(Type.Array(Type.String(), { description: 'Replaces the image default args when given' })),
+    env: Type.Optional(Type.Array(KeyValue)),
+    memoryMiB: Type.Optional(Type.Integer({ minimum: 4, maximum: 1048576, description: 'Guest memory, MiB' })),
+    cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'Virtual CPUs' })),
+    autoRemove: Type.Optional(Type.Boolean({ description: 'Remove the instance when it exits (run --rm)' })),
+  },
+  { additionalProperties: false },
+);
+export type CreateInstanceRequest = Static<typeof CreateInstanceRequest>;
+
+export const CreateInstanceResponse = Type.Object({ id: Type.String(), name: Type.String() });
+export type CreateInstanceResponse = Static<typeof CreateInstanceResponse>;
+
+export const InstanceSummary = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    image: Type.String({ description: 'The reference the instance was created from' }),
+    imageId: Type.String(),
+    family: Type.String(),
+    state: InstanceState,
+    status: Type.String({ description: 'Human-readable, e.g. "Up 3 seconds", "Exited (3) 2 minutes ago"' }),
+    created: Type.String({ format: 'date-time' }),
+    args: Type.Array(Type.String()),
+  },
+);
+export type InstanceSummary = Static<typeof InstanceSummary>;
+
+export const InstanceDetail = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    image: Type.String(),
+    imageId: Type.String(),
+    family: Type.String(),
+    state: InstanceState,
+    status: Type.String(),
+    created: Type.String({ format: 'date-time' }),
+    startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    exitCode: Type.Union([Type.Integer(), Type.Null()]),
+    pid: Type.Union([Type.Integer(), Type.Null()]),
+    config: Type.Object({
+      args: Type.Array(Type.String()),
+      env: Type.Array(Type.String()),
+      memoryMiB: Type.Integer(),
+      cpus: Type.Integer(),
+      autoRemove: Type.Boolean(),
+    }),
+    vm: Type.Object({
+      driver: Type.String(),
+      machine: Type.String(),
+      accelerator: Type.Union([Type.String(), Type.Null()]),
+      argv: Type.Array(Type.String(), { description: 'The exact argv of the last start' }),
+    }),
+    paths: Type.Object({ dir: Type.String(), consoleLog: Type.String() }),
+  },
+);
+export type InstanceDetail = Static<typeof InstanceDetail>;
+
+export const WaitResponse = Type.Object({ exitCode: Type.Integer() });
+export type WaitResponse = Static<typeof WaitResponse>;
+
+export const ImageSummary = Type.Object(
+  {
+    id: Type.String(),
+    digest: Type.String(),
+    repoTags: Type.Array(Type.String()),
+    created: Type.String({ format: 'date-time' }),
+    size: Type.Integer(),
+    family: Type.String(),
+    boot: Type.String(),
+  },
+);
+export type ImageSummary = Static<typeof ImageSummary>;
+
+export const ImageDetail = Type.Object(
+  {
+    id: Type.String(),
+    digest: Type.String(),
+    repoTags: Type.Array(Type.String()),
+    created: Type.String({ format: 'date-time' }),
+    size: Type.Integer(),
+    family: Type.String(),
+    boot: Type.String(),
+    labels: Type.Record(Type.String(), Type.String()),
+    args: Type.Array(Type.String()),
+    env: Type.Array(Type.String()),
+    memoryMiB: Type.Integer(),
+    cpus: Type.Integer(),
+    architecture: Type.String(),
+    os: Type.String(),
+    layers: Type.Array(Type.Object({ digest: Type.String(), size: Type.Integer(), mediaType: Type.String() })),
+  },
+);
+export type ImageDetail = Static<typeof ImageDetail>;
+
+export const ImportQuery = Type.Object(
+  {
+    ref: Type.String({ minLength: 1, description: 'name[:tag] to give the image' }),
+    family: Type.String({ minLength: 1 }),
+    memoryMiB: Type.Optional(Type.Integer({ minimum: 4, maximum: 1048576 })),
+    cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+    args: Type.Optional(Type.String({ description: 'Default args, as a JSON array of strings' })),
+  },
+  { additionalProperties: false },
+);
+export type ImportQuery = Static<typeof ImportQuery>;
+
+export const TagRequest = Type.Object({ target: Type.String({ minLength: 1 }) }, { additionalProperties: false });
+export type TagRequest = Static<typeof TagRequest>;
+
+export const RemoveImageResponse = Type.Object(
+  { untagged: Type.Array(Type.String()), deleted: Type.Array(Type.String()) },
+);
+export type RemoveImageResponse = Static<typeof RemoveImageResponse>;
+
+export const LoadResponse = Type.Object({ loaded: Type.Array(ImageSummary) });
+export type LoadResponse = Static<typeof LoadResponse>;
+
+export const VersionResponse = Type.Object(
+  {
+    version: Type.String(),
+    apiVersion: Type.String(),
+    node: Type.String(),
+    os: Type.String(),
+    arch: Type.String(),
+  },
+);
+export type VersionResponse = Static<typeof VersionResponse>;
+
+export const InfoResponse = Type.Object(
+  {
+    version: Type.String(),
+    root: Type.String(),
+    driver: Type.String(),
+    qemu: Type.String({ description: 'QEMU binary and version' }),
+    accelerator: Type.Union([Type.Literal('kvm'), Type.Literal('tcg'), Type.Literal('probing')]),
+    acceleratorReason: Type.String(),
+    instances: Type.Object({ total: Type.Integer(), running: Type.Integer(), paused: Type.Integer(), stopped: Type.Integer() }),
+    images: Type.Integer(),
+    families: Type.Array(Type.String()),
+  },
+);
+export type InfoResponse = Static<typeof InfoResponse>;
+
+// Path and query parameter shapes shared by routes.
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1 }) });
+export const RefParams = Type.Object({ ref: Type.String({ minLength: 1 }) });
+export const ForceQuery = Type.Object({ force: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+export const StopQuery = Type.Object({ t: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })) }, { additionalProperties: false });
+export const KillQuery = Type.Object({ signal: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false });
+export const WaitQuery = Type.Object(
+  { condition: Type.Optional(Type.Union([Type.Literal('not-running'), Type.Literal('next-exit')])) },
+  { additionalProperties: false },
+);
+export const ListQuery = Type.Object({ all: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+export const LogsQuery = Type.Object({ follow: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+export const ExportQuery = Type.Object(
+  { names: Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })]) },
+  { additionalProperties: false },
+);
+

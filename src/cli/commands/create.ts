@@ -1,0 +1,34 @@
+// cunik create: create an instance without starting it.
+import type { Command } from 'commander';
+import type { CreateInstanceRequest } from '../../api/schemas.js';
+import { action, clientFor } from '../util.js';
+import { instanceFlags } from './run.js';
+
+export interface CreateFlags {
+  name?: string;
+  memory?: number;
+  cpus?: number;
+  env: string[];
+}
+
+export function createRequest(image: string, args: string[], flags: CreateFlags): CreateInstanceRequest {
+  return {
+    image,
+    ...(args.length > 0 && { args }),
+    ...(flags.name !== undefined && { name: flags.name }),
+    ...(flags.memory !== undefined && { memoryMiB: flags.memory }),
+    ...(flags.cpus !== undefined && { cpus: flags.cpus }),
+    ...(flags.env.length > 0 && { env: flags.env }),
+  };
+}
+
+export function register(program: Command): void {
+  instanceFlags(program.command('create').description('Create an instance of an image without starting it')).action(
+    action(async (image: string, args: string[], flags: CreateFlags, cmd: Command) => {
+      const client = await clientFor(cmd);
+      const { id } = await client.createInstance(createRequest(image, args, flags));
+      process.stdout.write(`${id}\n`);
+      client.close();
+    }),
+  );
+}

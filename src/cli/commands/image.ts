@@ -1,0 +1,32 @@
+// cunik image <verb>: the image management group (docker image ...).
+import type { Command } from 'commander';
+import { action, clientFor } from '../util.js';
+import { json } from '../format/table.js';
+import { imagesAction, imagesFlags } from './images.js';
+import { importAction, importFlags } from './import.js';
+import { loadAction, loadFlags } from './load.js';
+import { rmiAction, rmiFlags } from './rmi.js';
+import { saveAction, saveFlags } from './save.js';
+import { tagAction } from './tag.js';
+
+export function register(program: Command): void {
+  const image = program.command('image').description('Manage images');
+  imagesFlags(image.command('ls').alias('list').description('List images')).action(imagesAction);
+  rmiFlags(image.command('rm').description('Remove one or more images')).action(rmiAction);
+  image.command('tag').description('Create a tag TARGET that refers to SOURCE').argument('<source>').argument('<target>').action(tagAction);
+  importFlags(image.command('import').description('Import a unikernel kernel file as an image')).action(importAction);
+  saveFlags(image.command('save').description('Save images to an OCI archive (tar)')).action(saveAction);
+  loadFlags(image.command('load').description('Load images from an OCI archive (tar)')).action(loadAction);
+  image
+    .command('inspect')
+    .description('Display detailed information on images')
+    .argument('<images...>')
+    .action(
+      action(async (refs: string[], _flags: object, cmd: Command) => {
+        const client = await clientFor(cmd);
+        const found = await Promise.all(refs.map((r) => client.inspectImage(r)));
+        client.close();
+        process.stdout.write(json(found));
+      }),
+    );
+}

@@ -1,0 +1,35 @@
+// cunik info: daemon-wide information, including the accelerator and why it was chosen.
+import { Option, type Command } from 'commander';
+import { json } from '../format/table.js';
+import { action, clientFor } from '../util.js';
+
+export function register(program: Command): void {
+  program
+    .command('info')
+    .description('Display system-wide information')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(
+      action(async (flags: { format: string }, cmd: Command) => {
+        const client = await clientFor(cmd);
+        const i = await client.info();
+        client.close();
+        if (flags.format === 'json') return void process.stdout.write(json(i));
+        process.stdout.write(
+          [
+            `Server Version: ${i.version}`,
+            `Root Dir: ${i.root}`,
+            `Instances: ${i.instances.total}`,
+            ` Running: ${i.instances.running}`,
+            ` Paused: ${i.instances.paused}`,
+            ` Stopped: ${i.instances.stopped}`,
+            `Images: ${i.images}`,
+            `VMM Driver: ${i.driver}`,
+            `QEMU: ${i.qemu}`,
+            `Accelerator: ${i.accelerator}`,
+            ` Reason: ${i.acceleratorReason}`,
+            `Families: ${i.families.join(', ')}`,
+          ].join('\n') + '\n',
+        );
+      }),
+    );
+}

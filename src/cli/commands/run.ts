@@ -1,0 +1,60 @@
+// cunik run: create + start; in the foreground stream the console and exit with the unikernel's code.
+import type { Command } from 'commander';
+import type { CunikClient } from '../../client/index.js';
+import { parseCpus, parseEnv, parseMemoryMiB } from '../parse.js';
+import { action, clientFor } from '../util.js';
+import { createRequest, type CreateFlags } from './create.js';
+
+export function instanceFlags(cmd: Command): Command {
+  return cmd
+    .option('--name <name>', 'assign a name to the instance')
+    .option('-m, --memory <size>', 'guest memory (e.g. 64m, 1g)', parseMemoryMiB)
+    .option('--cpus <n>', 'number of virtual CPUs', parseCpus)
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', parseEnv, [] as string[])
+    .argument('<image>', 'image reference or id')
+    .argument('[args...]', 'arguments passed to the unikernel')
+    .passThroughOptions();
+}
+
+/** Follow the console to stdout while waiting for the exit code; Ctrl-C stops the instance. */
+export async function attachAndWait(client: CunikClient, id: string, start: boolean): Promise<number> {
+  const waiting = await client.waitInstance(id, 'next-exit');
+  const logs = await client.logs(id, true);
+  const copied = new Promise<void>((resolve, reject) => {
+    logs.on('data', (chunk: Buffer) => process.stdout.write(chunk));
+    logs.on('end', resolve);
+    logs.on('error', reject);
+  });
+  let interrupts = 0;
+  process.on('SIGINT', () => {
+    interrupts++;
+    if (interrupts === 1) void client.stopInstance(id, 3).catch(() => undefined);
+    else void client.killInstance(id, 'SIGKILL').catch(() => undefined);
+  });
+  if (start) await client.startInstance(id);
+  const exitCode = await waiting.exitCode;
+  await copied;
+  return exitCode;
+}
+
+export function register(program: Command): void {
+  instanceFlags(program.command('run').description('Create and start an instance of an image'))
+    .option('-d, --detach', 'run in the background and print the instance id')
+    .option('--rm', 'remove the instance when it exits')
+    .action(
+      action(async (image: string, args: string[], flags: CreateFlags & { detach?: boolean; rm?: boolean }, cmd: Command) => {
+        const client = await clientFor(cmd);
+        const { id } = await client.createInstance({ ...createRequest(image, args, flags), ...(flags.rm && { autoRemove: true }) });
+        if (flags.detach) {
+          await client.startInstance(id);
+          process.stdout.write(`${id}\n`);
+          client.close();
+          return;
+        }
+        const code = await attachAndWait(client, id, true);
+        client.close();
+        process.exitCode = code;
+      }),
+    );
+}
+

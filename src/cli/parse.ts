@@ -1,0 +1,31 @@
+// Pure parsers for flag values, unit-tested.
+
+const units: Record<string, number> = { b: 1 / (1024 * 1024), k: 1 / 1024, m: 1, g: 1024, t: 1024 * 1024 };
+
+/** "64m", "64MiB", "1g", "512" (MiB) → MiB; throws with a clear message otherwise. */
+export function parseMemoryMiB(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?$/i.exec(value.trim());
+  if (!m) throw new Error(`invalid memory value: ${value} (use e.g. 64m, 512M, 1g)`);
+  const mib = Number(m[1]) * units[(m[2] || 'm').toLowerCase()]!;
+  if (!Number.isInteger(mib)) throw new Error(`invalid memory value: ${value} (must be a whole number of MiB)`);
+  if (mib < 4) throw new Error(`invalid memory value: ${value} (at least 4 MiB)`);
+  if (mib > 1024 * 1024) throw new Error(`invalid memory value: ${value} (at most 1 TiB)`);
+  return mib;
+}
+
+export function parseCpus(value: string): number {
+  if (!/^\d+$/.test(value.trim())) throw new Error(`invalid cpus value: ${value} (a whole number from 1 to 64)`);
+  const n = Number(value);
+  if (n < 1 || n > 64) throw new Error(`invalid cpus value: ${value} (a whole number from 1 to 64)`);
+  return n;
+}
+
+export function parseEnv(value: string, previous: string[] = []): string[] {
+  if (!/^[A-Za-z_][A-Za-z0-9_.]*=/.test(value)) throw new Error(`invalid environment variable: ${value} (use KEY=VALUE)`);
+  return [...previous, value];
+}
+
+export function parseSeconds(value: string): number {
+  if (!/^\d+$/.test(value)) throw new Error(`invalid time value: ${value} (whole seconds)`);
+  return Number(value);
+}

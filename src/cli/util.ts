@@ -1,0 +1,53 @@
+// What every verb shares: the client, one-line errors with exit 125, multi-target fan-out.
+import type { Command } from 'commander';
+import type { CunikClient } from '../client/index.js';
+
+export const EXIT_CLI_ERROR = 125;
+
+export function fail(message: string): never {
+  process.stderr.write(`cunik: ${message}\n`);
+  process.exit(EXIT_CLI_ERROR);
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The client for the daemon chosen by the global -H option. */
+export async function clientFor(cmd: Command): Promise<CunikClient> {
+  const { connectClient } = await import('../client/connect.js');
+  const host = cmd.optsWithGlobals<{ host?: string }>().host;
+  try {
+    return connectClient(host);
+  } catch (err) {
+    return fail(errorMessage(err));
+  }
+}
+
+/** Wrap a verb's action: any error becomes one line on stderr and exit 125. */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      fail(errorMessage(err));
+    }
+  };
+}
+
+/** Run `op` on every target in parallel (docker/cli's pattern): print each success, each failure on its own line. */
+export async function forEachTarget(targets: string[], op: (target: string) => Promise<void>): Promise<void> {
+  const results = await Promise.allSettled(targets.map(async (t) => {
+    await op(t);
+    return t;
+  }));
+  let failed = false;
+  for (const r of results) {
+    if (r.status === 'fulfilled') process.stdout.write(`${r.value}\n`);
+    else {
+      failed = true;
+      process.stderr.write(`cunik: ${errorMessage(r.reason)}\n`);
+    }
+  }
+  if (failed) process.exit(EXIT_CLI_ERROR);
+}

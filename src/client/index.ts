@@ -1,0 +1,69 @@
+// The typed Engine API client, used by the CLI and by tests.
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import type {
+  CreateInstanceRequest,
+  CreateInstanceResponse,
+  ImageDetail,
+  ImageSummary,
+  InfoResponse,
+  InstanceDetail,
+  InstanceSummary,
+  LoadResponse,
+  RemoveImageResponse,
+  VersionResponse,
+  WaitResponse,
+} from '../api/schemas.js';
+import { HttpClient, readAll } from './http.js';
+
+export { ApiError, ConnectError } from './http.js';
+
+const id = (s: string): string => encodeURIComponent(s);
+
+export class CunikClient {
+  readonly http: HttpClient;
+
+  constructor(
+    readonly socketPath: string,
+    onUnreachable?: () => Promise<void>,
+  ) {
+    this.http = new HttpClient(socketPath, onUnreachable);
+  }
+
+  ping = async (): Promise<void> => void (await this.http.json('GET', '/v1/_ping'));
+  version = (): Promise<VersionResponse> => this.http.json('GET', '/v1/version');
+  info = (): Promise<InfoResponse> => this.http.json('GET', '/v1/info');
+
+  listInstances = (all = false): Promise<InstanceSummary[]> => this.http.json('GET', '/v1/instances', { query: { all: all || undefined } });
+  createInstance = (req: CreateInstanceRequest): Promise<CreateInstanceResponse> => this.http.json('POST', '/v1/instances', { json: req });
+  inspectInstance = (ref: string): Promise<InstanceDetail> => this.http.json('GET', `/v1/instances/${id(ref)}`);
+  startInstance = async (ref: string): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/start`));
+  stopInstance = async (ref: string, t?: number): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/stop`, { query: { t } }));
+  restartInstance = async (ref: string, t?: number): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/restart`, { query: { t } }));
+  killInstance = async (ref: string, signal?: string): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/kill`, { query: { signal } }));
+  removeInstance = async (ref: string, force = false): Promise<void> => void (await this.http.json('DELETE', `/v1/instances/${id(ref)}`, { query: { force: force || undefined } }));
+
+  /** Registers the wait (resolves once the daemon has sent headers), then `exitCode` settles at exit. */
+  async waitInstance(ref: string, condition: 'not-running' | 'next-exit' = 'not-running'): Promise<{ exitCode: Promise<number> }> {
+    const res = await this.http.open('POST', `/v1/instances/${id(ref)}/wait`, { query: { condition } });
+    return { exitCode: readAll(res).then((b) => (JSON.parse(b.toString('utf8')) as WaitResponse).exitCode) };
+  }
+
+  logs = (ref: string, follow = false): Promise<IncomingMessage> => this.http.open('GET', `/v1/instances/${id(ref)}/logs`, { query: { follow: follow || undefined } });
+
+  listImages = (): Promise<ImageSummary[]> => this.http.json('GET', '/v1/images');
+  inspectImage = (ref: string): Promise<ImageDetail> => this.http.json('GET', `/v1/images/${id(ref)}`);
+  importImage = (body: Readable, q: { ref: string; family: string; memoryMiB?: number; cpus?: number; args?: string[] }): Promise<ImageDetail> =>
+    this.http.json('POST', '/v1/images/import', {
+      body,
+      query: { ref: q.ref, family: q.family, memoryMiB: q.memoryMiB, cpus: q.cpus, args: q.args && JSON.stringify(q.args) },
+    });
+  tagImage = async (source: string, target: string): Promise<void> => void (await this.http.json('POST', `/v1/images/${id(source)}/tag`, { json: { target } }));
+  removeImage = (ref: string, force = false): Promise<RemoveImageResponse> => this.http.json('DELETE', `/v1/images/${id(ref)}`, { query: { force: force || undefined } });
+  exportImages = (names: string[]): Promise<IncomingMessage> => this.http.open('GET', '/v1/images/export', { query: { names } });
+  loadImages = (body: Readable): Promise<LoadResponse> => this.http.json('POST', '/v1/images/load', { body, contentType: 'application/x-tar' });
+
+  close(): void {
+    this.http.close();
+  }
+}

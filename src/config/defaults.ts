@@ -1,0 +1,24 @@
+// Default locations, shared by the CLI (to find the daemon) and the daemon (to listen and store).
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+const isRoot = (): boolean => process.getuid?.() === 0;
+
+function runtimeDir(): string {
+  if (isRoot()) return '/run/cunik';
+  const xdg = process.env['XDG_RUNTIME_DIR'];
+  return xdg ? join(xdg, 'cunik') : join(homedir(), '.cunik', 'run');
+}
+
+export const defaultSocketPath = (): string => join(runtimeDir(), 'cunik.sock');
+
+export const defaultRoot = (): string =>
+  isRoot() ? '/var/lib/cunik' : join(process.env['XDG_DATA_HOME'] ?? join(homedir(), '.local', 'share'), 'cunik');
+
+/** Where a daemon started by the CLI writes its log. */
+export const defaultDaemonLog = (): string => join(runtimeDir(), 'cunikd.log');
+
+/** The installation's root (the folder holding package.json), from this compiled file: dist/src/config/. */
+export const installRoot = (): string => new URL('../../../', import.meta.url).pathname;
+
+export const VERSION = '0.1.0';

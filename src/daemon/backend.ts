@@ -1,0 +1,122 @@
+// Wires the domain services to the narrow backend interfaces the routes declare.
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { arch, platform } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
+import { API_VERSION, type InfoResponse, type VersionResponse } from '../api/schemas.js';
+import { VERSION } from '../config/defaults.js';
+import { invalid } from '../errors.js';
+import { familyNames } from '../families/index.js';
+import type { ImageStore } from '../images/store.js';
+import { readConsole } from '../instances/logs.js';
+import type { InstanceService } from '../instances/service.js';
+import { toDetail, toSummary } from '../instances/view.js';
+import type { AccelChoice } from '../vmm/types.js';
+import type { Backends } from './server.js';
+
+export interface BackendDeps {
+  root: string;
+  instances: InstanceService;
+  images: ImageStore;
+  driverName: string;
+  qemuVersion: () => Promise<string>;
+  accelerator: () => AccelChoice | undefined;
+}
+
+export function makeBackends(deps: BackendDeps): Backends {
+  const { instances, images } = deps;
+  const tmpDir = join(deps.root, 'tmp');
+
+  /** Spool an uploaded body to a private temp file, run `use`, always remove the file. */
+  async function spooled<T>(body: Readable, use: (file: string) => Promise<T>): Promise<T> {
+    await mkdir(tmpDir, { recursive: true, mode: 0o700 });
+    const file = join(tmpDir, `upload-${randomBytes(8).toString('hex')}`);
+    try {
+      await pipeline(body, createWriteStream(file, { mode: 0o600 }));
+      return await use(file);
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
+  return {
+    instances: {
+      list: (all) => instances.list(all).map(toSummary),
+      inspect: (ref) => {
+        const r = instances.get(ref);
+        return toDetail(r, instances.paths(r.id));
+      },
+      create: async (req) => {
+        const r = await instances.create(req);
+        return { id: r.id, name: r.name };
+      },
+      start: async (ref) => void (await instances.start(ref)),
+      stop: async (ref, t) => void (await instances.stop(ref, t)),
+      restart: async (ref, t) => void (await instances.restart(ref, t)),
+      kill: async (ref, signal) => void (await instances.kill(ref, signal)),
+      remove: (ref, force) => instances.remove(ref, force),
+      wait: (ref, condition) => instances.wait(ref, condition),
+      logs: (ref, follow) => {
+        const r = instances.get(ref);
+        const live = r.state === 'created' || instances.isRunning(r.id);
+        const until = follow && live ? instances.wait(r.id, 'next-exit') : undefined;
+        return readConsole(instances.paths(r.id).consoleLog, { follow: follow && live, ...(until && { until }) });
+      },
+    },
+    images: {
+      list: () => images.list(),
+      inspect: (ref) => images.inspect(ref),
+      import: (body, q) => {
+        let args: string[] | undefined;
+        if (q.args !== undefined) {
+          try {
+            args = JSON.parse(q.args) as string[];
+          } catch {
+            throw invalid('invalid query: args must be a JSON array of strings', 'args');
+          }
+          if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw invalid('invalid query: args must be a JSON array of strings', 'args');
+        }
+        return spooled(body, (file) =>
+          images.importKernel(file, q.ref, {
+            family: q.family,
+            ...(args && { args }),
+            ...(q.memoryMiB !== undefined && { memoryMiB: q.memoryMiB }),
+            ...(q.cpus !== undefined && { cpus: q.cpus }),
+          }),
+        );
+      },
+      tag: async (source, target) => void (await images.tag(source, target)),
+      remove: async (ref, force) => images.remove(ref, { force, inUse: (id) => instances.usesImage(id) }),
+      export: (refs) => {
+        for (const ref of refs) images.inspect(ref); // unknown references fail before the stream starts
+        const out = new PassThrough();
+        images.save(refs, out).catch((err: Error) => out.destroy(err));
+        return out;
+      },
+      load: (body) => spooled(body, async (file) => {
+        const { createReadStream } = await import('node:fs');
+        return { loaded: await images.load(createReadStream(file)) };
+      }),
+    },
+    system: {
+      version: (): VersionResponse => ({ version: VERSION, apiVersion: API_VERSION, node: process.version, os: platform(), arch: arch() }),
+      info: async (): Promise<InfoResponse> => {
+        const accel = deps.accelerator();
+        return {
+          version: VERSION,
+          root: deps.root,
+          driver: deps.driverName,
+          qemu: await deps.qemuVersion(),
+          accelerator: accel?.accel ?? 'probing',
+          acceleratorReason: accel?.reason ?? 'the accelerator probe is still running',
+          instances: instances.counts(),
+          images: images.list().length,
+          families: familyNames(),
+        };
+      },
+    },
+  };
+}

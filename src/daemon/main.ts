@@ -1,0 +1,131 @@
+// cunikd: owns the root dir (one daemon per root), serves the Engine API on a unix socket.
+// Instances are separate QEMU processes: stopping the daemon leaves them running.
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { Command, Option } from 'commander';
+import { defaultRoot, defaultSocketPath, installRoot, VERSION } from '../config/defaults.js';
+import { CunikError } from '../errors.js';
+import { familyAdapter, familyNames } from '../families/index.js';
+import { ImageStore } from '../images/store.js';
+import { InstanceService } from '../instances/service.js';
+import { InstanceStore } from '../instances/store.js';
+import { probeAccelerator } from '../vmm/qemu/accel.js';
+import { QemuDriver, adopt, stopGracefully } from '../vmm/qemu/driver.js';
+import type { AccelChoice } from '../vmm/types.js';
+import { makeBackends } from './backend.js';
+import { acquireRootLock } from './lock.js';
+import { buildServer } from './server.js';
+
+interface DaemonOptions {
+  root: string;
+  host: string;
+  accel: 'auto' | 'kvm' | 'tcg';
+  qemu: string;
+  probeKernel: string;
+}
+
+/** A socket file that still accepts connections belongs to a live daemon. */
+function socketAlive(path: string): Promise<boolean> {
+  return new Promise((resolveAlive) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolveAlive(true);
+    });
+    s.once('error', () => resolveAlive(false));
+  });
+}
+
+async function chooseAccelerator(opts: DaemonOptions): Promise<AccelChoice> {
+  if (opts.accel === 'tcg') return { accel: 'tcg', reason: 'tcg requested (--accel tcg or CUNIK_ACCEL)' };
+  if (opts.accel === 'kvm') return { accel: 'kvm', reason: 'kvm requested (--accel kvm or CUNIK_ACCEL)' };
+  return probeAccelerator({ binary: opts.qemu, probeKernel: opts.probeKernel });
+}
+
+export async function runDaemon(opts: DaemonOptions): Promise<void> {
+  const root = resolve(opts.root);
+  await mkdir(root, { recursive: true, mode: 0o711 });
+  const releaseLock = await acquireRootLock(root);
+  const log = (msg: string): void => void process.stderr.write(`cunikd: ${msg}\n`);
+
+  try {
+    await mkdir(dirname(opts.host), { recursive: true, mode: 0o755 });
+    if (await socketAlive(opts.host)) throw new CunikError('CONFLICT', `a daemon is already listening on ${opts.host}`);
+    await rm(opts.host, { force: true });
+
+    // Probe the accelerator in the background; starts wait for it, everything else does not.
+    let accel: AccelChoice | undefined;
+    const accelReady = chooseAccelerator(opts).then((choice) => {
+      accel = choice;
+      if (choice.accel === 'tcg' && opts.accel === 'auto') log(`warning: using TCG (software emulation): ${choice.reason}`);
+      else log(`accelerator: ${choice.accel} (${choice.reason})`);
+      return choice;
+    });
+
+    const driver = new QemuDriver({ binary: opts.qemu });
+    const images = new ImageStore(root, { knownFamilies: familyNames() });
+    const instances = new InstanceService({
+      store: new InstanceStore(root),
+      images,
+      driver,
+      family: familyAdapter,
+      accelerator: () => accelReady,
+      stopVm: stopGracefully,
+      adopt,
+    });
+    await instances.init();
+
+    let qemuVersion: Promise<string> | undefined;
+    const backends = makeBackends({
+      root,
+      instances,
+      images,
+      driverName: driver.name,
+      accelerator: () => accel,
+      qemuVersion: () =>
+        (qemuVersion ??= promisify(execFile)(opts.qemu, ['--version']).then(
+          (r) => `${opts.qemu}: ${r.stdout.split('\n')[0] ?? ''}`.trim(),
+          () => `${opts.qemu}: not found`,
+        )),
+    });
+    const app = await buildServer(backends, { logger: process.env['CUNIK_LOG_LEVEL'] !== undefined });
+    await app.listen({ path: opts.host });
+    await chmod(opts.host, 0o660);
+    log(`listening on ${opts.host} (root ${root}, version ${VERSION})`);
+
+    const shutdown = async (signal: string): Promise<void> => {
+      log(`${signal}: shutting down; instances keep running`);
+      await app.close().catch(() => undefined);
+      await rm(opts.host, { force: true });
+      await releaseLock();
+      process.exit(0);
+    };
+    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+    process.once('SIGINT', () => void shutdown('SIGINT'));
+  } catch (err) {
+    await releaseLock();
+    throw err;
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('cunikd')
+    .description('The Cunik daemon: serves the Engine API and runs unikernel instances under QEMU')
+    .version(VERSION)
+    .option('--root <dir>', 'state directory', defaultRoot())
+    .option('-H, --host <socket>', 'unix socket to listen on', process.env['CUNIK_HOST']?.replace(/^unix:\/\//, '') ?? defaultSocketPath())
+    .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default(process.env['CUNIK_ACCEL'] ?? 'auto'))
+    .option('--qemu <binary>', 'QEMU binary', process.env['CUNIK_QEMU'] ?? 'qemu-system-x86_64')
+    .option('--probe-kernel <file>', 'accelerator probe kernel', join(installRoot(), 'build', 'kernels', 'probe.elf'));
+  program.parse(argv);
+  const o = program.opts<DaemonOptions>();
+  try {
+    await runDaemon(o);
+  } catch (err) {
+    process.stderr.write(`cunikd: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}

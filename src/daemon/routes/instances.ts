@@ -1,0 +1,95 @@
+// Instance routes: validate, call one backend method, map the result. Nothing else.
+import type { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import {
+  CreateInstanceRequest,
+  CreateInstanceResponse,
+  ErrorBody,
+  ForceQuery,
+  IdParams,
+  InstanceDetail,
+  InstanceSummary,
+  KillQuery,
+  ListQuery,
+  LogsQuery,
+  StopQuery,
+  WaitQuery,
+  WaitResponse,
+} from '../../api/schemas.js';
+
+export interface InstancesBackend {
+  list(all: boolean): InstanceSummary[];
+  inspect(ref: string): InstanceDetail;
+  create(req: CreateInstanceRequest): Promise<CreateInstanceResponse>;
+  start(ref: string): Promise<void>;
+  stop(ref: string, timeoutSeconds?: number): Promise<void>;
+  restart(ref: string, timeoutSeconds?: number): Promise<void>;
+  kill(ref: string, signal?: string): Promise<void>;
+  remove(ref: string, force: boolean): Promise<void>;
+  /** Throws at once for an unknown instance; the promise settles at exit. */
+  wait(ref: string, condition?: 'not-running' | 'next-exit'): Promise<number>;
+  logs(ref: string, follow: boolean): Readable;
+}
+
+const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 500: ErrorBody };
+const NoContent = Type.Null({ description: 'No content' });
+
+export function instanceRoutes(app: FastifyInstance, backend: InstancesBackend): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['instances'];
+
+  r.get('/instances', { schema: { tags, summary: 'List instances', querystring: ListQuery, response: { 200: Type.Array(InstanceSummary), ...errors } } }, async (req) =>
+    backend.list(req.query.all ?? false),
+  );
+
+  r.post('/instances', { schema: { tags, summary: 'Create an instance', body: CreateInstanceRequest, response: { 201: CreateInstanceResponse, ...errors } } }, async (req, reply) =>
+    reply.status(201).send(await backend.create(req.body)),
+  );
+
+  r.get('/instances/:id', { schema: { tags, summary: 'Inspect an instance', params: IdParams, response: { 200: InstanceDetail, ...errors } } }, async (req) =>
+    backend.inspect(req.params.id),
+  );
+
+  r.delete('/instances/:id', { schema: { tags, summary: 'Remove an instance', params: IdParams, querystring: ForceQuery, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
+    await backend.remove(req.params.id, req.query.force ?? false);
+    return reply.status(204).send(null);
+  });
+
+  r.post('/instances/:id/start', { schema: { tags, summary: 'Start an instance', params: IdParams, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
+    await backend.start(req.params.id);
+    return reply.status(204).send(null);
+  });
+
+  r.post('/instances/:id/stop', { schema: { tags, summary: 'Stop an instance (graceful, then SIGTERM, then SIGKILL after t seconds)', params: IdParams, querystring: StopQuery, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
+    await backend.stop(req.params.id, req.query.t);
+    return reply.status(204).send(null);
+  });
+
+  r.post('/instances/:id/restart', { schema: { tags, summary: 'Restart an instance', params: IdParams, querystring: StopQuery, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
+    await backend.restart(req.params.id, req.query.t);
+    return reply.status(204).send(null);
+  });
+
+  r.post('/instances/:id/kill', { schema: { tags, summary: 'Send a signal to an instance', params: IdParams, querystring: KillQuery, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
+    await backend.kill(req.params.id, req.query.signal);
+    return reply.status(204).send(null);
+  });
+
+  // Like Docker's, the response headers go out at once, so a client knows the wait is registered
+  // before it starts the instance; the body follows when the instance exits.
+  r.post('/instances/:id/wait', { schema: { tags, summary: 'Wait for an instance to exit', params: IdParams, querystring: WaitQuery, response: { 200: WaitResponse, ...errors } } }, async (req, reply) => {
+    const exited = backend.wait(req.params.id, req.query.condition);
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'application/json' });
+    reply.raw.flushHeaders();
+    const exitCode = await exited;
+    reply.raw.end(JSON.stringify({ exitCode }));
+  });
+
+  r.get('/instances/:id/logs', { schema: { tags, summary: 'The console output so far; with follow, streamed until the instance exits', params: IdParams, querystring: LogsQuery, produces: ['text/plain'], response: { ...errors } } }, async (req, reply) => {
+    const stream = backend.logs(req.params.id, req.query.follow ?? false);
+    return reply.type('text/plain; charset=utf-8').send(stream as never);
+  });
+}

@@ -1,0 +1,70 @@
+// The Engine API server: Fastify with TypeBox schemas, routes grouped by resource under /v1.
+// This layer only translates HTTP to service calls; errors are mapped here and nowhere else.
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { API_VERSION } from '../api/schemas.js';
+import { CunikError } from '../errors.js';
+import { VERSION } from '../config/defaults.js';
+import { imageRoutes, type ImagesBackend } from './routes/images.js';
+import { instanceRoutes, type InstancesBackend } from './routes/instances.js';
+import { systemRoutes, type SystemBackend } from './routes/system.js';
+
+export interface Backends {
+  instances: InstancesBackend;
+  images: ImagesBackend;
+  system: SystemBackend;
+}
+
+export type App = FastifyInstance;
+
+export async function buildServer(backends: Backends, opts: { logger?: boolean } = {}): Promise<App> {
+  const app = Fastify({
+    logger: opts.logger ? { level: process.env['CUNIK_LOG_LEVEL'] ?? 'info' } : false,
+    // Unknown fields are errors, not silently dropped; query strings still coerce ("true" → true).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // Image uploads stream to disk; JSON bodies stay small.
+    bodyLimit: 1024 * 1024,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Cunik Engine API', version: VERSION, description: 'The API that cunikd serves and the cunik CLI uses.' },
+    },
+  });
+
+  // Binary bodies (kernel files, image archives) reach handlers as streams.
+  app.addContentTypeParser(['application/octet-stream', 'application/x-tar'], (_req, payload, done) => done(null, payload));
+
+  app.setErrorHandler((err: FastifyError | CunikError, _req, reply) => {
+    if (err instanceof CunikError) {
+      return reply.status(err.status).send({ code: err.code, message: err.message, ...(err.field && { field: err.field }) });
+    }
+    if ((err as FastifyError).validation) {
+      const v = (err as FastifyError).validation![0]!;
+      const context = (err as FastifyError).validationContext ?? 'body';
+      const extra = (v.params as { additionalProperty?: string }).additionalProperty;
+      const field = extra ?? (v.instancePath.replace(/^\//, '').replace(/\//g, '.') || context);
+      const what = extra ? 'is not a known field' : (v.message ?? 'is invalid');
+      return reply.status(400).send({ code: 'INVALID_ARGUMENT', message: `invalid ${context}: ${field} ${what}`, field });
+    }
+    const status = (err as FastifyError).statusCode ?? 500;
+    if (status < 500) return reply.status(status).send({ code: 'INVALID_ARGUMENT', message: err.message });
+    app.log.error(err);
+    return reply.status(500).send({ code: 'INTERNAL', message: err.message });
+  });
+  app.setNotFoundHandler((req, reply) => reply.status(404).send({ code: 'NOT_FOUND', message: `no such endpoint: ${req.method} ${req.url}` }));
+
+  await app.register(
+    async (v1) => {
+      instanceRoutes(v1, backends.instances);
+      imageRoutes(v1, backends.images);
+      systemRoutes(v1, backends.system);
+      v1.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    },
+    { prefix: `/${API_VERSION}` },
+  );
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,48 @@
+// The persisted shape of an instance, and the Docker-style status line derived from it.
+import type { InstanceState } from '../api/schemas.js';
+import type { ImageBootInfo } from '../families/types.js';
+
+export interface InstanceRecord {
+  id: string;
+  name: string;
+  /** The reference the user gave at create time. */
+  image: string;
+  imageId: string;
+  family: string;
+  state: InstanceState;
+  created: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  exitCode: number | null;
+  pid: number | null;
+  config: { args: string[]; env: string[]; memoryMiB: number; cpus: number; autoRemove: boolean };
+  /** The image's boot facts, snapshotted at create time; artefact paths point into the instance dir. */
+  boot: ImageBootInfo;
+  vm: { driver: string; machine: string; accelerator: string | null; argv: string[] };
+}
+
+export function humanDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 1) return 'Less than a second';
+  if (s < 60) return `${s} second${s === 1 ? '' : 's'}`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} minute${m === 1 ? '' : 's'}`;
+  const h = Math.round(m / 60);
+  if (h < 48) return `${h} hour${h === 1 ? '' : 's'}`;
+  return `${Math.round(h / 24)} days`;
+}
+
+export function statusLine(r: InstanceRecord, now = Date.now()): string {
+  switch (r.state) {
+    case 'created':
+      return 'Created';
+    case 'running':
+      return `Up ${humanDuration(now - Date.parse(r.startedAt ?? r.created))}`;
+    case 'paused':
+      return `Up ${humanDuration(now - Date.parse(r.startedAt ?? r.created))} (Paused)`;
+    case 'exited':
+      return `Exited (${r.exitCode ?? 0}) ${humanDuration(now - Date.parse(r.finishedAt ?? r.created))} ago`;
+    case 'removing':
+      return 'Removal In Progress';
+  }
+}

@@ -1,0 +1,95 @@
+// The instance store: one directory per instance under <root>/instances/<id>/, holding
+// instance.json (written atomically) and the VM's files. The only code that touches that tree.
+import { link, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { atomicWriteFile } from '../util/atomic-write.js';
+import type { VmPaths } from '../vmm/types.js';
+import type { InstanceRecord } from './record.js';
+
+const RECORD = 'instance.json';
+
+export class InstanceStore {
+  readonly dir: string;
+
+  constructor(root: string) {
+    this.dir = join(root, 'instances');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    // Leftovers of removals interrupted by a crash.
+    for (const entry of await readdir(this.dir)) {
+      if (entry.startsWith('.trash-') || entry.startsWith('.new-')) await rm(join(this.dir, entry), { recursive: true, force: true });
+    }
+  }
+
+  instanceDir(id: string): string {
+    return join(this.dir, id);
+  }
+
+  paths(id: string): VmPaths {
+    const dir = this.instanceDir(id);
+    return {
+      dir,
+      pidfile: join(dir, 'qemu.pid'),
+      qmpSocket: join(dir, 'qmp.sock'),
+      consoleLog: join(dir, 'console.log'),
+      consoleSocket: join(dir, 'console.sock'),
+    };
+  }
+
+  /** Every readable record. Directories without a valid record are leftovers of a crash and are removed. */
+  async loadAll(): Promise<InstanceRecord[]> {
+    const records: InstanceRecord[] = [];
+    for (const id of await readdir(this.dir)) {
+      if (id.startsWith('.')) continue;
+      try {
+        records.push(JSON.parse(await readFile(join(this.dir, id, RECORD), 'utf8')) as InstanceRecord);
+      } catch {
+        await rm(join(this.dir, id), { recursive: true, force: true });
+      }
+    }
+    return records;
+  }
+
+  /**
+   * Create the instance directory with its record and boot artefacts in one step: everything is
+   * prepared in a hidden directory that is renamed into place, so a crash leaves no half instance.
+   * Artefacts are hard-linked from the image (a copy across file systems), so removing the image
+   * never breaks the instance.
+   */
+  async create(record: InstanceRecord, artefacts: Record<string, string>): Promise<InstanceRecord> {
+    const staging = join(this.dir, `.new-${record.id}`);
+    await mkdir(staging, { mode: 0o700 });
+    try {
+      const boot = { ...record.boot };
+      for (const [name, source] of Object.entries(artefacts)) {
+        const target = join(staging, name);
+        await link(source, target).catch(() => copyFile(source, target));
+      }
+      const final = this.instanceDir(record.id);
+      if (artefacts['kernel']) boot.kernelPath = join(final, 'kernel');
+      if (artefacts['initrd']) boot.initrdPath = join(final, 'initrd');
+      if (artefacts['disk']) boot.diskPath = join(final, 'disk');
+      const withPaths = { ...record, boot };
+      await writeFile(join(staging, 'console.log'), '');
+      await atomicWriteFile(join(staging, RECORD), JSON.stringify(withPaths, null, 2));
+      await rename(staging, final);
+      return withPaths;
+    } catch (err) {
+      await rm(staging, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  async save(record: InstanceRecord): Promise<void> {
+    await atomicWriteFile(join(this.instanceDir(record.id), RECORD), JSON.stringify(record, null, 2));
+  }
+
+  /** Remove an instance directory: renamed away first, so it vanishes atomically. */
+  async remove(id: string): Promise<void> {
+    const trash = join(this.dir, `.trash-${id}`);
+    await rename(this.instanceDir(id), trash);
+    await rm(trash, { recursive: true, force: true });
+  }
+}

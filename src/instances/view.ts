@@ -1,0 +1,37 @@
+// Records as the API shows them.
+import type { InstanceDetail, InstanceSummary } from '../api/schemas.js';
+import { statusLine, type InstanceRecord } from './record.js';
+
+export function toSummary(r: InstanceRecord): InstanceSummary {
+  return {
+    id: r.id,
+    name: r.name,
+    image: r.image,
+    imageId: r.imageId,
+    family: r.family,
+    state: r.state,
+    status: statusLine(r),
+    created: r.created,
+    args: r.config.args.length ? r.config.args : r.boot.args,
+  };
+}
+
+export function toDetail(r: InstanceRecord, paths: { dir: string; consoleLog: string }): InstanceDetail {
+  return {
+    id: r.id,
+    name: r.name,
+    image: r.image,
+    imageId: r.imageId,
+    family: r.family,
+    state: r.state,
+    status: statusLine(r),
+    created: r.created,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+    exitCode: r.exitCode,
+    pid: r.pid,
+    config: r.config,
+    vm: r.vm,
+    paths: { dir: paths.dir, consoleLog: paths.consoleLog },
+  };
+}

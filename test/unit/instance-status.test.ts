@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { statusLine, type InstanceRecord } from '../../src/instances/record.js';
+import { normalizeSignal } from '../../src/instances/service.js';
+
+const base = { created: '2026-01-01T00:00:00.000Z', startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:00.000Z', exitCode: 3 } as InstanceRecord;
+const t0 = Date.parse('2026-01-01T00:00:00.000Z');
+
+test('status lines read like docker ps', () => {
+  assert.equal(statusLine({ ...base, state: 'created' }, t0), 'Created');
+  assert.equal(statusLine({ ...base, state: 'running' }, t0 + 3000), 'Up 3 seconds');
+  assert.equal(statusLine({ ...base, state: 'running' }, t0 + 120_000), 'Up 2 minutes');
+  assert.equal(statusLine({ ...base, state: 'exited' }, t0 + 1000), 'Exited (3) 1 second ago');
+  assert.equal(statusLine({ ...base, state: 'paused' }, t0 + 500), 'Up Less than a second (Paused)');
+});
+
+test('signals are accepted by name, short name or number', () => {
+  assert.equal(normalizeSignal('KILL'), 'SIGKILL');
+  assert.equal(normalizeSignal('sigterm'), 'SIGTERM');
+  assert.equal(normalizeSignal('9'), 'SIGKILL');
+  assert.throws(() => normalizeSignal('NOPE'), /invalid signal: NOPE/);
+  assert.throws(() => normalizeSignal('999'), /invalid signal: 999/);
+});
