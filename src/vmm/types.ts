@@ -39,6 +39,8 @@ export interface VmPaths {
   consoleLog: string;
   /** Serial console input/attach socket (QEMU listens). */
   consoleSocket: string;
+  /** Optional: the VMM's own stderr (its error messages, e.g. a bad kernel path) is appended here. */
+  vmmLog?: string;
 }
 
 /** How a VM process ended: exit status or the signal that killed it. */

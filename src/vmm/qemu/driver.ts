@@ -1,0 +1,281 @@
+// The QEMU driver: spawns one detached QEMU per VM (own session, so it outlives the daemon), watches
+// it event-driven, talks QMP lazily, and re-adopts running QEMUs after a daemon restart
+// (DESIGN.md, "Instances" and "VMM: QEMU first"). No Node process per VM, no polling on the hot path.
+
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { CunikError, conflict } from '../../errors.js';
+import type { Accelerator, BootSpec, VmExit, VmHandle, VmmDriver, VmPaths } from '../types.js';
+import { DEFAULT_QEMU_BINARY, QBOOT_ROM, qemuArgv, qmpArg } from './argv.js';
+import { QmpClient } from './qmp.js';
+
+export interface QemuDriverOptions {
+  /** QEMU binary (a name looked up in PATH, or a path). Default qemu-system-x86_64. */
+  binary?: string;
+  /**
+   * Firmware for pc/q35 guests booted with -kernel. Default: qboot if installed (QBOOT_ROM),
+   * else QEMU's default SeaBIOS. null forces SeaBIOS.
+   */
+  bios?: string | null;
+  /** How long powerdown()/qmp() keep trying to reach the QMP socket. Default 5000 ms. */
+  qmpTimeoutMs?: number;
+}
+
+/** A VmHandle with access to the VM's (single, shared) QMP connection. */
+export interface QemuVmHandle extends VmHandle {
+  /** True for a process found by adopt(): its exit status is unknown (VmExit is {status: null, signal: null}). */
+  readonly adopted: boolean;
+  /** The VM's QMP connection, opened on first use and kept until the VM exits. QEMU serves one QMP client at a time. */
+  qmp(): Promise<QmpClient>;
+}
+
+export class QemuDriver implements VmmDriver {
+  readonly name = 'qemu';
+  readonly binary: string;
+  readonly bios: string | undefined;
+  private readonly qmpTimeoutMs: number;
+
+  constructor(opts: QemuDriverOptions = {}) {
+    this.binary = opts.binary ?? DEFAULT_QEMU_BINARY;
+    this.bios = opts.bios === null ? undefined : (opts.bios ?? (existsSync(QBOOT_ROM) ? QBOOT_ROM : undefined));
+    this.qmpTimeoutMs = opts.qmpTimeoutMs ?? 5000;
+  }
+
+  argv(spec: BootSpec, paths: VmPaths, accel: Accelerator): string[] {
+    return qemuArgv(spec, paths, accel, this.bios === undefined ? { binary: this.binary } : { binary: this.binary, bios: this.bios });
+  }
+
+  /**
+   * Spawn QEMU detached in its own session with stdio ignored (QEMU's stderr goes to paths.vmmLog when
+   * set); resolves as soon as the process exists, without waiting for QMP.
+   */
+  async start(spec: BootSpec, paths: VmPaths, accel: Accelerator): Promise<QemuVmHandle> {
+    const argv = this.argv(spec, paths, accel);
+    // Stale files of an earlier run: a pidfile that names a dead process, sockets nobody listens on.
+    for (const p of [paths.qmpSocket, paths.consoleSocket, paths.pidfile]) rmSync(p, { force: true });
+    let errFd: number | undefined;
+    if (paths.vmmLog !== undefined) {
+      try {
+        errFd = openSync(paths.vmmLog, 'a');
+      } catch (err) {
+        throw new CunikError('INTERNAL', `cannot open ${paths.vmmLog}: ${(err as Error).message}`);
+      }
+    }
+    let child;
+    try {
+      child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', 'ignore', errFd ?? 'ignore'] });
+    } finally {
+      if (errFd !== undefined) closeSync(errFd);
+    }
+    if (child.pid === undefined) {
+      // spawn failed; the reason arrives as an 'error' event on the next tick.
+      const err = await new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve));
+      if (err.code === 'ENOENT') {
+        throw new CunikError('INTERNAL', `QEMU binary not found: ${this.binary} (install the qemu-system-x86 package or set the binary path)`);
+      }
+      throw new CunikError('INTERNAL', `cannot start ${this.binary}: ${err.message}`);
+    }
+    child.on('error', () => {
+      /* kill() failures; exit is reported through 'exit' */
+    });
+    const exited = new Promise<VmExit>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ status: code, signal }));
+    });
+    child.unref();
+    const pid = child.pid;
+    return new Handle(pid, paths.qmpSocket, exited, false, this.qmpTimeoutMs, (signal) => {
+      child.kill(signal);
+    });
+  }
+
+  adopt(pid: number, paths: VmPaths): QemuVmHandle | undefined {
+    return adopt(pid, paths, { qmpTimeoutMs: this.qmpTimeoutMs });
+  }
+}
+
+class Handle implements QemuVmHandle {
+  private done = false;
+  private client: Promise<QmpClient> | undefined;
+  private readonly abort = new AbortController();
+
+  constructor(
+    readonly pid: number,
+    private readonly qmpSocket: string,
+    readonly exited: Promise<VmExit>,
+    readonly adopted: boolean,
+    private readonly qmpTimeoutMs: number,
+    private readonly signalFn: (signal: NodeJS.Signals) => void,
+  ) {
+    void exited.then(() => {
+      this.done = true;
+      this.abort.abort(conflict(`VM process ${pid} has exited`));
+      void this.client?.then(
+        (c) => c.close(),
+        () => undefined,
+      );
+    });
+  }
+
+  qmp(): Promise<QmpClient> {
+    if (this.done) return Promise.reject(conflict(`VM process ${this.pid} has exited`));
+    return this.client ?? this.setClient(QmpClient.connect(this.qmpSocket, { timeoutMs: this.qmpTimeoutMs, signal: this.abort.signal }));
+  }
+
+  /** Remember a connection attempt (adopt() passes its liveness connection, which doubles as the shared one). */
+  setClient(p: Promise<QmpClient>): Promise<QmpClient> {
+    this.client = p;
+    const forget = (): void => {
+      if (this.client === p) this.client = undefined;
+    };
+    p.then((c) => (c.isClosed ? forget() : c.once('close', forget)), forget);
+    return p;
+  }
+
+  async powerdown(): Promise<void> {
+    const c = await this.qmp();
+    await c.execute('system_powerdown');
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.done) return;
+    this.signalFn(signal);
+  }
+}
+
+// ---- adopt ----------------------------------------------------------------------------------------
+
+/** argv of a live process, or undefined if it is gone. */
+function procCmdline(pid: number): string[] | undefined {
+  try {
+    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return raw.split('\0').filter((a, i, all) => !(a === '' && i === all.length - 1));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Start time (clock ticks since boot) from /proc/<pid>/stat: tells a pid apart from a reused one. */
+function procStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // comm (field 2) may contain spaces and parentheses: fields after the last ')' start at field 3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const state = fields[0];
+    if (state === 'Z' || state === 'X') return undefined; // a zombie is as good as gone
+    return fields[19]; // field 22
+  } catch {
+    return undefined;
+  }
+}
+
+export interface AdoptOptions {
+  /** How long to try to reach the QMP socket before falling back to polling /proc. Default 5000 ms. */
+  qmpTimeoutMs?: number;
+}
+
+/**
+ * Re-attach to a QEMU started earlier (by this or a previous daemon) for live restore. Returns
+ * undefined unless pid is alive and its /proc/<pid>/cmdline carries this VM's -qmp socket.
+ *
+ * Exit is detected by the QMP connection closing (QEMU closes it as it exits), confirmed against
+ * /proc. The exit status of a process that is not our child is unknowable: `exited` resolves with
+ * {status: null, signal: null}. If QMP cannot be reached (another client holds it), the handle
+ * falls back to checking /proc every 250 ms.
+ */
+export function adopt(pid: number, paths: VmPaths, opts: AdoptOptions = {}): QemuVmHandle | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const startTime = procStartTime(pid);
+  const args = procCmdline(pid);
+  if (startTime === undefined || args === undefined) return undefined;
+  const want = qmpArg(paths.qmpSocket);
+  const wantPrefix = want.slice(0, want.indexOf(',server='));
+  if (!args.some((a) => a === want || a === wantPrefix || a.startsWith(wantPrefix + ','))) return undefined;
+
+  const alive = (): boolean => procStartTime(pid) === startTime;
+  let resolveExit!: (e: VmExit) => void;
+  const exited = new Promise<VmExit>((resolve) => (resolveExit = resolve));
+  let gone = false;
+  const markGone = (): void => {
+    if (gone) return;
+    gone = true;
+    resolveExit({ status: null, signal: null });
+  };
+  // Poll /proc until the process is gone: briefly after QMP closed (QEMU is mid-exit), or as fallback.
+  const pollUntilGone = (firstMs: number, maxMs: number): void => {
+    let delay = firstMs;
+    const tick = (): void => {
+      if (gone) return;
+      if (!alive()) return markGone();
+      delay = Math.min(delay * 2, maxMs);
+      setTimeout(tick, delay).unref();
+    };
+    tick();
+  };
+
+  const timeoutMs = opts.qmpTimeoutMs ?? 5000;
+  const handle = new Handle(pid, paths.qmpSocket, exited, true, timeoutMs, (signal) => {
+    if (!alive()) return;
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* ESRCH: already gone */
+    }
+  });
+  const abort = new AbortController();
+  void exited.then(() => abort.abort(new Error('exited')));
+  const client = QmpClient.connect(paths.qmpSocket, { timeoutMs, signal: abort.signal });
+  handle.setClient(client);
+  client.then(
+    (c) => {
+      if (c.isClosed) pollUntilGone(1, 250);
+      else c.once('close', () => pollUntilGone(1, 250));
+    },
+    () => pollUntilGone(250, 250),
+  );
+  return handle;
+}
+
+// ---- stop -----------------------------------------------------------------------------------------
+
+function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => resolve(undefined), Math.max(0, ms));
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+export interface StopOptions {
+  /** How long to wait after SIGTERM before SIGKILL. Default 1000 ms. */
+  termTimeoutMs?: number;
+}
+
+/**
+ * Graceful stop: QMP system_powerdown (errors ignored), wait up to timeoutMs for the VM to exit; then
+ * SIGTERM (QEMU exits with status 0 on it) and up to termTimeoutMs more; then SIGKILL. Resolves with
+ * how the VM ended.
+ */
+export async function stopGracefully(handle: VmHandle, timeoutMs: number, opts: StopOptions = {}): Promise<VmExit> {
+  const deadline = Date.now() + timeoutMs;
+  const powerdown = handle.powerdown().then(
+    () => undefined,
+    () => undefined,
+  );
+  // Bound the powerdown request itself by the same deadline (QMP may be slow to appear).
+  await within(Promise.race([powerdown, handle.exited]), deadline - Date.now());
+  let exit = await within(handle.exited, deadline - Date.now());
+  if (exit !== undefined) return exit;
+  handle.kill('SIGTERM');
+  exit = await within(handle.exited, opts.termTimeoutMs ?? 1000);
+  if (exit !== undefined) return exit;
+  handle.kill('SIGKILL');
+  return handle.exited;
+}

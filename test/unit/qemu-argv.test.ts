@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CunikError } from '../../src/errors.js';
+import { MICROVM_MACHINE, qemuArgv, qemuOptValue, qmpArg, type QemuArgvOptions } from '../../src/vmm/qemu/argv.js';
+import type { Accelerator, BootSpec, VmPaths } from '../../src/vmm/types.js';
+
+const paths: VmPaths = {
+  dir: '/var/lib/cunik/instances/abc123',
+  pidfile: '/var/lib/cunik/instances/abc123/qemu.pid',
+  qmpSocket: '/var/lib/cunik/instances/abc123/qmp.sock',
+  consoleLog: '/var/lib/cunik/instances/abc123/console.log',
+  consoleSocket: '/var/lib/cunik/instances/abc123/console.sock',
+};
+
+const base: BootSpec = {
+  machine: 'microvm',
+  kernel: '/k/hello.elf',
+  cmdline: 'exit=3',
+  disks: [],
+  memoryMiB: 64,
+  cpus: 1,
+  debugExit: true,
+};
+
+const tail = [
+  '-chardev',
+  'socket,id=con0,path=/var/lib/cunik/instances/abc123/console.sock,server=on,wait=off,logfile=/var/lib/cunik/instances/abc123/console.log,logappend=on',
+  '-serial',
+  'chardev:con0',
+  '-qmp',
+  'unix:/var/lib/cunik/instances/abc123/qmp.sock,server=on,wait=off',
+  '-pidfile',
+  '/var/lib/cunik/instances/abc123/qemu.pid',
+];
+const common = ['-nodefaults', '-no-user-config', '-nographic', '-no-reboot'];
+const tcg = ['-accel', 'tcg', '-cpu', 'max'];
+const kvm = ['-accel', 'kvm', '-cpu', 'host'];
+const debugExit = ['-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04'];
+const head = (bin = 'qemu-system-x86_64'): string[] => [bin, '-name', 'cunik-abc123'];
+
+interface Case {
+  name: string;
+  spec: Partial<BootSpec>;
+  accel: Accelerator;
+  opts?: QemuArgvOptions;
+  want: string[];
+}
+
+const cases: Case[] = [
+  {
+    name: 'microvm, tcg, multiboot kernel with debug exit',
+    spec: {},
+    accel: 'tcg',
+    want: [...head(), '-M', MICROVM_MACHINE, ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3', ...tail, ...debugExit],
+  },
+  {
+    name: 'microvm, kvm, custom binary, 2 cpus, no debug exit',
+    spec: { cpus: 2, memoryMiB: 256, debugExit: false },
+    accel: 'kvm',
+    opts: { binary: '/opt/qemu/bin/qemu-system-x86_64' },
+    want: [...head('/opt/qemu/bin/qemu-system-x86_64'), '-M', MICROVM_MACHINE, ...kvm, '-m', '256', '-smp', '2', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3', ...tail],
+  },
+  {
+    name: 'empty cmdline: no -append',
+    spec: { cmdline: '' },
+    accel: 'tcg',
+    want: [...head(), '-M', MICROVM_MACHINE, ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', ...tail, ...debugExit],
+  },
+  {
+    name: 'microvm with initrd and disks: virtio-blk-device',
+    spec: {
+      kernel: '/k/vmlinux',
+      initrd: '/k/initrd.img',
+      cmdline: 'console=ttyS0 quiet',
+      debugExit: false,
+      disks: [
+        { path: '/v/data.raw', format: 'raw', readonly: false },
+        { path: '/v/ro.qcow2', format: 'qcow2', readonly: true },
+      ],
+    },
+    accel: 'tcg',
+    want: [
+      ...head(), '-M', MICROVM_MACHINE, ...tcg, '-m', '64', '-smp', '1', ...common,
+      '-kernel', '/k/vmlinux', '-initrd', '/k/initrd.img', '-append', 'console=ttyS0 quiet',
+      '-drive', 'if=none,id=disk0,file=/v/data.raw,format=raw,readonly=off', '-device', 'virtio-blk-device,drive=disk0',
+      '-drive', 'if=none,id=disk1,file=/v/ro.qcow2,format=qcow2,readonly=on', '-device', 'virtio-blk-device,drive=disk1',
+      ...tail,
+    ],
+  },
+  {
+    name: 'pc with qboot: -bios, virtio-blk-pci',
+    spec: { machine: 'pc', disks: [{ path: '/v/d.raw', format: 'raw', readonly: true }] },
+    accel: 'kvm',
+    opts: { bios: '/usr/share/qemu/qboot.rom' },
+    want: [
+      ...head(), '-M', 'pc', ...kvm, '-m', '64', '-smp', '1', ...common, '-bios', '/usr/share/qemu/qboot.rom',
+      '-kernel', '/k/hello.elf', '-append', 'exit=3',
+      '-drive', 'if=none,id=disk0,file=/v/d.raw,format=raw,readonly=on', '-device', 'virtio-blk-pci,drive=disk0',
+      ...tail, ...debugExit,
+    ],
+  },
+  {
+    name: 'pc without a bios option: SeaBIOS (no -bios)',
+    spec: { machine: 'pc' },
+    accel: 'tcg',
+    want: [...head(), '-M', 'pc', ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3', ...tail, ...debugExit],
+  },
+  {
+    name: 'pc booting from a disk: no -bios even if given (needs SeaBIOS), no -append',
+    spec: { machine: 'pc', kernel: undefined, cmdline: 'ignored', debugExit: false, disks: [{ path: '/i/disk.qcow2', format: 'qcow2', readonly: false }] },
+    accel: 'tcg',
+    opts: { bios: '/usr/share/qemu/qboot.rom' },
+    want: [
+      ...head(), '-M', 'pc', ...tcg, '-m', '64', '-smp', '1', ...common,
+      '-drive', 'if=none,id=disk0,file=/i/disk.qcow2,format=qcow2,readonly=off', '-device', 'virtio-blk-pci,drive=disk0',
+      ...tail,
+    ],
+  },
+  {
+    name: 'microvm ignores the bios option',
+    spec: {},
+    accel: 'tcg',
+    opts: { bios: '/usr/share/qemu/qboot.rom' },
+    want: [...head(), '-M', MICROVM_MACHINE, ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3', ...tail, ...debugExit],
+  },
+  {
+    name: 'q35',
+    spec: { machine: 'q35', debugExit: false },
+    accel: 'tcg',
+    want: [...head(), '-M', 'q35', ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3', ...tail],
+  },
+];
+
+for (const c of cases) {
+  test(`qemuArgv: ${c.name}`, () => {
+    const spec = { ...base, ...c.spec } as BootSpec;
+    assert.deepEqual(qemuArgv(spec, paths, c.accel, c.opts), c.want);
+  });
+}
+
+test('qemuArgv: commas in paths are doubled where QEMU parses options', () => {
+  const p: VmPaths = {
+    dir: '/tmp/a,b',
+    pidfile: '/tmp/a,b/pid',
+    qmpSocket: '/tmp/a,b/qmp.sock',
+    consoleLog: '/tmp/a,b/console.log',
+    consoleSocket: '/tmp/a,b/console.sock',
+  };
+  const argv = qemuArgv({ ...base, disks: [{ path: '/d,x.raw', format: 'raw', readonly: true }] }, p, 'tcg');
+  assert.ok(argv.includes('cunik-a,,b'));
+  assert.ok(argv.includes('unix:/tmp/a,,b/qmp.sock,server=on,wait=off'));
+  assert.ok(argv.includes('socket,id=con0,path=/tmp/a,,b/console.sock,server=on,wait=off,logfile=/tmp/a,,b/console.log,logappend=on'));
+  assert.ok(argv.includes('if=none,id=disk0,file=/d,,x.raw,format=raw,readonly=on'));
+  assert.ok(argv.includes('/tmp/a,b/pid'), '-pidfile is not an option list');
+  assert.equal(qemuOptValue('a,,b'), 'a,,,,b');
+  assert.equal(qmpArg('/x/q.sock'), 'unix:/x/q.sock,server=on,wait=off');
+});
+
+test('qemuArgv: is pure (same input, same output; input untouched)', () => {
+  const spec: BootSpec = { ...base, disks: [{ path: '/v/a', format: 'raw', readonly: false }] };
+  const snapshot = JSON.stringify(spec);
+  assert.deepEqual(qemuArgv(spec, paths, 'tcg'), qemuArgv(spec, paths, 'tcg'));
+  assert.equal(JSON.stringify(spec), snapshot);
+});
+
+test('qemuArgv: rejects bad specs with INVALID_ARGUMENT naming the field', () => {
+  const bad: Array<[Partial<BootSpec>, string]> = [
+    [{ memoryMiB: 0 }, 'memoryMiB'],
+    [{ memoryMiB: 1.5 }, 'memoryMiB'],
+    [{ cpus: 0 }, 'cpus'],
+    [{ machine: 'virt' as never }, 'machine'],
+    [{ disks: [{ path: '/x', format: 'vmdk' as never, readonly: false }] }, 'disks[0].format'],
+  ];
+  for (const [patch, field] of bad) {
+    assert.throws(
+      () => qemuArgv({ ...base, ...patch }, paths, 'tcg'),
+      (e: unknown) => e instanceof CunikError && e.code === 'INVALID_ARGUMENT' && e.field === field,
+      field,
+    );
+  }
+  const noKernel: BootSpec = { ...base };
+  delete noKernel.kernel;
+  assert.throws(() => qemuArgv(noKernel, paths, 'tcg'), (e: unknown) => e instanceof CunikError && e.field === 'kernel');
+  assert.throws(() => qemuArgv(noKernel, paths, 'tcg'), /neither a kernel nor a disk/);
+  assert.throws(() => qemuArgv({ ...noKernel, initrd: '/i', disks: [{ path: '/d', format: 'raw', readonly: false }] }, paths, 'tcg'), /initrd needs a kernel/);
+  assert.throws(() => qemuArgv(base, paths, 'hvf' as never), (e: unknown) => e instanceof CunikError && e.field === 'accel');
+});
