@@ -1,0 +1,148 @@
+// Assemble a Cunik OCI image from boot files: one uncompressed tar layer holding cunik/kernel
+// (and optionally cunik/initrd, cunik/disk.img), an OCI image config carrying the org.cunik.*
+// labels, and a manifest carrying the same keys as annotations. Everything goes into a
+// staging area; the store commits it.
+
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { pack as tarPack, type Pack } from 'tar-stream';
+import type { Staging, StagedBlob } from './blobs.js';
+import { bytesOf } from './fsutil.js';
+import { invalid } from '../errors.js';
+import type { ImportOptions } from './types.js';
+import {
+  MT, LABEL, LAYER_FILES, ARCHITECTURE, OS, ANNOTATION_CREATED, DEFAULT_CPUS, MAX_CPUS, MAX_MEMORY_MIB,
+  type CunikMeta, type ImageConfig, type Manifest,
+} from './oci.js';
+
+export interface BootFiles {
+  kernel: string;
+  initrd?: string;
+  disk?: string;
+}
+
+export interface BuiltImage {
+  manifestDigest: string;
+  manifest: Manifest;
+  configDigest: string;
+  config: ImageConfig;
+  /** Every blob of the image: manifest, config, layers. */
+  blobs: string[];
+}
+
+/** Fixed mtime so the same files always give the same layer digest. */
+const EPOCH = new Date(0);
+
+function addFileEntry(pack: Pack, name: string, path: string, size: number, mode: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sink = pack.entry({ name, size, mode, mtime: EPOCH, uid: 0, gid: 0, type: 'file' }, (err) =>
+      err ? reject(err) : resolve());
+    const src = createReadStream(path);
+    src.on('error', (err) => {
+      sink.destroy(err);
+      reject(err);
+    });
+    src.pipe(sink);
+  });
+}
+
+function addDirEntry(pack: Pack, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    pack.entry({ name, type: 'directory', mode: 0o755, mtime: EPOCH, uid: 0, gid: 0 }, (err) =>
+      err ? reject(err) : resolve());
+  });
+}
+
+/** Write an uncompressed tar of the boot files into the staging area; returns its blob. */
+export async function stageLayer(staging: Staging, files: BootFiles): Promise<StagedBlob> {
+  const pack = tarPack();
+  const entries: [string, string | undefined][] = [
+    [LAYER_FILES.kernel, files.kernel],
+    [LAYER_FILES.initrd, files.initrd],
+    [LAYER_FILES.disk, files.disk],
+  ];
+  const producing = (async () => {
+    await addDirEntry(pack, 'cunik/');
+    for (const [name, path] of entries) {
+      if (path === undefined) continue;
+      const st = await stat(path);
+      await addFileEntry(pack, name, path, st.size, 0o644);
+    }
+    pack.finalize();
+  })();
+  producing.catch((err: Error) => pack.destroy(err));
+  const [blob] = await Promise.all([staging.addStream(bytesOf(pack)), producing]);
+  return blob;
+}
+
+export function labelsFor(meta: Omit<CunikMeta, 'labels' | 'env'>): Record<string, string> {
+  return {
+    [LABEL.family]: meta.family,
+    [LABEL.boot]: meta.boot,
+    [LABEL.args]: JSON.stringify(meta.args),
+    [LABEL.memory]: String(meta.memoryMiB),
+    [LABEL.cpus]: String(meta.cpus),
+  };
+}
+
+/** Stage layer, config and manifest for a kernel image. */
+export async function stageImage(
+  staging: Staging,
+  files: BootFiles,
+  meta: Omit<CunikMeta, 'labels' | 'env'>,
+  createdBy: string,
+): Promise<BuiltImage> {
+  const created = new Date().toISOString();
+  const layer = await stageLayer(staging, files);
+  const labels = labelsFor(meta);
+  const config: ImageConfig = {
+    created,
+    architecture: ARCHITECTURE,
+    os: OS,
+    config: { Labels: labels, Env: [], Cmd: meta.args },
+    rootfs: { type: 'layers', diff_ids: [layer.digest] },
+    history: [{ created, created_by: createdBy, comment: 'cunik image import' }],
+  };
+  const configBlob = await staging.addBuffer(Buffer.from(JSON.stringify(config)));
+  const manifest: Manifest = {
+    schemaVersion: 2,
+    mediaType: MT.manifest,
+    config: { mediaType: MT.config, digest: configBlob.digest, size: configBlob.size },
+    layers: [{ mediaType: MT.layerTar, digest: layer.digest, size: layer.size }],
+    annotations: { ...labels, [ANNOTATION_CREATED]: created },
+  };
+  const manifestBlob = await staging.addBuffer(Buffer.from(JSON.stringify(manifest)));
+  return {
+    manifestDigest: manifestBlob.digest,
+    manifest,
+    configDigest: configBlob.digest,
+    config,
+    blobs: [manifestBlob.digest, configBlob.digest, layer.digest],
+  };
+}
+
+export type ImportMeta = Omit<CunikMeta, 'boot' | 'labels' | 'env' | 'memoryMiB'> & { memoryMiB?: number };
+
+/** Check import options; unknown family, bad args/memory/cpus → invalid(...) naming the field. */
+export function validateImportOptions(opts: ImportOptions, knownFamilies: readonly string[]): ImportMeta {
+  if (typeof opts?.family !== 'string' || !knownFamilies.includes(opts.family)) {
+    throw invalid(`unknown family: ${opts?.family} (known: ${knownFamilies.join(', ')})`, 'family');
+  }
+  const args = opts.args ?? [];
+  if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) {
+    throw invalid('args must be an array of strings', 'args');
+  }
+  const int = (v: number | undefined, field: string, max: number): number | undefined => {
+    if (v === undefined) return undefined;
+    if (!Number.isInteger(v) || v < 1 || v > max) throw invalid(`${field} must be an integer from 1 to ${max}, got ${v}`, field);
+    return v;
+  };
+  const out: ImportMeta = {
+    family: opts.family,
+    args: [...args],
+    cpus: int(opts.cpus, 'cpus', MAX_CPUS) ?? DEFAULT_CPUS,
+  };
+  const mem = int(opts.memoryMiB, 'memoryMiB', MAX_MEMORY_MIB);
+  if (mem !== undefined) out.memoryMiB = mem;
+  return out;
+}

@@ -1,0 +1,178 @@
+// OCI image layout tarballs (oci-layout, index.json, blobs/sha256/<hex>): writing one from
+// the store (save) and reading one into a staging area with every blob's digest verified (load).
+
+import { createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { pack as tarPack, extract as tarExtract, type Pack } from 'tar-stream';
+import { invalid } from '../errors.js';
+import type { BlobStore, Staging } from './blobs.js';
+import {
+  MT, ARCHITECTURE, OS, ANNOTATION_REF_NAME, ANNOTATION_CONTAINERD_NAME,
+  checkIndex, parseJson, type Descriptor, type ImageIndex,
+} from './oci.js';
+import { normalizeEntryName } from './unpack.js';
+import { bytesOf } from './fsutil.js';
+
+export const OCI_LAYOUT = { imageLayoutVersion: '1.0.0' };
+const MAX_JSON_BYTES = 16 << 20;
+const BLOB_PATH = /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/;
+
+export interface SaveEntry {
+  manifest: Descriptor;
+  /** Full "name:tag", when the image was saved by name. */
+  ref?: { name: string; tag: string };
+}
+
+function entry(pack: Pack, header: Parameters<Pack['entry']>[0], body?: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const cb = (err?: Error | null) => (err ? reject(err) : resolve());
+    if (body !== undefined) pack.entry(header, body, cb);
+    else pack.entry(header, cb);
+  });
+}
+
+function fileEntry(pack: Pack, name: string, path: string, size: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sink = pack.entry({ name, size, mode: 0o644, mtime: new Date(0), type: 'file' }, (err) =>
+      err ? reject(err) : resolve());
+    const src = createReadStream(path);
+    src.on('error', (err) => {
+      sink.destroy(err);
+      reject(err);
+    });
+    src.pipe(sink);
+  });
+}
+
+export function layoutIndex(entries: SaveEntry[]): ImageIndex {
+  return {
+    schemaVersion: 2,
+    mediaType: MT.index,
+    manifests: entries.map((e) => {
+      const d: Descriptor = {
+        mediaType: e.manifest.mediaType,
+        digest: e.manifest.digest,
+        size: e.manifest.size,
+        platform: { architecture: ARCHITECTURE, os: OS },
+      };
+      if (e.ref) {
+        d.annotations = {
+          [ANNOTATION_CONTAINERD_NAME]: `${e.ref.name}:${e.ref.tag}`,
+          [ANNOTATION_REF_NAME]: e.ref.tag,
+        };
+      }
+      return d;
+    }),
+  };
+}
+
+/** Write an OCI layout tarball of the given manifests and blobs to `out`, then end it. */
+export async function writeLayout(
+  blobs: BlobStore,
+  entries: SaveEntry[],
+  blobDigests: string[],
+  out: NodeJS.WritableStream,
+): Promise<void> {
+  const pack = tarPack();
+  const dirHeader = (name: string) => ({ name, type: 'directory' as const, mode: 0o755, mtime: new Date(0) });
+  const producing = (async () => {
+    await entry(pack, { name: 'oci-layout', mode: 0o644, mtime: new Date(0) }, Buffer.from(JSON.stringify(OCI_LAYOUT)));
+    await entry(pack, dirHeader('blobs/'));
+    await entry(pack, dirHeader('blobs/sha256/'));
+    for (const d of blobDigests) {
+      await fileEntry(pack, `blobs/sha256/${d.slice('sha256:'.length)}`, blobs.path(d), blobs.size(d));
+    }
+    await entry(pack, { name: 'index.json', mode: 0o644, mtime: new Date(0) },
+      Buffer.from(JSON.stringify(layoutIndex(entries))));
+    pack.finalize();
+  })();
+  producing.catch((err: Error) => pack.destroy(err));
+  await Promise.all([pipeline(pack, out), producing]);
+}
+
+/** Undo gzip transparently (docker save | gzip, *.tar.gz). */
+async function maybeGunzip(input: NodeJS.ReadableStream): Promise<Readable> {
+  const it = (input as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+  const first = await it.next();
+  const head = first.done ? Buffer.alloc(0) : Buffer.from(first.value);
+  const rest = Readable.from((async function* () {
+    if (head.length > 0) yield head;
+    for (;;) {
+      const n = await it.next();
+      if (n.done) return;
+      yield Buffer.from(n.value);
+    }
+  })(), { objectMode: false });
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+    const gunzip = createGunzip();
+    rest.on('error', (err) => gunzip.destroy(err));
+    return rest.pipe(gunzip);
+  }
+  return rest;
+}
+
+async function readSmall(entry: AsyncIterable<Buffer | Uint8Array>, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of entry) {
+    n += c.length;
+    if (n > MAX_JSON_BYTES) throw invalid(`${what} is larger than ${MAX_JSON_BYTES} bytes`);
+    chunks.push(Buffer.from(c));
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Read an OCI layout tarball into `staging`: every blob is hashed while it is written and
+ * refused on mismatch. Returns the top-level index.
+ */
+export async function readLayout(input: NodeJS.ReadableStream, staging: Staging): Promise<ImageIndex> {
+  let index: ImageIndex | undefined;
+  let layout: unknown;
+  let sawDockerManifest = false;
+  let entries = 0;
+  const extract = tarExtract();
+  try {
+    const source = await maybeGunzip(input);
+    source.on('error', (err) => extract.destroy(err));
+    source.pipe(extract);
+    for await (const e of extract) {
+      entries++;
+      const name = normalizeEntryName(e.header.name);
+      const isFile = e.header.type === 'file' || e.header.type === 'contiguous-file';
+      const blob = BLOB_PATH.exec(name);
+      if (isFile && name === 'oci-layout') {
+        layout = parseJson(await readSmall(bytesOf(e), 'oci-layout'), 'oci-layout');
+      } else if (isFile && name === 'index.json') {
+        index = checkIndex(parseJson(await readSmall(bytesOf(e), 'index.json'), 'index.json'), 'index.json');
+      } else if (isFile && blob) {
+        const [, alg, hex] = blob;
+        if (alg !== 'sha256' || hex!.length !== 64) {
+          e.resume();
+          continue;
+        }
+        await staging.addStream(bytesOf(e), `sha256:${hex}`, 'blob');
+      } else {
+        if (name === 'manifest.json') sawDockerManifest = true;
+        e.resume();
+      }
+    }
+  } catch (err) {
+    extract.destroy();
+    if ((err as { code?: string }).code === 'INVALID_ARGUMENT') throw err;
+    throw invalid(`cannot read the image archive: ${(err as Error).message}`);
+  }
+  if (entries === 0) throw invalid('cannot read the image archive: it is empty or not a tar file');
+  if (index === undefined) {
+    throw invalid(sawDockerManifest
+      ? 'not an OCI image layout: index.json missing (a legacy docker save archive; save it with Docker 25+ or skopeo copy docker-archive:... oci-archive:...)'
+      : 'not an OCI image layout: index.json missing');
+  }
+  const version = (layout as { imageLayoutVersion?: unknown } | undefined)?.imageLayoutVersion;
+  if (layout !== undefined && version !== '1.0.0') {
+    throw invalid(`unsupported OCI layout version ${JSON.stringify(version)} (want 1.0.0)`);
+  }
+  return index;
+}

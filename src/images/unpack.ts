@@ -1,0 +1,94 @@
+// Extract an image's boot files (cunik/kernel, cunik/initrd, cunik/disk.img) from its layers
+// into a directory, verifying each layer's uncompressed digest against the config's diff_ids.
+
+import { createReadStream } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { extract as tarExtract } from 'tar-stream';
+import { invalid } from '../errors.js';
+import { HashingStream, bytesOf } from './fsutil.js';
+import { LAYER_FILES } from './oci.js';
+
+export interface LayerSource {
+  path: string;
+  compression: 'none' | 'gzip';
+  /** Expected sha256 of the uncompressed tar ("sha256:<hex>"). */
+  diffId: string;
+  digest: string;
+}
+
+/** File name inside the unpacked dir for each layer path. */
+const TARGETS: Record<string, string> = {
+  [LAYER_FILES.kernel]: 'kernel',
+  [LAYER_FILES.initrd]: 'initrd',
+  [LAYER_FILES.disk]: 'disk.img',
+};
+
+export function normalizeEntryName(name: string): string {
+  let n = name;
+  for (;;) {
+    if (n.startsWith('./')) n = n.slice(2);
+    else if (n.startsWith('/')) n = n.slice(1);
+    else break;
+  }
+  return n.replace(/\/+$/, '');
+}
+
+async function writeEntry(dest: string, entry: AsyncIterable<Buffer | Uint8Array>): Promise<void> {
+  await rm(dest, { force: true });
+  const fh = await open(dest, 'wx', 0o644);
+  try {
+    for await (const chunk of entry) await fh.write(chunk);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Apply the layers in order; later layers override earlier ones, whiteouts remove. */
+export async function extractBootFiles(layers: LayerSource[], destDir: string): Promise<Set<string>> {
+  const present = new Set<string>();
+  for (const layer of layers) {
+    const hasher = new HashingStream();
+    const extract = tarExtract();
+    const src = createReadStream(layer.path);
+    const feeding = layer.compression === 'gzip'
+      ? pipeline(src, createGunzip(), hasher)
+      : pipeline(src, hasher);
+    hasher.pipe(extract);
+    feeding.catch((err: Error) => extract.destroy(err));
+    try {
+      for await (const entry of extract) {
+        const name = normalizeEntryName(entry.header.name);
+        const base = name.split('/').pop() ?? '';
+        const dir = name.slice(0, name.length - base.length);
+        const target = TARGETS[name];
+        const type = entry.header.type;
+        if (target !== undefined && (type === 'file' || type === 'contiguous-file')) {
+          await writeEntry(join(destDir, target), bytesOf(entry));
+          present.add(target);
+          continue;
+        }
+        if (base.startsWith('.wh.')) {
+          const removed = TARGETS[dir + base.slice(4)];
+          if (removed !== undefined) {
+            await rm(join(destDir, removed), { force: true });
+            present.delete(removed);
+          }
+        }
+        entry.resume();
+      }
+      await feeding;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'INVALID_ARGUMENT') throw err;
+      throw invalid(`layer ${layer.digest}: cannot read the tar: ${(err as Error).message}`);
+    }
+    const diff = `sha256:${hasher.hex()}`;
+    if (diff !== layer.diffId) {
+      throw invalid(`layer ${layer.digest}: uncompressed digest ${diff} does not match the config's diff_id ${layer.diffId}`);
+    }
+  }
+  return present;
+}

@@ -1,0 +1,65 @@
+// Interop: archives written by `save` are read by skopeo (containers/image), and archives
+// written by skopeo are accepted by `load`.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createReadStream, createWriteStream, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ImageStore } from '../../src/images/store.js';
+import { multibootKernel, tempDir } from '../unit/images-fixtures.js';
+
+const run = promisify(execFile);
+const skopeoMissing = await run('skopeo', ['--version']).then(() => false, () => true);
+const opts = { skip: skopeoMissing ? 'skopeo is not installed' : false, timeout: 60_000 };
+const FAMILIES = ['generic'];
+
+test('skopeo reads a saved archive and its copies load back', opts, async () => {
+  const t = tempDir('cunik-skopeo-');
+  try {
+    const a = new ImageStore(join(t.path, 'a'), { knownFamilies: FAMILIES });
+    const kernel = multibootKernel();
+    const d = await a.importKernel(t.file('kernel', kernel), 'demo/hello:1.0', { family: 'generic', args: ['exit=3'], memoryMiB: 32 });
+    const archive = join(t.path, 'a.tar');
+    await a.save(['demo/hello:1.0'], createWriteStream(archive));
+
+    const { stdout } = await run('skopeo', ['inspect', `oci-archive:${archive}`]);
+    const info = JSON.parse(stdout);
+    assert.equal(info.Digest, d.digest);
+    assert.equal(info.Architecture, 'amd64');
+    assert.equal(info.Os, 'linux');
+    assert.equal(info.Labels['org.cunik.family'], 'generic');
+    assert.equal(info.Labels['org.cunik.boot'], 'multiboot');
+    assert.equal(info.Labels['org.cunik.args'], '["exit=3"]');
+    assert.equal(info.Labels['org.cunik.memory'], '32');
+    const raw = JSON.parse((await run('skopeo', ['inspect', '--raw', `oci-archive:${archive}`])).stdout);
+    assert.equal(raw.annotations['org.cunik.family'], 'generic');
+
+    // Into an OCI layout directory.
+    const dir = join(t.path, 'layout');
+    await run('skopeo', ['copy', '--quiet', `oci-archive:${archive}`, `oci:${dir}:copy`]);
+    assert.ok(existsSync(join(dir, 'index.json')));
+
+    // Into another archive under a new name; skopeo recompresses the layer (tar+gzip).
+    const copied = join(t.path, 'b.tar');
+    await run('skopeo', ['copy', '--quiet', `oci-archive:${archive}`, `oci-archive:${copied}:demo/copied:2.0`]);
+    const b = new ImageStore(join(t.path, 'b'), { knownFamilies: FAMILIES });
+    const loaded = await b.load(createReadStream(copied));
+    assert.equal(loaded.length, 1);
+    assert.equal(loaded[0]!.id, d.id);
+    assert.deepEqual(loaded[0]!.repoTags, ['demo/copied:2.0']);
+    const detail = b.inspect('demo/copied:2.0');
+    assert.deepEqual(detail.args, ['exit=3']);
+    assert.equal(detail.memoryMiB, 32);
+    assert.deepEqual(readFileSync(b.bootArtifacts(detail.id).kernel!), kernel);
+
+    // And Cunik's save of the loaded image is again readable by skopeo.
+    const again = join(t.path, 'c.tar');
+    await b.save(['demo/copied:2.0'], createWriteStream(again));
+    const info2 = JSON.parse((await run('skopeo', ['inspect', `oci-archive:${again}`])).stdout);
+    assert.equal(info2.Labels['org.cunik.family'], 'generic');
+  } finally {
+    t.cleanup();
+  }
+});
