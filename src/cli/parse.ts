@@ -4,7 +4,7 @@ const units: Record<string, number> = { b: 1 / (1024 * 1024), k: 1 / 1024, m: 1,
 
 /** "64m", "64MiB", "1g", "512" (MiB) → MiB; throws with a clear message otherwise. */
 export function parseMemoryMiB(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?$/i.exec(value.trim());
+  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:ib|i|b)?$/i.exec(value.trim());
   if (!m) throw new Error(`invalid memory value: ${value} (use e.g. 64m, 512M, 1g)`);
   const mib = Number(m[1]) * units[(m[2] || 'm').toLowerCase()]!;
   if (!Number.isInteger(mib)) throw new Error(`invalid memory value: ${value} (must be a whole number of MiB)`);

@@ -30,7 +30,7 @@ export class CunikClient {
     this.http = new HttpClient(socketPath, onUnreachable);
   }
 
-  ping = async (): Promise<void> => void (await this.http.json('GET', '/v1/_ping'));
+  ping = async (): Promise<void> => void (await readAll(await this.http.open('GET', '/v1/_ping')));
   version = (): Promise<VersionResponse> => this.http.json('GET', '/v1/version');
   info = (): Promise<InfoResponse> => this.http.json('GET', '/v1/info');
 

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 
 const isRoot = (): boolean => process.getuid?.() === 0;
 
+// CUNIK_RUNTIME_DIR and CUNIK_ROOT move everything elsewhere (tests, several daemons on one host).
 function runtimeDir(): string {
+  const override = process.env['CUNIK_RUNTIME_DIR'];
+  if (override) return override;
   if (isRoot()) return '/run/cunik';
   const xdg = process.env['XDG_RUNTIME_DIR'];
   return xdg ? join(xdg, 'cunik') : join(homedir(), '.cunik', 'run');
@@ -13,7 +16,8 @@ function runtimeDir(): string {
 export const defaultSocketPath = (): string => join(runtimeDir(), 'cunik.sock');
 
 export const defaultRoot = (): string =>
-  isRoot() ? '/var/lib/cunik' : join(process.env['XDG_DATA_HOME'] ?? join(homedir(), '.local', 'share'), 'cunik');
+  process.env['CUNIK_ROOT'] ??
+  (isRoot() ? '/var/lib/cunik' : join(process.env['XDG_DATA_HOME'] ?? join(homedir(), '.local', 'share'), 'cunik'));
 
 /** Where a daemon started by the CLI writes its log. */
 export const defaultDaemonLog = (): string => join(runtimeDir(), 'cunikd.log');

@@ -116,7 +116,7 @@ export async function main(argv: string[]): Promise<void> {
     .description('The Cunik daemon: serves the Engine API and runs unikernel instances under QEMU')
     .version(VERSION)
     .option('--root <dir>', 'state directory', defaultRoot())
-    .option('-H, --host <socket>', 'unix socket to listen on', process.env['CUNIK_HOST']?.replace(/^unix:\/\//, '') ?? defaultSocketPath())
+    .option('-H, --host <socket>', 'unix socket to listen on', process.env['CUNIK_HOST']?.replace(/^unix:\/\//, '') || defaultSocketPath())
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default(process.env['CUNIK_ACCEL'] ?? 'auto'))
     .option('--qemu <binary>', 'QEMU binary', process.env['CUNIK_QEMU'] ?? 'qemu-system-x86_64')
     .option('--probe-kernel <file>', 'accelerator probe kernel', join(installRoot(), 'build', 'kernels', 'probe.elf'));

@@ -31,14 +31,17 @@ export const generic: FamilyAdapter = {
   bootSpec(image: ImageBootInfo, instance: InstanceBootConfig): BootSpec {
     const args = instance.args.length > 0 ? instance.args : image.args;
     const env = [...image.env, ...instance.env];
+    const machine = machineFor(image, 'microvm');
     return {
-      machine: machineFor(image, 'microvm'),
+      machine,
       ...(image.kernelPath !== undefined && { kernel: image.kernelPath }),
       ...(image.initrdPath !== undefined && { initrd: image.initrdPath }),
       cmdline: [...env, ...args].join(' '),
       disks: [],
       memoryMiB: instance.memoryMiB ?? image.memoryMiB,
       cpus: instance.cpus ?? image.cpus,
+      // The trimmed microvm has no ACPI, so no power button: stop goes straight to SIGTERM.
+      powerdown: machine === 'microvm' ? 'none' : 'acpi',
       debugExit: true,
     };
   },

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { constants } from 'node:os';
-import { conflict, invalid, notFound } from '../errors.js';
+import { conflict, CunikError, invalid, notFound } from '../errors.js';
 import type { FamilyAdapter, ImageBootInfo } from '../families/types.js';
 import type { BootArtifacts } from '../images/types.js';
 import type { AccelChoice, VmExit, VmHandle, VmmDriver, VmPaths } from '../vmm/types.js';
@@ -44,6 +44,9 @@ export interface InstanceServiceDeps {
   /** Re-attach to a VM that outlived a previous daemon; undefined if it is gone. */
   adopt?: (pid: number, paths: VmPaths) => VmHandle | undefined;
 }
+
+/** Exit code recorded when the VMM itself failed (Docker's code for a container that could not run). */
+export const EXIT_VMM_FAILED = 125;
 
 export type InstanceEvent = { action: string; id: string; name: string; exitCode?: number };
 
@@ -162,6 +165,12 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
       } satisfies Partial<InstanceRecord>);
       this.watch(record, handle);
       await this.deps.store.save(record);
+      // The VMM is up once it answers; if it dies first with an error of its own, start fails.
+      const up = await Promise.race([handle.ready().then(() => true, () => false), handle.exited.then(() => false)]);
+      if (!up) {
+        const exit = await Promise.race([handle.exited, new Promise<undefined>((r) => setTimeout(r, 100))]);
+        if (exit?.vmmError) throw new CunikError('INTERNAL', `the VM failed to start: ${exit.vmmError}`);
+      }
       this.emit('event', { action: 'start', id: record.id, name: record.name });
       return record;
     });
@@ -172,7 +181,8 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     return this.serialize(record.id, async () => {
       const handle = this.handles.get(record.id);
       if (!handle) return record;
-      await this.deps.stopVm(handle, timeoutSeconds * 1000);
+      const spec = this.deps.family(record.family).bootSpec(record.boot, record.config);
+      await this.deps.stopVm(handle, spec.powerdown === 'none' ? 0 : timeoutSeconds * 1000);
       await this.settled(record.id);
       this.emit('event', { action: 'stop', id: record.id, name: record.name });
       return record;
@@ -251,7 +261,8 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     this.handles.set(record.id, handle);
     void handle.exited.then(async (exit) => {
       this.handles.delete(record.id);
-      const code = this.deps.family(record.family).exitCode(exit);
+      // A VMM failure is not the unikernel's exit: report it as Docker reports a failed start.
+      const code = exit.vmmError ? EXIT_VMM_FAILED : this.deps.family(record.family).exitCode(exit);
       await this.markExited(record, exit, code);
       if (record.config.autoRemove && this.records.has(record.id)) {
         await this.serialize(record.id, async () => {

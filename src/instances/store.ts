@@ -10,13 +10,20 @@ const RECORD = 'instance.json';
 
 export class InstanceStore {
   readonly dir: string;
+  /**
+   * Unix sockets live apart, under short names: a socket path must fit in 108 bytes, and
+   * <root>/instances/<64 hex>/console.sock often does not.
+   */
+  readonly socketDir: string;
 
   constructor(root: string) {
     this.dir = join(root, 'instances');
+    this.socketDir = join(root, 'sock');
   }
 
   async init(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await mkdir(this.socketDir, { recursive: true, mode: 0o700 });
     // Leftovers of removals interrupted by a crash.
     for (const entry of await readdir(this.dir)) {
       if (entry.startsWith('.trash-') || entry.startsWith('.new-')) await rm(join(this.dir, entry), { recursive: true, force: true });
@@ -32,9 +39,10 @@ export class InstanceStore {
     return {
       dir,
       pidfile: join(dir, 'qemu.pid'),
-      qmpSocket: join(dir, 'qmp.sock'),
+      qmpSocket: join(this.socketDir, `${id.slice(0, 24)}.qmp`),
       consoleLog: join(dir, 'console.log'),
-      consoleSocket: join(dir, 'console.sock'),
+      consoleSocket: join(this.socketDir, `${id.slice(0, 24)}.con`),
+      vmmLog: join(dir, 'qemu.log'),
     };
   }
 
@@ -88,6 +96,9 @@ export class InstanceStore {
 
   /** Remove an instance directory: renamed away first, so it vanishes atomically. */
   async remove(id: string): Promise<void> {
+    const { qmpSocket, consoleSocket } = this.paths(id);
+    await rm(qmpSocket, { force: true });
+    await rm(consoleSocket, { force: true });
     const trash = join(this.dir, `.trash-${id}`);
     await rename(this.instanceDir(id), trash);
     await rm(trash, { recursive: true, force: true });

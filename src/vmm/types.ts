@@ -26,6 +26,11 @@ export interface BootSpec {
   disks: DiskSpec[];
   memoryMiB: number;
   cpus: number;
+  /**
+   * How the guest can be asked to shut down: 'acpi' (QMP system_powerdown presses the power
+   * button) or 'none' (no such path, e.g. microvm without ACPI: stop goes straight to SIGTERM).
+   */
+  powerdown: 'acpi' | 'none';
   /** Attach isa-debug-exit (iobase 0xf4, size 4): the guest exits QEMU with status (v << 1) | 1. */
   debugExit: boolean;
 }
@@ -47,12 +52,16 @@ export interface VmPaths {
 export interface VmExit {
   status: number | null;
   signal: NodeJS.Signals | null;
+  /** Set when the VMM itself failed (bad argv, unloadable kernel...): its own error message. */
+  vmmError?: string;
 }
 
 export interface VmHandle {
   readonly pid: number;
   /** Resolves once the VM process is gone. */
   readonly exited: Promise<VmExit>;
+  /** Resolves once the VMM is up and answering (past its own start-up checks); rejects if it exits first. */
+  ready(): Promise<void>;
   /** Ask the guest to shut down (ACPI power button or the family's way). */
   powerdown(): Promise<void>;
   /** Send a signal to the VM process. */

@@ -68,6 +68,7 @@ const spec = (cmdline: string, over: Partial<BootSpec> = {}): BootSpec => ({
   disks: [],
   memoryMiB: 32,
   cpus: 1,
+  powerdown: 'none',
   debugExit: true,
   ...over,
 });

@@ -42,7 +42,7 @@ test('qmp against QEMU: query-status, stop/cont with STOP/RESUME events, errors,
   };
   const kernel = join(repoRoot(), 'build', 'kernels', 'hello.elf');
   const h = await new QemuDriver().start(
-    { machine: 'microvm', kernel, cmdline: 'idle', disks: [], memoryMiB: 32, cpus: 1, debugExit: true },
+    { machine: 'microvm', kernel, cmdline: 'idle', disks: [], memoryMiB: 32, cpus: 1, powerdown: 'none', debugExit: true },
     paths,
     'tcg',
   );

@@ -19,6 +19,7 @@ const base: BootSpec = {
   disks: [],
   memoryMiB: 64,
   cpus: 1,
+  powerdown: 'none',
   debugExit: true,
 };
 

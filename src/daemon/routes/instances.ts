@@ -90,6 +90,11 @@ export function instanceRoutes(app: FastifyInstance, backend: InstancesBackend):
 
   r.get('/instances/:id/logs', { schema: { tags, summary: 'The console output so far; with follow, streamed until the instance exits', params: IdParams, querystring: LogsQuery, produces: ['text/plain'], response: { ...errors } } }, async (req, reply) => {
     const stream = backend.logs(req.params.id, req.query.follow ?? false);
-    return reply.type('text/plain; charset=utf-8').send(stream as never);
+    // Headers go out at once so a follower is attached before the output starts.
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+    reply.raw.flushHeaders();
+    reply.raw.on('close', () => stream.destroy());
+    stream.pipe(reply.raw);
   });
 }

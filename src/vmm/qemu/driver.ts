@@ -3,7 +3,7 @@
 // (DESIGN.md, "Instances" and "VMM: QEMU first"). No Node process per VM, no polling on the hot path.
 
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { CunikError, conflict } from '../../errors.js';
 import type { Accelerator, BootSpec, VmExit, VmHandle, VmmDriver, VmPaths } from '../types.js';
 import { DEFAULT_QEMU_BINARY, QBOOT_ROM, qemuArgv, qmpArg } from './argv.js';
@@ -54,9 +54,11 @@ export class QemuDriver implements VmmDriver {
     // Stale files of an earlier run: a pidfile that names a dead process, sockets nobody listens on.
     for (const p of [paths.qmpSocket, paths.consoleSocket, paths.pidfile]) rmSync(p, { force: true });
     let errFd: number | undefined;
+    let errOffset = 0;
     if (paths.vmmLog !== undefined) {
       try {
         errFd = openSync(paths.vmmLog, 'a');
+        errOffset = fstatSync(errFd).size;
       } catch (err) {
         throw new CunikError('INTERNAL', `cannot open ${paths.vmmLog}: ${(err as Error).message}`);
       }
@@ -78,8 +80,12 @@ export class QemuDriver implements VmmDriver {
     child.on('error', () => {
       /* kill() failures; exit is reported through 'exit' */
     });
+    const vmmLog = paths.vmmLog;
     const exited = new Promise<VmExit>((resolve) => {
-      child.once('exit', (code, signal) => resolve({ status: code, signal }));
+      child.once('exit', (code, signal) => {
+        const vmmError = code !== 0 && vmmLog !== undefined ? qemuError(vmmLog, errOffset) : undefined;
+        resolve({ status: code, signal, ...(vmmError !== undefined && { vmmError }) });
+      });
     });
     child.unref();
     const pid = child.pid;
@@ -131,6 +137,10 @@ class Handle implements QemuVmHandle {
     return p;
   }
 
+  async ready(): Promise<void> {
+    await this.qmp();
+  }
+
   async powerdown(): Promise<void> {
     const c = await this.qmp();
     await c.execute('system_powerdown');
@@ -140,6 +150,29 @@ class Handle implements QemuVmHandle {
     if (this.done) return;
     this.signalFn(signal);
   }
+}
+
+/**
+ * QEMU's own error from its stderr log (written since `offset`): the last "qemu-system-...: " line
+ * that is not a warning. A guest leaving through isa-debug-exit writes nothing there, which is how
+ * a VMM failure is told apart from a guest that exited with status 1.
+ */
+export function qemuError(logFile: string, offset: number): string | undefined {
+  let text = '';
+  try {
+    const fd = openSync(logFile, 'r');
+    try {
+      const buf = Buffer.alloc(16 * 1024);
+      const n = readSync(fd, buf, 0, buf.length, offset);
+      text = buf.subarray(0, n).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  const errors = text.split('\n').filter((l) => /^qemu-system-[\w-]+: /.test(l) && !/^qemu-system-[\w-]+: warning: /.test(l));
+  return errors.length ? errors.join('; ') : undefined;
 }
 
 // ---- adopt ----------------------------------------------------------------------------------------

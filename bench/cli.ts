@@ -1,0 +1,57 @@
+// cli: `cunik run --rm hello` end to end (daemon up), the bare QEMU run, `cunik version` and
+// `node -e 0`, alternating, so the CLI's own cost is measured against Node's start-up.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { repo } from '../test/helpers/daemon.js';
+import { bareRun, daemonWithHello, median, now, round } from './harness.js';
+
+function timed(cmd: string, args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = now();
+    const p = spawn(cmd, args, { stdio: 'ignore' });
+    p.once('error', reject);
+    p.once('exit', (code) => (code === 0 ? resolve(now() - t0) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}`))));
+  });
+}
+
+export async function cliBench(rounds = 15): Promise<Record<string, number>> {
+  const d = await daemonWithHello();
+  const cunik = join(repo, 'bin', 'cunik.js');
+  const host = ['-H', `unix://${d.socket}`];
+  const runs: number[] = [];
+  const bares: number[] = [];
+  const versions: number[] = [];
+  const nodes: number[] = [];
+  try {
+    const { id } = await d.client.createInstance({ image: 'hello', name: 'argv-source' });
+    const detail = await d.client.inspectInstance(id);
+    await d.client.startInstance(id);
+    const argv = (await d.client.inspectInstance(id)).vm.argv;
+    for (let i = 0; i < rounds + 1; i++) {
+      const r = await timed(process.execPath, [cunik, ...host, 'run', '--rm', 'hello']);
+      const b = (await bareRun(argv, detail.paths.dir)).exitMs;
+      const v = await timed(process.execPath, [cunik, ...host, 'version']);
+      const n = await timed(process.execPath, ['-e', '0']);
+      if (i === 0) continue; // warm-up round
+      runs.push(r);
+      bares.push(b);
+      versions.push(v);
+      nodes.push(n);
+    }
+  } finally {
+    await d.stop();
+  }
+  const run_ms = median(runs);
+  const bare_ms = median(bares);
+  const version_ms = median(versions);
+  const node_ms = median(nodes);
+  return {
+    rounds,
+    run_ms: round(run_ms),
+    bare_ms: round(bare_ms),
+    version_ms: round(version_ms),
+    node_ms: round(node_ms),
+    cli_overhead_ratio: round(version_ms / node_ms, 3),
+    run_overhead_ms: round(run_ms - node_ms - bare_ms),
+  };
+}

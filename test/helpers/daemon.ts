@@ -1,0 +1,110 @@
+// Test harness: a real cunikd on a private root and socket, and the real CLI binary pointed at it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CunikClient } from '../../src/client/index.js';
+import { installRoot } from '../../src/config/defaults.js';
+
+export const repo = installRoot();
+export const kernels = join(repo, 'build', 'kernels');
+export const helloKernel = join(kernels, 'hello.elf');
+const cunikBin = join(repo, 'bin', 'cunik.js');
+const cunikdBin = join(repo, 'bin', 'cunikd.js');
+
+export interface TestDaemon {
+  dir: string;
+  root: string;
+  socket: string;
+  client: CunikClient;
+  proc: ChildProcess;
+  stderr: () => string;
+  /** Stop the daemon and its VMs; `keepFiles` leaves the root for a restarted daemon. */
+  stop(opts?: { keepFiles?: boolean }): Promise<void>;
+}
+
+export async function startDaemon(opts: { args?: string[]; dir?: string } = {}): Promise<TestDaemon> {
+  const extraArgs = opts.args ?? ['--accel', 'tcg'];
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'cunik-test-')));
+  const root = join(dir, 'root');
+  const socket = join(dir, 'cunik.sock');
+  const proc = spawn(process.execPath, [cunikdBin, '--root', root, '--host', socket, ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const client = new CunikClient(socket);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      await client.ping();
+      break;
+    } catch (e) {
+      if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`daemon did not start: ${err || String(e)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  return {
+    dir,
+    root,
+    socket,
+    client,
+    proc,
+    stderr: () => err,
+    async stop(stopOpts) {
+      client.close();
+      if (!stopOpts?.keepFiles) killInstances(root);
+      if (proc.exitCode === null) {
+        const gone = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        await gone;
+      }
+      if (!stopOpts?.keepFiles) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** SIGKILL every QEMU whose pidfile is under this root, so no test leaves a VM behind. */
+export function killInstances(root: string): void {
+  const dir = join(root, 'instances');
+  if (!existsSync(dir)) return;
+  for (const id of readdirSync(dir)) {
+    const pidfile = join(dir, id, 'qemu.pid');
+    if (!existsSync(pidfile)) continue;
+    const pid = Number(readFileSync(pidfile, 'utf8').trim());
+    try {
+      if (pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the real `cunik` binary as a user would type it. */
+export function cli(args: string[], opts: { socket?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+  const argv = opts.socket ? ['-H', `unix://${opts.socket}`, ...args] : args;
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [cunikBin, ...argv], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.stdin.end(opts.input ?? '');
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
