@@ -33,7 +33,7 @@ npm ci --no-audit --no-fund --loglevel=error
 say "building"
 npm run --silent build
 
-ln -sf "$PWD/bin/cunik.js" /usr/local/bin/cunik
+ln -sf "$PWD/bin/cunik" /usr/local/bin/cunik
 ln -sf "$PWD/bin/cunikd.js" /usr/local/bin/cunikd
 
 # A daemon left by an earlier install would serve old code: stop it (its instances keep running).

@@ -16,7 +16,7 @@ function timed(cmd: string, args: string[]): Promise<number> {
 
 export async function cliBench(rounds = 15): Promise<Record<string, number>> {
   const d = await daemonWithHello();
-  const cunik = join(repo, 'bin', 'cunik.js');
+  const cunik = join(repo, 'bin', 'cunik');
   const host = ['-H', `unix://${d.socket}`];
   const runs: number[] = [];
   const bares: number[] = [];
@@ -28,9 +28,9 @@ export async function cliBench(rounds = 15): Promise<Record<string, number>> {
     await d.client.startInstance(id);
     const argv = (await d.client.inspectInstance(id)).vm.argv;
     for (let i = 0; i < rounds + 1; i++) {
-      const r = await timed(process.execPath, [cunik, ...host, 'run', '--rm', 'hello']);
+      const r = await timed(cunik, [...host, 'run', '--rm', 'hello']);
       const b = (await bareRun(argv, detail.paths.dir)).exitMs;
-      const v = await timed(process.execPath, [cunik, ...host, 'version']);
+      const v = await timed(cunik, [...host, 'version']);
       const n = await timed(process.execPath, ['-e', '0']);
       if (i === 0) continue; // warm-up round
       runs.push(r);

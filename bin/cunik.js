@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main } from '../dist/src/cli/main.js';
+import { main } from '../dist/cunik.mjs';
 
 main(process.argv).catch((err) => {
   process.stderr.write(`cunik: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,7 +1,8 @@
-// A small HTTP client for the Engine API over a unix socket, on Node's own `http`
-// (cheap to load: the CLI's start-up time is part of every command).
-import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
+// The Engine API's transport: JSON and streamed requests over the daemon's unix socket (wire.ts).
 import type { Readable } from 'node:stream';
+import { wireRequest, type WireResponse } from './wire.js';
+
+export type { WireResponse };
 
 export class ApiError extends Error {
   constructor(
@@ -48,7 +49,6 @@ export function buildPath(path: string, query?: Query): string {
 }
 
 export class HttpClient {
-  private readonly agent = new Agent({ keepAlive: true });
 
   private unreachable: (() => Promise<void>) | undefined;
 
@@ -61,7 +61,7 @@ export class HttpClient {
   }
 
   /** Send a request; resolves with the response once its headers arrive. Error statuses reject as ApiError. */
-  async open(method: string, path: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
+  async open(method: string, path: string, opts: RequestOptions = {}): Promise<WireResponse> {
     const recover = this.unreachable;
     if (!recover) return this.send(method, path, opts);
     // A streamed body cannot be sent twice: make sure someone answers before sending it.
@@ -76,39 +76,34 @@ export class HttpClient {
     }
   }
 
-  private async send(method: string, path: string, opts: RequestOptions): Promise<IncomingMessage> {
+  private async send(method: string, path: string, opts: RequestOptions): Promise<WireResponse> {
     const headers: Record<string, string> = {};
-    let payload: string | undefined;
+    let body: string | Readable | undefined;
     if (opts.json !== undefined) {
-      payload = JSON.stringify(opts.json);
+      body = JSON.stringify(opts.json);
       headers['content-type'] = 'application/json';
-      headers['content-length'] = String(Buffer.byteLength(payload));
     } else if (opts.body) {
+      body = opts.body;
       headers['content-type'] = opts.contentType ?? 'application/octet-stream';
     } else if (method === 'POST' || method === 'PUT') {
-      headers['content-length'] = '0';
+      body = '';
     }
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = httpRequest(
-        { socketPath: this.socketPath, agent: this.agent, method, path: buildPath(path, opts.query), headers, ...(opts.signal && { signal: opts.signal }) },
-        resolve,
-      );
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        reject(err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? new ConnectError(this.socketPath, err) : err);
-      });
-      if (payload !== undefined) req.end(payload);
-      else if (opts.body) opts.body.pipe(req);
-      else req.end();
-    });
-    if (res.statusCode !== undefined && res.statusCode >= 400) {
+    let res: WireResponse;
+    try {
+      res = await wireRequest({ socketPath: this.socketPath, method, path: buildPath(path, opts.query), headers, body, signal: opts.signal });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw code === 'ENOENT' || code === 'ECONNREFUSED' ? new ConnectError(this.socketPath, err as NodeJS.ErrnoException) : err;
+    }
+    if (res.statusCode >= 400) {
       const text = (await readAll(res)).toString('utf8');
-      let body: { code?: string; message?: string; field?: string } = {};
+      let parsed: { code?: string; message?: string; field?: string } = {};
       try {
-        body = JSON.parse(text) as typeof body;
+        parsed = JSON.parse(text) as typeof parsed;
       } catch {
-        body = { message: text };
+        parsed = { message: text };
       }
-      throw new ApiError(res.statusCode, body.code ?? 'UNKNOWN', body.message ?? `HTTP ${res.statusCode}`, body.field);
+      throw new ApiError(res.statusCode, parsed.code ?? 'UNKNOWN', parsed.message ?? `HTTP ${res.statusCode}`, parsed.field);
     }
     return res;
   }
@@ -119,9 +114,8 @@ export class HttpClient {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  close(): void {
-    this.agent.destroy();
-  }
+  /** Nothing to release: every request has its own connection. Kept for callers' symmetry. */
+  close(): void {}
 }
 
 export async function readAll(stream: Readable): Promise<Buffer> {

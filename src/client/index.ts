@@ -1,5 +1,4 @@
 // The typed Engine API client, used by the CLI and by tests.
-import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type {
   CreateInstanceRequest,
@@ -14,7 +13,7 @@ import type {
   VersionResponse,
   WaitResponse,
 } from '../api/schemas.js';
-import { HttpClient, readAll } from './http.js';
+import { HttpClient, readAll, type WireResponse } from './http.js';
 
 export { ApiError, ConnectError } from './http.js';
 
@@ -49,7 +48,7 @@ export class CunikClient {
     return { exitCode: readAll(res).then((b) => (JSON.parse(b.toString('utf8')) as WaitResponse).exitCode) };
   }
 
-  logs = (ref: string, follow = false): Promise<IncomingMessage> => this.http.open('GET', `/v1/instances/${id(ref)}/logs`, { query: { follow: follow || undefined } });
+  logs = (ref: string, follow = false): Promise<WireResponse> => this.http.open('GET', `/v1/instances/${id(ref)}/logs`, { query: { follow: follow || undefined } });
 
   listImages = (): Promise<ImageSummary[]> => this.http.json('GET', '/v1/images');
   inspectImage = (ref: string): Promise<ImageDetail> => this.http.json('GET', `/v1/images/${id(ref)}`);
@@ -60,7 +59,7 @@ export class CunikClient {
     });
   tagImage = async (source: string, target: string): Promise<void> => void (await this.http.json('POST', `/v1/images/${id(source)}/tag`, { json: { target } }));
   removeImage = (ref: string, force = false): Promise<RemoveImageResponse> => this.http.json('DELETE', `/v1/images/${id(ref)}`, { query: { force: force || undefined } });
-  exportImages = (names: string[]): Promise<IncomingMessage> => this.http.open('GET', '/v1/images/export', { query: { names } });
+  exportImages = (names: string[]): Promise<WireResponse> => this.http.open('GET', '/v1/images/export', { query: { names } });
   loadImages = (body: Readable): Promise<LoadResponse> => this.http.json('POST', '/v1/images/load', { body, contentType: 'application/x-tar' });
 
   close(): void {

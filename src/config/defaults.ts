@@ -1,6 +1,8 @@
 // Default locations, shared by the CLI (to find the daemon) and the daemon (to listen and store).
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const isRoot = (): boolean => process.getuid?.() === 0;
 
@@ -22,7 +24,18 @@ export const defaultRoot = (): string =>
 /** Where a daemon started by the CLI writes its log. */
 export const defaultDaemonLog = (): string => join(runtimeDir(), 'cunikd.log');
 
-/** The installation's root (the folder holding package.json), from this compiled file: dist/src/config/. */
-export const installRoot = (): string => new URL('../../../', import.meta.url).pathname;
+/**
+ * The installation's root: the nearest folder above this file that holds bin/cunikd.js. Found by
+ * walking up, since this code runs both from dist/src/config/ and from the bundled dist/cunik.mjs.
+ */
+export function installRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'bin', 'cunikd.js'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`cannot find the Cunik installation above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+  return dir + '/';
+}
 
 export const VERSION = '0.1.0';

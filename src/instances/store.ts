@@ -2,7 +2,7 @@
 // instance.json (written atomically) and the VM's files. The only code that touches that tree.
 import { link, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { atomicWriteFile } from '../util/atomic-write.js';
+import { atomicWriteFile, writeDurably } from '../util/atomic-write.js';
 import type { VmPaths } from '../vmm/types.js';
 import type { InstanceRecord } from './record.js';
 
@@ -81,7 +81,8 @@ export class InstanceStore {
       if (artefacts['disk']) boot.diskPath = join(final, 'disk');
       const withPaths = { ...record, boot };
       await writeFile(join(staging, 'console.log'), '');
-      await atomicWriteFile(join(staging, RECORD), JSON.stringify(withPaths, null, 2));
+      // The staging directory is invisible until renamed: the record needs no temp file of its own.
+      await writeDurably(join(staging, RECORD), JSON.stringify(withPaths, null, 2));
       await rename(staging, final);
       return withPaths;
     } catch (err) {

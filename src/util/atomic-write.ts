@@ -35,3 +35,14 @@ export async function syncDir(dir: string): Promise<void> {
     await dh.close();
   }
 }
+
+/** Write a new file and fsync it (for files inside a directory that is itself renamed into place). */
+export async function writeDurably(path: string, data: string | Buffer, mode = 0o644): Promise<void> {
+  const fh = await open(path, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -36,7 +36,7 @@ test('Ctrl-C on a foreground run stops the instance', async () => {
   const d = await startDaemon();
   try {
     assert.equal((await cli(['import', '--family', 'generic', helloKernel, 'hello'], { socket: d.socket })).code, 0);
-    const p = spawn(process.execPath, [join(repo, 'bin', 'cunik.js'), '-H', `unix://${d.socket}`, 'run', '--name', 'fg', 'hello', 'idle'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(join(repo, 'bin', 'cunik'), ['-H', `unix://${d.socket}`, 'run', '--name', 'fg', 'hello', 'idle'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     p.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));

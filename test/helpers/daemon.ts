@@ -10,7 +10,7 @@ import { installRoot } from '../../src/config/defaults.js';
 export const repo = installRoot();
 export const kernels = join(repo, 'build', 'kernels');
 export const helloKernel = join(kernels, 'hello.elf');
-const cunikBin = join(repo, 'bin', 'cunik.js');
+const cunikBin = join(repo, 'bin', 'cunik');
 const cunikdBin = join(repo, 'bin', 'cunikd.js');
 
 export interface TestDaemon {
@@ -89,7 +89,7 @@ export interface CliResult {
 export function cli(args: string[], opts: { socket?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
   const argv = opts.socket ? ['-H', `unix://${opts.socket}`, ...args] : args;
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [cunikBin, ...argv], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(cunikBin, argv, { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

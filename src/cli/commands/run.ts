@@ -18,8 +18,8 @@ export function instanceFlags(cmd: Command): Command {
 
 /** Follow the console to stdout while waiting for the exit code; Ctrl-C stops the instance. */
 export async function attachAndWait(client: CunikClient, id: string, start: boolean): Promise<number> {
-  const waiting = await client.waitInstance(id, 'next-exit');
-  const logs = await client.logs(id, true);
+  // Both are registered before the start: the console is kept in a file, so nothing is missed.
+  const [waiting, logs] = await Promise.all([client.waitInstance(id, 'next-exit'), client.logs(id, true)]);
   const copied = new Promise<void>((resolve, reject) => {
     logs.on('data', (chunk: Buffer) => process.stdout.write(chunk));
     logs.on('end', resolve);

@@ -1,6 +1,6 @@
 // cunik save: write images as an OCI image layout tarball.
 import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { action, clientFor } from '../util.js';
@@ -14,7 +14,6 @@ export const saveAction = action(async (refs: string[], flags: { output?: string
     const tmp = `${flags.output}.partial`;
     try {
       await pipeline(res, createWriteStream(tmp));
-      const { rename } = await import('node:fs/promises');
       await rename(tmp, flags.output);
     } catch (err) {
       await rm(tmp, { force: true });
