@@ -1,0 +1,257 @@
+// The Cunikfile: a YAML file describing one image. Its JSON schema (docs/cunikfile.schema.json)
+// is generated from the TypeBox schema below (cunikfileJsonSchema). Parsing keeps the YAML
+// node positions (yaml's LineCounter), so every error names the file, the line and the key:
+//   Cunikfile:4: unknown key "colour" (known: family, kernel, app, ...)
+//   Cunikfile:7: memory: expected an integer (MiB) or a size such as "256M", got "lots"
+
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { invalid } from '../errors.js';
+
+const Size = Type.Union([
+  Type.Integer({ minimum: 4, description: 'MiB' }),
+  Type.String({ pattern: '^[0-9]+ *([KkMmGg]i?[Bb]?)?$', description: 'a size such as "256M" or "1G" (no suffix: MiB)' }),
+]);
+const Port = Type.Union([
+  Type.Integer({ minimum: 1, maximum: 65535 }),
+  Type.String({ pattern: '^[0-9]{1,5}(/(tcp|udp))?$', description: '"PORT[/tcp|udp]"' }),
+]);
+const Scalar = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
+const Mode = Type.Union([
+  Type.Integer({ minimum: 0, maximum: 0o7777, description: 'octal in YAML (0o755) or decimal' }),
+  Type.String({ pattern: '^0?[0-7]{3,4}$', description: 'octal digits, e.g. "0755"' }),
+]);
+
+export const CunikfileSchema = Type.Object(
+  {
+    family: Type.String({ minLength: 1, description: 'Unikernel family: linux, generic, unikraft, ...' }),
+    kernel: Type.Optional(Type.String({ minLength: 1, description: 'A prebuilt unikernel file; for linux, a bzImage or vmlinux (default: the newest /boot/vmlinuz-*). Relative paths are in the build context, absolute ones on the daemon host.' })),
+    app: Type.Optional(Type.String({ minLength: 1, description: 'linux: the program (an ELF) to run as the only process; its shared libraries are collected.' })),
+    from: Type.Optional(Type.String({ minLength: 1, description: 'linux: a container image to turn into a microVM (not implemented yet).' })),
+    files: Type.Optional(Type.Array(Type.Object({
+      src: Type.String({ minLength: 1, description: 'In the build context (or absolute, on the daemon host); a directory is copied whole' }),
+      dst: Type.String({ pattern: '^/', description: 'Absolute path in the guest' }),
+      mode: Type.Optional(Mode),
+    }, { additionalProperties: false }), { description: 'linux: files to add to the initramfs' })),
+    args: Type.Optional(Type.Array(Scalar, { description: 'Default arguments (replaced by those given to `cunik run`)' })),
+    env: Type.Optional(Type.Union([
+      Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Scalar, { additionalProperties: false }),
+      Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*=' })),
+    ], { description: 'Environment: a map, or a list of KEY=VALUE' })),
+    memory: Type.Optional(Size),
+    cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 255 })),
+    ports: Type.Optional(Type.Array(Port, { description: 'Ports the app listens on' })),
+    volumes: Type.Optional(Type.Array(Type.String({ pattern: '^/' }), { description: 'Mount points for volumes' })),
+    labels: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Scalar)),
+    modules: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_-]+$' }), { description: 'linux: extra kernel modules to load at boot (by name)' })),
+  },
+  { additionalProperties: false },
+);
+export type CunikfileDoc = Static<typeof CunikfileSchema>;
+
+/** What a build needs, normalised. */
+export interface BuildSpec {
+  family: string;
+  kernel?: string;
+  app?: string;
+  from?: string;
+  files: { src: string; dst: string; mode?: number }[];
+  args: string[];
+  env: string[];
+  memoryMiB?: number;
+  cpus?: number;
+  /** "80/tcp" */
+  ports: string[];
+  volumes: string[];
+  labels: Record<string, string>;
+  modules: string[];
+}
+
+export const KNOWN_KEYS = Object.keys(CunikfileSchema.properties);
+
+/** The schema as published in docs/cunikfile.schema.json. */
+export function cunikfileJsonSchema(): Record<string, unknown> {
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://cunik.dev/schemas/cunikfile.schema.json',
+    title: 'Cunikfile',
+    description: 'Describes one Cunik image, built with `cunik build`. See docs/cunikfile.md.',
+    ...JSON.parse(JSON.stringify(CunikfileSchema)) as Record<string, unknown>,
+  };
+}
+
+/** Friendly "expected ..." texts by key path (array indexes written as []). */
+const EXPECTED: Record<string, string> = {
+  family: 'a family name such as linux',
+  kernel: 'a file path', app: 'a file path', from: 'an image reference',
+  files: 'a list of {src, dst, mode}', 'files[]': 'a map with src, dst and optionally mode',
+  'files[].src': 'a file path', 'files[].dst': 'an absolute path in the guest (starting with /)',
+  'files[].mode': 'a file mode such as 0755 or "0644"',
+  args: 'a list of strings', 'args[]': 'a string',
+  env: 'a map of NAME: value or a list of NAME=value', 'env[]': 'NAME=value', 'env.*': 'a string, number or boolean',
+  memory: 'an integer (MiB, at least 4) or a size such as "256M"',
+  cpus: 'an integer from 1 to 255',
+  ports: 'a list of ports', 'ports[]': 'a port (1-65535) or "PORT/tcp" / "PORT/udp"',
+  volumes: 'a list of absolute paths', 'volumes[]': 'an absolute path (starting with /)',
+  labels: 'a map of strings', 'labels.*': 'a string',
+  modules: 'a list of module names', 'modules[]': 'a kernel module name such as ext4',
+};
+
+type Seg = string | number;
+
+export class CunikfileReader {
+  private readonly lines = new LineCounter();
+  private readonly doc: Document.Parsed;
+
+  constructor(readonly text: string, readonly file = 'Cunikfile') {
+    this.doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false });
+  }
+
+  /** An invalid-argument error naming file:line and the key. */
+  fail(path: Seg[], message: string, opts: { keyPos?: boolean } = {}): never {
+    const line = this.lineOf(path, opts.keyPos ?? false);
+    const key = keyName(path);
+    throw invalid(`${this.file}${line ? `:${line}` : ''}: ${key ? `${key}: ` : ''}${message}`, key || this.file);
+  }
+
+  lineOf(path: Seg[], keyPos: boolean): number | undefined {
+    let node: unknown = this.doc.contents;
+    let keyNode: unknown;
+    for (const seg of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+        if (!pair) break;
+        keyNode = pair.key;
+        node = pair.value;
+      } else if (isSeq(node) && typeof seg === 'number') {
+        keyNode = undefined;
+        node = node.items[seg];
+      } else break;
+    }
+    const target = (keyPos && keyNode) || node || keyNode;
+    const range = (target as Node | undefined)?.range;
+    return range ? this.lines.linePos(range[0]).line : undefined;
+  }
+
+  parse(): BuildSpec {
+    const err = this.doc.errors[0];
+    if (err) {
+      const line = this.lines.linePos(err.pos[0]).line;
+      const msg = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      throw invalid(`${this.file}${line ? `:${line}` : ''}: invalid YAML: ${msg}`, this.file);
+    }
+    const value: unknown = this.doc.toJS();
+    if (value === null || value === undefined) throw invalid(`${this.file}: the file is empty; it needs at least "family"`, 'family');
+    if (typeof value !== 'object' || Array.isArray(value)) this.fail([], 'expected a map of keys (family, app, kernel, ...)');
+    this.checkSchema(value);
+    return this.normalise(value as CunikfileDoc);
+  }
+
+  private checkSchema(value: unknown): void {
+    const errors = [...Value.Errors(CunikfileSchema, value)];
+    if (errors.length === 0) return;
+    // Report the first problem in the file's order; unknown keys before type errors on a line.
+    const ranked = errors.map((e) => {
+      const path = pointer(e.instancePath);
+      const unknown = e.keyword === 'boolean' && e.schemaPath.endsWith('/additionalProperties');
+      return { e, path, unknown, line: this.lineOf(path, unknown) ?? 0, depth: path.length };
+    }).filter((r) => r.e.keyword !== 'additionalProperties');
+    ranked.sort((a, b) => a.line - b.line || Number(b.unknown) - Number(a.unknown) || b.depth - a.depth);
+    const first = ranked[0] ?? { e: errors[0]!, path: pointer(errors[0]!.instancePath), unknown: false };
+    if (first.unknown) {
+      const name = String(first.path[first.path.length - 1]);
+      const parent = first.path.slice(0, -1);
+      if (parent[0] === 'env') this.fail(first.path, 'not a valid variable name (letters, digits and _, not starting with a digit)', { keyPos: true });
+      const known = parent.length === 0 ? KNOWN_KEYS : parent[0] === 'files' ? ['src', 'dst', 'mode'] : [];
+      this.fail(first.path, `unknown key${known.length ? ` (known: ${known.join(', ')})` : ''}`, { keyPos: true });
+    }
+    if (first.e.keyword === 'required') {
+      const missing = (first.e.params as { requiredProperties?: string[] }).requiredProperties ?? [];
+      this.fail(first.path, `missing required key${missing.length > 1 ? 's' : ''} ${missing.map((k) => `"${k}"`).join(', ')}`);
+    }
+    const got = valueAt(value, first.path);
+    this.fail(first.path, `expected ${EXPECTED[pattern(first.path)] ?? first.e.message}, got ${JSON.stringify(got)}`);
+  }
+
+  private normalise(d: CunikfileDoc): BuildSpec {
+    const str = (v: string | number | boolean): string => String(v);
+    const spec: BuildSpec = {
+      family: d.family,
+      files: (d.files ?? []).map((f, i) => {
+        if (f.dst.split('/').includes('..')) this.fail(['files', i, 'dst'], 'must not contain ".."');
+        return { src: f.src, dst: f.dst, ...(f.mode !== undefined && { mode: typeof f.mode === 'number' ? f.mode : parseInt(f.mode, 8) }) };
+      }),
+      args: (d.args ?? []).map(str),
+      env: Array.isArray(d.env) ? [...d.env] : Object.entries(d.env ?? {}).map(([k, v]) => `${k}=${str(v)}`),
+      ports: (d.ports ?? []).map((p, i) => {
+        const [num, proto = 'tcp'] = String(p).split('/');
+        const n = Number(num);
+        if (n < 1 || n > 65535) this.fail(['ports', i], `port ${n} is out of range (1-65535)`);
+        return `${n}/${proto}`;
+      }),
+      volumes: [...(d.volumes ?? [])],
+      labels: Object.fromEntries(Object.entries(d.labels ?? {}).map(([k, v]) => [k, str(v)])),
+      modules: [...(d.modules ?? [])],
+    };
+    if (d.kernel !== undefined) spec.kernel = d.kernel;
+    if (d.app !== undefined) spec.app = d.app;
+    if (d.from !== undefined) spec.from = d.from;
+    if (d.cpus !== undefined) spec.cpus = d.cpus;
+    if (d.memory !== undefined) spec.memoryMiB = this.memory(d.memory);
+    for (const k of Object.keys(spec.labels)) {
+      if (k.startsWith('org.cunik.')) this.fail(['labels', k], 'org.cunik.* labels are set by cunik build from the other keys', { keyPos: true });
+    }
+    this.familyRules(spec);
+    return spec;
+  }
+
+  private memory(v: number | string): number {
+    if (typeof v === 'number') return v;
+    const m = /^([0-9]+) *([KkMmGg]?)/.exec(v)!;
+    const n = Number(m[1]);
+    const unit = (m[2] ?? '').toLowerCase();
+    const mib = unit === 'g' ? n * 1024 : unit === 'k' ? Math.ceil(n / 1024) : n;
+    if (mib < 4 || mib > 1 << 20) this.fail(['memory'], `expected from 4 MiB to 1 TiB, got ${JSON.stringify(v)}`);
+    return mib;
+  }
+
+  private familyRules(s: BuildSpec): void {
+    if (s.family === 'linux') {
+      if (s.app === undefined && s.from === undefined) this.fail(['family'], 'the linux family needs "app" (a program to run) or "from" (a container image)');
+      if (s.app !== undefined && s.from !== undefined) this.fail(['from'], 'give either "app" or "from", not both', { keyPos: true });
+      return;
+    }
+    for (const key of ['app', 'from', 'files', 'modules'] as const) {
+      const v = s[key];
+      if (v !== undefined && !(Array.isArray(v) && v.length === 0)) {
+        this.fail([key], `only the linux family takes "${key}" (family is ${JSON.stringify(s.family)})`, { keyPos: true });
+      }
+    }
+    if (s.kernel === undefined) this.fail(['family'], `the ${s.family} family needs "kernel": the unikernel file to package`);
+  }
+}
+
+/** Parse and check a Cunikfile's text; throws invalid(...) naming the line and key. */
+export function parseCunikfile(text: string, file = 'Cunikfile'): BuildSpec {
+  return new CunikfileReader(text, file).parse();
+}
+
+function pointer(p: string): Seg[] {
+  if (p === '') return [];
+  return p.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).map((s) => (/^[0-9]+$/.test(s) ? Number(s) : s));
+}
+
+function keyName(path: Seg[]): string {
+  return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
+}
+
+function pattern(path: Seg[]): string {
+  return path.map((s, i) => (typeof s === 'number' ? '[]' : i === 0 ? s : i === 1 && (path[0] === 'env' || path[0] === 'labels') ? '.*' : `.${s}`)).join('');
+}
+
+function valueAt(v: unknown, path: Seg[]): unknown {
+  let cur = v;
+  for (const s of path) cur = (cur as Record<string | number, unknown> | undefined)?.[s];
+  return cur;
+}
