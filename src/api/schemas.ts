@@ -16,12 +16,20 @@ export const ErrorBody = Type.Object(
 export type ErrorBody = Static<typeof ErrorBody>;
 
 export const InstanceState = Type.Union(
-  [Type.Literal('created'), Type.Literal('running'), Type.Literal('paused'), Type.Literal('exited'), Type.Literal('removing')],
+  [Type.Literal('created'), Type.Literal('running'), Type.Literal('paused'), Type.Literal('restarting'), Type.Literal('exited'), Type.Literal('removing')],
 );
 export type InstanceState = Static<typeof InstanceState>;
 
 const KeyValue = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_.]*=', description: 'KEY=VALUE' });
 const Name = Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$', description: 'Instance name' });
+
+export const RestartPolicy = Type.Object(
+  {
+    name: Type.Union([Type.Literal('no'), Type.Literal('on-failure'), Type.Literal('always'), Type.Literal('unless-stopped')]),
+    maximumRetryCount: Type.Optional(Type.Integer({ minimum: 0, description: 'on-failure: give up after this many restarts (0: never)' })),
+  },
+  { additionalProperties: false },
+);
 
 export const CreateInstanceRequest = Type.Object(
   {
@@ -32,6 +40,7 @@ export const CreateInstanceRequest = Type.Object(
     memoryMiB: Type.Optional(Type.Integer({ minimum: 4, maximum: 1048576, description: 'Guest memory, MiB' })),
     cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'Virtual CPUs' })),
     autoRemove: Type.Optional(Type.Boolean({ description: 'Remove the instance when it exits (run --rm)' })),
+    restartPolicy: Type.Optional(RestartPolicy),
   },
   { additionalProperties: false },
 );
@@ -75,7 +84,9 @@ export const InstanceDetail = Type.Object(
       memoryMiB: Type.Integer(),
       cpus: Type.Integer(),
       autoRemove: Type.Boolean(),
+      restartPolicy: Type.Object({ name: Type.String(), maximumRetryCount: Type.Integer() }),
     }),
+    restartCount: Type.Integer({ description: 'Restarts made by the restart policy' }),
     vm: Type.Object({
       driver: Type.String(),
       machine: Type.String(),

@@ -11,6 +11,8 @@ const verbs: Record<string, () => Promise<{ register: Register }>> = {
   stop: () => import('./commands/stop.js'),
   restart: () => import('./commands/restart.js'),
   kill: () => import('./commands/kill.js'),
+  pause: () => import('./commands/pause.js'),
+  unpause: () => import('./commands/unpause.js'),
   rm: () => import('./commands/rm.js'),
   ps: () => import('./commands/ps.js'),
   inspect: () => import('./commands/inspect.js'),
@@ -24,6 +26,10 @@ const verbs: Record<string, () => Promise<{ register: Register }>> = {
   load: () => import('./commands/load.js'),
   image: () => import('./commands/image.js'),
   info: () => import('./commands/info.js'),
+  events: () => import('./commands/events.js'),
+  stats: () => import('./commands/stats.js'),
+  container: () => import('./commands/container.js'),
+  system: () => import('./commands/system.js'),
   version: () => import('./commands/version.js'),
 };
 

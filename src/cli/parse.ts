@@ -29,3 +29,24 @@ export function parseSeconds(value: string): number {
   if (!/^\d+$/.test(value)) throw new Error(`invalid time value: ${value} (whole seconds)`);
   return Number(value);
 }
+
+type RestartPolicyName = 'no' | 'on-failure' | 'always' | 'unless-stopped';
+interface RestartPolicy {
+  name: RestartPolicyName;
+  maximumRetryCount: number;
+}
+
+/** "on-failure:3" → { name: 'on-failure', maximumRetryCount: 3 }. */
+export function parseRestartPolicy(value: string): RestartPolicy {
+  const [name, count, ...rest] = value.split(':');
+  const names: RestartPolicyName[] = ['no', 'on-failure', 'always', 'unless-stopped'];
+  if (!names.includes(name as RestartPolicyName) || rest.length > 0) {
+    throw new Error(`invalid restart policy: ${value} (no, on-failure[:N], always or unless-stopped)`);
+  }
+  if (count !== undefined) {
+    if (name !== 'on-failure') throw new Error(`invalid restart policy: ${value} (only on-failure takes a retry count)`);
+    if (!/^\d+$/.test(count)) throw new Error(`invalid restart policy: ${value} (the retry count is a whole number)`);
+  }
+  return { name: name as RestartPolicyName, maximumRetryCount: count === undefined ? 0 : Number(count) };
+}
+

@@ -13,6 +13,7 @@ import type {
   VersionResponse,
   WaitResponse,
 } from '../api/schemas.js';
+import type { DiskUsageResponse, PruneImagesResponse, PruneInstancesResponse } from '../api/prune.js';
 import { HttpClient, readAll, type WireResponse } from './http.js';
 
 export { ApiError, ConnectError } from './http.js';
@@ -40,6 +41,8 @@ export class CunikClient {
   stopInstance = async (ref: string, t?: number): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/stop`, { query: { t } }));
   restartInstance = async (ref: string, t?: number): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/restart`, { query: { t } }));
   killInstance = async (ref: string, signal?: string): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/kill`, { query: { signal } }));
+  pauseInstance = async (ref: string): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/pause`));
+  unpauseInstance = async (ref: string): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/unpause`));
   removeInstance = async (ref: string, force = false): Promise<void> => void (await this.http.json('DELETE', `/v1/instances/${id(ref)}`, { query: { force: force || undefined } }));
 
   /** Registers the wait (resolves once the daemon has sent headers), then `exitCode` settles at exit. */
@@ -61,6 +64,16 @@ export class CunikClient {
   removeImage = (ref: string, force = false): Promise<RemoveImageResponse> => this.http.json('DELETE', `/v1/images/${id(ref)}`, { query: { force: force || undefined } });
   exportImages = (names: string[]): Promise<WireResponse> => this.http.open('GET', '/v1/images/export', { query: { names } });
   loadImages = (body: Readable): Promise<LoadResponse> => this.http.json('POST', '/v1/images/load', { body, contentType: 'application/x-tar' });
+
+  // Events, stats, pruning, disk usage.
+  /** Newline-delimited JSON Event objects; `filters` is Docker's JSON form ({"type":["instance"]}). */
+  events = (q: { since?: string; until?: string; filters?: Record<string, string[]> } = {}): Promise<WireResponse> =>
+    this.http.open('GET', '/v1/events', { query: { since: q.since, until: q.until, filters: q.filters && JSON.stringify(q.filters) } });
+  /** One InstanceStats (JSON) or, with stream, one per line every second. */
+  stats = (ref: string, stream: boolean): Promise<WireResponse> => this.http.open('GET', `/v1/instances/${id(ref)}/stats`, { query: { stream } });
+  pruneInstances = (): Promise<PruneInstancesResponse> => this.http.json('POST', '/v1/instances/prune');
+  pruneImages = (): Promise<PruneImagesResponse> => this.http.json('POST', '/v1/images/prune');
+  diskUsage = (): Promise<DiskUsageResponse> => this.http.json('GET', '/v1/system/df');
 
   close(): void {
     this.http.close();

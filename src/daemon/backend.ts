@@ -15,7 +15,7 @@ import { readConsole } from '../instances/logs.js';
 import type { InstanceService } from '../instances/service.js';
 import { toDetail, toSummary } from '../instances/view.js';
 import type { AccelChoice } from '../vmm/types.js';
-import type { Backends } from './server.js';
+import type { CoreBackends } from './server.js';
 
 export interface BackendDeps {
   root: string;
@@ -26,7 +26,7 @@ export interface BackendDeps {
   accelerator: () => AccelChoice | undefined;
 }
 
-export function makeBackends(deps: BackendDeps): Backends {
+export function makeBackends(deps: BackendDeps): CoreBackends {
   const { instances, images } = deps;
   const tmpDir = join(deps.root, 'tmp');
 
@@ -57,6 +57,8 @@ export function makeBackends(deps: BackendDeps): Backends {
       stop: async (ref, t) => void (await instances.stop(ref, t)),
       restart: async (ref, t) => void (await instances.restart(ref, t)),
       kill: async (ref, signal) => void (await instances.kill(ref, signal)),
+      pause: async (ref) => void (await instances.pause(ref)),
+      unpause: async (ref) => void (await instances.unpause(ref)),
       remove: (ref, force) => instances.remove(ref, force),
       wait: (ref, condition) => instances.wait(ref, condition),
       logs: (ref, follow) => {

@@ -13,9 +13,12 @@ import { ImageStore } from '../images/store.js';
 import { InstanceService } from '../instances/service.js';
 import { InstanceStore } from '../instances/store.js';
 import { probeAccelerator } from '../vmm/qemu/accel.js';
-import { QemuDriver, adopt, stopGracefully } from '../vmm/qemu/driver.js';
+import { QemuDriver, adopt, killStray, recordedExit, stopGracefully } from '../vmm/qemu/driver.js';
 import type { AccelChoice } from '../vmm/types.js';
 import { makeBackends } from './backend.js';
+import { makeOpsBackends } from './backend-ops.js';
+import { EventLog } from '../events/log.js';
+import { imageEventRecorder, instanceEventRecorder } from '../events/sources.js';
 import { acquireRootLock } from './lock.js';
 import { buildServer } from './server.js';
 
@@ -25,6 +28,7 @@ interface DaemonOptions {
   accel: 'auto' | 'kvm' | 'tcg';
   qemu: string;
   probeKernel: string;
+  shutdownInstances?: boolean;
 }
 
 /** A socket file that still accepts connections belongs to a live daemon. */
@@ -65,8 +69,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       return choice;
     });
 
-    const driver = new QemuDriver({ binary: opts.qemu });
-    const images = new ImageStore(root, { knownFamilies: familyNames() });
+    const driver = new QemuDriver({ binary: opts.qemu, shim: join(installRoot(), 'build', 'bin', 'cunik-shim') });
+    const events = new EventLog();
+    const images = new ImageStore(root, { knownFamilies: familyNames(), onEvent: imageEventRecorder(events) });
     const instances = new InstanceService({
       store: new InstanceStore(root),
       images,
@@ -75,8 +80,19 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       accelerator: () => accelReady,
       stopVm: stopGracefully,
       adopt,
+      recordedExit,
+      killStray,
     });
+    const instanceEvents = instanceEventRecorder(events, (id) => {
+      try {
+        return instances.get(id).image;
+      } catch {
+        return undefined; // removed
+      }
+    });
+    instances.on('event', (e) => instanceEvents.record(e));
     await instances.init();
+    for (const r of instances.list(true)) instanceEvents.remember(r.id, r.image);
 
     let qemuVersion: Promise<string> | undefined;
     const backends = makeBackends({
@@ -91,13 +107,18 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
           () => `${opts.qemu}: not found`,
         )),
     });
-    const app = await buildServer(backends, { logger: process.env['CUNIK_LOG_LEVEL'] !== undefined });
+    const app = await buildServer({ ...backends, ...makeOpsBackends({ instances, images, events }) }, { logger: process.env['CUNIK_LOG_LEVEL'] !== undefined });
     await app.listen({ path: opts.host });
     await chmod(opts.host, 0o660);
     log(`listening on ${opts.host} (root ${root}, version ${VERSION})`);
 
     const shutdown = async (signal: string): Promise<void> => {
-      log(`${signal}: shutting down; instances keep running`);
+      if (opts.shutdownInstances) {
+        log(`${signal}: stopping instances, then shutting down`);
+        await instances.shutdownAll();
+      } else {
+        log(`${signal}: shutting down; instances keep running`);
+      }
       await app.close().catch(() => undefined);
       await rm(opts.host, { force: true });
       await releaseLock();
@@ -119,6 +140,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('-H, --host <socket>', 'unix socket to listen on', process.env['CUNIK_HOST']?.replace(/^unix:\/\//, '') || defaultSocketPath())
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default(process.env['CUNIK_ACCEL'] ?? 'auto'))
     .option('--qemu <binary>', 'QEMU binary', process.env['CUNIK_QEMU'] ?? 'qemu-system-x86_64')
+    .option('--shutdown-instances', 'stop the instances when the daemon stops (default: they keep running)')
     .option('--probe-kernel <file>', 'accelerator probe kernel', join(installRoot(), 'build', 'kernels', 'probe.elf'));
   program.parse(argv);
   const o = program.opts<DaemonOptions>();

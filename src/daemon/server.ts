@@ -9,12 +9,24 @@ import { VERSION } from '../config/defaults.js';
 import { imageRoutes, type ImagesBackend } from './routes/images.js';
 import { instanceRoutes, type InstancesBackend } from './routes/instances.js';
 import { systemRoutes, type SystemBackend } from './routes/system.js';
+import { eventRoutes, type EventsBackend } from './routes/events.js';
+import { pruneRoutes, type PruneBackend } from './routes/prune.js';
+import { statsRoutes, type StatsBackend } from './routes/stats.js';
 
-export interface Backends {
+export interface CoreBackends {
   instances: InstancesBackend;
   images: ImagesBackend;
   system: SystemBackend;
 }
+
+/** Events, stats, pruning and disk usage (backend-ops.ts). */
+export interface OpsBackends {
+  events: EventsBackend;
+  stats: StatsBackend;
+  prune: PruneBackend;
+}
+
+export type Backends = CoreBackends & OpsBackends;
 
 export type App = FastifyInstance;
 
@@ -61,6 +73,9 @@ export async function buildServer(backends: Backends, opts: { logger?: boolean }
       instanceRoutes(v1, backends.instances);
       imageRoutes(v1, backends.images);
       systemRoutes(v1, backends.system);
+      eventRoutes(v1, backends.events);
+      statsRoutes(v1, backends.stats);
+      pruneRoutes(v1, backends.prune);
       v1.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: `/${API_VERSION}` },

@@ -1,6 +1,7 @@
 // The persisted shape of an instance, and the Docker-style status line derived from it.
 import type { InstanceState } from '../api/schemas.js';
 import type { ImageBootInfo } from '../families/types.js';
+import type { RestartPolicy } from './restart.js';
 
 export interface InstanceRecord {
   id: string;
@@ -14,8 +15,15 @@ export interface InstanceRecord {
   startedAt: string | null;
   finishedAt: string | null;
   exitCode: number | null;
+  /** The VM process (QEMU). */
   pid: number | null;
-  config: { args: string[]; env: string[]; memoryMiB: number; cpus: number; autoRemove: boolean };
+  /** The process the daemon watches and signals: the VM's cunik-shim (its process group leader). */
+  supervisorPid?: number | null;
+  config: { args: string[]; env: string[]; memoryMiB: number; cpus: number; autoRemove: boolean; restartPolicy?: RestartPolicy };
+  /** Restarts made by the restart policy. */
+  restartCount?: number;
+  /** Stopped by the user: restart policies leave it alone (unless-stopped even across daemon restarts). */
+  manuallyStopped?: boolean;
   /** The image's boot facts, snapshotted at create time; artefact paths point into the instance dir. */
   boot: ImageBootInfo;
   vm: { driver: string; machine: string; accelerator: string | null; argv: string[] };
@@ -40,6 +48,8 @@ export function statusLine(r: InstanceRecord, now = Date.now()): string {
       return `Up ${humanDuration(now - Date.parse(r.startedAt ?? r.created))}`;
     case 'paused':
       return `Up ${humanDuration(now - Date.parse(r.startedAt ?? r.created))} (Paused)`;
+    case 'restarting':
+      return `Restarting (${r.exitCode ?? 0}) ${humanDuration(now - Date.parse(r.finishedAt ?? r.created))} ago`;
     case 'exited':
       return `Exited (${r.exitCode ?? 0}) ${humanDuration(now - Date.parse(r.finishedAt ?? r.created))} ago`;
     case 'removing':

@@ -4,12 +4,14 @@
 // interleave half-done transitions.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { conflict, CunikError, invalid, notFound } from '../errors.js';
 import type { FamilyAdapter, ImageBootInfo } from '../families/types.js';
 import type { BootArtifacts } from '../images/types.js';
 import type { AccelChoice, VmExit, VmHandle, VmmDriver, VmPaths } from '../vmm/types.js';
 import { generateName } from './names.js';
+import { nextBackoff, NO_RESTART, restartsOnDaemonStart, shouldRestart, type RestartPolicy } from './restart.js';
 import type { InstanceRecord } from './record.js';
 import type { InstanceStore } from './store.js';
 
@@ -28,6 +30,7 @@ export interface CreateOptions {
   memoryMiB?: number | undefined;
   cpus?: number | undefined;
   autoRemove?: boolean | undefined;
+  restartPolicy?: { name: RestartPolicy['name']; maximumRetryCount?: number | undefined } | undefined;
 }
 
 export interface StopVm {
@@ -43,6 +46,10 @@ export interface InstanceServiceDeps {
   stopVm: StopVm;
   /** Re-attach to a VM that outlived a previous daemon; undefined if it is gone. */
   adopt?: (pid: number, paths: VmPaths) => VmHandle | undefined;
+  /** How a VM that ended while no daemon watched it exited, if that was recorded. */
+  recordedExit?: (paths: VmPaths) => VmExit | undefined;
+  /** End a VM that runs although its record says it does not (a crash between spawn and save). */
+  killStray?: (paths: VmPaths) => boolean;
 }
 
 /** Exit code recorded when the VMM itself failed (Docker's code for a container that could not run). */
@@ -55,6 +62,9 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
   private readonly handles = new Map<string, VmHandle>();
   private readonly names = new Set<string>();
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Pending policy restarts and the last back-off used, per instance. */
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  private readonly backoffs = new Map<string, number>();
 
   constructor(private readonly deps: InstanceServiceDeps) {
     super();
@@ -66,15 +76,32 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     for (const record of await this.deps.store.loadAll()) {
       this.records.set(record.id, record);
       this.names.add(record.name);
-      if (record.state !== 'running' && record.state !== 'paused') continue;
-      const handle = record.pid !== null ? this.deps.adopt?.(record.pid, this.deps.store.paths(record.id)) : undefined;
-      if (handle) this.watch(record, handle);
-      else await this.markExited(record, { status: null, signal: null }, 255);
+      const paths = this.deps.store.paths(record.id);
+      if (record.state !== 'running' && record.state !== 'paused') {
+        this.deps.killStray?.(paths);
+        continue;
+      }
+      const watched = record.supervisorPid ?? record.pid;
+      const handle = watched ? this.deps.adopt?.(watched, paths) : undefined;
+      if (handle) {
+        this.watch(record, handle);
+        continue;
+      }
+      // It ended while no daemon watched: its shim recorded how (no record: killed with its group).
+      const exit = this.deps.recordedExit?.(paths) ?? { status: null, signal: 'SIGKILL' as const };
+      await this.markExited(record, exit, this.deps.family(record.family).exitCode(exit));
+    }
+    // Like dockerd: `always` and (not stopped by hand) `unless-stopped` instances come back.
+    for (const record of this.records.values()) {
+      if (this.handles.has(record.id) || record.state === 'created') continue;
+      if (restartsOnDaemonStart(record.config.restartPolicy ?? NO_RESTART, record.manuallyStopped ?? false)) {
+        void this.serialize(record.id, () => this.launch(record)).catch(() => undefined);
+      }
     }
   }
 
   list(all: boolean): InstanceRecord[] {
-    const list = [...this.records.values()].filter((r) => all || r.state === 'running' || r.state === 'paused');
+    const list = [...this.records.values()].filter((r) => all || r.state === 'running' || r.state === 'paused' || r.state === 'restarting');
     return list.sort((a, b) => b.created.localeCompare(a.created));
   }
 
@@ -113,7 +140,9 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
       memoryMiB: opts.memoryMiB ?? boot.memoryMiB,
       cpus: opts.cpus ?? boot.cpus,
       autoRemove: opts.autoRemove ?? false,
+      restartPolicy: opts.restartPolicy ? { name: opts.restartPolicy.name, maximumRetryCount: opts.restartPolicy.maximumRetryCount ?? 0 } : NO_RESTART,
     };
+    if (config.autoRemove && config.restartPolicy.name !== 'no') throw invalid('conflicting options: --restart and --rm', 'restartPolicy');
     const spec = adapter.bootSpec(boot, config);
     const draft: InstanceRecord = {
       id,
@@ -128,6 +157,8 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
       exitCode: null,
       pid: null,
       config,
+      restartCount: 0,
+      manuallyStopped: false,
       boot,
       vm: { driver: this.deps.driver.name, machine: spec.machine, accelerator: null, argv: [] },
     };
@@ -151,6 +182,16 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     return this.serialize(record.id, async () => {
       if (record.state === 'running' || record.state === 'paused') return record;
       if (record.state === 'removing') throw conflict(`instance ${record.name} is being removed`);
+      this.cancelRestart(record.id);
+      record.manuallyStopped = false;
+      return this.launch(record);
+    });
+  }
+
+  /** Boot the instance's VM (a user's start, or a restart by policy). Runs inside serialize(). */
+  private async launch(record: InstanceRecord): Promise<InstanceRecord> {
+    {
+      if (this.handles.has(record.id) || !this.records.has(record.id)) return record;
       const { accel } = await this.deps.accelerator();
       const spec = this.deps.family(record.family).bootSpec(record.boot, record.config);
       const paths = this.deps.store.paths(record.id);
@@ -158,27 +199,37 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
       Object.assign(record, {
         state: 'running',
         pid: handle.pid,
+        supervisorPid: handle.pid,
         startedAt: new Date().toISOString(),
         finishedAt: null,
         exitCode: null,
         vm: { driver: this.deps.driver.name, machine: spec.machine, accelerator: accel, argv: this.deps.driver.argv(spec, paths, accel) },
       } satisfies Partial<InstanceRecord>);
       this.watch(record, handle);
-      await this.deps.store.save(record);
       // The VMM is up once it answers; if it dies first with an error of its own, start fails.
       const up = await Promise.race([handle.ready().then(() => true, () => false), handle.exited.then(() => false)]);
       if (!up) {
         const exit = await Promise.race([handle.exited, new Promise<undefined>((r) => setTimeout(r, 100))]);
         if (exit?.vmmError) throw new CunikError('INTERNAL', `the VM failed to start: ${exit.vmmError}`);
+      } else {
+        // QEMU wrote its pidfile before it answered: record the VM's own pid (for stats, ps).
+        const vmPid = Number(await readFile(paths.pidfile, 'utf8').catch(() => ''));
+        if (vmPid > 0 && this.handles.has(record.id)) record.pid = vmPid;
       }
+      if (this.handles.has(record.id)) await this.deps.store.save(record);
       this.emit('event', { action: 'start', id: record.id, name: record.name });
       return record;
-    });
+    }
   }
 
   stop(ref: string, timeoutSeconds = 10): Promise<InstanceRecord> {
     const record = this.get(ref);
     return this.serialize(record.id, async () => {
+      record.manuallyStopped = true;
+      if (this.cancelRestart(record.id)) {
+        record.state = 'exited';
+        await this.deps.store.save(record);
+      }
       const handle = this.handles.get(record.id);
       if (!handle) return record;
       const spec = this.deps.family(record.family).bootSpec(record.boot, record.config);
@@ -202,6 +253,8 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     return this.serialize(record.id, async () => {
       const handle = this.handles.get(record.id);
       if (!handle) throw conflict(`instance ${record.name} is not running`);
+      // Like dockerd: killing with the stop signals counts as a manual stop for restart policies.
+      if (sig === 'SIGKILL' || sig === 'SIGTERM' || sig === 'SIGINT') record.manuallyStopped = true;
       handle.kill(sig);
       this.emit('event', { action: 'kill', id: record.id, name: record.name });
       if (sig === 'SIGKILL') await this.settled(record.id);
@@ -213,8 +266,10 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     const record = this.get(ref);
     return this.serialize(record.id, async () => {
       if (!this.records.has(record.id)) return;
+      this.cancelRestart(record.id);
       const handle = this.handles.get(record.id);
       if (handle) {
+        record.manuallyStopped = true;
         if (!force) throw conflict(`cannot remove running instance ${record.name}: stop it first or use -f`);
         handle.kill('SIGKILL');
         await this.settled(record.id);
@@ -222,6 +277,49 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
       }
       await this.drop(record);
     });
+  }
+
+  pause(ref: string): Promise<InstanceRecord> {
+    const record = this.get(ref);
+    return this.serialize(record.id, async () => {
+      const handle = this.handles.get(record.id);
+      if (!handle || record.state !== 'running') throw conflict(`instance ${record.name} is not running`);
+      await handle.pause();
+      record.state = 'paused';
+      await this.deps.store.save(record);
+      this.emit('event', { action: 'pause', id: record.id, name: record.name });
+      return record;
+    });
+  }
+
+  unpause(ref: string): Promise<InstanceRecord> {
+    const record = this.get(ref);
+    return this.serialize(record.id, async () => {
+      const handle = this.handles.get(record.id);
+      if (!handle || record.state !== 'paused') throw conflict(`instance ${record.name} is not paused`);
+      await handle.resume();
+      record.state = 'running';
+      await this.deps.store.save(record);
+      this.emit('event', { action: 'unpause', id: record.id, name: record.name });
+      return record;
+    });
+  }
+
+  /** Daemon shutdown with --shutdown-instances: stop every VM (not a manual stop: policies still apply at the next start). */
+  async shutdownAll(timeoutSeconds = 10): Promise<void> {
+    await Promise.all(
+      [...this.handles.keys()].map((id) =>
+        this.serialize(id, async () => {
+          const handle = this.handles.get(id);
+          const record = this.records.get(id);
+          if (!handle || !record) return;
+          const spec = this.deps.family(record.family).bootSpec(record.boot, record.config);
+          await this.deps.stopVm(handle, spec.powerdown === 'none' ? 0 : timeoutSeconds * 1000);
+          await this.settled(id);
+        }).catch(() => undefined),
+      ),
+    );
+    for (const id of this.restartTimers.keys()) this.cancelRestart(id);
   }
 
   /** Resolve with the exit code: at once if not running ("not-running"), else at the next exit. */
@@ -264,6 +362,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
       // A VMM failure is not the unikernel's exit: report it as Docker reports a failed start.
       const code = exit.vmmError ? EXIT_VMM_FAILED : this.deps.family(record.family).exitCode(exit);
       await this.markExited(record, exit, code);
+      this.maybeRestart(record, code);
       if (record.config.autoRemove && this.records.has(record.id)) {
         await this.serialize(record.id, async () => {
           if (this.records.has(record.id)) await this.drop(record);
@@ -272,8 +371,41 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     });
   }
 
+  /** Apply the restart policy to an exit: schedule the next start after the back-off. */
+  private maybeRestart(record: InstanceRecord, exitCode: number): void {
+    const policy = record.config.restartPolicy ?? NO_RESTART;
+    if (!this.records.has(record.id) || record.config.autoRemove) return;
+    if (!shouldRestart(policy, { exitCode, restartCount: record.restartCount ?? 0, manuallyStopped: record.manuallyStopped ?? false })) return;
+    const uptime = Date.parse(record.finishedAt ?? '') - Date.parse(record.startedAt ?? '');
+    const delay = nextBackoff(this.backoffs.get(record.id), Number.isFinite(uptime) ? uptime : 0);
+    this.backoffs.set(record.id, delay);
+    record.state = 'restarting';
+    void this.deps.store.save(record).catch(() => undefined);
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(record.id);
+      void this.serialize(record.id, async () => {
+        if (record.state !== 'restarting' || !this.records.has(record.id)) return;
+        record.restartCount = (record.restartCount ?? 0) + 1;
+        await this.launch(record);
+      }).catch(() => {
+        record.state = 'exited';
+        void this.deps.store.save(record).catch(() => undefined);
+      });
+    }, delay);
+    this.restartTimers.set(record.id, timer);
+  }
+
+  /** Cancel a pending policy restart; true if there was one. */
+  private cancelRestart(id: string): boolean {
+    const timer = this.restartTimers.get(id);
+    if (!timer) return false;
+    clearTimeout(timer);
+    this.restartTimers.delete(id);
+    return true;
+  }
+
   private async markExited(record: InstanceRecord, _exit: VmExit, code: number): Promise<void> {
-    Object.assign(record, { state: 'exited', pid: null, exitCode: code, finishedAt: new Date().toISOString() });
+    Object.assign(record, { state: 'exited', pid: null, supervisorPid: null, exitCode: code, finishedAt: new Date().toISOString() });
     // Waiters hear of the exit before the (slower, fsynced) record write.
     this.emit('exit', record.id, code);
     this.emit('event', { action: 'die', id: record.id, name: record.name, exitCode: code });
@@ -298,6 +430,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     await this.deps.store.remove(record.id);
     this.records.delete(record.id);
     this.names.delete(record.name);
+    this.backoffs.delete(record.id);
     this.emit('event', { action: 'destroy', id: record.id, name: record.name });
   }
 

@@ -43,6 +43,7 @@ export class InstanceStore {
       consoleLog: join(dir, 'console.log'),
       consoleSocket: join(this.socketDir, `${id.slice(0, 24)}.con`),
       vmmLog: join(dir, 'qemu.log'),
+      exitFile: join(dir, 'exit'),
     };
   }
 
@@ -91,8 +92,21 @@ export class InstanceStore {
     }
   }
 
-  async save(record: InstanceRecord): Promise<void> {
-    await atomicWriteFile(join(this.instanceDir(record.id), RECORD), JSON.stringify(record, null, 2));
+  private readonly writes = new Map<string, Promise<void>>();
+
+  /**
+   * Persist a record. Writes of one record are queued and each serialises the record when its
+   * turn comes, so the file always ends with the latest state, whatever order callers finish in.
+   */
+  save(record: InstanceRecord): Promise<void> {
+    const previous = this.writes.get(record.id) ?? Promise.resolve();
+    const next = previous.then(() => atomicWriteFile(join(this.instanceDir(record.id), RECORD), JSON.stringify(record, null, 2)));
+    const settled = next.catch(() => undefined);
+    this.writes.set(record.id, settled);
+    void settled.then(() => {
+      if (this.writes.get(record.id) === settled) this.writes.delete(record.id);
+    });
+    return next;
   }
 
   /** Remove an instance directory: renamed away first, so it vanishes atomically. */

@@ -1,6 +1,7 @@
 // Records as the API shows them.
 import type { InstanceDetail, InstanceSummary } from '../api/schemas.js';
 import { statusLine, type InstanceRecord } from './record.js';
+import { NO_RESTART } from './restart.js';
 
 export function toSummary(r: InstanceRecord): InstanceSummary {
   return {
@@ -30,7 +31,8 @@ export function toDetail(r: InstanceRecord, paths: { dir: string; consoleLog: st
     finishedAt: r.finishedAt,
     exitCode: r.exitCode,
     pid: r.pid,
-    config: r.config,
+    config: { ...r.config, restartPolicy: r.config.restartPolicy ?? NO_RESTART },
+    restartCount: r.restartCount ?? 0,
     vm: r.vm,
     paths: { dir: paths.dir, consoleLog: paths.consoleLog },
   };

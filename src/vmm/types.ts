@@ -46,6 +46,8 @@ export interface VmPaths {
   consoleSocket: string;
   /** Optional: the VMM's own stderr (its error messages, e.g. a bad kernel path) is appended here. */
   vmmLog?: string;
+  /** Where the VM's parent (cunik-shim) records how the VM ended, for daemons restarted meanwhile. */
+  exitFile?: string;
 }
 
 /** How a VM process ended: exit status or the signal that killed it. */
@@ -64,6 +66,9 @@ export interface VmHandle {
   ready(): Promise<void>;
   /** Ask the guest to shut down (ACPI power button or the family's way). */
   powerdown(): Promise<void>;
+  /** Freeze the guest's vCPUs (QMP stop) / let them run again (QMP cont). */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   /** Send a signal to the VM process. */
   kill(signal: NodeJS.Signals): void;
 }

@@ -9,6 +9,7 @@ export interface CreateFlags {
   memory?: number;
   cpus?: number;
   env: string[];
+  restart?: { name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; maximumRetryCount: number };
 }
 
 export function createRequest(image: string, args: string[], flags: CreateFlags): CreateInstanceRequest {
@@ -19,6 +20,7 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
     ...(flags.memory !== undefined && { memoryMiB: flags.memory }),
     ...(flags.cpus !== undefined && { cpus: flags.cpus }),
     ...(flags.env.length > 0 && { env: flags.env }),
+    ...(flags.restart !== undefined && { restartPolicy: flags.restart }),
   };
 }
 

@@ -1,7 +1,7 @@
 // cunik run: create + start; in the foreground stream the console and exit with the unikernel's code.
 import type { Command } from 'commander';
 import type { CunikClient } from '../../client/index.js';
-import { parseCpus, parseEnv, parseMemoryMiB } from '../parse.js';
+import { parseCpus, parseEnv, parseMemoryMiB, parseRestartPolicy } from '../parse.js';
 import { action, clientFor } from '../util.js';
 import { createRequest, type CreateFlags } from './create.js';
 
@@ -11,6 +11,7 @@ export function instanceFlags(cmd: Command): Command {
     .option('-m, --memory <size>', 'guest memory (e.g. 64m, 1g)', parseMemoryMiB)
     .option('--cpus <n>', 'number of virtual CPUs', parseCpus)
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', parseEnv, [] as string[])
+    .option('--restart <policy>', 'restart policy: no, on-failure[:N], always, unless-stopped', parseRestartPolicy)
     .argument('<image>', 'image reference or id')
     .argument('[args...]', 'arguments passed to the unikernel')
     .passThroughOptions();

@@ -27,6 +27,8 @@ export interface InstancesBackend {
   stop(ref: string, timeoutSeconds?: number): Promise<void>;
   restart(ref: string, timeoutSeconds?: number): Promise<void>;
   kill(ref: string, signal?: string): Promise<void>;
+  pause(ref: string): Promise<void>;
+  unpause(ref: string): Promise<void>;
   remove(ref: string, force: boolean): Promise<void>;
   /** Throws at once for an unknown instance; the promise settles at exit. */
   wait(ref: string, condition?: 'not-running' | 'next-exit'): Promise<number>;
@@ -74,6 +76,16 @@ export function instanceRoutes(app: FastifyInstance, backend: InstancesBackend):
 
   r.post('/instances/:id/kill', { schema: { tags, summary: 'Send a signal to an instance', params: IdParams, querystring: KillQuery, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
     await backend.kill(req.params.id, req.query.signal);
+    return reply.status(204).send(null);
+  });
+
+  r.post('/instances/:id/pause', { schema: { tags, summary: 'Pause an instance (freeze its vCPUs)', params: IdParams, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
+    await backend.pause(req.params.id);
+    return reply.status(204).send(null);
+  });
+
+  r.post('/instances/:id/unpause', { schema: { tags, summary: 'Unpause an instance', params: IdParams, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
+    await backend.unpause(req.params.id);
     return reply.status(204).send(null);
   });
 

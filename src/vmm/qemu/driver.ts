@@ -3,6 +3,7 @@
 // (DESIGN.md, "Instances" and "VMM: QEMU first"). No Node process per VM, no polling on the hot path.
 
 import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { CunikError, conflict } from '../../errors.js';
 import type { Accelerator, BootSpec, VmExit, VmHandle, VmmDriver, VmPaths } from '../types.js';
@@ -19,6 +20,11 @@ export interface QemuDriverOptions {
   bios?: string | null;
   /** How long powerdown()/qmp() keep trying to reach the QMP socket. Default 5000 ms. */
   qmpTimeoutMs?: number;
+  /**
+   * cunik-shim: run QEMU under it (its own process group), so the exit status survives a daemon
+   * restart (paths.exitFile). Without it QEMU is the daemon's direct child.
+   */
+  shim?: string;
 }
 
 /** A VmHandle with access to the VM's (single, shared) QMP connection. */
@@ -39,7 +45,10 @@ export class QemuDriver implements VmmDriver {
     this.binary = opts.binary ?? DEFAULT_QEMU_BINARY;
     this.bios = opts.bios === null ? undefined : (opts.bios ?? (existsSync(QBOOT_ROM) ? QBOOT_ROM : undefined));
     this.qmpTimeoutMs = opts.qmpTimeoutMs ?? 5000;
+    this.shim = opts.shim;
   }
+
+  private readonly shim: string | undefined;
 
   argv(spec: BootSpec, paths: VmPaths, accel: Accelerator): string[] {
     return qemuArgv(spec, paths, accel, this.bios === undefined ? { binary: this.binary } : { binary: this.binary, bios: this.bios });
@@ -52,7 +61,9 @@ export class QemuDriver implements VmmDriver {
   async start(spec: BootSpec, paths: VmPaths, accel: Accelerator): Promise<QemuVmHandle> {
     const argv = this.argv(spec, paths, accel);
     // Stale files of an earlier run: a pidfile that names a dead process, sockets nobody listens on.
-    for (const p of [paths.qmpSocket, paths.consoleSocket, paths.pidfile]) rmSync(p, { force: true });
+    for (const p of [paths.qmpSocket, paths.consoleSocket, paths.pidfile, paths.exitFile]) if (p) rmSync(p, { force: true });
+    const shim = this.shim !== undefined && paths.exitFile !== undefined ? [this.shim, paths.exitFile] : [];
+    const command = [...shim, ...argv];
     let errFd: number | undefined;
     let errOffset = 0;
     if (paths.vmmLog !== undefined) {
@@ -65,7 +76,7 @@ export class QemuDriver implements VmmDriver {
     }
     let child;
     try {
-      child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', 'ignore', errFd ?? 'ignore'] });
+      child = spawn(command[0]!, command.slice(1), { detached: true, stdio: ['ignore', 'ignore', errFd ?? 'ignore'] });
     } finally {
       if (errFd !== undefined) closeSync(errFd);
     }
@@ -83,14 +94,17 @@ export class QemuDriver implements VmmDriver {
     const vmmLog = paths.vmmLog;
     const exited = new Promise<VmExit>((resolve) => {
       child.once('exit', (code, signal) => {
-        const vmmError = code !== 0 && vmmLog !== undefined ? qemuError(vmmLog, errOffset) : undefined;
-        resolve({ status: code, signal, ...(vmmError !== undefined && { vmmError }) });
+        // Under the shim, its file says how QEMU ended; no file means the group was SIGKILLed.
+        const ended = shim.length ? (recordedExit(paths) ?? { status: code === null ? null : code, signal }) : { status: code, signal };
+        const vmmError = ended.status !== 0 && vmmLog !== undefined ? qemuError(vmmLog, errOffset) : undefined;
+        resolve({ ...ended, ...(vmmError !== undefined && { vmmError }) });
       });
     });
     child.unref();
     const pid = child.pid;
     return new Handle(pid, paths.qmpSocket, exited, false, this.qmpTimeoutMs, (signal) => {
-      child.kill(signal);
+      if (shim.length) signalGroup(pid, signal);
+      else child.kill(signal);
     });
   }
 
@@ -141,6 +155,14 @@ class Handle implements QemuVmHandle {
     await this.qmp();
   }
 
+  async pause(): Promise<void> {
+    await (await this.qmp()).execute('stop');
+  }
+
+  async resume(): Promise<void> {
+    await (await this.qmp()).execute('cont');
+  }
+
   async powerdown(): Promise<void> {
     const c = await this.qmp();
     await c.execute('system_powerdown');
@@ -173,6 +195,56 @@ export function qemuError(logFile: string, offset: number): string | undefined {
   }
   const errors = text.split('\n').filter((l) => /^qemu-system-[\w-]+: /.test(l) && !/^qemu-system-[\w-]+: warning: /.test(l));
   return errors.length ? errors.join('; ') : undefined;
+}
+
+/** How the VM ended, as cunik-shim recorded it; undefined if it has not (yet) written the file. */
+export function recordedExit(paths: VmPaths): VmExit | undefined {
+  if (paths.exitFile === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(paths.exitFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = /^(exit|signal) (\d+)/.exec(text);
+  if (!m) return undefined;
+  const n = Number(m[2]);
+  if (m[1] === 'exit') return { status: n, signal: null };
+  const name = Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0] as NodeJS.Signals | undefined;
+  return { status: null, signal: name ?? 'SIGKILL' };
+}
+
+/**
+ * End a VM that no record says is running (a daemon killed between spawning it and saving the
+ * record): the QEMU named by the pidfile, if its argv is this VM's, and its shim's whole group.
+ * Returns true if something was killed.
+ */
+export function killStray(paths: VmPaths): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(paths.pidfile, 'utf8').trim());
+  } catch {
+    return false;
+  }
+  const args = procCmdline(pid);
+  if (!pid || !args?.some((a) => a.includes(paths.qmpSocket))) return false;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  try {
+    process.kill(pgid > 1 && pgid !== process.pid ? -pgid : pid, 'SIGKILL');
+  } catch {
+    return false;
+  }
+  return true;
+}
+
+/** Signal a shim's whole process group (the shim ignores catchable signals; QEMU acts on them). */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* ESRCH: already gone */
+  }
 }
 
 // ---- adopt ----------------------------------------------------------------------------------------
@@ -224,6 +296,9 @@ export function adopt(pid: number, paths: VmPaths, opts: AdoptOptions = {}): Qem
   const wantPrefix = want.slice(0, want.indexOf(',server='));
   if (!args.some((a) => a === want || a === wantPrefix || a.startsWith(wantPrefix + ','))) return undefined;
 
+  // Under cunik-shim (its argv carries the exit file), the shim's file tells how QEMU ended and
+  // signals go to the whole group; a shim gone without a file was SIGKILLed with its group.
+  const underShim = paths.exitFile !== undefined && args.includes(paths.exitFile);
   const alive = (): boolean => procStartTime(pid) === startTime;
   let resolveExit!: (e: VmExit) => void;
   const exited = new Promise<VmExit>((resolve) => (resolveExit = resolve));
@@ -231,7 +306,7 @@ export function adopt(pid: number, paths: VmPaths, opts: AdoptOptions = {}): Qem
   const markGone = (): void => {
     if (gone) return;
     gone = true;
-    resolveExit({ status: null, signal: null });
+    resolveExit(underShim ? (recordedExit(paths) ?? { status: null, signal: 'SIGKILL' }) : { status: null, signal: null });
   };
   // Poll /proc until the process is gone: briefly after QMP closed (QEMU is mid-exit), or as fallback.
   const pollUntilGone = (firstMs: number, maxMs: number): void => {
@@ -248,6 +323,7 @@ export function adopt(pid: number, paths: VmPaths, opts: AdoptOptions = {}): Qem
   const timeoutMs = opts.qmpTimeoutMs ?? 5000;
   const handle = new Handle(pid, paths.qmpSocket, exited, true, timeoutMs, (signal) => {
     if (!alive()) return;
+    if (underShim) return signalGroup(pid, signal);
     try {
       process.kill(pid, signal);
     } catch {

@@ -1,0 +1,46 @@
+// cunik system <verb>: disk usage and pruning of the whole daemon (docker system ...).
+import { Option, type Command } from 'commander';
+import { confirm } from '../confirm.js';
+import { bytes, json, table } from '../format/table.js';
+import { imagesReport, instancesReport, reclaimed, WARN_SYSTEM } from '../prune.js';
+import { action, clientFor } from '../util.js';
+
+/** "11.63MB (70%)", Docker's RECLAIMABLE column. */
+export function reclaimable(amount: number, size: number): string {
+  return size > 0 ? `${bytes(amount)} (${Math.floor((100 * amount) / size)}%)` : bytes(amount);
+}
+
+export function register(program: Command): void {
+  const system = program.command('system').description('Manage Cunik');
+
+  system
+    .command('df')
+    .description('Show Cunik disk usage')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .action(
+      action(async (flags: { format: string }, cmd: Command) => {
+        const client = await clientFor(cmd);
+        const df = await client.diskUsage();
+        client.close();
+        if (flags.format === 'json') return void process.stdout.write(json(df));
+        const row = (type: string, g: typeof df.images): string[] => [type, String(g.total), String(g.active), bytes(g.size), reclaimable(g.reclaimable, g.size)];
+        process.stdout.write(table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], [row('Images', df.images), row('Instances', df.instances)]));
+      }),
+    );
+
+  system
+    .command('prune')
+    .description('Remove stopped instances and dangling images')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(
+      action(async (flags: { force?: boolean }, cmd: Command) => {
+        if (!flags.force && !(await confirm(WARN_SYSTEM))) return;
+        const client = await clientFor(cmd);
+        // Instances first: images they used may become dangling and go too.
+        const instances = await client.pruneInstances();
+        const images = await client.pruneImages();
+        client.close();
+        process.stdout.write(instancesReport(instances) + imagesReport(images) + reclaimed(instances.spaceReclaimed + images.spaceReclaimed));
+      }),
+    );
+}

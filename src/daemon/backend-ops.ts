@@ -1,0 +1,60 @@
+// Wires events, stats, pruning and disk usage to the narrow backend interfaces their routes declare.
+import type { EventLog } from '../events/log.js';
+import { eventStream, parseEventQuery } from '../events/stream.js';
+import type { ImageStore } from '../images/store.js';
+import { instancesUsage, pruneInstances } from '../instances/prune.js';
+import type { InstanceService } from '../instances/service.js';
+import { instanceStats, type StatsTarget } from '../instances/stats.js';
+import type { OpsBackends } from './server.js';
+
+export interface OpsBackendDeps {
+  instances: InstanceService;
+  images: ImageStore;
+  events: EventLog;
+}
+
+export function makeOpsBackends(deps: OpsBackendDeps): OpsBackends {
+  const { instances, images, events } = deps;
+  const inUse = (imageId: string): boolean => instances.usesImage(imageId);
+
+  const target = (id: string): StatsTarget | undefined => {
+    let r;
+    try {
+      r = instances.get(id);
+    } catch {
+      return undefined;
+    }
+    if (r.id !== id) return undefined;
+    return { id: r.id, name: r.name, state: r.state, pid: r.pid, startedAt: r.startedAt, memoryMiB: r.config.memoryMiB };
+  };
+
+  return {
+    events: {
+      events: (q) => eventStream(events, parseEventQuery(q, events.now())),
+    },
+    stats: {
+      stats: (ref, stream, signal) => {
+        const { id } = instances.get(ref); // unknown instances fail before any output
+        return instanceStats(() => target(id), { stream, signal });
+      },
+    },
+    prune: {
+      pruneInstances: () => pruneInstances(instances),
+      pruneImages: async () => {
+        const sizes = new Map(images.list().map((i) => [i.id, i.size]));
+        const result = images.prune({ inUse });
+        return { ...result, spaceReclaimed: result.deleted.reduce((n, id) => n + (sizes.get(id) ?? 0), 0) };
+      },
+      diskUsage: async () => {
+        const list = images.list();
+        const used = list.filter((i) => inUse(i.id));
+        const size = list.reduce((n, i) => n + i.size, 0);
+        const usedSize = used.reduce((n, i) => n + i.size, 0);
+        return {
+          images: { total: list.length, active: used.length, size, reclaimable: size - usedSize },
+          instances: await instancesUsage(instances),
+        };
+      },
+    },
+  };
+}

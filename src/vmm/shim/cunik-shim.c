@@ -1,0 +1,72 @@
+/*
+ * cunik-shim: the parent of one VM process, so that the VM's exit status is never lost.
+ *
+ *   cunik-shim EXIT_FILE PROGRAM [ARG...]
+ *
+ * cunikd spawns it detached (its own session and process group). It forks PROGRAM (QEMU),
+ * waits for it and writes how it ended to EXIT_FILE ("exit N" or "signal N"; temp file, fsync,
+ * rename), then exits with the same status. A daemon that was restarted meanwhile reads the file:
+ * that is how an instance that died while cunikd was down keeps its exit code (live restore).
+ * The daemon signals the whole process group; the shim ignores the catchable signals so that only
+ * the VM decides what they mean, and SIGKILL ends both. It holds no other state: a few hundred KiB.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void write_exit_file(const char *path, const char *text) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return;
+    size_t len = strlen(text);
+    if (write(fd, text, len) == (ssize_t)len && fsync(fd) == 0) {
+        close(fd);
+        rename(tmp, path);
+        return;
+    }
+    close(fd);
+    unlink(tmp);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: cunik-shim EXIT_FILE PROGRAM [ARG...]\n");
+        return 125;
+    }
+    unlink(argv[1]);
+    pid_t child = fork();
+    if (child < 0) {
+        perror("cunik-shim: fork");
+        return 125;
+    }
+    if (child == 0) {
+        execvp(argv[2], argv + 2);
+        fprintf(stderr, "cunik-shim: cannot run %s: %s\n", argv[2], strerror(errno));
+        _exit(127);
+    }
+    /* Only the VM acts on signals sent to the group. */
+    int ignored[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU};
+    for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++) signal(ignored[i], SIG_IGN);
+
+    int status;
+    while (waitpid(child, &status, 0) < 0) {
+        if (errno != EINTR) return 125;
+    }
+    char text[64];
+    if (WIFSIGNALED(status)) {
+        snprintf(text, sizeof text, "signal %d\n", WTERMSIG(status));
+        write_exit_file(argv[1], text);
+        return 128 + WTERMSIG(status);
+    }
+    snprintf(text, sizeof text, "exit %d\n", WEXITSTATUS(status));
+    write_exit_file(argv[1], text);
+    return WEXITSTATUS(status);
+}
