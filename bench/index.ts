@@ -2,13 +2,23 @@
 // and the run ends with one line `RESULT {json}`.
 import { cliBench } from './cli.js';
 import { coldstart } from './coldstart.js';
+import { density } from './density.js';
+import { lifecycle } from './lifecycle.js';
 
 const benchmarks: Record<string, () => Promise<Record<string, number>>> = {
   coldstart: () => coldstart(),
   cli: () => cliBench(),
+  lifecycle: () => lifecycle(),
+  density: () => density(countArg()),
 };
 
-const wanted = process.argv.slice(2);
+/** `--count N` (density): how many instances; default 1,000. */
+function countArg(): number {
+  const i = process.argv.indexOf('--count');
+  return i > 0 ? Number(process.argv[i + 1]) : 1000;
+}
+
+const wanted = process.argv.slice(2).filter((a, i, all) => a !== '--count' && all[i - 1] !== '--count');
 for (const name of wanted) {
   if (!benchmarks[name]) {
     console.error(`bench: unknown benchmark ${name} (known: ${Object.keys(benchmarks).join(', ')})`);

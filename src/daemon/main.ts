@@ -13,12 +13,13 @@ import { ImageStore } from '../images/store.js';
 import { InstanceService } from '../instances/service.js';
 import { InstanceStore } from '../instances/store.js';
 import { probeAccelerator } from '../vmm/qemu/accel.js';
-import { QemuDriver, adopt, killStray, recordedExit, stopGracefully } from '../vmm/qemu/driver.js';
+import { QemuDriver, adopt, killStrays, recordedExit, stopGracefully } from '../vmm/qemu/driver.js';
 import type { AccelChoice } from '../vmm/types.js';
 import { makeBackends } from './backend.js';
 import { makeOpsBackends } from './backend-ops.js';
 import { EventLog } from '../events/log.js';
 import { imageEventRecorder, instanceEventRecorder } from '../events/sources.js';
+import { raiseOpenFileLimit } from './limits.js';
 import { acquireRootLock } from './lock.js';
 import { buildServer } from './server.js';
 
@@ -54,6 +55,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   await mkdir(root, { recursive: true, mode: 0o711 });
   const releaseLock = await acquireRootLock(root);
   const log = (msg: string): void => void process.stderr.write(`cunikd: ${msg}\n`);
+  const fdLimit = raiseOpenFileLimit();
+  if (fdLimit !== undefined && fdLimit < 4096) log(`warning: open file limit is ${fdLimit}: at most about ${fdLimit - 64} running instances`);
 
   try {
     await mkdir(dirname(opts.host), { recursive: true, mode: 0o755 });
@@ -81,7 +84,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       stopVm: stopGracefully,
       adopt,
       recordedExit,
-      killStray,
+      killStrays,
     });
     const instanceEvents = instanceEventRecorder(events, (id) => {
       try {

@@ -48,8 +48,8 @@ export interface InstanceServiceDeps {
   adopt?: (pid: number, paths: VmPaths) => VmHandle | undefined;
   /** How a VM that ended while no daemon watched it exited, if that was recorded. */
   recordedExit?: (paths: VmPaths) => VmExit | undefined;
-  /** End a VM that runs although its record says it does not (a crash between spawn and save). */
-  killStray?: (paths: VmPaths) => boolean;
+  /** End VMs that run although their records say they do not (a crash between spawn and save). */
+  killStrays?: (instances: VmPaths[]) => number;
 }
 
 /** Exit code recorded when the VMM itself failed (Docker's code for a container that could not run). */
@@ -73,12 +73,13 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
   /** Load the store; re-adopt VMs that are still running, mark the others exited. */
   async init(): Promise<void> {
     await this.deps.store.init();
+    const notRunning: VmPaths[] = [];
     for (const record of await this.deps.store.loadAll()) {
       this.records.set(record.id, record);
       this.names.add(record.name);
       const paths = this.deps.store.paths(record.id);
       if (record.state !== 'running' && record.state !== 'paused') {
-        this.deps.killStray?.(paths);
+        notRunning.push(paths);
         continue;
       }
       const watched = record.supervisorPid ?? record.pid;
@@ -91,6 +92,8 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
       const exit = this.deps.recordedExit?.(paths) ?? { status: null, signal: 'SIGKILL' as const };
       await this.markExited(record, exit, this.deps.family(record.family).exitCode(exit));
     }
+    this.deps.killStrays?.(notRunning);
+    await this.deps.store.removeSocketsExcept(new Set(this.handles.keys()));
     // Like dockerd: `always` and (not stopped by hand) `unless-stopped` instances come back.
     for (const record of this.records.values()) {
       if (this.handles.has(record.id) || record.state === 'created') continue;
@@ -410,6 +413,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     this.emit('exit', record.id, code);
     this.emit('event', { action: 'die', id: record.id, name: record.name, exitCode: code });
     await this.deps.store.save(record).catch(() => undefined);
+    await this.deps.store.removeSockets(record.id).catch(() => undefined);
   }
 
   /** Resolves once the instance's VM has exited and its record says so. */

@@ -30,6 +30,20 @@ export class InstanceStore {
     }
   }
 
+  async removeSockets(id: string): Promise<void> {
+    const { qmpSocket, consoleSocket } = this.paths(id);
+    await rm(qmpSocket, { force: true });
+    await rm(consoleSocket, { force: true });
+  }
+
+  /** QEMU leaves its sockets behind when it exits: drop every socket but the live instances'. */
+  async removeSocketsExcept(liveIds: Set<string>): Promise<void> {
+    const live = new Set([...liveIds].map((id) => id.slice(0, 24)));
+    for (const entry of await readdir(this.socketDir)) {
+      if (!live.has(entry.replace(/\.(qmp|con)$/, ''))) await rm(join(this.socketDir, entry), { force: true });
+    }
+  }
+
   instanceDir(id: string): string {
     return join(this.dir, id);
   }
@@ -111,9 +125,7 @@ export class InstanceStore {
 
   /** Remove an instance directory: renamed away first, so it vanishes atomically. */
   async remove(id: string): Promise<void> {
-    const { qmpSocket, consoleSocket } = this.paths(id);
-    await rm(qmpSocket, { force: true });
-    await rm(consoleSocket, { force: true });
+    await this.removeSockets(id);
     const trash = join(this.dir, `.trash-${id}`);
     await rename(this.instanceDir(id), trash);
     await rm(trash, { recursive: true, force: true });

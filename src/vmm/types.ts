@@ -11,9 +11,58 @@ export interface AccelChoice {
 }
 
 export interface DiskSpec {
+  /** Absolute, or relative to the instance directory (VmPaths.dir). */
   path: string;
   format: 'raw' | 'qcow2';
   readonly: boolean;
+  /**
+   * A per-instance copy-on-write overlay: `path` is a qcow2 file backed by `backing`, which the
+   * instances layer creates before the first start (families/overlay.ts: pendingOverlays) and keeps
+   * across restarts; removing the instance directory drops it. The backing file is never written.
+   */
+  overlay?: { backing: string; backingFormat: 'raw' | 'qcow2' };
+  /** Boot from this disk (bootindex=0): firmware-booted disk images. */
+  boot?: boolean;
+  /** virtio-blk serial number (up to 20 bytes), visible to the guest (Linux: /sys/block/vdX/serial). */
+  serial?: string;
+}
+
+/** A host port forwarded into the guest by QEMU's user-mode network (hostfwd). */
+export interface PortForward {
+  proto: 'tcp' | 'udp';
+  /** Host address to listen on; default all addresses. */
+  hostAddr?: string;
+  hostPort: number;
+  /** Guest address; default the first address slirp's DHCP hands out (10.0.2.15). */
+  guestAddr?: string;
+  guestPort: number;
+}
+
+/** The host side of a virtual NIC. */
+export type NetBackend =
+  /** QEMU user-mode networking (slirp): no privileges; `net` is its IPv4 network (default 10.0.2.0/24). */
+  | { type: 'user'; net?: string; hostfwd?: PortForward[] }
+  /** An existing tap device (the network layer creates and bridges it). */
+  | { type: 'tap'; ifname: string };
+
+export interface NicSpec {
+  backend: NetBackend;
+  /** e.g. 52:54:00:12:34:56; default QEMU's. */
+  mac?: string;
+}
+
+/** A host folder shared over virtio-9p (QEMU's `local` fsdev, security_model=none). */
+export interface ShareSpec {
+  /** The 9p mount tag the guest mounts by. */
+  tag: string;
+  path: string;
+  readonly: boolean;
+}
+
+/** A multiboot module (QEMU -initrd "path args,path2"): a file plus its own command line. */
+export interface ModuleSpec {
+  path: string;
+  cmdline?: string;
 }
 
 export interface BootSpec {
@@ -33,6 +82,24 @@ export interface BootSpec {
   powerdown: 'acpi' | 'none';
   /** Attach isa-debug-exit (iobase 0xf4, size 4): the guest exits QEMU with status (v << 1) | 1. */
   debugExit: boolean;
+  /**
+   * The isa-debug-exit port: 0xf4 (default; size 4) or 0x501 (QEMU's own default, size 2), which
+   * Unikraft, Solo5 and Nanos write to.
+   */
+  debugExitPort?: number;
+  /**
+   * Machine options merged over the machine's defaults (for microvm the trimmed MICROVM_MACHINE
+   * options): a key present in both takes this value, a new key is appended. e.g. { acpi: 'on' }.
+   */
+  machineOptions?: Record<string, string>;
+  /** -global DRIVER.PROP=VALUE settings, e.g. 'virtio-mmio.force-legacy=false'. */
+  globals?: string[];
+  /** Multiboot modules (-initrd), for a multiboot kernel; excludes `initrd`. */
+  modules?: ModuleSpec[];
+  /** Virtual NICs: virtio-net-device on microvm, virtio-net-pci elsewhere. */
+  nics?: NicSpec[];
+  /** Host folders over virtio-9p: virtio-9p-device on microvm, virtio-9p-pci elsewhere. */
+  shares?: ShareSpec[];
 }
 
 /** Files a driver uses for one VM; all live in the instance's directory. */

@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { CunikError, conflict } from '../../errors.js';
 import type { Accelerator, BootSpec, VmExit, VmHandle, VmmDriver, VmPaths } from '../types.js';
 import { DEFAULT_QEMU_BINARY, QBOOT_ROM, qemuArgv, qmpArg } from './argv.js';
@@ -152,7 +152,11 @@ class Handle implements QemuVmHandle {
   }
 
   async ready(): Promise<void> {
-    await this.qmp();
+    const client = await this.qmp();
+    // A VM we spawned reports its exit through its process, so an idle QMP connection would only
+    // cost memory in the daemon (density): hang up; pause/powerdown reconnect when needed.
+    // An adopted VM keeps it: there the connection closing is how its exit is seen.
+    if (!this.adopted) client.close();
   }
 
   async pause(): Promise<void> {
@@ -215,27 +219,35 @@ export function recordedExit(paths: VmPaths): VmExit | undefined {
 }
 
 /**
- * End a VM that no record says is running (a daemon killed between spawning it and saving the
- * record): the QEMU named by the pidfile, if its argv is this VM's, and its shim's whole group.
- * Returns true if something was killed.
+ * End the VMs of instances that no record says are running (a daemon killed between spawning a
+ * VM and saving its record): one scan of /proc for shims or QEMUs whose argv names one of these
+ * instances' files, and SIGKILL to each one's process group. Returns how many were killed.
  */
-export function killStray(paths: VmPaths): boolean {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(paths.pidfile, 'utf8').trim());
-  } catch {
-    return false;
+export function killStrays(instances: VmPaths[]): number {
+  const markers = instances.flatMap((p) => [p.qmpSocket, ...(p.exitFile ? [p.exitFile] : [])]);
+  if (markers.length === 0) return 0;
+  const groups = new Set<number>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!pid || pid === process.pid) continue;
+    const args = procCmdline(pid);
+    if (!args?.some((a) => markers.some((m) => a.includes(m)))) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      groups.add(pgid > 1 && pgid !== process.pid ? -pgid : pid);
+    } catch {
+      /* gone meanwhile */
+    }
   }
-  const args = procCmdline(pid);
-  if (!pid || !args?.some((a) => a.includes(paths.qmpSocket))) return false;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-  try {
-    process.kill(pgid > 1 && pgid !== process.pid ? -pgid : pid, 'SIGKILL');
-  } catch {
-    return false;
+  for (const target of groups) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      /* gone meanwhile */
+    }
   }
-  return true;
+  return groups.size;
 }
 
 /** Signal a shim's whole process group (the shim ignores catchable signals; QEMU acts on them). */

@@ -1,0 +1,92 @@
+// lifecycle: create/start/stop/rm cycles of the idle hello kernel through the daemon, 4 in parallel,
+// against bare QEMU start/stop cycles with the same argv, in alternating batches of one run.
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { QmpClient } from '../src/vmm/qemu/qmp.js';
+import { daemonWithHello, now, round } from './harness.js';
+import type { TestDaemon } from '../test/helpers/daemon.js';
+
+const PARALLEL = 4;
+
+async function daemonCycle(d: TestDaemon): Promise<void> {
+  const { id } = await d.client.createInstance({ image: 'hello', args: ['idle'] });
+  await d.client.startInstance(id);
+  await d.client.stopInstance(id);
+  await d.client.removeInstance(id);
+}
+
+/** The same VM without the daemon: spawn with the daemon's argv, wait until QMP answers, SIGTERM, wait. */
+async function bareCycle(argv: string[], instanceDir: string, socketDir: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'cunik-bare-'));
+  const sock = mkdtempSync(join(tmpdir(), 'ck-'));
+  try {
+    copyFileSync(join(instanceDir, 'kernel'), join(dir, 'kernel'));
+    writeFileSync(join(dir, 'console.log'), '');
+    const args = argv.map((a) => a.split(instanceDir).join(dir).split(socketDir).join(sock));
+    const qmpPath = /unix:([^,]+)/.exec(args[args.indexOf('-qmp') + 1]!)![1]!;
+    const child = spawn(args[0]!, args.slice(1), { detached: true, stdio: 'ignore' });
+    const exited = new Promise((r) => child.once('exit', r));
+    const qmp = await QmpClient.connect(qmpPath, { timeoutMs: 10_000 });
+    qmp.close();
+    child.kill('SIGTERM');
+    await exited;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(sock, { recursive: true, force: true });
+  }
+}
+
+async function inParallel(total: number, cycle: () => Promise<void>): Promise<number> {
+  let next = 0;
+  const t0 = now();
+  await Promise.all(
+    Array.from({ length: PARALLEL }, async () => {
+      while (next++ < total) await cycle();
+    }),
+  );
+  return (now() - t0) / 1000;
+}
+
+export async function lifecycle(cycles = 200): Promise<Record<string, number>> {
+  const d = await daemonWithHello();
+  let daemonS = 0;
+  let bareS = 0;
+  try {
+    const { id } = await d.client.createInstance({ image: 'hello', args: ['idle'], name: 'argv-source' });
+    await d.client.startInstance(id);
+    const detail = await d.client.inspectInstance(id);
+    const socketDir = join(d.root, 'sock');
+    await d.client.removeInstance(id, true);
+    // Alternate batches so both sides see the same machine conditions.
+    const batch = 20;
+    for (let done = 0; done < cycles; done += batch) {
+      const size = Math.min(batch, cycles - done);
+      daemonS += await inParallel(size, () => daemonCycle(d));
+      bareS += await inParallel(size, () => bareCycle(detail.vm.argv, detail.paths.dir, socketDir));
+    }
+    const leftoverDirs = readdirSync(join(d.root, 'instances')).length;
+    const leftoverSockets = existsSync(socketDir) ? readdirSync(socketDir).length : 0;
+    const ps = spawn('pgrep', ['-f', d.root]);
+    let out = '';
+    ps.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    await new Promise((r) => ps.once('exit', r));
+    const leftoverProcesses = out.trim() ? out.trim().split('\n').length : 0;
+    const result = {
+      cycles,
+      parallel: PARALLEL,
+      cycles_per_s: round(cycles / daemonS),
+      bare_cycles_per_s: round(cycles / bareS),
+      ratio: round(bareS / daemonS, 3),
+      leftover_processes: leftoverProcesses,
+      leftover_dirs: leftoverDirs,
+      leftover_sockets: leftoverSockets,
+      firecracker_reference_per_s: 10,
+    };
+    if (leftoverProcesses || leftoverDirs || leftoverSockets) throw new Error(`lifecycle left things behind: ${JSON.stringify(result)}`);
+    return result;
+  } finally {
+    await d.stop();
+  }
+}
