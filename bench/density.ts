@@ -46,6 +46,17 @@ export async function density(count = 1000): Promise<Record<string, number>> {
       spawnSync(join(repo, 'bin', 'cunik'), ['-H', `unix://${d.socket}`, 'ps'], { stdio: 'ignore' });
       psTimes.push(now() - t0);
     }
+    // For scale on this host: bare `node -e 0`, and the API call alone (no CLI process).
+    const nodeTimes: number[] = [];
+    const apiTimes: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      let t0 = now();
+      spawnSync(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+      nodeTimes.push(now() - t0);
+      t0 = now();
+      await d.client.listInstances();
+      apiTimes.push(now() - t0);
+    }
     const any = (await d.client.listInstances())[0]!;
     const detail = await d.client.inspectInstance(any.id);
     argv = detail.vm.argv;
@@ -69,6 +80,8 @@ export async function density(count = 1000): Promise<Record<string, number>> {
       daemon_rss_kib_per_instance: round(daemonKiB, 1),
       start_all_s: round(startAll),
       ps_ms: round(median(psTimes)),
+      ps_api_ms: round(median(apiTimes)),
+      node_ms: round(median(nodeTimes)),
       restore_s: round(restoreS, 3),
     };
     // Copy what the bare run needs before the daemon's files go.

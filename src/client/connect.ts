@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { defaultDaemonLog, defaultSocketPath, installRoot } from '../config/defaults.js';
+import { DAEMON_NODE_FLAGS, defaultDaemonLog, defaultSocketPath, installRoot } from '../config/defaults.js';
 import { CunikClient } from './index.js';
 import { ConnectError } from './http.js';
 
@@ -19,7 +19,7 @@ function startDaemon(socketPath: string): void {
   const logFile = defaultDaemonLog();
   mkdirSync(dirname(logFile), { recursive: true });
   const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [join(installRoot(), 'bin', 'cunikd.js'), '--host', socketPath], {
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(installRoot(), 'bin', 'cunikd.js'), '--host', socketPath], {
     detached: true,
     stdio: ['ignore', out, out],
   });

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CunikClient } from '../../src/client/index.js';
-import { installRoot } from '../../src/config/defaults.js';
+import { DAEMON_NODE_FLAGS, installRoot } from '../../src/config/defaults.js';
 
 export const repo = installRoot();
 export const kernels = join(repo, 'build', 'kernels');
@@ -29,7 +29,7 @@ export async function startDaemon(opts: { args?: string[]; dir?: string } = {}):
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'cunik-test-')));
   const root = join(dir, 'root');
   const socket = join(dir, 'cunik.sock');
-  const proc = spawn(process.execPath, [cunikdBin, '--root', root, '--host', socket, ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, cunikdBin, '--root', root, '--host', socket, ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const client = new CunikClient(socket);
