@@ -262,3 +262,34 @@ test('system df counts images and instances; system prune removes stopped instan
   assert.equal(after.images.total, df.images.total - 1);
   await ok(['rm', '-f', 'df-running']);
 });
+
+test('open events and stats streams end when the daemon stops, and do not hold it up', async () => {
+  const other = await startDaemon();
+  const follow = (args: string[]) => {
+    const p = spawn(join(repo, 'bin', 'cunik'), ['-H', `unix://${other.socket}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = { stdout: '', stderr: '', code: new Promise<number | null>((r) => p.on('close', r)) };
+    p.stdout.on('data', (b: Buffer) => (out.stdout += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (out.stderr += b.toString()));
+    return out;
+  };
+  try {
+    assert.equal((await cli(['import', '--family', 'generic', helloKernel, 'hello'], { socket: other.socket })).code, 0);
+    assert.equal((await cli(['run', '-d', '--name', 'held', 'hello', 'idle'], { socket: other.socket })).code, 0);
+    const events = follow(['events', '--format', 'json']);
+    const stats = follow(['stats', '--format', 'json', 'held']);
+    // Both streams are live once they have shown something.
+    await waitFor('a stats report', () => stats.stdout.includes('"name":"held"') || undefined);
+    await waitFor('a live event', async () => {
+      await cli(['tag', 'hello', `probe:${Date.now()}`], { socket: other.socket });
+      return events.stdout.includes('"tag"') || undefined;
+    });
+    const t0 = Date.now();
+    other.proc.kill('SIGTERM');
+    await new Promise((r) => other.proc.once('exit', r));
+    assert.ok(Date.now() - t0 < 3000, `the daemon took ${Date.now() - t0} ms to stop`);
+    assert.equal(await events.code, 0, events.stderr);
+    assert.equal(await stats.code, 0, stats.stderr);
+  } finally {
+    await other.stop();
+  }
+});

@@ -15,6 +15,12 @@ const errors = { 400: ErrorBody, 500: ErrorBody };
 export function eventRoutes(app: FastifyInstance, backend: EventsBackend): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['system'];
+  // Open streams end when the server closes: a follower must not hold up the daemon's shutdown.
+  const open = new Set<() => void>();
+  app.addHook('preClose', (done) => {
+    for (const close of open) close();
+    done();
+  });
 
   r.get('/events', { schema: { tags, summary: 'Stream instance and image events as newline-delimited JSON (Event objects)', querystring: EventsQuery, produces: ['application/x-ndjson'], response: { ...errors } } }, async (req, reply) => {
     const events = backend.events(req.query);
@@ -22,7 +28,15 @@ export function eventRoutes(app: FastifyInstance, backend: EventsBackend): void 
     reply.hijack();
     reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson' });
     reply.raw.flushHeaders();
-    reply.raw.on('close', () => events.destroy());
+    const close = (): void => {
+      events.destroy();
+      reply.raw.end();
+    };
+    open.add(close);
+    reply.raw.on('close', () => {
+      open.delete(close);
+      events.destroy();
+    });
     // A slow reader holds events back in the stream, which cuts it off if it falls too far behind.
     events.on('data', (e: unknown) => {
       if (!reply.raw.write(`${JSON.stringify(e)}\n`)) {
