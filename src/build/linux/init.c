@@ -1,0 +1,312 @@
+/*
+ * cunik-init: PID 1 of a Cunik linux-family image (built by scripts/build-init.sh, packed into
+ * every initramfs as /init by src/build/linux/builder.ts).
+ *
+ * 1. mounts /proc, /sys, /dev (devtmpfs), /tmp (tmpfs);
+ * 2. loads the kernel modules listed in /.cunik/modules (one path a line, dependencies first)
+ *    with finit_module(2);
+ * 3. mounts volumes named on the kernel command line:
+ *      cunik.9p=TAG:/PATH             virtio-9p share (trans=virtio, 9p2000.L)
+ *      cunik.blk=/dev/vdX:/PATH[:FS]  a block device (FS defaults to ext4)
+ * 4. configures the network from the kernel command line, in the kernel's own nfsroot syntax
+ *    (Documentation/admin-guide/nfs/nfsroot.rst), which Debian's kernel does not handle itself
+ *    (no CONFIG_IP_PNP):  ip=CLIENT:SERVER:GATEWAY:NETMASK:HOSTNAME:DEVICE:AUTOCONF:DNS0:DNS1
+ *    (static addresses only; NETMASK may also be a prefix length);
+ * 5. runs the app: argv = the NUL-separated words of /.cunik/entry, then init's own arguments
+ *    (the kernel passes everything after "--" on its command line to init); environment = the
+ *    NUL-separated KEY=VALUE words of /.cunik/env, overridden by init's environment (the kernel
+ *    passes unknown KEY=VALUE parameters to init that way), without the ip= and cunik.* words;
+ *    working directory /.cunik/workdir if present, else /;
+ * 6. reaps every child until the app exits, then reports its exit status (128 + signal number
+ *    when killed) through QEMU's isa-debug-exit device (outl to port 0xf4: QEMU exits with
+ *    (status << 1) | 1) and, if that device is absent, powers off.
+ * "cunik.debug" on the command line makes each step say what it did.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/io.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define DEBUG_EXIT_PORT 0xf4
+#define MAX_WORDS 4096
+
+static int debug;
+
+static void say(const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if (n > (int)sizeof buf - 2) n = sizeof buf - 2;
+  buf[n++] = '\n';
+  (void)!write(2, "cunik-init: ", 12);
+  (void)!write(2, buf, n);
+}
+#define dbg(...) do { if (debug) say(__VA_ARGS__); } while (0)
+
+/* Read a whole file; returns its length (the buffer is NUL-terminated) or -1. */
+static long slurp(const char *path, char **out) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  for (;;) {
+    if (len + 1 >= cap) buf = realloc(buf, cap *= 2);
+    ssize_t n = read(fd, buf + len, cap - len - 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    len += (size_t)n;
+  }
+  close(fd);
+  buf[len] = 0;
+  *out = buf;
+  return (long)len;
+}
+
+/* Split NUL-separated words (a trailing NUL is optional). */
+static int words(char *buf, long len, char **out, int max) {
+  int n = 0;
+  for (long i = 0; i < len && n < max;) {
+    out[n++] = buf + i;
+    i += (long)strlen(buf + i) + 1;
+  }
+  return n;
+}
+
+static void mount_fs(const char *src, const char *dir, const char *type, unsigned long flags, const char *data) {
+  mkdir(dir, 0755);
+  if (mount(src, dir, type, flags, data) != 0 && errno != EBUSY) say("mount %s on %s: %s", type, dir, strerror(errno));
+  else dbg("mounted %s on %s", type, dir);
+}
+
+static void load_modules(void) {
+  char *list;
+  if (slurp("/.cunik/modules", &list) < 0) return;
+  for (char *line = strtok(list, "\n"); line; line = strtok(NULL, "\n")) {
+    int fd = open(line, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { say("module %s: %s", line, strerror(errno)); continue; }
+    int flags = strstr(line, ".ko.") ? 4 /* MODULE_INIT_COMPRESSED_FILE */ : 0;
+    if (syscall(SYS_finit_module, fd, "", flags) != 0 && errno != EEXIST) say("module %s: %s", line, strerror(errno));
+    else dbg("loaded %s", line);
+    close(fd);
+  }
+  free(list);
+}
+
+/* The n-th ':'-separated field of s (copied into out), "" when absent. */
+static void field(const char *s, int n, char *out, size_t size) {
+  for (int i = 0; i < n && s; i++) { s = strchr(s, ':'); if (s) s++; }
+  size_t len = 0;
+  if (s) { const char *e = strchr(s, ':'); len = e ? (size_t)(e - s) : strlen(s); }
+  if (len >= size) len = size - 1;
+  if (s) memcpy(out, s, len);
+  out[len] = 0;
+}
+
+static int set_addr(int sock, const char *dev, unsigned long req, const char *addr) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, dev, IFNAMSIZ - 1);
+  struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+  sin->sin_family = AF_INET;
+  if (inet_pton(AF_INET, addr, &sin->sin_addr) != 1) { say("ip=: bad address %s", addr); return -1; }
+  if (ioctl(sock, req, &ifr) != 0) { say("ip=: %s %s: %s", dev, addr, strerror(errno)); return -1; }
+  return 0;
+}
+
+static int link_up(int sock, const char *dev) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, dev, IFNAMSIZ - 1);
+  if (ioctl(sock, SIOCGIFFLAGS, &ifr) != 0) return -1;
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  return ioctl(sock, SIOCSIFFLAGS, &ifr);
+}
+
+static void setup_network(const char *ip) {
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) { say("socket: %s", strerror(errno)); return; }
+  link_up(sock, "lo");
+  if (!ip) { close(sock); return; }
+  char client[64], gw[64], mask[64], host[65], dev[IFNAMSIZ], autoconf[16], dns0[64], dns1[64];
+  field(ip, 0, client, sizeof client);
+  field(ip, 2, gw, sizeof gw);
+  field(ip, 3, mask, sizeof mask);
+  field(ip, 4, host, sizeof host);
+  field(ip, 5, dev, sizeof dev);
+  field(ip, 6, autoconf, sizeof autoconf);
+  field(ip, 7, dns0, sizeof dns0);
+  field(ip, 8, dns1, sizeof dns1);
+  if (!dev[0]) strcpy(dev, "eth0");
+  if (host[0]) sethostname(host, strlen(host));
+  if (!client[0] || (autoconf[0] && strcmp(autoconf, "off") && strcmp(autoconf, "none"))) {
+    say("ip=%s: only static addresses are supported (ip=ADDR::GW:MASK::DEV:off)", ip);
+    close(sock);
+    return;
+  }
+  /* The NIC's driver may still be probing: wait for the device up to 2 s. */
+  for (int i = 0; i < 200 && if_nametoindex(dev) == 0; i++) usleep(10000);
+  if (!mask[0]) strcpy(mask, "255.255.255.0");
+  if (!strchr(mask, '.')) {
+    int prefix = atoi(mask);
+    uint32_t m = prefix <= 0 ? 0 : prefix >= 32 ? 0xffffffffu : ~((1u << (32 - prefix)) - 1);
+    struct in_addr a = { htonl(m) };
+    inet_ntop(AF_INET, &a, mask, sizeof mask);
+  }
+  if (set_addr(sock, dev, SIOCSIFADDR, client) == 0 && set_addr(sock, dev, SIOCSIFNETMASK, mask) == 0) {
+    if (link_up(sock, dev) != 0) say("ip=: %s up: %s", dev, strerror(errno));
+    dbg("%s: %s/%s", dev, client, mask);
+  }
+  if (gw[0]) {
+    struct rtentry rt;
+    memset(&rt, 0, sizeof rt);
+    struct sockaddr_in *g = (struct sockaddr_in *)&rt.rt_gateway, *d = (struct sockaddr_in *)&rt.rt_dst, *m = (struct sockaddr_in *)&rt.rt_genmask;
+    g->sin_family = d->sin_family = m->sin_family = AF_INET;
+    inet_pton(AF_INET, gw, &g->sin_addr);
+    rt.rt_flags = RTF_UP | RTF_GATEWAY;
+    rt.rt_dev = dev;
+    if (ioctl(sock, SIOCADDRT, &rt) != 0) say("ip=: default route via %s: %s", gw, strerror(errno));
+  }
+  if (dns0[0] || dns1[0]) {
+    mkdir("/etc", 0755);
+    int fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      char buf[160];
+      int n = 0;
+      if (dns0[0]) n += snprintf(buf + n, sizeof buf - n, "nameserver %s\n", dns0);
+      if (dns1[0]) n += snprintf(buf + n, sizeof buf - n, "nameserver %s\n", dns1);
+      (void)!write(fd, buf, n);
+      close(fd);
+    }
+  }
+  close(sock);
+}
+
+static void mkdirs(const char *path) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++) if (*p == '/') { *p = 0; mkdir(buf, 0755); *p = '/'; }
+  mkdir(buf, 0755);
+}
+
+static void mount_volume(const char *kind, const char *spec) {
+  char src[256], dir[1024], fs[32];
+  field(spec, 0, src, sizeof src);
+  field(spec, 1, dir, sizeof dir);
+  field(spec, 2, fs, sizeof fs);
+  if (!src[0] || dir[0] != '/') { say("cunik.%s=%s: expected SOURCE:/PATH", kind, spec); return; }
+  mkdirs(dir);
+  int rc = strcmp(kind, "9p") == 0
+    ? mount(src, dir, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=loose")
+    : mount(src, dir, fs[0] ? fs : "ext4", 0, NULL);
+  if (rc != 0) say("mount %s on %s: %s", src, dir, strerror(errno));
+  else dbg("mounted %s on %s", src, dir);
+}
+
+static void report_and_exit(int code) {
+  sync();
+  if (ioperm(DEBUG_EXIT_PORT, 4, 1) == 0) outl((unsigned)code, DEBUG_EXIT_PORT);
+  /* Still here: no isa-debug-exit device. */
+  reboot(RB_POWER_OFF);
+  for (;;) pause();
+}
+
+int main(int argc, char **argv, char **envp) {
+  if (getpid() != 1) { say("must run as PID 1"); return 1; }
+  mount_fs("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  mount_fs("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  mount_fs("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+  mount_fs("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  mkdir("/dev/pts", 0755);
+  mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=620,ptmxmode=666");
+  mkdir("/dev/shm", 01777);
+  mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+
+  char *cmdline = NULL, *ip = NULL;
+  long clen = slurp("/proc/cmdline", &cmdline);
+  char *cwords[MAX_WORDS];
+  int cn = 0;
+  if (clen > 0) {
+    for (char *w = strtok(cmdline, " \t\n"); w && cn < MAX_WORDS; w = strtok(NULL, " \t\n")) {
+      if (strcmp(w, "--") == 0) break;
+      cwords[cn++] = w;
+      if (strcmp(w, "cunik.debug") == 0) debug = 1;
+    }
+  }
+  load_modules();
+  for (int i = 0; i < cn; i++) {
+    if (strncmp(cwords[i], "ip=", 3) == 0) ip = cwords[i] + 3;
+    else if (strncmp(cwords[i], "cunik.9p=", 9) == 0) mount_volume("9p", cwords[i] + 9);
+    else if (strncmp(cwords[i], "cunik.blk=", 10) == 0) mount_volume("blk", cwords[i] + 10);
+  }
+  setup_network(ip);
+
+  char *entry, *envfile, *workdir;
+  long elen = slurp("/.cunik/entry", &entry);
+  if (elen <= 0) { say("/.cunik/entry is missing: nothing to run"); report_and_exit(127); }
+  static char *av[MAX_WORDS + 1], *ev[MAX_WORDS + 1];
+  int ac = words(entry, elen, av, MAX_WORDS / 2);
+  for (int i = 1; i < argc && ac < MAX_WORDS; i++) av[ac++] = argv[i];
+  av[ac] = NULL;
+
+  int ec = 0;
+  long envlen = slurp("/.cunik/env", &envfile);
+  if (envlen > 0) ec = words(envfile, envlen, ev, MAX_WORDS / 2);
+  for (char **e = envp; *e && ec < MAX_WORDS; e++) {
+    if (strncmp(*e, "ip=", 3) == 0 || strncmp(*e, "cunik.", 6) == 0) continue;
+    size_t klen = strcspn(*e, "=");
+    int j;
+    for (j = 0; j < ec; j++) if (strncmp(ev[j], *e, klen) == 0 && ev[j][klen] == '=') break;
+    ev[j == ec ? ec++ : j] = *e;
+  }
+  int has_path = 0;
+  for (int j = 0; j < ec; j++) if (strncmp(ev[j], "PATH=", 5) == 0) has_path = 1;
+  if (!has_path && ec < MAX_WORDS) ev[ec++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  ev[ec] = NULL;
+  const char *dir = slurp("/.cunik/workdir", &workdir) > 0 ? strtok(workdir, "\n") : "/";
+
+  dbg("exec %s (%d args)", av[0], ac - 1);
+  pid_t app = fork();
+  if (app < 0) { say("fork: %s", strerror(errno)); report_and_exit(127); }
+  if (app == 0) {
+    setsid();
+    ioctl(0, TIOCSCTTY, 0);
+    if (chdir(dir) != 0) say("chdir %s: %s", dir, strerror(errno));
+    execve(av[0], av, ev);
+    say("exec %s: %s", av[0], strerror(errno));
+    _exit(errno == ENOENT ? 127 : 126);
+  }
+  int status = 0, code = 0;
+  for (;;) {
+    pid_t p = wait(&status);
+    if (p < 0 && errno == EINTR) continue;
+    if (p < 0) { code = 127; break; }
+    if (p == app) {
+      code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+      break;
+    }
+  }
+  dbg("%s exited with %d", av[0], code);
+  kill(-1, SIGKILL);
+  report_and_exit(code);
+  return 0;
+}

@@ -1,0 +1,106 @@
+// What goes into a linux-family image's initramfs, and its cache key:
+//   /init (cunik-init), /dev/console (the kernel opens it for init's stdio before /dev is
+//   mounted), the app and the loader and libraries it needs, the kernel modules in
+//   /lib/modules/<release>/, the Cunikfile's files (which override anything else at the same
+//   path), and /.cunik/{entry,env,modules,workdir}: what cunik-init reads (see init.c).
+
+import { lstat, readdir, readlink, stat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { invalid } from '../../errors.js';
+import { BUILDER_VERSION, digestOf, fileDigest } from '../cache.js';
+import { parentDirs, type CpioEntry } from './cpio.js';
+import type { CollectedFile } from './libs.js';
+import type { ModuleFile } from './modules.js';
+
+export interface InitramfsInput {
+  init: string;
+  app: { host: string; guest: string };
+  libs: CollectedFile[];
+  modules: { release: string; files: ModuleFile[] };
+  files: { host: string; guest: string; mode?: number }[];
+  /** argv prefix: the app's guest path (then nothing: the instance's args follow). */
+  entry: string[];
+  env: string[];
+  workdir?: string;
+}
+
+export interface InitramfsPlan {
+  entries: CpioEntry[];
+  /** Cache key: the digest of every entry's name, type, mode and content digest. */
+  key: string;
+  counts: { libs: number; modules: number; files: number };
+}
+
+const nul = (words: string[]): Buffer => Buffer.from(words.map((w) => `${w}\0`).join(''));
+
+/** Expand a Cunikfile `files` item: a file, or a directory copied whole (modes and symlinks kept). */
+async function expandFile(f: { host: string; guest: string; mode?: number }, out: Map<string, CpioEntry>): Promise<number> {
+  const st = await stat(f.host).catch(() => {
+    throw invalid(`files: ${f.host}: no such file or directory`, 'files');
+  });
+  if (st.isFile()) {
+    out.set(f.guest, { type: 'file', name: f.guest, mode: f.mode ?? st.mode & 0o7777, source: f.host });
+    return 1;
+  }
+  if (!st.isDirectory()) throw invalid(`files: ${f.host} is neither a file nor a directory`, 'files');
+  let n = 0;
+  const walk = async (host: string, guest: string): Promise<void> => {
+    const s = await lstat(host);
+    if (s.isSymbolicLink()) out.set(guest, { type: 'symlink', name: guest, target: await readlink(host) });
+    else if (s.isDirectory()) {
+      out.set(guest, { type: 'dir', name: guest, mode: s.mode & 0o7777 });
+      for (const name of (await readdir(host)).sort()) await walk(join(host, name), posix.join(guest, name));
+    } else if (s.isFile()) {
+      out.set(guest, { type: 'file', name: guest, mode: s.mode & 0o7777, source: host });
+      n++;
+    }
+  };
+  await walk(f.host, f.guest);
+  return n;
+}
+
+export async function planInitramfs(inp: InitramfsInput): Promise<InitramfsPlan> {
+  const byPath = new Map<string, CpioEntry>();
+  const put = (e: CpioEntry): void => void byPath.set(e.name, e);
+  for (const d of ['/dev', '/proc', '/sys', '/tmp', '/run', '/etc', '/.cunik']) put({ type: 'dir', name: d, mode: d === '/tmp' ? 0o1777 : 0o755 });
+  put({ type: 'char', name: '/dev/console', mode: 0o600, major: 5, minor: 1 });
+  put({ type: 'file', name: '/init', mode: 0o755, source: inp.init });
+  put({ type: 'file', name: inp.app.guest, mode: 0o755, source: inp.app.host });
+  const firstGuest = new Map<string, string>([[inp.app.host, inp.app.guest]]);
+  for (const lib of inp.libs) {
+    const first = firstGuest.get(lib.host);
+    if (first !== undefined) put({ type: 'symlink', name: lib.guest, target: first });
+    else {
+      firstGuest.set(lib.host, lib.guest);
+      put({ type: 'file', name: lib.guest, mode: 0o755, source: lib.host });
+    }
+  }
+  const modDir = `/lib/modules/${inp.modules.release}`;
+  for (const m of inp.modules.files) put({ type: 'file', name: `${modDir}/${m.rel}`, mode: 0o644, source: m.path });
+  put({ type: 'file', name: '/.cunik/entry', source: nul(inp.entry) });
+  put({ type: 'file', name: '/.cunik/env', source: nul(inp.env) });
+  put({ type: 'file', name: '/.cunik/modules', source: Buffer.from(inp.modules.files.map((m) => `${modDir}/${m.rel}\n`).join('')) });
+  if (inp.workdir !== undefined) put({ type: 'file', name: '/.cunik/workdir', source: Buffer.from(`${inp.workdir}\n`) });
+  let files = 0;
+  for (const f of inp.files) files += await expandFile(f, byPath);
+
+  const body = [...byPath.values()];
+  const dirsPresent = new Set(body.filter((e) => e.type === 'dir').map((e) => e.name));
+  const parents = parentDirs(body.map((e) => e.name), new Set(dirsPresent)).map((name): CpioEntry => ({ type: 'dir', name, mode: 0o755 }));
+  // Parents first, then everything sorted by path (a directory before what it holds).
+  const entries = [...parents, ...body.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))];
+  const described = await Promise.all(entries.map(async (e) => {
+    if (e.type === 'file') {
+      const content = Buffer.isBuffer(e.source) ? `sha256:${digestOf(e.source.toString('base64'))}` : await fileDigest(e.source);
+      return [e.name, 'f', e.mode ?? 0o644, content];
+    }
+    if (e.type === 'symlink') return [e.name, 'l', e.target];
+    if (e.type === 'char') return [e.name, 'c', e.mode ?? 0o600, e.major, e.minor];
+    return [e.name, 'd', e.mode ?? 0o755];
+  }));
+  return {
+    entries,
+    key: digestOf({ step: 'initramfs', v: BUILDER_VERSION, entries: described }),
+    counts: { libs: inp.libs.length, modules: inp.modules.files.length, files },
+  };
+}
