@@ -31,6 +31,7 @@ const verbs: Record<string, () => Promise<{ register: Register }>> = {
   container: () => import('./commands/container.js'),
   system: () => import('./commands/system.js'),
   version: () => import('./commands/version.js'),
+  build: () => import('./commands/build.js'),
 };
 
 /** The verb is the first argument that is not a global option (or its value). */

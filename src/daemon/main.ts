@@ -10,6 +10,7 @@ import { defaultRoot, defaultSocketPath, installRoot, VERSION } from '../config/
 import { CunikError } from '../errors.js';
 import { familyAdapter, familyNames } from '../families/index.js';
 import { ImageStore } from '../images/store.js';
+import { BuildService } from '../build/service.js';
 import { InstanceService } from '../instances/service.js';
 import { InstanceStore } from '../instances/store.js';
 import { probeAccelerator } from '../vmm/qemu/accel.js';
@@ -110,7 +111,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
           () => `${opts.qemu}: not found`,
         )),
     });
-    const app = await buildServer({ ...backends, ...makeOpsBackends({ instances, images, events }) }, { logger: process.env['CUNIK_LOG_LEVEL'] !== undefined });
+    const app = await buildServer({ ...backends, ...makeOpsBackends({ instances, images, events }), build: new BuildService({ root, images }) }, { logger: process.env['CUNIK_LOG_LEVEL'] !== undefined });
     await app.listen({ path: opts.host });
     await chmod(opts.host, 0o660);
     log(`listening on ${opts.host} (root ${root}, version ${VERSION})`);

@@ -12,6 +12,7 @@ import { systemRoutes, type SystemBackend } from './routes/system.js';
 import { eventRoutes, type EventsBackend } from './routes/events.js';
 import { pruneRoutes, type PruneBackend } from './routes/prune.js';
 import { statsRoutes, type StatsBackend } from './routes/stats.js';
+import { buildRoutes, type BuildBackend } from './routes/build.js';
 
 export interface CoreBackends {
   instances: InstancesBackend;
@@ -26,7 +27,7 @@ export interface OpsBackends {
   prune: PruneBackend;
 }
 
-export type Backends = CoreBackends & OpsBackends;
+export type Backends = CoreBackends & OpsBackends & { build?: BuildBackend };
 
 export type App = FastifyInstance;
 
@@ -76,6 +77,7 @@ export async function buildServer(backends: Backends, opts: { logger?: boolean }
       eventRoutes(v1, backends.events);
       statsRoutes(v1, backends.stats);
       pruneRoutes(v1, backends.prune);
+      buildRoutes(v1, backends.build);
       v1.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: `/${API_VERSION}` },

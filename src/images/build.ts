@@ -3,8 +3,8 @@
 // labels, and a manifest carrying the same keys as annotations. Everything goes into a
 // staging area; the store commits it.
 
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { createReadStream, constants as fsConstants } from 'node:fs';
+import { copyFile, link, stat } from 'node:fs/promises';
 import { pack as tarPack, type Pack } from 'tar-stream';
 import type { Staging, StagedBlob } from './blobs.js';
 import { bytesOf } from './fsutil.js';
@@ -145,4 +145,57 @@ export function validateImportOptions(opts: ImportOptions, knownFamilies: readon
   const mem = int(opts.memoryMiB, 'memoryMiB', MAX_MEMORY_MIB);
   if (mem !== undefined) out.memoryMiB = mem;
   return out;
+}
+
+/** A layer blob made elsewhere (the build cache): its file, digests and media type. */
+export interface PrebuiltLayer {
+  path: string;
+  digest: string;
+  /** sha256 of the uncompressed tar. */
+  diffId: string;
+  size: number;
+  mediaType: string;
+}
+
+/** Hard-link (or copy, across file systems) a finished file into the staging area. */
+export async function linkInto(src: string, dest: string): Promise<void> {
+  try {
+    await link(src, dest);
+  } catch {
+    await copyFile(src, dest, fsConstants.COPYFILE_FICLONE);
+  }
+}
+
+/**
+ * Stage a built image: prebuilt layers (linked, not copied), the config exactly as given (so a
+ * cached build gives the same image id) and a manifest carrying the org.cunik.* labels.
+ */
+export async function stageBuilt(staging: Staging, layers: PrebuiltLayer[], configJson: string): Promise<BuiltImage> {
+  const config = JSON.parse(configJson) as ImageConfig;
+  const blobs: string[] = [];
+  for (const l of layers) {
+    if (!staging.hasBlob(l.digest)) {
+      const tmp = staging.scratch('layer');
+      await linkInto(l.path, tmp);
+      staging.adopt(tmp, l.digest, l.size);
+    }
+    blobs.push(l.digest);
+  }
+  const configBlob = await staging.addBuffer(Buffer.from(configJson));
+  const labels = Object.fromEntries(Object.entries(config.config?.Labels ?? {}).filter(([k]) => k.startsWith('org.cunik.')));
+  const manifest: Manifest = {
+    schemaVersion: 2,
+    mediaType: MT.manifest,
+    config: { mediaType: MT.config, digest: configBlob.digest, size: configBlob.size },
+    layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+    annotations: { ...labels, ...(config.created !== undefined && { [ANNOTATION_CREATED]: config.created }) },
+  };
+  const manifestBlob = await staging.addBuffer(Buffer.from(JSON.stringify(manifest)));
+  return {
+    manifestDigest: manifestBlob.digest,
+    manifest,
+    configDigest: configBlob.digest,
+    config,
+    blobs: [manifestBlob.digest, configBlob.digest, ...blobs],
+  };
 }

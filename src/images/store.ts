@@ -16,7 +16,7 @@ import { invalid, conflict } from '../errors.js';
 import type { ImageBootInfo } from '../families/types.js';
 import type { BootArtifacts, ImageDetail, ImageSummary, ImportOptions, RemoveResult } from './types.js';
 import { BlobStore, Staging, digestHex } from './blobs.js';
-import { stageImage, validateImportOptions } from './build.js';
+import { linkInto, stageBuilt, stageImage, validateImportOptions, type PrebuiltLayer } from './build.js';
 import { removeQuiet } from './fsutil.js';
 import { makeRecord, readIndex, sweep, writeIndex } from './persist.js';
 import { detectKernelFormatFile } from './kernel-format.js';
@@ -169,6 +169,31 @@ export class ImageStore {
         meta: cunikMeta(built.config, built.manifest, `image ${target.ref}`),
         blobs: built.blobs,
         refs: [target.ref],
+      }])[0]!;
+      this.emit({ action: 'import', id: record.id, ref: target.ref });
+      return this.inspect(record.id);
+    } finally {
+      staging.dispose();
+    }
+  }
+
+  /**
+   * Commit an image made by `cunik build`: its layers and boot files come finished from the
+   * build cache (linked in, not copied) and its config is stored byte for byte, so an unchanged
+   * build gives the same image id. Checked like a loaded image (labels, family, boot files).
+   */
+  async importBuilt(b: { ref: string; layers: PrebuiltLayer[]; configJson: string; files: { kernel: string; initrd?: string } }): Promise<ImageDetail> {
+    const target = parseTaggedReference(b.ref, 'ref');
+    const staging = await Staging.create(this.tmpDir, 'build');
+    try {
+      const built = await stageBuilt(staging, b.layers, b.configJson);
+      const meta = cunikMeta(built.config, built.manifest, `image ${target.ref}`);
+      if (!this.knownFamilies.includes(meta.family)) throw invalid(`unknown family: ${meta.family} (known: ${this.knownFamilies.join(', ')})`, 'family');
+      const dir = await staging.unpackDir(built.manifestDigest);
+      await linkInto(b.files.kernel, join(dir, 'kernel'));
+      if (b.files.initrd !== undefined) await linkInto(b.files.initrd, join(dir, 'initrd'));
+      const record = this.commit(staging, [{
+        ...built, manifestSize: this.stagedSize(staging, built.manifestDigest), meta, refs: [target.ref],
       }])[0]!;
       this.emit({ action: 'import', id: record.id, ref: target.ref });
       return this.inspect(record.id);

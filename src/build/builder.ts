@@ -1,0 +1,166 @@
+// One build: a parsed Cunikfile and its context in, an image in the store out, with progress
+// lines on the way (Docker's "Step N/M : ..." then " ---> ..." shape). Every step's result is
+// cached by the digest of its inputs (cache.ts), so an unchanged Cunikfile rebuilds nothing and
+// gives the same image id, and a changed added file rebuilds only the initramfs.
+
+import { join } from 'node:path';
+import { invalid } from '../errors.js';
+import type { PrebuiltLayer } from '../images/build.js';
+import { defaultMemoryMiB, DEFAULT_CPUS, LABEL } from '../images/oci.js';
+import type { ImageDetail } from '../images/types.js';
+import { BUILDER_VERSION, digestOf, type BuildCache } from './cache.js';
+import type { Context } from './context.js';
+import type { BuildSpec } from './cunikfile.js';
+import { defaultLinuxKernel, kernelStep, type KernelStep } from './kernel.js';
+import { writeLayer } from './layer.js';
+import { writeCpioGz } from './linux/cpio.js';
+import { planInitramfs } from './linux/initramfs.js';
+import { resolveLibraries } from './linux/libs.js';
+import { BASE_MODULES, ModuleIndex, VOLUME_MODULES, type ModuleFile } from './linux/modules.js';
+import { readElf } from './linux/elf.js';
+
+export const LABEL_PORTS = 'org.cunik.ports';
+export const LABEL_VOLUMES = 'org.cunik.volumes';
+export const LABEL_KERNEL_RELEASE = 'org.cunik.kernel.release';
+
+export interface BuiltImageStore {
+  importBuilt(b: { ref: string; layers: PrebuiltLayer[]; configJson: string; files: { kernel: string; initrd?: string } }): Promise<ImageDetail>;
+}
+
+export interface BuilderDeps {
+  cache: BuildCache;
+  store: BuiltImageStore;
+  /** cunik-init, built by scripts/build-init.sh. */
+  initPath: string;
+  modulesRoot: string;
+  bootDir: string;
+}
+
+export interface BuildOptions {
+  ref: string;
+  noCache: boolean;
+}
+
+export type Progress = (line: string) => void;
+
+const mib = (n: number): string => `${(n / (1 << 20)).toFixed(1)} MiB`;
+const secs = (t0: number): string => `${((Date.now() - t0) / 1000).toFixed(2)} s`;
+const short = (d: string): string => d.slice(7, 19);
+
+export async function build(spec: BuildSpec, ctx: Context, opts: BuildOptions, deps: BuilderDeps, say: Progress): Promise<ImageDetail> {
+  if (spec.from !== undefined) throw invalid('from: building from a container image is not supported yet; use "app"', 'from');
+  const linux = spec.family === 'linux';
+  const total = linux ? 4 : 2;
+  let n = 0;
+  const step = (what: string): void => say(`Step ${++n}/${total} : ${what}`);
+  const t0 = Date.now();
+
+  const kernelSrc = spec.kernel !== undefined ? ctx.source(spec.kernel, 'kernel') : defaultLinuxKernel(deps.bootDir);
+  step(`kernel ${spec.kernel ?? kernelSrc}`);
+  const kernel = await kernelStep(deps.cache, kernelSrc, spec.family, opts.noCache);
+  say(kernel.cached ? ` ---> Using cache ${short(kernel.layer.digest)} (${kernel.note})` : ` ---> ${short(kernel.layer.digest)}: ${kernel.note}, layer ${mib(kernel.layer.size)}`);
+
+  const layers: PrebuiltLayer[] = [kernel.layer];
+  let initrd: string | undefined;
+  let entrypoint: string[] | undefined;
+  if (linux) {
+    const r = await linuxSteps(spec, ctx, opts, deps, kernel, step, say);
+    layers.push(r.layer);
+    initrd = r.initrd;
+    entrypoint = r.entrypoint;
+  }
+
+  step(`commit ${opts.ref}`);
+  const configJson = await imageConfig(spec, kernel, layers, entrypoint, deps.cache);
+  const image = await deps.store.importBuilt({ ref: opts.ref, layers, configJson, files: { kernel: kernel.file, ...(initrd !== undefined && { initrd }) } });
+  say(` ---> ${short(image.id)}`);
+  say(`Successfully built ${short(image.id)} in ${secs(t0)}`);
+  say(`Successfully tagged ${image.repoTags.includes(opts.ref) ? opts.ref : image.repoTags[0] ?? opts.ref}`);
+  return image;
+}
+
+async function linuxSteps(
+  spec: BuildSpec, ctx: Context, opts: BuildOptions, deps: BuilderDeps, kernel: KernelStep,
+  step: (what: string) => void, say: Progress,
+): Promise<{ layer: PrebuiltLayer; initrd: string; entrypoint: string[] }> {
+  const appHost = ctx.source(spec.app!, 'app');
+  const appGuest = ctx.guestPath(appHost);
+  step(`app ${spec.app}`);
+  const elf = (() => {
+    try {
+      return readElf(appHost);
+    } catch (err) {
+      throw invalid(`app: ${(err as Error).message}`, 'app');
+    }
+  })();
+  const libs = resolveLibraries(appHost, { guestPath: (p) => ctx.guestPath(p) });
+  say(elf.interp === undefined && libs.length === 0
+    ? ' ---> statically linked: no libraries needed'
+    : ` ---> ${libs.length} files from the loader and libraries: ${libs.map((l) => l.guest.split('/').pop()).join(', ')}`);
+
+  const wanted = [...BASE_MODULES, ...(spec.volumes.length > 0 ? VOLUME_MODULES : []), ...spec.modules];
+  let modules: { release: string; files: ModuleFile[] } = { release: kernel.release ?? 'unknown', files: [] };
+  if (kernel.release !== undefined) {
+    try {
+      const index = new ModuleIndex(join(deps.modulesRoot, kernel.release));
+      modules = { release: kernel.release, files: index.resolve(wanted) };
+    } catch (err) {
+      if (spec.modules.length > 0) throw err;
+      say(` ---> warning: no kernel modules (${(err as Error).message}); virtio devices need a kernel that builds them in`);
+    }
+  }
+
+  const plan = await planInitramfs({
+    init: deps.initPath,
+    app: { host: appHost, guest: appGuest },
+    libs,
+    modules,
+    files: spec.files.map((f) => ({ host: ctx.source(f.src, 'files'), guest: f.dst, ...(f.mode !== undefined && { mode: f.mode }) })),
+    entry: [appGuest],
+    env: spec.env,
+  });
+  step(`initramfs: ${plan.counts.files} added files, ${plan.counts.modules} kernel modules`);
+  const t0 = Date.now();
+  const entry = await deps.cache.get(plan.key, opts.noCache, async (dir) => {
+    const file = join(dir, 'initrd');
+    await writeCpioGz(plan.entries, file);
+    const layer = await writeLayer([['cunik/initrd', file]], join(dir, 'layer'), false);
+    return { layer };
+  });
+  const layer: PrebuiltLayer = { ...entry.meta.layer, path: join(entry.dir, 'layer') };
+  say(entry.hit ? ` ---> Using cache ${short(layer.digest)}` : ` ---> ${short(layer.digest)}: ${mib(layer.size)} in ${secs(t0)}`);
+  return { layer, initrd: join(entry.dir, 'initrd'), entrypoint: [appGuest] };
+}
+
+/** The OCI image config, reused from the cache when nothing changed (so the image id is stable). */
+async function imageConfig(spec: BuildSpec, kernel: KernelStep, layers: PrebuiltLayer[], entrypoint: string[] | undefined, cache: BuildCache): Promise<string> {
+  const labels: Record<string, string> = {
+    ...spec.labels,
+    [LABEL.family]: spec.family,
+    [LABEL.boot]: kernel.boot,
+    [LABEL.args]: JSON.stringify(spec.args),
+    [LABEL.memory]: String(spec.memoryMiB ?? defaultMemoryMiB(kernel.boot)),
+    [LABEL.cpus]: String(spec.cpus ?? DEFAULT_CPUS),
+  };
+  if (spec.ports.length > 0) labels[LABEL_PORTS] = JSON.stringify(spec.ports);
+  if (spec.volumes.length > 0) labels[LABEL_VOLUMES] = JSON.stringify(spec.volumes);
+  if (kernel.release !== undefined) labels[LABEL_KERNEL_RELEASE] = kernel.release;
+  const inner = {
+    Labels: labels,
+    Env: spec.env,
+    ...(entrypoint !== undefined && { Entrypoint: entrypoint }),
+    Cmd: spec.args,
+    ...(spec.ports.length > 0 && { ExposedPorts: Object.fromEntries(spec.ports.map((p) => [p, {}])) }),
+    ...(spec.volumes.length > 0 && { Volumes: Object.fromEntries(spec.volumes.map((v) => [v, {}])) }),
+  };
+  const key = digestOf({ step: 'config', v: BUILDER_VERSION, inner, layers: layers.map((l) => [l.digest, l.diffId]) });
+  const { created } = (await cache.get(key, false, async () => ({ created: new Date().toISOString() }))).meta;
+  return JSON.stringify({
+    created,
+    architecture: 'amd64',
+    os: 'linux',
+    config: inner,
+    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+    history: layers.map((l, i) => ({ created, created_by: i === 0 ? 'cunik build: kernel' : 'cunik build: initramfs', comment: short(l.digest) })),
+  });
+}

@@ -1,0 +1,101 @@
+// The build cache, <root>/build-cache/: results of build steps keyed by the digest of their
+// inputs (file contents, settings, the builder's version). An entry is a directory
+//   entries/<key hex>/meta.json and the files the step produced,
+// made in tmp/ and renamed into place, so a crash never leaves half an entry. Entries are
+// immutable: images link their files (the image store keeps its own names for them).
+
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtemp, rename, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { removeQuiet } from '../images/fsutil.js';
+
+/** Bump when a step's output would change for the same inputs. */
+export const BUILDER_VERSION = 1;
+
+export function digestOf(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+/** Digests of files already hashed, by path and identity (device, inode, size, mtime, ctime). */
+const digestMemo = new Map<string, { id: string; digest: string }>();
+
+/** sha256 of a file's content, "sha256:<hex>" (remembered while the file stays the same). */
+export async function fileDigest(path: string): Promise<string> {
+  const st = await stat(path);
+  const id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  const memo = digestMemo.get(path);
+  if (memo?.id === id) return memo.digest;
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  const digest = `sha256:${h.digest('hex')}`;
+  if (digestMemo.size > 10_000) digestMemo.clear();
+  digestMemo.set(path, { id, digest });
+  return digest;
+}
+
+export interface CacheEntry<M> {
+  dir: string;
+  meta: M;
+  hit: boolean;
+}
+
+export class BuildCache {
+  readonly dir: string;
+  private readonly entries: string;
+  private readonly tmp: string;
+
+  constructor(root: string) {
+    this.dir = join(root, 'build-cache');
+    this.entries = join(this.dir, 'entries');
+    this.tmp = join(this.dir, 'tmp');
+    mkdirSync(this.entries, { recursive: true });
+    mkdirSync(this.tmp, { recursive: true });
+    for (const name of readdirSync(this.tmp)) removeQuiet(join(this.tmp, name));
+  }
+
+  /** A private scratch directory (removed by the caller, or swept at the next start). */
+  scratch(prefix: string): Promise<string> {
+    return mkdtemp(join(this.tmp, `${prefix}-`));
+  }
+
+  lookup<M>(key: string): CacheEntry<M> | undefined {
+    const dir = join(this.entries, key);
+    try {
+      return { dir, meta: JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as M, hit: true };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The entry for `key`: reused when present (unless `noCache`), else made by `produce` in a
+   * scratch directory that becomes the entry. With noCache the fresh result replaces the old.
+   */
+  async get<M>(key: string, noCache: boolean, produce: (dir: string) => Promise<M>): Promise<CacheEntry<M>> {
+    if (!noCache) {
+      const found = this.lookup<M>(key);
+      if (found) return found;
+    }
+    const work = await this.scratch('step');
+    try {
+      const meta = await produce(work);
+      await writeFile(join(work, 'meta.json'), JSON.stringify(meta));
+      const dir = join(this.entries, key);
+      if (existsSync(dir)) {
+        // --no-cache: move the old entry aside (images may still link its files; links survive).
+        await rename(dir, join(this.tmp, `old-${key}-${process.hrtime.bigint()}`)).catch(() => undefined);
+      }
+      try {
+        await rename(work, dir);
+      } catch (err) {
+        const found = this.lookup<M>(key); // another build made the same entry meanwhile
+        if (found) return found;
+        throw err;
+      }
+      return { dir, meta, hit: false };
+    } finally {
+      removeQuiet(work);
+    }
+  }
+}

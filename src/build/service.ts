@@ -1,0 +1,104 @@
+// The build service the daemon offers: a build context (a tar) and a Cunikfile name in, an image
+// out. prepare() reads the context and checks the Cunikfile, so its mistakes are answered as
+// errors before any output; run() then builds, reporting progress lines.
+
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { installRoot } from '../config/defaults.js';
+import { invalid } from '../errors.js';
+import { removeQuiet } from '../images/fsutil.js';
+import { parseTaggedReference } from '../images/reference.js';
+import { build, type BuiltImageStore, type Progress } from './builder.js';
+import { BuildCache } from './cache.js';
+import { Context, unpackContext } from './context.js';
+import { parseCunikfile, type BuildSpec } from './cunikfile.js';
+
+export const DEFAULT_CUNIKFILE = 'Cunikfile';
+
+export interface BuildRequest {
+  /** NAME[:TAG] for the image. */
+  tag: string;
+  /** The Cunikfile's path inside the context; default "Cunikfile". */
+  file?: string;
+  noCache?: boolean;
+}
+
+export interface BuildResult {
+  id: string;
+  ref: string;
+}
+
+export interface PreparedBuild {
+  readonly spec: BuildSpec;
+  run(progress: Progress): Promise<BuildResult>;
+  /** Remove the unpacked context (run() does it too). */
+  dispose(): void;
+}
+
+export interface BuildServiceOptions {
+  root: string;
+  images: BuiltImageStore;
+  initPath?: string;
+  modulesRoot?: string;
+  bootDir?: string;
+}
+
+export class BuildService {
+  readonly cache: BuildCache;
+
+  constructor(private readonly opts: BuildServiceOptions) {
+    this.cache = new BuildCache(opts.root);
+  }
+
+  private initPath(): string {
+    const p = this.opts.initPath ?? join(installRoot(), 'build', 'linux', 'init');
+    if (!existsSync(p)) throw invalid(`cunik-init is missing (${p}): run \`npm run build\` (it needs gcc)`);
+    return p;
+  }
+
+  async prepare(body: Readable, req: BuildRequest): Promise<PreparedBuild> {
+    const work = await this.cache.scratch('context');
+    try {
+      const tarFile = join(work, 'context.tar');
+      await pipeline(body, createWriteStream(tarFile, { mode: 0o600 }));
+      const ref = parseTaggedReference(req.tag, 't').ref;
+      const dir = join(work, 'context');
+      await unpackContext(tarFile, dir);
+      removeQuiet(tarFile);
+      const name = posix.normalize(req.file ?? DEFAULT_CUNIKFILE);
+      if (name.startsWith('/') || name.startsWith('../')) throw invalid(`file: ${req.file} must be a path inside the build context`, 'file');
+      let text: string;
+      try {
+        text = readFileSync(join(dir, name), 'utf8');
+      } catch {
+        throw invalid(`no ${name} in the build context`, 'file');
+      }
+      const spec = parseCunikfile(text, posix.basename(name));
+      const ctx = new Context(dir);
+      const deps = {
+        cache: this.cache,
+        store: this.opts.images,
+        initPath: spec.family === 'linux' ? this.initPath() : '',
+        modulesRoot: this.opts.modulesRoot ?? '/lib/modules',
+        bootDir: this.opts.bootDir ?? '/boot',
+      };
+      return {
+        spec,
+        run: async (progress) => {
+          try {
+            const image = await build(spec, ctx, { ref, noCache: req.noCache ?? false }, deps, progress);
+            return { id: image.id, ref };
+          } finally {
+            removeQuiet(work);
+          }
+        },
+        dispose: () => removeQuiet(work),
+      };
+    } catch (err) {
+      removeQuiet(work);
+      throw err;
+    }
+  }
+}
