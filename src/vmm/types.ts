@@ -94,6 +94,12 @@ export interface BootSpec {
   machineOptions?: Record<string, string>;
   /** -global DRIVER.PROP=VALUE settings, e.g. 'virtio-mmio.force-legacy=false'. */
   globals?: string[];
+  /**
+   * 'seabios': keep QEMU's default firmware even where the driver would pass qboot (QemuArgvOptions
+   * .bios). qboot leaves PCI I/O BARs unassigned (a virtio-net-pci shows base 0 to Solo5), so
+   * guests that drive PCI devices without assigning BARs themselves need SeaBIOS.
+   */
+  firmware?: 'seabios';
   /** Multiboot modules (-initrd), for a multiboot kernel; excludes `initrd`. */
   modules?: ModuleSpec[];
   /** Virtual NICs: virtio-net-device on microvm, virtio-net-pci elsewhere. */

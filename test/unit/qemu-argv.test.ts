@@ -130,6 +130,87 @@ const cases: Case[] = [
     accel: 'tcg',
     want: [...head(), '-M', 'q35', ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3', ...tail],
   },
+  {
+    name: 'machine options merge over microvm defaults, -global settings',
+    spec: { machineOptions: { acpi: 'on', ioapic2: 'off' }, globals: ['virtio-mmio.force-legacy=false'] },
+    accel: 'tcg',
+    want: [
+      ...head(), '-M', 'microvm,x-option-roms=off,isa-serial=on,rtc=off,pit=off,pic=off,acpi=on,pcie=off,ioapic2=off', ...tcg, '-m', '64', '-smp', '1', ...common,
+      '-global', 'virtio-mmio.force-legacy=false', '-kernel', '/k/hello.elf', '-append', 'exit=3', ...tail, ...debugExit,
+    ],
+  },
+  {
+    name: 'machine options on pc are appended',
+    spec: { machine: 'pc', machineOptions: { hpet: 'off' }, debugExit: false },
+    accel: 'tcg',
+    want: [...head(), '-M', 'pc,hpet=off', ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3', ...tail],
+  },
+  {
+    name: 'isa-debug-exit at 0x501',
+    spec: { debugExitPort: 0x501 },
+    accel: 'tcg',
+    want: [...head(), '-M', MICROVM_MACHINE, ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3', ...tail, '-device', 'isa-debug-exit,iobase=0x501,iosize=0x02'],
+  },
+  {
+    name: 'firmware seabios: no -bios even when qboot is offered',
+    spec: { machine: 'pc', firmware: 'seabios', debugExit: false },
+    accel: 'tcg',
+    opts: { bios: '/usr/share/qemu/qboot.rom' },
+    want: [...head(), '-M', 'pc', ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3', ...tail],
+  },
+  {
+    name: 'multiboot modules: one -initrd, module command lines after a space',
+    spec: { machine: 'pc', cmdline: '', debugExit: false, modules: [{ path: '/i/chainloader-target', cmdline: 'a b' }, { path: '/i/second' }] },
+    accel: 'tcg',
+    want: [...head(), '-M', 'pc', ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-initrd', '/i/chainloader-target a b,/i/second', ...tail],
+  },
+  {
+    name: 'overlay disk relative to the instance dir, boot disk, serial',
+    spec: {
+      machine: 'pc', kernel: undefined, debugExit: false,
+      disks: [
+        { path: 'disk.qcow2', format: 'qcow2', readonly: false, overlay: { backing: '/i/disk.raw', backingFormat: 'raw' }, boot: true },
+        { path: '/v/data.raw', format: 'raw', readonly: false, serial: 'vol0' },
+      ],
+    },
+    accel: 'tcg',
+    want: [
+      ...head(), '-M', 'pc', ...tcg, '-m', '64', '-smp', '1', ...common,
+      '-drive', 'if=none,id=disk0,file=/var/lib/cunik/instances/abc123/disk.qcow2,format=qcow2,readonly=off', '-device', 'virtio-blk-pci,drive=disk0,bootindex=0',
+      '-drive', 'if=none,id=disk1,file=/v/data.raw,format=raw,readonly=off', '-device', 'virtio-blk-pci,drive=disk1,serial=vol0',
+      ...tail,
+    ],
+  },
+  {
+    name: 'microvm: user and tap NICs as virtio-net-device, a 9p share as virtio-9p-device',
+    spec: {
+      debugExit: false,
+      shares: [{ tag: 'vol0', path: '/srv/www', readonly: true }],
+      nics: [
+        { backend: { type: 'user', net: '10.0.2.0/24', hostfwd: [{ proto: 'tcp', hostAddr: '127.0.0.1', hostPort: 8080, guestPort: 80 }, { proto: 'udp', hostPort: 5353, guestAddr: '10.0.2.15', guestPort: 53 }] } },
+        { backend: { type: 'tap', ifname: 'cunik-tap3' }, mac: '52:54:00:12:34:56' },
+      ],
+    },
+    accel: 'tcg',
+    want: [
+      ...head(), '-M', MICROVM_MACHINE, ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3',
+      '-fsdev', 'local,id=fs0,path=/srv/www,security_model=none,multidevs=remap,readonly=on', '-device', 'virtio-9p-device,fsdev=fs0,mount_tag=vol0',
+      '-netdev', 'user,id=net0,net=10.0.2.0/24,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp::5353-10.0.2.15:53', '-device', 'virtio-net-device,netdev=net0',
+      '-netdev', 'tap,id=net1,ifname=cunik-tap3,script=no,downscript=no', '-device', 'virtio-net-device,netdev=net1,mac=52:54:00:12:34:56',
+      ...tail,
+    ],
+  },
+  {
+    name: 'pc: virtio-net-pci and virtio-9p-pci',
+    spec: { machine: 'pc', debugExit: false, shares: [{ tag: 't', path: '/a,b', readonly: false }], nics: [{ backend: { type: 'user' } }] },
+    accel: 'tcg',
+    want: [
+      ...head(), '-M', 'pc', ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3',
+      '-fsdev', 'local,id=fs0,path=/a,,b,security_model=none,multidevs=remap', '-device', 'virtio-9p-pci,fsdev=fs0,mount_tag=t',
+      '-netdev', 'user,id=net0', '-device', 'virtio-net-pci,netdev=net0',
+      ...tail,
+    ],
+  },
 ];
 
 for (const c of cases) {
@@ -171,6 +252,17 @@ test('qemuArgv: rejects bad specs with INVALID_ARGUMENT naming the field', () =>
     [{ cpus: 0 }, 'cpus'],
     [{ machine: 'virt' as never }, 'machine'],
     [{ disks: [{ path: '/x', format: 'vmdk' as never, readonly: false }] }, 'disks[0].format'],
+    [{ machineOptions: { acpi: 'on,pit=on' } }, 'machineOptions'],
+    [{ globals: ['-device foo'] }, 'globals'],
+    [{ debugExitPort: 0x80 }, 'debugExitPort'],
+    [{ modules: [{ path: '/a,b' }] }, 'modules[0].path'],
+    [{ modules: [{ path: '/a', cmdline: 'x,y' }] }, 'modules[0].cmdline'],
+    [{ disks: [{ path: '/x', format: 'raw', readonly: false, serial: 'has space' }] }, 'disks[0].serial'],
+    [{ nics: [{ backend: { type: 'tap', ifname: 'a,b' } }] }, 'nics[0].ifname'],
+    [{ nics: [{ backend: { type: 'user' }, mac: 'zz' }] }, 'nics[0].mac'],
+    [{ nics: [{ backend: { type: 'user', hostfwd: [{ proto: 'tcp', hostPort: 0, guestPort: 80 }] } }] }, 'nics[0].hostfwd[0]'],
+    [{ nics: [{ backend: { type: 'vde' } as never }] }, 'nics[0].backend'],
+    [{ shares: [{ tag: '', path: '/x', readonly: true }] }, 'shares[0].tag'],
   ];
   for (const [patch, field] of bad) {
     assert.throws(
@@ -185,4 +277,6 @@ test('qemuArgv: rejects bad specs with INVALID_ARGUMENT naming the field', () =>
   assert.throws(() => qemuArgv(noKernel, paths, 'tcg'), /neither a kernel nor a disk/);
   assert.throws(() => qemuArgv({ ...noKernel, initrd: '/i', disks: [{ path: '/d', format: 'raw', readonly: false }] }, paths, 'tcg'), /initrd needs a kernel/);
   assert.throws(() => qemuArgv(base, paths, 'hvf' as never), (e: unknown) => e instanceof CunikError && e.field === 'accel');
+  assert.throws(() => qemuArgv({ ...noKernel, modules: [{ path: '/m' }], disks: [{ path: '/d', format: 'raw', readonly: false }] }, paths, 'tcg'), /modules need a kernel/);
+  assert.throws(() => qemuArgv({ ...base, initrd: '/i', modules: [{ path: '/m' }] }, paths, 'tcg'), /either an initrd or modules/);
 });

@@ -1,9 +1,9 @@
 // BootSpec → QEMU argv. A pure function: no file system, no environment (DESIGN.md, "VMM: QEMU first").
 // Choices and the reasons for them are in docs/qemu.md.
 
-import { basename } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import { invalid } from '../../errors.js';
-import type { Accelerator, BootSpec, MachineType, VmPaths } from '../types.js';
+import type { Accelerator, BootSpec, DiskSpec, MachineType, NicSpec, ShareSpec, VmPaths } from '../types.js';
 
 export const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64';
 
@@ -18,6 +18,8 @@ export const MICROVM_MACHINE = 'microvm,x-option-roms=off,isa-serial=on,rtc=off,
 
 /** isa-debug-exit: a write of v to port 0xf4 ends QEMU with status (v << 1) | 1. */
 export const DEBUG_EXIT_DEVICE = 'isa-debug-exit,iobase=0xf4,iosize=0x04';
+/** The same device at QEMU's default port (0x501, 2 bytes), where Unikraft, Solo5 and Nanos write. */
+export const DEBUG_EXIT_DEVICE_501 = 'isa-debug-exit,iobase=0x501,iosize=0x02';
 
 export interface QemuArgvOptions {
   /** argv[0]; default qemu-system-x86_64 (resolved through PATH by spawn). */
@@ -39,17 +41,91 @@ export function qmpArg(qmpSocket: string): string {
   return `unix:${qemuOptValue(qmpSocket)},server=on,wait=off`;
 }
 
-function machineArg(machine: MachineType): string {
+const OPT_NAME = /^[a-z0-9][a-z0-9_-]*$/i;
+const OPT_VALUE = /^[a-z0-9_.:/-]*$/i;
+
+function machineArg(machine: MachineType, options: Record<string, string> = {}): string {
+  let base: string;
   switch (machine) {
     case 'microvm':
-      return MICROVM_MACHINE;
+      base = MICROVM_MACHINE;
+      break;
     case 'pc':
-      return 'pc';
     case 'q35':
-      return 'q35';
+      base = machine;
+      break;
     default:
       throw invalid(`unknown machine type: ${String(machine)}`, 'machine');
   }
+  const [type, ...defaults] = base.split(',');
+  const merged = new Map(defaults.map((kv) => kv.split('=') as [string, string]));
+  for (const [key, value] of Object.entries(options)) {
+    if (!OPT_NAME.test(key) || !OPT_VALUE.test(value)) throw invalid(`bad machine option ${key}=${value}`, 'machineOptions');
+    merged.set(key, value);
+  }
+  return [type, ...[...merged].map(([k, v]) => `${k}=${v}`)].join(',');
+}
+
+/** A disk's path: absolute, or relative to the instance directory. */
+export function diskPath(disk: Pick<DiskSpec, 'path'>, dir: string): string {
+  return isAbsolute(disk.path) ? disk.path : join(dir, disk.path);
+}
+
+function debugExitDevice(port = 0xf4): string {
+  if (port === 0xf4) return DEBUG_EXIT_DEVICE;
+  if (port === 0x501) return DEBUG_EXIT_DEVICE_501;
+  throw invalid(`unsupported isa-debug-exit port 0x${port.toString(16)} (0xf4 or 0x501)`, 'debugExitPort');
+}
+
+const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i;
+const port = (n: number, field: string): number => {
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw invalid(`${field} must be a port number (1-65535), got ${n}`, field);
+  return n;
+};
+const noComma = (value: string, field: string): string => {
+  if (value === '' || /[,\s]/.test(value)) throw invalid(`${field} must be non-empty without commas or spaces: ${JSON.stringify(value)}`, field);
+  return value;
+};
+
+function netdevArg(nic: NicSpec, id: string, i: number): string {
+  const b = nic.backend;
+  if (b.type === 'tap') return `tap,id=${id},ifname=${noComma(b.ifname, `nics[${i}].ifname`)},script=no,downscript=no`;
+  if (b.type !== 'user') throw invalid(`unknown network backend: ${String((b as { type: unknown }).type)}`, `nics[${i}].backend`);
+  let arg = `user,id=${id}`;
+  if (b.net !== undefined) arg += `,net=${noComma(b.net, `nics[${i}].net`)}`;
+  for (const [j, f] of (b.hostfwd ?? []).entries()) {
+    const field = `nics[${i}].hostfwd[${j}]`;
+    if (f.proto !== 'tcp' && f.proto !== 'udp') throw invalid(`${field}: proto must be tcp or udp`, field);
+    const host = f.hostAddr === undefined ? '' : noComma(f.hostAddr, field);
+    const guest = f.guestAddr === undefined ? '' : noComma(f.guestAddr, field);
+    arg += `,hostfwd=${f.proto}:${host}:${port(f.hostPort, field)}-${guest}:${port(f.guestPort, field)}`;
+  }
+  return arg;
+}
+
+function nicArgs(nics: NicSpec[], machine: MachineType): string[] {
+  const model = machine === 'microvm' ? 'virtio-net-device' : 'virtio-net-pci';
+  return nics.flatMap((nic, i) => {
+    const id = `net${i}`;
+    let device = `${model},netdev=${id}`;
+    if (nic.mac !== undefined) {
+      if (!MAC.test(nic.mac)) throw invalid(`nics[${i}].mac is not a MAC address: ${nic.mac}`, `nics[${i}].mac`);
+      device += `,mac=${nic.mac}`;
+    }
+    return ['-netdev', netdevArg(nic, id, i), '-device', device];
+  });
+}
+
+function shareArgs(shares: ShareSpec[], machine: MachineType): string[] {
+  const model = machine === 'microvm' ? 'virtio-9p-device' : 'virtio-9p-pci';
+  return shares.flatMap((share, i) => {
+    const id = `fs${i}`;
+    const ro = share.readonly ? ',readonly=on' : '';
+    return [
+      '-fsdev', `local,id=${id},path=${qemuOptValue(share.path)},security_model=none,multidevs=remap${ro}`,
+      '-device', `${model},fsdev=${id},mount_tag=${noComma(share.tag, `shares[${i}].tag`)}`,
+    ];
+  });
 }
 
 function positiveInt(value: number, field: string): number {
@@ -66,29 +142,51 @@ export function qemuArgv(spec: BootSpec, paths: VmPaths, accel: Accelerator, opt
   const argv: string[] = [opts.binary ?? DEFAULT_QEMU_BINARY];
   const name = basename(paths.dir);
   if (name !== '') argv.push('-name', qemuOptValue(`cunik-${name}`));
-  argv.push('-M', machineArg(spec.machine));
+  argv.push('-M', machineArg(spec.machine, spec.machineOptions));
   if (accel === 'kvm') argv.push('-accel', 'kvm', '-cpu', 'host');
   else if (accel === 'tcg') argv.push('-accel', 'tcg', '-cpu', 'max');
   else throw invalid(`unknown accelerator: ${String(accel)}`, 'accel');
   argv.push('-m', String(memoryMiB), '-smp', String(cpus));
   argv.push('-nodefaults', '-no-user-config', '-nographic', '-no-reboot');
+  for (const g of spec.globals ?? []) {
+    if (!/^[\w-]+\.[\w-]+=\S*$/.test(g)) throw invalid(`bad -global setting: ${g}`, 'globals');
+    argv.push('-global', g);
+  }
 
-  if (spec.machine !== 'microvm' && spec.kernel !== undefined && opts.bios !== undefined) argv.push('-bios', opts.bios);
+  if (spec.machine !== 'microvm' && spec.kernel !== undefined && opts.bios !== undefined && spec.firmware !== 'seabios') argv.push('-bios', opts.bios);
   if (spec.kernel !== undefined) argv.push('-kernel', spec.kernel);
   if (spec.initrd !== undefined) argv.push('-initrd', spec.initrd);
+  if (spec.modules !== undefined && spec.modules.length > 0) {
+    if (spec.kernel === undefined) throw invalid('multiboot modules need a kernel', 'modules');
+    if (spec.initrd !== undefined) throw invalid('a boot spec has either an initrd or modules', 'modules');
+    // QEMU splits -initrd at commas and takes a module's path up to its first space (hw/i386/multiboot.c).
+    argv.push('-initrd', spec.modules.map((m, i) => {
+      const path = noComma(m.path, `modules[${i}].path`);
+      if (m.cmdline === undefined || m.cmdline === '') return path;
+      if (m.cmdline.includes(',')) throw invalid(`modules[${i}].cmdline cannot contain a comma`, `modules[${i}].cmdline`);
+      return `${path} ${m.cmdline}`;
+    }).join(','));
+  }
   if (spec.kernel !== undefined && spec.cmdline !== '') argv.push('-append', spec.cmdline);
 
   const blkDevice = spec.machine === 'microvm' ? 'virtio-blk-device' : 'virtio-blk-pci';
   spec.disks.forEach((disk, i) => {
     if (disk.format !== 'raw' && disk.format !== 'qcow2') throw invalid(`unknown disk format: ${String(disk.format)}`, `disks[${i}].format`);
     const id = `disk${i}`;
+    let device = `${blkDevice},drive=${id}`;
+    if (disk.serial !== undefined) {
+      if (!/^[\w.-]{1,20}$/.test(disk.serial)) throw invalid(`disks[${i}].serial must be 1-20 of [A-Za-z0-9_.-]`, `disks[${i}].serial`);
+      device += `,serial=${disk.serial}`;
+    }
+    if (disk.boot) device += ',bootindex=0';
     argv.push(
       '-drive',
-      `if=none,id=${id},file=${qemuOptValue(disk.path)},format=${disk.format},readonly=${disk.readonly ? 'on' : 'off'}`,
+      `if=none,id=${id},file=${qemuOptValue(diskPath(disk, paths.dir))},format=${disk.format},readonly=${disk.readonly ? 'on' : 'off'}`,
       '-device',
-      `${blkDevice},drive=${id}`,
+      device,
     );
   });
+  argv.push(...shareArgs(spec.shares ?? [], spec.machine), ...nicArgs(spec.nics ?? [], spec.machine));
 
   // Serial console: QEMU writes the log itself, also while nobody is connected to the socket
   // (verified on QEMU 7.2, see docs/qemu.md); the socket is for attach/input.
@@ -100,6 +198,6 @@ export function qemuArgv(spec: BootSpec, paths: VmPaths, accel: Accelerator, opt
   );
   argv.push('-qmp', qmpArg(paths.qmpSocket));
   argv.push('-pidfile', paths.pidfile);
-  if (spec.debugExit) argv.push('-device', DEBUG_EXIT_DEVICE);
+  if (spec.debugExit) argv.push('-device', debugExitDevice(spec.debugExitPort));
   return argv;
 }
