@@ -1,0 +1,45 @@
+// Kernel module resolution: dependencies first, softdeps through aliases, built-ins skipped.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { BASE_MODULES, ModuleIndex, VOLUME_MODULES } from '../../src/build/linux/modules.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'cunik-mod-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test('a fake modules dir: load order, softdep aliases (generic preferred), built-ins, unknown names', () => {
+  writeFileSync(join(tmp, 'modules.dep'), [
+    'kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/jbd2/jbd2.ko',
+    'kernel/fs/jbd2/jbd2.ko:',
+    'kernel/lib/crc16.ko:',
+    'kernel/crypto/crc32c_generic.ko:',
+    'kernel/arch/x86/crypto/crc32c-intel.ko:',
+    'kernel/drivers/net/virtio_net.ko: kernel/drivers/virtio/virtio.ko',
+    '',
+  ].join('\n'));
+  writeFileSync(join(tmp, 'modules.softdep'), '# comment\nsoftdep ext4 pre: crypto-crc32c\n');
+  writeFileSync(join(tmp, 'modules.alias'), 'alias crypto-crc32c crc32c_intel\nalias crypto-crc32c crc32c_generic\nalias pci:v* virtio_net\n');
+  writeFileSync(join(tmp, 'modules.builtin'), 'kernel/drivers/virtio/virtio.ko\n');
+  const idx = new ModuleIndex(tmp);
+  assert.deepEqual(idx.resolve(['ext4']).map((m) => m.name), ['crc32c_generic', 'crc16', 'jbd2', 'ext4']);
+  assert.deepEqual(idx.resolve(['virtio-net', 'virtio_net']).map((m) => m.rel), ['kernel/drivers/net/virtio_net.ko']);
+  assert.equal(idx.resolve(['ext4'])[3]!.path, join(tmp, 'kernel/fs/ext4/ext4.ko'));
+  assert.throws(() => idx.resolve(['nosuch']), /kernel module nosuch is not in/);
+});
+
+test("Debian's modules: what a linux image loads exists, dependencies first", (t) => {
+  const dirs = existsSync('/lib/modules') ? readdirSync('/lib/modules').filter((d) => existsSync(join('/lib/modules', d, 'modules.dep'))) : [];
+  if (dirs.length === 0) return t.skip('no /lib/modules/*/modules.dep (apt-get install linux-image-amd64)');
+  const mods = new ModuleIndex(join('/lib/modules', dirs[0]!)).resolve([...BASE_MODULES, ...VOLUME_MODULES]);
+  const names = mods.map((m) => m.name);
+  for (const want of ['virtio_mmio', 'virtio_pci', 'virtio_net', '9p', '9pnet_virtio', 'virtio_blk', 'ext4', 'virtio', 'virtio_ring', 'jbd2']) {
+    assert.ok(names.includes(want), `${want} in ${names.join(' ')}`);
+  }
+  assert.ok(names.indexOf('virtio_ring') < names.indexOf('virtio'));
+  assert.ok(names.indexOf('virtio') < names.indexOf('virtio_mmio'));
+  assert.ok(names.indexOf('9pnet') < names.indexOf('9pnet_virtio'));
+  assert.ok(names.indexOf('jbd2') < names.indexOf('ext4'));
+  for (const m of mods) assert.ok(existsSync(m.path), m.path);
+});
