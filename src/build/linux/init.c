@@ -17,14 +17,19 @@
  *    NUL-separated KEY=VALUE words of /.cunik/env, overridden by init's environment (the kernel
  *    passes unknown KEY=VALUE parameters to init that way), without the ip= and cunik.* words;
  *    working directory /.cunik/workdir if present, else /;
- * 6. reaps every child until the app exits, then reports its exit status (128 + signal number
+ * 6. passes an ACPI power-button press (QMP system_powerdown: `cunik stop`) to the app as SIGTERM
+ *    (a second press: SIGKILL), read from the "Power Button" input device (modules button, evdev);
+ * 7. reaps every child until the app exits, then reports its exit status (128 + signal number
  *    when killed) through QEMU's isa-debug-exit device (outl to port 0xf4: QEMU exits with
  *    (status << 1) | 1) and, if that device is absent, powers off.
  * "cunik.debug" on the command line makes each step say what it did.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <linux/input.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <net/route.h>
@@ -38,6 +43,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -222,6 +228,55 @@ static void mount_volume(const char *kind, const char *spec) {
   else dbg("mounted %s on %s", src, dir);
 }
 
+/* The input device of the ACPI power button, or -1. */
+static int power_button(void) {
+  DIR *d = opendir("/dev/input");
+  if (!d) return -1;
+  int found = -1;
+  for (struct dirent *e; found < 0 && (e = readdir(d));) {
+    if (strncmp(e->d_name, "event", 5) != 0) continue;
+    char path[300], name[128] = "";
+    snprintf(path, sizeof path, "/dev/input/%s", e->d_name);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (ioctl(fd, EVIOCGNAME(sizeof name - 1), name) >= 0 && strstr(name, "Power Button")) found = fd;
+    else close(fd);
+  }
+  closedir(d);
+  return found;
+}
+
+/* Reap children until the app exits, passing power-button presses on; returns its status. */
+static int supervise(pid_t app, const sigset_t *chld) {
+  int sfd = signalfd(-1, chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  int button = power_button(), presses = 0, tries = 0;
+  for (;;) {
+    int status;
+    pid_t p;
+    while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+      if (p == app) return WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+    }
+    if (p < 0 && errno == ECHILD) return 127;
+    struct pollfd fds[2] = { { sfd, POLLIN, 0 }, { button, POLLIN, 0 } };
+    int n = poll(fds, button >= 0 ? 2 : 1, button >= 0 || tries >= 20 ? -1 : 250);
+    if (n == 0 && button < 0) { tries++; button = power_button(); continue; }
+    if (n < 0) continue;
+    if (fds[0].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {}
+    }
+    if (button >= 0 && (fds[1].revents & POLLIN)) {
+      struct input_event ev;
+      while (read(button, &ev, sizeof ev) == sizeof ev) {
+        if (ev.type == EV_KEY && ev.code == KEY_POWER && ev.value == 1) {
+          dbg("power button: %s", presses ? "SIGKILL" : "SIGTERM");
+          kill(-app, presses++ ? SIGKILL : SIGTERM);
+        }
+      }
+    }
+  }
+}
+
 static void report_and_exit(int code) {
   sync();
   if (ioperm(DEBUG_EXIT_PORT, 4, 1) == 0) outl((unsigned)code, DEBUG_EXIT_PORT);
@@ -285,9 +340,14 @@ int main(int argc, char **argv, char **envp) {
   const char *dir = slurp("/.cunik/workdir", &workdir) > 0 ? strtok(workdir, "\n") : "/";
 
   dbg("exec %s (%d args)", av[0], ac - 1);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
   pid_t app = fork();
   if (app < 0) { say("fork: %s", strerror(errno)); report_and_exit(127); }
   if (app == 0) {
+    sigprocmask(SIG_UNBLOCK, &chld, NULL);
     setsid();
     ioctl(0, TIOCSCTTY, 0);
     if (chdir(dir) != 0) say("chdir %s: %s", dir, strerror(errno));
@@ -295,16 +355,7 @@ int main(int argc, char **argv, char **envp) {
     say("exec %s: %s", av[0], strerror(errno));
     _exit(errno == ENOENT ? 127 : 126);
   }
-  int status = 0, code = 0;
-  for (;;) {
-    pid_t p = wait(&status);
-    if (p < 0 && errno == EINTR) continue;
-    if (p < 0) { code = 127; break; }
-    if (p == app) {
-      code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
-      break;
-    }
-  }
+  int code = supervise(app, &chld);
   dbg("%s exited with %d", av[0], code);
   kill(-1, SIGKILL);
   report_and_exit(code);

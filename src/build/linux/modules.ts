@@ -7,8 +7,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { invalid } from '../../errors.js';
 
-/** Always loaded: virtio over MMIO (microvm finds its devices through ACPI) and PCI, and the NIC. */
-export const BASE_MODULES = ['virtio_mmio', 'virtio_pci', 'virtio_net'];
+/**
+ * Always loaded: virtio over MMIO (microvm finds its devices through ACPI) and PCI, the NIC, and
+ * the ACPI power button with its input events (cunik-init turns a press into SIGTERM for the app).
+ */
+export const BASE_MODULES = ['virtio_mmio', 'virtio_pci', 'virtio_net', 'button', 'evdev'];
 /** Loaded when the image declares volumes: 9p shares and ext4 block volumes. */
 export const VOLUME_MODULES = ['9pnet_virtio', '9p', 'virtio_blk', 'ext4'];
 
