@@ -21,6 +21,11 @@ command -v gcc >/dev/null || missing+=(gcc)
 command -v ld >/dev/null || missing+=(binutils)
 command -v skopeo >/dev/null || missing+=(skopeo)
 command -v make >/dev/null || missing+=(make)
+compgen -G '/boot/vmlinuz-*' >/dev/null || missing+=(linux-image-amd64) # cunik build: the linux family's default kernel and modules
+dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)       # cunik build tests and examples: a static /bin/busybox
+[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || missing+=(libc6-dev)           # cunik-init is linked statically
+command -v xz >/dev/null || missing+=(xz-utils)                           # extracting Debian's xz-compressed vmlinux
+command -v cpio >/dev/null || missing+=(cpio)                             # tests read initramfs archives back
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
