@@ -1,4 +1,4 @@
-import type { BootSpec, VmExit } from '../vmm/types.js';
+import type { BootSpec, NicSpec, VmExit } from '../vmm/types.js';
 
 /** Image-level boot facts, read from the image config's org.cunik.* labels. */
 export interface ImageBootInfo {
@@ -16,6 +16,34 @@ export interface ImageBootInfo {
   labels: Record<string, string>;
 }
 
+/**
+ * One network attachment of an instance: the host side (as QEMU takes it) plus the guest's IPv4
+ * settings the network layer assigned. Without `ip` the family's default applies (DHCP where the
+ * family has it); each adapter says in docs/families.md how it passes these.
+ */
+export interface InstanceNetwork {
+  nic: NicSpec;
+  /** Guest IPv4 address, e.g. 10.0.2.15. */
+  ip?: string;
+  /** Prefix length of `ip`'s network, e.g. 24. Required with `ip`. */
+  prefix?: number;
+  gateway?: string;
+  dns?: string[];
+}
+
+/** A volume attached to an instance: a block file (virtio-blk) or a host folder (virtio-9p). */
+export interface InstanceVolume {
+  kind: 'block' | 'share';
+  /** Host path: the block file or the shared folder. */
+  source: string;
+  /** Mount point in the guest. */
+  target: string;
+  readonly: boolean;
+  /** Block files only: image format (default raw) and file system (default: the family's). */
+  format?: 'raw' | 'qcow2';
+  fstype?: string;
+}
+
 /** What the user asked for at create time. */
 export interface InstanceBootConfig {
   /** Replaces the image's default args when non-empty. */
@@ -23,6 +51,27 @@ export interface InstanceBootConfig {
   env: string[];
   memoryMiB?: number;
   cpus?: number;
+  /** Network attachments, the primary first; none means no NIC. */
+  networks?: InstanceNetwork[];
+  volumes?: InstanceVolume[];
+  /**
+   * The host's TSC frequency in kHz (families/host.ts: hostTscKhz()), for guests that cannot
+   * calibrate it on a trimmed machine (linux: tsc_early_khz=, hermit: -freq).
+   */
+  tscKhz?: number;
+}
+
+/** How an instance ended, as a family can tell it. */
+export interface ExitStatus {
+  code: number;
+  /**
+   * false when QEMU's exit status does not carry the guest's own exit code (Solo5 and OSv on QEMU,
+   * a VM adopted after a daemon restart...): `code` is then a stand-in (0 unless the guest is known
+   * to have failed) and inspect should say "exit code unknown" with `note`.
+   */
+  known: boolean;
+  /** One line saying why the code is unknown or what it stands for. */
+  note?: string;
 }
 
 export interface FamilyAdapter {
@@ -30,4 +79,6 @@ export interface FamilyAdapter {
   bootSpec(image: ImageBootInfo, instance: InstanceBootConfig): BootSpec;
   /** Map how QEMU ended to the unikernel's exit code. */
   exitCode(exit: VmExit): number;
+  /** The same with whether the code is the guest's own (families/exit.ts: exitStatusOf). */
+  exitStatus?(exit: VmExit): ExitStatus;
 }

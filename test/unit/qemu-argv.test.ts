@@ -207,7 +207,7 @@ const cases: Case[] = [
     want: [
       ...head(), '-M', 'pc', ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3',
       '-fsdev', 'local,id=fs0,path=/a,,b,security_model=none,multidevs=remap', '-device', 'virtio-9p-pci,fsdev=fs0,mount_tag=t',
-      '-netdev', 'user,id=net0', '-device', 'virtio-net-pci,netdev=net0',
+      '-netdev', 'user,id=net0', '-device', 'virtio-net-pci,netdev=net0,romfile=',
       ...tail,
     ],
   },

@@ -107,7 +107,8 @@ function nicArgs(nics: NicSpec[], machine: MachineType): string[] {
   const model = machine === 'microvm' ? 'virtio-net-device' : 'virtio-net-pci';
   return nics.flatMap((nic, i) => {
     const id = `net${i}`;
-    let device = `${model},netdev=${id}`;
+    // romfile= (empty): no iPXE option ROM, which SeaBIOS would load and run for nothing.
+    let device = machine === 'microvm' ? `${model},netdev=${id}` : `${model},netdev=${id},romfile=`;
     if (nic.mac !== undefined) {
       if (!MAC.test(nic.mac)) throw invalid(`nics[${i}].mac is not a MAC address: ${nic.mac}`, `nics[${i}].mac`);
       device += `,mac=${nic.mac}`;

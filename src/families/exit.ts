@@ -1,0 +1,41 @@
+// Exit-status mapping shared by the adapters, and the rule the instances layer applies to any
+// family: exitStatusOf(adapter, exit) says what code to record and whether it is the guest's own.
+import { constants } from 'node:os';
+import type { VmExit } from '../vmm/types.js';
+import type { ExitStatus, FamilyAdapter } from './types.js';
+
+/** QEMU killed by a signal: 128 + its number, the shell's rule. */
+export function signalStatus(signal: NodeJS.Signals): ExitStatus {
+  return { code: 128 + (constants.signals[signal] ?? 0), known: true, note: `QEMU was killed by ${signal}` };
+}
+
+export const NO_REPORT =
+  'QEMU ended without a report from the guest (stopped, powered off through ACPI, or the guest reset)';
+
+/**
+ * isa-debug-exit with the guest's own code: QEMU exits (v << 1) | 1 for a write of v, so an odd
+ * status s means the guest reported (s - 1) / 2 (QEMU's hw/misc/debugexit.c).
+ */
+export function debugExitStatus(exit: VmExit): ExitStatus {
+  if (exit.signal) return signalStatus(exit.signal);
+  const status = exit.status ?? 0;
+  if (status === 0) return { code: 0, known: false, note: NO_REPORT };
+  if (status % 2 === 1) return { code: (status - 1) / 2, known: true };
+  return { code: status, known: false, note: `QEMU exited with status ${status}` };
+}
+
+/** For families whose QEMU status never carries the app's code: 0 unless killed, always unknown. */
+export function unknownExitStatus(note: string): (exit: VmExit) => ExitStatus {
+  return (exit) => (exit.signal ? signalStatus(exit.signal) : { code: 0, known: false, note });
+}
+
+/**
+ * What the instances layer should record when a VM ends. A VM whose status was lost (adopted after
+ * a daemon restart, {status: null, signal: null}) is unknown for every family.
+ */
+export function exitStatusOf(adapter: FamilyAdapter, exit: VmExit): ExitStatus {
+  if (exit.status === null && exit.signal === null) {
+    return { code: 0, known: false, note: 'the VM ended while no daemon watched it: its exit status is lost' };
+  }
+  return adapter.exitStatus ? adapter.exitStatus(exit) : { code: adapter.exitCode(exit), known: true };
+}

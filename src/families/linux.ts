@@ -1,0 +1,107 @@
+// The `linux` family: a Linux kernel (an uncompressed vmlinux with a PVH note, or a bzImage) and an
+// initramfs whose /init reads Cunik's command line (src/build/linux/init.c). Rules and sources:
+// - Machine: microvm unless org.cunik.machine says pc/q35. On microvm ACPI is on: Debian's kernel
+//   builds virtio_mmio as a module without CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES, so it finds
+//   virtio-mmio devices only in the DSDT QEMU generates (hw/i386/acpi-microvm.c). Checked with
+//   linux-image-6.1.0 and QEMU 7.2: virtio-blk, -net and -9p found after loading the modules.
+//   ACPI also gives microvm a power button (the GED), so stop is 'acpi' (the init must act on it).
+// - Timers: microvm keeps pit=off; without a PIT (and no HPET or PM timer) the kernel hangs
+//   calibrating the TSC unless tsc_early_khz= gives it (Documentation/admin-guide/
+//   kernel-parameters.txt). The frequency comes from instance.tscKhz, else the label
+//   org.cunik.tsc-khz, else the PIT is turned back on. no_timer_check skips the IO-APIC timer test.
+// - console=ttyS0 (the 16550 at 0x3f8), quiet, panic=-1 (a panic resets at once; with -no-reboot
+//   QEMU exits), pci=off on microvm (it has no PCI).
+// - Network: ip=ADDR::GW:NETMASK::eth0:off[:DNS0[:DNS1]], the kernel's own syntax
+//   (Documentation/admin-guide/nfs/nfsroot.rst). Debian's kernel has no CONFIG_IP_PNP, so the
+//   kernel hands ip= to the init as an environment word and the init applies it. First network only.
+// - Volumes: cunik.blk=/dev/vdX:/PATH[:FS] and cunik.9p=TAG:/PATH, read by the init from
+//   /proc/cmdline (a dotted word is a module parameter, never passed to init: init/main.c).
+// - Env: KEY=VALUE words before "--": the kernel passes unknown KEY=VALUE parameters to init as its
+//   environment (init/main.c unknown_bootoption), at most 32 with HOME and TERM
+//   (CONFIG_INIT_ENV_ARG_LIMIT); keys with a '.' would be taken as module parameters, so refused.
+// - Args: after "--", which the kernel passes to init as argv (init/main.c); the init appends them
+//   to the image's entry. At most 31; a second "--" would end them (kernel/params.c parse_args).
+// - Quoting: a word with blanks goes in double quotes, which the kernel strips (lib/cmdline.c
+//   next_arg); a double quote cannot be passed. The line is at most 2047 bytes (COMMAND_LINE_SIZE).
+// - Exit: the init writes the app's status to isa-debug-exit at 0xf4; QEMU exits (s << 1) | 1.
+import { invalid } from '../errors.js';
+import type { BootSpec } from '../vmm/types.js';
+import { appArgs, appEnv, blockDisks, devices, machineFor, netmask, nicsOf, refuse, requireFile, shareSpecs, sizing, staticIp, volumesOf } from './common.js';
+import { debugExitCode } from './generic.js';
+import { debugExitStatus } from './exit.js';
+import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
+
+const COMMAND_LINE_SIZE = 2048;
+const MAX_INIT_ENVS = 32 - 2; // envp_init starts with HOME=/ and TERM=linux
+const MAX_INIT_ARGS = 32 - 1; // argv_init starts with "init"
+/** Parameters the kernel itself takes: an env var of that name would never reach the init. */
+const KERNEL_PARAMS = new Set(['console', 'quiet', 'panic', 'pci', 'ip', 'init', 'rdinit', 'root', 'loglevel', 'debug', 'tsc_early_khz', 'no_timer_check', 'acpi']);
+
+/** One command-line word as the kernel's parser reads it back. */
+function kword(word: string, field: string): string {
+  refuse(word.includes('"'), `the Linux command line cannot carry a double quote: ${JSON.stringify(word)}`, field);
+  if (word !== '' && !/\s/.test(word)) return word;
+  const eq = field === 'env' ? word.indexOf('=') : -1;
+  return eq > 0 ? `${word.slice(0, eq + 1)}"${word.slice(eq + 1)}"` : `"${word}"`;
+}
+
+function tscKhz(image: ImageBootInfo, instance: InstanceBootConfig): number | undefined {
+  const khz = instance.tscKhz ?? Number(image.labels['org.cunik.tsc-khz'] ?? NaN);
+  return Number.isInteger(khz) && khz > 0 ? khz : undefined;
+}
+
+export const linux: FamilyAdapter = {
+  name: 'linux',
+  bootSpec(image: ImageBootInfo, instance: InstanceBootConfig): BootSpec {
+    const kernel = requireFile(image.kernelPath, 'linux', 'a kernel (vmlinux or bzImage)');
+    const machine = machineFor(image, 'microvm');
+    const khz = tscKhz(image, instance);
+    const words = ['console=ttyS0', 'quiet', 'panic=-1'];
+    if (machine === 'microvm') words.push('pci=off');
+    if (khz !== undefined) words.push(`tsc_early_khz=${khz}`);
+    words.push('no_timer_check');
+
+    const net = staticIp(instance);
+    if (net) {
+      const dns = net.dns.slice(0, 2);
+      words.push(`ip=${[net.ip, '', net.gateway ?? '', netmask(net.prefix), '', 'eth0', 'off', ...dns].join(':')}`);
+    }
+    const { blocks, shares } = volumesOf(instance);
+    for (const v of [...blocks, ...shares]) refuse(/[\s":]/.test(v.target), `the init cannot mount at ${JSON.stringify(v.target)} (blank, quote or colon)`, 'volumes');
+    blocks.forEach((v, i) => words.push(`cunik.blk=/dev/vd${String.fromCharCode(97 + i)}:${v.target}${v.fstype ? `:${v.fstype}` : ''}`));
+    shareSpecs(shares).forEach((s, i) => words.push(`cunik.9p=${s.tag}:${shares[i]!.target}`));
+
+    const env = appEnv(image, instance);
+    refuse(env.length + (net ? 1 : 0) > MAX_INIT_ENVS, `Linux passes at most ${MAX_INIT_ENVS} environment words to init`, 'env');
+    for (const [key, value] of env) {
+      refuse(key.includes('.') || KERNEL_PARAMS.has(key), `env ${key} would be taken by the kernel, not passed to the app`, 'env');
+      words.push(kword(`${key}=${value}`, 'env'));
+    }
+    const args = appArgs(image, instance);
+    refuse(args.length > MAX_INIT_ARGS, `Linux passes at most ${MAX_INIT_ARGS} arguments to init`, 'args');
+    refuse(args.includes('--'), 'the Linux command line cannot pass "--" to the app (the kernel ends init arguments there)', 'args');
+    if (args.length > 0) words.push('--', ...args.map((a) => kword(a, 'args')));
+    const cmdline = words.join(' ');
+    if (cmdline.length >= COMMAND_LINE_SIZE) throw invalid(`the kernel command line is ${cmdline.length} bytes, over Linux's ${COMMAND_LINE_SIZE - 1}`, 'args');
+
+    const machineOptions: Record<string, string> = {};
+    if (machine === 'microvm') {
+      machineOptions['acpi'] = 'on';
+      if (khz === undefined) machineOptions['pit'] = 'on';
+    }
+    return {
+      machine,
+      kernel,
+      ...(image.initrdPath !== undefined && { initrd: image.initrdPath }),
+      cmdline,
+      disks: blockDisks(blocks),
+      ...sizing(image, instance),
+      powerdown: 'acpi',
+      debugExit: true,
+      ...(Object.keys(machineOptions).length > 0 && { machineOptions }),
+      ...devices(nicsOf(instance), shareSpecs(shares)),
+    };
+  },
+  exitCode: debugExitCode,
+  exitStatus: debugExitStatus,
+};

@@ -1,0 +1,89 @@
+import test from 'node:test';
+import { linux } from '../../src/families/linux.js';
+import { runCases, userNet } from './family-helpers.js';
+
+const MICROVM_ACPI = 'microvm,x-option-roms=off,isa-serial=on,rtc=off,pit=off,pic=off,acpi=on,pcie=off';
+const EXIT = ['-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04'];
+const img = { boot: 'pvh', kernelPath: '/i/vmlinux', initrdPath: '/i/initrd', args: ['/bin/httpd', '-f'], env: ['PATH=/bin'] };
+
+runCases(linux, [
+  {
+    name: 'TSC frequency unknown: the PIT stays on, no tsc_early_khz',
+    image: img,
+    spec: { machine: 'microvm', machineOptions: { acpi: 'on', pit: 'on' }, powerdown: 'acpi', debugExit: true, memoryMiB: 64 },
+    argv: [
+      '-M', 'microvm,x-option-roms=off,isa-serial=on,rtc=off,pit=on,pic=off,acpi=on,pcie=off',
+      '-kernel', '/i/vmlinux', '-initrd', '/i/initrd',
+      '-append', 'console=ttyS0 quiet panic=-1 pci=off no_timer_check PATH=/bin -- /bin/httpd -f',
+      ...EXIT,
+    ],
+  },
+  {
+    name: 'instance TSC: pit=off kept, tsc_early_khz given; instance args replace the image\'s',
+    image: img,
+    instance: { tscKhz: 2000000, args: ['/bin/sh', '-c', 'echo hi; exit 3'], memoryMiB: 256 },
+    spec: { machineOptions: { acpi: 'on' }, memoryMiB: 256 },
+    argv: [
+      '-M', MICROVM_ACPI, '-kernel', '/i/vmlinux', '-initrd', '/i/initrd',
+      '-append', 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check PATH=/bin -- /bin/sh -c "echo hi; exit 3"',
+      ...EXIT,
+    ],
+  },
+  {
+    name: 'TSC from the image label',
+    image: { ...img, labels: { 'org.cunik.tsc-khz': '2399998' } },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2399998 no_timer_check PATH=/bin -- /bin/httpd -f' },
+  },
+  {
+    name: 'network, volumes, env with blanks: ip=, cunik.blk=, cunik.9p=, virtio-mmio devices',
+    image: img,
+    instance: {
+      tscKhz: 2000000,
+      env: ['GREETING=hello world', 'PATH=/usr/bin'],
+      networks: [userNet({ ip: '10.0.2.15', prefix: 24, gateway: '10.0.2.2', dns: ['10.0.2.3'] })],
+      volumes: [
+        { kind: 'block', source: '/v/data.ext4', target: '/data', readonly: false },
+        { kind: 'block', source: '/v/logs.raw', target: '/logs', readonly: false, fstype: 'ext2' },
+        { kind: 'share', source: '/srv/www', target: '/www', readonly: true },
+      ],
+    },
+    argv: [
+      '-M', MICROVM_ACPI, '-kernel', '/i/vmlinux', '-initrd', '/i/initrd',
+      '-append', 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off:10.0.2.3 cunik.blk=/dev/vda:/data cunik.blk=/dev/vdb:/logs:ext2 cunik.9p=vol0:/www PATH=/usr/bin GREETING="hello world" -- /bin/httpd -f',
+      '-drive', 'if=none,id=disk0,file=/v/data.ext4,format=raw,readonly=off', '-device', 'virtio-blk-device,drive=disk0,serial=vol0',
+      '-drive', 'if=none,id=disk1,file=/v/logs.raw,format=raw,readonly=off', '-device', 'virtio-blk-device,drive=disk1,serial=vol1',
+      '-fsdev', 'local,id=fs0,path=/srv/www,security_model=none,multidevs=remap,readonly=on', '-device', 'virtio-9p-device,fsdev=fs0,mount_tag=vol0',
+      '-netdev', 'user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80', '-device', 'virtio-net-device,netdev=net0',
+      ...EXIT,
+    ],
+  },
+  {
+    name: 'bzImage on pc (label): qboot, PCI kept, virtio-net-pci',
+    image: { ...img, boot: 'linux', kernelPath: '/i/bzImage', labels: { 'org.cunik.machine': 'pc' } },
+    instance: { tscKhz: 2000000, args: ['/app'], env: [], networks: [userNet({ ip: '10.0.2.15', prefix: 24 })] },
+    spec: { machine: 'pc', powerdown: 'acpi' },
+    argv: [
+      '-M', 'pc', '-bios', '/usr/share/qemu/qboot.rom', '-kernel', '/i/bzImage', '-initrd', '/i/initrd',
+      '-append', 'console=ttyS0 quiet panic=-1 tsc_early_khz=2000000 no_timer_check ip=10.0.2.15:::255.255.255.0::eth0:off PATH=/bin -- /app',
+      '-netdev', 'user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80', '-device', 'virtio-net-pci,netdev=net0,romfile=',
+      ...EXIT,
+    ],
+  },
+  {
+    name: 'no args at all: no "--"',
+    image: { ...img, args: [], env: [] },
+    instance: { tscKhz: 1000000 },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check' },
+  },
+  { name: 'refuses an image without a kernel', image: { ...img, kernelPath: undefined }, throws: /needs a kernel/ },
+  { name: 'refuses a double quote', image: img, instance: { args: ['say "hi"'] }, throws: /double quote/ },
+  { name: 'refuses "--" in the args', image: img, instance: { args: ['app', '--', 'x'] }, throws: /"--"/ },
+  { name: 'refuses a dotted env key (a module parameter)', image: img, instance: { env: ['a.b=1'] }, throws: /taken by the kernel/ },
+  { name: 'refuses an env key the kernel takes', image: img, instance: { env: ['console=tty0'] }, throws: /taken by the kernel/ },
+  { name: 'refuses more than 31 args', image: img, instance: { args: Array.from({ length: 32 }, (_, i) => `a${i}`) }, throws: /at most 31/ },
+  { name: 'refuses more than 30 env words', image: img, instance: { env: Array.from({ length: 30 }, (_, i) => `K${i}=v`) }, throws: /at most 30/ },
+  { name: 'refuses a command line over 2047 bytes', image: img, instance: { args: ['x'.repeat(2100)] }, throws: /over Linux's 2047/ },
+  { name: 'refuses a mount point with a blank', image: img, instance: { volumes: [{ kind: 'share', source: '/s', target: '/a b', readonly: true }] }, throws: /cannot mount/ },
+  { name: 'refuses a relative mount point', image: img, instance: { volumes: [{ kind: 'share', source: '/s', target: 'data', readonly: true }] }, throws: /absolute/ },
+  { name: 'refuses a bad address', image: img, instance: { networks: [userNet({ ip: '10.0.2.300', prefix: 24 })] }, throws: /not an IPv4/ },
+], test);
