@@ -18,13 +18,12 @@ async function daemonCycle(d: TestDaemon): Promise<void> {
 }
 
 /** The same VM without the daemon: spawn with the daemon's argv, wait until QMP answers, SIGTERM, wait. */
-async function bareCycle(argv: string[], instanceDir: string, socketDir: string): Promise<void> {
+async function bareCycle(argv: string[], instanceDir: string, socketDir: string, kernel: string): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'cunik-bare-'));
   const sock = mkdtempSync(join(tmpdir(), 'ck-'));
   try {
-    copyFileSync(join(instanceDir, 'kernel'), join(dir, 'kernel'));
     writeFileSync(join(dir, 'console.log'), '');
-    const args = argv.map((a) => a.split(instanceDir).join(dir).split(socketDir).join(sock));
+    const args = argv.map((a) => (a === join(instanceDir, 'kernel') ? kernel : a.split(instanceDir).join(dir).split(socketDir).join(sock)));
     const qmpPath = /unix:([^,]+)/.exec(args[args.indexOf('-qmp') + 1]!)![1]!;
     const child = spawn(args[0]!, args.slice(1), { detached: true, stdio: 'ignore' });
     const exited = new Promise((r) => child.once('exit', r));
@@ -58,17 +57,19 @@ export async function lifecycle(cycles = 200): Promise<Record<string, number>> {
     await d.client.startInstance(id);
     const detail = await d.client.inspectInstance(id);
     const socketDir = join(d.root, 'sock');
+    const kernel = join(mkdtempSync(join(tmpdir(), 'cunik-k-')), 'kernel');
+    copyFileSync(join(detail.paths.dir, 'kernel'), kernel);
     await d.client.removeInstance(id, true);
     // Alternate batches so both sides see the same machine conditions.
     const batch = 20;
     for (let done = 0; done < cycles; done += batch) {
       const size = Math.min(batch, cycles - done);
       daemonS += await inParallel(size, () => daemonCycle(d));
-      bareS += await inParallel(size, () => bareCycle(detail.vm.argv, detail.paths.dir, socketDir));
+      bareS += await inParallel(size, () => bareCycle(detail.vm.argv, detail.paths.dir, socketDir, kernel));
     }
     const leftoverDirs = readdirSync(join(d.root, 'instances')).length;
     const leftoverSockets = existsSync(socketDir) ? readdirSync(socketDir).length : 0;
-    const ps = spawn('pgrep', ['-f', d.root]);
+    const ps = spawn('pgrep', ['-f', join(d.root, 'instances')]);
     let out = '';
     ps.stdout.on('data', (c: Buffer) => (out += c.toString()));
     await new Promise((r) => ps.once('exit', r));
@@ -84,6 +85,7 @@ export async function lifecycle(cycles = 200): Promise<Record<string, number>> {
       leftover_sockets: leftoverSockets,
       firecracker_reference_per_s: 10,
     };
+    rmSync(join(kernel, '..'), { recursive: true, force: true });
     if (leftoverProcesses || leftoverDirs || leftoverSockets) throw new Error(`lifecycle left things behind: ${JSON.stringify(result)}`);
     return result;
   } finally {

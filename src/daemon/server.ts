@@ -38,6 +38,8 @@ export async function buildServer(backends: Backends, opts: { logger?: boolean }
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     // Image uploads stream to disk; JSON bodies stay small.
     bodyLimit: 1024 * 1024,
+    // Streams (logs -f, events, attach) must not keep a stopping daemon waiting.
+    forceCloseConnections: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(swagger, {

@@ -209,6 +209,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
         vm: { driver: this.deps.driver.name, machine: spec.machine, accelerator: accel, argv: this.deps.driver.argv(spec, paths, accel) },
       } satisfies Partial<InstanceRecord>);
       this.watch(record, handle);
+      this.emit('event', { action: 'start', id: record.id, name: record.name });
       // The VMM is up once it answers; if it dies first with an error of its own, start fails.
       const up = await Promise.race([handle.ready().then(() => true, () => false), handle.exited.then(() => false)]);
       if (!up) {
@@ -220,7 +221,6 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
         if (vmPid > 0 && this.handles.has(record.id)) record.pid = vmPid;
       }
       if (this.handles.has(record.id)) await this.deps.store.save(record);
-      this.emit('event', { action: 'start', id: record.id, name: record.name });
       return record;
     }
   }

@@ -386,14 +386,18 @@ export interface StopOptions {
  */
 export async function stopGracefully(handle: VmHandle, timeoutMs: number, opts: StopOptions = {}): Promise<VmExit> {
   const deadline = Date.now() + timeoutMs;
-  const powerdown = handle.powerdown().then(
-    () => undefined,
-    () => undefined,
-  );
-  // Bound the powerdown request itself by the same deadline (QMP may be slow to appear).
-  await within(Promise.race([powerdown, handle.exited]), deadline - Date.now());
-  let exit = await within(handle.exited, deadline - Date.now());
-  if (exit !== undefined) return exit;
+  let exit: VmExit | undefined;
+  // No grace period (a guest without a power button): don't even open QMP.
+  if (timeoutMs > 0) {
+    const powerdown = handle.powerdown().then(
+      () => undefined,
+      () => undefined,
+    );
+    // Bound the powerdown request itself by the same deadline (QMP may be slow to appear).
+    await within(Promise.race([powerdown, handle.exited]), deadline - Date.now());
+    exit = await within(handle.exited, deadline - Date.now());
+    if (exit !== undefined) return exit;
+  }
   handle.kill('SIGTERM');
   exit = await within(handle.exited, opts.termTimeoutMs ?? 1000);
   if (exit !== undefined) return exit;
