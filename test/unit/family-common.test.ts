@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import { appEnv, netmask, shQuote } from '../../src/families/common.js';
+import { debugExitStatus, exitStatusOf } from '../../src/families/exit.js';
+import { generic } from '../../src/families/generic.js';
+import { tscKhzFromCpuinfo } from '../../src/families/host.js';
+import { familyAdapter, familyNames } from '../../src/families/index.js';
+import { qemuImgOverlayArgv } from '../../src/families/overlay.js';
+import { CunikError } from '../../src/errors.js';
+import { image, instance } from './family-helpers.js';
+
+test('registry: every family is registered under its name', () => {
+  assert.deepEqual(familyNames(), ['generic', 'linux', 'unikraft', 'solo5', 'nanos', 'osv', 'rumprun', 'includeos', 'hermit']);
+  for (const name of familyNames()) assert.equal(familyAdapter(name).name, name);
+  assert.throws(() => familyAdapter('plan9'), (e: unknown) => e instanceof CunikError && e.code === 'NOT_FOUND');
+});
+
+test('host TSC frequency from /proc/cpuinfo', () => {
+  const cpu = (model: string, mhz: string, flags = 'fpu tsc constant_tsc nonstop_tsc'): string =>
+    `processor\t: 0\nmodel name\t: ${model}\ncpu MHz\t\t: ${mhz}\nflags\t\t: ${flags}\n\nprocessor\t: 1\nmodel name\t: other @ 9.99GHz\n`;
+  const cases: Array<[string, number | undefined]> = [
+    [cpu('Intel(R) Core(TM) i7-8650U CPU @ 1.90GHz', '2100.000'), 1900000], // nominal, not the current speed
+    [cpu('Intel(R) Xeon(R) Processor', '2000.000'), 2000000],
+    [cpu('AMD EPYC 7B13', '2449.998'), 2449998],
+    [cpu('Intel(R) Xeon(R) Processor', '2000.000', 'fpu tsc'), undefined], // no constant_tsc
+    ['', undefined],
+  ];
+  for (const [text, khz] of cases) assert.equal(tscKhzFromCpuinfo(text), khz);
+});
+
+test('netmask, shell quoting, env merge', () => {
+  assert.deepEqual([0, 8, 20, 24, 32].map(netmask), ['0.0.0.0', '255.0.0.0', '255.255.240.0', '255.255.255.0', '255.255.255.255']);
+  assert.equal(shQuote('/bin/app'), '/bin/app');
+  assert.equal(shQuote('a b'), "'a b'");
+  assert.equal(shQuote("it's"), `'it'"'"'s'`);
+  assert.equal(shQuote(''), "''");
+  assert.deepEqual(appEnv(image('x', { env: ['A=1', 'B=2'] }), instance({ env: ['A=3', 'C=x=y'] })), [['A', '3'], ['B', '2'], ['C', 'x=y']]);
+  assert.throws(() => appEnv(image('x'), instance({ env: ['NOVALUE'] })), /KEY=VALUE/);
+});
+
+test('exitStatusOf: lost statuses are unknown for every family; exact families by default', () => {
+  for (const name of familyNames()) {
+    const s = exitStatusOf(familyAdapter(name), { status: null, signal: null });
+    assert.deepEqual([s.code, s.known], [0, false], name);
+  }
+  assert.deepEqual(exitStatusOf(generic, { status: 7, signal: null }), { code: 3, known: true });
+  assert.deepEqual(exitStatusOf(familyAdapter('linux'), { status: 255, signal: null }), { code: 127, known: true });
+  assert.equal(debugExitStatus({ status: 0, signal: null }).known, false);
+  assert.equal(debugExitStatus({ status: 4, signal: null }).known, false);
+});
+
+test('qemu-img overlay argv: absolute backing, relative overlay resolved in the instance dir', () => {
+  const disk = { path: 'disk.qcow2', format: 'qcow2' as const, readonly: false, overlay: { backing: 'disk', backingFormat: 'raw' as const } };
+  assert.deepEqual(qemuImgOverlayArgv(disk, '/d', '/usr/bin/qemu-img'), ['/usr/bin/qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', '/d/disk', '/d/disk.qcow2']);
+  assert.throws(() => qemuImgOverlayArgv({ path: '/x', format: 'raw', readonly: false }, '/d'), /not an overlay/);
+  assert.throws(() => qemuImgOverlayArgv({ ...disk, format: 'raw' }, '/d'), /qcow2/);
+});
