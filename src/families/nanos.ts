@@ -27,7 +27,8 @@ export const nanos: FamilyAdapter = {
   name: 'nanos',
   bootSpec(image: ImageBootInfo, instance: InstanceBootConfig): BootSpec {
     const disk = requireFile(image.diskPath, 'nanos', 'a disk image');
-    const kernel = image.kernelPath !== undefined && image.kernelPath !== disk ? image.kernelPath : undefined;
+    // boot 'disk': the image is the disk alone (its kernel artefact is that same file).
+    const kernel = image.boot !== 'disk' ? image.kernelPath : undefined;
     const machine = machineFor(image, 'pc');
     refuse(machine === 'microvm' && kernel === undefined, 'nanos on microvm needs the PVH kernel (kernel.img) in the image', 'machine');
     refuse(instance.args.length > 0, 'nanos takes its args from the image manifest (rebuild the image to change them)', 'args');

@@ -43,7 +43,8 @@ export const osv: FamilyAdapter = {
   name: 'osv',
   bootSpec(image: ImageBootInfo, instance: InstanceBootConfig): BootSpec {
     const disk = requireFile(image.diskPath, 'osv', 'a disk image');
-    const kernel = image.kernelPath !== undefined && image.kernelPath !== disk ? image.kernelPath : undefined;
+    // boot 'disk': the image is the disk alone (its kernel artefact is that same file).
+    const kernel = image.boot !== 'disk' ? image.kernelPath : undefined;
     const machine = machineFor(image, 'pc');
     const microvm = machine === 'microvm';
     refuse(microvm && kernel === undefined, 'osv on microvm needs the loader (loader.elf) in the image', 'machine');

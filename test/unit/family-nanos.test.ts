@@ -8,7 +8,7 @@ import { DIR, image, instance, runCases, userNet } from './family-helpers.js';
 const EXIT = ['-device', 'isa-debug-exit,iobase=0x501,iosize=0x02'];
 const OVERLAY = `file=${DIR}/disk.qcow2,format=qcow2,readonly=off`;
 const img = { boot: 'disk', diskPath: `${DIR}/disk`, kernelPath: `${DIR}/disk` };
-const direct = { ...img, kernelPath: `${DIR}/kernel` };
+const direct = { ...img, boot: 'pvh', kernelPath: `${DIR}/kernel` };
 
 runCases(nanos, [
   {

@@ -36,7 +36,7 @@ runCases(osv, [
   },
   {
     name: 'disk only: BIOS boot from the overlay, raw disk by label',
-    image: { ...img, kernelPath: `${DIR}/disk`, labels: { 'org.cunik.disk-format': 'raw' } },
+    image: { ...img, boot: 'disk', kernelPath: `${DIR}/kernel`, labels: { 'org.cunik.disk-format': 'raw' } },
     argv: ['-M', 'pc', '-drive', `if=none,id=disk0,file=${DIR}/disk.qcow2,format=qcow2,readonly=off`, '-device', 'virtio-blk-pci,drive=disk0,bootindex=0'],
   },
   {
@@ -49,7 +49,7 @@ runCases(osv, [
     ],
   },
   { name: 'refuses a command starting with "-"', image: img, instance: { args: ['-x'] }, throws: /cannot start with "-"/ },
-  { name: 'refuses args when booting from the disk', image: { ...img, kernelPath: undefined }, instance: { args: ['/x'] }, throws: /add the loader/ },
+  { name: 'refuses args when booting from the disk', image: { ...img, boot: 'disk' }, instance: { args: ['/x'] }, throws: /add the loader/ },
   { name: 'refuses a backslash in an option', image: img, instance: { env: ['A=a\\b'] }, throws: /backslash/ },
   { name: 'refuses shared folders', image: img, instance: { volumes: [{ kind: 'share', source: '/s', target: '/s', readonly: true }] }, throws: /cannot be shared/ },
 ], test);
