@@ -57,3 +57,4 @@ if ! cunik image inspect hello >/dev/null 2>&1; then
 fi
 say "cunik run --rm hello"
 cunik run --rm hello
+cunik info | grep -A1 '^Accelerator' || true
