@@ -19,6 +19,8 @@
 // - Env: KEY=VALUE words before "--": the kernel passes unknown KEY=VALUE parameters to init as its
 //   environment (init/main.c unknown_bootoption), at most 32 with HOME and TERM
 //   (CONFIG_INIT_ENV_ARG_LIMIT); keys with a '.' would be taken as module parameters, so refused.
+//   With the label org.cunik.init=cunik (Cunik's init, which reads the image's env from
+//   /.cunik/env and lets the command line override it) only the instance's env is passed.
 // - Args: after "--", which the kernel passes to init as argv (init/main.c); the init appends them
 //   to the image's entry. At most 31; a second "--" would end them (kernel/params.c parse_args).
 // - Quoting: a word with blanks goes in double quotes, which the kernel strips (lib/cmdline.c
@@ -71,7 +73,8 @@ export const linux: FamilyAdapter = {
     blocks.forEach((v, i) => words.push(`cunik.blk=/dev/vd${String.fromCharCode(97 + i)}:${v.target}${v.fstype ? `:${v.fstype}` : ''}`));
     shareSpecs(shares).forEach((s, i) => words.push(`cunik.9p=${s.tag}:${shares[i]!.target}`));
 
-    const env = appEnv(image, instance);
+    // Cunik's init reads the image's env from /.cunik/env itself: only the instance's goes on the line.
+    const env = appEnv(image.labels['org.cunik.init'] === 'cunik' ? { ...image, env: [] } : image, instance);
     refuse(env.length + (net ? 1 : 0) > MAX_INIT_ENVS, `Linux passes at most ${MAX_INIT_ENVS} environment words to init`, 'env');
     for (const [key, value] of env) {
       refuse(key.includes('.') || KERNEL_PARAMS.has(key), `env ${key} would be taken by the kernel, not passed to the app`, 'env');

@@ -70,6 +70,12 @@ runCases(linux, [
     ],
   },
   {
+    name: 'org.cunik.init=cunik: the image env is in the initramfs, only the instance env is passed',
+    image: { ...img, env: Array.from({ length: 40 }, (_, i) => `K${i}=v`), labels: { 'org.cunik.init': 'cunik' } },
+    instance: { tscKhz: 2000000, env: ['K3=override'], args: [] },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check K3=override -- /bin/httpd -f' },
+  },
+  {
     name: 'no args at all: no "--"',
     image: { ...img, args: [], env: [] },
     instance: { tscKhz: 1000000 },
