@@ -18,15 +18,9 @@ export function toSummary(r: InstanceRecord): InstanceSummary {
 }
 
 export function toDetail(r: InstanceRecord, paths: { dir: string; consoleLog: string }): InstanceDetail {
+  const { args: _args, ...summary } = toSummary(r);
   return {
-    id: r.id,
-    name: r.name,
-    image: r.image,
-    imageId: r.imageId,
-    family: r.family,
-    state: r.state,
-    status: statusLine(r),
-    created: r.created,
+    ...summary,
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
     exitCode: r.exitCode,
