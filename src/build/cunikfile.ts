@@ -43,7 +43,7 @@ export const CunikfileSchema = Type.Object(
     cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 255 })),
     ports: Type.Optional(Type.Array(Port, { description: 'Ports the app listens on' })),
     volumes: Type.Optional(Type.Array(Type.String({ pattern: '^/' }), { description: 'Mount points for volumes' })),
-    labels: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Scalar)),
+    labels: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Scalar, { description: 'Image labels; org.cunik.machine (microvm, pc, q35) and org.cunik.tsc-khz are read by the family adapters' })),
     modules: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_-]+$' }), { description: 'linux: extra kernel modules to load at boot (by name)' })),
   },
   { additionalProperties: false },
@@ -69,6 +69,12 @@ export interface BuildSpec {
 }
 
 export const KNOWN_KEYS = Object.keys(CunikfileSchema.properties);
+
+/** Labels cunik build derives from other keys; other org.cunik.* labels (machine, tsc-khz) may be given. */
+export const DERIVED_LABELS = [
+  'org.cunik.family', 'org.cunik.boot', 'org.cunik.args', 'org.cunik.memory', 'org.cunik.cpus',
+  'org.cunik.ports', 'org.cunik.volumes', 'org.cunik.kernel.release',
+];
 
 /** The schema as published in docs/cunikfile.schema.json. */
 export function cunikfileJsonSchema(): Record<string, unknown> {
@@ -200,7 +206,7 @@ export class CunikfileReader {
     if (d.cpus !== undefined) spec.cpus = d.cpus;
     if (d.memory !== undefined) spec.memoryMiB = this.memory(d.memory);
     for (const k of Object.keys(spec.labels)) {
-      if (k.startsWith('org.cunik.')) this.fail(['labels', k], 'org.cunik.* labels are set by cunik build from the other keys', { keyPos: true });
+      if (DERIVED_LABELS.includes(k)) this.fail(['labels', k], `${k} is set by cunik build from the other keys`, { keyPos: true });
     }
     this.familyRules(spec);
     return spec;

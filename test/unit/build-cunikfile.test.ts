@@ -88,7 +88,8 @@ test('missing keys and family rules', () => {
   assert.match(error('family: linux\napp: /a\nfrom: busybox\n').message, /^Cunikfile:3: from: give either/);
   assert.match(error('family: generic\nargs: [a]\n').message, /^Cunikfile:1: family: the generic family needs "kernel"/);
   assert.match(error('family: unikraft\nkernel: k\n\napp: /x\n').message, /^Cunikfile:4: app: only the linux family takes "app"/);
-  assert.match(error('family: linux\napp: /x\nlabels:\n  org.cunik.family: x\n').message, /^Cunikfile:4: labels\.org\.cunik\.family: org\.cunik\.\* labels are set/);
+  assert.match(error('family: linux\napp: /x\nlabels:\n  org.cunik.family: x\n').message, /^Cunikfile:4: labels\.org\.cunik\.family: org\.cunik\.family is set by cunik build/);
+  assert.equal(parseCunikfile('family: linux\napp: /x\nlabels: { org.cunik.machine: pc }').labels['org.cunik.machine'], 'pc');
   assert.match(error('family: linux\napp: /x\nfiles:\n  - {src: a, dst: /../etc}\n').message, /^Cunikfile:4: files\[0\]\.dst: must not contain/);
 });
 
