@@ -14,7 +14,9 @@ export const NO_REPORT =
 
 /**
  * isa-debug-exit with the guest's own code: QEMU exits (v << 1) | 1 for a write of v, so an odd
- * status s means the guest reported (s - 1) / 2 (QEMU's hw/misc/debugexit.c).
+ * status s means the guest reported (s - 1) / 2 (QEMU's hw/misc/debugexit.c). An exit status keeps
+ * 8 bits, so only v = 0..127 arrives intact: v >= 128 reads as v - 128 (an app killed by SIGTERM,
+ * reported as 143, reads as 15; seen with cunik-init and Debian's kernel).
  */
 export function debugExitStatus(exit: VmExit): ExitStatus {
   if (exit.signal) return signalStatus(exit.signal);

@@ -23,14 +23,16 @@
 //   /.cunik/env and lets the command line override it) only the instance's env is passed.
 // - Args: after "--", which the kernel passes to init as argv (init/main.c); the init appends them
 //   to the image's entry. At most 31; a second "--" would end them (kernel/params.c parse_args).
-// - Quoting: a word with blanks goes in double quotes, which the kernel strips (lib/cmdline.c
-//   next_arg); a double quote cannot be passed. The line is at most 2047 bytes (COMMAND_LINE_SIZE).
+// - Quoting: each word is spelled so that the kernel's own parser reads it back unchanged
+//   (families/linux-cmdline.ts: plain, KEY="VALUE" or "WORD"); a word no spelling survives (a quoted
+//   blank inside, like a "b c") is refused. The line is at most 2047 bytes (COMMAND_LINE_SIZE).
 // - Exit: the init writes the app's status to isa-debug-exit at 0xf4; QEMU exits (s << 1) | 1.
 import { invalid } from '../errors.js';
 import type { BootSpec } from '../vmm/types.js';
 import { appArgs, appEnv, blockDisks, devices, machineFor, netmask, nicsOf, refuse, requireFile, shareSpecs, sizing, staticIp, volumesOf } from './common.js';
 import { debugExitCode } from './generic.js';
 import { debugExitStatus } from './exit.js';
+import { kernelWord } from './linux-cmdline.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
 
 const COMMAND_LINE_SIZE = 2048;
@@ -39,12 +41,11 @@ const MAX_INIT_ARGS = 32 - 1; // argv_init starts with "init"
 /** Parameters the kernel itself takes: an env var of that name would never reach the init. */
 const KERNEL_PARAMS = new Set(['console', 'quiet', 'panic', 'pci', 'ip', 'init', 'rdinit', 'root', 'loglevel', 'debug', 'tsc_early_khz', 'no_timer_check', 'acpi']);
 
-/** One command-line word as the kernel's parser reads it back. */
+/** One command-line word, spelled so that the kernel hands it to init unchanged. */
 function kword(word: string, field: string): string {
-  refuse(word.includes('"'), `the Linux command line cannot carry a double quote: ${JSON.stringify(word)}`, field);
-  if (word !== '' && !/\s/.test(word)) return word;
-  const eq = field === 'env' ? word.indexOf('=') : -1;
-  return eq > 0 ? `${word.slice(0, eq + 1)}"${word.slice(eq + 1)}"` : `"${word}"`;
+  const spelled = kernelWord(word);
+  if (spelled === undefined) throw invalid(`the Linux command line cannot carry ${JSON.stringify(word)} unchanged (quotes around blanks)`, field);
+  return spelled;
 }
 
 function tscKhz(image: ImageBootInfo, instance: InstanceBootConfig): number | undefined {
