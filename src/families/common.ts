@@ -91,6 +91,9 @@ export function pciFirmware(machine: string, count: number): { firmware?: 'seabi
   return machine !== 'microvm' && count > 0 ? { firmware: 'seabios' } : {};
 }
 
+/** SeaBIOS on pc/q35 whatever the devices: for guests not checked with qboot, as their upstreams run. */
+export const seabios = (machine: string): { firmware?: 'seabios' } => (machine !== 'microvm' ? { firmware: 'seabios' } : {});
+
 /** nics and shares for a BootSpec, left out when empty. */
 export const devices = (nics: NicSpec[], shares: ShareSpec[] = []): { nics?: NicSpec[]; shares?: ShareSpec[] } => ({
   ...(nics.length > 0 && { nics }),

@@ -8,7 +8,7 @@
 // - Disk: virtio-blk-pci; a per-instance qcow2 overlay backed by the image's disk, never written.
 //   Block volumes follow as /dev/vblk1... mounted with --mount-fs=FS,/dev/vblkN,/PATH (loader.cc;
 //   FS defaults to ext, as in OSv's README). Folders (virtio-fs) are not supported.
-// - Machine: pc. microvm (label) boots only under KVM: OSv needs the paravirtual clock there and
+// - Machine: pc with SeaBIOS, as run.py (qboot is not checked with OSv). microvm (label) boots only under KVM: OSv needs the paravirtual clock there and
 //   halts under TCG; then --nopci, virtio-blk-device and -global virtio-mmio.force-legacy=off
 //   (run.py qemu_microvm).
 // - Loader options come first, each a word starting with "-"; the first word that does not is the
@@ -21,7 +21,7 @@
 // - Exit: OSv always powers off through ACPI (arch/x64/power.cc), so QEMU exits 0 whatever the app
 //   returned: code unknown. Stop presses the ACPI power button (none on microvm).
 import type { BootSpec } from '../vmm/types.js';
-import { appArgs, appEnv, blockDisks, devices, imageOverlay, machineFor, netmask, nicsOf, refuse, requireFile, sizing, staticIp, volumesOf } from './common.js';
+import { appArgs, appEnv, blockDisks, devices, imageOverlay, machineFor, netmask, nicsOf, refuse, requireFile, seabios, sizing, staticIp, volumesOf } from './common.js';
 import { unknownExitStatus } from './exit.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
 
@@ -78,6 +78,7 @@ export const osv: FamilyAdapter = {
       ...sizing(image, instance),
       powerdown: microvm ? 'none' : 'acpi',
       debugExit: false,
+      ...seabios(machine),
       ...(microvm && { globals: ['virtio-mmio.force-legacy=off'] }),
       ...devices(nicsOf(instance)),
     };

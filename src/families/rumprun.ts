@@ -13,13 +13,13 @@
 //   prefix length) and "gw", else "dhcp" (config.c config_ipv4).
 // - Volumes: block devices ld0a... mounted by "blk": {"source": "dev", "path": "/dev/ldNa",
 //   "fstype": "blk", "mountpoint": ...} (app-tools/rumprun json_store_qemu_blkspec); no 9p.
-// - Machine: pc (rumprun's hw platform programs the PIC, PIT and legacy PCI); SeaBIOS with
-//   devices (it does not assign PCI BARs).
+// - Machine: pc (rumprun's hw platform programs the PIC, PIT and legacy PCI) with SeaBIOS, as the
+//   rumprun tool runs it (it does not assign PCI BARs; qboot is not checked with it).
 // - Exit: when main() returns rumprun prints '=== main() of "NAME" returned N ===' and halts the
 //   CPU forever (lib/librumprun_base/rumprun.c, platform/hw/kernel.c bmk_platform_halt): QEMU never
 //   exits on its own; the instance runs until stopped (SIGTERM, no ACPI) and its code is unknown.
 import type { BootSpec } from '../vmm/types.js';
-import { appArgs, appEnv, blockDisks, devices, machineFor, nicsOf, pciFirmware, refuse, requireFile, sizing, staticIp, volumesOf } from './common.js';
+import { appArgs, appEnv, blockDisks, devices, machineFor, nicsOf, refuse, requireFile, seabios, sizing, staticIp, volumesOf } from './common.js';
 import { unknownExitStatus } from './exit.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
 
@@ -73,7 +73,7 @@ export const rumprun: FamilyAdapter = {
       ...sizing(image, instance),
       powerdown: 'none',
       debugExit: false,
-      ...pciFirmware(machine, nics.length + disks.length),
+      ...seabios(machine),
       ...devices(nics),
     };
   },

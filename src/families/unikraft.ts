@@ -25,7 +25,7 @@
 //   to 0 (unknown), 85 to 139, the code of a process that died of SIGSEGV (as Solo5's tests score a
 //   crashed unikernel), also marked unknown. Any other odd status is a code the app wrote itself.
 import type { BootSpec, VmExit } from '../vmm/types.js';
-import { appArgs, appEnv, devices, machineFor, nicsOf, refuse, requireFile, shareSpecs, shQuote, sizing, staticIp, volumesOf } from './common.js';
+import { appArgs, appEnv, devices, machineFor, nicsOf, refuse, requireFile, seabios, shareSpecs, shQuote, sizing, staticIp, volumesOf } from './common.js';
 import { signalStatus } from './exit.js';
 import type { ExitStatus, FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
 
@@ -84,7 +84,7 @@ export const unikraft: FamilyAdapter = {
       powerdown: 'none',
       debugExit: true,
       debugExitPort: 0x501,
-      ...(machine !== 'microvm' && { firmware: 'seabios' as const }),
+      ...seabios(machine),
       ...devices(nics, fs),
     };
   },

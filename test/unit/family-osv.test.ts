@@ -15,7 +15,7 @@ runCases(osv, [
       machine: 'pc', powerdown: 'acpi', debugExit: false,
       disks: [{ path: 'disk.qcow2', format: 'qcow2', readonly: false, overlay: { backing: `${DIR}/disk`, backingFormat: 'qcow2' } }],
     },
-    argv: ['-M', 'pc', '-bios', '/usr/share/qemu/qboot.rom', '-kernel', `${DIR}/kernel`, '-append', '/hello', '-drive', `if=none,id=disk0,${OVERLAY}`, '-device', 'virtio-blk-pci,drive=disk0'],
+    argv: ['-M', 'pc', '-kernel', `${DIR}/kernel`, '-append', '/hello', '-drive', `if=none,id=disk0,${OVERLAY}`, '-device', 'virtio-blk-pci,drive=disk0'],
   },
   {
     name: 'rootfs label, static IP, env, block volume, quoted app words',
@@ -27,7 +27,7 @@ runCases(osv, [
       volumes: [{ kind: 'block', source: '/v/data.ext4', target: '/data', readonly: false }],
     },
     argv: [
-      '-M', 'pc', '-bios', '/usr/share/qemu/qboot.rom', '-kernel', `${DIR}/kernel`,
+      '-M', 'pc', '-kernel', `${DIR}/kernel`,
       '-append', '--rootfs=rofs --ip=eth0,192.168.122.15,255.255.255.0 --defaultgw=192.168.122.1 --nameserver=192.168.122.1 --mount-fs=ext,/dev/vblk1,/data --env=A=1 --env=B=two\\ words /app.so "a b" "x;y" "say \\"hi\\""',
       '-drive', `if=none,id=disk0,${OVERLAY}`, '-device', 'virtio-blk-pci,drive=disk0',
       '-drive', 'if=none,id=disk1,file=/v/data.ext4,format=raw,readonly=off', '-device', 'virtio-blk-pci,drive=disk1,serial=vol0',
