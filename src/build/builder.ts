@@ -15,7 +15,9 @@ import { defaultLinuxKernel, kernelStep, type KernelStep } from './kernel.js';
 import { writeLayer } from './layer.js';
 import { writeCpioGz } from './linux/cpio.js';
 import { planInitramfs } from './linux/initramfs.js';
-import { resolveLibraries } from './linux/libs.js';
+import { parseFrom, unpackContainer } from './linux/container.js';
+import { resolveLibraries, type CollectedFile } from './linux/libs.js';
+import { removeQuiet } from '../images/fsutil.js';
 import { BASE_MODULES, ModuleIndex, VOLUME_MODULES, type ModuleFile } from './linux/modules.js';
 import { readElf } from './linux/elf.js';
 
@@ -48,7 +50,6 @@ const secs = (t0: number): string => `${((Date.now() - t0) / 1000).toFixed(2)} s
 const short = (d: string): string => d.slice(7, 19);
 
 export async function build(spec: BuildSpec, ctx: Context, opts: BuildOptions, deps: BuilderDeps, say: Progress): Promise<ImageDetail> {
-  if (spec.from !== undefined) throw invalid('from: building from a container image is not supported yet; use "app"', 'from');
   const linux = spec.family === 'linux';
   const total = linux ? 4 : 2;
   let n = 0;
@@ -63,15 +64,17 @@ export async function build(spec: BuildSpec, ctx: Context, opts: BuildOptions, d
   const layers: PrebuiltLayer[] = [kernel.layer];
   let initrd: string | undefined;
   let entrypoint: string[] | undefined;
+  let effective = spec;
   if (linux) {
     const r = await linuxSteps(spec, ctx, opts, deps, kernel, step, say);
     layers.push(r.layer);
     initrd = r.initrd;
     entrypoint = r.entrypoint;
+    effective = { ...spec, args: r.args, env: r.env };
   }
 
   step(`commit ${opts.ref}`);
-  const configJson = await imageConfig(spec, kernel, layers, entrypoint, deps.cache);
+  const configJson = await imageConfig(effective, kernel, layers, entrypoint, deps.cache);
   const image = await deps.store.importBuilt({ ref: opts.ref, layers, configJson, files: { kernel: kernel.file, ...(initrd !== undefined && { initrd }) } });
   say(` ---> ${short(image.id)}`);
   say(`Successfully built ${short(image.id)} in ${secs(t0)}`);
@@ -82,54 +85,86 @@ export async function build(spec: BuildSpec, ctx: Context, opts: BuildOptions, d
 async function linuxSteps(
   spec: BuildSpec, ctx: Context, opts: BuildOptions, deps: BuilderDeps, kernel: KernelStep,
   step: (what: string) => void, say: Progress,
-): Promise<{ layer: PrebuiltLayer; initrd: string; entrypoint: string[] }> {
-  const appHost = ctx.source(spec.app!, 'app');
-  const appGuest = ctx.guestPath(appHost);
-  step(`app ${spec.app}`);
-  const elf = (() => {
-    try {
-      return readElf(appHost);
-    } catch (err) {
-      throw invalid(`app: ${(err as Error).message}`, 'app');
+): Promise<{ layer: PrebuiltLayer; initrd: string; entrypoint: string[]; args: string[]; env: string[] }> {
+  let app: { host: string; guest: string } | undefined;
+  let libs: CollectedFile[] = [];
+  let rootfs: string | undefined;
+  let entry: string[];
+  let args = spec.args;
+  let env = spec.env;
+  let workdir: string | undefined;
+  const scratch = spec.from !== undefined ? await deps.cache.scratch('from') : undefined;
+  try {
+    if (spec.from !== undefined) {
+      step(`from ${spec.from}`);
+      const src = parseFrom(spec.from, (p) => ctx.source(p, 'from'));
+      rootfs = join(scratch!, 'rootfs');
+      const image = await unpackContainer(src, join(scratch!, 'archive'), rootfs);
+      entry = image.command;
+      if (args.length === 0) args = image.args;
+      env = mergeEnv(image.env, spec.env);
+      workdir = image.workdir;
+      say(` ---> ${image.layers} layers applied; runs ${[...entry, ...args].join(' ')}`);
+    } else {
+      const host = ctx.source(spec.app!, 'app');
+      app = { host, guest: ctx.guestPath(host) };
+      entry = [app.guest];
+      step(`app ${spec.app}`);
+      let elf;
+      try {
+        elf = readElf(host);
+      } catch (err) {
+        throw invalid(`app: ${(err as Error).message}`, 'app');
+      }
+      libs = resolveLibraries(host, { guestPath: (p) => ctx.guestPath(p) });
+      say(elf.interp === undefined && libs.length === 0
+        ? ' ---> statically linked: no libraries needed'
+        : ` ---> ${libs.length} files from the loader and libraries: ${libs.map((l) => l.guest.split('/').pop()).join(', ')}`);
     }
-  })();
-  const libs = resolveLibraries(appHost, { guestPath: (p) => ctx.guestPath(p) });
-  say(elf.interp === undefined && libs.length === 0
-    ? ' ---> statically linked: no libraries needed'
-    : ` ---> ${libs.length} files from the loader and libraries: ${libs.map((l) => l.guest.split('/').pop()).join(', ')}`);
 
-  const wanted = [...BASE_MODULES, ...(spec.volumes.length > 0 ? VOLUME_MODULES : []), ...spec.modules];
-  let modules: { release: string; files: ModuleFile[] } = { release: kernel.release ?? 'unknown', files: [] };
-  if (kernel.release !== undefined) {
-    try {
-      const index = new ModuleIndex(join(deps.modulesRoot, kernel.release));
-      modules = { release: kernel.release, files: index.resolve(wanted) };
-    } catch (err) {
-      if (spec.modules.length > 0) throw err;
-      say(` ---> warning: no kernel modules (${(err as Error).message}); virtio devices need a kernel that builds them in`);
+    const wanted = [...BASE_MODULES, ...(spec.volumes.length > 0 ? VOLUME_MODULES : []), ...spec.modules];
+    let modules: { release: string; files: ModuleFile[] } = { release: kernel.release ?? 'unknown', files: [] };
+    if (kernel.release !== undefined) {
+      try {
+        modules = { release: kernel.release, files: new ModuleIndex(join(deps.modulesRoot, kernel.release)).resolve(wanted) };
+      } catch (err) {
+        if (spec.modules.length > 0) throw err;
+        say(` ---> warning: no kernel modules (${(err as Error).message}); virtio devices need a kernel that builds them in`);
+      }
     }
+
+    const plan = await planInitramfs({
+      init: deps.initPath,
+      ...(rootfs !== undefined && { rootfs }),
+      ...(app !== undefined && { app }),
+      libs,
+      modules,
+      files: spec.files.map((f) => ({ host: ctx.source(f.src, 'files'), guest: f.dst, ...(f.mode !== undefined && { mode: f.mode }) })),
+      entry,
+      env,
+      ...(workdir !== undefined && { workdir }),
+    });
+    step(`initramfs: ${plan.counts.files} added files, ${plan.counts.modules} kernel modules`);
+    const t0 = Date.now();
+    const cached = await deps.cache.get(plan.key, opts.noCache, async (dir) => {
+      const file = join(dir, 'initrd');
+      await writeCpioGz(plan.entries, file);
+      const layer = await writeLayer([['cunik/initrd', file]], join(dir, 'layer'), false);
+      return { layer };
+    });
+    const layer: PrebuiltLayer = { ...cached.meta.layer, path: join(cached.dir, 'layer') };
+    say(cached.hit ? ` ---> Using cache ${short(layer.digest)}` : ` ---> ${short(layer.digest)}: ${mib(layer.size)} in ${secs(t0)}`);
+    return { layer, initrd: join(cached.dir, 'initrd'), entrypoint: entry, args, env };
+  } finally {
+    if (scratch !== undefined) removeQuiet(scratch);
   }
+}
 
-  const plan = await planInitramfs({
-    init: deps.initPath,
-    app: { host: appHost, guest: appGuest },
-    libs,
-    modules,
-    files: spec.files.map((f) => ({ host: ctx.source(f.src, 'files'), guest: f.dst, ...(f.mode !== undefined && { mode: f.mode }) })),
-    entry: [appGuest],
-    env: spec.env,
-  });
-  step(`initramfs: ${plan.counts.files} added files, ${plan.counts.modules} kernel modules`);
-  const t0 = Date.now();
-  const entry = await deps.cache.get(plan.key, opts.noCache, async (dir) => {
-    const file = join(dir, 'initrd');
-    await writeCpioGz(plan.entries, file);
-    const layer = await writeLayer([['cunik/initrd', file]], join(dir, 'layer'), false);
-    return { layer };
-  });
-  const layer: PrebuiltLayer = { ...entry.meta.layer, path: join(entry.dir, 'layer') };
-  say(entry.hit ? ` ---> Using cache ${short(layer.digest)}` : ` ---> ${short(layer.digest)}: ${mib(layer.size)} in ${secs(t0)}`);
-  return { layer, initrd: join(entry.dir, 'initrd'), entrypoint: [appGuest] };
+/** Image env overridden key by key by the Cunikfile's. */
+function mergeEnv(base: string[], over: string[]): string[] {
+  const out = new Map<string, string>();
+  for (const e of [...base, ...over]) out.set(e.split('=')[0]!, e);
+  return [...out.values()];
 }
 
 /** The OCI image config, reused from the cache when nothing changed (so the image id is stable). */

@@ -1,12 +1,13 @@
 // `cunik build` end to end through a real daemon and the real CLI: busybox-static as a linux app on
 // Debian's kernel, a script added as a file, args and env passed at run time, exit code 3 returned.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { hostTscKhz } from '../../src/families/host.js';
 import { cli, repo, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { writeContainerArchive } from '../fixtures/build/oci-archive.js';
 
 const kernel = existsSync('/boot') && readdirSync('/boot').some((n) => n.startsWith('vmlinuz-'));
 const missing = [
@@ -86,6 +87,38 @@ test('a dynamically linked app (/bin/ls) boots with the libraries the builder co
     assert.match(run.stdout, /^bin +dev +etc +init +lib +lib64 /m);
   } finally {
     rmSync(dyn, { recursive: true, force: true });
+  }
+});
+
+test('from: a container image made here (busybox + a script, two layers) runs as a microVM', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cunik-from-'));
+  try {
+    await writeContainerArchive(join(dir, 'image.tar'), 'oci', [
+      [
+        { name: 'bin/busybox', body: readFileSync('/bin/busybox'), mode: 0o755 },
+        { name: 'bin/sh', type: 'symlink', linkname: 'busybox' },
+        { name: 'etc/removed', body: 'this file is deleted by the next layer' },
+      ],
+      [
+        { name: 'etc/.wh.removed', body: '' },
+        { name: 'app/run.sh', body: 'echo "args: $*"\necho "FROM_IMAGE=$FROM_IMAGE"\necho "pwd: $(pwd)"\n[ -e /etc/removed ] && echo "whiteout ignored"\nexit 4\n', mode: 0o755 },
+      ],
+    ], { Entrypoint: ['sh', '/app/run.sh'], Cmd: ['from-cmd'], Env: ['PATH=/bin', 'FROM_IMAGE=yes'], WorkingDir: '/app' });
+    const tsc = hostTscKhz();
+    writeFileSync(join(dir, 'Cunikfile'), `family: linux\nfrom: oci-archive:image.tar\n${tsc !== undefined ? `labels: { org.cunik.tsc-khz: ${tsc} }\n` : ''}`);
+    const b = await cli(['build', '-t', 'fromtest', dir], { socket: d.socket });
+    assert.equal(b.code, 0, b.stderr + b.stdout);
+    assert.match(b.stdout, /^Step 2\/4 : from oci-archive:image\.tar\n ---> 2 layers applied; runs \/bin\/sh \/app\/run\.sh from-cmd$/m);
+    const image = await d.client.inspectImage('fromtest');
+    assert.deepEqual(image.args, ['from-cmd']);
+    const run = await cli(['run', '--rm', 'fromtest'], { socket: d.socket });
+    assert.equal(run.code, 4, run.stderr + run.stdout);
+    assert.match(run.stdout, /^args: from-cmd\r?$/m);
+    assert.match(run.stdout, /^FROM_IMAGE=yes\r?$/m);
+    assert.match(run.stdout, /^pwd: \/app\r?$/m);
+    assert.doesNotMatch(run.stdout, /whiteout ignored/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -1,7 +1,8 @@
 // What goes into a linux-family image's initramfs, and its cache key:
-//   /init (cunik-init), /dev/console (the kernel opens it for init's stdio before /dev is
-//   mounted), the app and the loader and libraries it needs, the kernel modules in
-//   /lib/modules/<release>/, the Cunikfile's files (which override anything else at the same
+//   a container image's root file system (for `from`), /init (cunik-init), /dev/console (the
+//   kernel opens it for init's stdio before /dev is mounted), the app and the loader and libraries
+//   it needs, the kernel modules in /.cunik/kmod/<release>/ (not /lib/modules, which a container
+//   image may have as a symlink), the Cunikfile's files (which override anything else at the same
 //   path), and /.cunik/{entry,env,modules,workdir}: what cunik-init reads (see init.c).
 
 import { lstat, readdir, readlink, stat } from 'node:fs/promises';
@@ -14,7 +15,10 @@ import type { ModuleFile } from './modules.js';
 
 export interface InitramfsInput {
   init: string;
-  app: { host: string; guest: string };
+  /** A container image's root file system (everything else is laid over it). */
+  rootfs?: string;
+  /** The app's ELF, for a build from `app` (with a rootfs the app is already in it). */
+  app?: { host: string; guest: string };
   libs: CollectedFile[];
   modules: { release: string; files: ModuleFile[] };
   files: { host: string; guest: string; mode?: number }[];
@@ -48,7 +52,7 @@ async function expandFile(f: { host: string; guest: string; mode?: number }, out
     const s = await lstat(host);
     if (s.isSymbolicLink()) out.set(guest, { type: 'symlink', name: guest, target: await readlink(host) });
     else if (s.isDirectory()) {
-      out.set(guest, { type: 'dir', name: guest, mode: s.mode & 0o7777 });
+      if (guest !== '/') out.set(guest, { type: 'dir', name: guest, mode: s.mode & 0o7777 });
       for (const name of (await readdir(host)).sort()) await walk(join(host, name), posix.join(guest, name));
     } else if (s.isFile()) {
       out.set(guest, { type: 'file', name: guest, mode: s.mode & 0o7777, source: host });
@@ -62,11 +66,12 @@ async function expandFile(f: { host: string; guest: string; mode?: number }, out
 export async function planInitramfs(inp: InitramfsInput): Promise<InitramfsPlan> {
   const byPath = new Map<string, CpioEntry>();
   const put = (e: CpioEntry): void => void byPath.set(e.name, e);
+  if (inp.rootfs !== undefined) await expandFile({ host: inp.rootfs, guest: '/' }, byPath);
   for (const d of ['/dev', '/proc', '/sys', '/tmp', '/run', '/etc', '/.cunik']) put({ type: 'dir', name: d, mode: d === '/tmp' ? 0o1777 : 0o755 });
   put({ type: 'char', name: '/dev/console', mode: 0o600, major: 5, minor: 1 });
   put({ type: 'file', name: '/init', mode: 0o755, source: inp.init });
-  put({ type: 'file', name: inp.app.guest, mode: 0o755, source: inp.app.host });
-  const firstGuest = new Map<string, string>([[inp.app.host, inp.app.guest]]);
+  if (inp.app) put({ type: 'file', name: inp.app.guest, mode: 0o755, source: inp.app.host });
+  const firstGuest = new Map<string, string>(inp.app ? [[inp.app.host, inp.app.guest]] : []);
   for (const lib of inp.libs) {
     const first = firstGuest.get(lib.host);
     if (first !== undefined) put({ type: 'symlink', name: lib.guest, target: first });
@@ -75,7 +80,7 @@ export async function planInitramfs(inp: InitramfsInput): Promise<InitramfsPlan>
       put({ type: 'file', name: lib.guest, mode: 0o755, source: lib.host });
     }
   }
-  const modDir = `/lib/modules/${inp.modules.release}`;
+  const modDir = `/.cunik/kmod/${inp.modules.release}`;
   for (const m of inp.modules.files) put({ type: 'file', name: `${modDir}/${m.rel}`, mode: 0o644, source: m.path });
   put({ type: 'file', name: '/.cunik/entry', source: nul(inp.entry) });
   put({ type: 'file', name: '/.cunik/env', source: nul(inp.env) });

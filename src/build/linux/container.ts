@@ -1,0 +1,124 @@
+// `from:` container images for the linux builder: an OCI image layout tarball
+// ("oci-archive:PATH", as `skopeo copy ... oci-archive:` or `docker buildx --output type=oci` write)
+// or a `docker save` tarball ("docker-archive:PATH"). Its layers are applied in order into a root
+// directory (rootfs.ts), and its config gives the app: Entrypoint + Cmd (Docker's rule: with an
+// Entrypoint, Cmd is its default arguments; without one, Cmd is the whole command), Env, WorkingDir.
+
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { extract as tarExtract } from 'tar-stream';
+import { invalid } from '../../errors.js';
+import { applyLayer, resolveIn } from './rootfs.js';
+
+export interface ContainerSource {
+  kind: 'oci-archive' | 'docker-archive';
+  path: string;
+}
+
+export interface ContainerImage {
+  layers: number;
+  /** The command the image runs: the app's absolute guest path first. */
+  command: string[];
+  /** Default arguments (Cmd when there is an Entrypoint). */
+  args: string[];
+  env: string[];
+  workdir?: string;
+}
+
+interface ImageConfigDoc {
+  config?: { Entrypoint?: string[] | null; Cmd?: string[] | null; Env?: string[] | null; WorkingDir?: string };
+}
+
+export function parseFrom(from: string, resolvePath: (p: string) => string): ContainerSource {
+  const m = /^(oci-archive|docker-archive):(.+)$/.exec(from);
+  if (!m) {
+    throw invalid(`from: ${JSON.stringify(from)}: give a container image tarball as oci-archive:PATH or docker-archive:PATH (images in Cunik's store are unikernel images, not container images)`, 'from');
+  }
+  return { kind: m[1] as ContainerSource['kind'], path: resolvePath(m[2]!) };
+}
+
+/** Unpack a tarball's regular files under `dir` (names normalised, nothing outside). */
+async function unpackArchive(file: string, dir: string): Promise<void> {
+  const extract = tarExtract();
+  const src = createReadStream(file);
+  src.on('error', (e) => extract.destroy(e));
+  src.pipe(extract as unknown as NodeJS.WritableStream);
+  for await (const entry of extract) {
+    const name = posix.normalize('/' + entry.header.name).slice(1);
+    if ((entry.header.type === 'file' || entry.header.type === 'contiguous-file') && name !== '' && !name.startsWith('..')) {
+      const dest = join(dir, name);
+      await mkdir(posix.dirname(dest), { recursive: true });
+      const fh = await open(dest, 'w', 0o600);
+      try {
+        for await (const chunk of entry) await fh.write(chunk as Buffer);
+      } finally {
+        await fh.close();
+      }
+    } else entry.resume();
+  }
+}
+
+const readJson = <T>(file: string, what: string): T => {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch (err) {
+    throw invalid(`from: ${what}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (err as Error).message}`, 'from');
+  }
+};
+const blob = (dir: string, digest: string): string => join(dir, 'blobs', ...digest.split(':'));
+
+/** Config and layer files of the archive's (amd64) image. */
+function locate(src: ContainerSource, dir: string): { config: ImageConfigDoc; layers: string[] } {
+  if (src.kind === 'docker-archive') {
+    const list = readJson<{ Config: string; Layers: string[] }[]>(join(dir, 'manifest.json'), 'manifest.json');
+    const m = list[0];
+    if (!m) throw invalid('from: the docker archive holds no image', 'from');
+    return { config: readJson(join(dir, m.Config), m.Config), layers: m.Layers.map((l) => join(dir, l)) };
+  }
+  type Desc = { mediaType?: string; digest: string; platform?: { architecture?: string } };
+  let desc: Desc | undefined = readJson<{ manifests: Desc[] }>(join(dir, 'index.json'), 'index.json').manifests[0];
+  for (let depth = 0; desc && /index|manifest\.list/.test(desc.mediaType ?? '') && depth < 4; depth++) {
+    const idx: { manifests: Desc[] } = readJson(blob(dir, desc.digest), desc.digest);
+    desc = idx.manifests.find((m) => (m.platform?.architecture ?? 'amd64') === 'amd64');
+  }
+  if (!desc) throw invalid('from: the OCI archive holds no amd64 image manifest', 'from');
+  const manifest = readJson<{ config: Desc; layers: Desc[] }>(blob(dir, desc.digest), desc.digest);
+  return { config: readJson(blob(dir, manifest.config.digest), 'config'), layers: manifest.layers.map((l) => blob(dir, l.digest)) };
+}
+
+/** Find a command the way execvp would in the image: PATH from its env, symlinks inside root. */
+async function lookPath(root: string, cmd: string, env: string[]): Promise<string> {
+  if (cmd.includes('/')) return posix.resolve('/', cmd);
+  const path = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  for (const dir of path.split(':').filter(Boolean)) {
+    const guest = posix.join(dir, cmd);
+    if (existsSync(await resolveIn(root, guest, true))) return guest;
+  }
+  throw invalid(`from: the image's command ${cmd} is not in its PATH (${path})`, 'from');
+}
+
+/** Unpack the image's root file system into `root` (via `scratch`); return how it runs. */
+export async function unpackContainer(src: ContainerSource, scratch: string, root: string): Promise<ContainerImage> {
+  if (!existsSync(src.path)) throw invalid(`from: ${src.path}: no such file`, 'from');
+  await unpackArchive(src.path, scratch).catch((err: Error) => {
+    throw invalid(`from: ${src.path} is not a readable tar: ${err.message}`, 'from');
+  });
+  const { config, layers } = locate(src, scratch);
+  await mkdir(root, { recursive: true });
+  for (const layer of layers) await applyLayer(root, layer, `from: layer ${posix.basename(layer)}`);
+  const c = config.config ?? {};
+  const env = [...(c.Env ?? [])];
+  const entrypoint = c.Entrypoint ?? [];
+  const cmd = c.Cmd ?? [];
+  const whole = entrypoint.length > 0 ? entrypoint : cmd;
+  if (whole.length === 0) throw invalid('from: the image has neither Entrypoint nor Cmd: set "args" or use "app"', 'from');
+  const app = await lookPath(root, whole[0]!, env);
+  return {
+    layers: layers.length,
+    command: [app, ...whole.slice(1)],
+    args: entrypoint.length > 0 ? [...cmd] : [],
+    env,
+    ...(c.WorkingDir ? { workdir: c.WorkingDir } : {}),
+  };
+}

@@ -1,0 +1,86 @@
+// Container images for `from:`: layers applied in order with whiteouts, nothing written outside
+// the root, and the image's command, args, env and working directory read from its config.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { parseFrom, unpackContainer } from '../../src/build/linux/container.js';
+import { applyLayer, resolveIn } from '../../src/build/linux/rootfs.js';
+import { CunikError } from '../../src/errors.js';
+import { tarBytes, writeContainerArchive, type LayerEntry } from '../fixtures/build/oci-archive.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'cunik-rootfs-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const lower: LayerEntry[] = [
+  { name: 'bin/', type: 'directory' },
+  { name: 'bin/tool', body: '#!/bin/sh\n', mode: 0o755 },
+  { name: 'bin/sh', type: 'symlink', linkname: 'tool' },
+  { name: 'etc/removed', body: 'gone' },
+  { name: 'etc/kept', body: 'kept' },
+  { name: 'opaque/old', body: 'hidden' },
+  { name: 'escape', type: 'symlink', linkname: '/' },
+  { name: 'up', type: 'symlink', linkname: '../../../..' },
+];
+const upper: LayerEntry[] = [
+  { name: 'etc/.wh.removed', body: '' },
+  { name: 'opaque/.wh..wh..opq', body: '' },
+  { name: 'opaque/new', body: 'new' },
+  { name: 'escape/evil', body: 'x' },
+  { name: 'up/evil2', body: 'x' },
+  { name: 'etc/hard', type: 'link', linkname: 'etc/kept' },
+  { name: 'bin/tool', body: 'replaced', mode: 0o700 },
+];
+
+test('layers apply in order: whiteouts delete, opaque dirs hide the lower layers, links stay inside', async () => {
+  const root = join(tmp, 'root1');
+  mkdirSync(root);
+  const l1 = join(tmp, 'l1.tar');
+  const l2 = join(tmp, 'l2.tar');
+  writeFileSync(l1, await tarBytes(lower));
+  writeFileSync(l2, await tarBytes(upper));
+  await applyLayer(root, l1);
+  await applyLayer(root, l2);
+  assert.equal(existsSync(join(root, 'etc', 'removed')), false);
+  assert.equal(readFileSync(join(root, 'etc', 'kept'), 'utf8'), 'kept');
+  assert.equal(readFileSync(join(root, 'etc', 'hard'), 'utf8'), 'kept');
+  assert.equal(existsSync(join(root, 'opaque', 'old')), false);
+  assert.equal(readFileSync(join(root, 'opaque', 'new'), 'utf8'), 'new');
+  assert.equal(readFileSync(join(root, 'evil'), 'utf8'), 'x', 'an absolute symlink resolves inside the root');
+  assert.equal(readFileSync(join(root, 'evil2'), 'utf8'), 'x', '.. never climbs out of the root');
+  assert.equal(existsSync('/evil'), false);
+  assert.equal(readlinkSync(join(root, 'bin', 'sh')), 'tool');
+  assert.equal(readFileSync(join(root, 'bin', 'tool'), 'utf8'), 'replaced');
+  assert.equal(statSync(join(root, 'bin', 'tool')).mode & 0o777, 0o700);
+  assert.equal(await resolveIn(root, '/escape/up/bin/sh', true), join(root, 'bin', 'tool'));
+});
+
+for (const kind of ['oci', 'docker'] as const) {
+  test(`a ${kind} archive: config gives the command (found on PATH), args, env and workdir`, async () => {
+    const archive = join(tmp, `${kind}.tar`);
+    await writeContainerArchive(archive, kind, [lower, upper], {
+      Entrypoint: ['sh', '-e'], Cmd: ['/app/run.sh'], Env: ['PATH=/usr/bin:/bin', 'A=1'], WorkingDir: '/app',
+    });
+    const src = parseFrom(`${kind}-archive:${archive}`, (p) => p);
+    const root = join(tmp, `${kind}-root`);
+    const img = await unpackContainer(src, join(tmp, `${kind}-scratch`), root);
+    assert.deepEqual(img, { layers: 2, command: ['/bin/sh', '-e'], args: ['/app/run.sh'], env: ['PATH=/usr/bin:/bin', 'A=1'], workdir: '/app' });
+    assert.equal(readFileSync(join(root, 'opaque', 'new'), 'utf8'), 'new');
+    assert.equal(existsSync(join(root, 'etc', 'removed')), false);
+  });
+}
+
+test('without an Entrypoint, Cmd is the whole command; bad sources are named', async () => {
+  const archive = join(tmp, 'cmd.tar');
+  await writeContainerArchive(archive, 'oci', [lower], { Cmd: ['/bin/tool', 'x'] });
+  const img = await unpackContainer(parseFrom(`oci-archive:${archive}`, (p) => p), join(tmp, 'cmd-s'), join(tmp, 'cmd-r'));
+  assert.deepEqual([img.command, img.args], [['/bin/tool', 'x'], []]);
+  assert.throws(() => parseFrom('busybox:latest', (p) => p), (e: unknown) => e instanceof CunikError && e.field === 'from' && /oci-archive:PATH or docker-archive:PATH/.test(e.message));
+  const none = join(tmp, 'none.tar');
+  await writeContainerArchive(none, 'oci', [lower], {});
+  await assert.rejects(unpackContainer(parseFrom(`oci-archive:${none}`, (p) => p), join(tmp, 'n-s'), join(tmp, 'n-r')), /neither Entrypoint nor Cmd/);
+  const missing = join(tmp, 'path.tar');
+  await writeContainerArchive(missing, 'oci', [lower], { Cmd: ['nosuch'] });
+  await assert.rejects(unpackContainer(parseFrom(`oci-archive:${missing}`, (p) => p), join(tmp, 'm-s'), join(tmp, 'm-r')), /nosuch is not in its PATH/);
+});
