@@ -28,7 +28,7 @@ export const CunikfileSchema = Type.Object(
     family: Type.String({ minLength: 1, description: 'Unikernel family: linux, generic, unikraft, ...' }),
     kernel: Type.Optional(Type.String({ minLength: 1, description: 'A prebuilt unikernel file; for linux, a bzImage or vmlinux (default: the newest /boot/vmlinuz-*). Relative paths are in the build context, absolute ones on the daemon host.' })),
     app: Type.Optional(Type.String({ minLength: 1, description: 'linux: the program (an ELF) to run as the only process; its shared libraries are collected.' })),
-    from: Type.Optional(Type.String({ minLength: 1, description: 'linux: a container image to turn into a microVM (not implemented yet).' })),
+    from: Type.Optional(Type.String({ pattern: '^(oci-archive|docker-archive):.+', description: 'linux: a container image tarball to run as a microVM: oci-archive:PATH or docker-archive:PATH' })),
     files: Type.Optional(Type.Array(Type.Object({
       src: Type.String({ minLength: 1, description: 'In the build context (or absolute, on the daemon host); a directory is copied whole' }),
       dst: Type.String({ pattern: '^/', description: 'Absolute path in the guest' }),
@@ -90,7 +90,7 @@ export function cunikfileJsonSchema(): Record<string, unknown> {
 /** Friendly "expected ..." texts by key path (array indexes written as []). */
 const EXPECTED: Record<string, string> = {
   family: 'a family name such as linux',
-  kernel: 'a file path', app: 'a file path', from: 'an image reference',
+  kernel: 'a file path', app: 'a file path', from: 'oci-archive:PATH or docker-archive:PATH (a container image tarball)',
   files: 'a list of {src, dst, mode}', 'files[]': 'a map with src, dst and optionally mode',
   'files[].src': 'a file path', 'files[].dst': 'an absolute path in the guest (starting with /)',
   'files[].mode': 'a file mode such as 0755 or "0644"',

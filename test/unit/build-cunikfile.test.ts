@@ -85,7 +85,7 @@ test('missing keys and family rules', () => {
   assert.match(error('').message, /empty/);
   assert.match(error('- a\n- b\n').message, /^Cunikfile:1: expected a map/);
   assert.match(error('family: linux\n').message, /^Cunikfile:1: family: the linux family needs "app"/);
-  assert.match(error('family: linux\napp: /a\nfrom: busybox\n').message, /^Cunikfile:3: from: give either/);
+  assert.match(error('family: linux\napp: /a\nfrom: oci-archive:busybox.tar\n').message, /^Cunikfile:3: from: give either/);
   assert.match(error('family: generic\nargs: [a]\n').message, /^Cunikfile:1: family: the generic family needs "kernel"/);
   assert.match(error('family: unikraft\nkernel: k\n\napp: /x\n').message, /^Cunikfile:4: app: only the linux family takes "app"/);
   assert.match(error('family: linux\napp: /x\nlabels:\n  org.cunik.family: x\n').message, /^Cunikfile:4: labels\.org\.cunik\.family: org\.cunik\.family is set by cunik build/);
