@@ -173,6 +173,8 @@ test('powerdown reaches QEMU over QMP (the guest may ignore it)', async () => {
   assert.equal((await qmp.execute<{ status: string }>('query-status')).status, 'running');
   h.kill('SIGTERM');
   assert.deepEqual(await h.exited, { status: 0, signal: null });
+  // The process exit and the QMP socket's close are separate events: the close may come a moment later.
+  await timed(new Promise((r) => (qmp.isClosed ? r(undefined) : qmp.once('close', r))), 2000, 'QMP closed');
   assert.equal(qmp.isClosed, true);
 });
 
