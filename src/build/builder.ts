@@ -24,6 +24,7 @@ import { readElf } from './linux/elf.js';
 export const LABEL_PORTS = 'org.cunik.ports';
 export const LABEL_VOLUMES = 'org.cunik.volumes';
 export const LABEL_KERNEL_RELEASE = 'org.cunik.kernel.release';
+export const LABEL_INIT = 'org.cunik.init';
 
 export interface BuiltImageStore {
   importBuilt(b: { ref: string; layers: PrebuiltLayer[]; configJson: string; files: { kernel: string; initrd?: string } }): Promise<ImageDetail>;
@@ -180,6 +181,8 @@ async function imageConfig(spec: BuildSpec, kernel: KernelStep, layers: Prebuilt
   if (spec.ports.length > 0) labels[LABEL_PORTS] = JSON.stringify(spec.ports);
   if (spec.volumes.length > 0) labels[LABEL_VOLUMES] = JSON.stringify(spec.volumes);
   if (kernel.release !== undefined) labels[LABEL_KERNEL_RELEASE] = kernel.release;
+  // The initramfs runs cunik-init, which reads the image's env from /.cunik/env (families/linux.ts).
+  if (entrypoint !== undefined) labels[LABEL_INIT] = 'cunik';
   const inner = {
     Labels: labels,
     Env: spec.env,

@@ -73,7 +73,7 @@ export const KNOWN_KEYS = Object.keys(CunikfileSchema.properties);
 /** Labels cunik build derives from other keys; other org.cunik.* labels (machine, tsc-khz) may be given. */
 export const DERIVED_LABELS = [
   'org.cunik.family', 'org.cunik.boot', 'org.cunik.args', 'org.cunik.memory', 'org.cunik.cpus',
-  'org.cunik.ports', 'org.cunik.volumes', 'org.cunik.kernel.release',
+  'org.cunik.ports', 'org.cunik.volumes', 'org.cunik.kernel.release', 'org.cunik.init',
 ];
 
 /** The schema as published in docs/cunikfile.schema.json. */

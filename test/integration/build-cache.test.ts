@@ -72,6 +72,7 @@ test('linux: warm rebuild reuses everything; a changed file rebuilds only the in
   const img = images.inspect('web');
   assert.equal(img.labels['org.cunik.ports'], '["80/tcp"]');
   assert.equal(img.labels['org.cunik.volumes'], '["/data"]');
+  assert.equal(img.labels['org.cunik.init'], 'cunik', 'the linux adapter then leaves the image env to the init');
   const initrd = gunzipSync(readFileSync(images.bootArtifacts(img.id).initrd!));
   assert.ok(initrd.includes('<h1>two</h1>'));
   assert.ok(initrd.includes('kernel/fs/9p/9p.ko'), 'volumes declared: 9p and ext4 modules packed');
