@@ -14,14 +14,12 @@ import {
   KillQuery,
   ListQuery,
   LogsQuery,
-  type LogsQuery as LogsQueryType,
   StopQuery,
   WaitQuery,
   WaitResponse,
 } from '../../api/schemas.js';
-import { attachRoute, type AttachBackend } from './attach.js';
 
-export interface InstancesBackend extends AttachBackend {
+export interface InstancesBackend {
   list(all: boolean): InstanceSummary[];
   inspect(ref: string): InstanceDetail;
   create(req: CreateInstanceRequest): Promise<CreateInstanceResponse>;
@@ -34,8 +32,7 @@ export interface InstancesBackend extends AttachBackend {
   remove(ref: string, force: boolean): Promise<void>;
   /** Throws at once for an unknown instance; the promise settles at exit. */
   wait(ref: string, condition?: 'not-running' | 'next-exit'): Promise<number>;
-  /** Throws at once for an unknown instance or a bad query; the stream follows. */
-  logs(ref: string, q: LogsQueryType): Readable;
+  logs(ref: string, follow: boolean): Readable;
 }
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 500: ErrorBody };
@@ -103,16 +100,13 @@ export function instanceRoutes(app: FastifyInstance, backend: InstancesBackend):
     reply.raw.end(JSON.stringify({ exitCode }));
   });
 
-  r.get('/instances/:id/logs', { schema: { tags, summary: 'The console output (the rotated backup, then the current log); with follow, streamed until the instance exits', params: IdParams, querystring: LogsQuery, produces: ['text/plain'], response: { ...errors } } }, async (req, reply) => {
-    const stream = backend.logs(req.params.id, req.query);
+  r.get('/instances/:id/logs', { schema: { tags, summary: 'The console output so far; with follow, streamed until the instance exits', params: IdParams, querystring: LogsQuery, produces: ['text/plain'], response: { ...errors } } }, async (req, reply) => {
+    const stream = backend.logs(req.params.id, req.query.follow ?? false);
     // Headers go out at once so a follower is attached before the output starts.
     reply.hijack();
     reply.raw.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
     reply.raw.flushHeaders();
     reply.raw.on('close', () => stream.destroy());
-    stream.on('error', () => reply.raw.destroy());
     stream.pipe(reply.raw);
   });
-
-  attachRoute(app, backend);
 }
