@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { InstanceDetail } from '../../src/api/schemas.js';
-import { cli, repo, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
+import { cli, helloKernel, repo, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
 
 const kernel = existsSync('/boot') && readdirSync('/boot').some((n) => n.startsWith('vmlinuz-'));
 const missing = [
@@ -144,6 +144,14 @@ test('bad mappings and conflicting options: one line, exit 125, nothing stored',
     assert.equal(r.code, 125, flags.join(' '));
     assert.match(r.stderr, message, flags.join(' '));
   }
+  // A family that attaches no NIC (the generic test kernel) cannot publish anything.
+  assert.equal((await run(['import', '--family', 'generic', helloKernel, 'hello'])).code, 0);
+  const generic = await run(['run', '-d', '-p', '127.0.0.1:8080:80', 'hello']);
+  assert.equal(generic.code, 125);
+  assert.equal(generic.stderr, 'cunik: the generic family attaches no network device for this image: ports cannot be published\n');
+  // Through the API too (the CLI's checks bypassed): the daemon refuses and stores nothing.
+  await assert.rejects(d.client.createInstance({ image: 'webtest', ports: [{ guestPort: 80, hostIp: 'localhost' }] }), /ports\[0\]\.hostIp must be an IPv4 address/);
+  await assert.rejects(d.client.createInstance({ image: 'webtest', ports: [{ guestPort: 80, hostPort: 70000 }] }), /hostPort/);
   assert.equal((await run(['ps', '-a', '-q'])).stdout, '');
   assert.deepEqual(readdirSync(join(d.root, 'instances')), []);
 });
