@@ -1,9 +1,44 @@
 // What a family adapter gets for an instance (InstanceBootConfig), built from the record's config,
 // the network of this start and host facts. Pure, unit-tested.
-import type { NetworkSettings, PortBinding } from '../api/schemas.js';
-import type { InstanceBootConfig } from '../families/types.js';
+import type { NetworkMode, NetworkSettings, PortBinding, PortRequest } from '../api/schemas.js';
+import { invalid } from '../errors.js';
+import type { ImageBootInfo, InstanceBootConfig } from '../families/types.js';
+import { normalizePorts } from '../network/ports.js';
 import { USER_NET, userNetwork } from '../network/user.js';
 import type { InstanceRecord } from './record.js';
+import { NO_RESTART, type RestartPolicy } from './restart.js';
+
+/** What create takes (the API request without transport details). */
+export interface CreateOptions {
+  image: string;
+  name?: string | undefined;
+  args?: string[] | undefined;
+  env?: string[] | undefined;
+  memoryMiB?: number | undefined;
+  cpus?: number | undefined;
+  autoRemove?: boolean | undefined;
+  restartPolicy?: { name: RestartPolicy['name']; maximumRetryCount?: number | undefined } | undefined;
+  /** Default 'user'. */
+  network?: NetworkMode | undefined;
+  ports?: PortRequest[] | undefined;
+}
+
+/** The record's config for a create request: the image's defaults filled in, conflicts refused. */
+export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'memoryMiB' | 'cpus'>): InstanceRecord['config'] & { network: NetworkMode; ports: PortBinding[] } {
+  const config = {
+    args: opts.args ?? [],
+    env: opts.env ?? [],
+    memoryMiB: opts.memoryMiB ?? boot.memoryMiB,
+    cpus: opts.cpus ?? boot.cpus,
+    autoRemove: opts.autoRemove ?? false,
+    restartPolicy: opts.restartPolicy ? { name: opts.restartPolicy.name, maximumRetryCount: opts.restartPolicy.maximumRetryCount ?? 0 } : NO_RESTART,
+    network: opts.network ?? 'user',
+    ports: normalizePorts(opts.ports ?? []),
+  };
+  if (config.autoRemove && config.restartPolicy.name !== 'no') throw invalid('conflicting options: --restart and --rm', 'restartPolicy');
+  if (config.network === 'none' && config.ports.length > 0) throw invalid('conflicting options: published ports need a network (not --network none)', 'ports');
+  return config;
+}
 
 export interface HostFacts {
   /** The host's TSC frequency (families/host.ts: hostTscKhz()). */

@@ -5,20 +5,19 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { constants } from 'node:os';
-import type { NetworkMode, PortBinding, PortRequest } from '../api/schemas.js';
+import type { PortBinding } from '../api/schemas.js';
 import { conflict, CunikError, invalid, notFound } from '../errors.js';
 import { exitStatusOf } from '../families/exit.js';
 import { hostTscKhz } from '../families/host.js';
 import type { ExitStatus, FamilyAdapter, ImageBootInfo } from '../families/types.js';
 import type { BootArtifacts } from '../images/types.js';
-import { normalizePorts } from '../network/ports.js';
 import { bindablePorts } from '../network/probe.js';
 import type { AccelChoice, BootSpec, VmExit, VmHandle, VmmDriver, VmPaths } from '../vmm/types.js';
-import { bootConfig, networkSettings, type HostFacts } from './boot-config.js';
+import { bootConfig, instanceConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
 import { createOverlays } from './overlays.js';
 import { generateName } from './names.js';
-import { nextBackoff, NO_RESTART, restartsOnDaemonStart, shouldRestart, type RestartPolicy } from './restart.js';
+import { normalizeSignal } from './signals.js';
+import { nextBackoff, NO_RESTART, restartsOnDaemonStart, shouldRestart } from './restart.js';
 import type { InstanceRecord } from './record.js';
 import type { InstanceStore } from './store.js';
 
@@ -29,19 +28,8 @@ export interface ImageLookup {
   bootArtifacts(imageId: string): BootArtifacts | Promise<BootArtifacts>;
 }
 
-export interface CreateOptions {
-  image: string;
-  name?: string | undefined;
-  args?: string[] | undefined;
-  env?: string[] | undefined;
-  memoryMiB?: number | undefined;
-  cpus?: number | undefined;
-  autoRemove?: boolean | undefined;
-  restartPolicy?: { name: RestartPolicy['name']; maximumRetryCount?: number | undefined } | undefined;
-  /** Default 'user'. */
-  network?: NetworkMode | undefined;
-  ports?: PortRequest[] | undefined;
-}
+export type { CreateOptions } from './boot-config.js';
+export { normalizeSignal } from './signals.js';
 
 export interface StopVm {
   (handle: VmHandle, timeoutMs: number): Promise<VmExit>;
@@ -148,27 +136,17 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     const boot = await this.deps.images.bootInfo(image.id);
     const adapter = this.deps.family(boot.family);
     const artefacts = await this.deps.images.bootArtifacts(image.id);
+    // Everything the request could get wrong is refused before the name is reserved.
+    const config = instanceConfig(opts, boot);
+    const spec = adapter.bootSpec(boot, bootConfig(config, networkSettings(config, config.ports), this.host()));
+    if (config.ports.length > 0 && !(spec.nics ?? []).some((n) => n.backend.type === 'user')) {
+      throw invalid(`the ${boot.family} family attaches no network device for this image: ports cannot be published`, 'ports');
+    }
     // Re-check after the awaits: the name is reserved synchronously from here on.
     if (opts.name !== undefined && this.names.has(opts.name)) throw conflict(`the name "${opts.name}" is already in use`);
     const name = opts.name ?? generateName((n) => this.names.has(n));
     this.names.add(name);
     const id = randomBytes(32).toString('hex');
-    const config = {
-      args: opts.args ?? [],
-      env: opts.env ?? [],
-      memoryMiB: opts.memoryMiB ?? boot.memoryMiB,
-      cpus: opts.cpus ?? boot.cpus,
-      autoRemove: opts.autoRemove ?? false,
-      restartPolicy: opts.restartPolicy ? { name: opts.restartPolicy.name, maximumRetryCount: opts.restartPolicy.maximumRetryCount ?? 0 } : NO_RESTART,
-      network: opts.network ?? 'user',
-      ports: normalizePorts(opts.ports ?? []),
-    };
-    if (config.autoRemove && config.restartPolicy.name !== 'no') throw invalid('conflicting options: --restart and --rm', 'restartPolicy');
-    if (config.network === 'none' && config.ports.length > 0) throw invalid('conflicting options: published ports need a network (not --network none)', 'ports');
-    const spec = adapter.bootSpec(boot, bootConfig(config, networkSettings(config, config.ports), this.host()));
-    if (config.ports.length > 0 && !(spec.nics ?? []).some((n) => n.backend.type === 'user')) {
-      throw invalid(`the ${boot.family} family attaches no network device for this image: ports cannot be published`, 'ports');
-    }
     const draft: InstanceRecord = {
       id,
       name,
@@ -504,16 +482,4 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     });
     return next;
   }
-}
-
-/** Accept "KILL", "SIGKILL" or "9"; refuse anything else with a clear message. */
-export function normalizeSignal(signal: string): NodeJS.Signals {
-  const upper = signal.toUpperCase();
-  const named = (upper.startsWith('SIG') ? upper : `SIG${upper}`) as NodeJS.Signals;
-  if (named in constants.signals) return named;
-  if (/^\d+$/.test(signal)) {
-    const found = Object.entries(constants.signals).find(([, n]) => n === Number(signal));
-    if (found) return found[0] as NodeJS.Signals;
-  }
-  throw invalid(`invalid signal: ${signal}`, 'signal');
 }

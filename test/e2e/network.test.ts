@@ -146,9 +146,13 @@ test('bad mappings and conflicting options: one line, exit 125, nothing stored',
   }
   // A family that attaches no NIC (the generic test kernel) cannot publish anything.
   assert.equal((await run(['import', '--family', 'generic', helloKernel, 'hello'])).code, 0);
-  const generic = await run(['run', '-d', '-p', '127.0.0.1:8080:80', 'hello']);
+  const generic = await run(['run', '-d', '--name', 'nonic', '-p', '127.0.0.1:8080:80', 'hello']);
   assert.equal(generic.code, 125);
   assert.equal(generic.stderr, 'cunik: the generic family attaches no network device for this image: ports cannot be published\n');
+  // A refused create does not keep the name it asked for.
+  const retry = await run(['create', '--name', 'nonic', 'hello']);
+  assert.equal(retry.code, 0, retry.stderr);
+  assert.equal((await run(['rm', 'nonic'])).code, 0);
   // Through the API too (the CLI's checks bypassed): the daemon refuses and stores nothing.
   await assert.rejects(d.client.createInstance({ image: 'webtest', ports: [{ guestPort: 80, hostIp: 'localhost' }] }), /ports\[0\]\.hostIp must be an IPv4 address/);
   await assert.rejects(d.client.createInstance({ image: 'webtest', ports: [{ guestPort: 80, hostPort: 70000 }] }), /hostPort/);

@@ -8,7 +8,7 @@ import { parseGuestPort, portLines, psPorts } from '../../src/cli/format/ports.j
 import { CunikError } from '../../src/errors.js';
 import { linux } from '../../src/families/linux.js';
 import { generic } from '../../src/families/generic.js';
-import { bootConfig, networkSettings } from '../../src/instances/boot-config.js';
+import { bootConfig, instanceConfig, networkSettings } from '../../src/instances/boot-config.js';
 import type { InstanceRecord } from '../../src/instances/record.js';
 import { normalizePorts } from '../../src/network/ports.js';
 import { bindablePorts } from '../../src/network/probe.js';
@@ -147,4 +147,17 @@ test('before QEMU starts: a taken port is a CONFLICT naming it, port 0 becomes d
   const again = await bindablePorts(free);
   assert.deepEqual(again, free);
   await assert.rejects(bindablePorts([{ guestPort: 80, proto: 'tcp', hostIp: '192.0.2.1', hostPort: 0 }]), /192\.0\.2\.1 is not an address of this host/);
+});
+
+test('a create request becomes the record config: image defaults, user network by default, conflicts refused', () => {
+  const boot = { memoryMiB: 64, cpus: 1 };
+  assert.deepEqual(instanceConfig({ image: 'x' }, boot), {
+    args: [], env: [], memoryMiB: 64, cpus: 1, autoRemove: false, restartPolicy: { name: 'no', maximumRetryCount: 0 }, network: 'user', ports: [],
+  });
+  const c = instanceConfig({ image: 'x', network: 'user', ports: [{ guestPort: 80, hostPort: 8080, hostIp: '127.0.0.1' }], memoryMiB: 128 }, boot);
+  assert.deepEqual(c.ports, [{ guestPort: 80, proto: 'tcp', hostIp: '127.0.0.1', hostPort: 8080 }]);
+  assert.equal(c.memoryMiB, 128);
+  assert.throws(() => instanceConfig({ image: 'x', network: 'none', ports: [{ guestPort: 80 }] }, boot), /conflicting options: published ports need a network/);
+  assert.equal(instanceConfig({ image: 'x', network: 'none' }, boot).network, 'none');
+  assert.throws(() => instanceConfig({ image: 'x', autoRemove: true, restartPolicy: { name: 'always' } }, boot), /conflicting options: --restart and --rm/);
 });
