@@ -11,6 +11,7 @@ import { exitStatusOf } from '../families/exit.js';
 import { hostTscKhz } from '../families/host.js';
 import type { ExitStatus, FamilyAdapter, ImageBootInfo } from '../families/types.js';
 import type { BootArtifacts } from '../images/types.js';
+import { hostfwdFailure } from '../network/ports.js';
 import { bindablePorts } from '../network/probe.js';
 import type { AccelChoice, BootSpec, VmExit, VmHandle, VmmDriver, VmPaths } from '../vmm/types.js';
 import { bootConfig, instanceConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
@@ -227,7 +228,10 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
       const up = await Promise.race([handle.ready().then(() => true, () => false), handle.exited.then(() => false)]);
       if (!up) {
         const exit = await Promise.race([handle.exited, new Promise<undefined>((r) => setTimeout(r, 100))]);
-        if (exit?.vmmError) throw new CunikError('INTERNAL', `the VM failed to start: ${exit.vmmError}`);
+        if (exit?.vmmError) {
+          const taken = hostfwdFailure(exit.vmmError);
+          throw taken !== undefined ? conflict(taken) : new CunikError('INTERNAL', `the VM failed to start: ${exit.vmmError}`);
+        }
       } else {
         // QEMU wrote its pidfile before it answered: record the VM's own pid (for stats, ps).
         const vmPid = Number(await readFile(paths.pidfile, 'utf8').catch(() => ''));

@@ -39,3 +39,14 @@ export function normalizePorts(requests: PortRequest[]): PortBinding[] {
 
 /** "127.0.0.1:8080" */
 export const formatHost = (b: Pick<PortBinding, 'hostIp' | 'hostPort'>): string => `${b.hostIp}:${b.hostPort}`;
+
+/**
+ * QEMU's own refusal to listen on a published port (another process took it after the daemon's
+ * check), as the one-line message the daemon gives for a taken port; undefined for other errors.
+ * QEMU 7.2 says: "-netdev user,...: Could not set up host forwarding rule 'tcp:127.0.0.1:8080-10.0.2.15:80'".
+ */
+export function hostfwdFailure(vmmError: string): string | undefined {
+  const m = /Could not set up host forwarding rule '(tcp|udp):([^:']*):(\d+)-/.exec(vmmError);
+  if (!m) return undefined;
+  return `cannot publish ${m[2] || DEFAULT_HOST_IP}:${m[3]}/${m[1]}: the port is already in use on the host (QEMU could not listen on it)`;
+}

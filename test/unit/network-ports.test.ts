@@ -10,7 +10,7 @@ import { linux } from '../../src/families/linux.js';
 import { generic } from '../../src/families/generic.js';
 import { bootConfig, instanceConfig, networkSettings } from '../../src/instances/boot-config.js';
 import type { InstanceRecord } from '../../src/instances/record.js';
-import { normalizePorts } from '../../src/network/ports.js';
+import { hostfwdFailure, normalizePorts } from '../../src/network/ports.js';
 import { bindablePorts } from '../../src/network/probe.js';
 import { qemuArgv } from '../../src/vmm/qemu/argv.js';
 import { image, paths } from './family-helpers.js';
@@ -160,4 +160,11 @@ test('a create request becomes the record config: image defaults, user network b
   assert.throws(() => instanceConfig({ image: 'x', network: 'none', ports: [{ guestPort: 80 }] }, boot), /conflicting options: published ports need a network/);
   assert.equal(instanceConfig({ image: 'x', network: 'none' }, boot).network, 'none');
   assert.throws(() => instanceConfig({ image: 'x', autoRemove: true, restartPolicy: { name: 'always' } }, boot), /conflicting options: --restart and --rm/);
+});
+
+test("QEMU's own hostfwd failure (a port taken after the daemon's check) reads like the daemon's message", () => {
+  const qemu = "qemu-system-x86_64: -netdev user,id=net0,net=10.0.2.0/24,hostfwd=tcp:127.0.0.1:46987-10.0.2.15:80: Could not set up host forwarding rule 'tcp:127.0.0.1:46987-10.0.2.15:80'";
+  assert.equal(hostfwdFailure(qemu), 'cannot publish 127.0.0.1:46987/tcp: the port is already in use on the host (QEMU could not listen on it)');
+  assert.equal(hostfwdFailure("...: Could not set up host forwarding rule 'udp::53-10.0.2.15:53'"), 'cannot publish 0.0.0.0:53/udp: the port is already in use on the host (QEMU could not listen on it)');
+  assert.equal(hostfwdFailure('qemu-system-x86_64: -kernel /x: No such file or directory'), undefined);
 });
