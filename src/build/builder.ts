@@ -20,11 +20,13 @@ import { resolveLibraries, type CollectedFile } from './linux/libs.js';
 import { removeQuiet } from '../images/fsutil.js';
 import { BASE_MODULES, ModuleIndex, VOLUME_MODULES, type ModuleFile } from './linux/modules.js';
 import { readElf } from './linux/elf.js';
+import { hostTscKhz } from '../families/host.js';
 
 export const LABEL_PORTS = 'org.cunik.ports';
 export const LABEL_VOLUMES = 'org.cunik.volumes';
 export const LABEL_KERNEL_RELEASE = 'org.cunik.kernel.release';
 export const LABEL_INIT = 'org.cunik.init';
+export const LABEL_TSC_KHZ = 'org.cunik.tsc-khz';
 
 export interface BuiltImageStore {
   importBuilt(b: { ref: string; layers: PrebuiltLayer[]; configJson: string; files: { kernel: string; initrd?: string } }): Promise<ImageDetail>;
@@ -183,6 +185,11 @@ async function imageConfig(spec: BuildSpec, kernel: KernelStep, layers: Prebuilt
   if (kernel.release !== undefined) labels[LABEL_KERNEL_RELEASE] = kernel.release;
   // The initramfs runs cunik-init, which reads the image's env from /.cunik/env (families/linux.ts).
   if (entrypoint !== undefined) labels[LABEL_INIT] = 'cunik';
+  // On microvm without a PIT the kernel hangs calibrating the TSC unless it is told the frequency
+  // (families/linux.ts): record the build host's, where the image is built to run, unless the
+  // Cunikfile gives one. An instance's own tscKhz, when the daemon passes it, comes first.
+  const khz = hostTscKhz();
+  if (spec.family === 'linux' && labels[LABEL_TSC_KHZ] === undefined && khz !== undefined) labels[LABEL_TSC_KHZ] = String(khz);
   const inner = {
     Labels: labels,
     Env: spec.env,

@@ -92,8 +92,10 @@ export async function planInitramfs(inp: InitramfsInput): Promise<InitramfsPlan>
   const body = [...byPath.values()];
   const dirsPresent = new Set(body.filter((e) => e.type === 'dir').map((e) => e.name));
   const parents = parentDirs(body.map((e) => e.name), new Set(dirsPresent)).map((name): CpioEntry => ({ type: 'dir', name, mode: 0o755 }));
-  // Parents first, then everything sorted by path (a directory before what it holds).
-  const entries = [...parents, ...body.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))];
+  // Everything sorted by path, the missing parents included: a path sorts after its own prefix, so
+  // each directory comes before what it holds (the kernel's unpacker creates no missing parent: a
+  // file whose directory is not there yet is dropped).
+  const entries = [...parents, ...body].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const described = await Promise.all(entries.map(async (e) => {
     if (e.type === 'file') {
       const content = Buffer.isBuffer(e.source) ? `sha256:${digestOf(e.source.toString('base64'))}` : await fileDigest(e.source);
