@@ -43,11 +43,24 @@ test('every entry comes after the directory that holds it, modules under /.cunik
   assert.equal(new Set(names).size, names.length, 'no path twice');
 });
 
-test('the key changes with an added file and only then', async () => {
+test('added files are an archive of their own: changing one leaves the base archive and its key alone', async () => {
   const a = await planInitramfs(input());
   const b = await planInitramfs(input());
   assert.equal(a.key, b.key);
+  assert.equal(a.segments.length, 2);
+  assert.ok(a.segments[1]!.entries.every((e) => e.name === '/srv' || e.name.startsWith('/srv/')), 'only the added tree (and its parents) in the second archive');
+  assert.ok(!a.segments[0]!.entries.some((e) => e.name.startsWith('/srv')));
   file('www/index.html', '<p>changed</p>');
   const c = await planInitramfs(input());
   assert.notEqual(c.key, a.key);
+  assert.equal(c.segments[0]!.key, a.segments[0]!.key, 'base archive reused');
+  assert.notEqual(c.segments[1]!.key, a.segments[1]!.key);
+});
+
+test('an added file replaces what the base has at its path; without added files there is one archive', async () => {
+  const over = await planInitramfs(input({ files: [{ host: file('other-app', 'other'), guest: '/bin/app' }] }));
+  assert.ok(!over.segments[0]!.entries.some((e) => e.name === '/bin/app'), 'the base no longer packs /bin/app');
+  assert.deepEqual(over.segments[1]!.entries.filter((e) => e.type === 'file').map((e) => e.name), ['/bin/app']);
+  const none = await planInitramfs(input({ files: [] }));
+  assert.equal(none.segments.length, 1);
 });
