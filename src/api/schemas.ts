@@ -31,6 +31,47 @@ export const RestartPolicy = Type.Object(
   { additionalProperties: false },
 );
 
+export const Protocol = Type.Union([Type.Literal('tcp'), Type.Literal('udp')]);
+
+/** A published port: a host address and port forwarded to a guest port (QEMU user mode: hostfwd). */
+export const PortBinding = Type.Object(
+  {
+    guestPort: Type.Integer({ minimum: 1, maximum: 65535 }),
+    proto: Protocol,
+    hostIp: Type.String({ description: 'IPv4 address on the host to listen on; 0.0.0.0 means all (Docker\'s default)' }),
+    hostPort: Type.Integer({ minimum: 0, maximum: 65535, description: '0: a free port chosen at each start' }),
+  },
+  { additionalProperties: false },
+);
+export type PortBinding = Static<typeof PortBinding>;
+
+export const PortRequest = Type.Object(
+  {
+    guestPort: Type.Integer({ minimum: 1, maximum: 65535 }),
+    proto: Type.Optional(Protocol),
+    hostIp: Type.Optional(Type.String({ minLength: 1, description: 'Default 0.0.0.0 (all IPv4 addresses), as Docker' })),
+    hostPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'Default (or 0): a free port chosen at each start' })),
+  },
+  { additionalProperties: false },
+);
+export type PortRequest = Static<typeof PortRequest>;
+
+export const NetworkMode = Type.Union([Type.Literal('user'), Type.Literal('none')], {
+  description: 'user: QEMU user-mode networking (slirp), the default; none: no network device',
+});
+export type NetworkMode = Static<typeof NetworkMode>;
+
+/** The network an instance got at its last start. */
+export const NetworkSettings = Type.Object({
+  mode: NetworkMode,
+  ipAddress: Type.Union([Type.String(), Type.Null()], { description: "The guest's IPv4 address (user mode: inside QEMU's own network only)" }),
+  prefixLen: Type.Union([Type.Integer(), Type.Null()]),
+  gateway: Type.Union([Type.String(), Type.Null()]),
+  dns: Type.Array(Type.String()),
+  ports: Type.Array(PortBinding, { description: 'Published ports as bound at the last start' }),
+});
+export type NetworkSettings = Static<typeof NetworkSettings>;
+
 export const CreateInstanceRequest = Type.Object(
   {
     image: Type.String({ minLength: 1, description: 'Image reference or id' }),
@@ -41,6 +82,8 @@ export const CreateInstanceRequest = Type.Object(
     cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'Virtual CPUs' })),
     autoRemove: Type.Optional(Type.Boolean({ description: 'Remove the instance when it exits (run --rm)' })),
     restartPolicy: Type.Optional(RestartPolicy),
+    network: Type.Optional(NetworkMode),
+    ports: Type.Optional(Type.Array(PortRequest, { maxItems: 64, description: 'Ports to publish (run -p); needs network user' })),
   },
   { additionalProperties: false },
 );
@@ -60,6 +103,7 @@ export const InstanceSummary = Type.Object(
     status: Type.String({ description: 'Human-readable, e.g. "Up 3 seconds", "Exited (3) 2 minutes ago"' }),
     created: Type.String({ format: 'date-time' }),
     args: Type.Array(Type.String()),
+    ports: Type.Array(PortBinding, { description: 'Published ports while running (empty otherwise), as docker ps shows them' }),
   },
 );
 export type InstanceSummary = Static<typeof InstanceSummary>;
@@ -77,6 +121,10 @@ export const InstanceDetail = Type.Object(
     startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     exitCode: Type.Union([Type.Integer(), Type.Null()]),
+    exitCodeKnown: Type.Union([Type.Boolean(), Type.Null()], {
+      description: "false when QEMU's exit status does not carry the guest's code (e.g. Solo5): exitCode is then a stand-in",
+    }),
+    exitNote: Type.Union([Type.String(), Type.Null()], { description: 'Why the exit code is unknown, or what it stands for' }),
     pid: Type.Union([Type.Integer(), Type.Null()]),
     config: Type.Object({
       args: Type.Array(Type.String()),
@@ -85,7 +133,10 @@ export const InstanceDetail = Type.Object(
       cpus: Type.Integer(),
       autoRemove: Type.Boolean(),
       restartPolicy: Type.Object({ name: Type.String(), maximumRetryCount: Type.Integer() }),
+      network: NetworkMode,
+      ports: Type.Array(PortBinding, { description: 'Ports as requested (hostPort 0: any free port)' }),
     }),
+    network: Type.Union([NetworkSettings, Type.Null()], { description: 'Set at the first start' }),
     restartCount: Type.Integer({ description: 'Restarts made by the restart policy' }),
     vm: Type.Object({
       driver: Type.String(),

@@ -15,6 +15,7 @@ const verbs: Record<string, () => Promise<{ register: Register }>> = {
   unpause: () => import('./commands/unpause.js'),
   rm: () => import('./commands/rm.js'),
   ps: () => import('./commands/ps.js'),
+  port: () => import('./commands/port.js'),
   inspect: () => import('./commands/inspect.js'),
   logs: () => import('./commands/logs.js'),
   wait: () => import('./commands/wait.js'),

@@ -50,3 +50,48 @@ export function parseRestartPolicy(value: string): RestartPolicy {
   return { name: name as RestartPolicyName, maximumRetryCount: count === undefined ? 0 : Number(count) };
 }
 
+
+export interface PublishSpec {
+  guestPort: number;
+  proto: 'tcp' | 'udp';
+  hostIp?: string;
+  /** Absent: a free port chosen by the daemon at each start. */
+  hostPort?: number;
+}
+
+function portNumber(text: string, value: string, what: string): number {
+  if (/^\d+-\d+$/.test(text)) throw new Error(`invalid port mapping: ${value} (port ranges are not supported)`);
+  if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) throw new Error(`invalid port mapping: ${value} (${what} must be a port number from 1 to 65535)`);
+  return Number(text);
+}
+
+/**
+ * Docker's -p syntax: [[HOSTIP:][HOSTPORT]:]GUESTPORT[/tcp|/udp]. "8080:80", "127.0.0.1:8080:80",
+ * "127.0.0.1::80" (any free host port on that address), "80" (any free port, all addresses),
+ * "53:53/udp". The host address must be IPv4 (user-mode networking forwards IPv4 only).
+ */
+export function parsePublish(value: string, previous: PublishSpec[] = []): PublishSpec[] {
+  const slash = value.lastIndexOf('/');
+  const proto = slash >= 0 ? value.slice(slash + 1).toLowerCase() : 'tcp';
+  if (proto !== 'tcp' && proto !== 'udp') throw new Error(`invalid port mapping: ${value} (the protocol is tcp or udp)`);
+  const mapping = slash >= 0 ? value.slice(0, slash) : value;
+  if (mapping.startsWith('[')) throw new Error(`invalid port mapping: ${value} (user-mode networking publishes on IPv4 addresses only)`);
+  const parts = mapping.split(':');
+  if (parts.length > 3) throw new Error(`invalid port mapping: ${value} (use [HOSTIP:][HOSTPORT:]GUESTPORT[/udp])`);
+  const spec: PublishSpec = { guestPort: portNumber(parts[parts.length - 1]!, value, 'the guest port'), proto };
+  if (parts.length >= 2 && parts[parts.length - 2] !== '') spec.hostPort = portNumber(parts[parts.length - 2]!, value, 'the host port');
+  if (parts.length === 3) {
+    const ip = parts[0]!;
+    if (!/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(ip)) {
+      throw new Error(`invalid port mapping: ${value} (the host address must be an IPv4 address like 127.0.0.1)`);
+    }
+    spec.hostIp = ip;
+  }
+  return [...previous, spec];
+}
+
+/** --network: user (the default) or none. */
+export function parseNetwork(value: string): 'user' | 'none' {
+  if (value === 'user' || value === 'none') return value;
+  throw new Error(`invalid network: ${value} (user or none; bridge networks are not available yet)`);
+}

@@ -1,5 +1,5 @@
 // The persisted shape of an instance, and the Docker-style status line derived from it.
-import type { InstanceState } from '../api/schemas.js';
+import type { InstanceState, NetworkMode, NetworkSettings, PortBinding } from '../api/schemas.js';
 import type { ImageBootInfo } from '../families/types.js';
 import type { RestartPolicy } from './restart.js';
 
@@ -15,11 +15,27 @@ export interface InstanceRecord {
   startedAt: string | null;
   finishedAt: string | null;
   exitCode: number | null;
+  /** false when the family cannot tell the guest's own exit code (exitCode is a stand-in); see exitNote. */
+  exitCodeKnown?: boolean | null;
+  exitNote?: string | null;
   /** The VM process (QEMU). */
   pid: number | null;
   /** The process the daemon watches and signals: the VM's cunik-shim (its process group leader). */
   supervisorPid?: number | null;
-  config: { args: string[]; env: string[]; memoryMiB: number; cpus: number; autoRemove: boolean; restartPolicy?: RestartPolicy };
+  config: {
+    args: string[];
+    env: string[];
+    memoryMiB: number;
+    cpus: number;
+    autoRemove: boolean;
+    restartPolicy?: RestartPolicy;
+    /** Absent in records made before networking: those have no NIC ('none'). */
+    network?: NetworkMode;
+    /** Published ports as requested (hostPort 0: any free port, chosen at each start). */
+    ports?: PortBinding[];
+  };
+  /** The network of the last start (host ports as bound). */
+  network?: NetworkSettings | null;
   /** Restarts made by the restart policy. */
   restartCount?: number;
   /** Stopped by the user: restart policies leave it alone (unless-stopped even across daemon restarts). */
@@ -40,6 +56,9 @@ export function humanDuration(ms: number): string {
   return `${Math.round(h / 24)} days`;
 }
 
+/** The exit code as ps shows it: "unknown" when the family cannot tell it (Solo5, OSv...). */
+const exitShown = (r: InstanceRecord): string => (r.exitCodeKnown === false ? 'unknown' : String(r.exitCode ?? 0));
+
 export function statusLine(r: InstanceRecord, now = Date.now()): string {
   switch (r.state) {
     case 'created':
@@ -49,9 +68,9 @@ export function statusLine(r: InstanceRecord, now = Date.now()): string {
     case 'paused':
       return `Up ${humanDuration(now - Date.parse(r.startedAt ?? r.created))} (Paused)`;
     case 'restarting':
-      return `Restarting (${r.exitCode ?? 0}) ${humanDuration(now - Date.parse(r.finishedAt ?? r.created))} ago`;
+      return `Restarting (${exitShown(r)}) ${humanDuration(now - Date.parse(r.finishedAt ?? r.created))} ago`;
     case 'exited':
-      return `Exited (${r.exitCode ?? 0}) ${humanDuration(now - Date.parse(r.finishedAt ?? r.created))} ago`;
+      return `Exited (${exitShown(r)}) ${humanDuration(now - Date.parse(r.finishedAt ?? r.created))} ago`;
     case 'removing':
       return 'Removal In Progress';
   }

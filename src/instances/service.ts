@@ -6,10 +6,17 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
+import type { NetworkMode, PortBinding, PortRequest } from '../api/schemas.js';
 import { conflict, CunikError, invalid, notFound } from '../errors.js';
-import type { FamilyAdapter, ImageBootInfo } from '../families/types.js';
+import { exitStatusOf } from '../families/exit.js';
+import { hostTscKhz } from '../families/host.js';
+import type { ExitStatus, FamilyAdapter, ImageBootInfo } from '../families/types.js';
 import type { BootArtifacts } from '../images/types.js';
-import type { AccelChoice, VmExit, VmHandle, VmmDriver, VmPaths } from '../vmm/types.js';
+import { normalizePorts } from '../network/ports.js';
+import { bindablePorts } from '../network/probe.js';
+import type { AccelChoice, BootSpec, VmExit, VmHandle, VmmDriver, VmPaths } from '../vmm/types.js';
+import { bootConfig, networkSettings, type HostFacts } from './boot-config.js';
+import { createOverlays } from './overlays.js';
 import { generateName } from './names.js';
 import { nextBackoff, NO_RESTART, restartsOnDaemonStart, shouldRestart, type RestartPolicy } from './restart.js';
 import type { InstanceRecord } from './record.js';
@@ -31,6 +38,9 @@ export interface CreateOptions {
   cpus?: number | undefined;
   autoRemove?: boolean | undefined;
   restartPolicy?: { name: RestartPolicy['name']; maximumRetryCount?: number | undefined } | undefined;
+  /** Default 'user'. */
+  network?: NetworkMode | undefined;
+  ports?: PortRequest[] | undefined;
 }
 
 export interface StopVm {
@@ -50,6 +60,12 @@ export interface InstanceServiceDeps {
   recordedExit?: (paths: VmPaths) => VmExit | undefined;
   /** End VMs that run although their records say they do not (a crash between spawn and save). */
   killStrays?: (instances: VmPaths[]) => number;
+  /** Host facts for the adapters; default: read from this host (families/host.ts). */
+  host?: () => HostFacts;
+  /** Check published ports and choose free ones for hostPort 0; default network/probe.ts. */
+  bindPorts?: (ports: PortBinding[]) => Promise<PortBinding[]>;
+  /** Create the copy-on-write overlays a spec needs (only those missing); default overlays.ts. */
+  prepareDisks?: (spec: BootSpec, dir: string) => Promise<unknown>;
 }
 
 /** Exit code recorded when the VMM itself failed (Docker's code for a container that could not run). */
@@ -90,7 +106,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
       }
       // It ended while no daemon watched: its shim recorded how (no record: killed with its group).
       const exit = this.deps.recordedExit?.(paths) ?? { status: null, signal: 'SIGKILL' as const };
-      await this.markExited(record, exit, this.deps.family(record.family).exitCode(exit));
+      await this.markExited(record, exitStatusOf(this.deps.family(record.family), exit));
     }
     this.deps.killStrays?.(notRunning);
     await this.deps.store.removeSocketsExcept(new Set(this.handles.keys()));
@@ -144,9 +160,15 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
       cpus: opts.cpus ?? boot.cpus,
       autoRemove: opts.autoRemove ?? false,
       restartPolicy: opts.restartPolicy ? { name: opts.restartPolicy.name, maximumRetryCount: opts.restartPolicy.maximumRetryCount ?? 0 } : NO_RESTART,
+      network: opts.network ?? 'user',
+      ports: normalizePorts(opts.ports ?? []),
     };
     if (config.autoRemove && config.restartPolicy.name !== 'no') throw invalid('conflicting options: --restart and --rm', 'restartPolicy');
-    const spec = adapter.bootSpec(boot, config);
+    if (config.network === 'none' && config.ports.length > 0) throw invalid('conflicting options: published ports need a network (not --network none)', 'ports');
+    const spec = adapter.bootSpec(boot, bootConfig(config, networkSettings(config, config.ports), this.host()));
+    if (config.ports.length > 0 && !(spec.nics ?? []).some((n) => n.backend.type === 'user')) {
+      throw invalid(`the ${boot.family} family attaches no network device for this image: ports cannot be published`, 'ports');
+    }
     const draft: InstanceRecord = {
       id,
       name,
@@ -187,7 +209,13 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
       if (record.state === 'removing') throw conflict(`instance ${record.name} is being removed`);
       this.cancelRestart(record.id);
       record.manuallyStopped = false;
-      return this.launch(record);
+      try {
+        return await this.launch(record);
+      } catch (err) {
+        // Like `docker run --rm`: an instance that could not start at all is removed too.
+        if (record.config.autoRemove && record.state === 'created' && !this.handles.has(record.id)) await this.drop(record);
+        throw err;
+      }
     });
   }
 
@@ -196,8 +224,12 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     {
       if (this.handles.has(record.id) || !this.records.has(record.id)) return record;
       const { accel } = await this.deps.accelerator();
-      const spec = this.deps.family(record.family).bootSpec(record.boot, record.config);
+      const user = (record.config.network ?? 'none') === 'user';
+      const ports = user ? await (this.deps.bindPorts ?? bindablePorts)(record.config.ports ?? []) : [];
+      const network = networkSettings(record.config, ports);
+      const spec = this.deps.family(record.family).bootSpec(record.boot, bootConfig(record.config, network, this.host()));
       const paths = this.deps.store.paths(record.id);
+      await (this.deps.prepareDisks ?? createOverlays)(spec, paths.dir);
       const handle = await this.deps.driver.start(spec, paths, accel);
       Object.assign(record, {
         state: 'running',
@@ -206,6 +238,9 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
         startedAt: new Date().toISOString(),
         finishedAt: null,
         exitCode: null,
+        exitCodeKnown: null,
+        exitNote: null,
+        network,
         vm: { driver: this.deps.driver.name, machine: spec.machine, accelerator: accel, argv: this.deps.driver.argv(spec, paths, accel) },
       } satisfies Partial<InstanceRecord>);
       this.watch(record, handle);
@@ -235,7 +270,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
       }
       const handle = this.handles.get(record.id);
       if (!handle) return record;
-      const spec = this.deps.family(record.family).bootSpec(record.boot, record.config);
+      const spec = this.specOf(record);
       await this.deps.stopVm(handle, spec.powerdown === 'none' ? 0 : timeoutSeconds * 1000);
       await this.settled(record.id);
       this.emit('event', { action: 'stop', id: record.id, name: record.name });
@@ -316,7 +351,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
           const handle = this.handles.get(id);
           const record = this.records.get(id);
           if (!handle || !record) return;
-          const spec = this.deps.family(record.family).bootSpec(record.boot, record.config);
+          const spec = this.specOf(record);
           await this.deps.stopVm(handle, spec.powerdown === 'none' ? 0 : timeoutSeconds * 1000);
           await this.settled(id);
         }).catch(() => undefined),
@@ -363,9 +398,11 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     void handle.exited.then(async (exit) => {
       this.handles.delete(record.id);
       // A VMM failure is not the unikernel's exit: report it as Docker reports a failed start.
-      const code = exit.vmmError ? EXIT_VMM_FAILED : this.deps.family(record.family).exitCode(exit);
-      await this.markExited(record, exit, code);
-      this.maybeRestart(record, code);
+      const status: ExitStatus = exit.vmmError
+        ? { code: EXIT_VMM_FAILED, known: true, note: `the VM failed to start: ${exit.vmmError}` }
+        : exitStatusOf(this.deps.family(record.family), exit);
+      await this.markExited(record, status);
+      this.maybeRestart(record, status.code);
       if (record.config.autoRemove && this.records.has(record.id)) {
         await this.serialize(record.id, async () => {
           if (this.records.has(record.id)) await this.drop(record);
@@ -407,8 +444,17 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     return true;
   }
 
-  private async markExited(record: InstanceRecord, _exit: VmExit, code: number): Promise<void> {
-    Object.assign(record, { state: 'exited', pid: null, supervisorPid: null, exitCode: code, finishedAt: new Date().toISOString() });
+  private async markExited(record: InstanceRecord, status: ExitStatus): Promise<void> {
+    const code = status.code;
+    Object.assign(record, {
+      state: 'exited',
+      pid: null,
+      supervisorPid: null,
+      exitCode: code,
+      exitCodeKnown: status.known,
+      exitNote: status.note ?? null,
+      finishedAt: new Date().toISOString(),
+    } satisfies Partial<InstanceRecord>);
     // Waiters hear of the exit before the (slower, fsynced) record write.
     this.emit('exit', record.id, code);
     this.emit('event', { action: 'die', id: record.id, name: record.name, exitCode: code });
@@ -436,6 +482,16 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     this.names.delete(record.name);
     this.backoffs.delete(record.id);
     this.emit('event', { action: 'destroy', id: record.id, name: record.name });
+  }
+
+  private host(): HostFacts {
+    return this.deps.host ? this.deps.host() : { tscKhz: hostTscKhz() };
+  }
+
+  /** The boot spec of the instance's current (or last) start, for how to stop it. */
+  private specOf(record: InstanceRecord): BootSpec {
+    const network = record.network ?? networkSettings(record.config, []);
+    return this.deps.family(record.family).bootSpec(record.boot, bootConfig(record.config, network, this.host()));
   }
 
   private serialize<T>(id: string, op: () => Promise<T>): Promise<T> {

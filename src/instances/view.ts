@@ -3,6 +3,8 @@ import type { InstanceDetail, InstanceSummary } from '../api/schemas.js';
 import { statusLine, type InstanceRecord } from './record.js';
 import { NO_RESTART } from './restart.js';
 
+const live = (r: InstanceRecord): boolean => r.state === 'running' || r.state === 'paused';
+
 export function toSummary(r: InstanceRecord): InstanceSummary {
   return {
     id: r.id,
@@ -14,6 +16,8 @@ export function toSummary(r: InstanceRecord): InstanceSummary {
     status: statusLine(r),
     created: r.created,
     args: r.config.args.length ? r.config.args : r.boot.args,
+    // As docker ps: ports are shown while the VM holds them.
+    ports: live(r) ? (r.network?.ports ?? []) : [],
   };
 }
 
@@ -24,8 +28,11 @@ export function toDetail(r: InstanceRecord, paths: { dir: string; consoleLog: st
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
     exitCode: r.exitCode,
+    exitCodeKnown: r.exitCodeKnown ?? (r.exitCode === null ? null : true),
+    exitNote: r.exitNote ?? null,
     pid: r.pid,
-    config: { ...r.config, restartPolicy: r.config.restartPolicy ?? NO_RESTART },
+    config: { ...r.config, restartPolicy: r.config.restartPolicy ?? NO_RESTART, network: r.config.network ?? 'none', ports: r.config.ports ?? [] },
+    network: r.network ?? null,
     restartCount: r.restartCount ?? 0,
     vm: r.vm,
     paths: { dir: paths.dir, consoleLog: paths.consoleLog },

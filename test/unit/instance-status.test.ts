@@ -14,6 +14,12 @@ test('status lines read like docker ps', () => {
   assert.equal(statusLine({ ...base, state: 'paused' }, t0 + 500), 'Up Less than a second (Paused)');
 });
 
+test('an exit code the family cannot tell shows as unknown, not as the stand-in 0', () => {
+  assert.equal(statusLine({ ...base, exitCode: 0, exitCodeKnown: false, state: 'exited' }, t0 + 2000), 'Exited (unknown) 2 seconds ago');
+  assert.equal(statusLine({ ...base, exitCode: 0, exitCodeKnown: false, state: 'restarting' }, t0 + 2000), 'Restarting (unknown) 2 seconds ago');
+  assert.equal(statusLine({ ...base, exitCodeKnown: true, state: 'exited' }, t0 + 2000), 'Exited (3) 2 seconds ago');
+});
+
 test('signals are accepted by name, short name or number', () => {
   assert.equal(normalizeSignal('KILL'), 'SIGKILL');
   assert.equal(normalizeSignal('sigterm'), 'SIGTERM');

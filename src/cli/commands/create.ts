@@ -1,6 +1,7 @@
 // cunik create: create an instance without starting it.
 import type { Command } from 'commander';
 import type { CreateInstanceRequest } from '../../api/schemas.js';
+import type { PublishSpec } from '../parse.js';
 import { action, clientFor } from '../util.js';
 import { instanceFlags } from './run.js';
 
@@ -10,6 +11,8 @@ export interface CreateFlags {
   cpus?: number;
   env: string[];
   restart?: { name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; maximumRetryCount: number };
+  network?: 'user' | 'none';
+  publish: PublishSpec[];
 }
 
 export function createRequest(image: string, args: string[], flags: CreateFlags): CreateInstanceRequest {
@@ -21,6 +24,8 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
     ...(flags.cpus !== undefined && { cpus: flags.cpus }),
     ...(flags.env.length > 0 && { env: flags.env }),
     ...(flags.restart !== undefined && { restartPolicy: flags.restart }),
+    ...(flags.network !== undefined && { network: flags.network }),
+    ...(flags.publish.length > 0 && { ports: flags.publish }),
   };
 }
 

@@ -1,5 +1,6 @@
 // cunik ps: list instances.
 import { Option, type Command } from 'commander';
+import { psPorts } from '../format/ports.js';
 import { ago, json, shortId, table } from '../format/table.js';
 import { action, clientFor } from '../util.js';
 
@@ -20,8 +21,8 @@ export function register(program: Command): void {
         else
           process.stdout.write(
             table(
-              ['INSTANCE ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'],
-              list.map((i) => [shortId(i.id), i.image, JSON.stringify(i.args.join(' ')), ago(i.created), i.status, i.name]),
+              ['INSTANCE ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'],
+              list.map((i) => [shortId(i.id), i.image, JSON.stringify(i.args.join(' ')), ago(i.created), i.status, psPorts(i.ports ?? []), i.name]),
             ),
           );
       }),

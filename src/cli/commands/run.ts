@@ -1,7 +1,7 @@
 // cunik run: create + start; in the foreground stream the console and exit with the unikernel's code.
 import type { Command } from 'commander';
 import type { CunikClient } from '../../client/index.js';
-import { parseCpus, parseEnv, parseMemoryMiB, parseRestartPolicy } from '../parse.js';
+import { parseCpus, parseEnv, parseMemoryMiB, parseNetwork, parsePublish, parseRestartPolicy, type PublishSpec } from '../parse.js';
 import { action, clientFor } from '../util.js';
 import { createRequest, type CreateFlags } from './create.js';
 
@@ -12,6 +12,8 @@ export function instanceFlags(cmd: Command): Command {
     .option('--cpus <n>', 'number of virtual CPUs', parseCpus)
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', parseEnv, [] as string[])
     .option('--restart <policy>', 'restart policy: no, on-failure[:N], always, unless-stopped', parseRestartPolicy)
+    .option('--network <mode>', 'network: user (QEMU user-mode networking, the default) or none', parseNetwork)
+    .option('-p, --publish <[ip:][hostPort:]guestPort[/udp]>', 'publish a guest port on the host (repeatable; default address 0.0.0.0)', parsePublish, [] as PublishSpec[])
     .argument('<image>', 'image reference or id')
     .argument('[args...]', 'arguments passed to the unikernel')
     .passThroughOptions();
