@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
+import { hostTscKhz } from '../../src/families/host.js';
 import { cli, repo, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 const examples = join(repo, 'examples');
@@ -81,6 +82,9 @@ test('examples/hello: built from build/kernels with its Cunikfile, runs and exit
 test('examples/httpd: cunik run -d -p 127.0.0.1:PORT:80 httpd serves www/index.html; stop ends it with 0', { skip: skipHttpd, timeout: 400_000 }, async () => {
   const b = await run(['build', '-t', 'httpd', join(examples, 'httpd')]);
   assert.equal(b.code, 0, b.stderr + b.stdout);
+  const image = await d.client.inspectImage('httpd');
+  const khz = hostTscKhz();
+  if (khz !== undefined) assert.equal(image.labels['org.cunik.tsc-khz'], String(khz), 'the build host\'s TSC frequency recorded');
   const port = await freePort();
   const r = await run(['run', '-d', '--name', 'httpd-example', '-p', `127.0.0.1:${port}:80`, 'httpd']);
   assert.equal(r.code, 0, r.stderr);
