@@ -1,5 +1,7 @@
 // npm run bench [-- NAME...]: runs the named benchmarks (default: all); each prints its figures,
 // and the run ends with one line `RESULT {json}`.
+import { bootLinux } from './boot-linux.js';
+import { buildCache } from './build-cache.js';
 import { cliBench } from './cli.js';
 import { coldstart } from './coldstart.js';
 import { density } from './density.js';
@@ -10,6 +12,8 @@ const benchmarks: Record<string, () => Promise<Record<string, number>>> = {
   cli: () => cliBench(),
   lifecycle: () => lifecycle(),
   density: () => density(countArg()),
+  'boot-linux': () => bootLinux(),
+  'build-cache': () => buildCache(),
 };
 
 /** `--count N` (density): how many instances; default 1,000. */

@@ -3,7 +3,9 @@
 // cached by the digest of its inputs (cache.ts), so an unchanged Cunikfile rebuilds nothing and
 // gives the same image id, and a changed added file rebuilds only the initramfs.
 
+import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { finished, pipeline } from 'node:stream/promises';
 import { invalid } from '../errors.js';
 import type { PrebuiltLayer } from '../images/build.js';
 import { defaultMemoryMiB, DEFAULT_CPUS, LABEL } from '../images/oci.js';
@@ -20,11 +22,13 @@ import { resolveLibraries, type CollectedFile } from './linux/libs.js';
 import { removeQuiet } from '../images/fsutil.js';
 import { BASE_MODULES, ModuleIndex, VOLUME_MODULES, type ModuleFile } from './linux/modules.js';
 import { readElf } from './linux/elf.js';
+import { hostTscKhz } from '../families/host.js';
 
 export const LABEL_PORTS = 'org.cunik.ports';
 export const LABEL_VOLUMES = 'org.cunik.volumes';
 export const LABEL_KERNEL_RELEASE = 'org.cunik.kernel.release';
 export const LABEL_INIT = 'org.cunik.init';
+export const LABEL_TSC_KHZ = 'org.cunik.tsc-khz';
 
 export interface BuiltImageStore {
   importBuilt(b: { ref: string; layers: PrebuiltLayer[]; configJson: string; files: { kernel: string; initrd?: string } }): Promise<ImageDetail>;
@@ -147,18 +151,39 @@ async function linuxSteps(
     });
     step(`initramfs: ${plan.counts.files} added files, ${plan.counts.modules} kernel modules`);
     const t0 = Date.now();
+    // Each archive compressed and cached on its own (initramfs.ts): a changed added file
+    // recompresses only the small archive of added files, the base is reused.
+    let reused = 0;
     const cached = await deps.cache.get(plan.key, opts.noCache, async (dir) => {
+      const parts: string[] = [];
+      for (const seg of plan.segments) {
+        const part = await deps.cache.get(seg.key, opts.noCache, async (partDir) => {
+          await writeCpioGz(seg.entries, join(partDir, 'cpio.gz'));
+          return {};
+        });
+        if (part.hit) reused++;
+        parts.push(join(part.dir, 'cpio.gz'));
+      }
       const file = join(dir, 'initrd');
-      await writeCpioGz(plan.entries, file);
+      await concatFiles(parts, file);
       const layer = await writeLayer([['cunik/initrd', file]], join(dir, 'layer'), false);
       return { layer };
     });
     const layer: PrebuiltLayer = { ...cached.meta.layer, path: join(cached.dir, 'layer') };
-    say(cached.hit ? ` ---> Using cache ${short(layer.digest)}` : ` ---> ${short(layer.digest)}: ${mib(layer.size)} in ${secs(t0)}`);
+    const note = reused > 0 ? ` (${reused} of ${plan.segments.length} archives from the cache)` : '';
+    say(cached.hit ? ` ---> Using cache ${short(layer.digest)}` : ` ---> ${short(layer.digest)}: ${mib(layer.size)} in ${secs(t0)}${note}`);
     return { layer, initrd: join(cached.dir, 'initrd'), entrypoint: entry, args, env };
   } finally {
     if (scratch !== undefined) removeQuiet(scratch);
   }
+}
+
+/** Concatenate files into `out` (gzip members one after the other: the kernel and gunzip read them all). */
+async function concatFiles(parts: string[], out: string): Promise<void> {
+  const sink = createWriteStream(out, { mode: 0o644 });
+  for (const part of parts) await pipeline(createReadStream(part), sink, { end: false });
+  sink.end();
+  await finished(sink);
 }
 
 /** Image env overridden key by key by the Cunikfile's. */
@@ -183,6 +208,11 @@ async function imageConfig(spec: BuildSpec, kernel: KernelStep, layers: Prebuilt
   if (kernel.release !== undefined) labels[LABEL_KERNEL_RELEASE] = kernel.release;
   // The initramfs runs cunik-init, which reads the image's env from /.cunik/env (families/linux.ts).
   if (entrypoint !== undefined) labels[LABEL_INIT] = 'cunik';
+  // On microvm without a PIT the kernel hangs calibrating the TSC unless it is told the frequency
+  // (families/linux.ts): record the build host's, where the image is built to run, unless the
+  // Cunikfile gives one. An instance's own tscKhz, when the daemon passes it, comes first.
+  const khz = hostTscKhz();
+  if (spec.family === 'linux' && labels[LABEL_TSC_KHZ] === undefined && khz !== undefined) labels[LABEL_TSC_KHZ] = String(khz);
   const inner = {
     Labels: labels,
     Env: spec.env,

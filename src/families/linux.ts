@@ -9,6 +9,7 @@
 //   calibrating the TSC unless tsc_early_khz= gives it (Documentation/admin-guide/
 //   kernel-parameters.txt). The frequency comes from instance.tscKhz, else the label
 //   org.cunik.tsc-khz, else the PIT is turned back on. no_timer_check skips the IO-APIC timer test.
+//   The RTC is on: without it the kernel spends about 2 s timing out on CMOS reads at boot.
 // - console=ttyS0 (the 16550 at 0x3f8), quiet, panic=-1 (a panic resets at once; with -no-reboot
 //   QEMU exits), pci=off on microvm (it has no PCI).
 // - Network: ip=ADDR::GW:NETMASK::eth0:off[:DNS0[:DNS1]], the kernel's own syntax
@@ -91,6 +92,10 @@ export const linux: FamilyAdapter = {
     const machineOptions: Record<string, string> = {};
     if (machine === 'microvm') {
       machineOptions['acpi'] = 'on';
+      // Without the CMOS RTC, Debian's kernel waits twice for it (about 1 s each: "Unable to read
+      // current time from RTC", then rtc_cmos "broken or not accessible"): on, boot is 2 s shorter
+      // under TCG and the guest has the time of day.
+      machineOptions['rtc'] = 'on';
       if (khz === undefined) machineOptions['pit'] = 'on';
     }
     return {

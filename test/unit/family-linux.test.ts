@@ -4,7 +4,7 @@ import { linux } from '../../src/families/linux.js';
 import { kernelReads, kernelWord } from '../../src/families/linux-cmdline.js';
 import { runCases, userNet } from './family-helpers.js';
 
-const MICROVM_ACPI = 'microvm,x-option-roms=off,isa-serial=on,rtc=off,pit=off,pic=off,acpi=on,pcie=off';
+const MICROVM_ACPI = 'microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=off,pic=off,acpi=on,pcie=off';
 const EXIT = ['-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04'];
 const img = { boot: 'pvh', kernelPath: '/i/vmlinux', initrdPath: '/i/initrd', args: ['/bin/httpd', '-f'], env: ['PATH=/bin'] };
 
@@ -12,9 +12,9 @@ runCases(linux, [
   {
     name: 'TSC frequency unknown: the PIT stays on, no tsc_early_khz',
     image: img,
-    spec: { machine: 'microvm', machineOptions: { acpi: 'on', pit: 'on' }, powerdown: 'acpi', debugExit: true, memoryMiB: 64 },
+    spec: { machine: 'microvm', machineOptions: { acpi: 'on', rtc: 'on', pit: 'on' }, powerdown: 'acpi', debugExit: true, memoryMiB: 64 },
     argv: [
-      '-M', 'microvm,x-option-roms=off,isa-serial=on,rtc=off,pit=on,pic=off,acpi=on,pcie=off',
+      '-M', 'microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=on,pic=off,acpi=on,pcie=off',
       '-kernel', '/i/vmlinux', '-initrd', '/i/initrd',
       '-append', 'console=ttyS0 quiet panic=-1 pci=off no_timer_check PATH=/bin -- /bin/httpd -f',
       ...EXIT,
@@ -24,7 +24,7 @@ runCases(linux, [
     name: 'instance TSC: pit=off kept, tsc_early_khz given; instance args replace the image\'s',
     image: img,
     instance: { tscKhz: 2000000, args: ['/bin/sh', '-c', 'echo hi; exit 3'], memoryMiB: 256 },
-    spec: { machineOptions: { acpi: 'on' }, memoryMiB: 256 },
+    spec: { machineOptions: { acpi: 'on', rtc: 'on' }, memoryMiB: 256 },
     argv: [
       '-M', MICROVM_ACPI, '-kernel', '/i/vmlinux', '-initrd', '/i/initrd',
       '-append', 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check PATH=/bin -- /bin/sh -c "echo hi; exit 3"',

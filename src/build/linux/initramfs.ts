@@ -28,9 +28,23 @@ export interface InitramfsInput {
   workdir?: string;
 }
 
-export interface InitramfsPlan {
+/** One cpio archive of the initramfs; its key is the digest of every entry's name, type, mode and content digest. */
+export interface InitramfsSegment {
   entries: CpioEntry[];
-  /** Cache key: the digest of every entry's name, type, mode and content digest. */
+  key: string;
+}
+
+/**
+ * The initramfs as concatenated archives, which the kernel unpacks one after the other
+ * (Documentation/driver-api/early-userspace/buffer-format.rst): the base (init, app, libraries,
+ * modules, /.cunik, a container's tree), then the Cunikfile's files when there are any. Each is
+ * compressed and cached on its own, so a changed added file recompresses only its small archive.
+ */
+export interface InitramfsPlan {
+  segments: InitramfsSegment[];
+  /** Every segment's entries, in unpacking order. */
+  entries: CpioEntry[];
+  /** Cache key of the whole: the segments' keys. */
   key: string;
   counts: { libs: number; modules: number; files: number };
 }
@@ -63,6 +77,26 @@ async function expandFile(f: { host: string; guest: string; mode?: number }, out
   return n;
 }
 
+/** One archive of the initramfs: its entries with their missing parents, in order, and its key. */
+async function segment(step: string, body: CpioEntry[]): Promise<InitramfsSegment> {
+  const dirsPresent = new Set(body.filter((e) => e.type === 'dir').map((e) => e.name));
+  const parents = parentDirs(body.map((e) => e.name), new Set(dirsPresent)).map((name): CpioEntry => ({ type: 'dir', name, mode: 0o755 }));
+  // Everything sorted by path, the missing parents included: a path sorts after its own prefix, so
+  // each directory comes before what it holds (the kernel's unpacker creates no missing parent: a
+  // file whose directory is not there yet is dropped).
+  const entries = [...parents, ...body].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const described = await Promise.all(entries.map(async (e) => {
+    if (e.type === 'file') {
+      const content = Buffer.isBuffer(e.source) ? `sha256:${digestOf(e.source.toString('base64'))}` : await fileDigest(e.source);
+      return [e.name, 'f', e.mode ?? 0o644, content];
+    }
+    if (e.type === 'symlink') return [e.name, 'l', e.target];
+    if (e.type === 'char') return [e.name, 'c', e.mode ?? 0o600, e.major, e.minor];
+    return [e.name, 'd', e.mode ?? 0o755];
+  }));
+  return { entries, key: digestOf({ step, v: BUILDER_VERSION, entries: described }) };
+}
+
 export async function planInitramfs(inp: InitramfsInput): Promise<InitramfsPlan> {
   const byPath = new Map<string, CpioEntry>();
   const put = (e: CpioEntry): void => void byPath.set(e.name, e);
@@ -86,28 +120,20 @@ export async function planInitramfs(inp: InitramfsInput): Promise<InitramfsPlan>
   put({ type: 'file', name: '/.cunik/env', source: nul(inp.env) });
   put({ type: 'file', name: '/.cunik/modules', source: Buffer.from(inp.modules.files.map((m) => `${modDir}/${m.rel}\n`).join('')) });
   if (inp.workdir !== undefined) put({ type: 'file', name: '/.cunik/workdir', source: Buffer.from(`${inp.workdir}\n`) });
+  // The Cunikfile's files go in a second archive of their own (below); they replace whatever the
+  // base holds at the same path.
+  const added = new Map<string, CpioEntry>();
   let files = 0;
-  for (const f of inp.files) files += await expandFile(f, byPath);
+  for (const f of inp.files) files += await expandFile(f, added);
+  for (const name of added.keys()) byPath.delete(name);
 
-  const body = [...byPath.values()];
-  const dirsPresent = new Set(body.filter((e) => e.type === 'dir').map((e) => e.name));
-  const parents = parentDirs(body.map((e) => e.name), new Set(dirsPresent)).map((name): CpioEntry => ({ type: 'dir', name, mode: 0o755 }));
-  // Everything sorted by path, the missing parents included: a path sorts after its own prefix, so
-  // each directory comes before what it holds (the kernel's unpacker creates no missing parent: a
-  // file whose directory is not there yet is dropped).
-  const entries = [...parents, ...body].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const described = await Promise.all(entries.map(async (e) => {
-    if (e.type === 'file') {
-      const content = Buffer.isBuffer(e.source) ? `sha256:${digestOf(e.source.toString('base64'))}` : await fileDigest(e.source);
-      return [e.name, 'f', e.mode ?? 0o644, content];
-    }
-    if (e.type === 'symlink') return [e.name, 'l', e.target];
-    if (e.type === 'char') return [e.name, 'c', e.mode ?? 0o600, e.major, e.minor];
-    return [e.name, 'd', e.mode ?? 0o755];
-  }));
+  const base = await segment('initramfs-base', [...byPath.values()]);
+  const extra = await segment('initramfs-files', [...added.values()]);
+  const segments = extra.entries.length > 0 ? [base, extra] : [base];
   return {
-    entries,
-    key: digestOf({ step: 'initramfs', v: BUILDER_VERSION, entries: described }),
+    segments,
+    entries: segments.flatMap((g) => g.entries),
+    key: digestOf({ step: 'initramfs', v: BUILDER_VERSION, segments: segments.map((g) => g.key) }),
     counts: { libs: inp.libs.length, modules: inp.modules.files.length, files },
   };
 }

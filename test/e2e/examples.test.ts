@@ -1,0 +1,134 @@
+// The examples in examples/, built and run through the CLI as the README says, offline, from Debian
+// packages only: hello (the test kernel), httpd (busybox-static httpd reached through a port
+// published on 127.0.0.1) and redis (Debian's redis-server answering redis-cli through one).
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, test } from 'node:test';
+import { hostTscKhz } from '../../src/families/host.js';
+import { cli, repo, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+
+const examples = join(repo, 'examples');
+const kernel = existsSync('/boot') && readdirSync('/boot').some((n) => n.startsWith('vmlinuz-'));
+const onPath = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const linuxMissing = [
+  !kernel && 'no /boot/vmlinuz-* (apt-get install linux-image-amd64)',
+  !existsSync('/bin/busybox') && 'no /bin/busybox (apt-get install busybox-static)',
+  !existsSync(join(repo, 'build', 'linux', 'init')) && 'no build/linux/init (npm run build)',
+].filter(Boolean);
+// The port tests need -p (user-mode networking with hostfwd); skipped, saying so, only where the
+// CLI has no --publish flag.
+const publish = spawnSync(join(repo, 'bin', 'cunik'), ['run', '--help'], { encoding: 'utf8' }).stdout.includes('--publish');
+const skipFor = (...extra: (string | false)[]): string | false => {
+  const why = [...linuxMissing, !publish && 'this cunik has no `run --publish`', ...extra].filter(Boolean);
+  return why.length > 0 ? why.join('; ') : false;
+};
+const skipHttpd = skipFor();
+const skipRedis = skipFor(!existsSync('/usr/bin/redis-server') && 'no /usr/bin/redis-server (apt-get install redis-server)',
+  !onPath('redis-cli') && 'no redis-cli (apt-get install redis-tools)');
+const skipHello = !existsSync(join(repo, 'build', 'kernels', 'hello.elf')) && 'no build/kernels/hello.elf (npm run build)';
+
+let d: TestDaemon;
+const run = (args: string[]) => cli(args, { socket: d.socket });
+const execFileP = promisify(execFile);
+
+before(async () => {
+  d = await startDaemon();
+});
+after(async () => {
+  await d.stop();
+});
+
+/** A port nobody listens on right now (the kernel's pick, released at once). */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Retry `probe` every 250 ms until it gives a value (a booting guest refuses or drops connections). */
+async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 240_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function redisCli(port: number, ...args: string[]): Promise<string | undefined> {
+  try {
+    const { stdout } = await execFileP('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 });
+    return stdout.trim();
+  } catch {
+    return undefined;
+  }
+}
+
+test('examples/hello: built from build/kernels with its Cunikfile, runs and exits 0', { skip: skipHello, timeout: 120_000 }, async () => {
+  const b = await run(['build', '-t', 'hello', '-f', join(examples, 'hello', 'Cunikfile'), join(repo, 'build', 'kernels')]);
+  assert.equal(b.code, 0, b.stderr + b.stdout);
+  const r = await run(['run', '--rm', 'hello']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /Hello from the Cunik test kernel/);
+});
+
+test('examples/httpd: cunik run -d -p 127.0.0.1:PORT:80 httpd serves www/index.html; stop ends it with 0', { skip: skipHttpd, timeout: 400_000 }, async () => {
+  const b = await run(['build', '-t', 'httpd', join(examples, 'httpd')]);
+  assert.equal(b.code, 0, b.stderr + b.stdout);
+  const image = await d.client.inspectImage('httpd');
+  const khz = hostTscKhz();
+  if (khz !== undefined) assert.equal(image.labels['org.cunik.tsc-khz'], String(khz), 'the build host\'s TSC frequency recorded');
+  const port = await freePort();
+  const r = await run(['run', '-d', '--name', 'httpd-example', '-p', `127.0.0.1:${port}:80`, 'httpd']);
+  assert.equal(r.code, 0, r.stderr);
+  try {
+    const page = await poll('the page through the published port', async () => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) });
+        return res.ok ? await res.text() : undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    assert.equal(page, readFileSync(join(examples, 'httpd', 'www', 'index.html'), 'utf8'));
+    const logs = await run(['logs', 'httpd-example']);
+    assert.match(logs.stdout, /^httpd: ready on port 80\r?$/m, 'the ready line the boot-linux benchmark waits for');
+    const p = await run(['port', 'httpd-example']);
+    assert.equal(p.code, 0, p.stderr);
+    assert.match(p.stdout, new RegExp(`^80/tcp -> 127\\.0\\.0\\.1:${port}$`, 'm'));
+    const s = await run(['stop', 'httpd-example']);
+    assert.equal(s.code, 0, s.stderr);
+    assert.equal((await d.client.inspectInstance('httpd-example')).exitCode, 0, 'SIGTERM from the power button ends the app with 0');
+  } finally {
+    await run(['rm', '-f', 'httpd-example']);
+  }
+});
+
+test('examples/redis: Debian\'s redis-server answers redis-cli -p PORT ping with PONG', { skip: skipRedis, timeout: 400_000 }, async () => {
+  const b = await run(['build', '-t', 'redis', join(examples, 'redis')]);
+  assert.equal(b.code, 0, b.stderr + b.stdout);
+  assert.match(b.stdout, /files from the loader and libraries: .*libjemalloc/);
+  const port = await freePort();
+  const r = await run(['run', '-d', '--name', 'redis-example', '-p', `127.0.0.1:${port}:6379`, 'redis']);
+  assert.equal(r.code, 0, r.stderr);
+  try {
+    const pong = await poll('redis-cli ping through the published port', async () => {
+      const out = await redisCli(port, 'ping');
+      return out === 'PONG' ? out : undefined;
+    });
+    assert.equal(pong, 'PONG');
+    assert.equal(await redisCli(port, 'set', 'greeting', 'hello from a microVM'), 'OK');
+    assert.equal(await redisCli(port, 'get', 'greeting'), 'hello from a microVM');
+    const logs = await run(['logs', 'redis-example']);
+    assert.match(logs.stdout, /Ready to accept connections/);
+  } finally {
+    await run(['rm', '-f', 'redis-example']);
+  }
+});

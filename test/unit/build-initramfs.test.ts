@@ -1,0 +1,66 @@
+// planInitramfs: the order of the archive (every directory before what it holds, as the kernel's
+// unpacker needs: it drops a file whose directory does not exist yet) and the cache key.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
+import { after, test } from 'node:test';
+import { planInitramfs, type InitramfsInput } from '../../src/build/linux/initramfs.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'cunik-initramfs-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+const file = (name: string, body: string): string => {
+  const p = join(tmp, name);
+  mkdirSync(join(p, '..'), { recursive: true });
+  writeFileSync(p, body);
+  return p;
+};
+
+const input = (extra: Partial<InitramfsInput> = {}): InitramfsInput => ({
+  init: file('init', 'init'),
+  app: { host: file('app', 'app'), guest: '/bin/app' },
+  libs: [],
+  // Modules live under /.cunik/kmod/<release>/..., below /.cunik which the plan adds itself.
+  modules: { release: '6.1.0-test', files: [{ name: 'virtio', rel: 'kernel/drivers/virtio/virtio.ko', path: file('virtio.ko', 'ko') }] },
+  files: [{ host: join(tmp, 'www'), guest: '/srv/www' }],
+  entry: ['/bin/app'],
+  env: ['A=1'],
+  ...extra,
+});
+file('www/index.html', '<p>hi</p>');
+file('www/css/site.css', 'p{}');
+
+test('every entry comes after the directory that holds it, modules under /.cunik included', async () => {
+  const plan = await planInitramfs(input());
+  const names = plan.entries.map((e) => e.name);
+  const dirs = new Set<string>(['/']);
+  for (const e of plan.entries) {
+    assert.ok(dirs.has(posix.dirname(e.name)), `${e.name} comes before its directory ${posix.dirname(e.name)} (order: ${names.join(' ')})`);
+    if (e.type === 'dir') dirs.add(e.name);
+  }
+  assert.ok(names.includes('/.cunik/kmod/6.1.0-test/kernel/drivers/virtio/virtio.ko'));
+  assert.ok(names.includes('/srv/www/css/site.css'));
+  assert.equal(new Set(names).size, names.length, 'no path twice');
+});
+
+test('added files are an archive of their own: changing one leaves the base archive and its key alone', async () => {
+  const a = await planInitramfs(input());
+  const b = await planInitramfs(input());
+  assert.equal(a.key, b.key);
+  assert.equal(a.segments.length, 2);
+  assert.ok(a.segments[1]!.entries.every((e) => e.name === '/srv' || e.name.startsWith('/srv/')), 'only the added tree (and its parents) in the second archive');
+  assert.ok(!a.segments[0]!.entries.some((e) => e.name.startsWith('/srv')));
+  file('www/index.html', '<p>changed</p>');
+  const c = await planInitramfs(input());
+  assert.notEqual(c.key, a.key);
+  assert.equal(c.segments[0]!.key, a.segments[0]!.key, 'base archive reused');
+  assert.notEqual(c.segments[1]!.key, a.segments[1]!.key);
+});
+
+test('an added file replaces what the base has at its path; without added files there is one archive', async () => {
+  const over = await planInitramfs(input({ files: [{ host: file('other-app', 'other'), guest: '/bin/app' }] }));
+  assert.ok(!over.segments[0]!.entries.some((e) => e.name === '/bin/app'), 'the base no longer packs /bin/app');
+  assert.deepEqual(over.segments[1]!.entries.filter((e) => e.type === 'file').map((e) => e.name), ['/bin/app']);
+  const none = await planInitramfs(input({ files: [] }));
+  assert.equal(none.segments.length, 1);
+});
