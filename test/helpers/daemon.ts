@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import { CunikClient } from '../../src/client/index.js';
 import { DAEMON_NODE_FLAGS, installRoot } from '../../src/config/defaults.js';
 
@@ -85,16 +86,47 @@ export interface CliResult {
   stderr: string;
 }
 
+/** What `interact` gets: the CLI's stdin, and its output so far. */
+export interface CliSession {
+  stdin: Writable;
+  stdout: () => string;
+  /** Resolves once the output so far matches. */
+  output: (re: RegExp, timeoutMs?: number) => Promise<void>;
+}
+
+export interface CliOptions {
+  socket?: string;
+  env?: NodeJS.ProcessEnv;
+  /** All of stdin, written at once. */
+  input?: string;
+  /** Instead of `input`: write to stdin as the output comes; stdin is ended when it resolves (unless `keepStdin`). */
+  interact?: (session: CliSession) => Promise<void>;
+  keepStdin?: boolean;
+}
+
 /** Run the real `cunik` binary as a user would type it. */
-export function cli(args: string[], opts: { socket?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+export function cli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   const argv = opts.socket ? ['-H', `unix://${opts.socket}`, ...args] : args;
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const p = spawn(cunikBin, argv, { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.stdin.end(opts.input ?? '');
+    p.stdin.on('error', () => undefined); // the CLI may be gone before all input is written
+    if (opts.interact) {
+      const output = (re: RegExp, timeoutMs = 15_000): Promise<void> =>
+        waitFor(`${re} in the output of cunik ${args.join(' ')} (so far: ${JSON.stringify(stdout.slice(-300))})`, () => re.test(stdout) || undefined, timeoutMs).then(() => undefined);
+      opts.interact({ stdin: p.stdin, stdout: () => stdout, output }).then(
+        () => void (opts.keepStdin || p.stdin.end()),
+        (err: unknown) => {
+          p.kill('SIGKILL');
+          reject(err as Error);
+        },
+      );
+    } else {
+      p.stdin.end(opts.input ?? '');
+    }
     p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
