@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { ConsoleManager, parseSize } from '../../src/instances/console.js';
-import { consoleFiles, formatTimestamp, loadIndex, readConsole } from '../../src/instances/logs.js';
+import { consoleFiles, formatTimestamp, loadIndex } from '../../src/instances/console-index.js';
+import { readConsole } from '../../src/instances/logs.js';
 
 let root: string;
 before(async () => {

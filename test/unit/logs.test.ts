@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { CunikError } from '../../src/errors.js';
+import { ConsoleCursor, staticConsole, tailStart } from '../../src/instances/console-cursor.js';
 import {
-  ConsoleCursor,
   consoleFiles,
   decodeIndex,
   encodeIndex,
@@ -16,14 +16,11 @@ import {
   formatTimestamp,
   loadIndex,
   offsetSince,
-  parseLogsOptions,
-  readConsole,
-  staticConsole,
-  tailStart,
   timeAt,
   type ConsoleFiles,
   type IndexRecord,
-} from '../../src/instances/logs.js';
+} from '../../src/instances/console-index.js';
+import { parseLogsOptions, readConsole } from '../../src/instances/logs.js';
 
 let dir: string;
 let n = 0;
