@@ -31,7 +31,8 @@ const execFileAsync = promisify(execFile);
 
 /**
  * Cut the front of the log into the backup: returns how many bytes left the log and where, in the
- * log as it was, the backup's copy begins (the backup keeps at most maxSize bytes).
+ * log as it was, the backup's copy begins (the backup keeps at most maxSize bytes, also when the
+ * log grew past `st` meanwhile).
  *
  * QEMU keeps the log open with O_APPEND and never reopens it, so the file must stay the same
  * inode (a rename would leave QEMU writing to the backup). Collapsing the first whole blocks out
@@ -83,7 +84,13 @@ export async function cutLog(files: ConsoleFiles, st: Stats, mgr: RotationPolicy
     ftruncateSync(log.fd, 0);
     const last = Buffer.alloc(1);
     const endCut = pos > 0 && readSync(out.fd, last, 0, 1, pos - from - 1) === 1 && last[0] !== 0x0a;
-    return { removed: pos, from, fromCut, endCut };
+    if (pos - from <= cap) return { removed: pos, from, fromCut, endCut };
+    // What QEMU wrote since `st` made the backup longer than the cap: drop its front as well.
+    const skip = await lineAfter(files.backup, pos - from - cap, pos - from);
+    const skipCut = (await byteAt(files.backup, skip - 1)) !== 0x0a;
+    await copyRange(files.backup, tmp, skip, pos - from);
+    await rename(tmp, files.backup);
+    return { removed: pos, from: from + skip, fromCut: skipCut, endCut };
   } finally {
     await out.close();
     await log.close();

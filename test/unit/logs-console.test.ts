@@ -4,13 +4,14 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { ConsoleManager, parseSize } from '../../src/instances/console.js';
 import { consoleFiles, formatTimestamp, loadIndex } from '../../src/instances/console-index.js';
+import { cutLog } from '../../src/instances/console-rotate.js';
 import { readConsole } from '../../src/instances/logs.js';
 
 let root: string;
@@ -133,9 +134,30 @@ test('copy-then-truncate (file systems without collapse) rotates too', async () 
   const files = consoleFiles(log);
   assert.ok(existsSync(files.backup));
   assert.ok(statSync(log).size < 8 * 1024 + 4096);
+  assert.ok(statSync(files.backup).size <= 8 * 1024, `console.log.1 is ${statSync(files.backup).size} bytes`);
   const nums = numbers(await text(readConsole(m.source(id))));
   assert.equal(nums[nums.length - 1], 2999);
   assert.ok(nums.length > 400, `${nums.length} lines kept`);
+});
+
+test('copy-then-truncate keeps the backup within the cap when the log grew after it was measured', async () => {
+  const { log } = await instanceDir();
+  const files = consoleFiles(log);
+  const all = Array.from({ length: 2000 }, (_, i) => line(i)).join(''); // 26,000 bytes
+  await writeFile(log, all.slice(0, 20 * line(0).length * 80)); // 1600 lines, 20,800 bytes
+  const st = await stat(log);
+  await appendFile(log, all.slice(st.size)); // QEMU went on writing after the daemon's stat
+  const cap = 16 * 1024;
+  const cut = await cutLog(files, st, { maxSize: cap, rotation: 'truncate', noCollapse: new Set() });
+  assert.equal(cut.removed, all.length, 'everything left the log');
+  assert.equal(statSync(log).size, 0);
+  const backup = await readFile(files.backup, 'utf8');
+  assert.ok(backup.length <= cap, `console.log.1 is ${backup.length} bytes`);
+  assert.equal(backup, all.slice(cut.from), 'the backup is the end of the output, from `from` on');
+  assert.equal(cut.from % line(0).length, 0, 'it starts at a line');
+  assert.equal(cut.fromCut, false);
+  assert.equal(cut.endCut, false);
+  assert.ok(backup.length > cap - line(0).length, `only ${backup.length} bytes kept`);
 });
 
 test('a follower sees every line across rotations, and ends when the instance exits', async () => {
