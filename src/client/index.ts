@@ -59,7 +59,16 @@ export class CunikClient {
   /** Registers the wait (resolves once the daemon has sent headers), then `exitCode` settles at exit. */
   async waitInstance(ref: string, condition: 'not-running' | 'next-exit' = 'not-running', signal?: AbortSignal): Promise<{ exitCode: Promise<number> }> {
     const res = await this.http.open('POST', `/v1/instances/${id(ref)}/wait`, { query: { condition }, ...(signal && { signal }) });
-    return { exitCode: readAll(res).then((b) => (JSON.parse(b.toString('utf8')) as WaitResponse).exitCode) };
+    const exitCode = readAll(res).then((b) => {
+      const text = b.toString('utf8');
+      // The daemon stopped (instances keep running): no answer will come on this connection.
+      if (text === '') throw new Error('the daemon closed the connection before the instance exited');
+      return (JSON.parse(text) as WaitResponse).exitCode;
+    });
+    // Handled here too: callers may await it only later (after the console closes), and an
+    // early rejection must not end the process as unhandled.
+    exitCode.catch(() => undefined);
+    return { exitCode };
   }
 
   /** The console output as text; `follow` (or opts.follow) streams it until the instance exits. */

@@ -20,6 +20,8 @@ export interface AttachOptions {
 
 /** An attached client further behind than this loses output rather than slowing the guest. */
 const CLIENT_BUFFER_LIMIT = 4 * 1024 * 1024;
+/** At daemon shutdown, how long an attached client has to close its side after the daemon's. */
+const CLOSE_GRACE_MS = 500;
 /** Input typed before QEMU's socket is connected waits here, up to this much. */
 const PENDING_INPUT_LIMIT = 1024 * 1024;
 
@@ -174,10 +176,22 @@ export class Relay {
     this.ending ??= setTimeout(() => this.end(), 1000);
   }
 
-  /** End every session (the instance exited or is gone, or the daemon stops). */
-  end(): void {
-    // A session with output of its own ends when that does (after what the log still holds).
-    for (const s of this.sessions) if (!s.output) s.client.end();
+  /**
+   * End every session: the instance exited or is gone, or (`now`) the daemon stops. A session with
+   * output of its own otherwise ends when that does (after what the log still holds); when the
+   * daemon stops, that output is cut short, and a client that does not close its side in time is
+   * cut off, so that no connection holds up the shutdown.
+   */
+  end(now = false): void {
+    for (const s of this.sessions) {
+      if (s.output && !now) continue;
+      if (s.output) {
+        s.output.unpipe(s.client);
+        s.output.destroy();
+      }
+      s.client.end();
+      if (now) setTimeout(() => s.client.destroy(), CLOSE_GRACE_MS).unref();
+    }
     this.sessions.clear();
     this.close();
   }

@@ -167,7 +167,7 @@ export class ConsoleManager implements ConsolePolicy {
 
   /** Daemon shutdown: end every attach session (the instances keep running) and stop watching. */
   async close(): Promise<void> {
-    for (const r of this.relays.values()) r.end();
+    for (const r of this.relays.values()) r.end(true);
     await Promise.all([...this.live.keys()].map((id) => (this.unwatch(id), this.closing.get(id))));
   }
 }
