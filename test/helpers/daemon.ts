@@ -53,31 +53,60 @@ export async function startDaemon(opts: { args?: string[]; dir?: string } = {}):
     stderr: () => err,
     async stop(stopOpts) {
       client.close();
-      if (!stopOpts?.keepFiles) killInstances(root);
-      if (proc.exitCode === null) {
+      const killed = stopOpts?.keepFiles ? [] : killInstances(root);
+      if (proc.exitCode === null && proc.signalCode === null) {
         const gone = new Promise((r) => proc.once('exit', r));
         proc.kill('SIGTERM');
         await gone;
       }
-      if (!stopOpts?.keepFiles) await rm(dir, { recursive: true, force: true });
+      if (!stopOpts?.keepFiles) {
+        await waitGone(killed);
+        await rm(dir, { recursive: true, force: true });
+      }
     },
   };
 }
 
-/** SIGKILL every QEMU whose pidfile is under this root, so no test leaves a VM behind. */
-export function killInstances(root: string): void {
+/**
+ * SIGKILL every QEMU whose pidfile is under this root, so no test leaves a VM behind. Returns the
+ * pids to wait for: each QEMU and its cunik-shim parent, which writes the exit file into the
+ * instance's directory once QEMU is gone (so the root cannot be removed before that).
+ */
+export function killInstances(root: string): number[] {
   const dir = join(root, 'instances');
-  if (!existsSync(dir)) return;
+  if (!existsSync(dir)) return [];
+  const pids: number[] = [];
   for (const id of readdirSync(dir)) {
     const pidfile = join(dir, id, 'qemu.pid');
     if (!existsSync(pidfile)) continue;
     const pid = Number(readFileSync(pidfile, 'utf8').trim());
     try {
-      if (pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) process.kill(pid, 'SIGKILL');
+      if (!pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) continue;
+      // /proc/PID/stat: "pid (comm) state ppid ...", comm may hold spaces.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      process.kill(pid, 'SIGKILL');
+      pids.push(pid);
+      if (ppid > 1 && readFileSync(`/proc/${ppid}/cmdline`, 'utf8').includes('cunik-shim')) pids.push(ppid);
     } catch {
       // already gone
     }
   }
+  return pids;
+}
+
+/** Resolves once none of `pids` exists any more (zombies count as gone), or after `timeoutMs`. */
+export async function waitGone(pids: number[], timeoutMs = 10_000): Promise<void> {
+  const alive = (pid: number): boolean => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 }
 
 export interface CliResult {
