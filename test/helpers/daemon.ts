@@ -34,13 +34,18 @@ export async function startDaemon(opts: { args?: string[]; dir?: string } = {}):
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const client = new CunikClient(socket);
-  const deadline = Date.now() + 15_000;
+  // Generous: loading the daemon takes about 2 s of CPU, much longer on a machine busy with guests.
+  const deadline = Date.now() + 30_000;
   for (;;) {
     try {
       await client.ping();
       break;
     } catch (e) {
-      if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`daemon did not start: ${err || String(e)}`);
+      if (Date.now() > deadline || proc.exitCode !== null) {
+        // A daemon left starting would outlive the test and keep its file from ever ending.
+        proc.kill('SIGKILL');
+        throw new Error(`daemon did not start: ${err || String(e)}`);
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   }
