@@ -246,7 +246,7 @@ test('a stopping daemon ends attach and run -i sessions at once; the instance ru
     await waitFor('the run -i session', () => runI.stdout.includes('echo: ready\n') || undefined, 30_000);
     const t0 = Date.now();
     dd.proc.kill('SIGTERM');
-    const stopped = await Promise.race([new Promise<boolean>((r) => dd.proc.once('exit', () => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
+    const stopped = await Promise.race([new Promise<boolean>((r) => dd.proc.once('exit', () => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000).unref())]);
     assert.ok(stopped && Date.now() - t0 < 3000, `the daemon took ${Date.now() - t0} ms to stop${stopped ? '' : ' (still running)'}`);
     for (const s of [attach, runI]) {
       assert.equal(await s.code, 125);
