@@ -246,7 +246,26 @@ export const WaitQuery = Type.Object(
   { additionalProperties: false },
 );
 export const ListQuery = Type.Object({ all: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
-export const LogsQuery = Type.Object({ follow: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+export const LogsQuery = Type.Object(
+  {
+    follow: Type.Optional(Type.Boolean({ description: 'Stream new output until the instance exits' })),
+    tail: Type.Optional(Type.String({ pattern: '^(all|[0-9]+)$', description: 'Only the last N lines ("all": everything, the default)' })),
+    since: Type.Optional(Type.String({ minLength: 1, description: 'Only lines written at or after this time: RFC 3339, Unix seconds, or a duration before now such as 10m' })),
+    until: Type.Optional(Type.String({ minLength: 1, description: 'Only lines written at or before this time (same forms as since)' })),
+    timestamps: Type.Optional(Type.Boolean({ description: 'Prefix each line with the time the daemon saw it (RFC 3339, nine fractional digits) and a space' })),
+  },
+  { additionalProperties: false },
+);
+export type LogsQuery = Static<typeof LogsQuery>;
+export const AttachQuery = Type.Object(
+  {
+    stdin: Type.Optional(Type.Boolean({ description: "Pass the client's bytes to the guest's console (default true)" })),
+    stdout: Type.Optional(Type.Boolean({ description: "Send the guest's console output to the client (default true)" })),
+    detachKeys: Type.Optional(Type.String({ minLength: 1, description: 'The key sequence that ends the session without stopping the instance (default ctrl-p,ctrl-q)' })),
+  },
+  { additionalProperties: false },
+);
+export type AttachQuery = Static<typeof AttachQuery>;
 export const ExportQuery = Type.Object(
   { names: Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })]) },
   { additionalProperties: false },

@@ -18,6 +18,7 @@ const verbs: Record<string, () => Promise<{ register: Register }>> = {
   port: () => import('./commands/port.js'),
   inspect: () => import('./commands/inspect.js'),
   logs: () => import('./commands/logs.js'),
+  attach: () => import('./commands/attach.js'),
   wait: () => import('./commands/wait.js'),
   import: () => import('./commands/import.js'),
   images: () => import('./commands/images.js'),

@@ -1,6 +1,7 @@
 // The Engine API's transport: JSON and streamed requests over the daemon's unix socket (wire.ts).
 import type { Readable } from 'node:stream';
-import { wireRequest, type WireResponse } from './wire.js';
+import type { Socket } from 'node:net';
+import { wireRequest, wireUpgrade, type WireResponse } from './wire.js';
 
 export type { WireResponse };
 
@@ -76,6 +77,31 @@ export class HttpClient {
     }
   }
 
+  /** Ask for an upgraded connection (attach): the raw socket on 101; error statuses reject as ApiError. */
+  async upgrade(method: string, path: string, opts: RequestOptions = {}): Promise<Socket> {
+    const recover = this.unreachable;
+    try {
+      return await this.sendUpgrade(method, path, opts);
+    } catch (err) {
+      if (!recover || !(err instanceof ConnectError) || this.unreachable !== recover) throw err;
+      this.unreachable = undefined;
+      await recover();
+      return this.sendUpgrade(method, path, opts);
+    }
+  }
+
+  private async sendUpgrade(method: string, path: string, opts: RequestOptions): Promise<Socket> {
+    let res;
+    try {
+      res = await wireUpgrade({ socketPath: this.socketPath, method, path: buildPath(path, opts.query), headers: {}, signal: opts.signal });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw code === 'ENOENT' || code === 'ECONNREFUSED' ? new ConnectError(this.socketPath, err as NodeJS.ErrnoException) : err;
+    }
+    if ('socket' in res) return res.socket;
+    throw await apiError(res);
+  }
+
   private async send(method: string, path: string, opts: RequestOptions): Promise<WireResponse> {
     const headers: Record<string, string> = {};
     let body: string | Readable | undefined;
@@ -95,16 +121,7 @@ export class HttpClient {
       const code = (err as NodeJS.ErrnoException).code;
       throw code === 'ENOENT' || code === 'ECONNREFUSED' ? new ConnectError(this.socketPath, err as NodeJS.ErrnoException) : err;
     }
-    if (res.statusCode >= 400) {
-      const text = (await readAll(res)).toString('utf8');
-      let parsed: { code?: string; message?: string; field?: string } = {};
-      try {
-        parsed = JSON.parse(text) as typeof parsed;
-      } catch {
-        parsed = { message: text };
-      }
-      throw new ApiError(res.statusCode, parsed.code ?? 'UNKNOWN', parsed.message ?? `HTTP ${res.statusCode}`, parsed.field);
-    }
+    if (res.statusCode >= 400) throw await apiError(res);
     return res;
   }
 
@@ -116,6 +133,18 @@ export class HttpClient {
 
   /** Nothing to release: every request has its own connection. Kept for callers' symmetry. */
   close(): void {}
+}
+
+/** The ApiError an error response carries (its JSON body, or its text). */
+async function apiError(res: WireResponse): Promise<ApiError> {
+  const text = (await readAll(res)).toString('utf8');
+  let parsed: { code?: string; message?: string; field?: string } = {};
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch {
+    parsed = { message: text };
+  }
+  return new ApiError(res.statusCode, parsed.code ?? 'UNKNOWN', parsed.message ?? `HTTP ${res.statusCode}`, parsed.field);
 }
 
 export async function readAll(stream: Readable): Promise<Buffer> {

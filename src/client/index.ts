@@ -1,4 +1,5 @@
 // The typed Engine API client, used by the CLI and by tests.
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type {
   CreateInstanceRequest,
@@ -19,6 +20,16 @@ import { HttpClient, readAll, type WireResponse } from './http.js';
 export { ApiError, ConnectError } from './http.js';
 
 const id = (s: string): string => encodeURIComponent(s);
+
+export interface LogsOptions {
+  follow?: boolean | undefined;
+  /** Number of lines, or 'all' (the daemon checks it). */
+  tail?: number | string | undefined;
+  /** RFC 3339, Unix seconds, or a duration before now (10m). */
+  since?: string | undefined;
+  until?: string | undefined;
+  timestamps?: boolean | undefined;
+}
 
 export class CunikClient {
   readonly http: HttpClient;
@@ -46,12 +57,31 @@ export class CunikClient {
   removeInstance = async (ref: string, force = false): Promise<void> => void (await this.http.json('DELETE', `/v1/instances/${id(ref)}`, { query: { force: force || undefined } }));
 
   /** Registers the wait (resolves once the daemon has sent headers), then `exitCode` settles at exit. */
-  async waitInstance(ref: string, condition: 'not-running' | 'next-exit' = 'not-running'): Promise<{ exitCode: Promise<number> }> {
-    const res = await this.http.open('POST', `/v1/instances/${id(ref)}/wait`, { query: { condition } });
-    return { exitCode: readAll(res).then((b) => (JSON.parse(b.toString('utf8')) as WaitResponse).exitCode) };
+  async waitInstance(ref: string, condition: 'not-running' | 'next-exit' = 'not-running', signal?: AbortSignal): Promise<{ exitCode: Promise<number> }> {
+    const res = await this.http.open('POST', `/v1/instances/${id(ref)}/wait`, { query: { condition }, ...(signal && { signal }) });
+    const exitCode = readAll(res).then((b) => {
+      const text = b.toString('utf8');
+      // The daemon stopped (instances keep running): no answer will come on this connection.
+      if (text === '') throw new Error('the daemon closed the connection before the instance exited');
+      return (JSON.parse(text) as WaitResponse).exitCode;
+    });
+    // Handled here too: callers may await it only later (after the console closes), and an
+    // early rejection must not end the process as unhandled.
+    exitCode.catch(() => undefined);
+    return { exitCode };
   }
 
-  logs = (ref: string, follow = false): Promise<WireResponse> => this.http.open('GET', `/v1/instances/${id(ref)}/logs`, { query: { follow: follow || undefined } });
+  /** The console output as text; `follow` (or opts.follow) streams it until the instance exits. */
+  logs = (ref: string, opts: boolean | LogsOptions = false): Promise<WireResponse> => {
+    const o: LogsOptions = typeof opts === 'boolean' ? { follow: opts } : opts;
+    return this.http.open('GET', `/v1/instances/${id(ref)}/logs`, {
+      query: { follow: o.follow || undefined, tail: o.tail === undefined ? undefined : String(o.tail), since: o.since, until: o.until, timestamps: o.timestamps || undefined },
+    });
+  };
+
+  /** Attach to the instance's console: a raw socket carrying the guest's output, and its input when stdin. */
+  attach = (ref: string, opts: { stdin?: boolean; stdout?: boolean; detachKeys?: string } = {}): Promise<Socket> =>
+    this.http.upgrade('GET', `/v1/instances/${id(ref)}/attach`, { query: { stdin: opts.stdin, stdout: opts.stdout, detachKeys: opts.detachKeys } });
 
   listImages = (): Promise<ImageSummary[]> => this.http.json('GET', '/v1/images');
   inspectImage = (ref: string): Promise<ImageDetail> => this.http.json('GET', `/v1/images/${id(ref)}`);

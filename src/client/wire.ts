@@ -164,3 +164,63 @@ class ResponseParser {
     }
   }
 }
+
+/** An upgraded connection: the raw socket, with whatever arrived after the 101 response still to read. */
+export interface UpgradedConnection {
+  socket: Socket;
+}
+
+/**
+ * Send a request that asks to switch protocols (`Connection: Upgrade`, `Upgrade: tcp`: the
+ * attach route). Resolves with the raw socket on 101, else with the response as wireRequest does.
+ */
+export function wireUpgrade(req: WireRequest): Promise<UpgradedConnection | WireResponse> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(req.socketPath);
+    let head: Buffer = Buffer.alloc(0);
+    let settled = false;
+    const fail = (err: Error): void => {
+      socket.destroy();
+      if (!settled) {
+        settled = true;
+        reject(err);
+      }
+    };
+    socket.once('error', fail);
+    req.signal?.addEventListener('abort', () => fail(new Error('request aborted')), { once: true });
+    socket.once('connect', () => {
+      const headers: Record<string, string> = { host: 'cunikd', ...req.headers, connection: 'Upgrade', upgrade: 'tcp' };
+      socket.write(`${req.method} ${req.path} HTTP/1.1${CRLF}${Object.entries(headers).map(([k, v]) => `${k}: ${v}${CRLF}`).join('')}${CRLF}`);
+    });
+    const onClose = (): void => fail(new Error('connection closed before a response'));
+    // The head is read in paused mode ('readable'), so that once it is done nothing is emitted
+    // until the caller listens: the bytes after it wait in the socket.
+    const onReadable = (): void => {
+      for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      socket.off('readable', onReadable);
+      socket.off('close', onClose);
+      const rest = head.subarray(end + 4);
+      if (rest.length) socket.unshift(rest);
+      if (/^HTTP\/1\.[01] 101 /.test(head.subarray(0, end).toString('latin1'))) {
+        settled = true;
+        socket.off('error', fail);
+        resolve({ socket });
+        return;
+      }
+      // An error (or any other) response: parse it as usual.
+      const parser = new ResponseParser((res) => {
+        settled = true;
+        res.once('close', () => socket.destroy());
+        resolve(res);
+      }, fail);
+      parser.feed(head.subarray(0, end + 4));
+      socket.on('data', (d: Buffer) => parser.feed(d));
+      socket.once('end', () => parser.end());
+      socket.once('close', () => parser.end());
+    };
+    socket.on('readable', onReadable);
+    socket.once('close', onClose);
+  });
+}

@@ -8,10 +8,12 @@ import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { API_VERSION, type InfoResponse, type VersionResponse } from '../api/schemas.js';
 import { VERSION } from '../config/defaults.js';
-import { invalid } from '../errors.js';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../api/detach-keys.js';
+import { conflict, invalid } from '../errors.js';
 import { familyNames } from '../families/index.js';
 import type { ImageStore } from '../images/store.js';
-import { readConsole } from '../instances/logs.js';
+import type { ConsoleManager } from '../instances/console.js';
+import { parseLogsOptions, readConsole } from '../instances/logs.js';
 import type { InstanceService } from '../instances/service.js';
 import { toDetail, toSummary } from '../instances/view.js';
 import type { AccelChoice } from '../vmm/types.js';
@@ -24,6 +26,7 @@ export interface BackendDeps {
   driverName: string;
   qemuVersion: () => Promise<string>;
   accelerator: () => AccelChoice | undefined;
+  consoles: ConsoleManager;
 }
 
 export function makeBackends(deps: BackendDeps): CoreBackends {
@@ -61,11 +64,30 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
       unpause: async (ref) => void (await instances.unpause(ref)),
       remove: (ref, force) => instances.remove(ref, force),
       wait: (ref, condition) => instances.wait(ref, condition),
-      logs: (ref, follow) => {
+      logs: (ref, q) => {
         const r = instances.get(ref);
-        const live = r.state === 'created' || instances.isRunning(r.id);
-        const until = follow && live ? instances.wait(r.id, 'next-exit') : undefined;
-        return readConsole(instances.paths(r.id).consoleLog, { follow: follow && live, ...(until && { until }) });
+        const opts = parseLogsOptions(q, Date.now());
+        const follow = (q.follow ?? false) && (r.state === 'created' || instances.isRunning(r.id));
+        const exited = follow ? instances.wait(r.id, 'next-exit') : undefined;
+        return readConsole(deps.consoles.source(r.id), { ...opts, follow, exited, timestamps: q.timestamps });
+      },
+      attach: (ref, q) => {
+        const r = instances.get(ref);
+        if (r.state === 'paused') throw conflict(`cannot attach to paused instance ${r.name}: unpause it first`);
+        if (r.state !== 'created' && r.state !== 'restarting' && !instances.isRunning(r.id)) throw conflict(`cannot attach to stopped instance ${r.name}: start it first`);
+        let detachKeys: Buffer;
+        try {
+          detachKeys = parseDetachKeys(q.detachKeys ?? DEFAULT_DETACH_KEYS);
+        } catch (err) {
+          throw invalid((err as Error).message, 'detachKeys');
+        }
+        // Not started yet (run -i/-t): the output comes from the log, so the first byte is not missed.
+        const fromLog = r.state === 'created' || r.state === 'restarting';
+        return (connection) => {
+          // A created instance has printed nothing yet; a restarting one only in earlier runs.
+          const output = fromLog ? readConsole(deps.consoles.source(r.id), { follow: true, fromEnd: r.state === 'restarting', exited: instances.wait(r.id, 'next-exit') }) : undefined;
+          deps.consoles.attach(r.id, connection, { stdin: q.stdin ?? true, stdout: q.stdout ?? true, detachKeys, output });
+        };
       },
     },
     images: {

@@ -5,12 +5,13 @@ import { chmod, mkdir, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultRoot, defaultSocketPath, installRoot, VERSION } from '../config/defaults.js';
 import { CunikError } from '../errors.js';
 import { familyAdapter, familyNames } from '../families/index.js';
 import { ImageStore } from '../images/store.js';
 import { BuildService } from '../build/service.js';
+import { ConsoleManager, DEFAULT_LOG_MAX_SIZE, MIN_LOG_MAX_SIZE, parseSize } from '../instances/console.js';
 import { InstanceService } from '../instances/service.js';
 import { InstanceStore } from '../instances/store.js';
 import { probeAccelerator } from '../vmm/qemu/accel.js';
@@ -31,6 +32,8 @@ interface DaemonOptions {
   qemu: string;
   probeKernel: string;
   shutdownInstances?: boolean;
+  /** Console log cap per instance, bytes (--log-max-size). */
+  logMaxSize?: number;
 }
 
 /** A socket file that still accepts connections belongs to a live daemon. */
@@ -95,7 +98,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       }
     });
     instances.on('event', (e) => instanceEvents.record(e));
+    const consoles = new ConsoleManager({ maxSize: opts.logMaxSize ?? DEFAULT_LOG_MAX_SIZE, paths: (id) => instances.paths(id) });
+    instances.on('event', (e) => consoles.onEvent(e));
     await instances.init();
+    await consoles.init(instances.list(true));
     for (const r of instances.list(true)) instanceEvents.remember(r.id, r.image);
 
     let qemuVersion: Promise<string> | undefined;
@@ -105,6 +111,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       images,
       driverName: driver.name,
       accelerator: () => accel,
+      consoles,
       qemuVersion: () =>
         (qemuVersion ??= promisify(execFile)(opts.qemu, ['--version']).then(
           (r) => `${opts.qemu}: ${r.stdout.split('\n')[0] ?? ''}`.trim(),
@@ -123,6 +130,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       } else {
         log(`${signal}: shutting down; instances keep running`);
       }
+      await consoles.close().catch(() => undefined);
       await app.close().catch(() => undefined);
       await rm(opts.host, { force: true });
       await releaseLock();
@@ -145,6 +153,16 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default(process.env['CUNIK_ACCEL'] ?? 'auto'))
     .option('--qemu <binary>', 'QEMU binary', process.env['CUNIK_QEMU'] ?? 'qemu-system-x86_64')
     .option('--shutdown-instances', 'stop the instances when the daemon stops (default: they keep running)')
+    .option('--log-max-size <size>', 'cap on each instance\'s console log, e.g. 10m, 512k (one rotated backup holds as much again)', (v: string) => {
+      let n: number;
+      try {
+        n = parseSize(v);
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+      if (n < MIN_LOG_MAX_SIZE) throw new InvalidArgumentError(`at least ${MIN_LOG_MAX_SIZE} bytes`);
+      return n;
+    }, DEFAULT_LOG_MAX_SIZE)
     .option('--probe-kernel <file>', 'accelerator probe kernel', join(installRoot(), 'build', 'kernels', 'probe.elf'));
   program.parse(argv);
   const o = program.opts<DaemonOptions>();

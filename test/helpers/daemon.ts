@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import { CunikClient } from '../../src/client/index.js';
 import { DAEMON_NODE_FLAGS, installRoot } from '../../src/config/defaults.js';
 
@@ -33,13 +34,18 @@ export async function startDaemon(opts: { args?: string[]; dir?: string } = {}):
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const client = new CunikClient(socket);
-  const deadline = Date.now() + 15_000;
+  // Generous: loading the daemon takes about 2 s of CPU, much longer on a machine busy with guests.
+  const deadline = Date.now() + 30_000;
   for (;;) {
     try {
       await client.ping();
       break;
     } catch (e) {
-      if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`daemon did not start: ${err || String(e)}`);
+      if (Date.now() > deadline || proc.exitCode !== null) {
+        // A daemon left starting would outlive the test and keep its file from ever ending.
+        proc.kill('SIGKILL');
+        throw new Error(`daemon did not start: ${err || String(e)}`);
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -52,31 +58,60 @@ export async function startDaemon(opts: { args?: string[]; dir?: string } = {}):
     stderr: () => err,
     async stop(stopOpts) {
       client.close();
-      if (!stopOpts?.keepFiles) killInstances(root);
-      if (proc.exitCode === null) {
+      const killed = stopOpts?.keepFiles ? [] : killInstances(root);
+      if (proc.exitCode === null && proc.signalCode === null) {
         const gone = new Promise((r) => proc.once('exit', r));
         proc.kill('SIGTERM');
         await gone;
       }
-      if (!stopOpts?.keepFiles) await rm(dir, { recursive: true, force: true });
+      if (!stopOpts?.keepFiles) {
+        await waitGone(killed);
+        await rm(dir, { recursive: true, force: true });
+      }
     },
   };
 }
 
-/** SIGKILL every QEMU whose pidfile is under this root, so no test leaves a VM behind. */
-export function killInstances(root: string): void {
+/**
+ * SIGKILL every QEMU whose pidfile is under this root, so no test leaves a VM behind. Returns the
+ * pids to wait for: each QEMU and its cunik-shim parent, which writes the exit file into the
+ * instance's directory once QEMU is gone (so the root cannot be removed before that).
+ */
+export function killInstances(root: string): number[] {
   const dir = join(root, 'instances');
-  if (!existsSync(dir)) return;
+  if (!existsSync(dir)) return [];
+  const pids: number[] = [];
   for (const id of readdirSync(dir)) {
     const pidfile = join(dir, id, 'qemu.pid');
     if (!existsSync(pidfile)) continue;
     const pid = Number(readFileSync(pidfile, 'utf8').trim());
     try {
-      if (pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) process.kill(pid, 'SIGKILL');
+      if (!pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) continue;
+      // /proc/PID/stat: "pid (comm) state ppid ...", comm may hold spaces.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      process.kill(pid, 'SIGKILL');
+      pids.push(pid);
+      if (ppid > 1 && readFileSync(`/proc/${ppid}/cmdline`, 'utf8').includes('cunik-shim')) pids.push(ppid);
     } catch {
       // already gone
     }
   }
+  return pids;
+}
+
+/** Resolves once none of `pids` exists any more (zombies count as gone), or after `timeoutMs`. */
+export async function waitGone(pids: number[], timeoutMs = 10_000): Promise<void> {
+  const alive = (pid: number): boolean => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 }
 
 export interface CliResult {
@@ -85,16 +120,47 @@ export interface CliResult {
   stderr: string;
 }
 
+/** What `interact` gets: the CLI's stdin, and its output so far. */
+export interface CliSession {
+  stdin: Writable;
+  stdout: () => string;
+  /** Resolves once the output so far matches. */
+  output: (re: RegExp, timeoutMs?: number) => Promise<void>;
+}
+
+export interface CliOptions {
+  socket?: string;
+  env?: NodeJS.ProcessEnv;
+  /** All of stdin, written at once. */
+  input?: string;
+  /** Instead of `input`: write to stdin as the output comes; stdin is ended when it resolves (unless `keepStdin`). */
+  interact?: (session: CliSession) => Promise<void>;
+  keepStdin?: boolean;
+}
+
 /** Run the real `cunik` binary as a user would type it. */
-export function cli(args: string[], opts: { socket?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+export function cli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   const argv = opts.socket ? ['-H', `unix://${opts.socket}`, ...args] : args;
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const p = spawn(cunikBin, argv, { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.stdin.end(opts.input ?? '');
+    p.stdin.on('error', () => undefined); // the CLI may be gone before all input is written
+    if (opts.interact) {
+      const output = (re: RegExp, timeoutMs = 15_000): Promise<void> =>
+        waitFor(`${re} in the output of cunik ${args.join(' ')} (so far: ${JSON.stringify(stdout.slice(-300))})`, () => re.test(stdout) || undefined, timeoutMs).then(() => undefined);
+      opts.interact({ stdin: p.stdin, stdout: () => stdout, output }).then(
+        () => void (opts.keepStdin || p.stdin.end()),
+        (err: unknown) => {
+          p.kill('SIGKILL');
+          reject(err as Error);
+        },
+      );
+    } else {
+      p.stdin.end(opts.input ?? '');
+    }
     p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }

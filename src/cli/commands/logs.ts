@@ -1,17 +1,41 @@
-// cunik logs: the instance's console output so far; -f follows it until the instance exits.
+// cunik logs: the instance's console output (the rotated backup, then the current log);
+// -f follows it until the instance exits. Times are those the daemon saw the lines at.
 import type { Command } from 'commander';
 import { action, clientFor } from '../util.js';
+
+interface LogsFlags {
+  follow?: boolean;
+  tail: string;
+  since?: string;
+  until?: string;
+  timestamps?: boolean;
+}
 
 export function register(program: Command): void {
   program
     .command('logs')
     .description("Show an instance's console output")
     .option('-f, --follow', 'follow the output until the instance exits')
+    .option('-n, --tail <lines>', 'number of lines to show from the end ("all")', 'all')
+    .option('--since <time>', 'show lines since a time: RFC 3339 (2026-11-22T10:00:00Z), Unix seconds, or relative (10s, 5m, 1h)')
+    .option('--until <time>', 'show lines before a time (same forms as --since)')
+    .option('-t, --timestamps', 'show the time of each line')
     .argument('<instance>', 'name or id')
     .action(
-      action(async (target: string, flags: { follow?: boolean }, cmd: Command) => {
+      action(async (target: string, flags: LogsFlags, cmd: Command) => {
         const client = await clientFor(cmd);
-        const res = await client.logs(target, flags.follow);
+        // Nobody reads on (`| head`): stop quietly.
+        process.stdout.once('error', (err: NodeJS.ErrnoException) => {
+          if (err.code === 'EPIPE') process.exit(0);
+          throw err;
+        });
+        const res = await client.logs(target, {
+          follow: flags.follow,
+          tail: flags.tail === 'all' ? undefined : flags.tail,
+          since: flags.since,
+          until: flags.until,
+          timestamps: flags.timestamps,
+        });
         for await (const chunk of res) process.stdout.write(chunk as Buffer);
         client.close();
       }),

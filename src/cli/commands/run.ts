@@ -1,8 +1,10 @@
 // cunik run: create + start; in the foreground stream the console and exit with the unikernel's code.
 import type { Command } from 'commander';
+import { DEFAULT_DETACH_KEYS } from '../../api/detach-keys.js';
 import type { CunikClient } from '../../client/index.js';
 import { parseCpus, parseEnv, parseMemoryMiB, parseNetwork, parsePublish, parseRestartPolicy, type PublishSpec } from '../parse.js';
 import { action, clientFor } from '../util.js';
+import { consoleSession } from './attach.js';
 import { createRequest, type CreateFlags } from './create.js';
 
 export function instanceFlags(cmd: Command): Command {
@@ -44,8 +46,11 @@ export function register(program: Command): void {
   instanceFlags(program.command('run').description('Create and start an instance of an image'))
     .option('-d, --detach', 'run in the background and print the instance id')
     .option('--rm', 'remove the instance when it exits')
+    .option('-i, --interactive', "attach standard input to the instance's serial console")
+    .option('-t, --tty', 'terminal mode: raw keys to the guest, --detach-keys to detach (with -i, on a TTY)')
+    .option('--detach-keys <keys>', 'key sequence that detaches from the console (-i/-t), leaving the instance running', DEFAULT_DETACH_KEYS)
     .action(
-      action(async (image: string, args: string[], flags: CreateFlags & { detach?: boolean; rm?: boolean }, cmd: Command) => {
+      action(async (image: string, args: string[], flags: CreateFlags & { detach?: boolean; rm?: boolean; interactive?: boolean; tty?: boolean; detachKeys: string }, cmd: Command) => {
         const client = await clientFor(cmd);
         const { id } = await client.createInstance({ ...createRequest(image, args, flags), ...(flags.rm && { autoRemove: true }) });
         if (flags.detach) {
@@ -54,7 +59,21 @@ export function register(program: Command): void {
           client.close();
           return;
         }
-        const code = await attachAndWait(client, id, true);
+        let interrupts = 0;
+        const code =
+          flags.interactive || flags.tty
+            ? await consoleSession(client, id, {
+                stdin: flags.interactive ?? false,
+                raw: flags.tty ?? false,
+                detachKeys: flags.detachKeys,
+                start: true,
+                // Without a raw terminal, Ctrl-C stops the instance as in the plain foreground run (twice: kills it).
+                onSignal: () => {
+                  if (++interrupts === 1) void client.stopInstance(id, 3).catch(() => undefined);
+                  else void client.killInstance(id, 'SIGKILL').catch(() => undefined);
+                },
+              })
+            : await attachAndWait(client, id, true);
         client.close();
         process.exitCode = code;
       }),

@@ -14,12 +14,14 @@ import {
   KillQuery,
   ListQuery,
   LogsQuery,
+  type LogsQuery as LogsQueryType,
   StopQuery,
   WaitQuery,
   WaitResponse,
 } from '../../api/schemas.js';
+import { attachRoute, type AttachBackend } from './attach.js';
 
-export interface InstancesBackend {
+export interface InstancesBackend extends AttachBackend {
   list(all: boolean): InstanceSummary[];
   inspect(ref: string): InstanceDetail;
   create(req: CreateInstanceRequest): Promise<CreateInstanceResponse>;
@@ -32,7 +34,8 @@ export interface InstancesBackend {
   remove(ref: string, force: boolean): Promise<void>;
   /** Throws at once for an unknown instance; the promise settles at exit. */
   wait(ref: string, condition?: 'not-running' | 'next-exit'): Promise<number>;
-  logs(ref: string, follow: boolean): Readable;
+  /** Throws at once for an unknown instance or a bad query; the stream follows. */
+  logs(ref: string, q: LogsQueryType): Readable;
 }
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 500: ErrorBody };
@@ -100,13 +103,16 @@ export function instanceRoutes(app: FastifyInstance, backend: InstancesBackend):
     reply.raw.end(JSON.stringify({ exitCode }));
   });
 
-  r.get('/instances/:id/logs', { schema: { tags, summary: 'The console output so far; with follow, streamed until the instance exits', params: IdParams, querystring: LogsQuery, produces: ['text/plain'], response: { ...errors } } }, async (req, reply) => {
-    const stream = backend.logs(req.params.id, req.query.follow ?? false);
+  r.get('/instances/:id/logs', { schema: { tags, summary: 'The console output (the rotated backup, then the current log); with follow, streamed until the instance exits', params: IdParams, querystring: LogsQuery, produces: ['text/plain'], response: { ...errors } } }, async (req, reply) => {
+    const stream = backend.logs(req.params.id, req.query);
     // Headers go out at once so a follower is attached before the output starts.
     reply.hijack();
     reply.raw.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
     reply.raw.flushHeaders();
     reply.raw.on('close', () => stream.destroy());
+    stream.on('error', () => reply.raw.destroy());
     stream.pipe(reply.raw);
   });
+
+  attachRoute(app, backend);
 }
