@@ -4,11 +4,12 @@
 
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { CunikError, conflict } from '../../errors.js';
 import type { Accelerator, BootSpec, VmExit, VmHandle, VmmDriver, VmPaths } from '../types.js';
 import { DEFAULT_QEMU_BINARY, QBOOT_ROM, qemuArgv, qmpArg } from './argv.js';
 import { QmpClient } from './qmp.js';
+import { Spawner } from '../spawner.js';
 
 export interface QemuDriverOptions {
   /** QEMU binary (a name looked up in PATH, or a path). Default qemu-system-x86_64. */
@@ -25,6 +26,20 @@ export interface QemuDriverOptions {
    * restart (paths.exitFile). Without it QEMU is the daemon's direct child.
    */
   shim?: string;
+  /**
+   * cunik-spawner: with `shim`, start each shim through this long-lived helper instead of
+   * forking the daemon (src/vmm/spawner.ts).
+   */
+  spawner?: string;
+}
+
+interface Started {
+  pid: number;
+  /** How the process started ended (for a shim: its own exit status). */
+  ended: Promise<VmExit>;
+  signal: (signal: NodeJS.Signals) => void;
+  /** Size of the VMM log before the start: QEMU's errors are read from there. */
+  errOffset: number;
 }
 
 /** A VmHandle with access to the VM's (single, shared) QMP connection. */
@@ -46,9 +61,16 @@ export class QemuDriver implements VmmDriver {
     this.bios = opts.bios === null ? undefined : (opts.bios ?? (existsSync(QBOOT_ROM) ? QBOOT_ROM : undefined));
     this.qmpTimeoutMs = opts.qmpTimeoutMs ?? 5000;
     this.shim = opts.shim;
+    this.spawner = opts.spawner !== undefined ? new Spawner(opts.spawner) : undefined;
+  }
+
+  /** Stop the spawner (VMs keep running). */
+  close(): void {
+    this.spawner?.close();
   }
 
   private readonly shim: string | undefined;
+  private readonly spawner: Spawner | undefined;
 
   argv(spec: BootSpec, paths: VmPaths, accel: Accelerator): string[] {
     return qemuArgv(spec, paths, accel, this.bios === undefined ? { binary: this.binary } : { binary: this.binary, bios: this.bios });
@@ -56,14 +78,50 @@ export class QemuDriver implements VmmDriver {
 
   /**
    * Spawn QEMU detached in its own session with stdio ignored (QEMU's stderr goes to paths.vmmLog when
-   * set); resolves as soon as the process exists, without waiting for QMP.
+   * set); resolves as soon as the process exists, without waiting for QMP. With a spawner, the
+   * shim is started by it (the daemon does not fork); else by a spawn of this process.
    */
   async start(spec: BootSpec, paths: VmPaths, accel: Accelerator): Promise<QemuVmHandle> {
     const argv = this.argv(spec, paths, accel);
     // Stale files of an earlier run: a pidfile that names a dead process, sockets nobody listens on.
     for (const p of [paths.qmpSocket, paths.consoleSocket, paths.pidfile, paths.exitFile]) if (p) rmSync(p, { force: true });
-    const shim = this.shim !== undefined && paths.exitFile !== undefined ? [this.shim, paths.exitFile] : [];
-    const command = [...shim, ...argv];
+    const underShim = this.shim !== undefined && paths.exitFile !== undefined;
+    const command = underShim ? [this.shim!, paths.exitFile!, ...argv] : argv;
+    const { pid, ended, signal, errOffset } = underShim && this.spawner ? await this.viaSpawner(this.spawner, command, paths) : await this.viaSpawn(command, paths);
+    const vmmLog = paths.vmmLog;
+    const exited = ended.then((raw) => {
+      // Under the shim, its file says how QEMU ended; no file means the group was SIGKILLed.
+      const how = underShim ? (recordedExit(paths) ?? raw) : raw;
+      const vmmError = how.status !== 0 && vmmLog !== undefined ? qemuError(vmmLog, errOffset) : undefined;
+      return { ...how, ...(vmmError !== undefined && { vmmError }) };
+    });
+    return new Handle(pid, paths.qmpSocket, exited, false, this.qmpTimeoutMs, underShim ? (sig) => signalGroup(pid, sig) : signal);
+  }
+
+  /** The shim started by cunik-spawner: no fork of the daemon. */
+  private async viaSpawner(spawner: Spawner, command: string[], paths: VmPaths): Promise<Started> {
+    let errOffset = 0;
+    if (paths.vmmLog !== undefined) {
+      try {
+        errOffset = statSync(paths.vmmLog).size;
+      } catch {
+        /* created by the spawner */
+      }
+    }
+    let spawned;
+    try {
+      spawned = await spawner.spawn(command, { stderrFile: paths.vmmLog });
+    } catch (err) {
+      throw new CunikError('INTERNAL', `cannot start ${command[0]}: ${(err as Error).message}`);
+    }
+    const { pid } = spawned;
+    // The spawner died first: the shim now belongs to init; watch it through /proc instead.
+    const ended = spawned.exited.then((e) => (e === 'lost' ? watchOrphan(pid, paths) : { status: e.code, signal: e.signal }));
+    return { pid, ended, signal: (sig) => signalGroup(pid, sig), errOffset };
+  }
+
+  /** QEMU (or the shim) as this process's own child. */
+  private async viaSpawn(command: string[], paths: VmPaths): Promise<Started> {
     let errFd: number | undefined;
     let errOffset = 0;
     if (paths.vmmLog !== undefined) {
@@ -91,21 +149,9 @@ export class QemuDriver implements VmmDriver {
     child.on('error', () => {
       /* kill() failures; exit is reported through 'exit' */
     });
-    const vmmLog = paths.vmmLog;
-    const exited = new Promise<VmExit>((resolve) => {
-      child.once('exit', (code, signal) => {
-        // Under the shim, its file says how QEMU ended; no file means the group was SIGKILLed.
-        const ended = shim.length ? (recordedExit(paths) ?? { status: code === null ? null : code, signal }) : { status: code, signal };
-        const vmmError = ended.status !== 0 && vmmLog !== undefined ? qemuError(vmmLog, errOffset) : undefined;
-        resolve({ ...ended, ...(vmmError !== undefined && { vmmError }) });
-      });
-    });
+    const ended = new Promise<VmExit>((resolve) => child.once('exit', (code, signal) => resolve({ status: code, signal })));
     child.unref();
-    const pid = child.pid;
-    return new Handle(pid, paths.qmpSocket, exited, false, this.qmpTimeoutMs, (signal) => {
-      if (shim.length) signalGroup(pid, signal);
-      else child.kill(signal);
-    });
+    return { pid: child.pid, ended, signal: (sig) => child.kill(sig), errOffset };
   }
 
   adopt(pid: number, paths: VmPaths): QemuVmHandle | undefined {
@@ -283,6 +329,25 @@ function procStartTime(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A shim whose spawner died: it is init's child now, so its end is seen by polling /proc (every
+ * 100 ms) and how QEMU ended comes from its exit file.
+ */
+function watchOrphan(pid: number, paths: VmPaths): Promise<VmExit> {
+  const startTime = procStartTime(pid);
+  const ours = startTime !== undefined && paths.exitFile !== undefined && (procCmdline(pid)?.includes(paths.exitFile) ?? false);
+  const gone = (): VmExit => recordedExit(paths) ?? { status: null, signal: 'SIGKILL' };
+  if (!ours) return Promise.resolve(gone());
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (procStartTime(pid) === startTime) return;
+      clearInterval(timer);
+      resolve(gone());
+    }, 100);
+    timer.unref();
+  });
 }
 
 export interface AdoptOptions {
