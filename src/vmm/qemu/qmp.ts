@@ -90,12 +90,12 @@ export class QmpClient extends EventEmitter {
       opts.signal?.throwIfAborted();
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        const why = lastError instanceof Error ? `: ${lastError.message}` : '';
+        const why = lastError instanceof Error ? `: ${lastError.message}` : lastError === 'ENOENT' ? `: ${path} does not exist` : '';
         throw new CunikError('INTERNAL', `QMP connect to ${path} timed out after ${timeoutMs} ms${why}`);
       }
       // While QEMU starts, the socket is not there yet: a stat is far cheaper than a failed
       // connection (a socket object and an error with its stack trace, each time).
-      if (!existsSync(path)) lastError = new Error(`${path} does not exist`);
+      if (!existsSync(path)) lastError = 'ENOENT';
       else {
         try {
           return await QmpClient.attempt(path, remaining, opts.signal);
