@@ -28,6 +28,12 @@ export interface Spawned {
 export interface SpawnOptions {
   /** Append the process's stderr to this file (created if missing); default /dev/null. */
   stderrFile?: string | undefined;
+  /**
+   * Give the process the reply pipe as fd 3, where it may write its own "exit PID CODE SIG" line
+   * before it ends (cunik-shim --notify-fd 3 reports its VM's end this way). The first line for a
+   * pid wins; the spawner's own line when it reaps the process comes later and is ignored.
+   */
+  notifyFd?: boolean;
 }
 
 /** A spawn the helper refused: errno is posix_spawn's (or open's for stderrFile). */
@@ -72,7 +78,7 @@ export class Spawner {
     if (argv.length === 0 || argv.some((a) => a.includes('\0'))) return Promise.reject(new Error('spawner: bad argv'));
     const proc = this.ensure();
     const tag = String(this.nextTag++);
-    const payload = Buffer.from([tag, opts.stderrFile ?? '', argv[0]!, ...argv].map((s) => `${s}\0`).join(''));
+    const payload = Buffer.from([tag, opts.stderrFile ?? '', opts.notifyFd ? 'n' : '', argv[0]!, ...argv].map((s) => `${s}\0`).join(''));
     const header = Buffer.alloc(4);
     header.writeUInt32LE(payload.length);
     return new Promise<Spawned>((resolve, reject) => {
@@ -93,7 +99,9 @@ export class Spawner {
     const proc = spawnChild(this.binary, [], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
     this.proc = proc;
     proc.stdout.setEncoding('utf8');
-    proc.stdout.on('data', (chunk: string) => this.onData(chunk));
+    proc.stdout.on('data', (chunk: string) => {
+      if (this.proc === proc) this.onData(chunk);
+    });
     proc.stdin.on('error', () => {
       /* EPIPE: the helper died; 'exit' handles it */
     });
@@ -133,6 +141,8 @@ export class Spawner {
   private onGone(proc: ChildProcessByStdio<Writable, Readable, null>, err: Error): void {
     if (this.proc !== proc) return;
     this.proc = undefined;
+    // Processes it started may still hold the pipe: close the daemon's end.
+    proc.stdout.destroy();
     this.partial = '';
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();

@@ -48,6 +48,13 @@ test('the spawner starts programs in their own session, with stderr in a file, a
     process.kill(b.pid, 'SIGKILL');
     assert.deepEqual(await b.exited, { code: null, signal: 'SIGKILL' });
 
+    // notifyFd: the process reports its own end on fd 3 (as cunik-shim does), ahead of the reap;
+    // without it, fd 3 is not open.
+    const n = await s.spawn(['/bin/sh', '-c', 'echo "exit $$ 5 0" >&3; exec 3>&-; sleep 0.3; exit 1'], { notifyFd: true });
+    assert.deepEqual(await n.exited, { code: 5, signal: null });
+    const closed = await s.spawn(['/bin/sh', '-c', 'test -e /proc/$$/fd/3 && exit 9; exit 0']);
+    assert.deepEqual(await closed.exited, { code: 0, signal: null });
+
     await assert.rejects(s.spawn(['/no/such/program']), /cannot start \/no\/such\/program: ENOENT/);
   } finally {
     s.close();

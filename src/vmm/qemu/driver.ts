@@ -86,12 +86,16 @@ export class QemuDriver implements VmmDriver {
     // Stale files of an earlier run: a pidfile that names a dead process, sockets nobody listens on.
     for (const p of [paths.qmpSocket, paths.consoleSocket, paths.pidfile, paths.exitFile]) if (p) rmSync(p, { force: true });
     const underShim = this.shim !== undefined && paths.exitFile !== undefined;
-    const command = underShim ? [this.shim!, paths.exitFile!, ...argv] : argv;
-    const { pid, ended, signal, errOffset } = underShim && this.spawner ? await this.viaSpawner(this.spawner, command, paths) : await this.viaSpawn(command, paths);
+    const { pid, ended, signal, errOffset } =
+      underShim && this.spawner
+        ? await this.viaSpawner(this.spawner, [this.shim!, '--notify-fd', '3', paths.exitFile!, ...argv], paths)
+        : await this.viaSpawn(underShim ? [this.shim!, paths.exitFile!, ...argv] : argv, paths);
     const vmmLog = paths.vmmLog;
     const exited = ended.then((raw) => {
-      // Under the shim, its file says how QEMU ended; no file means the group was SIGKILLed.
-      const how = underShim ? (recordedExit(paths) ?? raw) : raw;
+      // Under the shim, an exit code below 128 is QEMU's own (the shim's line, or the shim's status);
+      // else its file says how QEMU ended (if it is not renamed into place yet, the shim's line
+      // said it: raw); no file means the group was SIGKILLed.
+      const how = underShim && !(raw.status !== null && raw.status < 128) ? (recordedExit(paths) ?? raw) : raw;
       const vmmError = how.status !== 0 && vmmLog !== undefined ? qemuError(vmmLog, errOffset) : undefined;
       return { ...how, ...(vmmError !== undefined && { vmmError }) };
     });
@@ -110,7 +114,7 @@ export class QemuDriver implements VmmDriver {
     }
     let spawned;
     try {
-      spawned = await spawner.spawn(command, { stderrFile: paths.vmmLog });
+      spawned = await spawner.spawn(command, { stderrFile: paths.vmmLog, notifyFd: true });
     } catch (err) {
       throw new CunikError('INTERNAL', `cannot start ${command[0]}: ${(err as Error).message}`);
     }

@@ -9,7 +9,9 @@
  * stderr appended to a log file.
  *
  * Request (stdin): a 4-byte little-endian length, then that many bytes of NUL-terminated strings:
- *   TAG, STDERR_FILE (empty: /dev/null), PROGRAM, ARG...     (ARG... includes argv[0])
+ *   TAG, STDERR_FILE (empty: /dev/null), FLAGS, PROGRAM, ARG...     (ARG... includes argv[0])
+ * FLAGS "n": the process gets this reply pipe as fd 3, to write its own "exit" line (cunik-shim
+ * --notify-fd 3 reports its VM's end there, one hop sooner than the reap below); "" otherwise.
  * Replies (stdout), one line each:
  *   "ok TAG PID"          started;
  *   "err TAG ERRNO"       not started (errno of posix_spawn or of opening STDERR_FILE);
@@ -62,19 +64,20 @@ static void spawn_one(char *msg, size_t len) {
     if (len == 0 || msg[len - 1] != '\0') return;
     size_t count = 0;
     for (size_t i = 0; i < len; i++) count += msg[i] == '\0';
-    if (count < 4) return;
+    if (count < 5) return;
     char **fields = calloc(count + 1, sizeof *fields);
     if (fields == NULL) _exit(125);
     size_t k = 0;
     for (char *p = msg; p < msg + len; p += strlen(p) + 1) fields[k++] = p;
     fields[k] = NULL;
-    const char *tag = fields[0], *errfile = fields[1], *program = fields[2];
-    char **args = fields + 3;
+    const char *tag = fields[0], *errfile = fields[1], *flags = fields[2], *program = fields[3];
+    char **args = fields + 4;
 
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
+    if (strchr(flags, 'n') != NULL) posix_spawn_file_actions_adddup2(&fa, 1, 3); /* before fd 1 is replaced */
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, errfile[0] ? errfile : "/dev/null", O_WRONLY | O_APPEND | O_CREAT, 0644);
