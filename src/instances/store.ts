@@ -7,7 +7,7 @@
 // cost more CPU than the call itself: with 4 in parallel on 2 cores they were a measurable part
 // of the daemon's CPU per lifecycle (docs/instances.md). Only fsync, which may wait on the
 // disk, stays off the event loop.
-import { closeSync, copyFileSync, fsync, linkSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fsync, linkSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -174,10 +174,12 @@ async function writeSynced(path: string, data: string, flags: 'w' | 'wx'): Promi
   }
 }
 
+/** Remove a file if it is there (checked first: QEMU removes its own sockets, and a failed unlink costs an Error). */
 function unlinkQuiet(path: string): void {
+  if (!existsSync(path)) return;
   try {
     unlinkSync(path);
   } catch {
-    /* ENOENT: already gone */
+    /* gone meanwhile */
   }
 }

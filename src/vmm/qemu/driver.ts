@@ -84,7 +84,8 @@ export class QemuDriver implements VmmDriver {
   async start(spec: BootSpec, paths: VmPaths, accel: Accelerator): Promise<QemuVmHandle> {
     const argv = this.argv(spec, paths, accel);
     // Stale files of an earlier run: a pidfile that names a dead process, sockets nobody listens on.
-    for (const p of [paths.qmpSocket, paths.consoleSocket, paths.pidfile, paths.exitFile]) if (p) rmSync(p, { force: true });
+    // (A check first: a fresh instance has none, and a failed unlink costs an Error with its stack.)
+    for (const p of [paths.qmpSocket, paths.consoleSocket, paths.pidfile, paths.exitFile]) if (p && existsSync(p)) rmSync(p, { force: true });
     const underShim = this.shim !== undefined && paths.exitFile !== undefined;
     const { pid, ended, signal, errOffset } =
       underShim && this.spawner
@@ -104,14 +105,8 @@ export class QemuDriver implements VmmDriver {
 
   /** The shim started by cunik-spawner: no fork of the daemon. */
   private async viaSpawner(spawner: Spawner, command: string[], paths: VmPaths): Promise<Started> {
-    let errOffset = 0;
-    if (paths.vmmLog !== undefined) {
-      try {
-        errOffset = statSync(paths.vmmLog).size;
-      } catch {
-        /* created by the spawner */
-      }
-    }
+    // No log yet (created by the spawner): offset 0.
+    const errOffset = paths.vmmLog !== undefined ? (statSync(paths.vmmLog, { throwIfNoEntry: false })?.size ?? 0) : 0;
     let spawned;
     try {
       spawned = await spawner.spawn(command, { stderrFile: paths.vmmLog, notifyFd: true });
