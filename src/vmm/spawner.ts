@@ -31,7 +31,7 @@ export interface SpawnOptions {
   /**
    * Give the process the reply pipe as fd 3, where it may write its own "exit PID CODE SIG" line
    * before it ends (cunik-shim --notify-fd 3 reports its VM's end this way). The first line for a
-   * pid wins; the spawner's own line when it reaps the process comes later and is ignored.
+   * pid wins; the spawner's own 'reap' line comes later and is then ignored.
    */
   notifyFd?: boolean;
 }
@@ -62,6 +62,8 @@ export class Spawner {
   private proc: ChildProcessByStdio<Writable, Readable, null> | undefined;
   private readonly pending = new Map<string, Pending>();
   private readonly watched = new Map<number, (e: SpawnedExit | 'lost') => void>();
+  /** 'exit' lines that came before their 'ok' (until then, or until the 'reap'). */
+  private readonly early = new Map<number, SpawnedExit>();
   private nextTag = 1;
   private partial = '';
 
@@ -123,16 +125,22 @@ export class Spawner {
         if (kind === 'err') p.reject(new SpawnError(Number(b), errnoName(Number(b)), p.program));
         else {
           const pid = Number(b);
-          p.resolve({ pid, exited: new Promise((resolve) => this.watched.set(pid, resolve)) });
+          const early = this.early.get(pid);
+          this.early.delete(pid);
+          p.resolve({ pid, exited: early ? Promise.resolve(early) : new Promise((resolve) => this.watched.set(pid, resolve)) });
         }
-      } else if (kind === 'exit') {
+      } else if (kind === 'exit' || kind === 'reap') {
+        // 'exit': the process's own report (notifyFd), which may come before its 'ok';
+        // 'reap': the spawner's, always after the 'ok' and after any 'exit' of the same pid.
         const pid = Number(a);
-        const done = this.watched.get(pid);
-        if (!done) continue;
-        this.watched.delete(pid);
-        const code = Number(b);
         const sig = Number(c);
-        done(sig ? { code: null, signal: signalName(sig) } : { code, signal: null });
+        const how: SpawnedExit = sig ? { code: null, signal: signalName(sig) } : { code: Number(b), signal: null };
+        const done = this.watched.get(pid);
+        if (kind === 'reap') this.early.delete(pid);
+        if (done) {
+          this.watched.delete(pid);
+          done(how);
+        } else if (kind === 'exit') this.early.set(pid, how);
       }
     }
     this.updateRef();
@@ -148,6 +156,7 @@ export class Spawner {
     this.pending.clear();
     for (const done of this.watched.values()) done('lost');
     this.watched.clear();
+    this.early.clear();
   }
 
   /**

@@ -124,3 +124,19 @@ test('cunikd: VMs are started by the spawner; its death, or the daemon\'s, ends 
     await d.stop();
   }
 });
+
+test('restart then kill: the previous run\'s exit status never passes for the next run\'s', async () => {
+  const d = await startDaemon();
+  try {
+    assert.equal((await cli(['import', '--family', 'generic', helloKernel, 'hello'], { socket: d.socket })).code, 0);
+    const { id } = await d.client.createInstance({ image: 'hello', args: ['idle'] });
+    for (let i = 0; i < 6; i++) {
+      await d.client.startInstance(id);
+      await d.client.restartInstance(id, 0); // the first run exits 0 on SIGTERM
+      await d.client.killInstance(id); // the second is SIGKILLed: 137, not the first run's 0
+      assert.equal((await d.client.inspectInstance(id)).exitCode, 137, `round ${i}`);
+    }
+  } finally {
+    await d.stop();
+  }
+});

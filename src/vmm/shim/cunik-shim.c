@@ -36,15 +36,27 @@ static void write_exit_file(const char *path, const char *text, int notify_fd, c
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return notify(notify_fd, line);
     size_t len = strlen(text);
-    int written = write(fd, text, len) == (ssize_t)len;
-    notify(notify_fd, line);
-    if (written && fsync(fd) == 0) {
+    if (write(fd, text, len) != (ssize_t)len) {
         close(fd);
-        rename(tmp, path);
+        unlink(tmp);
+        return notify(notify_fd, line);
+    }
+    if (notify_fd < 0) {
+        /* fsync before rename: after a power cut the file holds the status or does not exist. */
+        if (fsync(fd) == 0) rename(tmp, path);
+        else unlink(tmp);
+        close(fd);
         return;
     }
+    /*
+     * With a daemon listening: rename first (so the file of this run is in place before the daemon
+     * can start the instance again and clear stale files), tell the daemon, then fsync. A power
+     * cut in between may leave an empty file, which reads as "killed" (137).
+     */
+    rename(tmp, path);
+    notify(notify_fd, line);
+    fsync(fd);
     close(fd);
-    unlink(tmp);
 }
 
 int main(int argc, char **argv) {

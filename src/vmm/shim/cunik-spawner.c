@@ -11,12 +11,13 @@
  * Request (stdin): a 4-byte little-endian length, then that many bytes of NUL-terminated strings:
  *   TAG, STDERR_FILE (empty: /dev/null), FLAGS, PROGRAM, ARG...     (ARG... includes argv[0])
  * FLAGS "n": the process gets this reply pipe as fd 3, to write its own "exit" line (cunik-shim
- * --notify-fd 3 reports its VM's end there, one hop sooner than the reap below); "" otherwise.
+ * --notify-fd 3 reports its VM's end there, one hop sooner than the "reap"); "" otherwise.
  * Replies (stdout), one line each:
  *   "ok TAG PID"          started;
  *   "err TAG ERRNO"       not started (errno of posix_spawn or of opening STDERR_FILE);
- *   "exit PID CODE SIG"   a process it started ended: exit code (or -1) and signal number (or 0).
- * "ok" is always written before the "exit" of the same pid.
+ *   "reap PID CODE SIG"   a process it started ended: exit code (or -1) and signal number (or 0).
+ * "ok" is always written before the "reap" of the same pid. A process given the pipe (flag "n")
+ * writes its own "exit PID CODE SIG" line, which may come before the "ok".
  *
  * The processes it starts are its children only for their exit status: each one has its own
  * session, so when the spawner ends (stdin reaches EOF: the daemon is gone, even killed with
@@ -116,8 +117,8 @@ static void reap(void) {
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         char line[64];
-        if (WIFSIGNALED(status)) snprintf(line, sizeof line, "exit %d -1 %d\n", (int)pid, WTERMSIG(status));
-        else snprintf(line, sizeof line, "exit %d %d 0\n", (int)pid, WEXITSTATUS(status));
+        if (WIFSIGNALED(status)) snprintf(line, sizeof line, "reap %d -1 %d\n", (int)pid, WTERMSIG(status));
+        else snprintf(line, sizeof line, "reap %d %d 0\n", (int)pid, WEXITSTATUS(status));
         reply(line);
     }
 }
