@@ -1,7 +1,7 @@
 // lifecycle: create/start/stop/rm cycles of the idle hello kernel through the daemon, 4 in parallel,
 // against bare QEMU start/stop cycles with the same argv, in alternating batches of one run.
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpClient } from '../src/vmm/qemu/qmp.js';
@@ -9,6 +9,13 @@ import { daemonWithHello, now, round } from './harness.js';
 import type { TestDaemon } from '../test/helpers/daemon.js';
 
 const PARALLEL = 4;
+
+/** CPU time (user + system) a process has used so far, in ms. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime (fields 14, 15) in USER_HZ (100)
+}
 
 async function daemonCycle(d: TestDaemon): Promise<void> {
   const { id } = await d.client.createInstance({ image: 'hello', args: ['idle'] });
@@ -52,6 +59,7 @@ export async function lifecycle(cycles = 200): Promise<Record<string, number>> {
   const d = await daemonWithHello();
   let daemonS = 0;
   let bareS = 0;
+  let daemonCpu = 0;
   try {
     const { id } = await d.client.createInstance({ image: 'hello', args: ['idle'], name: 'argv-source' });
     await d.client.startInstance(id);
@@ -64,7 +72,9 @@ export async function lifecycle(cycles = 200): Promise<Record<string, number>> {
     const batch = 20;
     for (let done = 0; done < cycles; done += batch) {
       const size = Math.min(batch, cycles - done);
+      const cpu0 = cpuMs(d.proc.pid!);
       daemonS += await inParallel(size, () => daemonCycle(d));
+      daemonCpu += cpuMs(d.proc.pid!) - cpu0;
       bareS += await inParallel(size, () => bareCycle(detail.vm.argv, detail.paths.dir, socketDir, kernel));
     }
     const leftoverDirs = readdirSync(join(d.root, 'instances')).length;
@@ -80,6 +90,7 @@ export async function lifecycle(cycles = 200): Promise<Record<string, number>> {
       cycles_per_s: round(cycles / daemonS),
       bare_cycles_per_s: round(cycles / bareS),
       ratio: round(bareS / daemonS, 3),
+      daemon_cpu_ms_per_cycle: round(daemonCpu / cycles, 1),
       leftover_processes: leftoverProcesses,
       leftover_dirs: leftoverDirs,
       leftover_sockets: leftoverSockets,

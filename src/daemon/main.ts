@@ -76,7 +76,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       return choice;
     });
 
-    const driver = new QemuDriver({ binary: opts.qemu, shim: join(installRoot(), 'build', 'bin', 'cunik-shim') });
+    // VMs run under cunik-shim, which cunik-spawner starts: the daemon itself never forks (docs/instances.md).
+    const bin = join(installRoot(), 'build', 'bin');
+    const driver = new QemuDriver({ binary: opts.qemu, shim: join(bin, 'cunik-shim'), spawner: join(bin, 'cunik-spawner') });
     const events = new EventLog();
     const images = new ImageStore(root, { knownFamilies: familyNames(), onEvent: imageEventRecorder(events) });
     const instances = new InstanceService({

@@ -3,12 +3,15 @@
 // (DESIGN.md, "Instances" and "VMM: QEMU first"). No Node process per VM, no polling on the hot path.
 
 import { spawn } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, rmSync, statSync } from 'node:fs';
 import { CunikError, conflict } from '../../errors.js';
 import type { Accelerator, BootSpec, VmExit, VmHandle, VmmDriver, VmPaths } from '../types.js';
 import { DEFAULT_QEMU_BINARY, QBOOT_ROM, qemuArgv, qmpArg } from './argv.js';
 import { QmpClient } from './qmp.js';
+import { Spawner } from '../spawner.js';
+import { procCmdline, procStartTime, qemuError, recordedExit, signalGroup, watchOrphan } from './proc.js';
+
+export { killStrays, qemuError, recordedExit } from './proc.js';
 
 export interface QemuDriverOptions {
   /** QEMU binary (a name looked up in PATH, or a path). Default qemu-system-x86_64. */
@@ -25,6 +28,20 @@ export interface QemuDriverOptions {
    * restart (paths.exitFile). Without it QEMU is the daemon's direct child.
    */
   shim?: string;
+  /**
+   * cunik-spawner: with `shim`, start each shim through this long-lived helper instead of
+   * forking the daemon (src/vmm/spawner.ts).
+   */
+  spawner?: string;
+}
+
+interface Started {
+  pid: number;
+  /** How the process started ended (for a shim: its own exit status). */
+  ended: Promise<VmExit>;
+  signal: (signal: NodeJS.Signals) => void;
+  /** Size of the VMM log before the start: QEMU's errors are read from there. */
+  errOffset: number;
 }
 
 /** A VmHandle with access to the VM's (single, shared) QMP connection. */
@@ -46,9 +63,16 @@ export class QemuDriver implements VmmDriver {
     this.bios = opts.bios === null ? undefined : (opts.bios ?? (existsSync(QBOOT_ROM) ? QBOOT_ROM : undefined));
     this.qmpTimeoutMs = opts.qmpTimeoutMs ?? 5000;
     this.shim = opts.shim;
+    this.spawner = opts.spawner !== undefined ? new Spawner(opts.spawner) : undefined;
+  }
+
+  /** Stop the spawner (VMs keep running). */
+  close(): void {
+    this.spawner?.close();
   }
 
   private readonly shim: string | undefined;
+  private readonly spawner: Spawner | undefined;
 
   argv(spec: BootSpec, paths: VmPaths, accel: Accelerator): string[] {
     return qemuArgv(spec, paths, accel, this.bios === undefined ? { binary: this.binary } : { binary: this.binary, bios: this.bios });
@@ -56,14 +80,49 @@ export class QemuDriver implements VmmDriver {
 
   /**
    * Spawn QEMU detached in its own session with stdio ignored (QEMU's stderr goes to paths.vmmLog when
-   * set); resolves as soon as the process exists, without waiting for QMP.
+   * set); resolves as soon as the process exists, without waiting for QMP. With a spawner, the
+   * shim is started by it (the daemon does not fork); else by a spawn of this process.
    */
   async start(spec: BootSpec, paths: VmPaths, accel: Accelerator): Promise<QemuVmHandle> {
     const argv = this.argv(spec, paths, accel);
     // Stale files of an earlier run: a pidfile that names a dead process, sockets nobody listens on.
-    for (const p of [paths.qmpSocket, paths.consoleSocket, paths.pidfile, paths.exitFile]) if (p) rmSync(p, { force: true });
-    const shim = this.shim !== undefined && paths.exitFile !== undefined ? [this.shim, paths.exitFile] : [];
-    const command = [...shim, ...argv];
+    // (A check first: a fresh instance has none, and a failed unlink costs an Error with its stack.)
+    for (const p of [paths.qmpSocket, paths.consoleSocket, paths.pidfile, paths.exitFile]) if (p && existsSync(p)) rmSync(p, { force: true });
+    const underShim = this.shim !== undefined && paths.exitFile !== undefined;
+    const { pid, ended, signal, errOffset } =
+      underShim && this.spawner
+        ? await this.viaSpawner(this.spawner, [this.shim!, '--notify-fd', '3', paths.exitFile!, ...argv], paths)
+        : await this.viaSpawn(underShim ? [this.shim!, paths.exitFile!, ...argv] : argv, paths);
+    const vmmLog = paths.vmmLog;
+    const exited = ended.then((raw) => {
+      // Under the shim, an exit code below 128 is QEMU's own (the shim's line, or the shim's status);
+      // else its file says how QEMU ended (if it is not renamed into place yet, the shim's line
+      // said it: raw); no file means the group was SIGKILLed.
+      const how = underShim && !(raw.status !== null && raw.status < 128) ? (recordedExit(paths) ?? raw) : raw;
+      const vmmError = how.status !== 0 && vmmLog !== undefined ? qemuError(vmmLog, errOffset) : undefined;
+      return { ...how, ...(vmmError !== undefined && { vmmError }) };
+    });
+    return new Handle(pid, paths.qmpSocket, exited, false, this.qmpTimeoutMs, underShim ? (sig) => signalGroup(pid, sig) : signal);
+  }
+
+  /** The shim started by cunik-spawner: no fork of the daemon. */
+  private async viaSpawner(spawner: Spawner, command: string[], paths: VmPaths): Promise<Started> {
+    // No log yet (created by the spawner): offset 0.
+    const errOffset = paths.vmmLog !== undefined ? (statSync(paths.vmmLog, { throwIfNoEntry: false })?.size ?? 0) : 0;
+    let spawned;
+    try {
+      spawned = await spawner.spawn(command, { stderrFile: paths.vmmLog, notifyFd: true });
+    } catch (err) {
+      throw new CunikError('INTERNAL', `cannot start ${command[0]}: ${(err as Error).message}`);
+    }
+    const { pid } = spawned;
+    // The spawner died first: the shim now belongs to init; watch it through /proc instead.
+    const ended = spawned.exited.then((e) => (e === 'lost' ? watchOrphan(pid, paths) : { status: e.code, signal: e.signal }));
+    return { pid, ended, signal: (sig) => signalGroup(pid, sig), errOffset };
+  }
+
+  /** QEMU (or the shim) as this process's own child. */
+  private async viaSpawn(command: string[], paths: VmPaths): Promise<Started> {
     let errFd: number | undefined;
     let errOffset = 0;
     if (paths.vmmLog !== undefined) {
@@ -91,21 +150,9 @@ export class QemuDriver implements VmmDriver {
     child.on('error', () => {
       /* kill() failures; exit is reported through 'exit' */
     });
-    const vmmLog = paths.vmmLog;
-    const exited = new Promise<VmExit>((resolve) => {
-      child.once('exit', (code, signal) => {
-        // Under the shim, its file says how QEMU ended; no file means the group was SIGKILLed.
-        const ended = shim.length ? (recordedExit(paths) ?? { status: code === null ? null : code, signal }) : { status: code, signal };
-        const vmmError = ended.status !== 0 && vmmLog !== undefined ? qemuError(vmmLog, errOffset) : undefined;
-        resolve({ ...ended, ...(vmmError !== undefined && { vmmError }) });
-      });
-    });
+    const ended = new Promise<VmExit>((resolve) => child.once('exit', (code, signal) => resolve({ status: code, signal })));
     child.unref();
-    const pid = child.pid;
-    return new Handle(pid, paths.qmpSocket, exited, false, this.qmpTimeoutMs, (signal) => {
-      if (shim.length) signalGroup(pid, signal);
-      else child.kill(signal);
-    });
+    return { pid: child.pid, ended, signal: (sig) => child.kill(sig), errOffset };
   }
 
   adopt(pid: number, paths: VmPaths): QemuVmHandle | undefined {
@@ -178,112 +225,7 @@ class Handle implements QemuVmHandle {
   }
 }
 
-/**
- * QEMU's own error from its stderr log (written since `offset`): the last "qemu-system-...: " line
- * that is not a warning. A guest leaving through isa-debug-exit writes nothing there, which is how
- * a VMM failure is told apart from a guest that exited with status 1.
- */
-export function qemuError(logFile: string, offset: number): string | undefined {
-  let text = '';
-  try {
-    const fd = openSync(logFile, 'r');
-    try {
-      const buf = Buffer.alloc(16 * 1024);
-      const n = readSync(fd, buf, 0, buf.length, offset);
-      text = buf.subarray(0, n).toString('utf8');
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return undefined;
-  }
-  const errors = text.split('\n').filter((l) => /^qemu-system-[\w-]+: /.test(l) && !/^qemu-system-[\w-]+: warning: /.test(l));
-  return errors.length ? errors.join('; ') : undefined;
-}
-
-/** How the VM ended, as cunik-shim recorded it; undefined if it has not (yet) written the file. */
-export function recordedExit(paths: VmPaths): VmExit | undefined {
-  if (paths.exitFile === undefined) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(paths.exitFile, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const m = /^(exit|signal) (\d+)/.exec(text);
-  if (!m) return undefined;
-  const n = Number(m[2]);
-  if (m[1] === 'exit') return { status: n, signal: null };
-  const name = Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0] as NodeJS.Signals | undefined;
-  return { status: null, signal: name ?? 'SIGKILL' };
-}
-
-/**
- * End the VMs of instances that no record says are running (a daemon killed between spawning a
- * VM and saving its record): one scan of /proc for shims or QEMUs whose argv names one of these
- * instances' files, and SIGKILL to each one's process group. Returns how many were killed.
- */
-export function killStrays(instances: VmPaths[]): number {
-  const markers = instances.flatMap((p) => [p.qmpSocket, ...(p.exitFile ? [p.exitFile] : [])]);
-  if (markers.length === 0) return 0;
-  const groups = new Set<number>();
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (!pid || pid === process.pid) continue;
-    const args = procCmdline(pid);
-    if (!args?.some((a) => markers.some((m) => a.includes(m)))) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-      groups.add(pgid > 1 && pgid !== process.pid ? -pgid : pid);
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  for (const target of groups) {
-    try {
-      process.kill(target, 'SIGKILL');
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return groups.size;
-}
-
-/** Signal a shim's whole process group (the shim ignores catchable signals; QEMU acts on them). */
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    /* ESRCH: already gone */
-  }
-}
-
 // ---- adopt ----------------------------------------------------------------------------------------
-
-/** argv of a live process, or undefined if it is gone. */
-function procCmdline(pid: number): string[] | undefined {
-  try {
-    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return raw.split('\0').filter((a, i, all) => !(a === '' && i === all.length - 1));
-  } catch {
-    return undefined;
-  }
-}
-
-/** Start time (clock ticks since boot) from /proc/<pid>/stat: tells a pid apart from a reused one. */
-function procStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // comm (field 2) may contain spaces and parentheses: fields after the last ')' start at field 3.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const state = fields[0];
-    if (state === 'Z' || state === 'X') return undefined; // a zombie is as good as gone
-    return fields[19]; // field 22
-  } catch {
-    return undefined;
-  }
-}
 
 export interface AdoptOptions {
   /** How long to try to reach the QMP socket before falling back to polling /proc. Default 5000 ms. */

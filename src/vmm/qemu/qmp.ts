@@ -8,6 +8,7 @@
 // kernel but gets no greeting until the first one leaves. Share one QmpClient per VM.
 
 import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { CunikError } from '../../errors.js';
 
@@ -89,15 +90,20 @@ export class QmpClient extends EventEmitter {
       opts.signal?.throwIfAborted();
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        const why = lastError instanceof Error ? `: ${lastError.message}` : '';
+        const why = lastError instanceof Error ? `: ${lastError.message}` : lastError === 'ENOENT' ? `: ${path} does not exist` : '';
         throw new CunikError('INTERNAL', `QMP connect to ${path} timed out after ${timeoutMs} ms${why}`);
       }
-      try {
-        return await QmpClient.attempt(path, remaining, opts.signal);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw err;
-        lastError = err;
+      // While QEMU starts, the socket is not there yet: a stat is far cheaper than a failed
+      // connection (a socket object and an error with its stack trace, each time).
+      if (!existsSync(path)) lastError = 'ENOENT';
+      else {
+        try {
+          return await QmpClient.attempt(path, remaining, opts.signal);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw err;
+          lastError = err;
+        }
       }
       await sleep(Math.min(retryMs, Math.max(0, deadline - Date.now())), opts.signal);
     }

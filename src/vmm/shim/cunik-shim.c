@@ -1,7 +1,7 @@
 /*
  * cunik-shim: the parent of one VM process, so that the VM's exit status is never lost.
  *
- *   cunik-shim EXIT_FILE PROGRAM [ARG...]
+ *   cunik-shim [--notify-fd N] EXIT_FILE PROGRAM [ARG...]
  *
  * cunikd spawns it detached (its own session and process group). It forks PROGRAM (QEMU),
  * waits for it and writes how it ended to EXIT_FILE ("exit N" or "signal N"; temp file, fsync,
@@ -21,24 +21,55 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void write_exit_file(const char *path, const char *text) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+static void notify(int fd, const char *line) {
     if (fd < 0) return;
+    /* One write of less than PIPE_BUF: never interleaved with the spawner's own lines. */
+    ssize_t n;
+    do n = write(fd, line, strlen(line));
+    while (n < 0 && errno == EINTR);
+    close(fd);
+}
+
+static void write_exit_file(const char *path, const char *text, int notify_fd, const char *line) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return notify(notify_fd, line);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return notify(notify_fd, line);
     size_t len = strlen(text);
-    if (write(fd, text, len) == (ssize_t)len && fsync(fd) == 0) {
+    if (write(fd, text, len) != (ssize_t)len) {
         close(fd);
-        rename(tmp, path);
+        unlink(tmp);
+        return notify(notify_fd, line);
+    }
+    if (notify_fd < 0) {
+        /* fsync before rename: after a power cut the file holds the status or does not exist. */
+        if (fsync(fd) == 0) rename(tmp, path);
+        else unlink(tmp);
+        close(fd);
         return;
     }
+    /*
+     * With a daemon listening: rename first (so the file of this run is in place before the daemon
+     * can start the instance again and clear stale files), tell the daemon, then fsync. A power
+     * cut in between may leave an empty file, which reads as "killed" (137).
+     */
+    rename(tmp, path);
+    notify(notify_fd, line);
+    fsync(fd);
     close(fd);
-    unlink(tmp);
 }
 
 int main(int argc, char **argv) {
+    int notify_fd = -1;
+    if (argc > 2 && strcmp(argv[1], "--notify-fd") == 0) {
+        notify_fd = atoi(argv[2]);
+        /* QEMU must not hold the daemon's pipe. */
+        if (notify_fd < 3 || fcntl(notify_fd, F_SETFD, FD_CLOEXEC) < 0) notify_fd = -1;
+        argv += 2;
+        argc -= 2;
+    }
     if (argc < 3) {
-        fprintf(stderr, "usage: cunik-shim EXIT_FILE PROGRAM [ARG...]\n");
+        fprintf(stderr, "usage: cunik-shim [--notify-fd N] EXIT_FILE PROGRAM [ARG...]\n");
         return 125;
     }
     unlink(argv[1]);
@@ -60,13 +91,15 @@ int main(int argc, char **argv) {
     while (waitpid(child, &status, 0) < 0) {
         if (errno != EINTR) return 125;
     }
-    char text[64];
+    char text[64], line[64];
     if (WIFSIGNALED(status)) {
         snprintf(text, sizeof text, "signal %d\n", WTERMSIG(status));
-        write_exit_file(argv[1], text);
+        snprintf(line, sizeof line, "exit %d -1 %d\n", (int)getpid(), WTERMSIG(status));
+        write_exit_file(argv[1], text, notify_fd, line);
         return 128 + WTERMSIG(status);
     }
     snprintf(text, sizeof text, "exit %d\n", WEXITSTATUS(status));
-    write_exit_file(argv[1], text);
+    snprintf(line, sizeof line, "exit %d %d 0\n", (int)getpid(), WEXITSTATUS(status));
+    write_exit_file(argv[1], text, notify_fd, line);
     return WEXITSTATUS(status);
 }

@@ -1,0 +1,142 @@
+// cunik-spawner: the daemon never forks; the helper starts each VM's shim, reports its exit, and
+// neither its death nor the daemon's ends a VM.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { Spawner } from '../../src/vmm/spawner.js';
+import { cli, helloKernel, repo, startDaemon, waitFor } from '../helpers/daemon.js';
+
+const spawnerBin = join(repo, 'build', 'bin', 'cunik-spawner');
+const tmp = mkdtempSync(join(tmpdir(), 'cunik-spawner-'));
+// Like an unref()ed child, a process the spawner runs does not keep this one alive: the tests do.
+const keepAlive = setInterval(() => undefined, 1000);
+after(() => {
+  clearInterval(keepAlive);
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** ppid, session id and command name of a live process (undefined once gone or a zombie). */
+function proc(pid: number): { ppid: number; sid: number; comm: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (f[0] === 'Z' || f[0] === 'X') return undefined;
+    return { ppid: Number(f[1]), sid: Number(f[3]), comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) };
+  } catch {
+    return undefined;
+  }
+}
+
+const childrenOf = (ppid: number): number[] =>
+  readdirSync('/proc')
+    .map(Number)
+    .filter((pid) => pid > 0 && proc(pid)?.ppid === ppid);
+
+test('the spawner starts programs in their own session, with stderr in a file, and reports how they ended', async () => {
+  const s = new Spawner(spawnerBin);
+  try {
+    const err = join(tmp, 'err.log');
+    const a = await s.spawn(['/bin/sh', '-c', 'echo oops >&2; exit 3'], { stderrFile: err });
+    assert.deepEqual(await a.exited, { code: 3, signal: null });
+    assert.equal(readFileSync(err, 'utf8'), 'oops\n');
+
+    const b = await s.spawn(['/bin/sleep', '30']);
+    assert.equal(proc(b.pid)?.sid, b.pid, 'a session of its own');
+    assert.equal(proc(b.pid)?.ppid, s.pid, 'a child of the spawner, not of this process');
+    process.kill(b.pid, 'SIGKILL');
+    assert.deepEqual(await b.exited, { code: null, signal: 'SIGKILL' });
+
+    // notifyFd: the process reports its own end on fd 3 (as cunik-shim does), ahead of the reap;
+    // without it, fd 3 is not open.
+    const n = await s.spawn(['/bin/sh', '-c', 'echo "exit $$ 5 0" >&3; exec 3>&-; sleep 0.3; exit 1'], { notifyFd: true });
+    assert.deepEqual(await n.exited, { code: 5, signal: null });
+    const closed = await s.spawn(['/bin/sh', '-c', 'test -e /proc/$$/fd/3 && exit 9; exit 0']);
+    assert.deepEqual(await closed.exited, { code: 0, signal: null });
+
+    await assert.rejects(s.spawn(['/no/such/program']), /cannot start \/no\/such\/program: ENOENT/);
+  } finally {
+    s.close();
+  }
+});
+
+test('a spawner that dies leaves its processes running, reports them lost, and is replaced', async () => {
+  const s = new Spawner(spawnerBin);
+  try {
+    const c = await s.spawn(['/bin/sleep', '30']);
+    const first = s.pid!;
+    process.kill(first, 'SIGKILL');
+    assert.equal(await c.exited, 'lost');
+    assert.ok(proc(c.pid), 'still running');
+    process.kill(c.pid, 'SIGKILL');
+    const d = await s.spawn(['/bin/true']);
+    assert.notEqual(s.pid, first);
+    assert.deepEqual(await d.exited, { code: 0, signal: null });
+  } finally {
+    s.close();
+  }
+});
+
+test('cunikd: VMs are started by the spawner; its death, or the daemon\'s, ends no VM', async () => {
+  let d = await startDaemon();
+  const run = (args: string[]) => cli(args, { socket: d.socket });
+  try {
+    assert.equal((await run(['import', '--family', 'generic', helloKernel, 'hello'])).code, 0);
+    assert.equal((await run(['run', '-d', '--name', 'a', 'hello', 'idle'])).code, 0);
+    const qemu = (await d.client.inspectInstance('a')).pid!;
+    const shim = proc(qemu)!.ppid;
+    const spawner = proc(shim)!.ppid;
+    assert.equal(proc(spawner)?.comm, 'cunik-spawner');
+    assert.equal(proc(spawner)?.ppid, d.proc.pid, 'the spawner is the daemon\'s child; the shim is not');
+    assert.deepEqual(childrenOf(d.proc.pid!), [spawner], 'the daemon forked nothing else');
+
+    // The spawner dies: the VM runs on and its exit is still seen, with its code.
+    process.kill(spawner, 'SIGKILL');
+    await waitFor('spawner gone', () => (proc(spawner) ? undefined : true));
+    assert.equal((await d.client.inspectInstance('a')).state, 'running');
+    process.kill(qemu, 'SIGKILL');
+    const exited = await waitFor('exit seen', async () => {
+      const i = await d.client.inspectInstance('a');
+      return i.state === 'exited' ? i : undefined;
+    }, 5000);
+    assert.equal(exited.exitCode, 137);
+    // A new spawner serves the next start.
+    assert.equal((await run(['run', '-d', '--name', 'b', 'hello', 'idle'])).code, 0);
+    const b = (await d.client.inspectInstance('b')).pid!;
+    const spawner2 = proc(proc(b)!.ppid)!.ppid;
+    assert.notEqual(spawner2, spawner);
+    assert.equal(proc(spawner2)?.comm, 'cunik-spawner');
+
+    // kill -9 of the daemon: the spawner follows it (EOF on its pipe), the VM does not.
+    const gone = new Promise((r) => d.proc.once('exit', r));
+    d.proc.kill('SIGKILL');
+    await gone;
+    d.client.close();
+    await waitFor('spawner exits with the daemon', () => (proc(spawner2) ? undefined : true));
+    assert.ok(proc(b), 'the VM runs on');
+    d = await startDaemon({ dir: d.dir });
+    assert.equal((await d.client.inspectInstance('b')).state, 'running');
+    assert.equal((await d.client.inspectInstance('b')).pid, b);
+    assert.equal((await run(['rm', '-f', 'a', 'b'])).code, 0);
+    assert.ok(!existsSync(join(d.root, 'instances', 'b')));
+  } finally {
+    await d.stop();
+  }
+});
+
+test('restart then kill: the previous run\'s exit status never passes for the next run\'s', async () => {
+  const d = await startDaemon();
+  try {
+    assert.equal((await cli(['import', '--family', 'generic', helloKernel, 'hello'], { socket: d.socket })).code, 0);
+    const { id } = await d.client.createInstance({ image: 'hello', args: ['idle'] });
+    for (let i = 0; i < 6; i++) {
+      await d.client.startInstance(id);
+      await d.client.restartInstance(id, 0); // the first run exits 0 on SIGTERM
+      await d.client.killInstance(id); // the second is SIGKILLed: 137, not the first run's 0
+      assert.equal((await d.client.inspectInstance(id)).exitCode, 137, `round ${i}`);
+    }
+  } finally {
+    await d.stop();
+  }
+});
