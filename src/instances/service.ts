@@ -1,75 +1,40 @@
 // The instances service: the lifecycle state machine (created → running → exited; removing),
 // name and id-prefix resolution, and the bridge between records and VM handles.
-// One operation at a time per instance (a per-instance queue), so concurrent requests never
-// interleave half-done transitions.
+// One operation at a time per instance (op-queue.ts), so concurrent requests never interleave
+// half-done transitions. Booting a VM is in launch.ts, live restore at daemon start in restore.ts,
+// restart-policy scheduling in restart-scheduler.ts; dependencies and shared types in service-deps.ts.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { readFile } from 'node:fs/promises';
-import type { PortBinding } from '../api/schemas.js';
-import { conflict, CunikError, invalid, notFound } from '../errors.js';
+import { conflict, invalid, notFound } from '../errors.js';
 import { exitStatusOf } from '../families/exit.js';
 import { hostTscKhz } from '../families/host.js';
-import type { ExitStatus, FamilyAdapter, ImageBootInfo } from '../families/types.js';
-import type { BootArtifacts } from '../images/types.js';
-import { hostfwdFailure } from '../network/ports.js';
-import { bindablePorts } from '../network/probe.js';
-import type { AccelChoice, BootSpec, VmExit, VmHandle, VmmDriver, VmPaths } from '../vmm/types.js';
+import type { ExitStatus } from '../families/types.js';
+import type { BootSpec, VmHandle, VmPaths } from '../vmm/types.js';
 import { bootConfig, instanceConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
-import { createOverlays } from './overlays.js';
+import { launchInstance } from './launch.js';
 import { generateName } from './names.js';
-import { normalizeSignal } from './signals.js';
-import { nextBackoff, NO_RESTART, restartsOnDaemonStart, shouldRestart } from './restart.js';
+import { PerInstanceQueue } from './op-queue.js';
 import type { InstanceRecord } from './record.js';
-import type { InstanceStore } from './store.js';
-
-/** What the service needs from the image store. */
-export interface ImageLookup {
-  inspect(ref: string): { id: string } | Promise<{ id: string }>;
-  bootInfo(imageId: string): ImageBootInfo | Promise<ImageBootInfo>;
-  bootArtifacts(imageId: string): BootArtifacts | Promise<BootArtifacts>;
-}
+import { RestartScheduler } from './restart-scheduler.js';
+import { dueAtDaemonStart, restoreInstances } from './restore.js';
+import { EXIT_VMM_FAILED, type InstanceEvent, type InstanceServiceDeps } from './service-deps.js';
+import { normalizeSignal } from './signals.js';
 
 export type { CreateOptions } from './boot-config.js';
 export { normalizeSignal } from './signals.js';
-
-export interface StopVm {
-  (handle: VmHandle, timeoutMs: number): Promise<VmExit>;
-}
-
-export interface InstanceServiceDeps {
-  store: InstanceStore;
-  images: ImageLookup;
-  driver: VmmDriver;
-  family: (name: string) => FamilyAdapter;
-  accelerator: () => Promise<AccelChoice>;
-  stopVm: StopVm;
-  /** Re-attach to a VM that outlived a previous daemon; undefined if it is gone. */
-  adopt?: (pid: number, paths: VmPaths) => VmHandle | undefined;
-  /** How a VM that ended while no daemon watched it exited, if that was recorded. */
-  recordedExit?: (paths: VmPaths) => VmExit | undefined;
-  /** End VMs that run although their records say they do not (a crash between spawn and save). */
-  killStrays?: (instances: VmPaths[]) => number;
-  /** Host facts for the adapters; default: read from this host (families/host.ts). */
-  host?: () => HostFacts;
-  /** Check published ports and choose free ones for hostPort 0; default network/probe.ts. */
-  bindPorts?: (ports: PortBinding[]) => Promise<PortBinding[]>;
-  /** Create the copy-on-write overlays a spec needs (only those missing); default overlays.ts. */
-  prepareDisks?: (spec: BootSpec, dir: string) => Promise<unknown>;
-}
-
-/** Exit code recorded when the VMM itself failed (Docker's code for a container that could not run). */
-export const EXIT_VMM_FAILED = 125;
-
-export type InstanceEvent = { action: string; id: string; name: string; exitCode?: number };
+export { EXIT_VMM_FAILED, type ImageLookup, type InstanceEvent, type InstanceServiceDeps, type StopVm } from './service-deps.js';
 
 export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit: [string, number] }> {
   private readonly records = new Map<string, InstanceRecord>();
   private readonly handles = new Map<string, VmHandle>();
   private readonly names = new Set<string>();
-  private readonly queues = new Map<string, Promise<unknown>>();
-  /** Pending policy restarts and the last back-off used, per instance. */
-  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
-  private readonly backoffs = new Map<string, number>();
+  private readonly queue = new PerInstanceQueue();
+  private readonly restarts = new RestartScheduler({
+    isKnown: (id) => this.records.has(id),
+    save: (record) => this.deps.store.save(record),
+    queue: (id, op) => this.serialize(id, op),
+    launch: (record) => this.launch(record),
+  });
 
   constructor(private readonly deps: InstanceServiceDeps) {
     super();
@@ -77,34 +42,18 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
 
   /** Load the store; re-adopt VMs that are still running, mark the others exited. */
   async init(): Promise<void> {
-    await this.deps.store.init();
-    const notRunning: VmPaths[] = [];
-    for (const record of await this.deps.store.loadAll()) {
-      this.records.set(record.id, record);
-      this.names.add(record.name);
-      const paths = this.deps.store.paths(record.id);
-      if (record.state !== 'running' && record.state !== 'paused') {
-        notRunning.push(paths);
-        continue;
-      }
-      const watched = record.supervisorPid ?? record.pid;
-      const handle = watched ? this.deps.adopt?.(watched, paths) : undefined;
-      if (handle) {
-        this.watch(record, handle);
-        continue;
-      }
-      // It ended while no daemon watched: its shim recorded how (no record: killed with its group).
-      const exit = this.deps.recordedExit?.(paths) ?? { status: null, signal: 'SIGKILL' as const };
-      await this.markExited(record, exitStatusOf(this.deps.family(record.family), exit));
-    }
-    this.deps.killStrays?.(notRunning);
-    await this.deps.store.removeSocketsExcept(new Set(this.handles.keys()));
-    // Like dockerd: `always` and (not stopped by hand) `unless-stopped` instances come back.
-    for (const record of this.records.values()) {
-      if (this.handles.has(record.id) || record.state === 'created') continue;
-      if (restartsOnDaemonStart(record.config.restartPolicy ?? NO_RESTART, record.manuallyStopped ?? false)) {
-        void this.serialize(record.id, () => this.launch(record)).catch(() => undefined);
-      }
+    await restoreInstances({
+      deps: this.deps,
+      register: (record) => {
+        this.records.set(record.id, record);
+        this.names.add(record.name);
+      },
+      watch: (record, handle) => this.watch(record, handle),
+      markExited: (record, status) => this.markExited(record, status),
+      running: () => this.handles.keys(),
+    });
+    for (const record of dueAtDaemonStart(this.records.values(), (id) => this.handles.has(id))) {
+      void this.serialize(record.id, () => this.launch(record)).catch(() => undefined);
     }
   }
 
@@ -186,7 +135,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     return this.serialize(record.id, async () => {
       if (record.state === 'running' || record.state === 'paused') return record;
       if (record.state === 'removing') throw conflict(`instance ${record.name} is being removed`);
-      this.cancelRestart(record.id);
+      this.restarts.cancel(record.id);
       record.manuallyStopped = false;
       try {
         return await this.launch(record);
@@ -199,54 +148,27 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
   }
 
   /** Boot the instance's VM (a user's start, or a restart by policy). Runs inside serialize(). */
-  private async launch(record: InstanceRecord): Promise<InstanceRecord> {
-    {
-      if (this.handles.has(record.id) || !this.records.has(record.id)) return record;
-      const { accel } = await this.deps.accelerator();
-      const user = (record.config.network ?? 'none') === 'user';
-      const ports = user ? await (this.deps.bindPorts ?? bindablePorts)(record.config.ports ?? []) : [];
-      const network = networkSettings(record.config, ports);
-      const spec = this.deps.family(record.family).bootSpec(record.boot, bootConfig(record.config, network, this.host()));
-      const paths = this.deps.store.paths(record.id);
-      await (this.deps.prepareDisks ?? createOverlays)(spec, paths.dir);
-      const handle = await this.deps.driver.start(spec, paths, accel);
-      Object.assign(record, {
-        state: 'running',
-        pid: handle.pid,
-        supervisorPid: handle.pid,
-        startedAt: new Date().toISOString(),
-        finishedAt: null,
-        exitCode: null,
-        exitCodeKnown: null,
-        exitNote: null,
-        network,
-        vm: { driver: this.deps.driver.name, machine: spec.machine, accelerator: accel, argv: this.deps.driver.argv(spec, paths, accel) },
-      } satisfies Partial<InstanceRecord>);
-      this.watch(record, handle);
-      this.emit('event', { action: 'start', id: record.id, name: record.name });
-      // The VMM is up once it answers; if it dies first with an error of its own, start fails.
-      const up = await Promise.race([handle.ready().then(() => true, () => false), handle.exited.then(() => false)]);
-      if (!up) {
-        const exit = await Promise.race([handle.exited, new Promise<undefined>((r) => setTimeout(r, 100))]);
-        if (exit?.vmmError) {
-          const taken = hostfwdFailure(exit.vmmError);
-          throw taken !== undefined ? conflict(taken) : new CunikError('INTERNAL', `the VM failed to start: ${exit.vmmError}`);
-        }
-      } else {
-        // QEMU wrote its pidfile before it answered: record the VM's own pid (for stats, ps).
-        const vmPid = Number(await readFile(paths.pidfile, 'utf8').catch(() => ''));
-        if (vmPid > 0 && this.handles.has(record.id)) record.pid = vmPid;
-      }
-      if (this.handles.has(record.id)) await this.deps.store.save(record);
-      return record;
-    }
+  private launch(record: InstanceRecord): Promise<InstanceRecord> {
+    return launchInstance(
+      {
+        deps: this.deps,
+        host: () => this.host(),
+        isRunning: (id) => this.handles.has(id),
+        isKnown: (id) => this.records.has(id),
+        started: (started, handle) => {
+          this.watch(started, handle);
+          this.emit('event', { action: 'start', id: started.id, name: started.name });
+        },
+      },
+      record,
+    );
   }
 
   stop(ref: string, timeoutSeconds = 10): Promise<InstanceRecord> {
     const record = this.get(ref);
     return this.serialize(record.id, async () => {
       record.manuallyStopped = true;
-      if (this.cancelRestart(record.id)) {
+      if (this.restarts.cancel(record.id)) {
         record.state = 'exited';
         await this.deps.store.save(record);
       }
@@ -286,7 +208,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     const record = this.get(ref);
     return this.serialize(record.id, async () => {
       if (!this.records.has(record.id)) return;
-      this.cancelRestart(record.id);
+      this.restarts.cancel(record.id);
       const handle = this.handles.get(record.id);
       if (handle) {
         record.manuallyStopped = true;
@@ -339,7 +261,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
         }).catch(() => undefined),
       ),
     );
-    for (const id of this.restartTimers.keys()) this.cancelRestart(id);
+    this.restarts.cancelAll();
   }
 
   /** Resolve with the exit code: at once if not running ("not-running"), else at the next exit. */
@@ -384,46 +306,13 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
         ? { code: EXIT_VMM_FAILED, known: true, note: `the VM failed to start: ${exit.vmmError}` }
         : exitStatusOf(this.deps.family(record.family), exit);
       await this.markExited(record, status);
-      this.maybeRestart(record, status.code);
+      this.restarts.afterExit(record, status.code);
       if (record.config.autoRemove && this.records.has(record.id)) {
         await this.serialize(record.id, async () => {
           if (this.records.has(record.id)) await this.drop(record);
         }).catch(() => undefined);
       }
     });
-  }
-
-  /** Apply the restart policy to an exit: schedule the next start after the back-off. */
-  private maybeRestart(record: InstanceRecord, exitCode: number): void {
-    const policy = record.config.restartPolicy ?? NO_RESTART;
-    if (!this.records.has(record.id) || record.config.autoRemove) return;
-    if (!shouldRestart(policy, { exitCode, restartCount: record.restartCount ?? 0, manuallyStopped: record.manuallyStopped ?? false })) return;
-    const uptime = Date.parse(record.finishedAt ?? '') - Date.parse(record.startedAt ?? '');
-    const delay = nextBackoff(this.backoffs.get(record.id), Number.isFinite(uptime) ? uptime : 0);
-    this.backoffs.set(record.id, delay);
-    record.state = 'restarting';
-    void this.deps.store.save(record).catch(() => undefined);
-    const timer = setTimeout(() => {
-      this.restartTimers.delete(record.id);
-      void this.serialize(record.id, async () => {
-        if (record.state !== 'restarting' || !this.records.has(record.id)) return;
-        record.restartCount = (record.restartCount ?? 0) + 1;
-        await this.launch(record);
-      }).catch(() => {
-        record.state = 'exited';
-        void this.deps.store.save(record).catch(() => undefined);
-      });
-    }, delay);
-    this.restartTimers.set(record.id, timer);
-  }
-
-  /** Cancel a pending policy restart; true if there was one. */
-  private cancelRestart(id: string): boolean {
-    const timer = this.restartTimers.get(id);
-    if (!timer) return false;
-    clearTimeout(timer);
-    this.restartTimers.delete(id);
-    return true;
   }
 
   private async markExited(record: InstanceRecord, status: ExitStatus): Promise<void> {
@@ -462,7 +351,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     await this.deps.store.remove(record.id);
     this.records.delete(record.id);
     this.names.delete(record.name);
-    this.backoffs.delete(record.id);
+    this.restarts.forget(record.id);
     this.emit('event', { action: 'destroy', id: record.id, name: record.name });
   }
 
@@ -477,13 +366,6 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
   }
 
   private serialize<T>(id: string, op: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(id) ?? Promise.resolve();
-    const next = previous.then(op, op);
-    const tail = next.catch(() => undefined);
-    this.queues.set(id, tail);
-    void tail.then(() => {
-      if (this.queues.get(id) === tail) this.queues.delete(id);
-    });
-    return next;
+    return this.queue.run(id, op);
   }
 }

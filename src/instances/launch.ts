@@ -1,0 +1,64 @@
+// Booting an instance's VM, for a user's start or a restart by policy: choose its published ports,
+// build its boot spec, create its disk overlays, start the VMM and wait until it answers.
+// The caller (service.ts) runs this inside the instance's queue.
+import { readFile } from 'node:fs/promises';
+import { conflict, CunikError } from '../errors.js';
+import { hostfwdFailure } from '../network/ports.js';
+import { bindablePorts } from '../network/probe.js';
+import type { VmHandle } from '../vmm/types.js';
+import { bootConfig, networkSettings, type HostFacts } from './boot-config.js';
+import { createOverlays } from './overlays.js';
+import type { InstanceRecord } from './record.js';
+import type { InstanceServiceDeps } from './service-deps.js';
+
+export interface LaunchContext {
+  deps: Pick<InstanceServiceDeps, 'accelerator' | 'bindPorts' | 'family' | 'store' | 'prepareDisks' | 'driver'>;
+  host(): HostFacts;
+  /** Whether the instance has a live VM (watched by the service). */
+  isRunning(id: string): boolean;
+  /** Whether the instance still exists. */
+  isKnown(id: string): boolean;
+  /** The VMM is spawned: the service watches its exit and announces the start. */
+  started(record: InstanceRecord, handle: VmHandle): void;
+}
+
+export async function launchInstance(ctx: LaunchContext, record: InstanceRecord): Promise<InstanceRecord> {
+  const { deps } = ctx;
+  if (ctx.isRunning(record.id) || !ctx.isKnown(record.id)) return record;
+  const { accel } = await deps.accelerator();
+  const user = (record.config.network ?? 'none') === 'user';
+  const ports = user ? await (deps.bindPorts ?? bindablePorts)(record.config.ports ?? []) : [];
+  const network = networkSettings(record.config, ports);
+  const spec = deps.family(record.family).bootSpec(record.boot, bootConfig(record.config, network, ctx.host()));
+  const paths = deps.store.paths(record.id);
+  await (deps.prepareDisks ?? createOverlays)(spec, paths.dir);
+  const handle = await deps.driver.start(spec, paths, accel);
+  Object.assign(record, {
+    state: 'running',
+    pid: handle.pid,
+    supervisorPid: handle.pid,
+    startedAt: new Date().toISOString(),
+    finishedAt: null,
+    exitCode: null,
+    exitCodeKnown: null,
+    exitNote: null,
+    network,
+    vm: { driver: deps.driver.name, machine: spec.machine, accelerator: accel, argv: deps.driver.argv(spec, paths, accel) },
+  } satisfies Partial<InstanceRecord>);
+  ctx.started(record, handle);
+  // The VMM is up once it answers; if it dies first with an error of its own, start fails.
+  const up = await Promise.race([handle.ready().then(() => true, () => false), handle.exited.then(() => false)]);
+  if (!up) {
+    const exit = await Promise.race([handle.exited, new Promise<undefined>((r) => setTimeout(r, 100))]);
+    if (exit?.vmmError) {
+      const taken = hostfwdFailure(exit.vmmError);
+      throw taken !== undefined ? conflict(taken) : new CunikError('INTERNAL', `the VM failed to start: ${exit.vmmError}`);
+    }
+  } else {
+    // QEMU wrote its pidfile before it answered: record the VM's own pid (for stats, ps).
+    const vmPid = Number(await readFile(paths.pidfile, 'utf8').catch(() => ''));
+    if (vmPid > 0 && ctx.isRunning(record.id)) record.pid = vmPid;
+  }
+  if (ctx.isRunning(record.id)) await deps.store.save(record);
+  return record;
+}

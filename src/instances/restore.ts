@@ -1,0 +1,55 @@
+// Live restore at daemon start: load the stored records, re-adopt the VMs that outlived the previous
+// daemon, mark the ones that ended meanwhile exited (with their shim-recorded exit), end strays and
+// stale sockets, and pick the instances whose restart policy brings them back.
+import { exitStatusOf } from '../families/exit.js';
+import type { ExitStatus } from '../families/types.js';
+import type { VmHandle, VmPaths } from '../vmm/types.js';
+import type { InstanceRecord } from './record.js';
+import { NO_RESTART, restartsOnDaemonStart } from './restart.js';
+import type { InstanceServiceDeps } from './service-deps.js';
+
+export interface RestoreContext {
+  deps: Pick<InstanceServiceDeps, 'store' | 'family' | 'adopt' | 'recordedExit' | 'killStrays'>;
+  /** Make a loaded record known to the service (by id and name). */
+  register(record: InstanceRecord): void;
+  /** Watch an adopted VM as if this daemon had started it. */
+  watch(record: InstanceRecord, handle: VmHandle): void;
+  markExited(record: InstanceRecord, status: ExitStatus): Promise<void>;
+  /** Ids of the instances with a live (adopted) VM. */
+  running(): Iterable<string>;
+}
+
+export async function restoreInstances(ctx: RestoreContext): Promise<void> {
+  const { deps } = ctx;
+  await deps.store.init();
+  const notRunning: VmPaths[] = [];
+  for (const record of await deps.store.loadAll()) {
+    ctx.register(record);
+    const paths = deps.store.paths(record.id);
+    if (record.state !== 'running' && record.state !== 'paused') {
+      notRunning.push(paths);
+      continue;
+    }
+    const watched = record.supervisorPid ?? record.pid;
+    const handle = watched ? deps.adopt?.(watched, paths) : undefined;
+    if (handle) {
+      ctx.watch(record, handle);
+      continue;
+    }
+    // It ended while no daemon watched: its shim recorded how (no record: killed with its group).
+    const exit = deps.recordedExit?.(paths) ?? { status: null, signal: 'SIGKILL' as const };
+    await ctx.markExited(record, exitStatusOf(deps.family(record.family), exit));
+  }
+  deps.killStrays?.(notRunning);
+  await deps.store.removeSocketsExcept(new Set(ctx.running()));
+}
+
+/** Like dockerd: `always` and (not stopped by hand) `unless-stopped` instances come back at daemon start. */
+export function dueAtDaemonStart(records: Iterable<InstanceRecord>, isRunning: (id: string) => boolean): InstanceRecord[] {
+  const due: InstanceRecord[] = [];
+  for (const record of records) {
+    if (isRunning(record.id) || record.state === 'created') continue;
+    if (restartsOnDaemonStart(record.config.restartPolicy ?? NO_RESTART, record.manuallyStopped ?? false)) due.push(record);
+  }
+  return due;
+}
