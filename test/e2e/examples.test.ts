@@ -3,27 +3,19 @@
 // published on 127.0.0.1) and redis (Debian's redis-server answering redis-cli through one).
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { hostTscKhz } from '../../src/families/host.js';
 import { cli, repo, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { freePort, linuxGuestMissing } from '../helpers/linux-guest.js';
 
 const examples = join(repo, 'examples');
-const kernel = existsSync('/boot') && readdirSync('/boot').some((n) => n.startsWith('vmlinuz-'));
 const onPath = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const linuxMissing = [
-  !kernel && 'no /boot/vmlinuz-* (apt-get install linux-image-amd64)',
-  !existsSync('/bin/busybox') && 'no /bin/busybox (apt-get install busybox-static)',
-  !existsSync(join(repo, 'build', 'linux', 'init')) && 'no build/linux/init (npm run build)',
-].filter(Boolean);
-// The port tests need -p (user-mode networking with hostfwd); skipped, saying so, only where the
-// CLI has no --publish flag.
-const publish = spawnSync(join(repo, 'bin', 'cunik'), ['run', '--help'], { encoding: 'utf8' }).stdout.includes('--publish');
+const linuxMissing = linuxGuestMissing();
 const skipFor = (...extra: (string | false)[]): string | false => {
-  const why = [...linuxMissing, !publish && 'this cunik has no `run --publish`', ...extra].filter(Boolean);
+  const why = [...linuxMissing, ...extra].filter(Boolean);
   return why.length > 0 ? why.join('; ') : false;
 };
 const skipHttpd = skipFor();
@@ -41,15 +33,6 @@ before(async () => {
 after(async () => {
   await d.stop();
 });
-
-/** A port nobody listens on right now (the kernel's pick, released at once). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Retry `probe` every 250 ms until it gives a value (a booting guest refuses or drops connections). */
 async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 240_000): Promise<T> {

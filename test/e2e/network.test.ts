@@ -2,34 +2,22 @@
 // reached from the host through ports published with -p, `cunik port`, ps PORTS, conflicts and
 // bad mappings.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { InstanceDetail } from '../../src/api/schemas.js';
 import { cli, helloKernel, repo, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
+import { freePort, linuxGuestMissing } from '../helpers/linux-guest.js';
 
-const kernel = existsSync('/boot') && readdirSync('/boot').some((n) => n.startsWith('vmlinuz-'));
-const missing = [
-  !kernel && 'no /boot/vmlinuz-* (apt-get install linux-image-amd64)',
-  !existsSync('/bin/busybox') && 'no /bin/busybox (apt-get install busybox-static)',
-  !existsSync(join(repo, 'build', 'linux', 'init')) && 'no build/linux/init (npm run build)',
-].filter(Boolean).join('; ');
+const missing = linuxGuestMissing().join('; ');
 const skip = missing !== '' ? missing : false;
 
 let d: TestDaemon;
 let ctx: string;
 const run = (args: string[]) => cli(args, { socket: d.socket });
 
-/** A port nobody listens on right now (the kernel's pick, released at once). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function get(port: number, path = '/'): Promise<string | undefined> {
   try {

@@ -1,20 +1,16 @@
 // `cunik build` end to end through a real daemon and the real CLI: busybox-static as a linux app on
 // Debian's kernel, a script added as a file, args and env passed at run time, exit code 3 returned.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { hostTscKhz } from '../../src/families/host.js';
 import { cli, repo, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { linuxGuestMissing } from '../helpers/linux-guest.js';
 import { writeContainerArchive } from '../fixtures/build/oci-archive.js';
 
-const kernel = existsSync('/boot') && readdirSync('/boot').some((n) => n.startsWith('vmlinuz-'));
-const missing = [
-  !kernel && 'no /boot/vmlinuz-* (apt-get install linux-image-amd64)',
-  !existsSync('/bin/busybox') && 'no /bin/busybox (apt-get install busybox-static)',
-  !existsSync(join(repo, 'build', 'linux', 'init')) && 'no build/linux/init (npm run build)',
-].filter(Boolean).join('; ');
+const missing = linuxGuestMissing().join('; ');
 const skip = missing !== '' ? missing : false;
 
 let d: TestDaemon;
