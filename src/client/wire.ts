@@ -22,25 +22,46 @@ export interface WireRequest {
 
 const CRLF = '\r\n';
 
-export function wireRequest(req: WireRequest): Promise<WireResponse> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(req.socketPath);
-    let settled = false;
-    const fail = (err: Error): void => {
+interface Connection {
+  socket: Socket;
+  /** Whether the request's promise has been settled (a response, or a failure). */
+  settled: boolean;
+  /** Destroys the socket and rejects the request, once. */
+  fail: (err: Error) => void;
+}
+
+/** Connects to the daemon; a socket error or the request's abort signal fails the request. */
+function openConnection(req: WireRequest, reject: (err: Error) => void): Connection {
+  const socket = connect(req.socketPath);
+  const conn: Connection = {
+    socket,
+    settled: false,
+    fail: (err) => {
       socket.destroy();
-      if (!settled) {
-        settled = true;
+      if (!conn.settled) {
+        conn.settled = true;
         reject(err);
       }
-    };
-    socket.once('error', fail);
-    req.signal?.addEventListener('abort', () => fail(new Error('request aborted')), { once: true });
+    },
+  };
+  socket.once('error', conn.fail);
+  req.signal?.addEventListener('abort', () => conn.fail(new Error('request aborted')), { once: true });
+  return conn;
+}
+
+const requestHead = (req: WireRequest, headers: Record<string, string>): string =>
+  `${req.method} ${req.path} HTTP/1.1${CRLF}${Object.entries(headers).map(([k, v]) => `${k}: ${v}${CRLF}`).join('')}${CRLF}`;
+
+export function wireRequest(req: WireRequest): Promise<WireResponse> {
+  return new Promise((resolve, reject) => {
+    const conn = openConnection(req, reject);
+    const { socket, fail } = conn;
 
     socket.once('connect', () => {
       const headers: Record<string, string> = { host: 'cunikd', connection: 'close', ...req.headers };
       if (typeof req.body === 'string') headers['content-length'] = String(Buffer.byteLength(req.body));
       else if (req.body) headers['transfer-encoding'] = 'chunked';
-      const head = `${req.method} ${req.path} HTTP/1.1${CRLF}${Object.entries(headers).map(([k, v]) => `${k}: ${v}${CRLF}`).join('')}${CRLF}`;
+      const head = requestHead(req, headers);
       if (typeof req.body === 'string') socket.write(head + req.body);
       else if (req.body) {
         socket.write(head);
@@ -49,7 +70,7 @@ export function wireRequest(req: WireRequest): Promise<WireResponse> {
     });
 
     const parser = new ResponseParser((res) => {
-      settled = true;
+      conn.settled = true;
       // A consumer that stops reading (a cancelled `logs -f`) hangs up.
       res.once('close', () => socket.destroy());
       resolve(res);
@@ -57,7 +78,7 @@ export function wireRequest(req: WireRequest): Promise<WireResponse> {
     socket.on('data', (chunk: Buffer) => parser.feed(chunk));
     socket.once('end', () => parser.end());
     socket.once('close', () => {
-      if (!settled) fail(new Error('connection closed before a response'));
+      if (!conn.settled) fail(new Error('connection closed before a response'));
       else parser.end();
     });
   });
@@ -176,21 +197,12 @@ export interface UpgradedConnection {
  */
 export function wireUpgrade(req: WireRequest): Promise<UpgradedConnection | WireResponse> {
   return new Promise((resolve, reject) => {
-    const socket = connect(req.socketPath);
+    const conn = openConnection(req, reject);
+    const { socket, fail } = conn;
     let head: Buffer = Buffer.alloc(0);
-    let settled = false;
-    const fail = (err: Error): void => {
-      socket.destroy();
-      if (!settled) {
-        settled = true;
-        reject(err);
-      }
-    };
-    socket.once('error', fail);
-    req.signal?.addEventListener('abort', () => fail(new Error('request aborted')), { once: true });
     socket.once('connect', () => {
       const headers: Record<string, string> = { host: 'cunikd', ...req.headers, connection: 'Upgrade', upgrade: 'tcp' };
-      socket.write(`${req.method} ${req.path} HTTP/1.1${CRLF}${Object.entries(headers).map(([k, v]) => `${k}: ${v}${CRLF}`).join('')}${CRLF}`);
+      socket.write(requestHead(req, headers));
     });
     const onClose = (): void => fail(new Error('connection closed before a response'));
     // The head is read in paused mode ('readable'), so that once it is done nothing is emitted
@@ -204,14 +216,14 @@ export function wireUpgrade(req: WireRequest): Promise<UpgradedConnection | Wire
       const rest = head.subarray(end + 4);
       if (rest.length) socket.unshift(rest);
       if (/^HTTP\/1\.[01] 101 /.test(head.subarray(0, end).toString('latin1'))) {
-        settled = true;
+        conn.settled = true;
         socket.off('error', fail);
         resolve({ socket });
         return;
       }
       // An error (or any other) response: parse it as usual.
       const parser = new ResponseParser((res) => {
-        settled = true;
+        conn.settled = true;
         res.once('close', () => socket.destroy());
         resolve(res);
       }, fail);
