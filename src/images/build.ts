@@ -103,13 +103,25 @@ export async function stageImage(
     rootfs: { type: 'layers', diff_ids: [layer.digest] },
     history: [{ created, created_by: createdBy, comment: 'cunik image import' }],
   };
-  const configBlob = await staging.addBuffer(Buffer.from(JSON.stringify(config)));
+  const layers = [{ mediaType: MT.layerTar, digest: layer.digest, size: layer.size }];
+  return stageManifest(staging, config, JSON.stringify(config), layers, { ...labels, [ANNOTATION_CREATED]: created });
+}
+
+/** Stage the config (as given) and a manifest over it and the already staged layers. */
+async function stageManifest(
+  staging: Staging,
+  config: ImageConfig,
+  configJson: string,
+  layers: { mediaType: string; digest: string; size: number }[],
+  annotations: Record<string, string>,
+): Promise<BuiltImage> {
+  const configBlob = await staging.addBuffer(Buffer.from(configJson));
   const manifest: Manifest = {
     schemaVersion: 2,
     mediaType: MT.manifest,
     config: { mediaType: MT.config, digest: configBlob.digest, size: configBlob.size },
-    layers: [{ mediaType: MT.layerTar, digest: layer.digest, size: layer.size }],
-    annotations: { ...labels, [ANNOTATION_CREATED]: created },
+    layers,
+    annotations,
   };
   const manifestBlob = await staging.addBuffer(Buffer.from(JSON.stringify(manifest)));
   return {
@@ -117,7 +129,7 @@ export async function stageImage(
     manifest,
     configDigest: configBlob.digest,
     config,
-    blobs: [manifestBlob.digest, configBlob.digest, layer.digest],
+    blobs: [manifestBlob.digest, configBlob.digest, ...layers.map((l) => l.digest)],
   };
 }
 
@@ -172,30 +184,14 @@ export async function linkInto(src: string, dest: string): Promise<void> {
  */
 export async function stageBuilt(staging: Staging, layers: PrebuiltLayer[], configJson: string): Promise<BuiltImage> {
   const config = JSON.parse(configJson) as ImageConfig;
-  const blobs: string[] = [];
   for (const l of layers) {
     if (!staging.hasBlob(l.digest)) {
       const tmp = staging.scratch('layer');
       await linkInto(l.path, tmp);
       staging.adopt(tmp, l.digest, l.size);
     }
-    blobs.push(l.digest);
   }
-  const configBlob = await staging.addBuffer(Buffer.from(configJson));
   const labels = Object.fromEntries(Object.entries(config.config?.Labels ?? {}).filter(([k]) => k.startsWith('org.cunik.')));
-  const manifest: Manifest = {
-    schemaVersion: 2,
-    mediaType: MT.manifest,
-    config: { mediaType: MT.config, digest: configBlob.digest, size: configBlob.size },
-    layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
-    annotations: { ...labels, ...(config.created !== undefined && { [ANNOTATION_CREATED]: config.created }) },
-  };
-  const manifestBlob = await staging.addBuffer(Buffer.from(JSON.stringify(manifest)));
-  return {
-    manifestDigest: manifestBlob.digest,
-    manifest,
-    configDigest: configBlob.digest,
-    config,
-    blobs: [manifestBlob.digest, configBlob.digest, ...blobs],
-  };
+  const manifestLayers = layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size }));
+  return stageManifest(staging, config, configJson, manifestLayers, { ...labels, ...(config.created !== undefined && { [ANNOTATION_CREATED]: config.created }) });
 }
