@@ -75,6 +75,13 @@ export function volumesOf(instance: InstanceBootConfig): { blocks: InstanceVolum
   return { blocks: volumes.filter((v) => v.kind === 'block'), shares: volumes.filter((v) => v.kind === 'share') };
 }
 
+/** The block volumes of a family that cannot share host folders; a folder is refused, saying why. */
+export function blockVolumesOnly(instance: InstanceBootConfig, family: string, why = 'block volumes only'): InstanceVolume[] {
+  const { blocks, shares } = volumesOf(instance);
+  refuse(shares.length > 0, `${family}: folders cannot be shared (${why})`, 'volumes');
+  return blocks;
+}
+
 /** Block volumes as virtio-blk disks with serial numbers vol0, vol1... */
 export const blockDisks = (blocks: InstanceVolume[]): DiskSpec[] =>
   blocks.map((v, i) => ({ path: v.source, format: v.format ?? 'raw', readonly: v.readonly, serial: `vol${i}` }));

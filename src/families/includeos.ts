@@ -19,7 +19,7 @@
 //   (musl/exit.cpp, platform.cpp __arch_poweroff): QEMU exits 0, code unknown. The service does
 //   not act on the ACPI power button, so stop goes to SIGTERM.
 import type { BootSpec } from '../vmm/types.js';
-import { appArgs, appEnv, blockDisks, devices, machineFor, nicsOf, plainWords, refuse, requireFile, seabios, sizing, volumesOf } from './common.js';
+import { appArgs, appEnv, blockDisks, blockVolumesOnly, devices, machineFor, nicsOf, plainWords, refuse, requireFile, seabios, sizing } from './common.js';
 import { unknownExitStatus } from './exit.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
 
@@ -31,8 +31,7 @@ export const includeos: FamilyAdapter = {
   bootSpec(image: ImageBootInfo, instance: InstanceBootConfig): BootSpec {
     const kernel = requireFile(image.kernelPath, 'includeos', 'a kernel (the service, or the chainloader with the service as initrd)');
     refuse(appEnv(image, instance).length > 0, 'includeos: services have no environment', 'env');
-    const { blocks, shares } = volumesOf(instance);
-    refuse(shares.length > 0, 'includeos: folders cannot be shared (block volumes only)', 'volumes');
+    const blocks = blockVolumesOnly(instance, 'includeos');
     const args = plainWords(appArgs(image, instance), 'includeos');
     const chainload = image.initrdPath !== undefined;
     refuse(chainload && args.some((a) => a.includes(',')), 'includeos: QEMU cannot pass a comma in a multiboot module\'s command line', 'args');

@@ -21,7 +21,7 @@
 // - Exit: OSv always powers off through ACPI (arch/x64/power.cc), so QEMU exits 0 whatever the app
 //   returned: code unknown. Stop presses the ACPI power button (none on microvm).
 import type { BootSpec } from '../vmm/types.js';
-import { appArgs, appEnv, blockDisks, devices, imageOverlay, machineFor, netmask, nicsOf, refuse, requireFile, seabios, sizing, staticIp, volumesOf } from './common.js';
+import { appArgs, appEnv, blockDisks, blockVolumesOnly, devices, imageOverlay, machineFor, netmask, nicsOf, refuse, requireFile, seabios, sizing, staticIp } from './common.js';
 import { unknownExitStatus } from './exit.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
 
@@ -48,8 +48,7 @@ export const osv: FamilyAdapter = {
     const machine = machineFor(image, 'pc');
     const microvm = machine === 'microvm';
     refuse(microvm && kernel === undefined, 'osv on microvm needs the loader (loader.elf) in the image', 'machine');
-    const { blocks, shares } = volumesOf(instance);
-    refuse(shares.length > 0, 'osv: folders cannot be shared (virtio-fs is not supported here)', 'volumes');
+    const blocks = blockVolumesOnly(instance, 'osv', 'virtio-fs is not supported here');
     const words: string[] = [];
     if (kernel !== undefined) {
       const rootfs = image.labels['org.cunik.osv.rootfs'];

@@ -19,7 +19,7 @@
 //   CPU forever (lib/librumprun_base/rumprun.c, platform/hw/kernel.c bmk_platform_halt): QEMU never
 //   exits on its own; the instance runs until stopped (SIGTERM, no ACPI) and its code is unknown.
 import type { BootSpec } from '../vmm/types.js';
-import { appArgs, appEnv, blockDisks, devices, machineFor, nicsOf, refuse, requireFile, seabios, sizing, staticIp, volumesOf } from './common.js';
+import { appArgs, appEnv, blockDisks, blockVolumesOnly, devices, machineFor, nicsOf, refuse, requireFile, seabios, sizing, staticIp } from './common.js';
 import { unknownExitStatus } from './exit.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
 
@@ -45,8 +45,7 @@ export const rumprun: FamilyAdapter = {
   name: 'rumprun',
   bootSpec(image: ImageBootInfo, instance: InstanceBootConfig): BootSpec {
     const kernel = requireFile(image.kernelPath, 'rumprun', 'a kernel (multiboot ELF)');
-    const { blocks, shares } = volumesOf(instance);
-    refuse(shares.length > 0, 'rumprun: folders cannot be shared (block volumes only)', 'volumes');
+    const blocks = blockVolumesOnly(instance, 'rumprun');
     const parts: string[] = [];
     for (const [key, value] of appEnv(image, instance)) parts.push(`"env": ${field(`${key}=${value}`, 'env')}`);
     (instance.networks ?? []).forEach((_, i) => {

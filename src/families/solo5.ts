@@ -23,7 +23,7 @@
 //   platform.c): the exit code is never known; it maps to 0 with known=false. Without the device
 //   Solo5 would halt and QEMU stay up. No ACPI power button: stop goes straight to SIGTERM.
 import type { BootSpec } from '../vmm/types.js';
-import { appArgs, appEnv, blockDisks, devices, machineFor, nicsOf, pciFirmware, plainWords, refuse, requireFile, sizing, staticIp, volumesOf } from './common.js';
+import { appArgs, appEnv, blockDisks, blockVolumesOnly, devices, machineFor, nicsOf, pciFirmware, plainWords, refuse, requireFile, sizing, staticIp } from './common.js';
 import { unknownExitStatus } from './exit.js';
 import { parseSolo5DevicesLabel } from './solo5-manifest.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
@@ -39,8 +39,7 @@ export const solo5: FamilyAdapter = {
     const wantsNet = declared === undefined || declared.some((d) => d.type === 'net');
     const nics = wantsNet ? nicsOf(instance).slice(0, 1) : [];
 
-    const { blocks, shares } = volumesOf(instance);
-    refuse(shares.length > 0, 'solo5: folders cannot be shared (block volumes only)', 'volumes');
+    const blocks = blockVolumesOnly(instance, 'solo5');
     refuse(blocks.length > 1, 'solo5: the virtio target drives a single block device', 'volumes');
     refuse(blocks.length > 0 && declared !== undefined && !declared.some((d) => d.type === 'block'), 'solo5: this unikernel declares no block device', 'volumes');
     refuse(appEnv(image, instance).length > 0, 'solo5: unikernels have no environment (pass settings as args)', 'env');
