@@ -135,9 +135,15 @@ test('copy-then-truncate (file systems without collapse) rotates too', async () 
   assert.ok(existsSync(files.backup));
   assert.ok(statSync(log).size < 8 * 1024 + 4096);
   assert.ok(statSync(files.backup).size <= 8 * 1024, `console.log.1 is ${statSync(files.backup).size} bytes`);
-  const nums = numbers(await text(readConsole(m.source(id))));
-  assert.equal(nums[nums.length - 1], 2999);
-  assert.ok(nums.length > 400, `${nums.length} lines kept`);
+  // This mode may lose the bytes QEMU appends in the instant between the catch-up read and the
+  // truncate (docs/console.md), so a seam may hold one broken line; everything else is whole and in order.
+  const lines = (await text(readConsole(m.source(id)))).split('\n').filter((l) => l !== '');
+  const whole = lines.filter((l) => /^line \d{6}$/.test(l)).map((l) => Number(l.slice(5)));
+  const rotations = Math.ceil((3000 * line(0).length) / (8 * 1024));
+  assert.ok(lines.length - whole.length <= rotations, `${lines.length - whole.length} broken lines`);
+  whole.forEach((n, i) => i > 0 && assert.ok(n > whole[i - 1]!, `line ${whole[i - 1]} is followed by ${n}`));
+  assert.equal(whole[whole.length - 1], 2999);
+  assert.ok(whole.length > 400, `${whole.length} lines kept`);
 });
 
 test('copy-then-truncate keeps the backup within the cap when the log grew after it was measured', async () => {
