@@ -1,6 +1,7 @@
 // The Engine API's transport: JSON and streamed requests over the daemon's unix socket (wire.ts).
 import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
+import { ConnectionPool } from './pool.js';
 import { wireRequest, wireUpgrade, type WireResponse } from './wire.js';
 
 export type { WireResponse };
@@ -50,7 +51,7 @@ export function buildPath(path: string, query?: Query): string {
 }
 
 export class HttpClient {
-
+  private readonly pool = new ConnectionPool();
   private unreachable: (() => Promise<void>) | undefined;
 
   /** `onUnreachable` runs once when nothing answers on the socket (e.g. to start a daemon); the request is then retried. */
@@ -116,7 +117,7 @@ export class HttpClient {
     }
     let res: WireResponse;
     try {
-      res = await wireRequest({ socketPath: this.socketPath, method, path: buildPath(path, opts.query), headers, body, signal: opts.signal });
+      res = await wireRequest({ socketPath: this.socketPath, method, path: buildPath(path, opts.query), headers, body, signal: opts.signal }, this.pool);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       throw code === 'ENOENT' || code === 'ECONNREFUSED' ? new ConnectError(this.socketPath, err as NodeJS.ErrnoException) : err;
@@ -131,8 +132,10 @@ export class HttpClient {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  /** Nothing to release: every request has its own connection. Kept for callers' symmetry. */
-  close(): void {}
+  /** Close the idle kept-alive connections (they never keep the process alive, but a long-lived caller may want them gone). */
+  close(): void {
+    this.pool.close();
+  }
 }
 
 /** The ApiError an error response carries (its JSON body, or its text). */

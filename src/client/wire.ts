@@ -1,10 +1,12 @@
 // A minimal HTTP/1.1 client over a unix socket, for the CLI's hot path. Node's `http` costs
 // ~12 ms of one-time initialisation in every CLI process on a slow host (measured: first request
 // 19-26 ms against 8 ms over `net`), which is a third of `cunik run`'s whole overhead budget.
-// It speaks just what cunikd answers: one request per connection (Connection: close), request
-// bodies chunked, responses with Content-Length, chunked, or read to the end.
+// It speaks just what cunikd answers: request bodies chunked, responses with Content-Length,
+// chunked, or read to the end. Connections are kept alive for a client's next request when it
+// gives a pool (pool.ts): a new connection costs the daemon more than a small request does.
 import { connect, type Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
+import type { ConnectionPool } from './pool.js';
 
 export interface WireResponse extends PassThrough {
   statusCode: number;
@@ -30,9 +32,9 @@ interface Connection {
   fail: (err: Error) => void;
 }
 
-/** Connects to the daemon; a socket error or the request's abort signal fails the request. */
-function openConnection(req: WireRequest, reject: (err: Error) => void): Connection {
-  const socket = connect(req.socketPath);
+/** Connects to the daemon (or takes `reused`); a socket error or the request's abort signal fails the request. */
+function openConnection(req: WireRequest, reject: (err: Error) => void, reused?: Socket): Connection {
+  const socket = reused ?? connect(req.socketPath);
   const conn: Connection = {
     socket,
     settled: false,
@@ -52,13 +54,38 @@ function openConnection(req: WireRequest, reject: (err: Error) => void): Connect
 const requestHead = (req: WireRequest, headers: Record<string, string>): string =>
   `${req.method} ${req.path} HTTP/1.1${CRLF}${Object.entries(headers).map(([k, v]) => `${k}: ${v}${CRLF}`).join('')}${CRLF}`;
 
-export function wireRequest(req: WireRequest): Promise<WireResponse> {
-  return new Promise((resolve, reject) => {
-    const conn = openConnection(req, reject);
-    const { socket, fail } = conn;
+/** A request that failed on a kept-alive connection before any answer, safe to send again. */
+class StaleConnection extends Error {}
 
-    socket.once('connect', () => {
-      const headers: Record<string, string> = { host: 'cunikd', connection: 'close', ...req.headers };
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+
+/**
+ * Send a request. With a pool, an idle connection is reused and the connection goes back to the
+ * pool once its response has been read to the end (streamed bodies are not kept: they are rare).
+ */
+export async function wireRequest(req: WireRequest, pool?: ConnectionPool): Promise<WireResponse> {
+  const keep = pool !== undefined && typeof req.body !== 'object';
+  const reused = keep ? pool.take() : undefined;
+  try {
+    return await exchange(req, keep ? pool : undefined, reused);
+  } catch (err) {
+    // The daemon closed an idle connection as it was reused (e.g. it is stopping): an idempotent
+    // request is sent again on a new one, as HTTP clients do; any other fails.
+    if (!(err instanceof StaleConnection)) throw err;
+    if (!IDEMPOTENT.has(req.method)) throw new Error('connection closed before a response');
+    return exchange(req, undefined, undefined);
+  }
+}
+
+function exchange(req: WireRequest, pool: ConnectionPool | undefined, reused: Socket | undefined): Promise<WireResponse> {
+  return new Promise((resolve, reject) => {
+    const conn = openConnection(req, reject, reused);
+    const { socket, fail } = conn;
+    let answered = false;
+    let released = false;
+
+    const send = (): void => {
+      const headers: Record<string, string> = { host: 'cunikd', connection: pool ? 'keep-alive' : 'close', ...req.headers };
       if (typeof req.body === 'string') headers['content-length'] = String(Buffer.byteLength(req.body));
       else if (req.body) headers['transfer-encoding'] = 'chunked';
       const head = requestHead(req, headers);
@@ -67,20 +94,39 @@ export function wireRequest(req: WireRequest): Promise<WireResponse> {
         socket.write(head);
         sendChunked(req.body, socket).catch(fail);
       } else socket.write(head);
-    });
+    };
+    if (reused) send();
+    else socket.once('connect', send);
 
-    const parser = new ResponseParser((res) => {
-      conn.settled = true;
-      // A consumer that stops reading (a cancelled `logs -f`) hangs up.
-      res.once('close', () => socket.destroy());
-      resolve(res);
-    }, fail);
-    socket.on('data', (chunk: Buffer) => parser.feed(chunk));
-    socket.once('end', () => parser.end());
-    socket.once('close', () => {
-      if (!conn.settled) fail(new Error('connection closed before a response'));
-      else parser.end();
-    });
+    const onData = (chunk: Buffer): void => {
+      answered = true;
+      parser.feed(chunk);
+    };
+    const onEnd = (): void => parser.end();
+    const onClose = (): void => {
+      if (conn.settled) return parser.end();
+      fail(reused && !answered ? new StaleConnection() : new Error('connection closed before a response'));
+    };
+    const parser = new ResponseParser(
+      (res) => {
+        conn.settled = true;
+        // A consumer that stops reading (a cancelled `logs -f`) hangs up.
+        res.once('close', () => released || socket.destroy());
+        resolve(res);
+      },
+      fail,
+      (reusable) => {
+        if (!pool || !reusable || socket.destroyed) return;
+        released = true;
+        socket.off('data', onData).off('end', onEnd).off('close', onClose).off('error', onError);
+        pool.give(socket);
+      },
+    );
+    const onError = (err: Error): void => fail(reused && !answered ? new StaleConnection() : err);
+    socket.off('error', fail).once('error', onError);
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onClose);
   });
 }
 
@@ -101,12 +147,19 @@ class ResponseParser {
   private res: WireResponse | undefined;
   private mode: 'length' | 'chunked' | 'close' = 'close';
   private remaining = 0;
-  private chunkState: 'size' | 'data' | 'crlf' | 'done' = 'size';
+  private chunkState: 'size' | 'data' | 'crlf' | 'trailer' | 'done' = 'size';
 
   constructor(
     private readonly onHead: (res: WireResponse) => void,
     private readonly onError: (err: Error) => void,
+    /** The body was read to its end (by length or chunks); `reusable`: the connection may carry another request. */
+    private readonly onComplete?: (reusable: boolean) => void,
   ) {}
+
+  private complete(res: WireResponse): void {
+    res.end();
+    this.onComplete?.(this.buf.length === 0 && res.headers['connection']?.toLowerCase() !== 'close');
+  }
 
   feed(chunk: Buffer): void {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
@@ -124,14 +177,15 @@ class ResponseParser {
         const colon = line.indexOf(':');
         if (colon > 0) res.headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
       }
-      if (res.headers['transfer-encoding']?.includes('chunked')) this.mode = 'chunked';
+      if (res.statusCode === 204 || res.statusCode === 304) this.mode = 'length'; // never a body (RFC 9112, 6.3)
+      else if (res.headers['transfer-encoding']?.includes('chunked')) this.mode = 'chunked';
       else if (res.headers['content-length'] !== undefined) {
         this.mode = 'length';
         this.remaining = Number(res.headers['content-length']);
       }
       this.res = res;
       this.onHead(res);
-      if (this.mode === 'length' && this.remaining === 0) res.end();
+      if (this.mode === 'length' && this.remaining === 0) return this.complete(res);
     }
     this.body();
   }
@@ -151,7 +205,7 @@ class ResponseParser {
       this.remaining -= take.length;
       this.buf = this.buf.subarray(take.length);
       if (take.length) res.write(take);
-      if (this.remaining === 0) res.end();
+      if (this.remaining === 0) this.complete(res);
     } else {
       this.chunks(res);
     }
@@ -165,9 +219,8 @@ class ResponseParser {
         this.remaining = parseInt(this.buf.subarray(0, eol).toString('latin1'), 16);
         this.buf = this.buf.subarray(eol + 2);
         if (this.remaining === 0) {
-          this.chunkState = 'done';
-          res.end();
-          return;
+          this.chunkState = 'trailer';
+          continue;
         }
         this.chunkState = 'data';
       } else if (this.chunkState === 'data') {
@@ -181,6 +234,12 @@ class ResponseParser {
         if (this.buf.length < 2) return;
         this.buf = this.buf.subarray(2);
         this.chunkState = 'size';
+      } else if (this.chunkState === 'trailer') {
+        // cunikd sends no trailers: the last chunk is followed by one empty line.
+        if (this.buf.length < 2) return;
+        this.buf = this.buf.subarray(2);
+        this.chunkState = 'done';
+        return this.complete(res);
       } else return;
     }
   }
