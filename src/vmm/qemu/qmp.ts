@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { CunikError } from '../../errors.js';
+import { appeared } from './appear.js';
 
 export interface QmpGreeting {
   QMP: { version?: unknown; capabilities?: unknown[] };
@@ -105,7 +106,10 @@ export class QmpClient extends EventEmitter {
           lastError = err;
         }
       }
-      await sleep(Math.min(retryMs, Math.max(0, deadline - Date.now())), opts.signal);
+      const wait = Math.max(0, deadline - Date.now());
+      // Not there yet: woken when QEMU creates it (the check every 100 ms is only a safety net).
+      if (lastError === 'ENOENT') await appeared(path, Math.min(100, wait), opts.signal);
+      else await sleep(Math.min(retryMs, wait), opts.signal);
     }
   }
 
