@@ -5,10 +5,13 @@ import { join } from 'node:path';
 import { repo } from '../test/helpers/daemon.js';
 import { bareRun, daemonWithHello, median, now, round } from './harness.js';
 
+/** bin/cunik starts node without NODE_EXTRA_CA_CERTS (it makes no TLS connection): so does the baseline. */
+const { NODE_EXTRA_CA_CERTS: _certs, ...cliEnv } = process.env;
+
 function timed(cmd: string, args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = now();
-    const p = spawn(cmd, args, { stdio: 'ignore' });
+    const p = spawn(cmd, args, { stdio: 'ignore', env: cliEnv });
     p.once('error', reject);
     p.once('exit', (code) => (code === 0 ? resolve(now() - t0) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}`))));
   });

@@ -9,6 +9,7 @@ import { QmpClient } from '../src/vmm/qemu/qmp.js';
 import { killInstances, repo, startDaemon } from '../test/helpers/daemon.js';
 import { daemonWithHello, median, now, round } from './harness.js';
 
+const { NODE_EXTRA_CA_CERTS: _certs, ...cliEnv } = process.env;
 const memAvailableKiB = (): number => Number(/MemAvailable:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))![1]);
 const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 3000));
@@ -51,7 +52,7 @@ export async function density(count = 1000): Promise<Record<string, number>> {
     const apiTimes: number[] = [];
     for (let i = 0; i < 7; i++) {
       let t0 = now();
-      spawnSync(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+      spawnSync(process.execPath, ['-e', '0'], { stdio: 'ignore', env: cliEnv }); // as bin/cunik starts node
       nodeTimes.push(now() - t0);
       t0 = now();
       await d.client.listInstances();

@@ -19,9 +19,13 @@ function startDaemon(socketPath: string): void {
   const logFile = defaultDaemonLog();
   mkdirSync(dirname(logFile), { recursive: true });
   const out = openSync(logFile, 'a');
+  // bin/cunik set the user's extra CA certificates aside (the CLI needs none); the daemon may.
+  const { CUNIK_EXTRA_CA_CERTS: extraCerts, ...env } = process.env;
+  if (extraCerts) env['NODE_EXTRA_CA_CERTS'] = extraCerts;
   const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(installRoot(), 'bin', 'cunikd.js'), '--host', socketPath], {
     detached: true,
     stdio: ['ignore', out, out],
+    env,
   });
   child.unref();
   process.stderr.write(`cunik: no daemon was running; started cunikd (pid ${child.pid}, log ${logFile})\n`);

@@ -10,12 +10,17 @@ import { cli, helloKernel, killInstances, repo, startDaemon, waitFor } from '../
 
 test('with no daemon on the default socket, cunik starts one and says so on stderr', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'cunik-auto-'));
-  const env = { CUNIK_RUNTIME_DIR: join(dir, 'run'), CUNIK_ROOT: join(dir, 'root'), CUNIK_ACCEL: 'tcg', CUNIK_HOST: '' };
+  // Extra CA certificates are the daemon's business (registries), not the CLI's: node would warn
+  // on stderr that this file cannot be loaded if the CLI loaded it.
+  const caFile = join(dir, 'no-such-ca.pem');
+  const env = { CUNIK_RUNTIME_DIR: join(dir, 'run'), CUNIK_ROOT: join(dir, 'root'), CUNIK_ACCEL: 'tcg', CUNIK_HOST: '', NODE_EXTRA_CA_CERTS: caFile };
   try {
     const first = await cli(['import', '--family', 'generic', helloKernel, 'hello'], { env });
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stderr, /^cunik: no daemon was running; started cunikd \(pid \d+, log .*cunikd\.log\)\n$/);
     assert.ok(existsSync(join(dir, 'run', 'cunik.sock')));
+    const daemonPid = Number(readFileSync(join(dir, 'root', 'cunikd.pid'), 'utf8'));
+    assert.ok(readFileSync(`/proc/${daemonPid}/environ`, 'utf8').split('\0').includes(`NODE_EXTRA_CA_CERTS=${caFile}`), 'the daemon gets the certificates');
     const run = await cli(['run', '--rm', 'hello', 'exit=2'], { env });
     assert.equal(run.code, 2);
     assert.equal(run.stderr, '', 'the second command finds the running daemon');
