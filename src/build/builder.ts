@@ -3,7 +3,7 @@
 // cached by the digest of its inputs (cache.ts), so an unchanged Cunikfile rebuilds nothing and
 // gives the same image id, and a changed added file rebuilds only the initramfs.
 
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { finished, pipeline } from 'node:stream/promises';
 import { invalid } from '../errors.js';
@@ -22,6 +22,7 @@ import { resolveLibraries, type CollectedFile } from './linux/libs.js';
 import { removeQuiet } from '../images/fsutil.js';
 import { BASE_MODULES, ModuleIndex, VOLUME_MODULES, type ModuleFile } from './linux/modules.js';
 import { readElf } from './linux/elf.js';
+import { gunzippedSize, kernelEnd, minimumMemoryMiB } from './linux/footprint.js';
 import { hostTscKhz } from '../families/host.js';
 
 export const LABEL_PORTS = 'org.cunik.ports';
@@ -29,6 +30,8 @@ export const LABEL_VOLUMES = 'org.cunik.volumes';
 export const LABEL_KERNEL_RELEASE = 'org.cunik.kernel.release';
 export const LABEL_INIT = 'org.cunik.init';
 export const LABEL_TSC_KHZ = 'org.cunik.tsc-khz';
+/** MiB below which the linux image cannot boot (linux/footprint.ts); the linux adapter refuses less. */
+export const LABEL_MEMORY_MIN = 'org.cunik.memory.min';
 
 export interface BuiltImageStore {
   importBuilt(b: { ref: string; layers: PrebuiltLayer[]; configJson: string; files: { kernel: string; initrd?: string } }): Promise<ImageDetail>;
@@ -70,16 +73,21 @@ export async function build(spec: BuildSpec, ctx: Context, opts: BuildOptions, d
   let initrd: string | undefined;
   let entrypoint: string[] | undefined;
   let effective = spec;
+  let minMemoryMiB: number | undefined;
   if (linux) {
     const r = await linuxSteps(spec, ctx, opts, deps, kernel, step, say);
     layers.push(r.layer);
     initrd = r.initrd;
     entrypoint = r.entrypoint;
     effective = { ...spec, args: r.args, env: r.env };
+    minMemoryMiB = minimumMemoryMiB(kernelEnd(kernel.file), statSync(r.initrd).size, r.unpacked);
+    if (spec.memoryMiB !== undefined && spec.memoryMiB < minMemoryMiB) {
+      throw invalid(`memory: ${spec.memoryMiB} MiB is too little: this kernel and initramfs need at least ${minMemoryMiB} MiB`, 'memory');
+    }
   }
 
   step(`commit ${opts.ref}`);
-  const configJson = await imageConfig(effective, kernel, layers, entrypoint, deps.cache);
+  const configJson = await imageConfig(effective, kernel, layers, entrypoint, deps.cache, minMemoryMiB);
   const image = await deps.store.importBuilt({ ref: opts.ref, layers, configJson, files: { kernel: kernel.file, ...(initrd !== undefined && { initrd }) } });
   say(` ---> ${short(image.id)}`);
   say(`Successfully built ${short(image.id)} in ${secs(t0)}`);
@@ -90,7 +98,7 @@ export async function build(spec: BuildSpec, ctx: Context, opts: BuildOptions, d
 async function linuxSteps(
   spec: BuildSpec, ctx: Context, opts: BuildOptions, deps: BuilderDeps, kernel: KernelStep,
   step: (what: string) => void, say: Progress,
-): Promise<{ layer: PrebuiltLayer; initrd: string; entrypoint: string[]; args: string[]; env: string[] }> {
+): Promise<{ layer: PrebuiltLayer; initrd: string; unpacked: number; entrypoint: string[]; args: string[]; env: string[] }> {
   let app: { host: string; guest: string } | undefined;
   let libs: CollectedFile[] = [];
   let rootfs: string | undefined;
@@ -167,12 +175,15 @@ async function linuxSteps(
       const file = join(dir, 'initrd');
       await concatFiles(parts, file);
       const layer = await writeLayer([['cunik/initrd', file]], join(dir, 'layer'), false);
-      return { layer };
+      return { layer, unpacked: await gunzippedSize(file) };
     });
     const layer: PrebuiltLayer = { ...cached.meta.layer, path: join(cached.dir, 'layer') };
     const note = reused > 0 ? ` (${reused} of ${plan.segments.length} archives from the cache)` : '';
     say(cached.hit ? ` ---> Using cache ${short(layer.digest)}` : ` ---> ${short(layer.digest)}: ${mib(layer.size)} in ${secs(t0)}${note}`);
-    return { layer, initrd: join(cached.dir, 'initrd'), entrypoint: entry, args, env };
+    const initrd = join(cached.dir, 'initrd');
+    // (Cache entries made before the size was recorded: measured now.)
+    const unpacked = (cached.meta as { unpacked?: number }).unpacked ?? (await gunzippedSize(initrd));
+    return { layer, initrd, unpacked, entrypoint: entry, args, env };
   } finally {
     if (scratch !== undefined) removeQuiet(scratch);
   }
@@ -194,18 +205,21 @@ function mergeEnv(base: string[], over: string[]): string[] {
 }
 
 /** The OCI image config, reused from the cache when nothing changed (so the image id is stable). */
-async function imageConfig(spec: BuildSpec, kernel: KernelStep, layers: PrebuiltLayer[], entrypoint: string[] | undefined, cache: BuildCache): Promise<string> {
+async function imageConfig(
+  spec: BuildSpec, kernel: KernelStep, layers: PrebuiltLayer[], entrypoint: string[] | undefined, cache: BuildCache, minMemoryMiB: number | undefined,
+): Promise<string> {
   const labels: Record<string, string> = {
     ...spec.labels,
     [LABEL.family]: spec.family,
     [LABEL.boot]: kernel.boot,
     [LABEL.args]: JSON.stringify(spec.args),
-    [LABEL.memory]: String(spec.memoryMiB ?? defaultMemoryMiB(kernel.boot)),
+    [LABEL.memory]: String(spec.memoryMiB ?? Math.max(defaultMemoryMiB(kernel.boot), minMemoryMiB ?? 0)),
     [LABEL.cpus]: String(spec.cpus ?? DEFAULT_CPUS),
   };
   if (spec.ports.length > 0) labels[LABEL_PORTS] = JSON.stringify(spec.ports);
   if (spec.volumes.length > 0) labels[LABEL_VOLUMES] = JSON.stringify(spec.volumes);
   if (kernel.release !== undefined) labels[LABEL_KERNEL_RELEASE] = kernel.release;
+  if (minMemoryMiB !== undefined) labels[LABEL_MEMORY_MIN] = String(minMemoryMiB);
   // The initramfs runs cunik-init, which reads the image's env from /.cunik/env (families/linux.ts).
   if (entrypoint !== undefined) labels[LABEL_INIT] = 'cunik';
   // On microvm without a PIT the kernel hangs calibrating the TSC unless it is told the frequency

@@ -27,6 +27,8 @@
 // - Quoting: each word is spelled so that the kernel's own parser reads it back unchanged
 //   (families/linux-cmdline.ts: plain, KEY="VALUE" or "WORD"); a word no spelling survives (a quoted
 //   blank inside, like a "b c") is refused. The line is at most 2047 bytes (COMMAND_LINE_SIZE).
+// - Memory: at least the label org.cunik.memory.min, which the builder measures (the kernel's load
+//   end, the initramfs packed and unpacked, a margin): with less the guest says nothing at all.
 // - Exit: the init writes the app's status to isa-debug-exit at 0xf4; QEMU exits (s << 1) | 1.
 import { invalid } from '../errors.js';
 import type { BootSpec } from '../vmm/types.js';
@@ -58,6 +60,10 @@ export const linux: FamilyAdapter = {
   name: 'linux',
   bootSpec(image: ImageBootInfo, instance: InstanceBootConfig): BootSpec {
     const kernel = requireFile(image.kernelPath, 'linux', 'a kernel (vmlinux or bzImage)');
+    const size = sizing(image, instance);
+    // Below the minimum the builder measured the guest boots silently or panics (build/linux/footprint.ts).
+    const min = Number(image.labels['org.cunik.memory.min'] ?? 0);
+    refuse(size.memoryMiB < min, `linux: ${size.memoryMiB} MiB of memory is too little for this image: its kernel and initramfs need at least ${min} MiB (-m ${min}m or more)`, 'memoryMiB');
     const machine = machineFor(image, 'microvm');
     const khz = tscKhz(image, instance);
     const words = ['console=ttyS0', 'quiet', 'panic=-1'];
@@ -104,7 +110,7 @@ export const linux: FamilyAdapter = {
       ...(image.initrdPath !== undefined && { initrd: image.initrdPath }),
       cmdline,
       disks: blockDisks(blocks),
-      ...sizing(image, instance),
+      ...size,
       powerdown: 'acpi',
       debugExit: true,
       ...(Object.keys(machineOptions).length > 0 && { machineOptions }),

@@ -140,6 +140,12 @@ test('Cunikfile mistakes come back as one line naming the line and the key, exit
     const f = await cli(['build', '-t', 'bad', '-f', join(bad, 'other.yaml'), bad], { socket: d.socket });
     assert.equal(f.code, 125);
     assert.match(f.stderr, /cunik: app: .*\/no\/such\/app/);
+    // A memory the kernel cannot even be loaded in: refused at build time, with the minimum.
+    writeFileSync(join(bad, 'small.yaml'), 'family: linux\napp: /bin/busybox\nmemory: 32M\n');
+    const m = await cli(['build', '-t', 'small', '-f', join(bad, 'small.yaml'), bad], { socket: d.socket });
+    assert.equal(m.code, 125);
+    assert.match(m.stderr, /^cunik: memory: 32 MiB is too little: this kernel and initramfs need at least \d+ MiB\n$/);
+    assert.equal((await d.client.listImages()).filter((i) => i.repoTags.some((t) => t.startsWith('small'))).length, 0, 'no image');
   } finally {
     rmSync(bad, { recursive: true, force: true });
   }

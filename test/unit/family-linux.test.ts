@@ -91,6 +91,18 @@ runCases(linux, [
     spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check Q=""quoted"" -- /bin/sh -c "echo "$0"; exit 3" x' },
   },
   { name: 'refuses a quoted blank inside a word', image: img, instance: { args: ['echo "a b"'] }, throws: /cannot carry/ },
+  {
+    name: 'refuses less memory than the image\'s measured minimum (the guest would say nothing)',
+    image: { ...img, labels: { 'org.cunik.memory.min': '95' } },
+    instance: { memoryMiB: 64 },
+    throws: /^linux: 64 MiB of memory is too little for this image: its kernel and initramfs need at least 95 MiB \(-m 95m or more\)$/,
+  },
+  {
+    name: 'the minimum itself is enough',
+    image: { ...img, labels: { 'org.cunik.memory.min': '95' } },
+    instance: { memoryMiB: 95 },
+    spec: { memoryMiB: 95 },
+  },
   { name: 'refuses "--" in the args', image: img, instance: { args: ['app', '--', 'x'] }, throws: /"--"/ },
   { name: 'refuses a dotted env key (a module parameter)', image: img, instance: { env: ['a.b=1'] }, throws: /taken by the kernel/ },
   { name: 'refuses an env key the kernel takes', image: img, instance: { env: ['console=tty0'] }, throws: /taken by the kernel/ },
