@@ -224,6 +224,8 @@ static void mount_volume(const char *kind, const char *spec) {
   int rc = strcmp(kind, "9p") == 0
     ? mount(src, dir, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=loose")
     : mount(src, dir, fs[0] ? fs : "ext4", 0, NULL);
+  /* A read-only disk (cunik run -v NAME:/PATH:ro) mounts read-only, as mount(8) retries it. */
+  if (rc != 0 && strcmp(kind, "blk") == 0 && (errno == EACCES || errno == EROFS)) rc = mount(src, dir, fs[0] ? fs : "ext4", MS_RDONLY, NULL);
   if (rc != 0) say("mount %s on %s: %s", src, dir, strerror(errno));
   else dbg("mounted %s on %s", src, dir);
 }
