@@ -58,7 +58,7 @@ export function planMounts(requests: MountRequest[], declared: string[] = []): P
     if (m.type === 'bind') {
       const source = m.source ?? '';
       if (!isAbsolute(source)) throw invalid(`invalid bind mount source "${source}": the host path must be absolute`, `${field}.source`);
-      return { type: 'bind', source: normalize(source), target, readonly, anonymous: false };
+      return { type: 'bind', source: normalize(source).replace(/(.)\/$/, '$1'), target, readonly, anonymous: false };
     }
     if (m.source === undefined || m.source === '') return { type: 'volume', target, readonly, anonymous: true };
     return { type: 'volume', name: checkVolumeName(m.source, `${field}.source`), target, readonly, anonymous: false };
