@@ -131,5 +131,5 @@ test('bad -v specs and mounts a family refuses: one line, exit 125, no volume an
   assert.ok(!existsSync(join(d.root, 'volumes', 'newvol')));
   const bad = await run(['volume', 'create', 'x']);
   assert.equal(bad.code, 125);
-  oneLine(bad.stderr, /^cunik: /);
+  oneLine(bad.stderr, /^cunik: invalid volume name "x"/);
 });

@@ -49,7 +49,8 @@ test('volume create: --size, --label and --filter parse; --size needs a block vo
   assert.deepEqual(parseVolumeFilter('name=db', parseVolumeFilter('dangling=true')), { dangling: true, name: 'db' });
   assert.deepEqual(parseVolumeFilter('dangling=0'), { dangling: false });
   for (const bad of ['dangling=maybe', 'driver=block', 'name=', 'dangling']) assert.throws(() => parseVolumeFilter(bad), /invalid filter/, bad);
-  assert.deepEqual(volumeCreateRequest('v', { driver: 'block', size: 1 << 27, label: { a: 'b' } }), { driver: 'block', name: 'v', sizeBytes: 1 << 27, labels: { a: 'b' } });
+  assert.deepEqual(volumeCreateRequest('vv', { driver: 'block', size: 1 << 27, label: { a: 'b' } }), { driver: 'block', name: 'vv', sizeBytes: 1 << 27, labels: { a: 'b' } });
   assert.deepEqual(volumeCreateRequest(undefined, { driver: 'share', label: {} }), { driver: 'share' });
-  assert.throws(() => volumeCreateRequest('v', { driver: 'share', size: 1 << 27, label: {} }), /--size is for block volumes/);
+  assert.throws(() => volumeCreateRequest('vv', { driver: 'share', size: 1 << 27, label: {} }), /--size is for block volumes/);
+  for (const bad of ['x', '-x', 'a/b', '.v']) assert.throws(() => volumeCreateRequest(bad, { driver: 'share', label: {} }), /invalid volume name/, bad);
 });

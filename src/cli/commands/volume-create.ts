@@ -12,6 +12,7 @@ export interface VolumeCreateFlags {
 
 export function volumeCreateRequest(name: string | undefined, flags: VolumeCreateFlags): CreateVolumeRequest {
   if (flags.size !== undefined && flags.driver !== 'block') throw new Error('--size is for block volumes (--driver block)');
+  if (name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) throw new Error(`invalid volume name "${name}": use at least two of [a-zA-Z0-9_.-], starting with a letter or digit`);
   return {
     driver: flags.driver,
     ...(name !== undefined && { name }),
