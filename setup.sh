@@ -26,6 +26,7 @@ dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)       # cuni
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || missing+=(libc6-dev)           # cunik-init is linked statically
 command -v xz >/dev/null || missing+=(xz-utils)                           # extracting Debian's xz-compressed vmlinux
 command -v cpio >/dev/null || missing+=(cpio)                             # tests read initramfs archives back
+[ -x /sbin/mkfs.ext4 ] || [ -x /usr/sbin/mkfs.ext4 ] || missing+=(e2fsprogs)  # block volumes: mkfs.ext4
 command -v redis-server >/dev/null || missing+=(redis-server)             # examples/redis: the app of the redis example
 command -v redis-cli >/dev/null || missing+=(redis-tools)                 # examples/redis: its tests and README ping it
 if [ ${#missing[@]} -gt 0 ]; then

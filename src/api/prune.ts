@@ -22,15 +22,16 @@ export type PruneImagesResponse = Static<typeof PruneImagesResponse>;
 const UsageGroup = (what: string) =>
   Type.Object({
     total: Type.Integer({ description: `Number of ${what}` }),
-    active: Type.Integer({ description: what === 'images' ? 'Images used by at least one instance' : 'Running or paused instances' }),
+    active: Type.Integer({ description: what === 'instances' ? 'Running or paused instances' : `${what === 'images' ? 'Images' : 'Volumes'} used by at least one instance` }),
     size: Type.Integer({ description: 'Bytes' }),
-    reclaimable: Type.Integer({ description: what === 'images' ? 'Bytes of the images no instance uses' : 'Bytes of the stopped instances' }),
+    reclaimable: Type.Integer({ description: what === 'instances' ? 'Bytes of the stopped instances' : `Bytes of the ${what} no instance uses` }),
   });
 
 export const DiskUsageResponse = Type.Object(
   {
     images: UsageGroup('images'),
     instances: UsageGroup('instances'),
+    volumes: UsageGroup('volumes'),
   },
 );
 export type DiskUsageResponse = Static<typeof DiskUsageResponse>;

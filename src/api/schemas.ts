@@ -3,6 +3,7 @@
 // and the client's types are inferred from them. Shapes follow Docker's Engine API
 // (camelCase here), so a Docker-compatibility layer only has to translate.
 import { Type, type Static } from 'typebox';
+import { Mount, MountRequest } from './volumes.js';
 
 export const API_VERSION = 'v1';
 
@@ -84,6 +85,7 @@ export const CreateInstanceRequest = Type.Object(
     restartPolicy: Type.Optional(RestartPolicy),
     network: Type.Optional(NetworkMode),
     ports: Type.Optional(Type.Array(PortRequest, { maxItems: 64, description: 'Ports to publish (run -p); needs network user' })),
+    mounts: Type.Optional(Type.Array(MountRequest, { maxItems: 32, description: "Volumes and host folders to mount (run -v); the image's declared mount points get anonymous volumes" })),
   },
   { additionalProperties: false },
 );
@@ -137,6 +139,7 @@ export const InstanceDetail = Type.Object(
       ports: Type.Array(PortBinding, { description: 'Ports as requested (hostPort 0: any free port)' }),
     }),
     network: Type.Union([NetworkSettings, Type.Null()], { description: 'Set at the first start' }),
+    mounts: Type.Array(Mount),
     restartCount: Type.Integer({ description: 'Restarts made by the restart policy' }),
     vm: Type.Object({
       driver: Type.String(),
@@ -239,6 +242,10 @@ export type InfoResponse = Static<typeof InfoResponse>;
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1 }) });
 export const RefParams = Type.Object({ ref: Type.String({ minLength: 1 }) });
 export const ForceQuery = Type.Object({ force: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+export const RemoveInstanceQuery = Type.Object(
+  { force: Type.Optional(Type.Boolean()), volumes: Type.Optional(Type.Boolean({ description: 'Also remove its anonymous volumes (rm -v)' })) },
+  { additionalProperties: false },
+);
 export const StopQuery = Type.Object({ t: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })) }, { additionalProperties: false });
 export const KillQuery = Type.Object({ signal: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false });
 export const WaitQuery = Type.Object(

@@ -32,6 +32,7 @@ const verbs: Record<string, () => Promise<{ register: Register }>> = {
   stats: () => import('./commands/stats.js'),
   container: () => import('./commands/container.js'),
   system: () => import('./commands/system.js'),
+  volume: () => import('./commands/volume.js'),
   version: () => import('./commands/version.js'),
   build: () => import('./commands/build.js'),
 };

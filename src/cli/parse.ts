@@ -95,3 +95,71 @@ export function parseNetwork(value: string): 'user' | 'none' {
   if (value === 'user' || value === 'none') return value;
   throw new Error(`invalid network: ${value} (user or none; bridge networks are not available yet)`);
 }
+
+/** What -v/--volume asks for (the API's MountRequest). */
+export interface VolumeSpec {
+  type: 'volume' | 'bind';
+  /** volume: its name (absent: an anonymous volume); bind: the absolute host folder. */
+  source?: string;
+  target: string;
+  readonly?: boolean;
+}
+
+const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+/**
+ * Docker's -v syntax: NAME:/guest/path[:ro|rw] (a named volume, made if missing),
+ * /host/dir:/guest/path[:ro|rw] (a host folder), /guest/path (an anonymous volume).
+ */
+export function parseVolumeSpec(value: string, previous: VolumeSpec[] = []): VolumeSpec[] {
+  const bad = (why: string): never => {
+    throw new Error(`invalid volume specification: ${JSON.stringify(value)}: ${why}`);
+  };
+  const parts = value.split(':');
+  if (parts.length > 3) bad('use NAME:/GUEST/PATH[:ro], /HOST/DIR:/GUEST/PATH[:ro] or /GUEST/PATH');
+  if (parts.some((p) => p === '')) bad('empty part');
+  const absolute = (p: string, what: string): string => (p.startsWith('/') ? p : bad(`the ${what} must be an absolute path`));
+  if (parts.length === 1) return [...previous, { type: 'volume', target: absolute(parts[0]!, 'guest path') }];
+  const [source, target, mode] = parts as [string, string, string | undefined];
+  let readonly: boolean | undefined;
+  for (const opt of mode === undefined ? [] : mode.split(',')) {
+    if (opt !== 'ro' && opt !== 'rw') bad(`unknown option "${opt}" (ro or rw)`);
+    if (readonly !== undefined && readonly !== (opt === 'ro')) bad('both ro and rw');
+    readonly = opt === 'ro';
+  }
+  const spec: VolumeSpec = source.startsWith('/')
+    ? { type: 'bind', source, target: absolute(target, 'guest path') }
+    : VOLUME_NAME.test(source)
+      ? { type: 'volume', source, target: absolute(target, 'guest path') }
+      : bad(`"${source}" is not a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]+); a host folder must be an absolute path`);
+  if (readonly !== undefined) spec.readonly = readonly;
+  return [...previous, spec];
+}
+
+/** "64m", "1g", "512k", "1048576" (bytes) → bytes: sizes of block volumes. */
+export function parseSizeBytes(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:ib|i|b)?$/i.exec(value.trim());
+  if (!m) throw new Error(`invalid size: ${value} (use e.g. 64m, 1g)`);
+  const scale: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+  const bytes = Number(m[1]) * scale[m[2]!.toLowerCase()]!;
+  if (!Number.isInteger(bytes) || bytes <= 0) throw new Error(`invalid size: ${value} (a whole number of bytes)`);
+  return bytes;
+}
+
+/** --label KEY=VALUE (repeatable; KEY alone: an empty value, as Docker). */
+export function parseLabel(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const eq = value.indexOf('=');
+  const key = eq < 0 ? value : value.slice(0, eq);
+  if (key === '') throw new Error(`invalid label: ${value} (use KEY=VALUE)`);
+  return { ...previous, [key]: eq < 0 ? '' : value.slice(eq + 1) };
+}
+
+/** volume ls --filter: dangling=true|false or name=TEXT (repeatable; later ones win). */
+export function parseVolumeFilter(value: string, previous: { dangling?: boolean; name?: string } = {}): { dangling?: boolean; name?: string } {
+  const eq = value.indexOf('=');
+  const key = value.slice(0, Math.max(eq, 0));
+  const v = value.slice(eq + 1);
+  if (key === 'dangling' && /^(true|false|1|0)$/.test(v)) return { ...previous, dangling: v === 'true' || v === '1' };
+  if (key === 'name' && v !== '') return { ...previous, name: v };
+  throw new Error(`invalid filter: ${value} (dangling=true|false or name=TEXT)`);
+}

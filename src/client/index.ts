@@ -15,6 +15,7 @@ import type {
   WaitResponse,
 } from '../api/schemas.js';
 import type { DiskUsageResponse, PruneImagesResponse, PruneInstancesResponse } from '../api/prune.js';
+import type { CreateVolumeRequest, PruneVolumesResponse, Volume, VolumeListQuery } from '../api/volumes.js';
 import { HttpClient, readAll, type WireResponse } from './http.js';
 
 export { ApiError, ConnectError } from './http.js';
@@ -54,7 +55,9 @@ export class CunikClient {
   killInstance = async (ref: string, signal?: string): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/kill`, { query: { signal } }));
   pauseInstance = async (ref: string): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/pause`));
   unpauseInstance = async (ref: string): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/unpause`));
-  removeInstance = async (ref: string, force = false): Promise<void> => void (await this.http.json('DELETE', `/v1/instances/${id(ref)}`, { query: { force: force || undefined } }));
+  /** `volumes`: also its anonymous volumes (rm -v). */
+  removeInstance = async (ref: string, force = false, volumes = false): Promise<void> =>
+    void (await this.http.json('DELETE', `/v1/instances/${id(ref)}`, { query: { force: force || undefined, volumes: volumes || undefined } }));
 
   /** Registers the wait (resolves once the daemon has sent headers), then `exitCode` settles at exit. */
   async waitInstance(ref: string, condition: 'not-running' | 'next-exit' = 'not-running', signal?: AbortSignal): Promise<{ exitCode: Promise<number> }> {
@@ -104,6 +107,12 @@ export class CunikClient {
   pruneInstances = (): Promise<PruneInstancesResponse> => this.http.json('POST', '/v1/instances/prune');
   pruneImages = (): Promise<PruneImagesResponse> => this.http.json('POST', '/v1/images/prune');
   diskUsage = (): Promise<DiskUsageResponse> => this.http.json('GET', '/v1/system/df');
+
+  listVolumes = (q: VolumeListQuery = {}): Promise<Volume[]> => this.http.json('GET', '/v1/volumes', { query: { dangling: q.dangling, name: q.name } });
+  createVolume = (req: CreateVolumeRequest): Promise<Volume> => this.http.json('POST', '/v1/volumes', { json: req });
+  inspectVolume = (name: string): Promise<Volume> => this.http.json('GET', `/v1/volumes/${id(name)}`);
+  removeVolume = async (name: string, force = false): Promise<void> => void (await this.http.json('DELETE', `/v1/volumes/${id(name)}`, { query: { force: force || undefined } }));
+  pruneVolumes = (): Promise<PruneVolumesResponse> => this.http.json('POST', '/v1/volumes/prune');
 
   close(): void {
     this.http.close();

@@ -5,12 +5,15 @@ import type { ImageStore } from '../images/store.js';
 import { instancesUsage, pruneInstances } from '../instances/prune.js';
 import type { InstanceService } from '../instances/service.js';
 import { instanceStats, type StatsTarget } from '../instances/stats.js';
+import type { VolumeStore } from '../volumes/store.js';
+import { volumesUsage } from './backend-volumes.js';
 import type { OpsBackends } from './server.js';
 
 export interface OpsBackendDeps {
   instances: InstanceService;
   images: ImageStore;
   events: EventLog;
+  volumes: VolumeStore;
 }
 
 export function makeOpsBackends(deps: OpsBackendDeps): OpsBackends {
@@ -53,6 +56,7 @@ export function makeOpsBackends(deps: OpsBackendDeps): OpsBackends {
         return {
           images: { total: list.length, active: used.length, size, reclaimable: size - usedSize },
           instances: await instancesUsage(instances),
+          volumes: await volumesUsage({ volumes: deps.volumes, instances }),
         };
       },
     },

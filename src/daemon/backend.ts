@@ -17,6 +17,8 @@ import { parseLogsOptions, readConsole } from '../instances/logs.js';
 import type { InstanceService } from '../instances/service.js';
 import { toDetail, toSummary } from '../instances/view.js';
 import type { AccelChoice } from '../vmm/types.js';
+import type { VolumeStore } from '../volumes/store.js';
+import { makeVolumesBackend } from './backend-volumes.js';
 import type { CoreBackends } from './server.js';
 
 export interface BackendDeps {
@@ -27,6 +29,7 @@ export interface BackendDeps {
   qemuVersion: () => Promise<string>;
   accelerator: () => AccelChoice | undefined;
   consoles: ConsoleManager;
+  volumes: VolumeStore;
 }
 
 export function makeBackends(deps: BackendDeps): CoreBackends {
@@ -62,7 +65,7 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
       kill: async (ref, signal) => void (await instances.kill(ref, signal)),
       pause: async (ref) => void (await instances.pause(ref)),
       unpause: async (ref) => void (await instances.unpause(ref)),
-      remove: (ref, force) => instances.remove(ref, force),
+      remove: (ref, force, volumes) => instances.remove(ref, force, volumes),
       wait: (ref, condition) => instances.wait(ref, condition),
       logs: (ref, q) => {
         const r = instances.get(ref);
@@ -125,6 +128,7 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
         return { loaded: await images.load(createReadStream(file)) };
       }),
     },
+    volumes: makeVolumesBackend({ volumes: deps.volumes, instances }),
     system: {
       version: (): VersionResponse => ({ version: VERSION, apiVersion: API_VERSION, node: process.version, os: platform(), arch: arch() }),
       info: async (): Promise<InfoResponse> => {

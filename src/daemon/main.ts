@@ -14,6 +14,7 @@ import { BuildService } from '../build/service.js';
 import { ConsoleManager, DEFAULT_LOG_MAX_SIZE, MIN_LOG_MAX_SIZE, parseSize } from '../instances/console.js';
 import { InstanceService } from '../instances/service.js';
 import { InstanceStore } from '../instances/store.js';
+import { VolumeStore } from '../volumes/store.js';
 import { probeAccelerator } from '../vmm/qemu/accel.js';
 import { QemuDriver, adopt, killStrays, recordedExit, stopGracefully } from '../vmm/qemu/driver.js';
 import type { AccelChoice } from '../vmm/types.js';
@@ -81,8 +82,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     const driver = new QemuDriver({ binary: opts.qemu, shim: join(bin, 'cunik-shim'), spawner: join(bin, 'cunik-spawner') });
     const events = new EventLog();
     const images = new ImageStore(root, { knownFamilies: familyNames(), onEvent: imageEventRecorder(events) });
+    const volumes = new VolumeStore(root);
+    await volumes.init();
     const instances = new InstanceService({
       store: new InstanceStore(root),
+      volumes,
       images,
       driver,
       family: familyAdapter,
@@ -114,13 +118,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       driverName: driver.name,
       accelerator: () => accel,
       consoles,
+      volumes,
       qemuVersion: () =>
         (qemuVersion ??= promisify(execFile)(opts.qemu, ['--version']).then(
           (r) => `${opts.qemu}: ${r.stdout.split('\n')[0] ?? ''}`.trim(),
           () => `${opts.qemu}: not found`,
         )),
     });
-    const app = await buildServer({ ...backends, ...makeOpsBackends({ instances, images, events }), build: new BuildService({ root, images }) }, { logger: process.env['CUNIK_LOG_LEVEL'] !== undefined });
+    const app = await buildServer({ ...backends, ...makeOpsBackends({ instances, images, events, volumes }), build: new BuildService({ root, images }) }, { logger: process.env['CUNIK_LOG_LEVEL'] !== undefined });
     await app.listen({ path: opts.host });
     await chmod(opts.host, 0o660);
     log(`listening on ${opts.host} (root ${root}, version ${VERSION})`);

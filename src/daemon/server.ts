@@ -13,11 +13,13 @@ import { eventRoutes, type EventsBackend } from './routes/events.js';
 import { pruneRoutes, type PruneBackend } from './routes/prune.js';
 import { statsRoutes, type StatsBackend } from './routes/stats.js';
 import { buildRoutes, type BuildBackend } from './routes/build.js';
+import { volumeRoutes, type VolumesBackend } from './routes/volumes.js';
 
 export interface CoreBackends {
   instances: InstancesBackend;
   images: ImagesBackend;
   system: SystemBackend;
+  volumes: VolumesBackend;
 }
 
 /** Events, stats, pruning and disk usage (backend-ops.ts). */
@@ -79,6 +81,7 @@ export async function buildServer(backends: Backends, opts: { logger?: boolean }
       eventRoutes(v1, backends.events);
       statsRoutes(v1, backends.stats);
       pruneRoutes(v1, backends.prune);
+      volumeRoutes(v1, backends.volumes);
       buildRoutes(v1, backends.build);
       v1.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },

@@ -7,7 +7,9 @@
 // - Exit: through isa-debug-exit (iobase 0xf4): the guest writes v, QEMU exits (v << 1) | 1,
 //   so an odd status s means the unikernel returned (s - 1) / 2. Status 0 is a plain QEMU exit
 //   (guest reset with -no-reboot, or QMP quit); a signal maps to 128 + signal number (shell rule).
+// - Volumes are refused: nothing tells such a kernel where to mount a device.
 import { constants } from 'node:os';
+import { invalid } from '../errors.js';
 import type { BootSpec, MachineType, VmExit } from '../vmm/types.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
 
@@ -32,6 +34,7 @@ export const generic: FamilyAdapter = {
     const args = instance.args.length > 0 ? instance.args : image.args;
     const env = [...image.env, ...instance.env];
     const machine = machineFor(image, 'microvm');
+    if ((instance.volumes ?? []).length > 0) throw invalid('generic: volumes are not supported (the kernel is told of no mount points)', 'volumes');
     return {
       machine,
       ...(image.kernelPath !== undefined && { kernel: image.kernelPath }),

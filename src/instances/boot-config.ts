@@ -5,6 +5,7 @@ import { invalid } from '../errors.js';
 import type { ImageBootInfo, InstanceBootConfig } from '../families/types.js';
 import { normalizePorts } from '../network/ports.js';
 import { USER_NET, userNetwork } from '../network/user.js';
+import { instanceVolumes, type MountRequest } from '../volumes/mounts.js';
 import type { InstanceRecord } from './record.js';
 import { NO_RESTART, type RestartPolicy } from './restart.js';
 
@@ -21,6 +22,8 @@ export interface CreateOptions {
   /** Default 'user'. */
   network?: NetworkMode | undefined;
   ports?: PortRequest[] | undefined;
+  /** Named volumes, bound host folders (run -v); the image's declared mount points get anonymous volumes. */
+  mounts?: MountRequest[] | undefined;
 }
 
 /** The record's config for a create request: the image's defaults filled in, conflicts refused. */
@@ -61,6 +64,7 @@ export function bootConfig(config: InstanceRecord['config'], network: NetworkSet
     memoryMiB: config.memoryMiB,
     cpus: config.cpus,
     ...(network.mode === 'user' && { networks: [userNetwork(network.ports)] }),
+    ...((config.mounts?.length ?? 0) > 0 && { volumes: instanceVolumes(config.mounts!) }),
     ...(host.tscKhz !== undefined && { tscKhz: host.tscKhz }),
   };
 }

@@ -1,6 +1,7 @@
 // The persisted shape of an instance, and the Docker-style status line derived from it.
 import type { InstanceState, NetworkMode, NetworkSettings, PortBinding } from '../api/schemas.js';
 import type { ImageBootInfo } from '../families/types.js';
+import type { MountRecord } from '../volumes/mounts.js';
 import type { RestartPolicy } from './restart.js';
 
 export interface InstanceRecord {
@@ -33,6 +34,8 @@ export interface InstanceRecord {
     network?: NetworkMode;
     /** Published ports as requested (hostPort 0: any free port, chosen at each start). */
     ports?: PortBinding[];
+    /** Volumes and bound folders (absent in records made before volumes: none). */
+    mounts?: MountRecord[];
   };
   /** The network of the last start (host ports as bound). */
   network?: NetworkSettings | null;

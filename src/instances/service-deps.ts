@@ -5,6 +5,7 @@ import type { FamilyAdapter, ImageBootInfo } from '../families/types.js';
 import type { BootArtifacts } from '../images/types.js';
 import type { AccelChoice, BootSpec, VmExit, VmHandle, VmmDriver, VmPaths } from '../vmm/types.js';
 import type { HostFacts } from './boot-config.js';
+import type { VolumeAccess } from './mounts.js';
 import type { InstanceStore } from './store.js';
 
 /** What the service needs from the image store. */
@@ -37,6 +38,8 @@ export interface InstanceServiceDeps {
   bindPorts?: (ports: PortBinding[]) => Promise<PortBinding[]>;
   /** Create the copy-on-write overlays a spec needs (only those missing); default overlays.ts. */
   prepareDisks?: (spec: BootSpec, dir: string) => Promise<unknown>;
+  /** Named volumes (volumes/store.ts); without it only host folders can be mounted. */
+  volumes?: VolumeAccess;
 }
 
 /** Exit code recorded when the VMM itself failed (Docker's code for a container that could not run). */

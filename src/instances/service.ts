@@ -12,6 +12,7 @@ import type { ExitStatus } from '../families/types.js';
 import type { BootSpec, VmHandle, VmPaths } from '../vmm/types.js';
 import { bootConfig, instanceConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
 import { launchInstance } from './launch.js';
+import { createVolumes, instanceMounts, removeVolumes, VolumeUse } from './mounts.js';
 import { generateName } from './names.js';
 import { PerInstanceQueue } from './op-queue.js';
 import type { InstanceRecord } from './record.js';
@@ -28,6 +29,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
   private readonly records = new Map<string, InstanceRecord>();
   private readonly handles = new Map<string, VmHandle>();
   private readonly names = new Set<string>();
+  private readonly volumeUse = new VolumeUse(() => this.records.values());
   private readonly queue = new PerInstanceQueue();
   private readonly restarts = new RestartScheduler({
     isKnown: (id) => this.records.has(id),
@@ -74,8 +76,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
   }
 
   usesImage(imageId: string): boolean {
-    for (const r of this.records.values()) if (r.imageId === imageId) return true;
-    return false;
+    return [...this.records.values()].some((r) => r.imageId === imageId);
   }
 
   async create(opts: CreateOptions): Promise<InstanceRecord> {
@@ -88,14 +89,28 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     const artefacts = await this.deps.images.bootArtifacts(image.id);
     // Everything the request could get wrong is refused before the name is reserved.
     const config = instanceConfig(opts, boot);
-    const spec = adapter.bootSpec(boot, bootConfig(config, networkSettings(config, config.ports), this.host()));
+    const network = networkSettings(config, config.ports);
+    const base = bootConfig(config, network, this.host());
+    let spec = adapter.bootSpec(boot, base);
     if (config.ports.length > 0 && !(spec.nics ?? []).some((n) => n.backend.type === 'user')) {
       throw invalid(`the ${boot.family} family attaches no network device for this image: ports cannot be published`, 'ports');
+    }
+    const { mounts, missing } = await instanceMounts(opts.mounts ?? [], adapter, boot, base, this.deps.volumes);
+    if (mounts.length > 0) {
+      config.mounts = mounts;
+      spec = adapter.bootSpec(boot, bootConfig(config, network, this.host()));
     }
     // Re-check after the awaits: the name is reserved synchronously from here on.
     if (opts.name !== undefined && this.names.has(opts.name)) throw conflict(`the name "${opts.name}" is already in use`);
     const name = opts.name ?? generateName((n) => this.names.has(n));
     this.names.add(name);
+    const volumeNames = mounts.flatMap((m) => (m.name !== undefined ? [m.name] : []));
+    this.volumeUse.reserve(volumeNames, 1);
+    const made = await createVolumes(this.deps.volumes, missing).catch((err: unknown) => {
+      this.names.delete(name);
+      this.volumeUse.reserve(volumeNames, -1);
+      throw err;
+    });
     const id = randomBytes(32).toString('hex');
     const draft: InstanceRecord = {
       id,
@@ -126,8 +141,16 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
       return record;
     } catch (err) {
       this.names.delete(name);
+      await removeVolumes(this.deps.volumes, made);
       throw err;
+    } finally {
+      this.volumeUse.reserve(volumeNames, -1);
     }
+  }
+
+  /** The instances (any state) that use a volume, as `volume rm` refuses it while there are any. */
+  volumeUsers(name: string): string[] {
+    return this.volumeUse.of(name);
   }
 
   start(ref: string): Promise<InstanceRecord> {
@@ -141,7 +164,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
         return await this.launch(record);
       } catch (err) {
         // Like `docker run --rm`: an instance that could not start at all is removed too.
-        if (record.config.autoRemove && record.state === 'created' && !this.handles.has(record.id)) await this.drop(record);
+        if (record.config.autoRemove && record.state === 'created' && !this.handles.has(record.id)) await this.drop(record, true);
         throw err;
       }
     });
@@ -204,7 +227,8 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     });
   }
 
-  remove(ref: string, force: boolean): Promise<void> {
+  /** `volumes`: also the anonymous volumes made for it (rm -v), unless another instance uses them. */
+  remove(ref: string, force: boolean, volumes = false): Promise<void> {
     const record = this.get(ref);
     return this.serialize(record.id, async () => {
       if (!this.records.has(record.id)) return;
@@ -217,7 +241,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
         await this.settled(record.id);
         if (!this.records.has(record.id)) return; // auto-removed meanwhile
       }
-      await this.drop(record);
+      await this.drop(record, volumes);
     });
   }
 
@@ -309,7 +333,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
       this.restarts.afterExit(record, status.code);
       if (record.config.autoRemove && this.records.has(record.id)) {
         await this.serialize(record.id, async () => {
-          if (this.records.has(record.id)) await this.drop(record);
+          if (this.records.has(record.id)) await this.drop(record, true);
         }).catch(() => undefined);
       }
     });
@@ -346,13 +370,18 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     });
   }
 
-  private async drop(record: InstanceRecord): Promise<void> {
+  /** Forget an instance and its files; `volumes`: and its anonymous volumes (run --rm, rm -v). */
+  private async drop(record: InstanceRecord, volumes = false): Promise<void> {
     record.state = 'removing';
     await this.deps.store.remove(record.id);
     this.records.delete(record.id);
     this.names.delete(record.name);
     this.restarts.forget(record.id);
     this.emit('event', { action: 'destroy', id: record.id, name: record.name });
+    if (volumes) {
+      const anonymous = (record.config.mounts ?? []).flatMap((m) => (m.anonymous && m.name !== undefined ? [m.name] : []));
+      await removeVolumes(this.deps.volumes, anonymous, (n) => this.volumeUsers(n));
+    }
   }
 
   private host(): HostFacts {

@@ -2,6 +2,7 @@
 import type { InstanceDetail, InstanceSummary } from '../api/schemas.js';
 import { statusLine, type InstanceRecord } from './record.js';
 import { NO_RESTART } from './restart.js';
+import { mountView } from '../volumes/mounts.js';
 
 const live = (r: InstanceRecord): boolean => r.state === 'running' || r.state === 'paused';
 
@@ -33,6 +34,7 @@ export function toDetail(r: InstanceRecord, paths: { dir: string; consoleLog: st
     pid: r.pid,
     config: { ...r.config, restartPolicy: r.config.restartPolicy ?? NO_RESTART, network: r.config.network ?? 'none', ports: r.config.ports ?? [] },
     network: r.network ?? null,
+    mounts: (r.config.mounts ?? []).map(mountView),
     restartCount: r.restartCount ?? 0,
     vm: r.vm,
     paths: { dir: paths.dir, consoleLog: paths.consoleLog },

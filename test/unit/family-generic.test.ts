@@ -37,3 +37,9 @@ test('isa-debug-exit statuses map back to the guest exit code', () => {
   assert.equal(debugExitCode({ status: null, signal: 'SIGKILL' }), 137);
   assert.equal(debugExitCode({ status: null, signal: 'SIGTERM' }), 143);
 });
+
+test('volumes are refused: nothing would tell the kernel where to mount them', () => {
+  for (const kind of ['block', 'share'] as const) {
+    assert.throws(() => generic.bootSpec(image, { args: [], env: [], volumes: [{ kind, source: '/v', target: '/data', readonly: false }] }), /generic: volumes are not supported/);
+  }
+});

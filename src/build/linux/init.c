@@ -19,7 +19,8 @@
  *    working directory /.cunik/workdir if present, else /;
  * 6. passes an ACPI power-button press (QMP system_powerdown: `cunik stop`) to the app as SIGTERM
  *    (a second press: SIGKILL), read from the "Power Button" input device (modules button, evdev);
- * 7. reaps every child until the app exits, then reports its exit status (128 + signal number
+ * 7. reaps every child until the app exits, ends what it left running and unmounts the volumes
+ *    (so an ext4 volume's journal is clean for its next mount, even read-only), then reports its exit status (128 + signal number
  *    when killed) through QEMU's isa-debug-exit device (outl to port 0xf4: QEMU exits with
  *    (status << 1) | 1) and, if that device is absent, powers off.
  * "cunik.debug" on the command line makes each step say what it did.
@@ -214,6 +215,10 @@ static void mkdirs(const char *path) {
   mkdir(buf, 0755);
 }
 
+/* Volumes mounted at boot, unmounted before power-off (step 7). */
+static char *volume_dirs[64];
+static int volume_count;
+
 static void mount_volume(const char *kind, const char *spec) {
   char src[256], dir[1024], fs[32];
   field(spec, 0, src, sizeof src);
@@ -224,8 +229,13 @@ static void mount_volume(const char *kind, const char *spec) {
   int rc = strcmp(kind, "9p") == 0
     ? mount(src, dir, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=loose")
     : mount(src, dir, fs[0] ? fs : "ext4", 0, NULL);
+  /* A read-only disk (cunik run -v NAME:/PATH:ro) mounts read-only, as mount(8) retries it. */
+  if (rc != 0 && strcmp(kind, "blk") == 0 && (errno == EACCES || errno == EROFS)) rc = mount(src, dir, fs[0] ? fs : "ext4", MS_RDONLY, NULL);
   if (rc != 0) say("mount %s on %s: %s", src, dir, strerror(errno));
-  else dbg("mounted %s on %s", src, dir);
+  else {
+    dbg("mounted %s on %s", src, dir);
+    if (volume_count < 64) volume_dirs[volume_count++] = strdup(dir);
+  }
 }
 
 /* The input device of the ACPI power button, or -1. */
@@ -277,7 +287,24 @@ static int supervise(pid_t app, const sigset_t *chld) {
   }
 }
 
+/* End what the app left running, then unmount the volumes (read-only if one stays busy). */
+static void unmount_volumes(void) {
+  if (volume_count == 0) return;
+  kill(-1, SIGKILL);
+  for (int i = volume_count - 1; i >= 0; i--) {
+    int rc = -1;
+    for (int tries = 0; tries < 100 && rc != 0; tries++) {
+      while (waitpid(-1, NULL, WNOHANG) > 0) {}
+      rc = umount(volume_dirs[i]);
+      if (rc != 0 && errno != EBUSY) break;
+      if (rc != 0) usleep(10000);
+    }
+    if (rc != 0 && mount(NULL, volume_dirs[i], NULL, MS_REMOUNT | MS_RDONLY, NULL) != 0) say("umount %s: %s", volume_dirs[i], strerror(errno));
+  }
+}
+
 static void report_and_exit(int code) {
+  unmount_volumes();
   sync();
   if (ioperm(DEBUG_EXIT_PORT, 4, 1) == 0) outl((unsigned)code, DEBUG_EXIT_PORT);
   /* Still here: no isa-debug-exit device. */

@@ -1,7 +1,7 @@
 // cunik create: create an instance without starting it.
 import type { Command } from 'commander';
 import type { CreateInstanceRequest } from '../../api/schemas.js';
-import type { PublishSpec } from '../parse.js';
+import type { PublishSpec, VolumeSpec } from '../parse.js';
 import { action, clientFor } from '../util.js';
 import { instanceFlags } from './run.js';
 
@@ -13,6 +13,7 @@ export interface CreateFlags {
   restart?: { name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; maximumRetryCount: number };
   network?: 'user' | 'none';
   publish: PublishSpec[];
+  volume: VolumeSpec[];
 }
 
 export function createRequest(image: string, args: string[], flags: CreateFlags): CreateInstanceRequest {
@@ -26,6 +27,7 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
     ...(flags.restart !== undefined && { restartPolicy: flags.restart }),
     ...(flags.network !== undefined && { network: flags.network }),
     ...(flags.publish.length > 0 && { ports: flags.publish }),
+    ...(flags.volume.length > 0 && { mounts: flags.volume }),
   };
 }
 

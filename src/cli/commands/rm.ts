@@ -7,11 +7,12 @@ export function register(program: Command): void {
     .command('rm')
     .description('Remove one or more instances')
     .option('-f, --force', 'kill and remove running instances')
+    .option('-v, --volumes', 'also remove the anonymous volumes made for them')
     .argument('<instances...>', 'names or ids')
     .action(
-      action(async (targets: string[], flags: { force?: boolean }, cmd: Command) => {
+      action(async (targets: string[], flags: { force?: boolean; volumes?: boolean }, cmd: Command) => {
         const client = await clientFor(cmd);
-        await forEachTarget(targets, (t) => client.removeInstance(t, flags.force));
+        await forEachTarget(targets, (t) => client.removeInstance(t, flags.force, flags.volumes));
         client.close();
       }),
     );

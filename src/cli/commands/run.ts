@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_DETACH_KEYS } from '../../api/detach-keys.js';
 import type { CunikClient } from '../../client/index.js';
-import { parseCpus, parseEnv, parseMemoryMiB, parseNetwork, parsePublish, parseRestartPolicy, type PublishSpec } from '../parse.js';
+import { parseCpus, parseEnv, parseMemoryMiB, parseNetwork, parsePublish, parseRestartPolicy, parseVolumeSpec, type PublishSpec, type VolumeSpec } from '../parse.js';
 import { action, clientFor } from '../util.js';
 import { consoleSession } from './attach.js';
 import { createRequest, type CreateFlags } from './create.js';
@@ -16,6 +16,7 @@ export function instanceFlags(cmd: Command): Command {
     .option('--restart <policy>', 'restart policy: no, on-failure[:N], always, unless-stopped', parseRestartPolicy)
     .option('--network <mode>', 'network: user (QEMU user-mode networking, the default) or none', parseNetwork)
     .option('-p, --publish <[ip:][hostPort:]guestPort[/udp]>', 'publish a guest port on the host (repeatable; default address 0.0.0.0)', parsePublish, [] as PublishSpec[])
+    .option('-v, --volume <NAME|/host/dir:/guest/path[:ro]>', 'mount a named volume (made if missing) or a host folder (repeatable)', parseVolumeSpec, [] as VolumeSpec[])
     .argument('<image>', 'image reference or id')
     .argument('[args...]', 'arguments passed to the unikernel')
     .passThroughOptions();

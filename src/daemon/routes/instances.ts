@@ -7,13 +7,13 @@ import {
   CreateInstanceRequest,
   CreateInstanceResponse,
   ErrorBody,
-  ForceQuery,
   IdParams,
   InstanceDetail,
   InstanceSummary,
   KillQuery,
   ListQuery,
   LogsQuery,
+  RemoveInstanceQuery,
   type LogsQuery as LogsQueryType,
   StopQuery,
   WaitQuery,
@@ -31,7 +31,8 @@ export interface InstancesBackend extends AttachBackend {
   kill(ref: string, signal?: string): Promise<void>;
   pause(ref: string): Promise<void>;
   unpause(ref: string): Promise<void>;
-  remove(ref: string, force: boolean): Promise<void>;
+  /** `volumes`: also its anonymous volumes (rm -v). */
+  remove(ref: string, force: boolean, volumes: boolean): Promise<void>;
   /** Throws at once for an unknown instance; the promise settles at exit. */
   wait(ref: string, condition?: 'not-running' | 'next-exit'): Promise<number>;
   /** Throws at once for an unknown instance or a bad query; the stream follows. */
@@ -57,8 +58,8 @@ export function instanceRoutes(app: FastifyInstance, backend: InstancesBackend):
     backend.inspect(req.params.id),
   );
 
-  r.delete('/instances/:id', { schema: { tags, summary: 'Remove an instance', params: IdParams, querystring: ForceQuery, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
-    await backend.remove(req.params.id, req.query.force ?? false);
+  r.delete('/instances/:id', { schema: { tags, summary: 'Remove an instance', params: IdParams, querystring: RemoveInstanceQuery, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
+    await backend.remove(req.params.id, req.query.force ?? false, req.query.volumes ?? false);
     return reply.status(204).send(null);
   });
 

@@ -1,0 +1,25 @@
+// cunik volume ls: list volumes (-q: names only; --filter dangling=true|false, name=TEXT).
+import { Option, type Command } from 'commander';
+import { json, table } from '../format/table.js';
+import { parseVolumeFilter } from '../parse.js';
+import { action, clientFor } from '../util.js';
+
+export function volumeLsCommand(group: Command): void {
+  group
+    .command('ls')
+    .alias('list')
+    .description('List volumes')
+    .option('-q, --quiet', 'only show volume names')
+    .option('-f, --filter <filter>', 'dangling=true|false, name=TEXT (repeatable)', parseVolumeFilter, {} as { dangling?: boolean; name?: string })
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .action(
+      action(async (flags: { quiet?: boolean; filter: { dangling?: boolean; name?: string }; format: string }, cmd: Command) => {
+        const client = await clientFor(cmd);
+        const list = await client.listVolumes(flags.filter);
+        client.close();
+        if (flags.quiet) process.stdout.write(list.map((v) => `${v.name}\n`).join(''));
+        else if (flags.format === 'json') process.stdout.write(json(list));
+        else process.stdout.write(table(['DRIVER', 'VOLUME NAME'], list.map((v) => [v.driver, v.name])));
+      }),
+    );
+}

@@ -1,0 +1,59 @@
+// Wires the volume store to the narrow backend interface the volume routes declare; which
+// instances use a volume comes from the instances service.
+import type { Volume as VolumeView } from '../api/volumes.js';
+import { CunikError } from '../errors.js';
+import type { InstanceService } from '../instances/service.js';
+import type { VolumeStore } from '../volumes/store.js';
+import type { Volume } from '../volumes/types.js';
+import type { VolumesBackend } from './routes/volumes.js';
+
+export interface VolumesBackendDeps {
+  volumes: VolumeStore;
+  instances: Pick<InstanceService, 'volumeUsers'>;
+}
+
+export function makeVolumesBackend(deps: VolumesBackendDeps): VolumesBackend {
+  const { volumes, instances } = deps;
+  const usedBy = (name: string): string[] => instances.volumeUsers(name);
+  const view = (v: Volume): VolumeView => ({ ...v, usedBy: usedBy(v.name) });
+
+  return {
+    list: async (q) => {
+      const all = (await volumes.list()).map(view);
+      return all.filter((v) => (q.dangling === undefined || (v.usedBy.length === 0) === q.dangling) && (q.name === undefined || v.name.includes(q.name)));
+    },
+    create: async (req) =>
+      view(
+        await volumes.create({
+          name: req.name,
+          driver: req.driver,
+          sizeBytes: req.sizeBytes,
+          labels: req.labels,
+        }),
+      ),
+    inspect: async (name) => view(await volumes.get(name)),
+    remove: async (name, force) => {
+      try {
+        await volumes.remove(name, usedBy);
+      } catch (err) {
+        if (!(force && err instanceof CunikError && err.code === 'NOT_FOUND')) throw err;
+      }
+    },
+    prune: () => volumes.prune(usedBy),
+  };
+}
+
+/** `system df`'s volumes line: how many, how many in use, their bytes and what prune would free. */
+export async function volumesUsage(deps: VolumesBackendDeps): Promise<{ total: number; active: number; size: number; reclaimable: number }> {
+  const list = await deps.volumes.list();
+  const sizes = await Promise.all(list.map((v) => deps.volumes.usage(v)));
+  let size = 0;
+  let reclaimable = 0;
+  let active = 0;
+  list.forEach((v, i) => {
+    size += sizes[i]!;
+    if (deps.instances.volumeUsers(v.name).length > 0) active++;
+    else reclaimable += sizes[i]!;
+  });
+  return { total: list.length, active, size, reclaimable };
+}

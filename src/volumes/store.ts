@@ -1,0 +1,183 @@
+// The volume store: one directory per named volume under <root>/volumes/<name>/, holding
+// volume.json and the data: data/ (a share, given to QEMU as a 9p folder) or disk.img (a block
+// volume: a sparse raw file made ext4 by mkfs.ext4). The only code that touches that tree.
+// A volume is made under a staging name and renamed into place, and removed by renaming it away
+// first, so no half-made or half-removed volume is ever listed; leftovers go at the next init.
+import { execFile } from 'node:child_process';
+import { existsSync, renameSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { conflict, CunikError, invalid, notFound } from '../errors.js';
+import { diskUsage } from '../util/disk-usage.js';
+import { checkBlockSize, checkVolumeName, DEFAULT_BLOCK_SIZE, randomVolumeName, type CreateVolumeOptions, type Volume, type VolumeDriver } from './types.js';
+
+const META = 'volume.json';
+const STAGING = '.new-';
+const TRASH = '.trash-';
+
+interface Meta {
+  name: string;
+  driver: VolumeDriver;
+  createdAt: string;
+  labels: Record<string, string>;
+  anonymous: boolean;
+}
+
+export interface VolumeStoreOptions {
+  /** The mkfs.ext4 binary; default: found on PATH, /usr/sbin or /sbin. */
+  mkfs?: string;
+}
+
+/** mkfs.ext4 on PATH or in the sbin directories a non-root PATH often lacks. */
+export function findMkfs(path = process.env['PATH'] ?? ''): string | undefined {
+  const dirs = [...path.split(delimiter).filter(Boolean), '/usr/sbin', '/sbin'];
+  return dirs.map((d) => join(d, 'mkfs.ext4')).find((p) => existsSync(p));
+}
+
+export class VolumeStore {
+  readonly dir: string;
+
+  constructor(root: string, private readonly opts: VolumeStoreOptions = {}) {
+    this.dir = join(root, 'volumes');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    for (const entry of await readdir(this.dir)) {
+      if (entry.startsWith(STAGING) || entry.startsWith(TRASH)) await rm(join(this.dir, entry), { recursive: true, force: true });
+    }
+  }
+
+  /** The host path a volume of this name and driver has (or would have once created). */
+  mountpointOf(name: string, driver: VolumeDriver): string {
+    return join(this.dir, name, driver === 'block' ? 'disk.img' : 'data');
+  }
+
+  async list(): Promise<Volume[]> {
+    const names = (await readdir(this.dir).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
+    const found = await Promise.all(names.map((n) => this.find(n)));
+    return found.filter((v): v is Volume => v !== undefined).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The volume, or undefined when there is none of that name. */
+  async find(name: string): Promise<Volume | undefined> {
+    if (name.startsWith('.') || name.includes('/')) return undefined;
+    let meta: Meta;
+    try {
+      meta = JSON.parse(await readFile(join(this.dir, name, META), 'utf8')) as Meta;
+    } catch {
+      return undefined;
+    }
+    const mountpoint = this.mountpointOf(meta.name, meta.driver);
+    const volume: Volume = { name: meta.name, driver: meta.driver, mountpoint, createdAt: meta.createdAt, labels: meta.labels, anonymous: meta.anonymous };
+    if (meta.driver === 'block') volume.size = (await stat(mountpoint).catch(() => undefined))?.size ?? 0;
+    return volume;
+  }
+
+  async get(name: string): Promise<Volume> {
+    const v = await this.find(name);
+    if (!v) throw notFound(`no such volume: ${name}`);
+    return v;
+  }
+
+  /**
+   * Make a volume. As Docker, creating a name that exists returns that volume when the driver is
+   * the same (a conflict otherwise).
+   */
+  async create(opts: CreateVolumeOptions = {}): Promise<Volume> {
+    const name = opts.name === undefined ? randomVolumeName() : checkVolumeName(opts.name);
+    const driver = opts.driver ?? 'share';
+    if (driver !== 'block' && opts.sizeBytes !== undefined) throw invalid('only block volumes take a size', 'sizeBytes');
+    const size = driver === 'block' ? checkBlockSize(opts.sizeBytes ?? DEFAULT_BLOCK_SIZE) : 0;
+    const existing = await this.find(name);
+    if (existing) return this.same(existing, driver);
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const staging = join(this.dir, `${STAGING}${randomBytes(8).toString('hex')}`);
+    try {
+      await mkdir(staging, { mode: 0o700 });
+      if (driver === 'block') await this.makeBlock(join(staging, 'disk.img'), size);
+      else await mkdir(join(staging, 'data'), { mode: 0o755 });
+      const meta: Meta = { name, driver, createdAt: new Date().toISOString(), labels: { ...(opts.labels ?? {}) }, anonymous: opts.anonymous ?? false };
+      await writeFile(join(staging, META), JSON.stringify(meta, null, 2) + '\n', { mode: 0o600 });
+      try {
+        renameSync(staging, join(this.dir, name));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        // Made meanwhile by another request: that one stands.
+        if (code === 'ENOTEMPTY' || code === 'EEXIST') return this.same(await this.get(name), driver);
+        throw err;
+      }
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+    return this.get(name);
+  }
+
+  /**
+   * Remove a volume: refused while `usedBy` names instances that use it (any state, as Docker).
+   * Renamed away first, so it is gone from listings at once even if deleting its data takes long.
+   */
+  async remove(name: string, usedBy: (name: string) => string[]): Promise<Volume> {
+    const volume = await this.get(name);
+    const users = usedBy(volume.name);
+    if (users.length > 0) throw conflict(`volume ${volume.name} is in use by instance ${users.map((u) => u.slice(0, 12)).join(', ')}`);
+    const trash = join(this.dir, `${TRASH}${randomBytes(8).toString('hex')}`);
+    try {
+      renameSync(join(this.dir, volume.name), trash);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`no such volume: ${name}`);
+      throw err;
+    }
+    await rm(trash, { recursive: true, force: true });
+    return volume;
+  }
+
+  /** Remove every volume no instance uses; returns their names and the bytes they held. */
+  async prune(usedBy: (name: string) => string[]): Promise<{ deleted: string[]; spaceReclaimed: number }> {
+    const deleted: string[] = [];
+    let spaceReclaimed = 0;
+    for (const v of await this.list()) {
+      if (usedBy(v.name).length > 0) continue;
+      const size = await this.usage(v);
+      try {
+        await this.remove(v.name, usedBy);
+      } catch {
+        continue; // taken into use or removed meanwhile
+      }
+      deleted.push(v.name);
+      spaceReclaimed += size;
+    }
+    return { deleted, spaceReclaimed };
+  }
+
+  /** Bytes a volume occupies on the host disk (a block file's allocated blocks: it is sparse). */
+  async usage(v: Volume): Promise<number> {
+    if (v.driver === 'share') return diskUsage(v.mountpoint);
+    const st = await stat(v.mountpoint).catch(() => undefined);
+    return st ? st.blocks * 512 : 0;
+  }
+
+  private same(existing: Volume, driver: VolumeDriver): Volume {
+    if (existing.driver !== driver) throw conflict(`volume ${existing.name} already exists with driver ${existing.driver}`);
+    return existing;
+  }
+
+  private async makeBlock(file: string, size: number): Promise<void> {
+    const fh = await open(file, 'wx', 0o600);
+    try {
+      await fh.truncate(size);
+    } finally {
+      await fh.close();
+    }
+    const mkfs = this.opts.mkfs ?? findMkfs();
+    if (mkfs === undefined) throw new CunikError('INTERNAL', 'block volumes need mkfs.ext4, which is not installed (apt-get install e2fsprogs)');
+    try {
+      await promisify(execFile)(mkfs, ['-F', '-q', file], { timeout: 120_000 });
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new CunikError('INTERNAL', `mkfs.ext4 failed: ${(e.stderr ?? '').trim().split('\n')[0] || e.message}`);
+    }
+  }
+}

@@ -1,0 +1,56 @@
+// The CLI's volume flags: -v/--volume (Docker's NAME:/PATH[:ro], /HOST:/PATH[:ro], /PATH), --size,
+// --label and volume ls --filter; each bad value is refused with a message naming what is wrong.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseLabel, parseSizeBytes, parseVolumeFilter, parseVolumeSpec } from '../../src/cli/parse.js';
+import { volumeCreateRequest } from '../../src/cli/commands/volume-create.js';
+import { createRequest } from '../../src/cli/commands/create.js';
+
+test('-v takes named volumes, host folders and anonymous volumes, with ro/rw, repeatable', () => {
+  assert.deepEqual(parseVolumeSpec('data:/data'), [{ type: 'volume', source: 'data', target: '/data' }]);
+  assert.deepEqual(parseVolumeSpec('my.vol_1:/var/lib/x:ro'), [{ type: 'volume', source: 'my.vol_1', target: '/var/lib/x', readonly: true }]);
+  assert.deepEqual(parseVolumeSpec('/srv/www:/www:rw'), [{ type: 'bind', source: '/srv/www', target: '/www', readonly: false }]);
+  assert.deepEqual(parseVolumeSpec('/srv/www:/www:ro,ro'), [{ type: 'bind', source: '/srv/www', target: '/www', readonly: true }]);
+  assert.deepEqual(parseVolumeSpec('/cache'), [{ type: 'volume', target: '/cache' }]);
+  const two = parseVolumeSpec('bb:/b', parseVolumeSpec('aa:/a'));
+  assert.deepEqual(two.map((s) => s.source), ['aa', 'bb']);
+  assert.throws(() => parseVolumeSpec('a:/a'), /"a" is not a volume name/, 'two characters at least, as Docker');
+  const req = createRequest('img', [], { env: [], publish: [], volume: two });
+  assert.deepEqual(req.mounts, two, 'create/run send them as mounts');
+  assert.equal(createRequest('img', [], { env: [], publish: [], volume: [] }).mounts, undefined);
+});
+
+test('bad -v values are refused, naming the value and what is wrong', () => {
+  const cases: [string, RegExp][] = [
+    ['data:relative', /"data:relative": the guest path must be an absolute path/],
+    ['relative', /the guest path must be an absolute path/],
+    ['data:/x:zz', /unknown option "zz" \(ro or rw\)/],
+    ['data:/x:ro,rw', /both ro and rw/],
+    [':/x', /empty part/],
+    ['data:', /empty part/],
+    ['data::ro', /empty part/],
+    ['', /empty part/],
+    ['./d:/x', /"\.\/d" is not a volume name .*absolute path/],
+    ['-x:/x', /is not a volume name/],
+    ['a:/b:ro:d', /use NAME:\/GUEST\/PATH\[:ro\]/],
+  ];
+  for (const [value, re] of cases) assert.throws(() => parseVolumeSpec(value), re, value);
+});
+
+test('volume create: --size, --label and --filter parse; --size needs a block volume', () => {
+  assert.equal(parseSizeBytes('64m'), 64 * 1024 * 1024);
+  assert.equal(parseSizeBytes('1G'), 1024 ** 3);
+  assert.equal(parseSizeBytes('256MiB'), 256 * 1024 * 1024);
+  assert.equal(parseSizeBytes('4096'), 4096);
+  for (const bad of ['', 'x', '1.5', '-1m', '0']) assert.throws(() => parseSizeBytes(bad), /invalid size/, bad);
+  assert.deepEqual(parseLabel('b=2', parseLabel('a=1=x')), { a: '1=x', b: '2' });
+  assert.deepEqual(parseLabel('flag'), { flag: '' });
+  assert.throws(() => parseLabel('=v'), /invalid label/);
+  assert.deepEqual(parseVolumeFilter('name=db', parseVolumeFilter('dangling=true')), { dangling: true, name: 'db' });
+  assert.deepEqual(parseVolumeFilter('dangling=0'), { dangling: false });
+  for (const bad of ['dangling=maybe', 'driver=block', 'name=', 'dangling']) assert.throws(() => parseVolumeFilter(bad), /invalid filter/, bad);
+  assert.deepEqual(volumeCreateRequest('vv', { driver: 'block', size: 1 << 27, label: { a: 'b' } }), { driver: 'block', name: 'vv', sizeBytes: 1 << 27, labels: { a: 'b' } });
+  assert.deepEqual(volumeCreateRequest(undefined, { driver: 'share', label: {} }), { driver: 'share' });
+  assert.throws(() => volumeCreateRequest('vv', { driver: 'share', size: 1 << 27, label: {} }), /--size is for block volumes/);
+  for (const bad of ['x', '-x', 'a/b', '.v']) assert.throws(() => volumeCreateRequest(bad, { driver: 'share', label: {} }), /invalid volume name/, bad);
+});

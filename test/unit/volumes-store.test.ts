@@ -1,0 +1,90 @@
+// The volume store on a temp root: share folders and ext4 block files, names, same-name creates,
+// removal refused while in use, prune, atomic create/remove (nothing half-made is ever listed).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { CunikError } from '../../src/errors.js';
+import { findMkfs, VolumeStore } from '../../src/volumes/store.js';
+
+let root: string;
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'cunik-volumes-'));
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const code = (err: unknown): string => (err instanceof CunikError ? err.code : String(err));
+const none = (): string[] => [];
+
+test('share volumes: a folder under the root, listed, inspected, removed; names as Docker checks them', async () => {
+  const store = new VolumeStore(join(root, 'a'));
+  await store.init();
+  const v = await store.create({ name: 'data', labels: { team: 'x' } });
+  assert.equal(v.driver, 'share');
+  assert.equal(v.mountpoint, join(root, 'a', 'volumes', 'data', 'data'));
+  assert.ok(statSync(v.mountpoint).isDirectory());
+  assert.deepEqual(v.labels, { team: 'x' });
+  assert.equal(v.anonymous, false);
+  assert.ok(!Number.isNaN(Date.parse(v.createdAt)));
+  const anon = await store.create({});
+  assert.match(anon.name, /^[0-9a-f]{64}$/, 'no name: a random 64-hex id');
+  assert.deepEqual((await store.list()).map((x) => x.name).sort(), [anon.name, 'data'].sort());
+  assert.deepEqual(await store.create({ name: 'data' }), v, 'the same name and driver: the existing volume');
+  await assert.rejects(store.create({ name: 'data', driver: 'block' }), (e) => code(e) === 'CONFLICT');
+  for (const bad of ['a', '-x', '.hidden', 'a/b', 'é', '']) await assert.rejects(store.create({ name: bad }), (e) => code(e) === 'INVALID_ARGUMENT', bad);
+  await assert.rejects(store.create({ name: 'sized', sizeBytes: 1 << 24 }), /only block volumes take a size/);
+  await store.remove('data', none);
+  assert.equal(await store.find('data'), undefined);
+  assert.ok(!existsSync(join(root, 'a', 'volumes', 'data')));
+  await assert.rejects(store.get('data'), (e) => code(e) === 'NOT_FOUND');
+  await assert.rejects(store.remove('data', none), (e) => code(e) === 'NOT_FOUND');
+});
+
+test('removal is refused while an instance uses the volume; prune removes only unused ones', async () => {
+  const store = new VolumeStore(join(root, 'b'));
+  await store.init();
+  await store.create({ name: 'used' });
+  const free = await store.create({ name: 'free' });
+  writeFileSync(join(free.mountpoint, 'f'), Buffer.alloc(5000));
+  const usedBy = (n: string): string[] => (n === 'used' ? ['0123456789abcdef0123'] : []);
+  await assert.rejects(store.remove('used', usedBy), (e) => code(e) === 'CONFLICT' && /volume used is in use by instance 0123456789ab$/.test((e as Error).message));
+  assert.ok(await store.find('used'), 'still there');
+  const pruned = await store.prune(usedBy);
+  assert.deepEqual(pruned, { deleted: ['free'], spaceReclaimed: 5000 });
+  assert.deepEqual((await store.list()).map((v) => v.name), ['used']);
+});
+
+test('a failed create leaves nothing; leftovers of interrupted creates and removes go at init', async () => {
+  const dir = join(root, 'c');
+  const store = new VolumeStore(dir, { mkfs: '/bin/false' });
+  await store.init();
+  await assert.rejects(store.create({ name: 'broken', driver: 'block' }), /mkfs\.ext4 failed/);
+  assert.deepEqual(readdirSync(join(dir, 'volumes')), [], 'no staging directory, no volume');
+  mkdirSync(join(dir, 'volumes', '.new-0001'));
+  mkdirSync(join(dir, 'volumes', '.trash-0002'));
+  await store.init();
+  assert.deepEqual(readdirSync(join(dir, 'volumes')), []);
+  await assert.rejects(store.create({ name: 'tiny', driver: 'block', sizeBytes: 1024 }), /from 8 MiB/);
+});
+
+const mkfs = findMkfs();
+test('block volumes: a sparse raw file of the size asked, made ext4 by mkfs.ext4', { skip: mkfs === undefined && 'no mkfs.ext4 (apt-get install e2fsprogs)' }, async () => {
+  const store = new VolumeStore(join(root, 'd'));
+  await store.init();
+  const v = await store.create({ name: 'disk', driver: 'block', sizeBytes: 32 * 1024 * 1024 });
+  assert.equal(v.mountpoint, join(root, 'd', 'volumes', 'disk', 'disk.img'));
+  assert.equal(v.size, 32 * 1024 * 1024);
+  const st = statSync(v.mountpoint);
+  assert.ok(st.blocks * 512 < st.size, 'sparse');
+  assert.ok((await store.usage(v)) === st.blocks * 512);
+  const dumpe2fs = join(mkfs!, '..', 'dumpe2fs');
+  if (existsSync(dumpe2fs)) assert.match(execFileSync(dumpe2fs, ['-h', v.mountpoint], { stdio: ['ignore', 'pipe', 'ignore'] }).toString(), /Filesystem features:.*extent/);
+  else assert.equal(execFileSync('od', ['-An', '-tx2', '-j1080', '-N2', v.mountpoint]).toString().trim(), 'ef53', 'the ext superblock magic');
+  const def = await store.create({ name: 'default', driver: 'block' });
+  assert.equal(def.size, 64 * 1024 * 1024, 'default 64 MiB');
+});
