@@ -135,11 +135,17 @@ async function linuxSteps(
         : ` ---> ${libs.length} files from the loader and libraries: ${libs.map((l) => l.guest.split('/').pop()).join(', ')}`);
     }
 
-    const wanted = [...BASE_MODULES, ...(spec.volumes.length > 0 ? VOLUME_MODULES : []), ...spec.modules];
-    let modules: { release: string; files: ModuleFile[] } = { release: kernel.release ?? 'unknown', files: [] };
+    const wanted = [...BASE_MODULES, ...spec.modules];
+    let modules: { release: string; files: ModuleFile[]; onDemand?: ModuleFile[] } = { release: kernel.release ?? 'unknown', files: [] };
     if (kernel.release !== undefined) {
       try {
-        modules = { release: kernel.release, files: new ModuleIndex(join(deps.modulesRoot, kernel.release)).resolve(wanted) };
+        const index = new ModuleIndex(join(deps.modulesRoot, kernel.release));
+        const files = index.resolve(wanted);
+        // Every image can take volumes (-v needs no rebuild): their modules are packed, and the init
+        // loads them only when the command line names a volume (a boot without one pays nothing).
+        const atBoot = new Set(files.map((f) => f.name));
+        const onDemand = index.resolve([...wanted, ...VOLUME_MODULES]).filter((f) => !atBoot.has(f.name));
+        modules = { release: kernel.release, files, onDemand };
       } catch (err) {
         if (spec.modules.length > 0) throw err;
         say(` ---> warning: no kernel modules (${(err as Error).message}); virtio devices need a kernel that builds them in`);

@@ -69,6 +69,15 @@ test('named share and block volumes outlive run --rm; a host folder is shared bo
   assert.match(r.stdout, /share data\r?\nblock data\r?\n/);
   assert.match(r.stdout, /read-only/);
 
+  // An image that declares no volumes takes them too: the builder packs the volume drivers into
+  // every image and the init loads them when a volume is named.
+  writeFileSync(join(ctx, 'Plain'), 'family: linux\napp: /bin/busybox\nmemory: 128M\n');
+  const plain = await run(['build', '-t', 'plain', '-f', join(ctx, 'Plain'), ctx]);
+  assert.equal(plain.code, 0, plain.stderr + plain.stdout);
+  const pr = await run(['run', '--rm', '-v', 'sharevol:/share', 'plain', 'cat', '/share/f']);
+  assert.equal(pr.code, 0, pr.stderr + pr.stdout);
+  assert.match(pr.stdout, /share data/);
+
   // In use (a created instance counts): volume rm is refused and the volume stays.
   const h = await run(['create', '--name', 'holder', '-v', 'sharevol:/share', 'voltest']);
   assert.equal(h.code, 0, h.stderr);

@@ -64,3 +64,16 @@ test('an added file replaces what the base has at its path; without added files 
   const none = await planInitramfs(input({ files: [] }));
   assert.equal(none.segments.length, 1);
 });
+
+test('volume modules are packed apart: /.cunik/modules lists what loads at boot, /.cunik/modules.volumes the rest', async () => {
+  const vol = { name: 'ext4', rel: 'kernel/fs/ext4/ext4.ko', path: file('ext4.ko', 'ko') };
+  const plan = await planInitramfs(input({ modules: { ...input().modules, onDemand: [vol] } }));
+  const text = (name: string): string | undefined => {
+    const e = plan.entries.find((x) => x.name === name);
+    return e && e.type === 'file' && Buffer.isBuffer(e.source) ? e.source.toString() : undefined;
+  };
+  assert.equal(text('/.cunik/modules'), '/.cunik/kmod/6.1.0-test/kernel/drivers/virtio/virtio.ko\n');
+  assert.equal(text('/.cunik/modules.volumes'), '/.cunik/kmod/6.1.0-test/kernel/fs/ext4/ext4.ko\n');
+  assert.ok(plan.entries.some((e) => e.name === '/.cunik/kmod/6.1.0-test/kernel/fs/ext4/ext4.ko'), 'the module itself is packed');
+  assert.equal((await planInitramfs(input())).entries.find((e) => e.name === '/.cunik/modules.volumes'), undefined);
+});

@@ -4,7 +4,7 @@
  *
  * 1. mounts /proc, /sys, /dev (devtmpfs), /tmp (tmpfs);
  * 2. loads the kernel modules listed in /.cunik/modules (one path a line, dependencies first)
- *    with finit_module(2);
+ *    with finit_module(2), and those in /.cunik/modules.volumes when the command line names a volume;
  * 3. mounts volumes named on the kernel command line:
  *      cunik.9p=TAG:/PATH             virtio-9p share (trans=virtio, 9p2000.L)
  *      cunik.blk=/dev/vdX:/PATH[:FS]  a block device (FS defaults to ext4)
@@ -105,9 +105,10 @@ static void mount_fs(const char *src, const char *dir, const char *type, unsigne
   else dbg("mounted %s on %s", type, dir);
 }
 
-static void load_modules(void) {
+/* Load the modules a list names, one path per line (the builder resolved their order). */
+static void load_modules(const char *listfile) {
   char *list;
-  if (slurp("/.cunik/modules", &list) < 0) return;
+  if (slurp(listfile, &list) < 0) return;
   for (char *line = strtok(list, "\n"); line; line = strtok(NULL, "\n")) {
     int fd = open(line, O_RDONLY | O_CLOEXEC);
     if (fd < 0) { say("module %s: %s", line, strerror(errno)); continue; }
@@ -334,7 +335,14 @@ int main(int argc, char **argv, char **envp) {
       if (strcmp(w, "cunik.debug") == 0) debug = 1;
     }
   }
-  load_modules();
+  load_modules("/.cunik/modules");
+  /* Volume drivers (9p, virtio_blk, ext4) only for a boot that mounts volumes. */
+  for (int i = 0; i < cn; i++) {
+    if (strncmp(cwords[i], "cunik.9p=", 9) == 0 || strncmp(cwords[i], "cunik.blk=", 10) == 0) {
+      load_modules("/.cunik/modules.volumes");
+      break;
+    }
+  }
   for (int i = 0; i < cn; i++) {
     if (strncmp(cwords[i], "ip=", 3) == 0) ip = cwords[i] + 3;
     else if (strncmp(cwords[i], "cunik.9p=", 9) == 0) mount_volume("9p", cwords[i] + 9);

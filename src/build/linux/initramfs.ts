@@ -3,7 +3,7 @@
 //   kernel opens it for init's stdio before /dev is mounted), the app and the loader and libraries
 //   it needs, the kernel modules in /.cunik/kmod/<release>/ (not /lib/modules, which a container
 //   image may have as a symlink), the Cunikfile's files (which override anything else at the same
-//   path), and /.cunik/{entry,env,modules,workdir}: what cunik-init reads (see init.c).
+//   path), and /.cunik/{entry,env,modules,modules.volumes,workdir}: what cunik-init reads (see init.c).
 
 import { lstat, readdir, readlink, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
@@ -20,7 +20,8 @@ export interface InitramfsInput {
   /** The app's ELF, for a build from `app` (with a rootfs the app is already in it). */
   app?: { host: string; guest: string };
   libs: CollectedFile[];
-  modules: { release: string; files: ModuleFile[] };
+  /** `files` are loaded at every boot, `onDemand` when the command line names a volume. */
+  modules: { release: string; files: ModuleFile[]; onDemand?: ModuleFile[] };
   files: { host: string; guest: string; mode?: number }[];
   /** argv prefix: the app's guest path (then nothing: the instance's args follow). */
   entry: string[];
@@ -115,10 +116,13 @@ export async function planInitramfs(inp: InitramfsInput): Promise<InitramfsPlan>
     }
   }
   const modDir = `/.cunik/kmod/${inp.modules.release}`;
-  for (const m of inp.modules.files) put({ type: 'file', name: `${modDir}/${m.rel}`, mode: 0o644, source: m.path });
+  const onDemand = inp.modules.onDemand ?? [];
+  for (const m of [...inp.modules.files, ...onDemand]) put({ type: 'file', name: `${modDir}/${m.rel}`, mode: 0o644, source: m.path });
   put({ type: 'file', name: '/.cunik/entry', source: nul(inp.entry) });
   put({ type: 'file', name: '/.cunik/env', source: nul(inp.env) });
-  put({ type: 'file', name: '/.cunik/modules', source: Buffer.from(inp.modules.files.map((m) => `${modDir}/${m.rel}\n`).join('')) });
+  const list = (files: ModuleFile[]): Buffer => Buffer.from(files.map((m) => `${modDir}/${m.rel}\n`).join(''));
+  put({ type: 'file', name: '/.cunik/modules', source: list(inp.modules.files) });
+  if (onDemand.length > 0) put({ type: 'file', name: '/.cunik/modules.volumes', source: list(onDemand) });
   if (inp.workdir !== undefined) put({ type: 'file', name: '/.cunik/workdir', source: Buffer.from(`${inp.workdir}\n`) });
   // The Cunikfile's files go in a second archive of their own (below); they replace whatever the
   // base holds at the same path.
