@@ -1,5 +1,7 @@
 // cli: `cunik run --rm hello` end to end (daemon up), the bare QEMU run, `cunik version` and
-// `node -e 0`, alternating, so the CLI's own cost is measured against Node's start-up.
+// `node -e 0`, alternating, so the CLI's own cost is measured against Node's start-up. node_ms is
+// node started as bin/cunik starts it (without NODE_EXTRA_CA_CERTS); node_env_ms is `node -e 0` in
+// the caller's environment, for scale (with a CA bundle there, node parses it at every start).
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { repo } from '../test/helpers/daemon.js';
@@ -8,10 +10,10 @@ import { bareRun, daemonWithHello, median, now, round } from './harness.js';
 /** bin/cunik starts node without NODE_EXTRA_CA_CERTS (it makes no TLS connection): so does the baseline. */
 const { NODE_EXTRA_CA_CERTS: _certs, ...cliEnv } = process.env;
 
-function timed(cmd: string, args: string[]): Promise<number> {
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = cliEnv): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = now();
-    const p = spawn(cmd, args, { stdio: 'ignore', env: cliEnv });
+    const p = spawn(cmd, args, { stdio: 'ignore', env });
     p.once('error', reject);
     p.once('exit', (code) => (code === 0 ? resolve(now() - t0) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}`))));
   });
@@ -25,6 +27,7 @@ export async function cliBench(rounds = 15): Promise<Record<string, number>> {
   const bares: number[] = [];
   const versions: number[] = [];
   const nodes: number[] = [];
+  const envNodes: number[] = [];
   try {
     const { id } = await d.client.createInstance({ image: 'hello', name: 'argv-source' });
     const detail = await d.client.inspectInstance(id);
@@ -35,7 +38,9 @@ export async function cliBench(rounds = 15): Promise<Record<string, number>> {
       const b = (await bareRun(argv, detail.paths.dir)).exitMs;
       const v = await timed(cunik, [...host, 'version']);
       const n = await timed(process.execPath, ['-e', '0']);
+      const ne = await timed(process.execPath, ['-e', '0'], process.env);
       if (i === 0) continue; // warm-up round
+      envNodes.push(ne);
       runs.push(r);
       bares.push(b);
       versions.push(v);
@@ -54,6 +59,7 @@ export async function cliBench(rounds = 15): Promise<Record<string, number>> {
     bare_ms: round(bare_ms),
     version_ms: round(version_ms),
     node_ms: round(node_ms),
+    node_env_ms: round(median(envNodes)),
     cli_overhead_ratio: round(version_ms / node_ms, 3),
     run_overhead_ms: round(run_ms - node_ms - bare_ms),
   };
