@@ -46,6 +46,11 @@ export async function launchInstance(ctx: LaunchContext, record: InstanceRecord)
     vm: { driver: deps.driver.name, machine: spec.machine, accelerator: accel, argv: deps.driver.argv(spec, paths, accel) },
   } satisfies Partial<InstanceRecord>);
   ctx.started(record, handle);
+  // "running" is persisted while QEMU comes up, so the fsync is not on the start's critical path
+  // (a daemon restarted meanwhile adopts by the supervisor's pid and reads the VM's from its
+  // pidfile: restore.ts). Writes of a record are queued: an exit meanwhile is saved after this.
+  const saved = deps.store.save(record);
+  saved.catch(() => undefined); // awaited below, unless the start fails first
   // The VMM is up once it answers; if it dies first with an error of its own, start fails.
   const up = await Promise.race([handle.ready().then(() => true, () => false), handle.exited.then(() => false)]);
   if (!up) {
@@ -59,6 +64,6 @@ export async function launchInstance(ctx: LaunchContext, record: InstanceRecord)
     const vmPid = Number(await readFile(paths.pidfile, 'utf8').catch(() => ''));
     if (vmPid > 0 && ctx.isRunning(record.id)) record.pid = vmPid;
   }
-  if (ctx.isRunning(record.id)) await deps.store.save(record);
+  await saved;
   return record;
 }

@@ -37,6 +37,7 @@ test('kill -9 of the daemon: running VMs are re-adopted and stay manageable; dea
   const again = await inspect('stays');
   assert.equal(again.state, 'running');
   assert.equal(again.pid, stays.pid, 'the same QEMU, not a new one');
+  assert.match(readFileSync(`/proc/${again.pid}/cmdline`, 'utf8'), /^qemu-system/, 'the VM\'s own pid, not its shim\'s');
   assert.match((await run(['logs', 'stays'])).stdout, /ready/);
   const died = await inspect('dies');
   assert.equal(died.state, 'exited');
