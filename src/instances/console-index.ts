@@ -4,7 +4,7 @@
 // *logical*: a byte's position in the instance's whole console output, which rotation never
 // changes. console.log's first byte is at `shift`, console.log.1's at `backupStart`; the backup
 // ends where console.log begins.
-import { readFile, stat } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 export interface ConsoleFiles {
@@ -88,11 +88,25 @@ export function decodeIndex(buf: Buffer): ConsoleIndex | undefined {
  * lost index): no records, and the backup, if any, right before console.log.
  */
 export async function loadIndex(files: ConsoleFiles): Promise<ConsoleIndex> {
-  const buf = await readFile(files.index).catch(() => undefined);
-  const decoded = buf && decodeIndex(buf);
+  const decoded = readIndex(files);
   if (decoded) return decoded;
-  const backupSize = (await stat(files.backup).catch(() => undefined))?.size ?? 0;
+  const backupSize = statSync(files.backup, { throwIfNoEntry: false })?.size ?? 0;
   return { shift: backupSize, backupStart: 0, records: [] };
+}
+
+/**
+ * The stored index, if there is a readable one. Synchronous on purpose (as the instance store's
+ * small calls): a few hundred bytes read in microseconds, where the promise version costs a
+ * thread-pool round trip per open, stat, read and close, and an Error with a stack when the file
+ * is missing, as it is for every new instance (docs/instances.md, "Cost per lifecycle").
+ */
+export function readIndex(files: ConsoleFiles): ConsoleIndex | undefined {
+  if (!existsSync(files.index)) return undefined;
+  try {
+    return decodeIndex(readFileSync(files.index));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The time of the byte at `offset`: that of the first record past it; undefined if none is. */

@@ -1,10 +1,9 @@
 // One watched console (docs/console.md): the index of when its output arrived, kept up to date
 // from an inotify watch on console.log, and the cap applied as it grows.
-import { watch, type FSWatcher, type Stats } from 'node:fs';
-import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFileSync, statSync, watch, writeFileSync, type FSWatcher, type Stats } from 'node:fs';
 import { atomicWriteFile } from '../util/atomic-write.js';
 import {
-  decodeIndex,
+  readIndex,
   encodeIndex,
   encodeRecord,
   loadIndex,
@@ -80,8 +79,7 @@ export class LiveConsole implements ConsoleSource {
   }
 
   private async load(): Promise<void> {
-    const buf = await readFile(this.files.index).catch(() => undefined);
-    const decoded = buf && decodeIndex(buf);
+    const decoded = readIndex(this.files);
     const index: ConsoleIndex = decoded ?? (await loadIndex(this.files));
     this.shift = index.shift;
     this.backupStart = index.backupStart;
@@ -93,7 +91,13 @@ export class LiveConsole implements ConsoleSource {
     this.records = index.records.length;
     this.recentRecords = index.records.slice(-RECENT_RECORDS);
     // A new console, or one from before indexes: start its index (appends need the header).
-    if (!decoded) await writeFile(this.files.index, encodeIndex(index, index.records)).catch(() => undefined);
+    if (!decoded) {
+      try {
+        writeFileSync(this.files.index, encodeIndex(index, index.records));
+      } catch {
+        // No index: timestamps are unknown until one can be written; the log itself is QEMU's.
+      }
+    }
   }
 
   // ConsoleSource
@@ -188,7 +192,8 @@ export class LiveConsole implements ConsoleSource {
 
   private async observe(): Promise<void> {
     if (this.closed) return;
-    const st = await stat(this.files.log).catch(() => undefined);
+    // Synchronous small calls, as in readIndex (console-index.ts).
+    const st = statSync(this.files.log, { throwIfNoEntry: false });
     if (!st) return; // removed (or never created)
     let changed = false;
     if (this.shift + st.size < this.end) {
@@ -204,7 +209,7 @@ export class LiveConsole implements ConsoleSource {
     if (end > this.end) {
       const time = Math.max(this.fresh ? st.mtimeMs : nowMs(), this.lastTime);
       const record = { offset: end, time };
-      await appendFile(this.files.index, encodeRecord(record));
+      appendFileSync(this.files.index, encodeRecord(record));
       this.end = end;
       this.lastTime = time;
       this.records++;

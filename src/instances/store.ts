@@ -7,7 +7,7 @@
 // cost more CPU than the call itself: with 4 in parallel on 2 cores they were a measurable part
 // of the daemon's CPU per lifecycle (docs/instances.md). Only fsync, which may wait on the
 // disk, stays off the event loop.
-import { closeSync, copyFileSync, existsSync, fsync, linkSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fsync, linkSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -157,7 +157,24 @@ export class InstanceStore {
     await this.removeSockets(id);
     const trash = join(this.dir, `.trash-${id}`);
     renameSync(this.instanceDir(id), trash);
-    rmSync(trash, { recursive: true, force: true });
+    removeFlatDir(trash);
+  }
+}
+
+/**
+ * Remove a directory of plain files (an instance's): one unlink each and an rmdir, a third of the
+ * CPU of rmSync's recursive walk (an lstat per entry and a failed rmdir first); anything else in
+ * it (a directory a newer version made) falls back to rmSync.
+ */
+function removeFlatDir(dir: string): void {
+  try {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) rmSync(join(dir, entry.name), { recursive: true, force: true });
+      else unlinkSync(join(dir, entry.name));
+    }
+    rmdirSync(dir);
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
