@@ -29,12 +29,13 @@ function send(sock: Socket, msg: unknown): void {
 }
 
 /** A fake QEMU monitor: greets, requires qmp_capabilities first, then hands commands to `handler`. */
-async function fakeQmp(path: string, handler: Handler, opts: { greet?: boolean } = {}): Promise<Fake> {
+async function fakeQmp(path: string, handler: Handler, opts: { greet?: boolean; before?: unknown[] } = {}): Promise<Fake> {
   const fake: Fake = { server: createServer(), received: [], clients: [] };
   fake.server.on('connection', (sock) => {
     fake.clients.push(sock);
     let negotiated = false;
     let buf = '';
+    for (const msg of opts.before ?? []) send(sock, msg);
     if (opts.greet !== false) send(sock, GREETING);
     sock.on('data', (chunk) => {
       buf += chunk.toString();
@@ -103,6 +104,16 @@ test('qmp: greeting, capabilities, execute returns the result', async () => {
   assert.deepEqual(await qmp.execute('echo', { a: 1, b: 'x' }), { a: 1, b: 'x' });
   assert.equal(fake.received[0]?.['execute'], 'qmp_capabilities');
   assert.deepEqual(fake.received[2], { execute: 'echo', id: 2, arguments: { a: 1, b: 'x' } });
+  qmp.close();
+  await stop(fake);
+});
+
+test('qmp: an event QEMU sends before its greeting (a client connected while it starts) is skipped', async () => {
+  const path = sockPath();
+  const fake = await fakeQmp(path, standard, { before: [{ timestamp: { seconds: 1, microseconds: 0 }, event: 'RESUME' }] });
+  const qmp = await QmpClient.connect(path);
+  assert.deepEqual(qmp.greeting, GREETING);
+  assert.deepEqual(await qmp.execute('query-status'), { status: 'running', singlestep: false, running: true });
   qmp.close();
   await stop(fake);
 });

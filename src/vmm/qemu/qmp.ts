@@ -150,6 +150,9 @@ export class QmpClient extends EventEmitter {
           return;
         }
         if (stage === 'greeting') {
+          // A client that connects while QEMU is still starting (woken by the socket's creation)
+          // can be sent an event, e.g. RESUME, before the greeting: skip it, as below.
+          if ('event' in msg) return;
           if (typeof msg['QMP'] !== 'object' || msg['QMP'] === null) {
             finish(new CunikError('INTERNAL', `QMP: expected a greeting, got: ${line.slice(0, 200)}`));
             return;
