@@ -34,10 +34,16 @@ async function bareCycle(argv: string[], instanceDir: string, socketDir: string,
     const qmpPath = /unix:([^,]+)/.exec(args[args.indexOf('-qmp') + 1]!)![1]!;
     const child = spawn(args[0]!, args.slice(1), { detached: true, stdio: 'ignore' });
     const exited = new Promise((r) => child.once('exit', r));
-    const qmp = await QmpClient.connect(qmpPath, { timeoutMs: 10_000 });
-    qmp.close();
-    child.kill('SIGTERM');
-    await exited;
+    try {
+      const qmp = await QmpClient.connect(qmpPath, { timeoutMs: 10_000 });
+      qmp.close();
+      child.kill('SIGTERM');
+    } catch (err) {
+      child.kill('SIGKILL'); // a failed cycle must not leave its VM behind
+      throw err;
+    } finally {
+      await exited;
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
     rmSync(sock, { recursive: true, force: true });
