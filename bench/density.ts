@@ -14,6 +14,28 @@ const memAvailableKiB = (): number => Number(/MemAvailable:\s+(\d+)/.exec(readFi
 const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 3000));
 
+/**
+ * Wait until the memory of the processes just killed is back: tearing down 1,000 VMs (14 GiB)
+ * takes the kernel several seconds, and a baseline read meanwhile keeps rising during the next
+ * phase, which made the bare side look cheaper than it is.
+ */
+async function memoryQuiet(): Promise<void> {
+  // Dropped page cache and reclaimable slab (as root; best effort) take the readings' largest
+  // source of noise away: what the kernel happens to cache meanwhile.
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3');
+  } catch {
+    // not root: the readings are noisier
+  }
+  let last = memAvailableKiB();
+  for (let i = 0; i < 60; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = memAvailableKiB();
+    if (Math.abs(now - last) < 8 * 1024) return; // under 8 MiB in a second: settled
+    last = now;
+  }
+}
+
 async function twoAtATime(total: number, start: (i: number) => Promise<void>): Promise<number> {
   let next = 0;
   const t0 = now();
@@ -26,6 +48,7 @@ async function twoAtATime(total: number, start: (i: number) => Promise<void>): P
 export async function density(count = 1000): Promise<Record<string, number>> {
   // Through the daemon.
   let d = await daemonWithHello();
+  await memoryQuiet();
   const memBefore = memAvailableKiB();
   const rssBefore = rssKiB(d.proc.pid!);
   let argv: string[] = [];
@@ -38,6 +61,7 @@ export async function density(count = 1000): Promise<Record<string, number>> {
       await d.client.startInstance(id);
     });
     await settle();
+    await memoryQuiet();
     const running = (await d.client.listInstances()).length;
     const hostMiB = (memBefore - memAvailableKiB()) / 1024 / count;
     const daemonKiB = (rssKiB(d.proc.pid!) - rssBefore) / count;
@@ -99,6 +123,7 @@ export async function density(count = 1000): Promise<Record<string, number>> {
   const [instanceDir, kernel] = argvDir.split('|') as [string, string];
   const bareRoot = mkdtempSync(join(tmpdir(), 'cunik-bare-'));
   const children: ChildProcess[] = [];
+  await memoryQuiet();
   const memBare = memAvailableKiB();
   try {
     const bareStart = await twoAtATime(count, async (i) => {
@@ -113,6 +138,7 @@ export async function density(count = 1000): Promise<Record<string, number>> {
       (await QmpClient.connect(qmpPath, { timeoutMs: 30_000 })).close();
     });
     await settle();
+    await memoryQuiet();
     result['bare_mib_per_instance'] = round((memBare - memAvailableKiB()) / 1024 / count, 3);
     result['bare_start_all_s'] = round(bareStart);
   } finally {
