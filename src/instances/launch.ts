@@ -1,7 +1,6 @@
 // Booting an instance's VM, for a user's start or a restart by policy: choose its published ports,
 // build its boot spec, create its disk overlays, start the VMM and wait until it answers.
 // The caller (service.ts) runs this inside the instance's queue.
-import { readFileSync } from 'node:fs';
 import { conflict, CunikError } from '../errors.js';
 import { hostfwdFailure } from '../network/ports.js';
 import { bindablePorts } from '../network/probe.js';
@@ -61,18 +60,9 @@ export async function launchInstance(ctx: LaunchContext, record: InstanceRecord)
     }
   } else {
     // QEMU wrote its pidfile before it answered: record the VM's own pid (for stats, ps).
-    const vmPid = Number(readPidfile(paths.pidfile));
-    if (vmPid > 0 && ctx.isRunning(record.id)) record.pid = vmPid;
+    const vmPid = deps.store.vmPid(record.id);
+    if (vmPid !== undefined && ctx.isRunning(record.id)) record.pid = vmPid;
   }
   await saved;
   return record;
-}
-
-/** A few bytes, read synchronously (a promise read is four thread-pool round trips). */
-function readPidfile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }

@@ -1,7 +1,6 @@
 // Live restore at daemon start: load the stored records, re-adopt the VMs that outlived the previous
 // daemon, mark the ones that ended meanwhile exited (with their shim-recorded exit), end strays and
 // stale sockets, and pick the instances whose restart policy brings them back.
-import { readFileSync } from 'node:fs';
 import { exitStatusOf } from '../families/exit.js';
 import type { ExitStatus } from '../families/types.js';
 import type { VmHandle, VmPaths } from '../vmm/types.js';
@@ -35,8 +34,7 @@ export async function restoreInstances(ctx: RestoreContext): Promise<void> {
     const handle = watched ? deps.adopt?.(watched, paths) : undefined;
     if (handle) {
       // The record may hold the supervisor's pid (saved while QEMU started): the VM's is in its pidfile.
-      const vmPid = Number(readFileQuiet(paths.pidfile));
-      if (vmPid > 0) record.pid = vmPid;
+      record.pid = deps.store.vmPid(record.id) ?? record.pid;
       ctx.watch(record, handle);
       continue;
     }
@@ -56,12 +54,4 @@ export function dueAtDaemonStart(records: Iterable<InstanceRecord>, isRunning: (
     if (restartsOnDaemonStart(record.config.restartPolicy ?? NO_RESTART, record.manuallyStopped ?? false)) due.push(record);
   }
   return due;
-}
-
-function readFileQuiet(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }

@@ -7,7 +7,7 @@
 // cost more CPU than the call itself: with 4 in parallel on 2 cores they were a measurable part
 // of the daemon's CPU per lifecycle (docs/instances.md). Only fsync, which may wait on the
 // disk, stays off the event loop.
-import { closeSync, copyFileSync, existsSync, fsync, linkSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fsync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -67,6 +67,19 @@ export class InstanceStore {
       vmmLog: join(dir, 'qemu.log'),
       exitFile: join(dir, 'exit'),
     };
+  }
+
+  /**
+   * The VM's own pid from the pidfile QEMU wrote, if there is one. A few bytes read synchronously
+   * (a promise read is four thread-pool round trips).
+   */
+  vmPid(id: string): number | undefined {
+    try {
+      const pid = Number(readFileSync(this.paths(id).pidfile, 'utf8'));
+      return pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Every readable record. Directories without a valid record are leftovers of a crash and are removed. */
