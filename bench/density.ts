@@ -1,6 +1,7 @@
 // density: N idle instances through the daemon (two started at a time), then N bare QEMUs with the
 // same argv, in one run: host memory per instance, daemon RSS per instance, start times, `cunik ps`
 // time with all running, and how long a restarted daemon takes to re-adopt them all.
+// The bare QEMUs run with transparent huge pages off, as the daemon runs its own (docs/qemu.md).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,6 +34,28 @@ async function memoryQuiet(): Promise<void> {
     const now = memAvailableKiB();
     if (Math.abs(now - last) < 8 * 1024) return; // under 8 MiB in a second: settled
     last = now;
+  }
+}
+
+const THP_MODE = '/sys/kernel/mm/transparent_hugepage/enabled';
+
+/**
+ * Run `body` with transparent huge pages off host-wide, as cunikd runs its VMs (cunik-shim
+ * --no-thp), so the bare QEMUs get the same memory policy as the daemon's and the comparison
+ * stays about Cunik's own cost. The previous mode is restored. Without root: unchanged (noted).
+ */
+async function withoutHugepages<T>(body: () => Promise<T>): Promise<{ value: T; thpOff: boolean }> {
+  let previous: string | undefined;
+  try {
+    previous = /\[(\w+)\]/.exec(readFileSync(THP_MODE, 'utf8'))?.[1];
+    if (previous !== undefined && previous !== 'never') writeFileSync(THP_MODE, 'never');
+  } catch {
+    previous = undefined;
+  }
+  try {
+    return { value: await body(), thpOff: previous !== undefined };
+  } finally {
+    if (previous !== undefined && previous !== 'never') writeFileSync(THP_MODE, previous);
   }
 }
 
@@ -123,24 +146,28 @@ export async function density(count = 1000): Promise<Record<string, number>> {
   const [instanceDir, kernel] = argvDir.split('|') as [string, string];
   const bareRoot = mkdtempSync(join(tmpdir(), 'cunik-bare-'));
   const children: ChildProcess[] = [];
-  await memoryQuiet();
-  const memBare = memAvailableKiB();
   try {
-    const bareStart = await twoAtATime(count, async (i) => {
-      const dir = join(bareRoot, String(i));
-      mkdirSync(dir);
-      writeFileSync(join(dir, 'console.log'), '');
-      const args = argv.map((a) => a.split(instanceDir).join(dir).split(socketDir).join(dir)).map((a) => (a === join(dir, 'kernel') ? kernel : a));
-      const child = spawn(args[0]!, args.slice(1), { detached: true, stdio: 'ignore' });
-      child.unref();
-      children.push(child);
-      const qmpPath = /unix:([^,]+)/.exec(args[args.indexOf('-qmp') + 1]!)![1]!;
-      (await QmpClient.connect(qmpPath, { timeoutMs: 30_000 })).close();
+    const { value: bare, thpOff } = await withoutHugepages(async () => {
+      await memoryQuiet();
+      const memBare = memAvailableKiB();
+      const bareStart = await twoAtATime(count, async (i) => {
+        const dir = join(bareRoot, String(i));
+        mkdirSync(dir);
+        writeFileSync(join(dir, 'console.log'), '');
+        const args = argv.map((a) => a.split(instanceDir).join(dir).split(socketDir).join(dir)).map((a) => (a === join(dir, 'kernel') ? kernel : a));
+        const child = spawn(args[0]!, args.slice(1), { detached: true, stdio: 'ignore' });
+        child.unref();
+        children.push(child);
+        const qmpPath = /unix:([^,]+)/.exec(args[args.indexOf('-qmp') + 1]!)![1]!;
+        (await QmpClient.connect(qmpPath, { timeoutMs: 30_000 })).close();
+      });
+      await settle();
+      await memoryQuiet();
+      return { mib: (memBare - memAvailableKiB()) / 1024 / count, startS: bareStart };
     });
-    await settle();
-    await memoryQuiet();
-    result['bare_mib_per_instance'] = round((memBare - memAvailableKiB()) / 1024 / count, 3);
-    result['bare_start_all_s'] = round(bareStart);
+    result['bare_mib_per_instance'] = round(bare.mib, 3);
+    result['bare_start_all_s'] = round(bare.startS);
+    result['bare_thp_off'] = thpOff ? 1 : 0;
   } finally {
     for (const c of children) c.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 1000));

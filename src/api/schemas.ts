@@ -231,6 +231,7 @@ export const InfoResponse = Type.Object(
     qemu: Type.String({ description: 'QEMU binary and version' }),
     accelerator: Type.Union([Type.Literal('kvm'), Type.Literal('tcg'), Type.Literal('probing')]),
     acceleratorReason: Type.String(),
+    transparentHugepages: Type.Boolean({ description: 'whether VMs may use transparent huge pages (cunikd --vm-thp)' }),
     instances: Type.Object({ total: Type.Integer(), running: Type.Integer(), paused: Type.Integer(), stopped: Type.Integer() }),
     images: Type.Integer(),
     families: Type.Array(Type.String()),

@@ -26,6 +26,8 @@ export interface BackendDeps {
   instances: InstanceService;
   images: ImageStore;
   driverName: string;
+  /** VMs may use transparent huge pages (cunikd --vm-thp). */
+  transparentHugepages: boolean;
   qemuVersion: () => Promise<string>;
   accelerator: () => AccelChoice | undefined;
   consoles: ConsoleManager;
@@ -140,6 +142,7 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
           qemu: await deps.qemuVersion(),
           accelerator: accel?.accel ?? 'probing',
           acceleratorReason: accel?.reason ?? 'the accelerator probe is still running',
+          transparentHugepages: deps.transparentHugepages,
           instances: instances.counts(),
           images: images.list().length,
           families: familyNames(),

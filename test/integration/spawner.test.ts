@@ -140,3 +140,24 @@ test('restart then kill: the previous run\'s exit status never passes for the ne
     await d.stop();
   }
 });
+
+/** The THP_enabled line of /proc/PID/status: 0 once prctl(PR_SET_THP_DISABLE) applies to it. */
+const thpEnabled = (pid: number): string | undefined => /THP_enabled:\s*(\d)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+
+test('VMs run without transparent huge pages unless cunikd --vm-thp; info says which', { skip: thpEnabled(process.pid) === undefined && 'kernel without THP_enabled in /proc/PID/status' }, async () => {
+  for (const vmThp of [false, true]) {
+    const d = await startDaemon({ args: ['--accel', 'tcg', ...(vmThp ? ['--vm-thp'] : [])] });
+    const run = (args: string[]) => cli(args, { socket: d.socket });
+    try {
+      assert.equal((await run(['import', '--family', 'generic', helloKernel, 'hello'])).code, 0);
+      assert.equal((await run(['run', '-d', '--name', 'a', 'hello', 'idle'])).code, 0);
+      const qemu = (await d.client.inspectInstance('a')).pid!;
+      assert.equal(proc(qemu)?.comm, 'qemu-system-x86');
+      assert.equal(thpEnabled(qemu), vmThp ? thpEnabled(process.pid) : '0');
+      assert.match((await run(['info'])).stdout, new RegExp(`^VM Transparent Huge Pages: ${vmThp ? 'on' : 'off'}$`, 'm'));
+      assert.equal((await run(['rm', '-f', 'a'])).code, 0);
+    } finally {
+      await d.stop();
+    }
+  }
+});

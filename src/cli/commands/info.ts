@@ -27,6 +27,7 @@ export function register(program: Command): void {
             `QEMU: ${i.qemu}`,
             `Accelerator: ${i.accelerator}`,
             ` Reason: ${i.acceleratorReason}`,
+            `VM Transparent Huge Pages: ${i.transparentHugepages ? 'on' : 'off'}`,
             `Families: ${i.families.join(', ')}`,
           ].join('\n') + '\n',
         );

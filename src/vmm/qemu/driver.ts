@@ -33,6 +33,13 @@ export interface QemuDriverOptions {
    * forking the daemon (src/vmm/spawner.ts).
    */
   spawner?: string;
+  /**
+   * Let QEMU back guest RAM and TCG's code buffer with transparent huge pages (it asks for them).
+   * Default false: under a shim, the VM runs with THP off, since a small guest touches a few KiB
+   * where each huge page costs 2 MiB (docs/qemu.md). Large, memory-hungry guests under KVM gain
+   * from them: cunikd --vm-thp.
+   */
+  transparentHugepages?: boolean;
 }
 
 interface Started {
@@ -63,6 +70,7 @@ export class QemuDriver implements VmmDriver {
     this.bios = opts.bios === null ? undefined : (opts.bios ?? (existsSync(QBOOT_ROM) ? QBOOT_ROM : undefined));
     this.qmpTimeoutMs = opts.qmpTimeoutMs ?? 5000;
     this.shim = opts.shim;
+    this.shimFlags = opts.transparentHugepages === true ? [] : ['--no-thp'];
     this.spawner = opts.spawner !== undefined ? new Spawner(opts.spawner) : undefined;
   }
 
@@ -72,6 +80,7 @@ export class QemuDriver implements VmmDriver {
   }
 
   private readonly shim: string | undefined;
+  private readonly shimFlags: string[];
   private readonly spawner: Spawner | undefined;
 
   argv(spec: BootSpec, paths: VmPaths, accel: Accelerator): string[] {
@@ -91,8 +100,8 @@ export class QemuDriver implements VmmDriver {
     const underShim = this.shim !== undefined && paths.exitFile !== undefined;
     const { pid, ended, signal, errOffset } =
       underShim && this.spawner
-        ? await this.viaSpawner(this.spawner, [this.shim!, '--notify-fd', '3', paths.exitFile!, ...argv], paths)
-        : await this.viaSpawn(underShim ? [this.shim!, paths.exitFile!, ...argv] : argv, paths);
+        ? await this.viaSpawner(this.spawner, [this.shim!, '--notify-fd', '3', ...this.shimFlags, paths.exitFile!, ...argv], paths)
+        : await this.viaSpawn(underShim ? [this.shim!, ...this.shimFlags, paths.exitFile!, ...argv] : argv, paths);
     const vmmLog = paths.vmmLog;
     const exited = ended.then((raw) => {
       // Under the shim, an exit code below 128 is QEMU's own (the shim's line, or the shim's status);
