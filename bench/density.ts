@@ -2,38 +2,45 @@
 // same argv, in one run: host memory per instance, daemon RSS per instance, start times, `cunik ps`
 // time with all running, and how long a restarted daemon takes to re-adopt them all.
 // The bare QEMUs run with transparent huge pages off, as the daemon runs its own (docs/qemu.md).
+//
+// Two rounds in ABBA order (daemon, bare, bare, daemon), so that a host that gets slower or
+// faster during the run weighs on both sides alike. Start times: each side's faster round (the
+// noise of a shared host only ever adds time); memory: each side's mean. The steal time of each
+// phase is reported, so a reader can tell a noisy phase from a slow one.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpClient } from '../src/vmm/qemu/qmp.js';
-import { killInstances, repo, startDaemon } from '../test/helpers/daemon.js';
+import { repo, startDaemon, type TestDaemon } from '../test/helpers/daemon.js';
 import { daemonWithHello, median, now, round } from './harness.js';
 
 const { NODE_EXTRA_CA_CERTS: _certs, ...cliEnv } = process.env;
 const memAvailableKiB = (): number => Number(/MemAvailable:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))![1]);
 const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 3000));
+/** Host-wide steal time so far, ms (the hypervisor ran someone else while this machine wanted to run). */
+const stealMs = (): number => Number(readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/)[8]) * 10;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Wait until the memory of the processes just killed is back: tearing down 1,000 VMs (14 GiB)
- * takes the kernel several seconds, and a baseline read meanwhile keeps rising during the next
- * phase, which made the bare side look cheaper than it is.
+ * Wait until memory readings are steady: the previous phase's 1,000 VMs (11 GiB) take the kernel
+ * seconds to tear down, and a baseline read meanwhile keeps rising during the next phase, which
+ * makes that side look cheaper. Page cache and reclaimable slab are dropped (as root; best effort):
+ * what the kernel happens to cache is the readings' largest noise otherwise.
  */
 async function memoryQuiet(): Promise<void> {
-  // Dropped page cache and reclaimable slab (as root; best effort) take the readings' largest
-  // source of noise away: what the kernel happens to cache meanwhile.
   try {
     writeFileSync('/proc/sys/vm/drop_caches', '3');
   } catch {
     // not root: the readings are noisier
   }
   let last = memAvailableKiB();
-  for (let i = 0; i < 60; i++) {
-    await new Promise((r) => setTimeout(r, 1000));
-    const now = memAvailableKiB();
-    if (Math.abs(now - last) < 8 * 1024) return; // under 8 MiB in a second: settled
-    last = now;
+  let steady = 0;
+  for (let i = 0; i < 60 && steady < 2; i++) {
+    await sleep(1000);
+    const current = memAvailableKiB();
+    steady = Math.abs(current - last) < 2048 ? steady + 1 : 0; // under 2 MiB in a second, twice running
+    last = current;
   }
 }
 
@@ -62,119 +69,164 @@ async function withoutHugepages<T>(body: () => Promise<T>): Promise<{ value: T; 
 async function twoAtATime(total: number, start: (i: number) => Promise<void>): Promise<number> {
   let next = 0;
   const t0 = now();
-  await Promise.all([0, 1].map(async () => {
-    for (let i = next++; i < total; i = next++) await start(i);
-  }));
+  await Promise.all(
+    [0, 1].map(async () => {
+      for (let i = next++; i < total; i = next++) await start(i);
+    }),
+  );
   return (now() - t0) / 1000;
 }
 
-export async function density(count = 1000): Promise<Record<string, number>> {
-  // Through the daemon.
-  let d = await daemonWithHello();
+interface Phase {
+  startS: number;
+  mibPerInstance: number;
+  stealMsPerInstance: number;
+}
+
+/** Start `count` instances two at a time with `start`, then read the memory they hold. */
+async function measured(count: number, start: (i: number) => Promise<void>): Promise<Phase> {
   await memoryQuiet();
   const memBefore = memAvailableKiB();
-  const rssBefore = rssKiB(d.proc.pid!);
-  let argv: string[] = [];
-  let argvDir = '';
-  let socketDir = '';
-  let result: Record<string, number>;
+  const steal0 = stealMs();
+  const startS = await twoAtATime(count, start);
+  const steal = stealMs() - steal0;
+  await sleep(3000);
+  await memoryQuiet();
+  return { startS, mibPerInstance: (memBefore - memAvailableKiB()) / 1024 / count, stealMsPerInstance: steal / count };
+}
+
+/** What a bare run needs from the daemon's VMs: one instance's argv and paths, and a copy of its kernel. */
+interface BareTemplate {
+  argv: string[];
+  instanceDir: string;
+  socketDir: string;
+  kernel: string;
+}
+
+/** The daemon's round: `count` instances through the API; with `extras`, also ps, RSS and live restore. */
+async function daemonRound(count: number, extras: boolean): Promise<{ phase: Phase; figures: Record<string, number>; template: BareTemplate }> {
+  let d: TestDaemon = await daemonWithHello();
+  const figures: Record<string, number> = {};
   try {
-    const startAll = await twoAtATime(count, async () => {
+    const rssBefore = rssKiB(d.proc.pid!);
+    const phase = await measured(count, async () => {
       const { id } = await d.client.createInstance({ image: 'hello', args: ['idle'] });
       await d.client.startInstance(id);
     });
-    await settle();
-    await memoryQuiet();
-    const running = (await d.client.listInstances()).length;
-    const hostMiB = (memBefore - memAvailableKiB()) / 1024 / count;
-    const daemonKiB = (rssKiB(d.proc.pid!) - rssBefore) / count;
-    const psTimes: number[] = [];
-    for (let i = 0; i < 7; i++) {
-      const t0 = now();
-      spawnSync(join(repo, 'bin', 'cunik'), ['-H', `unix://${d.socket}`, 'ps'], { stdio: 'ignore' });
-      psTimes.push(now() - t0);
-    }
-    // For scale on this host: bare `node -e 0`, and the API call alone (no CLI process).
-    const nodeTimes: number[] = [];
-    const apiTimes: number[] = [];
-    for (let i = 0; i < 7; i++) {
-      let t0 = now();
-      spawnSync(process.execPath, ['-e', '0'], { stdio: 'ignore', env: cliEnv }); // as bin/cunik starts node
-      nodeTimes.push(now() - t0);
-      t0 = now();
-      await d.client.listInstances();
-      apiTimes.push(now() - t0);
-    }
+    figures['running_at_once'] = (await d.client.listInstances()).length;
+    figures['daemon_rss_kib_per_instance'] = (rssKiB(d.proc.pid!) - rssBefore) / count;
     const any = (await d.client.listInstances())[0]!;
     const detail = await d.client.inspectInstance(any.id);
-    argv = detail.vm.argv;
-    argvDir = detail.paths.dir;
-    socketDir = join(d.root, 'sock');
+    const kernel = join(mkdtempSync(join(tmpdir(), 'cunik-k-')), 'kernel');
+    copyFileSync(join(detail.paths.dir, 'kernel'), kernel);
+    const template = { argv: detail.vm.argv, instanceDir: detail.paths.dir, socketDir: join(d.root, 'sock'), kernel };
+    if (extras) {
+      const psTimes: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const t0 = now();
+        spawnSync(join(repo, 'bin', 'cunik'), ['-H', `unix://${d.socket}`, 'ps'], { stdio: 'ignore' });
+        psTimes.push(now() - t0);
+      }
+      // For scale on this host: bare `node -e 0`, and the API call alone (no CLI process).
+      const nodeTimes: number[] = [];
+      const apiTimes: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        let t0 = now();
+        spawnSync(process.execPath, ['-e', '0'], { stdio: 'ignore', env: cliEnv }); // as bin/cunik starts node
+        nodeTimes.push(now() - t0);
+        t0 = now();
+        await d.client.listInstances();
+        apiTimes.push(now() - t0);
+      }
+      Object.assign(figures, { ps_ms: median(psTimes), ps_api_ms: median(apiTimes), node_ms: median(nodeTimes) });
 
-    // Live restore of all of them.
-    const gone = new Promise((r) => d.proc.once('exit', r));
-    d.proc.kill('SIGKILL');
-    await gone;
-    d.client.close();
-    const t0 = now();
-    d = await startDaemon({ dir: d.dir });
-    const restored = (await d.client.listInstances()).length;
-    const restoreS = (now() - t0) / 1000;
-    result = {
-      instances: count,
-      running_at_once: running,
-      restored,
-      host_mib_per_instance: round(hostMiB, 3),
-      daemon_rss_kib_per_instance: round(daemonKiB, 1),
-      start_all_s: round(startAll),
-      ps_ms: round(median(psTimes)),
-      ps_api_ms: round(median(apiTimes)),
-      node_ms: round(median(nodeTimes)),
-      restore_s: round(restoreS, 3),
-    };
-    // Copy what the bare run needs before the daemon's files go.
-    const bareKernel = join(mkdtempSync(join(tmpdir(), 'cunik-k-')), 'kernel');
-    copyFileSync(join(argvDir, 'kernel'), bareKernel);
-    argvDir = `${argvDir}|${bareKernel}`;
+      // Live restore of all of them.
+      const gone = new Promise((r) => d.proc.once('exit', r));
+      d.proc.kill('SIGKILL');
+      await gone;
+      d.client.close();
+      const t0 = now();
+      d = await startDaemon({ dir: d.dir });
+      figures['restored'] = (await d.client.listInstances()).length;
+      figures['restore_s'] = (now() - t0) / 1000;
+    }
+    return { phase, figures, template };
   } finally {
-    killInstances(d.root);
-    await new Promise((r) => setTimeout(r, 1000));
-    await d.stop();
+    await d.stop(); // kills its VMs and waits until they are gone
   }
+}
 
-  // Bare QEMU, same argv, each in its own directory.
-  const [instanceDir, kernel] = argvDir.split('|') as [string, string];
+/** The bare round: `count` QEMUs with the daemon's argv, each in its own directory. */
+async function bareRound(count: number, t: BareTemplate): Promise<{ phase: Phase; thpOff: boolean }> {
   const bareRoot = mkdtempSync(join(tmpdir(), 'cunik-bare-'));
   const children: ChildProcess[] = [];
   try {
-    const { value: bare, thpOff } = await withoutHugepages(async () => {
-      await memoryQuiet();
-      const memBare = memAvailableKiB();
-      const bareStart = await twoAtATime(count, async (i) => {
+    const { value: phase, thpOff } = await withoutHugepages(() =>
+      measured(count, async (i) => {
         const dir = join(bareRoot, String(i));
         mkdirSync(dir);
         writeFileSync(join(dir, 'console.log'), '');
-        const args = argv.map((a) => a.split(instanceDir).join(dir).split(socketDir).join(dir)).map((a) => (a === join(dir, 'kernel') ? kernel : a));
+        const args = t.argv.map((a) => a.split(t.instanceDir).join(dir).split(t.socketDir).join(dir)).map((a) => (a === join(dir, 'kernel') ? t.kernel : a));
         const child = spawn(args[0]!, args.slice(1), { detached: true, stdio: 'ignore' });
         child.unref();
         children.push(child);
         const qmpPath = /unix:([^,]+)/.exec(args[args.indexOf('-qmp') + 1]!)![1]!;
         (await QmpClient.connect(qmpPath, { timeoutMs: 30_000 })).close();
-      });
-      await settle();
-      await memoryQuiet();
-      return { mib: (memBare - memAvailableKiB()) / 1024 / count, startS: bareStart };
-    });
-    result['bare_mib_per_instance'] = round(bare.mib, 3);
-    result['bare_start_all_s'] = round(bare.startS);
-    result['bare_thp_off'] = thpOff ? 1 : 0;
+      }),
+    );
+    return { phase, thpOff };
   } finally {
     for (const c of children) c.kill('SIGKILL');
-    await new Promise((r) => setTimeout(r, 1000));
+    // Until every one has exited (and its memory is back), at most 30 s; a timer keeps the loop
+    // alive meanwhile, since the children are unref()ed.
+    for (let i = 0; i < 300 && children.some((c) => c.exitCode === null && c.signalCode === null); i++) await sleep(100);
     rmSync(bareRoot, { recursive: true, force: true });
-    rmSync(join(kernel, '..'), { recursive: true, force: true });
   }
-  result['host_vs_bare'] = round(result['host_mib_per_instance']! / result['bare_mib_per_instance']!, 3);
-  result['start_vs_bare'] = round(result['start_all_s']! / result['bare_start_all_s']!, 3);
-  return result;
+}
+
+export async function density(count = 1000): Promise<Record<string, number>> {
+  const first = await daemonRound(count, true);
+  const t = first.template;
+  let bare1, bare2, second;
+  try {
+    bare1 = await bareRound(count, t);
+    bare2 = await bareRound(count, t);
+    second = await daemonRound(count, false);
+  } finally {
+    rmSync(join(t.kernel, '..'), { recursive: true, force: true });
+  }
+  const daemon = [first.phase, second.phase];
+  const bare = [bare1.phase, bare2.phase];
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const hostMiB = mean(daemon.map((p) => p.mibPerInstance));
+  const bareMiB = mean(bare.map((p) => p.mibPerInstance));
+  const startS = Math.min(...daemon.map((p) => p.startS));
+  const bareStartS = Math.min(...bare.map((p) => p.startS));
+  const f = first.figures;
+  return {
+    instances: count,
+    running_at_once: f['running_at_once']!,
+    restored: f['restored']!,
+    host_mib_per_instance: round(hostMiB, 3),
+    bare_mib_per_instance: round(bareMiB, 3),
+    host_vs_bare: round(hostMiB / bareMiB, 3),
+    daemon_rss_kib_per_instance: round(f['daemon_rss_kib_per_instance']!, 1),
+    start_all_s: round(startS),
+    bare_start_all_s: round(bareStartS),
+    start_vs_bare: round(startS / bareStartS, 3),
+    ps_ms: round(f['ps_ms']!),
+    ps_api_ms: round(f['ps_api_ms']!),
+    node_ms: round(f['node_ms']!),
+    restore_s: round(f['restore_s']!, 3),
+    // Each round, in run order (daemon, bare, bare, daemon): start time and steal per instance.
+    round_start_s_1: round(first.phase.startS),
+    round_start_s_2: round(bare1.phase.startS),
+    round_start_s_3: round(bare2.phase.startS),
+    round_start_s_4: round(second.phase.startS),
+    round_steal_ms_per_instance_1: round(first.phase.stealMsPerInstance),
+    round_steal_ms_per_instance_2: round(bare1.phase.stealMsPerInstance),
+    round_steal_ms_per_instance_3: round(bare2.phase.stealMsPerInstance),
+    round_steal_ms_per_instance_4: round(second.phase.stealMsPerInstance),
+    bare_thp_off: bare1.thpOff ? 1 : 0,
+  };
 }
