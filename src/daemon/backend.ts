@@ -74,7 +74,7 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
         const opts = parseLogsOptions(q, Date.now());
         const follow = (q.follow ?? false) && (r.state === 'created' || instances.isRunning(r.id));
         const exited = follow ? instances.wait(r.id, 'next-exit') : undefined;
-        return readConsole(deps.consoles.source(r.id), { ...opts, follow, exited, timestamps: q.timestamps });
+        return readConsole(deps.consoles.source(r.id, follow), { ...opts, follow, exited, timestamps: q.timestamps });
       },
       attach: (ref, q) => {
         const r = instances.get(ref);
@@ -90,7 +90,7 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
         const fromLog = r.state === 'created' || r.state === 'restarting';
         return (connection) => {
           // A created instance has printed nothing yet; a restarting one only in earlier runs.
-          const output = fromLog ? readConsole(deps.consoles.source(r.id), { follow: true, fromEnd: r.state === 'restarting', exited: instances.wait(r.id, 'next-exit') }) : undefined;
+          const output = fromLog ? readConsole(deps.consoles.source(r.id, true), { follow: true, fromEnd: r.state === 'restarting', exited: instances.wait(r.id, 'next-exit') }) : undefined;
           deps.consoles.attach(r.id, connection, { stdin: q.stdin ?? true, stdout: q.stdout ?? true, detachKeys, output });
         };
       },

@@ -94,7 +94,9 @@ export class ConsoleManager implements ConsolePolicy {
   /** Follow the instance's lifecycle events (InstanceService 'event'). */
   onEvent(e: { action: string; id: string }): void {
     switch (e.action) {
-      case 'create':
+      // Not at 'create': nothing writes a console before its VM starts, and watching costs about
+      // a third of a create's CPU (an index file, an inotify watch). A reader of a created
+      // instance's console asks for the watch itself (source(id, true)).
       case 'start':
         this.watch(e.id);
         break;
@@ -133,8 +135,12 @@ export class ConsoleManager implements ConsolePolicy {
     await c.close();
   }
 
-  /** The console to read: the watched one (kept in step with rotations), else the files as they are. */
-  source(id: string): ConsoleSource {
+  /**
+   * The console to read: the watched one (kept in step with rotations), else the files as they are.
+   * `live`: a reader that follows what comes (logs -f, attach before the start) gets it watched now.
+   */
+  source(id: string, live = false): ConsoleSource {
+    if (live) this.watch(id);
     return this.live.get(id) ?? staticConsole(this.files(id));
   }
 
