@@ -22,7 +22,7 @@ import { makeBackends } from './backend.js';
 import { makeOpsBackends } from './backend-ops.js';
 import { EventLog } from '../events/log.js';
 import { imageEventRecorder, instanceEventRecorder } from '../events/sources.js';
-import { raiseOpenFileLimit } from './limits.js';
+import { raiseControlPlanePriority, raiseOpenFileLimit } from './limits.js';
 import { acquireRootLock } from './lock.js';
 import { buildServer } from './server.js';
 
@@ -81,7 +81,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
 
     // VMs run under cunik-shim, which cunik-spawner starts: the daemon itself never forks (docs/instances.md).
     const bin = join(installRoot(), 'build', 'bin');
-    const driver = new QemuDriver({ binary: opts.qemu, shim: join(bin, 'cunik-shim'), spawner: join(bin, 'cunik-spawner'), transparentHugepages: opts.vmThp === true });
+    const vmNice = raiseControlPlanePriority();
+    const driver = new QemuDriver({ binary: opts.qemu, shim: join(bin, 'cunik-shim'), spawner: join(bin, 'cunik-spawner'), transparentHugepages: opts.vmThp === true, ...(vmNice !== undefined && { vmNice }) });
     const events = new EventLog();
     const images = new ImageStore(root, { knownFamilies: familyNames(), onEvent: imageEventRecorder(events) });
     const volumes = new VolumeStore(root);

@@ -2,7 +2,7 @@
 // neither its death nor the daemon's ends a VM.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Spawner } from '../../src/vmm/spawner.js';
@@ -144,7 +144,7 @@ test('restart then kill: the previous run\'s exit status never passes for the ne
 /** The THP_enabled line of /proc/PID/status: 0 once prctl(PR_SET_THP_DISABLE) applies to it. */
 const thpEnabled = (pid: number): string | undefined => /THP_enabled:\s*(\d)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
 
-test('VMs run without transparent huge pages unless cunikd --vm-thp; info says which', { skip: thpEnabled(process.pid) === undefined && 'kernel without THP_enabled in /proc/PID/status' }, async () => {
+test('VMs run without transparent huge pages unless cunikd --vm-thp, and behind the control plane in priority; info says which', { skip: thpEnabled(process.pid) === undefined && 'kernel without THP_enabled in /proc/PID/status' }, async () => {
   for (const vmThp of [false, true]) {
     const d = await startDaemon({ args: ['--accel', 'tcg', ...(vmThp ? ['--vm-thp'] : [])] });
     const run = (args: string[]) => cli(args, { socket: d.socket });
@@ -155,6 +155,13 @@ test('VMs run without transparent huge pages unless cunikd --vm-thp; info says w
       assert.equal(proc(qemu)?.comm, 'qemu-system-x86');
       assert.equal(thpEnabled(qemu), vmThp ? thpEnabled(process.pid) : '0');
       assert.match((await run(['info'])).stdout, new RegExp(`^VM Transparent Huge Pages: ${vmThp ? 'on' : 'off'}$`, 'm'));
+      if (process.getuid?.() === 0) {
+        // The control plane runs ahead of its VMs; the VM gets back the daemon's starting priority.
+        const ours = getPriority();
+        assert.equal(getPriority(d.proc.pid!), Math.max(-20, ours - 5), 'the daemon runs 5 nice values ahead');
+        assert.equal(getPriority(proc(qemu)!.ppid), Math.max(-20, ours - 5), 'so do the shims');
+        assert.equal(getPriority(qemu), ours, 'the VM runs at the priority the daemon was started with');
+      }
       assert.equal((await run(['rm', '-f', 'a'])).code, 0);
     } finally {
       await d.stop();

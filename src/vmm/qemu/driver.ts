@@ -40,6 +40,8 @@ export interface QemuDriverOptions {
    * from them: cunikd --vm-thp.
    */
   transparentHugepages?: boolean;
+  /** Under a shim, the nice value the VM runs at (the daemon may run a little ahead of its VMs). */
+  vmNice?: number;
 }
 
 interface Started {
@@ -70,7 +72,7 @@ export class QemuDriver implements VmmDriver {
     this.bios = opts.bios === null ? undefined : (opts.bios ?? (existsSync(QBOOT_ROM) ? QBOOT_ROM : undefined));
     this.qmpTimeoutMs = opts.qmpTimeoutMs ?? 5000;
     this.shim = opts.shim;
-    this.shimFlags = opts.transparentHugepages === true ? [] : ['--no-thp'];
+    this.shimFlags = [...(opts.transparentHugepages === true ? [] : ['--no-thp']), ...(opts.vmNice !== undefined ? ['--nice', String(opts.vmNice)] : [])];
     this.spawner = opts.spawner !== undefined ? new Spawner(opts.spawner) : undefined;
   }
 

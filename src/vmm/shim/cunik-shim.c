@@ -1,7 +1,10 @@
 /*
  * cunik-shim: the parent of one VM process, so that the VM's exit status is never lost.
  *
- *   cunik-shim [--notify-fd N] [--no-thp] EXIT_FILE PROGRAM [ARG...]
+ *   cunik-shim [--notify-fd N] [--no-thp] [--nice N] EXIT_FILE PROGRAM [ARG...]
+ *
+ * --nice N runs PROGRAM at nice value N: cunikd runs its control plane (itself, the spawner,
+ * the shims) a little ahead of its VMs, and gives the VMs back the priority it was started with.
  *
  * --no-thp turns transparent huge pages off for PROGRAM (prctl PR_SET_THP_DISABLE, kept across
  * exec). QEMU asks for huge pages on guest RAM and on TCG's code buffer, so a tiny guest that
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,8 +82,15 @@ int main(int argc, char **argv) {
         argv += 1;
         argc -= 1;
     }
+    int set_nice = 0, nice_value = 0;
+    if (argc > 2 && strcmp(argv[1], "--nice") == 0) {
+        set_nice = 1;
+        nice_value = atoi(argv[2]);
+        argv += 2;
+        argc -= 2;
+    }
     if (argc < 3) {
-        fprintf(stderr, "usage: cunik-shim [--notify-fd N] [--no-thp] EXIT_FILE PROGRAM [ARG...]\n");
+        fprintf(stderr, "usage: cunik-shim [--notify-fd N] [--no-thp] [--nice N] EXIT_FILE PROGRAM [ARG...]\n");
         return 125;
     }
     unlink(argv[1]);
@@ -91,6 +102,7 @@ int main(int argc, char **argv) {
     if (child == 0) {
         /* Best effort: a kernel without it (before 3.15) runs the VM with huge pages as before. */
         if (no_thp) prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        if (set_nice) setpriority(PRIO_PROCESS, 0, nice_value);
         execvp(argv[2], argv + 2);
         fprintf(stderr, "cunik-shim: cannot run %s: %s\n", argv[2], strerror(errno));
         _exit(127);
