@@ -3,9 +3,9 @@
 // time with all running, and how long a restarted daemon takes to re-adopt them all.
 // The bare QEMUs run with transparent huge pages off, as the daemon runs its own (docs/qemu.md).
 //
-// Two rounds in ABBA order (daemon, bare, bare, daemon), so that a host that gets slower or
-// faster during the run weighs on both sides alike. Start times: each side's faster round (the
-// noise of a shared host only ever adds time); memory: each side's mean. The steal time of each
+// Three rounds of each side in ABBAAB order (daemon, bare, bare, daemon, daemon, bare), so that a
+// host that gets slower or faster during the run weighs on both sides alike. Start times: each
+// side's fastest round (the noise of a shared host only ever adds time); memory: each side's mean. The steal time of each
 // phase is reported, so a reader can tell a noisy phase from a slow one.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -184,26 +184,35 @@ async function bareRound(count: number, t: BareTemplate): Promise<{ phase: Phase
   }
 }
 
-export async function density(count = 1000): Promise<Record<string, number>> {
+/** Phase order: ABBAAB (daemon, bare, bare, daemon, daemon, bare, ...), `rounds` of each side. */
+export const phaseOrder = (rounds: number): ('daemon' | 'bare')[] =>
+  Array.from({ length: rounds * 2 }, (_, i) => ((i + 1) >> 1) % 2 === 0 ? 'daemon' : 'bare');
+
+export async function density(count = 1000, rounds = 3): Promise<Record<string, number>> {
   const first = await daemonRound(count, true);
   const t = first.template;
-  let bare1, bare2, second;
+  const phases: { side: 'daemon' | 'bare'; phase: Phase }[] = [{ side: 'daemon', phase: first.phase }];
+  let thpOff = false;
   try {
-    bare1 = await bareRound(count, t);
-    bare2 = await bareRound(count, t);
-    second = await daemonRound(count, false);
+    for (const side of phaseOrder(rounds).slice(1)) {
+      if (side === 'daemon') phases.push({ side, phase: (await daemonRound(count, false)).phase });
+      else {
+        const bare = await bareRound(count, t);
+        thpOff = bare.thpOff;
+        phases.push({ side, phase: bare.phase });
+      }
+    }
   } finally {
     rmSync(join(t.kernel, '..'), { recursive: true, force: true });
   }
-  const daemon = [first.phase, second.phase];
-  const bare = [bare1.phase, bare2.phase];
+  const of = (side: 'daemon' | 'bare'): Phase[] => phases.filter((p) => p.side === side).map((p) => p.phase);
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const hostMiB = mean(daemon.map((p) => p.mibPerInstance));
-  const bareMiB = mean(bare.map((p) => p.mibPerInstance));
-  const startS = Math.min(...daemon.map((p) => p.startS));
-  const bareStartS = Math.min(...bare.map((p) => p.startS));
+  const hostMiB = mean(of('daemon').map((p) => p.mibPerInstance));
+  const bareMiB = mean(of('bare').map((p) => p.mibPerInstance));
+  const startS = Math.min(...of('daemon').map((p) => p.startS));
+  const bareStartS = Math.min(...of('bare').map((p) => p.startS));
   const f = first.figures;
-  return {
+  const result: Record<string, number> = {
     instances: count,
     running_at_once: f['running_at_once']!,
     restored: f['restored']!,
@@ -218,15 +227,12 @@ export async function density(count = 1000): Promise<Record<string, number>> {
     ps_api_ms: round(f['ps_api_ms']!),
     node_ms: round(f['node_ms']!),
     restore_s: round(f['restore_s']!, 3),
-    // Each round, in run order (daemon, bare, bare, daemon): start time and steal per instance.
-    round_start_s_1: round(first.phase.startS),
-    round_start_s_2: round(bare1.phase.startS),
-    round_start_s_3: round(bare2.phase.startS),
-    round_start_s_4: round(second.phase.startS),
-    round_steal_ms_per_instance_1: round(first.phase.stealMsPerInstance),
-    round_steal_ms_per_instance_2: round(bare1.phase.stealMsPerInstance),
-    round_steal_ms_per_instance_3: round(bare2.phase.stealMsPerInstance),
-    round_steal_ms_per_instance_4: round(second.phase.stealMsPerInstance),
-    bare_thp_off: bare1.thpOff ? 1 : 0,
+    bare_thp_off: thpOff ? 1 : 0,
   };
+  // Each phase, in run order (see phaseOrder): its start time and the host's steal per instance.
+  phases.forEach(({ side, phase }, i) => {
+    result[`phase_${i + 1}_${side}_start_s`] = round(phase.startS);
+    result[`phase_${i + 1}_${side}_steal_ms_per_instance`] = round(phase.stealMsPerInstance);
+  });
+  return result;
 }

@@ -1,12 +1,15 @@
 // cunik-spawner: the daemon never forks; the helper starts each VM's shim, reports its exit, and
 // neither its death nor the daemon's ends a VM.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Spawner } from '../../src/vmm/spawner.js';
-import { cli, helloKernel, repo, startDaemon, waitFor } from '../helpers/daemon.js';
+import { CunikClient } from '../../src/client/index.js';
+import { DAEMON_NODE_FLAGS } from '../../src/config/defaults.js';
+import { cli, helloKernel, killInstances, repo, startDaemon, waitFor } from '../helpers/daemon.js';
 
 const spawnerBin = join(repo, 'build', 'bin', 'cunik-spawner');
 const tmp = mkdtempSync(join(tmpdir(), 'cunik-spawner-'));
@@ -166,5 +169,30 @@ test('VMs run without transparent huge pages unless cunikd --vm-thp, and behind 
     } finally {
       await d.stop();
     }
+  }
+});
+
+test('a descriptor the daemon inherited from whoever started it reaches no shim and no VM', async () => {
+  const dir = mkdtempSync(join(tmp, 'fds-'));
+  const socket = join(dir, 's');
+  const marker = join(dir, 'inherited');
+  // As a shell or a CI runner may leave one open: a high fd, not close-on-exec, on a file of our own.
+  const daemonCmd = [process.execPath, ...DAEMON_NODE_FLAGS, join(repo, 'bin', 'cunikd.js'), '--root', join(dir, 'root'), '--host', socket, '--accel', 'tcg'];
+  const daemon = spawn('bash', ['-c', 'exec 251>>"$0"; exec "$@"', marker, ...daemonCmd], { stdio: 'ignore' });
+  const client = new CunikClient(socket);
+  const holders = (pid: number): string[] => readdirSync(`/proc/${pid}/fd`).filter((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`) === marker);
+  try {
+    await waitFor('daemon up', () => client.ping().then(() => true, () => undefined), 30_000);
+    assert.deepEqual(holders(daemon.pid!), ['251'], 'the daemon inherited fd 251');
+    await client.importImage(createReadStream(helloKernel), { ref: 'hello', family: 'generic' });
+    const { id } = await client.createInstance({ image: 'hello', args: ['idle'] });
+    await client.startInstance(id);
+    const qemu = (await client.inspectInstance(id)).pid!;
+    for (const pid of [qemu, proc(qemu)!.ppid]) assert.deepEqual(holders(pid), [], `${proc(pid)?.comm} holds the daemon's inherited descriptor`);
+    await client.removeInstance(id, true);
+  } finally {
+    client.close();
+    killInstances(join(dir, 'root'));
+    daemon.kill('SIGKILL');
   }
 });

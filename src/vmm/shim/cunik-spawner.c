@@ -82,6 +82,14 @@ static void spawn_one(char *msg, size_t len) {
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, errfile[0] ? errfile : "/dev/null", O_WRONLY | O_APPEND | O_CREAT, 0644);
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
+    /*
+     * Nothing else: descriptors the daemon inherited from whoever started it (a shell's, a CI
+     * runner's pipe) would otherwise stay open in every VM for its whole life, and a reader
+     * waiting for that pipe's end would wait as long.
+     */
+    posix_spawn_file_actions_addclosefrom_np(&fa, strchr(flags, 'n') != NULL ? 4 : 3);
+#endif
     /* The child starts with default signal handling and nothing blocked (this process blocks SIGCHLD). */
     posix_spawnattr_setsigmask(&attr, &no_signals);
     posix_spawnattr_setsigdefault(&attr, &ignored_set);
