@@ -15,7 +15,7 @@ import type { ImageStore } from '../images/store.js';
 import type { ConsoleManager } from '../instances/console.js';
 import { parseLogsOptions, readConsole } from '../instances/logs.js';
 import type { InstanceService } from '../instances/service.js';
-import { toDetail, toSummary } from '../instances/view.js';
+import { summariesJson, toDetail } from '../instances/view.js';
 import type { AccelChoice } from '../vmm/types.js';
 import type { VolumeStore } from '../volumes/store.js';
 import { makeVolumesBackend } from './backend-volumes.js';
@@ -52,7 +52,7 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
 
   return {
     instances: {
-      list: (all) => instances.list(all).map(toSummary),
+      listJson: (all) => summariesJson(instances.list(all)),
       inspect: (ref) => {
         const r = instances.get(ref);
         return toDetail(r, instances.paths(r.id));

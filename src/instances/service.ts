@@ -54,15 +54,20 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
       markExited: (record, status) => this.markExited(record, status),
       running: () => this.handles.keys(),
     });
+    // Creation order (ISO timestamps sort as strings), so that list() needs no sort.
+    const restored = [...this.records.values()].sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : 0));
+    this.records.clear();
+    for (const r of restored) this.records.set(r.id, r);
     for (const record of dueAtDaemonStart(this.records.values(), (id) => this.handles.has(id))) {
       void this.serialize(record.id, () => this.launch(record)).catch(() => undefined);
     }
   }
 
+  /** Newest first: `records` is kept in creation order (sorted once at init, appended to since). */
   list(all: boolean): InstanceRecord[] {
-    const list = [...this.records.values()].filter((r) => all || r.state === 'running' || r.state === 'paused' || r.state === 'restarting');
-    // Newest first; ISO timestamps sort as strings (localeCompare's ICU collation: ~20 ms for 1,000).
-    return list.sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
+    const list: InstanceRecord[] = [];
+    for (const r of this.records.values()) if (all || r.state === 'running' || r.state === 'paused' || r.state === 'restarting') list.push(r);
+    return list.reverse();
   }
 
   /** Resolve a name, a full id or a unique id prefix, as Docker does. */

@@ -22,6 +22,31 @@ export function toSummary(r: InstanceRecord): InstanceSummary {
   };
 }
 
+/** A record's fields that never change once it exists, serialised once: `{"id":...,"args":[...]` (open). */
+const fixedJson = new WeakMap<InstanceRecord, string>();
+
+/**
+ * The list as the API sends it: the same JSON as JSON.stringify(records.map(toSummary)), with each
+ * record's unchanging fields serialised once and kept. A 1,000-instance `ps` otherwise rebuilt and
+ * re-serialised 320 KB of mostly the same text every time.
+ */
+export function summariesJson(records: InstanceRecord[], now = Date.now()): string {
+  const parts: string[] = new Array<string>(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    let fixed = fixedJson.get(r);
+    if (fixed === undefined) {
+      const { id, name, image, imageId, family, created, args } = toSummary(r);
+      fixed = JSON.stringify({ id, name, image, imageId, family, created, args }).slice(0, -1);
+      fixedJson.set(r, fixed);
+    }
+    const ports = live(r) ? (r.network?.ports ?? []) : [];
+    parts[i] = `${fixed},"state":${JSON.stringify(r.state)},"status":${JSON.stringify(statusLine(r, now))},"ports":${ports.length === 0 ? '[]' : JSON.stringify(ports)}}`;
+  }
+  // One join makes one flat string; 1,000 `+=` made a rope that was flattened on the way out.
+  return `[${parts.join(',')}]`;
+}
+
 export function toDetail(r: InstanceRecord, paths: { dir: string; consoleLog: string }): InstanceDetail {
   const { args: _args, ...summary } = toSummary(r);
   return {

@@ -22,7 +22,8 @@ import {
 import { attachRoute, type AttachBackend } from './attach.js';
 
 export interface InstancesBackend extends AttachBackend {
-  list(all: boolean): InstanceSummary[];
+  /** The list, already as JSON (an array of InstanceSummary): see summariesJson. */
+  listJson(all: boolean): string;
   inspect(ref: string): InstanceDetail;
   create(req: CreateInstanceRequest): Promise<CreateInstanceResponse>;
   start(ref: string): Promise<void>;
@@ -46,12 +47,13 @@ export function instanceRoutes(app: FastifyInstance, backend: InstancesBackend):
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['instances'];
 
-  // The list is built field by field by the domain (toSummary), so the schema only documents it:
-  // JSON.stringify serialises a 1,000-instance list in 2.4 ms against fast-json-stringify's 3.6.
+  // The domain serialises the list itself (summariesJson: what never changes is serialised once per
+  // instance), so the schema only documents it and the JSON goes out as it is.
   r.get(
     '/instances',
     { schema: { tags, summary: 'List instances', querystring: ListQuery, response: { 200: Type.Array(InstanceSummary), ...errors } }, serializerCompiler: () => JSON.stringify },
-    async (req) => backend.list(req.query.all ?? false),
+    // A string with a JSON content type is sent as it is (the typed send() only knows the schema's shape).
+    async (req, reply) => reply.type('application/json; charset=utf-8').send(backend.listJson(req.query.all ?? false) as never),
   );
 
   r.post('/instances', { schema: { tags, summary: 'Create an instance', body: CreateInstanceRequest, response: { 201: CreateInstanceResponse, ...errors } } }, async (req, reply) =>
