@@ -32,10 +32,11 @@ export const CONTROL_PLANE_BOOST = 5;
 
 /**
  * Run the daemon's main thread (and so the spawner and shims it starts) a little ahead of the VMs:
- * a VM's boot is CPU-bound, and without this every step of a start (the client's request, the
- * daemon, the spawner, the shim) waits behind booting VMs for a time slice. The VMs get back the
- * priority the daemon was started with (returned; cunik-shim --nice). Needs root (CAP_SYS_NICE);
- * otherwise nothing changes and undefined is returned.
+ * a VM's boot is CPU-bound, and without this every step of a start in the daemon, the spawner and
+ * the shim waits behind booting VMs for a time slice. The VMs get back the priority the daemon was
+ * started with (returned; cunik-shim --nice). The daemon's own heavier work (a build's packing,
+ * its helper processes) runs ahead of the VMs too. Needs root (CAP_SYS_NICE); otherwise nothing
+ * changes and undefined is returned.
  */
 export function raiseControlPlanePriority(): number | undefined {
   const original = getPriority();
