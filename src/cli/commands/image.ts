@@ -1,8 +1,7 @@
 // cunik image <verb>: the image management group (docker image ...).
 import type { Command } from 'commander';
 import { action, clientFor } from '../util.js';
-import { confirm } from '../confirm.js';
-import { imagesReport, reclaimed, WARN_IMAGES } from '../prune.js';
+import { imagesReport, pruneCommand, reclaimed, WARN_IMAGES } from '../prune.js';
 import { json } from '../format/table.js';
 import { imagesAction, imagesFlags } from './images.js';
 import { importAction, importFlags } from './import.js';
@@ -19,19 +18,10 @@ export function register(program: Command): void {
   importFlags(image.command('import').description('Import a unikernel kernel file as an image')).action(importAction);
   saveFlags(image.command('save').description('Save images to an OCI archive (tar)')).action(saveAction);
   loadFlags(image.command('load').description('Load images from an OCI archive (tar)')).action(loadAction);
-  image
-    .command('prune')
-    .description('Remove dangling images: untagged, and not used by any instance')
-    .option('-f, --force', 'do not prompt for confirmation')
-    .action(
-      action(async (flags: { force?: boolean }, cmd: Command) => {
-        if (!flags.force && !(await confirm(WARN_IMAGES))) return;
-        const client = await clientFor(cmd);
-        const r = await client.pruneImages();
-        client.close();
-        process.stdout.write(imagesReport(r) + reclaimed(r.spaceReclaimed));
-      }),
-    );
+  pruneCommand(image, 'Remove dangling images: untagged, and not used by any instance', WARN_IMAGES, async (client) => {
+    const r = await client.pruneImages();
+    return imagesReport(r) + reclaimed(r.spaceReclaimed);
+  });
   image
     .command('inspect')
     .description('Display detailed information on images')

@@ -1,8 +1,7 @@
 // cunik system <verb>: disk usage and pruning of the whole daemon (docker system ...).
 import { Option, type Command } from 'commander';
-import { confirm } from '../confirm.js';
 import { bytes, json, table } from '../format/table.js';
-import { imagesReport, instancesReport, reclaimed, WARN_SYSTEM } from '../prune.js';
+import { imagesReport, instancesReport, pruneCommand, reclaimed, WARN_SYSTEM } from '../prune.js';
 import { action, clientFor } from '../util.js';
 
 /** "11.63MB (70%)", Docker's RECLAIMABLE column. */
@@ -28,19 +27,10 @@ export function register(program: Command): void {
       }),
     );
 
-  system
-    .command('prune')
-    .description('Remove stopped instances and dangling images')
-    .option('-f, --force', 'do not prompt for confirmation')
-    .action(
-      action(async (flags: { force?: boolean }, cmd: Command) => {
-        if (!flags.force && !(await confirm(WARN_SYSTEM))) return;
-        const client = await clientFor(cmd);
-        // Instances first: images they used may become dangling and go too.
-        const instances = await client.pruneInstances();
-        const images = await client.pruneImages();
-        client.close();
-        process.stdout.write(instancesReport(instances) + imagesReport(images) + reclaimed(instances.spaceReclaimed + images.spaceReclaimed));
-      }),
-    );
+  pruneCommand(system, 'Remove stopped instances and dangling images', WARN_SYSTEM, async (client) => {
+    // Instances first: images they used may become dangling and go too.
+    const instances = await client.pruneInstances();
+    const images = await client.pruneImages();
+    return instancesReport(instances) + imagesReport(images) + reclaimed(instances.spaceReclaimed + images.spaceReclaimed);
+  });
 }
