@@ -86,6 +86,7 @@ export const CreateInstanceRequest = Type.Object(
     network: Type.Optional(NetworkMode),
     ports: Type.Optional(Type.Array(PortRequest, { maxItems: 64, description: 'Ports to publish (run -p); needs network user' })),
     mounts: Type.Optional(Type.Array(MountRequest, { maxItems: 32, description: "Volumes and host folders to mount (run -v); the image's declared mount points get anonymous volumes" })),
+    start: Type.Optional(Type.Boolean({ description: 'Start it too, in the same request (run -d)' })),
   },
   { additionalProperties: false },
 );

@@ -57,8 +57,9 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
         const r = instances.get(ref);
         return toDetail(r, instances.paths(r.id));
       },
-      create: async (req) => {
+      create: async ({ start, ...req }) => {
         const r = await instances.create(req);
+        if (start === true) await instances.start(r.id);
         return { id: r.id, name: r.name };
       },
       start: async (ref) => void (await instances.start(ref)),

@@ -87,6 +87,23 @@ test('a guest that exits on its own is seen as exited promptly, with its exit co
   await d.client.removeInstance(id);
 });
 
+test('create with start: true starts it in the same request, as run -d does', async () => {
+  const since = String(Date.now() / 1000 - 1);
+  const { id } = await d.client.createInstance({ image: 'hello', args: ['idle'], start: true });
+  const detail = await d.client.inspectInstance(id); // no wait: running as the request returns
+  assert.equal(detail.state, 'running');
+  assert.ok(detail.pid !== null && detail.pid > 0);
+  // Its events are the two of a create and a start.
+  const res = await d.client.events({ since, until: String(Date.now() / 1000), filters: { instance: [id] } });
+  let text = '';
+  for await (const chunk of res) text += String(chunk);
+  assert.deepEqual(
+    text.trim().split('\n').map((l) => (JSON.parse(l) as { action: string }).action),
+    ['create', 'start'],
+  );
+  await d.client.removeInstance(id, true);
+});
+
 test('the console log holds the whole output and logs returns it', async () => {
   const { id } = await d.client.createInstance({ image: 'hello', args: ['exit=0', 'marker'] });
   const waiting = await d.client.waitInstance(id, 'next-exit');

@@ -53,13 +53,16 @@ export function register(program: Command): void {
     .action(
       action(async (image: string, args: string[], flags: CreateFlags & { detach?: boolean; rm?: boolean; interactive?: boolean; tty?: boolean; detachKeys: string }, cmd: Command) => {
         const client = await clientFor(cmd);
-        const { id } = await client.createInstance({ ...createRequest(image, args, flags), ...(flags.rm && { autoRemove: true }) });
+        const request = { ...createRequest(image, args, flags), ...(flags.rm && { autoRemove: true }) };
         if (flags.detach) {
-          await client.startInstance(id);
+          // One request creates and starts it (a start that fails leaves it created, as docker run -d does).
+          const { id } = await client.createInstance({ ...request, start: true });
           process.stdout.write(`${id}\n`);
           client.close();
           return;
         }
+        // In the foreground the console and the exit are subscribed to between the create and the start.
+        const { id } = await client.createInstance(request);
         let interrupts = 0;
         const code =
           flags.interactive || flags.tty
