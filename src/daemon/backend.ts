@@ -58,8 +58,7 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
         return toDetail(r, instances.paths(r.id));
       },
       create: async ({ start, ...req }) => {
-        const r = await instances.create(req);
-        if (start === true) await instances.start(r.id);
+        const r = await (start === true ? instances.run(req) : instances.create(req));
         return { id: r.id, name: r.name };
       },
       start: async (ref) => void (await instances.start(ref)),

@@ -22,8 +22,11 @@ export interface RestoreContext {
 export async function restoreInstances(ctx: RestoreContext): Promise<void> {
   const { deps } = ctx;
   await deps.store.init();
-  const notRunning: VmPaths[] = [];
-  for (const record of await deps.store.loadAll()) {
+  const { records, dropped } = await deps.store.loadAll();
+  // Strays of directories without a record: an instance created and started in one request whose
+  // record was not written yet.
+  const notRunning: VmPaths[] = dropped.map((id) => deps.store.paths(id));
+  for (const record of records) {
     ctx.register(record);
     const paths = deps.store.paths(record.id);
     if (record.state !== 'running' && record.state !== 'paused') {

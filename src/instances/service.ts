@@ -85,7 +85,26 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     return [...this.records.values()].some((r) => r.imageId === imageId);
   }
 
-  async create(opts: CreateOptions): Promise<InstanceRecord> {
+  create(opts: CreateOptions): Promise<InstanceRecord> {
+    return this.make(opts, true);
+  }
+
+  /**
+   * Create and start, as `run -d`: the record is written once, by the start (store.create). A start
+   * that fails leaves the instance created (removed with autoRemove), as a separate start would.
+   */
+  async run(opts: CreateOptions): Promise<InstanceRecord> {
+    const record = await this.make(opts, false);
+    try {
+      return await this.start(record.id);
+    } catch (err) {
+      // Failed before the VM was spawned: the record is not on disk yet (written once if it was).
+      if (this.records.has(record.id)) await this.deps.store.save(record).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async make(opts: CreateOptions, withRecord: boolean): Promise<InstanceRecord> {
     if (opts.name !== undefined && this.names.has(opts.name)) {
       throw conflict(`the name "${opts.name}" is already in use by instance ${this.get(opts.name).id.slice(0, 12)}`);
     }
@@ -141,7 +160,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     if (artefacts.initrd) files['initrd'] = artefacts.initrd;
     if (artefacts.disk) files['disk'] = artefacts.disk;
     try {
-      const record = await this.deps.store.create(draft, files);
+      const record = await this.deps.store.create(draft, files, withRecord);
       this.records.set(id, record);
       this.emit('event', { action: 'create', id, name });
       return record;

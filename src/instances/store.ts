@@ -82,18 +82,23 @@ export class InstanceStore {
     }
   }
 
-  /** Every readable record. Directories without a valid record are leftovers of a crash and are removed. */
-  async loadAll(): Promise<InstanceRecord[]> {
+  /**
+   * Every readable record. Directories without a valid record are leftovers of a crash and are
+   * removed; their ids are returned as `dropped` (a VM may have been started from one: see create).
+   */
+  async loadAll(): Promise<{ records: InstanceRecord[]; dropped: string[] }> {
     const records: InstanceRecord[] = [];
+    const dropped: string[] = [];
     for (const id of await readdir(this.dir)) {
       if (id.startsWith('.')) continue;
       try {
         records.push(JSON.parse(await readFile(join(this.dir, id, RECORD), 'utf8')) as InstanceRecord);
       } catch {
         await rm(join(this.dir, id), { recursive: true, force: true });
+        dropped.push(id);
       }
     }
-    return records;
+    return { records, dropped };
   }
 
   /**
@@ -101,8 +106,13 @@ export class InstanceStore {
    * prepared in a hidden directory that is renamed into place, so a crash leaves no half instance.
    * Artefacts are hard-linked from the image (a copy across file systems), so removing the image
    * never breaks the instance.
+   *
+   * `withRecord: false` (an instance started at once, as `run -d` does): the directory goes in
+   * place without its record, which the start's save writes first; one write instead of two. A
+   * daemon killed in between finds a directory without a record at its next start and removes it,
+   * and ends any VM started from it (restore.ts), as if the request had never come.
    */
-  async create(record: InstanceRecord, artefacts: Record<string, string>): Promise<InstanceRecord> {
+  async create(record: InstanceRecord, artefacts: Record<string, string>, withRecord = true): Promise<InstanceRecord> {
     const staging = join(this.dir, `.new-${record.id}`);
     mkdirSync(staging, { mode: 0o700 });
     try {
@@ -122,7 +132,7 @@ export class InstanceStore {
       const withPaths = { ...record, boot };
       writeFileSync(join(staging, 'console.log'), '');
       // The staging directory is invisible until renamed: the record needs no temp file of its own.
-      await writeSynced(join(staging, RECORD), JSON.stringify(withPaths, null, 2), 'wx');
+      if (withRecord) await writeSynced(join(staging, RECORD), JSON.stringify(withPaths, null, 2), 'wx');
       renameSync(staging, final);
       return withPaths;
     } catch (err) {

@@ -27,10 +27,13 @@ test('50 parallel runs mixed with stop, kill and rm -f on the same instances', a
     await d.client.importImage(createReadStream(helloKernel), { ref: 'hello', family: 'generic' });
     const names = Array.from({ length: 50 }, (_, i) => `c${i}`);
     const ops = names.flatMap((name, i) => [
-      (async () => {
-        const { id } = await d.client.createInstance({ image: 'hello', name, args: ['idle'] });
-        await d.client.startInstance(id);
-      })(),
+      // Half as `create` + `start`, half as `run -d` does it (one request).
+      i % 2 === 0
+        ? (async () => {
+            const { id } = await d.client.createInstance({ image: 'hello', name, args: ['idle'] });
+            await d.client.startInstance(id);
+          })()
+        : d.client.createInstance({ image: 'hello', name, args: ['idle'], start: true }),
       // The same name again: exactly one create may win.
       d.client.createInstance({ image: 'hello', name, args: ['idle'] }),
       new Promise((r) => setTimeout(r, i * 7)).then(() => [() => d.client.stopInstance(name, 0), () => d.client.killInstance(name), () => d.client.removeInstance(name, true)][i % 3]!()),
@@ -58,7 +61,8 @@ test('SIGKILL of the daemon at random points of create/start/stop/rm, 30 times',
     for (let round = 0; round < 30; round++) {
       const existing = await d.client.listInstances(true);
       const ops: Promise<unknown>[] = [];
-      for (let k = 0; k < 3; k++) ops.push(d.client.createInstance({ image: 'hello', args: ['idle'] }).then(({ id }) => d.client.startInstance(id)));
+      for (let k = 0; k < 2; k++) ops.push(d.client.createInstance({ image: 'hello', args: ['idle'] }).then(({ id }) => d.client.startInstance(id)));
+      ops.push(d.client.createInstance({ image: 'hello', args: ['idle'], start: true })); // as run -d
       for (const i of existing.slice(0, 4)) {
         ops.push([() => d.client.stopInstance(i.id, 0), () => d.client.removeInstance(i.id, true), () => d.client.startInstance(i.id)][round % 3]!());
       }

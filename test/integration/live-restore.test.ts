@@ -1,6 +1,7 @@
 // Instances that are never lost: daemon crashes, VMs killed from outside, restart policies, pause.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { InstanceDetail } from '../../src/api/schemas.js';
 import { cli, helloKernel, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
@@ -51,6 +52,20 @@ test('kill -9 of the daemon: running VMs are re-adopted and stay manageable; dea
   assert.equal((await run(['kill', 'stays'])).code, 0);
   assert.equal(await (await waiting).exitCode, 137);
   assert.equal((await run(['rm', 'stays', 'dies'])).code, 0);
+});
+
+test('kill -9 while run -d had started the VM but not yet written its record: the directory and the VM are gone after the restart', async () => {
+  // run -d writes an instance's record once, with the start (store.create): the window is
+  // recreated by removing the record of a running instance while no daemon runs.
+  assert.equal((await run(['run', '-d', '--name', 'unwritten', 'hello', 'idle'])).code, 0);
+  const { id, pid, paths } = await inspect('unwritten');
+  await crashAndRestart(() => rmSync(join(paths.dir, 'instance.json')));
+
+  assert.equal(existsSync(paths.dir), false, 'the directory without a record is removed');
+  await waitFor('the VM ended', () => (existsSync(`/proc/${pid}`) ? undefined : true));
+  assert.deepEqual((await d.client.listInstances(true)).filter((i) => i.id === id), []);
+  assert.equal((await run(['run', '-d', '--name', 'unwritten', 'hello', 'idle'])).code, 0, 'its name is free');
+  assert.equal((await run(['rm', '-f', 'unwritten'])).code, 0);
 });
 
 test('a VM killed from outside is seen as exited (137) within a second', async () => {
