@@ -3,10 +3,12 @@
 // time with all running, and how long a restarted daemon takes to re-adopt them all.
 // The bare QEMUs run with transparent huge pages off, as the daemon runs its own (docs/qemu.md).
 //
-// Three rounds of each side in ABBAAB order (daemon, bare, bare, daemon, daemon, bare), so that a
-// host that gets slower or faster during the run weighs on both sides alike. Start times: each
-// side's fastest round (the noise of a shared host only ever adds time); memory: each side's mean. The steal time of each
-// phase is reported, so a reader can tell a noisy phase from a slow one.
+// Four rounds of each side in ABBAABBA order (daemon, bare, bare, daemon, daemon, bare, bare,
+// daemon), so that a host that gets slower or faster during the run weighs on both sides alike.
+// Start times: each side's fastest round (the noise of a shared host only ever adds time; with
+// three rounds a side sometimes had none without 10-20 ms of steal per instance); memory: each
+// side's mean. The steal time of each phase is reported, so a reader can tell a noisy phase from
+// a slow one.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -182,11 +184,11 @@ async function bareRound(count: number, t: BareTemplate): Promise<{ phase: Phase
   }
 }
 
-/** Phase order: ABBAAB (daemon, bare, bare, daemon, daemon, bare, ...), `rounds` of each side. */
+/** Phase order: ABBAABBA... (daemon, bare, bare, daemon, daemon, bare, ...), `rounds` of each side. */
 export const phaseOrder = (rounds: number): ('daemon' | 'bare')[] =>
   Array.from({ length: rounds * 2 }, (_, i) => ((i + 1) >> 1) % 2 === 0 ? 'daemon' : 'bare');
 
-export async function density(count = 1000, rounds = 3): Promise<Record<string, number>> {
+export async function density(count = 1000, rounds = 4): Promise<Record<string, number>> {
   const first = await daemonRound(count, true);
   const t = first.template;
   const phases: { side: 'daemon' | 'bare'; phase: Phase }[] = [{ side: 'daemon', phase: first.phase }];

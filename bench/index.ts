@@ -11,18 +11,19 @@ const benchmarks: Record<string, () => Promise<Record<string, number>>> = {
   coldstart: () => coldstart(),
   cli: () => cliBench(),
   lifecycle: () => lifecycle(),
-  density: () => density(countArg()),
+  density: () => density(numberArg('--count', 1000), numberArg('--rounds', 4)),
   'boot-linux': () => bootLinux(),
   'build-cache': () => buildCache(),
 };
 
-/** `--count N` (density): how many instances; default 1,000. */
-function countArg(): number {
-  const i = process.argv.indexOf('--count');
-  return i > 0 ? Number(process.argv[i + 1]) : 1000;
+/** `--count N` (density: how many instances, default 1,000), `--rounds N` (density: rounds of each side, default 4). */
+function numberArg(flag: string, fallback: number): number {
+  const i = process.argv.indexOf(flag);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-const wanted = process.argv.slice(2).filter((a, i, all) => a !== '--count' && all[i - 1] !== '--count');
+const valued = new Set(['--count', '--rounds']);
+const wanted = process.argv.slice(2).filter((a, i, all) => !valued.has(a) && !valued.has(all[i - 1]!));
 for (const name of wanted) {
   if (!benchmarks[name]) {
     console.error(`bench: unknown benchmark ${name} (known: ${Object.keys(benchmarks).join(', ')})`);
