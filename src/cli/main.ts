@@ -65,3 +65,18 @@ export async function main(argv: string[]): Promise<void> {
   for (const mod of await Promise.all(selected.map((l) => l()))) mod.register(program);
   await program.parseAsync(argv);
 }
+
+/**
+ * The CLI's entry (bin/cunik.js, the startup snapshot): run the command, then exit at once (stdout
+ * and stderr are synchronous on Linux, and every verb's action settles only when its work is): a
+ * natural exit first tears the heap down, about 4 ms of a 1,000-row `ps`. A failure is one line, 125.
+ */
+export function runCli(argv: string[]): void {
+  main(argv).then(
+    () => process.exit(),
+    (err: unknown) => {
+      process.stderr.write(`cunik: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(125);
+    },
+  );
+}
