@@ -3,6 +3,7 @@
 // and the client's types are inferred from them. Shapes follow Docker's Engine API
 // (camelCase here), so a Docker-compatibility layer only has to translate.
 import { Type, type Static } from 'typebox';
+import { KEY_VALUE_PATTERN, NAME_PATTERN, TAIL_PATTERN } from './rules.js';
 import { Mount, MountRequest } from './volumes.js';
 
 export const API_VERSION = 'v1';
@@ -21,8 +22,8 @@ export const InstanceState = Type.Union(
 );
 export type InstanceState = Static<typeof InstanceState>;
 
-const KeyValue = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_.]*=', description: 'KEY=VALUE' });
-const Name = Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$', description: 'Instance name' });
+const KeyValue = Type.String({ pattern: KEY_VALUE_PATTERN, description: 'KEY=VALUE' });
+const Name = Type.String({ pattern: NAME_PATTERN, description: 'Instance name' });
 
 export const RestartPolicy = Type.Object(
   {
@@ -258,7 +259,7 @@ export const ListQuery = Type.Object({ all: Type.Optional(Type.Boolean()) }, { a
 export const LogsQuery = Type.Object(
   {
     follow: Type.Optional(Type.Boolean({ description: 'Stream new output until the instance exits' })),
-    tail: Type.Optional(Type.String({ pattern: '^(all|[0-9]+)$', description: 'Only the last N lines ("all": everything, the default)' })),
+    tail: Type.Optional(Type.String({ pattern: TAIL_PATTERN, description: 'Only the last N lines ("all": everything, the default)' })),
     since: Type.Optional(Type.String({ minLength: 1, description: 'Only lines written at or after this time: RFC 3339, Unix seconds, or a duration before now such as 10m' })),
     until: Type.Optional(Type.String({ minLength: 1, description: 'Only lines written at or before this time (same forms as since)' })),
     timestamps: Type.Optional(Type.Boolean({ description: 'Prefix each line with the time the daemon saw it (RFC 3339, nine fractional digits) and a space' })),

@@ -1,11 +1,12 @@
 // The Engine API contract for volumes (GET/POST /v1/volumes, GET/DELETE /v1/volumes/{name},
 // POST /v1/volumes/prune) and for an instance's mounts; Docker's shapes, camelCase.
 import { Type, type Static } from 'typebox';
+import { VOLUME_NAME_PATTERN } from './rules.js';
 
 const Driver = Type.Union([Type.Literal('block'), Type.Literal('share')], {
   description: 'block: a raw file with an ext4 file system, attached as virtio-blk; share: a host folder over virtio-9p',
 });
-const VolumeName = Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]+$', maxLength: 255, description: 'Volume name' });
+const VolumeName = Type.String({ pattern: VOLUME_NAME_PATTERN, maxLength: 255, description: 'Volume name' });
 
 export const Volume = Type.Object({
   name: Type.String(),

@@ -13,6 +13,7 @@ import { eventRoutes, type EventsBackend } from './routes/events.js';
 import { pruneRoutes, type PruneBackend } from './routes/prune.js';
 import { statsRoutes, type StatsBackend } from './routes/stats.js';
 import { buildRoutes, type BuildBackend } from './routes/build.js';
+import { AJV_OPTIONS, describeValidation, parseQuery } from './validation.js';
 import { volumeRoutes, type VolumesBackend } from './routes/volumes.js';
 
 export interface CoreBackends {
@@ -36,8 +37,8 @@ export type App = FastifyInstance;
 export async function buildServer(backends: Backends, opts: { logger?: boolean } = {}): Promise<App> {
   const app = Fastify({
     logger: opts.logger ? { level: process.env['CUNIK_LOG_LEVEL'] ?? 'info' } : false,
-    // Unknown fields are errors, not silently dropped; query strings still coerce ("true" → true).
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // Strict JSON types, unknown fields are errors (validation.ts); query strings are parsed by their schema first.
+    ajv: { customOptions: { ...AJV_OPTIONS } },
     // Image uploads stream to disk; JSON bodies stay small.
     bodyLimit: 1024 * 1024,
     // Streams (logs -f, events, attach) must not keep a stopping daemon waiting.
@@ -59,17 +60,16 @@ export async function buildServer(backends: Backends, opts: { logger?: boolean }
       return reply.status(err.status).send({ code: err.code, message: err.message, ...(err.field && { field: err.field }) });
     }
     if ((err as FastifyError).validation) {
-      const v = (err as FastifyError).validation![0]!;
-      const context = (err as FastifyError).validationContext ?? 'body';
-      const extra = (v.params as { additionalProperty?: string }).additionalProperty;
-      const field = extra ?? (v.instancePath.replace(/^\//, '').replace(/\//g, '.') || context);
-      const what = extra ? 'is not a known field' : (v.message ?? 'is invalid');
-      return reply.status(400).send({ code: 'INVALID_ARGUMENT', message: `invalid ${context}: ${field} ${what}`, field });
+      const { message, field } = describeValidation((err as FastifyError).validation!, (err as FastifyError).validationContext ?? 'body');
+      return reply.status(400).send({ code: 'INVALID_ARGUMENT', message, field });
     }
     const status = (err as FastifyError).statusCode ?? 500;
     if (status < 500) return reply.status(status).send({ code: 'INVALID_ARGUMENT', message: err.message });
     app.log.error(err);
     return reply.status(500).send({ code: 'INTERNAL', message: err.message });
+  });
+  app.addHook('preValidation', async (req) => {
+    parseQuery(req.query as Record<string, unknown>, req.routeOptions.schema?.querystring as Parameters<typeof parseQuery>[1]);
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ code: 'NOT_FOUND', message: `no such endpoint: ${req.method} ${req.url}` }));
 

@@ -1,0 +1,22 @@
+// Patterns the API's schemas use, each with the sentence that tells a user what it allows: a
+// pattern error names the rule, never the regular expression (the daemon maps it, the CLI reuses it).
+
+export const NAME_PATTERN = '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$';
+export const NAME_RULE = "a name may contain only letters, digits, '_', '.' and '-', starting with a letter or digit (at most 128 characters)";
+
+export const VOLUME_NAME_PATTERN = '^[a-zA-Z0-9][a-zA-Z0-9_.-]+$';
+export const VOLUME_NAME_RULE = "a volume name has at least two characters, only letters, digits, '_', '.' and '-', starting with a letter or digit";
+
+export const KEY_VALUE_PATTERN = '^[A-Za-z_][A-Za-z0-9_.]*=';
+export const KEY_VALUE_RULE = 'use KEY=VALUE, where KEY is letters, digits, "_" and "." not starting with a digit';
+
+export const TAIL_PATTERN = '^(all|[0-9]+)$';
+export const TAIL_RULE = 'the number of lines to show is a whole number or "all"';
+
+/** The rule a pattern stands for, by its source text. */
+export const PATTERN_RULES: Readonly<Record<string, string>> = {
+  [NAME_PATTERN]: NAME_RULE,
+  [VOLUME_NAME_PATTERN]: VOLUME_NAME_RULE,
+  [KEY_VALUE_PATTERN]: KEY_VALUE_RULE,
+  [TAIL_PATTERN]: TAIL_RULE,
+};
