@@ -3,6 +3,7 @@
 // and the client's types are inferred from them. Shapes follow Docker's Engine API
 // (camelCase here), so a Docker-compatibility layer only has to translate.
 import { Type, type Static } from 'typebox';
+import { LIMITS } from './limits.js';
 import { KEY_VALUE_PATTERN, NAME_PATTERN, TAIL_PATTERN } from './rules.js';
 import { Mount, MountRequest } from './volumes.js';
 
@@ -28,7 +29,7 @@ const Name = Type.String({ pattern: NAME_PATTERN, description: 'Instance name' }
 export const RestartPolicy = Type.Object(
   {
     name: Type.Union([Type.Literal('no'), Type.Literal('on-failure'), Type.Literal('always'), Type.Literal('unless-stopped')]),
-    maximumRetryCount: Type.Optional(Type.Integer({ minimum: 0, description: 'on-failure: give up after this many restarts (0: never)' })),
+    maximumRetryCount: Type.Optional(Type.Integer({ minimum: LIMITS.restartRetries.min, maximum: LIMITS.restartRetries.max, description: 'on-failure: give up after this many restarts (0: never)' })),
   },
   { additionalProperties: false },
 );
@@ -38,10 +39,10 @@ export const Protocol = Type.Union([Type.Literal('tcp'), Type.Literal('udp')]);
 /** A published port: a host address and port forwarded to a guest port (QEMU user mode: hostfwd). */
 export const PortBinding = Type.Object(
   {
-    guestPort: Type.Integer({ minimum: 1, maximum: 65535 }),
+    guestPort: Type.Integer({ minimum: LIMITS.guestPort.min, maximum: LIMITS.guestPort.max }),
     proto: Protocol,
     hostIp: Type.String({ description: 'IPv4 address on the host to listen on; 0.0.0.0 means all (Docker\'s default)' }),
-    hostPort: Type.Integer({ minimum: 0, maximum: 65535, description: '0: a free port chosen at each start' }),
+    hostPort: Type.Integer({ minimum: LIMITS.hostPort.min, maximum: LIMITS.hostPort.max, description: '0: a free port chosen at each start' }),
   },
   { additionalProperties: false },
 );
@@ -49,10 +50,10 @@ export type PortBinding = Static<typeof PortBinding>;
 
 export const PortRequest = Type.Object(
   {
-    guestPort: Type.Integer({ minimum: 1, maximum: 65535 }),
+    guestPort: Type.Integer({ minimum: LIMITS.guestPort.min, maximum: LIMITS.guestPort.max }),
     proto: Type.Optional(Protocol),
     hostIp: Type.Optional(Type.String({ minLength: 1, description: 'Default 0.0.0.0 (all IPv4 addresses), as Docker' })),
-    hostPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'Default (or 0): a free port chosen at each start' })),
+    hostPort: Type.Optional(Type.Integer({ minimum: LIMITS.hostPort.min, maximum: LIMITS.hostPort.max, description: 'Default (or 0): a free port chosen at each start' })),
   },
   { additionalProperties: false },
 );
@@ -80,8 +81,9 @@ export const CreateInstanceRequest = Type.Object(
     name: Type.Optional(Name),
     args: Type.Optional(Type.Array(Type.String(), { description: 'Replaces the image default args when given' })),
     env: Type.Optional(Type.Array(KeyValue)),
-    memoryMiB: Type.Optional(Type.Integer({ minimum: 4, maximum: 1048576, description: 'Guest memory, MiB' })),
-    cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'Virtual CPUs' })),
+    memoryMiB: Type.Optional(Type.Integer({ minimum: LIMITS.memoryMiB.min, maximum: LIMITS.memoryMiB.max, description: 'Guest memory, MiB' })),
+    cpus: Type.Optional(Type.Integer({ minimum: LIMITS.cpus.min, maximum: LIMITS.cpus.max, description: "Virtual CPUs (default: the image's); at most the host's CPU count unless cpuOvercommit" })),
+    cpuOvercommit: Type.Optional(Type.Boolean({ description: 'Allow more virtual CPUs than the host has CPUs (run --cpu-overcommit)' })),
     autoRemove: Type.Optional(Type.Boolean({ description: 'Remove the instance when it exits (run --rm)' })),
     restartPolicy: Type.Optional(RestartPolicy),
     network: Type.Optional(NetworkMode),
@@ -135,6 +137,7 @@ export const InstanceDetail = Type.Object(
       env: Type.Array(Type.String()),
       memoryMiB: Type.Integer(),
       cpus: Type.Integer(),
+      cpuOvercommit: Type.Optional(Type.Boolean({ description: 'More virtual CPUs than host CPUs were allowed' })),
       autoRemove: Type.Boolean(),
       restartPolicy: Type.Object({ name: Type.String(), maximumRetryCount: Type.Integer() }),
       network: NetworkMode,
@@ -195,8 +198,8 @@ export const ImportQuery = Type.Object(
   {
     ref: Type.String({ minLength: 1, description: 'name[:tag] to give the image' }),
     family: Type.String({ minLength: 1 }),
-    memoryMiB: Type.Optional(Type.Integer({ minimum: 4, maximum: 1048576 })),
-    cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+    memoryMiB: Type.Optional(Type.Integer({ minimum: LIMITS.memoryMiB.min, maximum: LIMITS.memoryMiB.max })),
+    cpus: Type.Optional(Type.Integer({ minimum: LIMITS.cpus.min, maximum: LIMITS.cpus.max })),
     args: Type.Optional(Type.String({ description: 'Default args, as a JSON array of strings' })),
   },
   { additionalProperties: false },
@@ -249,7 +252,7 @@ export const RemoveInstanceQuery = Type.Object(
   { force: Type.Optional(Type.Boolean()), volumes: Type.Optional(Type.Boolean({ description: 'Also remove its anonymous volumes (rm -v)' })) },
   { additionalProperties: false },
 );
-export const StopQuery = Type.Object({ t: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })) }, { additionalProperties: false });
+export const StopQuery = Type.Object({ t: Type.Optional(Type.Integer({ minimum: LIMITS.stopTimeoutSeconds.min, maximum: LIMITS.stopTimeoutSeconds.max, description: 'Seconds to wait before SIGKILL' })) }, { additionalProperties: false });
 export const KillQuery = Type.Object({ signal: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false });
 export const WaitQuery = Type.Object(
   { condition: Type.Optional(Type.Union([Type.Literal('not-running'), Type.Literal('next-exit')])) },

@@ -1,6 +1,7 @@
 // The Engine API contract for volumes (GET/POST /v1/volumes, GET/DELETE /v1/volumes/{name},
 // POST /v1/volumes/prune) and for an instance's mounts; Docker's shapes, camelCase.
 import { Type, type Static } from 'typebox';
+import { LIMITS } from './limits.js';
 import { VOLUME_NAME_PATTERN } from './rules.js';
 
 const Driver = Type.Union([Type.Literal('block'), Type.Literal('share')], {
@@ -24,7 +25,7 @@ export const CreateVolumeRequest = Type.Object(
   {
     name: Type.Optional(VolumeName),
     driver: Type.Optional(Driver),
-    sizeBytes: Type.Optional(Type.Integer({ minimum: 1, description: 'Block volumes: size in bytes (default 64 MiB)' })),
+    sizeBytes: Type.Optional(Type.Integer({ minimum: LIMITS.volumeSizeBytes.min, maximum: LIMITS.volumeSizeBytes.max, description: 'Block volumes: size in bytes (default 64 MiB)' })),
     labels: Type.Optional(Type.Record(Type.String(), Type.String())),
   },
   { additionalProperties: false },

@@ -7,19 +7,20 @@
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { inRange, LIMITS, rangeText } from '../api/limits.js';
 import { invalid } from '../errors.js';
 
 const Size = Type.Union([
-  Type.Integer({ minimum: 4, description: 'MiB' }),
+  Type.Integer({ minimum: LIMITS.memoryMiB.min, maximum: LIMITS.memoryMiB.max, description: 'MiB' }),
   Type.String({ pattern: '^[0-9]+ *([KkMmGg]i?[Bb]?)?$', description: 'a size such as "256M" or "1G" (no suffix: MiB)' }),
 ]);
 const Port = Type.Union([
-  Type.Integer({ minimum: 1, maximum: 65535 }),
+  Type.Integer({ minimum: LIMITS.guestPort.min, maximum: LIMITS.guestPort.max }),
   Type.String({ pattern: '^[0-9]{1,5}(/(tcp|udp))?$', description: '"PORT[/tcp|udp]"' }),
 ]);
 const Scalar = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
 const Mode = Type.Union([
-  Type.Integer({ minimum: 0, maximum: 0o7777, description: 'octal in YAML (0o755) or decimal' }),
+  Type.Integer({ minimum: LIMITS.fileMode.min, maximum: LIMITS.fileMode.max, description: 'octal in YAML (0o755) or decimal' }),
   Type.String({ pattern: '^0?[0-7]{3,4}$', description: 'octal digits, e.g. "0755"' }),
 ]);
 
@@ -40,7 +41,7 @@ export const CunikfileSchema = Type.Object(
       Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*=' })),
     ], { description: 'Environment: a map, or a list of KEY=VALUE' })),
     memory: Type.Optional(Size),
-    cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 255 })),
+    cpus: Type.Optional(Type.Integer({ minimum: LIMITS.cpus.min, maximum: LIMITS.cpus.max, description: "Virtual CPUs; an instance gets at most the host's CPU count (unless run with --cpu-overcommit)" })),
     ports: Type.Optional(Type.Array(Port, { description: 'Ports the app listens on' })),
     volumes: Type.Optional(Type.Array(Type.String({ pattern: '^/' }), { description: 'Mount points for volumes' })),
     labels: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Scalar, { description: 'Image labels; org.cunik.machine (microvm, pc, q35) and org.cunik.tsc-khz are read by the family adapters' })),
@@ -96,8 +97,8 @@ const EXPECTED: Record<string, string> = {
   'files[].mode': 'a file mode such as 0755 or "0644"',
   args: 'a list of strings', 'args[]': 'a string',
   env: 'a map of NAME: value or a list of NAME=value', 'env[]': 'NAME=value', 'env.*': 'a string, number or boolean',
-  memory: 'an integer (MiB, at least 4) or a size such as "256M"',
-  cpus: 'an integer from 1 to 255',
+  memory: `an integer (MiB, ${rangeText(LIMITS.memoryMiB)}) or a size such as "256M"`,
+  cpus: `an integer ${rangeText(LIMITS.cpus)}`,
   ports: 'a list of ports', 'ports[]': 'a port (1-65535) or "PORT/tcp" / "PORT/udp"',
   volumes: 'a list of absolute paths', 'volumes[]': 'an absolute path (starting with /)',
   labels: 'a map of strings', 'labels.*': 'a string',
@@ -193,7 +194,7 @@ export class CunikfileReader {
       ports: (d.ports ?? []).map((p, i) => {
         const [num, proto = 'tcp'] = String(p).split('/');
         const n = Number(num);
-        if (n < 1 || n > 65535) this.fail(['ports', i], `port ${n} is out of range (1-65535)`);
+        if (!inRange(n, LIMITS.guestPort)) this.fail(['ports', i], `port ${n} is out of range (${rangeText(LIMITS.guestPort)})`);
         return `${n}/${proto}`;
       }),
       volumes: [...(d.volumes ?? [])],
@@ -218,7 +219,7 @@ export class CunikfileReader {
     const n = Number(m[1]);
     const unit = (m[2] ?? '').toLowerCase();
     const mib = unit === 'g' ? n * 1024 : unit === 'k' ? Math.ceil(n / 1024) : n;
-    if (mib < 4 || mib > 1 << 20) this.fail(['memory'], `expected from 4 MiB to 1 TiB, got ${JSON.stringify(v)}`);
+    if (!inRange(mib, LIMITS.memoryMiB)) this.fail(['memory'], `expected ${rangeText(LIMITS.memoryMiB)} (1 TiB), got ${JSON.stringify(v)}`);
     return mib;
   }
 

@@ -1,4 +1,12 @@
-// Pure parsers for flag values, unit-tested.
+// Pure parsers for flag values, unit-tested. Every range is the API's (api/limits.ts).
+import { inRange, LIMITS, rangeText, type Range } from '../api/limits.js';
+
+/** A whole number written in decimal digits, within `range`; `what` names it in the message. */
+function wholeNumber(value: string, what: string, range: Range): number {
+  const n = /^[0-9]+$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (!inRange(n, range)) throw new Error(`invalid ${what}: ${value.trim() === '' ? JSON.stringify(value) : value} (a whole number ${rangeText(range)})`);
+  return n;
+}
 
 const units: Record<string, number> = { b: 1 / (1024 * 1024), k: 1 / 1024, m: 1, g: 1024, t: 1024 * 1024 };
 
@@ -8,16 +16,14 @@ export function parseMemoryMiB(value: string): number {
   if (!m) throw new Error(`invalid memory value: ${value} (use e.g. 64m, 512M, 1g)`);
   const mib = Number(m[1]) * units[(m[2] || 'm').toLowerCase()]!;
   if (!Number.isInteger(mib)) throw new Error(`invalid memory value: ${value} (must be a whole number of MiB)`);
-  if (mib < 4) throw new Error(`invalid memory value: ${value} (at least 4 MiB)`);
-  if (mib > 1024 * 1024) throw new Error(`invalid memory value: ${value} (at most 1 TiB)`);
+  if (mib < LIMITS.memoryMiB.min) throw new Error(`invalid memory value: ${value} (at least ${LIMITS.memoryMiB.min} MiB)`);
+  if (mib > LIMITS.memoryMiB.max) throw new Error(`invalid memory value: ${value} (at most 1 TiB)`);
   return mib;
 }
 
+/** --cpus; the daemon also refuses more than its host's CPUs (unless --cpu-overcommit). */
 export function parseCpus(value: string): number {
-  if (!/^\d+$/.test(value.trim())) throw new Error(`invalid cpus value: ${value} (a whole number from 1 to 64)`);
-  const n = Number(value);
-  if (n < 1 || n > 64) throw new Error(`invalid cpus value: ${value} (a whole number from 1 to 64)`);
-  return n;
+  return wholeNumber(value, 'cpus value', LIMITS.cpus);
 }
 
 export function parseEnv(value: string, previous: string[] = []): string[] {
@@ -26,8 +32,12 @@ export function parseEnv(value: string, previous: string[] = []): string[] {
 }
 
 export function parseSeconds(value: string): number {
-  if (!/^\d+$/.test(value)) throw new Error(`invalid time value: ${value} (whole seconds)`);
-  return Number(value);
+  return wholeNumber(value, 'time value', LIMITS.stopTimeoutSeconds);
+}
+
+/** logs --tail: a number of lines, or "all". */
+export function parseTail(value: string): number | 'all' {
+  return value === 'all' ? 'all' : wholeNumber(value, 'number of lines', LIMITS.tailLines);
 }
 
 type RestartPolicyName = 'no' | 'on-failure' | 'always' | 'unless-stopped';
@@ -45,7 +55,7 @@ export function parseRestartPolicy(value: string): RestartPolicy {
   }
   if (count !== undefined) {
     if (name !== 'on-failure') throw new Error(`invalid restart policy: ${value} (only on-failure takes a retry count)`);
-    if (!/^\d+$/.test(count)) throw new Error(`invalid restart policy: ${value} (the retry count is a whole number)`);
+    if (!/^\d+$/.test(count) || !inRange(Number(count), LIMITS.restartRetries)) throw new Error(`invalid restart policy: ${value} (the retry count is a whole number ${rangeText(LIMITS.restartRetries)})`);
   }
   return { name: name as RestartPolicyName, maximumRetryCount: count === undefined ? 0 : Number(count) };
 }
@@ -61,7 +71,7 @@ export interface PublishSpec {
 
 function portNumber(text: string, value: string, what: string): number {
   if (/^\d+-\d+$/.test(text)) throw new Error(`invalid port mapping: ${value} (port ranges are not supported)`);
-  if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) throw new Error(`invalid port mapping: ${value} (${what} must be a port number from 1 to 65535)`);
+  if (!/^\d{1,5}$/.test(text) || !inRange(Number(text), LIMITS.guestPort)) throw new Error(`invalid port mapping: ${value} (${what} must be a port number ${rangeText(LIMITS.guestPort)})`);
   return Number(text);
 }
 
@@ -143,6 +153,7 @@ export function parseSizeBytes(value: string): number {
   const scale: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
   const bytes = Number(m[1]) * scale[m[2]!.toLowerCase()]!;
   if (!Number.isInteger(bytes) || bytes <= 0) throw new Error(`invalid size: ${value} (a whole number of bytes)`);
+  if (!inRange(bytes, LIMITS.volumeSizeBytes)) throw new Error(`invalid size: ${value} (from 8 MiB to 16 TiB)`);
   return bytes;
 }
 

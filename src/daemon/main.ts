@@ -7,11 +7,12 @@ import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultRoot, defaultSocketPath, installRoot, VERSION } from '../config/defaults.js';
+import { inRange, LIMITS, rangeText } from '../api/limits.js';
 import { CunikError } from '../errors.js';
 import { familyAdapter, familyNames } from '../families/index.js';
 import { ImageStore } from '../images/store.js';
 import { BuildService } from '../build/service.js';
-import { ConsoleManager, DEFAULT_LOG_MAX_SIZE, MIN_LOG_MAX_SIZE, parseSize } from '../instances/console.js';
+import { ConsoleManager, DEFAULT_LOG_MAX_SIZE, parseSize } from '../instances/console.js';
 import { InstanceService } from '../instances/service.js';
 import { InstanceStore } from '../instances/store.js';
 import { VolumeStore } from '../volumes/store.js';
@@ -172,7 +173,7 @@ export async function main(argv: string[]): Promise<void> {
       } catch (err) {
         throw new InvalidArgumentError((err as Error).message);
       }
-      if (n < MIN_LOG_MAX_SIZE) throw new InvalidArgumentError(`at least ${MIN_LOG_MAX_SIZE} bytes`);
+      if (!inRange(n, LIMITS.logMaxSizeBytes)) throw new InvalidArgumentError(`${rangeText(LIMITS.logMaxSizeBytes)}`);
       return n;
     }, DEFAULT_LOG_MAX_SIZE)
     .option('--probe-kernel <file>', 'accelerator probe kernel', join(installRoot(), 'build', 'kernels', 'probe.elf'));

@@ -9,9 +9,10 @@ import { pack as tarPack, type Pack } from 'tar-stream';
 import type { Staging, StagedBlob } from './blobs.js';
 import { bytesOf } from './fsutil.js';
 import { invalid } from '../errors.js';
+import { inRange, LIMITS, rangeText, type Range } from '../api/limits.js';
 import type { ImportOptions } from './types.js';
 import {
-  MT, LABEL, LAYER_FILES, ARCHITECTURE, OS, ANNOTATION_CREATED, DEFAULT_CPUS, MAX_CPUS, MAX_MEMORY_MIB,
+  MT, LABEL, LAYER_FILES, ARCHITECTURE, OS, ANNOTATION_CREATED, DEFAULT_CPUS,
   type CunikMeta, type ImageConfig, type Manifest,
 } from './oci.js';
 
@@ -144,17 +145,17 @@ export function validateImportOptions(opts: ImportOptions, knownFamilies: readon
   if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) {
     throw invalid('args must be an array of strings', 'args');
   }
-  const int = (v: number | undefined, field: string, max: number): number | undefined => {
+  const int = (v: number | undefined, field: string, range: Range): number | undefined => {
     if (v === undefined) return undefined;
-    if (!Number.isInteger(v) || v < 1 || v > max) throw invalid(`${field} must be an integer from 1 to ${max}, got ${v}`, field);
+    if (!inRange(v, range)) throw invalid(`${field} must be an integer ${rangeText(range)}, got ${v}`, field);
     return v;
   };
   const out: ImportMeta = {
     family: opts.family,
     args: [...args],
-    cpus: int(opts.cpus, 'cpus', MAX_CPUS) ?? DEFAULT_CPUS,
+    cpus: int(opts.cpus, 'cpus', LIMITS.cpus) ?? DEFAULT_CPUS,
   };
-  const mem = int(opts.memoryMiB, 'memoryMiB', MAX_MEMORY_MIB);
+  const mem = int(opts.memoryMiB, 'memoryMiB', LIMITS.memoryMiB);
   if (mem !== undefined) out.memoryMiB = mem;
   return out;
 }

@@ -2,6 +2,7 @@
 // their media types, the org.cunik.* label keys, and checks for documents read from outside.
 
 import { invalid } from '../errors.js';
+import { inRange, LIMITS, rangeText, type Range } from '../api/limits.js';
 import { BOOT_PROTOCOLS, type BootProtocol } from './kernel-format.js';
 
 export const MT = {
@@ -80,8 +81,6 @@ export interface CunikMeta {
 }
 
 export const DEFAULT_CPUS = 1;
-export const MAX_CPUS = 255;
-export const MAX_MEMORY_MIB = 1 << 20;
 
 /** Default guest memory when the image does not say: a Linux kernel with an initramfs needs more. */
 export function defaultMemoryMiB(boot: BootProtocol): number {
@@ -148,10 +147,10 @@ export function checkConfig(v: unknown, what: string): ImageConfig {
   return v as unknown as ImageConfig;
 }
 
-function positiveInt(v: string | undefined, what: string, max: number): number | undefined {
+function labelInt(v: string | undefined, what: string, range: Range): number | undefined {
   if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw invalid(`${what} must be an integer from 1 to ${max}, got ${JSON.stringify(v)}`);
+  const n = /^[0-9]+$/.test(v) ? Number(v) : NaN;
+  if (!inRange(n, range)) throw invalid(`${what} must be a whole number ${rangeText(range)}, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -191,8 +190,8 @@ export function cunikMeta(config: ImageConfig, manifest: Manifest, what: string)
     boot: bootP,
     args,
     env: [...(config.config?.Env ?? [])],
-    memoryMiB: positiveInt(labels[LABEL.memory], `${what}: label ${LABEL.memory}`, MAX_MEMORY_MIB) ?? defaultMemoryMiB(bootP),
-    cpus: positiveInt(labels[LABEL.cpus], `${what}: label ${LABEL.cpus}`, MAX_CPUS) ?? DEFAULT_CPUS,
+    memoryMiB: labelInt(labels[LABEL.memory], `${what}: label ${LABEL.memory}`, LIMITS.memoryMiB) ?? defaultMemoryMiB(bootP),
+    cpus: labelInt(labels[LABEL.cpus], `${what}: label ${LABEL.cpus}`, LIMITS.cpus) ?? DEFAULT_CPUS,
     labels,
   };
 }

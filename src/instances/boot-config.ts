@@ -1,6 +1,7 @@
 // What a family adapter gets for an instance (InstanceBootConfig), built from the record's config,
 // the network of this start and host facts. Pure, unit-tested.
 import type { NetworkMode, NetworkSettings, PortBinding, PortRequest } from '../api/schemas.js';
+import { cpusOverHost } from '../api/limits.js';
 import { invalid } from '../errors.js';
 import type { ImageBootInfo, InstanceBootConfig } from '../families/types.js';
 import { normalizePorts } from '../network/ports.js';
@@ -17,6 +18,8 @@ export interface CreateOptions {
   env?: string[] | undefined;
   memoryMiB?: number | undefined;
   cpus?: number | undefined;
+  /** Allow more vCPUs than the host has CPUs. */
+  cpuOvercommit?: boolean | undefined;
   autoRemove?: boolean | undefined;
   restartPolicy?: { name: RestartPolicy['name']; maximumRetryCount?: number | undefined } | undefined;
   /** Default 'user'. */
@@ -27,12 +30,13 @@ export interface CreateOptions {
 }
 
 /** The record's config for a create request: the image's defaults filled in, conflicts refused. */
-export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'memoryMiB' | 'cpus'>): InstanceRecord['config'] & { network: NetworkMode; ports: PortBinding[] } {
+export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'memoryMiB' | 'cpus'>, host: HostFacts = {}): InstanceRecord['config'] & { network: NetworkMode; ports: PortBinding[] } {
   const config = {
     args: opts.args ?? [],
     env: opts.env ?? [],
     memoryMiB: opts.memoryMiB ?? boot.memoryMiB,
     cpus: opts.cpus ?? boot.cpus,
+    ...(opts.cpuOvercommit === true && { cpuOvercommit: true }),
     autoRemove: opts.autoRemove ?? false,
     restartPolicy: opts.restartPolicy ? { name: opts.restartPolicy.name, maximumRetryCount: opts.restartPolicy.maximumRetryCount ?? 0 } : NO_RESTART,
     network: opts.network ?? 'user',
@@ -40,10 +44,14 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
   };
   if (config.autoRemove && config.restartPolicy.name !== 'no') throw invalid('conflicting options: --restart and --rm', 'restartPolicy');
   if (config.network === 'none' && config.ports.length > 0) throw invalid('conflicting options: published ports need a network (not --network none)', 'ports');
+  const over = host.cpus === undefined ? undefined : cpusOverHost(config.cpus, host.cpus, config.cpuOvercommit === true);
+  if (over !== undefined) throw invalid(opts.cpus === undefined ? `the image asks for ${config.cpus} virtual CPUs, ${over}` : `cpus: ${config.cpus} is ${over}`, 'cpus');
   return config;
 }
 
 export interface HostFacts {
+  /** The CPUs this process may run on (os.availableParallelism()): the most vCPUs an instance gets unless overcommitted. */
+  cpus?: number | undefined;
   /** The host's TSC frequency (families/host.ts: hostTscKhz()). */
   tscKhz?: number | undefined;
 }
@@ -57,7 +65,10 @@ export function networkSettings(config: InstanceRecord['config'], ports: PortBin
   return { mode: 'user', ipAddress: USER_NET.ip, prefixLen: USER_NET.prefix, gateway: USER_NET.gateway, dns: [...USER_NET.dns], ports };
 }
 
+/** Also checked at each start: a record made on a bigger host (or before the rule) is refused, not booted. */
 export function bootConfig(config: InstanceRecord['config'], network: NetworkSettings, host: HostFacts = {}): InstanceBootConfig {
+  const over = host.cpus === undefined ? undefined : cpusOverHost(config.cpus, host.cpus, config.cpuOvercommit === true);
+  if (over !== undefined) throw invalid(`cpus: ${config.cpus} is ${over}`, 'cpus');
   return {
     args: config.args,
     env: config.env,

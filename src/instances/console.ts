@@ -11,6 +11,7 @@
 // - relays `attach` sessions (console-relay.ts): the daemon is QEMU's one client on the console
 //   socket, shared by every session of the instance, connected only while a session exists.
 import type { Socket } from 'node:net';
+import { LIMITS } from '../api/limits.js';
 import { consoleFiles, type ConsoleFiles } from './console-index.js';
 import { staticConsole, type ConsoleSource } from './console-cursor.js';
 import { LiveConsole, type ConsolePolicy } from './console-live.js';
@@ -20,7 +21,7 @@ export type { AttachOptions } from './console-relay.js';
 
 export const DEFAULT_LOG_MAX_SIZE = 10 * 1024 * 1024;
 /** Below this a console could not hold one screen of output: refused. */
-export const MIN_LOG_MAX_SIZE = 4096;
+export const MIN_LOG_MAX_SIZE = LIMITS.logMaxSizeBytes.min;
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 

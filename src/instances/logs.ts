@@ -3,6 +3,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { parseTimestamp } from '../events/time.js';
 import { invalid } from '../errors.js';
+import { inRange, LIMITS, rangeText } from '../api/limits.js';
 import { formatTimestamp, offsetSince, timeAt, type IndexRecord } from './console-index.js';
 import { CHUNK, ConsoleCursor, lineStart, NL, tailStart, type ConsoleSource } from './console-cursor.js';
 
@@ -26,7 +27,7 @@ export interface ReadConsoleOptions {
 export function parseLogsOptions(q: { tail?: string | undefined; since?: string | undefined; until?: string | undefined }, nowMs: number): Pick<ReadConsoleOptions, 'tail' | 'sinceMs' | 'untilMs'> {
   const out: Pick<ReadConsoleOptions, 'tail' | 'sinceMs' | 'untilMs'> = {};
   if (q.tail !== undefined && q.tail !== 'all') {
-    if (!/^\d+$/.test(q.tail)) throw invalid(`invalid value for tail: ${JSON.stringify(q.tail)} (a number of lines, or "all")`, 'tail');
+    if (!/^\d+$/.test(q.tail) || !inRange(Number(q.tail), LIMITS.tailLines)) throw invalid(`invalid value for tail: ${JSON.stringify(q.tail)} (a number of lines ${rangeText(LIMITS.tailLines)}, or "all")`, 'tail');
     out.tail = Number(q.tail);
   }
   if (q.since !== undefined) out.sinceMs = parseTimestamp(q.since, nowMs * 1000, 'since') / 1000;

@@ -28,6 +28,8 @@ export interface InstanceRecord {
     env: string[];
     memoryMiB: number;
     cpus: number;
+    /** More vCPUs than the host has CPUs were allowed (run --cpu-overcommit); absent: no. */
+    cpuOvercommit?: boolean;
     autoRemove: boolean;
     restartPolicy?: RestartPolicy;
     /** Absent in records made before networking: those have no NIC ('none'). */

@@ -5,6 +5,7 @@
 // restart-policy scheduling in restart-scheduler.ts; dependencies and shared types in service-deps.ts.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { conflict, invalid, notFound } from '../errors.js';
 import { exitStatusOf } from '../families/exit.js';
 import { hostTscKhz } from '../families/host.js';
@@ -113,7 +114,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     const adapter = this.deps.family(boot.family);
     const artefacts = await this.deps.images.bootArtifacts(image.id);
     // Everything the request could get wrong is refused before the name is reserved.
-    const config = instanceConfig(opts, boot);
+    const config = instanceConfig(opts, boot, this.host());
     const network = networkSettings(config, config.ports);
     const base = bootConfig(config, network, this.host());
     let spec = adapter.bootSpec(boot, base);
@@ -410,7 +411,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
   }
 
   private host(): HostFacts {
-    return this.deps.host ? this.deps.host() : { tscKhz: hostTscKhz() };
+    return this.deps.host ? this.deps.host() : { tscKhz: hostTscKhz(), cpus: availableParallelism() };
   }
 
   /** The boot spec of the instance's current (or last) start, for how to stop it. */

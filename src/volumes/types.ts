@@ -1,5 +1,6 @@
 // Named volumes (DESIGN.md, "Volumes"): what the store keeps and what create takes.
 import { randomBytes } from 'node:crypto';
+import { inRange, LIMITS } from '../api/limits.js';
 import { invalid } from '../errors.js';
 
 /** block: a raw file with an ext4 file system (virtio-blk); share: a host folder (virtio-9p). */
@@ -31,8 +32,6 @@ export interface CreateVolumeOptions {
 
 export const DEFAULT_BLOCK_SIZE = 64 * 1024 * 1024;
 /** mkfs.ext4 needs room for its journal and tables; below this it fails or leaves no space. */
-export const MIN_BLOCK_SIZE = 8 * 1024 * 1024;
-export const MAX_BLOCK_SIZE = 16 * 1024 ** 4;
 
 /** Docker's rule for volume names (daemon/names: RestrictedNamePattern). */
 export const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -47,7 +46,7 @@ export function checkVolumeName(name: string, field = 'name'): string {
 export const randomVolumeName = (): string => randomBytes(32).toString('hex');
 
 export function checkBlockSize(bytes: number): number {
-  if (!Number.isInteger(bytes) || bytes < MIN_BLOCK_SIZE || bytes > MAX_BLOCK_SIZE) {
+  if (!inRange(bytes, LIMITS.volumeSizeBytes)) {
     throw invalid(`invalid volume size ${bytes}: a block volume takes from 8 MiB to 16 TiB`, 'sizeBytes');
   }
   return bytes;

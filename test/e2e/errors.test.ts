@@ -1,7 +1,8 @@
 // Bad input: one line on stderr starting "cunik: ", exit status 125, nothing changed.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { cli, helloKernel, startDaemon, type TestDaemon } from '../helpers/daemon.js';
@@ -80,4 +81,28 @@ test('no daemon at an explicit -H socket', async () => {
   const r = await cli(['ps'], { socket: join(d.dir, 'nothing.sock') });
   assert.equal(r.code, 125);
   assert.match(r.stderr, /^cunik: cannot connect to the Cunik daemon at unix:\/\/.*nothing\.sock/);
+});
+
+test('more vCPUs than the host has, from a flag or from the image, are refused unless overcommitted', async () => {
+  const host = availableParallelism();
+  await refused(['run', '--rm', '--cpus', String(host + 1), 'hello'], new RegExp(`cpus: ${host + 1} is more than this host's ${host} CPUs?: give --cpus ${host} or fewer \\(or --cpu-overcommit to allow it\\)`));
+  await refused(['run', '--cpus', '256', 'hello'], /invalid cpus value: 256 \(a whole number from 1 to 255\)/);
+  // A Cunikfile takes the same range as the flag, and its cpus are checked against the host at create.
+  const ctx = join(d.dir, 'bigcpu');
+  await mkdir(ctx);
+  await copyFile(helloKernel, join(ctx, 'hello.elf'));
+  await writeFile(join(ctx, 'Cunikfile'), 'family: generic\nkernel: hello.elf\ncpus: 300\n');
+  const tooMany = await run(['build', '-t', 'bigcpu', ctx]);
+  assert.equal(tooMany.code, 125, tooMany.stderr);
+  assert.match(tooMany.stderr, /cpus: expected an integer from 1 to 255, got 300/);
+  await writeFile(join(ctx, 'Cunikfile'), `family: generic\nkernel: hello.elf\ncpus: ${host + 1}\n`);
+  assert.equal((await run(['build', '-q', '-t', 'bigcpu', ctx])).code, 0);
+  await refused(['create', 'bigcpu'], new RegExp(`the image asks for ${host + 1} virtual CPUs, more than this host's ${host} CPUs?: give --cpus ${host} or fewer`));
+  const lower = await run(['create', '--cpus', '1', 'bigcpu']);
+  assert.equal(lower.code, 0, lower.stderr);
+  const forced = await run(['create', '--cpu-overcommit', 'bigcpu']);
+  assert.equal(forced.code, 0, forced.stderr);
+  const detail = JSON.parse((await run(['inspect', forced.stdout.trim()])).stdout) as { config: { cpus: number; cpuOvercommit?: boolean } }[];
+  assert.deepEqual([detail[0]!.config.cpus, detail[0]!.config.cpuOvercommit], [host + 1, true]);
+  assert.equal((await run(['rm', lower.stdout.trim(), forced.stdout.trim()])).code, 0);
 });

@@ -64,7 +64,7 @@ test('unknown keys name the line and the key, top level and nested', () => {
 
 test('wrong types name the line, the key, what was expected and what was found', () => {
   const cases: [string, RegExp][] = [
-    ['family: linux\napp: /x\nmemory: lots\n', /^Cunikfile:3: memory: expected an integer \(MiB, at least 4\) or a size such as "256M", got "lots"/],
+    ['family: linux\napp: /x\nmemory: lots\n', /^Cunikfile:3: memory: expected an integer \(MiB, from 4 to 1048576 MiB\) or a size such as "256M", got "lots"/],
     ['family: linux\napp: /x\ncpus: two\n', /^Cunikfile:3: cpus: expected an integer from 1 to 255, got "two"/],
     ['family: linux\napp: /x\n\nargs: hello\n', /^Cunikfile:4: args: expected a list of strings, got "hello"/],
     ['family: linux\napp: /x\nports:\n  - 80\n  - http\n', /^Cunikfile:5: ports\[1\]: expected a port/],

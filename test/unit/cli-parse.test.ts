@@ -15,10 +15,10 @@ test('bad memory values are refused with the value in the message', () => {
   }
 });
 
-test('cpus must be a whole number from 1 to 64', () => {
+test('cpus must be a whole number from 1 to 255 (the API\'s range)', () => {
   assert.equal(parseCpus('1'), 1);
-  assert.equal(parseCpus('64'), 64);
-  for (const bad of ['0', '65', '1.5', 'two', '-1', '']) assert.throws(() => parseCpus(bad), /invalid cpus value/, bad);
+  assert.equal(parseCpus('255'), 255);
+  for (const bad of ['0', '256', '1.5', 'two', '-1', '']) assert.throws(() => parseCpus(bad), /invalid cpus value: .* \(a whole number from 1 to 255\)/, bad);
 });
 
 test('env entries must be KEY=VALUE and accumulate', () => {

@@ -41,8 +41,8 @@ test('volume create: --size, --label and --filter parse; --size needs a block vo
   assert.equal(parseSizeBytes('64m'), 64 * 1024 * 1024);
   assert.equal(parseSizeBytes('1G'), 1024 ** 3);
   assert.equal(parseSizeBytes('256MiB'), 256 * 1024 * 1024);
-  assert.equal(parseSizeBytes('4096'), 4096);
-  for (const bad of ['', 'x', '1.5', '-1m', '0']) assert.throws(() => parseSizeBytes(bad), /invalid size/, bad);
+  assert.equal(parseSizeBytes(String(8 * 1024 * 1024)), 8 * 1024 * 1024);
+  for (const bad of ['', 'x', '1.5', '-1m', '0', '4096', '7m', '17t']) assert.throws(() => parseSizeBytes(bad), /invalid size/, bad);
   assert.deepEqual(parseLabel('b=2', parseLabel('a=1=x')), { a: '1=x', b: '2' });
   assert.deepEqual(parseLabel('flag'), { flag: '' });
   assert.throws(() => parseLabel('=v'), /invalid label/);

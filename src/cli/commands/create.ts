@@ -9,6 +9,7 @@ export interface CreateFlags {
   name?: string;
   memory?: number;
   cpus?: number;
+  cpuOvercommit?: boolean;
   env: string[];
   restart?: { name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; maximumRetryCount: number };
   network?: 'user' | 'none';
@@ -23,6 +24,7 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
     ...(flags.name !== undefined && { name: flags.name }),
     ...(flags.memory !== undefined && { memoryMiB: flags.memory }),
     ...(flags.cpus !== undefined && { cpus: flags.cpus }),
+    ...(flags.cpuOvercommit && { cpuOvercommit: true }),
     ...(flags.env.length > 0 && { env: flags.env }),
     ...(flags.restart !== undefined && { restartPolicy: flags.restart }),
     ...(flags.network !== undefined && { network: flags.network }),

@@ -1,11 +1,12 @@
 // cunik logs: the instance's console output (the rotated backup, then the current log);
 // -f follows it until the instance exits. Times are those the daemon saw the lines at.
 import type { Command } from 'commander';
+import { parseTail } from '../parse.js';
 import { action, clientFor } from '../util.js';
 
 interface LogsFlags {
   follow?: boolean;
-  tail: string;
+  tail: number | 'all';
   since?: string;
   until?: string;
   timestamps?: boolean;
@@ -16,7 +17,7 @@ export function register(program: Command): void {
     .command('logs')
     .description("Show an instance's console output")
     .option('-f, --follow', 'follow the output until the instance exits')
-    .option('-n, --tail <lines>', 'number of lines to show from the end ("all")', 'all')
+    .option('-n, --tail <lines>', 'number of lines to show from the end ("all")', parseTail, 'all' as const)
     .option('--since <time>', 'show lines since a time: RFC 3339 (2026-11-22T10:00:00Z), Unix seconds, or relative (10s, 5m, 1h)')
     .option('--until <time>', 'show lines before a time (same forms as --since)')
     .option('-t, --timestamps', 'show the time of each line')

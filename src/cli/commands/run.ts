@@ -11,7 +11,8 @@ export function instanceFlags(cmd: Command): Command {
   return cmd
     .option('--name <name>', 'assign a name to the instance')
     .option('-m, --memory <size>', 'guest memory (e.g. 64m, 1g)', parseMemoryMiB)
-    .option('--cpus <n>', 'number of virtual CPUs', parseCpus)
+    .option('--cpus <n>', "number of virtual CPUs (at most the host's CPUs)", parseCpus)
+    .option('--cpu-overcommit', 'allow more virtual CPUs than the host has CPUs')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', parseEnv, [] as string[])
     .option('--restart <policy>', 'restart policy: no, on-failure[:N], always, unless-stopped', parseRestartPolicy)
     .option('--network <mode>', 'network: user (QEMU user-mode networking, the default) or none', parseNetwork)
