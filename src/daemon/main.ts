@@ -17,7 +17,7 @@ import { InstanceService } from '../instances/service.js';
 import { InstanceStore } from '../instances/store.js';
 import { VolumeStore } from '../volumes/store.js';
 import { probeAccelerator } from '../vmm/qemu/accel.js';
-import { QemuDriver, adopt, killStrays, recordedExit, stopGracefully } from '../vmm/qemu/driver.js';
+import { QemuDriver } from '../vmm/qemu/driver.js';
 import type { AccelChoice } from '../vmm/types.js';
 import { makeBackends } from './backend.js';
 import { makeOpsBackends } from './backend-ops.js';
@@ -95,10 +95,6 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       driver,
       family: familyAdapter,
       accelerator: () => accelReady,
-      stopVm: stopGracefully,
-      adopt,
-      recordedExit,
-      killStrays,
     });
     const instanceEvents = instanceEventRecorder(events, (id) => {
       try {

@@ -25,5 +25,4 @@ export function familyAdapter(name: string): FamilyAdapter {
 }
 
 export { exitStatusOf } from './exit.js';
-export { pendingOverlays, qemuImgOverlayArgv } from './overlay.js';
 export { hostTscKhz } from './host.js';

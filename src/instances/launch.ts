@@ -6,12 +6,11 @@ import { hostfwdFailure } from '../network/ports.js';
 import { bindablePorts } from '../network/probe.js';
 import type { VmHandle } from '../vmm/types.js';
 import { bootConfig, networkSettings, type HostFacts } from './boot-config.js';
-import { createOverlays } from './overlays.js';
 import type { InstanceRecord } from './record.js';
 import type { InstanceServiceDeps } from './service-deps.js';
 
 export interface LaunchContext {
-  deps: Pick<InstanceServiceDeps, 'accelerator' | 'bindPorts' | 'family' | 'store' | 'prepareDisks' | 'driver'>;
+  deps: Pick<InstanceServiceDeps, 'accelerator' | 'bindPorts' | 'family' | 'store' | 'driver'>;
   host(): HostFacts;
   /** Whether the instance has a live VM (watched by the service). */
   isRunning(id: string): boolean;
@@ -30,7 +29,7 @@ export async function launchInstance(ctx: LaunchContext, record: InstanceRecord)
   const network = networkSettings(record.config, ports);
   const spec = deps.family(record.family).bootSpec(record.boot, bootConfig(record.config, network, ctx.host()));
   const paths = deps.store.paths(record.id);
-  await (deps.prepareDisks ?? createOverlays)(spec, paths.dir);
+  await deps.driver.prepareDisks(spec, paths);
   const handle = await deps.driver.start(spec, paths, accel);
   Object.assign(record, {
     state: 'running',

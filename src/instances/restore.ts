@@ -9,7 +9,7 @@ import { NO_RESTART, restartsOnDaemonStart } from './restart.js';
 import type { InstanceServiceDeps } from './service-deps.js';
 
 export interface RestoreContext {
-  deps: Pick<InstanceServiceDeps, 'store' | 'family' | 'adopt' | 'recordedExit' | 'killStrays'>;
+  deps: Pick<InstanceServiceDeps, 'store' | 'family' | 'driver'>;
   /** Make a loaded record known to the service (by id and name). */
   register(record: InstanceRecord): void;
   /** Watch an adopted VM as if this daemon had started it. */
@@ -34,7 +34,7 @@ export async function restoreInstances(ctx: RestoreContext): Promise<void> {
       continue;
     }
     const watched = record.supervisorPid ?? record.pid;
-    const handle = watched ? deps.adopt?.(watched, paths) : undefined;
+    const handle = watched ? deps.driver.adopt(watched, paths) : undefined;
     if (handle) {
       // The record may hold the supervisor's pid (saved while QEMU started): the VM's is in its pidfile.
       record.pid = deps.store.vmPid(record.id) ?? record.pid;
@@ -42,10 +42,10 @@ export async function restoreInstances(ctx: RestoreContext): Promise<void> {
       continue;
     }
     // It ended while no daemon watched: its shim recorded how (no record: killed with its group).
-    const exit = deps.recordedExit?.(paths) ?? { status: null, signal: 'SIGKILL' as const };
+    const exit = deps.driver.recordedExit(paths) ?? { status: null, signal: 'SIGKILL' as const };
     await ctx.markExited(record, exitStatusOf(deps.family(record.family), exit));
   }
-  deps.killStrays?.(notRunning);
+  deps.driver.killStrays(notRunning);
   await deps.store.removeSocketsExcept(new Set(ctx.running()));
 }
 

@@ -3,7 +3,7 @@
 import type { PortBinding } from '../api/schemas.js';
 import type { FamilyAdapter, ImageBootInfo } from '../families/types.js';
 import type { BootArtifacts } from '../images/types.js';
-import type { AccelChoice, BootSpec, VmExit, VmHandle, VmmDriver, VmPaths } from '../vmm/types.js';
+import type { AccelChoice, VmmDriver } from '../vmm/types.js';
 import type { HostFacts } from './boot-config.js';
 import type { VolumeAccess } from './mounts.js';
 import type { InstanceStore } from './store.js';
@@ -15,29 +15,17 @@ export interface ImageLookup {
   bootArtifacts(imageId: string): BootArtifacts | Promise<BootArtifacts>;
 }
 
-export interface StopVm {
-  (handle: VmHandle, timeoutMs: number): Promise<VmExit>;
-}
-
+/** The VMs themselves (start, stop, adopt, recorded exits, strays, disks) are all the driver's. */
 export interface InstanceServiceDeps {
   store: InstanceStore;
   images: ImageLookup;
   driver: VmmDriver;
   family: (name: string) => FamilyAdapter;
   accelerator: () => Promise<AccelChoice>;
-  stopVm: StopVm;
-  /** Re-attach to a VM that outlived a previous daemon; undefined if it is gone. */
-  adopt?: (pid: number, paths: VmPaths) => VmHandle | undefined;
-  /** How a VM that ended while no daemon watched it exited, if that was recorded. */
-  recordedExit?: (paths: VmPaths) => VmExit | undefined;
-  /** End VMs that run although their records say they do not (a crash between spawn and save). */
-  killStrays?: (instances: VmPaths[]) => number;
   /** Host facts for the adapters; default: read from this host (families/host.ts). */
   host?: () => HostFacts;
   /** Check published ports and choose free ones for hostPort 0; default network/probe.ts. */
   bindPorts?: (ports: PortBinding[]) => Promise<PortBinding[]>;
-  /** Create the copy-on-write overlays a spec needs (only those missing); default overlays.ts. */
-  prepareDisks?: (spec: BootSpec, dir: string) => Promise<unknown>;
   /** Named volumes (volumes/store.ts); without it only host folders can be mounted. */
   volumes?: VolumeAccess;
 }

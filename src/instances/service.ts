@@ -24,7 +24,7 @@ import { normalizeSignal } from './signals.js';
 
 export type { CreateOptions } from './boot-config.js';
 export { normalizeSignal } from './signals.js';
-export { EXIT_VMM_FAILED, type ImageLookup, type InstanceEvent, type InstanceServiceDeps, type StopVm } from './service-deps.js';
+export { EXIT_VMM_FAILED, type ImageLookup, type InstanceEvent, type InstanceServiceDeps } from './service-deps.js';
 
 export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit: [string, number] }> {
   private readonly records = new Map<string, InstanceRecord>();
@@ -224,7 +224,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
       const handle = this.handles.get(record.id);
       if (!handle) return record;
       const spec = this.specOf(record);
-      await this.deps.stopVm(handle, spec.powerdown === 'none' ? 0 : timeoutSeconds * 1000);
+      await this.deps.driver.stop(handle, spec.powerdown === 'none' ? 0 : timeoutSeconds * 1000);
       await this.settled(record.id);
       this.emit('event', { action: 'stop', id: record.id, name: record.name });
       return record;
@@ -306,7 +306,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
           const record = this.records.get(id);
           if (!handle || !record) return;
           const spec = this.specOf(record);
-          await this.deps.stopVm(handle, spec.powerdown === 'none' ? 0 : timeoutSeconds * 1000);
+          await this.deps.driver.stop(handle, spec.powerdown === 'none' ? 0 : timeoutSeconds * 1000);
           await this.settled(id);
         }).catch(() => undefined),
       ),
@@ -399,6 +399,11 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
   /** Forget an instance and its files; `volumes`: and its anonymous volumes (run --rm, rm -v). */
   private async drop(record: InstanceRecord, volumes = false): Promise<void> {
     record.state = 'removing';
+    // The driver's disks first (they may live outside the directory for another driver); the
+    // directory's removal drops what is left.
+    await Promise.resolve()
+      .then(() => this.deps.driver.removeDisks(this.specOf(record), this.deps.store.paths(record.id)))
+      .catch(() => undefined);
     await this.deps.store.remove(record.id);
     this.records.delete(record.id);
     this.names.delete(record.name);

@@ -17,8 +17,8 @@ export interface DiskSpec {
   readonly: boolean;
   /**
    * A per-instance copy-on-write overlay: `path` is a qcow2 file backed by `backing`, which the
-   * instances layer creates before the first start (families/overlay.ts: pendingOverlays) and keeps
-   * across restarts; removing the instance directory drops it. The backing file is never written.
+   * driver creates before the first start (VmmDriver.prepareDisks) and keeps across restarts;
+   * VmmDriver.removeDisks (or removing the instance directory) drops it. The backing file is never written.
    */
   overlay?: { backing: string; backingFormat: 'raw' | 'qcow2' };
   /** Boot from this disk (bootindex=0): firmware-booted disk images. */
@@ -146,10 +146,41 @@ export interface VmHandle {
   kill(signal: NodeJS.Signals): void;
 }
 
+/**
+ * A hypervisor behind one small contract: everything the instances layer needs to run, watch,
+ * re-find and clean up VMs, so that no QEMU specifics leak into it. Every driver passes the
+ * conformance suite (test/helpers/driver-conformance.ts).
+ */
 export interface VmmDriver {
   readonly name: string;
   /** The exact argv (argv[0] = binary) that start() would run: pure, for tests and benchmarks. */
   argv(spec: BootSpec, paths: VmPaths, accel: Accelerator): string[];
+  /**
+   * Create the per-instance disks the spec needs (copy-on-write overlays) that do not exist yet in
+   * paths.dir; kept across restarts. Returns the paths created.
+   */
+  prepareDisks(spec: BootSpec, paths: VmPaths): Promise<string[]>;
+  /** Drop what prepareDisks made (the instance is being removed). */
+  removeDisks(spec: BootSpec, paths: VmPaths): Promise<void>;
   /** Spawn the VM detached (own session); resolves once the process exists. */
   start(spec: BootSpec, paths: VmPaths, accel: Accelerator): Promise<VmHandle>;
+  /**
+   * Re-attach to a VM started earlier (by this or a previous daemon, live restore): undefined
+   * unless `pid` is alive and is this VM's process.
+   */
+  adopt(pid: number, paths: VmPaths): VmHandle | undefined;
+  /** How a VM that ended while no one watched it exited, if that was recorded; else undefined. */
+  recordedExit(paths: VmPaths): VmExit | undefined;
+  /**
+   * End the VMs of these instances' files that still run although no record says so (a daemon
+   * killed between spawning a VM and saving its record). Returns how many were ended.
+   */
+  killStrays(instances: VmPaths[]): number;
+  /**
+   * Stop a VM: ask the guest to shut down, wait up to timeoutMs (0: don't ask), then end it by
+   * force. Resolves with how it ended.
+   */
+  stop(handle: VmHandle, timeoutMs: number): Promise<VmExit>;
+  /** Release the driver's own helpers (VMs keep running). */
+  close?(): void;
 }

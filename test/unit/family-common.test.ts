@@ -5,7 +5,7 @@ import { debugExitStatus, exitStatusOf } from '../../src/families/exit.js';
 import { generic } from '../../src/families/generic.js';
 import { tscKhzFromCpuinfo } from '../../src/families/host.js';
 import { familyAdapter, familyNames } from '../../src/families/index.js';
-import { qemuImgOverlayArgv } from '../../src/families/overlay.js';
+import { qemuImgOverlayArgv } from '../../src/vmm/qemu/overlay.js';
 import { CunikError } from '../../src/errors.js';
 import { image, instance } from './family-helpers.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { exitStatusOf } from '../../src/families/exit.js';
 import { nanos } from '../../src/families/nanos.js';
-import { pendingOverlays } from '../../src/families/overlay.js';
+import { pendingOverlays } from '../../src/vmm/qemu/overlay.js';
 import { DIR, image, instance, runCases, userNet } from './family-helpers.js';
 
 const EXIT = ['-device', 'isa-debug-exit,iobase=0x501,iosize=0x02'];

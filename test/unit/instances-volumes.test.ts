@@ -42,10 +42,19 @@ async function service(name: string, failStore = false): Promise<{ svc: Instance
   const svc = new InstanceService({
     store,
     images: { inspect: (ref) => ({ id: `sha256:${ref}` }), bootInfo: (id) => boots[id.slice(7)]!, bootArtifacts: () => ({}) },
-    driver: { name: 'fake', argv: () => [], start: () => Promise.reject(new Error('no VMs here')) },
+    driver: {
+      name: 'fake',
+      argv: () => [],
+      start: () => Promise.reject(new Error('no VMs here')),
+      prepareDisks: async () => [],
+      removeDisks: async () => undefined,
+      adopt: () => undefined,
+      recordedExit: () => undefined,
+      killStrays: () => 0,
+      stop: async () => ({ status: 0, signal: null }),
+    },
     family: familyAdapter,
     accelerator: async () => ({ accel: 'tcg', reason: 'test' }),
-    stopVm: async () => ({ status: 0, signal: null }),
     host: () => ({}),
     volumes,
   });

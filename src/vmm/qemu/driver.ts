@@ -1,5 +1,6 @@
 // The QEMU driver: spawns one detached QEMU per VM (own session, so it outlives the daemon), watches
-// it event-driven, talks QMP lazily, and re-adopts running QEMUs after a daemon restart
+// it event-driven, talks QMP lazily, re-adopts running QEMUs after a daemon restart, reads the exits
+// cunik-shim recorded meanwhile, ends strays and makes the per-instance qcow2 overlays
 // (DESIGN.md, "Instances" and "VMM: QEMU first"). No Node process per VM, no polling on the hot path.
 
 import { spawn } from 'node:child_process';
@@ -9,9 +10,10 @@ import type { Accelerator, BootSpec, VmExit, VmHandle, VmmDriver, VmPaths } from
 import { DEFAULT_QEMU_BINARY, QBOOT_ROM, qemuArgv, qmpArg } from './argv.js';
 import { QmpClient } from './qmp.js';
 import { Spawner } from '../spawner.js';
-import { procCmdline, procStartTime, qemuError, recordedExit, signalGroup, watchOrphan } from './proc.js';
+import { createOverlays, DEFAULT_QEMU_IMG, removeOverlays } from './overlay.js';
+import { killStrays, procCmdline, procStartTime, qemuError, recordedExit, signalGroup, watchOrphan } from './proc.js';
 
-export { killStrays, qemuError, recordedExit } from './proc.js';
+export { qemuError } from './proc.js';
 
 export interface QemuDriverOptions {
   /** QEMU binary (a name looked up in PATH, or a path). Default qemu-system-x86_64. */
@@ -42,6 +44,10 @@ export interface QemuDriverOptions {
   transparentHugepages?: boolean;
   /** Under a shim, the nice value the VM runs at (the daemon may run a little ahead of its VMs). */
   vmNice?: number;
+  /** qemu-img, for the per-instance overlays. Default qemu-img in PATH. */
+  qemuImg?: string;
+  /** stop(): how long to wait after SIGTERM before SIGKILL. Default 1000 ms. */
+  termTimeoutMs?: number;
 }
 
 interface Started {
@@ -74,7 +80,12 @@ export class QemuDriver implements VmmDriver {
     this.shim = opts.shim;
     this.shimFlags = [...(opts.transparentHugepages === true ? [] : ['--no-thp']), ...(opts.vmNice !== undefined ? ['--nice', String(opts.vmNice)] : [])];
     this.spawner = opts.spawner !== undefined ? new Spawner(opts.spawner) : undefined;
+    this.qemuImg = opts.qemuImg ?? DEFAULT_QEMU_IMG;
+    this.termTimeoutMs = opts.termTimeoutMs ?? 1000;
   }
+
+  private readonly qemuImg: string;
+  private readonly termTimeoutMs: number;
 
   /** Stop the spawner (VMs keep running). */
   close(): void {
@@ -168,6 +179,26 @@ export class QemuDriver implements VmmDriver {
 
   adopt(pid: number, paths: VmPaths): QemuVmHandle | undefined {
     return adopt(pid, paths, { qmpTimeoutMs: this.qmpTimeoutMs });
+  }
+
+  recordedExit(paths: VmPaths): VmExit | undefined {
+    return recordedExit(paths);
+  }
+
+  killStrays(instances: VmPaths[]): number {
+    return killStrays(instances);
+  }
+
+  stop(handle: VmHandle, timeoutMs: number): Promise<VmExit> {
+    return stopGracefully(handle, timeoutMs, { termTimeoutMs: this.termTimeoutMs });
+  }
+
+  prepareDisks(spec: BootSpec, paths: VmPaths): Promise<string[]> {
+    return createOverlays(spec, paths.dir, this.qemuImg);
+  }
+
+  removeDisks(spec: BootSpec, paths: VmPaths): Promise<void> {
+    return removeOverlays(spec, paths.dir);
   }
 }
 
