@@ -1,7 +1,8 @@
 /*
  * cunik-shim: the parent of one VM process, so that the VM's exit status is never lost.
  *
- *   cunik-shim [--notify-fd N] [--no-thp] [--nice N] EXIT_FILE PROGRAM [ARG...]
+ *   cunik-shim [--notify-fd N] [--no-thp] [--nice N] [--confine] [--net N HELPER ARG...]
+ *              EXIT_FILE PROGRAM [ARG...]
  *
  * --nice N runs PROGRAM at nice value N: cunikd runs its control plane (itself, the spawner,
  * the shims) a little ahead of its VMs, and gives the VMs back the priority it was started with.
@@ -9,6 +10,20 @@
  * --no-thp turns transparent huge pages off for PROGRAM (prctl PR_SET_THP_DISABLE, kept across
  * exec). QEMU asks for huge pages on guest RAM and on TCG's code buffer, so a tiny guest that
  * touches a few KiB of each gets 2 MiB pages: about 1.5 MiB more per idle VM (docs/qemu.md).
+ *
+ * --confine runs PROGRAM with no_new_privs (nothing it executes can gain privileges) and, when
+ * the shim is root, with a capability bounding set of only what QEMU needs before its -runas
+ * drops to the VM user: setuid/setgid for that switch, DAC override/read-search to open the files
+ * its command line names, net_admin for a tap. After -runas QEMU holds no capability at all.
+ *
+ * --net N HELPER ARG... (N words: the helper's path and its arguments) starts the VM's network
+ * helper, passt: the shim makes a connected socket pair, gives one end to the helper and the
+ * other to PROGRAM, both as fd 3 (passt --fd 3; QEMU -netdev stream,addr.type=fd,addr.str=3).
+ * The helper runs in its own process group, so signals the daemon sends the VM's group reach QEMU
+ * only. It lives exactly as long as the VM: passt quits when QEMU's end of the socket closes, the
+ * shim kills it once QEMU is gone (before the exit file is written, so no helper outlives a
+ * stopped VM), and if the helper dies first the VM is killed (a VM without its network would run
+ * on unreachable): the shim says so on stderr.
  *
  * cunikd spawns it detached (its own session and process group). It forks PROGRAM (QEMU),
  * waits for it and writes how it ended to EXIT_FILE ("exit N" or "signal N"; temp file, fsync,
@@ -24,7 +39,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,53 +84,151 @@ static void write_exit_file(const char *path, const char *text, int notify_fd, c
     close(fd);
 }
 
+/* The capabilities QEMU keeps until -runas (see --confine). */
+static int kept_cap(int cap) {
+    return cap == CAP_SETUID || cap == CAP_SETGID || cap == CAP_DAC_OVERRIDE || cap == CAP_DAC_READ_SEARCH || cap == CAP_NET_ADMIN;
+}
+
+/* In the child, before exec: no_new_privs, and (as root) drop every other capability from the bounding set. */
+static void confine(void) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        fprintf(stderr, "cunik-shim: cannot set no_new_privs: %s\n", strerror(errno));
+        _exit(125);
+    }
+    if (geteuid() != 0) return; /* an unprivileged daemon's VMs hold no capabilities to begin with */
+    for (int cap = 0; cap <= 63; cap++) {
+        if (kept_cap(cap)) continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+            if (errno == EINVAL) break; /* past the kernel's last capability */
+            fprintf(stderr, "cunik-shim: cannot drop capability %d: %s\n", cap, strerror(errno));
+            _exit(125);
+        }
+    }
+}
+
+/* Put fd at 3 (without close-on-exec) in a child about to exec. */
+static void give_fd3(int fd) {
+    if (fd == 3) {
+        if (fcntl(3, F_SETFD, 0) == 0) return;
+    } else if (dup2(fd, 3) == 3) {
+        return;
+    }
+    fprintf(stderr, "cunik-shim: cannot pass the network socket: %s\n", strerror(errno));
+    _exit(125);
+}
+
 int main(int argc, char **argv) {
-    int notify_fd = -1;
-    if (argc > 2 && strcmp(argv[1], "--notify-fd") == 0) {
-        notify_fd = atoi(argv[2]);
-        /* QEMU must not hold the daemon's pipe. */
-        if (notify_fd < 3 || fcntl(notify_fd, F_SETFD, FD_CLOEXEC) < 0) notify_fd = -1;
-        argv += 2;
-        argc -= 2;
-    }
-    int no_thp = 0;
-    if (argc > 1 && strcmp(argv[1], "--no-thp") == 0) {
-        no_thp = 1;
-        argv += 1;
-        argc -= 1;
-    }
-    int set_nice = 0, nice_value = 0;
-    if (argc > 2 && strcmp(argv[1], "--nice") == 0) {
-        set_nice = 1;
-        nice_value = atoi(argv[2]);
-        argv += 2;
-        argc -= 2;
+    int notify_fd = -1, no_thp = 0, set_nice = 0, nice_value = 0, do_confine = 0;
+    char **net_argv = NULL;
+    for (;;) {
+        if (argc > 2 && strcmp(argv[1], "--notify-fd") == 0) {
+            notify_fd = atoi(argv[2]);
+            /* QEMU must not hold the daemon's pipe. */
+            if (notify_fd < 3 || fcntl(notify_fd, F_SETFD, FD_CLOEXEC) < 0) notify_fd = -1;
+            argv += 2;
+            argc -= 2;
+        } else if (argc > 1 && strcmp(argv[1], "--no-thp") == 0) {
+            no_thp = 1;
+            argv += 1;
+            argc -= 1;
+        } else if (argc > 2 && strcmp(argv[1], "--nice") == 0) {
+            set_nice = 1;
+            nice_value = atoi(argv[2]);
+            argv += 2;
+            argc -= 2;
+        } else if (argc > 1 && strcmp(argv[1], "--confine") == 0) {
+            do_confine = 1;
+            argv += 1;
+            argc -= 1;
+        } else if (argc > 2 && strcmp(argv[1], "--net") == 0) {
+            int n = atoi(argv[2]);
+            if (n < 1 || n > argc - 3) break; /* usage error below */
+            /* A NULL-terminated copy: the helper's words are followed by EXIT_FILE in argv. */
+            net_argv = calloc((size_t)n + 1, sizeof *net_argv);
+            if (net_argv == NULL) return 125;
+            memcpy(net_argv, argv + 3, (size_t)n * sizeof *net_argv);
+            argv += 2 + n;
+            argc -= 2 + n;
+        } else {
+            break;
+        }
     }
     if (argc < 3) {
-        fprintf(stderr, "usage: cunik-shim [--notify-fd N] [--no-thp] [--nice N] EXIT_FILE PROGRAM [ARG...]\n");
+        fprintf(stderr, "usage: cunik-shim [--notify-fd N] [--no-thp] [--nice N] [--confine] [--net N HELPER ARG...] EXIT_FILE PROGRAM [ARG...]\n");
         return 125;
     }
     unlink(argv[1]);
+    int sv[2] = {-1, -1};
+    pid_t helper = -1;
+    if (net_argv != NULL) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+            perror("cunik-shim: socketpair");
+            return 125;
+        }
+        helper = fork();
+        if (helper < 0) {
+            perror("cunik-shim: fork");
+            return 125;
+        }
+        if (helper == 0) {
+            setpgid(0, 0);
+            prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+            give_fd3(sv[0]);
+            execvp(net_argv[0], net_argv);
+            fprintf(stderr, "cunik-shim: cannot run %s: %s\n", net_argv[0], strerror(errno));
+            _exit(127);
+        }
+    }
     pid_t child = fork();
     if (child < 0) {
         perror("cunik-shim: fork");
+        if (helper > 0) kill(helper, SIGKILL);
         return 125;
     }
     if (child == 0) {
         /* Best effort: a kernel without it (before 3.15) runs the VM with huge pages as before. */
         if (no_thp) prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
         if (set_nice) setpriority(PRIO_PROCESS, 0, nice_value);
+        if (net_argv != NULL) give_fd3(sv[1]);
+        if (do_confine) confine();
         execvp(argv[2], argv + 2);
         fprintf(stderr, "cunik-shim: cannot run %s: %s\n", argv[2], strerror(errno));
         _exit(127);
     }
+    /* Only the two children hold the socket: passt sees its end close when QEMU's does. */
+    if (sv[0] >= 0) close(sv[0]);
+    if (sv[1] >= 0) close(sv[1]);
     /* Only the VM acts on signals sent to the group. */
     int ignored[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU};
     for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++) signal(ignored[i], SIG_IGN);
 
     int status;
-    while (waitpid(child, &status, 0) < 0) {
-        if (errno != EINTR) return 125;
+    for (;;) {
+        int st;
+        pid_t pid = waitpid(-1, &st, 0);
+        if (pid < 0) {
+            if (errno == EINTR) continue;
+            return 125;
+        }
+        if (pid == helper) {
+            helper = -1;
+            /* passt ends by itself only once QEMU has let go of the socket, i.e. is exiting. */
+            if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+                if (WIFSIGNALED(st)) fprintf(stderr, "cunik-shim: the network helper (passt) was killed by signal %d: ending the VM\n", WTERMSIG(st));
+                else fprintf(stderr, "cunik-shim: the network helper (passt) exited with status %d: ending the VM\n", WEXITSTATUS(st));
+                kill(child, SIGKILL);
+            }
+            continue;
+        }
+        if (pid != child) continue;
+        status = st;
+        break;
+    }
+    /* The VM is gone: its helper goes too, before anyone is told the VM ended. */
+    if (helper > 0) {
+        kill(helper, SIGKILL);
+        while (waitpid(helper, NULL, 0) < 0 && errno == EINTR) {
+        }
     }
     char text[64], line[64];
     if (WIFSIGNALED(status)) {
