@@ -29,11 +29,19 @@ command -v cpio >/dev/null || missing+=(cpio)                             # test
 [ -x /sbin/mkfs.ext4 ] || [ -x /usr/sbin/mkfs.ext4 ] || missing+=(e2fsprogs)  # block volumes: mkfs.ext4
 command -v redis-server >/dev/null || missing+=(redis-server)             # examples/redis: the app of the redis example
 command -v redis-cli >/dev/null || missing+=(redis-tools)                 # examples/redis: its tests and README ping it
+command -v passt >/dev/null || missing+=(passt)                           # user-mode networking without the host's loopback (docs/networking.md)
+command -v useradd >/dev/null || missing+=(passwd)                        # the cunik-vm user VMs run as
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The unprivileged user every VM runs as (docs/qemu.md, "Confinement"); the daemon makes it too if missing.
+if ! id -u cunik-vm >/dev/null 2>&1; then
+  say "adding the cunik-vm system user"
+  useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --comment 'Cunik VMs' cunik-vm
 fi
 
 say "installing npm packages"

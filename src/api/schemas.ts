@@ -237,6 +237,17 @@ export const InfoResponse = Type.Object(
     accelerator: Type.Union([Type.Literal('kvm'), Type.Literal('tcg'), Type.Literal('probing')]),
     acceleratorReason: Type.String(),
     transparentHugepages: Type.Boolean({ description: 'whether VMs may use transparent huge pages (cunikd --vm-thp)' }),
+    confinement: Type.Object(
+      {
+        sandbox: Type.Boolean({ description: "QEMU's seccomp sandbox (-sandbox on)" }),
+        user: Type.String({ description: 'the user VMs run as (QEMU -runas, passt --runas)' }),
+        uid: Type.Integer(),
+        gid: Type.Integer(),
+        userNetwork: Type.String({ description: 'what carries user-mode networks: the passt binary, or why there is none' }),
+        warnings: Type.Array(Type.String(), { description: 'where VMs are less confined than they should be, and why' }),
+      },
+      { description: 'how VMs are confined (docs/qemu.md, "Confinement")' },
+    ),
     instances: Type.Object({ total: Type.Integer(), running: Type.Integer(), paused: Type.Integer(), stopped: Type.Integer() }),
     images: Type.Integer(),
     families: Type.Array(Type.String()),

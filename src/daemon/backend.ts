@@ -28,6 +28,7 @@ export interface BackendDeps {
   driverName: string;
   /** VMs may use transparent huge pages (cunikd --vm-thp). */
   transparentHugepages: boolean;
+  confinement: InfoResponse['confinement'];
   qemuVersion: () => Promise<string>;
   accelerator: () => AccelChoice | undefined;
   consoles: ConsoleManager;
@@ -143,6 +144,7 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
           accelerator: accel?.accel ?? 'probing',
           acceleratorReason: accel?.reason ?? 'the accelerator probe is still running',
           transparentHugepages: deps.transparentHugepages,
+          confinement: deps.confinement,
           instances: instances.counts(),
           images: images.list().length,
           families: familyNames(),

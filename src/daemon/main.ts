@@ -17,6 +17,9 @@ import { InstanceService } from '../instances/service.js';
 import { InstanceStore } from '../instances/store.js';
 import { VolumeStore } from '../volumes/store.js';
 import { probeAccelerator } from '../vmm/qemu/accel.js';
+import { PASST_BINARY } from '../network/passt.js';
+import { onPath } from '../util/on-path.js';
+import { resolveVmUser } from '../vmm/vm-user.js';
 import { QemuDriver } from '../vmm/qemu/driver.js';
 import type { AccelChoice } from '../vmm/types.js';
 import { makeBackends } from './backend.js';
@@ -83,10 +86,22 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     // VMs run under cunik-shim, which cunik-spawner starts: the daemon itself never forks (docs/instances.md).
     const bin = join(installRoot(), 'build', 'bin');
     const vmNice = raiseControlPlanePriority();
-    const driver = new QemuDriver({ binary: opts.qemu, shim: join(bin, 'cunik-shim'), spawner: join(bin, 'cunik-spawner'), transparentHugepages: opts.vmThp === true, ...(vmNice !== undefined && { vmNice }) });
+    // The user VMs run as (docs/qemu.md, "Confinement"): made if missing, never root.
+    const vmUser = await resolveVmUser();
+    if (vmUser.warning !== undefined) log(`warning: ${vmUser.warning}`);
+    const passt = onPath(PASST_BINARY);
+    if (passt === undefined) log('warning: passt is not installed (apt-get install passt): instances on the user network cannot start');
+    const driver = new QemuDriver({
+      binary: opts.qemu,
+      shim: join(bin, 'cunik-shim'),
+      spawner: join(bin, 'cunik-spawner'),
+      transparentHugepages: opts.vmThp === true,
+      ...(vmNice !== undefined && { vmNice }),
+      vmUser,
+    });
     const events = new EventLog();
     const images = new ImageStore(root, { knownFamilies: familyNames(), onEvent: imageEventRecorder(events) });
-    const volumes = new VolumeStore(root);
+    const volumes = new VolumeStore(root, { shareOwner: vmUser });
     await volumes.init();
     const instances = new InstanceService({
       store: new InstanceStore(root),
@@ -117,6 +132,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       images,
       driverName: driver.name,
       transparentHugepages: opts.vmThp === true,
+      confinement: {
+        sandbox: true,
+        user: vmUser.name,
+        uid: vmUser.uid,
+        gid: vmUser.gid,
+        userNetwork: passt ?? 'unavailable: passt is not installed (apt-get install passt)',
+        warnings: [...(vmUser.warning !== undefined ? [vmUser.warning] : []), ...(passt === undefined ? ['passt is not installed: instances on the user network cannot start'] : [])],
+      },
       accelerator: () => accel,
       consoles,
       volumes,

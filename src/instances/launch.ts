@@ -2,7 +2,7 @@
 // build its boot spec, create its disk overlays, start the VMM and wait until it answers.
 // The caller (service.ts) runs this inside the instance's queue.
 import { conflict, CunikError } from '../errors.js';
-import { hostfwdFailure } from '../network/ports.js';
+import { passtBindFailure } from '../network/passt.js';
 import { bindablePorts } from '../network/probe.js';
 import type { VmHandle } from '../vmm/types.js';
 import { bootConfig, networkSettings, type HostFacts } from './boot-config.js';
@@ -10,7 +10,7 @@ import type { InstanceRecord } from './record.js';
 import type { InstanceServiceDeps } from './service-deps.js';
 
 export interface LaunchContext {
-  deps: Pick<InstanceServiceDeps, 'accelerator' | 'bindPorts' | 'family' | 'store' | 'driver'>;
+  deps: Pick<InstanceServiceDeps, 'accelerator' | 'bindPorts' | 'family' | 'store' | 'driver' | 'volumes'>;
   host(): HostFacts;
   /** Whether the instance has a live VM (watched by the service). */
   isRunning(id: string): boolean;
@@ -30,6 +30,9 @@ export async function launchInstance(ctx: LaunchContext, record: InstanceRecord)
   const spec = deps.family(record.family).bootSpec(record.boot, bootConfig(record.config, network, ctx.host()));
   const paths = deps.store.paths(record.id);
   await deps.driver.prepareDisks(spec, paths);
+  // QEMU reaches 9p shares after it has switched to the VM user: their folders must be that user's.
+  const shares = (record.config.mounts ?? []).filter((m) => m.type === 'volume' && m.kind === 'share' && m.name !== undefined).map((m) => m.name!);
+  if (shares.length > 0) await deps.volumes?.claimShares?.(shares);
   const handle = await deps.driver.start(spec, paths, accel);
   Object.assign(record, {
     state: 'running',
@@ -54,7 +57,7 @@ export async function launchInstance(ctx: LaunchContext, record: InstanceRecord)
   if (!up) {
     const exit = await Promise.race([handle.exited, new Promise<undefined>((r) => setTimeout(r, 100))]);
     if (exit?.vmmError) {
-      const taken = hostfwdFailure(exit.vmmError);
+      const taken = passtBindFailure(exit.vmmError);
       throw taken !== undefined ? conflict(taken) : new CunikError('INTERNAL', `the VM failed to start: ${exit.vmmError}`);
     }
   } else {

@@ -14,6 +14,8 @@ export interface VolumeAccess {
   create(opts: CreateVolumeOptions): Promise<Volume>;
   remove(name: string, usedBy: (name: string) => string[]): Promise<Volume>;
   mountpointOf(name: string, driver: VolumeDriver): string;
+  /** Before a start: the shares' folders given to the user the VM runs as. */
+  claimShares?(names: string[]): Promise<void>;
 }
 
 /**

@@ -118,7 +118,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     const network = networkSettings(config, config.ports);
     const base = bootConfig(config, network, this.host());
     let spec = adapter.bootSpec(boot, base);
-    if (config.ports.length > 0 && !(spec.nics ?? []).some((n) => n.backend.type === 'user')) {
+    if (config.ports.length > 0 && !(spec.nics ?? []).some((n) => n.backend.type === 'passt')) {
       throw invalid(`the ${boot.family} family attaches no network device for this image: ports cannot be published`, 'ports');
     }
     const { mounts, missing } = await instanceMounts(opts.mounts ?? [], adapter, boot, base, this.deps.volumes);

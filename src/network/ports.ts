@@ -9,9 +9,9 @@ export const DEFAULT_HOST_IP = '0.0.0.0';
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 /**
- * Requests with their defaults filled in (tcp, 0.0.0.0, hostPort 0 = any), refusing what QEMU's
- * user-mode network cannot forward: a host address that is not IPv4 (slirp's hostfwd is IPv4 only
- * in QEMU 7.2) and the same host address, port and protocol twice.
+ * Requests with their defaults filled in (tcp, 0.0.0.0, hostPort 0 = any), refusing what the
+ * user-mode network cannot forward: a host address that is not IPv4 (the guests' networks are
+ * IPv4 only: passt runs --ipv4-only) and the same host address, port and protocol twice.
  */
 export function normalizePorts(requests: PortRequest[]): PortBinding[] {
   const seen = new Map<string, number>();
@@ -39,14 +39,3 @@ export function normalizePorts(requests: PortRequest[]): PortBinding[] {
 
 /** "127.0.0.1:8080" */
 export const formatHost = (b: Pick<PortBinding, 'hostIp' | 'hostPort'>): string => `${b.hostIp}:${b.hostPort}`;
-
-/**
- * QEMU's own refusal to listen on a published port (another process took it after the daemon's
- * check), as the one-line message the daemon gives for a taken port; undefined for other errors.
- * QEMU 7.2 says: "-netdev user,...: Could not set up host forwarding rule 'tcp:127.0.0.1:8080-10.0.2.15:80'".
- */
-export function hostfwdFailure(vmmError: string): string | undefined {
-  const m = /Could not set up host forwarding rule '(tcp|udp):([^:']*):(\d+)-/.exec(vmmError);
-  if (!m) return undefined;
-  return `cannot publish ${m[2] || DEFAULT_HOST_IP}:${m[3]}/${m[1]}: the port is already in use on the host (QEMU could not listen on it)`;
-}

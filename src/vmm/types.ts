@@ -38,10 +38,28 @@ export interface PortForward {
   guestPort: number;
 }
 
+/** The guest's side of a passt network: what passt's DHCP hands out and what it answers for. */
+export interface PasstGuest {
+  ip: string;
+  prefix: number;
+  gateway: string;
+  /** The address passt forwards DNS queries from (to the host's resolver). */
+  dns?: string;
+}
+
 /** The host side of a virtual NIC. */
 export type NetBackend =
-  /** QEMU user-mode networking (slirp): no privileges; `net` is its IPv4 network (default 10.0.2.0/24). */
+  /**
+   * QEMU's own user-mode networking (slirp): no privileges; `net` is its IPv4 network (default
+   * 10.0.2.0/24). Its gateway leads to the host's loopback: the daemon uses passt instead.
+   */
   | { type: 'user'; net?: string; hostfwd?: PortForward[] }
+  /**
+   * passt, a user-mode network that never maps the guest's gateway to the host's loopback: a
+   * helper process the driver starts beside the VM (under cunik-shim), joined to QEMU by a socket
+   * pair at fd 3 (src/network/passt.ts). At most one per VM.
+   */
+  | { type: 'passt'; guest: PasstGuest; forwards: PortForward[] }
   /** An existing tap device (the network layer creates and bridges it). */
   | { type: 'tap'; ifname: string };
 
@@ -51,7 +69,11 @@ export interface NicSpec {
   mac?: string;
 }
 
-/** A host folder shared over virtio-9p (QEMU's `local` fsdev, security_model=none). */
+/**
+ * A host folder shared over virtio-9p (QEMU's `local` fsdev, security_model=mapped-xattr: the
+ * guest's owners, modes and device nodes are kept in xattrs, so it never makes a setuid or a
+ * device file on the host).
+ */
 export interface ShareSpec {
   /** The 9p mount tag the guest mounts by. */
   tag: string;

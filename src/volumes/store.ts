@@ -4,13 +4,14 @@
 // A volume is made under a staging name and renamed into place, and removed by renaming it away
 // first, so no half-made or half-removed volume is ever listed; leftovers go at the next init.
 import { execFile } from 'node:child_process';
-import { existsSync, renameSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { renameSync } from 'node:fs';
+import { chown, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { conflict, CunikError, invalid, notFound } from '../errors.js';
 import { diskUsage } from '../util/disk-usage.js';
+import { onPath } from '../util/on-path.js';
 import { checkBlockSize, checkVolumeName, DEFAULT_BLOCK_SIZE, randomVolumeName, type CreateVolumeOptions, type Volume, type VolumeDriver } from './types.js';
 
 const META = 'volume.json';
@@ -28,12 +29,16 @@ interface Meta {
 export interface VolumeStoreOptions {
   /** The mkfs.ext4 binary; default: found on PATH, /usr/sbin or /sbin. */
   mkfs?: string;
+  /**
+   * Who owns a share's data/ folder: the VM user, as whom QEMU reads and writes it (vmm/vm-user.ts).
+   * Default: whoever runs the daemon.
+   */
+  shareOwner?: { uid: number; gid: number };
 }
 
 /** mkfs.ext4 on PATH or in the sbin directories a non-root PATH often lacks. */
 export function findMkfs(path = process.env['PATH'] ?? ''): string | undefined {
-  const dirs = [...path.split(delimiter).filter(Boolean), '/usr/sbin', '/sbin'];
-  return dirs.map((d) => join(d, 'mkfs.ext4')).find((p) => existsSync(p));
+  return onPath('mkfs.ext4', ['/usr/sbin', '/sbin'], path);
 }
 
 export class VolumeStore {
@@ -98,7 +103,7 @@ export class VolumeStore {
     try {
       await mkdir(staging, { mode: 0o700 });
       if (driver === 'block') await this.makeBlock(join(staging, 'disk.img'), size);
-      else await mkdir(join(staging, 'data'), { mode: 0o755 });
+      else await this.ownShare(join(staging, 'data'), true);
       const meta: Meta = { name, driver, createdAt: new Date().toISOString(), labels: { ...(opts.labels ?? {}) }, anonymous: opts.anonymous ?? false };
       await writeFile(join(staging, META), JSON.stringify(meta, null, 2) + '\n', { mode: 0o600 });
       try {
@@ -157,6 +162,25 @@ export class VolumeStore {
     if (v.driver === 'share') return diskUsage(v.mountpoint);
     const st = await stat(v.mountpoint).catch(() => undefined);
     return st ? st.blocks * 512 : 0;
+  }
+
+  /**
+   * Give a share's folder to the VM user (a volume made before the daemon had one, or by a daemon
+   * with another). Only the folder itself: what is in it keeps its owner, as the guest left it.
+   */
+  async claimShares(names: string[]): Promise<void> {
+    for (const name of names) {
+      const v = await this.find(name);
+      if (v?.driver === 'share') await this.ownShare(v.mountpoint, false);
+    }
+  }
+
+  private async ownShare(dir: string, make: boolean): Promise<void> {
+    if (make) await mkdir(dir, { mode: 0o755 });
+    const owner = this.opts.shareOwner;
+    if (owner === undefined) return;
+    const st = await stat(dir);
+    if (st.uid !== owner.uid || st.gid !== owner.gid) await chown(dir, owner.uid, owner.gid);
   }
 
   private same(existing: Volume, driver: VolumeDriver): Volume {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { InstanceDetail } from '../../src/api/schemas.js';
 import { cli, helloKernel, repo, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
-import { freePort, linuxGuestMissing } from '../helpers/linux-guest.js';
+import { freePort, linuxGuestMissing, passtFor } from '../helpers/linux-guest.js';
 
 const missing = linuxGuestMissing().join('; ');
 const skip = missing !== '' ? missing : false;
@@ -24,7 +24,7 @@ async function get(port: number, path = '/'): Promise<string | undefined> {
     const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) });
     return res.ok ? await res.text() : undefined;
   } catch {
-    return undefined; // not up yet: slirp accepts on the host and drops the connection
+    return undefined; // not up yet: passt accepts on the host and drops the connection
   }
 }
 
@@ -73,7 +73,10 @@ test('-p publishes guest port 80 on 127.0.0.1 (a fixed and a free host port); ps
   assert.ok(chosen > 0 && chosen !== port, `a free port was chosen: ${chosen}`);
   assert.equal(await get(chosen), '<h1>served from a microVM</h1>\n');
   const argv = info.vm.argv.join(' ');
-  assert.match(argv, new RegExp(`hostfwd=tcp:127\\.0\\.0\\.1:${port}-10\\.0\\.2\\.15:80`));
+  // passt carries the ports (bound to the address asked for); QEMU only has its end of the socket.
+  assert.match(argv, /-netdev stream,id=net0,addr\.type=fd,addr\.str=3 /);
+  assert.doesNotMatch(argv, /hostfwd|-netdev user/);
+  assert.equal(passtFor(port).length, 1, 'one passt, publishing 127.0.0.1:port');
   assert.match(argv, /-append \S.* ip=10\.0\.2\.15::10\.0\.2\.2:255\.255\.255\.0::eth0:off:10\.0\.2\.3/);
 
   const ps = await run(['ps']);
@@ -91,6 +94,7 @@ test('-p publishes guest port 80 on 127.0.0.1 (a fixed and a free host port); ps
 
   assert.equal((await run(['rm', '-f', 'web'])).code, 0);
   assert.equal(await get(port), undefined, 'the port is released with the VM');
+  await waitFor('its passt gone with the VM', () => passtFor(port).length === 0 || undefined);
 });
 
 test('a host port already taken: the start fails with one line, exit 125, no VM left; --rm removes the instance', { skip, timeout: 60_000 }, async () => {

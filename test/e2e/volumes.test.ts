@@ -4,7 +4,7 @@
 // and bad -v specs refused with one line, leaving no volume and no instance behind.
 // The guest is busybox-static on Debian's kernel (linux family), as in the examples' tests.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { cli, helloKernel, startDaemon, type TestDaemon } from '../helpers/daemon.js';
@@ -37,6 +37,9 @@ test('named share and block volumes outlive run --rm; a host folder is shared bo
   const host = join(d.dir, 'host');
   mkdirSync(host);
   writeFileSync(join(host, 'in.txt'), 'written by the host\n');
+  // QEMU reaches a host folder as the VM user (docs/volumes.md): to write in it, it must be theirs.
+  const { uid, gid } = (await d.client.info()).confinement;
+  chownSync(host, uid, gid);
 
   const c = await run(['volume', 'create', '--driver', 'block', '--size', '32m', '--label', 'purpose=test', 'blockvol']);
   assert.equal(c.code, 0, c.stderr);

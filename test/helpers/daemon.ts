@@ -25,12 +25,15 @@ export interface TestDaemon {
   stop(opts?: { keepFiles?: boolean }): Promise<void>;
 }
 
-export async function startDaemon(opts: { args?: string[]; dir?: string } = {}): Promise<TestDaemon> {
+/** `netns`: run the daemon (and so its VMs and their passt) inside that network namespace. */
+export async function startDaemon(opts: { args?: string[]; dir?: string; netns?: string } = {}): Promise<TestDaemon> {
   const extraArgs = opts.args ?? ['--accel', 'tcg'];
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'cunik-test-')));
   const root = join(dir, 'root');
   const socket = join(dir, 'cunik.sock');
-  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, cunikdBin, '--root', root, '--host', socket, ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const argv = [process.execPath, ...DAEMON_NODE_FLAGS, cunikdBin, '--root', root, '--host', socket, ...extraArgs];
+  const command = opts.netns !== undefined ? ['ip', 'netns', 'exec', opts.netns, ...argv] : argv;
+  const proc = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const client = new CunikClient(socket);

@@ -1,6 +1,7 @@
 // What tests of linux-family guests share: why they cannot run on this machine (each reason names
-// the package or step that provides it), and a free host port to publish a guest's on.
-import { existsSync, readdirSync } from 'node:fs';
+// the package or step that provides it), a free host port to publish a guest's on, and the passt
+// processes that carry a published port.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { repo } from './daemon.js';
@@ -22,4 +23,32 @@ export async function freePort(): Promise<number> {
   const port = (s.address() as { port: number }).port;
   await new Promise((r) => s.close(r));
   return port;
+}
+
+/** "Key:\tvalue" lines of /proc/PID/status. */
+export function procStatus(pid: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+/** Live (not zombie) passt processes forwarding this host port: passt carries it in its argv. */
+export function passtFor(port: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!pid) continue;
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (!/passt/.test(argv[0] ?? '') || !argv.includes(`127.0.0.1/${port}:80`)) continue;
+      if (procStatus(pid)['State']?.startsWith('Z')) continue;
+      found.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
 }

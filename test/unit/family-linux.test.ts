@@ -54,7 +54,7 @@ runCases(linux, [
       '-append', 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off:10.0.2.3 cunik.blk=/dev/vda:/data cunik.blk=/dev/vdb:/logs:ext2 cunik.9p=vol0:/www PATH=/usr/bin GREETING="hello world" -- /bin/httpd -f',
       '-drive', 'if=none,id=disk0,file=/v/data.ext4,format=raw,readonly=off', '-device', 'virtio-blk-device,drive=disk0,serial=vol0',
       '-drive', 'if=none,id=disk1,file=/v/logs.raw,format=raw,readonly=off', '-device', 'virtio-blk-device,drive=disk1,serial=vol1',
-      '-fsdev', 'local,id=fs0,path=/srv/www,security_model=none,multidevs=remap,readonly=on', '-device', 'virtio-9p-device,fsdev=fs0,mount_tag=vol0',
+      '-fsdev', 'local,id=fs0,path=/srv/www,security_model=mapped-xattr,multidevs=remap,readonly=on', '-device', 'virtio-9p-device,fsdev=fs0,mount_tag=vol0',
       '-netdev', 'user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80', '-device', 'virtio-net-device,netdev=net0',
       ...EXIT,
     ],

@@ -37,7 +37,7 @@ runCases(unikraft, [
     argv: [
       '-M', 'pc', '-kernel', '/i/kernel',
       '-append', 'netdev.ip=10.0.2.15/24:10.0.2.2:10.0.2.3:1.1.1.1 netdev.ip=172.17.0.5/16 vfs.fstab=[ vol0:/var/www:9pfs ] -- -- x',
-      '-fsdev', 'local,id=fs0,path=/srv/www,security_model=none,multidevs=remap,readonly=on', '-device', 'virtio-9p-pci,fsdev=fs0,mount_tag=vol0',
+      '-fsdev', 'local,id=fs0,path=/srv/www,security_model=mapped-xattr,multidevs=remap,readonly=on', '-device', 'virtio-9p-pci,fsdev=fs0,mount_tag=vol0',
       '-netdev', 'user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80', '-device', 'virtio-net-pci,netdev=net0,romfile=',
       '-netdev', 'user,id=net1,hostfwd=tcp:127.0.0.1:8080-:80', '-device', 'virtio-net-pci,netdev=net1,romfile=',
       ...EXIT,

@@ -10,7 +10,8 @@ import { linux } from '../../src/families/linux.js';
 import { generic } from '../../src/families/generic.js';
 import { bootConfig, instanceConfig, networkSettings } from '../../src/instances/boot-config.js';
 import type { InstanceRecord } from '../../src/instances/record.js';
-import { hostfwdFailure, normalizePorts } from '../../src/network/ports.js';
+import { passtArgv, passtBindFailure } from '../../src/network/passt.js';
+import { normalizePorts } from '../../src/network/ports.js';
 import { bindablePorts } from '../../src/network/probe.js';
 import { qemuArgv } from '../../src/vmm/qemu/argv.js';
 import { image, paths } from './family-helpers.js';
@@ -73,7 +74,7 @@ const config = (patch: Partial<InstanceRecord['config']> = {}): InstanceRecord['
   args: [], env: [], memoryMiB: 64, cpus: 1, autoRemove: false, network: 'user', ports: [], ...patch,
 });
 
-test('user mode: slirp\'s guest settings and the bound ports become a NIC with hostfwd to 10.0.2.15', () => {
+test('user mode: the guest settings and the bound ports become a passt NIC (QEMU\'s end of the socket at fd 3) and passt\'s forwards, never mapping the gateway to the host', () => {
   const bound = [
     { guestPort: 80, proto: 'tcp' as const, hostIp: '127.0.0.1', hostPort: 8080 },
     { guestPort: 53, proto: 'udp' as const, hostIp: '0.0.0.0', hostPort: 40000 },
@@ -86,8 +87,16 @@ test('user mode: slirp\'s guest settings and the bound ports become a NIC with h
   const argv = qemuArgv(spec, paths, 'tcg');
   const at = argv.indexOf('-netdev');
   assert.deepEqual(argv.slice(at, at + 4), [
-    '-netdev', 'user,id=net0,net=10.0.2.0/24,hostfwd=tcp:127.0.0.1:8080-10.0.2.15:80,hostfwd=udp:0.0.0.0:40000-10.0.2.15:53',
+    '-netdev', 'stream,id=net0,addr.type=fd,addr.str=3',
     '-device', 'virtio-net-device,netdev=net0',
+  ]);
+  assert.ok(!argv.some((a) => a.startsWith('user,')), 'no slirp: its gateway is the host\'s loopback');
+  const nic = spec.nics![0]!;
+  assert.equal(nic.backend.type, 'passt');
+  assert.deepEqual(passtArgv(nic.backend as Extract<typeof nic.backend, { type: 'passt' }>, { binary: '/usr/bin/passt', runas: '999:995' }), [
+    '/usr/bin/passt', '--foreground', '--quiet', '--fd', '3', '--ipv4-only', '--no-dhcpv6', '--no-ndp', '--no-ra', '--no-map-gw',
+    '--address', '10.0.2.15', '--netmask', '24', '--gateway', '10.0.2.2', '--dns-forward', '10.0.2.3',
+    '-t', '127.0.0.1/8080:80', '-u', '40000:53', '--runas', '999:995',
   ]);
   assert.match(spec.cmdline, / tsc_early_khz=2000000 /);
   assert.match(spec.cmdline, / ip=10\.0\.2\.15::10\.0\.2\.2:255\.255\.255\.0::eth0:off:10\.0\.2\.3(?: |$)/);
@@ -162,9 +171,25 @@ test('a create request becomes the record config: image defaults, user network b
   assert.throws(() => instanceConfig({ image: 'x', autoRemove: true, restartPolicy: { name: 'always' } }, boot), /conflicting options: --restart and --rm/);
 });
 
-test("QEMU's own hostfwd failure (a port taken after the daemon's check) reads like the daemon's message", () => {
-  const qemu = "qemu-system-x86_64: -netdev user,id=net0,net=10.0.2.0/24,hostfwd=tcp:127.0.0.1:46987-10.0.2.15:80: Could not set up host forwarding rule 'tcp:127.0.0.1:46987-10.0.2.15:80'";
-  assert.equal(hostfwdFailure(qemu), 'cannot publish 127.0.0.1:46987/tcp: the port is already in use on the host (QEMU could not listen on it)');
-  assert.equal(hostfwdFailure("...: Could not set up host forwarding rule 'udp::53-10.0.2.15:53'"), 'cannot publish 0.0.0.0:53/udp: the port is already in use on the host (QEMU could not listen on it)');
-  assert.equal(hostfwdFailure('qemu-system-x86_64: -kernel /x: No such file or directory'), undefined);
+test("passt's own bind failure (a port taken after the daemon's check) reads like the daemon's message", () => {
+  const log = "passt: Failed to bind any port for '-t 127.0.0.1/46987:80', exiting; cunik-shim: the network helper (passt) exited with status 1: ending the VM";
+  assert.equal(passtBindFailure(log), 'cannot publish 127.0.0.1:46987/tcp: the port is already in use on the host (passt could not listen on it)');
+  assert.equal(passtBindFailure("passt: Failed to bind any port for '-u 53:53', exiting"), 'cannot publish 0.0.0.0:53/udp: the port is already in use on the host (passt could not listen on it)');
+  assert.equal(passtBindFailure('qemu-system-x86_64: -kernel /x: No such file or directory'), undefined);
+});
+
+test('passtArgv: all host addresses bind without one; bad addresses, ports and users are refused naming the field', () => {
+  const backend = { type: 'passt' as const, guest: { ip: '10.0.2.15', prefix: 24, gateway: '10.0.2.2' }, forwards: [{ proto: 'tcp' as const, hostAddr: '0.0.0.0', hostPort: 8080, guestPort: 80 }] };
+  const argv = passtArgv(backend);
+  assert.equal(argv[0], 'passt');
+  assert.deepEqual(argv.slice(argv.indexOf('-t')), ['-t', '8080:80', '-u', 'none']);
+  assert.ok(!argv.includes('--dns-forward'));
+  const bad: [Partial<typeof backend> & Record<string, unknown>, RegExp][] = [
+    [{ forwards: [{ ...backend.forwards[0]!, hostAddr: 'localhost' }] }, /forwards\[0\]\.hostAddr must be an IPv4 address/],
+    [{ forwards: [{ ...backend.forwards[0]!, hostPort: 0 }] }, /forwards\[0\]\.hostPort must be a port number/],
+    [{ guest: { ...backend.guest, gateway: '10.0.2' } }, /guest\.gateway must be an IPv4 address/],
+    [{ guest: { ...backend.guest, prefix: 32 } }, /prefix length must be 1-30/],
+  ];
+  for (const [patch, why] of bad) assert.throws(() => passtArgv({ ...backend, ...patch } as typeof backend), (e: unknown) => e instanceof CunikError && why.test(e.message), why.source);
+  assert.throws(() => passtArgv(backend, { runas: 'cunik-vm' }), /UID:GID/);
 });

@@ -194,7 +194,7 @@ const cases: Case[] = [
     accel: 'tcg',
     want: [
       ...head(), '-M', MICROVM_MACHINE, ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3',
-      '-fsdev', 'local,id=fs0,path=/srv/www,security_model=none,multidevs=remap,readonly=on', '-device', 'virtio-9p-device,fsdev=fs0,mount_tag=vol0',
+      '-fsdev', 'local,id=fs0,path=/srv/www,security_model=mapped-xattr,multidevs=remap,readonly=on', '-device', 'virtio-9p-device,fsdev=fs0,mount_tag=vol0',
       '-netdev', 'user,id=net0,net=10.0.2.0/24,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp::5353-10.0.2.15:53', '-device', 'virtio-net-device,netdev=net0',
       '-netdev', 'tap,id=net1,ifname=cunik-tap3,script=no,downscript=no', '-device', 'virtio-net-device,netdev=net1,mac=52:54:00:12:34:56',
       ...tail,
@@ -206,9 +206,42 @@ const cases: Case[] = [
     accel: 'tcg',
     want: [
       ...head(), '-M', 'pc', ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3',
-      '-fsdev', 'local,id=fs0,path=/a,,b,security_model=none,multidevs=remap', '-device', 'virtio-9p-pci,fsdev=fs0,mount_tag=t',
+      '-fsdev', 'local,id=fs0,path=/a,,b,security_model=mapped-xattr,multidevs=remap', '-device', 'virtio-9p-pci,fsdev=fs0,mount_tag=t',
       '-netdev', 'user,id=net0', '-device', 'virtio-net-pci,netdev=net0,romfile=',
       ...tail,
+    ],
+  },
+  {
+    name: 'a passt NIC: QEMU gets its end of the socket pair at fd 3 (no slirp, no host forwarding in QEMU)',
+    spec: {
+      debugExit: false,
+      nics: [{ backend: { type: 'passt', guest: { ip: '10.0.2.15', prefix: 24, gateway: '10.0.2.2', dns: '10.0.2.3' }, forwards: [{ proto: 'tcp', hostAddr: '127.0.0.1', hostPort: 8080, guestPort: 80 }] } }],
+    },
+    accel: 'tcg',
+    want: [
+      ...head(), '-M', MICROVM_MACHINE, ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3',
+      '-netdev', 'stream,id=net0,addr.type=fd,addr.str=3', '-device', 'virtio-net-device,netdev=net0',
+      ...tail,
+    ],
+  },
+  {
+    name: 'confined, as the VM user: seccomp sandbox (setuid allowed once, for -runas) and -runas UID:GID',
+    spec: {},
+    accel: 'tcg',
+    opts: { confine: { runas: '999:995' } },
+    want: [
+      ...head(), '-M', MICROVM_MACHINE, ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3', ...tail,
+      '-sandbox', 'on,obsolete=deny,elevateprivileges=allow,spawn=deny,resourcecontrol=deny', '-runas', '999:995', ...debugExit,
+    ],
+  },
+  {
+    name: 'confined, already unprivileged (a daemon that is not root): no privilege elevation at all',
+    spec: {},
+    accel: 'tcg',
+    opts: { confine: {} },
+    want: [
+      ...head(), '-M', MICROVM_MACHINE, ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3', ...tail,
+      '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny', ...debugExit,
     ],
   },
 ];
@@ -263,6 +296,7 @@ test('qemuArgv: rejects bad specs with INVALID_ARGUMENT naming the field', () =>
     [{ nics: [{ backend: { type: 'user', hostfwd: [{ proto: 'tcp', hostPort: 0, guestPort: 80 }] } }] }, 'nics[0].hostfwd[0]'],
     [{ nics: [{ backend: { type: 'vde' } as never }] }, 'nics[0].backend'],
     [{ shares: [{ tag: '', path: '/x', readonly: true }] }, 'shares[0].tag'],
+    [{ nics: [0, 1].map(() => ({ backend: { type: 'passt' as const, guest: { ip: '10.0.2.15', prefix: 24, gateway: '10.0.2.2' }, forwards: [] } })) }, 'nics'],
   ];
   for (const [patch, field] of bad) {
     assert.throws(
@@ -277,6 +311,7 @@ test('qemuArgv: rejects bad specs with INVALID_ARGUMENT naming the field', () =>
   assert.throws(() => qemuArgv(noKernel, paths, 'tcg'), /neither a kernel nor a disk/);
   assert.throws(() => qemuArgv({ ...noKernel, initrd: '/i', disks: [{ path: '/d', format: 'raw', readonly: false }] }, paths, 'tcg'), /initrd needs a kernel/);
   assert.throws(() => qemuArgv(base, paths, 'hvf' as never), (e: unknown) => e instanceof CunikError && e.field === 'accel');
+  assert.throws(() => qemuArgv(base, paths, 'tcg', { confine: { runas: 'root' } }), (e: unknown) => e instanceof CunikError && e.field === 'runas');
   assert.throws(() => qemuArgv({ ...noKernel, modules: [{ path: '/m' }], disks: [{ path: '/d', format: 'raw', readonly: false }] }, paths, 'tcg'), /modules need a kernel/);
   assert.throws(() => qemuArgv({ ...base, initrd: '/i', modules: [{ path: '/m' }] }, paths, 'tcg'), /either an initrd or modules/);
 });

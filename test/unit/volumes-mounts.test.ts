@@ -133,6 +133,6 @@ test('bootConfig carries the instance\'s mounts as volumes: the linux adapter at
   assert.match(spec.cmdline, /cunik\.blk=\/dev\/vda:\/disk/);
   assert.match(spec.cmdline, /cunik\.9p=vol0:\/data/);
   const argv = qemuArgv(spec, paths, 'tcg').join(' ');
-  assert.match(argv, /path=\/v\/data\/data,security_model=none/);
+  assert.match(argv, /path=\/v\/data\/data,security_model=mapped-xattr/);
   assert.match(argv, /file=\/v\/disk\/disk\.img/);
 });

@@ -45,6 +45,21 @@ test('share volumes: a folder under the root, listed, inspected, removed; names 
   await assert.rejects(store.remove('data', none), (e) => code(e) === 'NOT_FOUND');
 });
 
+test('a share folder belongs to the VM user: made so, and claimed back before a start when it is not', { skip: process.geteuid?.() !== 0 && 'chown needs root' }, async () => {
+  const owner = { uid: 65534, gid: 65534 };
+  const store = new VolumeStore(join(root, 'owned'), { shareOwner: owner });
+  await store.init();
+  const v = await store.create({ name: 'shared' });
+  assert.deepEqual([statSync(v.mountpoint).uid, statSync(v.mountpoint).gid], [65534, 65534]);
+  // Made by a daemon that had no VM user (or another one): the folder is root's.
+  const old = await new VolumeStore(join(root, 'owned')).create({ name: 'older' });
+  assert.equal(statSync(old.mountpoint).uid, 0);
+  writeFileSync(join(old.mountpoint, 'kept'), 'x');
+  await store.claimShares(['older', 'no-such-volume']);
+  assert.deepEqual([statSync(old.mountpoint).uid, statSync(old.mountpoint).gid], [65534, 65534]);
+  assert.equal(statSync(join(old.mountpoint, 'kept')).uid, 0, 'only the folder itself: what is in it keeps its owner');
+});
+
 test('removal is refused while an instance uses the volume; prune removes only unused ones', async () => {
   const store = new VolumeStore(join(root, 'b'));
   await store.init();

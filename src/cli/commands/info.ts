@@ -28,6 +28,11 @@ export function register(program: Command): void {
             `Accelerator: ${i.accelerator}`,
             ` Reason: ${i.acceleratorReason}`,
             `VM Transparent Huge Pages: ${i.transparentHugepages ? 'on' : 'off'}`,
+            `VM Confinement:`,
+            ` Sandbox: ${i.confinement.sandbox ? 'on (seccomp)' : 'off'}`,
+            ` User: ${i.confinement.user} (uid ${i.confinement.uid}, gid ${i.confinement.gid})`,
+            ` User Network: ${i.confinement.userNetwork}`,
+            ...i.confinement.warnings.map((w) => ` WARNING: ${w}`),
             `Families: ${i.families.join(', ')}`,
           ].join('\n') + '\n',
         );

@@ -3,6 +3,7 @@
 
 import { basename, isAbsolute, join } from 'node:path';
 import { invalid } from '../../errors.js';
+import { PASST_FD } from '../../network/passt.js';
 import type { Accelerator, BootSpec, DiskSpec, MachineType, NicSpec, ShareSpec, VmPaths } from '../types.js';
 
 export const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64';
@@ -29,6 +30,21 @@ export interface QemuArgvOptions {
    * SeaBIOS's time). Not used for microvm, nor for guests booting from a disk (they need SeaBIOS).
    */
   bios?: string;
+  /**
+   * Confine the VM (docs/qemu.md, "Confinement"): QEMU's seccomp sandbox, and with `runas`
+   * ("UID:GID") the switch to that user once QEMU has opened the files its command line names.
+   */
+  confine?: { runas?: string };
+}
+
+/**
+ * QEMU's seccomp filter. With -runas it must let QEMU call setuid/setgid once: QEMU 7.2 installs
+ * the filter before it switches user, and elevateprivileges=deny kills it there (SIGSYS on
+ * setgid). After the switch QEMU holds no capability (and runs with no_new_privs), so it cannot
+ * change user again anyway.
+ */
+export function sandboxArg(runas: boolean): string {
+  return `on,obsolete=deny,elevateprivileges=${runas ? 'allow' : 'deny'},spawn=deny,resourcecontrol=deny`;
 }
 
 /** QEMU's option parser splits on ','; a literal comma in a value is written ',,'. */
@@ -89,6 +105,8 @@ const noComma = (value: string, field: string): string => {
 
 function netdevArg(nic: NicSpec, id: string, i: number): string {
   const b = nic.backend;
+  // The socket cunik-shim made: its other end is passt's (src/network/passt.ts).
+  if (b.type === 'passt') return `stream,id=${id},addr.type=fd,addr.str=${PASST_FD}`;
   if (b.type === 'tap') return `tap,id=${id},ifname=${noComma(b.ifname, `nics[${i}].ifname`)},script=no,downscript=no`;
   if (b.type !== 'user') throw invalid(`unknown network backend: ${String((b as { type: unknown }).type)}`, `nics[${i}].backend`);
   let arg = `user,id=${id}`;
@@ -104,6 +122,7 @@ function netdevArg(nic: NicSpec, id: string, i: number): string {
 }
 
 function nicArgs(nics: NicSpec[], machine: MachineType): string[] {
+  if (nics.filter((n) => n.backend.type === 'passt').length > 1) throw invalid('a VM has at most one passt network', 'nics');
   const model = machine === 'microvm' ? 'virtio-net-device' : 'virtio-net-pci';
   return nics.flatMap((nic, i) => {
     const id = `net${i}`;
@@ -123,7 +142,7 @@ function shareArgs(shares: ShareSpec[], machine: MachineType): string[] {
     const id = `fs${i}`;
     const ro = share.readonly ? ',readonly=on' : '';
     return [
-      '-fsdev', `local,id=${id},path=${qemuOptValue(share.path)},security_model=none,multidevs=remap${ro}`,
+      '-fsdev', `local,id=${id},path=${qemuOptValue(share.path)},security_model=mapped-xattr,multidevs=remap${ro}`,
       '-device', `${model},fsdev=${id},mount_tag=${noComma(share.tag, `shares[${i}].tag`)}`,
     ];
   });
@@ -199,6 +218,12 @@ export function qemuArgv(spec: BootSpec, paths: VmPaths, accel: Accelerator, opt
   );
   argv.push('-qmp', qmpArg(paths.qmpSocket));
   argv.push('-pidfile', paths.pidfile);
+  if (opts.confine !== undefined) {
+    const { runas } = opts.confine;
+    if (runas !== undefined && !/^\d+:\d+$/.test(runas)) throw invalid(`the VM user must be UID:GID, got ${runas}`, 'runas');
+    argv.push('-sandbox', sandboxArg(runas !== undefined));
+    if (runas !== undefined) argv.push('-runas', runas);
+  }
   if (spec.debugExit) argv.push('-device', debugExitDevice(spec.debugExitPort));
   return argv;
 }

@@ -10,6 +10,9 @@ import type { Accelerator, BootSpec, VmExit, VmHandle, VmmDriver, VmPaths } from
 import { DEFAULT_QEMU_BINARY, QBOOT_ROM, qemuArgv, qmpArg } from './argv.js';
 import { QmpClient } from './qmp.js';
 import { Spawner } from '../spawner.js';
+import { PASST_BINARY, passtArgv } from '../../network/passt.js';
+import { onPath } from '../../util/on-path.js';
+import { runasArg, type VmUser } from '../vm-user.js';
 import { createOverlays, DEFAULT_QEMU_IMG, removeOverlays } from './overlay.js';
 import { killStrays, procCmdline, procStartTime, qemuError, recordedExit, signalGroup, watchOrphan } from './proc.js';
 
@@ -48,6 +51,15 @@ export interface QemuDriverOptions {
   qemuImg?: string;
   /** stop(): how long to wait after SIGTERM before SIGKILL. Default 1000 ms. */
   termTimeoutMs?: number;
+  /**
+   * Confinement (docs/qemu.md): QEMU's seccomp sandbox, and under a shim no_new_privs and a
+   * capability bounding set of what QEMU needs before -runas. Default true.
+   */
+  confine?: boolean;
+  /** The user VMs switch to (-runas, passt --runas) when `switches`; see vm-user.ts. */
+  vmUser?: VmUser;
+  /** The passt binary for passt NICs (a name looked up in PATH, or a path). Default passt. */
+  passt?: string;
 }
 
 interface Started {
@@ -78,7 +90,14 @@ export class QemuDriver implements VmmDriver {
     this.bios = opts.bios === null ? undefined : (opts.bios ?? (existsSync(QBOOT_ROM) ? QBOOT_ROM : undefined));
     this.qmpTimeoutMs = opts.qmpTimeoutMs ?? 5000;
     this.shim = opts.shim;
-    this.shimFlags = [...(opts.transparentHugepages === true ? [] : ['--no-thp']), ...(opts.vmNice !== undefined ? ['--nice', String(opts.vmNice)] : [])];
+    this.confine = opts.confine ?? true;
+    this.runas = opts.vmUser?.switches === true ? runasArg(opts.vmUser) : undefined;
+    this.passt = opts.passt ?? PASST_BINARY;
+    this.shimFlags = [
+      ...(opts.transparentHugepages === true ? [] : ['--no-thp']),
+      ...(opts.vmNice !== undefined ? ['--nice', String(opts.vmNice)] : []),
+      ...(this.confine ? ['--confine'] : []),
+    ];
     this.spawner = opts.spawner !== undefined ? new Spawner(opts.spawner) : undefined;
     this.qemuImg = opts.qemuImg ?? DEFAULT_QEMU_IMG;
     this.termTimeoutMs = opts.termTimeoutMs ?? 1000;
@@ -94,10 +113,28 @@ export class QemuDriver implements VmmDriver {
 
   private readonly shim: string | undefined;
   private readonly shimFlags: string[];
+  private readonly confine: boolean;
+  private readonly runas: string | undefined;
+  private readonly passt: string;
   private readonly spawner: Spawner | undefined;
 
   argv(spec: BootSpec, paths: VmPaths, accel: Accelerator): string[] {
-    return qemuArgv(spec, paths, accel, this.bios === undefined ? { binary: this.binary } : { binary: this.binary, bios: this.bios });
+    return qemuArgv(spec, paths, accel, {
+      binary: this.binary,
+      ...(this.bios !== undefined && { bios: this.bios }),
+      ...(this.confine && { confine: this.runas !== undefined ? { runas: this.runas } : {} }),
+    });
+  }
+
+  /** The shim's --net words for the spec's passt NIC (none without one): passt beside the VM. */
+  private netHelper(spec: BootSpec, underShim: boolean): string[] {
+    const nic = (spec.nics ?? []).find((n) => n.backend.type === 'passt');
+    if (nic === undefined || nic.backend.type !== 'passt') return [];
+    if (!underShim) throw new CunikError('INTERNAL', 'user-mode networking (passt) needs cunik-shim to start the VM');
+    const binary = onPath(this.passt);
+    if (binary === undefined) throw new CunikError('INTERNAL', `user-mode networking needs passt, which is not installed (apt-get install passt)`);
+    const argv = passtArgv(nic.backend, { binary, ...(this.runas !== undefined && { runas: this.runas }) });
+    return ['--net', String(argv.length), ...argv];
   }
 
   /**
@@ -111,10 +148,11 @@ export class QemuDriver implements VmmDriver {
     // (A check first: a fresh instance has none, and a failed unlink costs an Error with its stack.)
     for (const p of [paths.qmpSocket, paths.consoleSocket, paths.pidfile, paths.exitFile]) if (p && existsSync(p)) rmSync(p, { force: true });
     const underShim = this.shim !== undefined && paths.exitFile !== undefined;
+    const flags = [...this.shimFlags, ...this.netHelper(spec, underShim)];
     const { pid, ended, signal, errOffset } =
       underShim && this.spawner
-        ? await this.viaSpawner(this.spawner, [this.shim!, '--notify-fd', '3', ...this.shimFlags, paths.exitFile!, ...argv], paths)
-        : await this.viaSpawn(underShim ? [this.shim!, ...this.shimFlags, paths.exitFile!, ...argv] : argv, paths);
+        ? await this.viaSpawner(this.spawner, [this.shim!, '--notify-fd', '3', ...flags, paths.exitFile!, ...argv], paths)
+        : await this.viaSpawn(underShim ? [this.shim!, ...flags, paths.exitFile!, ...argv] : argv, paths);
     const vmmLog = paths.vmmLog;
     const exited = ended.then((raw) => {
       // Under the shim, an exit code below 128 is QEMU's own (the shim's line, or the shim's status);

@@ -7,7 +7,9 @@ import type { VmExit, VmPaths } from '../types.js';
 /**
  * QEMU's own error from its stderr log (written since `offset`): the last "qemu-system-...: " line
  * that is not a warning. A guest leaving through isa-debug-exit writes nothing there, which is how
- * a VMM failure is told apart from a guest that exited with status 1.
+ * a VMM failure is told apart from a guest that exited with status 1. When cunik-shim ended the VM
+ * because its network helper (passt) died, that is the error, after passt's own lines (passt
+ * prefixes nothing; its "Failed to send N bytes to syslog" on a host without syslog is left out).
  */
 export function qemuError(logFile: string, offset: number): string | undefined {
   let text = '';
@@ -23,7 +25,15 @@ export function qemuError(logFile: string, offset: number): string | undefined {
   } catch {
     return undefined;
   }
-  const errors = text.split('\n').filter((l) => /^qemu-system-[\w-]+: /.test(l) && !/^qemu-system-[\w-]+: warning: /.test(l));
+  const lines = text.split('\n');
+  const qemu = /^qemu-system-[\w-]+: /;
+  const errors = lines.filter((l) => qemu.test(l) && !/^qemu-system-[\w-]+: warning: /.test(l));
+  const shim = lines.filter((l) => l.startsWith('cunik-shim: '));
+  if (shim.some((l) => l.includes('network helper'))) {
+    const passt = lines.filter((l) => l !== '' && !qemu.test(l) && !l.startsWith('cunik-shim: ') && !/^Failed to send \d+ bytes to syslog$/.test(l));
+    errors.push(...passt.map((l) => `passt: ${l}`));
+  }
+  errors.push(...shim);
   return errors.length ? errors.join('; ') : undefined;
 }
 
