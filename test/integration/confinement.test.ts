@@ -7,10 +7,14 @@
 // passt needs to start): nothing leaves this machine.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { cli, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
+import { passtBindFailure } from '../../src/network/passt.js';
+import { QemuDriver } from '../../src/vmm/qemu/driver.js';
+import { cli, helloKernel, repo, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
 import { freePort, linuxGuestMissing, passtFor, procStatus } from '../helpers/linux-guest.js';
 
 const missing = linuxGuestMissing().join('; ');
@@ -78,6 +82,9 @@ test('a hostile guest: no host loopback through the gateway, no setuid or device
   assert.deepEqual(info.confinement.warnings, []);
   const vm = { uid: info.confinement.uid, gid: info.confinement.gid };
   assert.notEqual(vm.uid, 0);
+  const text = (await run(['info'])).stdout;
+  assert.match(text, /^VM Confinement:\n Sandbox: on \(seccomp\)\n User: cunik-vm \(uid \d+, gid \d+\)\n User Network: \/\S*passt$/m, text);
+  assert.doesNotMatch(text, /WARNING/);
   // A host folder the user has given the VM user (docs/volumes.md: QEMU reaches it as that user).
   const bind = join(d.dir, 'bind');
   mkdirSync(bind);
@@ -152,4 +159,36 @@ test('passt lives as long as its VM: gone after stop, kill, rm, and after a daem
   assert.deepEqual(passtFor(port), before);
   assert.equal((await run(['rm', '-f', 'net'])).code, 0);
   await noPasst(port, 'after rm -f of an adopted VM');
+});
+
+test('passt that cannot start (its port taken after the daemon\'s check) ends the VM: the shim says why, nothing is left running', { timeout: 60_000 }, async () => {
+  // Loopback only, and the guest (the hello kernel) never uses its NIC.
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  const port = (taken.address() as { port: number }).port;
+  const dir = mkdtempSync(join(tmpdir(), 'cunik-passt-'));
+  try {
+    const driver = new QemuDriver({ shim: join(repo, 'build', 'bin', 'cunik-shim') });
+    const paths = { dir, pidfile: join(dir, 'qemu.pid'), qmpSocket: join(dir, 'qmp.sock'), consoleLog: join(dir, 'console.log'), consoleSocket: join(dir, 'console.sock'), vmmLog: join(dir, 'qemu.log'), exitFile: join(dir, 'exit') };
+    const handle = await driver.start({
+      machine: 'microvm', kernel: helloKernel, cmdline: 'idle', disks: [], memoryMiB: 64, cpus: 1, powerdown: 'none', debugExit: true,
+      nics: [{ backend: { type: 'passt', guest: { ip: '10.0.2.15', prefix: 24, gateway: '10.0.2.2' }, forwards: [{ proto: 'tcp', hostAddr: '127.0.0.1', hostPort: port, guestPort: 80 }] } }],
+    }, paths, 'tcg');
+    const exit = await handle.exited;
+    assert.equal(exit.signal, 'SIGKILL', 'the shim ended the VM');
+    assert.match(exit.vmmError ?? '', /cunik-shim: the network helper \(passt\) exited with status 1: ending the VM/);
+    assert.equal(passtBindFailure(exit.vmmError!), `cannot publish 127.0.0.1:${port}/tcp: the port is already in use on the host (passt could not listen on it)`);
+    const left = readdirSync('/proc').filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid).filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir) && !procStatus(Number(pid))['State']?.startsWith('Z');
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(left, [], 'no QEMU or shim left');
+    assert.deepEqual(passtFor(port), [], 'no passt left');
+  } finally {
+    taken.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
