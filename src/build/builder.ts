@@ -22,6 +22,7 @@ import { resolveLibraries, type CollectedFile } from './linux/libs.js';
 import { removeQuiet } from '../images/fsutil.js';
 import { BASE_MODULES, ModuleIndex, VOLUME_MODULES, type ModuleFile } from './linux/modules.js';
 import { readElf } from './linux/elf.js';
+import { runtimeWarnings } from './linux/runtime-check.js';
 import { gunzippedSize, kernelEnd, minimumMemoryMiB } from './linux/footprint.js';
 import { hostTscKhz } from '../families/host.js';
 
@@ -162,6 +163,8 @@ async function linuxSteps(
       entry,
       env,
       ...(workdir !== undefined && { workdir }),
+      users: spec.users,
+      groups: spec.groups,
     });
     step(`initramfs: ${plan.counts.files} added files, ${plan.counts.modules} kernel modules`);
     const t0 = Date.now();
@@ -181,11 +184,14 @@ async function linuxSteps(
       const file = join(dir, 'initrd');
       await concatFiles(parts, file);
       const layer = await writeLayer([['cunik/initrd', file]], join(dir, 'layer'), false);
-      return { layer, unpacked: await gunzippedSize(file) };
+      // Warnings depend only on what the key covers: kept with the entry, not recomputed when cached.
+      const warnings = await runtimeWarnings({ ...(app !== undefined && { app }), libs, entries: plan.entries });
+      return { layer, unpacked: await gunzippedSize(file), warnings };
     });
     const layer: PrebuiltLayer = { ...cached.meta.layer, path: join(cached.dir, 'layer') };
     const note = reused > 0 ? ` (${reused} of ${plan.segments.length} archives from the cache)` : '';
     say(cached.hit ? ` ---> Using cache ${short(layer.digest)}` : ` ---> ${short(layer.digest)}: ${mib(layer.size)} in ${secs(t0)}${note}`);
+    for (const w of (cached.meta as { warnings?: string[] }).warnings ?? []) say(` ---> warning: ${w}`);
     const initrd = join(cached.dir, 'initrd');
     // (Cache entries made before the size was recorded: measured now.)
     const unpacked = (cached.meta as { unpacked?: number }).unpacked ?? (await gunzippedSize(initrd));

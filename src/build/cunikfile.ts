@@ -9,6 +9,7 @@ import { Value } from 'typebox/value';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { inRange, LIMITS, rangeText } from '../api/limits.js';
 import { invalid } from '../errors.js';
+import type { GroupSpec, UserSpec } from './linux/userland.js';
 
 const Size = Type.Union([
   Type.Integer({ minimum: LIMITS.memoryMiB.min, maximum: LIMITS.memoryMiB.max, description: 'MiB' }),
@@ -23,6 +24,18 @@ const Mode = Type.Union([
   Type.Integer({ minimum: LIMITS.fileMode.min, maximum: LIMITS.fileMode.max, description: 'octal in YAML (0o755) or decimal' }),
   Type.String({ pattern: '^0?[0-7]{3,4}$', description: 'octal digits, e.g. "0755"' }),
 ]);
+
+const Name = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_.-]{0,31}$', description: 'a user or group name, as Debian\'s adduser takes it' });
+const Id = Type.Integer({ minimum: 0, maximum: 4294967294 });
+const User = Type.Union([Name, Type.Object({
+  name: Name,
+  uid: Type.Optional(Id),
+  gid: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967294, description: 'primary group (default: a group named after the user)' })),
+  home: Type.Optional(Type.String({ pattern: '^/' })),
+  shell: Type.Optional(Type.String({ pattern: '^/' })),
+  groups: Type.Optional(Type.Array(Name, { description: 'supplementary groups' })),
+}, { additionalProperties: false })]);
+const Group = Type.Union([Name, Type.Object({ name: Name, gid: Type.Optional(Id) }, { additionalProperties: false })]);
 
 export const CunikfileSchema = Type.Object(
   {
@@ -46,6 +59,8 @@ export const CunikfileSchema = Type.Object(
     volumes: Type.Optional(Type.Array(Type.String({ pattern: '^/' }), { description: 'Mount points for volumes' })),
     labels: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Scalar, { description: 'Image labels; org.cunik.machine (microvm, pc, q35) and org.cunik.tsc-khz are read by the family adapters' })),
     modules: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_-]+$' }), { description: 'linux: extra kernel modules to load at boot (by name)' })),
+    users: Type.Optional(Type.Array(User, { description: 'linux: users to add to /etc/passwd besides Debian\'s own (root, www-data, nobody...): a name (a system user with a group of its name) or {name, uid, gid, home, shell, groups}' })),
+    groups: Type.Optional(Type.Array(Group, { description: 'linux: groups to add to /etc/group: a name or {name, gid}' })),
   },
   { additionalProperties: false },
 );
@@ -67,6 +82,8 @@ export interface BuildSpec {
   volumes: string[];
   labels: Record<string, string>;
   modules: string[];
+  users: UserSpec[];
+  groups: GroupSpec[];
 }
 
 export const KNOWN_KEYS = Object.keys(CunikfileSchema.properties);
@@ -103,6 +120,19 @@ const EXPECTED: Record<string, string> = {
   volumes: 'a list of absolute paths', 'volumes[]': 'an absolute path (starting with /)',
   labels: 'a map of strings', 'labels.*': 'a string',
   modules: 'a list of module names', 'modules[]': 'a kernel module name such as ext4',
+  users: 'a list of user names or {name, uid, gid, home, shell, groups}',
+  'users[]': 'a user name (letters, digits, _ . -, at most 32) or a map with name and optionally uid, gid, home, shell, groups',
+  'users[].name': 'a user name (letters, digits, _ . -, at most 32, not starting with a digit)',
+  'users[].uid': 'an integer uid', 'users[].gid': 'an integer gid',
+  'users[].home': 'an absolute path', 'users[].shell': 'an absolute path',
+  'users[].groups': 'a list of group names', 'users[].groups[]': 'a group name',
+  groups: 'a list of group names or {name, gid}',
+  'groups[]': 'a group name (letters, digits, _ . -, at most 32) or a map with name and optionally gid',
+  'groups[].name': 'a group name', 'groups[].gid': 'an integer gid',
+};
+
+const NESTED_KEYS: Record<string, string[]> = {
+  files: ['src', 'dst', 'mode'], users: ['name', 'uid', 'gid', 'home', 'shell', 'groups'], groups: ['name', 'gid'],
 };
 
 type Seg = string | number;
@@ -164,13 +194,16 @@ export class CunikfileReader {
       const unknown = e.keyword === 'boolean' && e.schemaPath.endsWith('/additionalProperties');
       return { e, path, unknown, line: this.lineOf(path, unknown) ?? 0, depth: path.length };
     }).filter((r) => r.e.keyword !== 'additionalProperties');
-    ranked.sort((a, b) => a.line - b.line || Number(b.unknown) - Number(a.unknown) || b.depth - a.depth);
-    const first = ranked[0] ?? { e: errors[0]!, path: pointer(errors[0]!.instancePath), unknown: false };
+    // A union (a name or a map) fails as a whole and in the branch that fits: keep the deeper error.
+    const under = (a: Seg[], b: Seg[]): boolean => b.length > a.length && a.every((s, i) => String(s) === String(b[i]));
+    const specific = ranked.filter((r) => !ranked.some((o) => under(r.path, o.path)));
+    specific.sort((a, b) => a.line - b.line || Number(b.unknown) - Number(a.unknown) || b.depth - a.depth);
+    const first = specific[0] ?? { e: errors[0]!, path: pointer(errors[0]!.instancePath), unknown: false };
     if (first.unknown) {
       const name = String(first.path[first.path.length - 1]);
       const parent = first.path.slice(0, -1);
       if (parent[0] === 'env') this.fail(first.path, 'not a valid variable name (letters, digits and _, not starting with a digit)', { keyPos: true });
-      const known = parent.length === 0 ? KNOWN_KEYS : parent[0] === 'files' ? ['src', 'dst', 'mode'] : [];
+      const known = parent.length === 0 ? KNOWN_KEYS : (NESTED_KEYS[String(parent[0])] ?? []);
       this.fail(first.path, `unknown key${known.length ? ` (known: ${known.join(', ')})` : ''}`, { keyPos: true });
     }
     if (first.e.keyword === 'required') {
@@ -200,7 +233,16 @@ export class CunikfileReader {
       volumes: [...(d.volumes ?? [])],
       labels: Object.fromEntries(Object.entries(d.labels ?? {}).map(([k, v]) => [k, str(v)])),
       modules: [...(d.modules ?? [])],
+      users: (d.users ?? []).map((u) => (typeof u === 'string' ? { name: u } : { ...u })),
+      groups: (d.groups ?? []).map((g) => (typeof g === 'string' ? { name: g } : { ...g })),
     };
+    for (const key of ['users', 'groups'] as const) {
+      const seen = new Set<string>();
+      spec[key].forEach((u, i) => {
+        if (seen.has(u.name)) this.fail([key, i], `${u.name} is named twice`);
+        seen.add(u.name);
+      });
+    }
     if (d.kernel !== undefined) spec.kernel = d.kernel;
     if (d.app !== undefined) spec.app = d.app;
     if (d.from !== undefined) spec.from = d.from;
@@ -229,7 +271,7 @@ export class CunikfileReader {
       if (s.app !== undefined && s.from !== undefined) this.fail(['from'], 'give either "app" or "from", not both', { keyPos: true });
       return;
     }
-    for (const key of ['app', 'from', 'files', 'modules'] as const) {
+    for (const key of ['app', 'from', 'files', 'modules', 'users', 'groups'] as const) {
       const v = s[key];
       if (v !== undefined && !(Array.isArray(v) && v.length === 0)) {
         this.fail([key], `only the linux family takes "${key}" (family is ${JSON.stringify(s.family)})`, { keyPos: true });

@@ -35,6 +35,8 @@ test('a full linux Cunikfile normalises', () => {
     'volumes: [/data]',
     'labels: { maintainer: me }',
     'modules: [ext4]',
+    'users: [memcache, { name: app, uid: 1000, groups: [data] }]',
+    'groups: [data, { name: audio2, gid: 2001 }]',
   ].join('\n'));
   assert.deepEqual(spec, {
     family: 'linux',
@@ -48,6 +50,8 @@ test('a full linux Cunikfile normalises', () => {
     volumes: ['/data'],
     labels: { maintainer: 'me' },
     modules: ['ext4'],
+    users: [{ name: 'memcache' }, { name: 'app', uid: 1000, groups: ['data'] }],
+    groups: [{ name: 'data' }, { name: 'audio2', gid: 2001 }],
   });
   assert.equal(parseCunikfile('family: linux\napp: /a\nmemory: 1G\nenv: [A=1]').memoryMiB, 1024);
   assert.deepEqual(parseCunikfile('family: linux\napp: /a\nenv: [A=1, B=x=y]').env, ['A=1', 'B=x=y']);
@@ -60,6 +64,8 @@ test('unknown keys name the line and the key, top level and nested', () => {
   assert.equal(top.field, 'colour');
   const nested = error('family: linux\napp: /bin/true\nfiles:\n  - src: a\n    dst: /a\n    owner: root\n');
   assert.match(nested.message, /^Cunikfile:6: files\[0\]\.owner: unknown key \(known: src, dst, mode\)/);
+  const user = error('family: linux\napp: /bin/true\nusers:\n  - name: app\n    password: x\n');
+  assert.match(user.message, /^Cunikfile:5: users\[0\]\.password: unknown key \(known: name, uid, gid, home, shell, groups\)/);
 });
 
 test('wrong types name the line, the key, what was expected and what was found', () => {
@@ -75,6 +81,10 @@ test('wrong types name the line, the key, what was expected and what was found',
     ['family: 3\napp: /x\n', /^Cunikfile:1: family: expected a family name/],
     ['family: linux\napp: /x\nmemory: 2\n', /^Cunikfile:3: memory: expected/],
     ['family: linux\napp: /x\nlabels: { a: [1] }\n', /^Cunikfile:3: labels\.a: expected a string/],
+    ['family: linux\napp: /x\nusers: memcache\n', /^Cunikfile:3: users: expected a list of user names/],
+    ['family: linux\napp: /x\nusers: ["bad name"]\n', /^Cunikfile:3: users\[0\]: expected a user name/],
+    ['family: linux\napp: /x\nusers:\n  - { name: app, uid: -1 }\n', /^Cunikfile:4: users\[0\]\.uid: expected an integer uid, got -1/],
+    ['family: linux\napp: /x\ngroups: [{ gid: 5 }]\n', /^Cunikfile:3: groups\[0\]/],
   ];
   for (const [text, re] of cases) assert.match(error(text).message, re, text);
   assert.equal(error('family: linux\napp: /x\ncpus: two\n').field, 'cpus');
@@ -91,6 +101,8 @@ test('missing keys and family rules', () => {
   assert.match(error('family: linux\napp: /x\nlabels:\n  org.cunik.family: x\n').message, /^Cunikfile:4: labels\.org\.cunik\.family: org\.cunik\.family is set by cunik build/);
   assert.equal(parseCunikfile('family: linux\napp: /x\nlabels: { org.cunik.machine: pc }').labels['org.cunik.machine'], 'pc');
   assert.match(error('family: linux\napp: /x\nfiles:\n  - {src: a, dst: /../etc}\n').message, /^Cunikfile:4: files\[0\]\.dst: must not contain/);
+  assert.match(error('family: linux\napp: /x\nusers:\n  - app\n  - { name: app }\n').message, /^Cunikfile:5: users\[1\]: app is named twice/);
+  assert.match(error('family: generic\nkernel: k\nusers: [app]\n').message, /^Cunikfile:3: users: only the linux family takes "users"/);
 });
 
 test('YAML syntax errors and duplicate keys give the line', () => {

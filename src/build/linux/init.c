@@ -11,7 +11,8 @@
  * 4. configures the network from the kernel command line, in the kernel's own nfsroot syntax
  *    (Documentation/admin-guide/nfs/nfsroot.rst), which Debian's kernel does not handle itself
  *    (no CONFIG_IP_PNP):  ip=CLIENT:SERVER:GATEWAY:NETMASK:HOSTNAME:DEVICE:AUTOCONF:DNS0:DNS1
- *    (static addresses only; NETMASK may also be a prefix length);
+ *    (static addresses only; NETMASK may also be a prefix length), and writes /etc/resolv.conf
+ *    from its DNS0/DNS1;
  * 5. runs the app: argv = the NUL-separated words of /.cunik/entry, then init's own arguments
  *    (the kernel passes everything after "--" on its command line to init); environment = the
  *    NUL-separated KEY=VALUE words of /.cunik/env, overridden by init's environment (the kernel
@@ -196,7 +197,9 @@ static void setup_network(const char *ip) {
   }
   if (dns0[0] || dns1[0]) {
     mkdir("/etc", 0755);
-    int fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* A container image's resolv.conf may be a symlink into /run/systemd (absent here): replace it. */
+    unlink("/etc/resolv.conf");
+    int fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd >= 0) {
       char buf[160];
       int n = 0;

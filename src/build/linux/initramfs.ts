@@ -3,15 +3,17 @@
 //   kernel opens it for init's stdio before /dev is mounted), the app and the loader and libraries
 //   it needs, the kernel modules in /.cunik/kmod/<release>/ (not /lib/modules, which a container
 //   image may have as a symlink), the Cunikfile's files (which override anything else at the same
-//   path), and /.cunik/{entry,env,modules,modules.volumes,workdir}: what cunik-init reads (see init.c).
+//   path), /.cunik/{entry,env,modules,modules.volumes,workdir}: what cunik-init reads (see init.c),
+//   and the /etc files a Debian program expects (userland.ts) where the image has none.
 
-import { lstat, readdir, readlink, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { invalid } from '../../errors.js';
 import { BUILDER_VERSION, digestOf, fileDigest } from '../cache.js';
 import { parentDirs, type CpioEntry } from './cpio.js';
 import type { CollectedFile } from './libs.js';
 import type { ModuleFile } from './modules.js';
+import { HOSTS, netbaseFiles, NSSWITCH, passwdAndGroup, type GroupSpec, type UserSpec } from './userland.js';
 
 export interface InitramfsInput {
   init: string;
@@ -27,6 +29,11 @@ export interface InitramfsInput {
   entry: string[];
   env: string[];
   workdir?: string;
+  /** Users and groups the Cunikfile names, added to /etc/passwd and /etc/group. */
+  users?: UserSpec[];
+  groups?: GroupSpec[];
+  /** Where /etc/services and /etc/protocols are taken from; default the build host's /etc. */
+  hostEtc?: string;
 }
 
 /** One cpio archive of the initramfs; its key is the digest of every entry's name, type, mode and content digest. */
@@ -78,6 +85,41 @@ async function expandFile(f: { host: string; guest: string; mode?: number }, out
   return n;
 }
 
+/**
+ * /etc/passwd, group, hosts, nsswitch.conf, services and protocols, /var/run and /var/tmp, where the
+ * image (a container's tree) has none; a container's own passwd and group get the Cunikfile's users
+ * and groups appended. A symlink the container has at one of those paths is left as it is.
+ */
+async function addUserland(inp: InitramfsInput, byPath: Map<string, CpioEntry>): Promise<void> {
+  // Nothing at that path, nor a symlink above it (the kernel's unpacker would write through it).
+  const absent = (name: string): boolean => !byPath.has(name) && !parentsOf(name).some((p) => byPath.get(p)?.type === 'symlink');
+  const text = async (name: string): Promise<string | undefined> => {
+    const e = byPath.get(name);
+    return e?.type === 'file' && typeof e.source === 'string' ? readFile(e.source, 'utf8') : undefined;
+  };
+  const file = (name: string, body: string): void => void byPath.set(name, { type: 'file', name, mode: 0o644, source: Buffer.from(body) });
+  const users = inp.users ?? [];
+  const groups = inp.groups ?? [];
+  const passwd = await text('/etc/passwd');
+  const group = await text('/etc/group');
+  if ((absent('/etc/passwd') || passwd !== undefined) && (absent('/etc/group') || group !== undefined)) {
+    const mine = passwdAndGroup(users, groups, { ...(passwd !== undefined && { passwd }), ...(group !== undefined && { group }) });
+    if (passwd === undefined || users.length > 0) file('/etc/passwd', mine.passwd);
+    if (group === undefined || users.length + groups.length > 0) file('/etc/group', mine.group);
+  }
+  if (absent('/etc/hosts')) file('/etc/hosts', HOSTS);
+  if (absent('/etc/nsswitch.conf')) file('/etc/nsswitch.conf', NSSWITCH);
+  for (const f of netbaseFiles(inp.hostEtc)) if (absent(f.guest)) byPath.set(f.guest, { type: 'file', name: f.guest, mode: 0o644, source: f.host });
+  if (absent('/var/run')) byPath.set('/var/run', { type: 'symlink', name: '/var/run', target: '/run' });
+  if (absent('/var/tmp')) byPath.set('/var/tmp', { type: 'dir', name: '/var/tmp', mode: 0o1777 });
+}
+
+function parentsOf(name: string): string[] {
+  const out: string[] = [];
+  for (let d = posix.dirname(name); d !== '/'; d = posix.dirname(d)) out.push(d);
+  return out;
+}
+
 /** One archive of the initramfs: its entries with their missing parents, in order, and its key. */
 async function segment(step: string, body: CpioEntry[]): Promise<InitramfsSegment> {
   const dirsPresent = new Set(body.filter((e) => e.type === 'dir').map((e) => e.name));
@@ -103,6 +145,7 @@ export async function planInitramfs(inp: InitramfsInput): Promise<InitramfsPlan>
   const put = (e: CpioEntry): void => void byPath.set(e.name, e);
   if (inp.rootfs !== undefined) await expandFile({ host: inp.rootfs, guest: '/' }, byPath);
   for (const d of ['/dev', '/proc', '/sys', '/tmp', '/run', '/etc', '/.cunik']) put({ type: 'dir', name: d, mode: d === '/tmp' ? 0o1777 : 0o755 });
+  await addUserland(inp, byPath);
   put({ type: 'char', name: '/dev/console', mode: 0o600, major: 5, minor: 1 });
   put({ type: 'file', name: '/init', mode: 0o755, source: inp.init });
   if (inp.app) put({ type: 'file', name: inp.app.guest, mode: 0o755, source: inp.app.host });
