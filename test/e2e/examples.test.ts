@@ -1,9 +1,12 @@
 // The examples in examples/, built and run through the CLI as the README says, offline, from Debian
 // packages only: hello (the test kernel), httpd (busybox-static httpd reached through a port
-// published on 127.0.0.1) and redis (Debian's redis-server answering redis-cli through one).
+// published on 127.0.0.1), redis (Debian's redis-server answering redis-cli through one), and two
+// Debian services that switch user at start, which need the image's /etc/passwd and /etc/group:
+// memcached (-u memcache, a user the Cunikfile adds) and lighttpd (server.username www-data).
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
@@ -21,6 +24,8 @@ const skipFor = (...extra: (string | false)[]): string | false => {
 const skipHttpd = skipFor();
 const skipRedis = skipFor(!existsSync('/usr/bin/redis-server') && 'no /usr/bin/redis-server (apt-get install redis-server)',
   !onPath('redis-cli') && 'no redis-cli (apt-get install redis-tools)');
+const skipMemcached = skipFor(!existsSync('/usr/bin/memcached') && 'no /usr/bin/memcached (apt-get install memcached)');
+const skipLighttpd = skipFor(!existsSync('/usr/sbin/lighttpd') && 'no /usr/sbin/lighttpd (apt-get install lighttpd)');
 const skipHello = !existsSync(join(repo, 'build', 'kernels', 'hello.elf')) && 'no build/kernels/hello.elf (npm run build)';
 
 let d: TestDaemon;
@@ -122,4 +127,72 @@ test('examples/redis: Debian\'s redis-server answers redis-cli -p PORT ping with
   } finally {
     await run(['rm', '-f', 'redis-example']);
   }
+});
+
+/** memcached's reply to one text-protocol command, up to its closing line; undefined while it cannot answer. */
+function memcached(port: number, command: string, end: RegExp): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let out = '';
+    const sock = connect({ host: '127.0.0.1', port });
+    const done = (v: string | undefined): void => {
+      sock.destroy();
+      resolve(v);
+    };
+    sock.setTimeout(5000, () => done(undefined));
+    sock.on('connect', () => sock.write(`${command}\r\n`));
+    sock.on('data', (b) => {
+      out += b.toString();
+      if (end.test(out)) done(out);
+    });
+    sock.on('error', () => done(undefined));
+    sock.on('close', () => done(undefined));
+  });
+}
+
+test('examples/memcached: Debian\'s memcached switches to the memcache user and answers stats', { skip: skipMemcached, timeout: 400_000 }, async () => {
+  const b = await run(['build', '-t', 'memcached', join(examples, 'memcached')]);
+  assert.equal(b.code, 0, b.stderr + b.stdout);
+  assert.match(b.stdout, /files from the loader and libraries: .*libevent/);
+  const port = await freePort();
+  const r = await run(['run', '-d', '--name', 'memcached-example', '-p', `127.0.0.1:${port}:11211`, 'memcached']);
+  assert.equal(r.code, 0, r.stderr);
+  try {
+    const stats = await poll('memcached stats through the published port', () => memcached(port, 'stats', /\r\nEND\r\n$/));
+    assert.match(stats, /^STAT pid \d+\r$/m);
+    assert.match(stats, /^STAT version 1\.6\./m);
+    assert.equal(await memcached(port, 'set greeting 0 0 20\r\nhello from a microVM', /\r\n$/), 'STORED\r\n');
+    assert.equal(await memcached(port, 'get greeting', /END\r\n$/), 'VALUE greeting 0 20\r\nhello from a microVM\r\nEND\r\n');
+  } finally {
+    await run(['rm', '-f', 'memcached-example']);
+  }
+});
+
+test('examples/lighttpd: Debian\'s lighttpd serves www/ as www-data (a root-only file is 403)', { skip: skipLighttpd, timeout: 400_000 }, async () => {
+  const b = await run(['build', '-t', 'lighttpd', join(examples, 'lighttpd')]);
+  assert.equal(b.code, 0, b.stderr + b.stdout);
+  const port = await freePort();
+  const r = await run(['run', '-d', '--name', 'lighttpd-example', '-p', `127.0.0.1:${port}:80`, 'lighttpd']);
+  assert.equal(r.code, 0, r.stderr);
+  const get = async (path: string): Promise<{ status: number; body: string } | undefined> => {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) });
+      return { status: res.status, body: await res.text() };
+    } catch {
+      return undefined;
+    }
+  };
+  try {
+    const page = await poll('the page through the published port', () => get('/'));
+    assert.equal(page.status, 200);
+    assert.equal(page.body, readFileSync(join(examples, 'lighttpd', 'www', 'index.html'), 'utf8'));
+    assert.equal((await get('/private.txt'))?.status, 403, 'lighttpd runs as www-data, not root');
+    const s = await run(['stop', 'lighttpd-example']);
+    assert.equal(s.code, 0, s.stderr);
+    // (lighttpd's own exit status after SIGTERM is not 0 once it has served a request, on a host too.)
+    assert.match((await run(['logs', 'lighttpd-example'])).stdout, /server stopped by UID = 0 PID = 1\r?$/m, 'the power button reached it as SIGTERM from init');
+  } finally {
+    await run(['rm', '-f', 'lighttpd-example']);
+  }
+  // Its modules directory is not packed: the build says so (this configuration needs none).
+  assert.match(b.stdout, /^ ---> warning: lighttpd refers to \/usr\/lib\/lighttpd, which is on this host but not in the image/m);
 });
