@@ -70,6 +70,8 @@ test('a container\'s passwd and group are kept, the Cunikfile\'s users appended;
   assert.equal(group, `${existing.group}bob:x:101:\n`);
   assert.throws(() => passwdAndGroup([{ name: 'alice', uid: 7 }], [], existing), (e: unknown) => e instanceof CunikError && /alice already has uid 100, not 7/.test(e.message));
   assert.throws(() => passwdAndGroup([{ name: 'x', groups: ['nope'] }], []), /no group named nope/);
+  assert.throws(() => passwdAndGroup([{ name: 'x', uid: 33 }], []), /users: x: uid 33 is already www-data's/);
+  assert.throws(() => passwdAndGroup([], [{ name: 'g', gid: 65534 }]), /groups: g: gid 65534 is already nogroup's/);
 });
 
 test('nsswitch.conf services, without [STATUS=action] items and comments', () => {
@@ -132,6 +134,8 @@ test('warnings: a library named but not needed, package data named and absent, a
     'svc names libcunik-plugin.so.3, which is not in the image: if it loads it at run time (dlopen), it is not on this host either',
     'svc refers to /usr/share/cunik-data, which is on this host but not in the image: if it reads it at run time, add it with files: { src: /usr/share/cunik-data, dst: /usr/share/cunik-data }',
   ]);
+  // A static app (no libraries: busybox-static) is not scanned; its strings are its libc's.
+  assert.deepEqual(await runtimeWarnings({ app: { host: app, guest: '/bin/svc' }, libs: [], entries: entries.filter((e) => e.name !== '/etc/nsswitch.conf'), hostRoot: join(tmp, 'hostroot') }), []);
   // With the library, the data and the module in the image: nothing to say.
   const full: CpioEntry[] = [...entries,
     { type: 'file', name: '/usr/lib/x86_64-linux-gnu/libcunik-plugin.so.3', source: app },

@@ -9,6 +9,7 @@
 //     checked above, libgcc_s for thread cancellation and libidn2 for IDN lookups);
 //   - data: a /usr/share/<pkg> or /usr/lib/<pkg> directory the app names that exists on the build
 //     host and has nothing in the image.
+// A statically linked app is not scanned (its strings are mostly those of the libc linked into it).
 // These are hints ("may"): a name in a binary's strings is not proof it is loaded.
 
 import { existsSync } from 'node:fs';
@@ -60,7 +61,9 @@ export async function runtimeWarnings(inp: RuntimeCheckInput): Promise<string[]>
   }
 
   // Libraries named but not needed: perhaps dlopen'd.
-  const objects = [...(inp.app ? [inp.app] : []), ...inp.libs.filter((l) => !GLIBC_OWN.test(basename(l.guest)))];
+  // A statically linked app (no libraries) is not scanned: its strings are mostly its libc's.
+  const app = inp.libs.length > 0 ? inp.app : undefined;
+  const objects = [...(app ? [app] : []), ...inp.libs.filter((l) => !GLIBC_OWN.test(basename(l.guest)))];
   const seen = new Set<string>();
   const named = new Map<string, string>();
   let appText: string | undefined;
@@ -68,7 +71,7 @@ export async function runtimeWarnings(inp: RuntimeCheckInput): Promise<string[]>
     if (seen.has(o.host)) continue;
     seen.add(o.host);
     const text = (await readFile(o.host)).toString('latin1');
-    if (o === inp.app) appText = text;
+    if (o === app) appText = text;
     for (const m of text.matchAll(SO_NAME)) {
       const name = m[0];
       if (name === basename(o.guest) || hasSo(name) || named.has(name)) continue;
@@ -89,7 +92,7 @@ export async function runtimeWarnings(inp: RuntimeCheckInput): Promise<string[]>
     for (const dir of [...dirs].sort()) {
       if (NOT_PACKAGE_DIRS.has(dir) || !existsSync(posix.join(root, dir))) continue;
       if (names.some((n) => n === dir || n.startsWith(`${dir}/`))) continue;
-      warnings.push(`${basename(inp.app!.guest)} refers to ${dir}, which is on this host but not in the image: if it reads it at run time, add it with files: { src: ${dir}, dst: ${dir} }`);
+      warnings.push(`${basename(app!.guest)} refers to ${dir}, which is on this host but not in the image: if it reads it at run time, add it with files: { src: ${dir}, dst: ${dir} }`);
     }
   }
   return warnings;

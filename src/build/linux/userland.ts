@@ -109,6 +109,7 @@ export function passwdAndGroup(users: UserSpec[], groups: GroupSpec[], existing:
       if (gid !== undefined && have.gid !== gid) throw invalid(`groups: ${name} already has gid ${have.gid}, not ${gid}`, 'groups');
       return have;
     }
+    if (gid !== undefined && gids.has(gid)) throw invalid(`groups: ${name}: gid ${gid} is already ${gr.find((g) => g.gid === gid)!.name}'s`, 'groups');
     const id = gid ?? (debianGroup.has(name) && !gids.has(debianGroup.get(name)!) ? debianGroup.get(name)! : nextId(gids, `groups: ${name}`));
     gids.add(id);
     const g = { name, gid: id, members: [], line: '' };
@@ -122,6 +123,7 @@ export function passwdAndGroup(users: UserSpec[], groups: GroupSpec[], existing:
     if (have) {
       if (u.uid !== undefined && have.uid !== u.uid) throw invalid(`users: ${u.name} already has uid ${have.uid}, not ${u.uid}`, 'users');
     } else {
+      if (u.uid !== undefined && uids.has(u.uid)) throw invalid(`users: ${u.name}: uid ${u.uid} is already ${pw.find((p) => p.uid === u.uid)!.name}'s`, 'users');
       const deb = debianUser.get(u.name);
       const uid = u.uid ?? (deb && !uids.has(deb[1]) ? deb[1] : nextId(uids, `users: ${u.name}`));
       uids.add(uid);
