@@ -31,9 +31,9 @@ command -v redis-server >/dev/null || missing+=(redis-server)             # exam
 command -v redis-cli >/dev/null || missing+=(redis-tools)                 # examples/redis: its tests and README ping it
 command -v passt >/dev/null || missing+=(passt)                           # user-mode networking without the host's loopback (docs/networking.md)
 command -v useradd >/dev/null || missing+=(passwd)                        # the cunik-vm user VMs run as
-[ -x /usr/bin/memcached ] || missing+=(memcached)                           # examples/memcached: the app (it switches to a user at start)
-[ -x /usr/sbin/lighttpd ] || missing+=(lighttpd)                            # examples/lighttpd: the app (it switches to www-data at start)
-[ -f /etc/services ] || missing+=(netbase)                                  # cunik build: /etc/services and /etc/protocols for linux images
+[ -x /usr/bin/memcached ] || missing+=(memcached)                         # examples/memcached: the app (it switches to a user at start)
+[ -x /usr/sbin/lighttpd ] || missing+=(lighttpd)                          # examples/lighttpd: the app (it switches to www-data at start)
+[ -f /etc/services ] || missing+=(netbase)                                # cunik build: /etc/services and /etc/protocols for linux images
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
