@@ -80,7 +80,7 @@ export async function build(spec: BuildSpec, ctx: Context, opts: BuildOptions, d
     layers.push(r.layer);
     initrd = r.initrd;
     entrypoint = r.entrypoint;
-    effective = { ...spec, args: r.args, env: r.env };
+    effective = { ...spec, args: r.args, env: r.env, ...(r.user !== undefined && { user: r.user }) };
     minMemoryMiB = minimumMemoryMiB(kernelEnd(kernel.file), statSync(r.initrd).size, r.unpacked);
     if (spec.memoryMiB !== undefined && spec.memoryMiB < minMemoryMiB) {
       throw invalid(`memory: ${spec.memoryMiB} MiB is too little: this kernel and initramfs need at least ${minMemoryMiB} MiB`, 'memory');
@@ -99,7 +99,7 @@ export async function build(spec: BuildSpec, ctx: Context, opts: BuildOptions, d
 async function linuxSteps(
   spec: BuildSpec, ctx: Context, opts: BuildOptions, deps: BuilderDeps, kernel: KernelStep,
   step: (what: string) => void, say: Progress,
-): Promise<{ layer: PrebuiltLayer; initrd: string; unpacked: number; entrypoint: string[]; args: string[]; env: string[] }> {
+): Promise<{ layer: PrebuiltLayer; initrd: string; unpacked: number; entrypoint: string[]; args: string[]; env: string[]; user?: string }> {
   let app: { host: string; guest: string } | undefined;
   let libs: CollectedFile[] = [];
   let rootfs: string | undefined;
@@ -107,6 +107,7 @@ async function linuxSteps(
   let args = spec.args;
   let env = spec.env;
   let workdir: string | undefined;
+  let user = spec.user;
   const scratch = spec.from !== undefined ? await deps.cache.scratch('from') : undefined;
   try {
     if (spec.from !== undefined) {
@@ -118,6 +119,7 @@ async function linuxSteps(
       if (args.length === 0) args = image.args;
       env = mergeEnv(image.env, spec.env);
       workdir = image.workdir;
+      user ??= image.user;
       say(` ---> ${image.layers} layers applied; runs ${[...entry, ...args].join(' ')}`);
     } else {
       const host = ctx.source(spec.app!, 'app');
@@ -165,6 +167,7 @@ async function linuxSteps(
       ...(workdir !== undefined && { workdir }),
       users: spec.users,
       groups: spec.groups,
+      ...(user !== undefined && { user }),
     });
     step(`initramfs: ${plan.counts.files} added files, ${plan.counts.modules} kernel modules`);
     const t0 = Date.now();
@@ -195,7 +198,7 @@ async function linuxSteps(
     const initrd = join(cached.dir, 'initrd');
     // (Cache entries made before the size was recorded: measured now.)
     const unpacked = (cached.meta as { unpacked?: number }).unpacked ?? (await gunzippedSize(initrd));
-    return { layer, initrd, unpacked, entrypoint: entry, args, env };
+    return { layer, initrd, unpacked, entrypoint: entry, args, env, ...(user !== undefined && { user }) };
   } finally {
     if (scratch !== undefined) removeQuiet(scratch);
   }
@@ -242,6 +245,7 @@ async function imageConfig(
   const inner = {
     Labels: labels,
     Env: spec.env,
+    ...(spec.user !== undefined && { User: spec.user }),
     ...(entrypoint !== undefined && { Entrypoint: entrypoint }),
     Cmd: spec.args,
     ...(spec.ports.length > 0 && { ExposedPorts: Object.fromEntries(spec.ports.map((p) => [p, {}])) }),

@@ -61,6 +61,10 @@ export const CunikfileSchema = Type.Object(
     modules: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_-]+$' }), { description: 'linux: extra kernel modules to load at boot (by name)' })),
     users: Type.Optional(Type.Array(User, { description: 'linux: users to add to /etc/passwd besides Debian\'s own (root, www-data, nobody...): a name (a system user with a group of its name) or {name, uid, gid, home, shell, groups}' })),
     groups: Type.Optional(Type.Array(Group, { description: 'linux: groups to add to /etc/group: a name or {name, gid}' })),
+    user: Type.Optional(Type.Union([
+      Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$' }),
+      Type.Integer({ minimum: 0, maximum: 4294967294 }),
+    ], { description: 'linux: who the app runs as, as Docker\'s USER: NAME, UID, NAME:GROUP or UID:GID (default: root, or a container image\'s User)' })),
   },
   { additionalProperties: false },
 );
@@ -84,6 +88,7 @@ export interface BuildSpec {
   modules: string[];
   users: UserSpec[];
   groups: GroupSpec[];
+  user?: string;
 }
 
 export const KNOWN_KEYS = Object.keys(CunikfileSchema.properties);
@@ -129,6 +134,7 @@ const EXPECTED: Record<string, string> = {
   groups: 'a list of group names or {name, gid}',
   'groups[]': 'a group name (letters, digits, _ . -, at most 32) or a map with name and optionally gid',
   'groups[].name': 'a group name', 'groups[].gid': 'an integer gid',
+  user: 'a user such as www-data, 33, www-data:www-data or 33:33',
 };
 
 const NESTED_KEYS: Record<string, string[]> = {
@@ -247,6 +253,7 @@ export class CunikfileReader {
     if (d.app !== undefined) spec.app = d.app;
     if (d.from !== undefined) spec.from = d.from;
     if (d.cpus !== undefined) spec.cpus = d.cpus;
+    if (d.user !== undefined) spec.user = String(d.user);
     if (d.memory !== undefined) spec.memoryMiB = this.memory(d.memory);
     for (const k of Object.keys(spec.labels)) {
       if (DERIVED_LABELS.includes(k)) this.fail(['labels', k], `${k} is set by cunik build from the other keys`, { keyPos: true });
@@ -271,7 +278,7 @@ export class CunikfileReader {
       if (s.app !== undefined && s.from !== undefined) this.fail(['from'], 'give either "app" or "from", not both', { keyPos: true });
       return;
     }
-    for (const key of ['app', 'from', 'files', 'modules', 'users', 'groups'] as const) {
+    for (const key of ['app', 'from', 'files', 'modules', 'users', 'groups', 'user'] as const) {
       const v = s[key];
       if (v !== undefined && !(Array.isArray(v) && v.length === 0)) {
         this.fail([key], `only the linux family takes "${key}" (family is ${JSON.stringify(s.family)})`, { keyPos: true });

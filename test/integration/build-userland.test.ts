@@ -62,6 +62,7 @@ test('an app finds root, nobody, www-data and its own users, localhost, services
     assert.ok(dns.length > 0, 'the instance has a resolver');
     const out = lines(r.stdout);
     for (const want of [
+      'running as uid=0 gid=0',
       'user root: uid=0 gid=0 home=/root groups=root',
       'user nobody: uid=65534 gid=65534 home=/nonexistent groups=nogroup',
       'user www-data: uid=33 gid=33 home=/var/www groups=www-data',
@@ -93,7 +94,7 @@ test('an app finds root, nobody, www-data and its own users, localhost, services
   assert.ok(out.includes('switched to cache: uid=100'), out.join('\n'));
 });
 
-test('from: a container\'s own /etc is kept, the Cunikfile\'s users appended; an NSS module it names but lacks is warned about', { skip, timeout: 300_000 }, async () => {
+test('from: a container\'s own /etc is kept, the Cunikfile\'s users appended, its User runs the command; an NSS module it names but lacks is warned about', { skip, timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cunik-userland-from-'));
   try {
     await writeContainerArchive(join(dir, 'image.tar'), 'oci', [[
@@ -103,7 +104,7 @@ test('from: a container\'s own /etc is kept, the Cunikfile\'s users appended; an
       { name: 'etc/passwd', body: 'root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n' },
       { name: 'etc/group', body: 'root:x:0:\nalice:x:1000:\n' },
       { name: 'etc/nsswitch.conf', body: 'passwd: files systemd\ngroup: files systemd\nhosts: files dns\n' },
-    ]], { Entrypoint: ['/bin/busybox', 'cat', '/etc/passwd', '/etc/group', '/etc/hosts'], Env: ['PATH=/bin'] });
+    ]], { Entrypoint: ['/bin/sh', '-c', 'cat /etc/passwd /etc/group /etc/hosts; busybox id'], Env: ['PATH=/bin'], User: 'alice' });
     writeFileSync(join(dir, 'Cunikfile'), `family: linux\nfrom: oci-archive:image.tar\nusers: [bob]\n${tscLabel}`);
     const b = await run(['build', '-t', 'userland-from', dir]);
     assert.equal(b.code, 0, b.stderr + b.stdout);
@@ -120,6 +121,7 @@ test('from: a container\'s own /etc is kept, the Cunikfile\'s users appended; an
       'bob:x:100:',
     ]);
     assert.ok(out.some((l) => /^127\.0\.0\.1\s+localhost$/.test(l)), 'the container had no /etc/hosts: Debian\'s');
+    assert.ok(out.includes('uid=1000(alice) gid=1000(alice)'), `the image's User runs the command:\n${out.join('\n')}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

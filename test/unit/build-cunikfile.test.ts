@@ -37,6 +37,7 @@ test('a full linux Cunikfile normalises', () => {
     'modules: [ext4]',
     'users: [memcache, { name: app, uid: 1000, groups: [data] }]',
     'groups: [data, { name: audio2, gid: 2001 }]',
+    'user: app:data',
   ].join('\n'));
   assert.deepEqual(spec, {
     family: 'linux',
@@ -52,7 +53,9 @@ test('a full linux Cunikfile normalises', () => {
     modules: ['ext4'],
     users: [{ name: 'memcache' }, { name: 'app', uid: 1000, groups: ['data'] }],
     groups: [{ name: 'data' }, { name: 'audio2', gid: 2001 }],
+    user: 'app:data',
   });
+  assert.equal(parseCunikfile('family: linux\napp: /a\nuser: 33').user, '33');
   assert.equal(parseCunikfile('family: linux\napp: /a\nmemory: 1G\nenv: [A=1]').memoryMiB, 1024);
   assert.deepEqual(parseCunikfile('family: linux\napp: /a\nenv: [A=1, B=x=y]').env, ['A=1', 'B=x=y']);
   assert.equal(parseCunikfile('family: generic\nkernel: hello.elf\nmemory: 64').memoryMiB, 64);
@@ -85,6 +88,7 @@ test('wrong types name the line, the key, what was expected and what was found',
     ['family: linux\napp: /x\nusers: ["bad name"]\n', /^Cunikfile:3: users\[0\]: expected a user name/],
     ['family: linux\napp: /x\nusers:\n  - { name: app, uid: -1 }\n', /^Cunikfile:4: users\[0\]\.uid: expected an integer uid, got -1/],
     ['family: linux\napp: /x\ngroups: [{ gid: 5 }]\n', /^Cunikfile:3: groups\[0\]/],
+    ['family: linux\napp: /x\nuser: "a b"\n', /^Cunikfile:3: user: expected a user such as www-data, 33, www-data:www-data or 33:33, got "a b"/],
   ];
   for (const [text, re] of cases) assert.match(error(text).message, re, text);
   assert.equal(error('family: linux\napp: /x\ncpus: two\n').field, 'cpus');

@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import { planInitramfs, type InitramfsInput } from '../../src/build/linux/initramfs.js';
 import type { CpioEntry } from '../../src/build/linux/cpio.js';
 import { runtimeWarnings } from '../../src/build/linux/runtime-check.js';
-import { nssServices, passwdAndGroup } from '../../src/build/linux/userland.js';
+import { nssServices, passwdAndGroup, resolveUser } from '../../src/build/linux/userland.js';
 import { CunikError } from '../../src/errors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cunik-userland-'));
@@ -146,4 +146,29 @@ test('warnings: a library named but not needed, package data named and absent, a
   const old = file('lib-old/libc.so.6', 'libc without the symbol');
   const oldEntries: CpioEntry[] = [{ type: 'file', name: '/lib/x86_64-linux-gnu/libc.so.6', source: old }, { type: 'file', name: '/etc/nsswitch.conf', source: Buffer.from('passwd: files\n') }];
   assert.match((await runtimeWarnings({ libs: [], entries: oldEntries }))[0]!, /libnss_files\.so\.2 is not in the image/);
+});
+
+test('user: Docker\'s USER resolved in the image\'s passwd and group, as runc does', () => {
+  const { passwd, group } = passwdAndGroup([{ name: 'app', uid: 1000, groups: ['data', 'audio'] }], [{ name: 'data', gid: 3000 }]);
+  assert.deepEqual(resolveUser('app', passwd, group), { uid: 1000, gid: 1000, groups: [29, 3000] });
+  assert.deepEqual(resolveUser('1000', passwd, group), { uid: 1000, gid: 1000, groups: [29, 3000] });
+  assert.deepEqual(resolveUser('www-data', passwd, group), { uid: 33, gid: 33, groups: [] });
+  assert.deepEqual(resolveUser('app:data', passwd, group), { uid: 1000, gid: 3000, groups: [29] });
+  assert.deepEqual(resolveUser('4242:4343', passwd, group), { uid: 4242, gid: 4343, groups: [] }, 'numeric ids need no entry');
+  assert.deepEqual(resolveUser('4242', passwd, group), { uid: 4242, gid: 0, groups: [] }, 'a uid not in passwd gets gid 0');
+  assert.throws(() => resolveUser('ghost', passwd, group), /^.*user: no user named ghost in the image's \/etc\/passwd \(add it under users:\)$/);
+  assert.throws(() => resolveUser('app:ghosts', passwd, group), /no group named ghosts/);
+});
+
+test('user: /.cunik/user holds the ids the init switches to, from the passwd the guest will have', async () => {
+  const text = (e: CpioEntry[]): string | undefined => {
+    const x = e.find((y) => y.name === '/.cunik/user');
+    return x?.type === 'file' && Buffer.isBuffer(x.source) ? x.source.toString() : undefined;
+  };
+  assert.equal(text((await planInitramfs(input({ users: [{ name: 'svc' }], user: 'svc' }))).entries), '100 101 \n');
+  assert.equal(text((await planInitramfs(input())).entries), undefined, 'no user: root, no file');
+  // An /etc/passwd the Cunikfile adds is the one that counts.
+  const own = file('own-passwd', 'root:x:0:0::/root:/bin/sh\nweb:x:5000:5001::/:/bin/sh\n');
+  assert.equal(text((await planInitramfs(input({ files: [{ host: own, guest: '/etc/passwd' }], user: 'web' }))).entries), '5000 5001 \n');
+  await assert.rejects(planInitramfs(input({ user: 'ghost' })), /no user named ghost/);
 });

@@ -2,7 +2,8 @@
 // ("oci-archive:PATH", as `skopeo copy ... oci-archive:` or `docker buildx --output type=oci` write)
 // or a `docker save` tarball ("docker-archive:PATH"). Its layers are applied in order into a root
 // directory (rootfs.ts), and its config gives the app: Entrypoint + Cmd (Docker's rule: with an
-// Entrypoint, Cmd is its default arguments; without one, Cmd is the whole command), Env, WorkingDir.
+// Entrypoint, Cmd is its default arguments; without one, Cmd is the whole command), Env, WorkingDir,
+// User (who the command runs as: userland.ts resolves it in the image's /etc/passwd).
 
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
@@ -24,10 +25,12 @@ export interface ContainerImage {
   args: string[];
   env: string[];
   workdir?: string;
+  /** Config.User: NAME, UID, NAME:GROUP or UID:GID. */
+  user?: string;
 }
 
 interface ImageConfigDoc {
-  config?: { Entrypoint?: string[] | null; Cmd?: string[] | null; Env?: string[] | null; WorkingDir?: string };
+  config?: { Entrypoint?: string[] | null; Cmd?: string[] | null; Env?: string[] | null; WorkingDir?: string; User?: string };
 }
 
 export function parseFrom(from: string, resolvePath: (p: string) => string): ContainerSource {
@@ -120,5 +123,6 @@ export async function unpackContainer(src: ContainerSource, scratch: string, roo
     args: entrypoint.length > 0 ? [...cmd] : [],
     env,
     ...(c.WorkingDir ? { workdir: c.WorkingDir } : {}),
+    ...(typeof c.User === 'string' && c.User !== '' ? { user: c.User } : {}),
   };
 }

@@ -17,7 +17,8 @@
  *    (the kernel passes everything after "--" on its command line to init); environment = the
  *    NUL-separated KEY=VALUE words of /.cunik/env, overridden by init's environment (the kernel
  *    passes unknown KEY=VALUE parameters to init that way), without the ip= and cunik.* words;
- *    working directory /.cunik/workdir if present, else /;
+ *    working directory /.cunik/workdir if present, else /; as the user /.cunik/user names if
+ *    present ("UID GID G1,G2,...": supplementary groups, then gid, then uid, as runc sets them);
  * 6. passes an ACPI power-button press (QMP system_powerdown: `cunik stop`) to the app as SIGTERM
  *    (a second press: SIGKILL), read from the "Power Button" input device (modules button, evdev);
  * 7. reaps every child until the app exits, ends what it left running and unmounts the volumes
@@ -50,6 +51,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 
 #define DEBUG_EXIT_PORT 0xf4
@@ -242,6 +244,25 @@ static void mount_volume(const char *kind, const char *spec) {
   }
 }
 
+/* Become the user /.cunik/user names ("UID GID G1,G2,..."); 0 when there is none. */
+static int switch_user(void) {
+  char *spec;
+  if (slurp("/.cunik/user", &spec) <= 0) return 0;
+  unsigned long uid, gid;
+  char *rest;
+  uid = strtoul(spec, &rest, 10);
+  gid = strtoul(rest, &rest, 10);
+  gid_t groups[64];
+  int n = 0;
+  for (char *g = strtok(rest, " ,\n"); g && n < 64; g = strtok(NULL, " ,\n")) groups[n++] = (gid_t)strtoul(g, NULL, 10);
+  if (setgroups(n, groups) != 0 || setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0) {
+    say("user %lu:%lu: %s", uid, gid, strerror(errno));
+    return -1;
+  }
+  dbg("running as %lu:%lu", uid, gid);
+  return 0;
+}
+
 /* The input device of the ACPI power button, or -1. */
 static int power_button(void) {
   DIR *d = opendir("/dev/input");
@@ -388,6 +409,7 @@ int main(int argc, char **argv, char **envp) {
     sigprocmask(SIG_UNBLOCK, &chld, NULL);
     setsid();
     ioctl(0, TIOCSCTTY, 0);
+    if (switch_user() != 0) _exit(126);
     if (chdir(dir) != 0) say("chdir %s: %s", dir, strerror(errno));
     execve(av[0], av, ev);
     say("exec %s: %s", av[0], strerror(errno));

@@ -3,7 +3,7 @@
 //   kernel opens it for init's stdio before /dev is mounted), the app and the loader and libraries
 //   it needs, the kernel modules in /.cunik/kmod/<release>/ (not /lib/modules, which a container
 //   image may have as a symlink), the Cunikfile's files (which override anything else at the same
-//   path), /.cunik/{entry,env,modules,modules.volumes,workdir}: what cunik-init reads (see init.c),
+//   path), /.cunik/{entry,env,modules,modules.volumes,workdir,user}: what cunik-init reads (init.c),
 //   and the /etc files a Debian program expects (userland.ts) where the image has none.
 
 import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
@@ -13,7 +13,7 @@ import { BUILDER_VERSION, digestOf, fileDigest } from '../cache.js';
 import { parentDirs, type CpioEntry } from './cpio.js';
 import type { CollectedFile } from './libs.js';
 import type { ModuleFile } from './modules.js';
-import { HOSTS, netbaseFiles, NSSWITCH, passwdAndGroup, type GroupSpec, type UserSpec } from './userland.js';
+import { HOSTS, netbaseFiles, NSSWITCH, passwdAndGroup, resolveUser, type GroupSpec, type UserSpec } from './userland.js';
 
 export interface InitramfsInput {
   init: string;
@@ -34,6 +34,8 @@ export interface InitramfsInput {
   groups?: GroupSpec[];
   /** Where /etc/services and /etc/protocols are taken from; default the build host's /etc. */
   hostEtc?: string;
+  /** Who the app runs as (Docker's USER), resolved in the image's final passwd and group. */
+  user?: string;
 }
 
 /** One cpio archive of the initramfs; its key is the digest of every entry's name, type, mode and content digest. */
@@ -173,6 +175,16 @@ export async function planInitramfs(inp: InitramfsInput): Promise<InitramfsPlan>
   let files = 0;
   for (const f of inp.files) files += await expandFile(f, added);
   for (const name of added.keys()) byPath.delete(name);
+  if (inp.user !== undefined) {
+    // The passwd and group the guest will have: an added file wins over the base's.
+    const etc = async (name: string): Promise<string> => {
+      const e = added.get(name) ?? byPath.get(name);
+      if (e?.type !== 'file') return '';
+      return Buffer.isBuffer(e.source) ? e.source.toString('utf8') : readFile(e.source, 'utf8');
+    };
+    const who = resolveUser(inp.user, await etc('/etc/passwd'), await etc('/etc/group'));
+    put({ type: 'file', name: '/.cunik/user', source: Buffer.from(`${who.uid} ${who.gid} ${who.groups.join(',')}\n`) });
+  }
 
   const base = await segment('initramfs-base', [...byPath.values()]);
   const extra = await segment('initramfs-files', [...added.values()]);

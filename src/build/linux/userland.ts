@@ -178,3 +178,32 @@ export function nssServices(conf: string): string[] {
 export function netbaseFiles(hostEtc = '/etc'): { guest: string; host: string }[] {
   return ['services', 'protocols'].map((n) => ({ guest: `/etc/${n}`, host: `${hostEtc}/${n}` })).filter((f) => existsSync(f.host));
 }
+
+export interface RunAs {
+  uid: number;
+  gid: number;
+  /** Supplementary gids (the groups that list the user as a member). */
+  groups: number[];
+}
+
+/**
+ * Who `user` (Docker's USER: NAME, UID, NAME:GROUP, UID:GID) is in this passwd and group, as runc
+ * resolves it: a name must be in passwd; a uid that is not gets gid 0; the supplementary groups are
+ * those that list the user's name as a member.
+ */
+export function resolveUser(user: string, passwd: string, group: string): RunAs {
+  const [u, g] = user.split(':') as [string, string | undefined];
+  const pw = parsePasswd(passwd);
+  const gr = parseGroup(group);
+  const numeric = (s: string): boolean => /^[0-9]+$/.test(s);
+  const entry = pw.find((p) => (numeric(u) ? p.uid === Number(u) : p.name === u));
+  if (!entry && !numeric(u)) throw invalid(`user: no user named ${u} in the image's /etc/passwd (add it under users:)`, 'user');
+  let gid = entry?.gid ?? 0;
+  if (g !== undefined) {
+    const named = gr.find((x) => (numeric(g) ? x.gid === Number(g) : x.name === g));
+    if (!named && !numeric(g)) throw invalid(`user: no group named ${g} in the image's /etc/group (add it under groups:)`, 'user');
+    gid = named?.gid ?? Number(g);
+  }
+  const groups = entry ? gr.filter((x) => x.members.includes(entry.name) && x.gid !== gid).map((x) => x.gid) : [];
+  return { uid: entry?.uid ?? Number(u), gid, groups };
+}
