@@ -11,13 +11,14 @@
 //   -gateway GW for a static address (DHCP otherwise), env=KEY=VALUE per variable; app args
 //   follow "--".
 // - Machine: pc (the README's plain qemu-system-x86_64); microvm by label only, untested here.
-//   SeaBIOS, as the README runs it (qboot is not checked with it). Volumes are not supported
+//   qboot unless a NIC is attached, then SeaBIOS (the virtio-net driver reads the BARs the firmware
+//   assigned; qboot assigns no I/O BARs). Volumes are not supported
 //   (Hermit's virtio-fs needs virtiofsd).
 // - Exit: shutdown writes 1 to isa-debug-exit when the app returned 0, else 0 (processor.rs
 //   qemu_exit), so QEMU exits 3 for success (code 0) and 1 for any failure: mapped to 1 and marked
 //   unknown, as the app's own code is not reported. Status 0 (ACPI power-off, SIGTERM) is unknown.
 import type { BootSpec, VmExit } from '../vmm/types.js';
-import { appArgs, appEnv, devices, machineFor, netmask, nicsOf, refuse, requireFile, seabios, shQuote, sizing, staticIp, volumesOf } from './common.js';
+import { appArgs, appEnv, devices, machineFor, netmask, nicsOf, pciFirmware, refuse, requireFile, shQuote, sizing, staticIp, volumesOf } from './common.js';
 import { NO_REPORT, signalStatus } from './exit.js';
 import type { ExitStatus, FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
 
@@ -64,7 +65,7 @@ export const hermit: FamilyAdapter = {
       ...sizing(image, instance),
       powerdown: 'none',
       debugExit: true,
-      ...seabios(machine),
+      ...pciFirmware(machine, nics.length),
       ...devices(nics),
     };
   },

@@ -13,13 +13,13 @@
 // - Network: the service configures its interfaces itself (DHCP or its config.json, built in), so
 //   only NICs are attached (virtio-net-pci); a static address given to the instance is not passed.
 // - Block volumes are attached as virtio-blk-pci disks for the service to use; no 9p.
-// - Machine: pc (PCI virtio, ACPI power-off) with SeaBIOS, as IncludeOS's own runner (qboot is
-//   not checked with it).
+// - Machine: pc (PCI virtio, ACPI power-off); SeaBIOS when a virtio device is attached (the
+//   drivers read the BARs the firmware assigned; qboot assigns no I/O BARs), else qboot.
 // - Exit: exit(N) prints "Service exited with status N" and powers off through ACPI
 //   (musl/exit.cpp, platform.cpp __arch_poweroff): QEMU exits 0, code unknown. The service does
 //   not act on the ACPI power button, so stop goes to SIGTERM.
 import type { BootSpec } from '../vmm/types.js';
-import { appArgs, appEnv, blockDisks, blockVolumesOnly, devices, machineFor, nicsOf, plainWords, refuse, requireFile, seabios, sizing } from './common.js';
+import { appArgs, appEnv, blockDisks, blockVolumesOnly, devices, machineFor, nicsOf, pciFirmware, plainWords, refuse, requireFile, sizing } from './common.js';
 import { unknownExitStatus } from './exit.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
 
@@ -47,7 +47,7 @@ export const includeos: FamilyAdapter = {
       ...sizing(image, instance),
       powerdown: 'none',
       debugExit: false,
-      ...seabios(machine),
+      ...pciFirmware(machine, disks.length + nics.length),
       ...devices(nics),
     };
   },

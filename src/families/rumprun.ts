@@ -13,13 +13,14 @@
 //   prefix length) and "gw", else "dhcp" (config.c config_ipv4).
 // - Volumes: block devices ld0a... mounted by "blk": {"source": "dev", "path": "/dev/ldNa",
 //   "fstype": "blk", "mountpoint": ...} (app-tools/rumprun json_store_qemu_blkspec); no 9p.
-// - Machine: pc (rumprun's hw platform programs the PIC, PIT and legacy PCI) with SeaBIOS, as the
-//   rumprun tool runs it (it does not assign PCI BARs; qboot is not checked with it).
+// - Machine: pc (rumprun's hw platform programs the PIC, PIT and legacy PCI); SeaBIOS when a
+//   virtio device is attached (rumprun does not assign PCI BARs, qboot assigns no I/O BARs), else
+//   qboot, which starts the guest in about half SeaBIOS's time.
 // - Exit: when main() returns rumprun prints '=== main() of "NAME" returned N ===' and halts the
 //   CPU forever (lib/librumprun_base/rumprun.c, platform/hw/kernel.c bmk_platform_halt): QEMU never
 //   exits on its own; the instance runs until stopped (SIGTERM, no ACPI) and its code is unknown.
 import type { BootSpec } from '../vmm/types.js';
-import { appArgs, appEnv, blockDisks, blockVolumesOnly, devices, machineFor, nicsOf, refuse, requireFile, seabios, sizing, staticIp } from './common.js';
+import { appArgs, appEnv, blockDisks, blockVolumesOnly, devices, machineFor, nicsOf, pciFirmware, refuse, requireFile, sizing, staticIp } from './common.js';
 import { unknownExitStatus } from './exit.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
 
@@ -72,7 +73,7 @@ export const rumprun: FamilyAdapter = {
       ...sizing(image, instance),
       powerdown: 'none',
       debugExit: false,
-      ...seabios(machine),
+      ...pciFirmware(machine, disks.length + nics.length),
       ...devices(nics),
     };
   },

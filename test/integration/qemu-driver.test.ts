@@ -251,6 +251,16 @@ test('pc machine with qboot and hello-pvh on microvm boot too', async () => {
   assert.match(read(q.consoleLog), /boot: pvh/);
 });
 
+
+test('SeaBIOS writes nothing to the console: the kernel banner is its first byte (no terminal reset, no BIOS banner)', async () => {
+  // The same on a disk-less -kernel boot and on a disk boot (SeaBIOS on pc whatever the firmware choice).
+  const p = vmPaths();
+  const h = await start(spec('exit=1', { machine: 'pc', firmware: 'seabios' }), p);
+  assert.deepEqual(await timed(h.exited, 20_000, 'exit'), { status: 3, signal: null });
+  const log = read(p.consoleLog);
+  assert.ok(log.startsWith('Hello from the Cunik test kernel\n'), `console.log starts ${JSON.stringify(log.slice(0, 60))}`);
+  assert.ok(!log.includes('\x1b'), 'no escape code in the console');
+});
 test('QEMU errors land in vmmLog', async () => {
   const p = vmPaths();
   const h = await start(spec('', { kernel: join(tmp, 'no-such-kernel.elf') }), p);

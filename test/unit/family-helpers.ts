@@ -34,8 +34,8 @@ export const userNet = (ip?: { ip: string; prefix: number; gateway?: string; dns
   ...ip,
 });
 
-const SHARED = new Set(['-nodefaults', '-no-user-config', '-nographic', '-no-reboot']);
-const SHARED_WITH_VALUE = new Set(['-name', '-accel', '-cpu', '-m', '-smp', '-chardev', '-serial', '-qmp', '-pidfile']);
+const SHARED = new Set(['-nodefaults', '-no-user-config', '-no-reboot']);
+const SHARED_WITH_VALUE = new Set(['-display', '-name', '-accel', '-cpu', '-m', '-smp', '-chardev', '-serial', '-qmp', '-pidfile']);
 
 /** The argv (TCG, qboot offered as the driver does) without what every VM shares. */
 export function core(spec: BootSpec): string[] {

@@ -12,7 +12,7 @@ runCases(hermit, [
     name: 'loader as kernel, app as module, exit device at 0xf4',
     image: img,
     spec: { machine: 'pc', powerdown: 'none', debugExit: true, modules: [{ path: '/i/app' }] },
-    argv: ['-M', 'pc', '-kernel', '/i/hermit-loader', '-initrd', '/i/app', ...EXIT],
+    argv: ['-M', 'pc', '-bios', '/usr/share/qemu/qboot.rom', '-kernel', '/i/hermit-loader', '-initrd', '/i/app', ...EXIT],
   },
   {
     name: '-freq from the TSC, -ip/-mask/-gateway, env=, args after "--" (shell-quoted)',

@@ -25,9 +25,10 @@ runCases(includeos, [
     ],
   },
   {
-    name: 'no args, no devices: still SeaBIOS (qboot not checked with IncludeOS)',
+    name: 'no args, no devices: qboot (no PCI BARs to assign)',
     image: { kernelPath: '/i/chainloader', initrdPath: '/i/service.elf' },
-    argv: ['-M', 'pc', '-kernel', '/i/chainloader', '-initrd', '/i/service.elf'],
+    spec: { firmware: undefined },
+    argv: ['-M', 'pc', '-bios', '/usr/share/qemu/qboot.rom', '-kernel', '/i/chainloader', '-initrd', '/i/service.elf'],
   },
   { name: 'refuses args with blanks', image: { kernelPath: '/i/s' }, instance: { args: ['a b'] }, throws: /whitespace/ },
   { name: 'refuses commas in a module command line', image: { kernelPath: '/i/c', initrdPath: '/i/s' }, instance: { args: ['a,b'] }, throws: /comma/ },

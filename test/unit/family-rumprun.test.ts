@@ -11,7 +11,7 @@ runCases(rumprun, [
     name: 'JSON config on the command line: cmdline with argv[0] = the kernel path, no exit device',
     image: img,
     spec: { machine: 'pc', powerdown: 'none', debugExit: false },
-    argv: ['-M', 'pc', '-kernel', '/i/nginx.bin', '-append', '{"cmdline": "/i/nginx.bin -c /data/conf/nginx.conf"}'],
+    argv: ['-M', 'pc', '-bios', '/usr/share/qemu/qboot.rom', '-kernel', '/i/nginx.bin', '-append', '{"cmdline": "/i/nginx.bin -c /data/conf/nginx.conf"}'],
   },
   {
     name: 'env keys, static and DHCP nets, a block volume, quoted words; SeaBIOS with devices',

@@ -33,7 +33,7 @@ const tail = [
   '-pidfile',
   '/var/lib/cunik/instances/abc123/qemu.pid',
 ];
-const common = ['-nodefaults', '-no-user-config', '-nographic', '-no-reboot'];
+const common = ['-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot'];
 const tcg = ['-accel', 'tcg', '-cpu', 'max'];
 const kvm = ['-accel', 'kvm', '-cpu', 'host'];
 const debugExit = ['-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04'];

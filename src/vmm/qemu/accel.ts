@@ -29,7 +29,7 @@ export function probeArgv(binary: string, probeKernel: string): string[] {
     '-M', MICROVM_MACHINE,
     '-accel', 'kvm', '-cpu', 'host',
     '-m', '32', '-smp', '1',
-    '-nodefaults', '-no-user-config', '-nographic', '-no-reboot',
+    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
     '-kernel', probeKernel,
     '-chardev', 'stdio,id=con0,signal=off', '-serial', 'chardev:con0',
     '-device', DEBUG_EXIT_DEVICE,

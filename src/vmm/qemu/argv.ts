@@ -167,7 +167,10 @@ export function qemuArgv(spec: BootSpec, paths: VmPaths, accel: Accelerator, opt
   else if (accel === 'tcg') argv.push('-accel', 'tcg', '-cpu', 'max');
   else throw invalid(`unknown accelerator: ${String(accel)}`, 'accel');
   argv.push('-m', String(memoryMiB), '-smp', String(cpus));
-  argv.push('-nodefaults', '-no-user-config', '-nographic', '-no-reboot');
+  // -display none, not -nographic: with graphics off QEMU tells SeaBIOS to mirror its screen on the
+  // serial port (etc/sercon-port), which then writes terminal resets (ESC c, ESC [?7l, ESC [2J) and
+  // its banner into the guest's console before the kernel's first line (docs/qemu.md).
+  argv.push('-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot');
   for (const g of spec.globals ?? []) {
     if (!/^[\w-]+\.[\w-]+=\S*$/.test(g)) throw invalid(`bad -global setting: ${g}`, 'globals');
     argv.push('-global', g);
