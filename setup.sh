@@ -14,7 +14,9 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-# Debian packages: QEMU (+ its firmware), a C toolchain for the test kernels, skopeo for OCI interop tests.
+# Debian packages: everything a shipped feature or a test needs (no test may skip for a missing
+# package: scripts/test.js fails the run on a skip). QEMU (+ its firmware), a C toolchain for the
+# test kernels, skopeo for OCI interop tests.
 missing=()
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 command -v gcc >/dev/null || missing+=(gcc)
@@ -26,6 +28,8 @@ dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)       # cuni
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || missing+=(libc6-dev)           # cunik-init is linked statically
 command -v xz >/dev/null || missing+=(xz-utils)                           # extracting Debian's xz-compressed vmlinux
 command -v cpio >/dev/null || missing+=(cpio)                             # tests read initramfs archives back
+command -v zstd >/dev/null || missing+=(zstd)                             # cunik build: kernels with a zstd-compressed payload
+command -v qemu-img >/dev/null || missing+=(qemu-utils)                   # disk-booted images (nanos, osv): per-instance qcow2 overlays; qcow2 test disks
 [ -x /sbin/mkfs.ext4 ] || [ -x /usr/sbin/mkfs.ext4 ] || missing+=(e2fsprogs)  # block volumes: mkfs.ext4
 command -v redis-server >/dev/null || missing+=(redis-server)             # examples/redis: the app of the redis example
 command -v redis-cli >/dev/null || missing+=(redis-tools)                 # examples/redis: its tests and README ping it

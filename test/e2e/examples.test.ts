@@ -17,16 +17,16 @@ import { freePort, linuxGuestMissing } from '../helpers/linux-guest.js';
 const examples = join(repo, 'examples');
 const onPath = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const linuxMissing = linuxGuestMissing();
-const skipFor = (...extra: (string | false)[]): string | false => {
+/** Fails the test (never skips it) when what it needs is missing: setup.sh installs all of it. */
+const need = (...extra: (string | false)[]): void => {
   const why = [...linuxMissing, ...extra].filter(Boolean);
-  return why.length > 0 ? why.join('; ') : false;
+  assert.equal(why.join('; '), '', 'cannot run here (setup.sh installs what is missing)');
 };
-const skipHttpd = skipFor();
-const skipRedis = skipFor(!existsSync('/usr/bin/redis-server') && 'no /usr/bin/redis-server (apt-get install redis-server)',
+const needRedis = (): void => need(!existsSync('/usr/bin/redis-server') && 'no /usr/bin/redis-server (apt-get install redis-server)',
   !onPath('redis-cli') && 'no redis-cli (apt-get install redis-tools)');
-const skipMemcached = skipFor(!existsSync('/usr/bin/memcached') && 'no /usr/bin/memcached (apt-get install memcached)');
-const skipLighttpd = skipFor(!existsSync('/usr/sbin/lighttpd') && 'no /usr/sbin/lighttpd (apt-get install lighttpd)');
-const skipHello = !existsSync(join(repo, 'build', 'kernels', 'hello.elf')) && 'no build/kernels/hello.elf (npm run build)';
+const needMemcached = (): void => need(!existsSync('/usr/bin/memcached') && 'no /usr/bin/memcached (apt-get install memcached)');
+const needLighttpd = (): void => need(!existsSync('/usr/sbin/lighttpd') && 'no /usr/sbin/lighttpd (apt-get install lighttpd)');
+const needHello = (): void => assert.ok(existsSync(join(repo, 'build', 'kernels', 'hello.elf')), 'no build/kernels/hello.elf (npm run build)');
 
 let d: TestDaemon;
 const run = (args: string[]) => cli(args, { socket: d.socket });
@@ -59,7 +59,8 @@ async function redisCli(port: number, ...args: string[]): Promise<string | undef
   }
 }
 
-test('examples/hello: built from build/kernels with its Cunikfile, runs and exits 0', { skip: skipHello, timeout: 120_000 }, async () => {
+test('examples/hello: built from build/kernels with its Cunikfile, runs and exits 0', { timeout: 120_000 }, async () => {
+  needHello();
   const b = await run(['build', '-t', 'hello', '-f', join(examples, 'hello', 'Cunikfile'), join(repo, 'build', 'kernels')]);
   assert.equal(b.code, 0, b.stderr + b.stdout);
   const r = await run(['run', '--rm', 'hello']);
@@ -67,7 +68,8 @@ test('examples/hello: built from build/kernels with its Cunikfile, runs and exit
   assert.match(r.stdout, /Hello from the Cunik test kernel/);
 });
 
-test('examples/httpd: cunik run -d -p 127.0.0.1:PORT:80 httpd serves www/index.html; stop ends it with 0', { skip: skipHttpd, timeout: 400_000 }, async () => {
+test('examples/httpd: cunik run -d -p 127.0.0.1:PORT:80 httpd serves www/index.html; stop ends it with 0', { timeout: 400_000 }, async () => {
+  need();
   const b = await run(['build', '-t', 'httpd', join(examples, 'httpd')]);
   assert.equal(b.code, 0, b.stderr + b.stdout);
   const image = await d.client.inspectImage('httpd');
@@ -107,7 +109,8 @@ test('examples/httpd: cunik run -d -p 127.0.0.1:PORT:80 httpd serves www/index.h
   }
 });
 
-test('examples/redis: Debian\'s redis-server answers redis-cli -p PORT ping with PONG', { skip: skipRedis, timeout: 400_000 }, async () => {
+test('examples/redis: Debian\'s redis-server answers redis-cli -p PORT ping with PONG', { timeout: 400_000 }, async () => {
+  needRedis();
   const b = await run(['build', '-t', 'redis', join(examples, 'redis')]);
   assert.equal(b.code, 0, b.stderr + b.stdout);
   assert.match(b.stdout, /files from the loader and libraries: .*libjemalloc/);
@@ -149,7 +152,8 @@ function memcached(port: number, command: string, end: RegExp): Promise<string |
   });
 }
 
-test('examples/memcached: Debian\'s memcached switches to the memcache user and answers stats', { skip: skipMemcached, timeout: 400_000 }, async () => {
+test('examples/memcached: Debian\'s memcached switches to the memcache user and answers stats', { timeout: 400_000 }, async () => {
+  needMemcached();
   const b = await run(['build', '-t', 'memcached', join(examples, 'memcached')]);
   assert.equal(b.code, 0, b.stderr + b.stdout);
   assert.match(b.stdout, /files from the loader and libraries: .*libevent/);
@@ -167,7 +171,8 @@ test('examples/memcached: Debian\'s memcached switches to the memcache user and 
   }
 });
 
-test('examples/lighttpd: Debian\'s lighttpd serves www/ as www-data (a root-only file is 403)', { skip: skipLighttpd, timeout: 400_000 }, async () => {
+test('examples/lighttpd: Debian\'s lighttpd serves www/ as www-data (a root-only file is 403)', { timeout: 400_000 }, async () => {
+  needLighttpd();
   const b = await run(['build', '-t', 'lighttpd', join(examples, 'lighttpd')]);
   assert.equal(b.code, 0, b.stderr + b.stdout);
   const port = await freePort();
