@@ -22,7 +22,7 @@ import { resolveLibraries, type CollectedFile } from './linux/libs.js';
 import { removeQuiet } from '../images/fsutil.js';
 import { BASE_MODULES, ModuleIndex, VOLUME_MODULES, type ModuleFile } from './linux/modules.js';
 import { readElf } from './linux/elf.js';
-import { runtimeWarnings } from './linux/runtime-check.js';
+import { runtimeWarnings, scanStrings } from './linux/runtime-check.js';
 import { gunzippedSize, kernelEnd, minimumMemoryMiB } from './linux/footprint.js';
 import { hostTscKhz } from '../families/host.js';
 
@@ -188,7 +188,11 @@ async function linuxSteps(
       await concatFiles(parts, file);
       const layer = await writeLayer([['cunik/initrd', file]], join(dir, 'layer'), false);
       // Warnings depend only on what the key covers: kept with the entry, not recomputed when cached.
-      const warnings = await runtimeWarnings({ ...(app !== undefined && { app }), libs, entries: plan.entries });
+      // Reading the app's and libraries' strings depends on the base archive only: cached by its key,
+      // so a changed added file does not rescan them.
+      const scanKey = digestOf({ step: 'runtime-scan', v: BUILDER_VERSION, base: plan.segments[0]!.key });
+      const scan = (await deps.cache.get(scanKey, opts.noCache, () => scanStrings({ ...(app !== undefined && { app }), libs }))).meta;
+      const warnings = await runtimeWarnings({ ...(app !== undefined && { app }), libs, entries: plan.entries, scan });
       return { layer, unpacked: await gunzippedSize(file), warnings };
     });
     const layer: PrebuiltLayer = { ...cached.meta.layer, path: join(cached.dir, 'layer') };

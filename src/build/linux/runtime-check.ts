@@ -27,6 +27,37 @@ export interface RuntimeCheckInput {
   entries: CpioEntry[];
   /** Where /usr/share/... paths named by the app are looked for; default "/". */
   hostRoot?: string;
+  /** scanStrings' result for this app and these libraries (the builder caches it). */
+  scan?: StringScan;
+}
+
+/** What the app and its libraries name: library names (and which object names each), the app's data directories. */
+export interface StringScan {
+  libs: [name: string, by: string][];
+  dirs: string[];
+  /** The app's guest basename, when it was scanned. */
+  app?: string;
+}
+
+/**
+ * The costly part (reading every object's bytes), which depends only on the app and libraries:
+ * a statically linked app (no libraries) is not scanned, its strings are mostly its libc's.
+ */
+export async function scanStrings(inp: { app?: { host: string; guest: string }; libs: { guest: string; host: string }[] }): Promise<StringScan> {
+  const app = inp.libs.length > 0 ? inp.app : undefined;
+  const objects = [...(app ? [app] : []), ...inp.libs.filter((l) => !GLIBC_OWN.test(basename(l.guest)))];
+  const seen = new Set<string>();
+  const libs: [string, string][] = [];
+  const dirs = new Set<string>();
+  for (const o of objects) {
+    if (seen.has(o.host)) continue;
+    seen.add(o.host);
+    const text = (await readFile(o.host)).toString('latin1');
+    const own = basename(o.guest);
+    for (const name of new Set([...text.matchAll(SO_NAME)].map((m) => m[0]))) if (name !== own) libs.push([name, own]);
+    if (o === app) for (const m of text.matchAll(DATA_DIR)) dirs.add(m[0].replace(/\.$/, ''));
+  }
+  return { libs, dirs: [...dirs].sort(), ...(app && { app: basename(app.guest) }) };
 }
 
 const SO_NAME = /(?<![A-Za-z0-9_.+-])lib[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*?\.so(?:\.[0-9]+)*(?![A-Za-z0-9_])/g;
@@ -61,23 +92,9 @@ export async function runtimeWarnings(inp: RuntimeCheckInput): Promise<string[]>
   }
 
   // Libraries named but not needed: perhaps dlopen'd.
-  // A statically linked app (no libraries) is not scanned: its strings are mostly its libc's.
-  const app = inp.libs.length > 0 ? inp.app : undefined;
-  const objects = [...(app ? [app] : []), ...inp.libs.filter((l) => !GLIBC_OWN.test(basename(l.guest)))];
-  const seen = new Set<string>();
+  const scan = inp.scan ?? (await scanStrings(inp));
   const named = new Map<string, string>();
-  let appText: string | undefined;
-  for (const o of objects) {
-    if (seen.has(o.host)) continue;
-    seen.add(o.host);
-    const text = (await readFile(o.host)).toString('latin1');
-    if (o === app) appText = text;
-    for (const m of text.matchAll(SO_NAME)) {
-      const name = m[0];
-      if (name === basename(o.guest) || hasSo(name) || named.has(name)) continue;
-      named.set(name, basename(o.guest));
-    }
-  }
+  for (const [name, by] of scan.libs) if (!hasSo(name) && !named.has(name)) named.set(name, by);
   for (const [name, by] of named) {
     const host = DEFAULT_LIB_DIRS.map((d) => posix.join(d, name)).find((p) => existsSync(p));
     const hint = host !== undefined ? `add it with files: { src: ${host}, dst: ${posix.join(GUEST_LIB_DIR, name)} }` : 'it is not on this host either';
@@ -85,15 +102,12 @@ export async function runtimeWarnings(inp: RuntimeCheckInput): Promise<string[]>
   }
 
   // Package data the app names.
-  if (appText !== undefined) {
-    const root = inp.hostRoot ?? '/';
-    const names = [...inp.entries.map((e) => e.name)];
-    const dirs = new Set([...appText.matchAll(DATA_DIR)].map((m) => m[0].replace(/\.$/, '')));
-    for (const dir of [...dirs].sort()) {
-      if (NOT_PACKAGE_DIRS.has(dir) || !existsSync(posix.join(root, dir))) continue;
-      if (names.some((n) => n === dir || n.startsWith(`${dir}/`))) continue;
-      warnings.push(`${basename(app!.guest)} refers to ${dir}, which is on this host but not in the image: if it reads it at run time, add it with files: { src: ${dir}, dst: ${dir} }`);
-    }
+  const root = inp.hostRoot ?? '/';
+  const names = inp.entries.map((e) => e.name);
+  for (const dir of scan.dirs) {
+    if (NOT_PACKAGE_DIRS.has(dir) || !existsSync(posix.join(root, dir))) continue;
+    if (names.some((n) => n === dir || n.startsWith(`${dir}/`))) continue;
+    warnings.push(`${scan.app ?? 'the app'} refers to ${dir}, which is on this host but not in the image: if it reads it at run time, add it with files: { src: ${dir}, dst: ${dir} }`);
   }
   return warnings;
 }
