@@ -3,16 +3,14 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { socketPathOf } from '../config/host.js';
 import { DAEMON_NODE_FLAGS, defaultDaemonLog, defaultSocketPath, installRoot } from '../config/defaults.js';
 import { CunikClient } from './index.js';
 import { ConnectError } from './http.js';
 
 export function socketFromHost(host: string | undefined): { path: string; explicit: boolean } {
   if (!host) return { path: defaultSocketPath(), explicit: false };
-  if (host.startsWith('unix://')) return { path: host.slice('unix://'.length), explicit: true };
-  if (host.startsWith('tcp://')) throw new Error(`${host}: tcp:// hosts need TLS, which is not supported yet; use a unix socket`);
-  if (host.startsWith('/') || host.startsWith('.')) return { path: host, explicit: true };
-  throw new Error(`invalid host: ${host} (expected unix:///path/to/socket)`);
+  return { path: socketPathOf(host), explicit: true };
 }
 
 function startDaemon(socketPath: string): void {

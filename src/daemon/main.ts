@@ -1,12 +1,14 @@
 // cunikd: owns the root dir (one daemon per root), serves the Engine API on a unix socket.
 // Instances are separate QEMU processes: stopping the daemon leaves them running.
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultRoot, defaultSocketPath, installRoot, VERSION } from '../config/defaults.js';
+import { socketPathOf } from '../config/host.js';
+import { ensureDir } from '../util/ensure-dir.js';
 import { inRange, LIMITS, rangeText } from '../api/limits.js';
 import { CunikError } from '../errors.js';
 import { familyAdapter, familyNames } from '../families/index.js';
@@ -63,14 +65,14 @@ async function chooseAccelerator(opts: DaemonOptions): Promise<AccelChoice> {
 
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const root = resolve(opts.root);
-  await mkdir(root, { recursive: true, mode: 0o711 });
+  await ensureDir(root, 0o711, 'the root');
   const releaseLock = await acquireRootLock(root);
   const log = (msg: string): void => void process.stderr.write(`cunikd: ${msg}\n`);
   const fdLimit = raiseOpenFileLimit();
   if (fdLimit !== undefined && fdLimit < 4096) log(`warning: open file limit is ${fdLimit}: at most about ${fdLimit - 64} running instances`);
 
   try {
-    await mkdir(dirname(opts.host), { recursive: true, mode: 0o755 });
+    await ensureDir(dirname(opts.host), 0o755, "the socket's directory");
     if (await socketAlive(opts.host)) throw new CunikError('CONFLICT', `a daemon is already listening on ${opts.host}`);
     await rm(opts.host, { force: true });
 
@@ -180,7 +182,7 @@ export async function main(argv: string[]): Promise<void> {
     .description('The Cunik daemon: serves the Engine API and runs unikernel instances under QEMU')
     .version(VERSION)
     .option('--root <dir>', 'state directory', defaultRoot())
-    .option('-H, --host <socket>', 'unix socket to listen on', process.env['CUNIK_HOST']?.replace(/^unix:\/\//, '') || defaultSocketPath())
+    .option('-H, --host <address>', `unix socket to listen on: unix:///path or a path (default: $CUNIK_HOST or ${defaultSocketPath()})`)
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default(process.env['CUNIK_ACCEL'] ?? 'auto'))
     .option('--qemu <binary>', 'QEMU binary', process.env['CUNIK_QEMU'] ?? 'qemu-system-x86_64')
     .option('--vm-thp', 'let VMs use transparent huge pages (default: off, about 1.5 MiB less per small VM; large guests under KVM may run faster with them)')
@@ -197,9 +199,11 @@ export async function main(argv: string[]): Promise<void> {
     }, DEFAULT_LOG_MAX_SIZE)
     .option('--probe-kernel <file>', 'accelerator probe kernel', join(installRoot(), 'build', 'kernels', 'probe.elf'));
   program.parse(argv);
-  const o = program.opts<DaemonOptions>();
+  const o = program.opts<Omit<DaemonOptions, 'host'> & { host?: string }>();
   try {
-    await runDaemon(o);
+    // The CLI's address forms (config/host.ts), from the flag or the environment alike.
+    const host = o.host ?? process.env['CUNIK_HOST'];
+    await runDaemon({ ...o, host: host ? socketPathOf(host) : defaultSocketPath() });
   } catch (err) {
     process.stderr.write(`cunikd: ${(err as Error).message}\n`);
     process.exit(1);
