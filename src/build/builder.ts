@@ -3,8 +3,8 @@
 // cached by the digest of its inputs (cache.ts), so an unchanged Cunikfile rebuilds nothing and
 // gives the same image id, and a changed added file rebuilds only the initramfs.
 
-import { createReadStream, createWriteStream, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createReadStream, createWriteStream, lstatSync, statSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { finished, pipeline } from 'node:stream/promises';
 import { invalid } from '../errors.js';
 import type { PrebuiltLayer } from '../images/build.js';
@@ -58,7 +58,27 @@ const mib = (n: number): string => `${(n / (1 << 20)).toFixed(1)} MiB`;
 const secs = (t0: number): string => `${((Date.now() - t0) / 1000).toFixed(2)} s`;
 const short = (d: string): string => d.slice(7, 19);
 
+/**
+ * Every file the Cunikfile names, checked before the first step (docs/cunikfile.md): one outside
+ * the context or missing stops the build at once, not after minutes of earlier steps.
+ */
+export function checkSources(spec: BuildSpec, ctx: Context): void {
+  const check = (p: string, key: string): void => {
+    const host = ctx.source(p, key);
+    try {
+      lstatSync(host);
+    } catch {
+      throw invalid(`${key}: no such file: ${p}${isAbsolute(p) ? ' (on the daemon\'s host)' : ' (in the build context)'}`, key);
+    }
+  };
+  if (spec.kernel !== undefined) check(spec.kernel, 'kernel');
+  if (spec.app !== undefined) check(spec.app, 'app');
+  if (spec.from !== undefined) parseFrom(spec.from, (p) => (check(p, 'from'), p));
+  spec.files.forEach((f, i) => check(f.src, `files[${i}].src`));
+}
+
 export async function build(spec: BuildSpec, ctx: Context, opts: BuildOptions, deps: BuilderDeps, say: Progress): Promise<ImageDetail> {
+  checkSources(spec, ctx);
   const linux = spec.family === 'linux';
   const total = linux ? 4 : 2;
   let n = 0;

@@ -10,7 +10,7 @@ import { installRoot } from '../config/defaults.js';
 import { invalid } from '../errors.js';
 import { removeQuiet } from '../images/fsutil.js';
 import { parseTaggedReference } from '../images/reference.js';
-import { build, type BuiltImageStore, type Progress } from './builder.js';
+import { build, checkSources, type BuiltImageStore, type Progress } from './builder.js';
 import { BuildCache } from './cache.js';
 import { Context, unpackContext } from './context.js';
 import { parseCunikfile, type BuildSpec } from './cunikfile.js';
@@ -77,6 +77,8 @@ export class BuildService {
       }
       const spec = parseCunikfile(text, posix.basename(name));
       const ctx = new Context(dir);
+      // A file the Cunikfile names but the context lacks is a 400 now, not a failed step later.
+      checkSources(spec, ctx);
       const deps = {
         cache: this.cache,
         store: this.opts.images,

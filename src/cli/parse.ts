@@ -37,7 +37,9 @@ export function parseSeconds(value: string): number {
 
 /** logs --tail: a number of lines, or "all". */
 export function parseTail(value: string): number | 'all' {
-  return value === 'all' ? 'all' : wholeNumber(value, 'number of lines', LIMITS.tailLines);
+  if (value === 'all') return 'all';
+  if (!/^[0-9]+$/.test(value.trim()) || !inRange(Number(value), LIMITS.tailLines)) throw new Error(`invalid --tail value: ${value === '' ? '""' : value} (a number of lines, or "all")`);
+  return Number(value);
 }
 
 type RestartPolicyName = 'no' | 'on-failure' | 'always' | 'unless-stopped';

@@ -1,6 +1,7 @@
 // What every verb shares: the client, one-line errors with exit 125, multi-target fan-out.
 import type { Command } from 'commander';
 import type { CunikClient } from '../client/index.js';
+import { describeSocketError } from '../client/errors.js';
 
 export const EXIT_CLI_ERROR = 125;
 
@@ -9,9 +10,17 @@ export function fail(message: string): never {
   process.exit(EXIT_CLI_ERROR);
 }
 
+/**
+ * What a user reads for an error. The client words its socket errors itself (client/errors.ts); a
+ * reset that escaped it (a raw stream) is worded the same way.
+ */
 export function errorMessage(err: unknown): string {
+  if ((err as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET') return describeSocketError(err)!;
   return err instanceof Error ? err.message : String(err);
 }
+
+/** A write to a closed stdout (`cunik ps | head -1`): the reader is done, so are we, quietly, as other CLIs. */
+export const stdoutGone = (err: unknown): boolean => (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
 
 /** The client for the daemon chosen by the global -H option. */
 export async function clientFor(cmd: Command): Promise<CunikClient> {
@@ -30,6 +39,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
     try {
       await fn(...args);
     } catch (err) {
+      if (stdoutGone(err)) process.exit(0);
       fail(errorMessage(err));
     }
   };

@@ -1,6 +1,7 @@
 // The Engine API's transport: JSON and streamed requests over the daemon's unix socket (wire.ts).
 import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
+import { describeSocketError, socketProblem } from './errors.js';
 import { ConnectionPool } from './pool.js';
 import { wireRequest, wireUpgrade, type WireResponse } from './wire.js';
 
@@ -24,7 +25,7 @@ export class ConnectError extends Error {
     readonly socketPath: string,
     override readonly cause: NodeJS.ErrnoException,
   ) {
-    super(`cannot connect to the Cunik daemon at unix://${socketPath}: ${cause.code ?? cause.message}. Is cunikd running?`);
+    super(describeSocketError(cause, socketPath) ?? `cannot connect to the Cunik daemon at unix://${socketPath}: ${cause.message}`);
     this.name = 'ConnectError';
   }
 }
@@ -96,8 +97,7 @@ export class HttpClient {
     try {
       res = await wireUpgrade({ socketPath: this.socketPath, method, path: buildPath(path, opts.query), headers: {}, signal: opts.signal });
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw code === 'ENOENT' || code === 'ECONNREFUSED' ? new ConnectError(this.socketPath, err as NodeJS.ErrnoException) : err;
+      throw socketFailure(err, this.socketPath);
     }
     if ('socket' in res) return res.socket;
     throw await apiError(res);
@@ -119,8 +119,7 @@ export class HttpClient {
     try {
       res = await wireRequest({ socketPath: this.socketPath, method, path: buildPath(path, opts.query), headers, body, signal: opts.signal }, this.pool);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw code === 'ENOENT' || code === 'ECONNREFUSED' ? new ConnectError(this.socketPath, err as NodeJS.ErrnoException) : err;
+      throw socketFailure(err, this.socketPath);
     }
     if (res.statusCode >= 400) throw await apiError(res);
     return res;
@@ -136,6 +135,13 @@ export class HttpClient {
   close(): void {
     this.pool.close();
   }
+}
+
+/** A socket error as the caller should see it: ConnectError when no daemon listens (a default socket may start one), else a sentence. */
+function socketFailure(err: unknown, socketPath: string): unknown {
+  if (socketProblem(err) === 'no-daemon') return new ConnectError(socketPath, err as NodeJS.ErrnoException);
+  const message = describeSocketError(err, socketPath);
+  return message === undefined ? err : new Error(message);
 }
 
 /** The ApiError an error response carries (its JSON body, or its text). */

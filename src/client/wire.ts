@@ -32,6 +32,9 @@ interface Connection {
   fail: (err: Error) => void;
 }
 
+/** The daemon hung up before its answer was complete: a reset, as far as the caller can tell. */
+const closedEarly = (): Error => Object.assign(new Error('connection closed before a response'), { code: 'ECONNRESET' });
+
 /** Connects to the daemon (or takes `reused`); a socket error or the request's abort signal fails the request. */
 function openConnection(req: WireRequest, reject: (err: Error) => void, reused?: Socket): Connection {
   const socket = reused ?? connect(req.socketPath);
@@ -72,7 +75,7 @@ export async function wireRequest(req: WireRequest, pool?: ConnectionPool): Prom
     // The daemon closed an idle connection as it was reused (e.g. it is stopping): an idempotent
     // request is sent again on a new one, as HTTP clients do; any other fails.
     if (!(err instanceof StaleConnection)) throw err;
-    if (!IDEMPOTENT.has(req.method)) throw new Error('connection closed before a response');
+    if (!IDEMPOTENT.has(req.method)) throw closedEarly();
     return exchange(req, undefined, undefined);
   }
 }
@@ -105,7 +108,7 @@ function exchange(req: WireRequest, pool: ConnectionPool | undefined, reused: So
     const onEnd = (): void => parser.end();
     const onClose = (): void => {
       if (conn.settled) return parser.end();
-      fail(reused && !answered ? new StaleConnection() : new Error('connection closed before a response'));
+      fail(reused && !answered ? new StaleConnection() : closedEarly());
     };
     const parser = new ResponseParser(
       (res) => {
@@ -263,7 +266,7 @@ export function wireUpgrade(req: WireRequest): Promise<UpgradedConnection | Wire
       const headers: Record<string, string> = { host: 'cunikd', ...req.headers, connection: 'Upgrade', upgrade: 'tcp' };
       socket.write(requestHead(req, headers));
     });
-    const onClose = (): void => fail(new Error('connection closed before a response'));
+    const onClose = (): void => fail(closedEarly());
     // The head is read in paused mode ('readable'), so that once it is done nothing is emitted
     // until the caller listens: the bytes after it wait in the socket.
     const onReadable = (): void => {

@@ -1,11 +1,12 @@
 // Bad input: one line on stderr starting "cunik: ", exit status 125, nothing changed.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { cli, helloKernel, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { cli, helloKernel, repo, startDaemon, waitFor, type CliResult, type TestDaemon } from '../helpers/daemon.js';
 
 let d: TestDaemon;
 const run = (args: string[]) => cli(args, { socket: d.socket });
@@ -105,4 +106,126 @@ test('more vCPUs than the host has, from a flag or from the image, are refused u
   const detail = JSON.parse((await run(['inspect', forced.stdout.trim()])).stdout) as { config: { cpus: number; cpuOvercommit?: boolean } }[];
   assert.deepEqual([detail[0]!.config.cpus, detail[0]!.config.cpuOvercommit], [host + 1, true]);
   assert.equal((await run(['rm', lower.stdout.trim(), forced.stdout.trim()])).code, 0);
+});
+
+/** The real CLI, with options cli() does not take (another user, stdout closed at once). */
+function rawCli(args: string[], opts: { uid?: number; closeStdout?: boolean } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const p = spawn(join(repo, 'bin', 'cunik'), ['-H', `unix://${d.socket}`, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.uid !== undefined && { uid: opts.uid, gid: opts.uid, env: { ...process.env, HOME: '/' } }),
+    });
+    let stdout = '';
+    let stderr = '';
+    if (opts.closeStdout) p.stdout.destroy();
+    else p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+test('a socket the user may not open: who may use the daemon, not "connect EACCES"', async () => {
+  const r = await rawCli(['ps'], { uid: 65534 });
+  assert.equal(r.code, 125);
+  assert.equal(r.stderr, `cunik: permission denied on ${d.socket}: only root and members of the 'cunik' group may use the daemon\n`);
+});
+
+test('-H addresses the CLI cannot use are sentences', async () => {
+  for (const [host, message] of [
+    ['unix://', /^cunik: invalid host "unix:\/\/": no socket path after unix:\/\/ \(use unix:\/\/\/path\/to\/socket\)\n$/],
+    ['tcp://127.0.0.1:2375', /^cunik: invalid host "tcp:\/\/127\.0\.0\.1:2375": tcp:\/\/ hosts need TLS/],
+    ['ssh://box', /^cunik: invalid host "ssh:\/\/box": unknown scheme ssh:\/\//],
+  ] as const) {
+    const r = await cli(['-H', host, 'ps']);
+    assert.equal(r.code, 125, host);
+    assert.match(r.stderr, message);
+  }
+});
+
+test('a daemon that dies mid-request: the daemon closed the connection, not "read ECONNRESET"', async () => {
+  const other = await startDaemon();
+  try {
+    // Stopped, the daemon reads nothing: the upload fills the socket, then the daemon is killed under it.
+    const big = join(other.dir, 'big.elf');
+    await writeFile(big, Buffer.alloc(16 << 20));
+    other.proc.kill('SIGSTOP');
+    const p = spawn(join(repo, 'bin', 'cunik'), ['-H', `unix://${other.socket}`, 'import', '--family', 'generic', big, 'big'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => p.on('close', resolve));
+    // The CLI has sent a good part of the file (wchar: bytes the kernel took): the socket fills, and it waits.
+    await waitFor('the upload to fill the socket', () => Number(/wchar: (\d+)/.exec(readFileSync(`/proc/${p.pid}/io`, 'utf8'))?.[1] ?? 0) > 64 << 10 || undefined);
+    other.proc.kill('SIGKILL');
+    const r = { code: await exited, stderr };
+    assert.equal(r.code, 125);
+    assert.match(r.stderr, /^cunik: the Cunik daemon at unix:\/\/.*cunik\.sock closed the connection before it was done \(did cunikd stop or crash\? its log may say why\)\n$/);
+  } finally {
+    await other.stop();
+  }
+});
+
+test('--name says what a name may contain', () =>
+  refused(['create', '--name', 'no spaces', 'hello'], /^cunik: invalid name "no spaces": a name may contain only letters, digits, '_', '\.' and '-', starting with a letter or digit/));
+
+test('empty names, ids and references are refused by the CLI', async () => {
+  await refused(['run', '', 'hello'], /^cunik: an image reference cannot be empty\n$/);
+  await refused(['rm', ''], /^cunik: an instance name or id cannot be empty\n$/);
+  await refused(['rm', 'taken', ' '], /^cunik: an instance name or id cannot be empty\n$/);
+  await refused(['tag', 'hello', ''], /^cunik: an image reference cannot be empty\n$/);
+  await refused(['volume', 'rm', ''], /^cunik: a name cannot be empty\n$/);
+  // The unikernel's own arguments may be empty.
+  const r = await run(['create', 'hello', '']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await run(['rm', r.stdout.trim()])).code, 0);
+});
+
+test('logs -n takes a number of lines or all', () => refused(['logs', '-n', 'abc', 'taken'], /^cunik: invalid --tail value: abc \(a number of lines, or "all"\)\n$/));
+
+test('a closed stdout ends the CLI quietly', async () => {
+  for (const args of [['events', '--since', '1h', '--until', '1s'], ['ps', '-a'], ['images', '--format', 'json']]) {
+    const r = await rawCli(args, { closeStdout: true });
+    assert.equal(r.stderr, '', `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.code, 0, args.join(' '));
+  }
+});
+
+test('stats --no-stream of an unknown instance prints the error only', async () => {
+  const r = await run(['stats', '--no-stream', '--format', 'json', 'nosuch']);
+  assert.equal(r.code, 125);
+  assert.equal(r.stderr, 'cunik: no such instance: nosuch\n');
+  assert.equal(r.stdout, '');
+});
+
+test('a usage error with a suggestion is one line', async () => {
+  await refused(['imagse'], /^cunik: unknown command 'imagse'; did you mean one of image, images\?\n$/);
+  await refused(['run', '--nmae', 'x', 'hello'], /^cunik: unknown option '--nmae'; did you mean --name\?\n$/);
+});
+
+test('a command group without its verb prints its help and exits 0, as Docker', async () => {
+  for (const group of ['volume', 'system', 'container', 'image']) {
+    const r = await run([group]);
+    assert.equal(r.code, 0, `${group}: ${r.stderr}`);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, new RegExp(`^Usage: cunik ${group} \\[options\\] \\[command\\]\\n`));
+  }
+  const top = await run([]);
+  assert.equal(top.code, 0);
+  assert.match(top.stdout, /^Usage: cunik \[options\] \[command\]\n/);
+});
+
+test("a Cunikfile naming files the context lacks stops the build before any step", async () => {
+  const ctx = join(d.dir, 'outside');
+  await mkdir(ctx);
+  await writeFile(join(d.dir, 'secret'), 'x');
+  for (const [file, message] of [
+    ['family: linux\napp: /bin/busybox\nfiles:\n  - { src: ../secret, dst: /x }\n', /^cunik: files\[0\]\.src: \.\.\/secret is outside the build context\n$/],
+    ['family: linux\napp: /bin/busybox\nfiles:\n  - { src: missing.txt, dst: /x }\n', /^cunik: files\[0\]\.src: no such file: missing\.txt \(in the build context\)\n$/],
+    ['family: generic\nkernel: nokernel.elf\n', /^cunik: kernel: no such file: nokernel\.elf \(in the build context\)\n$/],
+  ] as const) {
+    await writeFile(join(ctx, 'Cunikfile'), file);
+    const r = await run(['build', '-t', 'outside', ctx]);
+    assert.equal(r.code, 125, r.stderr);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stdout, /Step/, 'no step ran');
+  }
 });

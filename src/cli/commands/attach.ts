@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_DETACH_KEYS, DetachScanner, parseDetachKeys } from '../../api/detach-keys.js';
 import type { CunikClient } from '../../client/index.js';
+import { describeSocketError } from '../../client/errors.js';
 import { action, clientFor, errorMessage, fail } from '../util.js';
 
 export interface ConsoleSessionOptions {
@@ -81,7 +82,8 @@ export async function consoleSession(client: CunikClient, id: string, opts: Cons
     process.stdout.once('error', onStdoutError);
     const closed = new Promise<void>((resolve, reject) => {
       conn.on('data', (chunk: Buffer) => process.stdout.write(toTerminal(chunk)));
-      conn.once('error', reject);
+      // The daemon went away mid-session: say so as the client says it (client/errors.ts).
+      conn.once('error', (err) => reject(new Error(describeSocketError(err, client.socketPath) ?? err.message)));
       conn.once('close', () => resolve());
     });
     conn.resume();

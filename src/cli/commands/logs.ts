@@ -25,11 +25,6 @@ export function register(program: Command): void {
     .action(
       action(async (target: string, flags: LogsFlags, cmd: Command) => {
         const client = await clientFor(cmd);
-        // Nobody reads on (`| head`): stop quietly.
-        process.stdout.once('error', (err: NodeJS.ErrnoException) => {
-          if (err.code === 'EPIPE') process.exit(0);
-          throw err;
-        });
         const res = await client.logs(target, {
           follow: flags.follow,
           tail: flags.tail === 'all' ? undefined : flags.tail,

@@ -58,7 +58,8 @@ async function once(client: CunikClient, targets: string[], format: string): Pro
       process.stderr.write(`cunik: ${errorMessage(r.reason)}\n`);
     }
   }
-  process.stdout.write(format === 'json' ? json(ok) : table(HEADERS, ok.map(statsRow)));
+  // Only the errors when nothing was found (docker stats prints no empty table for a wrong name).
+  if (ok.length > 0 || !failed) process.stdout.write(format === 'json' ? json(ok) : table(HEADERS, ok.map(statsRow)));
   if (failed) process.exitCode = EXIT_CLI_ERROR;
 }
 
