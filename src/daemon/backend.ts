@@ -51,6 +51,16 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
     }
   }
 
+  /** A stream that follows the instance until its next exit; its wait goes when the stream closes. */
+  function untilExit(id: string, open: (exited: Promise<number>) => Readable): Readable {
+    const closed = new AbortController();
+    const exited = instances.wait(id, 'next-exit', closed.signal);
+    exited.catch(() => undefined); // abandoned: the stream is closed already
+    const stream = open(exited);
+    stream.once('close', () => closed.abort());
+    return stream;
+  }
+
   return {
     instances: {
       listJson: (all) => summariesJson(instances.list(all)),
@@ -69,13 +79,13 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
       pause: async (ref) => void (await instances.pause(ref)),
       unpause: async (ref) => void (await instances.unpause(ref)),
       remove: (ref, force, volumes) => instances.remove(ref, force, volumes),
-      wait: (ref, condition) => instances.wait(ref, condition),
+      wait: (ref, condition, signal) => instances.wait(ref, condition, signal),
       logs: (ref, q) => {
         const r = instances.get(ref);
         const opts = parseLogsOptions(q, Date.now());
         const follow = (q.follow ?? false) && (r.state === 'created' || instances.isRunning(r.id));
-        const exited = follow ? instances.wait(r.id, 'next-exit') : undefined;
-        return readConsole(deps.consoles.source(r.id, follow), { ...opts, follow, exited, timestamps: q.timestamps });
+        if (!follow) return readConsole(deps.consoles.source(r.id, false), { ...opts, follow, timestamps: q.timestamps });
+        return untilExit(r.id, (exited) => readConsole(deps.consoles.source(r.id, true), { ...opts, follow, exited, timestamps: q.timestamps }));
       },
       attach: (ref, q) => {
         const r = instances.get(ref);
@@ -88,10 +98,11 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
           throw invalid((err as Error).message, 'detachKeys');
         }
         // Not started yet (run -i/-t): the output comes from the log, so the first byte is not missed.
-        const fromLog = r.state === 'created' || r.state === 'restarting';
+        // (Only when the client reads the output: a stream nobody reads would never be closed.)
+        const fromLog = (r.state === 'created' || r.state === 'restarting') && (q.stdout ?? true);
         return (connection) => {
           // A created instance has printed nothing yet; a restarting one only in earlier runs.
-          const output = fromLog ? readConsole(deps.consoles.source(r.id, true), { follow: true, fromEnd: r.state === 'restarting', exited: instances.wait(r.id, 'next-exit') }) : undefined;
+          const output = fromLog ? untilExit(r.id, (exited) => readConsole(deps.consoles.source(r.id, true), { follow: true, fromEnd: r.state === 'restarting', exited })) : undefined;
           deps.consoles.attach(r.id, connection, { stdin: q.stdin ?? true, stdout: q.stdout ?? true, detachKeys, output });
         };
       },

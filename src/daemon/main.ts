@@ -31,6 +31,7 @@ import { imageEventRecorder, instanceEventRecorder } from '../events/sources.js'
 import { raiseControlPlanePriority, raiseOpenFileLimit } from './limits.js';
 import { acquireRootLock } from './lock.js';
 import { buildServer } from './server.js';
+import { DEBUG_RESOURCES_ENV } from './routes/debug.js';
 
 interface DaemonOptions {
   root: string;
@@ -151,7 +152,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
           () => `${opts.qemu}: not found`,
         )),
     });
-    const app = await buildServer({ ...backends, ...makeOpsBackends({ instances, images, events, volumes }), build: new BuildService({ root, images }) }, { logger: process.env['CUNIK_LOG_LEVEL'] !== undefined });
+    const app = await buildServer({ ...backends, ...makeOpsBackends({ instances, images, events, volumes }), build: new BuildService({ root, images }), ...(process.env[DEBUG_RESOURCES_ENV] === '1' && { debug: { resources: () => instances.debugResources() } }) }, { logger: process.env['CUNIK_LOG_LEVEL'] !== undefined });
     await app.listen({ path: opts.host });
     await chmod(opts.host, 0o660);
     log(`listening on ${opts.host} (root ${root}, version ${VERSION})`);

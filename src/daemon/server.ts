@@ -15,6 +15,7 @@ import { statsRoutes, type StatsBackend } from './routes/stats.js';
 import { buildRoutes, type BuildBackend } from './routes/build.js';
 import { AJV_OPTIONS, describeValidation, parseQuery } from './validation.js';
 import { volumeRoutes, type VolumesBackend } from './routes/volumes.js';
+import { debugRoutes, type DebugBackend } from './routes/debug.js';
 
 export interface CoreBackends {
   instances: InstancesBackend;
@@ -30,7 +31,7 @@ export interface OpsBackends {
   prune: PruneBackend;
 }
 
-export type Backends = CoreBackends & OpsBackends & { build?: BuildBackend };
+export type Backends = CoreBackends & OpsBackends & { build?: BuildBackend; /** Only with CUNIK_DEBUG_RESOURCES=1 (routes/debug.ts). */ debug?: DebugBackend };
 
 export type App = FastifyInstance;
 
@@ -87,6 +88,7 @@ export async function buildServer(backends: Backends, opts: { logger?: boolean }
     },
     { prefix: `/${API_VERSION}` },
   );
+  if (backends.debug) debugRoutes(app, backends.debug);
   await app.ready();
   return app;
 }

@@ -164,7 +164,7 @@ export function readConsole(src: ConsoleSource, opts: ReadConsoleOptions = {}): 
         exited = true;
         wake?.();
       };
-      void opts.exited?.then(stop);
+      void opts.exited?.then(stop, () => undefined); // rejected: the reader is gone
       // With an end time, following stops then (what comes later would be filtered out anyway).
       if (opts.untilMs !== undefined) {
         const timer = setTimeout(stop, Math.max(0, opts.untilMs - Date.now()));

@@ -26,7 +26,8 @@ export type { CreateOptions } from './boot-config.js';
 export { normalizeSignal } from './signals.js';
 export { EXIT_VMM_FAILED, type ImageLookup, type InstanceEvent, type InstanceServiceDeps } from './service-deps.js';
 
-export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit: [string, number] }> {
+export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
+  private readonly waiters = new Map<string, Set<(code: number) => void>>();
   private readonly records = new Map<string, InstanceRecord>();
   private readonly handles = new Map<string, VmHandle>();
   private readonly names = new Set<string>();
@@ -314,18 +315,49 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
     this.restarts.cancelAll();
   }
 
-  /** Resolve with the exit code: at once if not running ("not-running"), else at the next exit. */
-  wait(ref: string, condition: 'not-running' | 'next-exit' = 'not-running'): Promise<number> {
+  /**
+   * Resolve with the exit code: at once if not running ("not-running"), else at the next exit.
+   * `signal` (a client that hung up, a log stream closed): the waiter is dropped and the promise
+   * rejects with an AbortError, so nothing outlives the one who waits.
+   */
+  wait(ref: string, condition: 'not-running' | 'next-exit' = 'not-running', signal?: AbortSignal): Promise<number> {
     const record = this.get(ref);
     if (condition === 'not-running' && !this.handles.has(record.id)) return Promise.resolve(record.exitCode ?? 0);
-    return new Promise((resolve) => {
-      const onExit = (id: string, code: number): void => {
-        if (id !== record.id) return;
-        this.off('exit', onExit);
+    return this.nextExit(record.id, signal);
+  }
+
+  /** Waiters per instance, each settled (and dropped) by that instance's next exit or its signal. */
+  private nextExit(id: string, signal?: AbortSignal): Promise<number> {
+    if (signal?.aborted) return Promise.reject(abortError());
+    return new Promise((resolve, reject) => {
+      let set = this.waiters.get(id);
+      if (!set) this.waiters.set(id, (set = new Set()));
+      const waiter = (code: number): void => {
+        signal?.removeEventListener('abort', onAbort);
         resolve(code);
       };
-      this.on('exit', onExit);
+      const onAbort = (): void => {
+        this.dropWaiter(id, waiter);
+        reject(abortError());
+      };
+      set.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  private dropWaiter(id: string, waiter: (code: number) => void): void {
+    const set = this.waiters.get(id);
+    if (!set) return;
+    set.delete(waiter);
+    if (set.size === 0) this.waiters.delete(id);
+  }
+
+  /** What this service holds for others: pending waits and listeners (the leak tests' debug endpoint). */
+  debugResources(): { pendingWaits: number; instanceListeners: number } {
+    let pendingWaits = 0;
+    for (const set of this.waiters.values()) pendingWaits += set.size;
+    const instanceListeners = this.eventNames().reduce((n, e) => n + this.listenerCount(e), 0);
+    return { pendingWaits, instanceListeners };
   }
 
   isRunning(id: string): boolean {
@@ -377,23 +409,17 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
       finishedAt: new Date().toISOString(),
     } satisfies Partial<InstanceRecord>);
     // Waiters hear of the exit before the (slower, fsynced) record write.
-    this.emit('exit', record.id, code);
+    const waiters = this.waiters.get(record.id);
+    this.waiters.delete(record.id);
+    for (const w of waiters ?? []) w(code);
     this.emit('event', { action: 'die', id: record.id, name: record.name, exitCode: code });
     await this.deps.store.save(record).catch(() => undefined);
     await this.deps.store.removeSockets(record.id).catch(() => undefined);
   }
 
-  /** Resolves once the instance's VM has exited and its record says so. */
-  private settled(id: string): Promise<void> {
-    if (!this.handles.has(id)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const onExit = (exitedId: string): void => {
-        if (exitedId !== id) return;
-        this.off('exit', onExit);
-        resolve();
-      };
-      this.on('exit', onExit);
-    });
+  /** Resolves once the instance's VM has exited (its waiters have heard; the record write follows). */
+  private async settled(id: string): Promise<void> {
+    if (this.handles.has(id)) await this.nextExit(id);
   }
 
   /** Forget an instance and its files; `volumes`: and its anonymous volumes (run --rm, rm -v). */
@@ -428,4 +454,8 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent]; exit
   private serialize<T>(id: string, op: () => Promise<T>): Promise<T> {
     return this.queue.run(id, op);
   }
+}
+
+function abortError(): Error {
+  return new DOMException('the wait was abandoned', 'AbortError');
 }

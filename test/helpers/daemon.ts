@@ -26,14 +26,14 @@ export interface TestDaemon {
 }
 
 /** `netns`: run the daemon (and so its VMs and their passt) inside that network namespace. */
-export async function startDaemon(opts: { args?: string[]; dir?: string; netns?: string } = {}): Promise<TestDaemon> {
+export async function startDaemon(opts: { args?: string[]; dir?: string; netns?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TestDaemon> {
   const extraArgs = opts.args ?? ['--accel', 'tcg'];
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'cunik-test-')));
   const root = join(dir, 'root');
   const socket = join(dir, 'cunik.sock');
   const argv = [process.execPath, ...DAEMON_NODE_FLAGS, cunikdBin, '--root', root, '--host', socket, ...extraArgs];
   const command = opts.netns !== undefined ? ['ip', 'netns', 'exec', opts.netns, ...argv] : argv;
-  const proc = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], ...(opts.env && { env: { ...process.env, ...opts.env } }) });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const client = new CunikClient(socket);

@@ -34,8 +34,8 @@ export interface InstancesBackend extends AttachBackend {
   unpause(ref: string): Promise<void>;
   /** `volumes`: also its anonymous volumes (rm -v). */
   remove(ref: string, force: boolean, volumes: boolean): Promise<void>;
-  /** Throws at once for an unknown instance; the promise settles at exit. */
-  wait(ref: string, condition?: 'not-running' | 'next-exit'): Promise<number>;
+  /** Throws at once for an unknown instance; the promise settles at exit, or rejects once `signal` aborts. */
+  wait(ref: string, condition: 'not-running' | 'next-exit' | undefined, signal: AbortSignal): Promise<number>;
   /** Throws at once for an unknown instance or a bad query; the stream follows. */
   logs(ref: string, q: LogsQueryType): Readable;
 }
@@ -102,12 +102,18 @@ export function instanceRoutes(app: FastifyInstance, backend: InstancesBackend):
   // Like Docker's, the response headers go out at once, so a client knows the wait is registered
   // before it starts the instance; the body follows when the instance exits.
   r.post('/instances/:id/wait', { schema: { tags, summary: 'Wait for an instance to exit', params: IdParams, querystring: WaitQuery, response: { 200: WaitResponse, ...errors } } }, async (req, reply) => {
-    const exited = backend.wait(req.params.id, req.query.condition);
+    // A client that hangs up takes its wait with it (nothing is kept until the instance exits).
+    const gone = new AbortController();
+    const exited = backend.wait(req.params.id, req.query.condition, gone.signal);
     reply.hijack();
+    reply.raw.on('close', () => gone.abort());
     reply.raw.writeHead(200, { 'content-type': 'application/json' });
     reply.raw.flushHeaders();
-    const exitCode = await exited;
-    reply.raw.end(JSON.stringify({ exitCode }));
+    try {
+      reply.raw.end(JSON.stringify({ exitCode: await exited }));
+    } catch {
+      reply.raw.destroy(); // abandoned by the client
+    }
   });
 
   r.get('/instances/:id/logs', { schema: { tags, summary: 'The console output (the rotated backup, then the current log); with follow, streamed until the instance exits', params: IdParams, querystring: LogsQuery, produces: ['text/plain'], response: { ...errors } } }, async (req, reply) => {
