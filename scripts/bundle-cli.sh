@@ -5,16 +5,18 @@
 #   with `node --snapshot-blob`: the CLI is then already loaded when node starts.
 # The snapshot is tied to the node binary that built it: `npm run build` again after upgrading Node
 # (bin/cunik falls back to the bundle when there is no snapshot).
+# bundle-cli.sh [OUT]: OUT is the build folder (default dist; scripts/build.sh gives a new one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+out=${1:-dist}
 esbuild=(npx --no-install esbuild --bundle --platform=node --target=node20 --minify --log-level=warning)
-"${esbuild[@]}" dist/src/cli/main.js --format=esm --outfile=dist/cunik.mjs \
+"${esbuild[@]}" "$out/src/cli/main.js" --format=esm --outfile="$out/cunik.mjs" \
   --banner:js="import { createRequire as __cunikRequire } from 'node:module'; const require = __cunikRequire(import.meta.url);"
-# The snapshot builder runs CommonJS; import.meta.url becomes this file's URL (dist/ is where it lives).
-"${esbuild[@]}" dist/src/cli/snapshot.js --format=cjs --outfile=dist/cunik-snapshot.cjs \
+# The snapshot builder runs CommonJS; import.meta.url becomes this file's URL (the build folder is where it lives).
+"${esbuild[@]}" "$out/src/cli/snapshot.js" --format=cjs --outfile="$out/cunik-snapshot.cjs" \
   --define:import.meta.url=__cunikUrl --banner:js="var __cunikUrl = require('node:url').pathToFileURL(__filename).href;"
-rm -f dist/cunik.blob
-node --snapshot-blob dist/cunik.blob --build-snapshot dist/cunik-snapshot.cjs 2>/dev/null || {
+rm -f "$out/cunik.blob"
+node --snapshot-blob "$out/cunik.blob" --build-snapshot "$out/cunik-snapshot.cjs" 2>/dev/null || {
   echo "bundle-cli: no startup snapshot (node --build-snapshot failed); bin/cunik uses the bundle" >&2
-  rm -f dist/cunik.blob
+  rm -f "$out/cunik.blob"
 }
