@@ -38,6 +38,7 @@ command -v useradd >/dev/null || missing+=(passwd)                        # the 
 [ -x /usr/bin/memcached ] || missing+=(memcached)                         # examples/memcached: the app (it switches to a user at start)
 [ -x /usr/sbin/lighttpd ] || missing+=(lighttpd)                          # examples/lighttpd: the app (it switches to www-data at start)
 [ -f /etc/services ] || missing+=(netbase)                                # cunik build: /etc/services and /etc/protocols for linux images
+command -v systemd-analyze >/dev/null || missing+=(systemd)              # contrib/cunikd.service is checked by systemd-analyze verify
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

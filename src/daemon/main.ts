@@ -31,6 +31,7 @@ import { imageEventRecorder, instanceEventRecorder } from '../events/sources.js'
 import { raiseControlPlanePriority, raiseOpenFileLimit } from './limits.js';
 import { acquireRootLock } from './lock.js';
 import { buildServer } from './server.js';
+import { lineLogger, LOG_LEVELS, makeLogger, type DaemonLogger, type LogLevel } from './log.js';
 import { DEBUG_RESOURCES_ENV } from './routes/debug.js';
 
 interface DaemonOptions {
@@ -44,6 +45,9 @@ interface DaemonOptions {
   logMaxSize?: number;
   /** Let VMs use transparent huge pages (--vm-thp); off by default for density. */
   vmThp?: boolean;
+  /** The daemon's own log (log.ts): --log-level, --log-file (default stderr). */
+  logLevel?: LogLevel;
+  logFile?: string;
 }
 
 /** A socket file that still accepts connections belongs to a live daemon. */
@@ -64,11 +68,11 @@ async function chooseAccelerator(opts: DaemonOptions): Promise<AccelChoice> {
   return probeAccelerator({ binary: opts.qemu, probeKernel: opts.probeKernel });
 }
 
-export async function runDaemon(opts: DaemonOptions): Promise<void> {
+export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = makeLogger({ level: opts.logLevel ?? 'info', file: opts.logFile })): Promise<void> {
   const root = resolve(opts.root);
   await ensureDir(root, 0o711, 'the root');
   const releaseLock = await acquireRootLock(root);
-  const log = (msg: string): void => void process.stderr.write(`cunikd: ${msg}\n`);
+  const log = lineLogger(logger);
   const fdLimit = raiseOpenFileLimit();
   if (fdLimit !== undefined && fdLimit < 4096) log(`warning: open file limit is ${fdLimit}: at most about ${fdLimit - 64} running instances`);
 
@@ -122,6 +126,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       }
     });
     instances.on('event', (e) => instanceEvents.record(e));
+    // Every state change, with its instance (the event log of GET /events keeps only the last ones).
+    instances.on('event', (e) => logger.info({ instance: e.id, name: e.name, action: e.action, ...(e.exitCode !== undefined && { exitCode: e.exitCode }) }, `instance ${e.name}: ${e.action}`));
     const consoles = new ConsoleManager({ maxSize: opts.logMaxSize ?? DEFAULT_LOG_MAX_SIZE, paths: (id) => instances.paths(id) });
     instances.on('event', (e) => consoles.onEvent(e));
     await instances.init();
@@ -152,7 +158,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
           () => `${opts.qemu}: not found`,
         )),
     });
-    const app = await buildServer({ ...backends, ...makeOpsBackends({ instances, images, events, volumes }), build: new BuildService({ root, images }), ...(process.env[DEBUG_RESOURCES_ENV] === '1' && { debug: { resources: () => instances.debugResources() } }) }, { logger: process.env['CUNIK_LOG_LEVEL'] !== undefined });
+    const app = await buildServer({ ...backends, ...makeOpsBackends({ instances, images, events, volumes }), build: new BuildService({ root, images }), ...(process.env[DEBUG_RESOURCES_ENV] === '1' && { debug: { resources: () => instances.debugResources() } }) }, { logger });
     await app.listen({ path: opts.host });
     await chmod(opts.host, 0o660);
     log(`listening on ${opts.host} (root ${root}, version ${VERSION})`);
@@ -198,14 +204,20 @@ export async function main(argv: string[]): Promise<void> {
       if (!inRange(n, LIMITS.logMaxSizeBytes)) throw new InvalidArgumentError(`${rangeText(LIMITS.logMaxSizeBytes)}`);
       return n;
     }, DEFAULT_LOG_MAX_SIZE)
-    .option('--probe-kernel <file>', 'accelerator probe kernel', join(installRoot(), 'build', 'kernels', 'probe.elf'));
+    .option('--probe-kernel <file>', 'accelerator probe kernel', join(installRoot(), 'build', 'kernels', 'probe.elf'))
+    .addOption(new Option('--log-level <level>', 'what the daemon logs (JSON lines)').choices(LOG_LEVELS).default(process.env['CUNIK_LOG_LEVEL'] ?? 'info'))
+    .option('--log-file <file>', 'append the daemon log to this file instead of stderr');
   program.parse(argv);
   const o = program.opts<Omit<DaemonOptions, 'host'> & { host?: string }>();
+  let logger: DaemonLogger | undefined;
   try {
+    logger = makeLogger({ level: o.logLevel ?? 'info', file: o.logFile });
     // The CLI's address forms (config/host.ts), from the flag or the environment alike.
     const host = o.host ?? process.env['CUNIK_HOST'];
-    await runDaemon({ ...o, host: host ? socketPathOf(host) : defaultSocketPath() });
+    await runDaemon({ ...o, host: host ? socketPathOf(host) : defaultSocketPath() }, logger);
   } catch (err) {
+    // On stderr in any case (whoever started the daemon sees why it did not); in the log file too.
+    if (o.logFile !== undefined) logger?.fatal((err as Error).message);
     process.stderr.write(`cunikd: ${(err as Error).message}\n`);
     process.exit(1);
   }

@@ -2,7 +2,7 @@
 // This layer only translates HTTP to service calls; errors are mapped here and nowhere else.
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { API_VERSION } from '../api/schemas.js';
 import { CunikError } from '../errors.js';
 import { VERSION } from '../config/defaults.js';
@@ -16,6 +16,7 @@ import { buildRoutes, type BuildBackend } from './routes/build.js';
 import { AJV_OPTIONS, describeValidation, parseQuery } from './validation.js';
 import { volumeRoutes, type VolumesBackend } from './routes/volumes.js';
 import { debugRoutes, type DebugBackend } from './routes/debug.js';
+import type { DaemonLogger } from './log.js';
 
 export interface CoreBackends {
   instances: InstancesBackend;
@@ -35,9 +36,12 @@ export type Backends = CoreBackends & OpsBackends & { build?: BuildBackend; /** 
 
 export type App = FastifyInstance;
 
-export async function buildServer(backends: Backends, opts: { logger?: boolean } = {}): Promise<App> {
+/** `logger`: the daemon's log (log.ts), which gets one entry per request; none: nothing is logged. */
+export async function buildServer(backends: Backends, opts: { logger?: DaemonLogger } = {}): Promise<App> {
   const app = Fastify({
-    logger: opts.logger ? { level: process.env['CUNIK_LOG_LEVEL'] ?? 'info' } : false,
+    ...(opts.logger ? { loggerInstance: opts.logger as FastifyBaseLogger } : { logger: false }),
+    // One entry per request, written when its response ends (logRequests), instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     // Strict JSON types, unknown fields are errors (validation.ts); query strings are parsed by their schema first.
     ajv: { customOptions: { ...AJV_OPTIONS } },
     // Image uploads stream to disk; JSON bodies stay small.
@@ -69,6 +73,7 @@ export async function buildServer(backends: Backends, opts: { logger?: boolean }
     app.log.error(err);
     return reply.status(500).send({ code: 'INTERNAL', message: err.message });
   });
+  if (opts.logger) logRequests(app, opts.logger);
   app.addHook('preValidation', async (req) => {
     parseQuery(req.query as Record<string, unknown>, req.routeOptions.schema?.querystring as Parameters<typeof parseQuery>[1]);
   });
@@ -91,4 +96,21 @@ export async function buildServer(backends: Backends, opts: { logger?: boolean }
   if (backends.debug) debugRoutes(app, backends.debug);
   await app.ready();
   return app;
+}
+
+/**
+ * An entry per request when its response is over: method, route (the pattern, not the URL, which
+ * may carry names), status, duration. On the raw response's close, so that streamed and hijacked
+ * ones (logs -f, wait, attach) are logged too, and a client that went away shows as `aborted`.
+ */
+function logRequests(app: FastifyInstance, log: DaemonLogger): void {
+  app.addHook('onRequest', (req, reply, done) => {
+    const start = process.hrtime.bigint();
+    reply.raw.once('close', () => {
+      const durationMs = Number(process.hrtime.bigint() - start) / 1e6;
+      const entry = { method: req.method, route: req.routeOptions.url ?? null, status: reply.raw.statusCode, durationMs: Math.round(durationMs * 1000) / 1000 };
+      log.info(reply.raw.writableFinished ? entry : { ...entry, aborted: true }, 'request');
+    });
+    done();
+  });
 }
