@@ -36,7 +36,7 @@ export const RestartPolicy = Type.Object(
 
 export const Protocol = Type.Union([Type.Literal('tcp'), Type.Literal('udp')]);
 
-/** A published port: a host address and port forwarded to a guest port (QEMU user mode: hostfwd). */
+/** A published port: a host address and port forwarded to a guest port (user mode: by the VM's passt). */
 export const PortBinding = Type.Object(
   {
     guestPort: Type.Integer({ minimum: LIMITS.guestPort.min, maximum: LIMITS.guestPort.max }),
@@ -60,7 +60,7 @@ export const PortRequest = Type.Object(
 export type PortRequest = Static<typeof PortRequest>;
 
 export const NetworkMode = Type.Union([Type.Literal('user'), Type.Literal('none')], {
-  description: 'user: QEMU user-mode networking (slirp), the default; none: no network device',
+  description: "user: user-mode networking (passt; its gateway does not lead to the host's loopback), the default; none: no network device",
 });
 export type NetworkMode = Static<typeof NetworkMode>;
 

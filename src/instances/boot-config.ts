@@ -57,7 +57,7 @@ export interface HostFacts {
 }
 
 /**
- * The instance's network for one start: in user mode slirp's fixed guest settings and the ports
+ * The instance's network for one start: in user mode the fixed guest settings (network/user.ts) and the ports
  * as bound (`ports`, hostPort never 0); with 'none' no NIC.
  */
 export function networkSettings(config: InstanceRecord['config'], ports: PortBinding[]): NetworkSettings {

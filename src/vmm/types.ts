@@ -27,13 +27,13 @@ export interface DiskSpec {
   serial?: string;
 }
 
-/** A host port forwarded into the guest by QEMU's user-mode network (hostfwd). */
+/** A host port forwarded into the guest by a user-mode network (passt's -t/-u, or slirp's hostfwd). */
 export interface PortForward {
   proto: 'tcp' | 'udp';
   /** Host address to listen on; default all addresses. */
   hostAddr?: string;
   hostPort: number;
-  /** Guest address; default the first address slirp's DHCP hands out (10.0.2.15). */
+  /** Guest address (slirp only; passt forwards to the guest's own); default slirp's first DHCP address (10.0.2.15). */
   guestAddr?: string;
   guestPort: number;
 }
