@@ -1,8 +1,9 @@
 // A hostile guest (the linux family test guest: Debian's kernel + busybox, built by Cunik's
 // builder) against its confinement: it cannot reach a server bound to the host's 127.0.0.1
-// through its gateway, a setuid chmod or a mknod in a 9p share makes no setuid or device file on
-// the host, its QEMU runs as the VM user with seccomp and no capability, and the passt beside it
-// lives exactly as long as the VM (stop, kill, rm, a daemon killed and restarted).
+// through its gateway, a setuid chmod, a mknod or a symlink in a 9p share makes no setuid file,
+// device or symlink on the host, its QEMU runs as the VM user with seccomp and no capability, and
+// the passt beside it lives exactly as long as the VM (stop, kill, rm, a daemon killed and
+// restarted).
 // The daemon runs in a network namespace made here (loopback plus a default route to nobody, which
 // passt needs to start): nothing leaves this machine.
 import assert from 'node:assert/strict';
@@ -69,8 +70,8 @@ const HOSTILE = [
   // Through the gateway to the host's loopback (slirp: +PONG), then the host's own address.
   'echo PING | nc -w 2 10.0.2.2 SECRET; echo gateway: $?',
   'echo PING | nc -w 2 198.51.100.1 SECRET; echo host address: $?',
-  // A setuid-root file and device nodes, in a named volume and in a bound host folder.
-  'for d in /share /bind; do cd $d && echo x > suid && chmod 4755 suid && mknod mem c 1 1 && mknod disk b 8 0 && echo $d: made; ls -ln $d; done',
+  // A setuid-root file, device nodes and a symlink out, in a named volume and in a bound host folder.
+  'for d in /share /bind; do cd $d && echo x > suid && chmod 4755 suid && mknod mem c 1 1 && mknod disk b 8 0 && ln -s /etc/shadow link && echo $d: made; ls -ln $d; done',
   'echo HOSTILE-DONE',
   'exec sleep 600',
 ].join('; ');
@@ -114,6 +115,10 @@ test('a hostile guest: no host loopback through the gateway, no setuid or device
       assert.equal(st.mode & 0o7000, 0, `${dir}/${name} has no setuid/setgid/sticky bit on the host`);
       assert.equal(st.uid, vm.uid, `${dir}/${name} belongs to the VM user`);
     }
+    // A symlink the guest makes is a file holding its target: no host program can follow it out.
+    const link = lstatSync(join(dir, 'link'));
+    assert.ok(link.isFile() && !link.isSymbolicLink(), `${dir}/link is not a symlink on the host`);
+    assert.equal(readFileSync(join(dir, 'link'), 'utf8'), '/etc/shadow');
   }
 
   const detail = await d.client.inspectInstance('hostile');
