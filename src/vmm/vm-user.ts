@@ -6,6 +6,7 @@
 // cannot, runs its VMs as nobody and says so (cunik info, daemon log).
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { promisify } from 'node:util';
 
 export const DEFAULT_VM_USER = 'cunik-vm';
@@ -53,7 +54,13 @@ export async function resolveVmUser(name = DEFAULT_VM_USER, opts: ResolveOptions
   const euid = opts.euid ?? process.geteuid?.() ?? 0;
   if (euid !== 0) {
     const gid = process.getegid?.() ?? euid;
-    return { name: String(euid), uid: euid, gid, switches: false };
+    let self = String(euid);
+    try {
+      self = userInfo().username;
+    } catch {
+      // a uid without a passwd entry: its number
+    }
+    return { name: self, uid: euid, gid, switches: false };
   }
   const passwdFile = opts.passwdFile ?? '/etc/passwd';
   const lookup = (who: string): { uid: number; gid: number } | undefined => {
