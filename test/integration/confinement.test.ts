@@ -42,13 +42,31 @@ before(async () => {
   ip('-n', ns, 'link', 'set', 'ext1', 'up');
   ip('-n', ns, 'route', 'add', 'default', 'via', '198.51.100.254', 'dev', 'ext0');
   // A service only the namespace's own loopback offers: what slirp's gateway handed to every guest.
+  // And the namespace's resolver, also on its loopback: the one host service a guest is meant to
+  // reach, through passt's DNS address 10.0.2.3 (`ip netns exec` gives the daemon this resolv.conf).
   secretPort = await freePort();
+  mkdirSync(`/etc/netns/${ns}`, { recursive: true });
+  writeFileSync(`/etc/netns/${ns}/resolv.conf`, 'nameserver 127.0.0.1\n');
   server = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', `
     const s = require('node:net').createServer((c) => { c.on('error', () => {}); c.end('+PONG\\r\\n'); });
-    s.listen(${secretPort}, '127.0.0.1', () => console.log('listening'));`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // cunik.test A 192.0.2.53; any other question: no answer.
+    const dns = require('node:dgram').createSocket('udp4');
+    dns.on('message', (q, from) => {
+      let end = 12;
+      while (q[end] !== 0) end += q[end] + 1;
+      const question = q.subarray(12, end + 5);
+      const isA = q.readUInt16BE(end + 1) === 1 && q.subarray(12, end + 1).toString('latin1').toLowerCase() === '\\x05cunik\\x04test\\x00';
+      const header = Buffer.from([q[0], q[1], 0x81, 0x80, 0, 1, 0, isA ? 1 : 0, 0, 0, 0, 0]);
+      const answer = isA ? Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 53]) : Buffer.alloc(0);
+      dns.send(Buffer.concat([header, question, answer]), from.port, from.address);
+    });
+    let up = 0;
+    const ready = () => ++up === 2 && console.log('listening');
+    s.listen(${secretPort}, '127.0.0.1', ready);
+    dns.bind(53, '127.0.0.1', ready);`], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     server!.stdout!.once('data', () => resolve());
-    server!.once('exit', (code) => reject(new Error(`the loopback server exited (${code})`)));
+    server!.once('exit', (code) => reject(new Error(`the loopback servers exited (${code})`)));
   });
   d = await startDaemon({ netns: ns });
   const ctx = join(d.dir, 'ctx');
@@ -63,6 +81,7 @@ after(async () => {
   await d?.stop();
   server?.kill('SIGKILL');
   ip('netns', 'del', ns);
+  rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
 });
 
 // No double quotes: the kernel's command line cannot carry a quoted blank (families/linux-cmdline.ts).
@@ -70,6 +89,8 @@ const HOSTILE = [
   // Through the gateway to the host's loopback (slirp: +PONG), then the host's own address.
   'echo PING | nc -w 2 10.0.2.2 SECRET; echo gateway: $?',
   'echo PING | nc -w 2 198.51.100.1 SECRET; echo host address: $?',
+  // DNS still works: 10.0.2.3 is forwarded to the host's resolver.
+  'nslookup cunik.test 10.0.2.3; echo dns: $?',
   // A setuid-root file, device nodes and a symlink out, in a named volume and in a bound host folder.
   'for d in /share /bind; do cd $d && echo x > suid && chmod 4755 suid && mknod mem c 1 1 && mknod disk b 8 0 && ln -s /etc/shadow link && echo $d: made; ls -ln $d; done',
   'echo HOSTILE-DONE',
@@ -101,6 +122,7 @@ test('a hostile guest: no host loopback through the gateway, no setuid or device
   assert.doesNotMatch(log, /PONG/, log);
   assert.match(log, /^gateway: [1-9]/m, log);
   assert.match(log, /^host address: [1-9]/m, log);
+  assert.match(log, /^Address:\s+192\.0\.2\.53$/m, log);
   // The guest believes it made them (mapped-xattr keeps its view)...
   assert.match(log, /^\/share: made/m, log);
   assert.match(log, /^\/bind: made/m, log);
