@@ -3,6 +3,9 @@
 #   hello.elf      multiboot v1 header + PVH ELF note (QEMU boots it via multiboot)
 #   hello-pvh.elf  same source, PVH note only (tests the PVH entry)
 #   probe.elf      accelerator probe (SSE/AVX/XSAVE), multiboot + PVH
+#   solo5.elf      a Solo5 virtio unikernel's behaviour, manifest declaring no device (solo5.ld)
+#   solo5-net-blk.elf  the same declaring a net device "service" and a block device "storage"
+#   halt.elf       ends as Rumprun does: exit lines, "halted", then halts without powering off
 # Needs only gcc and binutils (no multilib: no libc, no 32-bit headers are used).
 # Rebuilds a kernel only when a source, this script or the linker script is newer.
 set -euo pipefail
@@ -24,18 +27,18 @@ CFLAGS=(-m32 -march=i686 -std=gnu11 -Os -Wall -Wextra -Werror
   -ffreestanding -nostdlib -fno-pic -fno-pie -fno-stack-protector
   -fno-asynchronous-unwind-tables -fno-unwind-tables -fno-builtin
   -mgeneral-regs-only -fcf-protection=none)
-LDFLAGS=(-m elf_i386 -nostdlib -static -T "$src/kernel.ld" --build-id=none -z max-page-size=0x1000 -z noexecstack)
+LDFLAGS=(-m elf_i386 -nostdlib -static --build-id=none -z max-page-size=0x1000 -z noexecstack)
 
 mkdir -p "$out"
 tmp=$(mktemp -d "$out/.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-# build NAME MAIN_C [CPPFLAGS...]
+# [LDS=SCRIPT] build NAME MAIN_C [CPPFLAGS...]   (linker script default kernel.ld)
 build() {
-  local name=$1 main=$2
+  local name=$1 main=$2 lds=$src/${LDS:-kernel.ld}
   shift 2
   local target=$out/$name.elf
-  local deps=("$src/start.S" "$src/lib.c" "$src/lib.h" "$src/$main" "$src/kernel.ld" "${BASH_SOURCE[0]}")
+  local deps=("$src/start.S" "$src/lib.c" "$src/lib.h" "$src/$main" "$lds" "${BASH_SOURCE[0]}")
   if [[ -f $target ]]; then
     local stale=0 d
     for d in "${deps[@]}"; do [[ $d -nt $target ]] && stale=1; done
@@ -44,7 +47,7 @@ build() {
   "$CC" "${CFLAGS[@]}" "$@" -c "$src/start.S" -o "$tmp/start.o"
   "$CC" "${CFLAGS[@]}" "$@" -c "$src/lib.c" -o "$tmp/lib.o"
   "$CC" "${CFLAGS[@]}" "$@" -c "$src/$main" -o "$tmp/main.o"
-  "$LD" "${LDFLAGS[@]}" -o "$tmp/$name.elf" "$tmp/start.o" "$tmp/lib.o" "$tmp/main.o"
+  "$LD" "${LDFLAGS[@]}" -T "$lds" -o "$tmp/$name.elf" "$tmp/start.o" "$tmp/lib.o" "$tmp/main.o"
   mv -f "$tmp/$name.elf" "$target"
   echo "build-kernels: $target"
 }
@@ -52,3 +55,6 @@ build() {
 build hello hello.c -DWITH_MULTIBOOT
 build hello-pvh hello.c
 build probe probe.c -DWITH_MULTIBOOT
+LDS=solo5.ld build solo5 solo5.c -DWITH_MULTIBOOT
+LDS=solo5.ld build solo5-net-blk solo5.c -DWITH_MULTIBOOT -DMFT_NET_BLK
+build halt halt.c -DWITH_MULTIBOOT

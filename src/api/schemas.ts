@@ -201,6 +201,7 @@ export const ImportQuery = Type.Object(
     memoryMiB: Type.Optional(Type.Integer({ minimum: LIMITS.memoryMiB.min, maximum: LIMITS.memoryMiB.max })),
     cpus: Type.Optional(Type.Integer({ minimum: LIMITS.cpus.min, maximum: LIMITS.cpus.max })),
     args: Type.Optional(Type.String({ description: 'Default args, as a JSON array of strings' })),
+    kernelSize: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'With a disk image: the body is the kernel file (this many bytes) followed by the disk image (osv, nanos)' })),
   },
   { additionalProperties: false },
 );

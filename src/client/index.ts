@@ -88,10 +88,11 @@ export class CunikClient {
 
   listImages = (): Promise<ImageSummary[]> => this.http.json('GET', '/v1/images');
   inspectImage = (ref: string): Promise<ImageDetail> => this.http.json('GET', `/v1/images/${id(ref)}`);
-  importImage = (body: Readable, q: { ref: string; family: string; memoryMiB?: number; cpus?: number; args?: string[] }): Promise<ImageDetail> =>
+  /** `kernelSize`: the body is a kernel of that many bytes followed by a disk image. */
+  importImage = (body: Readable, q: { ref: string; family: string; memoryMiB?: number; cpus?: number; args?: string[]; kernelSize?: number }): Promise<ImageDetail> =>
     this.http.json('POST', '/v1/images/import', {
       body,
-      query: { ref: q.ref, family: q.family, memoryMiB: q.memoryMiB, cpus: q.cpus, args: q.args && JSON.stringify(q.args) },
+      query: { ref: q.ref, family: q.family, memoryMiB: q.memoryMiB, cpus: q.cpus, args: q.args && JSON.stringify(q.args), kernelSize: q.kernelSize },
     });
   tagImage = async (source: string, target: string): Promise<void> => void (await this.http.json('POST', `/v1/images/${id(source)}/tag`, { json: { target } }));
   removeImage = (ref: string, force = false): Promise<RemoveImageResponse> => this.http.json('DELETE', `/v1/images/${id(ref)}`, { query: { force: force || undefined } });

@@ -126,6 +126,7 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
             ...(args && { args }),
             ...(q.memoryMiB !== undefined && { memoryMiB: q.memoryMiB }),
             ...(q.cpus !== undefined && { cpus: q.cpus }),
+            ...(q.kernelSize !== undefined && { kernelSize: q.kernelSize }),
           }),
         );
       },

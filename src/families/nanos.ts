@@ -3,7 +3,8 @@
 // platform/pc/service.c, src/net/net.c) and nanovms/ops (qemu/qemu_unix.go):
 // - Disk: virtio-blk-pci on pc, as nanos' Makefile does for STORAGE=virtio-blk (ops uses
 //   virtio-scsi on q35). Nanos writes to its disk at boot, so the disk is a per-instance qcow2
-//   overlay backed by the image's raw file (created by the driver: vmm/qemu/overlay.ts); the image is never written.
+//   overlay backed by the image's raw file (or qcow2: label org.cunik.disk-format, set at import),
+//   created by the driver (vmm/qemu/overlay.ts); the image is never written.
 // - Boot: from the disk through SeaBIOS and nanos' own bootloader (no -kernel, so nothing can be
 //   passed on a command line: args and env live in the image's manifest, and instance args or env
 //   are refused). An image that also carries the PVH kernel (kernel.img) boots it directly with
@@ -54,7 +55,7 @@ export const nanos: FamilyAdapter = {
       machine,
       ...(kernel !== undefined && { kernel }),
       cmdline: words.join(' '),
-      disks: [imageOverlay(disk, 'raw', kernel === undefined)],
+      disks: [imageOverlay(disk, image.labels['org.cunik.disk-format'] === 'qcow2' ? 'qcow2' : 'raw', kernel === undefined)],
       ...sizing(image, instance),
       powerdown: 'acpi',
       debugExit: true,

@@ -4,7 +4,9 @@
 // - Boot: "-kernel loader.elf -append <cmdline>" with the disk attached (run.py --kernel, PVH):
 //   the app starts in about 0.1 s against 2.6 s through the BIOS (issue 5's figures). An image without the loader
 //   boots from its disk through SeaBIOS; its command line is then the one written into the image
-//   (run.py: imgedit.py setargs), so instance args and env are refused.
+//   (run.py: imgedit.py setargs), so instance args and env are refused. With the loader, that
+//   command line (read at import into org.cunik.osv.cmdline: the disk from byte 512, as
+//   imgedit.py getargs) is the default command, as run.py passes build/<mode>/cmdline.
 // - Disk: virtio-blk-pci; a per-instance qcow2 overlay backed by the image's disk, never written.
 //   Block volumes follow as /dev/vblk1... mounted with --mount-fs=FS,/dev/vblkN,/PATH (loader.cc;
 //   FS defaults to ext, as in OSv's README). Folders (virtio-fs) are not supported.
@@ -64,7 +66,9 @@ export const osv: FamilyAdapter = {
       for (const [key, value] of appEnv(image, instance)) words.push(option(`--env=${key}=${value}`));
       const args = appArgs(image, instance);
       refuse(args[0]?.startsWith('-') === true, 'osv: the command cannot start with "-" (the loader would take it as an option)', 'args');
-      words.push(...args.map(osvQuote));
+      const stored = image.labels['org.cunik.osv.cmdline'];
+      if (args.length === 0 && stored !== undefined) words.push(stored);
+      else words.push(...args.map(osvQuote));
     } else {
       refuse(instance.args.length + instance.env.length + blocks.length > 0, 'osv booted from its disk takes args and env from the image only (add the loader to pass them)', 'args');
     }

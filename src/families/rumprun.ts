@@ -2,8 +2,9 @@
 // rumpkernel/rumprun doc/config.md, app-tools/rumprun (run_qemu), lib/librumprun_base/config.c,
 // parseargs.c and platform/hw/kernel.c:
 // - Configuration is JSON on the multiboot command line, from its first "{" (config.md, "hw
-//   platform on x86"): "cmdline" (argv including argv[0], which the adapter sets to the -kernel
-//   path as the rumprun tool does), one "env": "K=V" key per variable and one "net" / "blk" block
+//   platform on x86"): "cmdline" (argv including argv[0], the image's name: the rumprun tool puts
+//   the unikernel's path there, and a host path of the instance's files means nothing to the app),
+//   one "env": "K=V" key per variable and one "net" / "blk" block
 //   per device (the tool repeats keys too; config.c walks the tokens, so repeats are fine).
 // - Strings are taken raw (config.c token2cstr does not unescape), and cmdline words are split by
 //   rumprun_parseargs: blanks separate, quotes group, "\" escapes the next character. So a word
@@ -16,16 +17,33 @@
 // - Machine: pc (rumprun's hw platform programs the PIC, PIT and legacy PCI); SeaBIOS when a
 //   virtio device is attached (rumprun does not assign PCI BARs, qboot assigns no I/O BARs), else
 //   qboot, which starts the guest in about half SeaBIOS's time.
-// - Exit: when main() returns rumprun prints '=== main() of "NAME" returned N ===' and halts the
-//   CPU forever (lib/librumprun_base/rumprun.c, platform/hw/kernel.c bmk_platform_halt): QEMU never
-//   exits on its own; the instance runs until stopped (SIGTERM, no ACPI) and its code is unknown.
+// - Exit: when main() returns rumprun prints '=== main() of "NAME" returned N ===', exit(N) prints
+//   '=== _exit(N) called ===' ('=== ERROR: _exit(N) called ===' for N != 0; lib/librumprun_base/
+//   rumprun.c, syscall_misc.c), the rump kernel reboots and bmk_platform_halt prints "halted" (after
+//   "PANIC: ..." on a panic) and halts the CPU forever (platform/hw/kernel.c): QEMU never exits on
+//   its own. The runtime reads the code from those lines (rumprunExitFromConsole; a panic is 255)
+//   and stops the VM once one is printed (instances/console-exit.ts). Stop: SIGTERM.
 import type { BootSpec } from '../vmm/types.js';
 import { appArgs, appEnv, blockDisks, blockVolumesOnly, devices, machineFor, nicsOf, pciFirmware, refuse, requireFile, sizing, staticIp } from './common.js';
 import { unknownExitStatus } from './exit.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
 
-export const RUMPRUN_EXIT_NOTE = 'rumprun halts after main() returns and never exits QEMU (its console shows the code): exit code unknown';
+export const RUMPRUN_EXIT_NOTE = 'rumprun halts after main() returns and never exits QEMU, and it printed no _exit line: exit code unknown';
 const rumprunExitStatus = unknownExitStatus(RUMPRUN_EXIT_NOTE);
+
+const EXIT_LINE = /^=== (?:ERROR: )?_exit\((-?\d{1,10})\) called ===$/;
+const MAIN_RETURNED = /^=== main\(\) of ".*" returned (-?\d{1,10}) ===$/;
+const PANIC_LINE = /^PANIC: /;
+/** What a panic is recorded as: no app code exists; 255 as Solo5 scores an abort. */
+export const RUMPRUN_PANIC_CODE = 255;
+
+/** The exit code a rumprun console line reports (the status's low 8 bits), or undefined. */
+export function rumprunExitFromConsole(line: string): { code: number } | undefined {
+  const text = line.trim();
+  const m = EXIT_LINE.exec(text) ?? MAIN_RETURNED.exec(text);
+  if (m) return { code: ((Number(m[1]) % 256) + 256) % 256 };
+  return PANIC_LINE.test(text) ? { code: RUMPRUN_PANIC_CODE } : undefined;
+}
 
 /** A JSON string whose raw text (what rumprun reads) is `raw`: only \" and \\ need escaping. */
 const jsonRaw = (raw: string): string => `"${raw}"`;
@@ -60,7 +78,7 @@ export const rumprun: FamilyAdapter = {
     });
     blocks.forEach((v, i) =>
       parts.push(`"blk": {"source": "dev", "path": "/dev/ld${i}a", "fstype": "blk", "mountpoint": ${field(v.target, 'volumes')}}`));
-    const argv = [kernel, ...appArgs(image, instance)].map(rumprunWord).join(' ');
+    const argv = [image.name ?? 'app', ...appArgs(image, instance)].map(rumprunWord).join(' ');
     parts.push(`"cmdline": ${jsonRaw(argv)}`);
     const machine = machineFor(image, 'pc');
     const disks = blockDisks(blocks);
@@ -79,4 +97,5 @@ export const rumprun: FamilyAdapter = {
   },
   exitCode: (exit) => rumprunExitStatus(exit).code,
   exitStatus: rumprunExitStatus,
+  exitFromConsole: rumprunExitFromConsole,
 };

@@ -3,6 +3,11 @@ import type { BootSpec, NicSpec, VmExit } from '../vmm/types.js';
 /** Image-level boot facts, read from the image config's org.cunik.* labels. */
 export interface ImageBootInfo {
   family: string;
+  /**
+   * The image's name: the last part of its first repository (nginx for docker.io/library/nginx:1.25),
+   * else its short id. For guests that take a program name as argv[0] (rumprun).
+   */
+  name?: string;
   /** multiboot | pvh | linux | disk */
   boot: string;
   kernelPath?: string;
@@ -81,4 +86,12 @@ export interface FamilyAdapter {
   exitCode(exit: VmExit): number;
   /** The same with whether the code is the guest's own (families/exit.ts: exitStatusOf). */
   exitStatus?(exit: VmExit): ExitStatus;
+  /**
+   * The exit code a console line reports, for guests that print how they exit (Solo5's
+   * `solo5_exit(N) called`, Rumprun's `=== _exit(N) called ===`); undefined for any other line.
+   * When the VM ends, the runtime applies it to the lines the guest printed during that run (the
+   * last line that reports wins) and records that code with source 'console', over what QEMU's
+   * status says.
+   */
+  exitFromConsole?(line: string): { code: number } | undefined;
 }

@@ -92,10 +92,11 @@ export async function stageImage(
   files: BootFiles,
   meta: Omit<CunikMeta, 'labels' | 'env'>,
   createdBy: string,
+  extraLabels: Record<string, string> = {},
 ): Promise<BuiltImage> {
   const created = new Date().toISOString();
   const layer = await stageLayer(staging, files);
-  const labels = labelsFor(meta);
+  const labels = { ...extraLabels, ...labelsFor(meta) };
   const config: ImageConfig = {
     created,
     architecture: ARCHITECTURE,

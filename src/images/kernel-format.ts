@@ -9,16 +9,21 @@
 //   3. An ELF (32- or 64-bit) with a note named "Xen" of type 18 (XEN_ELFNOTE_PHYS32_ENTRY)
 //      in a PT_NOTE segment or SHT_NOTE section → PVH.
 //   4. 0x55 0xAA at offset 510 → a raw disk image with an MBR (booted by the firmware).
+//   5. "QFI\xfb" at 0 → a qcow2 disk image (OSv's usr.img), checked by disk-image.ts (no backing
+//      or external data file, not encrypted). QEMU boots it from the disk like a raw one.
 // Anything else is refused with the reason.
 
 import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { invalid } from '../errors.js';
+import { parseQcow2Header, QCOW2_MAGIC, type DiskFormat } from './disk-image.js';
 
 export type BootProtocol = 'multiboot' | 'pvh' | 'linux' | 'disk';
 export const BOOT_PROTOCOLS: readonly BootProtocol[] = ['multiboot', 'pvh', 'linux', 'disk'];
 
 export interface KernelFormat {
   boot: BootProtocol;
+  /** For boot 'disk': the image's format. */
+  diskFormat?: DiskFormat;
 }
 
 /** Reads `length` bytes at `offset`; may return fewer at the end of the file. */
@@ -89,9 +94,13 @@ export function detect(read: ByteReader, size: number): KernelFormat {
     fail('ELF has no multiboot header and no PVH note');
   }
 
-  if (head.length >= 512 && head[510] === 0x55 && head[511] === 0xaa) return { boot: 'disk' };
+  if (head.length >= 4 && head.readUInt32BE(0) === QCOW2_MAGIC) {
+    parseQcow2Header(head);
+    return { boot: 'disk', diskFormat: 'qcow2' };
+  }
+  if (head.length >= 512 && head[510] === 0x55 && head[511] === 0xaa) return { boot: 'disk', diskFormat: 'raw' };
   if (head.length >= 4 && head.readUInt32BE(0) === 0x7f454c46) fail('truncated or unsupported ELF header');
-  return fail('not an ELF file, no Linux boot header and no MBR');
+  return fail('not an ELF file, no Linux boot header, no MBR and no qcow2 header');
 }
 
 function findMultibootFlags(head: Buffer): number | undefined {

@@ -10,7 +10,8 @@
 // visible; leftovers are swept when the store opens. Only this code touches the directory.
 
 import { copyFile, open, rename, stat } from 'node:fs/promises';
-import { mkdirSync, existsSync, statSync, constants as fsConstants } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, existsSync, statSync, constants as fsConstants } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
 import { invalid, conflict } from '../errors.js';
 import type { ImageBootInfo } from '../families/types.js';
@@ -19,6 +20,8 @@ import { BlobStore, Staging, digestHex } from './blobs.js';
 import { linkInto, stageBuilt, stageImage, validateImportOptions, type PrebuiltLayer } from './build.js';
 import { removeQuiet } from './fsutil.js';
 import { makeRecord, readIndex, sweep, writeIndex } from './persist.js';
+import type { DiskFormat } from './disk-image.js';
+import { importLabels } from './import-facts.js';
 import { detectKernelFormatFile } from './kernel-format.js';
 import { readLayout, writeLayout, type SaveEntry } from './layout.js';
 import { collectImages, unpackedFiles, type LoadedImage } from './load.js';
@@ -120,8 +123,10 @@ export class ImageStore {
   bootInfo(imageId: string): ImageBootInfo {
     const r = this.state.resolve(imageId).record;
     const a = this.bootArtifacts(r.id);
+    const repo = this.state.tagsOf(r.digest)[0]?.replace(/:[^:/]*$/, '');
     const info: ImageBootInfo = {
       family: r.meta.family,
+      name: repo !== undefined ? repo.slice(repo.lastIndexOf('/') + 1) : digestHex(r.id).slice(0, 12),
       boot: r.meta.boot,
       args: [...r.meta.args],
       env: [...r.meta.env],
@@ -150,16 +155,30 @@ export class ImageStore {
 
     const staging = await Staging.create(this.tmpDir, 'import');
     try {
-      // Work on a private copy so the file cannot change between detection and packing.
+      // Work on private copies so the files cannot change between detection and packing.
       const kernel = staging.scratch('kernel');
-      await copyFile(file, kernel, fsConstants.COPYFILE_FICLONE);
-      const fh = await open(kernel, 'r');
-      await fh.sync().finally(() => fh.close());
-      const { boot } = detectKernelFormatFile(kernel);
+      const disk = opts.kernelSize !== undefined ? staging.scratch('disk') : undefined;
+      if (disk === undefined) await copyFile(file, kernel, fsConstants.COPYFILE_FICLONE);
+      else await splitUpload(file, st.size, opts.kernelSize!, kernel, disk);
+      for (const f of disk === undefined ? [kernel] : [kernel, disk]) {
+        const fh = await open(f, 'r');
+        await fh.sync().finally(() => fh.close());
+      }
+      const { boot, diskFormat } = detectKernelFormatFile(kernel);
+      let separate: { path: string; format: DiskFormat } | undefined;
+      if (disk !== undefined) {
+        if (boot === 'disk') throw invalid('the kernel given with a disk image is itself a disk image', 'kernel');
+        const d = detectKernelFormatFile(disk);
+        if (d.boot !== 'disk') throw invalid('the disk image is not a disk image (an MBR or a qcow2 header)', 'disk');
+        separate = { path: disk, format: d.diskFormat ?? 'raw' };
+      }
+      const labels = importLabels({ family: meta.family, kernel, boot, ...(diskFormat && { diskFormat }), ...(separate && { disk: separate }) });
       const full = { ...meta, boot, memoryMiB: meta.memoryMiB ?? defaultMemoryMiB(boot) };
-      const built = await stageImage(staging, { kernel }, full,
-        `cunik image import --family ${meta.family} ${JSON.stringify(file)}`);
-      await rename(kernel, join(await staging.unpackDir(built.manifestDigest), 'kernel'));
+      const built = await stageImage(staging, { kernel, ...(disk !== undefined && { disk }) }, full,
+        `cunik image import --family ${meta.family} ${JSON.stringify(file)}`, labels);
+      const unpacked = await staging.unpackDir(built.manifestDigest);
+      await rename(kernel, join(unpacked, 'kernel'));
+      if (disk !== undefined) await rename(disk, join(unpacked, 'disk.img'));
       const record = this.commit(staging, [{
         manifestDigest: built.manifestDigest,
         manifestSize: this.stagedSize(staging, built.manifestDigest),
@@ -424,3 +443,11 @@ export class ImageStore {
   }
 }
 
+/** A two-file upload (kernel then disk, `kernelSize` bytes of kernel) into its two staging files. */
+async function splitUpload(file: string, size: number, kernelSize: number, kernel: string, disk: string): Promise<void> {
+  if (!Number.isSafeInteger(kernelSize) || kernelSize < 1 || kernelSize >= size) {
+    throw invalid(`kernelSize must be between 1 and the upload's size less one byte (${size - 1}), got ${kernelSize}`, 'kernelSize');
+  }
+  await pipeline(createReadStream(file, { end: kernelSize - 1 }), createWriteStream(kernel, { mode: 0o600 }));
+  await pipeline(createReadStream(file, { start: kernelSize }), createWriteStream(disk, { mode: 0o600 }));
+}

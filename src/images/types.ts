@@ -31,6 +31,11 @@ export interface ImageDetail extends ImageSummary {
 
 export interface ImportOptions {
   family: string;
+  /**
+   * A kernel plus a disk image in one upload (OSv's loader and usr.img, nanos' kernel.img and its
+   * disk): the file is the kernel, this many bytes, followed by the disk.
+   */
+  kernelSize?: number;
   args?: string[];
   memoryMiB?: number;
   cpus?: number;

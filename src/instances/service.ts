@@ -118,14 +118,12 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
     const config = instanceConfig(opts, boot, this.host());
     const network = networkSettings(config, config.ports);
     const base = bootConfig(config, network, this.host());
-    let spec = adapter.bootSpec(boot, base);
+    // The mounts first: a family may need a volume to boot at all (a Solo5 block device).
+    const { mounts, missing } = await instanceMounts(opts.mounts ?? [], adapter, boot, base, this.deps.volumes);
+    if (mounts.length > 0) config.mounts = mounts;
+    const spec = adapter.bootSpec(boot, mounts.length > 0 ? bootConfig(config, network, this.host()) : base);
     if (config.ports.length > 0 && !(spec.nics ?? []).some((n) => n.backend.type === 'passt')) {
       throw invalid(`the ${boot.family} family attaches no network device for this image: ports cannot be published`, 'ports');
-    }
-    const { mounts, missing } = await instanceMounts(opts.mounts ?? [], adapter, boot, base, this.deps.volumes);
-    if (mounts.length > 0) {
-      config.mounts = mounts;
-      spec = adapter.bootSpec(boot, bootConfig(config, network, this.host()));
     }
     // Re-check after the awaits: the name is reserved synchronously from here on.
     if (opts.name !== undefined && this.names.has(opts.name)) throw conflict(`the name "${opts.name}" is already in use`);

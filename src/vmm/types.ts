@@ -25,6 +25,11 @@ export interface DiskSpec {
   boot?: boolean;
   /** virtio-blk serial number (up to 20 bytes), visible to the guest (Linux: /sys/block/vdX/serial). */
   serial?: string;
+  /**
+   * PCI slot on bus 0 (pc/q35: `addr=`), for guests that match devices to their own list by slot
+   * order (Solo5). Default: the next free slot, in the order of the argv.
+   */
+  pciSlot?: number;
 }
 
 /** A host port forwarded into the guest by a user-mode network (passt's -t/-u, or slirp's hostfwd). */
@@ -67,6 +72,8 @@ export interface NicSpec {
   backend: NetBackend;
   /** e.g. 52:54:00:12:34:56; default QEMU's. */
   mac?: string;
+  /** PCI slot on bus 0 (pc/q35), as DiskSpec.pciSlot. */
+  pciSlot?: number;
 }
 
 /**

@@ -103,7 +103,7 @@ test('bootInfo returns the family adapter shape', async () => {
   try {
     const d = await store.importKernel(t.file('k', pvhKernel()), 'pvh:1', { family: 'unikraft' });
     const info = store.bootInfo('pvh:1');
-    assert.deepEqual(Object.keys(info).sort(), ['args', 'boot', 'cpus', 'env', 'family', 'kernelPath', 'labels', 'memoryMiB']);
+    assert.deepEqual(Object.keys(info).sort(), ['args', 'boot', 'cpus', 'env', 'family', 'kernelPath', 'labels', 'memoryMiB', 'name']);
     assert.equal(info.family, 'unikraft');
     assert.equal(info.boot, 'pvh');
     assert.deepEqual(info.args, []);
@@ -133,7 +133,7 @@ test('import refuses bad input and leaves the store unchanged', async () => {
     const before = tree(root);
     const refsBefore = readFileSync(join(root, 'repositories.json'), 'utf8');
     const cases: [() => Promise<unknown>, string, RegExp, string?][] = [
-      [() => store.importKernel(t.file('g', garbage()), 'x', { family: 'generic' }), 'INVALID_ARGUMENT', /^not a bootable kernel: not an ELF file, no Linux boot header and no MBR$/, 'kernel'],
+      [() => store.importKernel(t.file('g', garbage()), 'x', { family: 'generic' }), 'INVALID_ARGUMENT', /^not a bootable kernel: not an ELF file, no Linux boot header, no MBR and no qcow2 header$/, 'kernel'],
       [() => store.importKernel(t.file('e64', buildElf({ is64: true })), 'x', { family: 'generic' }), 'INVALID_ARGUMENT', /64-bit ELF without a PVH note/],
       [() => store.importKernel(t.file('empty', Buffer.alloc(0)), 'x', { family: 'generic' }), 'INVALID_ARGUMENT', /file is empty/],
       [() => store.importKernel(t.file('k1', multibootKernel()), 'x', { family: 'bogus' }), 'INVALID_ARGUMENT', /^unknown family: bogus \(known: generic, unikraft, linux, nanos\)$/, 'family'],

@@ -23,19 +23,20 @@ const accepted: [string, () => Buffer, string][] = [
   ['64-bit ELF with a PVH note in a SHT_NOTE section only', () => buildElf({ is64: true, notes: [PVH_NOTE()], noteVia: 'shdr' }), 'pvh'],
   ['PVH note after other notes', () => buildElf({ is64: true, notes: [{ name: 'GNU', type: 3, desc: Buffer.alloc(20, 1) }, { name: 'Xen', type: 5, desc: Buffer.from('xen-3.0\0') }, PVH_NOTE()] }), 'pvh'],
   ['Linux bzImage (HdrS at 0x202)', () => bzImage(), 'linux'],
-  ['raw disk with an MBR', () => mbrDisk(), 'disk'],
+  ['raw disk with an MBR', () => mbrDisk(), 'disk:raw'],
 ];
 
 for (const [name, make, boot] of accepted) {
   test(`detectKernelFormat: ${name} → ${boot}`, () => {
-    assert.deepEqual(detectKernelFormat(make()), { boot });
+    const [kind, diskFormat] = boot.split(':');
+    assert.deepEqual(detectKernelFormat(make()), diskFormat !== undefined ? { boot: kind, diskFormat } : { boot });
   });
 }
 
 const refused: [string, () => Buffer, RegExp][] = [
   ['empty file', () => Buffer.alloc(0), /^not a bootable kernel: file is empty$/],
-  ['garbage', () => garbage(), /^not a bootable kernel: not an ELF file, no Linux boot header and no MBR$/],
-  ['tiny file', () => Buffer.from('hi'), /not an ELF file, no Linux boot header and no MBR/],
+  ['garbage', () => garbage(), /^not a bootable kernel: not an ELF file, no Linux boot header, no MBR and no qcow2 header$/],
+  ['tiny file', () => Buffer.from('hi'), /not an ELF file, no Linux boot header, no MBR and no qcow2 header/],
   ['32-bit ELF without multiboot or PVH', () => buildElf(), /^not a bootable kernel: ELF has no multiboot header and no PVH note$/],
   ['64-bit ELF without PVH note', () => buildElf({ is64: true }), /^not a bootable kernel: 64-bit ELF without a PVH note/],
   ['64-bit ELF with a Xen note of another type', () => buildElf({ is64: true, notes: [{ name: 'Xen', type: 5, desc: Buffer.from('xen\0') }] }), /64-bit ELF without a PVH note/],

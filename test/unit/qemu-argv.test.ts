@@ -296,6 +296,9 @@ test('qemuArgv: rejects bad specs with INVALID_ARGUMENT naming the field', () =>
     [{ nics: [{ backend: { type: 'user', hostfwd: [{ proto: 'tcp', hostPort: 0, guestPort: 80 }] } }] }, 'nics[0].hostfwd[0]'],
     [{ nics: [{ backend: { type: 'vde' } as never }] }, 'nics[0].backend'],
     [{ shares: [{ tag: '', path: '/x', readonly: true }] }, 'shares[0].tag'],
+    [{ disks: [{ path: '/d', format: 'raw', readonly: false, pciSlot: 2 }] }, 'disks[0].pciSlot'], // microvm: no PCI bus
+    [{ machine: 'pc', disks: [{ path: '/d', format: 'raw', readonly: false, pciSlot: 1 }] }, 'disks[0].pciSlot'], // the ISA bridge's slot
+    [{ machine: 'pc', nics: [{ backend: { type: 'user' }, pciSlot: 32 }] }, 'nics[0].pciSlot'],
     [{ nics: [0, 1].map(() => ({ backend: { type: 'passt' as const, guest: { ip: '10.0.2.15', prefix: 24, gateway: '10.0.2.2' }, forwards: [] } })) }, 'nics'],
   ];
   for (const [patch, field] of bad) {
@@ -305,6 +308,10 @@ test('qemuArgv: rejects bad specs with INVALID_ARGUMENT naming the field', () =>
       field,
     );
   }
+  // A guest that matches devices by slot order gets them where it asks, whatever the argv's order.
+  const slotted = qemuArgv({ ...base, machine: 'pc', disks: [{ path: '/d', format: 'raw', readonly: false, pciSlot: 3 }], nics: [{ backend: { type: 'user' }, pciSlot: 2 }] }, paths, 'tcg');
+  assert.ok(slotted.includes('virtio-blk-pci,drive=disk0,addr=0x3'), slotted.join(' '));
+  assert.ok(slotted.includes('virtio-net-pci,netdev=net0,romfile=,addr=0x2'), slotted.join(' '));
   const noKernel: BootSpec = { ...base };
   delete noKernel.kernel;
   assert.throws(() => qemuArgv(noKernel, paths, 'tcg'), (e: unknown) => e instanceof CunikError && e.field === 'kernel');

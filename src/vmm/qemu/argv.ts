@@ -94,6 +94,14 @@ function debugExitDevice(port = 0xf4): string {
 }
 
 const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i;
+
+/** `,addr=0xN` for a device placed at PCI slot N (2-31: 0 and 1 hold the host bridge and the ISA bridge on pc). */
+function pciAddr(slot: number | undefined, machine: MachineType, field: string): string {
+  if (slot === undefined) return '';
+  if (machine === 'microvm') throw invalid(`${field}: microvm has no PCI bus`, field);
+  if (!Number.isInteger(slot) || slot < 2 || slot > 31) throw invalid(`${field} must be a PCI slot 2-31, got ${slot}`, field);
+  return `,addr=0x${slot.toString(16)}`;
+}
 const port = (n: number, field: string): number => {
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw invalid(`${field} must be a port number (1-65535), got ${n}`, field);
   return n;
@@ -128,6 +136,7 @@ function nicArgs(nics: NicSpec[], machine: MachineType): string[] {
     const id = `net${i}`;
     // romfile= (empty): no iPXE option ROM, which SeaBIOS would load and run for nothing.
     let device = machine === 'microvm' ? `${model},netdev=${id}` : `${model},netdev=${id},romfile=`;
+    device += pciAddr(nic.pciSlot, machine, `nics[${i}].pciSlot`);
     if (nic.mac !== undefined) {
       if (!MAC.test(nic.mac)) throw invalid(`nics[${i}].mac is not a MAC address: ${nic.mac}`, `nics[${i}].mac`);
       device += `,mac=${nic.mac}`;
@@ -202,6 +211,7 @@ export function qemuArgv(spec: BootSpec, paths: VmPaths, accel: Accelerator, opt
       device += `,serial=${disk.serial}`;
     }
     if (disk.boot) device += ',bootindex=0';
+    device += pciAddr(disk.pciSlot, spec.machine, `disks[${i}].pciSlot`);
     argv.push(
       '-drive',
       `if=none,id=${id},file=${qemuOptValue(diskPath(disk, paths.dir))},format=${disk.format},readonly=${disk.readonly ? 'on' : 'off'}`,
