@@ -1,9 +1,10 @@
 // OCI image layout tarballs (oci-layout, index.json, blobs/sha256/<hex>): writing one from
 // the store (save) and reading one into a staging area with every blob's digest verified (load).
 
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack as tarPack, extract as tarExtract, type Pack } from 'tar-stream';
 import { invalid } from '../errors.js';
@@ -33,17 +34,47 @@ function entry(pack: Pack, header: Parameters<Pack['entry']>[0], body?: Buffer):
   });
 }
 
-function fileEntry(pack: Pack, name: string, path: string, size: number): Promise<void> {
+/**
+ * One blob as a tar entry, hashed while it is copied (no second read): content that does not
+ * match its digest fails the entry (and so the whole archive) once its last byte is read, with a
+ * BlobCorruptError naming the blob.
+ */
+function blobEntry(pack: Pack, name: string, path: string, size: number, digest: string): Promise<void> {
+  const hash = createHash('sha256');
+  const verify = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+    flush(cb) {
+      const actual = `sha256:${hash.digest('hex')}`;
+      cb(actual === digest ? null : new BlobCorruptError(digest, `its content's digest is ${actual}`));
+    },
+  });
   return new Promise((resolve, reject) => {
-    const sink = pack.entry({ name, size, mode: 0o644, mtime: new Date(0), type: 'file' }, (err) =>
-      err ? reject(err) : resolve());
-    const src = createReadStream(path);
-    src.on('error', (err) => {
+    let failed = false;
+    const sink = pack.entry({ name, size, mode: 0o644, mtime: new Date(0), type: 'file' }, (err) => {
+      if (!failed) (err ? reject(err) : resolve());
+    });
+    const fail = (err: Error): void => {
+      if (failed) return;
+      failed = true;
+      sink.on('error', () => undefined); // the archive fails through `reject`
       sink.destroy(err);
       reject(err);
-    });
-    src.pipe(sink);
+    };
+    const src = createReadStream(path);
+    src.on('error', fail);
+    verify.on('error', fail);
+    src.pipe(verify).pipe(sink);
   });
+}
+
+/** A stored blob whose content does not match its digest. */
+export class BlobCorruptError extends Error {
+  constructor(readonly digest: string, detail: string) {
+    super(`blob ${digest} is corrupt (${detail})`);
+  }
 }
 
 export function layoutIndex(entries: SaveEntry[]): ImageIndex {
@@ -82,7 +113,7 @@ export async function writeLayout(
     await entry(pack, dirHeader('blobs/'));
     await entry(pack, dirHeader('blobs/sha256/'));
     for (const d of blobDigests) {
-      await fileEntry(pack, `blobs/sha256/${d.slice('sha256:'.length)}`, blobs.path(d), blobs.size(d));
+      await blobEntry(pack, `blobs/sha256/${d.slice('sha256:'.length)}`, blobs.path(d), blobs.size(d), d);
     }
     await entry(pack, { name: 'index.json', mode: 0o644, mtime: new Date(0) },
       Buffer.from(JSON.stringify(layoutIndex(entries))));

@@ -19,11 +19,13 @@ import type { BootArtifacts, ImageDetail, ImageSummary, ImportOptions, RemoveRes
 import { BlobStore, Staging, digestHex } from './blobs.js';
 import { linkInto, stageBuilt, stageImage, validateImportOptions, type PrebuiltLayer } from './build.js';
 import { removeQuiet } from './fsutil.js';
-import { makeRecord, readIndex, sweep, writeIndex } from './persist.js';
+import { makeRecord, readIndex, sweep, writeIndex, type BrokenImage } from './persist.js';
 import type { DiskFormat } from './disk-image.js';
 import { importLabels } from './import-facts.js';
 import { detectKernelFormatFile } from './kernel-format.js';
-import { readLayout, writeLayout, type SaveEntry } from './layout.js';
+import { BlobCorruptError, readLayout, writeLayout, type SaveEntry } from './layout.js';
+import { checkImageStore, imageName } from './check.js';
+import type { CheckProblem } from '../api/check.js';
 import { collectImages, unpackedFiles, type LoadedImage } from './load.js';
 import { cunikMeta, defaultMemoryMiB, MT } from './oci.js';
 import { parseTaggedReference } from './reference.js';
@@ -40,6 +42,8 @@ export interface ImageStoreOptions {
   /** Family names the daemon has adapters for; images of other families are refused. */
   knownFamilies: string[];
   onEvent?: (e: ImageEvent) => void;
+  /** One line for the daemon's log when damage is found while serving (a corrupt blob on save). */
+  onProblem?: (line: string) => void;
 }
 
 export interface RemoveOptions {
@@ -50,8 +54,13 @@ export interface RemoveOptions {
 
 export class ImageStore {
   readonly dir: string;
-  /** Problems found when opening the store (unreadable images that were skipped). */
+  /** Problems found when opening the store, one line each naming the image (for the daemon's log). */
   readonly warnings: string[];
+  /** Images the index names that could not be read: kept on disk, reported, dropped by check --repair. */
+  private broken: BrokenImage[];
+  /** Blobs found corrupt (by save or check): digest → the sentence. Images using them are refused. */
+  private readonly corrupt = new Map<string, string>();
+  private readonly onProblem: ((line: string) => void) | undefined;
   private readonly blobs: BlobStore;
   private readonly unpackedDir: string;
   private readonly tmpDir: string;
@@ -74,8 +83,11 @@ export class ImageStore {
     this.blobs.init();
     mkdirSync(this.unpackedDir, { recursive: true });
     mkdirSync(this.tmpDir, { recursive: true });
-    this.warnings = readIndex(this.indexPath, this.blobs, this.state);
-    sweep({ root: this.dir, tmp: this.tmpDir, unpacked: this.unpackedDir }, this.blobs, this.state);
+    const report = readIndex(this.indexPath, this.blobs, this.state, join(rootDir, 'quarantine', 'images'));
+    this.warnings = report.warnings;
+    this.broken = report.broken;
+    this.onProblem = opts.onProblem;
+    sweep({ root: this.dir, tmp: this.tmpDir, unpacked: this.unpackedDir }, this.blobs, this.state, report);
   }
 
   // ---- queries ----------------------------------------------------------------------------
@@ -111,6 +123,7 @@ export class ImageStore {
   /** Paths of the unpacked, read-only boot files. For a disk image without disk.img, disk = kernel. */
   bootArtifacts(imageId: string): BootArtifacts {
     const r = this.state.resolve(imageId).record;
+    this.assertIntact(r);
     const files = unpackedFiles(join(this.unpackedDir, digestHex(r.digest)));
     const out: BootArtifacts = {};
     if (files.kernel) out.kernel = files.kernel;
@@ -289,6 +302,55 @@ export class ImageStore {
     return result;
   }
 
+  /** Refuse an image with a blob known to be corrupt (export, boot), in one line naming it. */
+  usable(ref: string): void {
+    this.assertIntact(this.state.resolve(ref).record);
+  }
+
+  private assertIntact(r: ImageRecord): void {
+    const bad = r.blobs.find((d) => this.corrupt.has(d));
+    if (bad !== undefined) throw conflict(`image ${imageName(this.state.tagsOf(r.digest), r.id)} is damaged: ${this.corrupt.get(bad)!}; cunik system check --repair removes it`);
+  }
+
+  // ---- check ------------------------------------------------------------------------------
+
+  /**
+   * Verify every blob against its digest and every image's boot files; `repair` drops the images
+   * that cannot be used (and blobs only they held).
+   */
+  async check(repair: boolean): Promise<{ problems: CheckProblem[]; images: number; blobs: number }> {
+    const found = await checkImageStore({
+      blobs: this.blobs,
+      images: this.state.all(),
+      tagsOf: (d) => this.state.tagsOf(d),
+      broken: this.broken,
+      bootFiles: (r) => {
+        const files = unpackedFiles(join(this.unpackedDir, digestHex(r.digest)));
+        return files.kernel !== undefined || files.disk !== undefined ? [] : [join(this.unpackedDir, digestHex(r.digest), 'kernel')];
+      },
+    });
+    for (const [d, why] of found.corrupt) this.corrupt.set(d, why);
+    const images = this.state.all().length + this.broken.length;
+    if (!repair) return { problems: found.problems, images, blobs: found.blobs };
+    const unusable = this.state.all().filter((r) => r.blobs.some((d) => this.corrupt.has(d)) ||
+      found.problems.some((p) => p.kind === 'image' && p.subject === imageName(this.state.tagsOf(r.digest), r.id)));
+    if (unusable.length > 0) this.removeImages(unusable.map((record) => ({ record, untag: this.state.tagsOf(record.digest), drop: true })));
+    const keep = new Set(this.state.all().flatMap((r) => r.blobs));
+    for (const b of this.broken) {
+      for (const d of b.blobs) if (!keep.has(d)) this.blobs.deleteSync(d);
+      removeQuiet(join(this.unpackedDir, digestHex(b.digest)));
+    }
+    if (this.broken.length > 0) {
+      this.broken = [];
+      this.mutate(() => undefined); // the index forgets them
+    }
+    for (const d of [...this.corrupt.keys()]) {
+      if (!keep.has(d)) this.blobs.deleteSync(d);
+      this.corrupt.delete(d);
+    }
+    return { problems: found.problems.map((p) => ({ ...p, repaired: true })), images, blobs: found.blobs };
+  }
+
   // ---- save / load ------------------------------------------------------------------------
 
   /** Write an OCI image layout tarball of the images to `out` (and end it). */
@@ -313,9 +375,19 @@ export class ImageStore {
         if (!digests.includes(d)) digests.push(d);
       }
     }
+    const records = refs.map((ref) => this.state.resolve(ref).record);
+    for (const r of records) this.assertIntact(r);
     for (const d of digests) this.pins.set(d, (this.pins.get(d) ?? 0) + 1);
     try {
       await writeLayout(this.blobs, entries, digests, out);
+    } catch (err) {
+      if (!(err instanceof BlobCorruptError)) throw err;
+      // Found while copying it out: remembered, so the image is refused from now on (save, run).
+      this.corrupt.set(err.digest, err.message);
+      const r = records.find((x) => x.blobs.includes(err.digest)) ?? records[0]!;
+      const line = `image ${imageName(this.state.tagsOf(r.digest), r.id)} is damaged: ${err.message}; cunik system check --repair removes it`;
+      this.onProblem?.(line);
+      throw conflict(line);
     } finally {
       for (const d of digests) {
         const n = (this.pins.get(d) ?? 1) - 1;
@@ -370,9 +442,16 @@ export class ImageStore {
         targets.push(img.manifestDigest);
       }
     }
+    // A verified copy of a damaged blob (or of a broken image) replaces the stored one.
+    const damaged = new Set([...this.corrupt.keys(), ...this.broken.flatMap((b) => b.blobs)]);
+    const replaced = [...new Set(fresh.flatMap((i) => i.blobs))].filter((d) => damaged.has(d) && this.blobs.has(d) && staging.hasBlob(d));
+    for (const d of replaced) this.blobs.deleteSync(d);
+    for (const img of fresh) if (this.broken.some((b) => b.digest === img.manifestDigest)) removeQuiet(join(this.unpackedDir, digestHex(img.manifestDigest)));
     const newBlobs = [...new Set(fresh.flatMap((i) => i.blobs))].filter((d) => !this.blobs.has(d));
     const newDirs = fresh.map((i) => i.manifestDigest).filter((m) => !existsSync(join(this.unpackedDir, digestHex(m))));
     staging.commit(this.blobs, this.unpackedDir, newBlobs, newDirs);
+    for (const d of replaced) this.corrupt.delete(d);
+    this.broken = this.broken.filter((b) => !fresh.some((i) => i.manifestDigest === b.digest));
     try {
       this.mutate(() => {
         for (const img of fresh) this.state.addImage(makeRecord(img.manifestDigest, img.manifestSize, img.manifest, img.config, img.meta));
@@ -393,7 +472,7 @@ export class ImageStore {
     const snapshot = this.state.snapshot();
     change();
     try {
-      writeIndex(this.indexPath, this.state);
+      writeIndex(this.indexPath, this.state, this.broken);
     } catch (err) {
       this.state.restore(snapshot);
       throw err;
