@@ -107,7 +107,8 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
       vmUser,
     });
     const events = new EventLog();
-    const images = new ImageStore(root, { knownFamilies: familyNames(), onEvent: imageEventRecorder(events) });
+    const images = new ImageStore(root, { knownFamilies: familyNames(), onEvent: imageEventRecorder(events), onProblem: (line) => log(`warning: ${line}`) });
+    for (const w of images.warnings) log(`warning: ${w}`);
     const volumes = new VolumeStore(root, { shareOwner: vmUser });
     await volumes.init();
     const instances = new InstanceService({
@@ -117,6 +118,7 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
       driver,
       family: familyAdapter,
       accelerator: () => accelReady,
+      log,
     });
     const instanceEvents = instanceEventRecorder(events, (id) => {
       try {

@@ -9,7 +9,7 @@ import { NO_RESTART, restartsOnDaemonStart } from './restart.js';
 import type { InstanceServiceDeps } from './service-deps.js';
 
 export interface RestoreContext {
-  deps: Pick<InstanceServiceDeps, 'store' | 'family' | 'driver'>;
+  deps: Pick<InstanceServiceDeps, 'store' | 'family' | 'driver' | 'log'>;
   /** Make a loaded record known to the service (by id and name). */
   register(record: InstanceRecord): void;
   /** Watch an adopted VM as if this daemon had started it. */
@@ -22,7 +22,10 @@ export interface RestoreContext {
 export async function restoreInstances(ctx: RestoreContext): Promise<void> {
   const { deps } = ctx;
   await deps.store.init();
-  const { records, dropped } = await deps.store.loadAll();
+  const { records, dropped, quarantined } = await deps.store.loadAll();
+  // Set aside, never deleted, and their VMs left alone: nothing in a damaged record can be trusted
+  // to tell which process is the instance's (its sockets stay for whoever looks into it).
+  for (const q of quarantined) deps.log?.(`warning: instance ${q.id.slice(0, 12)} set aside: ${q.reason} (now in ${q.path}; see cunik system check)`);
   // Strays of directories without a record: an instance created and started in one request whose
   // record was not written yet.
   const notRunning: VmPaths[] = dropped.map((id) => deps.store.paths(id));
@@ -46,7 +49,7 @@ export async function restoreInstances(ctx: RestoreContext): Promise<void> {
     await ctx.markExited(record, exitStatusOf(deps.family(record.family), exit));
   }
   deps.driver.killStrays(notRunning);
-  await deps.store.removeSocketsExcept(new Set(ctx.running()));
+  await deps.store.removeSocketsExcept(new Set([...ctx.running(), ...quarantined.map((q) => q.id)]));
 }
 
 /** Like dockerd: `always` and (not stopped by hand) `unless-stopped` instances come back at daemon start. */

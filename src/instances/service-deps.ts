@@ -26,6 +26,8 @@ export interface InstanceServiceDeps {
   host?: () => HostFacts;
   /** Check published ports and choose free ones for hostPort 0; default network/probe.ts. */
   bindPorts?: (ports: PortBinding[]) => Promise<PortBinding[]>;
+  /** One line for the daemon's log (records set aside at restore). */
+  log?: (msg: string) => void;
   /** Named volumes (volumes/store.ts); without it only host folders can be mounted. */
   volumes?: VolumeAccess;
 }

@@ -7,14 +7,23 @@
 // cost more CPU than the call itself: with 4 in parallel on 2 cores they were a measurable part
 // of the daemon's CPU per lifecycle (docs/instances.md). Only fsync, which may wait on the
 // disk, stays off the event loop.
-import { closeSync, copyFileSync, existsSync, fsync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fsync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { VmPaths } from '../vmm/types.js';
 import type { InstanceRecord } from './record.js';
+import { parseStoredRecord } from './record-schema.js';
 
 const RECORD = 'instance.json';
+const QUARANTINE_REASON = 'REASON';
+
+/** An instance directory set aside at load: its id, why, and where it now is. */
+export interface Quarantined {
+  id: string;
+  reason: string;
+  path: string;
+}
 
 export class InstanceStore {
   readonly dir: string;
@@ -23,10 +32,13 @@ export class InstanceStore {
    * <root>/instances/<64 hex>/console.sock often does not.
    */
   readonly socketDir: string;
+  /** Instance directories whose record could not be used, set aside whole (loadAll). */
+  readonly quarantineDir: string;
 
   constructor(root: string) {
     this.dir = join(root, 'instances');
     this.socketDir = join(root, 'sock');
+    this.quarantineDir = join(root, 'quarantine', 'instances');
   }
 
   async init(): Promise<void> {
@@ -44,7 +56,10 @@ export class InstanceStore {
     unlinkQuiet(consoleSocket);
   }
 
-  /** QEMU leaves its sockets behind when it exits: drop every socket but the live instances'. */
+  /**
+   * QEMU leaves its sockets behind when it exits: drop every socket but the live instances' (and
+   * the quarantined ones': their VMs may still run).
+   */
   async removeSocketsExcept(liveIds: Set<string>): Promise<void> {
     const live = new Set([...liveIds].map((id) => id.slice(0, 24)));
     for (const entry of await readdir(this.socketDir)) {
@@ -83,22 +98,97 @@ export class InstanceStore {
   }
 
   /**
-   * Every readable record. Directories without a valid record are leftovers of a crash and are
-   * removed; their ids are returned as `dropped` (a VM may have been started from one: see create).
+   * Every record, checked against its schema (record-schema.ts). A directory without a record is
+   * what a run -d killed before its first save leaves (see create): it is removed and its id
+   * returned as `dropped` (a VM may have been started from it). A record that cannot be read, is
+   * not JSON or does not fit the schema is never deleted: its directory is moved whole to
+   * <root>/quarantine/instances/<id>-<time>/ with a REASON file, and returned as `quarantined`.
    */
-  async loadAll(): Promise<{ records: InstanceRecord[]; dropped: string[] }> {
+  async loadAll(): Promise<{ records: InstanceRecord[]; dropped: string[]; quarantined: Quarantined[] }> {
     const records: InstanceRecord[] = [];
     const dropped: string[] = [];
+    const quarantined: Quarantined[] = [];
+    const names = new Set<string>();
     for (const id of await readdir(this.dir)) {
       if (id.startsWith('.')) continue;
+      let text: string;
       try {
-        records.push(JSON.parse(await readFile(join(this.dir, id, RECORD), 'utf8')) as InstanceRecord);
-      } catch {
-        await rm(join(this.dir, id), { recursive: true, force: true });
-        dropped.push(id);
+        text = await readFile(join(this.dir, id, RECORD), 'utf8');
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') {
+          rmSync(join(this.dir, id), { recursive: true, force: true });
+          dropped.push(id);
+        } else if (code === 'ENOTDIR') {
+          quarantined.push(this.quarantine(id, 'not an instance directory'));
+        } else {
+          quarantined.push(this.quarantine(id, `its instance.json cannot be read (${code ?? (err as Error).message})`));
+        }
+        continue;
+      }
+      const parsed = parseStoredRecord(text, id);
+      if ('error' in parsed) quarantined.push(this.quarantine(id, `its instance.json is damaged: ${parsed.error}`));
+      else if (names.has(parsed.record.name)) quarantined.push(this.quarantine(id, `its name ${parsed.record.name} is another instance's`));
+      else {
+        names.add(parsed.record.name);
+        records.push(parsed.record);
       }
     }
-    return { records, dropped };
+    return { records, dropped, quarantined };
+  }
+
+  /**
+   * Set an instance directory aside whole (console, exit file, overlays and the damaged record
+   * kept), with the reason beside it. If even the move fails, the directory stays where it is
+   * (skipped, never deleted).
+   */
+  private quarantine(id: string, reason: string): Quarantined {
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const dest = join(this.quarantineDir, `${id}-${stamp}`);
+    try {
+      mkdirSync(this.quarantineDir, { recursive: true, mode: 0o700 });
+      const source = join(this.dir, id);
+      if (statSync(source).isDirectory()) renameSync(source, dest);
+      else {
+        mkdirSync(dest, { mode: 0o700 });
+        renameSync(source, join(dest, id));
+      }
+    } catch (err) {
+      return { id, reason: `${reason}; left in place: it could not be moved (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, path: join(this.dir, id) };
+    }
+    try {
+      writeFileSync(join(dest, QUARANTINE_REASON), `${reason}\n`);
+    } catch {
+      /* the log line still says why */
+    }
+    return { id, reason, path: dest };
+  }
+
+  /** What the quarantine folder holds (for system check and info): one entry per set-aside directory. */
+  listQuarantined(): Quarantined[] {
+    let entries: string[];
+    try {
+      entries = readdirSync(this.quarantineDir);
+    } catch {
+      return [];
+    }
+    return entries.map((entry) => {
+      const path = join(this.quarantineDir, entry);
+      let reason = 'no reason recorded';
+      try {
+        reason = readFileSync(join(path, QUARANTINE_REASON), 'utf8').trim() || reason;
+      } catch {
+        /* kept as found */
+      }
+      return { id: entry.replace(/-[0-9T-]+Z$/, ''), reason, path };
+    });
+  }
+
+  /** Delete what the quarantine folder holds (system check --repair); returns the paths removed. */
+  clearQuarantine(): string[] {
+    const removed = this.listQuarantined().map((q) => q.path);
+    for (const path of removed) rmSync(path, { recursive: true, force: true });
+    return removed;
   }
 
   /**

@@ -81,23 +81,25 @@ export async function startDaemon(opts: { args?: string[]; dir?: string; netns?:
  * instance's directory once QEMU is gone (so the root cannot be removed before that).
  */
 export function killInstances(root: string): number[] {
-  const dir = join(root, 'instances');
-  if (!existsSync(dir)) return [];
   const pids: number[] = [];
-  for (const id of readdirSync(dir)) {
-    const pidfile = join(dir, id, 'qemu.pid');
-    if (!existsSync(pidfile)) continue;
-    const pid = Number(readFileSync(pidfile, 'utf8').trim());
-    try {
-      if (!pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) continue;
-      // /proc/PID/stat: "pid (comm) state ppid ...", comm may hold spaces.
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      process.kill(pid, 'SIGKILL');
-      pids.push(pid);
-      if (ppid > 1 && readFileSync(`/proc/${ppid}/cmdline`, 'utf8').includes('cunik-shim')) pids.push(ppid);
-    } catch {
-      // already gone
+  // Instances set aside by the daemon (a damaged record) keep their VM running: theirs too.
+  const dirs = [join(root, 'instances'), join(root, 'quarantine', 'instances')].filter((d) => existsSync(d));
+  for (const dir of dirs) {
+    for (const id of readdirSync(dir)) {
+      const pidfile = join(dir, id, 'qemu.pid');
+      if (!existsSync(pidfile)) continue;
+      const pid = Number(readFileSync(pidfile, 'utf8').trim());
+      try {
+        if (!pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(join(root, 'instances'))) continue;
+        // /proc/PID/stat: "pid (comm) state ppid ...", comm may hold spaces.
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        process.kill(pid, 'SIGKILL');
+        pids.push(pid);
+        if (ppid > 1 && readFileSync(`/proc/${ppid}/cmdline`, 'utf8').includes('cunik-shim')) pids.push(ppid);
+      } catch {
+        // already gone
+      }
     }
   }
   return pids;
