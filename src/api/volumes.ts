@@ -43,6 +43,12 @@ export type VolumeListQuery = Static<typeof VolumeListQuery>;
 
 export const VolumeParams = Type.Object({ name: Type.String({ minLength: 1 }) });
 
+export const PruneVolumesQuery = Type.Object(
+  { all: Type.Optional(Type.Boolean({ description: 'Named volumes too (default: only anonymous ones, as Docker since 23.0)' })) },
+  { additionalProperties: false },
+);
+export type PruneVolumesQuery = Static<typeof PruneVolumesQuery>;
+
 export const PruneVolumesResponse = Type.Object({
   deleted: Type.Array(Type.String(), { description: 'Names of the removed volumes' }),
   spaceReclaimed: Type.Integer({ description: 'Bytes freed' }),

@@ -8,18 +8,32 @@ import { confirm } from './confirm.js';
 import { bytes } from './format/table.js';
 import { action, clientFor } from './util.js';
 
-/** Register `GROUP prune [-f]`: after the warning is confirmed, `run` prunes and returns the report. */
-export function pruneCommand(group: Command, description: string, warning: string, run: (client: CunikClient) => Promise<string>): void {
-  group
-    .command('prune')
-    .description(description)
+export interface PruneFlags {
+  force?: boolean;
+  all?: boolean;
+}
+
+/**
+ * Register `GROUP prune [-f]`: after the warning is confirmed, `run` prunes and returns the report.
+ * `all`: the verb takes -a/--all (described so), and the warning may depend on it.
+ */
+export function pruneCommand(
+  group: Command,
+  description: string,
+  warning: string | ((flags: PruneFlags) => string),
+  run: (client: CunikClient, flags: PruneFlags) => Promise<string>,
+  all?: string,
+): void {
+  const cmd = group.command('prune').description(description);
+  if (all !== undefined) cmd.option('-a, --all', all);
+  cmd
     .option('-f, --force', 'do not prompt for confirmation')
     .action(
-      action(async (flags: { force?: boolean }, cmd: Command) => {
-        if (!flags.force && !(await confirm(warning))) return;
+      action(async (flags: PruneFlags, cmd: Command) => {
+        if (!flags.force && !(await confirm(typeof warning === 'string' ? warning : warning(flags)))) return;
         const client = await clientFor(cmd);
         try {
-          process.stdout.write(await run(client));
+          process.stdout.write(await run(client, flags));
         } finally {
           client.close();
         }
@@ -29,7 +43,9 @@ export function pruneCommand(group: Command, description: string, warning: strin
 
 export const WARN_INSTANCES = 'WARNING! This will remove all stopped instances.';
 export const WARN_IMAGES = 'WARNING! This will remove all dangling images.';
-export const WARN_VOLUMES = 'WARNING! This will remove all volumes not used by at least one instance.';
+/** Docker's (23.0) wording: without --all only anonymous volumes go. */
+export const warnVolumes = (flags: PruneFlags): string =>
+  `WARNING! This will remove ${flags.all ? 'all local volumes' : 'anonymous local volumes'} not used by at least one instance.`;
 export const WARN_SYSTEM = ['WARNING! This will remove:', '  - all stopped instances', '  - all dangling images', ''].join('\n');
 
 export function instancesReport(r: PruneInstancesResponse): string {

@@ -113,7 +113,8 @@ export class CunikClient {
   createVolume = (req: CreateVolumeRequest): Promise<Volume> => this.http.json('POST', '/v1/volumes', { json: req });
   inspectVolume = (name: string): Promise<Volume> => this.http.json('GET', `/v1/volumes/${id(name)}`);
   removeVolume = async (name: string, force = false): Promise<void> => void (await this.http.json('DELETE', `/v1/volumes/${id(name)}`, { query: { force: force || undefined } }));
-  pruneVolumes = (): Promise<PruneVolumesResponse> => this.http.json('POST', '/v1/volumes/prune');
+  /** Anonymous volumes no instance uses; `all`: named ones too. */
+  pruneVolumes = (all = false): Promise<PruneVolumesResponse> => this.http.json('POST', '/v1/volumes/prune', { query: { all: all || undefined } });
 
   close(): void {
     this.http.close();

@@ -39,7 +39,7 @@ export function makeVolumesBackend(deps: VolumesBackendDeps): VolumesBackend {
         if (!(force && err instanceof CunikError && err.code === 'NOT_FOUND')) throw err;
       }
     },
-    prune: () => volumes.prune(usedBy),
+    prune: (all) => volumes.prune(usedBy, all),
   };
 }
 

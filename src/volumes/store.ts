@@ -9,6 +9,10 @@ import { chown, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { Type, type Static } from 'typebox';
+import { Compile } from 'typebox/compile';
+import type { CheckProblem } from '../api/check.js';
+import { VOLUME_NAME_PATTERN } from '../api/rules.js';
 import { conflict, CunikError, invalid, notFound } from '../errors.js';
 import { diskUsage } from '../util/disk-usage.js';
 import { onPath } from '../util/on-path.js';
@@ -18,13 +22,16 @@ const META = 'volume.json';
 const STAGING = '.new-';
 const TRASH = '.trash-';
 
-interface Meta {
-  name: string;
-  driver: VolumeDriver;
-  createdAt: string;
-  labels: Record<string, string>;
-  anonymous: boolean;
-}
+/** volume.json, checked when read: a damaged one makes the volume unlisted (system check reports it), never a crash. */
+const MetaSchema = Type.Object({
+  name: Type.String({ pattern: VOLUME_NAME_PATTERN }),
+  driver: Type.Union([Type.Literal('block'), Type.Literal('share')]),
+  createdAt: Type.String(),
+  labels: Type.Record(Type.String(), Type.String()),
+  anonymous: Type.Boolean(),
+});
+type Meta = Static<typeof MetaSchema>;
+const metaValidator = Compile(MetaSchema);
 
 export interface VolumeStoreOptions {
   /** The mkfs.ext4 binary; default: found on PATH, /usr/sbin or /sbin. */
@@ -43,9 +50,11 @@ export function findMkfs(path = process.env['PATH'] ?? ''): string | undefined {
 
 export class VolumeStore {
   readonly dir: string;
+  private readonly quarantineDir: string;
 
   constructor(root: string, private readonly opts: VolumeStoreOptions = {}) {
     this.dir = join(root, 'volumes');
+    this.quarantineDir = join(root, 'quarantine', 'volumes');
   }
 
   async init(): Promise<void> {
@@ -69,16 +78,61 @@ export class VolumeStore {
   /** The volume, or undefined when there is none of that name. */
   async find(name: string): Promise<Volume | undefined> {
     if (name.startsWith('.') || name.includes('/')) return undefined;
-    let meta: Meta;
-    try {
-      meta = JSON.parse(await readFile(join(this.dir, name, META), 'utf8')) as Meta;
-    } catch {
-      return undefined;
-    }
+    const read = await this.readMeta(name);
+    if (!('meta' in read)) return undefined;
+    const meta = read.meta;
     const mountpoint = this.mountpointOf(meta.name, meta.driver);
     const volume: Volume = { name: meta.name, driver: meta.driver, mountpoint, createdAt: meta.createdAt, labels: meta.labels, anonymous: meta.anonymous };
     if (meta.driver === 'block') volume.size = (await stat(mountpoint).catch(() => undefined))?.size ?? 0;
     return volume;
+  }
+
+  /** A volume's record, checked against its schema and its directory's name, or why it is unusable. */
+  private async readMeta(name: string): Promise<{ meta: Meta } | { error: string }> {
+    let text: string;
+    try {
+      text = await readFile(join(this.dir, name, META), 'utf8');
+    } catch (err) {
+      return { error: `its ${META} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return { error: `its ${META} is not JSON` };
+    }
+    if (!metaValidator.Check(value)) {
+      const e = metaValidator.Errors(value)[0];
+      return { error: `its ${META} is damaged: ${e ? `${e.instancePath || 'the record'}: ${e.message}` : 'not a volume record'}` };
+    }
+    if (value.name !== name) return { error: `its ${META} names another volume (${value.name})` };
+    return { meta: value };
+  }
+
+  /**
+   * Every volume directory without a usable record or data (system check). `repair` moves each
+   * one whole to <root>/quarantine/volumes/: volume data is never deleted by a check.
+   */
+  async check(repair: boolean): Promise<{ problems: CheckProblem[]; volumes: number }> {
+    const problems: CheckProblem[] = [];
+    const names = (await readdir(this.dir).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
+    for (const name of names) {
+      const read = await this.readMeta(name);
+      let problem = 'error' in read ? read.error : undefined;
+      if ('meta' in read && !existsSync(this.mountpointOf(name, read.meta.driver))) problem = `its ${read.meta.driver === 'block' ? 'disk.img' : 'data folder'} is missing`;
+      if (problem === undefined) continue;
+      const path = join(this.dir, name);
+      let repaired = false;
+      if (repair) {
+        const aside = join(this.quarantineDir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+        await mkdir(this.quarantineDir, { recursive: true, mode: 0o700 });
+        renameSync(path, aside);
+        repaired = true;
+        problem += `; moved to ${aside}`;
+      }
+      problems.push({ kind: 'volume', subject: name, problem, path, repaired });
+    }
+    return { problems, volumes: names.length };
   }
 
   async get(name: string): Promise<Volume> {
@@ -139,12 +193,15 @@ export class VolumeStore {
     return volume;
   }
 
-  /** Remove every volume no instance uses; returns their names and the bytes they held. */
-  async prune(usedBy: (name: string) => string[]): Promise<{ deleted: string[]; spaceReclaimed: number }> {
+  /**
+   * Remove the anonymous volumes no instance uses (`all`: named ones too), as Docker does since
+   * 23.0; returns their names and the bytes they held.
+   */
+  async prune(usedBy: (name: string) => string[], all = false): Promise<{ deleted: string[]; spaceReclaimed: number }> {
     const deleted: string[] = [];
     let spaceReclaimed = 0;
     for (const v of await this.list()) {
-      if (usedBy(v.name).length > 0) continue;
+      if (usedBy(v.name).length > 0 || (!all && !v.anonymous)) continue;
       const size = await this.usage(v);
       try {
         await this.remove(v.name, usedBy);

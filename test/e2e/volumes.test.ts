@@ -100,16 +100,23 @@ test('named share and block volumes outlive run --rm; a host folder is shared bo
   const df = await run(['system', 'df']);
   assert.match(df.stdout, /^Local Volumes\s+3\s+2\s/m);
 
-  // rm without -v keeps the anonymous volume (as Docker); prune then removes every unused one.
+  // rm without -v keeps the anonymous volume (as Docker); prune then removes the unused anonymous
+  // ones only (Docker since 23.0), prune -a the named ones too.
   assert.equal((await run(['rm', 'holder'])).code, 0);
   assert.ok((await volumeNames()).includes(anon));
   const kept = await run(['volume', 'prune'], 'n\n');
   assert.equal(kept.code, 0);
+  assert.match(kept.stdout, /This will remove anonymous local volumes not used by at least one instance/);
   assert.equal((await volumeNames()).length, 3, 'no answer: nothing pruned');
   const p = await run(['volume', 'prune', '-f']);
   assert.equal(p.code, 0, p.stderr);
-  assert.match(p.stdout, /^Deleted Volumes:$/m);
+  assert.equal(p.stdout, `Deleted Volumes:\n${anon}\n\n${p.stdout.split('\n').at(-2)}\n`);
   assert.match(p.stdout, /^Total reclaimed space: /m);
+  assert.deepEqual(await volumeNames(), ['blockvol', 'sharevol'], 'named volumes are kept without -a');
+  const all = await run(['volume', 'prune', '-a'], 'y\n');
+  assert.equal(all.code, 0, all.stderr);
+  assert.match(all.stdout, /This will remove all local volumes not used by at least one instance/);
+  assert.match(all.stdout, /^blockvol$/m);
   assert.deepEqual(await volumeNames(), []);
 
   // rm -v removes the anonymous volume made for the instance.

@@ -2,7 +2,7 @@
 // removal refused while in use, prune, atomic create/remove (nothing half-made is ever listed).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,9 +69,40 @@ test('removal is refused while an instance uses the volume; prune removes only u
   const usedBy = (n: string): string[] => (n === 'used' ? ['0123456789abcdef0123'] : []);
   await assert.rejects(store.remove('used', usedBy), (e) => code(e) === 'CONFLICT' && /volume used is in use by instance 0123456789ab$/.test((e as Error).message));
   assert.ok(await store.find('used'), 'still there');
-  const pruned = await store.prune(usedBy);
+  const anon = await store.create({ anonymous: true });
+  const anonUsed = await store.create({ anonymous: true });
+  const users = (n: string): string[] => (n === anonUsed.name ? ['fedcba'] : usedBy(n));
+  // As Docker since 23.0: only anonymous volumes unless all.
+  assert.deepEqual(await store.prune(users), { deleted: [anon.name], spaceReclaimed: 0 });
+  assert.deepEqual((await store.list()).map((v) => v.name).sort(), [anonUsed.name, 'free', 'used'].sort());
+  const pruned = await store.prune(users, true);
   assert.deepEqual(pruned, { deleted: ['free'], spaceReclaimed: 5000 });
-  assert.deepEqual((await store.list()).map((v) => v.name), ['used']);
+  assert.deepEqual((await store.list()).map((v) => v.name).sort(), [anonUsed.name, 'used'].sort());
+});
+
+test('a damaged volume.json: the volume is unlisted (not a crash), check names it, --repair moves it aside with its data', async () => {
+  const dir = join(root, 'd');
+  const store = new VolumeStore(dir);
+  await store.init();
+  const good = await store.create({ name: 'good' });
+  const bad = await store.create({ name: 'bad' });
+  writeFileSync(join(bad.mountpoint, 'keep'), 'user data');
+  writeFileSync(join(dir, 'volumes', 'bad', 'volume.json'), JSON.stringify({ name: 5, driver: ['x'] }));
+  const gone = await store.create({ name: 'gone' });
+  rmSync(gone.mountpoint, { recursive: true });
+  assert.deepEqual((await store.list()).map((v) => v.name), ['gone', 'good']);
+  assert.equal(await store.find('bad'), undefined);
+  const found = await store.check(false);
+  assert.equal(found.volumes, 3);
+  assert.deepEqual(found.problems.map((p) => [p.subject, p.repaired]), [['bad', false], ['gone', false]]);
+  assert.match(found.problems[0]!.problem, /^its volume\.json is damaged: /);
+  assert.match(found.problems[1]!.problem, /^its data folder is missing$/);
+  const fixed = await store.check(true);
+  assert.ok(fixed.problems.every((p) => p.repaired && /moved to .*quarantine/.test(p.problem)));
+  const aside = readdirSync(join(dir, 'quarantine', 'volumes')).find((n) => n.startsWith('bad-'))!;
+  assert.equal(readFileSync(join(dir, 'quarantine', 'volumes', aside, 'data', 'keep'), 'utf8'), 'user data');
+  assert.deepEqual((await store.list()).map((v) => v.name), [good.name]);
+  assert.deepEqual((await store.check(false)).problems, []);
 });
 
 test('a failed create leaves nothing; leftovers of interrupted creates and removes go at init', async () => {

@@ -1,10 +1,17 @@
-// cunik volume prune: remove every volume no instance uses, after Docker's confirmation prompt.
+// cunik volume prune: remove the anonymous volumes no instance uses (-a: named ones too, as
+// Docker since 23.0), after Docker's confirmation prompt.
 import type { Command } from 'commander';
-import { pruneCommand, reclaimed, volumesReport, WARN_VOLUMES } from '../prune.js';
+import { pruneCommand, reclaimed, volumesReport, warnVolumes } from '../prune.js';
 
 export function volumePruneCommand(group: Command): void {
-  pruneCommand(group, 'Remove all volumes not used by any instance', WARN_VOLUMES, async (client) => {
-    const r = await client.pruneVolumes();
-    return volumesReport(r) + reclaimed(r.spaceReclaimed);
-  });
+  pruneCommand(
+    group,
+    'Remove anonymous volumes not used by any instance (-a: named ones too)',
+    warnVolumes,
+    async (client, flags) => {
+      const r = await client.pruneVolumes(flags.all ?? false);
+      return volumesReport(r) + reclaimed(r.spaceReclaimed);
+    },
+    'remove all unused volumes, not just anonymous ones',
+  );
 }

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ErrorBody, ForceQuery } from '../../api/schemas.js';
-import { CreateVolumeRequest, PruneVolumesResponse, Volume, VolumeListQuery, VolumeParams } from '../../api/volumes.js';
+import { CreateVolumeRequest, PruneVolumesQuery, PruneVolumesResponse, Volume, VolumeListQuery, VolumeParams } from '../../api/volumes.js';
 
 export interface VolumesBackend {
   list(q: VolumeListQuery): Promise<Volume[]>;
@@ -11,7 +11,8 @@ export interface VolumesBackend {
   inspect(name: string): Promise<Volume>;
   /** Refused while an instance uses it; `force`: a missing volume is no error. */
   remove(name: string, force: boolean): Promise<void>;
-  prune(): Promise<PruneVolumesResponse>;
+  /** Anonymous volumes no instance uses; `all`: named ones too. */
+  prune(all: boolean): Promise<PruneVolumesResponse>;
 }
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 500: ErrorBody };
@@ -26,7 +27,7 @@ export function volumeRoutes(app: FastifyInstance, backend: VolumesBackend): voi
     reply.status(201).send(await backend.create(req.body)),
   );
 
-  r.post('/volumes/prune', { schema: { tags, summary: 'Remove every volume no instance uses', response: { 200: PruneVolumesResponse, ...errors } } }, async () => backend.prune());
+  r.post('/volumes/prune', { schema: { tags, summary: 'Remove the anonymous volumes no instance uses (all: named ones too)', querystring: PruneVolumesQuery, response: { 200: PruneVolumesResponse, ...errors } } }, async (req) => backend.prune(req.query.all ?? false));
 
   r.get('/volumes/:name', { schema: { tags, summary: 'Inspect a volume', params: VolumeParams, response: { 200: Volume, ...errors } } }, async (req) => backend.inspect(req.params.name));
 
