@@ -11,6 +11,10 @@ import type { ConnectionPool } from './pool.js';
 export interface WireResponse extends PassThrough {
   statusCode: number;
   headers: Record<string, string>;
+  /** Trailer fields after a chunked body (lower-case names); set before the body ends. */
+  trailers: Record<string, string>;
+  /** The body was read to its end (not cut off by a closed connection); set before it ends. */
+  complete: boolean;
 }
 
 export interface WireRequest {
@@ -160,6 +164,7 @@ class ResponseParser {
   ) {}
 
   private complete(res: WireResponse): void {
+    res.complete = true;
     res.end();
     this.onComplete?.(this.buf.length === 0 && res.headers['connection']?.toLowerCase() !== 'close');
   }
@@ -176,6 +181,8 @@ class ResponseParser {
       const res = new PassThrough() as WireResponse;
       res.statusCode = Number(status[1]);
       res.headers = {};
+      res.trailers = {};
+      res.complete = false;
       for (const line of lines.slice(1)) {
         const colon = line.indexOf(':');
         if (colon > 0) res.headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
@@ -238,9 +245,18 @@ class ResponseParser {
         this.buf = this.buf.subarray(2);
         this.chunkState = 'size';
       } else if (this.chunkState === 'trailer') {
-        // cunikd sends no trailers: the last chunk is followed by one empty line.
-        if (this.buf.length < 2) return;
-        this.buf = this.buf.subarray(2);
+        // Trailer fields (an export cut short names its reason in one), then an empty line.
+        if (this.buf.length >= 2 && this.buf[0] === 0x0d && this.buf[1] === 0x0a) {
+          this.buf = this.buf.subarray(2);
+        } else {
+          const end = this.buf.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          for (const line of this.buf.subarray(0, end).toString('utf8').split(CRLF)) {
+            const colon = line.indexOf(':');
+            if (colon > 0) res.trailers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+          }
+          this.buf = this.buf.subarray(end + 4);
+        }
         this.chunkState = 'done';
         return this.complete(res);
       } else return;

@@ -133,10 +133,22 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
       tag: async (source, target) => void (await images.tag(source, target)),
       remove: async (ref, force) => images.remove(ref, { force, inUse: (id) => instances.usesImage(id) }),
       export: (refs) => {
-        for (const ref of refs) images.inspect(ref); // unknown references fail before the stream starts
+        // Unknown references, and images known to be damaged, fail before the stream starts.
+        for (const ref of refs) images.usable(ref);
+        // The archive is written into `inner` and copied to `out`, so that a failure midway ends
+        // `out` cleanly (the route then sends the reason in a trailer) instead of cutting it.
+        const inner = new PassThrough();
         const out = new PassThrough();
-        images.save(refs, out).catch((err: Error) => out.destroy(err));
-        return out;
+        let failure: string | undefined;
+        inner.pipe(out, { end: false });
+        inner.once('end', () => out.end());
+        out.once('close', () => inner.destroy()); // client gone: save() must not wait on it
+        images.save(refs, inner).catch((err: Error) => {
+          failure = err.message.split('\n')[0];
+          inner.unpipe(out);
+          out.end();
+        });
+        return { stream: out, failure: () => failure };
       },
       load: (body) => spooled(body, async (file) => {
         const { createReadStream } = await import('node:fs');

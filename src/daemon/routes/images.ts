@@ -22,10 +22,16 @@ export interface ImagesBackend {
   import(body: Readable, query: ImportQuery): Promise<ImageDetail>;
   tag(source: string, target: string): Promise<void>;
   remove(ref: string, force: boolean): Promise<RemoveImageResponse>;
-  /** Validates the references at once; the stream is the OCI layout tarball. */
-  export(refs: string[]): Readable;
+  /**
+   * Validates the references at once; the stream is the OCI layout tarball. A failure once the
+   * stream has begun (a blob found corrupt while copied) ends it early, and `failure` says why.
+   */
+  export(refs: string[]): { stream: Readable; failure(): string | undefined };
   load(body: Readable): Promise<LoadResponse>;
 }
+
+/** The trailer an export that failed midway ends with (one line, the reason). */
+export const EXPORT_ERROR_TRAILER = 'cunik-error';
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 500: ErrorBody };
 
@@ -45,7 +51,14 @@ export function imageRoutes(app: FastifyInstance, backend: ImagesBackend): void 
 
   r.get('/images/export', { schema: { tags, summary: 'Export images as an OCI image layout tarball', querystring: ExportQuery, produces: ['application/x-tar'], response: { ...errors } } }, async (req, reply) => {
     const names = Array.isArray(req.query.names) ? req.query.names : [req.query.names];
-    return reply.type('application/x-tar').send(backend.export(names) as never);
+    const { stream, failure } = backend.export(names);
+    // Sent after the last byte: an archive cut short by an error says so in this trailer.
+    reply.trailer(EXPORT_ERROR_TRAILER, async () => {
+      const why = failure();
+      if (why === undefined) throw new Error('no error'); // a trailer that fails is left out
+      return why;
+    });
+    return reply.type('application/x-tar').send(stream as never);
   });
 
   r.post('/images/load', { schema: { tags, summary: 'Load images from an OCI image layout tarball (the request body)', consumes: ['application/x-tar'], response: { 200: LoadResponse, ...errors } } }, async (req, reply) => {
