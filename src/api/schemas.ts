@@ -250,6 +250,7 @@ export const InfoResponse = Type.Object(
       { description: 'how VMs are confined (docs/qemu.md, "Confinement")' },
     ),
     instances: Type.Object({ total: Type.Integer(), running: Type.Integer(), paused: Type.Integer(), stopped: Type.Integer() }),
+    quarantined: Type.Integer({ description: 'Instance records set aside at daemon start because they could not be used (cunik system check)' }),
     images: Type.Integer(),
     families: Type.Array(Type.String()),
   },

@@ -14,6 +14,7 @@ import type {
   VersionResponse,
   WaitResponse,
 } from '../api/schemas.js';
+import type { CheckResponse } from '../api/check.js';
 import type { DiskUsageResponse, PruneImagesResponse, PruneInstancesResponse } from '../api/prune.js';
 import type { CreateVolumeRequest, PruneVolumesResponse, Volume, VolumeListQuery } from '../api/volumes.js';
 import { HttpClient, readAll, type WireResponse } from './http.js';
@@ -108,6 +109,8 @@ export class CunikClient {
   pruneInstances = (): Promise<PruneInstancesResponse> => this.http.json('POST', '/v1/instances/prune');
   pruneImages = (): Promise<PruneImagesResponse> => this.http.json('POST', '/v1/images/prune');
   diskUsage = (): Promise<DiskUsageResponse> => this.http.json('GET', '/v1/system/df');
+  /** Verify the daemon's records, image store and volumes; `repair`: drop what cannot be used. */
+  systemCheck = (repair = false): Promise<CheckResponse> => this.http.json('POST', '/v1/system/check', { json: { repair } });
 
   listVolumes = (q: VolumeListQuery = {}): Promise<Volume[]> => this.http.json('GET', '/v1/volumes', { query: { dangling: q.dangling, name: q.name } });
   createVolume = (req: CreateVolumeRequest): Promise<Volume> => this.http.json('POST', '/v1/volumes', { json: req });

@@ -157,6 +157,15 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
     },
     volumes: makeVolumesBackend({ volumes: deps.volumes, instances }),
     system: {
+      check: async (repair) => {
+        const records = instances.checkRecords(repair);
+        const store = await images.check(repair);
+        const vols = await deps.volumes.check(repair);
+        return {
+          checked: { instances: instances.counts().total + records.length, images: store.images, blobs: store.blobs, volumes: vols.volumes },
+          problems: [...records, ...store.problems, ...vols.problems],
+        };
+      },
       version: (): VersionResponse => ({ version: VERSION, apiVersion: API_VERSION, node: process.version, os: platform(), arch: arch() }),
       info: async (): Promise<InfoResponse> => {
         const accel = deps.accelerator();
@@ -170,6 +179,7 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
           transparentHugepages: deps.transparentHugepages,
           confinement: deps.confinement,
           instances: instances.counts(),
+          quarantined: instances.checkRecords(false).length,
           images: images.list().length,
           families: familyNames(),
         };

@@ -6,12 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
+import type { CheckProblem } from '../api/check.js';
 import { conflict, invalid, notFound } from '../errors.js';
 import { exitStatusOf } from '../families/exit.js';
 import { hostTscKhz } from '../families/host.js';
 import type { ExitStatus } from '../families/types.js';
 import type { BootSpec, VmHandle, VmPaths } from '../vmm/types.js';
 import { bootConfig, instanceConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
+import { checkSetAside } from './check.js';
 import { launchInstance } from './launch.js';
 import { createVolumes, instanceMounts, removeVolumes, VolumeUse } from './mounts.js';
 import { generateName } from './names.js';
@@ -364,6 +366,11 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
 
   paths(id: string): VmPaths {
     return this.deps.store.paths(id);
+  }
+
+  /** system check: the records set aside at restore (check.ts); `repair` ends their VMs and deletes them. */
+  checkRecords(repair: boolean): CheckProblem[] {
+    return checkSetAside(this.deps, repair);
   }
 
   counts(): { total: number; running: number; paused: number; stopped: number } {

@@ -22,6 +22,7 @@ export function register(program: Command): void {
             ` Running: ${i.instances.running}`,
             ` Paused: ${i.instances.paused}`,
             ` Stopped: ${i.instances.stopped}`,
+            ` Set aside: ${i.quarantined}${i.quarantined > 0 ? ' (records that could not be used: see cunik system check)' : ''}`,
             `Images: ${i.images}`,
             `VMM Driver: ${i.driver}`,
             `QEMU: ${i.qemu}`,

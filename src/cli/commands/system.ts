@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import { bytes, json, table } from '../format/table.js';
 import { imagesReport, instancesReport, pruneCommand, reclaimed, WARN_SYSTEM } from '../prune.js';
 import { action, clientFor } from '../util.js';
+import { systemCheckCommand } from './system-check.js';
 
 /** "11.63MB (70%)", Docker's RECLAIMABLE column. */
 export function reclaimable(amount: number, size: number): string {
@@ -26,6 +27,8 @@ export function register(program: Command): void {
         process.stdout.write(table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], [row('Images', df.images), row('Instances', df.instances), row('Local Volumes', df.volumes)]));
       }),
     );
+
+  systemCheckCommand(system);
 
   pruneCommand(system, 'Remove stopped instances and dangling images', WARN_SYSTEM, async (client) => {
     // Instances first: images they used may become dangling and go too.

@@ -2,11 +2,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { InfoResponse, VersionResponse } from '../../api/schemas.js';
+import { CheckRequest, CheckResponse } from '../../api/check.js';
+import { ErrorBody, InfoResponse, VersionResponse } from '../../api/schemas.js';
 
 export interface SystemBackend {
   version(): VersionResponse;
   info(): Promise<InfoResponse>;
+  /** Verify records, image store and volumes; `repair`: drop what cannot be used. */
+  check(repair: boolean): Promise<CheckResponse>;
 }
 
 export function systemRoutes(app: FastifyInstance, backend: SystemBackend): void {
@@ -17,4 +20,7 @@ export function systemRoutes(app: FastifyInstance, backend: SystemBackend): void
   );
   r.get('/version', { schema: { tags, summary: 'Daemon version', response: { 200: VersionResponse } } }, async () => backend.version());
   r.get('/info', { schema: { tags, summary: 'Daemon-wide information: accelerator, counts, root', response: { 200: InfoResponse } } }, async () => backend.info());
+  r.post('/system/check', { schema: { tags, summary: 'Check instance records, every image blob against its digest, and volumes; repair drops what cannot be used', body: Type.Optional(CheckRequest), response: { 200: CheckResponse, 400: ErrorBody, 500: ErrorBody } } }, async (req) =>
+    backend.check(req.body?.repair ?? false),
+  );
 }
