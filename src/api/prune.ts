@@ -32,6 +32,7 @@ export const DiskUsageResponse = Type.Object(
     images: UsageGroup('images'),
     instances: UsageGroup('instances'),
     volumes: UsageGroup('volumes'),
+    temporary: Type.Object({ size: Type.Integer({ description: 'Bytes of uploads and image staging in progress (what a killed daemon left is swept at its next start)' }) }),
   },
 );
 export type DiskUsageResponse = Static<typeof DiskUsageResponse>;

@@ -131,6 +131,7 @@ export const InstanceDetail = Type.Object(
       description: "false when QEMU's exit status does not carry the guest's code (e.g. Solo5): exitCode is then a stand-in",
     }),
     exitNote: Type.Union([Type.String(), Type.Null()], { description: 'Why the exit code is unknown, or what it stands for' }),
+    error: Type.Union([Type.String(), Type.Null()], { description: "Why the last start failed (Docker's State.Error); null once a start succeeds" }),
     pid: Type.Union([Type.Integer(), Type.Null()]),
     config: Type.Object({
       args: Type.Array(Type.String()),

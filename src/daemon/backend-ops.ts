@@ -7,6 +7,7 @@ import type { InstanceService } from '../instances/service.js';
 import { instanceStats, type StatsTarget } from '../instances/stats.js';
 import type { VolumeStore } from '../volumes/store.js';
 import { volumesUsage } from './backend-volumes.js';
+import type { UploadSpool } from './spool.js';
 import type { OpsBackends } from './server.js';
 
 export interface OpsBackendDeps {
@@ -14,6 +15,7 @@ export interface OpsBackendDeps {
   images: ImageStore;
   events: EventLog;
   volumes: VolumeStore;
+  spool: UploadSpool;
 }
 
 export function makeOpsBackends(deps: OpsBackendDeps): OpsBackends {
@@ -57,6 +59,8 @@ export function makeOpsBackends(deps: OpsBackendDeps): OpsBackends {
           images: { total: list.length, active: used.length, size, reclaimable: size - usedSize },
           instances: await instancesUsage(instances),
           volumes: await volumesUsage({ volumes: deps.volumes, instances }),
+          // Uploads and image staging in progress (leftovers are swept at daemon start).
+          temporary: { size: (await deps.spool.usage()) + (await images.tempUsage()) },
         };
       },
     },

@@ -1,11 +1,6 @@
 // Wires the domain services to the narrow backend interfaces the routes declare.
-import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
 import { arch, platform } from 'node:os';
-import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { randomBytes } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import { API_VERSION, type InfoResponse, type VersionResponse } from '../api/schemas.js';
 import { VERSION } from '../config/defaults.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../api/detach-keys.js';
@@ -19,6 +14,7 @@ import { summariesJson, toDetail } from '../instances/view.js';
 import type { AccelChoice } from '../vmm/types.js';
 import type { VolumeStore } from '../volumes/store.js';
 import { makeVolumesBackend } from './backend-volumes.js';
+import type { UploadSpool } from './spool.js';
 import type { CoreBackends } from './server.js';
 
 export interface BackendDeps {
@@ -33,23 +29,12 @@ export interface BackendDeps {
   accelerator: () => AccelChoice | undefined;
   consoles: ConsoleManager;
   volumes: VolumeStore;
+  spool: UploadSpool;
 }
 
 export function makeBackends(deps: BackendDeps): CoreBackends {
   const { instances, images } = deps;
-  const tmpDir = join(deps.root, 'tmp');
-
-  /** Spool an uploaded body to a private temp file, run `use`, always remove the file. */
-  async function spooled<T>(body: Readable, use: (file: string) => Promise<T>): Promise<T> {
-    await mkdir(tmpDir, { recursive: true, mode: 0o700 });
-    const file = join(tmpDir, `upload-${randomBytes(8).toString('hex')}`);
-    try {
-      await pipeline(body, createWriteStream(file, { mode: 0o600 }));
-      return await use(file);
-    } finally {
-      await rm(file, { force: true });
-    }
-  }
+  const spooled = deps.spool.spooled.bind(deps.spool);
 
   /** A stream that follows the instance until its next exit; its wait goes when the stream closes. */
   function untilExit(id: string, open: (exited: Promise<number>) => Readable): Readable {
@@ -150,10 +135,7 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
         });
         return { stream: out, failure: () => failure };
       },
-      load: (body) => spooled(body, async (file) => {
-        const { createReadStream } = await import('node:fs');
-        return { loaded: await images.load(createReadStream(file)) };
-      }),
+      load: (body) => spooled(body, async (_file, open) => ({ loaded: await images.load(open()) })),
     },
     volumes: makeVolumesBackend({ volumes: deps.volumes, instances }),
     system: {

@@ -33,6 +33,7 @@ import { acquireRootLock } from './lock.js';
 import { buildServer } from './server.js';
 import { lineLogger, LOG_LEVELS, makeLogger, type DaemonLogger, type LogLevel } from './log.js';
 import { DEBUG_RESOURCES_ENV } from './routes/debug.js';
+import { UploadSpool } from './spool.js';
 
 interface DaemonOptions {
   root: string;
@@ -111,6 +112,9 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
     for (const w of images.warnings) log(`warning: ${w}`);
     const volumes = new VolumeStore(root, { shareOwner: vmUser });
     await volumes.init();
+    // Uploads a killed daemon left (nothing uploads before the socket listens).
+    const spool = new UploadSpool(join(root, 'tmp'));
+    spool.sweep();
     const instances = new InstanceService({
       store: new InstanceStore(root),
       volumes,
@@ -154,13 +158,14 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
       accelerator: () => accel,
       consoles,
       volumes,
+      spool,
       qemuVersion: () =>
         (qemuVersion ??= promisify(execFile)(opts.qemu, ['--version']).then(
           (r) => `${opts.qemu}: ${r.stdout.split('\n')[0] ?? ''}`.trim(),
           () => `${opts.qemu}: not found`,
         )),
     });
-    const app = await buildServer({ ...backends, ...makeOpsBackends({ instances, images, events, volumes }), build: new BuildService({ root, images }), ...(process.env[DEBUG_RESOURCES_ENV] === '1' && { debug: { resources: () => instances.debugResources() } }) }, { logger });
+    const app = await buildServer({ ...backends, ...makeOpsBackends({ instances, images, events, volumes, spool }), build: new BuildService({ root, images }), ...(process.env[DEBUG_RESOURCES_ENV] === '1' && { debug: { resources: () => instances.debugResources() } }) }, { logger });
     await app.listen({ path: opts.host });
     await chmod(opts.host, 0o660);
     log(`listening on ${opts.host} (root ${root}, version ${VERSION})`);

@@ -19,6 +19,7 @@ import type { BootArtifacts, ImageDetail, ImageSummary, ImportOptions, RemoveRes
 import { BlobStore, Staging, digestHex } from './blobs.js';
 import { linkInto, stageBuilt, stageImage, validateImportOptions, type PrebuiltLayer } from './build.js';
 import { removeQuiet } from './fsutil.js';
+import { diskUsage } from '../util/disk-usage.js';
 import { makeRecord, readIndex, sweep, writeIndex, type BrokenImage } from './persist.js';
 import type { DiskFormat } from './disk-image.js';
 import { importLabels } from './import-facts.js';
@@ -310,6 +311,11 @@ export class ImageStore {
   private assertIntact(r: ImageRecord): void {
     const bad = r.blobs.find((d) => this.corrupt.has(d));
     if (bad !== undefined) throw conflict(`image ${imageName(this.state.tagsOf(r.digest), r.id)} is damaged: ${this.corrupt.get(bad)!}; cunik system check --repair removes it`);
+  }
+
+  /** Bytes staged by imports, builds and loads in progress (system df). */
+  tempUsage(): Promise<number> {
+    return diskUsage(this.tmpDir);
   }
 
   // ---- check ------------------------------------------------------------------------------

@@ -20,9 +20,41 @@ export interface LaunchContext {
   started(record: InstanceRecord, handle: VmHandle): void;
 }
 
+/** What a start changes in a record: put back as it was when the start fails. */
+const START_FIELDS = ['state', 'pid', 'supervisorPid', 'startedAt', 'finishedAt', 'exitCode', 'exitCodeKnown', 'exitNote', 'network', 'vm'] as const;
+
 export async function launchInstance(ctx: LaunchContext, record: InstanceRecord): Promise<InstanceRecord> {
   const { deps } = ctx;
   if (ctx.isRunning(record.id) || !ctx.isKnown(record.id)) return record;
+  const before = Object.fromEntries(START_FIELDS.map((k) => [k, record[k]])) as Partial<InstanceRecord>;
+  let handle: VmHandle | undefined;
+  try {
+    return await boot(ctx, record, (h) => (handle = h));
+  } catch (err) {
+    // A start that fails is no exit: the VM (if one was spawned) is ended, the record is put back
+    // as it was (created, or its previous exit) with the error (Docker's State.Error), never
+    // "Exited (0)". Its exit was seen as any other meanwhile; restart policies skip it (service.ts).
+    const message = startError(err);
+    if (handle) {
+      handle.kill('SIGKILL');
+      await handle.exited;
+    }
+    Object.assign(record, before, { error: message });
+    await deps.store.save(record).catch(() => undefined); // a full disk keeps the record it had
+    throw err instanceof CunikError ? err : new CunikError('INTERNAL', message);
+  }
+}
+
+/** One sentence for a failed start: a full disk says so instead of "ENOSPC: ..., write". */
+function startError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ENOSPC') return 'cannot start: no space left on the disk holding the daemon root';
+  if (e.code === 'EDQUOT') return 'cannot start: disk quota exceeded on the daemon root';
+  return e.message ?? String(err);
+}
+
+async function boot(ctx: LaunchContext, record: InstanceRecord, spawned: (h: VmHandle) => void): Promise<InstanceRecord> {
+  const { deps } = ctx;
   const { accel } = await deps.accelerator();
   const user = (record.config.network ?? 'none') === 'user';
   const ports = user ? await (deps.bindPorts ?? bindablePorts)(record.config.ports ?? []) : [];
@@ -34,6 +66,7 @@ export async function launchInstance(ctx: LaunchContext, record: InstanceRecord)
   const shares = (record.config.mounts ?? []).filter((m) => m.type === 'volume' && m.kind === 'share' && m.name !== undefined).map((m) => m.name!);
   if (shares.length > 0) await deps.volumes?.claimShares?.(shares);
   const handle = await deps.driver.start(spec, paths, accel);
+  spawned(handle);
   Object.assign(record, {
     state: 'running',
     pid: handle.pid,
@@ -43,6 +76,7 @@ export async function launchInstance(ctx: LaunchContext, record: InstanceRecord)
     exitCode: null,
     exitCodeKnown: null,
     exitNote: null,
+    error: null,
     network,
     vm: { driver: deps.driver.name, machine: spec.machine, accelerator: accel, argv: deps.driver.argv(spec, paths, accel) },
   } satisfies Partial<InstanceRecord>);

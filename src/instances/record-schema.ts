@@ -52,6 +52,7 @@ export const StoredInstanceRecord = Type.Object({
   exitCode: Nullable(Type.Integer()),
   exitCodeKnown: Type.Optional(Nullable(Type.Boolean())),
   exitNote: Type.Optional(Nullable(Type.String())),
+  error: Type.Optional(Nullable(Type.String())),
   pid: Nullable(Type.Integer({ minimum: 1 })),
   supervisorPid: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
   config: Type.Object({

@@ -19,6 +19,8 @@ export interface InstanceRecord {
   /** false when the family cannot tell the guest's own exit code (exitCode is a stand-in); see exitNote. */
   exitCodeKnown?: boolean | null;
   exitNote?: string | null;
+  /** Why the last start failed (Docker's State.Error); null once a start succeeds. */
+  error?: string | null;
   /** The VM process (QEMU). */
   pid: number | null;
   /** The process the daemon watches and signals: the VM's cunik-shim (its process group leader). */

@@ -197,8 +197,21 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
     });
   }
 
+  /** Per instance being launched: resolves true if the launch fails (watch() reads it). */
+  private readonly startFailed = new Map<string, Promise<boolean>>();
+
   /** Boot the instance's VM (a user's start, or a restart by policy). Runs inside serialize(). */
   private launch(record: InstanceRecord): Promise<InstanceRecord> {
+    const launched = this.launchVm(record);
+    const failed = launched.then(() => false, () => true);
+    this.startFailed.set(record.id, failed);
+    void failed.then(() => {
+      if (this.startFailed.get(record.id) === failed) this.startFailed.delete(record.id);
+    });
+    return launched;
+  }
+
+  private launchVm(record: InstanceRecord): Promise<InstanceRecord> {
     return launchInstance(
       {
         deps: this.deps,
@@ -393,6 +406,9 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
         ? { code: EXIT_VMM_FAILED, known: true, note: `the VM failed to start: ${exit.vmmError}` }
         : exitStatusOf(this.deps.family(record.family), exit);
       await this.markExited(record, status);
+      // The exit of a start that failed (launch.ts puts the record back): no policy restart, and
+      // --rm is start()'s to apply.
+      if (await this.startFailed.get(record.id)) return;
       this.restarts.afterExit(record, status.code);
       if (record.config.autoRemove && this.records.has(record.id)) {
         await this.serialize(record.id, async () => {

@@ -56,6 +56,7 @@ export function toDetail(r: InstanceRecord, paths: { dir: string; consoleLog: st
     exitCode: r.exitCode,
     exitCodeKnown: r.exitCodeKnown ?? (r.exitCode === null ? null : true),
     exitNote: r.exitNote ?? null,
+    error: r.error ?? null,
     pid: r.pid,
     config: { ...r.config, restartPolicy: r.config.restartPolicy ?? NO_RESTART, network: r.config.network ?? 'none', ports: r.config.ports ?? [] },
     network: r.network ?? null,

@@ -24,7 +24,10 @@ export function register(program: Command): void {
         client.close();
         if (flags.format === 'json') return void process.stdout.write(json(df));
         const row = (type: string, g: typeof df.images): string[] => [type, String(g.total), String(g.active), bytes(g.size), reclaimable(g.reclaimable, g.size)];
-        process.stdout.write(table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], [row('Images', df.images), row('Instances', df.instances), row('Local Volumes', df.volumes)]));
+        const rows = [row('Images', df.images), row('Instances', df.instances), row('Local Volumes', df.volumes)];
+        // Uploads and staging in progress: only shown while there are some.
+        if (df.temporary.size > 0) rows.push(['Temporary Files', '', '', bytes(df.temporary.size), bytes(0)]);
+        process.stdout.write(table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], rows));
       }),
     );
 
