@@ -4,7 +4,7 @@
 // A volume is made under a staging name and renamed into place, and removed by renaming it away
 // first, so no half-made or half-removed volume is ever listed; leftovers go at the next init.
 import { execFile } from 'node:child_process';
-import { renameSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { chown, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
