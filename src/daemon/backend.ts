@@ -1,6 +1,6 @@
 // Wires the domain services to the narrow backend interfaces the routes declare.
 import { arch, platform } from 'node:os';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { API_VERSION, type InfoResponse, type VersionResponse } from '../api/schemas.js';
 import { VERSION } from '../config/defaults.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../api/detach-keys.js';
