@@ -39,6 +39,7 @@ command -v useradd >/dev/null || missing+=(passwd)                        # the 
 [ -x /usr/sbin/lighttpd ] || missing+=(lighttpd)                          # examples/lighttpd: the app (it switches to www-data at start)
 [ -f /etc/services ] || missing+=(netbase)                                # cunik build: /etc/services and /etc/protocols for linux images
 command -v systemd-analyze >/dev/null || missing+=(systemd)              # contrib/cunikd.service is checked by systemd-analyze verify
+command -v docker-registry >/dev/null || missing+=(docker-registry)     # CunikHub's tests and bench: Docker Distribution as the reference registry
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -47,7 +48,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   # The examples' services are installed for their binaries, not to run on this host (lighttpd
   # would take port 80): stop the ones this run installed, where systemd started them.
   if [ -d /run/systemd/system ]; then
-    for unit in memcached lighttpd; do
+    for unit in memcached lighttpd docker-registry; do
       [[ " ${missing[*]} " == *" $unit "* ]] && systemctl disable --now "$unit" >/dev/null 2>&1 || true
     done
   fi

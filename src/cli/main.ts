@@ -36,6 +36,7 @@ const verbs: Record<string, () => Promise<{ register: Register }>> = {
   volume: () => import('./commands/volume.js'),
   version: () => import('./commands/version.js'),
   build: () => import('./commands/build.js'),
+  hub: () => import('./commands/hub.js'),
 };
 
 /** The verb is the first argument that is not a global option (or its value). */

@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+import { main } from '../dist/src/hub/main.js';
+
+main(process.argv).catch((err) => {
+  process.stderr.write(`cunik-hub: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,97 @@
+// cunik-hub (also `cunik hub`): serve a registry over a store, or collect its garbage.
+import { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ensureDir } from '../util/ensure-dir.js';
+import { buildConfig, DEFAULT_ADDR, type HubConfig, type HubFlags } from './config.js';
+import { collectGarbage } from './gc.js';
+import { Registry } from './registry.js';
+import { buildHubServer, type Authorizer } from './server.js';
+import { FsDriver } from './storage/fs.js';
+import { Uploads } from './uploads.js';
+
+export const defaultHubRoot = (): string =>
+  process.getuid?.() === 0 ? '/var/lib/cunik-hub' : join(process.env['XDG_DATA_HOME'] ?? join(homedir(), '.local', 'share'), 'cunik-hub');
+
+async function loadConfig(file: string | undefined, flags: HubFlags): Promise<HubConfig> {
+  let text: string | undefined;
+  if (file !== undefined) {
+    text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new Error(`cannot read the config file ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.code ?? err.message}`);
+    });
+  }
+  try {
+    return buildConfig(text, flags, defaultHubRoot());
+  } catch (err) {
+    throw new Error(`${file ?? 'flags'}: ${(err as Error).message}`);
+  }
+}
+
+export interface OpenHub {
+  config: HubConfig;
+  store: FsDriver;
+  registry: Registry;
+  uploads: Uploads;
+}
+
+export async function openHub(config: HubConfig): Promise<OpenHub> {
+  await ensureDir(config.root, 0o755, 'the hub root');
+  const store = new FsDriver(config.root);
+  const registry = new Registry(store, { deletes: config.deletes });
+  return { config, store, registry, uploads: new Uploads(store, registry, config.maxBlobBytes) };
+}
+
+async function serve(config: HubConfig): Promise<void> {
+  const hub = await openHub(config);
+  let auth: Authorizer | undefined;
+  if (config.auth) {
+    const { createAuth } = await import('./auth/index.js');
+    auth = await createAuth(config.auth, config.tls !== undefined);
+  }
+  const https = config.tls && { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) };
+  const app = await buildHubServer({ registry: hub.registry, uploads: hub.uploads, ...(auth && { auth }), ...(https && { https }) });
+  await app.listen({ host: config.addr.host, port: config.addr.port });
+  const a = app.server.address();
+  const where = typeof a === 'object' && a ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : String(a);
+  process.stdout.write(`cunik-hub: listening on ${https ? 'https' : 'http'}://${where} (root ${config.root})\n`);
+  // Abandoned uploads go after the timeout even when no GC runs.
+  const sweep = setInterval(() => void hub.uploads.expire(config.uploadTimeoutMs).catch(() => undefined), Math.min(60_000, config.uploadTimeoutMs)).unref();
+  const stop = (): void => {
+    clearInterval(sweep);
+    void app.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+export function program(): Command {
+  const p = new Command('cunik-hub').description('CunikHub: an OCI registry for unikernel images').exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 125));
+  p.command('serve')
+    .description('Serve a registry (OCI Distribution Spec v1.1)')
+    .option('--addr <host:port>', `address to listen on (default ${DEFAULT_ADDR})`)
+    .option('--root <dir>', `the store (default ${defaultHubRoot()})`)
+    .option('--config <file>', 'the YAML config file (docs/hub.md)')
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
+    .option('--tls-key <file>', "the certificate's private key (PEM)")
+    .action(async (o: HubFlags & { config?: string }) => serve(await loadConfig(o.config, o)));
+  p.command('gc')
+    .description('Remove untagged manifests and blobs nothing refers to (safe while the hub serves)')
+    .option('--root <dir>', `the store (default ${defaultHubRoot()})`)
+    .option('--config <file>', 'the YAML config file (for the grace period and the root)')
+    .option('--dry-run', 'only say what would be removed')
+    .action(async (o: { root?: string; config?: string; dryRun?: boolean }) => {
+      const config = await loadConfig(o.config, { ...(o.root !== undefined && { root: o.root }) });
+      const hub = await openHub(config);
+      const r = await collectGarbage(hub.store, hub.registry, hub.uploads, { graceMs: config.gcGraceMs, uploadTimeoutMs: config.uploadTimeoutMs, dryRun: o.dryRun === true });
+      const verb = r.dryRun ? 'would remove' : 'removed';
+      for (const m of r.manifests) process.stdout.write(`${verb} manifest ${m}\n`);
+      for (const b of r.blobs) process.stdout.write(`${verb} blob ${b}\n`);
+      process.stdout.write(`${verb} ${r.manifests.length} manifests, ${r.links} blob links, ${r.blobs.length} blobs (${r.bytes} bytes), ${r.uploads} abandoned uploads\n`);
+    });
+  return p;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await program().parseAsync(argv);
+}

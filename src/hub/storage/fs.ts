@@ -1,0 +1,177 @@
+// The filesystem storage driver. Keys are paths under the root (checked by the registry before
+// they get here: names, tags and digests only). Small objects are written by the project's
+// atomic write; upload data is appended in place and renamed into blobs/ when it is verified.
+import { createReadStream, type Stats } from 'node:fs';
+import { mkdir, open, readFile, readdir, rename, rm, stat, truncate, unlink, utimes, readFile as rf } from 'node:fs/promises';
+import { dirname, join, basename } from 'node:path';
+import type { Readable } from 'node:stream';
+import { atomicWriteFile } from '../../util/atomic-write.js';
+import type { ObjectInfo, StorageDriver } from './driver.js';
+
+const missing = (err: unknown): boolean => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '');
+/** While GC decides, an object it removes sits beside itself under this name (see touch). */
+const doomed = (path: string): string => join(dirname(path), `.gc-${basename(path)}`);
+
+export class FsDriver implements StorageDriver {
+  constructor(readonly root: string) {}
+
+  private path(key: string): string {
+    return join(this.root, key);
+  }
+
+  async read(key: string): Promise<Buffer | undefined> {
+    return readFile(this.path(key)).catch((err) => (missing(err) ? undefined : Promise.reject(err)));
+  }
+
+  async write(key: string, data: Buffer | string): Promise<void> {
+    const p = this.path(key);
+    try {
+      await atomicWriteFile(p, data);
+    } catch (err) {
+      if (!missing(err)) throw err;
+      await mkdir(dirname(p), { recursive: true });
+      await atomicWriteFile(p, data);
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    const st: Stats | undefined = await stat(this.path(key)).catch((err) => (missing(err) ? undefined : Promise.reject(err)));
+    return st && st.isFile() ? { size: st.size, modifiedMs: st.mtimeMs } : undefined;
+  }
+
+  reader(key: string, range?: { start: number; end: number }): Readable {
+    return createReadStream(this.path(key), range ? { start: range.start, end: range.end } : {});
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const names = await readdir(this.path(prefix)).catch((err) => (missing(err) ? [] : Promise.reject(err)));
+    return names.filter((n) => !n.startsWith('.'));
+  }
+
+  async isPrefix(prefix: string): Promise<boolean> {
+    return stat(this.path(prefix)).then((s) => s.isDirectory(), () => false);
+  }
+
+  async delete(key: string): Promise<void> {
+    await unlink(this.path(key)).catch((err) => (missing(err) ? undefined : Promise.reject(err)));
+  }
+
+  async deleteTree(prefix: string): Promise<void> {
+    // Renamed aside first, so the tree disappears at once and a crash leaves only junk GC removes.
+    const p = this.path(prefix);
+    const aside = join(dirname(p), `.deleted-${basename(p)}-${process.pid}-${Date.now()}`);
+    try {
+      await rename(p, aside);
+    } catch (err) {
+      if (missing(err)) return;
+      throw err;
+    }
+    await rm(aside, { recursive: true, force: true });
+  }
+
+  async append(key: string, offset: number, source: AsyncIterable<Buffer>, onChunk: (b: Buffer) => void): Promise<number> {
+    const p = this.path(key);
+    await mkdir(dirname(p), { recursive: true });
+    const fh = await open(p, 'a');
+    let size = offset;
+    try {
+      for await (const chunk of source) {
+        await fh.write(chunk);
+        onChunk(chunk);
+        size += chunk.length;
+      }
+      await fh.sync();
+    } catch (err) {
+      await fh.close();
+      await truncate(p, offset).catch(() => undefined);
+      throw err;
+    }
+    await fh.close();
+    return size;
+  }
+
+  async commit(from: string, to: string): Promise<void> {
+    const src = this.path(from);
+    const dest = this.path(to);
+    const fh = await open(src, 'r');
+    await fh.sync();
+    await fh.close();
+    if (await this.touch(to)) return void (await rm(src, { force: true }));
+    await mkdir(dirname(dest), { recursive: true });
+    await rename(src, dest);
+  }
+
+  async touch(key: string): Promise<boolean> {
+    const p = this.path(key);
+    const now = new Date();
+    try {
+      await utimes(p, now, now);
+      return true;
+    } catch (err) {
+      if (!missing(err)) throw err;
+    }
+    // GC may be deciding about it this very moment: take it back (rename is atomic, one side wins).
+    try {
+      await rename(doomed(p), p);
+      await utimes(p, now, now);
+      return true;
+    } catch (err) {
+      if (missing(err)) return false;
+      throw err;
+    }
+  }
+
+  async removeIfOlder(key: string, cutoffMs: number): Promise<boolean> {
+    const p = this.path(key);
+    const aside = doomed(p);
+    try {
+      await rename(p, aside);
+    } catch (err) {
+      if (missing(err)) return false;
+      throw err;
+    }
+    // A touch that came before the rename shows in the mtime; one after it found the file gone
+    // and took it back from `aside` (then our unlink below finds nothing).
+    const st = await stat(aside).catch(() => undefined);
+    if (st === undefined) return false;
+    if (st.mtimeMs >= cutoffMs) {
+      await rename(aside, p).catch(() => undefined);
+      return false;
+    }
+    try {
+      await unlink(aside);
+      return true;
+    } catch (err) {
+      if (missing(err)) return false;
+      throw err;
+    }
+  }
+
+  async lock(name: string): Promise<(() => Promise<void>) | undefined> {
+    const p = this.path(name);
+    await mkdir(dirname(p), { recursive: true });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fh = await open(p, 'wx', 0o644);
+        await fh.writeFile(`${process.pid}\n`);
+        await fh.close();
+        return async () => void (await rm(p, { force: true }));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const pid = Number((await rf(p, 'utf8').catch(() => '')).trim());
+        if (pid > 0 && alive(pid)) return undefined;
+        await rm(p, { force: true }); // its holder died (SIGKILL): take it over
+      }
+    }
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
