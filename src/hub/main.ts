@@ -24,7 +24,7 @@ async function loadConfig(file: string | undefined, flags: HubFlags): Promise<Hu
   try {
     return buildConfig(text, flags, defaultHubRoot());
   } catch (err) {
-    throw new Error(`${file ?? 'flags'}: ${(err as Error).message}`);
+    throw new Error(file === undefined ? (err as Error).message : `${file}: ${(err as Error).message}`);
   }
 }
 
