@@ -13,6 +13,7 @@
 //   the kernel the image was built from) in place of the vmlinux.
 // Medians of 7 rounds after one warm-up round. ratio = cunik_ms / bare_ms (goal <= 1.10);
 // bzimage_ratio = bzimage_ms / cunik_ms (goal >= 2.5).
+import { killOnExitSignal } from '../test/helpers/cleanup.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -106,6 +107,7 @@ async function bareBoot(t: BareTemplate, kernel?: string): Promise<number> {
     const ready = textInFile(join(dir, 'console.log'), READY);
     const t0 = now();
     const child = spawn(args[0]!, args.slice(1), { detached: true, stdio: 'ignore' });
+    killOnExitSignal(child, true); // a killed bench leaves no VM behind
     const gone = exited(child);
     try {
       const t1 = await Promise.race([ready, gone.then(() => Promise.reject(new Error(`bare QEMU exited before the ready line: ${readFileSync(join(dir, 'console.log'), 'latin1')}`)))]);

@@ -9,6 +9,7 @@
 // three rounds a side sometimes had none without 10-20 ms of steal per instance); memory: each
 // side's mean. The steal time of each phase is reported, so a reader can tell a noisy phase from
 // a slow one.
+import { killOnExitSignal } from '../test/helpers/cleanup.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -168,6 +169,7 @@ async function bareRound(count: number, t: BareTemplate): Promise<{ phase: Phase
         writeFileSync(join(dir, 'console.log'), '');
         const args = t.argv.map((a) => a.split(t.instanceDir).join(dir).split(t.socketDir).join(dir)).map((a) => (a === join(dir, 'kernel') ? t.kernel : a));
         const child = spawn(args[0]!, args.slice(1), { detached: true, stdio: 'ignore' });
+        killOnExitSignal(child, true); // a killed bench leaves no VM behind
         child.unref();
         children.push(child);
         const qmpPath = /unix:([^,]+)/.exec(args[args.indexOf('-qmp') + 1]!)![1]!;

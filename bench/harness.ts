@@ -1,4 +1,5 @@
 // Shared benchmark pieces: a private daemon with the hello image, timing helpers, bare QEMU runs.
+import { killOnExitSignal } from '../test/helpers/cleanup.js';
 import { spawn } from 'node:child_process';
 import { watch } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
@@ -57,6 +58,7 @@ export async function bareRun(argv: string[], instanceDir: string): Promise<{ fi
     const line = firstLine(join(dir, 'console.log'));
     const t0 = now();
     const child = spawn(args[0]!, args.slice(1), { detached: true, stdio: 'ignore' });
+    killOnExitSignal(child, true); // a killed bench leaves no VM behind
     const exited = new Promise<number>((resolve) => child.once('exit', () => resolve(now())));
     await line.ready;
     const firstLineMs = now() - t0;

@@ -1,5 +1,6 @@
 // lifecycle: create/start/stop/rm cycles of the idle hello kernel through the daemon, 4 in parallel,
 // against bare QEMU start/stop cycles with the same argv, in alternating batches of one run.
+import { killOnExitSignal } from '../test/helpers/cleanup.js';
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,6 +34,7 @@ async function bareCycle(argv: string[], instanceDir: string, socketDir: string,
     const args = argv.map((a) => (a === join(instanceDir, 'kernel') ? kernel : a.split(instanceDir).join(dir).split(socketDir).join(sock)));
     const qmpPath = /unix:([^,]+)/.exec(args[args.indexOf('-qmp') + 1]!)![1]!;
     const child = spawn(args[0]!, args.slice(1), { detached: true, stdio: 'ignore' });
+    killOnExitSignal(child, true); // a killed bench leaves no VM behind
     const exited = new Promise((r) => child.once('exit', r));
     try {
       const qmp = await QmpClient.connect(qmpPath, { timeoutMs: 10_000 });

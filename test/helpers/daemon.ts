@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { CunikClient } from '../../src/client/index.js';
 import { DAEMON_NODE_FLAGS, installRoot } from '../../src/config/defaults.js';
+import { onExitSignal } from './cleanup.js';
 
 export const repo = installRoot();
 export const kernels = join(repo, 'build', 'kernels');
@@ -36,6 +37,11 @@ export async function startDaemon(opts: { args?: string[]; dir?: string; netns?:
   const proc = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], ...(opts.env && { env: { ...process.env, ...opts.env } }) });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  // Killed harness (SIGTERM/SIGINT): its VMs and this daemon go with it (stop() is never reached).
+  const offSignal = onExitSignal(() => {
+    proc.kill('SIGKILL');
+    killUnder(root);
+  });
   const client = new CunikClient(socket);
   // Generous: loading the daemon takes about 2 s of CPU, much longer on a machine busy with guests.
   const deadline = Date.now() + 30_000;
@@ -46,6 +52,7 @@ export async function startDaemon(opts: { args?: string[]; dir?: string; netns?:
     } catch (e) {
       if (Date.now() > deadline || proc.exitCode !== null) {
         // A daemon left starting would outlive the test and keep its file from ever ending.
+        offSignal();
         proc.kill('SIGKILL');
         throw new Error(`daemon did not start: ${err || String(e)}`);
       }
@@ -60,6 +67,7 @@ export async function startDaemon(opts: { args?: string[]; dir?: string; netns?:
     proc,
     stderr: () => err,
     async stop(stopOpts) {
+      offSignal();
       client.close();
       const killed = stopOpts?.keepFiles ? [] : killInstances(root);
       if (proc.exitCode === null && proc.signalCode === null) {
@@ -103,6 +111,22 @@ export function killInstances(root: string): number[] {
     }
   }
   return pids;
+}
+
+/**
+ * SIGKILL every process whose command line names a path under `root` (the daemon's VMs and their
+ * shims), whether or not QEMU has written its pidfile yet: for a harness killed mid-start.
+ */
+export function killUnder(root: string): void {
+  const prefix = root.endsWith('/') ? root : `${root}/`;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(prefix)) process.kill(Number(name), 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
 
 /** Resolves once none of `pids` exists any more (zombies count as gone), or after `timeoutMs`. */
