@@ -4,11 +4,9 @@
 // The bare QEMUs run with transparent huge pages off, as the daemon runs its own (docs/qemu.md).
 //
 // Four rounds of each side in ABBAABBA order (daemon, bare, bare, daemon, daemon, bare, bare,
-// daemon), so that a host that gets slower or faster during the run weighs on both sides alike.
-// Start times: each side's fastest round (the noise of a shared host only ever adds time; with
-// three rounds a side sometimes had none without 10-20 ms of steal per instance); memory: each
-// side's mean. The steal time of each phase is reported, so a reader can tell a noisy phase from
-// a slow one.
+// daemon; bench/method.ts), so that a host that gets slower or faster during the run weighs on
+// both sides alike. Start times and memory: each side's median round (as every bench reports).
+// The steal time of each phase is reported, so a reader can tell a noisy phase from a slow one.
 import { killOnExitSignal } from '../test/helpers/cleanup.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpClient } from '../src/vmm/qemu/qmp.js';
 import { repo, startDaemon, type TestDaemon } from '../test/helpers/daemon.js';
-import { daemonWithHello, median, now, round } from './harness.js';
+import { daemonWithHello, header, median, now, round } from './harness.js';
+import { abbaOrder } from './method.js';
 
 const { NODE_EXTRA_CA_CERTS: _certs, ...cliEnv } = process.env;
 const memAvailableKiB = (): number => Number(/MemAvailable:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))![1]);
@@ -187,10 +186,10 @@ async function bareRound(count: number, t: BareTemplate): Promise<{ phase: Phase
 }
 
 /** Phase order: ABBAABBA... (daemon, bare, bare, daemon, daemon, bare, ...), `rounds` of each side. */
-export const phaseOrder = (rounds: number): ('daemon' | 'bare')[] =>
-  Array.from({ length: rounds * 2 }, (_, i) => ((i + 1) >> 1) % 2 === 0 ? 'daemon' : 'bare');
+export const phaseOrder = (rounds: number): ('daemon' | 'bare')[] => abbaOrder(rounds, 2).map((i) => (i === 0 ? 'daemon' : 'bare'));
 
 export async function density(count = 1000, rounds = 4): Promise<Record<string, number>> {
+  header('density', { instances: count, rounds });
   const first = await daemonRound(count, true);
   const t = first.template;
   const phases: { side: 'daemon' | 'bare'; phase: Phase }[] = [{ side: 'daemon', phase: first.phase }];
@@ -208,14 +207,13 @@ export async function density(count = 1000, rounds = 4): Promise<Record<string, 
     rmSync(join(t.kernel, '..'), { recursive: true, force: true });
   }
   const of = (side: 'daemon' | 'bare'): Phase[] => phases.filter((p) => p.side === side).map((p) => p.phase);
-  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const hostMiB = mean(of('daemon').map((p) => p.mibPerInstance));
-  const bareMiB = mean(of('bare').map((p) => p.mibPerInstance));
-  const startS = Math.min(...of('daemon').map((p) => p.startS));
-  const bareStartS = Math.min(...of('bare').map((p) => p.startS));
+  const hostMiB = median(of('daemon').map((p) => p.mibPerInstance));
+  const bareMiB = median(of('bare').map((p) => p.mibPerInstance));
+  const startS = median(of('daemon').map((p) => p.startS));
+  const bareStartS = median(of('bare').map((p) => p.startS));
+  console.log(`# density: the bare QEMUs ran with transparent huge pages ${thpOff ? 'off, as the daemon runs its VMs' : 'as the host has them (not root: could not turn them off)'}`);
   const f = first.figures;
   const result: Record<string, number> = {
-    instances: count,
     running_at_once: f['running_at_once']!,
     restored: f['restored']!,
     host_mib_per_instance: round(hostMiB, 3),
@@ -229,7 +227,6 @@ export async function density(count = 1000, rounds = 4): Promise<Record<string, 
     ps_api_ms: round(f['ps_api_ms']!),
     node_ms: round(f['node_ms']!),
     restore_s: round(f['restore_s']!, 3),
-    bare_thp_off: thpOff ? 1 : 0,
   };
   // Each phase, in run order (see phaseOrder): its start time and the host's steal per instance.
   phases.forEach(({ side, phase }, i) => {

@@ -8,12 +8,7 @@ import { join } from 'node:path';
 import { createReadStream } from 'node:fs';
 import { startDaemon, helloKernel, type TestDaemon } from '../test/helpers/daemon.js';
 
-export const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
-export const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
+export { abba, header, median, round } from './method.js';
 export const now = (): number => performance.now();
 
 export async function daemonWithHello(): Promise<TestDaemon> {

@@ -1,11 +1,14 @@
-// npm run bench [-- NAME...]: runs the named benchmarks (default: all); each prints its figures,
-// and the run ends with one line `RESULT {json}`.
+// npm run bench [-- NAME...] [--check]: runs the named benchmarks (default: all); each prints a
+// header (its parameters and goals, bench/goals.ts) and its figures, and the run ends with one line
+// `RESULT {json}` of measured figures only. --check: then each goal's verdict, and exit status 1
+// when a figure misses its goal.
 import { bootLinux } from './boot-linux.js';
 import { buildCache } from './build-cache.js';
 import { cliBench } from './cli.js';
 import { coldstart } from './coldstart.js';
 import { density } from './density.js';
 import { lifecycle } from './lifecycle.js';
+import { checkGoals, verdictLine } from './method.js';
 
 const benchmarks: Record<string, () => Promise<Record<string, number>>> = {
   coldstart: () => coldstart(),
@@ -23,7 +26,10 @@ function numberArg(flag: string, fallback: number): number {
 }
 
 const valued = new Set(['--count', '--rounds']);
-const wanted = process.argv.slice(2).filter((a, i, all) => !valued.has(a) && !valued.has(all[i - 1]!));
+const flags = new Set(['--check']);
+const args = process.argv.slice(2);
+const check = args.includes('--check');
+const wanted = args.filter((a, i, all) => !valued.has(a) && !flags.has(a) && !valued.has(all[i - 1]!));
 for (const name of wanted) {
   if (!benchmarks[name]) {
     console.error(`bench: unknown benchmark ${name} (known: ${Object.keys(benchmarks).join(', ')})`);
@@ -35,5 +41,16 @@ for (const name of wanted.length ? wanted : Object.keys(benchmarks)) {
   results[name] = await benchmarks[name]!();
   console.log(`${name}: ${JSON.stringify(results[name])}`);
 }
+let missed = 0;
+if (check) {
+  for (const v of checkGoals(results)) {
+    console.log(verdictLine(v));
+    if (!v.met) missed++;
+  }
+}
 const single = Object.keys(results).length === 1 ? Object.values(results)[0] : results;
 console.log(`RESULT ${JSON.stringify(single)}`);
+if (missed > 0) {
+  console.error(`bench: ${missed} figure${missed === 1 ? '' : 's'} missed ${missed === 1 ? 'its goal' : 'their goals'}`);
+  process.exit(1);
+}

@@ -1,12 +1,13 @@
 // lifecycle: create/start/stop/rm cycles of the idle hello kernel through the daemon, 4 in parallel,
-// against bare QEMU start/stop cycles with the same argv, in alternating batches of one run.
+// against bare QEMU start/stop cycles with the same argv, in batches of 20 in ABBA order; each
+// figure is the median over the batches.
 import { killOnExitSignal } from '../test/helpers/cleanup.js';
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpClient } from '../src/vmm/qemu/qmp.js';
-import { daemonWithHello, now, round } from './harness.js';
+import { abba, daemonWithHello, header, median, now, round } from './harness.js';
 import type { TestDaemon } from '../test/helpers/daemon.js';
 
 const PARALLEL = 4;
@@ -63,11 +64,10 @@ async function inParallel(total: number, cycle: () => Promise<void>): Promise<nu
   return (now() - t0) / 1000;
 }
 
-export async function lifecycle(cycles = 200): Promise<Record<string, number>> {
+export async function lifecycle(rounds = 10, batch = 20): Promise<Record<string, number>> {
+  header('lifecycle', { rounds, cycles_per_round: batch, parallel: PARALLEL });
   const d = await daemonWithHello();
-  let daemonS = 0;
-  let bareS = 0;
-  let daemonCpu = 0;
+  const daemonCpu: number[] = [];
   try {
     const { id } = await d.client.createInstance({ image: 'hello', args: ['idle'], name: 'argv-source' });
     await d.client.startInstance(id);
@@ -76,15 +76,15 @@ export async function lifecycle(cycles = 200): Promise<Record<string, number>> {
     const kernel = join(mkdtempSync(join(tmpdir(), 'cunik-k-')), 'kernel');
     copyFileSync(join(detail.paths.dir, 'kernel'), kernel);
     await d.client.removeInstance(id, true);
-    // Alternate batches so both sides see the same machine conditions.
-    const batch = 20;
-    for (let done = 0; done < cycles; done += batch) {
-      const size = Math.min(batch, cycles - done);
-      const cpu0 = cpuMs(d.proc.pid!);
-      daemonS += await inParallel(size, () => daemonCycle(d));
-      daemonCpu += cpuMs(d.proc.pid!) - cpu0;
-      bareS += await inParallel(size, () => bareCycle(detail.vm.argv, detail.paths.dir, socketDir, kernel));
-    }
+    const perS = await abba(rounds, {
+      daemon: async () => {
+        const cpu0 = cpuMs(d.proc.pid!);
+        const s = await inParallel(batch, () => daemonCycle(d));
+        daemonCpu.push((cpuMs(d.proc.pid!) - cpu0) / batch);
+        return batch / s;
+      },
+      bare: async () => batch / (await inParallel(batch, () => bareCycle(detail.vm.argv, detail.paths.dir, socketDir, kernel))),
+    });
     const leftoverDirs = readdirSync(join(d.root, 'instances')).length;
     const leftoverSockets = existsSync(socketDir) ? readdirSync(socketDir).length : 0;
     const ps = spawn('pgrep', ['-f', join(d.root, 'instances')]);
@@ -92,17 +92,16 @@ export async function lifecycle(cycles = 200): Promise<Record<string, number>> {
     ps.stdout.on('data', (c: Buffer) => (out += c.toString()));
     await new Promise((r) => ps.once('exit', r));
     const leftoverProcesses = out.trim() ? out.trim().split('\n').length : 0;
+    const cycles_per_s = median(perS.daemon);
+    const bare_cycles_per_s = median(perS.bare);
     const result = {
-      cycles,
-      parallel: PARALLEL,
-      cycles_per_s: round(cycles / daemonS),
-      bare_cycles_per_s: round(cycles / bareS),
-      ratio: round(bareS / daemonS, 3),
-      daemon_cpu_ms_per_cycle: round(daemonCpu / cycles, 1),
+      cycles_per_s: round(cycles_per_s),
+      bare_cycles_per_s: round(bare_cycles_per_s),
+      ratio: round(cycles_per_s / bare_cycles_per_s, 3),
+      daemon_cpu_ms_per_cycle: round(median(daemonCpu), 1),
       leftover_processes: leftoverProcesses,
       leftover_dirs: leftoverDirs,
       leftover_sockets: leftoverSockets,
-      firecracker_reference_per_s: 10,
     };
     rmSync(join(kernel, '..'), { recursive: true, force: true });
     if (leftoverProcesses || leftoverDirs || leftoverSockets) throw new Error(`lifecycle left things behind: ${JSON.stringify(result)}`);

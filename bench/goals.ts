@@ -1,0 +1,32 @@
+// Every benchmark's goals, in one table: `npm run bench -- NAME --check` exits non-zero when a
+// figure misses its goal, and each bench's header prints its lines. A ratio is always Cunik's
+// figure over its peer's (bare QEMU with the daemon's own argv, `node -e 0`, ...), whichever way
+// is better for that figure.
+export interface Goal {
+  bench: string;
+  figure: string;
+  /** Which way is better. */
+  better: 'lower' | 'higher';
+  goal: number;
+  what: string;
+  /** Where the goal comes from. */
+  source: string;
+}
+
+export const GOALS: readonly Goal[] = [
+  { bench: 'coldstart', figure: 'ratio', better: 'lower', goal: 1.5, what: 'Cunik / bare QEMU: ms from the start request (bare: the spawn) to the first console line', source: 'set with this table (no earlier goal)' },
+  { bench: 'cli', figure: 'ratio', better: 'lower', goal: 1.25, what: '`cunik version` / `node -e 0` (as bin/cunik starts node)', source: 'set with this table (no earlier goal)' },
+  { bench: 'cli', figure: 'run_ratio', better: 'lower', goal: 1.5, what: '`cunik run --rm hello` / (`node -e 0` + the bare QEMU run to its exit)', source: 'set with this table (no earlier goal)' },
+  { bench: 'lifecycle', figure: 'ratio', better: 'higher', goal: 0.8, what: 'Cunik / bare QEMU: create+start+stop+rm cycles per second, 4 in parallel', source: 'docs/instances.md' },
+  { bench: 'density', figure: 'host_vs_bare', better: 'lower', goal: 1.05, what: 'Cunik / bare QEMU: host memory per idle instance', source: 'docs/instances.md' },
+  { bench: 'density', figure: 'start_vs_bare', better: 'lower', goal: 1.2, what: 'Cunik / bare QEMU: seconds to start all, two at a time', source: 'docs/instances.md' },
+  { bench: 'density', figure: 'daemon_rss_kib_per_instance', better: 'lower', goal: 100, what: "the daemon's RSS growth per running instance, KiB", source: 'docs/instances.md' },
+  { bench: 'density', figure: 'restore_s', better: 'lower', goal: 5, what: 'seconds for a restarted daemon to re-adopt them all', source: 'docs/instances.md' },
+  { bench: 'density', figure: 'ps_ms', better: 'lower', goal: 100, what: '`cunik ps` with all of them running, ms', source: 'docs/instances.md' },
+  { bench: 'boot-linux', figure: 'ratio', better: 'lower', goal: 1.1, what: 'Cunik / bare QEMU: ms to the httpd example\'s ready line', source: 'bench/boot-linux.ts' },
+  { bench: 'boot-linux', figure: 'bzimage_ratio', better: 'lower', goal: 0.4, what: 'Cunik (uncompressed vmlinux) / bare QEMU booting the bzImage: ms to the ready line', source: 'bench/boot-linux.ts (bzImage at least 2.5 times slower)' },
+  { bench: 'build-cache', figure: 'warm_s', better: 'lower', goal: 0.5, what: 'seconds to rebuild the unchanged redis example', source: 'bench/build-cache.ts' },
+  { bench: 'build-cache', figure: 'one_file_ratio', better: 'lower', goal: 1 / 3, what: 'rebuild after one file changed / the cold build', source: 'bench/build-cache.ts' },
+];
+
+export const goalsOf = (bench: string): Goal[] => GOALS.filter((g) => g.bench === bench);
