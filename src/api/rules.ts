@@ -20,3 +20,12 @@ export const PATTERN_RULES: Readonly<Record<string, string>> = {
   [KEY_VALUE_PATTERN]: KEY_VALUE_RULE,
   [TAIL_PATTERN]: TAIL_RULE,
 };
+
+/** Restart policies (Docker's): the one list for the API's schema, the CLI's --restart and the instances. */
+export const RESTART_POLICY_NAMES = ['no', 'on-failure', 'always', 'unless-stopped'] as const;
+export type RestartPolicyName = (typeof RESTART_POLICY_NAMES)[number];
+/** A restart policy as instances keep it: on-failure gives up after maximumRetryCount restarts (0: never). */
+export interface RestartPolicySettings {
+  name: RestartPolicyName;
+  maximumRetryCount: number;
+}

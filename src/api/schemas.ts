@@ -4,7 +4,7 @@
 // (camelCase here), so a Docker-compatibility layer only has to translate.
 import { Type, type Static } from 'typebox';
 import { LIMITS } from './limits.js';
-import { KEY_VALUE_PATTERN, NAME_PATTERN, TAIL_PATTERN } from './rules.js';
+import { KEY_VALUE_PATTERN, NAME_PATTERN, TAIL_PATTERN, type RestartPolicyName } from './rules.js';
 import { Mount, MountRequest } from './volumes.js';
 
 export const API_VERSION = 'v1';
@@ -33,6 +33,9 @@ export const RestartPolicy = Type.Object(
   },
   { additionalProperties: false },
 );
+// The schema's names are rules.ts's list: this fails to compile when the two differ.
+const SAME_RESTART_NAMES: [Static<typeof RestartPolicy>['name'], RestartPolicyName] extends [RestartPolicyName, Static<typeof RestartPolicy>['name']] ? true : never = true;
+void SAME_RESTART_NAMES;
 
 export const Protocol = Type.Union([Type.Literal('tcp'), Type.Literal('udp')]);
 

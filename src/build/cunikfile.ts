@@ -10,6 +10,7 @@ import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Docume
 import { inRange, LIMITS, rangeText } from '../api/limits.js';
 import { invalid } from '../errors.js';
 import type { GroupSpec, UserSpec } from './linux/userland.js';
+import { MiB, parseSize } from '../util/size.js';
 
 const Size = Type.Union([
   Type.Integer({ minimum: LIMITS.memoryMiB.min, maximum: LIMITS.memoryMiB.max, description: 'MiB' }),
@@ -264,10 +265,8 @@ export class CunikfileReader {
 
   private memory(v: number | string): number {
     if (typeof v === 'number') return v;
-    const m = /^([0-9]+) *([KkMmGg]?)/.exec(v)!;
-    const n = Number(m[1]);
-    const unit = (m[2] ?? '').toLowerCase();
-    const mib = unit === 'g' ? n * 1024 : unit === 'k' ? Math.ceil(n / 1024) : n;
+    // The schema's pattern let only sizes through; k rounds up to whole MiB.
+    const mib = Math.ceil(parseSize(v, 'm')! / MiB);
     if (!inRange(mib, LIMITS.memoryMiB)) this.fail(['memory'], `expected ${rangeText(LIMITS.memoryMiB)} (1 TiB), got ${JSON.stringify(v)}`);
     return mib;
   }

@@ -1,5 +1,8 @@
 // Pure parsers for flag values, unit-tested. Every range is the API's (api/limits.ts).
+import { isIPv4 } from 'node:net';
 import { inRange, LIMITS, rangeText, type Range } from '../api/limits.js';
+import { MiB, parseSize } from '../util/size.js';
+import { RESTART_POLICY_NAMES, type RestartPolicyName, type RestartPolicySettings } from '../api/rules.js';
 
 /** A whole number written in decimal digits, within `range`; `what` names it in the message. */
 function wholeNumber(value: string, what: string, range: Range): number {
@@ -8,13 +11,11 @@ function wholeNumber(value: string, what: string, range: Range): number {
   return n;
 }
 
-const units: Record<string, number> = { b: 1 / (1024 * 1024), k: 1 / 1024, m: 1, g: 1024, t: 1024 * 1024 };
-
 /** "64m", "64MiB", "1g", "512" (MiB) → MiB; throws with a clear message otherwise. */
 export function parseMemoryMiB(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:ib|i|b)?$/i.exec(value.trim());
-  if (!m) throw new Error(`invalid memory value: ${value} (use e.g. 64m, 512M, 1g)`);
-  const mib = Number(m[1]) * units[(m[2] || 'm').toLowerCase()]!;
+  const bytes = parseSize(value, 'm');
+  if (bytes === undefined) throw new Error(`invalid memory value: ${value} (use e.g. 64m, 512M, 1g)`);
+  const mib = bytes / MiB;
   if (!Number.isInteger(mib)) throw new Error(`invalid memory value: ${value} (must be a whole number of MiB)`);
   if (mib < LIMITS.memoryMiB.min) throw new Error(`invalid memory value: ${value} (at least ${LIMITS.memoryMiB.min} MiB)`);
   if (mib > LIMITS.memoryMiB.max) throw new Error(`invalid memory value: ${value} (at most 1 TiB)`);
@@ -42,17 +43,11 @@ export function parseTail(value: string): number | 'all' {
   return Number(value);
 }
 
-type RestartPolicyName = 'no' | 'on-failure' | 'always' | 'unless-stopped';
-interface RestartPolicy {
-  name: RestartPolicyName;
-  maximumRetryCount: number;
-}
 
 /** "on-failure:3" → { name: 'on-failure', maximumRetryCount: 3 }. */
-export function parseRestartPolicy(value: string): RestartPolicy {
+export function parseRestartPolicy(value: string): RestartPolicySettings {
   const [name, count, ...rest] = value.split(':');
-  const names: RestartPolicyName[] = ['no', 'on-failure', 'always', 'unless-stopped'];
-  if (!names.includes(name as RestartPolicyName) || rest.length > 0) {
+  if (!RESTART_POLICY_NAMES.includes(name as RestartPolicyName) || rest.length > 0) {
     throw new Error(`invalid restart policy: ${value} (no, on-failure[:N], always or unless-stopped)`);
   }
   if (count !== undefined) {
@@ -94,7 +89,7 @@ export function parsePublish(value: string, previous: PublishSpec[] = []): Publi
   if (parts.length >= 2 && parts[parts.length - 2] !== '') spec.hostPort = portNumber(parts[parts.length - 2]!, value, 'the host port');
   if (parts.length === 3) {
     const ip = parts[0]!;
-    if (!/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(ip)) {
+    if (!isIPv4(ip)) {
       throw new Error(`invalid port mapping: ${value} (the host address must be an IPv4 address like 127.0.0.1)`);
     }
     spec.hostIp = ip;
@@ -150,10 +145,8 @@ export function parseVolumeSpec(value: string, previous: VolumeSpec[] = []): Vol
 
 /** "64m", "1g", "512k", "1048576" (bytes) → bytes: sizes of block volumes. */
 export function parseSizeBytes(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:ib|i|b)?$/i.exec(value.trim());
-  if (!m) throw new Error(`invalid size: ${value} (use e.g. 64m, 1g)`);
-  const scale: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-  const bytes = Number(m[1]) * scale[m[2]!.toLowerCase()]!;
+  const bytes = parseSize(value);
+  if (bytes === undefined) throw new Error(`invalid size: ${value} (use e.g. 64m, 1g)`);
   if (!Number.isInteger(bytes) || bytes <= 0) throw new Error(`invalid size: ${value} (a whole number of bytes)`);
   if (!inRange(bytes, LIMITS.volumeSizeBytes)) throw new Error(`invalid size: ${value} (from 8 MiB to 16 TiB)`);
   return bytes;

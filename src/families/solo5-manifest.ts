@@ -2,6 +2,8 @@
 // in .note.solo5.manifest (Solo5's include/mft_abi.h: struct mft1_note, struct mft_entry), as
 // solo5-elftool and the tenders do (tenders/common/elf.c elf_load_note). Pure: takes the file's
 // bytes. `cunik import` stores the result in the label org.cunik.solo5.devices (images/import-facts.ts).
+import { programHeaders, PT_NOTE, readElfHeader } from '../util/elf.js';
+
 export type Solo5DeviceType = 'net' | 'block';
 
 export interface Solo5Device {
@@ -14,22 +16,15 @@ const NHDR_SIZE = 20; // Elf64_Nhdr (12) + "Solo5\0" padded to 8
 const MFT_ALIGN = 8; // the desc (struct mft) starts 8-aligned: 4 bytes of padding after the header
 const ENTRY_SIZE = 104; // name[68], type u32, union u (16, 8-aligned), union b (8), bool, padding
 const ENTRY_TYPES: Record<number, Solo5DeviceType> = { 1: 'block', 2: 'net' };
-const PT_NOTE = 4;
 
 /** The devices a Solo5 ELF declares, or undefined when it has no MFT1 manifest note. */
 export function solo5ManifestDevices(elf: Buffer): Solo5Device[] | undefined {
   // ELF64 as Solo5 builds them; ELF32 too (the project's test kernels imitate Solo5 in 32 bits).
-  if (elf.length < 52 || elf.readUInt32BE(0) !== 0x7f454c46 || elf[5] !== 1 || (elf[4] !== 1 && elf[4] !== 2)) return undefined;
-  const is64 = elf[4] === 2;
-  if (is64 && elf.length < 64) return undefined;
-  const phoff = is64 ? Number(elf.readBigUInt64LE(32)) : elf.readUInt32LE(28);
-  const phentsize = elf.readUInt16LE(is64 ? 54 : 42);
-  const phnum = elf.readUInt16LE(is64 ? 56 : 44);
-  for (let i = 0; i < phnum; i++) {
-    const ph = phoff + i * phentsize;
-    if (ph + (is64 ? 56 : 32) > elf.length || elf.readUInt32LE(ph) !== PT_NOTE) continue;
-    const off = is64 ? Number(elf.readBigUInt64LE(ph + 8)) : elf.readUInt32LE(ph + 4);
-    const size = is64 ? Number(elf.readBigUInt64LE(ph + 32)) : elf.readUInt32LE(ph + 16);
+  const hdr = elf.length >= 52 && elf[5] === 1 && (elf[4] === 1 || elf[4] === 2) ? readElfHeader(elf) : undefined;
+  if (!hdr || hdr.phoff >= elf.length) return undefined;
+  for (const ph of programHeaders(elf.subarray(hdr.phoff, hdr.phoff + hdr.phnum * hdr.phentsize), hdr)) {
+    if (ph.type !== PT_NOTE) continue;
+    const { offset: off, filesz: size } = ph;
     if (size < NHDR_SIZE || off + size > elf.length) continue;
     const [namesz, descsz, type] = [elf.readUInt32LE(off), elf.readUInt32LE(off + 4), elf.readUInt32LE(off + 8)];
     if (type !== NOTE_TYPE_MFT1 || namesz !== 6 || elf.toString('latin1', off + 12, off + 17) !== 'Solo5') continue;

@@ -1,5 +1,4 @@
-// Small file-system helpers for the image store: atomic writes (temp file in the same
-// directory, fsync, rename, fsync the directory) and quiet removal.
+// Small file-system helpers for the image store: quiet removal, hashing streams, byte sources.
 
 import {
   openSync, writeSync, fsyncSync, closeSync, renameSync, rmSync, unlinkSync, mkdirSync,
@@ -8,46 +7,8 @@ import { randomBytes, createHash, type Hash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 
-export const TMP_PREFIX = '.tmp-';
-
-export function tmpName(dir: string, base: string): string {
-  return join(dir, `${TMP_PREFIX}${base}-${randomBytes(6).toString('hex')}`);
-}
-
-export function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Some file systems refuse fsync on directories; the rename is still atomic.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/** Write a file atomically and durably, synchronously (used for small metadata files). */
-export function atomicWriteFileSync(path: string, data: string | Buffer, mode = 0o644): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  const tmp = tmpName(dir, basename(path));
-  try {
-    const fd = openSync(tmp, 'wx', mode);
-    try {
-      const buf = typeof data === 'string' ? Buffer.from(data) : data;
-      let off = 0;
-      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (err) {
-    removeQuiet(tmp);
-    throw err;
-  }
-  fsyncDir(dir);
-}
+// Atomic writes are src/util/atomic-write.ts's (one implementation for every store).
+export { atomicWriteFileSync, fsyncDir, tmpName, TMP_PREFIX } from '../util/atomic-write.js';
 
 export function removeQuiet(path: string): void {
   try {

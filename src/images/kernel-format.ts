@@ -16,6 +16,7 @@
 import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { invalid } from '../errors.js';
 import { parseQcow2Header, QCOW2_MAGIC, type DiskFormat } from './disk-image.js';
+import { EM_X86_64, isElf, num64, phdrSize, programHeaders, PT_NOTE, readElfHeader, type ElfHeader } from '../util/elf.js';
 
 export type BootProtocol = 'multiboot' | 'pvh' | 'linux' | 'disk';
 export const BOOT_PROTOCOLS: readonly BootProtocol[] = ['multiboot', 'pvh', 'linux', 'disk'];
@@ -32,8 +33,6 @@ export type ByteReader = (offset: number, length: number) => Buffer;
 const MULTIBOOT_MAGIC = 0x1badb002;
 const MULTIBOOT_SEARCH = 8192;
 const MULTIBOOT_AOUT_KLUDGE = 0x00010000;
-const EM_X86_64 = 62;
-const PT_NOTE = 4;
 const SHT_NOTE = 7;
 const XEN_ELFNOTE_PHYS32_ENTRY = 18;
 /** Upper bound on one note segment/section we read; real ones are a few KiB. */
@@ -77,7 +76,7 @@ export function detect(read: ByteReader, size: number): KernelFormat {
 
   if (head.length >= 0x206 && head.toString('latin1', 0x202, 0x206) === 'HdrS') return { boot: 'linux' };
 
-  const elf = parseElfHeader(head);
+  const elf = readElfHeader(head, fail);
   const mbFlags = findMultibootFlags(head);
   if (mbFlags !== undefined) {
     if (mbFlags & MULTIBOOT_AOUT_KLUDGE) return { boot: 'multiboot' };
@@ -99,7 +98,7 @@ export function detect(read: ByteReader, size: number): KernelFormat {
     return { boot: 'disk', diskFormat: 'qcow2' };
   }
   if (head.length >= 512 && head[510] === 0x55 && head[511] === 0xaa) return { boot: 'disk', diskFormat: 'raw' };
-  if (head.length >= 4 && head.readUInt32BE(0) === 0x7f454c46) fail('truncated or unsupported ELF header');
+  if (isElf(head)) fail('truncated or unsupported ELF header');
   return fail('not an ELF file, no Linux boot header, no MBR and no qcow2 header');
 }
 
@@ -113,58 +112,11 @@ function findMultibootFlags(head: Buffer): number | undefined {
   return undefined;
 }
 
-interface ElfHeader {
-  is64: boolean;
-  machine: number;
-  phoff: number;
-  phentsize: number;
-  phnum: number;
-  shoff: number;
-  shentsize: number;
-  shnum: number;
-}
-
-function parseElfHeader(head: Buffer): ElfHeader | undefined {
-  if (head.length < 52 || head.readUInt32BE(0) !== 0x7f454c46) return undefined;
-  const cls = head[4];
-  if (cls !== 1 && cls !== 2) fail(`ELF with an unknown class ${cls}`);
-  if (head[5] !== 1) fail('big-endian ELF (x86 kernels are little-endian)');
-  const is64 = cls === 2;
-  if (is64 && head.length < 64) return undefined;
-  const machine = head.readUInt16LE(18);
-  if (is64) {
-    return {
-      is64, machine,
-      phoff: num64(head, 32), shoff: num64(head, 40),
-      phentsize: head.readUInt16LE(54), phnum: head.readUInt16LE(56),
-      shentsize: head.readUInt16LE(58), shnum: head.readUInt16LE(60),
-    };
-  }
-  return {
-    is64, machine,
-    phoff: head.readUInt32LE(28), shoff: head.readUInt32LE(32),
-    phentsize: head.readUInt16LE(42), phnum: head.readUInt16LE(44),
-    shentsize: head.readUInt16LE(46), shnum: head.readUInt16LE(48),
-  };
-}
-
-function num64(b: Buffer, off: number): number {
-  const v = b.readBigUInt64LE(off);
-  return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
-}
-
 /** Note regions (offset, size, alignment) from program headers, then section headers. */
 function noteRegions(read: ByteReader, size: number, e: ElfHeader): { off: number; len: number; align: number }[] {
   const regions: { off: number; len: number; align: number }[] = [];
-  const minPh = e.is64 ? 56 : 32;
-  if (e.phoff > 0 && e.phnum > 0 && e.phentsize >= minPh && e.phnum <= MAX_HEADERS && e.phoff < size) {
-    const tbl = read(e.phoff, e.phnum * e.phentsize);
-    for (let i = 0; (i + 1) * e.phentsize <= tbl.length; i++) {
-      const p = i * e.phentsize;
-      if (tbl.readUInt32LE(p) !== PT_NOTE) continue;
-      if (e.is64) regions.push({ off: num64(tbl, p + 8), len: num64(tbl, p + 32), align: num64(tbl, p + 48) });
-      else regions.push({ off: tbl.readUInt32LE(p + 4), len: tbl.readUInt32LE(p + 16), align: tbl.readUInt32LE(p + 28) });
-    }
+  if (e.phoff > 0 && e.phnum > 0 && e.phentsize >= phdrSize(e) && e.phnum <= MAX_HEADERS && e.phoff < size) {
+    for (const ph of programHeaders(read(e.phoff, e.phnum * e.phentsize), e)) if (ph.type === PT_NOTE) regions.push({ off: ph.offset, len: ph.filesz, align: ph.align });
   }
   const minSh = e.is64 ? 64 : 40;
   if (e.shoff > 0 && e.shnum > 0 && e.shentsize >= minSh && e.shnum <= MAX_HEADERS && e.shoff < size) {

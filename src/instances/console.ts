@@ -16,6 +16,7 @@ import { consoleFiles, type ConsoleFiles } from './console-index.js';
 import { staticConsole, type ConsoleSource } from './console-cursor.js';
 import { LiveConsole, type ConsolePolicy } from './console-live.js';
 import { Relay, type AttachOptions } from './console-relay.js';
+import { parseSize as parseByteSize } from '../util/size.js';
 
 export type { AttachOptions } from './console-relay.js';
 
@@ -23,16 +24,14 @@ export const DEFAULT_LOG_MAX_SIZE = 10 * 1024 * 1024;
 /** Below this a console could not hold one screen of output: refused. */
 export const MIN_LOG_MAX_SIZE = LIMITS.logMaxSizeBytes.min;
 
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-
 /**
- * A size as `--log-max-size` takes it: bytes, or a number with k, m, g, t (binary multiples, as
- * Docker's max-size: 10m = 10 MiB), optionally followed by b, ib or iB: "10m", "10MiB", "512k", "4096".
+ * A size as `--log-max-size` takes it (util/size.ts): bytes, or a number with k, m, g, t (binary
+ * multiples, as Docker's max-size: 10m = 10 MiB): "10m", "10MiB", "512k", "4096".
  */
 export function parseSize(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(value.trim());
-  if (!m) throw new Error(`invalid size: ${JSON.stringify(value)} (use e.g. 10m, 512k, 1g, or a number of bytes)`);
-  const bytes = Math.floor(Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!);
+  const size = parseByteSize(value);
+  if (size === undefined) throw new Error(`invalid size: ${JSON.stringify(value)} (use e.g. 10m, 512k, 1g, or a number of bytes)`);
+  const bytes = Math.floor(size);
   if (!Number.isSafeInteger(bytes)) throw new Error(`invalid size: ${JSON.stringify(value)} (too large)`);
   return bytes;
 }

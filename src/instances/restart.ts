@@ -2,12 +2,11 @@
 // back-off from 100 ms that resets once an instance has stayed up for 10 s. Pure rules here; the
 // service owns the timers.
 
-export type RestartPolicyName = 'no' | 'on-failure' | 'always' | 'unless-stopped';
-export interface RestartPolicy {
-  name: RestartPolicyName;
-  /** on-failure only: give up after this many restarts (0: never give up). */
-  maximumRetryCount: number;
-}
+import type { RestartPolicyName, RestartPolicySettings } from '../api/rules.js';
+
+export type { RestartPolicyName };
+/** on-failure only: maximumRetryCount restarts at the most (0: never give up). */
+export type RestartPolicy = RestartPolicySettings;
 
 export const NO_RESTART: RestartPolicy = { name: 'no', maximumRetryCount: 0 };
 export const BACKOFF_START_MS = 100;

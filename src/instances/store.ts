@@ -7,6 +7,7 @@
 // cost more CPU than the call itself: with 4 in parallel on 2 cores they were a measurable part
 // of the daemon's CPU per lifecycle (docs/instances.md). Only fsync, which may wait on the
 // disk, stays off the event loop.
+import { atomicWriteFile, writeDurably } from '../util/atomic-write.js';
 import { closeSync, copyFileSync, existsSync, fsync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -222,7 +223,7 @@ export class InstanceStore {
       const withPaths = { ...record, boot };
       writeFileSync(join(staging, 'console.log'), '');
       // The staging directory is invisible until renamed: the record needs no temp file of its own.
-      if (withRecord) await writeSynced(join(staging, RECORD), JSON.stringify(withPaths, null, 2), 'wx');
+      if (withRecord) await writeDurably(join(staging, RECORD), JSON.stringify(withPaths, null, 2));
       renameSync(staging, final);
       return withPaths;
     } catch (err) {
@@ -249,20 +250,11 @@ export class InstanceStore {
   }
 
   /**
-   * Crash-safe replacement of the record: a temp file beside it (one name per record: writes of a
-   * record are queued and one daemon owns the root), fsynced, renamed over it. A reader, or a
-   * daemon restarted after SIGKILL, sees the old record or the new one, never half of one.
+   * Crash-safe replacement of the record (util/atomic-write.ts): a reader, or a daemon restarted
+   * after SIGKILL, sees the old record or the new one, never half of one.
    */
   private async write(record: InstanceRecord): Promise<void> {
-    const dir = this.instanceDir(record.id);
-    const tmp = join(dir, `.${RECORD}.tmp`);
-    try {
-      await writeSynced(tmp, JSON.stringify(record, null, 2), 'w');
-      renameSync(tmp, join(dir, RECORD));
-    } catch (err) {
-      unlinkQuiet(tmp);
-      throw err;
-    }
+    await atomicWriteFile(join(this.instanceDir(record.id), RECORD), JSON.stringify(record, null, 2));
   }
 
   /** Remove an instance directory: renamed away first, so it vanishes atomically. */
@@ -291,20 +283,6 @@ function removeFlatDir(dir: string): void {
   }
 }
 
-const fsyncAsync = promisify(fsync);
-
-/** Write a file (flags 'wx': must be new; 'w': replace) and fsync it; only the fsync leaves the event loop. */
-async function writeSynced(path: string, data: string, flags: 'w' | 'wx'): Promise<void> {
-  const fd = openSync(path, flags, 0o644);
-  try {
-    writeFileSync(fd, data);
-    await fsyncAsync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Remove a file if it is there (checked first: QEMU removes its own sockets, and a failed unlink costs an Error). */
 function unlinkQuiet(path: string): void {
   if (!existsSync(path)) return;
   try {

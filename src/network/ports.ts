@@ -1,12 +1,12 @@
 // Published ports (run -p): validating what a request asks for. Pure; the host-side checks (is the
 // port free, which free port to take) are in probe.ts. DESIGN.md, "Networking".
+import { isIPv4 } from 'node:net';
 import type { PortBinding, PortRequest } from '../api/schemas.js';
 import { invalid } from '../errors.js';
 
 /** Docker's default: all IPv4 addresses of the host. */
 export const DEFAULT_HOST_IP = '0.0.0.0';
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 /**
  * Requests with their defaults filled in (tcp, 0.0.0.0, hostPort 0 = any), refusing what the
@@ -22,7 +22,7 @@ export function normalizePorts(requests: PortRequest[]): PortBinding[] {
       if (!Number.isInteger(port) || port < min || port > 65535) throw invalid(`${field}.${name} must be a port number (${min}-65535), got ${port}`, `${field}.${name}`);
     }
     if (b.proto !== 'tcp' && b.proto !== 'udp') throw invalid(`${field}.proto must be tcp or udp`, `${field}.proto`);
-    if (!IPV4.test(b.hostIp)) throw invalid(`${field}.hostIp must be an IPv4 address (user-mode networking forwards IPv4 only), got ${JSON.stringify(b.hostIp)}`, `${field}.hostIp`);
+    if (!isIPv4(b.hostIp)) throw invalid(`${field}.hostIp must be an IPv4 address (user-mode networking forwards IPv4 only), got ${JSON.stringify(b.hostIp)}`, `${field}.hostIp`);
     if (b.hostPort !== 0) {
       // 0.0.0.0 overlaps every address: two bindings of one port and protocol clash if either is 0.0.0.0.
       for (const [key, j] of seen) {

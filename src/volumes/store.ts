@@ -5,6 +5,7 @@
 // first, so no half-made or half-removed volume is ever listed; leftovers go at the next init.
 import { execFile } from 'node:child_process';
 import { existsSync, renameSync } from 'node:fs';
+import { writeDurably } from '../util/atomic-write.js';
 import { chown, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -159,7 +160,7 @@ export class VolumeStore {
       if (driver === 'block') await this.makeBlock(join(staging, 'disk.img'), size);
       else await this.ownShare(join(staging, 'data'), true);
       const meta: Meta = { name, driver, createdAt: new Date().toISOString(), labels: { ...(opts.labels ?? {}) }, anonymous: opts.anonymous ?? false };
-      await writeFile(join(staging, META), JSON.stringify(meta, null, 2) + '\n', { mode: 0o600 });
+      await writeDurably(join(staging, META), JSON.stringify(meta, null, 2) + '\n', 0o600);
       try {
         renameSync(staging, join(this.dir, name));
       } catch (err) {

@@ -8,6 +8,7 @@
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { invalid } from '../../errors.js';
+import { EM_X86_64, isElf, programHeaders, PT_DYNAMIC, PT_INTERP, PT_LOAD, readElfHeader } from '../../util/elf.js';
 
 export interface ElfInfo {
   /** ET_EXEC (2) or ET_DYN (3). */
@@ -20,21 +21,17 @@ export interface ElfInfo {
   dynamic: boolean;
 }
 
-const PT_LOAD = 1;
-const PT_DYNAMIC = 2;
-const PT_INTERP = 3;
 const DT_NULL = 0;
 const DT_NEEDED = 1;
 const DT_STRTAB = 5;
 const DT_STRSZ = 10;
 const DT_RPATH = 15;
 const DT_RUNPATH = 29;
-const EM_X86_64 = 62;
 const MAX_PHDRS = 4096;
 
 /** Is this buffer the start of an ELF that this machine's loader would accept (64-bit LE x86-64)? */
 export function isCompatibleElf(head: Buffer): boolean {
-  return head.length >= 20 && head.readUInt32BE(0) === 0x7f454c46 && head[4] === 2 && head[5] === 1 && head.readUInt16LE(18) === EM_X86_64;
+  return head.length >= 20 && isElf(head) && head[4] === 2 && head[5] === 1 && head.readUInt16LE(18) === EM_X86_64;
 }
 
 export function readElf(path: string): ElfInfo {
@@ -61,25 +58,16 @@ export function readElf(path: string): ElfInfo {
 function parse(path: string, size: number, read: (off: number, len: number) => Buffer): ElfInfo {
   if (size < 64) throw invalid(`${path}: not an ELF file (too short)`);
   const eh = read(0, 64);
-  if (eh.readUInt32BE(0) !== 0x7f454c46) throw invalid(`${path}: not an ELF file`);
+  if (!isElf(eh)) throw invalid(`${path}: not an ELF file`);
   if (eh[4] !== 2 || eh[5] !== 1) throw invalid(`${path}: not a 64-bit little-endian ELF (class ${eh[4]}, data ${eh[5]})`);
-  const machine = eh.readUInt16LE(18);
-  if (machine !== EM_X86_64) throw invalid(`${path}: ELF for machine ${machine}, not x86-64 (62)`);
-  const type = eh.readUInt16LE(16);
-  const phoff = Number(eh.readBigUInt64LE(32));
-  const phentsize = eh.readUInt16LE(54);
-  const phnum = eh.readUInt16LE(56);
-  if (phnum > MAX_PHDRS || (phnum > 0 && phentsize < 56)) throw invalid(`${path}: malformed ELF program headers`);
-  const ph = read(phoff, phnum * phentsize);
+  const e = readElfHeader(eh)!;
+  if (e.machine !== EM_X86_64) throw invalid(`${path}: ELF for machine ${e.machine}, not x86-64 (62)`);
+  const type = e.type;
+  if (e.phnum > MAX_PHDRS || (e.phnum > 0 && e.phentsize < 56)) throw invalid(`${path}: malformed ELF program headers`);
   const loads: { vaddr: number; offset: number; filesz: number }[] = [];
   let interp: string | undefined;
   let dyn: { offset: number; filesz: number } | undefined;
-  for (let i = 0; i < phnum; i++) {
-    const o = i * phentsize;
-    const ptype = ph.readUInt32LE(o);
-    const offset = Number(ph.readBigUInt64LE(o + 8));
-    const vaddr = Number(ph.readBigUInt64LE(o + 16));
-    const filesz = Number(ph.readBigUInt64LE(o + 32));
+  for (const { type: ptype, offset, vaddr, filesz } of programHeaders(read(e.phoff, e.phnum * e.phentsize), e)) {
     if (ptype === PT_LOAD) loads.push({ vaddr, offset, filesz });
     else if (ptype === PT_INTERP) interp = cstr(read(offset, filesz), 0);
     else if (ptype === PT_DYNAMIC) dyn = { offset, filesz };

@@ -6,9 +6,9 @@
 // the linux adapter refuses less, saying why.
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
+import { programHeaders, PT_LOAD, readElfHeader } from '../../util/elf.js';
 
 const MiB = 1 << 20;
-const PT_LOAD = 1;
 
 /** Room for the kernel's own allocations, the init and the app beyond the images (measured margin: 9 MiB). */
 export const WORKING_MARGIN_MIB = 16;
@@ -19,18 +19,12 @@ export function kernelEnd(path: string): number {
   try {
     const head = Buffer.alloc(64);
     readSync(fd, head, 0, 64, 0);
-    if (head.readUInt32BE(0) !== 0x7f454c46 || head[4] !== 2) throw new Error(`${path}: not a 64-bit ELF kernel`);
-    const phoff = Number(head.readBigUInt64LE(0x20));
-    const phentsize = head.readUInt16LE(0x36);
-    const phnum = head.readUInt16LE(0x38);
-    const table = Buffer.alloc(phentsize * phnum);
-    readSync(fd, table, 0, table.length, phoff);
+    const e = head[4] === 2 ? readElfHeader(head) : undefined;
+    if (!e) throw new Error(`${path}: not a 64-bit ELF kernel`);
+    const table = Buffer.alloc(e.phentsize * e.phnum);
+    readSync(fd, table, 0, table.length, e.phoff);
     let end = 0;
-    for (let i = 0; i < phnum; i++) {
-      const ph = table.subarray(i * phentsize);
-      if (ph.readUInt32LE(0) !== PT_LOAD) continue;
-      end = Math.max(end, Number(ph.readBigUInt64LE(0x18) + ph.readBigUInt64LE(0x28)));
-    }
+    for (const ph of programHeaders(table, e)) if (ph.type === PT_LOAD) end = Math.max(end, ph.paddr + ph.memsz);
     return end;
   } finally {
     closeSync(fd);
