@@ -13,6 +13,7 @@ import type { ImageDetail } from '../images/types.js';
 import { BUILDER_VERSION, digestOf, type BuildCache } from './cache.js';
 import type { Context } from './context.js';
 import type { BuildSpec } from './cunikfile.js';
+import { importLabels } from '../images/import-facts.js';
 import { defaultLinuxKernel, kernelStep, type KernelStep } from './kernel.js';
 import { writeLayer } from './layer.js';
 import { writeCpioGz } from './linux/cpio.js';
@@ -257,6 +258,14 @@ async function imageConfig(
   };
   if (spec.ports.length > 0) labels[LABEL_PORTS] = JSON.stringify(spec.ports);
   if (spec.volumes.length > 0) labels[LABEL_VOLUMES] = JSON.stringify(spec.volumes);
+  // What `cunik import` records for a Solo5 unikernel too: its declared devices, and its block devices
+  // as volumes beside the Cunikfile's.
+  if (spec.family === 'solo5') {
+    const facts = importLabels({ family: spec.family, kernel: kernel.file, boot: kernel.boot });
+    const declared = facts[LABEL_VOLUMES];
+    if (declared !== undefined) facts[LABEL_VOLUMES] = JSON.stringify([...new Set([...spec.volumes, ...(JSON.parse(declared) as string[])])]);
+    Object.assign(labels, facts);
+  }
   if (kernel.release !== undefined) labels[LABEL_KERNEL_RELEASE] = kernel.release;
   if (minMemoryMiB !== undefined) labels[LABEL_MEMORY_MIN] = String(minMemoryMiB);
   // The initramfs runs cunik-init, which reads the image's env from /.cunik/env (families/linux.ts).
