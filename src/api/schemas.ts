@@ -134,7 +134,11 @@ export const InstanceDetail = Type.Object(
       description: "false when QEMU's exit status does not carry the guest's code (e.g. Solo5): exitCode is then a stand-in",
     }),
     exitNote: Type.Union([Type.String(), Type.Null()], { description: 'Why the exit code is unknown, or what it stands for' }),
-    error: Type.Union([Type.String(), Type.Null()], { description: "Why the last start failed (Docker's State.Error); null once a start succeeds" }),
+    exitSource: Type.Union([Type.Literal('guest'), Type.Literal('console'), Type.Literal('signal'), Type.Literal('unknown'), Type.Literal('vmm'), Type.Null()], {
+      description:
+        "How exitCode was derived: guest (the guest's own report through the VMM, e.g. isa-debug-exit), console (an exit line the guest printed), signal (128 + the signal that ended the VM), unknown (nothing tells it: a stand-in), vmm (the VMM failed to start: 125); null before the first exit",
+    }),
+    error: Type.Union([Type.String(), Type.Null()], { description: "Why the last start failed, or else what the VMM wrote on stderr during the last run (warnings), as Docker's State.Error; null when there is neither" }),
     pid: Type.Union([Type.Integer(), Type.Null()]),
     config: Type.Object({
       args: Type.Array(Type.String()),

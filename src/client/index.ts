@@ -63,7 +63,7 @@ export class CunikClient {
   /** Registers the wait (resolves once the daemon has sent headers), then `exitCode` settles at exit. */
   async waitInstance(ref: string, condition: 'not-running' | 'next-exit' = 'not-running', signal?: AbortSignal): Promise<{ exitCode: Promise<number> }> {
     const res = await this.http.open('POST', `/v1/instances/${id(ref)}/wait`, { query: { condition }, ...(signal && { signal }) });
-    const exitCode = readAll(res).then((b) => {
+    const exitCode = readAll(res).catch(() => Buffer.alloc(0)).then((b) => {
       const text = b.toString('utf8');
       // The daemon stopped (instances keep running): no answer will come on this connection.
       if (text === '') throw new Error('the daemon closed the connection before the instance exited');

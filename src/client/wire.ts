@@ -148,6 +148,14 @@ async function sendChunked(body: Readable, socket: Socket): Promise<void> {
   socket.write(`0${CRLF}${CRLF}`);
 }
 
+/** The connection ended in the middle of a response's body (the daemon stopped or died). */
+export class TruncatedResponse extends Error {
+  constructor() {
+    super('the daemon closed the connection before the end of its response');
+    this.name = 'TruncatedResponse';
+  }
+}
+
 /** Parses one response: status line and headers, then the body by length, chunks, or to the end. */
 class ResponseParser {
   private buf: Buffer = Buffer.alloc(0);
@@ -200,8 +208,11 @@ class ResponseParser {
     this.body();
   }
 
+  /** The connection ended: a body with a length or chunks that is not complete is an error, never a short answer. */
   end(): void {
-    if (this.res && !this.res.writableEnded) this.res.end();
+    if (!this.res || this.res.writableEnded) return;
+    if (this.mode === 'close') this.res.end();
+    else this.res.destroy(new TruncatedResponse());
   }
 
   private body(): void {

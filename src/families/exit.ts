@@ -1,8 +1,10 @@
-// Exit-status mapping shared by the adapters, and the rule the instances layer applies to any
-// family: exitStatusOf(adapter, exit) says what code to record and whether it is the guest's own.
+// Exit-status mapping shared by the adapters, and the rules the instances layer applies to any
+// family: exitStatusOf(adapter, exit) says what code to record and whether it is the guest's own,
+// consoleExit(adapter, console) what a family that prints its exit printed, exitSourceOf where a
+// code came from (ExitSource).
 import { constants } from 'node:os';
 import type { VmExit } from '../vmm/types.js';
-import type { ExitStatus, FamilyAdapter } from './types.js';
+import type { ExitSource, ExitStatus, FamilyAdapter } from './types.js';
 
 /** QEMU killed by a signal: 128 + its number, the shell's rule. */
 export function signalStatus(signal: NodeJS.Signals): ExitStatus {
@@ -31,13 +33,30 @@ export function unknownExitStatus(note: string): (exit: VmExit) => ExitStatus {
   return (exit) => (exit.signal ? signalStatus(exit.signal) : { code: 0, known: false, note });
 }
 
+/** The last console line the family reads an exit code from (exitFromConsole), if any. */
+export function consoleExit(adapter: FamilyAdapter, console: string): number | undefined {
+  if (!adapter.exitFromConsole) return undefined;
+  const lines = console.split(/\r?\n/);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const found = adapter.exitFromConsole(lines[i]!);
+    if (found !== undefined) return found.code;
+  }
+  return undefined;
+}
+
 /**
- * What the instances layer should record when a VM ends. A VM whose status was lost (adopted after
- * a daemon restart, {status: null, signal: null}) is unknown for every family.
+ * What the instances layer should record when a VM ends, from how QEMU ended. A VM whose status was
+ * lost (adopted after a daemon restart without a shim, {status: null, signal: null}) is unknown for
+ * every family.
  */
 export function exitStatusOf(adapter: FamilyAdapter, exit: VmExit): ExitStatus {
   if (exit.status === null && exit.signal === null) {
     return { code: 0, known: false, note: 'the VM ended while no daemon watched it: its exit status is lost' };
   }
   return adapter.exitStatus ? adapter.exitStatus(exit) : { code: adapter.exitCode(exit), known: true };
+}
+
+/** Where a status came from, when its family did not say (ExitStatus.source). */
+export function exitSourceOf(status: ExitStatus, exit: VmExit): ExitSource {
+  return status.source ?? (exit.signal !== null ? 'signal' : status.known ? 'guest' : 'unknown');
 }

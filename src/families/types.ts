@@ -66,6 +66,13 @@ export interface InstanceBootConfig {
   tscKhz?: number;
 }
 
+/**
+ * Where an exit code came from: the guest's own report through the VMM (isa-debug-exit), a line
+ * the guest printed on its console (FamilyAdapter.exitFromConsole), the signal that ended the VM
+ * (128 + n), nothing that tells it (a stand-in: see ExitStatus.known), or the VMM failing to start (125).
+ */
+export type ExitSource = 'guest' | 'console' | 'signal' | 'unknown' | 'vmm';
+
 /** How an instance ended, as a family can tell it. */
 export interface ExitStatus {
   code: number;
@@ -77,6 +84,8 @@ export interface ExitStatus {
   known: boolean;
   /** One line saying why the code is unknown or what it stands for. */
   note?: string;
+  /** Default (exitStatusOf): 'signal' if a signal ended the VM, else 'guest' when known, 'unknown' when not. */
+  source?: ExitSource;
 }
 
 export interface FamilyAdapter {

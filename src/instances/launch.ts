@@ -1,6 +1,7 @@
 // Booting an instance's VM, for a user's start or a restart by policy: choose its published ports,
 // build its boot spec, create its disk overlays, start the VMM and wait until it answers.
 // The caller (service.ts) runs this inside the instance's queue.
+import { statSync } from 'node:fs';
 import { conflict, CunikError } from '../errors.js';
 import { passtBindFailure } from '../network/passt.js';
 import { bindablePorts } from '../network/probe.js';
@@ -16,12 +17,12 @@ export interface LaunchContext {
   isRunning(id: string): boolean;
   /** Whether the instance still exists. */
   isKnown(id: string): boolean;
-  /** The VMM is spawned: the service watches its exit and announces the start. */
-  started(record: InstanceRecord, handle: VmHandle): void;
+  /** The VMM is spawned (console.log had `consoleAt` bytes before): the service watches its exit and announces the start. */
+  started(record: InstanceRecord, handle: VmHandle, consoleAt: number): void;
 }
 
 /** What a start changes in a record: put back as it was when the start fails. */
-const START_FIELDS = ['state', 'pid', 'supervisorPid', 'startedAt', 'finishedAt', 'exitCode', 'exitCodeKnown', 'exitNote', 'network', 'vm'] as const;
+const START_FIELDS = ['state', 'pid', 'supervisorPid', 'startedAt', 'finishedAt', 'exitCode', 'exitCodeKnown', 'exitNote', 'exitSource', 'network', 'vm'] as const;
 
 export async function launchInstance(ctx: LaunchContext, record: InstanceRecord): Promise<InstanceRecord> {
   const { deps } = ctx;
@@ -65,6 +66,7 @@ async function boot(ctx: LaunchContext, record: InstanceRecord, spawned: (h: VmH
   // QEMU reaches 9p shares after it has switched to the VM user: their folders must be that user's.
   const shares = (record.config.mounts ?? []).filter((m) => m.type === 'volume' && m.kind === 'share' && m.name !== undefined).map((m) => m.name!);
   if (shares.length > 0) await deps.volumes?.claimShares?.(shares);
+  const consoleAt = statSync(paths.consoleLog, { throwIfNoEntry: false })?.size ?? 0;
   const handle = await deps.driver.start(spec, paths, accel);
   spawned(handle);
   Object.assign(record, {
@@ -76,11 +78,12 @@ async function boot(ctx: LaunchContext, record: InstanceRecord, spawned: (h: VmH
     exitCode: null,
     exitCodeKnown: null,
     exitNote: null,
+    exitSource: null,
     error: null,
     network,
     vm: { driver: deps.driver.name, machine: spec.machine, accelerator: accel, argv: deps.driver.argv(spec, paths, accel) },
   } satisfies Partial<InstanceRecord>);
-  ctx.started(record, handle);
+  ctx.started(record, handle, consoleAt);
   // "running" is persisted while QEMU comes up, so the fsync is not on the start's critical path
   // (a daemon restarted meanwhile adopts by the supervisor's pid and reads the VM's from its
   // pidfile: restore.ts). Writes of a record are queued: an exit meanwhile is saved after this.

@@ -1,6 +1,6 @@
 // The persisted shape of an instance, and the Docker-style status line derived from it.
 import type { InstanceState, NetworkMode, NetworkSettings, PortBinding } from '../api/schemas.js';
-import type { ImageBootInfo } from '../families/types.js';
+import type { ExitSource, ImageBootInfo } from '../families/types.js';
 import type { MountRecord } from '../volumes/mounts.js';
 import type { RestartPolicy } from './restart.js';
 
@@ -19,7 +19,9 @@ export interface InstanceRecord {
   /** false when the family cannot tell the guest's own exit code (exitCode is a stand-in); see exitNote. */
   exitCodeKnown?: boolean | null;
   exitNote?: string | null;
-  /** Why the last start failed (Docker's State.Error); null once a start succeeds. */
+  /** How exitCode was derived (families/types.ts: ExitSource); absent in records made before it. */
+  exitSource?: ExitSource | null;
+  /** Why the last start failed, or else what the VMM wrote on stderr during the last run (warnings), as Docker's State.Error; null when there is neither. */
   error?: string | null;
   /** The VM process (QEMU). */
   pid: number | null;

@@ -1,8 +1,8 @@
 // Live restore at daemon start: load the stored records, re-adopt the VMs that outlived the previous
 // daemon, mark the ones that ended meanwhile exited (with their shim-recorded exit), end strays and
 // stale sockets, and pick the instances whose restart policy brings them back.
-import { exitStatusOf } from '../families/exit.js';
 import type { ExitStatus } from '../families/types.js';
+import { instanceExitStatus, runConsole } from './exit-status.js';
 import type { VmHandle, VmPaths } from '../vmm/types.js';
 import type { InstanceRecord } from './record.js';
 import { NO_RESTART, restartsOnDaemonStart } from './restart.js';
@@ -14,7 +14,7 @@ export interface RestoreContext {
   register(record: InstanceRecord): void;
   /** Watch an adopted VM as if this daemon had started it. */
   watch(record: InstanceRecord, handle: VmHandle): void;
-  markExited(record: InstanceRecord, status: ExitStatus): Promise<void>;
+  markExited(record: InstanceRecord, status: ExitStatus, stderr?: string): Promise<void>;
   /** Ids of the instances with a live (adopted) VM. */
   running(): Iterable<string>;
 }
@@ -46,7 +46,7 @@ export async function restoreInstances(ctx: RestoreContext): Promise<void> {
     }
     // It ended while no daemon watched: its shim recorded how (no record: killed with its group).
     const exit = deps.driver.recordedExit(paths) ?? { status: null, signal: 'SIGKILL' as const };
-    await ctx.markExited(record, exitStatusOf(deps.family(record.family), exit));
+    await ctx.markExited(record, instanceExitStatus(deps.family(record.family), exit, () => runConsole(paths.consoleLog)), exit.stderr);
   }
   deps.driver.killStrays(notRunning);
   await deps.store.removeSocketsExcept(new Set([...ctx.running(), ...quarantined.map((q) => q.id)]));

@@ -32,7 +32,6 @@ export interface InstanceServiceDeps {
   volumes?: VolumeAccess;
 }
 
-/** Exit code recorded when the VMM itself failed (Docker's code for a container that could not run). */
-export const EXIT_VMM_FAILED = 125;
+export { EXIT_VMM_FAILED } from './exit-status.js';
 
 export type InstanceEvent = { action: string; id: string; name: string; exitCode?: number };

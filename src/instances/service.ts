@@ -8,7 +8,6 @@ import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import type { CheckProblem } from '../api/check.js';
 import { conflict, invalid, notFound } from '../errors.js';
-import { exitStatusOf } from '../families/exit.js';
 import { hostTscKhz } from '../families/host.js';
 import type { ExitStatus } from '../families/types.js';
 import type { BootSpec, VmHandle, VmPaths } from '../vmm/types.js';
@@ -21,7 +20,8 @@ import { PerInstanceQueue } from './op-queue.js';
 import type { InstanceRecord } from './record.js';
 import { RestartScheduler } from './restart-scheduler.js';
 import { dueAtDaemonStart, restoreInstances } from './restore.js';
-import { EXIT_VMM_FAILED, type InstanceEvent, type InstanceServiceDeps } from './service-deps.js';
+import { instanceExitStatus, runConsole } from './exit-status.js';
+import type { InstanceEvent, InstanceServiceDeps } from './service-deps.js';
 import { normalizeSignal } from './signals.js';
 
 export type { CreateOptions } from './boot-config.js';
@@ -32,6 +32,8 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
   private readonly waiters = new Map<string, Set<(code: number) => void>>();
   private readonly records = new Map<string, InstanceRecord>();
   private readonly handles = new Map<string, VmHandle>();
+  /** console.log's size when each running VM started: where its run's console begins (exit lines). */
+  private readonly consoleStart = new Map<string, number>();
   private readonly names = new Set<string>();
   private readonly volumeUse = new VolumeUse(() => this.records.values());
   private readonly queue = new PerInstanceQueue();
@@ -55,7 +57,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
         this.names.add(record.name);
       },
       watch: (record, handle) => this.watch(record, handle),
-      markExited: (record, status) => this.markExited(record, status),
+      markExited: (record, status, stderr) => this.markExited(record, status, stderr),
       running: () => this.handles.keys(),
     });
     // Creation order (ISO timestamps sort as strings), so that list() needs no sort.
@@ -218,7 +220,8 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
         host: () => this.host(),
         isRunning: (id) => this.handles.has(id),
         isKnown: (id) => this.records.has(id),
-        started: (started, handle) => {
+        started: (started, handle, consoleAt) => {
+          this.consoleStart.set(started.id, consoleAt);
           this.watch(started, handle);
           this.emit('event', { action: 'start', id: started.id, name: started.name });
         },
@@ -258,8 +261,9 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
     return this.serialize(record.id, async () => {
       const handle = this.handles.get(record.id);
       if (!handle) throw conflict(`instance ${record.name} is not running`);
-      // Like dockerd: killing with the stop signals counts as a manual stop for restart policies.
-      if (sig === 'SIGKILL' || sig === 'SIGTERM' || sig === 'SIGINT') record.manuallyStopped = true;
+      // Like dockerd (daemon/kill.go, no custom stop signal): any kill by the user is a manual stop,
+      // which restart policies never override; a signal from outside the API is a failure (128 + n).
+      record.manuallyStopped = true;
       handle.kill(sig);
       this.emit('event', { action: 'kill', id: record.id, name: record.name });
       if (sig === 'SIGKILL') await this.settled(record.id);
@@ -402,10 +406,11 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
     void handle.exited.then(async (exit) => {
       this.handles.delete(record.id);
       // A VMM failure is not the unikernel's exit: report it as Docker reports a failed start.
-      const status: ExitStatus = exit.vmmError
-        ? { code: EXIT_VMM_FAILED, known: true, note: `the VM failed to start: ${exit.vmmError}` }
-        : exitStatusOf(this.deps.family(record.family), exit);
-      await this.markExited(record, status);
+      const consoleLog = this.deps.store.paths(record.id).consoleLog;
+      const from = this.consoleStart.get(record.id);
+      this.consoleStart.delete(record.id);
+      const status = instanceExitStatus(this.deps.family(record.family), exit, () => runConsole(consoleLog, from));
+      await this.markExited(record, status, exit.stderr);
       // The exit of a start that failed (launch.ts puts the record back): no policy restart, and
       // --rm is start()'s to apply.
       if (await this.startFailed.get(record.id)) return;
@@ -418,7 +423,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
     });
   }
 
-  private async markExited(record: InstanceRecord, status: ExitStatus): Promise<void> {
+  private async markExited(record: InstanceRecord, status: ExitStatus, stderr?: string): Promise<void> {
     const code = status.code;
     Object.assign(record, {
       state: 'exited',
@@ -427,6 +432,8 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
       exitCode: code,
       exitCodeKnown: status.known,
       exitNote: status.note ?? null,
+      exitSource: status.source ?? null,
+      error: stderr ?? null,
       finishedAt: new Date().toISOString(),
     } satisfies Partial<InstanceRecord>);
     // Waiters hear of the exit before the (slower, fsynced) record write.

@@ -56,6 +56,7 @@ export function toDetail(r: InstanceRecord, paths: { dir: string; consoleLog: st
     exitCode: r.exitCode,
     exitCodeKnown: r.exitCodeKnown ?? (r.exitCode === null ? null : true),
     exitNote: r.exitNote ?? null,
+    exitSource: r.exitSource ?? (r.exitCode === null ? null : r.exitCodeKnown === false ? 'unknown' : 'guest'),
     error: r.error ?? null,
     pid: r.pid,
     config: { ...r.config, restartPolicy: r.config.restartPolicy ?? NO_RESTART, network: r.config.network ?? 'none', ports: r.config.ports ?? [] },

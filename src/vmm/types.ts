@@ -152,12 +152,17 @@ export interface VmPaths {
   exitFile?: string;
 }
 
-/** How a VM process ended: exit status or the signal that killed it. */
+/**
+ * How a VM process ended: exit status or the signal that ended it (also a signal the VMM caught
+ * and ended on by itself: QEMU exits 0 on SIGTERM, which is reported here as signal SIGTERM).
+ */
 export interface VmExit {
   status: number | null;
   signal: NodeJS.Signals | null;
-  /** Set when the VMM itself failed (bad argv, unloadable kernel...): its own error message. */
+  /** Set when the VMM itself failed before the guest ran (bad argv, unloadable kernel...): its own error message. */
   vmmError?: string;
+  /** What the VMM wrote on stderr during this run (warnings too), for inspect; the whole text stays in its log. */
+  stderr?: string;
 }
 
 export interface VmHandle {

@@ -148,6 +148,20 @@ export function describeDriverConformance(name: string, makeDriver: () => VmmDri
       assert.equal(code(exit).code, 137);
     });
 
+    test('a signal from outside (SIGTERM to the VM process) is recorded as 128 + signal', async () => {
+      const p = vmPaths();
+      const h = await start(main, spec('idle'), p);
+      await waitFor(() => read(p.consoleLog).includes('ready') && read(p.pidfile).trim() !== '', 20_000, 'ready');
+      const vmPid = Number(read(p.pidfile));
+      process.kill(vmPid, 'SIGTERM');
+      assert.equal(code(await within(h.exited, 10_000, 'exit')).code, 143);
+      const q = vmPaths();
+      const g = await start(main, spec('idle'), q);
+      await waitFor(() => read(q.consoleLog).includes('ready') && read(q.pidfile).trim() !== '', 20_000, 'ready');
+      process.kill(Number(read(q.pidfile)), 'SIGHUP');
+      assert.equal(code(await within(g.exited, 10_000, 'exit')).code, 129);
+    });
+
     test('adopt after a daemon restart: a new driver finds the VM, controls it and gets its real exit code', async () => {
       const p = vmPaths();
       const h = await start(main, spec('echo'), p);
@@ -199,6 +213,7 @@ export function describeDriverConformance(name: string, makeDriver: () => VmmDri
       await waitFor(() => read(q.consoleLog).includes('ready'), 20_000, 'ready');
       g.kill('SIGTERM');
       await within(g.exited, 10_000, 'exit');
+      assert.equal(code(driver().recordedExit(q)!).code, 143, 'ended by SIGTERM');
       assert.equal(driver().recordedExit(vmPaths()), undefined, 'nothing recorded for a VM never started');
     });
 

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { appEnv, netmask, shQuote } from '../../src/families/common.js';
-import { debugExitStatus, exitStatusOf } from '../../src/families/exit.js';
+import { consoleExit, debugExitStatus, exitStatusOf } from '../../src/families/exit.js';
+import type { FamilyAdapter } from '../../src/families/types.js';
+import { instanceExitStatus } from '../../src/instances/exit-status.js';
+import type { VmExit } from '../../src/vmm/types.js';
 import { generic } from '../../src/families/generic.js';
 import { tscKhzFromCpuinfo } from '../../src/families/host.js';
 import { familyAdapter, familyNames } from '../../src/families/index.js';
@@ -54,4 +57,25 @@ test('qemu-img overlay argv: absolute backing, relative overlay resolved in the 
   assert.deepEqual(qemuImgOverlayArgv(disk, '/d', '/usr/bin/qemu-img'), ['/usr/bin/qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', '/d/disk', '/d/disk.qcow2']);
   assert.throws(() => qemuImgOverlayArgv({ path: '/x', format: 'raw', readonly: false }, '/d'), /not an overlay/);
   assert.throws(() => qemuImgOverlayArgv({ ...disk, format: 'raw' }, '/d'), /qcow2/);
+});
+
+test('instanceExitStatus: where each code comes from (guest, signal, unknown, console, vmm)', () => {
+  const linux = familyAdapter('linux');
+  const of = (adapter: FamilyAdapter, exit: VmExit, console = '') => instanceExitStatus(adapter, exit, () => console);
+  assert.deepEqual(of(linux, { status: 7, signal: null }), { code: 3, known: true, source: 'guest' });
+  assert.deepEqual(of(linux, { status: null, signal: 'SIGTERM' }), { code: 143, known: true, source: 'signal', note: 'QEMU was killed by SIGTERM' });
+  assert.equal(of(linux, { status: null, signal: 'SIGHUP' }).code, 129);
+  assert.equal(of(linux, { status: null, signal: 'SIGKILL' }).code, 137);
+  assert.equal(of(linux, { status: 0, signal: null }).source, 'unknown');
+  assert.equal(of(linux, { status: null, signal: null }).source, 'unknown');
+  assert.deepEqual(of(linux, { status: 1, signal: null, vmmError: 'qemu: could not load kernel' }), { code: 125, known: true, source: 'vmm', note: 'the VM failed to start: qemu: could not load kernel' });
+  // A family that prints its exit: the last such line of the run wins, over QEMU's status and a signal.
+  const printing: FamilyAdapter = { ...generic, exitFromConsole: (line) => { const m = /^bye (\d+)$/.exec(line); return m ? { code: Number(m[1]) } : undefined; } };
+  assert.deepEqual(of(printing, { status: 1, signal: null }, 'hello\r\nbye 4\r\nbye 9\r\nhalted\n'), { code: 9, known: true, source: 'console' });
+  assert.deepEqual(of(printing, { status: null, signal: 'SIGKILL' }, 'bye 2\n'), { code: 2, known: true, source: 'console' });
+  assert.deepEqual(of(printing, { status: 7, signal: null }, 'no exit line\n'), { code: 3, known: true, source: 'guest' });
+  let read = false;
+  instanceExitStatus(generic, { status: 7, signal: null }, () => ((read = true), ''));
+  assert.equal(read, false, 'families without the hook never read the console');
+  assert.equal(consoleExit(generic, 'bye 2\n'), undefined);
 });

@@ -2,7 +2,8 @@
 // -f follows it until the instance exits. Times are those the daemon saw the lines at.
 import type { Command } from 'commander';
 import { parseTail } from '../parse.js';
-import { action, clientFor } from '../util.js';
+import { TruncatedResponse } from '../../client/wire.js';
+import { action, clientFor, fail } from '../util.js';
 
 interface LogsFlags {
   follow?: boolean;
@@ -32,7 +33,13 @@ export function register(program: Command): void {
           until: flags.until,
           timestamps: flags.timestamps,
         });
-        for await (const chunk of res) process.stdout.write(chunk as Buffer);
+        try {
+          for await (const chunk of res) process.stdout.write(chunk as Buffer);
+        } catch (err) {
+          // The daemon went away mid-answer: say so and fail, as attach does (never a silent 0).
+          if (!(err instanceof TruncatedResponse)) throw err;
+          fail(flags.follow ? 'the daemon closed the connection before the instance exited' : err.message);
+        }
         client.close();
       }),
     );

@@ -23,7 +23,38 @@ export function instanceFlags(cmd: Command): Command {
     .passThroughOptions();
 }
 
-/** Follow the console to stdout while waiting for the exit code; Ctrl-C stops the instance. */
+/**
+ * Signals passed on to the instance while it runs in the foreground (Docker's --sig-proxy): kill
+ * with the same signal, so a closed terminal (SIGHUP) or a `kill` of the CLI (SIGTERM) ends the
+ * instance too (and --rm removes it) instead of leaving it running. SIGUSR1 is Node's debugger.
+ */
+export const PROXIED_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
+
+/**
+ * While `run` is in the foreground: Ctrl-C (SIGINT) stops the instance, a second one kills it; with
+ * `sigProxy` the other signals are passed on. Returns the function that removes the handlers.
+ */
+export function foregroundSignals(client: CunikClient, id: string, sigProxy: boolean): () => void {
+  let interrupts = 0;
+  const onInterrupt = (): void => {
+    if (++interrupts === 1) void client.stopInstance(id, 3).catch(() => undefined);
+    else void client.killInstance(id, 'SIGKILL').catch(() => undefined);
+  };
+  const onSignal = (sig: NodeJS.Signals): void => void client.killInstance(id, sig).catch(() => undefined);
+  const proxied = sigProxy ? PROXIED_SIGNALS : [];
+  process.on('SIGINT', onInterrupt);
+  for (const s of proxied) process.on(s, onSignal);
+  // A closed terminal: output has nowhere to go, but the exit still has to be waited for.
+  const onStdoutError = (): void => undefined;
+  process.stdout.on('error', onStdoutError);
+  return () => {
+    process.off('SIGINT', onInterrupt);
+    for (const s of proxied) process.off(s, onSignal);
+    process.stdout.off('error', onStdoutError);
+  };
+}
+
+/** Follow the console to stdout while waiting for the exit code. */
 export async function attachAndWait(client: CunikClient, id: string, start: boolean): Promise<number> {
   // Both are registered before the start: the console is kept in a file, so nothing is missed.
   const [waiting, logs] = await Promise.all([client.waitInstance(id, 'next-exit'), client.logs(id, true)]);
@@ -32,12 +63,8 @@ export async function attachAndWait(client: CunikClient, id: string, start: bool
     logs.on('end', resolve);
     logs.on('error', reject);
   });
-  let interrupts = 0;
-  process.on('SIGINT', () => {
-    interrupts++;
-    if (interrupts === 1) void client.stopInstance(id, 3).catch(() => undefined);
-    else void client.killInstance(id, 'SIGKILL').catch(() => undefined);
-  });
+  // If the daemon goes away, the wait says so first (one line, 125); the log's end adds nothing.
+  copied.catch(() => undefined);
   if (start) await client.startInstance(id);
   const exitCode = await waiting.exitCode;
   await copied;
@@ -51,8 +78,9 @@ export function register(program: Command): void {
     .option('-i, --interactive', "attach standard input to the instance's serial console")
     .option('-t, --tty', 'terminal mode: raw keys to the guest, --detach-keys to detach (with -i, on a TTY)')
     .option('--detach-keys <keys>', 'key sequence that detaches from the console (-i/-t), leaving the instance running', DEFAULT_DETACH_KEYS)
+    .option('--no-sig-proxy', 'do not pass the signals the CLI receives (TERM, HUP, QUIT, USR2) on to the instance')
     .action(
-      action(async (image: string, args: string[], flags: CreateFlags & { detach?: boolean; rm?: boolean; interactive?: boolean; tty?: boolean; detachKeys: string }, cmd: Command) => {
+      action(async (image: string, args: string[], flags: CreateFlags & { detach?: boolean; rm?: boolean; interactive?: boolean; tty?: boolean; detachKeys: string; sigProxy: boolean }, cmd: Command) => {
         const client = await clientFor(cmd);
         const request = { ...createRequest(image, args, flags), ...(flags.rm && { autoRemove: true }) };
         if (flags.detach) {
@@ -64,23 +92,18 @@ export function register(program: Command): void {
         }
         // In the foreground the console and the exit are subscribed to between the create and the start.
         const { id } = await client.createInstance(request);
-        let interrupts = 0;
-        const code =
-          flags.interactive || flags.tty
-            ? await consoleSession(client, id, {
-                stdin: flags.interactive ?? false,
-                raw: flags.tty ?? false,
-                detachKeys: flags.detachKeys,
-                start: true,
-                // Without a raw terminal, Ctrl-C stops the instance as in the plain foreground run (twice: kills it).
-                onSignal: () => {
-                  if (++interrupts === 1) void client.stopInstance(id, 3).catch(() => undefined);
-                  else void client.killInstance(id, 'SIGKILL').catch(() => undefined);
-                },
-              })
-            : await attachAndWait(client, id, true);
-        client.close();
-        process.exitCode = code;
+        // Without a raw terminal, Ctrl-C stops the instance (twice: kills it); in raw mode it is a key.
+        const release = foregroundSignals(client, id, flags.sigProxy);
+        try {
+          const code =
+            flags.interactive || flags.tty
+              ? await consoleSession(client, id, { stdin: flags.interactive ?? false, raw: flags.tty ?? false, detachKeys: flags.detachKeys, start: true })
+              : await attachAndWait(client, id, true);
+          client.close();
+          process.exitCode = code;
+        } finally {
+          release();
+        }
       }),
     );
 }

@@ -1,20 +1,26 @@
 // cunik start: start one or more created or exited instances; -a attaches to one.
 import type { Command } from 'commander';
 import { action, clientFor, fail, forEachTarget } from '../util.js';
-import { attachAndWait } from './run.js';
+import { attachAndWait, foregroundSignals } from './run.js';
 
 export function register(program: Command): void {
   program
     .command('start')
     .description('Start one or more instances')
     .option('-a, --attach', 'attach to the console and exit with the instance exit code')
+    .option('--no-sig-proxy', 'with -a: do not pass the signals the CLI receives (TERM, HUP, QUIT, USR2) on to the instance')
     .argument('<instances...>', 'names or ids')
     .action(
-      action(async (targets: string[], flags: { attach?: boolean }, cmd: Command) => {
+      action(async (targets: string[], flags: { attach?: boolean; sigProxy: boolean }, cmd: Command) => {
         const client = await clientFor(cmd);
         if (flags.attach) {
           if (targets.length !== 1) fail('you cannot start and attach multiple instances at once');
-          process.exitCode = await attachAndWait(client, targets[0]!, true);
+          const release = foregroundSignals(client, targets[0]!, flags.sigProxy);
+          try {
+            process.exitCode = await attachAndWait(client, targets[0]!, true);
+          } finally {
+            release();
+          }
         } else {
           await forEachTarget(targets, (t) => client.startInstance(t));
         }

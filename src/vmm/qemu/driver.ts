@@ -14,9 +14,8 @@ import { PASST_BINARY, passtArgv } from '../../network/passt.js';
 import { onPath } from '../../util/on-path.js';
 import { runasArg, type VmUser } from '../vm-user.js';
 import { createOverlays, DEFAULT_QEMU_IMG, removeOverlays } from './overlay.js';
-import { killStrays, procCmdline, procStartTime, qemuError, recordedExit, signalGroup, watchOrphan } from './proc.js';
-
-export { qemuError } from './proc.js';
+import { qemuExit } from './exit.js';
+import { killStrays, lastRunStderr, markRun, procCmdline, procStartTime, recordedExit, runStderr, signalGroup, watchOrphan } from './proc.js';
 
 export interface QemuDriverOptions {
   /** QEMU binary (a name looked up in PATH, or a path). Default qemu-system-x86_64. */
@@ -67,8 +66,6 @@ interface Started {
   /** How the process started ended (for a shim: its own exit status). */
   ended: Promise<VmExit>;
   signal: (signal: NodeJS.Signals) => void;
-  /** Size of the VMM log before the start: QEMU's errors are read from there. */
-  errOffset: number;
 }
 
 /** A VmHandle with access to the VM's (single, shared) QMP connection. */
@@ -149,7 +146,10 @@ export class QemuDriver implements VmmDriver {
     for (const p of [paths.qmpSocket, paths.consoleSocket, paths.pidfile, paths.exitFile]) if (p && existsSync(p)) rmSync(p, { force: true });
     const underShim = this.shim !== undefined && paths.exitFile !== undefined;
     const flags = [...this.shimFlags, ...this.netHelper(spec, underShim)];
-    const { pid, ended, signal, errOffset } =
+    // This run's stderr begins after the marker; the console's size tells whether the guest ran.
+    const errOffset = markRun(paths.vmmLog);
+    const consoleAtStart = fileSize(paths.consoleLog);
+    const { pid, ended, signal } =
       underShim && this.spawner
         ? await this.viaSpawner(this.spawner, [this.shim!, '--notify-fd', '3', ...flags, paths.exitFile!, ...argv], paths)
         : await this.viaSpawn(underShim ? [this.shim!, ...flags, paths.exitFile!, ...argv] : argv, paths);
@@ -159,16 +159,14 @@ export class QemuDriver implements VmmDriver {
       // else its file says how QEMU ended (if it is not renamed into place yet, the shim's line
       // said it: raw); no file means the group was SIGKILLed.
       const how = underShim && !(raw.status !== null && raw.status < 128) ? (recordedExit(paths) ?? raw) : raw;
-      const vmmError = how.status !== 0 && vmmLog !== undefined ? qemuError(vmmLog, errOffset) : undefined;
-      return { ...how, ...(vmmError !== undefined && { vmmError }) };
+      const stderr = vmmLog !== undefined ? runStderr(vmmLog, errOffset) : '';
+      return qemuExit(how, stderr, fileSize(paths.consoleLog) !== consoleAtStart);
     });
     return new Handle(pid, paths.qmpSocket, exited, false, this.qmpTimeoutMs, underShim ? (sig) => signalGroup(pid, sig) : signal);
   }
 
   /** The shim started by cunik-spawner: no fork of the daemon. */
   private async viaSpawner(spawner: Spawner, command: string[], paths: VmPaths): Promise<Started> {
-    // No log yet (created by the spawner): offset 0.
-    const errOffset = paths.vmmLog !== undefined ? (statSync(paths.vmmLog, { throwIfNoEntry: false })?.size ?? 0) : 0;
     let spawned;
     try {
       spawned = await spawner.spawn(command, { stderrFile: paths.vmmLog, notifyFd: true });
@@ -178,17 +176,15 @@ export class QemuDriver implements VmmDriver {
     const { pid } = spawned;
     // The spawner died first: the shim now belongs to init; watch it through /proc instead.
     const ended = spawned.exited.then((e) => (e === 'lost' ? watchOrphan(pid, paths) : { status: e.code, signal: e.signal }));
-    return { pid, ended, signal: (sig) => signalGroup(pid, sig), errOffset };
+    return { pid, ended, signal: (sig) => signalGroup(pid, sig) };
   }
 
   /** QEMU (or the shim) as this process's own child. */
   private async viaSpawn(command: string[], paths: VmPaths): Promise<Started> {
     let errFd: number | undefined;
-    let errOffset = 0;
     if (paths.vmmLog !== undefined) {
       try {
         errFd = openSync(paths.vmmLog, 'a');
-        errOffset = fstatSync(errFd).size;
       } catch (err) {
         throw new CunikError('INTERNAL', `cannot open ${paths.vmmLog}: ${(err as Error).message}`);
       }
@@ -212,7 +208,7 @@ export class QemuDriver implements VmmDriver {
     });
     const ended = new Promise<VmExit>((resolve) => child.once('exit', (code, signal) => resolve({ status: code, signal })));
     child.unref();
-    return { pid: child.pid, ended, signal: (sig) => child.kill(sig), errOffset };
+    return { pid: child.pid, ended, signal: (sig) => child.kill(sig) };
   }
 
   adopt(pid: number, paths: VmPaths): QemuVmHandle | undefined {
@@ -220,7 +216,8 @@ export class QemuDriver implements VmmDriver {
   }
 
   recordedExit(paths: VmPaths): VmExit | undefined {
-    return recordedExit(paths);
+    const recorded = recordedExit(paths);
+    return recorded && qemuExit(recorded, lastRunStderr(paths.vmmLog));
   }
 
   killStrays(instances: VmPaths[]): number {
@@ -239,6 +236,8 @@ export class QemuDriver implements VmmDriver {
     return removeOverlays(spec, paths.dir);
   }
 }
+
+const fileSize = (path: string): number => statSync(path, { throwIfNoEntry: false })?.size ?? 0;
 
 class Handle implements QemuVmHandle {
   private done = false;
@@ -340,7 +339,7 @@ export function adopt(pid: number, paths: VmPaths, opts: AdoptOptions = {}): Qem
   const markGone = (): void => {
     if (gone) return;
     gone = true;
-    resolveExit(underShim ? (recordedExit(paths) ?? { status: null, signal: 'SIGKILL' }) : { status: null, signal: null });
+    resolveExit(underShim ? qemuExit(recordedExit(paths) ?? { status: null, signal: 'SIGKILL' }, lastRunStderr(paths.vmmLog)) : { status: null, signal: null });
   };
   // Poll /proc until the process is gone: briefly after QMP closed (QEMU is mid-exit), or as fallback.
   const pollUntilGone = (firstMs: number, maxMs: number): void => {
@@ -403,8 +402,8 @@ export interface StopOptions {
 
 /**
  * Graceful stop: QMP system_powerdown (errors ignored), wait up to timeoutMs for the VM to exit; then
- * SIGTERM (QEMU exits with status 0 on it) and up to termTimeoutMs more; then SIGKILL. Resolves with
- * how the VM ended.
+ * SIGTERM (QEMU exits with status 0 on it, reported as ended by SIGTERM: exit.ts) and up to
+ * termTimeoutMs more; then SIGKILL. Resolves with how the VM ended.
  */
 export async function stopGracefully(handle: VmHandle, timeoutMs: number, opts: StopOptions = {}): Promise<VmExit> {
   const deadline = Date.now() + timeoutMs;

@@ -1,40 +1,51 @@
-// Processes seen from outside: /proc (argv, start time), the shim's exit file, QEMU's error log,
+// Processes seen from outside: /proc (argv, start time), the shim's exit file, QEMU's stderr log,
 // signals to a shim's process group. Used by the driver for VMs it started and for VMs it adopts.
-import { constants as osConstants } from 'node:os';
-import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import type { VmExit, VmPaths } from '../types.js';
+import { RUN_MARKER, signalName } from './exit.js';
 
-/**
- * QEMU's own error from its stderr log (written since `offset`): the last "qemu-system-...: " line
- * that is not a warning. A guest leaving through isa-debug-exit writes nothing there, which is how
- * a VMM failure is told apart from a guest that exited with status 1. When cunik-shim ended the VM
- * because its network helper (passt) died, that is the error, after passt's own lines (passt
- * prefixes nothing; its "Failed to send N bytes to syslog" on a host without syslog is left out).
- */
-export function qemuError(logFile: string, offset: number): string | undefined {
-  let text = '';
+/** What the VMM log holds from `offset` on (at most 16 KiB: QEMU says little). */
+export function runStderr(logFile: string, offset: number): string {
   try {
     const fd = openSync(logFile, 'r');
     try {
       const buf = Buffer.alloc(16 * 1024);
       const n = readSync(fd, buf, 0, buf.length, offset);
-      text = buf.subarray(0, n).toString('utf8');
+      return buf.subarray(0, n).toString('utf8');
     } finally {
       closeSync(fd);
     }
   } catch {
-    return undefined;
+    return '';
   }
-  const lines = text.split('\n');
-  const qemu = /^qemu-system-[\w-]+: /;
-  const errors = lines.filter((l) => qemu.test(l) && !/^qemu-system-[\w-]+: warning: /.test(l));
-  const shim = lines.filter((l) => l.startsWith('cunik-shim: '));
-  if (shim.some((l) => l.includes('network helper'))) {
-    const passt = lines.filter((l) => l !== '' && !qemu.test(l) && !l.startsWith('cunik-shim: ') && !/^Failed to send \d+ bytes to syslog$/.test(l));
-    errors.push(...passt.map((l) => `passt: ${l}`));
+}
+
+/**
+ * The stderr of the last run in the VMM log: what follows the last RUN_MARKER line, for a VM that
+ * ended while no one watched (its start offset was the previous daemon's).
+ */
+export function lastRunStderr(logFile: string | undefined): string {
+  if (logFile === undefined) return '';
+  const size = statSync(logFile, { throwIfNoEntry: false })?.size ?? 0;
+  const tail = runStderr(logFile, Math.max(0, size - 16 * 1024));
+  const at = tail.lastIndexOf(RUN_MARKER);
+  return at < 0 ? tail : tail.slice(at);
+}
+
+/** Append the run marker to the VMM log (creating it); returns the offset where this run's stderr begins. */
+export function markRun(logFile: string | undefined): number {
+  if (logFile === undefined) return 0;
+  try {
+    const fd = openSync(logFile, 'a', 0o600);
+    try {
+      writeSync(fd, `${RUN_MARKER} ${new Date().toISOString()}\n`);
+      return fstatSync(fd).size;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return 0;
   }
-  errors.push(...shim);
-  return errors.length ? errors.join('; ') : undefined;
 }
 
 /** How the VM ended, as cunik-shim recorded it; undefined if it has not (yet) written the file. */
@@ -50,8 +61,7 @@ export function recordedExit(paths: VmPaths): VmExit | undefined {
   if (!m) return undefined;
   const n = Number(m[2]);
   if (m[1] === 'exit') return { status: n, signal: null };
-  const name = Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0] as NodeJS.Signals | undefined;
-  return { status: null, signal: name ?? 'SIGKILL' };
+  return { status: null, signal: signalName(n) ?? 'SIGKILL' };
 }
 
 /**
