@@ -5,6 +5,7 @@
 // restart-policy scheduling in restart-scheduler.ts; dependencies and shared types in service-deps.ts.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { CheckProblem } from '../api/check.js';
 import { conflict, invalid, notFound } from '../errors.js';
@@ -20,6 +21,7 @@ import { PerInstanceQueue } from './op-queue.js';
 import type { InstanceRecord } from './record.js';
 import { RestartScheduler } from './restart-scheduler.js';
 import { dueAtDaemonStart, restoreInstances } from './restore.js';
+import { watchConsoleExit } from './console-exit.js';
 import { instanceExitStatus, runConsole } from './exit-status.js';
 import type { InstanceEvent, InstanceServiceDeps } from './service-deps.js';
 import { normalizeSignal } from './signals.js';
@@ -27,6 +29,8 @@ import { normalizeSignal } from './signals.js';
 export type { CreateOptions } from './boot-config.js';
 export { normalizeSignal } from './signals.js';
 export { EXIT_VMM_FAILED, type ImageLookup, type InstanceEvent, type InstanceServiceDeps } from './service-deps.js';
+
+const fileSize = (path: string): number => statSync(path, { throwIfNoEntry: false })?.size ?? 0;
 
 export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
   private readonly waiters = new Map<string, Set<(code: number) => void>>();
@@ -403,11 +407,16 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
 
   private watch(record: InstanceRecord, handle: VmHandle): void {
     this.handles.set(record.id, handle);
+    const consoleLog = this.deps.store.paths(record.id).consoleLog;
+    const from = this.consoleStart.get(record.id);
+    // A guest that halts after printing its exit is stopped once it has (an adopted VM: from the
+    // console's end as found, since what is before may be an earlier run's).
+    const halted = watchConsoleExit(this.deps.family(record.family), consoleLog, from ?? fileSize(consoleLog), () => {
+      if (this.handles.get(record.id) === handle) void this.deps.driver.stop(handle, 0).catch(() => undefined);
+    });
     void handle.exited.then(async (exit) => {
+      halted?.close();
       this.handles.delete(record.id);
-      // A VMM failure is not the unikernel's exit: report it as Docker reports a failed start.
-      const consoleLog = this.deps.store.paths(record.id).consoleLog;
-      const from = this.consoleStart.get(record.id);
       this.consoleStart.delete(record.id);
       const status = instanceExitStatus(this.deps.family(record.family), exit, () => runConsole(consoleLog, from));
       await this.markExited(record, status, exit.stderr);

@@ -141,8 +141,10 @@ test('idle: stopGracefully falls back to SIGTERM when the guest ignores powerdow
   const t0 = Date.now();
   const exit = await timed(stopGracefully(h, 500), 5000, 'stopGracefully');
   const took = Date.now() - t0;
-  // QEMU ends with status 0 on SIGTERM.
-  assert.deepEqual(exit, { status: 0, signal: null });
+  // QEMU ends with status 0 on SIGTERM, saying so on stderr: the VM was ended by SIGTERM.
+  assert.deepEqual([exit.status, exit.signal], [null, 'SIGTERM']);
+  assert.match(exit.stderr ?? '', /^qemu-system-x86_64: terminating on signal 15 from pid \d+/);
+  assert.equal(exit.vmmError, undefined);
   assert.ok(took >= 450 && took < 2000, `took ${took} ms`);
   assert.equal(alive(h.pid), false);
   await assert.rejects(h.powerdown(), (e: unknown) => e instanceof CunikError && e.code === 'CONFLICT');
@@ -172,7 +174,8 @@ test('powerdown reaches QEMU over QMP (the guest may ignore it)', async () => {
   const qmp = await h.qmp();
   assert.equal((await qmp.execute<{ status: string }>('query-status')).status, 'running');
   h.kill('SIGTERM');
-  assert.deepEqual(await h.exited, { status: 0, signal: null });
+  const exit = await h.exited;
+  assert.deepEqual([exit.status, exit.signal], [null, 'SIGTERM']);
   // The process exit and the QMP socket's close are separate events: the close may come a moment later.
   await timed(new Promise((r) => (qmp.isClosed ? r(undefined) : qmp.once('close', r))), 2000, 'QMP closed');
   assert.equal(qmp.isClosed, true);
@@ -210,7 +213,7 @@ test('adopt: stopGracefully and kill work through an adopted handle', async () =
   await waitFor(() => read(p1.consoleLog).includes('ready'), 10_000, 'ready');
   const a1 = adopt(h1.pid, p1)!;
   assert.deepEqual(await timed(stopGracefully(a1, 300), 5000, 'stop'), { status: null, signal: null });
-  assert.deepEqual(await h1.exited, { status: 0, signal: null }, 'SIGTERM was sent');
+  assert.equal((await h1.exited).signal, 'SIGTERM', 'SIGTERM was sent');
 
   const p2 = vmPaths();
   const h2 = await start(spec('idle'), p2);
@@ -261,11 +264,15 @@ test('SeaBIOS writes nothing to the console: the kernel banner is its first byte
   assert.ok(log.startsWith('Hello from the Cunik test kernel\n'), `console.log starts ${JSON.stringify(log.slice(0, 60))}`);
   assert.ok(!log.includes('\x1b'), 'no escape code in the console');
 });
-test('QEMU errors land in vmmLog', async () => {
+
+test('QEMU errors land in vmmLog; a kernel QEMU cannot open is a VMM failure, not the guest exiting 0', async () => {
   const p = vmPaths();
   const h = await start(spec('', { kernel: join(tmp, 'no-such-kernel.elf') }), p);
-  assert.deepEqual(await timed(h.exited, 5000, 'exit'), { status: 1, signal: null });
-  assert.match(read(p.vmmLog!), /no-such-kernel\.elf/);
+  const exit = await timed(h.exited, 5000, 'exit');
+  assert.deepEqual([exit.status, exit.signal], [1, null]);
+  assert.match(exit.vmmError ?? '', /^qemu: could not open kernel file '.*no-such-kernel\.elf'/);
+  assert.equal(exit.stderr, exit.vmmError);
+  assert.match(read(p.vmmLog!), /^cunik: VM started .*\nqemu: could not open kernel file .*no-such-kernel\.elf/);
 });
 
 test('a missing QEMU binary rejects start with a clear CunikError', async () => {
