@@ -148,8 +148,9 @@ async function sendChunked(body: Readable, socket: Socket): Promise<void> {
   socket.write(`0${CRLF}${CRLF}`);
 }
 
-/** The connection ended in the middle of a response's body (the daemon stopped or died). */
+/** The connection ended in the middle of a response's body (the daemon stopped or died): a reset. */
 export class TruncatedResponse extends Error {
+  readonly code = 'ECONNRESET';
   constructor() {
     super('the daemon closed the connection before the end of its response');
     this.name = 'TruncatedResponse';

@@ -37,8 +37,8 @@ export function register(program: Command): void {
           for await (const chunk of res) process.stdout.write(chunk as Buffer);
         } catch (err) {
           // The daemon went away mid-answer: say so and fail, as attach does (never a silent 0).
-          if (!(err instanceof TruncatedResponse)) throw err;
-          fail(flags.follow ? 'the daemon closed the connection before the instance exited' : err.message);
+          if (flags.follow && err instanceof TruncatedResponse) fail('the daemon closed the connection before the instance exited');
+          throw err;
         }
         client.close();
       }),
