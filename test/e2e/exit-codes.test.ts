@@ -118,6 +118,22 @@ test('restart on-failure: a SIGTERM from outside is a failure (143) and restarts
   await run(['rm', 'rs']);
 });
 
+test('a Rumprun guest that halts after "=== _exit(N) called ===" is seen as exited with N (run --rm returns)', async () => {
+  const halt = join(repo, 'build', 'kernels', 'halt.elf');
+  assert.equal((await run(['import', '--family', 'rumprun', halt, 'halts'])).code, 0);
+  const t0 = Date.now();
+  const r = await run(['run', '--rm', '--name', 'rr', 'halts', 'exit=4']);
+  assert.equal(r.code, 4, r.stderr);
+  assert.match(r.stdout, /=== ERROR: _exit\(4\) called ===\n/);
+  assert.ok(!(await names()).includes('rr'), 'removed (--rm)');
+  const kept = await run(['run', '--name', 'rr2', 'halts', 'exit=0']);
+  assert.equal(kept.code, 0, kept.stderr);
+  const info = await inspect('rr2');
+  assert.deepEqual([info.exitCode, info.exitCodeKnown, info.exitSource], [0, true, 'console']);
+  assert.ok(Date.now() - t0 < 60_000);
+  await run(['rm', 'rr2']);
+});
+
 test('logs -f: when the daemon dies mid-follow it says so in one line and exits 125', async () => {
   const dd = await startDaemon();
   try {
