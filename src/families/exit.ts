@@ -2,13 +2,13 @@
 // family: exitStatusOf(adapter, exit) says what code to record and whether it is the guest's own,
 // consoleExit(adapter, console) what a family that prints its exit printed, exitSourceOf where a
 // code came from (ExitSource).
-import { constants } from 'node:os';
+import { signalNumber } from '../util/signals.js';
 import type { VmExit } from '../vmm/types.js';
 import type { ExitSource, ExitStatus, FamilyAdapter } from './types.js';
 
 /** QEMU killed by a signal: 128 + its number, the shell's rule. */
 export function signalStatus(signal: NodeJS.Signals): ExitStatus {
-  return { code: 128 + (constants.signals[signal] ?? 0), known: true, note: `QEMU was killed by ${signal}` };
+  return { code: 128 + signalNumber(signal), known: true, note: `QEMU was killed by ${signal}` };
 }
 
 export const NO_REPORT =

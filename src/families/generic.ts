@@ -8,7 +8,7 @@
 //   so an odd status s means the unikernel returned (s - 1) / 2. Status 0 is a plain QEMU exit
 //   (guest reset with -no-reboot, or QMP quit); a signal maps to 128 + signal number (shell rule).
 // - Volumes are refused: nothing tells such a kernel where to mount a device.
-import { constants } from 'node:os';
+import { signalNumber } from '../util/signals.js';
 import { invalid } from '../errors.js';
 import type { BootSpec, MachineType, VmExit } from '../vmm/types.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
@@ -22,7 +22,7 @@ export function machineFor(image: ImageBootInfo, fallback: MachineType): Machine
 
 /** Exit code of a guest that exits through isa-debug-exit. */
 export function debugExitCode(exit: VmExit): number {
-  if (exit.signal) return 128 + (constants.signals[exit.signal] ?? 0);
+  if (exit.signal) return 128 + signalNumber(exit.signal);
   const status = exit.status ?? 0;
   if (status === 0) return 0;
   return status % 2 === 1 ? (status - 1) / 2 : status;

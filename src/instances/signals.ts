@@ -1,15 +1,15 @@
 // Signal names as kill takes them.
-import { constants } from 'node:os';
+import { isSignal, signalName } from '../util/signals.js';
 import { invalid } from '../errors.js';
 
 /** Accept "KILL", "SIGKILL" or "9"; refuse anything else with a clear message. */
 export function normalizeSignal(signal: string): NodeJS.Signals {
   const upper = signal.toUpperCase();
   const named = (upper.startsWith('SIG') ? upper : `SIG${upper}`) as NodeJS.Signals;
-  if (named in constants.signals) return named;
+  if (isSignal(named)) return named;
   if (/^\d+$/.test(signal)) {
-    const found = Object.entries(constants.signals).find(([, n]) => n === Number(signal));
-    if (found) return found[0] as NodeJS.Signals;
+    const found = signalName(Number(signal));
+    if (found) return found;
   }
   throw invalid(`invalid signal: ${signal}`, 'signal');
 }

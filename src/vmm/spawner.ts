@@ -9,6 +9,7 @@
 import { spawn as spawnChild, type ChildProcessByStdio } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { signalName } from '../util/signals.js';
 
 export interface SpawnedExit {
   /** Exit code, or null if a signal ended it. */
@@ -54,8 +55,7 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-const signalName = (n: number): NodeJS.Signals =>
-  (Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0] as NodeJS.Signals | undefined) ?? 'SIGKILL';
+const signalOf = (n: number): NodeJS.Signals => signalName(n) ?? 'SIGKILL';
 const errnoName = (n: number): string => Object.entries(osConstants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
 
 export class Spawner {
@@ -134,7 +134,7 @@ export class Spawner {
         // 'reap': the spawner's, always after the 'ok' and after any 'exit' of the same pid.
         const pid = Number(a);
         const sig = Number(c);
-        const how: SpawnedExit = sig ? { code: null, signal: signalName(sig) } : { code: Number(b), signal: null };
+        const how: SpawnedExit = sig ? { code: null, signal: signalOf(sig) } : { code: Number(b), signal: null };
         const done = this.watched.get(pid);
         if (kind === 'reap') this.early.delete(pid);
         if (done) {

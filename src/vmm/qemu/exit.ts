@@ -13,7 +13,7 @@
 // - cunik-shim ends the VM (SIGKILL) when its network helper (passt) dies: that is the VMM's
 //   failure too, told with passt's own lines (passt prefixes nothing; its "Failed to send N bytes
 //   to syslog" on a host without syslog is left out).
-import { constants as osConstants } from 'node:os';
+import { signalName } from '../../util/signals.js';
 import type { VmExit } from '../types.js';
 
 /** The line the driver appends to the VMM log before each start: where a run's stderr begins. */
@@ -27,10 +27,6 @@ const SHIM = 'cunik-shim: ';
 const SYSLOG = /^Failed to send \d+ bytes to syslog$/;
 const NOT_AN_ERROR = /(?:^|: )(?:warning|info): /;
 const TERMINATED = /^qemu(?:-system-[\w-]+)?: terminating on signal (\d+)/;
-
-export function signalName(n: number): NodeJS.Signals | undefined {
-  return Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0] as NodeJS.Signals | undefined;
-}
 
 /**
  * @param raw how the process ended (status or killing signal)

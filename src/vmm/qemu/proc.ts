@@ -2,7 +2,8 @@
 // signals to a shim's process group. Used by the driver for VMs it started and for VMs it adopts.
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import type { VmExit, VmPaths } from '../types.js';
-import { RUN_MARKER, signalName } from './exit.js';
+import { signalName } from '../../util/signals.js';
+import { RUN_MARKER } from './exit.js';
 
 /** What the VMM log holds from `offset` on (at most 16 KiB: QEMU says little). */
 export function runStderr(logFile: string, offset: number): string {
