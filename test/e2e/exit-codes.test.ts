@@ -134,6 +134,16 @@ test('a Rumprun guest that halts after "=== _exit(N) called ===" is seen as exit
   await run(['rm', 'rr2']);
 });
 
+test('a Solo5 guest: its console line gives the code (QEMU says 83 for every ending)', async () => {
+  assert.equal((await run(['import', '--family', 'solo5', join(repo, 'build', 'kernels', 'solo5.elf'), 's5'])).code, 0);
+  const three = await run(['run', '--name', 's5-3', 's5', 'exit=3']);
+  assert.equal(three.code, 3, three.stderr + three.stdout);
+  assert.deepEqual(((i) => [i.exitCode, i.exitCodeKnown, i.exitSource])(await inspect('s5-3')), [3, true, 'console']);
+  const aborted = await run(['run', '--rm', 's5', 'abort']);
+  assert.equal(aborted.code, 255, aborted.stderr + aborted.stdout);
+  await run(['rm', 's5-3']);
+});
+
 test('logs -f: when the daemon dies mid-follow it says so in one line and exits 125', async () => {
   const dd = await startDaemon();
   try {
