@@ -1,7 +1,7 @@
 // Bad input: one line on stderr starting "cunik: ", exit status 125, nothing changed.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, readdirSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -227,5 +227,37 @@ test("a Cunikfile naming files the context lacks stops the build before any step
     assert.equal(r.code, 125, r.stderr);
     assert.match(r.stderr, message);
     assert.doesNotMatch(r.stdout, /Step/, 'no step ran');
+  }
+});
+
+test('a stream cut off by the daemon dying is an error, not a clean end', async () => {
+  const other = await startDaemon();
+  try {
+    const p = spawn(join(repo, 'bin', 'cunik'), ['-H', `unix://${other.socket}`, 'events'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => p.on('close', resolve));
+    // The stream is flowing once an event made after it started reaches the CLI.
+    await waitFor('cunik events to stream', async () => {
+      await other.client.tagImage('hello', `hello:t${Date.now()}`).catch(async () => void (await other.client.importImage(createReadStream(helloKernel), { ref: 'hello', family: 'generic' })));
+      return /image (tag|import)/.test(stdout) || undefined;
+    }, 15_000);
+    // And stats, which lists the instances every second.
+    const stats = spawn(join(repo, 'bin', 'cunik'), ['-H', `unix://${other.socket}`, 'stats'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let statsOut = '';
+    let statsErr = '';
+    stats.stdout.on('data', (c: Buffer) => (statsOut += c.toString()));
+    stats.stderr.on('data', (c: Buffer) => (statsErr += c.toString()));
+    const statsExited = new Promise<number | null>((resolve) => stats.on('close', resolve));
+    await waitFor('cunik stats to draw its table', () => statsOut.includes('INSTANCE ID') || undefined, 15_000);
+    other.proc.kill('SIGKILL');
+    assert.equal(await exited, 125);
+    assert.match(stderr, /^cunik: the Cunik daemon closed the connection before it was done \(did cunikd stop or crash\? its log may say why\)\n$/);
+    assert.equal(await statsExited, 125, 'stats ends when the daemon is gone');
+    assert.match(statsErr, /^cunik: cannot connect to the Cunik daemon at unix:\/\/.*: no daemon is listening there\. Is cunikd running\?\n$/);
+  } finally {
+    await other.stop();
   }
 });

@@ -100,7 +100,8 @@ async function streaming(client: CunikClient, named: string[], format: string): 
       const rows = order.filter((id) => latest.has(id)).map((id) => statsRow(latest.get(id)!));
       process.stdout.write((tty ? '\x1b[2J\x1b[H' : '') + table(HEADERS, rows));
     }
-    if (named.length === 0) await discover().catch(() => undefined);
+    // A daemon that cannot list its instances any more (it died) ends the command, as docker stats.
+    if (named.length === 0) await discover();
     else if (open.size === 0) break;
   }
   if (failed) process.exitCode = EXIT_CLI_ERROR;
