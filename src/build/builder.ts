@@ -259,8 +259,8 @@ async function imageConfig(
   if (spec.ports.length > 0) labels[LABEL_PORTS] = JSON.stringify(spec.ports);
   if (spec.volumes.length > 0) labels[LABEL_VOLUMES] = JSON.stringify(spec.volumes);
   // What `cunik import` records for a Solo5 unikernel too: its declared devices, and its block devices
-  // as volumes beside the Cunikfile's.
-  if (spec.family === 'solo5') {
+  // as volumes beside the Cunikfile's; for a Unikraft kernel, its linked libraries.
+  if (spec.family === 'solo5' || spec.family === 'unikraft') {
     const facts = importLabels({ family: spec.family, kernel: kernel.file, boot: kernel.boot });
     const declared = facts[LABEL_VOLUMES];
     if (declared !== undefined) facts[LABEL_VOLUMES] = JSON.stringify([...new Set([...spec.volumes, ...(JSON.parse(declared) as string[])])]);

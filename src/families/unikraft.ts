@@ -24,12 +24,27 @@
 //   isa-debug-exit at 0x501: QEMU exits 83 or 85. The app's own code is not reported: 0 and 83 map
 //   to 0 (unknown), 85 to 139, the code of a process that died of SIGSEGV (as Solo5's tests score a
 //   crashed unikernel), also marked unknown. Any other odd status is a code the app wrote itself.
-import type { BootSpec, VmExit } from '../vmm/types.js';
+// - Libraries: `cunik import`/`build` record the kernel's linked libraries (.uk_libinfo, 0.16+:
+//   families/unikraft-libinfo.ts) in org.cunik.unikraft.libs. With that label a NIC is attached only
+//   if libuknetdev is linked, library parameters (and "--") are written only if libuklibparam is
+//   (without it ukboot hands every word to the app), 9p shares need libvfscore and lib9pfs, and a
+//   kernel with libukrandom (0.17+) needs RDRAND and RDSEED, which QEMU 7.2's TCG lacks ("Could not
+//   initialize the HWRNG (-95)"): it is started only under KVM. Without the label (an image
+//   imported before, or a kernel without the section) every library is assumed present.
+import type { BootSpec, NicSpec, VmExit } from '../vmm/types.js';
 import { appArgs, appEnv, devices, machineFor, nicsOf, refuse, requireFile, seabios, shareSpecs, shQuote, sizing, staticIp, volumesOf } from './common.js';
 import { signalStatus } from './exit.js';
+import { parseUnikraftLibsLabel } from './unikraft-libinfo.js';
 import type { ExitStatus, FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
 
 export const UNIKRAFT_CRASH_CODE = 139;
+export const UNIKRAFT_LIBS_LABEL = 'org.cunik.unikraft.libs';
+export const UNIKRAFT_RNG_KVM_ONLY = 'this Unikraft kernel links libukrandom (Unikraft 0.17 or later), which needs the RDRAND and RDSEED instructions that QEMU\'s software emulation (TCG) lacks: it boots only with KVM';
+
+const NO_LIBPARAM = 'this Unikraft kernel has no library-parameter parser (libuklibparam)';
+const NO_NETDEV = 'this Unikraft kernel has no network device library (libuknetdev)';
+
+const publishes = (n: NicSpec): boolean => (n.backend.type === 'passt' ? n.backend.forwards.length > 0 : n.backend.type === 'user' && (n.backend.hostfwd?.length ?? 0) > 0);
 
 function list(param: string, values: string[], field: string): string[] {
   for (const v of values) refuse(v.endsWith(']'), `${param}: a Unikraft list element cannot end in "]": ${JSON.stringify(v)}`, field);
@@ -61,20 +76,29 @@ export const unikraft: FamilyAdapter = {
   name: 'unikraft',
   bootSpec(image: ImageBootInfo, instance: InstanceBootConfig): BootSpec {
     const kernel = requireFile(image.kernelPath, 'unikraft', 'a kernel (multiboot ELF)');
+    const libs = parseUnikraftLibsLabel(image.labels[UNIKRAFT_LIBS_LABEL]);
+    const has = (lib: string): boolean => libs === undefined || libs.has(lib);
     const { blocks, shares } = volumesOf(instance);
     refuse(blocks.length > 0, 'unikraft: block volumes are not supported (use a shared folder)', 'volumes');
+    refuse(shares.length > 0 && !(has('libvfscore') && has('lib9pfs')), 'unikraft: this Unikraft kernel has no 9p file system (libvfscore, lib9pfs): folders cannot be shared', 'volumes');
+    refuse(shares.length > 0 && !has('libuklibparam'), `unikraft: ${NO_LIBPARAM}: shared folders cannot be mounted (vfs.fstab)`, 'volumes');
+    const env = appEnv(image, instance);
+    refuse(env.length > 0 && !has('libuklibparam'), `unikraft: ${NO_LIBPARAM}: env cannot be passed`, 'env');
+    const netdev = has('libuknetdev');
+    const nics = netdev ? nicsOf(instance) : [];
+    refuse(!netdev && nicsOf(instance).some(publishes), `unikraft: ${NO_NETDEV}: ports cannot be published`, 'ports');
     const fs = shareSpecs(shares);
-    const params = [
-      ...netParams(instance),
+    const params = has('libuklibparam') ? [
+      // Without libuklibparam a networked kernel keeps DHCP, which hands out the same address.
+      ...(netdev ? netParams(instance) : []),
       ...list('vfs.fstab', fs.map((s, i) => `${s.tag}:${shares[i]!.target}:9pfs`), 'volumes'),
-      ...list('env.vars', appEnv(image, instance).map(([k, v]) => `${k}=${v}`), 'env'),
-    ];
+      ...list('env.vars', env.map(([k, v]) => `${k}=${v}`), 'env'),
+    ] : [];
     const args = appArgs(image, instance);
     refuse(args.includes(''), 'unikraft: an empty argument cannot be passed', 'args');
-    refuse(params.length === 0 && args.includes('--'), 'unikraft: "--" in the args needs a library parameter before it', 'args');
+    refuse(params.length === 0 && has('libuklibparam') && args.includes('--'), 'unikraft: "--" in the args needs a library parameter before it', 'args');
     const words = params.length > 0 ? [...params, '--', ...args.map(shQuote)] : args.map(shQuote);
     const machine = machineFor(image, 'pc');
-    const nics = nicsOf(instance);
     return {
       machine,
       kernel,
@@ -86,6 +110,7 @@ export const unikraft: FamilyAdapter = {
       debugExitPort: 0x501,
       ...seabios(machine),
       ...devices(nics, fs),
+      ...(libs?.has('libukrandom') === true && { kvmOnly: UNIKRAFT_RNG_KVM_ONLY }),
     };
   },
   exitCode: (exit) => unikraftExitStatus(exit).code,

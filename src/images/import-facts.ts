@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { invalid } from '../errors.js';
 import { solo5DevicesLabel, solo5ManifestDevices } from '../families/solo5-manifest.js';
+import { unikraftLibInfo } from '../families/unikraft-libinfo.js';
 import { osvDiskCmdline, type DiskFormat } from './disk-image.js';
 import type { BootProtocol } from './kernel-format.js';
 
@@ -13,6 +14,7 @@ const DISK_FAMILIES: ReadonlySet<string> = new Set(['nanos', 'osv']);
 const KERNEL_ALONE = 'needs its disk image';
 
 const SOLO5_MANIFEST_MAX = 64 * 1024 * 1024; // a unikernel is a few MiB; the note is read from the whole file
+const UNIKRAFT_LIBINFO_MAX = SOLO5_MANIFEST_MAX;
 
 export interface ImportedFiles {
   family: string;
@@ -48,7 +50,23 @@ export function importLabels(f: ImportedFiles): Record<string, string> {
     }
   }
   if (f.family === 'solo5') Object.assign(labels, solo5Labels(f.kernel));
+  if (f.family === 'unikraft') Object.assign(labels, unikraftLabels(f.kernel));
   return labels;
+}
+
+/**
+ * A Unikraft kernel lists its linked libraries in .uk_libinfo (0.16+); the adapter attaches a NIC
+ * and passes library parameters only when the libraries that read them are there. A kernel
+ * without the section (older, or too large to read) gets no label and today's defaults.
+ */
+function unikraftLabels(kernel: string): Record<string, string> {
+  const elf = readFileSync(kernel);
+  const info = elf.length <= UNIKRAFT_LIBINFO_MAX ? unikraftLibInfo(elf) : undefined;
+  if (info === undefined || info.libs.length === 0) return {};
+  return {
+    'org.cunik.unikraft.libs': info.libs.join(','),
+    ...(info.version !== undefined && { 'org.cunik.unikraft.version': info.version }),
+  };
 }
 
 /**

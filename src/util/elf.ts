@@ -1,7 +1,8 @@
 // The one reader of ELF file and program headers (the gABI's Elf32_Ehdr/Elf64_Ehdr and
 // Elf32_Phdr/Elf64_Phdr), for the kernel format detection (images/kernel-format.ts), the linux
 // builder's dependency reader (build/linux/elf.ts) and kernel footprint (build/linux/footprint.ts),
-// and the Solo5 manifest (families/solo5-manifest.ts).
+// the Solo5 manifest (families/solo5-manifest.ts) and Unikraft's library list (families/unikraft-libinfo.ts),
+// which is found by section name (Elf32_Shdr/Elf64_Shdr and the e_shstrndx string table).
 // Little-endian only: every x86 ELF is.
 
 export const ELF_MAGIC = 0x7f454c46;
@@ -22,6 +23,8 @@ export interface ElfHeader {
   shoff: number;
   shentsize: number;
   shnum: number;
+  /** Index of the section holding the section names (e_shstrndx). */
+  shstrndx: number;
 }
 
 export interface ProgramHeader {
@@ -56,14 +59,14 @@ export function readElfHeader(head: Buffer, problem: (why: string) => never = (w
       is64, type, machine,
       phoff: num64(head, 32), shoff: num64(head, 40),
       phentsize: head.readUInt16LE(54), phnum: head.readUInt16LE(56),
-      shentsize: head.readUInt16LE(58), shnum: head.readUInt16LE(60),
+      shentsize: head.readUInt16LE(58), shnum: head.readUInt16LE(60), shstrndx: head.readUInt16LE(62),
     };
   }
   return {
     is64, type, machine,
     phoff: head.readUInt32LE(28), shoff: head.readUInt32LE(32),
     phentsize: head.readUInt16LE(42), phnum: head.readUInt16LE(44),
-    shentsize: head.readUInt16LE(46), shnum: head.readUInt16LE(48),
+    shentsize: head.readUInt16LE(46), shnum: head.readUInt16LE(48), shstrndx: head.readUInt16LE(50),
   };
 }
 
@@ -91,4 +94,28 @@ export function programHeaders(table: Buffer, e: ElfHeader): ProgramHeader[] {
 export function num64(b: Buffer, off: number): number {
   const v = b.readBigUInt64LE(off);
   return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
+}
+
+/** The file bytes of the section named `name` in the whole file `elf`, or undefined (no such section, or out of the file). */
+export function sectionByName(elf: Buffer, e: ElfHeader, name: string): Buffer | undefined {
+  const size = e.is64 ? 64 : 40;
+  if (e.shentsize < size || e.shstrndx >= e.shnum) return undefined;
+  const at = (i: number): { name: number; offset: number; size: number } | undefined => {
+    const p = e.shoff + i * e.shentsize;
+    if (p + size > elf.length) return undefined;
+    return e.is64
+      ? { name: elf.readUInt32LE(p), offset: num64(elf, p + 24), size: num64(elf, p + 32) }
+      : { name: elf.readUInt32LE(p), offset: elf.readUInt32LE(p + 16), size: elf.readUInt32LE(p + 20) };
+  };
+  const strtab = at(e.shstrndx);
+  if (!strtab || strtab.offset + strtab.size > elf.length) return undefined;
+  const want = Buffer.from(`${name}\0`, 'latin1');
+  for (let i = 1; i < e.shnum; i++) {
+    const s = at(i);
+    if (!s || s.name + want.length > strtab.size) continue;
+    const start = strtab.offset + s.name;
+    if (!elf.subarray(start, start + want.length).equals(want)) continue;
+    return s.offset + s.size <= elf.length ? elf.subarray(s.offset, s.offset + s.size) : undefined;
+  }
+  return undefined;
 }

@@ -135,6 +135,8 @@ export interface BootSpec {
   nics?: NicSpec[];
   /** Host folders over virtio-9p: virtio-9p-device on microvm, virtio-9p-pci elsewhere. */
   shares?: ShareSpec[];
+  /** Set when the guest cannot run under software emulation: why, as the sentence a start under TCG fails with. */
+  kvmOnly?: string;
 }
 
 /** Files a driver uses for one VM; all live in the instance's directory. */

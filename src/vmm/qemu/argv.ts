@@ -172,6 +172,7 @@ export function qemuArgv(spec: BootSpec, paths: VmPaths, accel: Accelerator, opt
   const name = basename(paths.dir);
   if (name !== '') argv.push('-name', qemuOptValue(`cunik-${name}`));
   argv.push('-M', machineArg(spec.machine, spec.machineOptions));
+  if (accel !== 'kvm' && spec.kvmOnly !== undefined) throw invalid(`cannot start under TCG (software emulation): ${spec.kvmOnly}`, 'accel');
   if (accel === 'kvm') argv.push('-accel', 'kvm', '-cpu', 'host');
   else if (accel === 'tcg') argv.push('-accel', 'tcg', '-cpu', 'max');
   else throw invalid(`unknown accelerator: ${String(accel)}`, 'accel');
