@@ -2,6 +2,8 @@
 // daemon, CLI and QEMU: build/kernels/unikraft.elf lists the libraries of Unikraft 0.16.3's
 // helloworld (no libuknetdev, no libuklibparam) and prints its command line (after argv[0]).
 import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { cli, kernels, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
@@ -37,4 +39,19 @@ test('unikraft without libuknetdev and libuklibparam: no NIC and no netdev.ip or
   const e = await run(['run', '--rm', '-e', 'A=1', 'ukhello']);
   assert.equal(e.code, 125);
   assert.match(e.stderr, /no library-parameter parser \(libuklibparam\): env cannot be passed/);
+});
+
+test('cunik build of a unikraft kernel records its libraries as cunik import does', { timeout: 120_000 }, async () => {
+  const ctx = mkdtempSync(join(tmpdir(), 'cunik-ukbuild-'));
+  try {
+    copyFileSync(join(kernels, 'unikraft.elf'), join(ctx, 'app.elf'));
+    writeFileSync(join(ctx, 'Cunikfile'), 'family: unikraft\nkernel: app.elf\n');
+    const b = await run(['build', '-q', '-t', 'ukbuilt', ctx]);
+    assert.equal(b.code, 0, b.stderr + b.stdout);
+    const img = await d.client.inspectImage('ukbuilt');
+    assert.equal(img.labels['org.cunik.unikraft.libs'], 'libkvmplat,apphelloworld,libnolibc,libukboot,libukdebug,libuklibid');
+    assert.equal(img.labels['org.cunik.unikraft.version'], '0.16.3~e453b74a');
+  } finally {
+    rmSync(ctx, { recursive: true, force: true });
+  }
 });
