@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { installRoot } from '../../src/config/defaults.js';
+import { killOnExitSignal } from './cleanup.js';
 
 export const hubBin = join(installRoot(), 'bin', 'cunik-hub.js');
 
@@ -31,6 +32,7 @@ export async function startHub(opts: { root?: string; dir?: string; args?: strin
     args.push('--config', join(dir, 'config.yaml'));
   }
   const proc = spawn(process.execPath, [hubBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  killOnExitSignal(proc); // a killed test leaves no hub behind
   let out = '';
   proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   const url = await new Promise<string>((resolve, reject) => {
