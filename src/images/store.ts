@@ -28,11 +28,11 @@ import { BlobCorruptError, readLayout, writeLayout, type SaveEntry } from './lay
 import { checkImageStore, imageName } from './check.js';
 import type { CheckProblem } from '../api/check.js';
 import { collectImages, unpackedFiles, type LoadedImage } from './load.js';
-import { cunikMeta, defaultMemoryMiB, MT } from './oci.js';
+import { cunikMeta, defaultMemoryMiB, MT, type Descriptor } from './oci.js';
 import { parseTaggedReference } from './reference.js';
 import { ImageIndexState, type ImageRecord } from './state.js';
 
-export type ImageEventAction = 'import' | 'tag' | 'untag' | 'delete' | 'load';
+export type ImageEventAction = 'import' | 'tag' | 'untag' | 'delete' | 'load' | 'pull' | 'push';
 export interface ImageEvent {
   action: ImageEventAction;
   id: string;
@@ -424,6 +424,81 @@ export class ImageStore {
       input.removeListener('error', swallow);
       staging.dispose();
     }
+  }
+
+  // ---- registry pull / push -------------------------------------------------------------
+
+  /** The id of the stored image with this manifest digest, if any (a pull then fetches nothing). */
+  imageByManifest(digest: string): string | undefined {
+    return this.state.byDigest(digest)?.id;
+  }
+
+  /** Path of a stored, intact blob (a pull links it instead of downloading it again). */
+  storedBlob(digest: string): string | undefined {
+    if (this.corrupt.has(digest) || !this.blobs.has(digest)) return undefined;
+    return this.blobs.path(digest);
+  }
+
+  /**
+   * Add images whose blobs `fill` stages (a registry pull): checked and committed exactly as a
+   * load is, so nothing is visible until every blob is verified, and nothing is left on failure.
+   * `fill` returns the manifest descriptors, named by io.containerd.image.name annotations.
+   */
+  async ingest(fill: (staging: Staging) => Promise<Descriptor[]>, action: 'pull'): Promise<ImageSummary[]> {
+    const staging = await Staging.create(this.tmpDir, action);
+    try {
+      const images = await collectImages(staging, { manifests: await fill(staging) }, this.knownFamilies);
+      const records = this.commit(staging, images);
+      records.forEach((r, i) => {
+        const refs = images[i]!.refs;
+        if (refs.length === 0) this.emit({ action, id: r.id });
+        for (const ref of refs) this.emit({ action, id: r.id, ref });
+      });
+      return records.map((r) => this.summary(r));
+    } finally {
+      staging.dispose();
+    }
+  }
+
+  /**
+   * What a push sends: the manifest bytes and every blob's path, pinned (not deleted by an rmi)
+   * until release() is called. Refuses an image known to be damaged.
+   */
+  pushSource(ref: string): {
+    id: string; digest: string; mediaType: string; manifest: Buffer;
+    blobs: { digest: string; size: number; path: string }[]; tagsOf: (digest: string) => string[];
+    release: () => void;
+  } {
+    const r = this.state.resolve(ref).record;
+    this.assertIntact(r);
+    const descs = [r.manifest.config, ...r.manifest.layers];
+    const pinned = [r.digest, ...descs.map((d) => d.digest)];
+    for (const d of pinned) this.pins.set(d, (this.pins.get(d) ?? 0) + 1);
+    let released = false;
+    return {
+      id: r.id,
+      digest: r.digest,
+      mediaType: r.manifest.mediaType ?? MT.manifest,
+      manifest: this.blobs.readSync(r.digest),
+      blobs: descs.map((d) => ({ digest: d.digest, size: d.size, path: this.blobs.path(d.digest) })),
+      // Other names of images holding a blob: where a push may mount it from.
+      tagsOf: (digest) => this.state.all().filter((x) => x.blobs.includes(digest)).flatMap((x) => this.state.tagsOf(x.digest)),
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const d of pinned) {
+          const n = (this.pins.get(d) ?? 1) - 1;
+          if (n > 0) this.pins.set(d, n);
+          else this.pins.delete(d);
+        }
+        this.flushDeferred();
+      },
+    };
+  }
+
+  /** Record a finished push in the event log. */
+  pushed(id: string, ref: string): void {
+    this.emit({ action: 'push', id, ref });
   }
 
   // ---- internals --------------------------------------------------------------------------

@@ -1,0 +1,229 @@
+// An OCI Distribution client for one repository of one registry: manifests and blobs over
+// HTTP(S) with Node's fetch, Docker's token flow (a 401 naming a Bearer realm → a token
+// request with the user's basic credentials → the request again) and plain basic auth.
+// Plain HTTP only for loopback registries or ones the caller marks insecure.
+
+import { createHash } from 'node:crypto';
+import { conflict, invalid, notFound } from '../errors.js';
+import { MT } from './oci.js';
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+export interface RegistryOptions {
+  /** Allow plain HTTP (loopback registries always may use it). */
+  insecure?: boolean;
+  credentials?: Credentials;
+}
+
+export interface FetchedManifest {
+  bytes: Buffer;
+  mediaType: string;
+  digest: string;
+}
+
+export const MANIFEST_ACCEPT = [MT.manifest, MT.index, MT.dockerManifest, MT.dockerList].join(', ');
+const MAX_MANIFEST = 4 * 1024 * 1024;
+
+/** Whether a registry host may be spoken to over plain HTTP without being named insecure. */
+export function isLoopbackRegistry(domain: string): boolean {
+  const host = domain.startsWith('[') ? domain.slice(0, domain.indexOf(']') + 1) : domain.split(':')[0]!;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Parse a WWW-Authenticate challenge: scheme and its key="value" parameters. */
+export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
+  const m = /^\s*(\w+)\s*(.*)$/s.exec(header);
+  if (!m) return { scheme: '', params: {} };
+  const params: Record<string, string> = {};
+  const re = /(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g;
+  for (let p = re.exec(m[2]!); p !== null; p = re.exec(m[2]!)) params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!;
+  return { scheme: m[1]!.toLowerCase(), params };
+}
+
+/** The spec's error body ({errors: [{code, message}]}) as one short phrase, if there is one. */
+async function errorText(res: Response): Promise<string> {
+  const text = await res.text().catch(() => '');
+  try {
+    const body = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+    const e = body.errors?.[0];
+    if (e) return [e.code, e.message].filter(Boolean).join(': ');
+  } catch {
+    // not JSON
+  }
+  return `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
+}
+
+export class RegistryClient {
+  readonly domain: string;
+  readonly repo: string;
+  private readonly base: string;
+  private readonly creds: Credentials | undefined;
+  /** Authorization header per scope ("pull" or "pull,push"), once a challenge was answered. */
+  private readonly authByScope = new Map<string, string>();
+
+  constructor(domain: string, repo: string, opts: RegistryOptions = {}) {
+    this.domain = domain;
+    this.repo = repo;
+    const plain = opts.insecure === true || isLoopbackRegistry(domain);
+    this.base = `${plain ? 'http' : 'https'}://${domain}`;
+    this.creds = opts.credentials;
+  }
+
+  private url(path: string): string {
+    return `${this.base}/v2/${this.repo}${path}`;
+  }
+
+  /**
+   * A request, answering an auth challenge once. `body` is a function so a retried
+   * request can send its body again (a stream can be read only once).
+   */
+  async request(method: string, url: string, opts: {
+    scope: 'pull' | 'pull,push';
+    headers?: Record<string, string>;
+    body?: () => BodyInit;
+    size?: number;
+  }): Promise<Response> {
+    const send = async (): Promise<Response> => {
+      const headers: Record<string, string> = { ...opts.headers };
+      const auth = this.authByScope.get(opts.scope);
+      if (auth !== undefined) headers['authorization'] = auth;
+      const init: RequestInit & { duplex?: string } = { method, headers, redirect: 'follow' };
+      if (opts.body) {
+        init.body = opts.body();
+        init.duplex = 'half';
+        if (opts.size !== undefined) headers['content-length'] = String(opts.size);
+      }
+      try {
+        return await fetch(url, init);
+      } catch (err) {
+        throw conflict(`registry ${this.domain} could not be reached: ${reason(err)}`);
+      }
+    };
+    let res = await send();
+    if (res.status !== 401 || this.authByScope.has(opts.scope)) return res;
+    const challenge = res.headers.get('www-authenticate');
+    await res.body?.cancel();
+    if (challenge === null) return res;
+    await this.answer(challenge, opts.scope);
+    res = await send();
+    return res;
+  }
+
+  private async answer(header: string, scope: string): Promise<void> {
+    const { scheme, params } = parseChallenge(header);
+    const basic = this.creds ? `Basic ${Buffer.from(`${this.creds.username}:${this.creds.password}`).toString('base64')}` : undefined;
+    if (scheme === 'basic') {
+      if (basic === undefined) throw conflict(`registry ${this.domain} requires a login: cunik login ${this.domain}`);
+      this.authByScope.set(scope, basic);
+      return;
+    }
+    if (scheme !== 'bearer' || params['realm'] === undefined) throw conflict(`registry ${this.domain} asked for an unsupported authentication (${scheme || 'none'})`);
+    let realm: URL;
+    try {
+      realm = new URL(params['realm']);
+    } catch {
+      throw conflict(`registry ${this.domain} named an invalid token realm ${JSON.stringify(params['realm'])}`);
+    }
+    if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && (this.base.startsWith('http:') || isLoopbackRegistry(realm.host)))) {
+      throw conflict(`registry ${this.domain} named a token realm over plain HTTP (${realm.origin}); refusing to send credentials there`);
+    }
+    if (params['service'] !== undefined) realm.searchParams.set('service', params['service']);
+    realm.searchParams.set('scope', `repository:${this.repo}:${scope}`);
+    let res: Response;
+    try {
+      res = await fetch(realm, { headers: basic !== undefined ? { authorization: basic } : {} });
+    } catch (err) {
+      throw conflict(`token server ${realm.host} of registry ${this.domain} could not be reached: ${reason(err)}`);
+    }
+    if (res.status === 401 || res.status === 403) {
+      await res.body?.cancel();
+      throw conflict(this.creds ? `registry ${this.domain} refused the credentials for ${this.creds.username}` : `registry ${this.domain} requires a login: cunik login ${this.domain}`);
+    }
+    if (!res.ok) throw conflict(`token server of registry ${this.domain} answered ${await errorText(res)}`);
+    const body = (await res.json().catch(() => ({}))) as { token?: unknown; access_token?: unknown };
+    const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
+    if (token === undefined || token.length === 0) throw conflict(`token server of registry ${this.domain} returned no token`);
+    this.authByScope.set(scope, `Bearer ${token}`);
+  }
+
+  private async fail(res: Response, what: string): Promise<never> {
+    const text = await errorText(res);
+    if (res.status === 401) throw conflict(`${what}: registry ${this.domain} refused access (${text}); cunik login ${this.domain}`);
+    if (res.status === 403) throw conflict(`${what}: registry ${this.domain} denied access (${text})`);
+    if (res.status === 404) throw notFound(`${what}: not found in ${this.domain}/${this.repo} (${text})`);
+    throw conflict(`${what}: registry ${this.domain} answered ${text}`);
+  }
+
+  /** GET a manifest or index by tag or digest. The digest is the bytes' own sha256. */
+  async getManifest(reference: string, scope: 'pull' | 'pull,push' = 'pull'): Promise<FetchedManifest> {
+    const what = `manifest ${this.domain}/${this.repo}${reference.startsWith('sha256:') ? '@' : ':'}${reference}`;
+    const res = await this.request('GET', this.url(`/manifests/${reference}`), { scope, headers: { accept: MANIFEST_ACCEPT } });
+    if (!res.ok) return this.fail(res, what);
+    const len = Number(res.headers.get('content-length') ?? '0');
+    if (len > MAX_MANIFEST) {
+      await res.body?.cancel();
+      throw invalid(`${what} is larger than 4 MiB`);
+    }
+    const bytes = Buffer.from(await res.arrayBuffer());
+    if (bytes.length > MAX_MANIFEST) throw invalid(`${what} is larger than 4 MiB`);
+    const mediaType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    if (reference.startsWith('sha256:') && digest !== reference) throw invalid(`${what}: the registry served content whose digest is ${digest}`);
+    return { bytes, mediaType, digest };
+  }
+
+  /** The body of a blob (the caller verifies its digest). */
+  async getBlob(digest: string): Promise<AsyncIterable<Uint8Array>> {
+    const res = await this.request('GET', this.url(`/blobs/${digest}`), { scope: 'pull' });
+    if (!res.ok || res.body === null) return this.fail(res, `blob ${digest}`);
+    return res.body as unknown as AsyncIterable<Uint8Array>;
+  }
+
+  async hasBlob(digest: string): Promise<boolean> {
+    const res = await this.request('HEAD', this.url(`/blobs/${digest}`), { scope: 'pull,push' });
+    await res.body?.cancel();
+    if (res.ok) return true;
+    if (res.status === 404) return false;
+    return this.fail(res, `blob ${digest}`);
+  }
+
+  /**
+   * Upload a blob: a cross-repository mount from `from` when given (201 means mounted),
+   * otherwise (or when the registry answers 202) a monolithic POST + PUT.
+   */
+  async putBlob(digest: string, size: number, open: () => BodyInit, from?: string): Promise<'mounted' | 'uploaded'> {
+    const what = `blob ${digest}`;
+    const q = from !== undefined ? `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}` : '';
+    const start = await this.request('POST', this.url(`/blobs/uploads/${q}`), { scope: 'pull,push', headers: { 'content-length': '0' } });
+    await start.body?.cancel();
+    if (start.status === 201 && from !== undefined) return 'mounted';
+    if (start.status !== 202) return this.fail(start, what);
+    const location = start.headers.get('location');
+    if (location === null) throw conflict(`${what}: registry ${this.domain} gave no upload location`);
+    const put = new URL(location, this.base);
+    put.searchParams.set('digest', digest);
+    const res = await this.request('PUT', put.href, {
+      scope: 'pull,push', headers: { 'content-type': 'application/octet-stream' }, body: open, size,
+    });
+    await res.body?.cancel();
+    if (res.status !== 201) return this.fail(res, what);
+    return 'uploaded';
+  }
+
+  async putManifest(reference: string, bytes: Buffer, mediaType: string): Promise<string | undefined> {
+    const res = await this.request('PUT', this.url(`/manifests/${reference}`), {
+      scope: 'pull,push', headers: { 'content-type': mediaType }, body: () => new Uint8Array(bytes), size: bytes.length,
+    });
+    if (res.status !== 201) return this.fail(res, `manifest ${this.domain}/${this.repo}:${reference}`);
+    await res.body?.cancel();
+    return res.headers.get('docker-content-digest') ?? undefined;
+  }
+}
+
+function reason(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (err as Error).message;
+}

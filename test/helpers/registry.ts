@@ -1,0 +1,95 @@
+// Test peers for the registry client: Debian's docker-registry (Docker Distribution 2.8) on
+// 127.0.0.1 with a temp root, and a counting proxy in front of a registry (to see which
+// requests a client sends, or to put Docker's token flow in front of it).
+import { spawn } from 'node:child_process';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { killOnExitSignal } from './cleanup.js';
+
+export interface Peer {
+  host: string;
+  stop(): Promise<void>;
+}
+
+/** docker-registry serving a temp root; with `htpasswd` (file contents), basic auth is required. */
+export async function startDockerRegistry(opts: { htpasswd?: string } = {}): Promise<Peer & { dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'cunik-dr-t-'));
+  let auth = '';
+  if (opts.htpasswd !== undefined) {
+    writeFileSync(join(dir, 'htpasswd'), opts.htpasswd);
+    auth = `auth:\n  htpasswd:\n    realm: test\n    path: ${join(dir, 'htpasswd')}\n`;
+  }
+  writeFileSync(join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'root')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:0\n  secret: test\n${auth}`);
+  const proc = spawn('/usr/bin/docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  killOnExitSignal(proc);
+  let out = '';
+  const host = await new Promise<string>((resolve, reject) => {
+    const onData = (c: Buffer): void => {
+      out += c.toString();
+      const m = /listening on (127\.0\.0\.1:\d+)/.exec(out);
+      if (m) resolve(m[1]!);
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`docker-registry exited (${code}) before listening: ${out}`)));
+  });
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  return {
+    host,
+    dir,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** An HTTP server on 127.0.0.1:0 for a handler; closes its connections when stopped. */
+export async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Peer & { server: Server }> {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    host: `127.0.0.1:${port}`,
+    server,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+export interface ProxyLog {
+  method: string;
+  path: string;
+  status: number;
+}
+
+/** Forwards every request to `target` (host:port), recording method, path and status. */
+export async function countingProxy(target: string, gate?: (req: IncomingMessage, res: ServerResponse) => boolean): Promise<Peer & { log: ProxyLog[] }> {
+  const log: ProxyLog[] = [];
+  const [hostname, port] = target.split(':');
+  const peer = await serve((req, res) => {
+    if (gate && !gate(req, res)) {
+      log.push({ method: req.method!, path: req.url!, status: res.statusCode });
+      return;
+    }
+    const headers = { ...req.headers, host: target };
+    delete headers.authorization;
+    const up = httpRequest({ hostname, port: Number(port), method: req.method, path: req.url, headers }, (ur) => {
+      log.push({ method: req.method!, path: req.url!, status: ur.statusCode! });
+      const h = { ...ur.headers };
+      // Upload locations name the upstream: point them back at the proxy.
+      if (typeof h.location === 'string') h.location = h.location.replace(`http://${target}`, '');
+      res.writeHead(ur.statusCode!, h);
+      ur.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  return { ...peer, log };
+}

@@ -1,0 +1,256 @@
+// The registry client against real registries started here on 127.0.0.1: Debian's
+// docker-registry (Docker Distribution 2.8) and CunikHub; and against small servers that
+// misbehave (a corrupt blob, a connection cut mid-blob) or ask for Docker's token flow.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { hash } from '@node-rs/bcrypt';
+import { ImageStore } from '../../src/images/store.js';
+import { pull, push } from '../../src/images/distribution.js';
+import { helloKernel } from '../helpers/daemon.js';
+import { startHub } from '../helpers/hub.js';
+import { countingProxy, serve, startDockerRegistry } from '../helpers/registry.js';
+import { tempDir } from '../unit/images-fixtures.js';
+import { MT } from '../../src/images/oci.js';
+
+const FAMILIES = ['generic'];
+const opts = { timeout: 60_000 };
+const t = tempDir('cunik-distrib-');
+after(() => t.cleanup());
+let n = 0;
+const freshStore = (): ImageStore => new ImageStore(join(t.path, `s${n++}`), { knownFamilies: FAMILIES });
+const tmpLeft = (s: ImageStore): string[] => readdirSync(join(s.dir, 'tmp'));
+const blobsOf = (s: ImageStore): string[] => readdirSync(join(s.dir, 'blobs', 'sha256'));
+
+async function source(ref: string): Promise<{ store: ImageStore; digest: string; id: string }> {
+  const store = freshStore();
+  const d = await store.importKernel(helloKernel, ref, { family: 'generic', args: ['hello'], memoryMiB: 32 });
+  return { store, digest: d.digest, id: d.id };
+}
+
+async function roundTrip(host: string): Promise<void> {
+  const ref = `${host}/team/hello:1.0`;
+  const a = await source(ref);
+  const pushed = await push(a.store, ref);
+  assert.equal(pushed.digest, a.digest);
+  assert.equal(pushed.uploaded, 2, 'config and layer uploaded');
+  const b = freshStore();
+  const lines: string[] = [];
+  const got = await pull(b, ref, { onProgress: (p) => lines.push(p.status) });
+  assert.equal(got.digest, a.digest, 'same manifest digest');
+  assert.equal(got.id, a.id, 'same image id');
+  assert.equal(got.fetched, 2);
+  assert.ok(lines.includes('Download complete'), lines.join('\n'));
+  assert.deepEqual(b.inspect(ref).repoTags, [ref]);
+  assert.deepEqual(readFileSync(b.bootArtifacts(got.id).kernel!), readFileSync(helloKernel));
+  assert.deepEqual(tmpLeft(b), []);
+
+  // Again: nothing fetched. A second push finds every blob there.
+  const again = await pull(b, ref);
+  assert.equal(again.status, 'up to date');
+  assert.equal(again.fetched, 0);
+  const second = await push(a.store, ref);
+  assert.equal(second.existed, 2);
+  assert.equal(second.uploaded, 0);
+}
+
+test('push to docker-registry and pull back: same digests, same kernel bytes; nothing fetched twice', opts, async () => {
+  const reg = await startDockerRegistry();
+  try {
+    await roundTrip(reg.host);
+  } finally {
+    await reg.stop();
+  }
+});
+
+test('push to CunikHub and pull back', opts, async () => {
+  const hub = await startHub();
+  try {
+    await roundTrip(hub.host);
+  } finally {
+    await hub.stop();
+  }
+});
+
+test('a pull of a present image sends one manifest GET and no blob GET', opts, async () => {
+  const reg = await startDockerRegistry();
+  const proxy = await countingProxy(reg.host);
+  try {
+    const a = await source(`${proxy.host}/x/hello:1`);
+    await push(a.store, `${proxy.host}/x/hello:1`);
+    const b = freshStore();
+    await pull(b, `${proxy.host}/x/hello:1`);
+    const blobGets = (): number => proxy.log.filter((l) => l.method === 'GET' && l.path.includes('/blobs/')).length;
+    assert.equal(blobGets(), 2);
+    proxy.log.length = 0;
+    const r = await pull(b, `${proxy.host}/x/hello:1`);
+    assert.equal(r.status, 'up to date');
+    assert.equal(blobGets(), 0, JSON.stringify(proxy.log));
+    assert.deepEqual(proxy.log.map((l) => l.method), ['GET'], 'one manifest GET');
+  } finally {
+    await proxy.stop();
+    await reg.stop();
+  }
+});
+
+test('push mounts blobs from another repository of the same registry', opts, async () => {
+  const reg = await startDockerRegistry();
+  try {
+    const a = await source(`${reg.host}/one/hello:1`);
+    await push(a.store, `${reg.host}/one/hello:1`);
+    a.store.tag(`${reg.host}/one/hello:1`, `${reg.host}/two/hello:1`);
+    const r = await push(a.store, `${reg.host}/two/hello:1`);
+    assert.equal(r.mounted, 2);
+    assert.equal(r.uploaded, 0);
+    const b = freshStore();
+    assert.equal((await pull(b, `${reg.host}/two/hello:1`)).digest, a.digest);
+  } finally {
+    await reg.stop();
+  }
+});
+
+// A server replaying a real image's manifest and config, with `layer` deciding the layer's answer.
+async function fakeRegistry(layer: (res: import('node:http').ServerResponse, bytes: Buffer) => void) {
+  const a = await source('fake/hello:1');
+  const src = a.store.pushSource('fake/hello:1');
+  const [config, lay] = src.blobs;
+  const blobs = new Map(src.blobs.map((b) => [b.digest, readFileSync(b.path)]));
+  src.release();
+  const peer = await serve((req, res) => {
+    const url = req.url!;
+    if (url === '/v2/bad/hello/manifests/1') {
+      res.writeHead(200, { 'content-type': src.mediaType, 'content-length': src.manifest.length });
+      res.end(src.manifest);
+    } else if (url === `/v2/bad/hello/blobs/${config!.digest}`) {
+      res.end(blobs.get(config!.digest));
+    } else if (url === `/v2/bad/hello/blobs/${lay!.digest}`) {
+      layer(res, blobs.get(lay!.digest)!);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  return peer;
+}
+
+test('a registry serving a layer whose bytes do not match its digest: one clear error, nothing stored', opts, async () => {
+  const peer = await fakeRegistry((res, bytes) => {
+    const bad = Buffer.from(bytes);
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 0xff;
+    res.writeHead(200, { 'content-length': bad.length });
+    res.end(bad);
+  });
+  try {
+    const b = freshStore();
+    await assert.rejects(pull(b, `${peer.host}/bad/hello:1`), (err: Error) => {
+      assert.match(err.message, /^pull .*bad\/hello:1: blob sha256:[a-f0-9]{64} from .*: digest mismatch \(content is sha256:[a-f0-9]{64}\)$/);
+      assert.doesNotMatch(err.message, /\n/);
+      return true;
+    });
+    assert.deepEqual(b.list(), []);
+    assert.deepEqual(blobsOf(b), []);
+    assert.deepEqual(tmpLeft(b), []);
+  } finally {
+    await peer.stop();
+  }
+});
+
+test('a pull cut off mid-blob leaves nothing half-stored', opts, async () => {
+  const peer = await fakeRegistry((res, bytes) => {
+    res.writeHead(200, { 'content-length': bytes.length });
+    res.write(bytes.subarray(0, bytes.length >> 1), () => res.destroy());
+  });
+  try {
+    const b = freshStore();
+    await assert.rejects(pull(b, `${peer.host}/bad/hello:1`), (err: Error) => {
+      assert.match(err.message, /^pull .*: blob sha256:[a-f0-9]{64} from .*: the download failed after it started/);
+      return true;
+    });
+    assert.deepEqual(b.list(), []);
+    assert.deepEqual(blobsOf(b), []);
+    assert.deepEqual(tmpLeft(b), []);
+  } finally {
+    await peer.stop();
+  }
+});
+
+test('basic auth (docker-registry htpasswd): no or wrong credentials refused in one line, right ones work', opts, async () => {
+  const reg = await startDockerRegistry({ htpasswd: `alice:${await hash('s3cret', 5)}\n` });
+  try {
+    const ref = `${reg.host}/auth/hello:1`;
+    const a = await source(ref);
+    await assert.rejects(push(a.store, ref), /requires a login: cunik login 127\.0\.0\.1:\d+$/);
+    await assert.rejects(push(a.store, ref, { credentials: { username: 'alice', password: 'nope' } }), /refused access/);
+    await push(a.store, ref, { credentials: { username: 'alice', password: 's3cret' } });
+    const b = freshStore();
+    assert.equal((await pull(b, ref, { credentials: { username: 'alice', password: 's3cret' } })).digest, a.digest);
+  } finally {
+    await reg.stop();
+  }
+});
+
+test("Docker's token flow: a 401 with a Bearer challenge, a token for the scope, the request again", opts, async () => {
+  const reg = await startDockerRegistry();
+  const scopes: string[] = [];
+  const tokens = await serve((req, res) => {
+    const u = new URL(req.url!, 'http://x');
+    const basic = `Basic ${Buffer.from('bob:pw').toString('base64')}`;
+    if (req.headers.authorization !== basic) return void res.writeHead(401).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+    scopes.push(`${u.searchParams.get('service')} ${u.searchParams.get('scope')}`);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `tok-${u.searchParams.get('scope')}` }));
+  });
+  const proxy = await countingProxy(reg.host, (req, res) => {
+    const want = req.method === 'GET' || req.method === 'HEAD' ? /^Bearer tok-repository:tk\/hello:pull/ : /^Bearer tok-repository:tk\/hello:pull,push$/;
+    if (want.test(req.headers.authorization ?? '')) return true;
+    res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${tokens.host}/token",service="test-registry",scope="repository:tk/hello:pull"`, 'content-type': 'application/json' });
+    res.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+    return false;
+  });
+  try {
+    const ref = `${proxy.host}/tk/hello:1`;
+    const a = await source(ref);
+    const creds = { username: 'bob', password: 'pw' };
+    await assert.rejects(push(a.store, ref, { credentials: { username: 'bob', password: 'bad' } }), /refused the credentials for bob$/);
+    await push(a.store, ref, { credentials: creds });
+    const b = freshStore();
+    assert.equal((await pull(b, ref, { credentials: creds })).digest, a.digest);
+    assert.ok(scopes.includes('test-registry repository:tk/hello:pull,push'), scopes.join('\n'));
+    assert.ok(scopes.includes('test-registry repository:tk/hello:pull'), scopes.join('\n'));
+  } finally {
+    await proxy.stop();
+    await tokens.stop();
+    await reg.stop();
+  }
+});
+
+test('a reference without a registry is refused in one line', opts, async () => {
+  const b = freshStore();
+  await assert.rejects(pull(b, 'hello:1'), /hello names no registry: write it as HOST\[:PORT\]\/hello/);
+});
+
+test('a multi-platform index: the linux/amd64 entry is pulled; an index without one is named', opts, async () => {
+  const reg = await startDockerRegistry();
+  try {
+    const ref = `${reg.host}/multi/hello:1`;
+    const a = await source(ref);
+    await push(a.store, ref);
+    const src = a.store.pushSource(ref);
+    src.release();
+    const entry = (architecture: string) => ({ mediaType: src.mediaType, digest: a.digest, size: src.manifest.length, platform: { architecture, os: 'linux' } });
+    const putIndex = async (tag: string, manifests: object[]): Promise<void> => {
+      const body = JSON.stringify({ schemaVersion: 2, mediaType: MT.index, manifests });
+      const res = await fetch(`http://${reg.host}/v2/multi/hello/manifests/${tag}`, { method: 'PUT', headers: { 'content-type': MT.index }, body });
+      assert.equal(res.status, 201, await res.text());
+    };
+    await putIndex('all', [entry('arm64'), entry('amd64')]);
+    await putIndex('arm', [entry('arm64')]);
+    const b = freshStore();
+    const got = await pull(b, `${reg.host}/multi/hello:all`);
+    assert.equal(got.digest, a.digest);
+    assert.deepEqual(b.inspect(`${reg.host}/multi/hello:all`).repoTags, [`${reg.host}/multi/hello:all`]);
+    await assert.rejects(pull(freshStore(), `${reg.host}/multi/hello:arm`), /image index .*multi\/hello:arm has no image for linux\/amd64 \(it has linux\/arm64\)/);
+  } finally {
+    await reg.stop();
+  }
+});
