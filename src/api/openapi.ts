@@ -5,7 +5,7 @@ import { buildServer, type Backends } from '../daemon/server.js';
 const unavailable = new Proxy({}, { get: () => () => { throw new Error('not available while generating the OpenAPI document'); } });
 
 export async function openApiDocument(): Promise<string> {
-  const app = await buildServer({ instances: unavailable, images: unavailable, system: unavailable, events: unavailable, stats: unavailable, prune: unavailable, volumes: unavailable } as Backends);
+  const app = await buildServer({ instances: unavailable, images: unavailable, system: unavailable, events: unavailable, stats: unavailable, prune: unavailable, volumes: unavailable, distribution: unavailable } as Backends);
   const doc = JSON.stringify(app.swagger(), null, 2) + '\n';
   await app.close();
   return doc;

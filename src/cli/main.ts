@@ -37,6 +37,11 @@ const verbs: Record<string, () => Promise<{ register: Register }>> = {
   version: () => import('./commands/version.js'),
   build: () => import('./commands/build.js'),
   hub: () => import('./commands/hub.js'),
+  pull: () => import('./commands/pull.js'),
+  push: () => import('./commands/push.js'),
+  login: () => import('./commands/login.js'),
+  logout: () => import('./commands/logout.js'),
+  search: () => import('./commands/search.js'),
 };
 
 /** The verb is the first argument that is not a global option (or its value). */

@@ -31,6 +31,7 @@ import { imageEventRecorder, instanceEventRecorder } from '../events/sources.js'
 import { raiseControlPlanePriority, raiseOpenFileLimit } from './limits.js';
 import { acquireRootLock } from './lock.js';
 import { buildServer } from './server.js';
+import { makeDistributionBackend } from './backend-distribution.js';
 import { lineLogger, LOG_LEVELS, makeLogger, type DaemonLogger, type LogLevel } from './log.js';
 import { DEBUG_RESOURCES_ENV } from './routes/debug.js';
 import { UploadSpool } from './spool.js';
@@ -49,6 +50,8 @@ interface DaemonOptions {
   /** The daemon's own log (log.ts): --log-level, --log-file (default stderr). */
   logLevel?: LogLevel;
   logFile?: string;
+  /** Registries that may be spoken to over plain HTTP (--insecure-registry, repeatable). */
+  insecureRegistry?: string[];
 }
 
 /** A socket file that still accepts connections belongs to a live daemon. */
@@ -165,7 +168,7 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
           () => `${opts.qemu}: not found`,
         )),
     });
-    const app = await buildServer({ ...backends, ...makeOpsBackends({ instances, images, events, volumes, spool }), build: new BuildService({ root, images }), ...(process.env[DEBUG_RESOURCES_ENV] === '1' && { debug: { resources: () => instances.debugResources() } }) }, { logger });
+    const app = await buildServer({ ...backends, ...makeOpsBackends({ instances, images, events, volumes, spool }), build: new BuildService({ root, images }), distribution: makeDistributionBackend(images, opts.insecureRegistry ?? []), ...(process.env[DEBUG_RESOURCES_ENV] === '1' && { debug: { resources: () => instances.debugResources() } }) }, { logger });
     await app.listen({ path: opts.host });
     await chmod(opts.host, 0o660);
     log(`listening on ${opts.host} (root ${root}, version ${VERSION})`);
@@ -213,7 +216,8 @@ export async function main(argv: string[]): Promise<void> {
     }, DEFAULT_LOG_MAX_SIZE)
     .option('--probe-kernel <file>', 'accelerator probe kernel', join(installRoot(), 'build', 'kernels', 'probe.elf'))
     .addOption(new Option('--log-level <level>', 'what the daemon logs (JSON lines)').choices(LOG_LEVELS).default(process.env['CUNIK_LOG_LEVEL'] ?? 'info'))
-    .option('--log-file <file>', 'append the daemon log to this file instead of stderr');
+    .option('--log-file <file>', 'append the daemon log to this file instead of stderr')
+    .option('--insecure-registry <host[:port]>', 'a registry that may be spoken to over plain HTTP (repeatable; loopback ones always may)', (v: string, prev: string[] = []) => [...prev, v]);
   program.parse(argv);
   const o = program.opts<Omit<DaemonOptions, 'host'> & { host?: string }>();
   let logger: DaemonLogger | undefined;

@@ -13,6 +13,7 @@ import { eventRoutes, type EventsBackend } from './routes/events.js';
 import { pruneRoutes, type PruneBackend } from './routes/prune.js';
 import { statsRoutes, type StatsBackend } from './routes/stats.js';
 import { buildRoutes, type BuildBackend } from './routes/build.js';
+import { distributionRoutes, type DistributionBackend } from './routes/distribution.js';
 import { AJV_OPTIONS, describeValidation, parseQuery } from './validation.js';
 import { volumeRoutes, type VolumesBackend } from './routes/volumes.js';
 import { debugRoutes, type DebugBackend } from './routes/debug.js';
@@ -32,7 +33,7 @@ export interface OpsBackends {
   prune: PruneBackend;
 }
 
-export type Backends = CoreBackends & OpsBackends & { build?: BuildBackend; /** Only with CUNIK_DEBUG_RESOURCES=1 (routes/debug.ts). */ debug?: DebugBackend };
+export type Backends = CoreBackends & OpsBackends & { build?: BuildBackend; distribution?: DistributionBackend; /** Only with CUNIK_DEBUG_RESOURCES=1 (routes/debug.ts). */ debug?: DebugBackend };
 
 export type App = FastifyInstance;
 
@@ -89,6 +90,7 @@ export async function buildServer(backends: Backends, opts: { logger?: DaemonLog
       pruneRoutes(v1, backends.prune);
       volumeRoutes(v1, backends.volumes);
       buildRoutes(v1, backends.build);
+      if (backends.distribution) distributionRoutes(v1, backends.distribution);
       v1.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: `/${API_VERSION}` },

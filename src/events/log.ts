@@ -7,7 +7,7 @@ export type EventType = 'instance' | 'image';
 
 export interface CunikEvent {
   type: EventType;
-  /** create, start, die, stop, kill, pause, unpause, restart, destroy; import, tag, untag, delete, load */
+  /** create, start, die, stop, kill, pause, unpause, restart, destroy; import, tag, untag, delete, load, pull, push */
   action: string;
   /** Instance id, or image id ("sha256:<hex>"). */
   id: string;

@@ -81,7 +81,8 @@ export class RegistryClient {
    * request can send its body again (a stream can be read only once).
    */
   async request(method: string, url: string, opts: {
-    scope: 'pull' | 'pull,push';
+    /** What the request needs: 'pull' or 'pull,push' on this repository, or a whole token scope ('registry:catalog:*'), '' for none. */
+    scope: string;
     headers?: Record<string, string>;
     body?: () => BodyInit;
     size?: number;
@@ -131,7 +132,8 @@ export class RegistryClient {
       throw conflict(`registry ${this.domain} named a token realm over plain HTTP (${realm.origin}); refusing to send credentials there`);
     }
     if (params['service'] !== undefined) realm.searchParams.set('service', params['service']);
-    realm.searchParams.set('scope', `repository:${this.repo}:${scope}`);
+    const full = scope === 'pull' || scope === 'pull,push' ? `repository:${this.repo}:${scope}` : scope;
+    if (full !== '') realm.searchParams.set('scope', full);
     let res: Response;
     try {
       res = await fetch(realm, { headers: basic !== undefined ? { authorization: basic } : {} });
@@ -157,8 +159,31 @@ export class RegistryClient {
     throw conflict(`${what}: registry ${this.domain} answered ${text}`);
   }
 
+  /** GET /v2/: whether the credentials (if any) are accepted. Throws a sentence if not. */
+  async ping(): Promise<void> {
+    const res = await this.request('GET', `${this.base}/v2/`, { scope: '' });
+    if (!res.ok) return this.fail(res, `login to ${this.domain}`);
+    await res.body?.cancel();
+  }
+
+  /** The registry's repository names (GET /v2/_catalog), up to `max`. */
+  async catalog(max = 1000): Promise<string[]> {
+    const out: string[] = [];
+    let next: string | undefined = `${this.base}/v2/_catalog?n=${Math.min(max, 1000)}`;
+    while (next !== undefined && out.length < max) {
+      const res = await this.request('GET', next, { scope: 'registry:catalog:*' });
+      if (!res.ok) return this.fail(res, `the catalog of ${this.domain}`);
+      const body = (await res.json().catch(() => ({}))) as { repositories?: unknown };
+      if (!Array.isArray(body.repositories)) throw conflict(`registry ${this.domain} answered its catalog without a repository list`);
+      out.push(...body.repositories.filter((x): x is string => typeof x === 'string'));
+      const link = /<([^>]+)>;\s*rel="?next"?/.exec(res.headers.get('link') ?? '');
+      next = link ? new URL(link[1]!, this.base).href : undefined;
+    }
+    return out.slice(0, max);
+  }
+
   /** GET a manifest or index by tag or digest. The digest is the bytes' own sha256. */
-  async getManifest(reference: string, scope: 'pull' | 'pull,push' = 'pull'): Promise<FetchedManifest> {
+  async getManifest(reference: string, scope = 'pull'): Promise<FetchedManifest> {
     const what = `manifest ${this.domain}/${this.repo}${reference.startsWith('sha256:') ? '@' : ':'}${reference}`;
     const res = await this.request('GET', this.url(`/manifests/${reference}`), { scope, headers: { accept: MANIFEST_ACCEPT } });
     if (!res.ok) return this.fail(res, what);

@@ -4,6 +4,7 @@ import type { CreateInstanceRequest } from '../../api/schemas.js';
 import type { PublishSpec, VolumeSpec } from '../parse.js';
 import { action, clientFor } from '../util.js';
 import { instanceFlags } from './run.js';
+import { ensureImage, type PullPolicy } from './pull.js';
 
 export interface CreateFlags {
   name?: string;
@@ -15,6 +16,7 @@ export interface CreateFlags {
   network?: 'user' | 'none';
   publish: PublishSpec[];
   volume: VolumeSpec[];
+  pull?: PullPolicy;
 }
 
 export function createRequest(image: string, args: string[], flags: CreateFlags): CreateInstanceRequest {
@@ -37,6 +39,7 @@ export function register(program: Command): void {
   instanceFlags(program.command('create').description('Create an instance of an image without starting it')).action(
     action(async (image: string, args: string[], flags: CreateFlags, cmd: Command) => {
       const client = await clientFor(cmd);
+      await ensureImage(client, image, flags.pull ?? 'missing');
       const { id } = await client.createInstance(createRequest(image, args, flags));
       process.stdout.write(`${id}\n`);
       client.close();

@@ -6,6 +6,7 @@ import { parseCpus, parseEnv, parseMemoryMiB, parseNetwork, parsePublish, parseR
 import { action, clientFor } from '../util.js';
 import { consoleSession } from './attach.js';
 import { createRequest, type CreateFlags } from './create.js';
+import { ensureImage, parsePullPolicy, type PullPolicy } from './pull.js';
 
 export function instanceFlags(cmd: Command): Command {
   return cmd
@@ -18,6 +19,7 @@ export function instanceFlags(cmd: Command): Command {
     .option('--network <mode>', 'network: user (QEMU user-mode networking, the default) or none', parseNetwork)
     .option('-p, --publish <[ip:][hostPort:]guestPort[/udp]>', 'publish a guest port on the host (repeatable; default address 0.0.0.0)', parsePublish, [] as PublishSpec[])
     .option('-v, --volume <NAME|/host/dir:/guest/path[:ro]>', 'mount a named volume (made if missing) or a host folder (repeatable)', parseVolumeSpec, [] as VolumeSpec[])
+    .option('--pull <policy>', 'pull the image first: missing (the default), always or never', parsePullPolicy, 'missing' as PullPolicy)
     .argument('<image>', 'image reference or id')
     .argument('[args...]', 'arguments passed to the unikernel')
     .passThroughOptions();
@@ -82,6 +84,7 @@ export function register(program: Command): void {
     .action(
       action(async (image: string, args: string[], flags: CreateFlags & { detach?: boolean; rm?: boolean; interactive?: boolean; tty?: boolean; detachKeys: string; sigProxy: boolean }, cmd: Command) => {
         const client = await clientFor(cmd);
+        await ensureImage(client, image, flags.pull ?? 'missing');
         const request = { ...createRequest(image, args, flags), ...(flags.rm && { autoRemove: true }) };
         if (flags.detach) {
           // One request creates and starts it (a start that fails leaves it created, as docker run -d does).

@@ -1,0 +1,115 @@
+// cunik push / pull / login / logout / search as typed, between two daemons and real registries
+// started here on 127.0.0.1 (Debian's docker-registry, CunikHub), then cunik run of the pulled image.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hash } from '@node-rs/bcrypt';
+import { cli, helloKernel, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startHub } from '../helpers/hub.js';
+import { startDockerRegistry } from '../helpers/registry.js';
+
+const opts = { timeout: 180_000 };
+const home = mkdtempSync(join(tmpdir(), 'cunik-distrib-home-'));
+// No test reads or writes the user's own credentials.
+const env = { CUNIK_CONFIG: join(home, 'cunik.json'), DOCKER_CONFIG: join(home, 'docker') };
+after(() => rmSync(home, { recursive: true, force: true }));
+
+async function pushPullRun(host: string, a: TestDaemon, b: TestDaemon): Promise<void> {
+  const ref = `${host}/demo/hello:1.0`;
+  const imp = await cli(['import', '--family', 'generic', helloKernel, ref], { socket: a.socket, env });
+  assert.equal(imp.code, 0, imp.stderr);
+  const pushed = await cli(['push', ref], { socket: a.socket, env });
+  assert.equal(pushed.code, 0, pushed.stderr);
+  assert.match(pushed.stdout, /^The push refers to repository \[127\.0\.0\.1:\d+\/demo\/hello\]$/m);
+  assert.match(pushed.stdout, /^[a-f0-9]{12}: Pushed$/m);
+  assert.match(pushed.stdout, /^1\.0: digest: sha256:[a-f0-9]{64} size: \d+$/m);
+  const pulled = await cli(['pull', ref], { socket: b.socket, env });
+  assert.equal(pulled.code, 0, pulled.stderr);
+  assert.match(pulled.stdout, /^[a-f0-9]{12}: Download complete$/m);
+  const da = await a.client.inspectImage(ref);
+  const db = await b.client.inspectImage(ref);
+  assert.equal(db.digest, da.digest, 'byte-identical manifest');
+  assert.equal(db.id, da.id, 'byte-identical config');
+  assert.deepEqual(db.layers, da.layers);
+  assert.match(pulled.stdout, new RegExp(`Digest: ${db.digest}\n${ref.replace(/\./g, '\\.')}\n$`));
+  const again = await cli(['pull', ref], { socket: b.socket, env });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /Image is up to date/);
+  const run = await cli(['run', '--rm', ref, 'exit=4'], { socket: b.socket, env });
+  assert.equal(run.code, 4, run.stderr);
+  assert.match(run.stdout, /Hello from the Cunik test kernel/);
+}
+
+test('cunik push to docker-registry, cunik pull into a second daemon, cunik run of it', opts, async () => {
+  const reg = await startDockerRegistry();
+  const a = await startDaemon();
+  const b = await startDaemon();
+  try {
+    await pushPullRun(reg.host, a, b);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+    await reg.stop();
+  }
+});
+
+test('the same through CunikHub; cunik search lists it; run pulls a missing image (--pull never does not)', opts, async () => {
+  const hub = await startHub();
+  const a = await startDaemon();
+  const b = await startDaemon();
+  try {
+    await pushPullRun(hub.host, a, b);
+    const found = await cli(['search', hub.host, 'hel'], { env });
+    assert.equal(found.code, 0, found.stderr);
+    assert.equal(found.stdout, `NAME\n${hub.host}/demo/hello\n`);
+    const c = await startDaemon();
+    try {
+      const ref = `${hub.host}/demo/hello:1.0`;
+      const never = await cli(['run', '--rm', '--pull', 'never', ref], { socket: c.socket, env });
+      assert.equal(never.code, 125);
+      assert.match(never.stderr, /not found|no such image/i);
+      const run = await cli(['run', '--rm', ref, 'exit=0'], { socket: c.socket, env });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, new RegExp(`Unable to find image '${ref.replace(/\./g, '\\.')}' locally`));
+      assert.match(run.stdout, /Hello from the Cunik test kernel/);
+      const bad = await cli(['run', '--pull', 'sometimes', ref], { socket: c.socket, env });
+      assert.equal(bad.code, 125);
+    } finally {
+      await c.stop();
+    }
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+    await hub.stop();
+  }
+});
+
+test('cunik login --password-stdin stores credentials 0600 and push/pull use them; logout forgets them', opts, async () => {
+  const reg = await startDockerRegistry({ htpasswd: `carol:${await hash('pa55', 5)}\n` });
+  const a = await startDaemon();
+  try {
+    const ref = `${reg.host}/priv/hello:1`;
+    assert.equal((await cli(['import', '--family', 'generic', helloKernel, ref], { socket: a.socket, env })).code, 0);
+    const denied = await cli(['push', ref], { socket: a.socket, env });
+    assert.equal(denied.code, 125);
+    assert.match(denied.stderr, /^cunik: registry 127\.0\.0\.1:\d+ requires a login: cunik login 127\.0\.0\.1:\d+\n$/);
+    const wrong = await cli(['login', '-u', 'carol', '--password-stdin', reg.host], { env, input: 'nope\n' });
+    assert.equal(wrong.code, 125);
+    assert.match(wrong.stderr, /^cunik: login to 127\.0\.0\.1:\d+: registry 127\.0\.0\.1:\d+ refused access/);
+    const ok = await cli(['login', '-u', 'carol', '--password-stdin', reg.host], { env, input: 'pa55\n' });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^Login Succeeded/);
+    assert.equal(statSync(env.CUNIK_CONFIG).mode & 0o777, 0o600);
+    assert.ok(JSON.parse(readFileSync(env.CUNIK_CONFIG, 'utf8')).auths[reg.host].auth);
+    const pushed = await cli(['push', ref], { socket: a.socket, env });
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const out = await cli(['logout', reg.host], { env });
+    assert.equal(out.stdout, `Removing login credentials for ${reg.host}\n`);
+    const after = await cli(['push', ref], { socket: a.socket, env });
+    assert.equal(after.code, 125);
+  } finally {
+    await a.stop();
+    await reg.stop();
+  }
+});

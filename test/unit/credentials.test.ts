@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { credentialsFor, removeCredentials, storeCredentials } from '../../src/config/credentials.js';
+import { bar, plainLine } from '../../src/cli/progress.js';
+
+test("credentials: Cunik's config first (0600), Docker's auths read too, logout removes only Cunik's", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cunik-creds-'));
+  const saved = { c: process.env['CUNIK_CONFIG'], d: process.env['DOCKER_CONFIG'] };
+  process.env['CUNIK_CONFIG'] = join(dir, 'cunik', 'config.json');
+  process.env['DOCKER_CONFIG'] = join(dir, 'docker');
+  try {
+    assert.equal(credentialsFor('localhost:5000'), undefined);
+    mkdirSync(join(dir, 'docker'));
+    writeFileSync(join(dir, 'docker', 'config.json'), JSON.stringify({ auths: {
+      'https://hub.example/v1/': { auth: Buffer.from('dk:pw:with:colons').toString('base64') },
+      'localhost:5000': { auth: Buffer.from('docker:old').toString('base64') },
+    } }));
+    assert.deepEqual(credentialsFor('hub.example'), { username: 'dk', password: 'pw:with:colons' });
+    assert.deepEqual(credentialsFor('localhost:5000'), { username: 'docker', password: 'old' });
+    storeCredentials('localhost:5000', { username: 'me', password: 's' });
+    assert.equal(statSync(process.env['CUNIK_CONFIG']).mode & 0o777, 0o600);
+    assert.deepEqual(credentialsFor('localhost:5000'), { username: 'me', password: 's' });
+    assert.equal(removeCredentials('localhost:5000'), true);
+    assert.equal(removeCredentials('localhost:5000'), false);
+    assert.deepEqual(credentialsFor('localhost:5000'), { username: 'docker', password: 'old' });
+    assert.deepEqual(JSON.parse(readFileSync(process.env['CUNIK_CONFIG'], 'utf8')), { auths: {} });
+    writeFileSync(process.env['CUNIK_CONFIG'], '{not json');
+    assert.throws(() => credentialsFor('x'), /config\.json is not valid JSON; fix or remove it$/);
+  } finally {
+    for (const [k, v] of [['CUNIK_CONFIG', saved.c], ['DOCKER_CONFIG', saved.d]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('progress: plain lines leave out byte counts; bars fill', () => {
+  assert.equal(plainLine({ status: 'Downloading', id: 'abc', progressDetail: { current: 1, total: 9 } }), undefined);
+  assert.equal(plainLine({ status: 'Download complete', id: 'abc', progressDetail: { current: 9, total: 9 } }), 'abc: Download complete');
+  assert.equal(plainLine({ status: 'Pushing', id: 'abc', progressDetail: { current: 0, total: 9 } }), undefined);
+  assert.equal(plainLine({ status: 'Pulling from h/r' }), 'Pulling from h/r');
+  assert.equal(plainLine({ aux: { ref: 'r', digest: 'd' } }), undefined);
+  assert.equal(bar(5, 10, 10), '[=====>    ] 5B/10B');
+  assert.equal(bar(2_500_000, 2_500_000, 4), '[====] 2.5MB/2.5MB');
+});
