@@ -56,6 +56,30 @@ async function errorText(res: Response): Promise<string> {
   return `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
 }
 
+/** A response body read whole, refused past `max` bytes (a hostile registry may send endless data). */
+export async function readLimited(res: Response, max: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  if (res.body === null) return Buffer.alloc(0);
+  for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
+    n += c.length;
+    if (n > max) {
+      await res.body.cancel().catch(() => undefined);
+      throw invalid(`${what} is larger than ${max >= 1024 * 1024 ? `${max / 1024 / 1024} MiB` : `${max} bytes`}`);
+    }
+    chunks.push(Buffer.from(c));
+  }
+  return Buffer.concat(chunks);
+}
+
+const jsonOf = (b: Buffer): unknown => {
+  try {
+    return JSON.parse(b.toString('utf8'));
+  } catch {
+    return {};
+  }
+};
+
 export class RegistryClient {
   readonly domain: string;
   readonly repo: string;
@@ -145,7 +169,7 @@ export class RegistryClient {
       throw conflict(this.creds ? `registry ${this.domain} refused the credentials for ${this.creds.username}` : `registry ${this.domain} requires a login: cunik login ${this.domain}`);
     }
     if (!res.ok) throw conflict(`token server of registry ${this.domain} answered ${await errorText(res)}`);
-    const body = (await res.json().catch(() => ({}))) as { token?: unknown; access_token?: unknown };
+    const body = jsonOf(await readLimited(res, 1024 * 1024, `the token from ${realm.host}`)) as { token?: unknown; access_token?: unknown };
     const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
     if (token === undefined || token.length === 0) throw conflict(`token server of registry ${this.domain} returned no token`);
     this.authByScope.set(scope, `Bearer ${token}`);
@@ -173,7 +197,7 @@ export class RegistryClient {
     while (next !== undefined && out.length < max) {
       const res = await this.request('GET', next, { scope: 'registry:catalog:*' });
       if (!res.ok) return this.fail(res, `the catalog of ${this.domain}`);
-      const body = (await res.json().catch(() => ({}))) as { repositories?: unknown };
+      const body = jsonOf(await readLimited(res, 16 * 1024 * 1024, `the catalog of ${this.domain}`)) as { repositories?: unknown };
       if (!Array.isArray(body.repositories)) throw conflict(`registry ${this.domain} answered its catalog without a repository list`);
       out.push(...body.repositories.filter((x): x is string => typeof x === 'string'));
       const link = /<([^>]+)>;\s*rel="?next"?/.exec(res.headers.get('link') ?? '');
@@ -192,8 +216,7 @@ export class RegistryClient {
       await res.body?.cancel();
       throw invalid(`${what} is larger than 4 MiB`);
     }
-    const bytes = Buffer.from(await res.arrayBuffer());
-    if (bytes.length > MAX_MANIFEST) throw invalid(`${what} is larger than 4 MiB`);
+    const bytes = await readLimited(res, MAX_MANIFEST, what);
     const mediaType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     if (reference.startsWith('sha256:') && digest !== reference) throw invalid(`${what}: the registry served content whose digest is ${digest}`);

@@ -156,12 +156,25 @@ test('a registry serving a layer whose bytes do not match its digest: one clear 
   }
 });
 
-test('a pull cut off mid-blob leaves nothing half-stored', opts, async () => {
+test('a pull cut off mid-blob leaves nothing half-stored; a manifest that never ends is refused at 4 MiB', opts, async () => {
+  let tries = 0;
   const peer = await fakeRegistry((res, bytes) => {
     res.writeHead(200, { 'content-length': bytes.length });
-    res.write(bytes.subarray(0, bytes.length >> 1), () => res.destroy());
+    // The first answer stops halfway; the next one is whole.
+    if (tries++ === 0) res.write(bytes.subarray(0, bytes.length >> 1), () => res.destroy());
+    else res.end(bytes);
+  });
+  const endless = await serve((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    const more = (): void => {
+      while (!res.destroyed && res.write(chunk));
+      if (!res.destroyed) res.once('drain', more);
+    };
+    more();
   });
   try {
+    await assert.rejects(pull(freshStore(), `${endless.host}/big/x:1`), /manifest .*big\/x:1 is larger than 4 MiB/);
     const b = freshStore();
     await assert.rejects(pull(b, `${peer.host}/bad/hello:1`), (err: Error) => {
       assert.match(err.message, /^pull .*: blob sha256:[a-f0-9]{64} from .*: the download failed after it started/);
@@ -170,7 +183,12 @@ test('a pull cut off mid-blob leaves nothing half-stored', opts, async () => {
     assert.deepEqual(b.list(), []);
     assert.deepEqual(blobsOf(b), []);
     assert.deepEqual(tmpLeft(b), []);
+    const again = await pull(b, `${peer.host}/bad/hello:1`);
+    assert.equal(again.fetched, 2, 'the next pull starts again from nothing');
+    assert.deepEqual(b.list().map((i) => i.repoTags), [[`${peer.host}/bad/hello:1`]]);
+    assert.deepEqual(tmpLeft(b), []);
   } finally {
+    await endless.stop();
     await peer.stop();
   }
 });

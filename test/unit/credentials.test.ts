@@ -47,3 +47,18 @@ test('progress: plain lines leave out byte counts; bars fill', () => {
   assert.equal(bar(5, 10, 10), '[=====>    ] 5B/10B');
   assert.equal(bar(2_500_000, 2_500_000, 4), '[====] 2.5MB/2.5MB');
 });
+
+test('progress on a terminal: one line per layer, redrawn in place with a bar', async () => {
+  const { progressPrinter } = await import('../../src/cli/progress.js');
+  let out = '';
+  const tty = { isTTY: true, write: (s: string) => ((out += s), true) } as unknown as NodeJS.WriteStream;
+  const p = progressPrinter(tty);
+  p({ status: 'Pulling from h/r', id: '1' });
+  p({ status: 'Downloading', id: 'aaaaaaaaaaaa', progressDetail: { current: 5, total: 10 } });
+  p({ status: 'Downloading', id: 'bbbbbbbbbbbb', progressDetail: { current: 1, total: 10 } });
+  p({ status: 'Download complete', id: 'aaaaaaaaaaaa', progressDetail: { current: 10, total: 10 } });
+  assert.ok(out.startsWith('Pulling from h/r 1\n'));
+  assert.match(out, /\x1b\[2Kaaaaaaaaaaaa: Downloading \[=+>\s*\] 5B\/10B\n/);
+  // The last redraw goes up two lines and rewrites both layers.
+  assert.ok(out.endsWith('\x1b[2A\x1b[2Kaaaaaaaaaaaa: Download complete\n\x1b[2Kbbbbbbbbbbbb: Downloading [===>                          ] 1B/10B\n'), JSON.stringify(out.slice(-160)));
+});
