@@ -41,6 +41,21 @@ async function pushPullRun(host: string, a: TestDaemon, b: TestDaemon): Promise<
   const run = await cli(['run', '--rm', ref, 'exit=4'], { socket: b.socket, env });
   assert.equal(run.code, 4, run.stderr);
   assert.match(run.stdout, /Hello from the Cunik test kernel/);
+  // The event logs: a push on one daemon, a pull on the other.
+  const events = async (d: TestDaemon, action: string): Promise<{ action: string; attributes: { name?: string } }[]> => {
+    const r = await cli(['events', '--since', '10m', '--until', '0s', '--format', 'json', '--filter', `event=${action}`], { socket: d.socket, env });
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  };
+  assert.deepEqual((await events(a, 'push')).map((e) => e.attributes.name), [ref]);
+  assert.deepEqual((await events(b, 'pull')).map((e) => e.attributes.name), [ref]);
+  // Bad input: one line, exit 125, nothing sent.
+  const bad = await cli(['pull', `${host}/Demo/Hello`], { socket: b.socket, env });
+  assert.equal(bad.code, 125);
+  assert.match(bad.stderr, /^cunik: invalid reference format: repository name must be lowercase: .*\n$/);
+  const bare = await cli(['pull', 'hello'], { socket: b.socket, env });
+  assert.equal(bare.code, 125);
+  assert.match(bare.stderr, /^cunik: hello names no registry: write it as HOST\[:PORT\]\/hello .*\n$/);
 }
 
 test('cunik push to docker-registry, cunik pull into a second daemon, cunik run of it', opts, async () => {
