@@ -18,6 +18,9 @@ export const ErrorBody = Type.Object(
 );
 export type ErrorBody = Static<typeof ErrorBody>;
 
+/** How an exit code was derived (families/types.ts: ExitSource). */
+export const ExitSource = Type.Union([Type.Literal('guest'), Type.Literal('console'), Type.Literal('signal'), Type.Literal('unknown'), Type.Literal('vmm')]);
+
 export const InstanceState = Type.Union(
   [Type.Literal('created'), Type.Literal('running'), Type.Literal('paused'), Type.Literal('restarting'), Type.Literal('exited'), Type.Literal('removing')],
 );
@@ -134,7 +137,7 @@ export const InstanceDetail = Type.Object(
       description: "false when QEMU's exit status does not carry the guest's code (e.g. Solo5): exitCode is then a stand-in",
     }),
     exitNote: Type.Union([Type.String(), Type.Null()], { description: 'Why the exit code is unknown, or what it stands for' }),
-    exitSource: Type.Union([Type.Literal('guest'), Type.Literal('console'), Type.Literal('signal'), Type.Literal('unknown'), Type.Literal('vmm'), Type.Null()], {
+    exitSource: Type.Union([ExitSource, Type.Null()], {
       description:
         "How exitCode was derived: guest (the guest's own report through the VMM, e.g. isa-debug-exit), console (an exit line the guest printed), signal (128 + the signal that ended the VM), unknown (nothing tells it: a stand-in), vmm (the VMM failed to start: 125); null before the first exit",
     }),

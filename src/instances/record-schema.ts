@@ -4,7 +4,7 @@
 // may add are allowed; fields older records lack are optional, as in record.ts.
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { InstanceState, NetworkMode, NetworkSettings, PortBinding } from '../api/schemas.js';
+import { ExitSource, InstanceState, NetworkMode, NetworkSettings, PortBinding } from '../api/schemas.js';
 import { NAME_PATTERN } from '../api/rules.js';
 import type { InstanceRecord } from './record.js';
 
@@ -52,6 +52,7 @@ export const StoredInstanceRecord = Type.Object({
   exitCode: Nullable(Type.Integer()),
   exitCodeKnown: Type.Optional(Nullable(Type.Boolean())),
   exitNote: Type.Optional(Nullable(Type.String())),
+  exitSource: Type.Optional(Nullable(ExitSource)),
   error: Type.Optional(Nullable(Type.String())),
   pid: Nullable(Type.Integer({ minimum: 1 })),
   supervisorPid: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),

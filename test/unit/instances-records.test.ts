@@ -107,6 +107,10 @@ test('the schema takes every record this version writes and names the first fiel
   assert.match((bad({ pid: '12' }) as { error: string }).error, /^\/pid: /);
   assert.match((bad({ config: { ...r.config, memoryMiB: 'lots' } }) as { error: string }).error, /^\/config\/memoryMiB: /);
   assert.deepEqual(parseStoredRecord('', r.id), { error: 'the file is empty' });
+  // An exited record as markExited writes it: how the code was derived, and QEMU's stderr.
+  const exited = { ...r, state: 'exited', pid: null, exitCode: 143, exitCodeKnown: true, exitNote: 'QEMU was killed by SIGTERM', exitSource: 'signal', error: 'qemu-system-x86_64: terminating on signal 15 from pid 1 (init)' };
+  assert.deepEqual(parseStoredRecord(JSON.stringify(exited), r.id), { record: exited });
+  assert.match((bad({ exitSource: 'guessed' }) as { error: string }).error, /^\/exitSource: /);
   // Fields a later version adds are no reason to set a record aside.
   assert.ok('record' in parseStoredRecord(JSON.stringify({ ...r, future: { x: 1 } }), r.id));
 });
