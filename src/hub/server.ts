@@ -106,6 +106,9 @@ export async function buildHubServer(opts: HubServerOptions): Promise<FastifyIns
   app.addHook('onRequest', async (_req, reply) => {
     reply.header('docker-distribution-api-version', 'registry/2.0');
   });
+  if (process.env['CUNIK_HUB_TRACE'] === '1') {
+    app.addHook('onResponse', async (req, reply) => void process.stderr.write(`${Date.now()} ${req.method} ${req.url} ${reply.statusCode}\n`));
+  }
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof RegistryError) return reply.status(err.status).type('application/json').send(err.body());
     const e = err as { statusCode?: number; message: string; code?: string };

@@ -151,6 +151,8 @@ export class Uploads {
       if (!UPLOAD_ID.test(id) || this.busy.has(id)) continue;
       const info = await this.store.stat(k.uploadInfo(id));
       const data = await this.store.stat(k.uploadData(id));
+      // No info yet: an upload being started this very moment (or the empty folder of one a crash cut short).
+      if (info === undefined && data === undefined) continue;
       const last = Math.max(info?.modifiedMs ?? 0, data?.modifiedMs ?? 0);
       if (now - last > idleMs) {
         await this.drop(id);

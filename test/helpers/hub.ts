@@ -33,6 +33,7 @@ export async function startHub(opts: { root?: string; dir?: string; args?: strin
   }
   const proc = spawn(process.execPath, [hubBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   killOnExitSignal(proc); // a killed test leaves no hub behind
+  if (process.env['CUNIK_HUB_TRACE'] === '1') proc.stderr!.pipe(process.stderr);
   let out = '';
   proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   const url = await new Promise<string>((resolve, reject) => {

@@ -104,21 +104,22 @@ export class FsDriver implements StorageDriver {
   async touch(key: string): Promise<boolean> {
     const p = this.path(key);
     const now = new Date();
-    try {
-      await utimes(p, now, now);
-      return true;
-    } catch (err) {
-      if (!missing(err)) throw err;
+    // GC may be deciding about it this very moment (removeIfOlder): it is then beside itself, and
+    // is taken back (rename is atomic, one side wins); or GC put it back between our two tries.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await utimes(p, now, now);
+        return true;
+      } catch (err) {
+        if (!missing(err)) throw err;
+      }
+      try {
+        await rename(doomed(p), p);
+      } catch (err) {
+        if (!missing(err)) throw err;
+      }
     }
-    // GC may be deciding about it this very moment: take it back (rename is atomic, one side wins).
-    try {
-      await rename(doomed(p), p);
-      await utimes(p, now, now);
-      return true;
-    } catch (err) {
-      if (missing(err)) return false;
-      throw err;
-    }
+    return false;
   }
 
   async removeIfOlder(key: string, cutoffMs: number): Promise<boolean> {
