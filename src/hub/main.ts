@@ -47,7 +47,7 @@ async function serve(config: HubConfig): Promise<void> {
   let auth: Authorizer | undefined;
   if (config.auth) {
     const { createAuth } = await import('./auth/index.js');
-    auth = await createAuth(config.auth, config.tls !== undefined);
+    auth = await createAuth(config.auth, config.root, config.tls !== undefined);
   }
   const https = config.tls && { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) };
   const app = await buildHubServer({ registry: hub.registry, uploads: hub.uploads, ...(auth && { auth }), ...(https && { https }) });

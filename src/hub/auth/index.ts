@@ -1,7 +1,133 @@
-// Placeholder replaced by the auth step.
-import type { Authorizer } from '../server.js';
+// Auth for CunikHub: htpasswd users and Docker's token flow. A client refused with
+// `WWW-Authenticate: Bearer realm=...,service=...,scope=...` gets a short-lived signed token from
+// GET /token (with Basic credentials, or none for anonymous pull), then sends it as Bearer.
+// Basic credentials are also taken directly on /v2/ requests (curl). The token key is kept in the
+// store, so several hubs over one store accept each other's tokens.
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { jwtVerify, SignJWT } from 'jose';
 import type { HubConfig } from '../config.js';
+import { regErr } from '../errors.js';
+import type { Access, Authorizer } from '../server.js';
+import { allowedActions, parseScope, scopeString, type Action, type Scope } from './access.js';
+import { Htpasswd } from './htpasswd.js';
 
-export async function createAuth(_cfg: NonNullable<HubConfig['auth']>, _tls: boolean): Promise<Authorizer> {
-  throw new Error('auth is not implemented yet');
+type AuthConfig = NonNullable<HubConfig['auth']>;
+const ISSUER = 'cunik-hub';
+
+async function tokenKey(root: string): Promise<Uint8Array> {
+  const path = join(root, 'auth', 'token.key');
+  await mkdir(join(root, 'auth'), { recursive: true, mode: 0o700 });
+  try {
+    const fh = await open(path, 'wx', 0o600);
+    await fh.writeFile(randomBytes(32));
+    await fh.sync();
+    await fh.close();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  await chmod(path, 0o600);
+  const key = await readFile(path);
+  if (key.length !== 32) throw new Error(`${path} is damaged (remove it: tokens issued before are then refused)`);
+  return new Uint8Array(key);
+}
+
+function basic(req: FastifyRequest): { user: string; password: string } | undefined {
+  const h = req.headers.authorization;
+  if (!h?.startsWith('Basic ')) return undefined;
+  const s = Buffer.from(h.slice(6), 'base64').toString('utf8');
+  const colon = s.indexOf(':');
+  return colon < 0 ? undefined : { user: s.slice(0, colon), password: s.slice(colon + 1) };
+}
+
+export async function createAuth(cfg: AuthConfig, root: string, tls: boolean): Promise<Authorizer> {
+  const users = new Htpasswd(cfg.htpasswd);
+  await users.load();
+  const key = await tokenKey(root);
+  const grant = (user: string | undefined, wanted: Scope[]): Scope[] =>
+    wanted.flatMap((s) => {
+      if (s.type === 'registry' && s.name === 'catalog') return user !== undefined ? [{ ...s, actions: ['*'] }] : [];
+      if (s.type !== 'repository') return [];
+      const ok = allowedActions(cfg.access, user, s.name);
+      const actions = s.actions.flatMap((a) => (a === '*' ? [...ok] : ok.has(a as Action) ? [a] : []));
+      return actions.length > 0 ? [{ ...s, actions }] : [];
+    });
+  const realm = (req: FastifyRequest): string => cfg.realm ?? `${tls ? 'https' : 'http'}://${req.headers.host ?? 'localhost'}/token`;
+  const challenge = (req: FastifyRequest, reply: FastifyReply, access: Access[], error?: string): void => {
+    const scope = access.map((a) => scopeString(a)).join(' ');
+    reply.header('www-authenticate', `Bearer realm="${realm(req)}",service="${cfg.service}"${scope ? `,scope="${scope}"` : ''}${error ? `,error="${error}"` : ''}`);
+  };
+  const covers = (granted: Scope[], need: Access): boolean =>
+    need.actions.every((a) => granted.some((g) => g.type === need.type && g.name === need.name && (g.actions.includes(a) || g.actions.includes('*'))));
+
+  return {
+    routes(app: FastifyInstance) {
+      app.get('/token', async (req, reply) => {
+        const q = req.query as Record<string, string | string[] | undefined>;
+        const raw = q['scope'];
+        const wanted = (Array.isArray(raw) ? raw : raw ? [raw] : []).flatMap((s) => s.split(' ')).map(parseScope).filter((s): s is Scope => s !== undefined);
+        const creds = basic(req);
+        if (req.headers.authorization !== undefined && !creds) throw regErr('UNAUTHORIZED', 'the token endpoint takes Basic credentials');
+        if (creds && !(await users.check(creds.user, creds.password))) {
+          reply.header('www-authenticate', `Basic realm="${cfg.service}"`);
+          throw regErr('UNAUTHORIZED', 'wrong user name or password');
+        }
+        const user = creds?.user;
+        const access = grant(user, wanted);
+        const now = Math.floor(Date.now() / 1000);
+        const token = await new SignJWT({ access })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setIssuer(ISSUER).setAudience(cfg.service).setSubject(user ?? '')
+          .setIssuedAt(now).setNotBefore(now - 1).setExpirationTime(now + cfg.tokenTtlSec)
+          .setJti(randomBytes(8).toString('hex'))
+          .sign(key);
+        return reply.send({ token, access_token: token, expires_in: cfg.tokenTtlSec, issued_at: new Date(now * 1000).toISOString() });
+      });
+    },
+
+    async check(req, reply, access) {
+      const h = req.headers.authorization;
+      let user: string | undefined;
+      let granted: Scope[];
+      if (h?.startsWith('Bearer ')) {
+        try {
+          const { payload } = await jwtVerify(h.slice(7), key, { issuer: ISSUER, audience: cfg.service, algorithms: ['HS256'] });
+          user = typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : undefined;
+          granted = Array.isArray(payload['access']) ? (payload['access'] as Scope[]) : [];
+        } catch (err) {
+          challenge(req, reply, access, 'invalid_token');
+          const expired = (err as { code?: string }).code === 'ERR_JWT_EXPIRED';
+          throw regErr('UNAUTHORIZED', expired ? 'the token has expired: get a new one' : 'the token is not valid (forged, or from another hub)');
+        }
+      } else if (basic(req)) {
+        const c = basic(req)!;
+        if (!(await users.check(c.user, c.password))) {
+          challenge(req, reply, access);
+          throw regErr('UNAUTHORIZED', 'wrong user name or password');
+        }
+        user = c.user;
+        granted = grant(user, access);
+      } else {
+        granted = grant(undefined, access);
+        // /v2/ and everything anonymous users may not do: ask for credentials.
+        if (access.length === 0 || !access.every((a) => covers(granted, a))) {
+          challenge(req, reply, access);
+          throw regErr('UNAUTHORIZED', 'authentication required');
+        }
+        return;
+      }
+      for (const a of access) {
+        if (covers(granted, a)) continue;
+        // Not in this token: a user the rules allow gets a new challenge (401); others are denied.
+        const could = grant(user, [a]);
+        if (could.length > 0 && covers(could, a)) {
+          challenge(req, reply, access, 'insufficient_scope');
+          throw regErr('UNAUTHORIZED', `the token does not grant ${scopeString(a)}`);
+        }
+        throw regErr('DENIED', `${user ?? 'anonymous'} may not ${a.actions.join('/')} ${a.name}`, { detail: { access: [a] } });
+      }
+    },
+  };
 }

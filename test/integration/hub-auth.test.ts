@@ -1,0 +1,123 @@
+// CunikHub auth: htpasswd users (bcrypt), Docker's token flow, per-repository scopes, anonymous
+// pull by pattern; skopeo --creds and docker login (no daemon) as real clients.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { hashSync } from '@node-rs/bcrypt';
+import { SignJWT } from 'jose';
+import { ociLayout, startHub, type TestHub } from '../helpers/hub.js';
+
+const run = promisify(execFile);
+const opts = { timeout: 120_000 };
+const TLS = ['--src-tls-verify=false', '--dest-tls-verify=false', '--preserve-digests'];
+let hub: TestHub;
+const basic = (u: string, p: string): string => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+
+before(async () => {
+  const { mkdtemp } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(join(tmpdir(), 'cunik-hub-auth-'));
+  writeFileSync(join(dir, 'htpasswd'), `alice:${hashSync('wonderland', 4).replace(/^\$2b\$/, '$2y$')}\nbob:${hashSync('builder', 4)}\n`);
+  hub = await startHub({
+    dir,
+    config: `auth:\n  htpasswd: ${join(dir, 'htpasswd')}\n  tokenTtl: 2s\n  access:\n    - {user: alice, repository: "**", actions: [pull, push, delete]}\n    - {user: bob, repository: "team/*", actions: [pull]}\n  anonymous:\n    - {repository: "public/**", actions: [pull]}\n`,
+  });
+});
+after(async () => {
+  await hub.stop();
+  const { rm } = await import('node:fs/promises');
+  await rm(hub.dir, { recursive: true, force: true });
+});
+
+async function token(scope: string, auth?: string): Promise<Response> {
+  return fetch(`${hub.url}/token?service=cunik-hub&scope=${encodeURIComponent(scope)}`, auth ? { headers: { authorization: auth } } : {});
+}
+
+test('unauthenticated: 401 with a Bearer challenge naming realm, service and scope', async () => {
+  const r = await fetch(`${hub.url}/v2/`);
+  assert.equal(r.status, 401);
+  assert.equal(((await r.json()) as { errors: { code: string }[] }).errors[0]!.code, 'UNAUTHORIZED');
+  assert.equal(r.headers.get('www-authenticate'), `Bearer realm="${hub.url}/token",service="cunik-hub"`);
+  const m = await fetch(`${hub.url}/v2/team/app/manifests/v1`);
+  assert.equal(m.status, 401);
+  assert.match(m.headers.get('www-authenticate')!, /scope="repository:team\/app:pull"/);
+  await m.body?.cancel();
+});
+
+test('tokens: wrong password 401; scopes granted by the rules; expired and forged tokens refused; push without push scope', opts, async () => {
+  const wrong = await token('repository:team/app:pull', basic('alice', 'nope'));
+  assert.equal(wrong.status, 401);
+  assert.equal(((await wrong.json()) as { errors: { code: string }[] }).errors[0]!.code, 'UNAUTHORIZED');
+  const bob = (await (await token('repository:team/app:pull,push', basic('bob', 'builder'))).json()) as { token: string };
+  // bob may pull team/*, not push: the push is denied (403) with a spec body.
+  const post = await fetch(`${hub.url}/v2/team/app/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${bob.token}` } });
+  assert.equal(post.status, 403);
+  assert.equal(((await post.json()) as { errors: { code: string }[] }).errors[0]!.code, 'DENIED');
+  const pull = await fetch(`${hub.url}/v2/team/app/tags/list`, { headers: { authorization: `Bearer ${bob.token}` } });
+  assert.equal(pull.status, 404); // allowed; the repository does not exist yet
+  await pull.body?.cancel();
+  // A pull-only token of alice's, used to push: 401 insufficient_scope (she may get a better one).
+  const alicePull = (await (await token('repository:team/app:pull', basic('alice', 'wonderland'))).json()) as { token: string };
+  const p2 = await fetch(`${hub.url}/v2/team/app/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${alicePull.token}` } });
+  assert.equal(p2.status, 401);
+  assert.match(p2.headers.get('www-authenticate')!, /error="insufficient_scope"/);
+  await p2.body?.cancel();
+  const forged = await new SignJWT({ access: [{ type: 'repository', name: 'team/app', actions: ['push'] }] })
+    .setProtectedHeader({ alg: 'HS256' }).setIssuer('cunik-hub').setAudience('cunik-hub').setSubject('alice').setExpirationTime('5m')
+    .sign(new Uint8Array(32));
+  const f = await fetch(`${hub.url}/v2/team/app/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${forged}` } });
+  assert.equal(f.status, 401);
+  assert.match(((await f.json()) as { errors: { message: string }[] }).errors[0]!.message, /not valid/);
+  // Tokens live tokenTtl (2 s here).
+  const ok = await fetch(`${hub.url}/v2/`, { headers: { authorization: `Bearer ${alicePull.token}` } });
+  assert.equal(ok.status, 200);
+  await new Promise((r) => setTimeout(r, 3100));
+  const expired = await fetch(`${hub.url}/v2/`, { headers: { authorization: `Bearer ${alicePull.token}` } });
+  assert.equal(expired.status, 401);
+  assert.match(((await expired.json()) as { errors: { message: string }[] }).errors[0]!.message, /expired/);
+});
+
+test('skopeo --creds pushes and pulls; anonymous pull only where allowed; docker login', opts, async () => {
+  const src = ociLayout(join(hub.dir, 'src'), { tag: 'v', layerSizes: [2000] });
+  await run('skopeo', ['copy', '--quiet', ...TLS, '--dest-creds', 'alice:wonderland', `oci:${src.dir}:v`, `docker://${hub.host}/public/app:v`]);
+  await run('skopeo', ['copy', '--quiet', ...TLS, '--dest-creds', 'alice:wonderland', `oci:${src.dir}:v`, `docker://${hub.host}/team/app:v`]);
+  const bad = await run('skopeo', ['copy', '--quiet', ...TLS, '--dest-creds', 'alice:wrong', `oci:${src.dir}:v`, `docker://${hub.host}/team/app:w`]).then(() => 'ok', (e: { stderr: string }) => e.stderr);
+  assert.match(bad, /401|unauthorized|authentication required/i);
+  const denied = await run('skopeo', ['copy', '--quiet', ...TLS, '--dest-creds', 'bob:builder', `oci:${src.dir}:v`, `docker://${hub.host}/team/app:b`]).then(() => 'ok', (e: { stderr: string }) => e.stderr);
+  assert.match(denied, /denied|403/i);
+  // Anonymous: public/** only.
+  const info = JSON.parse((await run('skopeo', ['inspect', '--tls-verify=false', '--no-creds', `docker://${hub.host}/public/app:v`])).stdout);
+  assert.equal(info.Digest, src.digest);
+  const anon = await run('skopeo', ['inspect', '--tls-verify=false', '--no-creds', `docker://${hub.host}/team/app:v`]).then(() => 'ok', (e: { stderr: string }) => e.stderr);
+  assert.match(anon, /denied: anonymous may not pull team\/app/);
+  const bobInfo = JSON.parse((await run('skopeo', ['inspect', '--tls-verify=false', '--creds', 'bob:builder', `docker://${hub.host}/team/app:v`])).stdout);
+  assert.equal(bobInfo.Digest, src.digest);
+  // docker login needs no daemon for a registry: it checks the credentials against /v2/.
+  const env = { ...process.env, DOCKER_CONFIG: join(hub.dir, 'docker') };
+  const login = spawnSync('docker', ['login', '-u', 'alice', '--password-stdin', hub.host], { env, input: 'wonderland\n', encoding: 'utf8' });
+  assert.equal(login.status, 0, login.stderr);
+  assert.match(login.stdout, /Login Succeeded/);
+  const refused = spawnSync('docker', ['login', '-u', 'alice', '--password-stdin', hub.host], { env, input: 'wrong\n', encoding: 'utf8' });
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stderr, /unauthorized|wrong user name or password/i);
+});
+
+test('TLS: --tls-cert/--tls-key serve HTTPS (skopeo pushes and inspects over it)', opts, async () => {
+  const dir = join(hub.dir, 'tls');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(dir);
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+  const secure = await startHub({ dir, args: ['--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')] });
+  try {
+    assert.match(secure.url, /^https:\/\//);
+    const src = ociLayout(join(dir, 'src'), { tag: 'v', layerSizes: [500] });
+    await run('skopeo', ['copy', '--quiet', '--dest-cert-dir', dir, '--preserve-digests', `oci:${src.dir}:v`, `docker://${secure.host}/tls/app:v`], { env: { ...process.env, SSL_CERT_FILE: join(dir, 'cert.pem') } });
+    const info = JSON.parse((await run('skopeo', ['inspect', `docker://${secure.host}/tls/app:v`], { env: { ...process.env, SSL_CERT_FILE: join(dir, 'cert.pem') } })).stdout);
+    assert.equal(info.Digest, src.digest);
+  } finally {
+    await secure.stop();
+  }
+});
