@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorBody } from '../../api/schemas.js';
 import { EventsQuery } from '../../api/events.js';
+import { openStreams } from '../open-streams.js';
 
 export interface EventsBackend {
   /** Validates the query at once (throws INVALID_ARGUMENT); the stream yields Event objects. */
@@ -16,11 +17,7 @@ export function eventRoutes(app: FastifyInstance, backend: EventsBackend): void 
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['system'];
   // Open streams end when the server closes: a follower must not hold up the daemon's shutdown.
-  const open = new Set<() => void>();
-  app.addHook('preClose', (done) => {
-    for (const close of open) close();
-    done();
-  });
+  const track = openStreams(app);
 
   r.get('/events', { schema: { tags, summary: 'Stream instance and image events as newline-delimited JSON (Event objects)', querystring: EventsQuery, produces: ['application/x-ndjson'], response: { ...errors } } }, async (req, reply) => {
     const events = backend.events(req.query);
@@ -28,13 +25,12 @@ export function eventRoutes(app: FastifyInstance, backend: EventsBackend): void 
     reply.hijack();
     reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson' });
     reply.raw.flushHeaders();
-    const close = (): void => {
+    const untrack = track(reply.raw, () => {
       events.destroy();
       reply.raw.end();
-    };
-    open.add(close);
+    });
     reply.raw.on('close', () => {
-      open.delete(close);
+      untrack();
       events.destroy();
     });
     // A slow reader holds events back in the stream, which cuts it off if it falls too far behind.

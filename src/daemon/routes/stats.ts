@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorBody, IdParams } from '../../api/schemas.js';
 import { InstanceStats, StatsQuery } from '../../api/stats.js';
+import { openStreams } from '../open-streams.js';
 
 export interface StatsBackend {
   /** Resolves the instance at once (throws NOT_FOUND); the reports follow. Aborting `signal` ends them. */
@@ -15,11 +16,7 @@ export function statsRoutes(app: FastifyInstance, backend: StatsBackend): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['instances'];
   // Open streams end when the server closes: a follower must not hold up the daemon's shutdown.
-  const open = new Set<AbortController>();
-  app.addHook('preClose', (done) => {
-    for (const abort of open) abort.abort();
-    done();
-  });
+  const track = openStreams(app);
 
   r.get('/instances/:id/stats', { schema: { tags, summary: "Resource use of an instance's VMM process: CPU %, host memory (RSS), guest memory, uptime. With stream (the default), one InstanceStats per line every second while it runs.", params: IdParams, querystring: StatsQuery, produces: ['application/json', 'application/x-ndjson'], response: { 200: InstanceStats, ...errors } } }, async (req, reply) => {
     const stream = req.query.stream ?? true;
@@ -32,15 +29,15 @@ export function statsRoutes(app: FastifyInstance, backend: StatsBackend): void {
     reply.hijack();
     reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson' });
     reply.raw.flushHeaders();
-    open.add(abort);
+    const untrack = track(reply.raw, () => abort.abort());
     reply.raw.on('close', () => abort.abort());
     try {
       for await (const report of reports) reply.raw.write(`${JSON.stringify(report)}\n`);
     } catch {
       // The instance went away mid-read; the stream just ends.
     } finally {
-      open.delete(abort);
       reply.raw.end();
+      untrack();
     }
   });
 }
