@@ -1,57 +1,33 @@
-// The build context: the directory the client sent as a tar, unpacked into a private directory,
-// and how Cunikfile paths are read: relative paths inside the context (never above it),
+// The build context: the directory the client sent as a tar, unpacked into a private directory
+// (src/util/tar-guard.ts: no entry may land outside it), and how Cunikfile paths are read:
+// relative paths inside the context, also once their symlinks are followed (never above it),
 // absolute paths on the daemon's host (the context cannot hold /bin/busybox's libraries).
 
 import { createReadStream } from 'node:fs';
-import { mkdir, open, symlink } from 'node:fs/promises';
-import { dirname, isAbsolute, join, posix, relative, resolve } from 'node:path';
+import { isAbsolute, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract } from 'tar-stream';
 import { invalid } from '../errors.js';
+import { insideDir } from '../util/inside-dir.js';
+import { extractTar, TarGuard } from '../util/tar-guard.js';
 
-/** Unpack a context tar (a file) into `dir`. Entries escaping the directory are refused. */
+/**
+ * Unpack a context tar (a file) into `dir`. Entries escaping the directory (absolute, "..", under
+ * a symlink, hard links out, devices) are refused; the caller removes `dir` on error.
+ */
 export async function unpackContext(tarFile: string, dir: string): Promise<number> {
   const extract = tarExtract();
   const feeding = pipeline(createReadStream(tarFile), extract as unknown as NodeJS.WritableStream);
   feeding.catch(() => undefined);
-  let count = 0;
   try {
-    for await (const entry of extract) {
-      const name = posix.normalize(entry.header.name).replace(/^(\.\/)+/, '').replace(/\/+$/, '');
-      if (name === '' || name === '.') {
-        entry.resume();
-        continue;
-      }
-      if (name.startsWith('/') || name === '..' || name.startsWith('../')) throw invalid(`build context: entry ${JSON.stringify(entry.header.name)} points outside the context`);
-      const dest = join(dir, name);
-      const mode = (entry.header.mode ?? 0o644) & 0o7777;
-      const type = entry.header.type;
-      if (type === 'directory') {
-        await mkdir(dest, { recursive: true, mode: mode | 0o700 });
-        entry.resume();
-      } else if (type === 'file' || type === 'contiguous-file') {
-        await mkdir(dirname(dest), { recursive: true });
-        const fh = await open(dest, 'wx', mode);
-        try {
-          for await (const chunk of entry) await fh.write(chunk as Buffer);
-        } finally {
-          await fh.close();
-        }
-        count++;
-      } else if (type === 'symlink' && entry.header.linkname) {
-        await mkdir(dirname(dest), { recursive: true });
-        await symlink(entry.header.linkname, dest);
-        entry.resume();
-      } else {
-        entry.resume();
-      }
-    }
+    const count = await extractTar(extract, dir, new TarGuard({ what: 'build context', field: 'body' }));
     await feeding;
+    return count;
   } catch (err) {
+    extract.destroy();
     if ((err as { code?: string }).code === 'INVALID_ARGUMENT') throw err;
     throw invalid(`build context: not a readable tar: ${(err as Error).message}`, 'body');
   }
-  return count;
 }
 
 export class Context {
@@ -60,9 +36,8 @@ export class Context {
   /** Host path of a Cunikfile path; `key` names the Cunikfile key in errors. */
   source(p: string, key: string): string {
     if (isAbsolute(p)) return p;
-    const full = resolve(this.dir, p);
-    const rel = relative(this.dir, full);
-    if (rel === '..' || rel.startsWith('../')) throw invalid(`${key}: ${p} is outside the build context`, key);
+    const full = insideDir(this.dir, p);
+    if (full === undefined) throw invalid(`${key}: ${p} is outside the build context (after symlinks)`, key);
     return full;
   }
 

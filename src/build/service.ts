@@ -13,6 +13,7 @@ import { parseTaggedReference } from '../images/reference.js';
 import { build, checkSources, type BuiltImageStore, type Progress } from './builder.js';
 import { BuildCache } from './cache.js';
 import { Context, unpackContext } from './context.js';
+import { insideDir } from '../util/inside-dir.js';
 import { parseCunikfile, type BuildSpec } from './cunikfile.js';
 
 export const DEFAULT_CUNIKFILE = 'Cunikfile';
@@ -68,10 +69,11 @@ export class BuildService {
       await unpackContext(tarFile, dir);
       removeQuiet(tarFile);
       const name = posix.normalize(req.file ?? DEFAULT_CUNIKFILE);
-      if (name.startsWith('/') || name.startsWith('../')) throw invalid(`file: ${req.file} must be a path inside the build context`, 'file');
+      const file = name.startsWith('/') ? undefined : insideDir(dir, name);
+      if (file === undefined) throw invalid(`file: ${name} must be a path inside the build context`, 'file');
       let text: string;
       try {
-        text = readFileSync(join(dir, name), 'utf8');
+        text = readFileSync(file, 'utf8');
       } catch {
         throw invalid(`no ${name} in the build context`, 'file');
       }

@@ -13,7 +13,7 @@ import {
   MT, ARCHITECTURE, OS, ANNOTATION_REF_NAME, ANNOTATION_CONTAINERD_NAME,
   checkIndex, parseJson, type Descriptor, type ImageIndex,
 } from './oci.js';
-import { normalizeEntryName } from './unpack.js';
+import { TarGuard } from '../util/tar-guard.js';
 import { bytesOf } from './fsutil.js';
 
 export const OCI_LAYOUT = { imageLayoutVersion: '1.0.0' };
@@ -165,13 +165,15 @@ export async function readLayout(input: NodeJS.ReadableStream, staging: Staging)
   let sawDockerManifest = false;
   let entries = 0;
   const extract = tarExtract();
+  // Blobs are kept by digest, nothing at an entry's path; names are checked all the same.
+  const guard = new TarGuard({ what: 'image archive' });
   try {
     const source = await maybeGunzip(input);
     source.on('error', (err) => extract.destroy(err));
     source.pipe(extract);
     for await (const e of extract) {
       entries++;
-      const name = normalizeEntryName(e.header.name);
+      const name = guard.check(e.header).name;
       const isFile = e.header.type === 'file' || e.header.type === 'contiguous-file';
       const blob = BLOB_PATH.exec(name);
       if (isFile && name === 'oci-layout') {

@@ -10,6 +10,7 @@ import { extract as tarExtract } from 'tar-stream';
 import { invalid } from '../errors.js';
 import { HashingStream, bytesOf } from './fsutil.js';
 import { LAYER_FILES } from './oci.js';
+import { TarGuard } from '../util/tar-guard.js';
 
 export interface LayerSource {
   path: string;
@@ -25,16 +26,6 @@ const TARGETS: Record<string, string> = {
   [LAYER_FILES.initrd]: 'initrd',
   [LAYER_FILES.disk]: 'disk.img',
 };
-
-export function normalizeEntryName(name: string): string {
-  let n = name;
-  for (;;) {
-    if (n.startsWith('./')) n = n.slice(2);
-    else if (n.startsWith('/')) n = n.slice(1);
-    else break;
-  }
-  return n.replace(/\/+$/, '');
-}
 
 async function writeEntry(dest: string, entry: AsyncIterable<Buffer | Uint8Array>): Promise<void> {
   await rm(dest, { force: true });
@@ -59,9 +50,13 @@ export async function extractBootFiles(layers: LayerSource[], destDir: string): 
       : pipeline(src, hasher);
     hasher.pipe(extract);
     feeding.catch((err: Error) => extract.destroy(err));
+    // Names as layers give them (root-relative: KraftKit writes /unikraft/bin/kernel); nothing is
+    // written at an entry's path, only at the fixed boot file names, but a boot file under a
+    // symlink or named through ".." is refused all the same (src/util/tar-guard.ts).
+    const guard = new TarGuard({ what: `layer ${layer.digest}`, rootRelative: true, devices: 'skip' });
     try {
       for await (const entry of extract) {
-        const name = normalizeEntryName(entry.header.name);
+        const { name } = guard.check(entry.header);
         const base = name.split('/').pop() ?? '';
         const dir = name.slice(0, name.length - base.length);
         const target = TARGETS[name];

@@ -84,3 +84,53 @@ test('without an Entrypoint, Cmd is the whole command; bad sources are named', a
   await writeContainerArchive(missing, 'oci', [lower], { Cmd: ['nosuch'] });
   await assert.rejects(unpackContainer(parseFrom(`oci-archive:${missing}`, (p) => p), join(tmp, 'm-s'), join(tmp, 'm-r')), /nosuch is not in its PATH/);
 });
+
+test('a layer names nothing through ".."; parents it has no entry for are 0755 under the daemon\'s umask', async () => {
+  for (const [name, entries] of [
+    ['a/../../x', [{ name: 'a/../../x', body: 'x' }]],
+    ['hard link up', [{ name: 'h', type: 'link', linkname: '../../etc/passwd' }]],
+  ] as [string, LayerEntry[]][]) {
+    const root = join(tmp, `dots-${Math.random()}`);
+    mkdirSync(root);
+    const l = join(tmp, 'dots.tar');
+    writeFileSync(l, await tarBytes(entries));
+    await assert.rejects(applyLayer(root, l, 'from: layer x'), (e: unknown) => e instanceof CunikError && e.field === 'from' && /^from: layer x: entry .* points outside the archive/.test(e.message), name);
+  }
+  const old = process.umask(0o077);
+  try {
+    const root = join(tmp, 'umask-root');
+    mkdirSync(root);
+    const l = join(tmp, 'parents.tar');
+    writeFileSync(l, await tarBytes([{ name: '/usr/share/doc/x', body: 'x', mode: 0o644 }, { name: 'dev/null', type: 'character-device' }]));
+    await applyLayer(root, l);
+    for (const d of ['usr', 'usr/share', 'usr/share/doc']) assert.equal(statSync(join(root, d)).mode & 0o777, 0o755, d);
+    assert.equal(statSync(join(root, 'usr/share/doc/x')).mode & 0o777, 0o644);
+    assert.equal(existsSync(join(root, 'dev', 'null')), false, 'no device node is made on the host');
+  } finally {
+    process.umask(old);
+  }
+});
+
+test('a container archive\'s own JSON may name only files inside it', async () => {
+  const archive = async (entries: LayerEntry[]): Promise<string> => {
+    const file = join(tmp, `crafted-${Math.random()}.tar`);
+    writeFileSync(file, await tarBytes(entries));
+    return file;
+  };
+  const manifest = (m: unknown): LayerEntry => ({ name: 'manifest.json', body: JSON.stringify(m) });
+  const cases: [string, 'docker' | 'oci', LayerEntry[], RegExp][] = [
+    ['config above the archive', 'docker', [manifest([{ Config: '../../../../etc/passwd', Layers: [] }])], /names "\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd", which is outside it/],
+    ['absolute layer', 'docker', [{ name: 'c.json', body: '{}' }, manifest([{ Config: 'c.json', Layers: ['/etc/shadow'] }])], /names "\/etc\/shadow", which is outside it/],
+    ['layer through a symlink', 'docker', [{ name: 'c.json', body: '{}' }, { name: 'l', type: 'symlink', linkname: '/etc' }, manifest([{ Config: 'c.json', Layers: ['l/shadow'] }])], /names "l\/shadow", which is outside it/],
+    ['manifest.json a symlink to a host file', 'docker', [{ name: 'manifest.json', type: 'symlink', linkname: '/etc/shadow' }], /names "manifest\.json", which is outside it/],
+    ['index.json a symlink to a host file', 'oci', [{ name: 'index.json', type: 'symlink', linkname: '/etc/shadow' }], /names "index\.json", which is outside it/],
+    ['a blob named by a path', 'oci', [{ name: 'index.json', body: JSON.stringify({ manifests: [{ digest: 'sha256:../../../../etc/passwd' }] }) }], /names a blob by "sha256:\.\.\/.*", not a sha256 digest/],
+    ['an entry under a symlink', 'oci', [{ name: 'blobs', type: 'symlink', linkname: tmp }, { name: 'blobs/sha256/x', body: 'x' }], /entry "blobs\/sha256\/x" is under the symlink "blobs"/],
+  ];
+  for (const [what, kind, entries, re] of cases) {
+    const file = await archive(entries);
+    await assert.rejects(unpackContainer(parseFrom(`${kind}-archive:${file}`, (p) => p), join(tmp, `c-s-${Math.random()}`), join(tmp, `c-r-${Math.random()}`)),
+      (e: unknown) => e instanceof CunikError && e.field === 'from' && re.test(e.message) && !e.message.includes('\n') || assert.fail(`${what}: ${String(e)}`), what);
+  }
+  assert.equal(existsSync(join(tmp, 'sha256')), false);
+});

@@ -9,6 +9,7 @@ import { pack as tarPack, extract as tarExtract } from 'tar-stream';
 import { ImageStore, type ImageEvent } from '../../src/images/store.js';
 import { CunikError } from '../../src/errors.js';
 import { multibootKernel, pvhKernel, garbage, tempDir, type TempDir } from './images-fixtures.js';
+import { tarBytes, type LayerEntry } from '../fixtures/build/oci-archive.js';
 
 const FAMILIES = ['generic', 'unikraft'];
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -170,7 +171,29 @@ test('load refuses bad archives and leaves nothing behind', async () => {
       f.set('index.json', Buffer.from(JSON.stringify(index)));
     };
 
+    /** Replace the layer: new layer blob, its diff_id in a new config, a new manifest. */
+    const withLayer = async (f: Map<string, Buffer>, entries: LayerEntry[]) => {
+      const raw = await tarBytes(entries);
+      const manifest = JSON.parse(f.get(manifestName)!.toString());
+      const gz = String(manifest.layers[0].mediaType).endsWith('gzip') ? gzipSync(raw) : raw;
+      f.delete(layerName);
+      f.set(`blobs/sha256/${sha(gz).slice(7)}`, gz);
+      manifest.layers[0] = { ...manifest.layers[0], digest: sha(gz), size: gz.length };
+      f.set(manifestName, Buffer.from(JSON.stringify(manifest)));
+      withConfig(f, (c) => { c.rootfs.diff_ids = [sha(raw)]; });
+    };
+    const kernelBytes = multibootKernel();
+    const layerCase = async (entries: LayerEntry[]) => {
+      const f = new Map(files);
+      await withLayer(f, entries);
+      return tar(f);
+    };
+
     const cases: [string, Buffer | (() => Readable), RegExp][] = [
+      ['an entry climbing out', await variant((f) => f.set('../evil', Buffer.from('x'))), /image archive: entry "\.\.\/evil" points outside the archive/],
+      ['an absolute entry', await variant((f) => f.set('/etc/evil', Buffer.from('x'))), /image archive: entry "\/etc\/evil" has an absolute path/],
+      ['a boot file under a symlink', await layerCase([{ name: 'cunik', type: 'symlink', linkname: '/etc' }, { name: 'cunik/kernel', body: kernelBytes }]), /entry "cunik\/kernel" is under the symlink "cunik"/],
+      ['a boot file named through ..', await layerCase([{ name: 'x/../cunik/kernel', body: kernelBytes }]), /entry "x\/\.\.\/cunik\/kernel" points outside the archive/],
       ['a tampered layer', await variant((f) => { const b = Buffer.from(f.get(layerName)!); b.writeUInt8(b.readUInt8(600) ^ 1, 600); f.set(layerName, b); }), /digest mismatch/],
       ['a missing blob', await variant((f) => f.delete(layerName)), /is listed but missing from the archive/],
       ['no index.json', await variant((f) => f.delete('index.json')), /index\.json missing/],

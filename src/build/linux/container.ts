@@ -6,11 +6,13 @@
 // User (who the command runs as: userland.ts resolves it in the image's /etc/passwd).
 
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { extract as tarExtract } from 'tar-stream';
 import { invalid } from '../../errors.js';
 import { applyLayer, resolveIn } from './rootfs.js';
+import { insideDir } from '../../util/inside-dir.js';
+import { extractTar, TarGuard } from '../../util/tar-guard.js';
 
 export interface ContainerSource {
   kind: 'oci-archive' | 'docker-archive';
@@ -41,25 +43,13 @@ export function parseFrom(from: string, resolvePath: (p: string) => string): Con
   return { kind: m[1] as ContainerSource['kind'], path: resolvePath(m[2]!) };
 }
 
-/** Unpack a tarball's regular files under `dir` (names normalised, nothing outside). */
+/** Unpack a tarball under `dir` (src/util/tar-guard.ts: nothing outside it). */
 async function unpackArchive(file: string, dir: string): Promise<void> {
   const extract = tarExtract();
   const src = createReadStream(file);
   src.on('error', (e) => extract.destroy(e));
   src.pipe(extract as unknown as NodeJS.WritableStream);
-  for await (const entry of extract) {
-    const name = posix.normalize('/' + entry.header.name).slice(1);
-    if ((entry.header.type === 'file' || entry.header.type === 'contiguous-file') && name !== '' && !name.startsWith('..')) {
-      const dest = join(dir, name);
-      await mkdir(posix.dirname(dest), { recursive: true });
-      const fh = await open(dest, 'w', 0o600);
-      try {
-        for await (const chunk of entry) await fh.write(chunk as Buffer);
-      } finally {
-        await fh.close();
-      }
-    } else entry.resume();
-  }
+  await extractTar(extract, dir, new TarGuard({ what: `from: ${posix.basename(file)}`, field: 'from' }));
 }
 
 const readJson = <T>(file: string, what: string): T => {
@@ -69,18 +59,28 @@ const readJson = <T>(file: string, what: string): T => {
     throw invalid(`from: ${what}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (err as Error).message}`, 'from');
   }
 };
-const blob = (dir: string, digest: string): string => join(dir, 'blobs', ...digest.split(':'));
+/** A file the archive's own JSON names: inside the archive, symlinks followed, or refused. */
+const member = (dir: string, rel: string): string => {
+  const p = typeof rel === 'string' ? insideDir(dir, rel) : undefined;
+  if (p === undefined) throw invalid(`from: the archive names ${JSON.stringify(rel)}, which is outside it`, 'from');
+  return p;
+};
+const blob = (dir: string, digest: string): string => {
+  if (typeof digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(digest)) throw invalid(`from: the archive names a blob by ${JSON.stringify(digest)}, not a sha256 digest`, 'from');
+  return member(dir, join('blobs', ...digest.split(':')));
+};
 
 /** Config and layer files of the archive's (amd64) image. */
 function locate(src: ContainerSource, dir: string): { config: ImageConfigDoc; layers: string[] } {
   if (src.kind === 'docker-archive') {
-    const list = readJson<{ Config: string; Layers: string[] }[]>(join(dir, 'manifest.json'), 'manifest.json');
+    const list = readJson<{ Config: string; Layers: string[] }[]>(member(dir, 'manifest.json'), 'manifest.json');
     const m = list[0];
     if (!m) throw invalid('from: the docker archive holds no image', 'from');
-    return { config: readJson(join(dir, m.Config), m.Config), layers: m.Layers.map((l) => join(dir, l)) };
+    if (!Array.isArray(m.Layers)) throw invalid('from: the docker archive\'s manifest.json lists no Layers', 'from');
+    return { config: readJson(member(dir, m.Config), m.Config), layers: m.Layers.map((l) => member(dir, l)) };
   }
   type Desc = { mediaType?: string; digest: string; platform?: { architecture?: string } };
-  let desc: Desc | undefined = readJson<{ manifests: Desc[] }>(join(dir, 'index.json'), 'index.json').manifests[0];
+  let desc: Desc | undefined = readJson<{ manifests: Desc[] }>(member(dir, 'index.json'), 'index.json').manifests[0];
   for (let depth = 0; desc && /index|manifest\.list/.test(desc.mediaType ?? '') && depth < 4; depth++) {
     const idx: { manifests: Desc[] } = readJson(blob(dir, desc.digest), desc.digest);
     desc = idx.manifests.find((m) => (m.platform?.architecture ?? 'amd64') === 'amd64');
@@ -105,6 +105,7 @@ async function lookPath(root: string, cmd: string, env: string[]): Promise<strin
 export async function unpackContainer(src: ContainerSource, scratch: string, root: string): Promise<ContainerImage> {
   if (!existsSync(src.path)) throw invalid(`from: ${src.path}: no such file`, 'from');
   await unpackArchive(src.path, scratch).catch((err: Error) => {
+    if ((err as { code?: string }).code === 'INVALID_ARGUMENT') throw err;
     throw invalid(`from: ${src.path} is not a readable tar: ${err.message}`, 'from');
   });
   const { config, layers } = locate(src, scratch);

@@ -1,7 +1,10 @@
 // Applying container image layers to a directory, as a container runtime's snapshotter does
 // (OCI image-spec layer.md "Applying Changesets"): layers in order; a file ".wh.NAME" deletes NAME
 // from the layers below; ".wh..wh..opq" hides everything the layers below put in its directory.
-// Every path is resolved inside the root (symlinks included), so no entry can write outside it.
+// Every path is resolved inside the root (symlinks included, as the guest will see them), so no
+// entry can write outside it; names are checked by src/util/tar-guard.ts (no "..", root-relative
+// as layers' names are). Device and fifo entries are skipped: /dev is devtmpfs in the guest, and
+// nothing from a tar makes a device on the host.
 
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, open, readdir, readlink, rm, symlink, link, chmod } from 'node:fs/promises';
@@ -10,6 +13,7 @@ import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { extract as tarExtract } from 'tar-stream';
 import { invalid } from '../../errors.js';
+import { TarGuard } from '../../util/tar-guard.js';
 
 const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
@@ -69,11 +73,12 @@ export async function applyLayer(root: string, layerFile: string, what = layerFi
   input.on('error', (e) => extract.destroy(e));
   input.pipe(extract as unknown as NodeJS.WritableStream);
   let n = 0;
+  const guard = new TarGuard({ what, rootRelative: true, field: 'from' });
   try {
     for await (const entry of extract) {
       n++;
       const h = entry.header;
-      const name = posix.normalize('/' + h.name).replace(/\/+$/, '');
+      const name = '/' + guard.path(h.name);
       const base = posix.basename(name);
       const parent = await resolveIn(root, posix.dirname(name), true);
       if (name === '/' || name === '') {
@@ -90,7 +95,12 @@ export async function applyLayer(root: string, layerFile: string, what = layerFi
         entry.resume();
         continue;
       }
-      await mkdir(parent, { recursive: true });
+      // Parents the layer has no entry for are 0755 as tar makes them (the daemon's umask is 077).
+      const first = await mkdir(parent, { recursive: true });
+      if (first !== undefined) for (let d = parent; ; d = posix.dirname(d)) {
+        await chmod(d, 0o755);
+        if (d === first || d === root) break;
+      }
       const dest = posix.join(parent, base);
       const mode = (h.mode ?? 0o644) & 0o7777;
       const existing = await lstat(dest).catch(() => undefined);
@@ -114,7 +124,7 @@ export async function applyLayer(root: string, layerFile: string, what = layerFi
         await symlink(h.linkname ?? '', dest);
         entry.resume();
       } else if (h.type === 'link') {
-        await link(await resolveIn(root, posix.normalize('/' + (h.linkname ?? ''))), dest).catch(() => undefined);
+        await link(await resolveIn(root, '/' + guard.path(h.linkname ?? '', 'hard link to')), dest).catch(() => undefined);
         entry.resume();
       } else {
         entry.resume(); // devices, fifos: /dev is devtmpfs in the guest
