@@ -23,6 +23,7 @@ command -v gcc >/dev/null || missing+=(gcc)
 command -v ld >/dev/null || missing+=(binutils)
 command -v skopeo >/dev/null || missing+=(skopeo)
 command -v make >/dev/null || missing+=(make)
+command -v flock >/dev/null || missing+=(util-linux)                     # cunikd's root lock (flock(1))
 compgen -G '/boot/vmlinuz-*' >/dev/null || missing+=(linux-image-amd64) # cunik build: the linux family's default kernel and modules
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)       # cunik build tests and examples: a static /bin/busybox
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || missing+=(libc6-dev)           # cunik-init is linked statically
@@ -69,9 +70,16 @@ ln -sf "$PWD/bin/cunik" /usr/local/bin/cunik
 ln -sf "$PWD/bin/cunikd.js" /usr/local/bin/cunikd
 
 # A daemon left by an earlier install would serve old code: stop it (its instances keep running).
-if [ -f /var/lib/cunik/cunikd.pid ]; then
-  pid=$(cat /var/lib/cunik/cunikd.pid)
-  if kill -0 "$pid" 2>/dev/null && grep -qa cunikd "/proc/$pid/cmdline"; then
+# The pid file is the root's lock (src/daemon/lock.ts): a running daemon holds an flock on it.
+pidfile=/var/lib/cunik/cunikd.pid
+if [ -f "$pidfile" ]; then
+  pid=$(cat "$pidfile")
+  if ! flock --nonblock "$pidfile" true; then
+    say "restarting the daemon (pid $pid)"
+    kill -TERM "$pid"
+    flock --wait 10 "$pidfile" true || echo "setup.sh: the old daemon (pid $pid) did not stop within 10 s" >&2
+  elif [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -qa 'bin/cunikd' "/proc/$pid/cmdline"; then
+    # A daemon from before the lock (it held no flock on its pid file).
     say "restarting the daemon (pid $pid)"
     kill -TERM "$pid"
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

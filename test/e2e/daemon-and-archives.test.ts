@@ -26,11 +26,12 @@ test('with no daemon on the default socket, cunik starts one and says so on stde
     assert.equal(run.stderr, '', 'the second command finds the running daemon');
     assert.match(run.stdout, /Hello from the Cunik test kernel/);
   } finally {
+    // The pid file stays (it is the root's lock, src/daemon/lock.ts): a stopped daemon empties it.
     const pidfile = join(dir, 'root', 'cunikd.pid');
-    if (existsSync(pidfile)) {
-      const pid = Number(readFileSync(pidfile, 'utf8'));
+    const pid = existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8')) : 0;
+    if (pid > 0) {
       process.kill(pid, 'SIGTERM');
-      await waitFor('daemon exit', () => !existsSync(pidfile) || undefined);
+      await waitFor('daemon exit', () => readFileSync(pidfile, 'utf8') === '' || undefined);
     }
     killInstances(join(dir, 'root'));
     await rm(dir, { recursive: true, force: true });
