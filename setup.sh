@@ -66,6 +66,13 @@ npm ci --no-audit --no-fund --loglevel=error
 say "building"
 npm run --silent build
 
+# The socket's group (Docker's `docker` group): cunikd gives /run/cunik/cunik.sock to root:cunik 0660.
+# Membership is root-equivalent (docs/security.md): add only users you would give root.
+if ! getent group cunik >/dev/null; then
+  say "creating the cunik group (members may use the daemon's socket: root-equivalent)"
+  groupadd --force --system cunik
+fi
+
 ln -sf "$PWD/bin/cunik" /usr/local/bin/cunik
 ln -sf "$PWD/bin/cunikd.js" /usr/local/bin/cunikd
 

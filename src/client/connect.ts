@@ -16,7 +16,7 @@ export function socketFromHost(host: string | undefined): { path: string; explic
 function startDaemon(socketPath: string): void {
   const logFile = defaultDaemonLog();
   mkdirSync(dirname(logFile), { recursive: true });
-  const out = openSync(logFile, 'a');
+  const out = openSync(logFile, 'a', 0o600); // the daemon's log is its own, as its root is
   // bin/cunik set the user's extra CA certificates aside (the CLI needs none); the daemon may.
   const { CUNIK_EXTRA_CA_CERTS: extraCerts, ...env } = process.env;
   if (extraCerts) env['NODE_EXTRA_CA_CERTS'] = extraCerts;

@@ -1,7 +1,7 @@
 // cunikd: owns the root dir (one daemon per root), serves the Engine API on a unix socket.
 // Instances are separate QEMU processes: stopping the daemon leaves them running.
 import { execFile } from 'node:child_process';
-import { chmod, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -30,6 +30,7 @@ import { EventLog } from '../events/log.js';
 import { imageEventRecorder, instanceEventRecorder } from '../events/sources.js';
 import { raiseControlPlanePriority, raiseOpenFileLimit } from './limits.js';
 import { acquireRootLock } from './lock.js';
+import { DAEMON_UMASK, daemonGroup, secureRoot, secureSocket } from './permissions.js';
 import { buildServer } from './server.js';
 import { makeDistributionBackend } from './backend-distribution.js';
 import { lineLogger, LOG_LEVELS, makeLogger, type DaemonLogger, type LogLevel } from './log.js';
@@ -52,6 +53,8 @@ interface DaemonOptions {
   logFile?: string;
   /** Registries that may be spoken to over plain HTTP (--insecure-registry, repeatable). */
   insecureRegistry?: string[];
+  /** The group that may use the socket (--group); default cunik if it exists (permissions.ts). */
+  group?: string;
 }
 
 /** A socket file that still accepts connections belongs to a live daemon. */
@@ -74,13 +77,17 @@ async function chooseAccelerator(opts: DaemonOptions): Promise<AccelChoice> {
 
 export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = makeLogger({ level: opts.logLevel ?? 'info', file: opts.logFile })): Promise<void> {
   const root = resolve(opts.root);
-  await ensureDir(root, 0o711, 'the root');
+  // What the daemon and its VMs create is theirs alone; the root 0700/0710 all the way down (permissions.ts).
+  process.umask(DAEMON_UMASK);
+  const group = daemonGroup(opts.group);
+  await ensureDir(root, 0o700, 'the root');
   const releaseLock = await acquireRootLock(root);
   const log = lineLogger(logger);
   const fdLimit = raiseOpenFileLimit();
   if (fdLimit !== undefined && fdLimit < 4096) log(`warning: open file limit is ${fdLimit}: at most about ${fdLimit - 64} running instances`);
 
   try {
+    secureRoot(root, group);
     await ensureDir(dirname(opts.host), 0o755, "the socket's directory");
     if (await socketAlive(opts.host)) throw new CunikError('CONFLICT', `a daemon is already listening on ${opts.host}`);
     await rm(opts.host, { force: true });
@@ -170,7 +177,7 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
     });
     const app = await buildServer({ ...backends, ...makeOpsBackends({ instances, images, events, volumes, spool }), build: new BuildService({ root, images }), distribution: makeDistributionBackend(images, opts.insecureRegistry ?? []), ...(process.env[DEBUG_RESOURCES_ENV] === '1' && { debug: { resources: () => instances.debugResources() } }) }, { logger });
     await app.listen({ path: opts.host });
-    await chmod(opts.host, 0o660);
+    await secureSocket(opts.host, group);
     log(`listening on ${opts.host} (root ${root}, version ${VERSION})`);
 
     const shutdown = async (signal: string): Promise<void> => {
@@ -202,6 +209,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('-H, --host <address>', `unix socket to listen on: unix:///path or a path (default: $CUNIK_HOST or ${defaultSocketPath()})`)
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default(process.env['CUNIK_ACCEL'] ?? 'auto'))
     .option('--qemu <binary>', 'QEMU binary', process.env['CUNIK_QEMU'] ?? 'qemu-system-x86_64')
+    .option('--group <name>', 'group whose members may use the socket, which is root-equivalent (default: cunik if it exists, else root only)')
     .option('--vm-thp', 'let VMs use transparent huge pages (default: off, about 1.5 MiB less per small VM; large guests under KVM may run faster with them)')
     .option('--shutdown-instances', 'stop the instances when the daemon stops (default: they keep running)')
     .option('--log-max-size <size>', 'cap on each instance\'s console log, e.g. 10m, 512k (one rotated backup holds as much again)', (v: string) => {

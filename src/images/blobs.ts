@@ -169,7 +169,7 @@ export class Staging {
       if (src === undefined) continue;
       const dest = join(unpackedRoot, hex);
       if (!existsSync(dest)) {
-        for (const f of readdirSync(src)) chmodSync(join(src, f), 0o444);
+        for (const f of readdirSync(src)) chmodSync(join(src, f), 0o400); // read-only, the daemon's (QEMU opens them before -runas)
         renameSync(src, dest);
       }
     }

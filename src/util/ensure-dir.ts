@@ -3,7 +3,7 @@
 // reports a read-only file system as ENOENT; so each missing component is made on its own, and
 // the result is proved writable by making (and removing) a probe inside it.
 import { randomBytes } from 'node:crypto';
-import { mkdir, rmdir, stat } from 'node:fs/promises';
+import { chmod, mkdir, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 
 function reason(err: NodeJS.ErrnoException, where: string): string {
@@ -44,7 +44,8 @@ export async function ensureDir(path: string, mode: number, what: string): Promi
     if (dirname(p) === p) break;
   }
   for (const p of missing) {
-    await mkdir(p, { mode }).catch((err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? undefined : fail(reason(err, dirname(p)))));
+    const made = await mkdir(p, { mode }).then(() => true, (err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? false : fail(reason(err, dirname(p)))));
+    if (made) await chmod(p, mode); // exactly `mode`: the daemon's umask (077) would narrow it
   }
   const probe = join(dir, `.probe-${randomBytes(6).toString('hex')}`);
   await mkdir(probe).catch((err: NodeJS.ErrnoException) => fail(reason(err, dir)));

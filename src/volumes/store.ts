@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, renameSync } from 'node:fs';
 import { writeDurably } from '../util/atomic-write.js';
-import { chown, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -234,7 +234,11 @@ export class VolumeStore {
   }
 
   private async ownShare(dir: string, make: boolean): Promise<void> {
-    if (make) await mkdir(dir, { mode: 0o755 });
+    if (make) {
+      // The share's top folder as the guest sees it (the daemon's umask is 077); volumes/ keeps host users out.
+      await mkdir(dir);
+      await chmod(dir, 0o755);
+    }
     const owner = this.opts.shareOwner;
     if (owner === undefined) return;
     const st = await stat(dir);
