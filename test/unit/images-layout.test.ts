@@ -121,7 +121,7 @@ test('save → load round trip into a second store', async () => {
     assert.deepEqual(b.inspect('two').repoTags, ['two:latest']);
     assert.deepEqual(readFileSync(b.bootArtifacts('one:v1').kernel!), k1);
     assert.deepEqual(readFileSync(b.bootArtifacts('two').kernel!), k2);
-    assert.equal(statSync(b.bootArtifacts('two').kernel!).mode & 0o777, 0o444);
+    assert.equal(statSync(b.bootArtifacts('two').kernel!).mode & 0o777, 0o400, "read-only, the daemon's alone");
     assert.deepEqual(b.bootInfo('two').boot, 'pvh');
     assert.deepEqual(events.map((e) => `${e.action} ${e.ref}`).sort(), ['load one:alias', 'load one:v1', 'load two:latest']);
 

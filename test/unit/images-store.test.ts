@@ -87,7 +87,7 @@ test('importKernel stores an OCI image and unpacks a read-only kernel', async ()
     const art = store.bootArtifacts(d.id);
     assert.equal(art.kernel, join(root, 'unpacked', d.digest.slice(7), 'kernel'));
     assert.deepEqual(readFileSync(art.kernel!), kernel);
-    assert.equal(statSync(art.kernel!).mode & 0o777, 0o444);
+    assert.equal(statSync(art.kernel!).mode & 0o777, 0o400, "read-only, the daemon's alone");
 
     const refs = JSON.parse(readFileSync(join(root, 'repositories.json'), 'utf8'));
     assert.deepEqual(refs.references, { 'hello:latest': d.digest });
