@@ -25,7 +25,7 @@ export const LOCK_FILE = 'cunikd.pid';
 
 /** The pid the lock's holder wrote: it writes it right after locking, so wait a moment for it. */
 async function holderPid(path: string): Promise<number | undefined> {
-  const deadline = Date.now() + 2000;
+  const deadline = Date.now() + 5000;
   for (;;) {
     const pid = Number(readFileSync(path, 'utf8').trim());
     if (Number.isInteger(pid) && pid > 0) return pid;

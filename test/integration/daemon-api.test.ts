@@ -65,7 +65,7 @@ test('the served OpenAPI document is the committed docs/openapi.json', async () 
 test('exactly one daemon per root', () => {
   const second = spawnSync(process.execPath, [join(repo, 'bin', 'cunikd.js'), '--root', d.root, '--host', join(d.dir, 'other.sock'), '--accel', 'tcg'], { encoding: 'utf8', timeout: 10_000 });
   assert.notEqual(second.status, 0);
-  assert.match(second.stderr, /another cunikd \(pid \d+\) is already using root/);
+  assert.match(second.stderr, /^cunikd: another cunikd is using root .* \(pid \d+\)\n$/);
 });
 
 test('a guest that exits on its own is seen as exited promptly, with its exit code recorded', async () => {
