@@ -172,24 +172,29 @@ export async function readLayout(input: NodeJS.ReadableStream, staging: Staging)
     source.on('error', (err) => extract.destroy(err));
     source.pipe(extract);
     for await (const e of extract) {
-      entries++;
-      const name = guard.check(e.header).name;
-      const isFile = e.header.type === 'file' || e.header.type === 'contiguous-file';
-      const blob = BLOB_PATH.exec(name);
-      if (isFile && name === 'oci-layout') {
-        layout = parseJson(await readSmall(bytesOf(e), 'oci-layout'), 'oci-layout');
-      } else if (isFile && name === 'index.json') {
-        index = checkIndex(parseJson(await readSmall(bytesOf(e), 'index.json'), 'index.json'), 'index.json');
-      } else if (isFile && blob) {
-        const [, alg, hex] = blob;
-        if (alg !== 'sha256' || hex!.length !== 64) {
+      try {
+        entries++;
+        const name = guard.check(e.header).name;
+        const isFile = e.header.type === 'file' || e.header.type === 'contiguous-file';
+        const blob = BLOB_PATH.exec(name);
+        if (isFile && name === 'oci-layout') {
+          layout = parseJson(await readSmall(bytesOf(e), 'oci-layout'), 'oci-layout');
+        } else if (isFile && name === 'index.json') {
+          index = checkIndex(parseJson(await readSmall(bytesOf(e), 'index.json'), 'index.json'), 'index.json');
+        } else if (isFile && blob) {
+          const [, alg, hex] = blob;
+          if (alg !== 'sha256' || hex!.length !== 64) {
+            e.resume();
+            continue;
+          }
+          await staging.addStream(bytesOf(e), `sha256:${hex}`, 'blob');
+        } else {
+          if (name === 'manifest.json') sawDockerManifest = true;
           e.resume();
-          continue;
         }
-        await staging.addStream(bytesOf(e), `sha256:${hex}`, 'blob');
-      } else {
-        if (name === 'manifest.json') sawDockerManifest = true;
-        e.resume();
+      } catch (err) {
+        e.destroy(); // an unread entry holds the extract: without this, the loop's cleanup waits forever
+        throw err;
       }
     }
   } catch (err) {

@@ -56,24 +56,29 @@ export async function extractBootFiles(layers: LayerSource[], destDir: string): 
     const guard = new TarGuard({ what: `layer ${layer.digest}`, rootRelative: true, devices: 'skip' });
     try {
       for await (const entry of extract) {
-        const { name } = guard.check(entry.header);
-        const base = name.split('/').pop() ?? '';
-        const dir = name.slice(0, name.length - base.length);
-        const target = TARGETS[name];
-        const type = entry.header.type;
-        if (target !== undefined && (type === 'file' || type === 'contiguous-file')) {
-          await writeEntry(join(destDir, target), bytesOf(entry));
-          present.add(target);
-          continue;
-        }
-        if (base.startsWith('.wh.')) {
-          const removed = TARGETS[dir + base.slice(4)];
-          if (removed !== undefined) {
-            await rm(join(destDir, removed), { force: true });
-            present.delete(removed);
+        try {
+          const { name } = guard.check(entry.header);
+          const base = name.split('/').pop() ?? '';
+          const dir = name.slice(0, name.length - base.length);
+          const target = TARGETS[name];
+          const type = entry.header.type;
+          if (target !== undefined && (type === 'file' || type === 'contiguous-file')) {
+            await writeEntry(join(destDir, target), bytesOf(entry));
+            present.add(target);
+            continue;
           }
+          if (base.startsWith('.wh.')) {
+            const removed = TARGETS[dir + base.slice(4)];
+            if (removed !== undefined) {
+              await rm(join(destDir, removed), { force: true });
+              present.delete(removed);
+            }
+          }
+          entry.resume();
+        } catch (err) {
+          entry.destroy(); // an unread entry holds the extract: without this, the loop's cleanup waits forever
+          throw err;
         }
-        entry.resume();
       }
       await feeding;
     } catch (err) {

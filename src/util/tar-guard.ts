@@ -111,49 +111,57 @@ export async function extractTar(
   dir: string,
   guard: TarGuard,
 ): Promise<number> {
+  // Listen to the extract before anything is awaited: an iteration that started after the stream
+  // had already announced its first entry waited forever (streamx), now and then.
+  const entries = extract[Symbol.asyncIterator]();
   await mkdir(dir, { recursive: true });
   let files = 0;
-  for await (const entry of extract) {
-    const h = entry.header;
-    const { name, linkTarget, skip } = guard.check(h);
-    const type = h.type ?? 'file';
-    const isFile = type === 'file' || type === 'contiguous-file';
-    if (name === '' || skip) {
-      entry.resume();
-      continue;
-    }
-    const dest = join(dir, name);
-    const mode = (h.mode ?? (type === 'directory' ? 0o755 : 0o644)) & 0o7777;
-    await parents(dir, name, guard, h.name);
-    const existing = await lstat(dest).catch(() => undefined);
-    if (type === 'directory') {
-      if (existing !== undefined && !existing.isDirectory()) await rm(dest, { force: true });
-      if (!existing?.isDirectory()) await mkdir(dest);
-      await chmod(dest, mode | 0o700); // the daemon must be able to read what it unpacked
-      entry.resume();
-      continue;
-    }
-    if (existing !== undefined) await rm(dest, { recursive: true, force: true }); // a later entry wins
-    if (isFile) {
-      const fh = await open(dest, NOFOLLOW_CREATE, 0o600);
-      try {
-        for await (const chunk of entry as AsyncIterable<Uint8Array>) await fh.write(chunk);
-        await fh.chmod(mode);
-      } finally {
-        await fh.close();
+  for await (const entry of { [Symbol.asyncIterator]: () => entries }) {
+    try {
+      const h = entry.header;
+      const { name, linkTarget, skip } = guard.check(h);
+      const type = h.type ?? 'file';
+      const isFile = type === 'file' || type === 'contiguous-file';
+      if (name === '' || skip) {
+        entry.resume();
+        continue;
       }
-      files++;
-    } else if (type === 'symlink') {
-      await symlink(h.linkname ?? '', dest);
-      entry.resume();
-    } else if (type === 'link') {
-      const target = join(dir, linkTarget!);
-      const st = await lstat(target).catch(() => undefined);
-      if (!st?.isFile()) guard.fail(h.name, `is a hard link to ${JSON.stringify(h.linkname)}, which is not a file earlier in the archive`);
-      await link(target, dest);
-      entry.resume();
-    } else {
-      entry.resume(); // pax/GNU extension headers tar-stream has not folded in: nothing to write
+      const dest = join(dir, name);
+      const mode = (h.mode ?? (type === 'directory' ? 0o755 : 0o644)) & 0o7777;
+      await parents(dir, name, guard, h.name);
+      const existing = await lstat(dest).catch(() => undefined);
+      if (type === 'directory') {
+        if (existing !== undefined && !existing.isDirectory()) await rm(dest, { force: true });
+        if (!existing?.isDirectory()) await mkdir(dest);
+        await chmod(dest, mode | 0o700); // the daemon must be able to read what it unpacked
+        entry.resume();
+        continue;
+      }
+      if (existing !== undefined) await rm(dest, { recursive: true, force: true }); // a later entry wins
+      if (isFile) {
+        const fh = await open(dest, NOFOLLOW_CREATE, 0o600);
+        try {
+          for await (const chunk of entry as AsyncIterable<Uint8Array>) await fh.write(chunk);
+          await fh.chmod(mode);
+        } finally {
+          await fh.close();
+        }
+        files++;
+      } else if (type === 'symlink') {
+        await symlink(h.linkname ?? '', dest);
+        entry.resume();
+      } else if (type === 'link') {
+        const target = join(dir, linkTarget!);
+        const st = await lstat(target).catch(() => undefined);
+        if (!st?.isFile()) guard.fail(h.name, `is a hard link to ${JSON.stringify(h.linkname)}, which is not a file earlier in the archive`);
+        await link(target, dest);
+        entry.resume();
+      } else {
+        entry.resume(); // pax/GNU extension headers tar-stream has not folded in: nothing to write
+      }
+    } catch (err) {
+      entry.destroy(); // an unread entry holds the extract: without this, the loop's cleanup waits forever
+      throw err;
     }
   }
   return files;

@@ -76,58 +76,63 @@ export async function applyLayer(root: string, layerFile: string, what = layerFi
   const guard = new TarGuard({ what, rootRelative: true, field: 'from' });
   try {
     for await (const entry of extract) {
-      n++;
-      const h = entry.header;
-      const name = '/' + guard.path(h.name);
-      const base = posix.basename(name);
-      const parent = await resolveIn(root, posix.dirname(name), true);
-      if (name === '/' || name === '') {
-        entry.resume();
-        continue;
-      }
-      if (base === OPAQUE) {
-        for (const child of await readdir(parent).catch(() => [] as string[])) await rm(posix.join(parent, child), { recursive: true, force: true });
-        entry.resume();
-        continue;
-      }
-      if (base.startsWith(WH)) {
-        await rm(posix.join(parent, base.slice(WH.length)), { recursive: true, force: true });
-        entry.resume();
-        continue;
-      }
-      // Parents the layer has no entry for are 0755 as tar makes them (the daemon's umask is 077).
-      const first = await mkdir(parent, { recursive: true });
-      if (first !== undefined) for (let d = parent; ; d = posix.dirname(d)) {
-        await chmod(d, 0o755);
-        if (d === first || d === root) break;
-      }
-      const dest = posix.join(parent, base);
-      const mode = (h.mode ?? 0o644) & 0o7777;
-      const existing = await lstat(dest).catch(() => undefined);
-      if (h.type === 'directory') {
-        if (existing && !existing.isDirectory()) await rm(dest, { recursive: true, force: true });
-        if (!existing?.isDirectory()) await mkdir(dest, { mode });
-        await chmod(dest, mode);
-        entry.resume();
-        continue;
-      }
-      if (existing) await rm(dest, { recursive: true, force: true });
-      if (h.type === 'file' || h.type === 'contiguous-file') {
-        const fh = await open(dest, 'wx', mode);
-        try {
-          for await (const chunk of entry) await fh.write(chunk as Buffer);
-        } finally {
-          await fh.close();
+      try {
+        n++;
+        const h = entry.header;
+        const name = '/' + guard.path(h.name);
+        const base = posix.basename(name);
+        const parent = await resolveIn(root, posix.dirname(name), true);
+        if (name === '/' || name === '') {
+          entry.resume();
+          continue;
         }
-        await chmod(dest, mode);
-      } else if (h.type === 'symlink') {
-        await symlink(h.linkname ?? '', dest);
-        entry.resume();
-      } else if (h.type === 'link') {
-        await link(await resolveIn(root, '/' + guard.path(h.linkname ?? '', 'hard link to')), dest).catch(() => undefined);
-        entry.resume();
-      } else {
-        entry.resume(); // devices, fifos: /dev is devtmpfs in the guest
+        if (base === OPAQUE) {
+          for (const child of await readdir(parent).catch(() => [] as string[])) await rm(posix.join(parent, child), { recursive: true, force: true });
+          entry.resume();
+          continue;
+        }
+        if (base.startsWith(WH)) {
+          await rm(posix.join(parent, base.slice(WH.length)), { recursive: true, force: true });
+          entry.resume();
+          continue;
+        }
+        // Parents the layer has no entry for are 0755 as tar makes them (the daemon's umask is 077).
+        const first = await mkdir(parent, { recursive: true });
+        if (first !== undefined) for (let d = parent; ; d = posix.dirname(d)) {
+          await chmod(d, 0o755);
+          if (d === first || d === root) break;
+        }
+        const dest = posix.join(parent, base);
+        const mode = (h.mode ?? 0o644) & 0o7777;
+        const existing = await lstat(dest).catch(() => undefined);
+        if (h.type === 'directory') {
+          if (existing && !existing.isDirectory()) await rm(dest, { recursive: true, force: true });
+          if (!existing?.isDirectory()) await mkdir(dest, { mode });
+          await chmod(dest, mode);
+          entry.resume();
+          continue;
+        }
+        if (existing) await rm(dest, { recursive: true, force: true });
+        if (h.type === 'file' || h.type === 'contiguous-file') {
+          const fh = await open(dest, 'wx', mode);
+          try {
+            for await (const chunk of entry) await fh.write(chunk as Buffer);
+          } finally {
+            await fh.close();
+          }
+          await chmod(dest, mode);
+        } else if (h.type === 'symlink') {
+          await symlink(h.linkname ?? '', dest);
+          entry.resume();
+        } else if (h.type === 'link') {
+          await link(await resolveIn(root, '/' + guard.path(h.linkname ?? '', 'hard link to')), dest).catch(() => undefined);
+          entry.resume();
+        } else {
+          entry.resume(); // devices, fifos: /dev is devtmpfs in the guest
+        }
+      } catch (err) {
+        entry.destroy(); // an unread entry holds the extract: without this, the loop's cleanup waits forever
+        throw err;
       }
     }
   } catch (err) {
