@@ -172,14 +172,19 @@ test('a follower sees every line across rotations, and ends when the instance ex
   m.watch(id);
   let exit!: () => void;
   const exited = new Promise<void>((r) => (exit = r));
-  const follower = text(readConsole(m.source(id), { follow: true, exited }));
-  await new Promise((r) => setTimeout(r, 50));
-  await writer(log, 4000, 20, 1);
-  exit();
-  const nums = numbers(await follower);
-  assert.equal(nums.length, 4000);
-  assertRun(nums, 3999);
-  await m.close();
+  // Closed whatever happens: a failed assertion must not leave the watch running and the file hung.
+  try {
+    const follower = text(readConsole(m.source(id), { follow: true, exited }));
+    await new Promise((r) => setTimeout(r, 50));
+    await writer(log, 4000, 20, 1);
+    exit();
+    const nums = numbers(await follower);
+    assert.equal(nums.length, 4000);
+    assertRun(nums, 3999);
+  } finally {
+    exit();
+    await m.close();
+  }
 });
 
 test('--timestamps and --since on a watched console use the times the manager recorded', async () => {
