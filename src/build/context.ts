@@ -4,7 +4,7 @@
 // absolute paths on the daemon's host (the context cannot hold /bin/busybox's libraries).
 
 import { createReadStream } from 'node:fs';
-import { isAbsolute, relative } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract } from 'tar-stream';
 import { invalid } from '../errors.js';
@@ -37,7 +37,12 @@ export class Context {
   source(p: string, key: string): string {
     if (isAbsolute(p)) return p;
     const full = insideDir(this.dir, p);
-    if (full === undefined) throw invalid(`${key}: ${p} is outside the build context (after symlinks)`, key);
+    if (full === undefined) {
+      // Say "through a symlink" only when the path itself stays inside: "../x" needs no such hint.
+      const lexical = relative(this.dir, resolve(this.dir, p));
+      const how = lexical === '..' || lexical.startsWith('../') ? '' : ' (through a symlink)';
+      throw invalid(`${key}: ${p} is outside the build context${how}`, key);
+    }
     return full;
   }
 

@@ -176,10 +176,6 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
         )),
     });
     const app = await buildServer({ ...backends, ...makeOpsBackends({ instances, images, events, volumes, spool }), build: new BuildService({ root, images }), distribution: makeDistributionBackend(images, opts.insecureRegistry ?? []), ...(process.env[DEBUG_RESOURCES_ENV] === '1' && { debug: { resources: () => instances.debugResources() } }) }, { logger });
-    await app.listen({ path: opts.host });
-    await secureSocket(opts.host, group);
-    log(`listening on ${opts.host} (root ${root}, version ${VERSION})`);
-
     const shutdown = async (signal: string): Promise<void> => {
       if (opts.shutdownInstances) {
         log(`${signal}: stopping instances, then shutting down`);
@@ -193,8 +189,14 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
       await releaseLock();
       process.exit(0);
     };
+    // Installed before the socket answers: a SIGTERM that follows the first ping must still clean up
+    // (the default action would leave the pid in the lock file and the socket behind).
     process.once('SIGTERM', () => void shutdown('SIGTERM'));
     process.once('SIGINT', () => void shutdown('SIGINT'));
+    await app.listen({ path: opts.host });
+    await secureSocket(opts.host, group);
+    log(`listening on ${opts.host} (root ${root}, version ${VERSION})`);
+
   } catch (err) {
     await releaseLock();
     throw err;
