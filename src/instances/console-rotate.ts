@@ -2,7 +2,7 @@
 // appending to into console.log.1, without QEMU noticing and without blocking it.
 import { execFile } from 'node:child_process';
 import { ftruncateSync, readSync, writeSync, type Stats } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { ConsoleFiles } from './console-index.js';
 
@@ -63,7 +63,14 @@ export async function cutLog(files: ConsoleFiles, st: Stats, mgr: RotationPolicy
   const from = await lineAfter(files.log, Math.max(0, st.size - cap), st.size);
   const fromCut = from > 0 && (await byteAt(files.log, from - 1)) !== 0x0a;
   const log = await open(files.log, 'r+');
-  const out = await open(tmp, 'w+');
+  let out: FileHandle;
+  try {
+    out = await open(tmp, 'w+');
+  } catch (err) {
+    await log.close();
+    throw err;
+  }
+  let done = false;
   try {
     const buf = Buffer.allocUnsafe(1024 * 1024);
     let pos = from;
@@ -84,16 +91,22 @@ export async function cutLog(files: ConsoleFiles, st: Stats, mgr: RotationPolicy
     ftruncateSync(log.fd, 0);
     const last = Buffer.alloc(1);
     const endCut = pos > 0 && readSync(out.fd, last, 0, 1, pos - from - 1) === 1 && last[0] !== 0x0a;
-    if (pos - from <= cap) return { removed: pos, from, fromCut, endCut };
+    if (pos - from <= cap) {
+      done = true;
+      return { removed: pos, from, fromCut, endCut };
+    }
     // What QEMU wrote since `st` made the backup longer than the cap: drop its front as well.
     const skip = await lineAfter(files.backup, pos - from - cap, pos - from);
     const skipCut = (await byteAt(files.backup, skip - 1)) !== 0x0a;
     await copyRange(files.backup, tmp, skip, pos - from);
     await rename(tmp, files.backup);
+    done = true;
     return { removed: pos, from: from + skip, fromCut: skipCut, endCut };
   } finally {
     await out.close();
     await log.close();
+    // A copy that failed midway (a full disk) must not stay behind as a temp file.
+    if (!done) await rm(tmp, { force: true });
   }
 }
 
@@ -121,10 +134,12 @@ async function lineAfter(file: string, pos: number, limit: number): Promise<numb
   }
 }
 
+/** Copy a byte range into `target`; on any error (a full disk) both files are closed and `target` removed. */
 async function copyRange(source: string, target: string, from: number, to: number): Promise<void> {
   const src = await open(source, 'r');
-  const dst = await open(target, 'w');
+  let dst: FileHandle | undefined;
   try {
+    dst = await open(target, 'w');
     const buf = Buffer.allocUnsafe(1024 * 1024);
     for (let pos = from; pos < to; ) {
       const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, to - pos), pos);
@@ -132,8 +147,11 @@ async function copyRange(source: string, target: string, from: number, to: numbe
       await dst.write(buf, 0, bytesRead);
       pos += bytesRead;
     }
+  } catch (err) {
+    await rm(target, { force: true });
+    throw err;
   } finally {
-    await dst.close();
+    await dst?.close();
     await src.close();
   }
 }
