@@ -232,7 +232,12 @@ async function linuxSteps(
 /** Concatenate files into `out` (gzip members one after the other: the kernel and gunzip read them all). */
 async function concatFiles(parts: string[], out: string): Promise<void> {
   const sink = createWriteStream(out, { mode: 0o644 });
-  for (const part of parts) await pipeline(createReadStream(part), sink, { end: false });
+  try {
+    for (const part of parts) await pipeline(createReadStream(part), sink, { end: false });
+  } catch (err) {
+    sink.destroy(); // { end: false } leaves the sink open on an error: close it
+    throw err;
+  }
   sink.end();
   await finished(sink);
 }

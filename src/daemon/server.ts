@@ -72,6 +72,11 @@ export async function buildServer(backends: Backends, opts: { logger?: DaemonLog
     const status = (err as FastifyError).statusCode ?? 500;
     if (status < 500) return reply.status(status).send({ code: 'INVALID_ARGUMENT', message: err.message });
     app.log.error(err);
+    // A full disk is the host's state, not a bug: say so in a sentence, not "ENOSPC: ..., write".
+    const errno = (err as NodeJS.ErrnoException).code;
+    if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+      return reply.status(507).send({ code: 'INTERNAL', message: errno === 'ENOSPC' ? 'no space left on the disk holding the daemon root' : 'disk quota exceeded on the daemon root' });
+    }
     return reply.status(500).send({ code: 'INTERNAL', message: err.message });
   });
   if (opts.logger) logRequests(app, opts.logger);

@@ -199,7 +199,9 @@ export async function readLayout(input: NodeJS.ReadableStream, staging: Staging)
     }
   } catch (err) {
     extract.destroy();
-    if ((err as { code?: string }).code === 'INVALID_ARGUMENT') throw err;
+    const code = (err as { code?: string }).code;
+    // A full disk is no fault of the archive's.
+    if (code === 'INVALID_ARGUMENT' || code === 'ENOSPC' || code === 'EDQUOT') throw err;
     throw invalid(`cannot read the image archive: ${(err as Error).message}`);
   }
   if (entries === 0) throw invalid('cannot read the image archive: it is empty or not a tar file');

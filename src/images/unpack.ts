@@ -82,7 +82,12 @@ export async function extractBootFiles(layers: LayerSource[], destDir: string): 
       }
       await feeding;
     } catch (err) {
+      // The layer's read stream stops with the loop: closed here, or its descriptor (and a
+      // staged blob's space, once the staging is removed) stayed held until the daemon restarted.
+      src.destroy();
+      hasher.destroy();
       if ((err as { code?: string }).code === 'INVALID_ARGUMENT') throw err;
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw err;
       throw invalid(`layer ${layer.digest}: cannot read the tar: ${(err as Error).message}`);
     }
     const diff = `sha256:${hasher.hex()}`;
