@@ -45,7 +45,9 @@ test('extractBootFiles: a boot file that cannot be written (a full disk) closes 
     mkdirSync(join(dest, 'kernel'), { recursive: true }); // writing cunik/kernel fails
     const before = openFds();
     await assert.rejects(extractBootFiles([{ path: tar, compression: 'none', diffId: `sha256:${'0'.repeat(64)}`, digest: `sha256:${'1'.repeat(64)}` }], dest));
-    await new Promise((r) => setTimeout(r, 50)); // a destroyed stream closes its descriptor asynchronously
+    // A destroyed stream closes its descriptor asynchronously: wait for the count to come back.
+    const deadline = Date.now() + 5000;
+    while (openFds() > before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     assert.equal(openFds(), before, 'the layer file is closed');
   } finally {
     rmSync(dir, { recursive: true, force: true });
