@@ -17,6 +17,7 @@ import { exitStatusOf } from '../../src/families/exit.js';
 import { familyAdapter } from '../../src/families/index.js';
 import type { BootSpec, DiskSpec, VmExit, VmHandle, VmmDriver, VmPaths } from '../../src/vmm/types.js';
 import { helloKernel } from './daemon.js';
+import { waitUntil, within } from './wait.js';
 
 export interface ConformanceOptions {
   /** Accelerator to run the guests with. Default tcg (the development machines' KVM is broken). */
@@ -33,18 +34,6 @@ const alive = (pid: number): boolean => {
     return false;
   }
 };
-
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${what}: not within ${ms} ms`)), ms).unref())]);
-}
 
 /** The exit code an instance of the generic family would record for this VmExit. */
 const code = (exit: VmExit) => exitStatusOf(familyAdapter('generic'), exit);
@@ -117,18 +106,18 @@ export function describeDriverConformance(name: string, makeDriver: () => VmmDri
       const exit = await within(h.exited, 20_000, 'exit');
       assert.deepEqual(code(exit), { code: 3, known: true });
       assert.match(read(p.consoleLog), /cmdline: exit=3/, 'the console is written by the VMM itself');
-      await waitFor(() => !alive(h.pid), 5000, 'the VM process to be gone');
+      await waitUntil(() => !alive(h.pid), 5000, 'the VM process to be gone');
     });
 
     test('stop: a guest that cannot be asked to shut down is ended within the timeout and says how', async () => {
       const p = vmPaths();
       const h = await start(main, spec('idle'), p);
-      await waitFor(() => read(p.consoleLog).includes('ready'), 20_000, 'ready');
+      await waitUntil(() => read(p.consoleLog).includes('ready'), 20_000, 'ready');
       const t0 = Date.now();
       const exit = await within(main.stop(h, 300), 10_000, 'stop');
       assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`);
       assert.ok(exit.signal !== null || exit.status !== null, JSON.stringify(exit));
-      await waitFor(() => !alive(h.pid), 5000, 'the VM process to be gone');
+      await waitUntil(() => !alive(h.pid), 5000, 'the VM process to be gone');
     });
 
     test('stop of a VM that already exited resolves at once with its exit', async () => {
@@ -141,7 +130,7 @@ export function describeDriverConformance(name: string, makeDriver: () => VmmDri
     test('kill: SIGKILL ends the VM and the exit says so (137)', async () => {
       const p = vmPaths();
       const h = await start(main, spec('idle'), p);
-      await waitFor(() => read(p.consoleLog).includes('ready'), 20_000, 'ready');
+      await waitUntil(() => read(p.consoleLog).includes('ready'), 20_000, 'ready');
       h.kill('SIGKILL');
       const exit = await within(h.exited, 10_000, 'exit');
       assert.equal(exit.signal, 'SIGKILL');
@@ -151,13 +140,13 @@ export function describeDriverConformance(name: string, makeDriver: () => VmmDri
     test('a signal from outside (SIGTERM to the VM process) is recorded as 128 + signal', async () => {
       const p = vmPaths();
       const h = await start(main, spec('idle'), p);
-      await waitFor(() => read(p.consoleLog).includes('ready') && read(p.pidfile).trim() !== '', 20_000, 'ready');
+      await waitUntil(() => read(p.consoleLog).includes('ready') && read(p.pidfile).trim() !== '', 20_000, 'ready');
       const vmPid = Number(read(p.pidfile));
       process.kill(vmPid, 'SIGTERM');
       assert.equal(code(await within(h.exited, 10_000, 'exit')).code, 143);
       const q = vmPaths();
       const g = await start(main, spec('idle'), q);
-      await waitFor(() => read(q.consoleLog).includes('ready') && read(q.pidfile).trim() !== '', 20_000, 'ready');
+      await waitUntil(() => read(q.consoleLog).includes('ready') && read(q.pidfile).trim() !== '', 20_000, 'ready');
       process.kill(Number(read(q.pidfile)), 'SIGHUP');
       assert.equal(code(await within(g.exited, 10_000, 'exit')).code, 129);
     });
@@ -165,7 +154,7 @@ export function describeDriverConformance(name: string, makeDriver: () => VmmDri
     test('adopt after a daemon restart: a new driver finds the VM, controls it and gets its real exit code', async () => {
       const p = vmPaths();
       const h = await start(main, spec('echo'), p);
-      await waitFor(() => read(p.consoleLog).includes('echo: ready'), 20_000, 'echo: ready');
+      await waitUntil(() => read(p.consoleLog).includes('echo: ready'), 20_000, 'echo: ready');
       const restarted = driver();
       assert.equal(restarted.adopt(h.pid + 100_000, p), undefined, 'no such process');
       assert.equal(restarted.adopt(process.pid, p), undefined, 'a live process that is not this VM');
@@ -184,14 +173,14 @@ export function describeDriverConformance(name: string, makeDriver: () => VmmDri
     test('adopt: an adopted VM can be stopped and killed', async () => {
       const p = vmPaths();
       const h = await start(main, spec('idle'), p);
-      await waitFor(() => read(p.consoleLog).includes('ready'), 20_000, 'ready');
+      await waitUntil(() => read(p.consoleLog).includes('ready'), 20_000, 'ready');
       const a = adopted(driver().adopt(h.pid, p));
       await within(driver().stop(a, 0), 10_000, 'stop of an adopted VM');
-      await waitFor(() => !alive(h.pid), 5000, 'the VM process to be gone');
+      await waitUntil(() => !alive(h.pid), 5000, 'the VM process to be gone');
 
       const q = vmPaths();
       const g = await start(main, spec('idle'), q);
-      await waitFor(() => read(q.consoleLog).includes('ready'), 20_000, 'ready');
+      await waitUntil(() => read(q.consoleLog).includes('ready'), 20_000, 'ready');
       const b = adopted(driver().adopt(g.pid, q));
       b.kill('SIGKILL');
       assert.equal(code(await within(b.exited, 10_000, 'exit')).code, 137);
@@ -201,7 +190,7 @@ export function describeDriverConformance(name: string, makeDriver: () => VmmDri
       const p = vmPaths();
       const h = await start(main, spec('exit=4'), p);
       await within(h.exited, 20_000, 'exit');
-      await waitFor(() => !alive(h.pid), 5000, 'the VM process to be gone');
+      await waitUntil(() => !alive(h.pid), 5000, 'the VM process to be gone');
       const later = driver();
       assert.equal(later.adopt(h.pid, p), undefined, 'a VM that is gone cannot be adopted');
       const exit = later.recordedExit(p);
@@ -210,7 +199,7 @@ export function describeDriverConformance(name: string, makeDriver: () => VmmDri
 
       const q = vmPaths();
       const g = await start(main, spec('idle'), q);
-      await waitFor(() => read(q.consoleLog).includes('ready'), 20_000, 'ready');
+      await waitUntil(() => read(q.consoleLog).includes('ready'), 20_000, 'ready');
       g.kill('SIGTERM');
       await within(g.exited, 10_000, 'exit');
       assert.equal(code(driver().recordedExit(q)!).code, 143, 'ended by SIGTERM');
@@ -222,12 +211,12 @@ export function describeDriverConformance(name: string, makeDriver: () => VmmDri
       const keep = vmPaths();
       const s = await start(main, spec('idle'), stray);
       const k = await start(main, spec('idle'), keep);
-      await waitFor(() => read(stray.consoleLog).includes('ready') && read(keep.consoleLog).includes('ready'), 20_000, 'ready');
+      await waitUntil(() => read(stray.consoleLog).includes('ready') && read(keep.consoleLog).includes('ready'), 20_000, 'ready');
       const vmPid = Number(read(stray.pidfile));
       assert.equal(driver().killStrays([stray, vmPaths()]), 1);
       const exit = await within(s.exited, 10_000, 'stray exit');
       assert.equal(code(exit).code, 137);
-      await waitFor(() => !alive(vmPid), 5000, 'the stray VM process to be gone');
+      await waitUntil(() => !alive(vmPid), 5000, 'the stray VM process to be gone');
       assert.ok(alive(k.pid), 'the other VM still runs');
       assert.equal(driver().killStrays([]), 0);
       k.kill('SIGKILL');

@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import { CunikError } from '../../src/errors.js';
 import { adopt, QemuDriver, stopGracefully, type QemuVmHandle } from '../../src/vmm/qemu/driver.js';
 import type { BootSpec, VmExit, VmHandle, VmPaths } from '../../src/vmm/types.js';
+import { waitUntil, within } from '../helpers/wait.js';
 
 /** The repository root: up from this file to the folder holding scripts/build-kernels.sh, else cwd. */
 function repoRoot(): string {
@@ -81,18 +82,6 @@ async function start(s: BootSpec, p: VmPaths): Promise<QemuVmHandle> {
 
 const read = (p: string): string => (existsSync(p) ? readFileSync(p, 'utf8') : '');
 
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-function timed<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${what}: not within ${ms} ms`)), ms).unref())]);
-}
-
 const alive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
@@ -109,7 +98,7 @@ test('hello exit=3: QEMU exits with status 7, console.log holds the banner (no c
   const spawned = performance.now() - t0;
   assert.ok(h.pid > 0);
   assert.equal(h.adopted, false);
-  const exit = await timed(h.exited, 10_000, 'exit');
+  const exit = await within(h.exited, 10_000, 'exit');
   assert.deepEqual(exit, { status: 7, signal: null } satisfies VmExit);
   const log = read(p.consoleLog);
   assert.match(log, /Hello from the Cunik test kernel/);
@@ -125,9 +114,9 @@ test('start: own session (survives the daemon), pidfile written, stale files rep
   const stat = readFileSync(`/proc/${h.pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   assert.equal(Number(fields[3]), h.pid, 'session id = pid (setsid)');
-  await waitFor(() => read(p.consoleLog).includes('ready'), 10_000, 'ready');
+  await waitUntil(() => read(p.consoleLog).includes('ready'), 10_000, 'ready');
   assert.match(read(p.consoleLog), /^previous run\n/, 'logappend keeps earlier output');
-  await waitFor(() => read(p.pidfile).trim() === String(h.pid), 5000, 'pidfile');
+  await waitUntil(() => read(p.pidfile).trim() === String(h.pid), 5000, 'pidfile');
   const st = await (await h.qmp()).execute<{ status: string }>('query-status');
   assert.equal(st.status, 'running');
   h.kill('SIGKILL');
@@ -137,9 +126,9 @@ test('start: own session (survives the daemon), pidfile written, stale files rep
 test('idle: stopGracefully falls back to SIGTERM when the guest ignores powerdown', async () => {
   const p = vmPaths();
   const h = await start(spec('idle'), p);
-  await waitFor(() => read(p.consoleLog).includes('ready'), 10_000, 'ready');
+  await waitUntil(() => read(p.consoleLog).includes('ready'), 10_000, 'ready');
   const t0 = Date.now();
-  const exit = await timed(stopGracefully(h, 500), 5000, 'stopGracefully');
+  const exit = await within(stopGracefully(h, 500), 5000, 'stopGracefully');
   const took = Date.now() - t0;
   // QEMU ends with status 0 on SIGTERM, saying so on stderr: the VM was ended by SIGTERM.
   assert.deepEqual([exit.status, exit.signal], [null, 'SIGTERM']);
@@ -162,9 +151,9 @@ test('stopGracefully on a VM that already exited returns at once', async () => {
 test('kill(SIGKILL) → exited with signal SIGKILL', async () => {
   const p = vmPaths();
   const h = await start(spec('idle'), p);
-  await waitFor(() => read(p.consoleLog).includes('ready'), 10_000, 'ready');
+  await waitUntil(() => read(p.consoleLog).includes('ready'), 10_000, 'ready');
   h.kill('SIGKILL');
-  assert.deepEqual(await timed(h.exited, 5000, 'exit'), { status: null, signal: 'SIGKILL' });
+  assert.deepEqual(await within(h.exited, 5000, 'exit'), { status: null, signal: 'SIGKILL' });
 });
 
 test('powerdown reaches QEMU over QMP (the guest may ignore it)', async () => {
@@ -177,14 +166,14 @@ test('powerdown reaches QEMU over QMP (the guest may ignore it)', async () => {
   const exit = await h.exited;
   assert.deepEqual([exit.status, exit.signal], [null, 'SIGTERM']);
   // The process exit and the QMP socket's close are separate events: the close may come a moment later.
-  await timed(new Promise((r) => (qmp.isClosed ? r(undefined) : qmp.once('close', r))), 2000, 'QMP closed');
+  await within(new Promise((r) => (qmp.isClosed ? r(undefined) : qmp.once('close', r))), 2000, 'QMP closed');
   assert.equal(qmp.isClosed, true);
 });
 
 test('adopt: recognises the VM by its QMP socket, detects its exit, can kill it', async () => {
   const p = vmPaths();
   const h = await start(spec('idle'), p);
-  await waitFor(() => read(p.consoleLog).includes('ready'), 10_000, 'ready');
+  await waitUntil(() => read(p.consoleLog).includes('ready'), 10_000, 'ready');
 
   assert.equal(adopt(h.pid, { ...p, qmpSocket: join(p.dir, 'other.sock') }), undefined, 'wrong instance');
   assert.equal(adopt(process.pid, p), undefined, 'not a qemu of ours');
@@ -201,7 +190,7 @@ test('adopt: recognises the VM by its QMP socket, detects its exit, can kill it'
 
   // Exit caused from outside is noticed (QMP socket closes), status unknown for adopted processes.
   process.kill(h.pid, 'SIGTERM');
-  assert.deepEqual(await timed(a.exited, 5000, 'adopted exit'), { status: null, signal: null });
+  assert.deepEqual(await within(a.exited, 5000, 'adopted exit'), { status: null, signal: null });
   await h.exited; // (our own child here: a zombie until Node reaps it)
   assert.equal(alive(h.pid), false);
   a.kill('SIGKILL'); // no-op: must not signal a reused pid
@@ -210,34 +199,34 @@ test('adopt: recognises the VM by its QMP socket, detects its exit, can kill it'
 test('adopt: stopGracefully and kill work through an adopted handle', async () => {
   const p1 = vmPaths();
   const h1 = await start(spec('idle'), p1);
-  await waitFor(() => read(p1.consoleLog).includes('ready'), 10_000, 'ready');
+  await waitUntil(() => read(p1.consoleLog).includes('ready'), 10_000, 'ready');
   const a1 = adopt(h1.pid, p1)!;
-  assert.deepEqual(await timed(stopGracefully(a1, 300), 5000, 'stop'), { status: null, signal: null });
+  assert.deepEqual(await within(stopGracefully(a1, 300), 5000, 'stop'), { status: null, signal: null });
   assert.equal((await h1.exited).signal, 'SIGTERM', 'SIGTERM was sent');
 
   const p2 = vmPaths();
   const h2 = await start(spec('idle'), p2);
-  await waitFor(() => read(p2.consoleLog).includes('ready'), 10_000, 'ready');
+  await waitUntil(() => read(p2.consoleLog).includes('ready'), 10_000, 'ready');
   const a2 = adopt(h2.pid, p2)!;
   a2.kill('SIGKILL');
-  await timed(a2.exited, 5000, 'adopted exit');
+  await within(a2.exited, 5000, 'adopted exit');
   assert.deepEqual(await h2.exited, { status: null, signal: 'SIGKILL' });
 });
 
 test('console socket: input reaches the guest, output goes to the socket and the log', async () => {
   const p = vmPaths();
   const h = await start(spec('echo'), p);
-  await waitFor(() => read(p.consoleLog).includes('echo: ready'), 10_000, 'echo: ready');
-  await waitFor(() => existsSync(p.consoleSocket), 5000, 'console socket');
+  await waitUntil(() => read(p.consoleLog).includes('echo: ready'), 10_000, 'echo: ready');
+  await waitUntil(() => existsSync(p.consoleSocket), 5000, 'console socket');
   const sock = createConnection({ path: p.consoleSocket });
   let got = '';
   sock.on('data', (b) => (got += b.toString()));
   await new Promise((r) => sock.once('connect', r));
   sock.write('hi there\n');
-  await waitFor(() => got.includes('echo: hi there'), 5000, 'echo over the socket');
-  await waitFor(() => read(p.consoleLog).includes('echo: hi there'), 5000, 'echo in the log');
+  await waitUntil(() => got.includes('echo: hi there'), 5000, 'echo over the socket');
+  await waitUntil(() => read(p.consoleLog).includes('echo: hi there'), 5000, 'echo in the log');
   sock.write('exit=5\n');
-  assert.deepEqual(await timed(h.exited, 5000, 'exit'), { status: 11, signal: null });
+  assert.deepEqual(await within(h.exited, 5000, 'exit'), { status: 11, signal: null });
   sock.destroy();
 });
 
@@ -245,12 +234,12 @@ test('pc machine with qboot and hello-pvh on microvm boot too', async () => {
   const p = vmPaths();
   const h = await start(spec('exit=2', { machine: 'pc' }), p);
   assert.ok(driver.argv(spec('exit=2', { machine: 'pc' }), p, 'tcg').includes('-bios') === existsSync('/usr/share/qemu/qboot.rom'));
-  assert.deepEqual(await timed(h.exited, 10_000, 'exit'), { status: 5, signal: null });
+  assert.deepEqual(await within(h.exited, 10_000, 'exit'), { status: 5, signal: null });
   assert.match(read(p.consoleLog), /Hello from the Cunik test kernel/);
 
   const q = vmPaths();
   const h2 = await start(spec('exit=4', { kernel: kernel('hello-pvh.elf') }), q);
-  assert.deepEqual(await timed(h2.exited, 10_000, 'exit'), { status: 9, signal: null });
+  assert.deepEqual(await within(h2.exited, 10_000, 'exit'), { status: 9, signal: null });
   assert.match(read(q.consoleLog), /boot: pvh/);
 });
 
@@ -259,7 +248,7 @@ test('SeaBIOS writes nothing to the console: the kernel banner is its first byte
   // The same on a disk-less -kernel boot and on a disk boot (SeaBIOS on pc whatever the firmware choice).
   const p = vmPaths();
   const h = await start(spec('exit=1', { machine: 'pc', firmware: 'seabios' }), p);
-  assert.deepEqual(await timed(h.exited, 20_000, 'exit'), { status: 3, signal: null });
+  assert.deepEqual(await within(h.exited, 20_000, 'exit'), { status: 3, signal: null });
   const log = read(p.consoleLog);
   assert.ok(log.startsWith('Hello from the Cunik test kernel\n'), `console.log starts ${JSON.stringify(log.slice(0, 60))}`);
   assert.ok(!log.includes('\x1b'), 'no escape code in the console');
@@ -268,7 +257,7 @@ test('SeaBIOS writes nothing to the console: the kernel banner is its first byte
 test('QEMU errors land in vmmLog; a kernel QEMU cannot open is a VMM failure, not the guest exiting 0', async () => {
   const p = vmPaths();
   const h = await start(spec('', { kernel: join(tmp, 'no-such-kernel.elf') }), p);
-  const exit = await timed(h.exited, 5000, 'exit');
+  const exit = await within(h.exited, 5000, 'exit');
   assert.deepEqual([exit.status, exit.signal], [1, null]);
   assert.match(exit.vmmError ?? '', /^qemu: could not open kernel file '.*no-such-kernel\.elf'/);
   assert.equal(exit.stderr, exit.vmmError);
