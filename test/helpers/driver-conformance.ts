@@ -17,7 +17,7 @@ import { exitStatusOf } from '../../src/families/exit.js';
 import { familyAdapter } from '../../src/families/index.js';
 import type { BootSpec, DiskSpec, VmExit, VmHandle, VmmDriver, VmPaths } from '../../src/vmm/types.js';
 import { helloKernel } from './daemon.js';
-import { waitUntil, within } from './wait.js';
+import { alive, waitUntil, within } from './wait.js';
 
 export interface ConformanceOptions {
   /** Accelerator to run the guests with. Default tcg (the development machines' KVM is broken). */
@@ -26,14 +26,6 @@ export interface ConformanceOptions {
 
 const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 const read = (p: string): string => (existsSync(p) ? readFileSync(p, 'utf8') : '');
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** The exit code an instance of the generic family would record for this VmExit. */
 const code = (exit: VmExit) => exitStatusOf(familyAdapter('generic'), exit);

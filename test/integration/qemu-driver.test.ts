@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { CunikError } from '../../src/errors.js';
 import { adopt, QemuDriver, stopGracefully, type QemuVmHandle } from '../../src/vmm/qemu/driver.js';
 import type { BootSpec, VmExit, VmHandle, VmPaths } from '../../src/vmm/types.js';
-import { waitUntil, within } from '../helpers/wait.js';
+import { alive, waitUntil, within } from '../helpers/wait.js';
 
 /** The repository root: up from this file to the folder holding scripts/build-kernels.sh, else cwd. */
 function repoRoot(): string {
@@ -81,15 +81,6 @@ async function start(s: BootSpec, p: VmPaths): Promise<QemuVmHandle> {
 }
 
 const read = (p: string): string => (existsSync(p) ? readFileSync(p, 'utf8') : '');
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test('hello exit=3: QEMU exits with status 7, console.log holds the banner (no client attached)', async () => {
   const p = vmPaths();

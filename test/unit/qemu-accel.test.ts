@@ -8,6 +8,7 @@ import { after, test } from 'node:test';
 import { CunikError } from '../../src/errors.js';
 import { accelModeFromEnv, chooseAccelerator, probeAccelerator, probeArgv } from '../../src/vmm/qemu/accel.js';
 import { MICROVM_MACHINE } from '../../src/vmm/qemu/argv.js';
+import { alive } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cunik-accel-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,13 +22,7 @@ function fakeQemu(name: string, body: string): string {
 }
 
 function gone(pidFile: string): boolean {
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch {
-    return true;
-  }
+  return !alive(Number(readFileSync(pidFile, 'utf8').trim()));
 }
 
 // /dev/null opens read-write like a working /dev/kvm would.
