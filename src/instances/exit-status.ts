@@ -5,6 +5,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { consoleExit, exitSourceOf, exitStatusOf } from '../families/exit.js';
 import type { ExitSource, ExitStatus, FamilyAdapter } from '../families/types.js';
 import type { VmExit } from '../vmm/types.js';
+import type { InstanceRecord } from './record.js';
 
 /** Exit code recorded when the VMM itself failed (Docker's code for a container that could not run). */
 export const EXIT_VMM_FAILED = 125;
@@ -47,4 +48,19 @@ export function instanceExitStatus(adapter: FamilyAdapter, exit: VmExit, console
   if (printed !== undefined) return { code: printed, known: true, source: 'console' };
   const status = exitStatusOf(adapter, exit);
   return { ...status, source: exitSourceOf(status, exit) };
+}
+
+/** What an exit changes in a record (`stderr`: what the VMM said, kept as the record's error). */
+export function exitedFields(status: ExitStatus, stderr?: string): Partial<InstanceRecord> {
+  return {
+    state: 'exited',
+    pid: null,
+    supervisorPid: null,
+    exitCode: status.code,
+    exitCodeKnown: status.known,
+    exitNote: status.note ?? null,
+    exitSource: status.source ?? null,
+    error: stderr ?? null,
+    finishedAt: new Date().toISOString(),
+  };
 }

@@ -2,8 +2,8 @@
 // name and id-prefix resolution, and the bridge between records and VM handles.
 // One operation at a time per instance (op-queue.ts), so concurrent requests never interleave
 // half-done transitions. Booting a VM is in launch.ts, live restore at daemon start in restore.ts,
+// creating one in create.ts, waiting for exits in exit-waiters.ts,
 // restart-policy scheduling in restart-scheduler.ts; dependencies and shared types in service-deps.ts.
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -12,17 +12,18 @@ import { conflict, invalid, notFound } from '../errors.js';
 import { hostTscKhz } from '../families/host.js';
 import type { ExitStatus } from '../families/types.js';
 import type { BootSpec, VmHandle, VmPaths } from '../vmm/types.js';
-import { bootConfig, instanceConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
+import { bootConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
 import { checkSetAside } from './check.js';
 import { launchInstance } from './launch.js';
-import { createVolumes, instanceMounts, removeVolumes, VolumeUse } from './mounts.js';
-import { generateName } from './names.js';
+import { createInstance } from './create.js';
+import { ExitWaiters } from './exit-waiters.js';
+import { removeVolumes, VolumeUse } from './mounts.js';
 import { PerInstanceQueue } from './op-queue.js';
 import type { InstanceRecord } from './record.js';
 import { RestartScheduler } from './restart-scheduler.js';
 import { dueAtDaemonStart, restoreInstances } from './restore.js';
 import { watchConsoleExit } from './console-exit.js';
-import { instanceExitStatus, runConsole } from './exit-status.js';
+import { exitedFields, instanceExitStatus, runConsole } from './exit-status.js';
 import type { InstanceEvent, InstanceServiceDeps } from './service-deps.js';
 import { normalizeSignal } from './signals.js';
 
@@ -33,7 +34,7 @@ export { EXIT_VMM_FAILED, type ImageLookup, type InstanceEvent, type InstanceSer
 const fileSize = (path: string): number => statSync(path, { throwIfNoEntry: false })?.size ?? 0;
 
 export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
-  private readonly waiters = new Map<string, Set<(code: number) => void>>();
+  private readonly waiters = new ExitWaiters();
   private readonly records = new Map<string, InstanceRecord>();
   private readonly handles = new Map<string, VmHandle>();
   /** console.log's size when each running VM started: where its run's console begins (exit lines). */
@@ -114,71 +115,22 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
     }
   }
 
-  private async make(opts: CreateOptions, withRecord: boolean): Promise<InstanceRecord> {
-    if (opts.name !== undefined && this.names.has(opts.name)) {
-      throw conflict(`the name "${opts.name}" is already in use by instance ${this.get(opts.name).id.slice(0, 12)}`);
-    }
-    const image = await this.deps.images.inspect(opts.image);
-    const boot = await this.deps.images.bootInfo(image.id);
-    const adapter = this.deps.family(boot.family);
-    const artefacts = await this.deps.images.bootArtifacts(image.id);
-    // Everything the request could get wrong is refused before the name is reserved.
-    const config = instanceConfig(opts, boot, this.host());
-    const network = networkSettings(config, config.ports);
-    const base = bootConfig(config, network, this.host());
-    // The mounts first: a family may need a volume to boot at all (a Solo5 block device).
-    const { mounts, missing } = await instanceMounts(opts.mounts ?? [], adapter, boot, base, this.deps.volumes);
-    if (mounts.length > 0) config.mounts = mounts;
-    const spec = adapter.bootSpec(boot, mounts.length > 0 ? bootConfig(config, network, this.host()) : base);
-    if (config.ports.length > 0 && !(spec.nics ?? []).some((n) => n.backend.type === 'passt')) {
-      throw invalid(`the ${boot.family} family attaches no network device for this image: ports cannot be published`, 'ports');
-    }
-    // Re-check after the awaits: the name is reserved synchronously from here on.
-    if (opts.name !== undefined && this.names.has(opts.name)) throw conflict(`the name "${opts.name}" is already in use`);
-    const name = opts.name ?? generateName((n) => this.names.has(n));
-    this.names.add(name);
-    const volumeNames = mounts.flatMap((m) => (m.name !== undefined ? [m.name] : []));
-    this.volumeUse.reserve(volumeNames, 1);
-    const made = await createVolumes(this.deps.volumes, missing).catch((err: unknown) => {
-      this.names.delete(name);
-      this.volumeUse.reserve(volumeNames, -1);
-      throw err;
-    });
-    const id = randomBytes(32).toString('hex');
-    const draft: InstanceRecord = {
-      id,
-      name,
-      image: opts.image,
-      imageId: image.id,
-      family: boot.family,
-      state: 'created',
-      created: new Date().toISOString(),
-      startedAt: null,
-      finishedAt: null,
-      exitCode: null,
-      pid: null,
-      config,
-      restartCount: 0,
-      manuallyStopped: false,
-      boot,
-      vm: { driver: this.deps.driver.name, machine: spec.machine, accelerator: null, argv: [] },
-    };
-    const files: Record<string, string> = {};
-    if (artefacts.kernel) files['kernel'] = artefacts.kernel;
-    if (artefacts.initrd) files['initrd'] = artefacts.initrd;
-    if (artefacts.disk) files['disk'] = artefacts.disk;
-    try {
-      const record = await this.deps.store.create(draft, files, withRecord);
-      this.records.set(id, record);
-      this.emit('event', { action: 'create', id, name });
-      return record;
-    } catch (err) {
-      this.names.delete(name);
-      await removeVolumes(this.deps.volumes, made);
-      throw err;
-    } finally {
-      this.volumeUse.reserve(volumeNames, -1);
-    }
+  private make(opts: CreateOptions, withRecord: boolean): Promise<InstanceRecord> {
+    return createInstance(
+      {
+        deps: this.deps,
+        host: () => this.host(),
+        names: this.names,
+        volumeUse: this.volumeUse,
+        idOf: (name) => this.get(name).id,
+        created: (record) => {
+          this.records.set(record.id, record);
+          this.emit('event', { action: 'create', id: record.id, name: record.name });
+        },
+      },
+      opts,
+      withRecord,
+    );
   }
 
   /** The instances (any state) that use a volume, as `volume rm` refuses it while there are any. */
@@ -344,39 +296,12 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
   wait(ref: string, condition: 'not-running' | 'next-exit' = 'not-running', signal?: AbortSignal): Promise<number> {
     const record = this.get(ref);
     if (condition === 'not-running' && !this.handles.has(record.id)) return Promise.resolve(record.exitCode ?? 0);
-    return this.nextExit(record.id, signal);
-  }
-
-  /** Waiters per instance, each settled (and dropped) by that instance's next exit or its signal. */
-  private nextExit(id: string, signal?: AbortSignal): Promise<number> {
-    if (signal?.aborted) return Promise.reject(abortError());
-    return new Promise((resolve, reject) => {
-      let set = this.waiters.get(id);
-      if (!set) this.waiters.set(id, (set = new Set()));
-      const waiter = (code: number): void => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(code);
-      };
-      const onAbort = (): void => {
-        this.dropWaiter(id, waiter);
-        reject(abortError());
-      };
-      set.add(waiter);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  private dropWaiter(id: string, waiter: (code: number) => void): void {
-    const set = this.waiters.get(id);
-    if (!set) return;
-    set.delete(waiter);
-    if (set.size === 0) this.waiters.delete(id);
+    return this.waiters.next(record.id, signal);
   }
 
   /** What this service holds for others: pending waits and listeners (the leak tests' debug endpoint). */
   debugResources(): { pendingWaits: number; instanceListeners: number } {
-    let pendingWaits = 0;
-    for (const set of this.waiters.values()) pendingWaits += set.size;
+    const pendingWaits = this.waiters.pending();
     const instanceListeners = this.eventNames().reduce((n, e) => n + this.listenerCount(e), 0);
     return { pendingWaits, instanceListeners };
   }
@@ -434,21 +359,9 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
 
   private async markExited(record: InstanceRecord, status: ExitStatus, stderr?: string): Promise<void> {
     const code = status.code;
-    Object.assign(record, {
-      state: 'exited',
-      pid: null,
-      supervisorPid: null,
-      exitCode: code,
-      exitCodeKnown: status.known,
-      exitNote: status.note ?? null,
-      exitSource: status.source ?? null,
-      error: stderr ?? null,
-      finishedAt: new Date().toISOString(),
-    } satisfies Partial<InstanceRecord>);
+    Object.assign(record, exitedFields(status, stderr));
     // Waiters hear of the exit before the (slower, fsynced) record write.
-    const waiters = this.waiters.get(record.id);
-    this.waiters.delete(record.id);
-    for (const w of waiters ?? []) w(code);
+    this.waiters.settle(record.id, code);
     this.emit('event', { action: 'die', id: record.id, name: record.name, exitCode: code });
     await this.deps.store.save(record).catch(() => undefined);
     await this.deps.store.removeSockets(record.id).catch(() => undefined);
@@ -456,7 +369,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
 
   /** Resolves once the instance's VM has exited (its waiters have heard; the record write follows). */
   private async settled(id: string): Promise<void> {
-    if (this.handles.has(id)) await this.nextExit(id);
+    if (this.handles.has(id)) await this.waiters.next(id);
   }
 
   /** Forget an instance and its files; `volumes`: and its anonymous volumes (run --rm, rm -v). */
@@ -491,8 +404,4 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
   private serialize<T>(id: string, op: () => Promise<T>): Promise<T> {
     return this.queue.run(id, op);
   }
-}
-
-function abortError(): Error {
-  return new DOMException('the wait was abandoned', 'AbortError');
 }

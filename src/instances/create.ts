@@ -1,0 +1,91 @@
+// Creating an instance (create, and the first half of run): everything the request could get
+// wrong is refused before its name is reserved; then the volumes it needs are made and its
+// directory (boot files, and the record unless a start writes it) is written. Undone on failure.
+// The caller (service.ts) holds the names, the records and the volume reservations.
+import { randomBytes } from 'node:crypto';
+import { conflict, invalid } from '../errors.js';
+import { bootConfig, instanceConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
+import { createVolumes, instanceMounts, removeVolumes, type VolumeUse } from './mounts.js';
+import { generateName } from './names.js';
+import type { InstanceRecord } from './record.js';
+import type { InstanceServiceDeps } from './service-deps.js';
+
+export interface CreateContext {
+  deps: Pick<InstanceServiceDeps, 'images' | 'family' | 'store' | 'driver' | 'volumes'>;
+  host(): HostFacts;
+  /** Names in use (reserved here synchronously, released here if the create fails). */
+  names: Set<string>;
+  volumeUse: VolumeUse;
+  /** The id of the instance holding a name (for the conflict's sentence). */
+  idOf(name: string): string;
+  /** The record is stored: the service makes it known and announces it. */
+  created(record: InstanceRecord): void;
+}
+
+/** `withRecord`: write the record now (create); run leaves it to the start (store.create). */
+export async function createInstance(ctx: CreateContext, opts: CreateOptions, withRecord: boolean): Promise<InstanceRecord> {
+  const { deps, names } = ctx;
+  if (opts.name !== undefined && names.has(opts.name)) {
+    throw conflict(`the name "${opts.name}" is already in use by instance ${ctx.idOf(opts.name).slice(0, 12)}`);
+  }
+  const image = await deps.images.inspect(opts.image);
+  const boot = await deps.images.bootInfo(image.id);
+  const adapter = deps.family(boot.family);
+  const artefacts = await deps.images.bootArtifacts(image.id);
+  // Everything the request could get wrong is refused before the name is reserved.
+  const config = instanceConfig(opts, boot, ctx.host());
+  const network = networkSettings(config, config.ports);
+  const base = bootConfig(config, network, ctx.host());
+  // The mounts first: a family may need a volume to boot at all (a Solo5 block device).
+  const { mounts, missing } = await instanceMounts(opts.mounts ?? [], adapter, boot, base, deps.volumes);
+  if (mounts.length > 0) config.mounts = mounts;
+  const spec = adapter.bootSpec(boot, mounts.length > 0 ? bootConfig(config, network, ctx.host()) : base);
+  if (config.ports.length > 0 && !(spec.nics ?? []).some((n) => n.backend.type === 'passt')) {
+    throw invalid(`the ${boot.family} family attaches no network device for this image: ports cannot be published`, 'ports');
+  }
+  // Re-check after the awaits: the name is reserved synchronously from here on.
+  if (opts.name !== undefined && names.has(opts.name)) throw conflict(`the name "${opts.name}" is already in use`);
+  const name = opts.name ?? generateName((n) => names.has(n));
+  names.add(name);
+  const volumeNames = mounts.flatMap((m) => (m.name !== undefined ? [m.name] : []));
+  ctx.volumeUse.reserve(volumeNames, 1);
+  const made = await createVolumes(deps.volumes, missing).catch((err: unknown) => {
+    names.delete(name);
+    ctx.volumeUse.reserve(volumeNames, -1);
+    throw err;
+  });
+  const id = randomBytes(32).toString('hex');
+  const draft: InstanceRecord = {
+    id,
+    name,
+    image: opts.image,
+    imageId: image.id,
+    family: boot.family,
+    state: 'created',
+    created: new Date().toISOString(),
+    startedAt: null,
+    finishedAt: null,
+    exitCode: null,
+    pid: null,
+    config,
+    restartCount: 0,
+    manuallyStopped: false,
+    boot,
+    vm: { driver: deps.driver.name, machine: spec.machine, accelerator: null, argv: [] },
+  };
+  const files: Record<string, string> = {};
+  if (artefacts.kernel) files['kernel'] = artefacts.kernel;
+  if (artefacts.initrd) files['initrd'] = artefacts.initrd;
+  if (artefacts.disk) files['disk'] = artefacts.disk;
+  try {
+    const record = await deps.store.create(draft, files, withRecord);
+    ctx.created(record);
+    return record;
+  } catch (err) {
+    names.delete(name);
+    await removeVolumes(deps.volumes, made);
+    throw err;
+  } finally {
+    ctx.volumeUse.reserve(volumeNames, -1);
+  }
+}
