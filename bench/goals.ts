@@ -27,6 +27,12 @@ export const GOALS: readonly Goal[] = [
   { bench: 'boot-linux', figure: 'bzimage_ratio', better: 'lower', goal: 0.4, what: 'Cunik (uncompressed vmlinux) / bare QEMU booting the bzImage: ms to the ready line', source: 'bench/boot-linux.ts (bzImage at least 2.5 times slower)' },
   { bench: 'build-cache', figure: 'warm_s', better: 'lower', goal: 0.5, what: 'seconds to rebuild the unchanged redis example', source: 'bench/build-cache.ts' },
   { bench: 'build-cache', figure: 'one_file_ratio', better: 'lower', goal: 1 / 3, what: 'rebuild after one file changed / the cold build', source: 'bench/build-cache.ts' },
+  { bench: 'registry', figure: 'push_ratio', better: 'higher', goal: 1.2, what: 'CunikHub / docker-registry: MB/s pushing a 256 MiB image (4 random 64 MiB layers) with the same client', source: 'issue 12' },
+  { bench: 'registry', figure: 'pull_ratio', better: 'higher', goal: 1.2, what: 'CunikHub / docker-registry: MB/s pulling it back (verified, fsynced)', source: 'issue 12' },
+  { bench: 'registry', figure: 'pull_vs_limit', better: 'higher', goal: 0.6, what: "CunikHub pull MB/s / reading, hashing and writing the same bytes beside the hub's root (no network)", source: 'issue 12' },
+  { bench: 'registry', figure: 'noop_pull_ms', better: 'lower', goal: 50, what: '`cunik pull` of an image already present minus `cunik version`, ms', source: 'issue 12' },
+  { bench: 'registry', figure: 'hub_peak_rss_mib', better: 'lower', goal: 100, what: "the hub's peak RSS (VmHWM) over the run, MiB", source: 'issue 12' },
+  { bench: 'registry', figure: 'manifest_ttfb_ms', better: 'lower', goal: 2, what: 'time to first byte of a manifest GET on loopback, median of 200, ms', source: 'issue 12' },
 ];
 
 export const goalsOf = (bench: string): Goal[] => GOALS.filter((g) => g.bench === bench);

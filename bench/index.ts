@@ -8,6 +8,7 @@ import { cliBench } from './cli.js';
 import { coldstart } from './coldstart.js';
 import { density } from './density.js';
 import { lifecycle } from './lifecycle.js';
+import { registryBench } from './registry.js';
 import { checkGoals, verdictLine } from './method.js';
 
 const benchmarks: Record<string, () => Promise<Record<string, number>>> = {
@@ -17,15 +18,19 @@ const benchmarks: Record<string, () => Promise<Record<string, number>>> = {
   density: () => density(numberArg('--count', 1000), numberArg('--rounds', 4)),
   'boot-linux': () => bootLinux(),
   'build-cache': () => buildCache(),
+  registry: () => registryBench(numberArg('--rounds', 4), numberArg('--layer-mib', 64)),
 };
 
-/** `--count N` (density: how many instances, default 1,000), `--rounds N` (density: rounds of each side, default 4). */
+/**
+ * `--count N` (density: how many instances, default 1,000), `--rounds N` (density, registry: rounds
+ * of each side, default 4), `--layer-mib N` (registry: size of each of the 4 layers, default 64).
+ */
 function numberArg(flag: string, fallback: number): number {
   const i = process.argv.indexOf(flag);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-const valued = new Set(['--count', '--rounds']);
+const valued = new Set(['--count', '--rounds', '--layer-mib']);
 const flags = new Set(['--check']);
 const args = process.argv.slice(2);
 const check = args.includes('--check');

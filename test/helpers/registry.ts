@@ -15,7 +15,7 @@ export interface Peer {
 }
 
 /** docker-registry serving a temp root; with `htpasswd` (file contents), basic auth is required. */
-export async function startDockerRegistry(opts: { htpasswd?: string } = {}): Promise<Peer & { dir: string }> {
+export async function startDockerRegistry(opts: { htpasswd?: string } = {}): Promise<Peer & { dir: string; pid: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'cunik-dr-t-'));
   let auth = '';
   if (opts.htpasswd !== undefined) {
@@ -40,6 +40,7 @@ export async function startDockerRegistry(opts: { htpasswd?: string } = {}): Pro
   return {
     host,
     dir,
+    pid: proc.pid!,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       await exited;
