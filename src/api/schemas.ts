@@ -264,6 +264,13 @@ export const InfoResponse = Type.Object(
     quarantined: Type.Integer({ description: 'Instance records set aside at daemon start because they could not be used (cunik system check)' }),
     images: Type.Integer(),
     families: Type.Array(Type.String()),
+    registry: Type.Object(
+      {
+        default: Type.Optional(Type.String({ description: 'registry of names that hold none, for pull, push and login (cunikd --default-registry)' })),
+        insecure: Type.Array(Type.String(), { description: 'registries spoken to over plain HTTP besides loopback ones (cunikd --insecure-registry)' }),
+      },
+      { description: 'the registry settings of pull and push (docs/distribution.md)' },
+    ),
   },
 );
 export type InfoResponse = Static<typeof InfoResponse>;

@@ -1,9 +1,18 @@
-// Wires pull and push (images/distribution.ts) to the distribution routes: the daemon's
-// --insecure-registry list, the request's credentials, progress as Docker's JSON lines.
-import { pull, push, type Progress } from '../images/distribution.js';
+// Wires pull and push (images/distribution.ts) to the distribution routes: the daemon's registry
+// settings (--default-registry, --insecure-registry), the request's credentials, progress as
+// Docker's JSON lines.
+import { pull, push, remoteOf, type Progress } from '../images/distribution.js';
 import { parseReference } from '../images/reference.js';
 import type { ImageStore } from '../images/store.js';
 import type { DistributionBackend, Send } from './routes/distribution.js';
+
+/** The daemon's registry settings (cunikd flags), also shown by GET /info. */
+export interface RegistrySettings {
+  /** Registry of names that hold none ("team/app" → DEFAULT/team/app), if any. */
+  defaultRegistry?: string;
+  /** Registries that may be spoken to over plain HTTP besides loopback ones. */
+  insecure: readonly string[];
+}
 
 const toMessage = (p: Progress) => ({
   status: p.status,
@@ -11,26 +20,27 @@ const toMessage = (p: Progress) => ({
   ...(p.total !== undefined && { progressDetail: { current: p.current ?? 0, total: p.total } }),
 });
 
-export function makeDistributionBackend(images: ImageStore, insecureRegistries: readonly string[]): DistributionBackend {
-  const insecure = (reference: string, asked: boolean | undefined): boolean => {
-    const d = parseReference(reference, 'reference').domain;
-    return asked === true || (d !== undefined && insecureRegistries.includes(d));
+export function makeDistributionBackend(images: ImageStore, settings: RegistrySettings): DistributionBackend {
+  const { defaultRegistry } = settings;
+  const options = (reference: string, asked: boolean | undefined) => {
+    const { domain } = remoteOf(parseReference(reference, 'reference'), defaultRegistry);
+    return { insecure: asked === true || settings.insecure.includes(domain), ...(defaultRegistry !== undefined && { defaultRegistry }) };
   };
   return {
     pull(req) {
-      const plain = insecure(req.reference, req.insecure);
+      const o = options(req.reference, req.insecure);
       return {
         run: async (send: Send) => {
-          const r = await pull(images, req.reference, { insecure: plain, ...(req.auth && { credentials: req.auth }), onProgress: (p) => send(toMessage(p)) });
+          const r = await pull(images, req.reference, { ...o, ...(req.auth && { credentials: req.auth }), onProgress: (p) => send(toMessage(p)) });
           return { ref: r.ref, digest: r.digest, id: r.id };
         },
       };
     },
     push(ref, req) {
-      const plain = insecure(ref, req.insecure);
+      const o = options(ref, req.insecure);
       return {
         run: async (send: Send) => {
-          const r = await push(images, ref, { insecure: plain, ...(req.auth && { credentials: req.auth }), onProgress: (p) => send(toMessage(p)) });
+          const r = await push(images, ref, { ...o, ...(req.auth && { credentials: req.auth }), onProgress: (p) => send(toMessage(p)) });
           return { ref: r.ref, digest: r.digest, size: r.size };
         },
       };

@@ -30,6 +30,7 @@ export interface BackendDeps {
   consoles: ConsoleManager;
   volumes: VolumeStore;
   spool: UploadSpool;
+  registry: InfoResponse['registry'];
 }
 
 export function makeBackends(deps: BackendDeps): CoreBackends {
@@ -164,6 +165,7 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
           quarantined: instances.checkRecords(false).length,
           images: images.list().length,
           families: familyNames(),
+          registry: deps.registry,
         };
       },
     },

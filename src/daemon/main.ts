@@ -13,6 +13,7 @@ import { inRange, LIMITS, rangeText } from '../api/limits.js';
 import { CunikError } from '../errors.js';
 import { familyAdapter, familyNames } from '../families/index.js';
 import { ImageStore } from '../images/store.js';
+import { isRegistryHost } from '../images/reference.js';
 import { BuildService } from '../build/service.js';
 import { ConsoleManager, DEFAULT_LOG_MAX_SIZE, parseSize } from '../instances/console.js';
 import { InstanceService } from '../instances/service.js';
@@ -32,7 +33,7 @@ import { raiseControlPlanePriority, raiseOpenFileLimit } from './limits.js';
 import { acquireRootLock } from './lock.js';
 import { DAEMON_UMASK, daemonGroup, secureRoot, secureSocket } from './permissions.js';
 import { buildServer } from './server.js';
-import { makeDistributionBackend } from './backend-distribution.js';
+import { makeDistributionBackend, type RegistrySettings } from './backend-distribution.js';
 import { lineLogger, LOG_LEVELS, makeLogger, type DaemonLogger, type LogLevel } from './log.js';
 import { DEBUG_RESOURCES_ENV } from './routes/debug.js';
 import { UploadSpool } from './spool.js';
@@ -53,6 +54,8 @@ interface DaemonOptions {
   logFile?: string;
   /** Registries that may be spoken to over plain HTTP (--insecure-registry, repeatable). */
   insecureRegistry?: string[];
+  /** The registry of names that hold none, for pull and push (--default-registry). */
+  defaultRegistry?: string;
   /** The group that may use the socket (--group); default cunik if it exists (permissions.ts). */
   group?: string;
 }
@@ -151,6 +154,7 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
     for (const r of instances.list(true)) instanceEvents.remember(r.id, r.image);
 
     let qemuVersion: Promise<string> | undefined;
+    const registry: RegistrySettings = { insecure: opts.insecureRegistry ?? [], ...(opts.defaultRegistry !== undefined && { defaultRegistry: opts.defaultRegistry }) };
     const backends = makeBackends({
       root,
       instances,
@@ -169,13 +173,14 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
       consoles,
       volumes,
       spool,
+      registry: { insecure: [...registry.insecure], ...(registry.defaultRegistry !== undefined && { default: registry.defaultRegistry }) },
       qemuVersion: () =>
         (qemuVersion ??= promisify(execFile)(opts.qemu, ['--version']).then(
           (r) => `${opts.qemu}: ${r.stdout.split('\n')[0] ?? ''}`.trim(),
           () => `${opts.qemu}: not found`,
         )),
     });
-    const app = await buildServer({ ...backends, ...makeOpsBackends({ instances, images, events, volumes, spool }), build: new BuildService({ root, images }), distribution: makeDistributionBackend(images, opts.insecureRegistry ?? []), ...(process.env[DEBUG_RESOURCES_ENV] === '1' && { debug: { resources: () => instances.debugResources() } }) }, { logger });
+    const app = await buildServer({ ...backends, ...makeOpsBackends({ instances, images, events, volumes, spool }), build: new BuildService({ root, images }), distribution: makeDistributionBackend(images, registry), ...(process.env[DEBUG_RESOURCES_ENV] === '1' && { debug: { resources: () => instances.debugResources() } }) }, { logger });
     const shutdown = async (signal: string): Promise<void> => {
       if (opts.shutdownInstances) {
         log(`${signal}: stopping instances, then shutting down`);
@@ -203,6 +208,12 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
   }
 }
 
+/** A registry flag's value: HOST[:PORT], as a reference's first component names it. */
+function registryHost(v: string): string {
+  if (!isRegistryHost(v)) throw new InvalidArgumentError(`give a registry as HOST[:PORT], got ${JSON.stringify(v)}`);
+  return v;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('cunikd')
     .description('The Cunik daemon: serves the Engine API and runs unikernel instances under QEMU')
@@ -227,7 +238,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--probe-kernel <file>', 'accelerator probe kernel', join(installRoot(), 'build', 'kernels', 'probe.elf'))
     .addOption(new Option('--log-level <level>', 'what the daemon logs (JSON lines)').choices(LOG_LEVELS).default(process.env['CUNIK_LOG_LEVEL'] ?? 'info'))
     .option('--log-file <file>', 'append the daemon log to this file instead of stderr')
-    .option('--insecure-registry <host[:port]>', 'a registry that may be spoken to over plain HTTP (repeatable; loopback ones always may)', (v: string, prev: string[] = []) => [...prev, v]);
+    .option('--insecure-registry <host[:port]>', 'a registry that may be spoken to over plain HTTP (repeatable; loopback ones always may)', (v: string, prev: string[] = []) => [...prev, registryHost(v)])
+    .option('--default-registry <host[:port]>', 'the registry of image names that hold none, for pull, push and login (default: none; such names are local only)', registryHost);
   program.parse(argv);
   const o = program.opts<Omit<DaemonOptions, 'host'> & { host?: string }>();
   let logger: DaemonLogger | undefined;

@@ -46,7 +46,7 @@ export interface PullResult {
 export function remoteOf(r: Reference, defaultRegistry?: string): { domain: string; repo: string } {
   if (r.domain !== undefined) return { domain: r.domain, repo: r.name.slice(r.domain.length + 1) };
   if (defaultRegistry === undefined || defaultRegistry === '') {
-    throw invalid(`${r.name} names no registry: write it as HOST[:PORT]/${r.name} (for example localhost:5000/${r.name})`, 'reference');
+    throw invalid(`${r.name} names no registry: write it as HOST[:PORT]/${r.name} (for example localhost:5000/${r.name}), or start cunikd with --default-registry HOST[:PORT]`, 'reference');
   }
   return { domain: defaultRegistry, repo: r.name };
 }
@@ -185,7 +185,7 @@ export async function push(store: ImageStore, reference: string, opts: TransferO
       }
       // Another repository of this registry holding it, as the store's names say.
       const from = src.tagsOf(b.digest)
-        .map((t) => { try { return remoteOf(parseReference(t)); } catch { return undefined; } })
+        .map((t) => { try { return remoteOf(parseReference(t), opts.defaultRegistry); } catch { return undefined; } })
         .find((x) => x !== undefined && x.domain === domain && x.repo !== repo)?.repo;
       progress({ status: 'Pushing', id, current: 0, total: b.size });
       const how = await client.putBlob(b.digest, b.size, () => createReadStream(b.path) as unknown as BodyInit, from);

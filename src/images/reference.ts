@@ -5,7 +5,9 @@
 //   path-comp  := [a-z0-9]+ ( ( [._] | "__" | "-"+ ) [a-z0-9]+ )*
 //   tag        := [A-Za-z0-9_][A-Za-z0-9._-]{0,127}
 //   digest     := "sha256:" 64 lowercase hex
-// Unlike Docker, no default registry ("docker.io/library/") is added: names stay as written.
+// Unlike Docker, no registry is written into a name ("docker.io/library/" is not added): names
+// stay as written. A name without one is a local image, or, for pull and push, one of the
+// daemon's default registry when it has one (cunikd --default-registry, docs/distribution.md).
 
 import { invalid } from '../errors.js';
 
@@ -104,6 +106,11 @@ export function normalizeReference(s: string, field = 'ref'): string {
 
 export function isTag(s: string): boolean {
   return TAG.test(s);
+}
+
+/** Whether `s` is a registry host as a reference's first component may name one: HOST[:PORT]. */
+export function isRegistryHost(s: string): boolean {
+  return s.length <= MAX_NAME_LENGTH && DOMAIN.test(s);
 }
 
 export function isDigest(s: string): boolean {

@@ -128,3 +128,52 @@ test('cunik login --password-stdin stores credentials 0600 and push/pull use the
     await reg.stop();
   }
 });
+
+test('cunikd --default-registry: NAME pulls and pushes there, a local image of that name is used, not pulled; login/logout take it', opts, async () => {
+  const hub = await startHub();
+  const args = ['--accel', 'tcg', '--default-registry', hub.host];
+  const a = await startDaemon({ args });
+  const b = await startDaemon({ args });
+  try {
+    const info = JSON.parse((await cli(['info', '--format', 'json'], { socket: a.socket, env })).stdout);
+    assert.equal(info.registry.default, hub.host);
+    assert.match((await cli(['info'], { socket: a.socket, env })).stdout, new RegExp(`^Default Registry: ${hub.host}$`, 'm'));
+    // A local image without a registry in its name runs as it is: nothing asks the registry for it.
+    assert.equal((await cli(['import', '--family', 'generic', helloKernel, 'hello'], { socket: a.socket, env })).code, 0);
+    const local = await cli(['run', '--rm', 'hello', 'exit=0'], { socket: a.socket, env });
+    assert.equal(local.code, 0, local.stderr);
+    assert.doesNotMatch(local.stderr, /Unable to find image/);
+    const catalog = async (): Promise<string[]> => ((await (await fetch(`${hub.url}/v2/_catalog`)).json()) as { repositories: string[] }).repositories;
+    assert.deepEqual(await catalog(), []);
+    // push NAME goes to the default registry, under the same path.
+    assert.equal((await cli(['tag', 'hello', 'team/app:1'], { socket: a.socket, env })).code, 0);
+    const pushed = await cli(['push', 'team/app:1'], { socket: a.socket, env });
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stdout, new RegExp(`^The push refers to repository \\[${hub.host}/team/app\\]$`, 'm'));
+    assert.deepEqual(await catalog(), ['team/app']);
+    // run NAME on another daemon pulls it from there, and keeps the name as written.
+    const run = await cli(['run', '--rm', 'team/app:1', 'exit=0'], { socket: b.socket, env });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /Unable to find image 'team\/app:1' locally/);
+    assert.match(run.stdout, /Hello from the Cunik test kernel/);
+    assert.deepEqual((await b.client.inspectImage('team/app:1')).repoTags, ['team/app:1']);
+    assert.equal((await b.client.inspectImage('team/app:1')).digest, (await a.client.inspectImage('team/app:1')).digest);
+    const again = await cli(['pull', 'team/app:1'], { socket: b.socket, env });
+    assert.match(again.stdout, /Image is up to date/);
+    const missing = await cli(['pull', 'team/none:1'], { socket: b.socket, env });
+    assert.equal(missing.code, 125);
+    assert.match(missing.stderr, new RegExp(`^cunik: manifest ${hub.host}/team/none:1: not found in ${hub.host}/team/none \\(NAME_UNKNOWN`));
+    // login and logout without a registry use the default one.
+    const login = await cli(['login', '-u', 'someone', '--password-stdin'], { socket: a.socket, env, input: 'pw\n' });
+    assert.equal(login.code, 0, login.stderr);
+    assert.ok(JSON.parse(readFileSync(env.CUNIK_CONFIG, 'utf8')).auths[hub.host]);
+    const logout = await cli(['logout'], { socket: a.socket, env });
+    assert.equal(logout.stdout, `Removing login credentials for ${hub.host}\n`);
+    // Bad input: a flag value that is no registry host.
+    const bad = await startDaemon({ args: ['--accel', 'tcg', '--default-registry', 'not a host'] }).then(() => 'started', (e: Error) => e.message);
+    assert.match(bad, /--default-registry.*give a registry as HOST\[:PORT\], got "not a host"/);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+    await hub.stop();
+  }
+});

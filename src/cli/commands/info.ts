@@ -35,6 +35,8 @@ export function register(program: Command): void {
             ` User Network: ${i.confinement.userNetwork}`,
             ...i.confinement.warnings.map((w) => ` WARNING: ${w}`),
             `Families: ${i.families.join(', ')}`,
+            `Default Registry: ${i.registry.default ?? 'none (names without a registry are local images)'}`,
+            `Insecure Registries: ${['loopback (localhost, 127.0.0.0/8, [::1])', ...i.registry.insecure].join(', ')}`,
           ].join('\n') + '\n',
         );
       }),

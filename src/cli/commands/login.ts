@@ -4,13 +4,26 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline';
 import { storeCredentials } from '../../config/credentials.js';
 import { RegistryClient } from '../../images/registry.js';
-import { action } from '../util.js';
+import { action, clientFor } from '../util.js';
+import { defaultRegistry } from './pull.js';
 
 interface LoginFlags {
   username?: string;
   password?: string;
   passwordStdin?: boolean;
   insecure?: boolean;
+}
+
+/** The daemon's default registry, for a verb given no registry (Docker's login takes its index server). */
+export async function daemonDefault(cmd: Command, verb: string): Promise<string> {
+  const client = await clientFor(cmd);
+  try {
+    const d = await defaultRegistry(client);
+    if (d === undefined) throw new Error(`give a registry: cunik ${verb} HOST[:PORT] (the daemon has no default registry, cunikd --default-registry)`);
+    return d;
+  } finally {
+    client.close();
+  }
 }
 
 async function readStdin(): Promise<string> {
@@ -36,7 +49,8 @@ function ask(question: string, hidden: boolean): Promise<string> {
   });
 }
 
-export const loginAction = action(async (registry: string, flags: LoginFlags) => {
+export const loginAction = action(async (given: string | undefined, flags: LoginFlags, cmd: Command) => {
+  const registry = given ?? (await daemonDefault(cmd, 'login'));
   if (!/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$/.test(registry)) throw new Error(`invalid registry ${JSON.stringify(registry)}: give HOST[:PORT]`);
   if (flags.password !== undefined && flags.passwordStdin) throw new Error('--password and --password-stdin cannot be used together');
   let username = flags.username;
@@ -59,7 +73,7 @@ export const loginAction = action(async (registry: string, flags: LoginFlags) =>
 
 export function register(program: Command): void {
   program.command('login').description('Log in to a registry')
-    .argument('<registry>', 'HOST[:PORT]')
+    .argument('[registry]', 'HOST[:PORT] (default: the daemon\'s default registry, cunikd --default-registry)')
     .option('-u, --username <name>', 'user name')
     .option('-p, --password <password>', 'password (prefer --password-stdin)')
     .option('--password-stdin', 'read the password from standard input')

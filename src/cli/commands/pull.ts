@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { pullImage } from '../../client/distribution.js';
 import { credentialsFor } from '../../config/credentials.js';
-import { parseReference } from '../../images/reference.js';
+import { parseReference, type Reference } from '../../images/reference.js';
 import { progressPrinter } from '../progress.js';
 import { action, clientFor } from '../util.js';
 import { ApiError, type CunikClient } from '../../client/index.js';
@@ -13,10 +13,21 @@ interface PullFlags {
   insecure?: boolean;
 }
 
+/** The daemon's default registry (cunikd --default-registry), if it has one. */
+export async function defaultRegistry(client: CunikClient): Promise<string | undefined> {
+  return (await client.info()).registry.default;
+}
+
+/** The registry a reference names, or the daemon's default one for a name without (undefined: none). */
+export async function registryOf(client: CunikClient, r: Reference): Promise<string | undefined> {
+  return r.domain ?? defaultRegistry(client);
+}
+
 /** Pull through the daemon; also used by run/create for a missing image. */
 export async function pullWith(client: CunikClient, reference: string, flags: PullFlags, out: NodeJS.WriteStream): Promise<{ ref: string; digest: string }> {
   const r = parseReference(reference, 'reference');
-  const auth = r.domain !== undefined ? credentialsFor(r.domain) : undefined;
+  const registry = await registryOf(client, r);
+  const auth = registry !== undefined ? credentialsFor(registry) : undefined;
   return pullImage(client, { reference, ...(flags.insecure && { insecure: true }), ...(auth && { auth }) }, progressPrinter(out, flags.quiet));
 }
 
@@ -29,10 +40,12 @@ export function parsePullPolicy(v: string): PullPolicy {
 
 /**
  * Before run/create: pull the image when it is missing (or always), as Docker does. Only
- * references naming a registry are pulled; progress goes to stderr, the console owns stdout.
+ * references naming a registry are pulled, or any when the daemon has a default registry (a
+ * local image is found first all the same); progress goes to stderr, the console owns stdout.
  */
 export async function ensureImage(client: CunikClient, image: string, policy: PullPolicy): Promise<void> {
   if (policy === 'never') return;
+
   if (policy === 'missing') {
     try {
       await client.inspectImage(image);
@@ -40,13 +53,13 @@ export async function ensureImage(client: CunikClient, image: string, policy: Pu
     } catch (err) {
       if (!(err instanceof ApiError) || err.status !== 404) throw err;
     }
-    let named = false;
+    let r: Reference;
     try {
-      named = parseReference(image).domain !== undefined;
+      r = parseReference(image);
     } catch {
-      named = false;
+      return; // the create then says why the name is not valid
     }
-    if (!named) return; // the create then says the image is not found
+    if ((await registryOf(client, r)) === undefined) return; // the create then says the image is not found
     process.stderr.write(`Unable to find image '${image}' locally\n`);
   }
   await pullWith(client, image, {}, process.stderr);
@@ -61,7 +74,7 @@ export const pullAction = action(async (reference: string, flags: PullFlags, cmd
 
 export function register(program: Command): void {
   program.command('pull').description('Download an image from a registry')
-    .argument('<image>', 'HOST[:PORT]/NAME[:TAG|@DIGEST]')
+    .argument('<image>', 'HOST[:PORT]/NAME[:TAG|@DIGEST], or NAME of the default registry (cunikd --default-registry)')
     .option('-q, --quiet', 'print only the image reference')
     .option('--insecure', 'allow plain HTTP to this registry (loopback registries always may)')
     .action(pullAction);
