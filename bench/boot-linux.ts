@@ -15,13 +15,11 @@
 // bzimage_ratio = cunik_ms / bzimage_ms (goal <= 0.4: the bzImage at least 2.5 times slower).
 import { killOnExitSignal } from '../test/helpers/cleanup.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, repo, startDaemon, type TestDaemon } from '../test/helpers/daemon.js';
-import { passtArgv } from '../src/network/passt.js';
-import { USER_NET } from '../src/network/user.js';
-import { abba, header, median, now, round } from './harness.js';
+import { abba, bareNetwork, header, median, now, round } from './harness.js';
 
 export const READY = 'httpd: ready on port 80';
 const TIMEOUT_MS = 120_000;
@@ -109,7 +107,7 @@ async function bareBoot(t: BareTemplate, kernel?: string): Promise<number> {
     if (!args.includes(kernel ?? join(t.files, 'kernel'))) throw new Error(`boot-linux: no -kernel ${join(t.instanceDir, 'kernel')} in the daemon's argv`);
     // The daemon's VM gets its network from a passt that cunik-shim starts beside it, on a socket
     // passed by descriptor: the bare run gets the same passt, on a unix socket, started first.
-    passt = await barePasst(args, dir);
+    passt = await bareNetwork(args, dir);
     const ready = textInFile(join(dir, 'console.log'), READY);
     const t0 = now();
     const child = spawn(args[0]!, args.slice(1), { detached: true, stdio: 'ignore' });
@@ -126,33 +124,6 @@ async function bareBoot(t: BareTemplate, kernel?: string): Promise<number> {
     passt?.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/**
- * For an argv with the daemon's passt NIC (-netdev stream,...,addr.type=fd,...): start passt as the
- * daemon does (src/network/passt.ts, the user network's addresses) on a unix socket in `dir`, and
- * point the netdev at it. Resolves once passt listens. Nothing to do for an argv without one.
- */
-async function barePasst(args: string[], dir: string): Promise<ChildProcess | undefined> {
-  const i = args.findIndex((a) => a.startsWith('stream,') && a.includes('addr.type=fd'));
-  if (i < 0) return undefined;
-  // passt drops root for nobody before it makes its socket: a folder of its own that it may write to.
-  const sockDir = join(dir, 'passt');
-  chmodSync(dir, 0o711);
-  mkdirSync(sockDir);
-  chmodSync(sockDir, 0o777);
-  const socket = join(sockDir, 'passt.sock');
-  args[i] = args[i]!.replace(/addr\.type=fd,addr\.str=\d+/, `addr.type=unix,addr.path=${socket}`);
-  const argv = passtArgv({ type: 'passt', guest: { ip: USER_NET.ip, prefix: USER_NET.prefix, gateway: USER_NET.gateway, dns: USER_NET.dns[0] }, forwards: [] } as Parameters<typeof passtArgv>[0]);
-  const fd = argv.indexOf('--fd');
-  argv.splice(fd, 2, '--socket', socket);
-  const passt = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore', detached: true });
-  killOnExitSignal(passt, true);
-  for (let n = 0; !existsSync(socket); n++) {
-    if (passt.exitCode !== null || n > 500) throw new Error(`boot-linux: passt did not start (${argv.join(' ')})`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return passt;
 }
 
 export async function bootLinux(rounds = 8): Promise<Record<string, number>> {

@@ -3,6 +3,21 @@
 // time with all running, and how long a restarted daemon takes to re-adopt them all.
 // The bare QEMUs run with transparent huge pages off, as the daemon runs its own (docs/qemu.md).
 //
+// What each side runs, per instance (printed as `# density: <side> runs ...` from /proc):
+// - daemon: `cunik run -d hello idle` as a user types it (the default network, `user`), i.e.
+//   cunik-shim and QEMU; the hello kernel's boot spec (generic family) has no NIC, so no passt
+//   runs for it. Plus, once, the spawner, and the daemon's own growth.
+// - bare: QEMU with exactly the daemon's argv for such an instance; should that argv ever carry the
+//   daemon's passt NIC (a family with a network), the bare VM gets the same passt on a unix socket
+//   (bareNetwork, as boot-linux does), so that both sides always run the same VM with the same
+//   network and the ratio is Cunik's own cost (the shim, the daemon), not a network one side lacks.
+// Memory: each side runs in a memory cgroup of its own (bench/memcg.ts: the daemon is moved into
+// one before its instances start; each bare QEMU joins one before it execs), and a phase's figure
+// is the growth of that group's usage (user pages, page cache, page tables, kernel stacks, slab)
+// per instance. The host-wide MemAvailable used before moved with every other job on a shared host
+// (one 30-instance run read -1.3 MiB per Cunik instance); without root or a memory controller the
+// bench falls back to it (noted in its output).
+//
 // Four rounds of each side in ABBAABBA order (daemon, bare, bare, daemon, daemon, bare, bare,
 // daemon; bench/method.ts), so that a host that gets slower or faster during the run weighs on
 // both sides alike. Start times and memory: each side's median round (as every bench reports).
@@ -14,7 +29,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpClient } from '../src/vmm/qemu/qmp.js';
 import { repo, startDaemon, type TestDaemon } from '../test/helpers/daemon.js';
-import { daemonWithHello, header, median, now, round } from './harness.js';
+import { bareNetwork, daemonWithHello, header, median, now, round } from './harness.js';
+import { census, MemoryGroup } from './memcg.js';
 import { abbaOrder } from './method.js';
 
 const { NODE_EXTRA_CA_CERTS: _certs, ...cliEnv } = process.env;
@@ -83,18 +99,34 @@ interface Phase {
   startS: number;
   mibPerInstance: number;
   stealMsPerInstance: number;
+  /** Memory read from the side's cgroup (else from MemAvailable). */
+  cgroup: boolean;
 }
 
-/** Start `count` instances two at a time with `start`, then read the memory they hold. */
-async function measured(count: number, start: (i: number) => Promise<void>): Promise<Phase> {
-  await memoryQuiet();
-  const memBefore = memAvailableKiB();
+/**
+ * Start `count` instances two at a time with `start`, then read the memory they hold: the growth of
+ * `group`'s usage, or without one the host's MemAvailable (noisy on a shared host).
+ */
+async function measured(count: number, group: MemoryGroup | undefined, start: (i: number) => Promise<void>): Promise<Phase> {
+  if (group === undefined) await memoryQuiet();
+  const memBefore = group ? group.usageKiB() : memAvailableKiB();
   const steal0 = stealMs();
   const startS = await twoAtATime(count, start);
   const steal = stealMs() - steal0;
   await sleep(3000);
-  await memoryQuiet();
-  return { startS, mibPerInstance: (memBefore - memAvailableKiB()) / 1024 / count, stealMsPerInstance: steal / count };
+  if (group === undefined) await memoryQuiet();
+  const grown = group ? group.usageKiB() - memBefore : memBefore - memAvailableKiB();
+  return { startS, mibPerInstance: grown / 1024 / count, stealMsPerInstance: steal / count, cgroup: group !== undefined };
+}
+
+/** `# density: <side> runs, per instance: ...` and the figures of it (what runs and its PSS per instance). */
+function describeSide(side: string, count: number, pids: number[]): Record<string, number> {
+  const c = census(pids);
+  const parts = Object.entries(c).map(([prog, e]) => `${prog} x${round(e.count / count, 3)} (${round(e.pssKiB / count, 1)} KiB PSS)`);
+  console.log(`# density: ${side} runs, per instance: ${parts.join(', ') || 'nothing'}`);
+  const out: Record<string, number> = {};
+  for (const [prog, e] of Object.entries(c)) out[`${side}_pss_kib_per_instance_${prog.replace(/\W/g, '_')}`] = round(e.pssKiB / count, 1);
+  return out;
 }
 
 /** What a bare run needs from the daemon's VMs: one instance's argv and paths, and a copy of its kernel. */
@@ -109,10 +141,13 @@ interface BareTemplate {
 async function daemonRound(count: number, extras: boolean): Promise<{ phase: Phase; figures: Record<string, number>; template: BareTemplate }> {
   let d: TestDaemon = await daemonWithHello();
   const figures: Record<string, number> = {};
+  const group = MemoryGroup.create('cunik-bench-daemon');
   try {
+    group?.join(d.proc.pid!); // from here on the daemon, its spawner, shims and VMs are charged to the group
     const rssBefore = rssKiB(d.proc.pid!);
     // As `cunik run -d` does: one request creates and starts each.
-    const phase = await measured(count, async () => void (await d.client.createInstance({ image: 'hello', args: ['idle'], start: true })));
+    const phase = await measured(count, group, async () => void (await d.client.createInstance({ image: 'hello', args: ['idle'], start: true })));
+    if (extras && group) Object.assign(figures, describeSide('daemon', count, group.pids().filter((p) => p !== d.proc.pid)));
     figures['running_at_once'] = (await d.client.listInstances()).length;
     figures['daemon_rss_kib_per_instance'] = (rssKiB(d.proc.pid!) - rssBefore) / count;
     const any = (await d.client.listInstances())[0]!;
@@ -153,21 +188,29 @@ async function daemonRound(count: number, extras: boolean): Promise<{ phase: Pha
     return { phase, figures, template };
   } finally {
     await d.stop(); // kills its VMs and waits until they are gone
+    await group?.remove();
   }
 }
 
-/** The bare round: `count` QEMUs with the daemon's argv, each in its own directory. */
-async function bareRound(count: number, t: BareTemplate): Promise<{ phase: Phase; thpOff: boolean }> {
+/** The bare round: `count` QEMUs with the daemon's argv, each in its own directory (with `describe`, say what runs). */
+async function bareRound(count: number, t: BareTemplate, describe: boolean): Promise<{ phase: Phase; thpOff: boolean; figures: Record<string, number> }> {
   const bareRoot = mkdtempSync(join(tmpdir(), 'cunik-bare-'));
   const children: ChildProcess[] = [];
+  const group = MemoryGroup.create('cunik-bench-bare');
+  const wrap = (argv: string[]): string[] => (group ? group.wrap(argv) : argv);
+  let figures: Record<string, number> = {};
   try {
     const { value: phase, thpOff } = await withoutHugepages(() =>
-      measured(count, async (i) => {
+      measured(count, group, async (i) => {
         const dir = join(bareRoot, String(i));
         mkdirSync(dir);
         writeFileSync(join(dir, 'console.log'), '');
         const args = t.argv.map((a) => a.split(t.instanceDir).join(dir).split(t.socketDir).join(dir)).map((a) => (a === join(dir, 'kernel') ? t.kernel : a));
-        const child = spawn(args[0]!, args.slice(1), { detached: true, stdio: 'ignore' });
+        // The same network as the daemon's VM, if its argv has one (none for the hello kernel).
+        const passt = await bareNetwork(args, dir, wrap);
+        if (passt) children.push(passt);
+        const run = wrap(args);
+        const child = spawn(run[0]!, run.slice(1), { detached: true, stdio: 'ignore' });
         killOnExitSignal(child, true); // a killed bench leaves no VM behind
         child.unref();
         children.push(child);
@@ -175,13 +218,15 @@ async function bareRound(count: number, t: BareTemplate): Promise<{ phase: Phase
         (await QmpClient.connect(qmpPath, { timeoutMs: 30_000 })).close();
       }),
     );
-    return { phase, thpOff };
+    if (describe && group) figures = describeSide('bare', count, group.pids());
+    return { phase, thpOff, figures };
   } finally {
     for (const c of children) c.kill('SIGKILL');
     // Until every one has exited (and its memory is back), at most 30 s; a timer keeps the loop
     // alive meanwhile, since the children are unref()ed.
     for (let i = 0; i < 300 && children.some((c) => c.exitCode === null && c.signalCode === null); i++) await sleep(100);
     rmSync(bareRoot, { recursive: true, force: true });
+    await group?.remove();
   }
 }
 
@@ -194,11 +239,13 @@ export async function density(count = 1000, rounds = 4): Promise<Record<string, 
   const t = first.template;
   const phases: { side: 'daemon' | 'bare'; phase: Phase }[] = [{ side: 'daemon', phase: first.phase }];
   let thpOff = false;
+  let bareFigures: Record<string, number> | undefined;
   try {
     for (const side of phaseOrder(rounds).slice(1)) {
       if (side === 'daemon') phases.push({ side, phase: (await daemonRound(count, false)).phase });
       else {
-        const bare = await bareRound(count, t);
+        const bare = await bareRound(count, t, bareFigures === undefined);
+        bareFigures ??= bare.figures;
         thpOff = bare.thpOff;
         phases.push({ side, phase: bare.phase });
       }
@@ -211,6 +258,7 @@ export async function density(count = 1000, rounds = 4): Promise<Record<string, 
   const bareMiB = median(of('bare').map((p) => p.mibPerInstance));
   const startS = median(of('daemon').map((p) => p.startS));
   const bareStartS = median(of('bare').map((p) => p.startS));
+  console.log(`# density: memory read as ${phases.every((p) => p.phase.cgroup) ? "each side's own memory cgroup's growth" : "the host's MemAvailable (no memory cgroup could be made: noisy on a shared host)"}`);
   console.log(`# density: the bare QEMUs ran with transparent huge pages ${thpOff ? 'off, as the daemon runs its VMs' : 'as the host has them (not root: could not turn them off)'}`);
   const f = first.figures;
   const result: Record<string, number> = {
@@ -227,6 +275,8 @@ export async function density(count = 1000, rounds = 4): Promise<Record<string, 
     ps_api_ms: round(f['ps_api_ms']!),
     node_ms: round(f['node_ms']!),
     restore_s: round(f['restore_s']!, 3),
+    ...Object.fromEntries(Object.entries(f).filter(([k]) => k.startsWith('daemon_pss_'))),
+    ...bareFigures,
   };
   // Each phase, in run order (see phaseOrder): its start time and the host's steal per instance.
   phases.forEach(({ side, phase }, i) => {

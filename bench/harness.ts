@@ -1,12 +1,14 @@
 // Shared benchmark pieces: a private daemon with the hello image, timing helpers, bare QEMU runs.
 import { killOnExitSignal } from '../test/helpers/cleanup.js';
-import { spawn } from 'node:child_process';
-import { watch } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, watch } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createReadStream } from 'node:fs';
 import { startDaemon, helloKernel, type TestDaemon } from '../test/helpers/daemon.js';
+import { passtArgv } from '../src/network/passt.js';
+import { USER_NET } from '../src/network/user.js';
 
 export { abba, header, median, round } from './method.js';
 export const now = (): number => performance.now();
@@ -68,4 +70,33 @@ export async function scratchDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'cunik-bench-'));
   await mkdir(dir, { recursive: true });
   return dir;
+}
+
+/**
+ * For an argv with the daemon's passt NIC (-netdev stream,...,addr.type=fd,...): start passt as the
+ * daemon does (src/network/passt.ts, the user network's addresses) on a unix socket in `dir`, and
+ * point the netdev at it. Resolves once passt listens. Nothing to do for an argv without one.
+ * `wrap` turns passt's argv into the one to spawn (density: into its side's memory cgroup).
+ */
+export async function bareNetwork(args: string[], dir: string, wrap: (argv: string[]) => string[] = (a) => a): Promise<ChildProcess | undefined> {
+  const i = args.findIndex((a) => a.startsWith('stream,') && a.includes('addr.type=fd'));
+  if (i < 0) return undefined;
+  // passt drops root for nobody before it makes its socket: a folder of its own that it may write to.
+  const sockDir = join(dir, 'passt');
+  chmodSync(dir, 0o711);
+  mkdirSync(sockDir);
+  chmodSync(sockDir, 0o777);
+  const socket = join(sockDir, 'passt.sock');
+  args[i] = args[i]!.replace(/addr\.type=fd,addr\.str=\d+/, `addr.type=unix,addr.path=${socket}`);
+  const argv = passtArgv({ type: 'passt', guest: { ip: USER_NET.ip, prefix: USER_NET.prefix, gateway: USER_NET.gateway, dns: USER_NET.dns[0] }, forwards: [] } as Parameters<typeof passtArgv>[0]);
+  const fd = argv.indexOf('--fd');
+  argv.splice(fd, 2, '--socket', socket);
+  const run = wrap(argv);
+  const passt = spawn(run[0]!, run.slice(1), { stdio: 'ignore', detached: true });
+  killOnExitSignal(passt, true);
+  for (let n = 0; !existsSync(socket); n++) {
+    if (passt.exitCode !== null || n > 500) throw new Error(`bench: passt did not start (${argv.join(' ')})`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return passt;
 }
