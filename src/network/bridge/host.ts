@@ -1,0 +1,96 @@
+// The host side of bridge networks behind a small interface: bridges with their gateway address,
+// one tap per instance, Cunik's nftables table, IP forwarding. IpNftHost drives iproute2's `ip`
+// and `nft` (Debian's iproute2 and nftables) in the daemon's own network namespace.
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { CunikError } from '../../errors.js';
+import { NFT_FAMILY, NFT_TABLE } from './nft.js';
+
+export interface BridgeHost {
+  /** Destinations of the host's IPv4 routes ("default", "192.0.2.0/24", "198.51.100.7"). */
+  routes(): Promise<string[]>;
+  /** Make the bridge if missing, give it `address` (ADDR/PREFIX) and bring it up. */
+  ensureBridge(name: string, address: string): Promise<void>;
+  /** A tap attached to `bridge`, up, owned by `owner` (so QEMU may open it after dropping to that user). */
+  addTap(name: string, bridge: string, owner?: { uid: number; gid: number }): Promise<void>;
+  /** Remove a link (bridge or tap); a missing one is no error. */
+  deleteLink(name: string): Promise<void>;
+  /** Names of the links that start with `prefix`. */
+  links(prefix: string): Promise<string[]>;
+  /** Run an `nft -f -` script: one transaction. */
+  applyNft(script: string): Promise<void>;
+  /** Delete Cunik's table (no error if there is none). */
+  deleteTable(): Promise<void>;
+  /** Turn IPv4 forwarding on if it is off; true if this call turned it on. */
+  enableForwarding(): Promise<boolean>;
+}
+
+function run(cmd: string, args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, { encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (!err) return resolve(stdout);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return reject(new CunikError('INTERNAL', `bridge networking needs ${cmd === 'nft' ? 'nft (apt-get install nftables)' : 'ip (apt-get install iproute2)'}, which is not installed`));
+      const first = (stderr || err.message).trim().split('\n')[0];
+      reject(Object.assign(new CunikError('INTERNAL', `${cmd} ${args.join(' ')}: ${first}`), { stderr }));
+    });
+    if (input !== undefined) child.stdin!.end(input);
+  });
+}
+
+const FORWARDING = '/proc/sys/net/ipv4/ip_forward';
+
+export class IpNftHost implements BridgeHost {
+  async routes(): Promise<string[]> {
+    const out = JSON.parse((await run('ip', ['-j', '-4', 'route', 'show', 'table', 'all'])) || '[]') as { dst?: string; type?: string }[];
+    return out.filter((r) => r.dst !== undefined && (r.type === undefined || r.type === 'unicast')).map((r) => r.dst!);
+  }
+
+  async ensureBridge(name: string, address: string): Promise<void> {
+    if (!(await this.links(name)).includes(name)) {
+      await run('ip', ['link', 'add', 'name', name, 'type', 'bridge']).catch(async (err) => {
+        if (!(await this.links(name)).includes(name)) throw err; // made meanwhile: fine
+      });
+    }
+    await run('ip', ['addr', 'replace', address, 'dev', name]);
+    await run('ip', ['link', 'set', name, 'up']);
+  }
+
+  async addTap(name: string, bridge: string, owner?: { uid: number; gid: number }): Promise<void> {
+    const who = owner !== undefined ? ['user', String(owner.uid), 'group', String(owner.gid)] : [];
+    await run('ip', ['tuntap', 'add', 'dev', name, 'mode', 'tap', ...who]);
+    try {
+      await run('ip', ['link', 'set', name, 'master', bridge, 'up']);
+    } catch (err) {
+      await this.deleteLink(name);
+      throw err;
+    }
+  }
+
+  async deleteLink(name: string): Promise<void> {
+    await run('ip', ['link', 'delete', name]).catch(async (err) => {
+      if ((await this.links(name)).includes(name)) throw err;
+    });
+  }
+
+  async links(prefix: string): Promise<string[]> {
+    const out = JSON.parse((await run('ip', ['-j', 'link', 'show'])) || '[]') as { ifname: string }[];
+    return out.map((l) => l.ifname).filter((n) => n.startsWith(prefix));
+  }
+
+  async applyNft(script: string): Promise<void> {
+    await run('nft', ['-f', '-'], script);
+  }
+
+  async deleteTable(): Promise<void> {
+    await run('nft', ['delete', 'table', NFT_FAMILY, NFT_TABLE]).catch((err: { stderr?: string }) => {
+      if (!/No such file or directory/.test(err.stderr ?? '')) throw err;
+    });
+  }
+
+  async enableForwarding(): Promise<boolean> {
+    if (readFileSync(FORWARDING, 'utf8').trim() === '1') return false;
+    writeFileSync(FORWARDING, '1\n');
+    return true;
+  }
+}

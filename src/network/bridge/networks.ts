@@ -1,0 +1,258 @@
+// Bridge networks: their records (one JSON file each under <root>/networks/, written with the one
+// atomic write helper), the IPAM (ipam.ts), and the host side (host.ts) kept in step with them:
+// each network's bridge with its gateway address, a tap per attached instance, Cunik's nftables
+// table. Attachments live as long as the instance's VM: attach at each start, detach at its exit
+// (and at rm). reconcile() at daemon start removes whatever a crash left for instances that are
+// no longer running. Membership changes are emitted ('member'), for the DNS responder.
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { conflict, CunikError, invalid, notFound } from '../../errors.js';
+import { atomicWriteFile, fsyncDir, TMP_PREFIX } from '../../util/atomic-write.js';
+import { formatSubnet, intToIp, ipToInt, parseSubnet } from './cidr.js';
+import type { BridgeHost } from './host.js';
+import { Ipam } from './ipam.js';
+import { replaceScript } from './nft.js';
+import { BRIDGE_PREFIX, checkStaticIp, DEFAULT_NETWORK, networkSpec, type NetworkRecord, type NetworkRequest } from './spec.js';
+
+/** Taps are `cunikt` + the first 9 hex digits of the instance id (15 bytes: IFNAMSIZ - 1). */
+export const TAP_PREFIX = 'cunikt';
+export const tapName = (instanceId: string): string => `${TAP_PREFIX}${instanceId.slice(0, 9)}`;
+
+/** What an instance gets on a network for one run of its VM. */
+export interface Attachment {
+  network: string;
+  tap: string;
+  ip: string;
+  prefix: number;
+  gateway: string;
+  dns: string[];
+}
+
+/** An instance joined or left a network: what a DNS responder answers for (on `gateway`). */
+export interface MemberEvent {
+  action: 'attach' | 'detach';
+  network: NetworkRecord;
+  instanceId: string;
+  ip: string;
+}
+
+export interface BridgeNetworksOptions {
+  /** <daemon root>/networks */
+  dir: string;
+  host: BridgeHost;
+  /** Owner of the taps: the VM user (QEMU opens its tap as root before -runas; the owner keeps it usable as that user). */
+  tapOwner?: { uid: number; gid: number };
+  /** The default network's bridge address, ADDR/PREFIX (cunikd --bip); default the first free /24 of the pool. */
+  bip?: string;
+  pool?: string;
+  log?: (line: string) => void;
+}
+
+export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
+  private readonly records = new Map<string, NetworkRecord>();
+  private readonly ipam: Ipam;
+  /** Per instance, its attach/detach in the order they were asked for. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Network changes (create, remove, the default's creation) one at a time. */
+  private changes: Promise<unknown> = Promise.resolve();
+  /** The DNS servers guests are given; the DNS responder sets it (default none). */
+  dnsFor: (net: NetworkRecord) => string[] = () => [];
+  forwardingEnabled = false;
+
+  constructor(private readonly opts: BridgeNetworksOptions) {
+    super();
+    this.ipam = new Ipam(join(opts.dir, 'ipam'));
+  }
+
+  private recordPath(id: string): string {
+    return join(this.opts.dir, `${id}.json`);
+  }
+
+  /** Load the records (a crash's temp files are dropped). */
+  load(): void {
+    mkdirSync(this.opts.dir, { recursive: true, mode: 0o700 });
+    for (const f of readdirSync(this.opts.dir)) {
+      if (f.startsWith(TMP_PREFIX)) unlinkSync(join(this.opts.dir, f));
+      else if (f.endsWith('.json')) {
+        const r = JSON.parse(readFileSync(join(this.opts.dir, f), 'utf8')) as NetworkRecord;
+        this.records.set(r.id, r);
+      }
+    }
+  }
+
+  list(): NetworkRecord[] {
+    return [...this.records.values()].sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
+  }
+
+  /** By name, full id or unique id prefix. */
+  get(ref: string): NetworkRecord {
+    for (const r of this.records.values()) if (r.name === ref || r.id === ref) return r;
+    const matches = [...this.records.values()].filter((r) => r.id.startsWith(ref));
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) throw invalid(`ambiguous network id prefix: ${ref} matches ${matches.length} networks`);
+    throw notFound(`no such network: ${ref}`);
+  }
+
+  /** Whether `name` can be given to --network (the default network is made when first needed). */
+  check(name: string, ip?: string): void {
+    if (name === DEFAULT_NETWORK && !this.has(name)) {
+      if (ip !== undefined) throw invalid(`--ip needs a user-defined network (Docker's rule): the default network's addresses are assigned`, 'ip');
+      return;
+    }
+    const net = this.get(name);
+    if (ip !== undefined) checkStaticIp(net, ip);
+  }
+
+  private has(name: string): boolean {
+    return [...this.records.values()].some((r) => r.name === name);
+  }
+
+  create(req: NetworkRequest): Promise<NetworkRecord> {
+    return this.change(() => this.make(req, false));
+  }
+
+  private async make(req: NetworkRequest, isDefault: boolean): Promise<NetworkRecord> {
+    const id = randomBytes(32).toString('hex');
+    let request = req;
+    if (isDefault && this.opts.bip !== undefined) {
+      const [addr, prefix] = this.opts.bip.split('/');
+      const subnet = parseSubnet(`${intToIp(ipToInt(addr!) - (ipToInt(addr!) % 2 ** (32 - Number(prefix))))}/${prefix}`, 'bip');
+      request = { ...req, subnet: formatSubnet(subnet), gateway: addr };
+    }
+    const routes = request.subnet === undefined ? await this.opts.host.routes() : [];
+    const record: NetworkRecord = { ...networkSpec(request, this.list(), routes, { id, ...(this.opts.pool !== undefined && { pool: this.opts.pool }), defaultNetwork: isDefault }), createdAt: new Date().toISOString() };
+    try {
+      await this.opts.host.ensureBridge(record.bridge, `${record.gateway}/${parseSubnet(record.subnet).prefix}`);
+      this.records.set(id, record);
+      await this.applyRules();
+      await atomicWriteFile(this.recordPath(id), `${JSON.stringify(record, null, 2)}\n`, 0o600);
+    } catch (err) {
+      // Nothing half-made: no record, no bridge, the rules as they were.
+      this.records.delete(id);
+      await this.opts.host.deleteLink(record.bridge).catch(() => undefined);
+      await this.applyRules().catch(() => undefined);
+      throw err;
+    }
+    return record;
+  }
+
+  /** Remove a network; refused while `users` (instance names) is not empty. */
+  remove(ref: string, users: (name: string) => string[]): Promise<void> {
+    return this.change(async () => {
+      const net = this.get(ref);
+      const using = users(net.name);
+      if (using.length > 0) throw conflict(`network ${net.name} is in use by ${using.length === 1 ? 'instance' : 'instances'} ${using.join(', ')}`);
+      unlinkSync(this.recordPath(net.id));
+      fsyncDir(this.opts.dir);
+      this.records.delete(net.id);
+      this.ipam.dropNetwork(net.id);
+      await this.opts.host.deleteLink(net.bridge);
+      await this.applyRules();
+    });
+  }
+
+  private change<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.changes.then(op, op);
+    this.changes = next.catch(() => undefined);
+    return next;
+  }
+
+  private serial<T>(instanceId: string, op: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(instanceId) ?? Promise.resolve();
+    const next = prev.then(op, op);
+    const tail = next.catch(() => undefined);
+    this.queues.set(instanceId, tail);
+    void tail.then(() => {
+      if (this.queues.get(instanceId) === tail) this.queues.delete(instanceId);
+    });
+    return next;
+  }
+
+  /** The whole table, replaced in one transaction; no networks: no table at all. */
+  private async applyRules(): Promise<void> {
+    const nets = this.list();
+    if (nets.length === 0) return this.opts.host.deleteTable();
+    if (nets.some((n) => !n.internal) && !this.forwardingEnabled) {
+      if (await this.opts.host.enableForwarding()) this.opts.log?.('IPv4 forwarding turned on (net.ipv4.ip_forward=1) for the egress of bridge networks');
+      this.forwardingEnabled = true;
+    }
+    await this.opts.host.applyNft(replaceScript(nets));
+  }
+
+  /** Join the instance's next run to a network: an address (`ip` or the next free one) and a tap on its bridge. */
+  attach(instanceId: string, name: string, ip?: string): Promise<Attachment> {
+    return this.serial(instanceId, async () => {
+      if (name === DEFAULT_NETWORK && !this.has(name)) {
+        await this.change(() => (this.has(name) ? Promise.resolve(this.get(name)) : this.make({ name }, true)));
+      }
+      const net = this.get(name);
+      if (ip !== undefined) checkStaticIp(net, ip);
+      const tap = tapName(instanceId);
+      // What an earlier run left (a crash between its exit and the detach) goes first.
+      await this.release(instanceId);
+      const address = this.ipam.allocate(net, instanceId, ip);
+      try {
+        await this.opts.host.addTap(tap, net.bridge, this.opts.tapOwner);
+      } catch (err) {
+        this.ipam.releaseFile(net.id, address);
+        throw err instanceof CunikError ? err : new CunikError('INTERNAL', `cannot attach to network ${net.name}: ${(err as Error).message}`);
+      }
+      this.emit('member', { action: 'attach', network: net, instanceId, ip: address });
+      return { network: net.name, tap, ip: address, prefix: parseSubnet(net.subnet).prefix, gateway: net.gateway, dns: this.dnsFor(net) };
+    });
+  }
+
+  /** The instance's VM is gone (or the start failed): its tap and addresses go. */
+  detach(instanceId: string): Promise<void> {
+    return this.serial(instanceId, () => this.release(instanceId));
+  }
+
+  private async release(instanceId: string): Promise<void> {
+    await this.opts.host.deleteLink(tapName(instanceId));
+    for (const a of this.ipam.releaseInstance(instanceId)) {
+      const network = this.records.get(a.network);
+      if (network) this.emit('member', { action: 'detach', network, instanceId, ip: a.ip });
+    }
+  }
+
+  /**
+   * At daemon start, after live restore: `running` are the instances whose VMs are alive. Their
+   * taps and addresses stay; every other tap, allocation and Cunik bridge goes; each network's
+   * bridge is made again if missing (a reboot) and the table is rewritten from the records.
+   */
+  async reconcile(running: Iterable<string>): Promise<{ taps: number; addresses: number; bridges: number }> {
+    const live = new Set(running);
+    const liveTaps = new Set([...live].map(tapName));
+    const out = { taps: 0, addresses: 0, bridges: 0 };
+    for (const t of await this.opts.host.links(TAP_PREFIX)) {
+      if (liveTaps.has(t)) continue;
+      await this.opts.host.deleteLink(t);
+      out.taps++;
+    }
+    for (const a of this.ipam.list()) {
+      if (live.has(a.instanceId) && this.records.has(a.network)) continue;
+      this.ipam.releaseFile(a.network, a.ip);
+      out.addresses++;
+    }
+    const bridges = new Set(this.list().map((n) => n.bridge));
+    for (const b of [...(await this.opts.host.links(BRIDGE_PREFIX)), ...(await this.opts.host.links('cunik0'))]) {
+      if (bridges.has(b)) continue;
+      await this.opts.host.deleteLink(b);
+      out.bridges++;
+    }
+    for (const n of this.list()) await this.opts.host.ensureBridge(n.bridge, `${n.gateway}/${parseSubnet(n.subnet).prefix}`);
+    await this.applyRules();
+    for (const a of this.ipam.list()) {
+      const network = this.records.get(a.network);
+      if (network) this.emit('member', { action: 'attach', network, instanceId: a.instanceId, ip: a.ip });
+    }
+    return out;
+  }
+
+  /** Addresses in use per network id (inspect). */
+  allocations(networkId: string): { ip: string; instanceId: string }[] {
+    return this.ipam.list().filter((a) => a.network === networkId).map(({ ip, instanceId }) => ({ ip, instanceId }));
+  }
+}

@@ -1,0 +1,155 @@
+// Bridge networks, the pure parts and the IPAM on a real file system: subnets, a create request's
+// checks, the nftables table's text, and allocations that never hand out an address twice (50
+// workers allocating at once).
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { hostRange, intToIp, netmask, overlaps, parseSubnet } from '../../src/network/bridge/cidr.js';
+import { Ipam } from '../../src/network/bridge/ipam.js';
+import { tapName } from '../../src/network/bridge/networks.js';
+import { replaceScript, rulesetText } from '../../src/network/bridge/nft.js';
+import { checkStaticIp, chooseSubnet, networkSpec, type NetworkRecord } from '../../src/network/bridge/spec.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'cunik-ipam-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const net = (over: Partial<NetworkRecord> = {}): NetworkRecord => ({
+  id: 'a'.repeat(64), name: 'front', driver: 'bridge', subnet: '10.213.5.0/24', gateway: '10.213.5.1', internal: false, labels: {}, bridge: 'cunikbr-aaaaaaa', createdAt: '2026-01-01T00:00:00.000Z', ...over,
+});
+
+test('subnets: parse, overlap, host range, netmask', () => {
+  assert.deepEqual(parseSubnet('10.213.0.0/24'), { base: 0x0ad50000, prefix: 24 });
+  for (const [text, why] of [['10.213.0.1/24', /host bits set \(did you mean 10\.213\.0\.0\/24\?\)/], ['10.0.0.0/31', /prefix length/], ['300.1.1.0/24', /not an IPv4 subnet/], ['fd00::/64', /not an IPv4 subnet/], ['10.0.0.0', /not an IPv4 subnet/]] as const) {
+    assert.throws(() => parseSubnet(text), why, text);
+  }
+  assert.equal(overlaps(parseSubnet('10.0.0.0/8'), parseSubnet('10.213.0.0/24')), true);
+  assert.equal(overlaps(parseSubnet('10.213.0.0/24'), parseSubnet('10.213.1.0/24')), false);
+  assert.deepEqual(hostRange(parseSubnet('10.213.0.0/24')), { first: 0x0ad50001, last: 0x0ad500fe });
+  assert.deepEqual(hostRange(parseSubnet('10.213.0.0/24'), parseSubnet('10.213.0.128/25')), { first: 0x0ad50080, last: 0x0ad500fe });
+  assert.equal(netmask(24), '255.255.255.0');
+  assert.equal(netmask(20), '255.255.240.0');
+  assert.equal(intToIp(0xc0000201), '192.0.2.1');
+});
+
+test('the pool: the first /24 that overlaps no other network and no host route', () => {
+  const pool = parseSubnet('10.213.0.0/16');
+  assert.equal(intToIp(chooseSubnet(pool, [])!.base), '10.213.0.0');
+  assert.equal(intToIp(chooseSubnet(pool, [parseSubnet('10.213.0.0/23'), parseSubnet('10.213.2.0/24')])!.base), '10.213.3.0');
+  assert.equal(chooseSubnet(pool, [parseSubnet('10.0.0.0/8')]), undefined);
+  const spec = networkSpec({ name: 'front' }, [net({ name: 'other', subnet: '10.213.0.0/24' })], ['default', '10.213.1.0/24', '10.213.2.7'], { id: 'b'.repeat(64) });
+  assert.equal(spec.subnet, '10.213.3.0/24');
+  assert.equal(spec.gateway, '10.213.3.1');
+  assert.equal(spec.bridge, 'cunikbr-bbbbbbb');
+  assert.throws(() => networkSpec({ name: 'x' }, [], ['10.213.0.0/16'], { id: 'c'.repeat(64) }), /no free subnet left in the pool 10\.213\.0\.0\/16: give one with --subnet/);
+  assert.equal(networkSpec({ name: 'bridge' }, [], [], { id: 'd'.repeat(64), defaultNetwork: true }).bridge, 'cunik0');
+});
+
+test('a create request: every refusal is one line', () => {
+  const others = [net()];
+  const cases: [Parameters<typeof networkSpec>[0], RegExp][] = [
+    [{ name: 'back', subnet: '10.213.5.128/25' }, /^subnet 10\.213\.5\.128\/25 overlaps 10\.213\.5\.0\/24 of network front$/],
+    [{ name: 'back', subnet: '10.0.0.0/8' }, /overlaps 10\.213\.5\.0\/24 of network front/],
+    [{ name: 'back', subnet: '10.214.0.0/24', gateway: '10.215.0.1' }, /^gateway 10\.215\.0\.1 is not a host address of subnet 10\.214\.0\.0\/24$/],
+    [{ name: 'back', subnet: '10.214.0.0/24', gateway: '10.214.0.255' }, /is not a host address/],
+    [{ name: 'back', subnet: '10.214.0.0/24', gateway: 'nope' }, /not an IPv4 address/],
+    [{ name: 'back', subnet: '10.214.0.0/24', ipRange: '10.214.1.0/25' }, /^ip range 10\.214\.1\.0\/25 is not inside subnet 10\.214\.0\.0\/24$/],
+    [{ name: 'front', subnet: '10.214.0.0/24' }, /^network front already exists$/],
+    [{ name: 'user' }, /reserved/],
+    [{ name: 'bridge' }, /reserved/],
+    [{ name: '-x' }, /invalid network name/],
+  ];
+  for (const [req, why] of cases) {
+    assert.throws(() => networkSpec(req, others, [], { id: 'e'.repeat(64) }), (err: Error) => why.test(err.message) && !err.message.includes('\n'), JSON.stringify(req));
+  }
+  const ok = networkSpec({ name: 'back', subnet: '10.214.0.0/24', gateway: '10.214.0.254', ipRange: '10.214.0.128/25', internal: true, labels: { a: 'b' } }, others, [], { id: 'f'.repeat(64) });
+  assert.deepEqual({ ...ok, id: undefined }, { id: undefined, name: 'back', driver: 'bridge', subnet: '10.214.0.0/24', gateway: '10.214.0.254', ipRange: '10.214.0.128/25', internal: true, labels: { a: 'b' }, bridge: 'cunikbr-fffffff' });
+});
+
+test('--ip: inside the subnet, not the gateway, network or broadcast address', () => {
+  assert.doesNotThrow(() => checkStaticIp(net(), '10.213.5.7'));
+  for (const [ip, why] of [['10.213.6.7', /is not a host address of network front \(10\.213\.5\.0\/24\)/], ['10.213.5.0', /not a host address/], ['10.213.5.255', /not a host address/], ['10.213.5.1', /is the gateway of network front/], ['x', /not an IPv4 address/]] as const) {
+    assert.throws(() => checkStaticIp(net(), ip), why, ip);
+  }
+});
+
+test('the nftables table: isolation, egress with masquerade, --internal without it', () => {
+  const nets = [net({ bridge: 'cunikbr-bbbbbbb', subnet: '10.213.1.0/24', internal: true }), net({ bridge: 'cunik0', subnet: '10.213.0.0/24' })];
+  assert.equal(rulesetText(nets), [
+    'table inet cunik {',
+    '  chain forward {',
+    '    type filter hook forward priority filter; policy accept;',
+    '    iifname "cunik0" oifname { "cunikbr-bbbbbbb" } drop',
+    '    iifname "cunik0" accept',
+    '    oifname "cunik0" ct state established,related accept',
+    '    oifname "cunik0" drop',
+    '    iifname "cunikbr-bbbbbbb" oifname { "cunik0" } drop',
+    '    iifname "cunikbr-bbbbbbb" oifname != "cunikbr-bbbbbbb" drop',
+    '    oifname "cunikbr-bbbbbbb" iifname != "cunikbr-bbbbbbb" drop',
+    '  }',
+    '  chain postrouting {',
+    '    type nat hook postrouting priority srcnat; policy accept;',
+    '    ip saddr 10.213.0.0/24 oifname != "cunik0" masquerade',
+    '  }',
+    '}',
+    '',
+  ].join('\n'));
+  assert.equal(rulesetText([]), 'table inet cunik {\n  chain forward {\n    type filter hook forward priority filter; policy accept;\n  }\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n  }\n}\n');
+  assert.match(replaceScript(nets), /^table inet cunik\ndelete table inet cunik\ntable inet cunik \{\n/);
+  assert.throws(() => rulesetText([net({ bridge: 'x"; flush ruleset; "' })]), /not an interface name/);
+});
+
+test('taps are named after the instance, within IFNAMSIZ', () => {
+  assert.equal(tapName('0123456789abcdef'.repeat(4)), 'cunikt012345678');
+  assert.equal(tapName('0123456789abcdef'.repeat(4)).length, 15);
+});
+
+test('IPAM: one file per address; --ip; none left; release', () => {
+  const ipam = new Ipam(join(tmp, 'one'));
+  const small = net({ subnet: '10.213.5.0/29', gateway: '10.213.5.1' }); // hosts .1-.6, .1 the gateway
+  assert.equal(ipam.allocate(small, 'i1'), '10.213.5.2');
+  assert.equal(ipam.allocate(small, 'i2', '10.213.5.5'), '10.213.5.5');
+  assert.throws(() => ipam.allocate(small, 'i3', '10.213.5.5'), { message: 'address 10.213.5.5 of network front is already in use' });
+  assert.equal(ipam.allocate(small, 'i3'), '10.213.5.3');
+  assert.equal(ipam.allocate(small, 'i4'), '10.213.5.4');
+  assert.equal(ipam.allocate(small, 'i5'), '10.213.5.6');
+  assert.throws(() => ipam.allocate(small, 'i6'), /no free address left in network front \(10\.213\.5\.0\/29\)/);
+  assert.equal(readFileSync(join(tmp, 'one', small.id, '10.213.5.3'), 'utf8'), 'i3');
+  assert.deepEqual(ipam.releaseInstance('i3').map((a) => a.ip), ['10.213.5.3']);
+  assert.equal(ipam.allocate(small, 'i6'), '10.213.5.3');
+  assert.equal(ipam.list().length, 5);
+  // A file a crash left empty is an allocation nobody holds: the reconcile sweeps it.
+  writeFileSync(join(tmp, 'one', small.id, '10.213.5.9'), '');
+  assert.deepEqual(ipam.list().find((a) => a.ip === '10.213.5.9'), { network: small.id, ip: '10.213.5.9', instanceId: '' });
+  const ranged = net({ id: 'b'.repeat(64), ipRange: '10.213.5.128/25' });
+  assert.equal(ipam.allocate(ranged, 'r1'), '10.213.5.128');
+});
+
+test('IPAM: 50 allocations at once (50 threads) get 50 different addresses', { timeout: 60_000 }, async () => {
+  const dir = join(tmp, 'parallel');
+  const ipamUrl = new URL('../../src/network/bridge/ipam.js', import.meta.url).href;
+  const record = net();
+  const start = new SharedArrayBuffer(4);
+  const workers = Array.from({ length: 50 }, (_, i) => new Worker(`
+    const { workerData, parentPort } = require('node:worker_threads');
+    import(workerData.ipamUrl).then(({ Ipam }) => {
+      const flag = new Int32Array(workerData.start);
+      parentPort.postMessage('ready');
+      Atomics.wait(flag, 0, 0);
+      parentPort.postMessage(new Ipam(workerData.dir).allocate(workerData.record, 'inst' + workerData.i));
+    });`, { eval: true, workerData: { ipamUrl, dir, record, i, start } }));
+  const results = workers.map((w) => new Promise<string>((resolve, reject) => {
+    w.on('message', (m: string) => m !== 'ready' && resolve(m));
+    w.on('error', reject);
+  }));
+  await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
+  Atomics.store(new Int32Array(start), 0, 1);
+  Atomics.notify(new Int32Array(start), 0);
+  const ips = await Promise.all(results);
+  await Promise.all(workers.map((w) => w.terminate()));
+  assert.equal(new Set(ips).size, 50);
+  assert.equal(readdirSync(join(dir, record.id)).length, 50);
+  assert.ok(!ips.includes('10.213.5.1'), 'never the gateway');
+});
