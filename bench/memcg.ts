@@ -4,7 +4,8 @@
 // host-wide MemAvailable (the earlier method) moved by hundreds of MiB while other people's builds
 // ran on the same host, more than 30 idle VMs hold (a density run read -1.3 MiB per instance).
 // Needs root and the memory controller (cgroup v2's memory.current or v1's memory.usage_in_bytes);
-// `create` returns undefined otherwise.
+// `create` returns undefined otherwise. The group is made inside this process's own memory cgroup,
+// so the processes moved into it stay under whatever holds (and limits) the bench.
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -19,9 +20,14 @@ export class MemoryGroup {
 
   /** A new, empty group named `name` (unique to this process), or undefined where there is none to make. */
   static create(name: string): MemoryGroup | undefined {
-    const v2 = existsSync(join(V2, 'cgroup.controllers')) && readFileSync(join(V2, 'cgroup.subtree_control'), 'utf8').split(/\s+/).includes('memory');
-    const base = v2 ? V2 : existsSync(join(V1, 'memory.usage_in_bytes')) ? V1 : undefined;
-    if (base === undefined) return undefined;
+    // /proc/self/cgroup: "0::/path" (v2), "N:memory:/path" (v1's memory hierarchy).
+    const mine = readFileSync('/proc/self/cgroup', 'utf8').split('\n').map((l) => l.split(':'));
+    const v2 = existsSync(join(V2, 'cgroup.controllers'));
+    const own = mine.find((f) => (v2 ? f[0] === '0' : f[1]?.split(',').includes('memory')))?.[2];
+    const base = own === undefined ? undefined : join(v2 ? V2 : V1, own);
+    if (base === undefined || !existsSync(join(base, v2 ? 'memory.current' : 'memory.usage_in_bytes'))) return undefined;
+    // v2: a process may not sit in a group whose children have controllers; the memory controller must be on for children.
+    if (v2 && !readFileSync(join(base, 'cgroup.subtree_control'), 'utf8').split(/\s+/).includes('memory')) return undefined;
     const dir = join(base, `${name}-${process.pid}`);
     try {
       mkdirSync(dir);
