@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1 --expose-gc
 import { main } from '../dist/src/hub/main.js';
 
 main(process.argv).catch((err) => {

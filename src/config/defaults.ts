@@ -49,3 +49,11 @@ export const VERSION = '0.1.0';
  * (137 against 112 MiB after 40 lists).
  */
 export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=4'];
+
+/**
+ * Node flags for cunik-hub (also in bin/cunik-hub.js's first line). --expose-gc: the hub collects
+ * the dead chunks of the blobs streaming through it (src/hub/memory.ts), which V8 alone leaves
+ * to pile up by tens of MiB. A small young generation: the hub's garbage is those chunks' small
+ * wrappers, and 16 MiB semi-spaces only cost resident memory.
+ */
+export const HUB_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc'];

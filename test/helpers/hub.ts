@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { installRoot } from '../../src/config/defaults.js';
+import { HUB_NODE_FLAGS, installRoot } from '../../src/config/defaults.js';
 import { killOnExitSignal } from './cleanup.js';
 
 export const hubBin = join(installRoot(), 'bin', 'cunik-hub.js');
@@ -31,7 +31,7 @@ export async function startHub(opts: { root?: string; dir?: string; args?: strin
     writeFileSync(join(dir, 'config.yaml'), opts.config);
     args.push('--config', join(dir, 'config.yaml'));
   }
-  const proc = spawn(process.execPath, [hubBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...HUB_NODE_FLAGS, hubBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   killOnExitSignal(proc); // a killed test leaves no hub behind
   if (process.env['CUNIK_HUB_TRACE'] === '1') proc.stderr!.pipe(process.stderr);
   let out = '';

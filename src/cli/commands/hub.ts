@@ -4,10 +4,10 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { installRoot } from '../../config/defaults.js';
+import { HUB_NODE_FLAGS, installRoot } from '../../config/defaults.js';
 
 function runHub(args: string[]): Promise<never> {
-  const child = spawn(process.execPath, [join(installRoot(), 'bin', 'cunik-hub.js'), ...args], { stdio: 'inherit' });
+  const child = spawn(process.execPath, [...HUB_NODE_FLAGS, join(installRoot(), 'bin', 'cunik-hub.js'), ...args], { stdio: 'inherit' });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
   return new Promise((_resolve, reject) => {
     child.on('error', reject);
