@@ -6,6 +6,16 @@ import type { ImageBootInfo, InstanceBootConfig, InstanceVolume } from './types.
 
 export { machineFor } from './generic.js';
 
+/**
+ * argv[0] for guests that read it from their command line (multiboot: QEMU puts the -kernel file
+ * name there, BootSpec.kernelName): the image's name when it is a plain file name, else "app".
+ * Never a host path: it means nothing in the guest and would show the daemon's layout.
+ */
+export function programName(image: ImageBootInfo): string {
+  const name = image.name;
+  return name !== undefined && /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/.test(name) ? name : 'app';
+}
+
 /** The instance's args when given, else the image's defaults (Docker's CMD rule). */
 export const appArgs = (image: ImageBootInfo, instance: InstanceBootConfig): string[] =>
   instance.args.length > 0 ? [...instance.args] : [...image.args];

@@ -8,9 +8,12 @@
 //   so an odd status s means the unikernel returned (s - 1) / 2. Status 0 is a plain QEMU exit
 //   (guest reset with -no-reboot, or QMP quit); a signal maps to 128 + signal number (shell rule).
 // - Volumes are refused: nothing tells such a kernel where to mount a device.
+// - Kernel name: a multiboot loader writes the kernel's file name first on the command line, so
+//   QEMU is given the kernel under the image's name (BootSpec.kernelName; PVH passes no name).
 import { signalNumber } from '../util/signals.js';
 import { invalid } from '../errors.js';
 import type { BootSpec, MachineType, VmExit } from '../vmm/types.js';
+import { programName } from './common.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
 
 const machines: readonly MachineType[] = ['microvm', 'pc', 'q35'];
@@ -37,7 +40,7 @@ export const generic: FamilyAdapter = {
     if ((instance.volumes ?? []).length > 0) throw invalid('generic: volumes are not supported (the kernel is told of no mount points)', 'volumes');
     return {
       machine,
-      ...(image.kernelPath !== undefined && { kernel: image.kernelPath }),
+      ...(image.kernelPath !== undefined && { kernel: image.kernelPath, kernelName: programName(image) }),
       ...(image.initrdPath !== undefined && { initrd: image.initrdPath }),
       cmdline: [...env, ...args].join(' '),
       disks: [],

@@ -6,7 +6,8 @@
 //   its multiboot command line to the kernel as bootargs.
 // - Command line: "[KERNEL_ARGS] [--] [APP_ARGS]" (README), split like a POSIX shell (Shlex in
 //   env/mod.rs), so words are shell-quoted. The first plain word is taken as the image path, and
-//   QEMU's multiboot loader puts the loader's path there. Kernel args used: -freq MHZ (the TSC
+//   QEMU's multiboot loader puts the -kernel argument there: the loader is given to QEMU under
+//   the image's name (BootSpec.kernelName), not a host path. Kernel args used: -freq MHZ (the TSC
 //   frequency, from instance.tscKhz, so the kernel need not measure it), -ip ADDR -mask NETMASK
 //   -gateway GW for a static address (DHCP otherwise), env=KEY=VALUE per variable; app args
 //   follow "--".
@@ -18,7 +19,7 @@
 //   qemu_exit), so QEMU exits 3 for success (code 0) and 1 for any failure: mapped to 1 and marked
 //   unknown, as the app's own code is not reported. Status 0 (ACPI power-off, SIGTERM) is unknown.
 import type { BootSpec, VmExit } from '../vmm/types.js';
-import { appArgs, appEnv, devices, machineFor, netmask, nicsOf, pciFirmware, refuse, requireFile, shQuote, sizing, staticIp, volumesOf } from './common.js';
+import { appArgs, appEnv, devices, machineFor, netmask, nicsOf, pciFirmware, programName, refuse, requireFile, shQuote, sizing, staticIp, volumesOf } from './common.js';
 import { NO_REPORT, signalStatus } from './exit.js';
 import type { ExitStatus, FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
 
@@ -59,6 +60,7 @@ export const hermit: FamilyAdapter = {
     return {
       machine,
       kernel: loader,
+      kernelName: programName(image),
       modules: [{ path: app }],
       cmdline: words.join(' '),
       disks: [],

@@ -7,8 +7,9 @@
 //   the module's command line the kernel's (chainload/service.cpp promote_mod_to_kernel). A 32-bit
 //   service (kernel only) boots directly.
 // - Args: Service::start splits the command line at whitespace into main()'s argv with no quoting
-//   (service_stub.cpp), argv[0] being the first word: the -kernel path (QEMU's multiboot loader)
-//   or, chainloaded, the module path. Args with blanks, and commas in a module's line (QEMU splits
+//   (service_stub.cpp), argv[0] being the first word: the -kernel argument (QEMU's multiboot
+//   loader) or, chainloaded, the module's file name; QEMU is given that file under the image's
+//   name (BootSpec.kernelName, ModuleSpec.name), so argv[0] is the image's name, not a host path. Args with blanks, and commas in a module's line (QEMU splits
 //   -initrd at commas), are refused. No environment can be passed.
 // - Network: the service configures its interfaces itself (DHCP or its config.json, built in), so
 //   only NICs are attached (virtio-net-pci); a static address given to the instance is not passed.
@@ -19,7 +20,7 @@
 //   (musl/exit.cpp, platform.cpp __arch_poweroff): QEMU exits 0, code unknown. The service does
 //   not act on the ACPI power button, so stop goes to SIGTERM.
 import type { BootSpec } from '../vmm/types.js';
-import { appArgs, appEnv, blockDisks, blockVolumesOnly, devices, machineFor, nicsOf, pciFirmware, plainWords, refuse, requireFile, sizing } from './common.js';
+import { appArgs, appEnv, blockDisks, blockVolumesOnly, devices, machineFor, nicsOf, pciFirmware, plainWords, programName, refuse, requireFile, sizing } from './common.js';
 import { unknownExitStatus } from './exit.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
 
@@ -41,7 +42,9 @@ export const includeos: FamilyAdapter = {
     return {
       machine,
       kernel,
-      ...(chainload && { modules: [{ path: image.initrdPath!, ...(args.length > 0 && { cmdline: args.join(' ') }) }] }),
+      ...(chainload
+        ? { modules: [{ path: image.initrdPath!, name: programName(image), ...(args.length > 0 && { cmdline: args.join(' ') }) }] }
+        : { kernelName: programName(image) }),
       cmdline: chainload ? '' : args.join(' '),
       disks,
       ...sizing(image, instance),

@@ -24,7 +24,7 @@
 //   its own. The runtime reads the code from those lines (rumprunExitFromConsole; a panic is 255)
 //   and stops the VM once one is printed (instances/console-exit.ts). Stop: SIGTERM.
 import type { BootSpec } from '../vmm/types.js';
-import { appArgs, appEnv, blockDisks, blockVolumesOnly, devices, machineFor, nicsOf, pciFirmware, refuse, requireFile, sizing, staticIp } from './common.js';
+import { appArgs, appEnv, blockDisks, blockVolumesOnly, devices, machineFor, nicsOf, pciFirmware, programName, refuse, requireFile, sizing, staticIp } from './common.js';
 import { unknownExitStatus } from './exit.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
 
@@ -78,7 +78,7 @@ export const rumprun: FamilyAdapter = {
     });
     blocks.forEach((v, i) =>
       parts.push(`"blk": {"source": "dev", "path": "/dev/ld${i}a", "fstype": "blk", "mountpoint": ${field(v.target, 'volumes')}}`));
-    const argv = [image.name ?? 'app', ...appArgs(image, instance)].map(rumprunWord).join(' ');
+    const argv = [programName(image), ...appArgs(image, instance)].map(rumprunWord).join(' ');
     parts.push(`"cmdline": ${jsonRaw(argv)}`);
     const machine = machineFor(image, 'pc');
     const disks = blockDisks(blocks);
@@ -86,6 +86,8 @@ export const rumprun: FamilyAdapter = {
     return {
       machine,
       kernel,
+      // The word before the JSON (QEMU's multiboot loader puts the -kernel argument there): no host path either.
+      kernelName: programName(image),
       cmdline: `{${parts.join(', ')}}`,
       disks,
       ...sizing(image, instance),

@@ -12,7 +12,7 @@
 //   next one; one is required); networks beyond the declared ones are not attached. An image
 //   without the label (imported before) gets the first NIC and one block volume.
 // - Command line: Solo5 drops the first word, the opaque name QEMU's multiboot loader puts there
-//   (bindings/virtio/platform.c), and hands the rest to the app as one string; mirage-bootvar splits
+//   (bindings/virtio/platform.c; the image's name, BootSpec.kernelName, as for every multiboot family), and hands the rest to the app as one string; mirage-bootvar splits
 //   it at blanks with no quoting, so args with blanks are refused. Leading --solo5:quiet|error|
 //   warn|info|debug set the log level (bindings/cmdline.c).
 // - Network: MirageOS takes --ipv4=ADDR/PREFIX and --ipv4-gateway=GW (lib_runtime/
@@ -31,7 +31,7 @@
 //   SOLO5_EXIT_ABORT, 255 (include/solo5.h). Without such a line (--solo5:quiet) it is unknown: 0
 //   with known=false. No ACPI power button: stop goes straight to SIGTERM.
 import type { BootSpec, DiskSpec, NicSpec } from '../vmm/types.js';
-import { appArgs, appEnv, blockDisks, blockVolumesOnly, devices, machineFor, nicsOf, pciFirmware, plainWords, refuse, requireFile, sizing, staticIp } from './common.js';
+import { appArgs, appEnv, blockDisks, blockVolumesOnly, devices, machineFor, nicsOf, pciFirmware, plainWords, programName, refuse, requireFile, sizing, staticIp } from './common.js';
 import { unknownExitStatus } from './exit.js';
 import { parseSolo5DevicesLabel, type Solo5Device } from './solo5-manifest.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig, InstanceVolume } from './types.js';
@@ -112,6 +112,7 @@ export const solo5: FamilyAdapter = {
     return {
       machine,
       kernel,
+      kernelName: programName(image),
       cmdline: words.join(' '),
       disks,
       ...sizing(image, instance),

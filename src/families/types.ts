@@ -5,7 +5,7 @@ export interface ImageBootInfo {
   family: string;
   /**
    * The image's name: the last part of its first repository (nginx for docker.io/library/nginx:1.25),
-   * else its short id. For guests that take a program name as argv[0] (rumprun).
+   * else its short id. argv[0] of multiboot guests (families/common.ts: programName).
    */
   name?: string;
   /** multiboot | pvh | linux | disk */

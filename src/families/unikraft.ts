@@ -2,8 +2,9 @@
 // unikraft/unikraft (RELEASE-0.17.0 and staging) unless said otherwise:
 // - Machine: pc unless org.cunik.machine says otherwise: 0.16.x asserts at once on microvm
 //   ("Assertion failure: ml->flags == mr->flags", plat/common/memory.c).
-// - argv[0] is the first command-line word, which QEMU's multiboot loader sets to the -kernel path
-//   (hw/i386/multiboot.c), so the adapter never adds one.
+// - argv[0] is the first command-line word, which QEMU's multiboot loader sets to the -kernel
+//   argument (hw/i386/multiboot.c), so the adapter never adds one: QEMU is given the kernel under
+//   the image's name (BootSpec.kernelName), which the app then sees as argv[0].
 // - Library parameters: "lib.param=value ... -- app args" (lib/ukboot/early_init.c): parameters are
 //   parsed only if a "--" follows them, and then dropped from argv; an unknown one is warned about
 //   and skipped (lib/uklibparam/parser.c). So "--" is written only with parameters, and app args
@@ -32,7 +33,7 @@
 //   initialize the HWRNG (-95)"): it is started only under KVM. Without the label (an image
 //   imported before, or a kernel without the section) every library is assumed present.
 import type { BootSpec, NicSpec, VmExit } from '../vmm/types.js';
-import { appArgs, appEnv, devices, machineFor, nicsOf, refuse, requireFile, seabios, shareSpecs, shQuote, sizing, staticIp, volumesOf } from './common.js';
+import { appArgs, appEnv, devices, machineFor, nicsOf, programName, refuse, requireFile, seabios, shareSpecs, shQuote, sizing, staticIp, volumesOf } from './common.js';
 import { signalStatus } from './exit.js';
 import { parseUnikraftLibsLabel } from './unikraft-libinfo.js';
 import type { ExitStatus, FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
@@ -102,6 +103,7 @@ export const unikraft: FamilyAdapter = {
     return {
       machine,
       kernel,
+      kernelName: programName(image),
       cmdline: words.join(' '),
       disks: [],
       ...sizing(image, instance),

@@ -92,12 +92,22 @@ export interface ShareSpec {
 export interface ModuleSpec {
   path: string;
   cmdline?: string;
+  /** The file name the guest sees first on the module's command line (as BootSpec.kernelName). */
+  name?: string;
 }
 
 export interface BootSpec {
   machine: MachineType;
   /** Path to the kernel file (multiboot/PVH ELF, bzImage, vmlinux). */
   kernel?: string;
+  /**
+   * The file name the guest is told its kernel has. QEMU's multiboot loader writes the -kernel
+   * argument, as given, first on the kernel's command line (hw/i386/multiboot.c), and multiboot
+   * guests take that word for argv[0]: with a name, the driver gives QEMU the kernel under it, in
+   * the directory QEMU runs in, so no host path reaches the guest. A plain file name (letters,
+   * digits, '.', '_', '-', '+').
+   */
+  kernelName?: string;
   initrd?: string;
   /** Kernel command line (-append). */
   cmdline: string;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { appEnv, netmask, shQuote } from '../../src/families/common.js';
+import { appEnv, netmask, programName, shQuote } from '../../src/families/common.js';
 import { consoleExit, debugExitStatus, exitStatusOf } from '../../src/families/exit.js';
 import type { FamilyAdapter } from '../../src/families/types.js';
 import { instanceExitStatus } from '../../src/instances/exit-status.js';
@@ -78,4 +78,39 @@ test('instanceExitStatus: where each code comes from (guest, signal, unknown, co
   instanceExitStatus(generic, { status: 7, signal: null }, () => ((read = true), ''));
   assert.equal(read, false, 'families without the hook never read the console');
   assert.equal(consoleExit(generic, 'bye 2\n'), undefined);
+});
+
+test('argv[0]: every multiboot family gives QEMU the kernel (or chainloaded service) under the image\'s name, never a host path', () => {
+  const files = { kernelPath: '/var/lib/cunik/instances/abc/kernel' };
+  const cases: Array<[string, Partial<Parameters<typeof image>[1]>, { kernelName?: string; moduleName?: string }]> = [
+    ['generic', files, { kernelName: 'nginx' }],
+    ['unikraft', files, { kernelName: 'nginx' }],
+    ['solo5', files, { kernelName: 'nginx' }],
+    ['rumprun', files, { kernelName: 'nginx' }],
+    ['includeos', files, { kernelName: 'nginx' }],
+    ['includeos', { ...files, initrdPath: '/var/lib/cunik/instances/abc/initrd' }, { moduleName: 'nginx' }],
+    ['hermit', { ...files, initrdPath: '/var/lib/cunik/instances/abc/initrd' }, { kernelName: 'nginx' }],
+    // Not multiboot: QEMU passes them no file name.
+    ['linux', { boot: 'linux', kernelPath: '/i/vmlinux', initrdPath: '/i/initrd' }, {}],
+    ['nanos', { boot: 'disk', kernelPath: '/i/disk', diskPath: '/i/disk' }, {}],
+    ['osv', { boot: 'disk', kernelPath: '/i/disk', diskPath: '/i/disk', labels: { 'org.cunik.disk-format': 'qcow2' } }, {}],
+  ];
+  for (const [family, patch, want] of cases) {
+    const spec = familyAdapter(family).bootSpec(image(family, { name: 'nginx', ...patch }), instance());
+    assert.equal(spec.kernelName, want.kernelName, `${family}: kernelName`);
+    assert.equal(spec.modules?.[0]?.name, want.moduleName, `${family}: module name`);
+  }
+});
+
+test('programName: the image\'s name when it is a plain file name, else "app"', () => {
+  const cases: Array<[string | undefined, string]> = [
+    ['nginx', 'nginx'],
+    ['my-app_1.2', 'my-app_1.2'],
+    [undefined, 'app'],
+    ['', 'app'],
+    ['..', 'app'],
+    ['a/b', 'app'],
+    ['-x', 'app'],
+  ];
+  for (const [name, want] of cases) assert.equal(programName(image('generic', name === undefined ? {} : { name })), want, String(name));
 });

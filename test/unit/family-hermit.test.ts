@@ -12,7 +12,7 @@ runCases(hermit, [
     name: 'loader as kernel, app as module, exit device at 0xf4',
     image: img,
     spec: { machine: 'pc', powerdown: 'none', debugExit: true, modules: [{ path: '/i/app' }] },
-    argv: ['-M', 'pc', '-bios', '/usr/share/qemu/qboot.rom', '-kernel', '/i/hermit-loader', '-initrd', '/i/app', ...EXIT],
+    argv: ['-M', 'pc', '-bios', '/usr/share/qemu/qboot.rom', '-kernel', 'app', '-initrd', '/i/app', ...EXIT],
   },
   {
     name: '-freq from the TSC, -ip/-mask/-gateway, env=, args after "--" (shell-quoted)',
@@ -20,7 +20,7 @@ runCases(hermit, [
     instance: { tscKhz: 2000000, args: ['hello world', 'x'], networks: [userNet({ ip: '10.0.5.3', prefix: 24, gateway: '10.0.5.1' })] },
     spec: { firmware: 'seabios' },
     argv: [
-      '-M', 'pc', '-kernel', '/i/hermit-loader', '-initrd', '/i/app',
+      '-M', 'pc', '-kernel', 'app', '-initrd', '/i/app',
       '-append', "-freq 2000 -ip 10.0.5.3 -mask 255.255.255.0 -gateway 10.0.5.1 env=RUST_LOG=info -- 'hello world' x",
       '-netdev', 'user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80', '-device', 'virtio-net-pci,netdev=net0,romfile=',
       ...EXIT,

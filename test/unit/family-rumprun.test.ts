@@ -11,7 +11,7 @@ runCases(rumprun, [
     name: 'JSON config on the command line: cmdline with argv[0] = the image name (not a host path), no exit device, qboot without devices',
     image: img,
     spec: { machine: 'pc', powerdown: 'none', debugExit: false },
-    argv: ['-M', 'pc', '-bios', '/usr/share/qemu/qboot.rom', '-kernel', '/i/nginx.bin', '-append', '{"cmdline": "nginx -c /data/conf/nginx.conf"}'],
+    argv: ['-M', 'pc', '-bios', '/usr/share/qemu/qboot.rom', '-kernel', 'nginx', '-append', '{"cmdline": "nginx -c /data/conf/nginx.conf"}'],
   },
   {
     name: 'env keys, static and DHCP nets, a block volume, quoted words; SeaBIOS with devices',
@@ -24,7 +24,7 @@ runCases(rumprun, [
     },
     spec: { firmware: 'seabios' },
     argv: [
-      '-M', 'pc', '-kernel', '/i/nginx.bin',
+      '-M', 'pc', '-kernel', 'nginx',
       '-append', '{"env": "A=1", "env": "B=x y", '
         + '"net": {"if": "vioif0", "type": "inet", "method": "static", "addr": "10.0.2.15", "mask": "24", "gw": "10.0.2.2"}, '
         + '"net": {"if": "vioif1", "type": "inet", "method": "dhcp"}, '

@@ -16,20 +16,20 @@ runCases(solo5, [
     image: { ...img, labels: { 'org.cunik.solo5.devices': '' } },
     instance: { ...net, args: ['--solo5:quiet', 'Hello_Solo5'] },
     spec: { machine: 'pc', powerdown: 'none', debugExit: true, debugExitPort: 0x501 },
-    argv: ['-M', 'pc', '-bios', '/usr/share/qemu/qboot.rom', '-kernel', '/i/unikernel.virtio', '-append', '--solo5:quiet Hello_Solo5', ...EXIT],
+    argv: ['-M', 'pc', '-bios', '/usr/share/qemu/qboot.rom', '-kernel', 'app', '-append', '--solo5:quiet Hello_Solo5', ...EXIT],
   },
   {
     name: 'a declared net device: one NIC in PCI slot 2, SeaBIOS, Mirage --ipv4 args before the app args; a second network is not attached',
     image: { ...img, labels: { 'org.cunik.solo5.devices': 'net:service' }, args: ['--hello=world'] },
     instance: { networks: [...net.networks, userNet()] },
     spec: { firmware: 'seabios' },
-    argv: ['-M', 'pc', '-kernel', '/i/unikernel.virtio', '-append', '--ipv4=10.0.2.15/24 --ipv4-gateway=10.0.2.2 --hello=world', NET[0]!, NET[1]!, NET[2]!, `${NET[3]},addr=0x2`, ...EXIT],
+    argv: ['-M', 'pc', '-kernel', 'app', '-append', '--ipv4=10.0.2.15/24 --ipv4-gateway=10.0.2.2 --hello=world', NET[0]!, NET[1]!, NET[2]!, `${NET[3]},addr=0x2`, ...EXIT],
   },
   {
     name: 'no label (an image imported before manifests were read): the first NIC, no slot, --ipv4 given',
     image: img,
     instance: net,
-    argv: ['-M', 'pc', '-kernel', '/i/unikernel.virtio', '-append', '--ipv4=10.0.2.15/24 --ipv4-gateway=10.0.2.2', ...NET, ...EXIT],
+    argv: ['-M', 'pc', '-kernel', 'app', '-append', '--ipv4=10.0.2.15/24 --ipv4-gateway=10.0.2.2', ...NET, ...EXIT],
   },
   {
     name: 'ipv4-args=off (not a Mirage unikernel): NIC only',
@@ -43,7 +43,7 @@ runCases(solo5, [
     instance: { ...net, volumes: [{ kind: 'block', source: '/v/disk.img', target: '/storage', readonly: false }] },
     spec: { firmware: 'seabios', nics: undefined },
     argv: [
-      '-M', 'pc', '-kernel', '/i/unikernel.virtio',
+      '-M', 'pc', '-kernel', 'app',
       '-drive', 'if=none,id=disk0,file=/v/disk.img,format=raw,readonly=off', '-device', 'virtio-blk-pci,drive=disk0,serial=vol0,addr=0x2',
       ...EXIT,
     ],
@@ -59,7 +59,7 @@ runCases(solo5, [
       ],
     },
     argv: [
-      '-M', 'pc', '-kernel', '/i/unikernel.virtio', '-append', '--ipv4=10.0.2.15/24 --ipv4-gateway=10.0.2.2',
+      '-M', 'pc', '-kernel', 'app', '-append', '--ipv4=10.0.2.15/24 --ipv4-gateway=10.0.2.2',
       '-drive', 'if=none,id=disk0,file=/v/a.img,format=raw,readonly=off', '-device', 'virtio-blk-pci,drive=disk0,serial=vol0,addr=0x2',
       '-drive', 'if=none,id=disk1,file=/v/logs.img,format=raw,readonly=on', '-device', 'virtio-blk-pci,drive=disk1,serial=vol1,addr=0x4',
       NET[0]!, NET[1]!, NET[2]!, `${NET[3]},addr=0x3`,

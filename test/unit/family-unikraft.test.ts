@@ -13,13 +13,13 @@ runCases(unikraft, [
     name: 'defaults: pc with SeaBIOS (never qboot), args without "--", isa-debug-exit at 0x501',
     image: img,
     spec: { machine: 'pc', firmware: 'seabios', powerdown: 'none', debugExit: true, debugExitPort: 0x501 },
-    argv: ['-M', 'pc', '-kernel', '/i/kernel', '-append', '-c /etc/nginx.conf', ...EXIT],
+    argv: ['-M', 'pc', '-kernel', 'app', '-append', '-c /etc/nginx.conf', ...EXIT],
   },
   {
     name: 'args are shell-quoted (uk_argnparse)',
     image: img,
     instance: { args: ['hello world', "it's", 'x'] },
-    argv: ['-M', 'pc', '-kernel', '/i/kernel', '-append', `'hello world' 'it'"'"'s' x`, ...EXIT],
+    argv: ['-M', 'pc', '-kernel', 'app', '-append', `'hello world' 'it'"'"'s' x`, ...EXIT],
   },
   {
     name: 'env.vars list, then "--" and the args',
@@ -36,7 +36,7 @@ runCases(unikraft, [
       args: ['--', 'x'],
     },
     argv: [
-      '-M', 'pc', '-kernel', '/i/kernel',
+      '-M', 'pc', '-kernel', 'app',
       '-append', 'netdev.ip=10.0.2.15/24:10.0.2.2:10.0.2.3:1.1.1.1 netdev.ip=172.17.0.5/16 vfs.fstab=[ vol0:/var/www:9pfs ] -- -- x',
       '-fsdev', 'local,id=fs0,path=/srv/www,security_model=mapped-xattr,multidevs=remap,readonly=on', '-device', 'virtio-9p-pci,fsdev=fs0,mount_tag=vol0',
       '-netdev', 'user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80', '-device', 'virtio-net-pci,netdev=net0,romfile=',
@@ -53,7 +53,7 @@ runCases(unikraft, [
   {
     name: 'microvm when the image says so (no firmware choice there)',
     image: { ...img, labels: { 'org.cunik.machine': 'microvm' } },
-    argv: ['-M', 'microvm,x-option-roms=off,isa-serial=on,rtc=off,pit=off,pic=off,acpi=off,pcie=off', '-kernel', '/i/kernel', '-append', '-c /etc/nginx.conf', ...EXIT],
+    argv: ['-M', 'microvm,x-option-roms=off,isa-serial=on,rtc=off,pit=off,pic=off,acpi=off,pcie=off', '-kernel', 'app', '-append', '-c /etc/nginx.conf', ...EXIT],
   },
   { name: 'refuses block volumes', image: img, instance: { volumes: [{ kind: 'block', source: '/v', target: '/d', readonly: false }] }, throws: /block volumes/ },
   { name: 'refuses "--" in args without parameters', image: img, instance: { args: ['a', '--', 'b'] }, throws: /"--"/ },
@@ -75,7 +75,7 @@ runCases(unikraft, [
     image: libs(HELLO),
     instance: { networks: [{ ...dhcpNoPorts, ip: '10.0.2.15', prefix: 24, gateway: '10.0.2.2', dns: ['10.0.2.3'] }] },
     spec: { cmdline: '-c /etc/nginx.conf', nics: undefined, kvmOnly: undefined },
-    argv: ['-M', 'pc', '-kernel', '/i/kernel', '-append', '-c /etc/nginx.conf', ...EXIT],
+    argv: ['-M', 'pc', '-kernel', 'app', '-append', '-c /etc/nginx.conf', ...EXIT],
   },
   { name: 'without libuklibparam "--" is an ordinary arg', image: libs(`${HELLO},libuknetdev`), instance: { args: ['a', '--', 'b'] }, spec: { cmdline: 'a -- b' } },
   { name: 'libuknetdev without libuklibparam: the NIC, DHCP (no netdev.ip)', image: libs(`${HELLO},libuknetdev`), instance: { networks: [{ ...dhcpNoPorts, ip: '10.0.2.15', prefix: 24 }] }, spec: { cmdline: '-c /etc/nginx.conf', nics: [dhcpNoPorts.nic] } },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CunikError } from '../../src/errors.js';
-import { MICROVM_MACHINE, qemuArgv, qemuOptValue, qmpArg, type QemuArgvOptions } from '../../src/vmm/qemu/argv.js';
+import { bootLinks, MICROVM_MACHINE, qemuArgv, qemuOptValue, qmpArg, type QemuArgvOptions } from '../../src/vmm/qemu/argv.js';
 import type { Accelerator, BootSpec, VmPaths } from '../../src/vmm/types.js';
 
 const paths: VmPaths = {
@@ -165,6 +165,18 @@ const cases: Case[] = [
     want: [...head(), '-M', 'pc', ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-initrd', '/i/chainloader-target a b,/i/second', ...tail],
   },
   {
+    name: 'a named kernel: QEMU gets the bare name (the guest reads it as argv[0]), run in the boot folder',
+    spec: { kernelName: 'nginx' },
+    accel: 'tcg',
+    want: [...head(), '-M', MICROVM_MACHINE, ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', 'nginx', '-append', 'exit=3', ...tail, ...debugExit],
+  },
+  {
+    name: 'named modules: bare names before their command lines; unnamed ones keep their path',
+    spec: { machine: 'pc', cmdline: '', debugExit: false, modules: [{ path: '/i/service.elf', name: 'web', cmdline: 'a b' }, { path: '/i/second' }] },
+    accel: 'tcg',
+    want: [...head(), '-M', 'pc', ...tcg, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-initrd', 'web a b,/i/second', ...tail],
+  },
+  {
     name: 'overlay disk relative to the instance dir, boot disk, serial',
     spec: {
       machine: 'pc', kernel: undefined, debugExit: false,
@@ -290,6 +302,12 @@ test('qemuArgv: rejects bad specs with INVALID_ARGUMENT naming the field', () =>
     [{ debugExitPort: 0x80 }, 'debugExitPort'],
     [{ modules: [{ path: '/a,b' }] }, 'modules[0].path'],
     [{ modules: [{ path: '/a', cmdline: 'x,y' }] }, 'modules[0].cmdline'],
+    [{ kernelName: '/var/lib/cunik/k' }, 'kernelName'],
+    [{ kernelName: 'a b' }, 'kernelName'],
+    [{ kernelName: '..' }, 'kernelName'],
+    [{ kernelName: '' }, 'kernelName'],
+    [{ modules: [{ path: '/a', name: 'x,y' }] }, 'modules[0].name'],
+    [{ kernelName: 'app', modules: [{ path: '/a', name: 'app' }] }, 'modules[0].name'],
     [{ disks: [{ path: '/x', format: 'raw', readonly: false, serial: 'has space' }] }, 'disks[0].serial'],
     [{ nics: [{ backend: { type: 'tap', ifname: 'a,b' } }] }, 'nics[0].ifname'],
     [{ nics: [{ backend: { type: 'user' }, mac: 'zz' }] }, 'nics[0].mac'],
@@ -321,4 +339,15 @@ test('qemuArgv: rejects bad specs with INVALID_ARGUMENT naming the field', () =>
   assert.throws(() => qemuArgv(base, paths, 'tcg', { confine: { runas: 'root' } }), (e: unknown) => e instanceof CunikError && e.field === 'runas');
   assert.throws(() => qemuArgv({ ...noKernel, modules: [{ path: '/m' }], disks: [{ path: '/d', format: 'raw', readonly: false }] }, paths, 'tcg'), /modules need a kernel/);
   assert.throws(() => qemuArgv({ ...base, initrd: '/i', modules: [{ path: '/m' }] }, paths, 'tcg'), /either an initrd or modules/);
+});
+
+test('bootLinks: each named boot file links its name to its path; unnamed files need no link', () => {
+  const cases: Array<[Partial<BootSpec>, Array<{ name: string; target: string }>]> = [
+    [{}, []],
+    [{ kernelName: 'hello' }, [{ name: 'hello', target: '/k/hello.elf' }]],
+    [{ kernel: undefined, kernelName: 'hello', disks: [{ path: '/d', format: 'raw', readonly: false }] }, []],
+    [{ modules: [{ path: '/i/svc', name: 'svc' }, { path: '/i/other' }] }, [{ name: 'svc', target: '/i/svc' }]],
+    [{ kernelName: 'chainloader', modules: [{ path: '/i/svc', name: 'web' }] }, [{ name: 'chainloader', target: '/k/hello.elf' }, { name: 'web', target: '/i/svc' }]],
+  ];
+  for (const [patch, want] of cases) assert.deepEqual(bootLinks({ ...base, ...patch } as BootSpec), want, JSON.stringify(patch));
 });

@@ -187,14 +187,15 @@ export function qemuArgv(spec: BootSpec, paths: VmPaths, accel: Accelerator, opt
   }
 
   if (spec.machine !== 'microvm' && spec.kernel !== undefined && opts.bios !== undefined && spec.firmware !== 'seabios') argv.push('-bios', opts.bios);
-  if (spec.kernel !== undefined) argv.push('-kernel', spec.kernel);
+  bootLinks(spec); // refuses names that are not plain or that clash
+  if (spec.kernel !== undefined) argv.push('-kernel', spec.kernelName ?? spec.kernel);
   if (spec.initrd !== undefined) argv.push('-initrd', spec.initrd);
   if (spec.modules !== undefined && spec.modules.length > 0) {
     if (spec.kernel === undefined) throw invalid('multiboot modules need a kernel', 'modules');
     if (spec.initrd !== undefined) throw invalid('a boot spec has either an initrd or modules', 'modules');
     // QEMU splits -initrd at commas and takes a module's path up to its first space (hw/i386/multiboot.c).
     argv.push('-initrd', spec.modules.map((m, i) => {
-      const path = noComma(m.path, `modules[${i}].path`);
+      const path = m.name ?? noComma(m.path, `modules[${i}].path`);
       if (m.cmdline === undefined || m.cmdline === '') return path;
       if (m.cmdline.includes(',')) throw invalid(`modules[${i}].cmdline cannot contain a comma`, `modules[${i}].cmdline`);
       return `${path} ${m.cmdline}`;
@@ -240,4 +241,33 @@ export function qemuArgv(spec: BootSpec, paths: VmPaths, accel: Accelerator, opt
   }
   if (spec.debugExit) argv.push('-device', debugExitDevice(spec.debugExitPort));
   return argv;
+}
+
+/**
+ * The folder (in the instance directory) QEMU runs in when the spec names its boot files
+ * (BootSpec.kernelName, ModuleSpec.name): each is a link there to its file, and QEMU is given the
+ * bare name, which is what the guest then reads first on its command line.
+ */
+export const BOOT_DIR = 'boot';
+
+/** One link the driver makes in BOOT_DIR before a start: `name` → `target` (the spec's path). */
+export interface BootLink {
+  name: string;
+  target: string;
+}
+
+const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+
+/** The boot files the spec names (kernel, modules), checked: plain, distinct file names. Pure. */
+export function bootLinks(spec: BootSpec): BootLink[] {
+  const links: BootLink[] = [];
+  const add = (name: string | undefined, target: string | undefined, field: string): void => {
+    if (name === undefined || target === undefined) return;
+    if (!FILE_NAME.test(name)) throw invalid(`${field} must be a plain file name (letters, digits, '.', '_', '-', '+'), got ${JSON.stringify(name)}`, field);
+    if (links.some((l) => l.name === name)) throw invalid(`${field}: two boot files are named ${name}`, field);
+    links.push({ name, target });
+  };
+  add(spec.kernelName, spec.kernel, 'kernelName');
+  (spec.modules ?? []).forEach((m, i) => add(m.name, m.path, `modules[${i}].name`));
+  return links;
 }

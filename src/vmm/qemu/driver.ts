@@ -13,6 +13,7 @@ import { Spawner } from '../spawner.js';
 import { PASST_BINARY, passtArgv } from '../../network/passt.js';
 import { onPath } from '../../util/on-path.js';
 import { runasArg, type VmUser } from '../vm-user.js';
+import { prepareBootDir } from './boot-dir.js';
 import { createOverlays, DEFAULT_QEMU_IMG, removeOverlays } from './overlay.js';
 import { qemuExit } from './exit.js';
 import { killStrays, lastRunStderr, markRun, procCmdline, procStartTime, recordedExit, runStderr, signalGroup, watchOrphan } from './proc.js';
@@ -145,14 +146,16 @@ export class QemuDriver implements VmmDriver {
     // (A check first: a fresh instance has none, and a failed unlink costs an Error with its stack.)
     for (const p of [paths.qmpSocket, paths.consoleSocket, paths.pidfile, paths.exitFile]) if (p && existsSync(p)) rmSync(p, { force: true });
     const underShim = this.shim !== undefined && paths.exitFile !== undefined;
-    const flags = [...this.shimFlags, ...this.netHelper(spec, underShim)];
+    // QEMU runs where the boot files the guest sees by name are (multiboot: argv[0]).
+    const cwd = prepareBootDir(spec, paths.dir);
+    const flags = [...this.shimFlags, ...(underShim && cwd !== undefined ? ['--chdir', cwd] : []), ...this.netHelper(spec, underShim)];
     // This run's stderr begins after the marker; the console's size tells whether the guest ran.
     const errOffset = markRun(paths.vmmLog);
     const consoleAtStart = fileSize(paths.consoleLog);
     const { pid, ended, signal } =
       underShim && this.spawner
         ? await this.viaSpawner(this.spawner, [this.shim!, '--notify-fd', '3', ...flags, paths.exitFile!, ...argv], paths)
-        : await this.viaSpawn(underShim ? [this.shim!, ...flags, paths.exitFile!, ...argv] : argv, paths);
+        : await this.viaSpawn(underShim ? [this.shim!, ...flags, paths.exitFile!, ...argv] : argv, paths, underShim ? undefined : cwd);
     const vmmLog = paths.vmmLog;
     const exited = ended.then((raw) => {
       // Under the shim, an exit code below 128 is QEMU's own (the shim's line, or the shim's status);
@@ -179,8 +182,8 @@ export class QemuDriver implements VmmDriver {
     return { pid, ended, signal: (sig) => signalGroup(pid, sig) };
   }
 
-  /** QEMU (or the shim) as this process's own child. */
-  private async viaSpawn(command: string[], paths: VmPaths): Promise<Started> {
+  /** QEMU (or the shim) as this process's own child; `cwd`: QEMU's directory when there is no shim to enter it. */
+  private async viaSpawn(command: string[], paths: VmPaths, cwd?: string): Promise<Started> {
     let errFd: number | undefined;
     if (paths.vmmLog !== undefined) {
       try {
@@ -191,7 +194,7 @@ export class QemuDriver implements VmmDriver {
     }
     let child;
     try {
-      child = spawn(command[0]!, command.slice(1), { detached: true, stdio: ['ignore', 'ignore', errFd ?? 'ignore'] });
+      child = spawn(command[0]!, command.slice(1), { detached: true, stdio: ['ignore', 'ignore', errFd ?? 'ignore'], ...(cwd !== undefined && { cwd }) });
     } finally {
       if (errFd !== undefined) closeSync(errFd);
     }

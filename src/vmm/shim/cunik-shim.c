@@ -1,8 +1,12 @@
 /*
  * cunik-shim: the parent of one VM process, so that the VM's exit status is never lost.
  *
- *   cunik-shim [--notify-fd N] [--no-thp] [--nice N] [--confine] [--net N HELPER ARG...]
- *              EXIT_FILE PROGRAM [ARG...]
+ *   cunik-shim [--notify-fd N] [--no-thp] [--nice N] [--confine] [--chdir DIR]
+ *              [--net N HELPER ARG...] EXIT_FILE PROGRAM [ARG...]
+ *
+ * --chdir DIR runs PROGRAM in DIR: QEMU is given the boot files a guest sees by name (multiboot
+ * puts the -kernel argument first on the kernel's command line, argv[0]) as bare names there.
+ * The shim enters it before --confine, as the daemon's user (root: before QEMU's -runas).
  *
  * --nice N runs PROGRAM at nice value N: cunikd runs its control plane (itself, the spawner,
  * the shims) a little ahead of its VMs, and gives the VMs back the priority it was started with.
@@ -119,6 +123,7 @@ static void give_fd3(int fd) {
 
 int main(int argc, char **argv) {
     int notify_fd = -1, no_thp = 0, set_nice = 0, nice_value = 0, do_confine = 0;
+    const char *work_dir = NULL;
     char **net_argv = NULL;
     for (;;) {
         if (argc > 2 && strcmp(argv[1], "--notify-fd") == 0) {
@@ -140,6 +145,10 @@ int main(int argc, char **argv) {
             do_confine = 1;
             argv += 1;
             argc -= 1;
+        } else if (argc > 2 && strcmp(argv[1], "--chdir") == 0) {
+            work_dir = argv[2];
+            argv += 2;
+            argc -= 2;
         } else if (argc > 2 && strcmp(argv[1], "--net") == 0) {
             int n = atoi(argv[2]);
             if (n < 1 || n > argc - 3) break; /* usage error below */
@@ -154,7 +163,7 @@ int main(int argc, char **argv) {
         }
     }
     if (argc < 3) {
-        fprintf(stderr, "usage: cunik-shim [--notify-fd N] [--no-thp] [--nice N] [--confine] [--net N HELPER ARG...] EXIT_FILE PROGRAM [ARG...]\n");
+        fprintf(stderr, "usage: cunik-shim [--notify-fd N] [--no-thp] [--nice N] [--confine] [--chdir DIR] [--net N HELPER ARG...] EXIT_FILE PROGRAM [ARG...]\n");
         return 125;
     }
     unlink(argv[1]);
@@ -190,6 +199,10 @@ int main(int argc, char **argv) {
         if (no_thp) prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
         if (set_nice) setpriority(PRIO_PROCESS, 0, nice_value);
         if (net_argv != NULL) give_fd3(sv[1]);
+        if (work_dir != NULL && chdir(work_dir) != 0) {
+            fprintf(stderr, "cunik-shim: cannot enter %s: %s\n", work_dir, strerror(errno));
+            _exit(127);
+        }
         if (do_confine) confine();
         execvp(argv[2], argv + 2);
         fprintf(stderr, "cunik-shim: cannot run %s: %s\n", argv[2], strerror(errno));
