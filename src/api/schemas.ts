@@ -268,6 +268,7 @@ export const InfoResponse = Type.Object(
       {
         default: Type.Optional(Type.String({ description: 'registry of names that hold none, for pull, push and login (cunikd --default-registry)' })),
         insecure: Type.Array(Type.String(), { description: 'registries spoken to over plain HTTP besides loopback ones (cunikd --insecure-registry)' }),
+        certs: Type.String({ description: "Docker's certs.d folder: DIR/HOST[:PORT]/*.crt are a registry's CAs (cunikd --registry-certs)" }),
       },
       { description: 'the registry settings of pull and push (docs/distribution.md)' },
     ),

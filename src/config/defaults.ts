@@ -21,6 +21,15 @@ export const defaultRoot = (): string =>
   process.env['CUNIK_ROOT'] ??
   (isRoot() ? '/var/lib/cunik' : join(process.env['XDG_DATA_HOME'] ?? join(homedir(), '.local', 'share'), 'cunik'));
 
+/**
+ * Docker's certs.d for registries: DIR/HOST[:PORT]/*.crt are CAs that registry's certificate may
+ * chain to (docs/distribution.md). $CUNIK_REGISTRY_CERTS, else /etc/cunik/certs.d as root, else
+ * $XDG_CONFIG_HOME/cunik/certs.d (as rootless Docker's ~/.config/docker/certs.d).
+ */
+export const registryCertsDir = (): string =>
+  process.env['CUNIK_REGISTRY_CERTS'] ??
+  (isRoot() ? '/etc/cunik/certs.d' : join(process.env['XDG_CONFIG_HOME'] ?? join(homedir(), '.config'), 'cunik', 'certs.d'));
+
 /** Where a daemon started by the CLI writes its log. */
 export const defaultDaemonLog = (): string => join(runtimeDir(), 'cunikd.log');
 

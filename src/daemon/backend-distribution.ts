@@ -12,6 +12,8 @@ export interface RegistrySettings {
   defaultRegistry?: string;
   /** Registries that may be spoken to over plain HTTP besides loopback ones. */
   insecure: readonly string[];
+  /** Docker's certs.d folder of registry CAs (--registry-certs). */
+  certsDir: string;
 }
 
 const toMessage = (p: Progress) => ({
@@ -24,7 +26,7 @@ export function makeDistributionBackend(images: ImageStore, settings: RegistrySe
   const { defaultRegistry } = settings;
   const options = (reference: string, asked: boolean | undefined) => {
     const { domain } = remoteOf(parseReference(reference, 'reference'), defaultRegistry);
-    return { insecure: asked === true || settings.insecure.includes(domain), ...(defaultRegistry !== undefined && { defaultRegistry }) };
+    return { insecure: asked === true || settings.insecure.includes(domain), certsDir: settings.certsDir, ...(defaultRegistry !== undefined && { defaultRegistry }) };
   };
   return {
     pull(req) {

@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { defaultRoot, defaultSocketPath, installRoot, VERSION } from '../config/defaults.js';
+import { defaultRoot, defaultSocketPath, installRoot, registryCertsDir, VERSION } from '../config/defaults.js';
 import { socketPathOf } from '../config/host.js';
 import { ensureDir } from '../util/ensure-dir.js';
 import { inRange, LIMITS, rangeText } from '../api/limits.js';
@@ -56,6 +56,8 @@ interface DaemonOptions {
   insecureRegistry?: string[];
   /** The registry of names that hold none, for pull and push (--default-registry). */
   defaultRegistry?: string;
+  /** Docker's certs.d folder of registry CAs (--registry-certs). */
+  registryCerts?: string;
   /** The group that may use the socket (--group); default cunik if it exists (permissions.ts). */
   group?: string;
 }
@@ -154,7 +156,7 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
     for (const r of instances.list(true)) instanceEvents.remember(r.id, r.image);
 
     let qemuVersion: Promise<string> | undefined;
-    const registry: RegistrySettings = { insecure: opts.insecureRegistry ?? [], ...(opts.defaultRegistry !== undefined && { defaultRegistry: opts.defaultRegistry }) };
+    const registry: RegistrySettings = { insecure: opts.insecureRegistry ?? [], certsDir: resolve(opts.registryCerts ?? registryCertsDir()), ...(opts.defaultRegistry !== undefined && { defaultRegistry: opts.defaultRegistry }) };
     const backends = makeBackends({
       root,
       instances,
@@ -173,7 +175,7 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
       consoles,
       volumes,
       spool,
-      registry: { insecure: [...registry.insecure], ...(registry.defaultRegistry !== undefined && { default: registry.defaultRegistry }) },
+      registry: { insecure: [...registry.insecure], certs: registry.certsDir, ...(registry.defaultRegistry !== undefined && { default: registry.defaultRegistry }) },
       qemuVersion: () =>
         (qemuVersion ??= promisify(execFile)(opts.qemu, ['--version']).then(
           (r) => `${opts.qemu}: ${r.stdout.split('\n')[0] ?? ''}`.trim(),
@@ -239,6 +241,7 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--log-level <level>', 'what the daemon logs (JSON lines)').choices(LOG_LEVELS).default(process.env['CUNIK_LOG_LEVEL'] ?? 'info'))
     .option('--log-file <file>', 'append the daemon log to this file instead of stderr')
     .option('--insecure-registry <host[:port]>', 'a registry that may be spoken to over plain HTTP (repeatable; loopback ones always may)', (v: string, prev: string[] = []) => [...prev, registryHost(v)])
+    .option('--registry-certs <dir>', `registries' CA certificates, DIR/HOST[:PORT]/*.crt as Docker's certs.d (default: ${registryCertsDir()})`)
     .option('--default-registry <host[:port]>', 'the registry of image names that hold none, for pull, push and login (default: none; such names are local only)', registryHost);
   program.parse(argv);
   const o = program.opts<Omit<DaemonOptions, 'host'> & { host?: string }>();

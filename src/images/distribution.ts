@@ -13,7 +13,7 @@ import {
   type Descriptor,
 } from './oci.js';
 import { parseReference, type Reference } from './reference.js';
-import { RegistryClient, type Credentials } from './registry.js';
+import { RegistryClient, type Credentials, type RegistryOptions } from './registry.js';
 import type { ImageStore } from './store.js';
 import type { ImageSummary } from './types.js';
 
@@ -30,6 +30,8 @@ export interface TransferOptions {
   credentials?: Credentials;
   /** Registry for names without one ("hello" → DEFAULT/hello). */
   defaultRegistry?: string;
+  /** Docker's certs.d folder of registry CAs (registry-transport.ts). */
+  certsDir?: string;
   onProgress?: (p: Progress) => void;
 }
 
@@ -79,7 +81,7 @@ export async function pull(store: ImageStore, reference: string, opts: TransferO
   const r = parseReference(reference, 'reference');
   const { domain, repo } = remoteOf(r, opts.defaultRegistry);
   const progress = opts.onProgress ?? (() => {});
-  const client = new RegistryClient(domain, repo, { ...(opts.insecure !== undefined && { insecure: opts.insecure }), ...(opts.credentials && { credentials: opts.credentials }) });
+  const client = new RegistryClient(domain, repo, clientOptions(opts));
   const local = r.tag !== undefined ? `${r.name}:${r.tag}` : undefined;
   const shown = `${r.name}${r.tag !== undefined ? `:${r.tag}` : ''}${r.digest !== undefined ? `@${r.digest}` : ''}`;
   progress({ status: `Pulling from ${domain}/${repo}`, id: r.tag ?? r.digest });
@@ -173,7 +175,7 @@ export async function push(store: ImageStore, reference: string, opts: TransferO
   const progress = opts.onProgress ?? (() => {});
   const src = store.pushSource(`${r.name}:${tag}`);
   try {
-    const client = new RegistryClient(domain, repo, { ...(opts.insecure !== undefined && { insecure: opts.insecure }), ...(opts.credentials && { credentials: opts.credentials }) });
+    const client = new RegistryClient(domain, repo, clientOptions(opts));
     progress({ status: `The push refers to repository [${domain}/${repo}]` });
     const out: PushResult = { ref: `${r.name}:${tag}`, digest: src.digest, size: src.manifest.length, uploaded: 0, mounted: 0, existed: 0 };
     for (const b of src.blobs) {
@@ -204,6 +206,14 @@ export async function push(store: ImageStore, reference: string, opts: TransferO
   } finally {
     src.release();
   }
+}
+
+function clientOptions(opts: TransferOptions): RegistryOptions {
+  return {
+    ...(opts.insecure !== undefined && { insecure: opts.insecure }),
+    ...(opts.credentials && { credentials: opts.credentials }),
+    ...(opts.certsDir !== undefined && { certsDir: opts.certsDir }),
+  };
 }
 
 function reason(err: unknown): string {

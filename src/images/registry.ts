@@ -1,11 +1,15 @@
 // An OCI Distribution client for one repository of one registry: manifests and blobs over
 // HTTP(S) with Node's fetch, Docker's token flow (a 401 naming a Bearer realm → a token
 // request with the user's basic credentials → the request again) and plain basic auth.
-// Plain HTTP only for loopback registries or ones the caller marks insecure.
+// Plain HTTP only for loopback registries or ones the caller marks insecure; a registry's own CAs
+// from certs.d (registry-transport.ts).
 
 import { createHash } from 'node:crypto';
 import { conflict, invalid, notFound } from '../errors.js';
 import { MT } from './oci.js';
+import { caFetch, isLoopbackRegistry, registryCAs, schemeFor, type Fetcher } from './registry-transport.js';
+
+export { isLoopbackRegistry };
 
 export interface Credentials {
   username: string;
@@ -16,6 +20,8 @@ export interface RegistryOptions {
   /** Allow plain HTTP (loopback registries always may use it). */
   insecure?: boolean;
   credentials?: Credentials;
+  /** Docker's certs.d folder: DIR/HOST[:PORT]/*.crt are that registry's CAs (then HTTPS only). */
+  certsDir?: string;
 }
 
 export interface FetchedManifest {
@@ -26,12 +32,6 @@ export interface FetchedManifest {
 
 export const MANIFEST_ACCEPT = [MT.manifest, MT.index, MT.dockerManifest, MT.dockerList].join(', ');
 const MAX_MANIFEST = 4 * 1024 * 1024;
-
-/** Whether a registry host may be spoken to over plain HTTP without being named insecure. */
-export function isLoopbackRegistry(domain: string): boolean {
-  const host = domain.startsWith('[') ? domain.slice(0, domain.indexOf(']') + 1) : domain.split(':')[0]!;
-  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
 
 /** Parse a WWW-Authenticate challenge: scheme and its key="value" parameters. */
 export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
@@ -85,14 +85,21 @@ export class RegistryClient {
   readonly repo: string;
   private readonly base: string;
   private readonly creds: Credentials | undefined;
+  private readonly fetch: Fetcher;
+  /** The certs.d folder of this registry, or where one would go (for errors). */
+  private readonly caFolder: string | undefined;
+  private readonly hasCA: boolean;
   /** Authorization header per scope ("pull" or "pull,push"), once a challenge was answered. */
   private readonly authByScope = new Map<string, string>();
 
   constructor(domain: string, repo: string, opts: RegistryOptions = {}) {
     this.domain = domain;
     this.repo = repo;
-    const plain = opts.insecure === true || isLoopbackRegistry(domain);
-    this.base = `${plain ? 'http' : 'https'}://${domain}`;
+    const cas = registryCAs(opts.certsDir, domain);
+    this.hasCA = cas !== undefined;
+    this.fetch = cas !== undefined ? caFetch(cas.certs) : fetch;
+    this.caFolder = cas?.folder ?? (opts.certsDir !== undefined ? `${opts.certsDir}/${domain}` : undefined);
+    this.base = `${schemeFor(domain, { ...(opts.insecure !== undefined && { insecure: opts.insecure }), hasCA: this.hasCA })}://${domain}`;
     this.creds = opts.credentials;
   }
 
@@ -122,9 +129,9 @@ export class RegistryClient {
         if (opts.size !== undefined) headers['content-length'] = String(opts.size);
       }
       try {
-        return await fetch(url, init);
+        return await this.fetch(url, init);
       } catch (err) {
-        throw conflict(`registry ${this.domain} could not be reached: ${reason(err)}`);
+        throw conflict(this.unreachable(err));
       }
     };
     let res = await send();
@@ -160,7 +167,7 @@ export class RegistryClient {
     if (full !== '') realm.searchParams.set('scope', full);
     let res: Response;
     try {
-      res = await fetch(realm, { headers: basic !== undefined ? { authorization: basic } : {} });
+      res = await this.fetch(realm, { headers: basic !== undefined ? { authorization: basic } : {} });
     } catch (err) {
       throw conflict(`token server ${realm.host} of registry ${this.domain} could not be reached: ${reason(err)}`);
     }
@@ -173,6 +180,26 @@ export class RegistryClient {
     const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
     if (token === undefined || token.length === 0) throw conflict(`token server of registry ${this.domain} returned no token`);
     this.authByScope.set(scope, `Bearer ${token}`);
+  }
+
+  /** One sentence for a registry that could not be reached, with what to do for TLS problems. */
+  private unreachable(err: unknown): string {
+    const code = reason(err);
+    const where = this.caFolder !== undefined ? `${this.caFolder}/ca.crt` : `certs.d/${this.domain}/ca.crt`;
+    if (TLS_TRUST.has(code)) {
+      return `registry ${this.domain}: its TLS certificate is not trusted (${code}): put the CA that signed it in ${where}`;
+    }
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `registry ${this.domain}: its TLS certificate is not for this name (${code})`;
+    const detail = String((err as { cause?: { message?: string } }).cause?.message ?? '');
+    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || (code === 'EPROTO' && /wrong version number|packet length too long|http request/i.test(detail))) {
+      return this.hasCA
+        ? `registry ${this.domain} does not speak HTTPS, yet has CAs in ${this.caFolder} (so HTTPS only): if it serves plain HTTP, remove that folder`
+        : `registry ${this.domain} does not speak HTTPS: if it serves plain HTTP, name it with cunikd --insecure-registry ${this.domain}`;
+    }
+    if (this.base.startsWith('http:') && (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET')) {
+      return `registry ${this.domain} could not be reached over plain HTTP (${code}): if it serves HTTPS, put its CA in ${where}`;
+    }
+    return `registry ${this.domain} could not be reached: ${code}`;
   }
 
   private async fail(res: Response, what: string): Promise<never> {
@@ -270,6 +297,12 @@ export class RegistryClient {
     return res.headers.get('docker-content-digest') ?? undefined;
   }
 }
+
+/** Node's codes for a certificate chain it does not trust. */
+const TLS_TRUST = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_UNTRUSTED',
+]);
 
 function reason(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;

@@ -3,13 +3,13 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hash } from '@node-rs/bcrypt';
 import { cli, helloKernel, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { startHub } from '../helpers/hub.js';
-import { startDockerRegistry } from '../helpers/registry.js';
+import { certsDirFor, makeTestCA, startDockerRegistry } from '../helpers/registry.js';
 
 const opts = { timeout: 180_000 };
 const home = mkdtempSync(join(tmpdir(), 'cunik-distrib-home-'));
@@ -175,5 +175,44 @@ test('cunikd --default-registry: NAME pulls and pushes there, a local image of t
   } finally {
     await Promise.all([a.stop(), b.stop()]);
     await hub.stop();
+  }
+});
+
+test('a TLS hub with auth: cunik login over HTTPS with the CA in certs.d, cunikd --registry-certs pushes and pulls; without the CA one line', opts, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cunik-distrib-tls-'));
+  const pki = await makeTestCA(join(dir, 'pki'));
+  writeFileSync(join(dir, 'htpasswd'), `dave:${await hash('tl5', 5)}\n`);
+  const hub = await startHub({
+    dir,
+    args: ['--tls-cert', pki.cert, '--tls-key', pki.key],
+    config: `auth:\n  htpasswd: ${join(dir, 'htpasswd')}\n  access:\n    - {user: dave, repository: "**", actions: [pull, push]}\n`,
+  });
+  const certs = certsDirFor(join(dir, 'certs.d'), hub.host, pki.ca);
+  const tlsEnv = { ...env, CUNIK_REGISTRY_CERTS: certs };
+  const a = await startDaemon({ args: ['--accel', 'tcg', '--registry-certs', certs] });
+  const b = await startDaemon({ args: ['--accel', 'tcg'], env: { CUNIK_REGISTRY_CERTS: join(dir, 'none') } });
+  try {
+    assert.match((await cli(['info'], { socket: a.socket, env })).stdout, new RegExp(`^Registry Certificates: ${certs}$`, 'm'));
+    const untrusted = await cli(['login', '-u', 'dave', '--password-stdin', hub.host], { env: { ...env, CUNIK_REGISTRY_CERTS: join(dir, 'none') }, input: 'tl5\n' });
+    assert.equal(untrusted.code, 125);
+    assert.match(untrusted.stderr, /^cunik: registry 127\.0\.0\.1:\d+ could not be reached over plain HTTP \(\w+\): if it serves HTTPS, put its CA in .*\/none\/127\.0\.0\.1:\d+\/ca\.crt\n$/);
+    const login = await cli(['login', '-u', 'dave', '--password-stdin', hub.host], { env: tlsEnv, input: 'tl5\n' });
+    assert.equal(login.code, 0, login.stderr);
+    const ref = `${hub.host}/secure/hello:1`;
+    assert.equal((await cli(['import', '--family', 'generic', helloKernel, ref], { socket: a.socket, env })).code, 0);
+    const pushed = await cli(['push', ref], { socket: a.socket, env: tlsEnv });
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const pulled = await cli(['pull', ref], { socket: a.socket, env: tlsEnv });
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.match(pulled.stdout, /Image is up to date/);
+    // A daemon whose certs.d does not hold the hub's CA: one line, nothing stored.
+    const refused = await cli(['pull', ref], { socket: b.socket, env: tlsEnv });
+    assert.equal(refused.code, 125);
+    assert.match(refused.stderr, /^cunik: registry 127\.0\.0\.1:\d+ could not be reached over plain HTTP/);
+    assert.deepEqual(await b.client.listImages(), []);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+    await hub.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

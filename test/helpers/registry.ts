@@ -1,9 +1,10 @@
 // Test peers for the registry client: Debian's docker-registry (Docker Distribution 2.8) on
 // 127.0.0.1 with a temp root, and a counting proxy in front of a registry (to see which
 // requests a client sends, or to put Docker's token flow in front of it).
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -93,4 +94,25 @@ export async function countingProxy(target: string, gate?: (req: IncomingMessage
     req.pipe(up);
   });
   return { ...peer, log };
+}
+
+/**
+ * A test CA made by openssl in `dir` (ca.crt, self-signed) and, signed by it, a server
+ * certificate for `san` (server.crt, server.key): what a hub's --tls-cert/--tls-key take.
+ */
+export async function makeTestCA(dir: string, san = 'IP:127.0.0.1'): Promise<{ ca: string; cert: string; key: string }> {
+  mkdirSync(dir, { recursive: true });
+  const o = (...a: string[]) => promisify(execFile)('openssl', a);
+  await o('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.crt'), '-days', '1', '-subj', '/CN=Cunik test CA');
+  await o('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'server.key'), '-out', join(dir, 'server.csr'), '-subj', '/CN=127.0.0.1');
+  writeFileSync(join(dir, 'ext.cnf'), `subjectAltName=${san}\n`);
+  await o('x509', '-req', '-in', join(dir, 'server.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-CAcreateserial', '-out', join(dir, 'server.crt'), '-days', '1', '-extfile', join(dir, 'ext.cnf'));
+  return { ca: join(dir, 'ca.crt'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
+}
+
+/** A certs.d folder (Docker's layout) in `dir` holding the CA file `ca` for `host` (HOST:PORT). */
+export function certsDirFor(dir: string, host: string, ca: string): string {
+  mkdirSync(join(dir, host), { recursive: true });
+  writeFileSync(join(dir, host, 'ca.crt'), readFileSync(ca));
+  return dir;
 }

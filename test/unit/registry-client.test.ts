@@ -4,6 +4,10 @@ import { isLoopbackRegistry, parseChallenge } from '../../src/images/registry.js
 import { pickPlatform, remoteOf } from '../../src/images/distribution.js';
 import { parseReference } from '../../src/images/reference.js';
 import { MT } from '../../src/images/oci.js';
+import { registryCAs, schemeFor } from '../../src/images/registry-transport.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 test('WWW-Authenticate challenges parse into scheme and parameters', () => {
   assert.deepEqual(parseChallenge('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push"'), {
@@ -34,4 +38,35 @@ test('an index gives its linux/amd64 entry, else an amd64 unikernel platform, el
   assert.throws(() => pickPlatform([d('arm64', 'linux', 'a'), d('riscv64', 'linux', 'b')], 'image index r/x:1'),
     /^Error: image index r\/x:1 has no image for linux\/amd64 \(it has linux\/arm64, linux\/riscv64\)$|image index r\/x:1 has no image for linux\/amd64 \(it has linux\/arm64, linux\/riscv64\)/);
   assert.throws(() => pickPlatform([], 'image index e'), /image index e has no image for linux\/amd64$/);
+});
+
+test('the scheme of a registry: HTTPS unless loopback or named insecure; HTTPS only once it has CAs', () => {
+  const cases: [string, { insecure?: boolean; hasCA?: boolean }, 'http' | 'https'][] = [
+    ['registry.example', {}, 'https'],
+    ['registry.example:5000', {}, 'https'],
+    ['10.1.2.3:5000', {}, 'https'],
+    ['registry.lan:5000', { insecure: true }, 'http'],
+    ['localhost:5000', {}, 'http'],
+    ['127.0.0.1:5000', {}, 'http'],
+    ['[::1]:5000', {}, 'http'],
+    ['127.0.0.1:5000', { hasCA: true }, 'https'],
+    ['registry.lan:5000', { insecure: true, hasCA: true }, 'https'],
+  ];
+  for (const [domain, o, want] of cases) assert.equal(schemeFor(domain, o), want, `${domain} ${JSON.stringify(o)}`);
+});
+
+test("a registry's CAs: every *.crt in certs.d/HOST:PORT/, none when the folder is missing", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cunik-certs-'));
+  try {
+    mkdirSync(join(dir, 'reg.example:5000'));
+    writeFileSync(join(dir, 'reg.example:5000', 'ca.crt'), 'A');
+    writeFileSync(join(dir, 'reg.example:5000', 'extra.crt'), 'B');
+    writeFileSync(join(dir, 'reg.example:5000', 'client.key'), 'not a CA');
+    assert.deepEqual(registryCAs(dir, 'reg.example:5000'), { folder: join(dir, 'reg.example:5000'), certs: [Buffer.from('A'), Buffer.from('B')] });
+    assert.equal(registryCAs(dir, 'reg.example'), undefined, 'the port is part of the name, as in Docker');
+    assert.equal(registryCAs(undefined, 'reg.example:5000'), undefined);
+    assert.equal(registryCAs(dir, '../x'), undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -37,6 +37,7 @@ export function register(program: Command): void {
             `Families: ${i.families.join(', ')}`,
             `Default Registry: ${i.registry.default ?? 'none (names without a registry are local images)'}`,
             `Insecure Registries: ${['loopback (localhost, 127.0.0.0/8, [::1])', ...i.registry.insecure].join(', ')}`,
+            `Registry Certificates: ${i.registry.certs}`,
           ].join('\n') + '\n',
         );
       }),

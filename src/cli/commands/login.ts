@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline';
 import { storeCredentials } from '../../config/credentials.js';
 import { RegistryClient } from '../../images/registry.js';
+import { registryCertsDir } from '../../config/defaults.js';
 import { action, clientFor } from '../util.js';
 import { defaultRegistry } from './pull.js';
 
@@ -65,7 +66,7 @@ export const loginAction = action(async (given: string | undefined, flags: Login
     password ??= await ask('Password: ', true);
   }
   if (username === '') throw new Error('the username cannot be empty');
-  const client = new RegistryClient(registry, '', { credentials: { username, password }, ...(flags.insecure && { insecure: true }) });
+  const client = new RegistryClient(registry, '', { certsDir: registryCertsDir(), credentials: { username, password }, ...(flags.insecure && { insecure: true }) });
   await client.ping();
   const path = storeCredentials(registry, { username, password });
   process.stdout.write(`Login Succeeded (credentials stored in ${path})\n`);

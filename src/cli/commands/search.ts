@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { credentialsFor } from '../../config/credentials.js';
 import { RegistryClient } from '../../images/registry.js';
+import { registryCertsDir } from '../../config/defaults.js';
 import { action } from '../util.js';
 
 interface SearchFlags {
@@ -16,7 +17,7 @@ export const searchAction = action(async (registry: string, term: string | undef
   if (!Number.isInteger(limit) || limit < 1 || limit > 10000) throw new Error(`--limit must be an integer from 1 to 10000, got ${flags.limit}`);
   if (!/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$/.test(registry)) throw new Error(`invalid registry ${JSON.stringify(registry)}: give HOST[:PORT]`);
   const creds = credentialsFor(registry);
-  const client = new RegistryClient(registry, '', { ...(creds && { credentials: creds }), ...(flags.insecure && { insecure: true }) });
+  const client = new RegistryClient(registry, '', { certsDir: registryCertsDir(), ...(creds && { credentials: creds }), ...(flags.insecure && { insecure: true }) });
   const names = (await client.catalog(10000)).filter((n) => term === undefined || n.includes(term)).slice(0, limit);
   if (flags.format === 'json') {
     process.stdout.write(`${JSON.stringify(names.map((n) => ({ name: `${registry}/${n}` })))}\n`);
