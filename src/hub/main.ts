@@ -50,7 +50,9 @@ async function serve(config: HubConfig): Promise<void> {
     auth = await createAuth(config.auth, config.root, config.tls !== undefined);
   }
   const https = config.tls && { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) };
-  const app = await buildHubServer({ registry: hub.registry, uploads: hub.uploads, ...(auth && { auth }), ...(https && { https }) });
+  const { createUi } = await import('./ui/index.js');
+  const ui = await createUi(hub, config);
+  const app = await buildHubServer({ registry: hub.registry, uploads: hub.uploads, ui, ...(auth && { auth }), ...(https && { https }) });
   await app.listen({ host: config.addr.host, port: config.addr.port });
   const a = app.server.address();
   const where = typeof a === 'object' && a ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : String(a);

@@ -27,6 +27,8 @@ export interface HubServerOptions {
   uploads: Uploads;
   auth?: Authorizer;
   https?: { key: Buffer; cert: Buffer };
+  /** The web UI (src/hub/ui/), a plugin of its own served at /. */
+  ui?: (app: FastifyInstance) => Promise<void>;
 }
 
 type Q = Record<string, string | undefined>;
@@ -119,6 +121,7 @@ export async function buildHubServer(opts: HubServerOptions): Promise<FastifyIns
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ errors: [{ code: 'NOT_FOUND', message: `no such endpoint: ${req.method} ${req.url.split('?')[0]}` }] }));
   auth?.routes?.(app);
+  if (opts.ui) await app.register(opts.ui);
 
   const allow = async (req: FastifyRequest, reply: FastifyReply, access: Access[]): Promise<void> => {
     if (auth) await auth.check(req, reply, access);

@@ -31,6 +31,12 @@ export class Htpasswd {
     this.mtime = st.mtimeMs;
   }
 
+  /** Is there such a user (now: the file is re-read when it changed)? */
+  async has(user: string): Promise<boolean> {
+    await this.load().catch(() => undefined);
+    return this.users.has(user);
+  }
+
   /** True when the user exists and the password is theirs. */
   async check(user: string, password: string): Promise<boolean> {
     await this.load().catch(() => undefined);

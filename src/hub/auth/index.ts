@@ -17,7 +17,8 @@ import { Htpasswd } from './htpasswd.js';
 type AuthConfig = NonNullable<HubConfig['auth']>;
 const ISSUER = 'cunik-hub';
 
-async function tokenKey(root: string): Promise<Uint8Array> {
+/** The store's signing key (auth/token.key, made on first use): tokens, and the web UI's sessions. */
+export async function tokenKey(root: string): Promise<Uint8Array> {
   const path = join(root, 'auth', 'token.key');
   await mkdir(join(root, 'auth'), { recursive: true, mode: 0o700 });
   try {

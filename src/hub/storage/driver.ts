@@ -10,6 +10,13 @@ export interface ObjectInfo {
   modifiedMs: number;
 }
 
+/** A prefix's listing version (see StorageDriver.stamps). */
+export interface PrefixStamp {
+  stamp: string;
+  /** When the listing last changed, ms since the epoch. */
+  modifiedMs: number;
+}
+
 export interface StorageDriver {
   /** The content of a small object (a link, a tag, a manifest), undefined when absent. */
   read(key: string): Promise<Buffer | undefined>;
@@ -38,6 +45,12 @@ export interface StorageDriver {
   touch(key: string): Promise<boolean>;
   /** GC's removal: gone only if not touched since `cutoffMs`; true when removed. */
   removeIfOlder(key: string, cutoffMs: number): Promise<boolean>;
+  /**
+   * For each prefix, a stamp that changes whenever a name directly under it is added, removed or
+   * replaced (undefined when the prefix is absent): caches shared by no process (the web UI's
+   * repository summaries) check them. A driver without it gets no such caching.
+   */
+  stamps?(prefixes: string[]): Promise<(PrefixStamp | undefined)[]>;
   /** An exclusive lock named `name` across every process over this store; undefined when held elsewhere. */
   lock(name: string): Promise<(() => Promise<void>) | undefined>;
 }

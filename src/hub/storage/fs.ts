@@ -1,13 +1,13 @@
 // The filesystem storage driver. Keys are paths under the root (checked by the registry before
 // they get here: names, tags and digests only). Small objects are written by the project's
 // atomic write; upload data is appended in place and renamed into blobs/ when it is verified.
-import { createReadStream, type Stats } from 'node:fs';
+import { createReadStream, statSync, type BigIntStats, type Stats } from 'node:fs';
 import { type FileHandle, mkdir, open, readFile, readdir, rename, rm, stat, truncate, unlink, utimes, readFile as rf } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { atomicWriteFile } from '../../util/atomic-write.js';
 import { passedThrough } from '../memory.js';
-import type { ObjectInfo, StorageDriver } from './driver.js';
+import type { ObjectInfo, PrefixStamp, StorageDriver } from './driver.js';
 
 /** Reads of blobs served: 1 MiB at a time. */
 const READ_BYTES = 1024 * 1024;
@@ -155,6 +155,21 @@ export class FsDriver implements StorageDriver {
       if (missing(err)) return false;
       throw err;
     }
+  }
+
+  async stamps(prefixes: string[]): Promise<(PrefixStamp | undefined)[]> {
+    // A folder's mtime (ns) changes with every entry added, removed or renamed over; its inode
+    // with a folder removed and made again. Synchronous: a thousand stats of cached inodes take
+    // about a millisecond this way, ten times less than through the thread pool.
+    return prefixes.map((prefix) => {
+      let st: BigIntStats | undefined;
+      try {
+        st = statSync(this.path(prefix), { bigint: true });
+      } catch (err) {
+        if (!missing(err)) throw err;
+      }
+      return st?.isDirectory() ? { stamp: `${st.ino}:${st.mtimeNs}`, modifiedMs: Number(st.mtimeMs) } : undefined;
+    });
   }
 
   async lock(name: string): Promise<(() => Promise<void>) | undefined> {

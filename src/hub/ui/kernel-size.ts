@@ -1,0 +1,62 @@
+// The kernel's size in an image, for the image page: the size of the boot file's tar entry in the
+// image's layers (Cunik's cunik/kernel, KraftKit's /unikraft/bin/kernel, or the path a urunc
+// annotation names). Only tar headers are read; the layer's bytes stream past and nothing is
+// written. Layers are untrusted: a malformed one just gives no size.
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { extract as tarExtract } from 'tar-stream';
+import type { BlobInfo } from './model.js';
+
+/** Layers larger than this are not scanned (the page says the size is not known). */
+export const MAX_SCANNED_LAYER = 512 * 1024 * 1024;
+const KERNEL_PATHS = ['cunik/kernel', 'unikraft/bin/kernel'];
+
+/** Entry names as layers write them: "./x", "/x" and "x" are the same file. */
+export const entryPath = (name: string): string => name.replace(/^(?:\.\/|\/)+/, '');
+
+/** The paths a kernel may be at, given the image's labels and annotations (urunc names its binary). */
+export function kernelPaths(meta: Record<string, string>): string[] {
+  const urunc = meta['com.urunc.unikernel.binary'];
+  return urunc ? [entryPath(urunc), ...KERNEL_PATHS] : KERNEL_PATHS;
+}
+
+/** A layer's compression by its media type (OCI's ...tar, ...tar+gzip; Docker's ...tar, ...tar.gzip); undefined: not read (zstd, foreign). */
+export const layerCompressed = (mediaType: string): 'gzip' | 'none' | undefined =>
+  /\.tar[+.]gzip$/.test(mediaType) ? 'gzip' : /\.tar$/.test(mediaType) ? 'none' : undefined;
+
+/** The size of the first entry at one of `paths` in a tar stream, or undefined. */
+async function scan(source: Readable, gzip: boolean, paths: string[]): Promise<number | undefined> {
+  const extract = tarExtract();
+  const fed = gzip ? source.pipe(createGunzip()) : source;
+  fed.on('error', (err) => extract.destroy(err));
+  source.on('error', (err) => extract.destroy(err));
+  fed.pipe(extract);
+  try {
+    for await (const entry of extract) {
+      const name = entryPath(entry.header.name);
+      if (entry.header.type === 'file' && paths.includes(name)) return entry.header.size ?? 0;
+      entry.resume();
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    extract.destroy();
+    source.destroy();
+  }
+}
+
+/**
+ * The kernel's size: the last layer holding one of the paths wins (later layers override earlier
+ * ones); layers scanned last to first.
+ */
+export async function kernelSize(layers: BlobInfo[], meta: Record<string, string>, open: (digest: string) => Readable): Promise<number | undefined> {
+  const paths = kernelPaths(meta);
+  for (const l of [...layers].reverse()) {
+    const kind = layerCompressed(l.mediaType);
+    if (kind === undefined || l.size > MAX_SCANNED_LAYER) continue;
+    const size = await scan(open(l.digest), kind === 'gzip', paths);
+    if (size !== undefined) return size;
+  }
+  return undefined;
+}
