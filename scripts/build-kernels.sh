@@ -5,7 +5,8 @@
 #   probe.elf      accelerator probe (SSE/AVX/XSAVE), multiboot + PVH
 #   solo5.elf      a Solo5 virtio unikernel's behaviour, manifest declaring no device (solo5.ld)
 #   solo5-net-blk.elf  the same declaring a net device "service" and a block device "storage"
-#   unikraft.elf   hello with a .uk_libinfo section as Unikraft 0.16.3's helloworld (no netdev, no libparam)
+#   unikraft.elf   hello with a .uk_libinfo section as Unikraft 0.16.3's helloworld (no netdev, no libparam),
+#                  ending through isa-debug-exit at Unikraft's port 0x501
 #   halt.elf       ends as Rumprun does: exit lines, "halted", then halts without powering off
 # Needs only gcc and binutils (no multilib: no libc, no 32-bit headers are used).
 # Rebuilds a kernel only when a source, this script or the linker script is newer.
@@ -59,4 +60,4 @@ build probe probe.c -DWITH_MULTIBOOT
 LDS=solo5.ld build solo5 solo5.c -DWITH_MULTIBOOT
 LDS=solo5.ld build solo5-net-blk solo5.c -DWITH_MULTIBOOT -DMFT_NET_BLK
 build halt halt.c -DWITH_MULTIBOOT
-build unikraft unikraft.c -DWITH_MULTIBOOT
+build unikraft unikraft.c -DWITH_MULTIBOOT -DDEBUG_EXIT_PORT=0x501

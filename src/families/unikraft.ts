@@ -104,6 +104,9 @@ export const unikraft: FamilyAdapter = {
       machine,
       kernel,
       kernelName: programName(image),
+      // An initrd (KraftKit's /unikraft/bin/initrd, urunc's initrd) goes as the first multiboot
+      // module, where Unikraft's multiboot platform takes its initrd from (plat/kvm/x86/multiboot.c).
+      ...(image.initrdPath !== undefined && { initrd: image.initrdPath }),
       cmdline: words.join(' '),
       disks: [],
       ...sizing(image, instance),

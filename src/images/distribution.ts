@@ -9,7 +9,7 @@ import { conflict, CunikError, invalid } from '../errors.js';
 import type { Staging } from './blobs.js';
 import { linkInto } from './build.js';
 import {
-  ANNOTATION_CONTAINERD_NAME, ARCHITECTURE, OS, checkIndex, checkManifest, isIndexType, isManifestType, parseJson,
+  ANNOTATION_CONTAINERD_NAME, checkIndex, checkManifest, isIndexType, isManifestType, parseJson, pickPlatform,
   type Descriptor,
 } from './oci.js';
 import { parseReference, type Reference } from './reference.js';
@@ -55,15 +55,7 @@ export function remoteOf(r: Reference, defaultRegistry?: string): { domain: stri
 
 const short = (digest: string): string => digest.slice(7, 19);
 
-/** The platform entry of an index Cunik runs: linux/amd64, or an amd64 entry of a unikernel OS (KraftKit's qemu). */
-export function pickPlatform(manifests: Descriptor[], what: string): Descriptor {
-  const images = manifests.filter((m) => isManifestType(m.mediaType));
-  const exact = images.find((m) => m.platform === undefined || (m.platform.architecture === ARCHITECTURE && m.platform.os === OS));
-  const chosen = exact ?? images.find((m) => m.platform?.architecture === ARCHITECTURE);
-  if (chosen !== undefined) return chosen;
-  const have = images.map((m) => `${m.platform?.os ?? '?'}/${m.platform?.architecture ?? '?'}`);
-  throw invalid(`${what} has no image for ${OS}/${ARCHITECTURE}${have.length ? ` (it has ${have.join(', ')})` : ''}`);
-}
+export { pickPlatform } from './oci.js';
 
 /** The body of a blob, refused once it runs past the size its descriptor gives. */
 async function* bounded(body: AsyncIterable<Uint8Array>, d: Descriptor, what: string, onBytes: (n: number) => void): AsyncGenerator<Uint8Array> {

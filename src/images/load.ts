@@ -1,19 +1,23 @@
 // From a staged OCI layout (blobs verified, index.json parsed) to the images it holds:
-// manifests and configs checked, org.cunik.* labels required, names taken from the index
-// annotations, boot files unpacked and checked. Nothing here touches the store itself.
+// manifests and configs checked, org.cunik.* labels required (or mapped from another tool's
+// layout: images/foreign.ts), names taken from the index annotations, boot files unpacked and
+// checked. Nothing here touches the store itself.
 
-import { statSync, readFileSync, existsSync } from 'node:fs';
+import { statSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { invalid, CunikError } from '../errors.js';
 import type { Staging } from './blobs.js';
 import { detectKernelFormatFile } from './kernel-format.js';
 import {
-  ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, ARCHITECTURE,
-  checkConfig, checkIndex, checkManifest, cunikMeta, isIndexType, isManifestType, layerCompression, parseJson,
+  ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, LABEL,
+  checkConfig, checkIndex, checkManifest, cunikMeta, isIndexType, isManifestType, layerCompression, parseJson, pickPlatform,
   type CunikMeta, type Descriptor, type ImageConfig, type Manifest,
 } from './oci.js';
+import { bootFile, parseBootFile, UNPACKED_BOOT_FILE } from './boot-file.js';
+import { kraftkitImage, parseUruncJson, uruncAnnotations, uruncImage, URUNC_JSON, URUNC_JSON_MAX } from './foreign.js';
+import { importLabels } from './import-facts.js';
 import { isTag, parseReference } from './reference.js';
-import { extractBootFiles, type LayerSource } from './unpack.js';
+import { extractBootFiles, extractLayers, type LayerSource } from './unpack.js';
 
 export interface LoadedImage {
   manifestDigest: string;
@@ -58,15 +62,63 @@ export function refFromAnnotations(ann: Record<string, string> | undefined): str
   return undefined;
 }
 
-/** Pick the amd64 image manifest out of a nested index. */
+/** Pick this host's image manifest out of a nested index (KraftKit's qemu/x86_64 entries too). */
 function pickFromIndex(staging: Staging, d: Descriptor): Descriptor {
   const path = stagedBlob(staging, d, 'image index');
   const idx = checkIndex(parseJson(readFileSync(path), `image index ${d.digest}`), `image index ${d.digest}`);
-  const candidates = idx.manifests.filter((m) => isManifestType(m.mediaType) &&
-    (m.platform === undefined || m.platform.architecture === ARCHITECTURE));
-  const chosen = candidates[0];
-  if (chosen === undefined) throw invalid(`image index ${d.digest} has no ${ARCHITECTURE} image manifest`);
-  return chosen;
+  return pickPlatform(idx.manifests, `image index ${d.digest}`);
+}
+
+/** Whether the image carries Cunik's own labels (config labels or manifest annotations). */
+const isCunikImage = (config: ImageConfig, manifest: Manifest): boolean =>
+  config.config?.Labels?.[LABEL.family] !== undefined || manifest.annotations?.[LABEL.family] !== undefined;
+
+function kernelFormat(dir: string, label: string): ReturnType<typeof detectKernelFormatFile> {
+  try {
+    return detectKernelFormatFile(join(dir, 'kernel'));
+  } catch (err) {
+    if (err instanceof CunikError) throw invalid(`${label}: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * An image made by another tool (KraftKit, urunc): its boot files extracted from where that tool
+ * puts them, its org.cunik.* facts mapped from its annotations and files, and those facts written
+ * as the unpacked directory's boot.json (what the store reads again when it opens).
+ */
+async function loadForeign(layers: LayerSource[], dir: string, config: ImageConfig, manifest: Manifest, label: string): Promise<Record<string, string>> {
+  let foreign = kraftkitImage(config, manifest, label) ??
+    uruncImage(uruncAnnotations(manifest.annotations, config.config?.Labels ?? undefined), config, label);
+  if (foreign === undefined) {
+    // urunc's file in the root filesystem, for images whose annotations do not say it.
+    const { captured } = await extractLayers(layers, dir, { targets: {}, capture: URUNC_JSON, captureMax: URUNC_JSON_MAX });
+    if (captured !== undefined) foreign = uruncImage(parseUruncJson(captured, label), config, label);
+  }
+  if (foreign === undefined) cunikMeta(config, manifest, label); // says what is missing
+  const f = foreign!;
+  const targets: Record<string, string> = { [f.files.kernel]: 'kernel' };
+  if (f.files.initrd !== undefined) {
+    if (f.files.initrd === f.files.kernel) throw invalid(`${label}: the initrd and the kernel are the same file /${f.files.kernel}`);
+    targets[f.files.initrd] = 'initrd';
+  }
+  const present = await extractLayers(layers, dir, { targets }).then((r) => r.present);
+  if (!present.has('kernel')) throw invalid(`${label}: a ${f.format} image whose layers hold no kernel at /${f.files.kernel}`);
+  if (f.files.initrd !== undefined && !present.has('initrd') && !f.optional.includes('initrd')) {
+    throw invalid(`${label}: a ${f.format} image whose layers hold no initrd at /${f.files.initrd}`);
+  }
+  const { boot, diskFormat } = kernelFormat(dir, label);
+  const family = f.labels[LABEL.family]!;
+  const labels: Record<string, string> = { ...f.labels, [LABEL.boot]: boot };
+  try {
+    Object.assign(labels, importLabels({ family, kernel: join(dir, 'kernel'), boot, ...(diskFormat && { diskFormat }) }));
+  } catch (err) {
+    if (err instanceof CunikError) throw invalid(`${label}: ${err.message}`);
+    throw err;
+  }
+  const meta = cunikMeta(config, manifest, label, labels);
+  writeFileSync(join(dir, UNPACKED_BOOT_FILE), bootFile(labels, meta.env, { kernel: true, initrd: present.has('initrd') }), { mode: 0o644 });
+  return labels;
 }
 
 async function loadOne(
@@ -76,14 +128,12 @@ async function loadOne(
   const manifest = checkManifest(parseJson(readFileSync(manifestPath), `manifest ${desc.digest}`), `manifest ${desc.digest}`);
   const configPath = stagedBlob(staging, manifest.config, 'config');
   const config = checkConfig(parseJson(readFileSync(configPath), `config ${manifest.config.digest}`), `config ${manifest.config.digest}`);
-  const meta = cunikMeta(config, manifest, label);
-  if (!knownFamilies.includes(meta.family)) {
-    throw invalid(`${label}: unknown family: ${meta.family} (known: ${knownFamilies.join(', ')})`, 'family');
-  }
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== manifest.layers.length) {
     throw invalid(`${label}: the config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`);
   }
+  const own = isCunikImage(config, manifest);
+  if (own) checkFamily(cunikMeta(config, manifest, label).family, label, knownFamilies);
   const layers: LayerSource[] = manifest.layers.map((l, i) => ({
     path: stagedBlob(staging, l, 'layer'),
     compression: layerCompression(l.mediaType),
@@ -91,16 +141,15 @@ async function loadOne(
     digest: l.digest,
   }));
   const dir = await staging.unpackDir(desc.digest);
-  const present = await extractBootFiles(layers, dir);
-  if (present.has('kernel')) {
-    try {
-      detectKernelFormatFile(join(dir, 'kernel'));
-    } catch (err) {
-      if (err instanceof CunikError) throw invalid(`${label}: ${err.message}`);
-      throw err;
-    }
-  } else if (!(meta.boot === 'disk' && present.has('disk.img'))) {
-    throw invalid(`${label}: its layers hold no cunik/kernel`);
+  let meta: CunikMeta;
+  if (own) {
+    meta = cunikMeta(config, manifest, label);
+    const present = await extractBootFiles(layers, dir);
+    if (present.has('kernel')) kernelFormat(dir, label);
+    else if (!(meta.boot === 'disk' && present.has('disk.img'))) throw invalid(`${label}: its layers hold no cunik/kernel`);
+  } else {
+    meta = cunikMeta(config, manifest, label, await loadForeign(layers, dir, config, manifest, label));
+    checkFamily(meta.family, label, knownFamilies);
   }
   return {
     manifestDigest: desc.digest,
@@ -111,6 +160,22 @@ async function loadOne(
     meta,
     blobs: [desc.digest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)],
   };
+}
+
+function checkFamily(family: string, label: string, knownFamilies: readonly string[]): void {
+  if (!knownFamilies.includes(family)) {
+    throw invalid(`${label}: unknown family: ${family} (known: ${knownFamilies.join(', ')})`, 'family');
+  }
+}
+
+/**
+ * The org.cunik.* facts the store keeps for an image made by another tool (its unpacked
+ * boot.json), or undefined for a Cunik image or when the file is missing.
+ */
+export function derivedLabels(dir: string): Record<string, string> | undefined {
+  const p = join(dir, UNPACKED_BOOT_FILE);
+  if (!existsSync(p)) return undefined;
+  return parseBootFile(readFileSync(p), p).labels;
 }
 
 /** Validate and unpack every image in a staged layout. */

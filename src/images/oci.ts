@@ -36,6 +36,10 @@ export const LAYER_FILES = { kernel: 'cunik/kernel', initrd: 'cunik/initrd', dis
 
 export const ARCHITECTURE = 'amd64';
 export const OS = 'linux';
+/** Names of this host's architecture in image platforms: OCI's amd64, and KraftKit's x86_64 (unikraft/arch). */
+export const isHostArchitecture = (a: string | undefined): boolean => a === ARCHITECTURE || a === 'x86_64';
+/** Unikernel platforms (KraftKit's index entries) that Cunik's QEMU boots: Unikraft's KVM platform built for QEMU. */
+const QEMU_PLATFORMS: ReadonlySet<string> = new Set(['qemu', 'kvm']);
 
 export interface Descriptor {
   mediaType: string;
@@ -158,15 +162,16 @@ function labelInt(v: string | undefined, what: string, range: Range): number | u
  * Read the org.cunik.* labels (config labels first, manifest annotations as a fallback).
  * Throws invalid(...) naming the image when they are missing or malformed.
  */
-export function cunikMeta(config: ImageConfig, manifest: Manifest, what: string): CunikMeta {
-  const labels: Record<string, string> = { ...(config.config?.Labels ?? {}) };
+export function cunikMeta(config: ImageConfig, manifest: Manifest, what: string, derived?: Record<string, string>): CunikMeta {
+  // An image made by another tool: its org.cunik.* facts were mapped from that tool's layout (images/foreign.ts).
+  const labels: Record<string, string> = { ...(config.config?.Labels ?? {}), ...derived };
   const ann = manifest.annotations ?? {};
   for (const k of Object.values(LABEL)) {
     if (labels[k] === undefined && ann[k] !== undefined) labels[k] = ann[k];
   }
   const family = labels[LABEL.family];
   if (!family) {
-    throw invalid(`${what} is not a Cunik image: no ${LABEL.family} label in its config or manifest annotations`);
+    throw invalid(`${what} is not a Cunik image: no ${LABEL.family} label in its config or manifest annotations (nor a KraftKit or urunc image)`);
   }
   const boot = labels[LABEL.boot];
   if (!boot || !(BOOT_PROTOCOLS as readonly string[]).includes(boot)) {
@@ -194,6 +199,24 @@ export function cunikMeta(config: ImageConfig, manifest: Manifest, what: string)
     cpus: labelInt(labels[LABEL.cpus], `${what}: label ${LABEL.cpus}`, LIMITS.cpus) ?? DEFAULT_CPUS,
     labels,
   };
+}
+
+/**
+ * The index entry Cunik runs: linux/amd64 (or one with no platform), else an amd64/x86_64 entry of
+ * a unikernel platform QEMU runs (KraftKit's qemu or kvm), else any other amd64/x86_64 entry.
+ */
+export function pickPlatform(manifests: Descriptor[], what: string): Descriptor {
+  const images = manifests.filter((m) => isManifestType(m.mediaType));
+  const rank = (m: Descriptor): number => {
+    if (m.platform === undefined) return 0;
+    if (!isHostArchitecture(m.platform.architecture)) return -1;
+    if (m.platform.os === OS) return 0;
+    return QEMU_PLATFORMS.has(m.platform.os ?? '') ? 1 : 2;
+  };
+  const chosen = images.filter((m) => rank(m) >= 0).sort((a, b) => rank(a) - rank(b))[0];
+  if (chosen !== undefined) return chosen;
+  const have = images.map((m) => `${m.platform?.os ?? '?'}/${m.platform?.architecture ?? '?'}`);
+  throw invalid(`${what} has no image for ${OS}/${ARCHITECTURE}${have.length ? ` (it has ${have.join(', ')})` : ''}`);
 }
 
 export const isManifestType = (mt: string | undefined): boolean =>

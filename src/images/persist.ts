@@ -104,7 +104,11 @@ function readVerified(blobs: BlobStore, digest: string, what: string): Buffer {
  * naming it and kept on disk. An index that is not JSON or not of its schema is moved aside to
  * `quarantineDir`, and the images are recovered untagged from the manifests among the blobs.
  */
-export function readIndex(path: string, blobs: BlobStore, state: ImageIndexState, quarantineDir: string): IndexReport {
+export function readIndex(
+  path: string, blobs: BlobStore, state: ImageIndexState, quarantineDir: string,
+  /** The facts kept for an image made by another tool (its unpacked boot.json), by manifest digest. */
+  derived: (manifestDigest: string) => Record<string, string> | undefined = () => undefined,
+): IndexReport {
   const report: IndexReport = { warnings: [], broken: [], indexRead: true };
   if (!existsSync(path)) return report;
   let raw: Static<typeof StoredIndexSchema> | undefined;
@@ -143,7 +147,7 @@ export function readIndex(path: string, blobs: BlobStore, state: ImageIndexState
         }
         if (size !== l.size) throw new Error(`its layer ${l.digest} is corrupt (${size} bytes, its descriptor says ${l.size})`);
       }
-      state.addImage(makeRecord(digest, mbuf.length, manifest, config, cunikMeta(config, manifest, `image ${digest}`)));
+      state.addImage(makeRecord(digest, mbuf.length, manifest, config, cunikMeta(config, manifest, `image ${digest}`, derived(digest))));
     } catch (err) {
       const refs = refsOf(digest);
       const problem = (err as Error).message;

@@ -27,7 +27,7 @@ import { detectKernelFormatFile } from './kernel-format.js';
 import { BlobCorruptError, readLayout, writeLayout, type SaveEntry } from './layout.js';
 import { checkImageStore, imageName } from './check.js';
 import type { CheckProblem } from '../api/check.js';
-import { collectImages, unpackedFiles, type LoadedImage } from './load.js';
+import { collectImages, derivedLabels, unpackedFiles, type LoadedImage } from './load.js';
 import { cunikMeta, defaultMemoryMiB, MT, type Descriptor } from './oci.js';
 import { parseTaggedReference } from './reference.js';
 import { ImageIndexState, type ImageRecord } from './state.js';
@@ -84,7 +84,8 @@ export class ImageStore {
     this.blobs.init();
     mkdirSync(this.unpackedDir, { recursive: true });
     mkdirSync(this.tmpDir, { recursive: true });
-    const report = readIndex(this.indexPath, this.blobs, this.state, join(rootDir, 'quarantine', 'images'));
+    const report = readIndex(this.indexPath, this.blobs, this.state, join(rootDir, 'quarantine', 'images'),
+      (d) => derivedLabels(join(this.unpackedDir, digestHex(d))));
     this.warnings = report.warnings;
     this.broken = report.broken;
     this.onProblem = opts.onProblem;

@@ -1,5 +1,6 @@
-// Extract an image's boot files (cunik/kernel, cunik/initrd, cunik/disk.img) from its layers
-// into a directory, verifying each layer's uncompressed digest against the config's diff_ids.
+// Extract an image's boot files (cunik/kernel, cunik/initrd, cunik/disk.img, or where another
+// tool's layout puts them: images/foreign.ts) from its layers into a directory, verifying each
+// layer's uncompressed digest against the config's diff_ids.
 
 import { createReadStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
@@ -20,8 +21,8 @@ export interface LayerSource {
   digest: string;
 }
 
-/** File name inside the unpacked dir for each layer path. */
-const TARGETS: Record<string, string> = {
+/** File name inside the unpacked dir for each layer path: a Cunik image's. */
+export const CUNIK_TARGETS: Readonly<Record<string, string>> = {
   [LAYER_FILES.kernel]: 'kernel',
   [LAYER_FILES.initrd]: 'initrd',
   [LAYER_FILES.disk]: 'disk.img',
@@ -38,9 +39,34 @@ async function writeEntry(dest: string, entry: AsyncIterable<Buffer | Uint8Array
   }
 }
 
-/** Apply the layers in order; later layers override earlier ones, whiteouts remove. */
-export async function extractBootFiles(layers: LayerSource[], destDir: string): Promise<Set<string>> {
+export interface ExtractOptions {
+  /** Layer path (clean, root-relative) → file name in destDir. Default: a Cunik image's. */
+  targets?: Readonly<Record<string, string>>;
+  /** A small file to read whole (the last layer's copy wins), e.g. urunc.json; at most `captureMax` bytes. */
+  capture?: string;
+  captureMax?: number;
+}
+
+/**
+ * Apply the layers in order; later layers override earlier ones, whiteouts remove. A boot file that
+ * is a symlink or a hard link, or that lies under a symlink an earlier layer made, is refused: the
+ * file must be in the layers, and nothing outside them is ever read.
+ */
+export async function extractBootFiles(layers: LayerSource[], destDir: string, opts: ExtractOptions = {}): Promise<Set<string>> {
+  return (await extractLayers(layers, destDir, opts)).present;
+}
+
+export async function extractLayers(layers: LayerSource[], destDir: string, opts: ExtractOptions = {}): Promise<{ present: Set<string>; captured?: Buffer }> {
+  const TARGETS = opts.targets ?? CUNIK_TARGETS;
   const present = new Set<string>();
+  let captured: Buffer | undefined;
+  // Symlinks the layers made so far, across layers (a later entry of the same name replaces one).
+  const links = new Set<string>();
+  const underLink = (name: string): string | undefined => {
+    const parts = name.split('/');
+    for (let i = 1; i < parts.length; i++) if (links.has(parts.slice(0, i).join('/'))) return parts.slice(0, i).join('/');
+    return undefined;
+  };
   for (const layer of layers) {
     const hasher = new HashingStream();
     const extract = tarExtract();
@@ -62,17 +88,38 @@ export async function extractBootFiles(layers: LayerSource[], destDir: string): 
           const dir = name.slice(0, name.length - base.length);
           const target = TARGETS[name];
           const type = entry.header.type;
-          if (target !== undefined && (type === 'file' || type === 'contiguous-file')) {
+          const isFile = type === 'file' || type === 'contiguous-file';
+          if (type === 'symlink') links.add(name);
+          else links.delete(name);
+          if (target !== undefined || name === opts.capture) {
+            const link = underLink(name);
+            if (link !== undefined) throw invalid(`layer ${layer.digest}: /${name} is under the symlink /${link}: a boot file must be a file in the image's layers`);
+            if (type === 'symlink' || type === 'link') {
+              throw invalid(`layer ${layer.digest}: /${name} is a ${type === 'symlink' ? 'symlink' : 'hard link'} (to ${JSON.stringify(entry.header.linkname ?? '')}): a boot file must be a regular file`);
+            }
+          }
+          if (target !== undefined && isFile) {
             await writeEntry(join(destDir, target), bytesOf(entry));
             present.add(target);
             continue;
           }
+          if (name === opts.capture && isFile) {
+            const max = opts.captureMax ?? 64 * 1024;
+            if ((entry.header.size ?? 0) > max) throw invalid(`layer ${layer.digest}: /${name} is larger than ${max} bytes`);
+            const chunks: Buffer[] = [];
+            for await (const c of bytesOf(entry)) chunks.push(Buffer.from(c));
+            captured = Buffer.concat(chunks);
+            continue;
+          }
           if (base.startsWith('.wh.')) {
-            const removed = TARGETS[dir + base.slice(4)];
+            const hidden = dir + base.slice(4);
+            const removed = TARGETS[hidden];
             if (removed !== undefined) {
               await rm(join(destDir, removed), { force: true });
               present.delete(removed);
             }
+            if (hidden === opts.capture) captured = undefined;
+            links.delete(hidden);
           }
           entry.resume();
         } catch (err) {
@@ -95,5 +142,5 @@ export async function extractBootFiles(layers: LayerSource[], destDir: string): 
       throw invalid(`layer ${layer.digest}: uncompressed digest ${diff} does not match the config's diff_id ${layer.diffId}`);
     }
   }
-  return present;
+  return { present, ...(captured !== undefined && { captured }) };
 }
