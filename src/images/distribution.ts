@@ -182,7 +182,13 @@ export async function push(store: ImageStore, reference: string, opts: TransferO
         .map((t) => { try { return remoteOf(parseReference(t), opts.defaultRegistry); } catch { return undefined; } })
         .find((x) => x !== undefined && x.domain === domain && x.repo !== repo)?.repo;
       progress({ status: 'Pushing', id, current: 0, total: b.size });
-      const how = await client.putBlob(b.digest, b.size, () => createReadStream(b.path) as unknown as BodyInit, from);
+      let how: 'mounted' | 'uploaded';
+      try {
+        how = await client.putBlob(b.digest, b.size, () => createReadStream(b.path) as unknown as BodyInit, from);
+      } catch (err) {
+        if (err instanceof CunikError && err.message.startsWith('blob ')) throw new CunikError(err.code, `push ${out.ref}: ${err.message}`, err.field);
+        throw err;
+      }
       if (how === 'mounted') {
         out.mounted++;
         progress({ status: `Mounted from ${from}`, id });

@@ -117,6 +117,8 @@ export class RegistryClient {
     headers?: Record<string, string>;
     body?: () => BodyInit;
     size?: number;
+    /** The sentence for a connection lost while sending (given the error's code), instead of "could not be reached". */
+    lost?: (code: string) => string;
   }): Promise<Response> {
     const send = async (): Promise<Response> => {
       const headers: Record<string, string> = { ...opts.headers };
@@ -131,7 +133,7 @@ export class RegistryClient {
       try {
         return await this.fetch(url, init);
       } catch (err) {
-        throw conflict(this.unreachable(err));
+        throw conflict(opts.lost !== undefined && !isConnectFailure(err) ? opts.lost(reason(err)) : this.unreachable(err));
       }
     };
     let res = await send();
@@ -282,6 +284,7 @@ export class RegistryClient {
     put.searchParams.set('digest', digest);
     const res = await this.request('PUT', put.href, {
       scope: 'pull,push', headers: { 'content-type': 'application/octet-stream' }, body: open, size,
+      lost: (code) => `${what}: the upload failed after it started (${code}); the registry keeps nothing of it: push again`,
     });
     await res.body?.cancel();
     if (res.status !== 201) return this.fail(res, what);
@@ -303,6 +306,12 @@ const TLS_TRUST = new Set([
   'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_UNTRUSTED',
 ]);
+
+/** Whether a fetch failed before it was connected (nothing was sent). */
+function isConnectFailure(err: unknown): boolean {
+  const code = reason(err);
+  return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || TLS_TRUST.has(code) || code.startsWith('ERR_SSL_') || code === 'ERR_TLS_CERT_ALTNAME_INVALID';
+}
 
 function reason(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;

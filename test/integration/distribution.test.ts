@@ -4,15 +4,16 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { hash } from '@node-rs/bcrypt';
 import { ImageStore } from '../../src/images/store.js';
 import { pull, push } from '../../src/images/distribution.js';
 import { helloKernel } from '../helpers/daemon.js';
-import { startHub } from '../helpers/hub.js';
+import { startHub, storeProblems } from '../helpers/hub.js';
 import { countingProxy, serve, startDockerRegistry } from '../helpers/registry.js';
-import { tempDir } from '../unit/images-fixtures.js';
+import { multibootKernel, tempDir } from '../unit/images-fixtures.js';
 import { MT } from '../../src/images/oci.js';
 
 const FAMILIES = ['generic'];
@@ -270,5 +271,65 @@ test('a multi-platform index: the linux/amd64 entry is pulled; an index without 
     await assert.rejects(pull(freshStore(), `${reg.host}/multi/hello:arm`), /image index .*multi\/hello:arm has no image for linux\/amd64 \(it has linux\/arm64\)/);
   } finally {
     await reg.stop();
+  }
+});
+
+test('a push cut off mid-upload: one line, the registry shows nothing of the blob; the next push completes, byte-identical', opts, async () => {
+  const hub = await startHub();
+  // A kernel of 2 MiB, so the cut falls well inside the layer's upload.
+  const kernel = join(t.path, 'big-kernel');
+  writeFileSync(kernel, multibootKernel(2 * 1024 * 1024));
+  const store = freshStore();
+  const ref0 = 'cut/hello:1';
+  await store.importKernel(kernel, ref0, { family: 'generic', args: [], memoryMiB: 32 });
+  const src = store.pushSource(ref0);
+  const blobs = src.blobs.map((b) => ({ digest: b.digest, bytes: readFileSync(b.path) }));
+  const manifest = src.manifest;
+  src.release();
+  const layer = blobs.reduce((x, y) => (y.bytes.length > x.bytes.length ? y : x));
+  let cuts = 0;
+  let forwarded = 0;
+  const [hostname, port] = hub.host.split(':');
+  const proxy = await countingProxy(hub.host, (req, res) => {
+    if (!(req.method === 'PUT' && req.url!.includes('/blobs/uploads/') && decodeURIComponent(req.url!).includes(layer.digest) && cuts++ === 0)) return true;
+    // The first upload of the layer: half its bytes reach the hub, then both connections drop.
+    const up = httpRequest({ hostname, port: Number(port), method: 'PUT', path: req.url, headers: { ...req.headers, host: hub.host } });
+    up.on('error', () => undefined);
+    req.on('data', (c: Buffer) => {
+      if (forwarded >= layer.bytes.length / 2) return;
+      forwarded += c.length;
+      up.write(c);
+      if (forwarded >= layer.bytes.length / 2) {
+        up.destroy();
+        res.socket?.destroy();
+      }
+    });
+    return false;
+  });
+  try {
+    const ref = `${proxy.host}/cut/hello:1`;
+    store.tag(ref0, ref);
+    await assert.rejects(push(store, ref), (err: Error) => {
+      assert.match(err.message, new RegExp(`^push ${ref}: blob ${layer.digest}: the upload failed after it started \\(\\w+\\); the registry keeps nothing of it: push again$`));
+      return true;
+    });
+    assert.ok(forwarded > 0 && forwarded < layer.bytes.length, `${forwarded} of ${layer.bytes.length} bytes reached the hub`);
+    const head = await fetch(`${hub.url}/v2/cut/hello/blobs/${layer.digest}`, { method: 'HEAD' });
+    assert.equal(head.status, 404, 'no partial blob is visible');
+    assert.equal((await fetch(`${hub.url}/v2/cut/hello/manifests/1`, { method: 'HEAD' })).status, 404);
+    assert.deepEqual(storeProblems(hub.root), []);
+    const again = await push(store, ref);
+    assert.equal(again.uploaded + again.existed, blobs.length);
+    assert.equal(again.uploaded >= 1, true, 'the layer is uploaded again');
+    for (const b of blobs) {
+      const got = Buffer.from(await (await fetch(`${hub.url}/v2/cut/hello/blobs/${b.digest}`)).arrayBuffer());
+      assert.ok(got.equals(b.bytes), `${b.digest} is byte-identical in the registry`);
+    }
+    const m = await fetch(`${hub.url}/v2/cut/hello/manifests/1`, { headers: { accept: MT.manifest } });
+    assert.ok(Buffer.from(await m.arrayBuffer()).equals(manifest));
+    assert.deepEqual(storeProblems(hub.root), []);
+  } finally {
+    await proxy.stop();
+    await hub.stop();
   }
 });
