@@ -3,12 +3,32 @@
 // such a VM runs, its console is read as it grows (one inotify watch, only for these families), and
 // once a line reports the exit the VM gets a moment to end by itself, then is stopped. The code
 // recorded is the line's (exit-status.ts reads the run's console when the VM ends).
-import { closeSync, fstatSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import type { FamilyAdapter } from '../families/types.js';
+import { consoleFiles, readIndex } from './console-index.js';
 
 /** How long a guest that reported its exit may take to end QEMU by itself (Solo5 does at once). */
 export const HALT_GRACE_MS = 250;
 const MAX_READ = 64 * 1024;
+
+/** Logical offset (console-index.ts) of byte `at` of console.log as it is now. */
+export function logicalOffset(consoleLog: string, at: number): number {
+  return (readIndex(consoleFiles(consoleLog))?.shift ?? 0) + at;
+}
+
+/**
+ * Where, in console.log as it is now, to look for the exit line of a run a previous daemon started
+ * (`consoleStart`: its logical start, from the record): from that start, or from the log's first
+ * byte if rotation moved the start out of it, and at most the last 64 KiB (guests print their exit
+ * last). Undefined for a record that does not say where its run began: the caller then watches
+ * from the end, as nothing before can be told apart from an earlier run's output.
+ */
+export function adoptedRunStart(consoleLog: string, consoleStart: number | null | undefined): number | undefined {
+  if (consoleStart === undefined || consoleStart === null) return undefined;
+  const size = statSync(consoleLog, { throwIfNoEntry: false })?.size ?? 0;
+  const at = Math.min(size, Math.max(0, consoleStart - (readIndex(consoleFiles(consoleLog))?.shift ?? 0)));
+  return Math.max(at, size - MAX_READ);
+}
 
 export interface ConsoleExitWatch {
   close(): void;

@@ -7,6 +7,7 @@ import { passtBindFailure } from '../network/passt.js';
 import { bindablePorts } from '../network/probe.js';
 import type { VmHandle } from '../vmm/types.js';
 import { bootConfig, networkSettings, type HostFacts } from './boot-config.js';
+import { logicalOffset } from './console-exit.js';
 import type { InstanceRecord } from './record.js';
 import type { InstanceServiceDeps } from './service-deps.js';
 
@@ -22,7 +23,7 @@ export interface LaunchContext {
 }
 
 /** What a start changes in a record: put back as it was when the start fails. */
-const START_FIELDS = ['state', 'pid', 'supervisorPid', 'startedAt', 'finishedAt', 'exitCode', 'exitCodeKnown', 'exitNote', 'exitSource', 'network', 'vm'] as const;
+const START_FIELDS = ['state', 'pid', 'supervisorPid', 'consoleStart', 'startedAt', 'finishedAt', 'exitCode', 'exitCodeKnown', 'exitNote', 'exitSource', 'network', 'vm'] as const;
 
 export async function launchInstance(ctx: LaunchContext, record: InstanceRecord): Promise<InstanceRecord> {
   const { deps } = ctx;
@@ -73,6 +74,7 @@ async function boot(ctx: LaunchContext, record: InstanceRecord, spawned: (h: VmH
     state: 'running',
     pid: handle.pid,
     supervisorPid: handle.pid,
+    consoleStart: logicalOffset(paths.consoleLog, consoleAt),
     startedAt: new Date().toISOString(),
     finishedAt: null,
     exitCode: null,

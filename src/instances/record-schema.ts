@@ -56,6 +56,7 @@ export const StoredInstanceRecord = Type.Object({
   error: Type.Optional(Nullable(Type.String())),
   pid: Nullable(Type.Integer({ minimum: 1 })),
   supervisorPid: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+  consoleStart: Type.Optional(Nullable(Type.Integer({ minimum: 0 }))),
   config: Type.Object({
     args: Strings,
     env: Strings,

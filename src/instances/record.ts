@@ -27,6 +27,12 @@ export interface InstanceRecord {
   pid: number | null;
   /** The process the daemon watches and signals: the VM's cunik-shim (its process group leader). */
   supervisorPid?: number | null;
+  /**
+   * Where the last start's console output begins, as a logical offset (console-index.ts: rotation
+   * never changes it): a daemon that adopts the VM reads that run's console from there. Absent in
+   * records made before it.
+   */
+  consoleStart?: number | null;
   config: {
     args: string[];
     env: string[];

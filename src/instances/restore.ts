@@ -2,6 +2,7 @@
 // daemon, mark the ones that ended meanwhile exited (with their shim-recorded exit), end strays and
 // stale sockets, and pick the instances whose restart policy brings them back.
 import type { ExitStatus } from '../families/types.js';
+import { adoptedRunStart } from './console-exit.js';
 import { instanceExitStatus, runConsole } from './exit-status.js';
 import type { VmHandle, VmPaths } from '../vmm/types.js';
 import type { InstanceRecord } from './record.js';
@@ -46,7 +47,8 @@ export async function restoreInstances(ctx: RestoreContext): Promise<void> {
     }
     // It ended while no daemon watched: its shim recorded how (no record: killed with its group).
     const exit = deps.driver.recordedExit(paths) ?? { status: null, signal: 'SIGKILL' as const };
-    await ctx.markExited(record, instanceExitStatus(deps.family(record.family), exit, () => runConsole(paths.consoleLog)), exit.stderr);
+    const run = (): string => runConsole(paths.consoleLog, adoptedRunStart(paths.consoleLog, record.consoleStart));
+    await ctx.markExited(record, instanceExitStatus(deps.family(record.family), exit, run), exit.stderr);
   }
   deps.driver.killStrays(notRunning);
   await deps.store.removeSocketsExcept(new Set([...ctx.running(), ...quarantined.map((q) => q.id)]));

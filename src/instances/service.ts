@@ -22,7 +22,7 @@ import { PerInstanceQueue } from './op-queue.js';
 import type { InstanceRecord } from './record.js';
 import { RestartScheduler } from './restart-scheduler.js';
 import { dueAtDaemonStart, restoreInstances } from './restore.js';
-import { watchConsoleExit } from './console-exit.js';
+import { adoptedRunStart, watchConsoleExit } from './console-exit.js';
 import { exitedFields, instanceExitStatus, runConsole } from './exit-status.js';
 import type { InstanceEvent, InstanceServiceDeps } from './service-deps.js';
 import { normalizeSignal } from './signals.js';
@@ -333,9 +333,11 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
   private watch(record: InstanceRecord, handle: VmHandle): void {
     this.handles.set(record.id, handle);
     const consoleLog = this.deps.store.paths(record.id).consoleLog;
-    const from = this.consoleStart.get(record.id);
-    // A guest that halts after printing its exit is stopped once it has (an adopted VM: from the
-    // console's end as found, since what is before may be an earlier run's).
+    // An adopted VM (started by an earlier daemon): its run's console from the start its record
+    // gives, so an exit line printed while no daemon ran is seen at once.
+    const from = this.consoleStart.get(record.id) ?? adoptedRunStart(consoleLog, record.consoleStart);
+    // A guest that halts after printing its exit is stopped once it has (a record without its
+    // run's start: from the console's end as found, since what is before may be an earlier run's).
     const halted = watchConsoleExit(this.deps.family(record.family), consoleLog, from ?? fileSize(consoleLog), () => {
       if (this.handles.get(record.id) === handle) void this.deps.driver.stop(handle, 0).catch(() => undefined);
     });

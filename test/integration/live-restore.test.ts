@@ -1,29 +1,39 @@
 // Instances that are never lost: daemon crashes, VMs killed from outside, restart policies, pause.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { InstanceDetail } from '../../src/api/schemas.js';
-import { cli, helloKernel, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
+import { HALT_GRACE_MS } from '../../src/instances/console-exit.js';
+import { cli, helloKernel, kernels, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
 
 let d: TestDaemon;
 const run = (args: string[]) => cli(args, { socket: d.socket });
 const inspect = async (name: string): Promise<InstanceDetail> => d.client.inspectInstance(name);
 
 /** SIGKILL the daemon (no clean-up at all), run `meanwhile`, start a new daemon on the same root. */
-async function crashAndRestart(meanwhile: () => void = () => undefined): Promise<void> {
+async function crashAndRestart(meanwhile: () => unknown = () => undefined): Promise<void> {
   const gone = new Promise((r) => d.proc.once('exit', r));
   d.proc.kill('SIGKILL');
   await gone;
   d.client.close();
-  meanwhile();
+  await meanwhile();
   d = await startDaemon({ dir: d.dir });
 }
 
 before(async () => {
   d = await startDaemon();
   assert.equal((await run(['import', '--family', 'generic', helloKernel, 'hello'])).code, 0);
+  assert.equal((await run(['import', '--family', 'rumprun', join(kernels, 'halt.elf'), 'halts'])).code, 0);
 });
+
+/** Type a line into an instance's console (QEMU's console socket), as attach would. */
+async function typeLine(id: string, line: string): Promise<void> {
+  const sock = createConnection(join(d.root, 'sock', `${id.slice(0, 24)}.con`));
+  await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+  await new Promise<void>((resolve) => sock.end(`${line}\n`, resolve));
+}
 after(async () => d.stop());
 
 test('kill -9 of the daemon: running VMs are re-adopted and stay manageable; dead ones keep their exit code', async () => {
@@ -129,4 +139,42 @@ test('SIGTERM leaves instances running; --shutdown-instances stops them', async 
   assert.throws(() => readFileSync(`/proc/${pid}/cmdline`), 'stopped with the daemon');
   d = await startDaemon({ dir: d.dir });
   assert.equal((await inspect('survives')).state, 'exited');
+});
+
+test('a Rumprun-style guest that prints its exit line and halts while no daemon runs is seen as exited with that code once one is back', async () => {
+  assert.equal((await run(['run', '-d', '--name', 'halter', '--network', 'none', 'halts', 'wait', 'exit=6'])).code, 0);
+  const { id, pid, paths } = await inspect('halter');
+  await waitFor('waiting', () => readFileSync(paths.consoleLog, 'utf8').includes('waiting\n') || undefined);
+
+  // The guest ends (and halts, QEMU still running) while no daemon watches.
+  await crashAndRestart(async () => {
+    await typeLine(id, 'go');
+    await waitFor('the exit line', () => readFileSync(paths.consoleLog, 'utf8').includes('=== ERROR: _exit(6) called ===\nhalted\n') || undefined);
+    assert.ok(existsSync(`/proc/${pid}`), 'the halted guest\'s QEMU still runs');
+  });
+  const t0 = Date.now();
+  const ended = await waitFor('exited', async () => {
+    const i = await inspect('halter');
+    return i.state === 'exited' ? i : undefined;
+  }, 10_000);
+  assert.ok(Date.now() - t0 < 2000, `seen ${Date.now() - t0} ms after the daemon answered`);
+  assert.deepEqual([ended.exitCode, ended.exitCodeKnown, ended.exitSource], [6, true, 'console']);
+  await waitFor('the VM ended', () => (existsSync(`/proc/${pid}`) ? undefined : true));
+
+  // Started again, it is waiting, not ended: the earlier run's exit line is before this run's start.
+  assert.equal((await run(['start', 'halter'])).code, 0);
+  const again = await inspect('halter');
+  const lines = (): number => readFileSync(paths.consoleLog, 'utf8').split('waiting\n').length - 1;
+  await waitFor('waiting again', () => (lines() === 2 ? true : undefined));
+  await crashAndRestart();
+  // Past the moment the adoption's scan would have ended it (no event marks that nothing happens).
+  await new Promise((r) => setTimeout(r, 4 * HALT_GRACE_MS));
+  const adopted = await inspect('halter');
+  assert.deepEqual([adopted.state, adopted.pid], ['running', again.pid]);
+  // Its own exit line, printed under this daemon, ends it as usual.
+  const waiting = d.client.waitInstance('halter');
+  await typeLine(id, 'go');
+  assert.equal(await (await waiting).exitCode, 6);
+  assert.equal((await inspect('halter')).exitSource, 'console');
+  assert.equal((await run(['rm', 'halter'])).code, 0);
 });
