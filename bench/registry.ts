@@ -15,6 +15,7 @@ import { mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { Staging } from '../src/images/blobs.js';
+import { PUSH_READ_BYTES } from '../src/images/distribution.js';
 import { RegistryClient } from '../src/images/registry.js';
 import { MT } from '../src/images/oci.js';
 import { repo } from '../test/helpers/daemon.js';
@@ -62,7 +63,7 @@ async function makeImage(dir: string, body: Buffer, layers: number): Promise<Ima
 async function push(client: RegistryClient, tag: string, img: Image): Promise<void> {
   for (const b of img.blobs) {
     if (await client.hasBlob(b.digest)) throw new Error(`bench: blob ${b.digest} is already in ${client.domain}`);
-    await client.putBlob(b.digest, b.size, () => createReadStream(b.path) as unknown as BodyInit);
+    await client.putBlob(b.digest, b.size, () => createReadStream(b.path, { highWaterMark: PUSH_READ_BYTES }) as unknown as BodyInit);
   }
   await client.putManifest(tag, img.manifest, MT.manifest);
 }

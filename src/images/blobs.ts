@@ -9,6 +9,7 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { invalid } from '../errors.js';
+import { BatchedWriter } from '../util/batched-writer.js';
 import { fsyncDir, removeQuiet, type ByteSource } from './fsutil.js';
 
 const HEX = /^[a-f0-9]{64}$/;
@@ -111,12 +112,13 @@ export class Staging {
     let size = 0;
     const fh = await open(tmp, 'wx', 0o644);
     try {
+      const w = new BatchedWriter(fh);
       for await (const chunk of source) {
         hash.update(chunk);
         size += chunk.length;
-        await fh.write(chunk);
+        await w.add(chunk);
       }
-      await fh.sync();
+      await w.end();
     } catch (err) {
       await fh.close();
       await rm(tmp, { force: true });

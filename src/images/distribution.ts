@@ -54,6 +54,8 @@ export function remoteOf(r: Reference, defaultRegistry?: string): { domain: stri
 }
 
 const short = (digest: string): string => digest.slice(7, 19);
+/** A pushed blob is read 1 MiB at a time: fetch's per-chunk cost made 64 KiB reads half as fast (bench registry). */
+export const PUSH_READ_BYTES = 1024 * 1024;
 
 export { pickPlatform } from './oci.js';
 
@@ -184,7 +186,7 @@ export async function push(store: ImageStore, reference: string, opts: TransferO
       progress({ status: 'Pushing', id, current: 0, total: b.size });
       let how: 'mounted' | 'uploaded';
       try {
-        how = await client.putBlob(b.digest, b.size, () => createReadStream(b.path) as unknown as BodyInit, from);
+        how = await client.putBlob(b.digest, b.size, () => createReadStream(b.path, { highWaterMark: PUSH_READ_BYTES }) as unknown as BodyInit, from);
       } catch (err) {
         if (err instanceof CunikError && err.message.startsWith('blob ')) throw new CunikError(err.code, `push ${out.ref}: ${err.message}`, err.field);
         throw err;

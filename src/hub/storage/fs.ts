@@ -1,11 +1,15 @@
 // The filesystem storage driver. Keys are paths under the root (checked by the registry before
 // they get here: names, tags and digests only). Small objects are written by the project's
 // atomic write; upload data is appended in place and renamed into blobs/ when it is verified.
-import { createReadStream, statSync, type BigIntStats, type Stats } from 'node:fs';
-import { type FileHandle, mkdir, open, readFile, readdir, rename, rm, stat, truncate, unlink, utimes, readFile as rf } from 'node:fs/promises';
+// Small reads (tags, links, manifests), stats and touches are synchronous: a few microseconds
+// each from the page cache, where the asynchronous calls each took several trips through the
+// thread pool, queued behind the uploads' writes and fsyncs (a manifest GET is three reads).
+import { createReadStream, readFileSync, statSync, utimesSync, renameSync, type BigIntStats, type Stats } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, truncate, unlink, readFile as rf } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { atomicWriteFile } from '../../util/atomic-write.js';
+import { BatchedWriter } from '../../util/batched-writer.js';
 import { passedThrough } from '../memory.js';
 import type { ObjectInfo, PrefixStamp, StorageDriver } from './driver.js';
 
@@ -23,7 +27,12 @@ export class FsDriver implements StorageDriver {
   }
 
   async read(key: string): Promise<Buffer | undefined> {
-    return readFile(this.path(key)).catch((err) => (missing(err) ? undefined : Promise.reject(err)));
+    try {
+      return readFileSync(this.path(key));
+    } catch (err) {
+      if (missing(err)) return undefined;
+      throw err;
+    }
   }
 
   async write(key: string, data: Buffer | string): Promise<void> {
@@ -38,7 +47,12 @@ export class FsDriver implements StorageDriver {
   }
 
   async stat(key: string): Promise<ObjectInfo | undefined> {
-    const st: Stats | undefined = await stat(this.path(key)).catch((err) => (missing(err) ? undefined : Promise.reject(err)));
+    let st: Stats | undefined;
+    try {
+      st = statSync(this.path(key));
+    } catch (err) {
+      if (!missing(err)) throw err;
+    }
     return st && st.isFile() ? { size: st.size, modifiedMs: st.mtimeMs } : undefined;
   }
 
@@ -56,7 +70,11 @@ export class FsDriver implements StorageDriver {
   }
 
   async isPrefix(prefix: string): Promise<boolean> {
-    return stat(this.path(prefix)).then((s) => s.isDirectory(), () => false);
+    try {
+      return statSync(this.path(prefix)).isDirectory();
+    } catch {
+      return false;
+    }
   }
 
   async delete(key: string): Promise<void> {
@@ -117,13 +135,13 @@ export class FsDriver implements StorageDriver {
     // is taken back (rename is atomic, one side wins); or GC put it back between our two tries.
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        await utimes(p, now, now);
+        utimesSync(p, now, now);
         return true;
       } catch (err) {
         if (!missing(err)) throw err;
       }
       try {
-        await rename(doomed(p), p);
+        renameSync(doomed(p), p);
       } catch (err) {
         if (!missing(err)) throw err;
       }
@@ -189,92 +207,6 @@ export class FsDriver implements StorageDriver {
       }
     }
     return undefined;
-  }
-}
-
-/** Chunks are gathered into batches of BATCH_BYTES written with one writev, while the next fills. */
-const BATCH_BYTES = 1024 * 1024;
-const BATCH_CHUNKS = 256;
-/** A write-back of what is written so far is started every SYNC_BYTES, so the last fsync has little left to do. */
-const SYNC_BYTES = 8 * 1024 * 1024;
-
-/**
- * Appends a stream to a file with one batch written while the next one is received (so at most
- * two batches are held), and the file's data flushed to the disk in the background as it grows
- * (fdatasync on a thread of the pool) rather than all at once at the end. end() writes the rest
- * and fsyncs: when it returns, every byte is on the disk. A failure of a background write or
- * sync is thrown by the next add() or by end().
- */
-class BatchedWriter {
-  private batch: Buffer[] = [];
-  private batchBytes = 0;
-  private writing: Promise<void> | undefined;
-  private syncing: Promise<void> | undefined;
-  private unsynced = 0;
-  private failed: { err: unknown } | undefined;
-
-  constructor(private readonly fh: FileHandle) {}
-
-  async add(chunk: Buffer): Promise<void> {
-    this.batch.push(chunk);
-    this.batchBytes += chunk.length;
-    if (this.batchBytes < BATCH_BYTES && this.batch.length < BATCH_CHUNKS) return;
-    if (this.writing) await this.writing;
-    this.check();
-    this.writing = this.flush();
-  }
-
-  async end(): Promise<void> {
-    if (this.writing) await this.writing;
-    this.check();
-    if (this.batch.length > 0) await this.flush();
-    if (this.syncing) await this.syncing;
-    this.check();
-    await this.fh.sync();
-  }
-
-  private check(): void {
-    if (this.failed) throw this.failed.err;
-  }
-
-  /** Write the current batch; never rejects (a failure is kept for check()). */
-  private async flush(): Promise<void> {
-    const bufs = this.batch;
-    const n = this.batchBytes;
-    this.batch = [];
-    this.batchBytes = 0;
-    try {
-      await writeAll(this.fh, bufs, n);
-      this.unsynced += n;
-      if (this.unsynced >= SYNC_BYTES && !this.syncing) {
-        this.unsynced = 0;
-        this.syncing = this.fh.datasync().then(
-          () => void (this.syncing = undefined),
-          (err) => void ((this.failed ??= { err }), (this.syncing = undefined)),
-        );
-      }
-    } catch (err) {
-      this.failed ??= { err };
-    }
-  }
-}
-
-/** writev until every byte of `bufs` is written (a short write continues where it stopped). */
-async function writeAll(fh: FileHandle, bufs: Buffer[], total: number): Promise<void> {
-  let done = (await fh.writev(bufs)).bytesWritten;
-  while (done < total) {
-    let skip = done;
-    const rest: Buffer[] = [];
-    for (const b of bufs) {
-      if (skip >= b.length) skip -= b.length;
-      else {
-        rest.push(skip > 0 ? b.subarray(skip) : b);
-        skip = 0;
-      }
-    }
-    const { bytesWritten } = await fh.writev(rest);
-    if (bytesWritten === 0) throw new Error('write made no progress');
-    done += bytesWritten;
   }
 }
 
