@@ -199,6 +199,7 @@ test('a KraftKit-style index: platforms, other tools\' annotations, kernel size 
   await page.waitForURL(new RegExp(`/images/public/kraft@${digests['image']}$`));
   assert.match(await fact(page, 'kernel'), new RegExp(`\\(${digests['kernel']} bytes\\)`));
   assert.equal(await fact(page, 'platform'), 'qemu/amd64');
+  assert.match(await fact(page, 'format'), /^KraftKit package/);
   const foreign = await page.locator('[data-testid=foreign] tbody tr').allInnerTexts();
   assert.ok(foreign.some((r) => r.includes('org.unikraft.kernel.version') && r.includes('0.17.0')), foreign.join('\n'));
   assert.ok(foreign.some((r) => r.includes(XSS)), 'the annotation is shown as text');

@@ -142,8 +142,12 @@ test('image details from manifests and configs: Cunik labels, annotation fallbac
     ],
   }));
   assert.deepEqual([kraft.kind, kraft.family, kraft.children.map((c) => c.platform), kraft.foreign], ['index', 'unikraft', ['qemu/amd64'], [{ format: 'KraftKit', key: 'org.unikraft.kernel.version', value: '0.17' }]]);
-  const urunc = describeImage('sha256:4', 'x', manifest({ 'com.urunc.unikernel.unikernelType': 'rumprun', 'com.urunc.unikernel.cmdline': '<b>x</b>' }), cfgBody({}));
-  assert.deepEqual([urunc.family, urunc.foreign.map((f) => f.key)], ['rumprun', ['com.urunc.unikernel.cmdline', 'com.urunc.unikernel.unikernelType']]);
+  const uruncAnn = { 'com.urunc.unikernel.unikernelType': 'unikraft', 'com.urunc.unikernel.hypervisor': 'qemu', 'com.urunc.unikernel.binary': '/unikernel/app', 'com.urunc.unikernel.cmdline': 'app <b>x</b> y' };
+  const urunc = describeImage('sha256:4', 'x', manifest(uruncAnn), cfgBody({}));
+  assert.deepEqual([urunc.family, urunc.format, urunc.kernelPath, urunc.args, urunc.foreign.length, urunc.problems], ['unikraft', 'urunc', 'unikernel/app', ['<b>x</b>', 'y'], 4, []]);
+  const solo5 = describeImage('sha256:4', 'x', manifest({ ...uruncAnn, 'com.urunc.unikernel.unikernelType': 'rumprun', 'com.urunc.unikernel.hypervisor': 'hvt' }), cfgBody({}));
+  assert.equal(solo5.family, 'rumprun');
+  assert.match(solo5.problems[0]!, /^Cunik cannot run it: this image: a rumprun unikernel for Solo5's hvt tender/);
   const hostile: [Buffer, Buffer | undefined, string[]][] = [
     [Buffer.from('not json'), undefined, ['the manifest is not a JSON object']],
     [manifest({ a: 1, b: 'x' }, 'no'), Buffer.from('[1]'), ['the image config is not a JSON object']],
@@ -199,10 +203,10 @@ test('kernel size: the boot file entry of the last layer holding one (plain and 
   ]);
   const open = (d: string): Readable => Readable.from([blobs.get(d)!]);
   const L = (digest: string, mediaType: string) => ({ digest, mediaType, size: blobs.get(digest)!.length });
-  assert.equal(await kernelSize([L('a', 'application/vnd.oci.image.layer.v1.tar')], {}, open), 1234);
-  assert.equal(await kernelSize([L('a', 'application/vnd.oci.image.layer.v1.tar'), L('b', 'application/vnd.docker.image.rootfs.diff.tar.gzip')], {}, open), 777);
-  assert.equal(await kernelSize([L('c', 'application/vnd.oci.image.layer.v1.tar')], {}, open), undefined);
-  assert.equal(await kernelSize([L('b', 'application/vnd.oci.image.layer.v1.tar+gzip')], { 'com.urunc.unikernel.binary': '/etc/x' }, open), 10);
+  assert.equal(await kernelSize([L('a', 'application/vnd.oci.image.layer.v1.tar')], undefined, open), 1234);
+  assert.equal(await kernelSize([L('a', 'application/vnd.oci.image.layer.v1.tar'), L('b', 'application/vnd.docker.image.rootfs.diff.tar.gzip')], undefined, open), 777);
+  assert.equal(await kernelSize([L('c', 'application/vnd.oci.image.layer.v1.tar')], undefined, open), undefined);
+  assert.equal(await kernelSize([L('b', 'application/vnd.oci.image.layer.v1.tar+gzip')], '/etc/x', open), 10);
   const kinds: [string, string | undefined][] = [['application/vnd.oci.image.layer.v1.tar', 'none'], ['application/vnd.oci.image.layer.v1.tar+gzip', 'gzip'], ['application/vnd.docker.image.rootfs.diff.tar.gzip', 'gzip'], ['application/vnd.oci.image.layer.v1.tar+zstd', undefined], ['application/json', undefined]];
   for (const [mt, want] of kinds) assert.equal(layerCompressed(mt), want, mt);
   assert.equal(entryPath('.//./x/y'), 'x/y');

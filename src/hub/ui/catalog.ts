@@ -205,7 +205,7 @@ export class HubCatalog {
     let p = this.kernels.get(d.digest);
     if (!p) {
       const open = (digest: string): Readable => this.registry.blobReader(digest);
-      p = kernelSize(d.layers, { ...d.annotations, ...d.labels }, open).catch(() => undefined);
+      p = kernelSize(d.layers, d.kernelPath, open).catch(() => undefined);
       if (this.kernels.size >= MAX_DETAILS) this.kernels.delete(this.kernels.keys().next().value!);
       this.kernels.set(d.digest, p);
     }

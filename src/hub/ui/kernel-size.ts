@@ -1,6 +1,6 @@
 // The kernel's size in an image, for the image page: the size of the boot file's tar entry in the
-// image's layers (Cunik's cunik/kernel, KraftKit's /unikraft/bin/kernel, or the path a urunc
-// annotation names). Only tar headers are read; the layer's bytes stream past and nothing is
+// image's layers (Cunik's cunik/kernel, KraftKit's /unikraft/bin/kernel, or the path another
+// tool's layout names, as images/foreign.ts reads it). Only tar headers are read; the layer's bytes stream past and nothing is
 // written. Layers are untrusted: a malformed one just gives no size.
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -14,10 +14,9 @@ const KERNEL_PATHS = ['cunik/kernel', 'unikraft/bin/kernel'];
 /** Entry names as layers write them: "./x", "/x" and "x" are the same file. */
 export const entryPath = (name: string): string => name.replace(/^(?:\.\/|\/)+/, '');
 
-/** The paths a kernel may be at, given the image's labels and annotations (urunc names its binary). */
-export function kernelPaths(meta: Record<string, string>): string[] {
-  const urunc = meta['com.urunc.unikernel.binary'];
-  return urunc ? [entryPath(urunc), ...KERNEL_PATHS] : KERNEL_PATHS;
+/** The paths a kernel may be at: where another tool's layout puts it (images/foreign.ts), then the usual ones. */
+export function kernelPaths(kernelPath?: string): string[] {
+  return kernelPath !== undefined ? [entryPath(kernelPath), ...KERNEL_PATHS] : KERNEL_PATHS;
 }
 
 /** A layer's compression by its media type (OCI's ...tar, ...tar+gzip; Docker's ...tar, ...tar.gzip); undefined: not read (zstd, foreign). */
@@ -50,8 +49,8 @@ async function scan(source: Readable, gzip: boolean, paths: string[]): Promise<n
  * The kernel's size: the last layer holding one of the paths wins (later layers override earlier
  * ones); layers scanned last to first.
  */
-export async function kernelSize(layers: BlobInfo[], meta: Record<string, string>, open: (digest: string) => Readable): Promise<number | undefined> {
-  const paths = kernelPaths(meta);
+export async function kernelSize(layers: BlobInfo[], kernelPath: string | undefined, open: (digest: string) => Readable): Promise<number | undefined> {
+  const paths = kernelPaths(kernelPath);
   for (const l of [...layers].reverse()) {
     const kind = layerCompressed(l.mediaType);
     if (kind === undefined || l.size > MAX_SCANNED_LAYER) continue;

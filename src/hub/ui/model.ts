@@ -1,7 +1,8 @@
 // What CunikHub's web UI shows, computed from what the registry holds: an image's details from
 // its manifest and config (both untrusted JSON pushed by a client: every field is checked for its
 // type before use), a repository's summary, and the search. Pure: no I/O, no HTTP.
-import { LABEL } from '../../images/oci.js';
+import { kraftkitImage, uruncAnnotations, uruncImage } from '../../images/foreign.js';
+import { LABEL, pickPlatform, type Descriptor, type ImageConfig, type Manifest } from '../../images/oci.js';
 
 // build/builder.ts writes these (LABEL_PORTS, LABEL_VOLUMES); not imported from there, which
 // would load the whole builder into the hub.
@@ -51,6 +52,9 @@ export interface ImageDetails {
   ports: string[];
   volumes: string[];
   foreign: ForeignEntry[];
+  /** Another tool's layout Cunik maps to run it (images/foreign.ts), and where its kernel is then. */
+  format?: 'kraftkit' | 'urunc';
+  kernelPath?: string;
   /** What could not be read (a config that is not JSON...), shown on the page. */
   problems: string[];
 }
@@ -201,10 +205,22 @@ export function describeImage(digest: string, mediaType: string, body: Buffer, c
     if (Array.isArray(inner['Env'])) d.env = inner['Env'].filter((e): e is string => typeof e === 'string');
   }
   if (d.created === undefined && d.annotations['org.opencontainers.image.created']) d.created = d.annotations['org.opencontainers.image.created'];
-  // Cunik reads its labels from the config, and the manifest's annotations as a fallback (images/oci.ts).
-  const own = (k: string): string | undefined => d.labels[k] ?? d.annotations[k];
   d.foreign = foreignEntries(d.annotations, d.labels, ...d.layers.map((l) => l.annotations ?? {}), config?.annotations ?? {});
-  const family = familyOf({ ...d.annotations, ...d.labels }, d.foreign);
+  // Cunik reads its labels from the config, the manifest's annotations as a fallback (images/oci.ts),
+  // and maps KraftKit's and urunc's layouts to the same labels (images/foreign.ts): shown as it runs them.
+  let mapped: Record<string, string> = {};
+  if (d.labels[LABEL.family] === undefined && d.annotations[LABEL.family] === undefined) {
+    try {
+      const cf = { ...c, config: { ...inner, Labels: d.labels } } as unknown as ImageConfig;
+      const mf = { schemaVersion: 2, config: d.config, layers: d.layers, annotations: d.annotations } as unknown as Manifest;
+      const f = kraftkitImage(cf, mf, 'this image') ?? uruncImage(uruncAnnotations(d.annotations, d.labels), cf, 'this image');
+      if (f) [d.format, d.kernelPath, mapped] = [f.format, f.files.kernel, f.labels];
+    } catch (err) {
+      problems.push(`Cunik cannot run it: ${(err as Error).message}`);
+    }
+  }
+  const own = (k: string): string | undefined => d.labels[k] ?? d.annotations[k] ?? mapped[k];
+  const family = own(LABEL.family) ?? familyOf({ ...d.annotations, ...d.labels }, d.foreign);
   if (family !== undefined) d.family = family;
   const boot = own(LABEL.boot);
   if (boot) d.boot = boot;
@@ -221,9 +237,18 @@ export function describeImage(digest: string, mediaType: string, body: Buffer, c
   return d;
 }
 
-/** The entry of an index the summary describes: linux/amd64 or another amd64 one (KraftKit's qemu/amd64), else the first. */
+/** The entry of an index the summary describes: the one Cunik would pull (images/oci.ts pickPlatform), else the first. */
 export function primaryChild(children: ChildInfo[]): ChildInfo | undefined {
-  return children.find((c) => c.platform === 'linux/amd64') ?? children.find((c) => c.platform?.split('/')[1] === 'amd64') ?? children[0];
+  const descriptors: Descriptor[] = children.map((c) => {
+    const [os, architecture] = c.platform?.split('/') ?? [];
+    return { mediaType: c.mediaType, digest: c.digest, size: c.size, ...(c.platform !== undefined && { platform: { ...(os !== '?' && { os }), ...(architecture !== '?' && { architecture }) } }) };
+  });
+  try {
+    const picked = pickPlatform(descriptors, 'index');
+    return children.find((c) => c.digest === picked.digest);
+  } catch {
+    return children[0];
+  }
 }
 
 /** A tag's line in a summary: the image itself, or for an index the entry that primaryChild picks. */

@@ -130,6 +130,7 @@ export function imagePage(v: ImageView): string {
   const image = d.kind === 'image';
   const facts = html`<dl class="facts">
 ${fact('Family', d.family !== undefined ? familyPills([d.family]) : undefined, 'family')}
+${d.format !== undefined ? fact('Format', d.format === 'kraftkit' ? 'KraftKit package (run by Cunik as a unikraft image)' : 'urunc image (run by Cunik through its annotations)', 'format') : ''}
 ${image ? html`${fact('Boot protocol', d.boot, 'boot')}${fact('Kernel size', p.kernelBytes !== undefined ? `${bytes(p.kernelBytes)} (${p.kernelBytes} bytes)` : undefined, 'kernel')}
 ${fact('Default args', list(d.args), 'args')}${fact('Memory', d.memoryMiB !== undefined ? `${d.memoryMiB} MiB` : undefined, 'memory')}${fact('CPUs', d.cpus, 'cpus')}
 ${fact('Exposed ports', list(d.ports), 'ports')}${fact('Volumes', list(d.volumes), 'volumes')}${fact('Environment', list(d.env), 'env')}
