@@ -33,6 +33,8 @@ export const GOALS: readonly Goal[] = [
   { bench: 'registry', figure: 'noop_pull_ms', better: 'lower', goal: 50, what: '`cunik pull` of an image already present minus `cunik version`, ms', source: 'issue 12' },
   { bench: 'registry', figure: 'hub_peak_rss_mib', better: 'lower', goal: 100, what: "the hub's peak RSS (VmHWM) over the run, MiB", source: 'issue 12' },
   { bench: 'registry', figure: 'manifest_ttfb_ms', better: 'lower', goal: 2, what: 'time to first byte of a manifest GET on loopback, median of 200, ms', source: 'issue 12' },
+  { bench: 'registry-ui', figure: 'list_ms', better: 'lower', goal: 50, what: "the web UI's repository list with 1,000 repositories in the hub, full response on loopback, median of 20, ms", source: 'issue 12' },
+  { bench: 'registry-ui', figure: 'image_ms', better: 'lower', goal: 50, what: "the web UI's image page with 1,000 repositories in the hub, full response on loopback, median of 20, ms", source: 'issue 12' },
 ];
 
 export const goalsOf = (bench: string): Goal[] => GOALS.filter((g) => g.bench === bench);

@@ -9,6 +9,7 @@ import { coldstart } from './coldstart.js';
 import { density } from './density.js';
 import { lifecycle } from './lifecycle.js';
 import { registryBench } from './registry.js';
+import { registryUi } from './registry-ui.js';
 import { checkGoals, verdictLine } from './method.js';
 
 const benchmarks: Record<string, () => Promise<Record<string, number>>> = {
@@ -19,6 +20,7 @@ const benchmarks: Record<string, () => Promise<Record<string, number>>> = {
   'boot-linux': () => bootLinux(),
   'build-cache': () => buildCache(),
   registry: () => registryBench(numberArg('--rounds', 4), numberArg('--layer-mib', 64)),
+  'registry-ui': () => registryUi(),
 };
 
 /**
