@@ -15,6 +15,7 @@ import {
 } from './oci.js';
 import { TarGuard } from '../util/tar-guard.js';
 import { bytesOf } from './fsutil.js';
+import type { Resolved } from './state.js';
 
 export const OCI_LAYOUT = { imageLayoutVersion: '1.0.0' };
 const MAX_JSON_BYTES = 16 << 20;
@@ -24,6 +25,32 @@ export interface SaveEntry {
   manifest: Descriptor;
   /** Full "name:tag", when the image was saved by name. */
   ref?: { name: string; tag: string };
+}
+
+/**
+ * What a save of these images writes: one index entry per image and name (the same twice only
+ * once), and every blob they use, each once, in order (manifest, config, layers).
+ */
+export function layoutEntries(images: Resolved[]): { entries: SaveEntry[]; digests: string[] } {
+  const entries: SaveEntry[] = [];
+  const digests: string[] = [];
+  const seen = new Set<string>();
+  for (const res of images) {
+    const r = res.record;
+    const key = `${r.digest} ${res.ref ?? ''}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const e: SaveEntry = { manifest: { mediaType: r.manifest.mediaType ?? MT.manifest, digest: r.digest, size: r.manifestSize } };
+    if (res.ref !== undefined) {
+      const i = res.ref.lastIndexOf(':');
+      e.ref = { name: res.ref.slice(0, i), tag: res.ref.slice(i + 1) };
+    }
+    entries.push(e);
+    for (const d of [r.digest, r.manifest.config.digest, ...r.manifest.layers.map((l) => l.digest)]) {
+      if (!digests.includes(d)) digests.push(d);
+    }
+  }
+  return { entries, digests };
 }
 
 function entry(pack: Pack, header: Parameters<Pack['entry']>[0], body?: Buffer): Promise<void> {

@@ -7,30 +7,27 @@
 //   tmp/                        staging areas of imports and loads in progress
 // New content is staged under tmp/ and committed synchronously (blobs renamed into place,
 // then the index written atomically), so a failure or crash never leaves a half-made image
-// visible; leftovers are swept when the store opens. Only this code touches the directory.
+// visible; leftovers are swept when the store opens. Only this code (with content.ts, which
+// holds the stored content and makes every change to it) touches the directory. Staging an import
+// is in import-kernel.ts, a build's in build.ts, a load's or pull's in load.ts.
 
-import { copyFile, open, rename, stat } from 'node:fs/promises';
-import { createReadStream, createWriteStream, mkdirSync, existsSync, statSync, constants as fsConstants } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalid, conflict } from '../errors.js';
 import type { ImageBootInfo } from '../families/types.js';
 import type { BootArtifacts, ImageDetail, ImageSummary, ImportOptions, RemoveResult } from './types.js';
-import { BlobStore, Staging, digestHex } from './blobs.js';
-import { linkInto, stageBuilt, stageImage, validateImportOptions, type PrebuiltLayer } from './build.js';
-import { removeQuiet } from './fsutil.js';
+import { Staging, digestHex } from './blobs.js';
+import { linkInto, stageBuilt, validateImportOptions, type PrebuiltLayer } from './build.js';
 import { diskUsage } from '../util/disk-usage.js';
-import { makeRecord, readIndex, sweep, writeIndex, type BrokenImage } from './persist.js';
-import type { DiskFormat } from './disk-image.js';
-import { importLabels } from './import-facts.js';
-import { detectKernelFormatFile } from './kernel-format.js';
-import { BlobCorruptError, readLayout, writeLayout, type SaveEntry } from './layout.js';
-import { checkImageStore, imageName } from './check.js';
+import { ImageContent, type RemovalItem } from './content.js';
+import { stagedSize, stageKernelImport } from './import-kernel.js';
+import { BlobCorruptError, layoutEntries, readLayout, writeLayout } from './layout.js';
+import { imageName } from './check.js';
 import type { CheckProblem } from '../api/check.js';
-import { collectImages, derivedLabels, unpackedFiles, type LoadedImage } from './load.js';
-import { cunikMeta, defaultMemoryMiB, MT, type Descriptor } from './oci.js';
+import { collectImages, unpackedFiles, type LoadedImage } from './load.js';
+import { cunikMeta, MT, type Descriptor } from './oci.js';
 import { parseTaggedReference } from './reference.js';
-import { ImageIndexState, type ImageRecord } from './state.js';
+import type { ImageRecord } from './state.js';
 
 export type ImageEventAction = 'import' | 'tag' | 'untag' | 'delete' | 'load' | 'pull' | 'push';
 export interface ImageEvent {
@@ -57,39 +54,22 @@ export class ImageStore {
   readonly dir: string;
   /** Problems found when opening the store, one line each naming the image (for the daemon's log). */
   readonly warnings: string[];
-  /** Images the index names that could not be read: kept on disk, reported, dropped by check --repair. */
-  private broken: BrokenImage[];
-  /** Blobs found corrupt (by save or check): digest → the sentence. Images using them are refused. */
-  private readonly corrupt = new Map<string, string>();
+  private readonly content: ImageContent;
+  private readonly state: ImageContent['state'];
   private readonly onProblem: ((line: string) => void) | undefined;
-  private readonly blobs: BlobStore;
-  private readonly unpackedDir: string;
   private readonly tmpDir: string;
-  private readonly indexPath: string;
   private readonly knownFamilies: string[];
   private readonly onEvent: ((e: ImageEvent) => void) | undefined;
-  private readonly state = new ImageIndexState();
-  /** Blobs being read by save(); deletion of these waits until they are released. */
-  private readonly pins = new Map<string, number>();
-  private readonly deferredDeletes = new Set<string>();
 
   constructor(rootDir: string, opts: ImageStoreOptions) {
     this.dir = join(rootDir, 'images');
-    this.blobs = new BlobStore(join(this.dir, 'blobs'));
-    this.unpackedDir = join(this.dir, 'unpacked');
     this.tmpDir = join(this.dir, 'tmp');
-    this.indexPath = join(this.dir, 'repositories.json');
     this.knownFamilies = [...opts.knownFamilies];
     this.onEvent = opts.onEvent;
-    this.blobs.init();
-    mkdirSync(this.unpackedDir, { recursive: true });
-    mkdirSync(this.tmpDir, { recursive: true });
-    const report = readIndex(this.indexPath, this.blobs, this.state, join(rootDir, 'quarantine', 'images'),
-      (d) => derivedLabels(join(this.unpackedDir, digestHex(d))));
-    this.warnings = report.warnings;
-    this.broken = report.broken;
+    this.content = new ImageContent(this.dir, this.tmpDir, join(rootDir, 'quarantine', 'images'));
+    this.state = this.content.state;
+    this.warnings = this.content.warnings;
     this.onProblem = opts.onProblem;
-    sweep({ root: this.dir, tmp: this.tmpDir, unpacked: this.unpackedDir }, this.blobs, this.state, report);
   }
 
   // ---- queries ----------------------------------------------------------------------------
@@ -125,8 +105,8 @@ export class ImageStore {
   /** Paths of the unpacked, read-only boot files. For a disk image without disk.img, disk = kernel. */
   bootArtifacts(imageId: string): BootArtifacts {
     const r = this.state.resolve(imageId).record;
-    this.assertIntact(r);
-    const files = unpackedFiles(join(this.unpackedDir, digestHex(r.digest)));
+    this.content.assertIntact(r);
+    const files = unpackedFiles(this.content.unpacked(r.digest));
     const out: BootArtifacts = {};
     if (files.kernel) out.kernel = files.kernel;
     if (files.initrd) out.initrd = files.initrd;
@@ -170,40 +150,8 @@ export class ImageStore {
 
     const staging = await Staging.create(this.tmpDir, 'import');
     try {
-      // Work on private copies so the files cannot change between detection and packing.
-      const kernel = staging.scratch('kernel');
-      const disk = opts.kernelSize !== undefined ? staging.scratch('disk') : undefined;
-      if (disk === undefined) await copyFile(file, kernel, fsConstants.COPYFILE_FICLONE);
-      else await splitUpload(file, st.size, opts.kernelSize!, kernel, disk);
-      for (const f of disk === undefined ? [kernel] : [kernel, disk]) {
-        const fh = await open(f, 'r');
-        await fh.sync().finally(() => fh.close());
-      }
-      const { boot, diskFormat } = detectKernelFormatFile(kernel);
-      let separate: { path: string; format: DiskFormat } | undefined;
-      if (disk !== undefined) {
-        if (boot === 'disk') throw invalid('the kernel given with a disk image is itself a disk image', 'kernel');
-        const d = detectKernelFormatFile(disk);
-        if (d.boot !== 'disk') throw invalid('the disk image is not a disk image (an MBR or a qcow2 header)', 'disk');
-        separate = { path: disk, format: d.diskFormat ?? 'raw' };
-      }
-      const labels = importLabels({ family: meta.family, kernel, boot, ...(diskFormat && { diskFormat }), ...(separate && { disk: separate }) });
-      const full = { ...meta, boot, memoryMiB: meta.memoryMiB ?? defaultMemoryMiB(boot) };
-      const built = await stageImage(staging, { kernel, ...(disk !== undefined && { disk }) }, full,
-        `cunik image import --family ${meta.family} ${JSON.stringify(file)}`, labels);
-      const unpacked = await staging.unpackDir(built.manifestDigest);
-      await rename(kernel, join(unpacked, 'kernel'));
-      if (disk !== undefined) await rename(disk, join(unpacked, 'disk.img'));
-      const record = this.commit(staging, [{
-        manifestDigest: built.manifestDigest,
-        manifestSize: this.stagedSize(staging, built.manifestDigest),
-        manifest: built.manifest,
-        configDigest: built.configDigest,
-        config: built.config,
-        meta: cunikMeta(built.config, built.manifest, `image ${target.ref}`),
-        blobs: built.blobs,
-        refs: [target.ref],
-      }])[0]!;
+      const image = await stageKernelImport(staging, { file, size: st.size, kernelSize: opts.kernelSize }, meta, target.ref);
+      const record = this.content.commit(staging, [image])[0]!;
       this.emit({ action: 'import', id: record.id, ref: target.ref });
       return this.inspect(record.id);
     } finally {
@@ -226,8 +174,8 @@ export class ImageStore {
       const dir = await staging.unpackDir(built.manifestDigest);
       await linkInto(b.files.kernel, join(dir, 'kernel'));
       if (b.files.initrd !== undefined) await linkInto(b.files.initrd, join(dir, 'initrd'));
-      const record = this.commit(staging, [{
-        ...built, manifestSize: this.stagedSize(staging, built.manifestDigest), meta, refs: [target.ref],
+      const record = this.content.commit(staging, [{
+        ...built, manifestSize: stagedSize(staging, built.manifestDigest), meta, refs: [target.ref],
       }])[0]!;
       this.emit({ action: 'import', id: record.id, ref: target.ref });
       return this.inspect(record.id);
@@ -236,17 +184,13 @@ export class ImageStore {
     }
   }
 
-  private stagedSize(staging: Staging, digest: string): number {
-    return statSync(staging.blobPath(digest)!).size;
-  }
-
   // ---- tag / remove -----------------------------------------------------------------------
 
   /** Point `target` (name[:tag]) at the image `source` names. Returns the "name:tag" set. */
   tag(source: string, target: string): string {
     const r = this.state.resolve(source, 'source').record;
     const t = parseTaggedReference(target, 'target');
-    this.mutate(() => this.state.setRef(t.ref, r.digest));
+    this.content.mutate(() => this.state.setRef(t.ref, r.digest));
     this.emit({ action: 'tag', id: r.id, ref: t.ref });
     return t.ref;
   }
@@ -281,22 +225,16 @@ export class ImageStore {
     return this.removeImages(victims);
   }
 
-  private removeImages(items: { record: ImageRecord; untag: string[]; drop: boolean }[]): RemoveResult {
+  private removeImages(items: RemovalItem[]): RemoveResult {
     const result: RemoveResult = { untagged: [], deleted: [] };
     if (items.length === 0) return result;
-    this.mutate(() => {
-      for (const it of items) {
-        for (const t of it.untag) this.state.deleteRef(t);
-        if (it.drop) this.state.deleteImage(it.record.digest);
-      }
-    });
+    this.content.remove(items);
     for (const it of items) {
       for (const t of it.untag) {
         result.untagged.push(t);
         this.emit({ action: 'untag', id: it.record.id, ref: t });
       }
       if (it.drop) {
-        this.deleteFiles(it.record);
         result.deleted.push(it.record.id);
         this.emit({ action: 'delete', id: it.record.id });
       }
@@ -306,12 +244,7 @@ export class ImageStore {
 
   /** Refuse an image with a blob known to be corrupt (export, boot), in one line naming it. */
   usable(ref: string): void {
-    this.assertIntact(this.state.resolve(ref).record);
-  }
-
-  private assertIntact(r: ImageRecord): void {
-    const bad = r.blobs.find((d) => this.corrupt.has(d));
-    if (bad !== undefined) throw conflict(`image ${imageName(this.state.tagsOf(r.digest), r.id)} is damaged: ${this.corrupt.get(bad)!}; cunik system check --repair removes it`);
+    this.content.assertIntact(this.state.resolve(ref).record);
   }
 
   /** Bytes staged by imports, builds and loads in progress (system df). */
@@ -326,35 +259,14 @@ export class ImageStore {
    * that cannot be used (and blobs only they held).
    */
   async check(repair: boolean): Promise<{ problems: CheckProblem[]; images: number; blobs: number }> {
-    const found = await checkImageStore({
-      blobs: this.blobs,
-      images: this.state.all(),
-      tagsOf: (d) => this.state.tagsOf(d),
-      broken: this.broken,
-      bootFiles: (r) => {
-        const files = unpackedFiles(join(this.unpackedDir, digestHex(r.digest)));
-        return files.kernel !== undefined || files.disk !== undefined ? [] : [join(this.unpackedDir, digestHex(r.digest), 'kernel')];
-      },
-    });
-    for (const [d, why] of found.corrupt) this.corrupt.set(d, why);
-    const images = this.state.all().length + this.broken.length;
+    const found = await this.content.verify();
+    const corrupt = this.content.corrupt;
+    const images = this.state.all().length + this.content.broken.length;
     if (!repair) return { problems: found.problems, images, blobs: found.blobs };
-    const unusable = this.state.all().filter((r) => r.blobs.some((d) => this.corrupt.has(d)) ||
+    const unusable = this.state.all().filter((r) => r.blobs.some((d) => corrupt.has(d)) ||
       found.problems.some((p) => p.kind === 'image' && p.subject === imageName(this.state.tagsOf(r.digest), r.id)));
     if (unusable.length > 0) this.removeImages(unusable.map((record) => ({ record, untag: this.state.tagsOf(record.digest), drop: true })));
-    const keep = new Set(this.state.all().flatMap((r) => r.blobs));
-    for (const b of this.broken) {
-      for (const d of b.blobs) if (!keep.has(d)) this.blobs.deleteSync(d);
-      removeQuiet(join(this.unpackedDir, digestHex(b.digest)));
-    }
-    if (this.broken.length > 0) {
-      this.broken = [];
-      this.mutate(() => undefined); // the index forgets them
-    }
-    for (const d of [...this.corrupt.keys()]) {
-      if (!keep.has(d)) this.blobs.deleteSync(d);
-      this.corrupt.delete(d);
-    }
+    this.content.dropDamaged();
     return { problems: found.problems.map((p) => ({ ...p, repaired: true })), images, blobs: found.blobs };
   }
 
@@ -363,45 +275,22 @@ export class ImageStore {
   /** Write an OCI image layout tarball of the images to `out` (and end it). */
   async save(refs: string[], out: NodeJS.WritableStream): Promise<void> {
     if (!Array.isArray(refs) || refs.length === 0) throw invalid('nothing to save: name at least one image', 'refs');
-    const entries: SaveEntry[] = [];
-    const digests: string[] = [];
-    const seen = new Set<string>();
-    for (const ref of refs) {
-      const res = this.state.resolve(ref);
-      const r = res.record;
-      const key = `${r.digest} ${res.ref ?? ''}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const e: SaveEntry = { manifest: { mediaType: r.manifest.mediaType ?? MT.manifest, digest: r.digest, size: r.manifestSize } };
-      if (res.ref !== undefined) {
-        const i = res.ref.lastIndexOf(':');
-        e.ref = { name: res.ref.slice(0, i), tag: res.ref.slice(i + 1) };
-      }
-      entries.push(e);
-      for (const d of [r.digest, r.manifest.config.digest, ...r.manifest.layers.map((l) => l.digest)]) {
-        if (!digests.includes(d)) digests.push(d);
-      }
-    }
+    const { entries, digests } = layoutEntries(refs.map((ref) => this.state.resolve(ref)));
     const records = refs.map((ref) => this.state.resolve(ref).record);
-    for (const r of records) this.assertIntact(r);
-    for (const d of digests) this.pins.set(d, (this.pins.get(d) ?? 0) + 1);
+    for (const r of records) this.content.assertIntact(r);
+    const release = this.content.pin(digests);
     try {
-      await writeLayout(this.blobs, entries, digests, out);
+      await writeLayout(this.content.blobs, entries, digests, out);
     } catch (err) {
       if (!(err instanceof BlobCorruptError)) throw err;
       // Found while copying it out: remembered, so the image is refused from now on (save, run).
-      this.corrupt.set(err.digest, err.message);
+      this.content.corrupt.set(err.digest, err.message);
       const r = records.find((x) => x.blobs.includes(err.digest)) ?? records[0]!;
       const line = `image ${imageName(this.state.tagsOf(r.digest), r.id)} is damaged: ${err.message}; cunik system check --repair removes it`;
       this.onProblem?.(line);
       throw conflict(line);
     } finally {
-      for (const d of digests) {
-        const n = (this.pins.get(d) ?? 1) - 1;
-        if (n > 0) this.pins.set(d, n);
-        else this.pins.delete(d);
-      }
-      this.flushDeferred();
+      release();
     }
   }
 
@@ -413,14 +302,7 @@ export class ImageStore {
     const staging = await Staging.create(this.tmpDir, 'load');
     try {
       const index = await readLayout(input, staging);
-      const images = await collectImages(staging, index, this.knownFamilies);
-      const records = this.commit(staging, images);
-      records.forEach((r, i) => {
-        const refs = images[i]!.refs;
-        if (refs.length === 0) this.emit({ action: 'load', id: r.id });
-        for (const ref of refs) this.emit({ action: 'load', id: r.id, ref });
-      });
-      return records.map((r) => this.summary(r));
+      return this.commitAnnounced(staging, await collectImages(staging, index, this.knownFamilies), 'load');
     } finally {
       input.removeListener('error', swallow);
       staging.dispose();
@@ -436,8 +318,9 @@ export class ImageStore {
 
   /** Path of a stored, intact blob (a pull links it instead of downloading it again). */
   storedBlob(digest: string): string | undefined {
-    if (this.corrupt.has(digest) || !this.blobs.has(digest)) return undefined;
-    return this.blobs.path(digest);
+    const { blobs, corrupt } = this.content;
+    if (corrupt.has(digest) || !blobs.has(digest)) return undefined;
+    return blobs.path(digest);
   }
 
   /**
@@ -448,14 +331,7 @@ export class ImageStore {
   async ingest(fill: (staging: Staging) => Promise<Descriptor[]>, action: 'pull'): Promise<ImageSummary[]> {
     const staging = await Staging.create(this.tmpDir, action);
     try {
-      const images = await collectImages(staging, { manifests: await fill(staging) }, this.knownFamilies);
-      const records = this.commit(staging, images);
-      records.forEach((r, i) => {
-        const refs = images[i]!.refs;
-        if (refs.length === 0) this.emit({ action, id: r.id });
-        for (const ref of refs) this.emit({ action, id: r.id, ref });
-      });
-      return records.map((r) => this.summary(r));
+      return this.commitAnnounced(staging, await collectImages(staging, { manifests: await fill(staging) }, this.knownFamilies), action);
     } finally {
       staging.dispose();
     }
@@ -471,29 +347,19 @@ export class ImageStore {
     release: () => void;
   } {
     const r = this.state.resolve(ref).record;
-    this.assertIntact(r);
+    this.content.assertIntact(r);
     const descs = [r.manifest.config, ...r.manifest.layers];
-    const pinned = [r.digest, ...descs.map((d) => d.digest)];
-    for (const d of pinned) this.pins.set(d, (this.pins.get(d) ?? 0) + 1);
-    let released = false;
+    const { blobs } = this.content;
+    const release = this.content.pin([r.digest, ...descs.map((d) => d.digest)]);
     return {
       id: r.id,
       digest: r.digest,
       mediaType: r.manifest.mediaType ?? MT.manifest,
-      manifest: this.blobs.readSync(r.digest),
-      blobs: descs.map((d) => ({ digest: d.digest, size: d.size, path: this.blobs.path(d.digest) })),
+      manifest: blobs.readSync(r.digest),
+      blobs: descs.map((d) => ({ digest: d.digest, size: d.size, path: blobs.path(d.digest) })),
       // Other names of images holding a blob: where a push may mount it from.
       tagsOf: (digest) => this.state.all().filter((x) => x.blobs.includes(digest)).flatMap((x) => this.state.tagsOf(x.digest)),
-      release: () => {
-        if (released) return;
-        released = true;
-        for (const d of pinned) {
-          const n = (this.pins.get(d) ?? 1) - 1;
-          if (n > 0) this.pins.set(d, n);
-          else this.pins.delete(d);
-        }
-        this.flushDeferred();
-      },
+      release,
     };
   }
 
@@ -504,82 +370,15 @@ export class ImageStore {
 
   // ---- internals --------------------------------------------------------------------------
 
-  /**
-   * Make staged images visible: blobs and unpacked dirs moved into place, then the index
-   * written. Synchronous, so no other change interleaves. An image whose config (id) is
-   * already stored keeps its stored manifest; its new names point there (Docker's rule).
-   */
-  private commit(staging: Staging, images: LoadedImage[]): ImageRecord[] {
-    const fresh: LoadedImage[] = [];
-    const targets: string[] = [];
-    const freshById = new Map<string, string>();
-    for (const img of images) {
-      const existing = this.state.byDigest(img.manifestDigest) ?? this.state.byId(img.configDigest);
-      const sibling = freshById.get(img.configDigest);
-      if (existing) targets.push(existing.digest);
-      else if (sibling !== undefined) targets.push(sibling);
-      else {
-        fresh.push(img);
-        freshById.set(img.configDigest, img.manifestDigest);
-        targets.push(img.manifestDigest);
-      }
-    }
-    // A verified copy of a damaged blob (or of a broken image) replaces the stored one.
-    const damaged = new Set([...this.corrupt.keys(), ...this.broken.flatMap((b) => b.blobs)]);
-    const replaced = [...new Set(fresh.flatMap((i) => i.blobs))].filter((d) => damaged.has(d) && this.blobs.has(d) && staging.hasBlob(d));
-    for (const d of replaced) this.blobs.deleteSync(d);
-    for (const img of fresh) if (this.broken.some((b) => b.digest === img.manifestDigest)) removeQuiet(join(this.unpackedDir, digestHex(img.manifestDigest)));
-    const newBlobs = [...new Set(fresh.flatMap((i) => i.blobs))].filter((d) => !this.blobs.has(d));
-    const newDirs = fresh.map((i) => i.manifestDigest).filter((m) => !existsSync(join(this.unpackedDir, digestHex(m))));
-    staging.commit(this.blobs, this.unpackedDir, newBlobs, newDirs);
-    for (const d of replaced) this.corrupt.delete(d);
-    this.broken = this.broken.filter((b) => !fresh.some((i) => i.manifestDigest === b.digest));
-    try {
-      this.mutate(() => {
-        for (const img of fresh) this.state.addImage(makeRecord(img.manifestDigest, img.manifestSize, img.manifest, img.config, img.meta));
-        images.forEach((img, i) => {
-          for (const ref of img.refs) this.state.setRef(ref, targets[i]!);
-        });
-      });
-    } catch (err) {
-      for (const d of newBlobs) if (!this.referenced(d)) this.blobs.deleteSync(d);
-      for (const m of newDirs) removeQuiet(join(this.unpackedDir, digestHex(m)));
-      throw err;
-    }
-    return targets.map((d) => this.state.byDigest(d)!);
-  }
-
-  /** Apply a change to the in-memory index and persist it; on a write failure, undo it. */
-  private mutate(change: () => void): void {
-    const snapshot = this.state.snapshot();
-    change();
-    try {
-      writeIndex(this.indexPath, this.state, this.broken);
-    } catch (err) {
-      this.state.restore(snapshot);
-      throw err;
-    }
-  }
-
-  private referenced(digest: string): boolean {
-    return this.state.all().some((r) => r.blobs.includes(digest));
-  }
-
-  private deleteFiles(r: ImageRecord): void {
-    for (const d of r.blobs) {
-      if (this.referenced(d)) continue;
-      if (this.pins.has(d)) this.deferredDeletes.add(d);
-      else this.blobs.deleteSync(d);
-    }
-    removeQuiet(join(this.unpackedDir, digestHex(r.digest)));
-  }
-
-  private flushDeferred(): void {
-    for (const d of [...this.deferredDeletes]) {
-      if (this.pins.has(d)) continue;
-      this.deferredDeletes.delete(d);
-      if (!this.referenced(d)) this.blobs.deleteSync(d);
-    }
+  /** Commit loaded or pulled images and announce each of their names (or the image, without one). */
+  private commitAnnounced(staging: Staging, images: LoadedImage[], action: 'load' | 'pull'): ImageSummary[] {
+    const records = this.content.commit(staging, images);
+    records.forEach((r, i) => {
+      const refs = images[i]!.refs;
+      if (refs.length === 0) this.emit({ action, id: r.id });
+      for (const ref of refs) this.emit({ action, id: r.id, ref });
+    });
+    return records.map((r) => this.summary(r));
   }
 
   private summary(r: ImageRecord): ImageSummary {
@@ -604,11 +403,3 @@ export class ImageStore {
   }
 }
 
-/** A two-file upload (kernel then disk, `kernelSize` bytes of kernel) into its two staging files. */
-async function splitUpload(file: string, size: number, kernelSize: number, kernel: string, disk: string): Promise<void> {
-  if (!Number.isSafeInteger(kernelSize) || kernelSize < 1 || kernelSize >= size) {
-    throw invalid(`kernelSize must be between 1 and the upload's size less one byte (${size - 1}), got ${kernelSize}`, 'kernelSize');
-  }
-  await pipeline(createReadStream(file, { end: kernelSize - 1 }), createWriteStream(kernel, { mode: 0o600 }));
-  await pipeline(createReadStream(file, { start: kernelSize }), createWriteStream(disk, { mode: 0o600 }));
-}
