@@ -44,6 +44,7 @@ command -v useradd >/dev/null || missing+=(passwd)                        # the 
 command -v systemd-analyze >/dev/null || missing+=(systemd)              # contrib/cunikd.service is checked by systemd-analyze verify
 command -v docker-registry >/dev/null || missing+=(docker-registry)     # CunikHub's tests and bench: Docker Distribution as the reference registry
 command -v chromium >/dev/null || missing+=(chromium)                   # CunikHub's web UI test: headless Chromium driven by playwright-core
+command -v dig >/dev/null || missing+=(bind9-dnsutils)                  # the bridge networks' DNS responder is tested with dig (docs/networking.md, "Names (DNS)")
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
