@@ -265,6 +265,15 @@ test('a network answers only queries from its own subnets; a port already taken 
   assert.equal((dnsPacket.decode(await cross.answer) as { rcode?: string }).rcode, 'NXDOMAIN');
   cross.socket.close();
 
+  // An internal network forwards nothing: SERVFAIL at once, the upstream never asked.
+  await dns.stop('other');
+  await dns.start({ name: 'other', gateway: OTHER_GW, subnet: `${OTHER_GW}/32`, internal: true });
+  const asked = upstream.seen.length;
+  const internal = udpQuery(OTHER_GW, dnsPacket.encode({ type: 'query', id: 8, questions: [{ name: 'far.upstream.test', type: 'A' }] }), OTHER_GW);
+  assert.equal((dnsPacket.decode(await internal.answer) as { rcode?: string }).rcode, 'SERVFAIL');
+  internal.socket.close();
+  assert.equal(upstream.seen.length, asked);
+
   const second = new DnsService({ resolvConf });
   await assert.rejects(second.start({ name: 'clash', gateway: OTHER_GW }), (err: unknown) => {
     assert.ok(err instanceof CunikError);

@@ -261,6 +261,16 @@ test('zone names: normalized, checked, and reverse names both ways', () => {
   assert.throws(() => z.set({ name: 'a', ipv4: '10.1.0' }), /not an IPv4 address/);
   assert.throws(() => z.set({ name: 'a', ipv4: '10.1.0.3', ipv6: '::ffff:1.2.3.4' }), /not an IPv6 address/);
   assert.throws(() => new Zone('n', ['10.1.0.0/33']), /not a subnet/);
+  // Keyed by id when there is one: a rename replaces, unregister takes the id or the name.
+  z.set({ id: 'abc123', name: 'old', ipv4: '10.1.0.5' });
+  z.set({ id: 'abc123', name: 'new', ipv4: '10.1.0.5' });
+  assert.equal(z.lookup('old'), undefined);
+  assert.equal(z.lookup('new')?.kind, 'addresses');
+  assert.equal(z.delete('abc123'), true);
+  assert.equal(z.lookup('new'), undefined);
+  z.set({ id: 'def456', name: 'Named', ipv4: '10.1.0.6' });
+  assert.equal(z.delete('named'), true);
+  assert.equal(z.delete('named'), false);
   z.replace([{ name: 'b', ipv4: '10.1.0.9' }]);
   assert.equal(z.lookup('ok'), undefined);
   assert.equal(z.lookup('b.n')?.kind, 'addresses');

@@ -11,7 +11,7 @@
 //   dns.register(network, { name, aliases, ipv4, ipv6 })   when an instance's NIC on that network
 //                                                 is set up (before its VM starts, so its peers
 //                                                 resolve it as soon as it runs)
-//   dns.unregister(network, name)                 when it leaves the network (rm, stop, disconnect,
+//   dns.unregister(network, idOrName)             when it leaves the network (rm, stop, disconnect,
 //                                                 a VM that died): the next query no longer finds it
 //   dns.replace(network, endpoints)               at daemon start (live restore), after start():
 //                                                 the endpoints of the instance records that are
@@ -36,10 +36,14 @@ export interface DnsNetwork {
   gateway: string;
   /** The gateway's IPv6 address, for a network with IPv6: listened on too. */
   gateway6?: string | undefined;
+  /** The network's IPv4 subnet (a bridge NetworkRecord's `subnet`), added to `subnets`. */
+  subnet?: string | undefined;
+  /** An `--internal` network: names that are not the network's get SERVFAIL, nothing is forwarded (Docker 26 does the same). */
+  internal?: boolean | undefined;
   /**
    * The network's subnets (CIDR, IPv4 and IPv6). Only queries from these are answered, and
    * reverse (PTR) queries for addresses in them are answered here (NXDOMAIN for a free one).
-   * Default: the gateway's /24 (IPv4) and /64 (IPv6), which a network should not rely on.
+   * Default (neither this nor `subnet`): the gateway's /24 (IPv4) and /64 (IPv6).
    */
   subnets?: readonly string[] | undefined;
 }
@@ -82,11 +86,13 @@ export class DnsService {
       if (had.addresses.join() === addresses.join()) return;
       await this.stop(network.name);
     }
-    const subnets = network.subnets ?? [`${network.gateway}/24`, ...(network.gateway6 !== undefined ? [`${network.gateway6}/64`] : [])];
+    const given = [...(network.subnet !== undefined ? [network.subnet] : []), ...(network.subnets ?? [])];
+    const subnets = given.length > 0 ? given : [`${network.gateway}/24`, ...(network.gateway6 !== undefined ? [`${network.gateway6}/64`] : [])];
     const zone = new Zone(network.name, subnets);
     const responder = new Responder({
       zone,
       addresses,
+      internal: network.internal === true,
       port: this.opts.port ?? 53,
       upstream: this.upstream,
       upstreamPort: this.opts.upstreamPort ?? 53,
@@ -116,9 +122,9 @@ export class DnsService {
     this.zone(network).set(endpoint);
   }
 
-  /** The instance no longer answers on the network; false if it was not registered. */
-  unregister(network: string, name: string): boolean {
-    return this.zone(network).delete(name);
+  /** The instance (by the id it was registered with, or its name) no longer answers on the network; false if it was not registered. */
+  unregister(network: string, idOrName: string): boolean {
+    return this.zone(network).delete(idOrName);
   }
 
   /** The network's table becomes exactly `endpoints` (live restore). */

@@ -13,6 +13,8 @@ export interface ResponderOptions {
   zone: Zone;
   /** The addresses to listen on (the network's gateway, IPv4 and maybe IPv6). */
   addresses: readonly string[];
+  /** An internal network: nothing is forwarded (SERVFAIL). */
+  internal: boolean;
   port: number;
   upstream: ResolvConf;
   upstreamPort: number;
@@ -140,6 +142,7 @@ export class Responder {
     }
     if (d.kind === 'drop') return undefined;
     if (d.kind === 'reply') return d.packet;
+    if (this.o.internal) return d.servfail;
     const { inflight } = this.o;
     if (inflight.count >= inflight.max) return undefined;
     inflight.count++;

@@ -5,6 +5,8 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 
 /** One instance's presence on a network, as the responder needs it. */
 export interface Endpoint {
+  /** The instance's id: the key when given (a rename is then a register with the same id), else the name is. */
+  id?: string | undefined;
   /** The instance's name (unique in the daemon). */
   name: string;
   /** Its `--network-alias`es on this network; several instances may share one (all answer). */
@@ -68,6 +70,8 @@ function expandIPv6(address: string): string {
   return all.map((g) => g.padStart(4, '0')).join('');
 }
 
+const keyOf = (e: Endpoint): string => e.id ?? normalizeName(e.name);
+
 function checkEndpoint(e: Endpoint): void {
   if (!isIPv4(e.ipv4)) throw new Error(`${e.name}: not an IPv4 address: ${e.ipv4}`);
   if (e.ipv6 !== undefined && (!isIPv6(e.ipv6) || e.ipv6.includes('.'))) throw new Error(`${e.name}: not an IPv6 address: ${e.ipv6}`);
@@ -103,22 +107,30 @@ export class Zone {
   /** Adds or replaces the instance `e.name`. */
   set(e: Endpoint): void {
     checkEndpoint(e);
-    this.endpoints.set(normalizeName(e.name), e);
+    this.deleteQuiet(e.name);
+    this.endpoints.set(keyOf(e), e);
     this.rebuild();
   }
 
-  /** Removes the instance; true if it was there. */
-  delete(name: string): boolean {
-    const had = this.endpoints.delete(normalizeName(name));
+  /** Removes the instance, by id or name; true if it was there. */
+  delete(ref: string): boolean {
+    const had = this.deleteQuiet(ref);
     if (had) this.rebuild();
     return had;
+  }
+
+  private deleteQuiet(ref: string): boolean {
+    if (this.endpoints.delete(ref)) return true;
+    const n = normalizeName(ref);
+    for (const [k, e] of this.endpoints) if (normalizeName(e.name) === n) return this.endpoints.delete(k);
+    return false;
   }
 
   /** Replaces the whole table (live restore: the instance records are the truth). */
   replace(endpoints: readonly Endpoint[]): void {
     endpoints.forEach(checkEndpoint);
     this.endpoints.clear();
-    for (const e of endpoints) this.endpoints.set(normalizeName(e.name), e);
+    for (const e of endpoints) this.endpoints.set(keyOf(e), e);
     this.rebuild();
   }
 
