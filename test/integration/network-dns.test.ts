@@ -92,6 +92,7 @@ const status = async (...args: string[]): Promise<string> => /status: (\w+)/.exe
 /** Sends one datagram to `to`:53 from `from` and resolves with the first answer. */
 function udpQuery(to: string, msg: Buffer, from?: string): { socket: UdpSocket; sent: Promise<void>; answer: Promise<Buffer> } {
   const socket = createSocket('udp4');
+  socket.unref(); // a failed assertion that leaves it open must not keep the test process alive
   const answer = new Promise<Buffer>((resolve) => socket.once('message', (m) => resolve(m)));
   const sent = new Promise<void>((resolve) => socket.bind(0, from, () => socket.send(msg, 53, to, () => resolve())));
   return { socket, sent, answer };
