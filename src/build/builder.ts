@@ -3,11 +3,12 @@
 // cached by the digest of its inputs (cache.ts), so an unchanged Cunikfile rebuilds nothing and
 // gives the same image id, and a changed added file rebuilds only the initramfs.
 
-import { createReadStream, createWriteStream, lstatSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, lstatSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { finished, pipeline } from 'node:stream/promises';
 import { invalid } from '../errors.js';
 import type { PrebuiltLayer } from '../images/build.js';
+import { BOOT_FILE, bootFile } from '../images/boot-file.js';
 import { defaultMemoryMiB, DEFAULT_CPUS, LABEL } from '../images/oci.js';
 import type { ImageDetail } from '../images/types.js';
 import { BUILDER_VERSION, digestOf, type BuildCache } from './cache.js';
@@ -289,6 +290,9 @@ async function imageConfig(
     ...(spec.ports.length > 0 && { ExposedPorts: Object.fromEntries(spec.ports.map((p) => [p, {}])) }),
     ...(spec.volumes.length > 0 && { Volumes: Object.fromEntries(spec.volumes.map((v) => [v, {}])) }),
   };
+  // cunik/boot.json, from the same labels and env (images/boot-file.ts), in a layer of its own.
+  const files = { kernel: true, initrd: layers.length > 1 };
+  layers.push(await bootFileLayer(cache, bootFile(labels, spec.env, files)));
   const key = digestOf({ step: 'config', v: BUILDER_VERSION, inner, layers: layers.map((l) => [l.digest, l.diffId]) });
   const { created } = (await cache.get(key, false, async () => ({ created: new Date().toISOString() }))).meta;
   return JSON.stringify({
@@ -297,6 +301,17 @@ async function imageConfig(
     os: 'linux',
     config: inner,
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
-    history: layers.map((l, i) => ({ created, created_by: i === 0 ? 'cunik build: kernel' : 'cunik build: initramfs', comment: short(l.digest) })),
+    history: layers.map((l, i) => ({ created, created_by: i === 0 ? 'cunik build: kernel' : i === layers.length - 1 ? `cunik build: ${BOOT_FILE}` : 'cunik build: initramfs', comment: short(l.digest) })),
   });
+}
+
+/** The layer holding cunik/boot.json, cached by its bytes (an unchanged build reuses it). */
+async function bootFileLayer(cache: BuildCache, body: Buffer): Promise<PrebuiltLayer> {
+  const key = digestOf({ step: 'boot-file', v: BUILDER_VERSION, body: body.toString('utf8') });
+  const entry = await cache.get(key, false, async (dir) => {
+    const file = join(dir, 'boot.json');
+    writeFileSync(file, body, { mode: 0o644 });
+    return { layer: await writeLayer([[BOOT_FILE, file]], join(dir, 'layer'), false) };
+  });
+  return { ...entry.meta.layer, path: join(entry.dir, 'layer') };
 }

@@ -12,7 +12,7 @@ export const BOOT_FILE = 'cunik/boot.json';
 /** Name of the copy in an unpacked image directory. */
 export const UNPACKED_BOOT_FILE = 'boot.json';
 export const BOOT_FILE_VERSION = 1;
-const BOOT_FILE_MAX = 256 * 1024;
+export const BOOT_FILE_MAX = 256 * 1024;
 
 export interface BootFile {
   version: 1;

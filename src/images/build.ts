@@ -1,6 +1,7 @@
 // Assemble a Cunik OCI image from boot files: one uncompressed tar layer holding cunik/kernel
-// (and optionally cunik/initrd, cunik/disk.img), an OCI image config carrying the org.cunik.*
-// labels, and a manifest carrying the same keys as annotations. Everything goes into a
+// (and optionally cunik/initrd, cunik/disk.img), one holding cunik/boot.json (the same facts as
+// the labels, for runtimes that see only the root filesystem), an OCI image config carrying the
+// org.cunik.* labels, and a manifest carrying the same keys as annotations. Everything goes into a
 // staging area; the store commits it.
 
 import { createReadStream, constants as fsConstants } from 'node:fs';
@@ -11,6 +12,7 @@ import { bytesOf } from './fsutil.js';
 import { invalid } from '../errors.js';
 import { inRange, LIMITS, rangeText, type Range } from '../api/limits.js';
 import type { ImportOptions } from './types.js';
+import { BOOT_FILE, bootFile } from './boot-file.js';
 import {
   MT, LABEL, LAYER_FILES, ARCHITECTURE, OS, ANNOTATION_CREATED, DEFAULT_CPUS,
   type CunikMeta, type ImageConfig, type Manifest,
@@ -86,7 +88,25 @@ export function labelsFor(meta: Omit<CunikMeta, 'labels' | 'env'>): Record<strin
   };
 }
 
-/** Stage layer, config and manifest for a kernel image. */
+/**
+ * The layer holding cunik/boot.json (boot-file.ts): its own small layer, so images of the same
+ * kernel with other labels still share the kernel's layer.
+ */
+export async function stageBootFileLayer(staging: Staging, body: Buffer): Promise<StagedBlob> {
+  const pack = tarPack();
+  const producing = (async () => {
+    await addDirEntry(pack, 'cunik/');
+    await new Promise<void>((resolve, reject) => {
+      pack.entry({ name: BOOT_FILE, size: body.length, mode: 0o644, mtime: EPOCH, uid: 0, gid: 0, type: 'file' }, body, (err) => (err ? reject(err) : resolve()));
+    });
+    pack.finalize();
+  })();
+  producing.catch((err: Error) => pack.destroy(err));
+  const [blob] = await Promise.all([staging.addStream(bytesOf(pack)), producing]);
+  return blob;
+}
+
+/** Stage layers (boot files, then cunik/boot.json made from the same labels), config and manifest for a kernel image. */
 export async function stageImage(
   staging: Staging,
   files: BootFiles,
@@ -97,15 +117,17 @@ export async function stageImage(
   const created = new Date().toISOString();
   const layer = await stageLayer(staging, files);
   const labels = { ...extraLabels, ...labelsFor(meta) };
+  const env: string[] = [];
+  const boot = await stageBootFileLayer(staging, bootFile(labels, env, { kernel: true, initrd: files.initrd !== undefined, disk: files.disk !== undefined }));
   const config: ImageConfig = {
     created,
     architecture: ARCHITECTURE,
     os: OS,
-    config: { Labels: labels, Env: [], Cmd: meta.args },
-    rootfs: { type: 'layers', diff_ids: [layer.digest] },
-    history: [{ created, created_by: createdBy, comment: 'cunik image import' }],
+    config: { Labels: labels, Env: env, Cmd: meta.args },
+    rootfs: { type: 'layers', diff_ids: [layer.digest, boot.digest] },
+    history: [{ created, created_by: createdBy, comment: 'cunik image import' }, { created, created_by: createdBy, comment: BOOT_FILE }],
   };
-  const layers = [{ mediaType: MT.layerTar, digest: layer.digest, size: layer.size }];
+  const layers = [layer, boot].map((l) => ({ mediaType: MT.layerTar, digest: l.digest, size: l.size }));
   return stageManifest(staging, config, JSON.stringify(config), layers, { ...labels, [ANNOTATION_CREATED]: created });
 }
 

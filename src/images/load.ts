@@ -13,11 +13,11 @@ import {
   checkConfig, checkIndex, checkManifest, cunikMeta, isIndexType, isManifestType, layerCompression, parseJson, pickPlatform,
   type CunikMeta, type Descriptor, type ImageConfig, type Manifest,
 } from './oci.js';
-import { bootFile, parseBootFile, UNPACKED_BOOT_FILE } from './boot-file.js';
+import { BOOT_FILE, BOOT_FILE_MAX, bootFile, parseBootFile, UNPACKED_BOOT_FILE } from './boot-file.js';
 import { kraftkitImage, parseUruncJson, uruncAnnotations, uruncImage, URUNC_JSON, URUNC_JSON_MAX } from './foreign.js';
 import { importLabels } from './import-facts.js';
 import { isTag, parseReference } from './reference.js';
-import { extractBootFiles, extractLayers, type LayerSource } from './unpack.js';
+import { extractLayers, type LayerSource } from './unpack.js';
 
 export interface LoadedImage {
   manifestDigest: string;
@@ -144,7 +144,8 @@ async function loadOne(
   let meta: CunikMeta;
   if (own) {
     meta = cunikMeta(config, manifest, label);
-    const present = await extractBootFiles(layers, dir);
+    const { present, captured } = await extractLayers(layers, dir, { capture: BOOT_FILE, captureMax: BOOT_FILE_MAX });
+    if (captured !== undefined) checkBootFile(captured, meta, label);
     if (present.has('kernel')) kernelFormat(dir, label);
     else if (!(meta.boot === 'disk' && present.has('disk.img'))) throw invalid(`${label}: its layers hold no cunik/kernel`);
   } else {
@@ -160,6 +161,19 @@ async function loadOne(
     meta,
     blobs: [desc.digest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)],
   };
+}
+
+/**
+ * A Cunik image's cunik/boot.json must say what its config says (a runtime that reads only the
+ * file would boot it otherwise): refused, naming the first fact that differs.
+ */
+function checkBootFile(buf: Buffer, meta: CunikMeta, label: string): void {
+  const file = parseBootFile(buf, `${label}: ${BOOT_FILE}`);
+  const own = Object.fromEntries(Object.entries(meta.labels).filter(([k]) => k.startsWith('org.cunik.')));
+  const keys = [...new Set([...Object.keys(own), ...Object.keys(file.labels)])].sort();
+  const differs = keys.find((k) => own[k] !== file.labels[k]);
+  if (differs !== undefined) throw invalid(`${label}: ${BOOT_FILE} says ${differs} is ${JSON.stringify(file.labels[differs] ?? null)}, its config ${JSON.stringify(own[differs] ?? null)}`);
+  if (JSON.stringify(file.env) !== JSON.stringify(meta.env)) throw invalid(`${label}: ${BOOT_FILE} and its config give different env`);
 }
 
 function checkFamily(family: string, label: string, knownFamilies: readonly string[]): void {

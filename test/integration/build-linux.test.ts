@@ -54,7 +54,7 @@ test('cunik build makes a linux image that runs busybox and returns its exit cod
   assert.deepEqual(image.args, ['sh', '/report.sh', 'default-arg']);
   assert.deepEqual(image.env, ['GREETING=hello']);
   assert.equal(image.memoryMiB, 128);
-  assert.equal(image.layers.length, 2);
+  assert.equal(image.layers.length, 3, 'kernel, initramfs, cunik/boot.json');
 
   const run = await cli(['run', '--rm', '-e', 'EXTRA=from-run', 'bbtest', 'sh', '/report.sh', 'one', 'two words'], { socket: d.socket });
   assert.equal(run.code, 3, run.stderr + run.stdout);

@@ -2,6 +2,7 @@
 // daemon, CLI and QEMU: build/kernels/unikraft.elf lists the libraries of Unikraft 0.16.3's
 // helloworld (no libuknetdev, no libuklibparam) and prints its command line (after argv[0]).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +52,13 @@ test('cunik build of a unikraft kernel records its libraries as cunik import doe
     const img = await d.client.inspectImage('ukbuilt');
     assert.equal(img.labels['org.cunik.unikraft.libs'], 'libkvmplat,apphelloworld,libnolibc,libukboot,libukdebug,libuklibid');
     assert.equal(img.labels['org.cunik.unikraft.version'], '0.16.3~e453b74a');
+    // The last layer holds cunik/boot.json with the same facts as the labels (images/boot-file.ts).
+    assert.equal(img.layers.length, 2);
+    const blob = join(d.root, 'images', 'blobs', 'sha256', img.layers[1]!.digest.slice(7));
+    const out = spawnSync('tar', ['-xOf', blob, 'cunik/boot.json'], { encoding: 'utf8' });
+    assert.equal(out.status, 0, out.stderr);
+    const own = Object.fromEntries(Object.entries(img.labels).filter(([k]) => k.startsWith('org.cunik.')));
+    assert.deepEqual(JSON.parse(out.stdout), { version: 1, labels: own, env: [], kernel: 'cunik/kernel' });
   } finally {
     rmSync(ctx, { recursive: true, force: true });
   }

@@ -85,7 +85,7 @@ test('save writes an OCI image layout with names in index.json', async () => {
       'org.opencontainers.image.ref.name': '1.0',
     });
     const blobs = [...files.keys()].filter((n) => n.startsWith('blobs/sha256/')).sort();
-    assert.equal(blobs.length, 3);
+    assert.equal(blobs.length, 4, 'manifest, config, the boot files\' layer, the boot.json layer');
     for (const b of blobs) assert.equal(sha(files.get(b)!), `sha256:${b.slice(13)}`);
     await assert.rejects(s.save([], new PassThrough()), isInvalid(/nothing to save/));
     await assert.rejects(s.save(['nope'], new PassThrough()), (e: unknown) => e instanceof CunikError && e.code === 'NOT_FOUND');
@@ -180,7 +180,7 @@ test('load refuses bad archives and leaves nothing behind', async () => {
       f.set(`blobs/sha256/${sha(gz).slice(7)}`, gz);
       manifest.layers[0] = { ...manifest.layers[0], digest: sha(gz), size: gz.length };
       f.set(manifestName, Buffer.from(JSON.stringify(manifest)));
-      withConfig(f, (c) => { c.rootfs.diff_ids = [sha(raw)]; });
+      withConfig(f, (c) => { c.rootfs.diff_ids[0] = sha(raw); });
     };
     const kernelBytes = multibootKernel();
     const layerCase = async (entries: LayerEntry[]) => {
@@ -201,8 +201,9 @@ test('load refuses bad archives and leaves nothing behind', async () => {
       ['a bad layout version', await variant((f) => f.set('oci-layout', Buffer.from('{"imageLayoutVersion":"9"}'))), /unsupported OCI layout version/],
       ['an image without Cunik labels', await variant((f) => withConfig(f, (c) => { c.config.Labels = {}; })), /is not a Cunik image: no org\.cunik\.family label/],
       ['an unknown family', await variant((f) => withConfig(f, (c) => { c.config.Labels['org.cunik.family'] = 'osv'; })), /unknown family: osv \(known: generic, unikraft\)/],
+      ['a cunik/boot.json that disagrees with the config', await variant((f) => withConfig(f, (c) => { c.config.Labels['org.cunik.args'] = '["other"]'; })), /cunik\/boot\.json says org\.cunik\.args is .*, its config "\[\\"other\\"\]"/],
       ['a bad boot label', await variant((f) => withConfig(f, (c) => { c.config.Labels['org.cunik.boot'] = 'uefi'; })), /org\.cunik\.boot must be one of/],
-      ['a wrong diff_id', await variant((f) => withConfig(f, (c) => { c.rootfs.diff_ids = [`sha256:${'0'.repeat(64)}`]; })), /does not match the config's diff_id/],
+      ['a wrong diff_id', await variant((f) => withConfig(f, (c) => { c.rootfs.diff_ids[0] = `sha256:${'0'.repeat(64)}`; })), /does not match the config's diff_id/],
       ['a truncated archive', good.subarray(0, 1500), /cannot read the image archive|missing/],
       ['garbage', garbage(10000), /cannot read the image archive/],
       ['an empty input', Buffer.alloc(0), /empty or not a tar/],

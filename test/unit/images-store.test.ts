@@ -63,8 +63,9 @@ test('importKernel stores an OCI image and unpacks a read-only kernel', async ()
     assert.equal(d.labels['org.cunik.args'], '["exit=3","a b"]');
     assert.equal(d.labels['org.cunik.memory'], '32');
     assert.equal(d.labels['org.cunik.cpus'], '2');
-    assert.equal(d.layers.length, 1);
+    assert.equal(d.layers.length, 2, 'the boot files, then cunik/boot.json');
     assert.equal(d.layers[0]!.mediaType, 'application/vnd.oci.image.layer.v1.tar');
+    assert.equal(d.layers[1]!.mediaType, 'application/vnd.oci.image.layer.v1.tar');
 
     const root = join(t.path, 'root', 'images');
     const blob = (digest: string) => readFileSync(join(root, 'blobs', 'sha256', digest.slice(7)));
@@ -76,13 +77,20 @@ test('importKernel stores an OCI image and unpacks a read-only kernel', async ()
     assert.equal(manifest.annotations['org.cunik.family'], 'generic');
     assert.equal(manifest.annotations['org.cunik.boot'], 'multiboot');
     const config = JSON.parse(blob(d.id).toString());
-    assert.deepEqual(config.rootfs, { type: 'layers', diff_ids: [d.layers[0]!.digest] });
+    assert.deepEqual(config.rootfs, { type: 'layers', diff_ids: [d.layers[0]!.digest, d.layers[1]!.digest] });
     assert.equal(config.config.Labels['org.cunik.args'], '["exit=3","a b"]');
-    assert.ok(Array.isArray(config.history) && config.history.length === 1);
+    assert.ok(Array.isArray(config.history) && config.history.length === 2);
     const layer = blob(d.layers[0]!.digest);
     assert.equal(sha(layer), d.layers[0]!.digest);
     assert.equal(layer.toString('latin1', 512, 512 + 12), 'cunik/kernel'); // second tar header
-    assert.equal(d.size, manifestBuf.length + blob(d.id).length + layer.length);
+    // cunik/boot.json: the same facts as the labels, for a runtime that sees only the root filesystem.
+    const bootLayer = blob(d.layers[1]!.digest);
+    assert.equal(bootLayer.toString('latin1', 512, 512 + 15), 'cunik/boot.json');
+    const bootSize = parseInt(bootLayer.toString('latin1', 512 + 124, 512 + 135), 8);
+    const bootDoc = JSON.parse(bootLayer.toString('utf8', 1024, 1024 + bootSize));
+    const own = Object.fromEntries(Object.entries(config.config.Labels as Record<string, string>).filter(([k]) => k.startsWith('org.cunik.')));
+    assert.deepEqual(bootDoc, { version: 1, labels: own, env: [], kernel: 'cunik/kernel' });
+    assert.equal(d.size, manifestBuf.length + blob(d.id).length + layer.length + bootLayer.length);
 
     const art = store.bootArtifacts(d.id);
     assert.equal(art.kernel, join(root, 'unpacked', d.digest.slice(7), 'kernel'));
@@ -277,7 +285,7 @@ test('opening a store sweeps leftovers of interrupted work', async () => {
     assert.ok(!existsSync(join(root, 'blobs', 'sha256', '.tmp-blob-123')));
     assert.ok(!existsSync(join(root, '.tmp-repositories.json-abc')));
     assert.deepEqual(readdirSync(join(root, 'unpacked')), [a.digest.slice(7)]);
-    assert.equal(readdirSync(join(root, 'blobs', 'sha256')).length, 3);
+    assert.equal(readdirSync(join(root, 'blobs', 'sha256')).length, 4);
   } finally {
     t.cleanup();
   }
