@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseLabel, parseSizeBytes, parseVolumeFilter, parseVolumeSpec } from '../../src/cli/parse.js';
 import { volumeCreateRequest } from '../../src/cli/commands/volume-create.js';
-import { createRequest } from '../../src/cli/commands/create.js';
+import { createRequest } from '../../src/cli/instance-flags.js';
 
 test('-v takes named volumes, host folders and anonymous volumes, with ro/rw, repeatable', () => {
   assert.deepEqual(parseVolumeSpec('data:/data'), [{ type: 'volume', source: 'data', target: '/data' }]);

@@ -2,28 +2,10 @@
 import type { Command } from 'commander';
 import { DEFAULT_DETACH_KEYS } from '../../api/detach-keys.js';
 import type { CunikClient } from '../../client/index.js';
-import { parseCpus, parseEnv, parseMemoryMiB, parseNetwork, parsePublish, parseRestartPolicy, parseVolumeSpec, type PublishSpec, type VolumeSpec } from '../parse.js';
+import { createRequest, instanceFlags, type CreateFlags } from '../instance-flags.js';
 import { action, clientFor } from '../util.js';
 import { consoleSession } from './attach.js';
-import { createRequest, type CreateFlags } from './create.js';
-import { ensureImage, parsePullPolicy, type PullPolicy } from './pull.js';
-
-export function instanceFlags(cmd: Command): Command {
-  return cmd
-    .option('--name <name>', 'assign a name to the instance')
-    .option('-m, --memory <size>', 'guest memory (e.g. 64m, 1g)', parseMemoryMiB)
-    .option('--cpus <n>', "number of virtual CPUs (at most the host's CPUs)", parseCpus)
-    .option('--cpu-overcommit', 'allow more virtual CPUs than the host has CPUs')
-    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', parseEnv, [] as string[])
-    .option('--restart <policy>', 'restart policy: no, on-failure[:N], always, unless-stopped', parseRestartPolicy)
-    .option('--network <mode>', 'network: user (QEMU user-mode networking, the default) or none', parseNetwork)
-    .option('-p, --publish <[ip:][hostPort:]guestPort[/udp]>', 'publish a guest port on the host (repeatable; default address 0.0.0.0)', parsePublish, [] as PublishSpec[])
-    .option('-v, --volume <NAME|/host/dir:/guest/path[:ro]>', 'mount a named volume (made if missing) or a host folder (repeatable)', parseVolumeSpec, [] as VolumeSpec[])
-    .option('--pull <policy>', 'pull the image first: missing (the default), always or never', parsePullPolicy, 'missing' as PullPolicy)
-    .argument('<image>', 'image reference or id')
-    .argument('[args...]', 'arguments passed to the unikernel')
-    .passThroughOptions();
-}
+import { ensureImage } from './pull.js';
 
 /**
  * Signals passed on to the instance while it runs in the foreground (Docker's --sig-proxy): kill

@@ -1,0 +1,52 @@
+// The flags `cunik run` and `cunik create` share, and the create request they make: one place,
+// so neither verb imports the other.
+import type { Command } from 'commander';
+import type { CreateInstanceRequest } from '../api/schemas.js';
+import { parseCpus, parseEnv, parseMemoryMiB, parseNetwork, parsePublish, parseRestartPolicy, parseVolumeSpec, type PublishSpec, type VolumeSpec } from './parse.js';
+import { parsePullPolicy, type PullPolicy } from './commands/pull.js';
+
+export function instanceFlags(cmd: Command): Command {
+  return cmd
+    .option('--name <name>', 'assign a name to the instance')
+    .option('-m, --memory <size>', 'guest memory (e.g. 64m, 1g)', parseMemoryMiB)
+    .option('--cpus <n>', "number of virtual CPUs (at most the host's CPUs)", parseCpus)
+    .option('--cpu-overcommit', 'allow more virtual CPUs than the host has CPUs')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', parseEnv, [] as string[])
+    .option('--restart <policy>', 'restart policy: no, on-failure[:N], always, unless-stopped', parseRestartPolicy)
+    .option('--network <mode>', 'network: user (QEMU user-mode networking, the default) or none', parseNetwork)
+    .option('-p, --publish <[ip:][hostPort:]guestPort[/udp]>', 'publish a guest port on the host (repeatable; default address 0.0.0.0)', parsePublish, [] as PublishSpec[])
+    .option('-v, --volume <NAME|/host/dir:/guest/path[:ro]>', 'mount a named volume (made if missing) or a host folder (repeatable)', parseVolumeSpec, [] as VolumeSpec[])
+    .option('--pull <policy>', 'pull the image first: missing (the default), always or never', parsePullPolicy, 'missing' as PullPolicy)
+    .argument('<image>', 'image reference or id')
+    .argument('[args...]', 'arguments passed to the unikernel')
+    .passThroughOptions();
+}
+
+export interface CreateFlags {
+  name?: string;
+  memory?: number;
+  cpus?: number;
+  cpuOvercommit?: boolean;
+  env: string[];
+  restart?: { name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; maximumRetryCount: number };
+  network?: 'user' | 'none';
+  publish: PublishSpec[];
+  volume: VolumeSpec[];
+  pull?: PullPolicy;
+}
+
+export function createRequest(image: string, args: string[], flags: CreateFlags): CreateInstanceRequest {
+  return {
+    image,
+    ...(args.length > 0 && { args }),
+    ...(flags.name !== undefined && { name: flags.name }),
+    ...(flags.memory !== undefined && { memoryMiB: flags.memory }),
+    ...(flags.cpus !== undefined && { cpus: flags.cpus }),
+    ...(flags.cpuOvercommit && { cpuOvercommit: true }),
+    ...(flags.env.length > 0 && { env: flags.env }),
+    ...(flags.restart !== undefined && { restartPolicy: flags.restart }),
+    ...(flags.network !== undefined && { network: flags.network }),
+    ...(flags.publish.length > 0 && { ports: flags.publish }),
+    ...(flags.volume.length > 0 && { mounts: flags.volume }),
+  };
+}
