@@ -10,7 +10,8 @@
 // - repo_ms: a repository's tag page.
 // list_cold_ms is the first list, which reads every tag, manifest and config (the hub had not
 // summarised anything yet); *_server_ms are the medians of the hub's own Server-Timing (handler
-// start to the page rendered). The run waits until the store's folders are older than the
+// start to the page rendered); hub_rss_mib and hub_peak_rss_mib the hub's VmRSS and VmHWM after
+// the run (the caches included). The run waits until the store's folders are older than the
 // summary cache's racy window (1 s), as on any hub that has been serving for a moment.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -112,6 +113,8 @@ export async function registryUi(count = 1000, rounds = 20): Promise<Record<stri
     };
     const s = await abba(rounds, { list: side('list'), image: side('image'), search: side('search'), repo: side('repo') }, { warmup: 3 });
     const srv = (n: string): number => round(median(server[n]!.slice(-rounds)), 2);
+    const status = readFileSync(`/proc/${hub.proc.pid}/status`, 'utf8');
+    const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
     return {
       list_ms: round(median(s.list), 2),
       image_ms: round(median(s.image), 2),
@@ -120,6 +123,8 @@ export async function registryUi(count = 1000, rounds = 20): Promise<Record<stri
       list_cold_ms: round(cold.ms, 1),
       list_server_ms: srv('list'),
       image_server_ms: srv('image'),
+      hub_rss_mib: round(kib('VmRSS') / 1024, 1),
+      hub_peak_rss_mib: round(kib('VmHWM') / 1024, 1),
       fill_s: round(fill_s, 1),
     };
   } finally {

@@ -102,16 +102,16 @@ test('references, redirects after sign-in, origins, cookies', () => {
 
 test('form tokens are bound to the session; actions follow the access rules and deletes: false', async () => {
   const key = new Uint8Array(32).fill(7);
-  const open = createUiAccess(buildConfig(undefined, {}, '/r'), key);
+  const open = await createUiAccess(buildConfig(undefined, {}, '/r'), key);
   assert.equal(open.signIn, false);
   assert.deepEqual([...open.actions(undefined, 'a/b')].sort(), ['delete', 'pull', 'push']);
   assert.equal(open.checkFormToken(open.formToken(undefined), undefined), true);
   assert.equal(open.checkFormToken(open.formToken('s1'), 's2'), false);
   assert.equal(open.checkFormToken('x', undefined), false);
   assert.equal(open.checkFormToken(undefined, undefined), false);
-  const noDeletes = createUiAccess(buildConfig('deletes: false', {}, '/r'), key);
+  const noDeletes = await createUiAccess(buildConfig('deletes: false', {}, '/r'), key);
   assert.deepEqual([...noDeletes.actions(undefined, 'a')].sort(), ['pull', 'push']);
-  const ruled = createUiAccess(buildConfig('auth:\n  htpasswd: /nonexistent\n  access:\n    - {user: alice, repository: "**", actions: [pull, delete]}\n    - {user: "*", repository: "team/*", actions: [pull]}\n  anonymous:\n    - {repository: "public/**", actions: [pull]}\n', {}, '/r'), key);
+  const ruled = await createUiAccess(buildConfig('auth:\n  htpasswd: /nonexistent\n  access:\n    - {user: alice, repository: "**", actions: [pull, delete]}\n    - {user: "*", repository: "team/*", actions: [pull]}\n  anonymous:\n    - {repository: "public/**", actions: [pull]}\n', {}, '/r'), key);
   const acts: [string | undefined, string, string[]][] = [
     [undefined, 'public/x/y', ['pull']], [undefined, 'team/a', []], ['bob', 'team/a', ['pull']], ['bob', 'other', []], ['alice', 'other', ['delete', 'pull']],
   ];
@@ -254,6 +254,15 @@ test('summaries are cached, and redone when another process over the same store 
   await pushImage(b, 'team/three', 'x', { 'org.cunik.family': 'linux', 'k': 'v' });
   await b.deleteRepository('team/two');
   assert.deepEqual((await cat.summaries()).map((r) => r.name), ['team/one', 'team/three']);
+  // A repository nested in another (only the outer one's folder changes), and one made in a folder changed just now.
+  ageFolders(root, ['repositories', 'repositories/team', 'repositories/team/one', 'repositories/team/three']);
+  assert.deepEqual(await cat.names(), ['team/one', 'team/three']);
+  await pushImage(b, 'team/one/sub', 'x', {});
+  assert.deepEqual(await cat.names(), ['team/one', 'team/one/sub', 'team/three']);
+  await pushImage(b, 'team/one/sub2', 'x', {});
+  assert.deepEqual(await cat.names(), ['team/one', 'team/one/sub', 'team/one/sub2', 'team/three']);
+  await b.deleteRepository('team/one/sub');
+  await b.deleteRepository('team/one/sub2');
   await assert.rejects(cat.summary('team/two'), (e: { code: string }) => e.code === 'NAME_UNKNOWN');
   const img = await cat.image('team/one', 'v1');
   assert.deepEqual([img.details.family, img.tags, img.referrers], ['nanos', ['v1'], []]);

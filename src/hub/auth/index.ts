@@ -4,8 +4,6 @@
 // Basic credentials are also taken directly on /v2/ requests (curl). The token key is kept in the
 // store, so several hubs over one store accept each other's tokens.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { jwtVerify, SignJWT } from 'jose';
 import type { HubConfig } from '../config.js';
@@ -13,27 +11,10 @@ import { regErr } from '../errors.js';
 import type { Access, Authorizer } from '../server.js';
 import { allowedActions, parseScope, scopeString, type Action, type Scope } from './access.js';
 import { Htpasswd } from './htpasswd.js';
+import { tokenKey } from './token-key.js';
 
 type AuthConfig = NonNullable<HubConfig['auth']>;
 const ISSUER = 'cunik-hub';
-
-/** The store's signing key (auth/token.key, made on first use): tokens, and the web UI's sessions. */
-export async function tokenKey(root: string): Promise<Uint8Array> {
-  const path = join(root, 'auth', 'token.key');
-  await mkdir(join(root, 'auth'), { recursive: true, mode: 0o700 });
-  try {
-    const fh = await open(path, 'wx', 0o600);
-    await fh.writeFile(randomBytes(32));
-    await fh.sync();
-    await fh.close();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
-  await chmod(path, 0o600);
-  const key = await readFile(path);
-  if (key.length !== 32) throw new Error(`${path} is damaged (remove it: tokens issued before are then refused)`);
-  return new Uint8Array(key);
-}
 
 function basic(req: FastifyRequest): { user: string; password: string } | undefined {
   const h = req.headers.authorization;

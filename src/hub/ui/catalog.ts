@@ -19,7 +19,7 @@ import { describeImage, primaryChild, stringMap, tagSummary, type ImageDetails, 
 const RACY_MS = 1000;
 /** Config blobs larger than this are not read (a config is a few KiB; the hub takes any blob). */
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
-const MAX_DETAILS = 20_000;
+const MAX_DETAILS = 4096;
 const PARALLEL = 16;
 
 export interface ImagePage {
@@ -29,6 +29,12 @@ export interface ImagePage {
   tags: string[];
   referrers: Descriptor[];
   kernelBytes?: number;
+}
+
+interface Folder {
+  stamp: string;
+  racy: boolean;
+  children: string[];
 }
 
 interface Cached<T> {
@@ -53,7 +59,8 @@ async function inParallel<T, R>(items: T[], f: (t: T, i: number) => Promise<R>):
 const stampText = (s: (PrefixStamp | undefined)[]): string => s.map((x) => x?.stamp ?? '-').join(' ');
 
 export class HubCatalog {
-  private tree?: Cached<{ dirs: string[]; names: string[] }>;
+  /** The folders under repositories/ as last walked. */
+  private folders = new Map<string, Folder>();
   private repos = new Map<string, Cached<RepoSummary>>();
   private details = new Map<string, ImageDetails>();
   private kernels = new Map<string, Promise<number | undefined>>();
@@ -67,30 +74,29 @@ export class HubCatalog {
     return { text: stampText(s), trusted: s.every((x) => x === undefined || x.modifiedMs < now - RACY_MS) };
   }
 
-  /** Every repository name, sorted (as the catalog API lists them). */
+  /**
+   * Every repository name, sorted (as the catalog API lists them). The folders under
+   * repositories/ are walked again each time, but a folder whose stamp has not changed (and is
+   * not racy) is not listed again: its children are taken from the last walk.
+   */
   async names(): Promise<string[]> {
-    const t = this.tree;
-    if (t?.trusted) {
-      const now = await this.stamps(t.value.dirs);
-      if (now && now.text === t.stamps) return t.value.names;
-    }
-    // Walk the folders, each one's stamp taken before it is listed: a change after that shows next time.
-    const dirs: string[] = [];
     const names: string[] = [];
-    const before: (PrefixStamp | undefined)[] = [];
-    const started = Date.now();
+    const seen = new Map<string, Folder>();
+    const now = Date.now();
     const walk = async (prefix: string, name: string): Promise<void> => {
-      dirs.push(prefix);
-      before.push(...((await this.store.stamps?.([prefix])) ?? [undefined]));
-      const children = await this.store.list(prefix);
+      // The stamp is taken before the listing: a change after it shows at the next walk.
+      const st = (await this.store.stamps?.([prefix]))?.[0];
+      const old = this.folders.get(prefix);
+      let children: string[];
+      if (st && old && old.stamp === st.stamp && !old.racy) children = old.children;
+      else children = await this.store.list(prefix);
+      seen.set(prefix, { stamp: st?.stamp ?? '-', racy: st === undefined || st.modifiedMs >= now - RACY_MS, children });
       if (name && (children.includes('_manifests') || children.includes('_layers'))) names.push(name);
       await Promise.all(children.filter((c) => !c.startsWith('_')).map((c) => walk(`${prefix}/${c}`, name ? `${name}/${c}` : c)));
     };
     await walk('repositories', '');
-    names.sort();
-    const trusted = this.store.stamps !== undefined && before.every((x) => x === undefined || x.modifiedMs < started - RACY_MS);
-    this.tree = { stamps: stampText(before), trusted, value: { dirs, names } };
-    return names;
+    this.folders = seen;
+    return names.sort();
   }
 
   /** Every repository's summary, sorted by name. */
@@ -124,7 +130,7 @@ export class HubCatalog {
   /** After this process changed a repository: summarised again at its next read. */
   forget(name: string): void {
     this.repos.delete(name);
-    this.tree = undefined;
+    this.folders.clear();
   }
 
   private async summarize(name: string): Promise<RepoSummary | undefined> {

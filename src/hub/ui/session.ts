@@ -6,10 +6,8 @@
 // the other), HttpOnly, SameSite=Strict. State-changing forms carry a token derived from the
 // session (HMAC), and the routes check Origin as well: a cross-site request has neither.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { jwtVerify, SignJWT } from 'jose';
 import type { HubConfig } from '../config.js';
 import { allowedActions, type Action } from '../auth/access.js';
-import { Htpasswd } from '../auth/htpasswd.js';
 
 export const SESSION_COOKIE = 'cunik_hub_session';
 export const SESSION_HOURS = 12;
@@ -64,10 +62,12 @@ export function sameOrigin(h: { host?: string; origin?: string; referer?: string
   return true;
 }
 
-export function createUiAccess(config: HubConfig, key: Uint8Array): UiAccess {
+/** jose and the htpasswd reader (bcrypt) are loaded only for a hub with users. */
+export async function createUiAccess(config: HubConfig, key: Uint8Array): Promise<UiAccess> {
   const auth = config.auth;
   const audience = `${auth?.service ?? 'cunik-hub'}-ui`;
-  const users = auth && new Htpasswd(auth.htpasswd);
+  const jose = auth && (await import('jose'));
+  const users = auth && new (await import('../auth/htpasswd.js')).Htpasswd(auth.htpasswd);
   const withDeletes = (s: Set<Action>): Set<Action> => {
     if (!config.deletes) s.delete('delete');
     return s;
@@ -76,9 +76,9 @@ export function createUiAccess(config: HubConfig, key: Uint8Array): UiAccess {
   return {
     signIn: auth !== undefined,
     async user(cookie) {
-      if (!auth || !users || cookie === undefined) return undefined;
+      if (!jose || !users || cookie === undefined) return undefined;
       try {
-        const { payload } = await jwtVerify(cookie, key, { issuer: 'cunik-hub', audience, algorithms: ['HS256'] });
+        const { payload } = await jose.jwtVerify(cookie, key, { issuer: 'cunik-hub', audience, algorithms: ['HS256'] });
         const name = payload.sub;
         return typeof name === 'string' && name !== '' && (await users.has(name)) ? name : undefined;
       } catch {
@@ -90,9 +90,9 @@ export function createUiAccess(config: HubConfig, key: Uint8Array): UiAccess {
       return withDeletes(allowedActions(auth.access, user, repository));
     },
     async login(user, password) {
-      if (!users || user === '' || !(await users.check(user, password))) return undefined;
+      if (!jose || !users || user === '' || !(await users.check(user, password))) return undefined;
       const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer('cunik-hub').setAudience(audience).setSubject(user)
+      return new jose.SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer('cunik-hub').setAudience(audience).setSubject(user)
         .setIssuedAt(now).setExpirationTime(now + SESSION_HOURS * 3600).sign(key);
     },
     formToken(cookie) {
