@@ -27,6 +27,37 @@ export function plainLine(m: DistributionMessage): string | undefined {
   return m.id !== undefined ? `${m.id}: ${m.status}` : m.status;
 }
 
+/** A layer's line is keyed by its short id (12 hex digits); other messages are whole-image steps. */
+const LAYER_ID = /^[a-f0-9]{12}$/;
+
+/**
+ * The terminal view: one line per layer, redrawn in place (cursor up, clear line) with a bar while
+ * bytes move; a whole-image step is printed below and starts a new block. `render` is pure: it
+ * returns what to write for one message.
+ */
+export class ProgressBoard {
+  private readonly order: string[] = [];
+  private readonly lines = new Map<string, string>();
+  private drawn = 0;
+
+  render(m: DistributionMessage): string {
+    if (m.status === undefined) return '';
+    if (m.id === undefined || !LAYER_ID.test(m.id)) {
+      this.drawn = 0;
+      this.order.length = 0;
+      this.lines.clear();
+      return `${m.status}${m.id !== undefined ? ` ${m.id}` : ''}\n`;
+    }
+    if (!this.lines.has(m.id)) this.order.push(m.id);
+    const d = m.progressDetail;
+    this.lines.set(m.id, `${m.id}: ${m.status}${d?.total !== undefined && d.current !== d.total ? ` ${bar(d.current ?? 0, d.total)}` : ''}`);
+    let out = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
+    for (const id of this.order) out += `\x1b[2K${this.lines.get(id)}\n`;
+    this.drawn = this.order.length;
+    return out;
+  }
+}
+
 export function progressPrinter(out: NodeJS.WriteStream, quiet = false): (m: DistributionMessage) => void {
   if (quiet) return () => undefined;
   if (!out.isTTY) {
@@ -35,22 +66,9 @@ export function progressPrinter(out: NodeJS.WriteStream, quiet = false): (m: Dis
       if (line !== undefined) out.write(`${line}\n`);
     };
   }
-  const order: string[] = [];
-  const lines = new Map<string, string>();
-  let drawn = 0;
+  const board = new ProgressBoard();
   return (m) => {
-    if (m.status === undefined) return;
-    if (m.id === undefined || !/^[a-f0-9]{12}$/.test(m.id)) {
-      out.write(`${m.status}${m.id !== undefined ? ` ${m.id}` : ''}\n`);
-      drawn = 0;
-      order.length = 0;
-      return;
-    }
-    if (!lines.has(m.id)) order.push(m.id);
-    const d = m.progressDetail;
-    lines.set(m.id, `${m.id}: ${m.status}${d?.total !== undefined && d.current !== d.total ? ` ${bar(d.current ?? 0, d.total)}` : ''}`);
-    if (drawn > 0) out.write(`\x1b[${drawn}A`);
-    for (const id of order) out.write(`\x1b[2K${lines.get(id)}\n`);
-    drawn = order.length;
+    const text = board.render(m);
+    if (text !== '') out.write(text);
   };
 }

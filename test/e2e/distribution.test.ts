@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hash } from '@node-rs/bcrypt';
-import { cli, helloKernel, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { spawn } from 'node:child_process';
+import { cli, helloKernel, repo, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { startHub } from '../helpers/hub.js';
 import { certsDirFor, makeTestCA, startDockerRegistry } from '../helpers/registry.js';
 
@@ -16,6 +17,19 @@ const home = mkdtempSync(join(tmpdir(), 'cunik-distrib-home-'));
 // No test reads or writes the user's own credentials.
 const env = { CUNIK_CONFIG: join(home, 'cunik.json'), DOCKER_CONFIG: join(home, 'docker') };
 after(() => rmSync(home, { recursive: true, force: true }));
+
+/** The CLI on a pseudo-terminal (script(1)), as typed in a terminal: its output with the escapes. */
+function onTerminal(socket: string, args: string[]): Promise<{ code: number; out: string }> {
+  const line = [join(repo, 'bin', 'cunik'), '-H', `unix://${socket}`, ...args].join(' ');
+  return new Promise((resolve, reject) => {
+    const p = spawn('script', ['-qec', line, '/dev/null'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    p.once('error', reject);
+    p.on('close', (code) => resolve({ code: code ?? -1, out }));
+  });
+}
 
 async function pushPullRun(host: string, a: TestDaemon, b: TestDaemon): Promise<void> {
   const ref = `${host}/demo/hello:1.0`;
@@ -151,12 +165,22 @@ test('cunikd --default-registry: NAME pulls and pushes there, a local image of t
     assert.equal(pushed.code, 0, pushed.stderr);
     assert.match(pushed.stdout, new RegExp(`^The push refers to repository \\[${hub.host}/team/app\\]$`, 'm'));
     assert.deepEqual(await catalog(), ['team/app']);
+    // On a terminal (a pseudo-terminal made by script(1)): per-layer lines redrawn in place, with bars.
+    assert.equal((await cli(['tag', 'hello', 'team/app:2'], { socket: a.socket, env })).code, 0);
+    const ttyPush = await onTerminal(a.socket, ['push', 'team/app:2']);
+    assert.equal(ttyPush.code, 0, ttyPush.out);
+    assert.match(ttyPush.out, /\x1b\[2K[a-f0-9]{12}: Layer already exists\r?\n/);
+    const ttyPull = await onTerminal(b.socket, ['pull', 'team/app:2']);
+    assert.equal(ttyPull.code, 0, ttyPull.out);
+    assert.match(ttyPull.out, /\x1b\[1A\x1b\[2K[a-f0-9]{12}: /, 'the layer block is redrawn in place');
+    assert.match(ttyPull.out, /\x1b\[2K[a-f0-9]{12}: Download complete\r?\n/);
     // run NAME on another daemon pulls it from there, and keeps the name as written.
     const run = await cli(['run', '--rm', 'team/app:1', 'exit=0'], { socket: b.socket, env });
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /Unable to find image 'team\/app:1' locally/);
+    assert.match(run.stderr, /Image is up to date/, 'the same image, pulled as team/app:2 before');
     assert.match(run.stdout, /Hello from the Cunik test kernel/);
-    assert.deepEqual((await b.client.inspectImage('team/app:1')).repoTags, ['team/app:1']);
+    assert.deepEqual((await b.client.inspectImage('team/app:1')).repoTags, ['team/app:1', 'team/app:2']);
     assert.equal((await b.client.inspectImage('team/app:1')).digest, (await a.client.inspectImage('team/app:1')).digest);
     const again = await cli(['pull', 'team/app:1'], { socket: b.socket, env });
     assert.match(again.stdout, /Image is up to date/);
