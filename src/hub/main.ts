@@ -42,7 +42,10 @@ export async function openHub(config: HubConfig): Promise<OpenHub> {
   return { config, store, registry, uploads: new Uploads(store, registry, config.maxBlobBytes) };
 }
 
-async function serve(config: HubConfig): Promise<void> {
+async function serve(config: HubConfig, example = false): Promise<void> {
+  // The examples are pushed through the CLI, which has no credentials for this hub and speaks
+  // plain HTTP to a loopback one.
+  if (example && (config.auth || config.tls)) throw new Error('--example starts an open plain-HTTP hub: it cannot be combined with auth or TLS (run it without --config auth/tls)');
   const hub = await openHub(config);
   let auth: Authorizer | undefined;
   if (config.auth) {
@@ -59,8 +62,14 @@ async function serve(config: HubConfig): Promise<void> {
   process.stdout.write(`cunik-hub: listening on ${https ? 'https' : 'http'}://${where} (root ${config.root})\n`);
   // Abandoned uploads go after the timeout even when no GC runs.
   const sweep = setInterval(() => void hub.uploads.expire(config.uploadTimeoutMs).catch(() => undefined), Math.min(60_000, config.uploadTimeoutMs)).unref();
+  let examples: { cancel(): void } | undefined;
+  if (example && typeof a === 'object' && a) {
+    const { pushExamples, pushHost } = await import('./example.js');
+    examples = pushExamples(pushHost(a.address, a.port), (line) => void process.stdout.write(`cunik-hub: ${line}\n`));
+  }
   const stop = (): void => {
     clearInterval(sweep);
+    examples?.cancel();
     void app.close().then(() => process.exit(0));
   };
   process.once('SIGTERM', stop);
@@ -76,7 +85,11 @@ export function program(): Command {
     .option('--config <file>', 'the YAML config file (docs/hub.md)')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
     .option('--tls-key <file>', "the certificate's private key (PEM)")
-    .action(async (o: HubFlags & { config?: string }) => serve(await loadConfig(o.config, o)));
+    .option('--example', "also build the project's examples (examples/) through the local cunikd and push them here")
+    .action(async (o: HubFlags & { config?: string; example?: boolean }) => {
+      const { example, ...flags } = o;
+      await serve(await loadConfig(o.config, flags), example === true);
+    });
   p.command('gc')
     .description('Remove untagged manifests and blobs nothing refers to (safe while the hub serves)')
     .option('--root <dir>', `the store (default ${defaultHubRoot()})`)
