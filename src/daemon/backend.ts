@@ -1,14 +1,13 @@
 // Wires the domain services to the narrow backend interfaces the routes declare.
 import { arch, platform } from 'node:os';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { API_VERSION, type InfoResponse, type VersionResponse } from '../api/schemas.js';
 import { VERSION } from '../config/defaults.js';
-import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../api/detach-keys.js';
-import { conflict, invalid } from '../errors.js';
+import { invalid } from '../errors.js';
 import { familyNames } from '../families/index.js';
 import type { ImageStore } from '../images/store.js';
 import type { ConsoleManager } from '../instances/console.js';
-import { parseLogsOptions, readConsole } from '../instances/logs.js';
+import { attachSession, logsStream } from '../instances/console-streams.js';
 import type { InstanceService } from '../instances/service.js';
 import { summariesJson, toDetail } from '../instances/view.js';
 import type { AccelChoice } from '../vmm/types.js';
@@ -37,16 +36,6 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
   const { instances, images } = deps;
   const spooled = deps.spool.spooled.bind(deps.spool);
 
-  /** A stream that follows the instance until its next exit; its wait goes when the stream closes. */
-  function untilExit(id: string, open: (exited: Promise<number>) => Readable): Readable {
-    const closed = new AbortController();
-    const exited = instances.wait(id, 'next-exit', closed.signal);
-    exited.catch(() => undefined); // abandoned: the stream is closed already
-    const stream = open(exited);
-    stream.once('close', () => closed.abort());
-    return stream;
-  }
-
   return {
     instances: {
       listJson: (all) => summariesJson(instances.list(all)),
@@ -66,32 +55,8 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
       unpause: async (ref) => void (await instances.unpause(ref)),
       remove: (ref, force, volumes) => instances.remove(ref, force, volumes),
       wait: (ref, condition, signal) => instances.wait(ref, condition, signal),
-      logs: (ref, q) => {
-        const r = instances.get(ref);
-        const opts = parseLogsOptions(q, Date.now());
-        const follow = (q.follow ?? false) && (r.state === 'created' || instances.isRunning(r.id));
-        if (!follow) return readConsole(deps.consoles.source(r.id, false), { ...opts, follow, timestamps: q.timestamps });
-        return untilExit(r.id, (exited) => readConsole(deps.consoles.source(r.id, true), { ...opts, follow, exited, timestamps: q.timestamps }));
-      },
-      attach: (ref, q) => {
-        const r = instances.get(ref);
-        if (r.state === 'paused') throw conflict(`cannot attach to paused instance ${r.name}: unpause it first`);
-        if (r.state !== 'created' && r.state !== 'restarting' && !instances.isRunning(r.id)) throw conflict(`cannot attach to stopped instance ${r.name}: start it first`);
-        let detachKeys: Buffer;
-        try {
-          detachKeys = parseDetachKeys(q.detachKeys ?? DEFAULT_DETACH_KEYS);
-        } catch (err) {
-          throw invalid((err as Error).message, 'detachKeys');
-        }
-        // Not started yet (run -i/-t): the output comes from the log, so the first byte is not missed.
-        // (Only when the client reads the output: a stream nobody reads would never be closed.)
-        const fromLog = (r.state === 'created' || r.state === 'restarting') && (q.stdout ?? true);
-        return (connection) => {
-          // A created instance has printed nothing yet; a restarting one only in earlier runs.
-          const output = fromLog ? untilExit(r.id, (exited) => readConsole(deps.consoles.source(r.id, true), { follow: true, fromEnd: r.state === 'restarting', exited })) : undefined;
-          deps.consoles.attach(r.id, connection, { stdin: q.stdin ?? true, stdout: q.stdout ?? true, detachKeys, output });
-        };
-      },
+      logs: (ref, q) => logsStream({ instances, consoles: deps.consoles }, ref, q),
+      attach: (ref, q) => attachSession({ instances, consoles: deps.consoles }, ref, q),
     },
     images: {
       list: () => images.list(),
