@@ -95,6 +95,12 @@ test('skopeo --creds pushes and pulls; anonymous pull only where allowed; docker
   assert.match(anon, /denied: anonymous may not pull team\/app/);
   const bobInfo = JSON.parse((await run('skopeo', ['inspect', '--tls-verify=false', '--creds', 'bob:builder', `docker://${hub.host}/team/app:v`])).stdout);
   assert.equal(bobInfo.Digest, src.digest);
+  const tags = JSON.parse((await run('skopeo', ['list-tags', '--tls-verify=false', '--creds', 'bob:builder', `docker://${hub.host}/team/app`])).stdout);
+  assert.deepEqual(tags.Tags, ['v']);
+  const noTags = await run('skopeo', ['list-tags', '--tls-verify=false', '--no-creds', `docker://${hub.host}/team/app`]).then(() => 'ok', (e: { stderr: string }) => e.stderr);
+  assert.match(noTags, /403 \(Forbidden\)/);
+  const wrongTags = await run('skopeo', ['list-tags', '--tls-verify=false', '--creds', 'bob:wrong', `docker://${hub.host}/team/app`]).then(() => 'ok', (e: { stderr: string }) => e.stderr);
+  assert.match(wrongTags, /401|unauthorized|authentication required|wrong user name/i);
   // docker login needs no daemon for a registry: it checks the credentials against /v2/.
   const env = { ...process.env, DOCKER_CONFIG: join(hub.dir, 'docker') };
   const login = spawnSync('docker', ['login', '-u', 'alice', '--password-stdin', hub.host], { env, input: 'wonderland\n', encoding: 'utf8' });
