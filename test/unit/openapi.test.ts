@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { openApiDocument } from '../../src/api/openapi.js';
+import { openApiDocument } from '../../src/daemon/openapi.js';
 import { installRoot } from '../../src/config/defaults.js';
 
 test('the committed docs/openapi.json matches the schemas (run `npm run openapi` after an API change)', async () => {

@@ -1,6 +1,7 @@
 // The OpenAPI document, generated from the routes' TypeBox schemas (no daemon state needed:
 // generating the document never calls a handler).
-import { buildServer, type Backends } from '../daemon/server.js';
+// It lives beside the server it is generated from: api/ is the contract and imports nothing of the daemon.
+import { buildServer, type Backends } from './server.js';
 
 const unavailable = new Proxy({}, { get: () => () => { throw new Error('not available while generating the OpenAPI document'); } });
 
