@@ -225,7 +225,7 @@ export class RegistryClient {
     let next: string | undefined = `${this.base}/v2/_catalog?n=${Math.min(max, 1000)}`;
     while (next !== undefined && out.length < max) {
       const res = await this.request('GET', next, { scope: 'registry:catalog:*' });
-      if (!res.ok) return this.fail(res, `the catalog of ${this.domain}`);
+      if (!res.ok) return this.catalogRefused(res);
       const body = jsonOf(await readLimited(res, 16 * 1024 * 1024, `the catalog of ${this.domain}`)) as { repositories?: unknown };
       if (!Array.isArray(body.repositories)) throw conflict(`registry ${this.domain} answered its catalog without a repository list`);
       out.push(...body.repositories.filter((x): x is string => typeof x === 'string'));
@@ -233,6 +233,16 @@ export class RegistryClient {
       next = link ? new URL(link[1]!, this.base).href : undefined;
     }
     return out.slice(0, max);
+  }
+
+  /** One sentence for a registry that does not list its repositories to us. */
+  private async catalogRefused(res: Response): Promise<never> {
+    const text = await errorText(res);
+    if (res.status === 401 || res.status === 403) {
+      const who = this.creds !== undefined ? this.creds.username : 'anonymous users';
+      throw conflict(`registry ${this.domain} does not let ${who} list its repositories (${text})${this.creds === undefined ? `: cunik login ${this.domain}` : ''}`);
+    }
+    throw conflict(`registry ${this.domain} does not list its repositories (GET /v2/_catalog answered ${text}): search needs a registry that serves its catalog, as CunikHub and Docker Distribution do`);
   }
 
   /** GET a manifest or index by tag or digest. The digest is the bytes' own sha256. */

@@ -15,6 +15,7 @@ import { startHub, storeProblems } from '../helpers/hub.js';
 import { countingProxy, serve, startDockerRegistry } from '../helpers/registry.js';
 import { multibootKernel, tempDir } from '../unit/images-fixtures.js';
 import { MT } from '../../src/images/oci.js';
+import { RegistryClient } from '../../src/images/registry.js';
 
 const FAMILIES = ['generic'];
 const opts = { timeout: 60_000 };
@@ -333,5 +334,31 @@ test('a push cut off mid-upload: one line, the registry shows nothing of the blo
   } finally {
     await proxy.stop();
     await hub.stop();
+  }
+});
+
+test('search: a registry that refuses its catalog gets one line; anonymous users refused by CunikHub are told to log in', opts, async () => {
+  const closed = await serve((req, res) => {
+    if (req.url!.startsWith('/v2/_catalog')) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"UNSUPPORTED","message":"the catalog is not served"}]}');
+    res.writeHead(200).end('{}');
+  });
+  const hubDir = join(t.path, 'hub-auth');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(hubDir);
+  writeFileSync(join(hubDir, 'htpasswd'), `erin:${await hash('pw', 5)}\n`);
+  const hub = await startHub({ dir: hubDir, config: `auth:\n  htpasswd: ${join(hubDir, 'htpasswd')}\n  access:\n    - {user: erin, repository: "**", actions: [pull, push]}\n` });
+  try {
+    const says = (re: RegExp) => (err: Error): boolean => {
+      assert.match(err.message, re);
+      return true;
+    };
+    await assert.rejects(new RegistryClient(closed.host, '').catalog(), says(new RegExp(`^registry ${closed.host} does not list its repositories \\(GET /v2/_catalog answered UNSUPPORTED: the catalog is not served\\): search needs a registry that serves its catalog`)));
+    await assert.rejects(new RegistryClient(hub.host, '').catalog(), says(new RegExp(`^registry ${hub.host} requires a login: cunik login ${hub.host}$|^registry ${hub.host} does not let anonymous users list its repositories`)));
+    const a = await source(`${hub.host}/team/hello:1`);
+    await push(a.store, `${hub.host}/team/hello:1`, { credentials: { username: 'erin', password: 'pw' } });
+    assert.deepEqual(await new RegistryClient(hub.host, '', { credentials: { username: 'erin', password: 'pw' } }).catalog(), ['team/hello']);
+  } finally {
+    await hub.stop();
+    await closed.stop();
   }
 });
