@@ -127,3 +127,40 @@ test('TLS: --tls-cert/--tls-key serve HTTPS (skopeo pushes and inspects over it)
     await secure.stop();
   }
 });
+
+test("token endpoint, Docker's OAuth2 form: POST password and refresh_token grants; GET offline_token gives a refresh token", opts, async () => {
+  const post = (form: Record<string, string>) => fetch(`${hub.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+  const scope = 'repository:team/app:pull';
+  const ok = await post({ grant_type: 'password', username: 'alice', password: 'wonderland', service: 'cunik-hub', scope, client_id: 'test', access_type: 'offline' });
+  assert.equal(ok.status, 200);
+  const body = (await ok.json()) as { access_token: string; refresh_token: string };
+  const tags = await fetch(`${hub.url}/v2/team/app/tags/list`, { headers: { authorization: `Bearer ${body.access_token}` } });
+  assert.notEqual(tags.status, 401);
+  await tags.body?.cancel();
+  const wrong = await post({ grant_type: 'password', username: 'alice', password: 'nope', service: 'cunik-hub', scope });
+  assert.equal(wrong.status, 401);
+  assert.equal(((await wrong.json()) as { errors: { code: string }[] }).errors[0]!.code, 'UNAUTHORIZED');
+  const refreshed = await post({ grant_type: 'refresh_token', refresh_token: body.refresh_token, service: 'cunik-hub', scope });
+  assert.equal(refreshed.status, 200);
+  const again = (await refreshed.json()) as { access_token: string };
+  assert.equal((await fetch(`${hub.url}/v2/`, { headers: { authorization: `Bearer ${again.access_token}` } })).status, 200);
+  // A refresh token is no access token, and an access token no refresh token; a forged one is refused.
+  const asAccess = await fetch(`${hub.url}/v2/`, { headers: { authorization: `Bearer ${body.refresh_token}` } });
+  assert.equal(asAccess.status, 401);
+  await asAccess.body?.cancel();
+  const swapped = await post({ grant_type: 'refresh_token', refresh_token: body.access_token, service: 'cunik-hub' });
+  assert.equal(swapped.status, 401);
+  await swapped.body?.cancel();
+  const forged = await new SignJWT({ use: 'refresh' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('cunik-hub').setAudience('cunik-hub/refresh').setSubject('alice').setExpirationTime('5m').sign(new Uint8Array(32));
+  const f = await post({ grant_type: 'refresh_token', refresh_token: forged });
+  assert.equal(f.status, 401);
+  assert.match(((await f.json()) as { errors: { message: string }[] }).errors[0]!.message, /refresh token is not valid/);
+  const unknown = await post({ grant_type: 'client_credentials' });
+  assert.equal(unknown.status, 400);
+  await unknown.body?.cancel();
+  const offlineRes = await fetch(`${hub.url}/token?service=cunik-hub&offline_token=true&client_id=docker&scope=${encodeURIComponent(scope)}`, { headers: { authorization: basic('alice', 'wonderland') } });
+  const offline = (await offlineRes.json()) as { refresh_token?: string };
+  assert.equal(typeof offline.refresh_token, 'string');
+  const online = (await (await token(scope, basic('alice', 'wonderland'))).json()) as { refresh_token?: string };
+  assert.equal(online.refresh_token, undefined);
+});

@@ -15,6 +15,8 @@ import { tokenKey } from './token-key.js';
 
 type AuthConfig = NonNullable<HubConfig['auth']>;
 const ISSUER = 'cunik-hub';
+/** How long a refresh (offline) token lives. */
+const REFRESH_TTL_SEC = 30 * 24 * 3600;
 
 function basic(req: FastifyRequest): { user: string; password: string } | undefined {
   const h = req.headers.authorization;
@@ -46,17 +48,7 @@ export async function createAuth(cfg: AuthConfig, root: string, tls: boolean): P
 
   return {
     routes(app: FastifyInstance) {
-      app.get('/token', async (req, reply) => {
-        const q = req.query as Record<string, string | string[] | undefined>;
-        const raw = q['scope'];
-        const wanted = (Array.isArray(raw) ? raw : raw ? [raw] : []).flatMap((s) => s.split(' ')).map(parseScope).filter((s): s is Scope => s !== undefined);
-        const creds = basic(req);
-        if (req.headers.authorization !== undefined && !creds) throw regErr('UNAUTHORIZED', 'the token endpoint takes Basic credentials');
-        if (creds && !(await users.check(creds.user, creds.password))) {
-          reply.header('www-authenticate', `Basic realm="${cfg.service}"`);
-          throw regErr('UNAUTHORIZED', 'wrong user name or password');
-        }
-        const user = creds?.user;
+      const issue = async (user: string | undefined, wanted: Scope[], offline: boolean) => {
         const access = grant(user, wanted);
         const now = Math.floor(Date.now() / 1000);
         const token = await new SignJWT({ access })
@@ -65,7 +57,57 @@ export async function createAuth(cfg: AuthConfig, root: string, tls: boolean): P
           .setIssuedAt(now).setNotBefore(now - 1).setExpirationTime(now + cfg.tokenTtlSec)
           .setJti(randomBytes(8).toString('hex'))
           .sign(key);
-        return reply.send({ token, access_token: token, expires_in: cfg.tokenTtlSec, issued_at: new Date(now * 1000).toISOString() });
+        // Docker's offline token (docker login asks for one): a refresh token for the refresh_token grant.
+        const refresh = offline && user !== undefined
+          ? await new SignJWT({ use: 'refresh' }).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(`${cfg.service}/refresh`)
+            .setSubject(user).setIssuedAt(now).setExpirationTime(now + REFRESH_TTL_SEC).setJti(randomBytes(8).toString('hex')).sign(key)
+          : undefined;
+        return { token, access_token: token, expires_in: cfg.tokenTtlSec, issued_at: new Date(now * 1000).toISOString(), ...(refresh !== undefined && { refresh_token: refresh }) };
+      };
+      const scopesOf = (raw: string | string[] | undefined): Scope[] =>
+        (Array.isArray(raw) ? raw : raw ? [raw] : []).flatMap((s) => s.split(' ')).map(parseScope).filter((s): s is Scope => s !== undefined);
+
+      app.get('/token', async (req, reply) => {
+        const q = req.query as Record<string, string | string[] | undefined>;
+        const wanted = scopesOf(q['scope']);
+        const creds = basic(req);
+        if (req.headers.authorization !== undefined && !creds) throw regErr('UNAUTHORIZED', 'the token endpoint takes Basic credentials');
+        if (creds && !(await users.check(creds.user, creds.password))) {
+          reply.header('www-authenticate', `Basic realm="${cfg.service}"`);
+          throw regErr('UNAUTHORIZED', 'wrong user name or password');
+        }
+        return reply.send(await issue(creds?.user, wanted, q['offline_token'] === 'true'));
+      });
+
+      // Docker's OAuth2 form (distribution's token spec, "oauth"): grant_type=password with
+      // username/password, or grant_type=refresh_token with a refresh token from either endpoint.
+      app.post('/token', async (req, reply) => {
+        let text = '';
+        for await (const c of req.raw) {
+          text += (c as Buffer).toString('utf8');
+          if (text.length > 64 * 1024) throw regErr('UNSUPPORTED', 'the token request is larger than 64 KiB', { status: 413 });
+        }
+        const form = new URLSearchParams(text);
+        const wanted = scopesOf(form.getAll('scope'));
+        const grantType = form.get('grant_type');
+        if (grantType === 'password') {
+          const user = form.get('username') ?? '';
+          if (!(await users.check(user, form.get('password') ?? ''))) throw regErr('UNAUTHORIZED', 'wrong user name or password');
+          return reply.send(await issue(user, wanted, form.get('access_type') === 'offline'));
+        }
+        if (grantType === 'refresh_token') {
+          let user: string;
+          try {
+            const { payload } = await jwtVerify(form.get('refresh_token') ?? '', key, { issuer: ISSUER, audience: `${cfg.service}/refresh`, algorithms: ['HS256'] });
+            if (payload['use'] !== 'refresh' || typeof payload.sub !== 'string') throw new Error('not a refresh token');
+            user = payload.sub;
+          } catch {
+            throw regErr('UNAUTHORIZED', 'the refresh token is not valid (expired, forged, or from another hub)');
+          }
+          if (!(await users.has(user))) throw regErr('UNAUTHORIZED', `user ${user} is no longer known`);
+          return reply.send(await issue(user, wanted, false));
+        }
+        throw regErr('UNSUPPORTED', `grant_type must be password or refresh_token, got ${JSON.stringify(grantType ?? '')}`, { status: 400 });
       });
     },
 
