@@ -65,8 +65,9 @@ export const PortRequest = Type.Object(
 );
 export type PortRequest = Static<typeof PortRequest>;
 
-export const NetworkMode = Type.Union([Type.Literal('user'), Type.Literal('none')], {
-  description: "user: user-mode networking (passt; its gateway does not lead to the host's loopback), the default; none: no network device",
+export const NetworkMode = Type.String({
+  pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$',
+  description: "user: user-mode networking (passt; its gateway does not lead to the host's loopback), the default; none: no network device; bridge: the daemon's default bridge network (cunik0, root only); any other: a network made by POST /networks",
 });
 export type NetworkMode = Static<typeof NetworkMode>;
 
@@ -78,6 +79,8 @@ export const NetworkSettings = Type.Object({
   gateway: Type.Union([Type.String(), Type.Null()]),
   dns: Type.Array(Type.String()),
   ports: Type.Array(PortBinding, { description: 'Published ports as bound at the last start' }),
+  tap: Type.Optional(Type.String({ description: 'Bridge networks: the host tap device of this run' })),
+  macAddress: Type.Optional(Type.String({ description: "Bridge networks: the guest NIC's MAC address" })),
 });
 export type NetworkSettings = Static<typeof NetworkSettings>;
 
@@ -93,6 +96,7 @@ export const CreateInstanceRequest = Type.Object(
     autoRemove: Type.Optional(Type.Boolean({ description: 'Remove the instance when it exits (run --rm)' })),
     restartPolicy: Type.Optional(RestartPolicy),
     network: Type.Optional(NetworkMode),
+    ip: Type.Optional(Type.String({ description: 'A fixed IPv4 address on a user-defined bridge network (run --ip)' })),
     ports: Type.Optional(Type.Array(PortRequest, { maxItems: 64, description: 'Ports to publish (run -p); needs network user' })),
     mounts: Type.Optional(Type.Array(MountRequest, { maxItems: 32, description: "Volumes and host folders to mount (run -v); the image's declared mount points get anonymous volumes" })),
     start: Type.Optional(Type.Boolean({ description: 'Start it too, in the same request (run -d)' })),
@@ -152,6 +156,7 @@ export const InstanceDetail = Type.Object(
       autoRemove: Type.Boolean(),
       restartPolicy: Type.Object({ name: Type.String(), maximumRetryCount: Type.Integer() }),
       network: NetworkMode,
+      ip: Type.Optional(Type.String({ description: 'The fixed address asked for (run --ip)' })),
       ports: Type.Array(PortBinding, { description: 'Ports as requested (hostPort 0: any free port)' }),
     }),
     network: Type.Union([NetworkSettings, Type.Null()], { description: 'Set at the first start' }),

@@ -13,7 +13,8 @@ export function instanceFlags(cmd: Command): Command {
     .option('--cpu-overcommit', 'allow more virtual CPUs than the host has CPUs')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', parseEnv, [] as string[])
     .option('--restart <policy>', 'restart policy: no, on-failure[:N], always, unless-stopped', parseRestartPolicy)
-    .option('--network <mode>', 'network: user (QEMU user-mode networking, the default) or none', parseNetwork)
+    .option('--network <network>', 'network: user (user-mode networking, the default), none, bridge (the default bridge network, root daemon) or a network made by `cunik network create`', parseNetwork)
+    .option('--ip <address>', 'a fixed IPv4 address on a user-defined bridge network')
     .option('-p, --publish <[ip:][hostPort:]guestPort[/udp]>', 'publish a guest port on the host (repeatable; default address 0.0.0.0)', parsePublish, [] as PublishSpec[])
     .option('-v, --volume <NAME|/host/dir:/guest/path[:ro]>', 'mount a named volume (made if missing) or a host folder (repeatable)', parseVolumeSpec, [] as VolumeSpec[])
     .option('--pull <policy>', 'pull the image first: missing (the default), always or never', parsePullPolicy, 'missing' as PullPolicy)
@@ -29,7 +30,8 @@ export interface CreateFlags {
   cpuOvercommit?: boolean;
   env: string[];
   restart?: { name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; maximumRetryCount: number };
-  network?: 'user' | 'none';
+  network?: string;
+  ip?: string;
   publish: PublishSpec[];
   volume: VolumeSpec[];
   pull?: PullPolicy;
@@ -46,6 +48,7 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
     ...(flags.env.length > 0 && { env: flags.env }),
     ...(flags.restart !== undefined && { restartPolicy: flags.restart }),
     ...(flags.network !== undefined && { network: flags.network }),
+    ...(flags.ip !== undefined && { ip: flags.ip }),
     ...(flags.publish.length > 0 && { ports: flags.publish }),
     ...(flags.volume.length > 0 && { mounts: flags.volume }),
   };

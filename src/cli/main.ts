@@ -34,6 +34,7 @@ const verbs: Record<string, () => Promise<{ register: Register }>> = {
   container: () => import('./commands/container.js'),
   system: () => import('./commands/system.js'),
   volume: () => import('./commands/volume.js'),
+  network: () => import('./commands/network.js'),
   version: () => import('./commands/version.js'),
   build: () => import('./commands/build.js'),
   hub: () => import('./commands/hub.js'),

@@ -98,9 +98,10 @@ export function parsePublish(value: string, previous: PublishSpec[] = []): Publi
 }
 
 /** --network: user (the default) or none. */
-export function parseNetwork(value: string): 'user' | 'none' {
-  if (value === 'user' || value === 'none') return value;
-  throw new Error(`invalid network: ${value} (user or none; bridge networks are not available yet)`);
+/** --network: user, none, bridge (the default bridge network) or the name of a network made by `cunik network create`. */
+export function parseNetwork(value: string): string {
+  if (/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(value)) return value;
+  throw new Error(`invalid network: ${JSON.stringify(value)} (user, none, bridge or a network's name)`);
 }
 
 /** What -v/--volume asks for (the API's MountRequest). */

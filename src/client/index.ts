@@ -16,6 +16,7 @@ import type {
 } from '../api/schemas.js';
 import type { CheckResponse } from '../api/check.js';
 import type { DiskUsageResponse, PruneImagesResponse, PruneInstancesResponse } from '../api/prune.js';
+import type { CreateNetworkRequest, Network } from '../api/networks.js';
 import type { CreateVolumeRequest, PruneVolumesResponse, Volume, VolumeListQuery } from '../api/volumes.js';
 import { HttpClient, readAll, type WireResponse } from './http.js';
 
@@ -112,6 +113,10 @@ export class CunikClient {
   /** Verify the daemon's records, image store and volumes; `repair`: drop what cannot be used. */
   systemCheck = (repair = false): Promise<CheckResponse> => this.http.json('POST', '/v1/system/check', { json: { repair } });
 
+  listNetworks = (): Promise<Network[]> => this.http.json('GET', '/v1/networks');
+  createNetwork = (req: CreateNetworkRequest): Promise<Network> => this.http.json('POST', '/v1/networks', { json: req });
+  inspectNetwork = (ref: string): Promise<Network> => this.http.json('GET', `/v1/networks/${id(ref)}`);
+  removeNetwork = async (ref: string): Promise<void> => void (await this.http.json('DELETE', `/v1/networks/${id(ref)}`));
   listVolumes = (q: VolumeListQuery = {}): Promise<Volume[]> => this.http.json('GET', '/v1/volumes', { query: { dangling: q.dangling, name: q.name } });
   createVolume = (req: CreateVolumeRequest): Promise<Volume> => this.http.json('POST', '/v1/volumes', { json: req });
   inspectVolume = (name: string): Promise<Volume> => this.http.json('GET', `/v1/volumes/${id(name)}`);

@@ -2,7 +2,7 @@
 // Instances are separate QEMU processes: stopping the daemon leaves them running.
 import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, isIPv4 } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -19,6 +19,8 @@ import { ConsoleManager, DEFAULT_LOG_MAX_SIZE, parseSize } from '../instances/co
 import { InstanceService } from '../instances/service.js';
 import { InstanceStore } from '../instances/store.js';
 import { VolumeStore } from '../volumes/store.js';
+import { IpNftHost } from '../network/bridge/host.js';
+import { BridgeNetworks } from '../network/bridge/networks.js';
 import { probeAccelerator } from '../vmm/qemu/accel.js';
 import { PASST_BINARY } from '../network/passt.js';
 import { onPath } from '../util/on-path.js';
@@ -27,6 +29,7 @@ import { QemuDriver } from '../vmm/qemu/driver.js';
 import type { AccelChoice } from '../vmm/types.js';
 import { makeBackends } from './backend.js';
 import { makeOpsBackends } from './backend-ops.js';
+import { makeNetworksBackend } from './backend-networks.js';
 import { EventLog } from '../events/log.js';
 import { imageEventRecorder, instanceEventRecorder } from '../events/sources.js';
 import { raiseControlPlanePriority, raiseOpenFileLimit } from './limits.js';
@@ -60,6 +63,8 @@ interface DaemonOptions {
   registryCerts?: string;
   /** The group that may use the socket (--group); default cunik if it exists (permissions.ts). */
   group?: string;
+  /** The default bridge network's address, ADDR/PREFIX (--bip); default a free /24 of 10.213.0.0/16. */
+  bip?: string;
 }
 
 /** A socket file that still accepts connections belongs to a live daemon. */
@@ -130,9 +135,15 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
     // Uploads a killed daemon left (nothing uploads before the socket listens).
     const spool = new UploadSpool(join(root, 'tmp'));
     spool.sweep();
+    // Bridge networks need root (bridges, taps, nftables); a daemon that is not root has user and none.
+    const networks = process.geteuid?.() === 0
+      ? new BridgeNetworks({ dir: join(root, 'networks'), host: new IpNftHost(), tapOwner: { uid: vmUser.uid, gid: vmUser.gid }, ...(opts.bip !== undefined && { bip: opts.bip }), log })
+      : undefined;
+    networks?.load();
     const instances = new InstanceService({
       store: new InstanceStore(root),
       volumes,
+      ...(networks !== undefined && { networks }),
       images,
       driver,
       family: familyAdapter,
@@ -151,7 +162,15 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
     instances.on('event', (e) => logger.info({ instance: e.id, name: e.name, action: e.action, ...(e.exitCode !== undefined && { exitCode: e.exitCode }) }, `instance ${e.name}: ${e.action}`));
     const consoles = new ConsoleManager({ maxSize: opts.logMaxSize ?? DEFAULT_LOG_MAX_SIZE, paths: (id) => instances.paths(id) });
     instances.on('event', (e) => consoles.onEvent(e));
+    // A VM that is gone leaves its network: its tap and address go at once.
+    if (networks !== undefined) instances.on('event', (e) => (e.action === 'die' || e.action === 'destroy') && void networks.detach(e.id).catch((err: Error) => log(`warning: ${err.message}`)));
     await instances.init();
+    if (networks !== undefined) {
+      // What a crash left: taps, addresses and bridges of instances and networks that are gone.
+      const running = instances.list(false).filter((r) => r.state === 'running' || r.state === 'paused').map((r) => r.id);
+      const swept = await networks.reconcile(running);
+      if (swept.taps + swept.addresses + swept.bridges > 0) log(`networks: removed ${swept.taps} taps, ${swept.addresses} addresses and ${swept.bridges} bridges left by instances or networks that are gone`);
+    }
     await consoles.init(instances.list(true));
     for (const r of instances.list(true)) instanceEvents.remember(r.id, r.image);
 
@@ -182,7 +201,7 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
           () => `${opts.qemu}: not found`,
         )),
     });
-    const app = await buildServer({ ...backends, ...makeOpsBackends({ instances, images, events, volumes, spool }), build: new BuildService({ root, images }), distribution: makeDistributionBackend(images, registry), ...(process.env[DEBUG_RESOURCES_ENV] === '1' && { debug: { resources: () => instances.debugResources() } }) }, { logger });
+    const app = await buildServer({ ...backends, networks: makeNetworksBackend(networks, instances), ...makeOpsBackends({ instances, images, events, volumes, spool }), build: new BuildService({ root, images }), distribution: makeDistributionBackend(images, registry), ...(process.env[DEBUG_RESOURCES_ENV] === '1' && { debug: { resources: () => instances.debugResources() } }) }, { logger });
     const shutdown = async (signal: string): Promise<void> => {
       if (opts.shutdownInstances) {
         log(`${signal}: stopping instances, then shutting down`);
@@ -216,6 +235,13 @@ function registryHost(v: string): string {
   return v;
 }
 
+/** --bip: ADDR/PREFIX with ADDR a host address of its subnet. */
+function bipOption(v: string): string {
+  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(v);
+  if (!m || !isIPv4(m[1]!) || Number(m[2]) < 8 || Number(m[2]) > 30) throw new InvalidArgumentError(`give the bridge's address as ADDRESS/PREFIX (prefix 8-30), e.g. 10.213.0.1/24, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('cunikd')
     .description('The Cunik daemon: serves the Engine API and runs unikernel instances under QEMU')
@@ -242,6 +268,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--log-file <file>', 'append the daemon log to this file instead of stderr')
     .option('--insecure-registry <host[:port]>', 'a registry that may be spoken to over plain HTTP (repeatable; loopback ones always may)', (v: string, prev: string[] = []) => [...prev, registryHost(v)])
     .option('--registry-certs <dir>', `registries' CA certificates, DIR/HOST[:PORT]/*.crt as Docker's certs.d (default: ${registryCertsDir()})`)
+    .option('--bip <address/prefix>', "the default bridge network's gateway address and subnet, e.g. 10.213.0.1/24 (default: a free /24 of 10.213.0.0/16)", bipOption)
     .option('--default-registry <host[:port]>', 'the registry of image names that hold none, for pull, push and login (default: none; such names are local only)', registryHost);
   program.parse(argv);
   const o = program.opts<Omit<DaemonOptions, 'host'> & { host?: string }>();

@@ -16,6 +16,7 @@ import { buildRoutes, type BuildBackend } from './routes/build.js';
 import { distributionRoutes, type DistributionBackend } from './routes/distribution.js';
 import { AJV_OPTIONS, describeValidation, parseQuery } from './validation.js';
 import { volumeRoutes, type VolumesBackend } from './routes/volumes.js';
+import { networkRoutes, type NetworksBackend } from './routes/networks.js';
 import { debugRoutes, type DebugBackend } from './routes/debug.js';
 import type { DaemonLogger } from './log.js';
 
@@ -33,7 +34,7 @@ export interface OpsBackends {
   prune: PruneBackend;
 }
 
-export type Backends = CoreBackends & OpsBackends & { build?: BuildBackend; distribution?: DistributionBackend; /** Only with CUNIK_DEBUG_RESOURCES=1 (routes/debug.ts). */ debug?: DebugBackend };
+export type Backends = CoreBackends & OpsBackends & { networks?: NetworksBackend; build?: BuildBackend; distribution?: DistributionBackend; /** Only with CUNIK_DEBUG_RESOURCES=1 (routes/debug.ts). */ debug?: DebugBackend };
 
 export type App = FastifyInstance;
 
@@ -94,6 +95,7 @@ export async function buildServer(backends: Backends, opts: { logger?: DaemonLog
       statsRoutes(v1, backends.stats);
       pruneRoutes(v1, backends.prune);
       volumeRoutes(v1, backends.volumes);
+      if (backends.networks) networkRoutes(v1, backends.networks);
       buildRoutes(v1, backends.build);
       if (backends.distribution) distributionRoutes(v1, backends.distribution);
       v1.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -29,6 +29,7 @@ const includeosExitStatus = unknownExitStatus(INCLUDEOS_EXIT_NOTE);
 
 export const includeos: FamilyAdapter = {
   name: 'includeos',
+  staticAddress: false,
   bootSpec(image: ImageBootInfo, instance: InstanceBootConfig): BootSpec {
     const kernel = requireFile(image.kernelPath, 'includeos', 'a kernel (the service, or the chainloader with the service as initrd)');
     refuse(appEnv(image, instance).length > 0, 'includeos: services have no environment', 'env');

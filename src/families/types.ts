@@ -90,6 +90,8 @@ export interface ExitStatus {
 
 export interface FamilyAdapter {
   readonly name: string;
+  /** false: the guest cannot be given a static IPv4 address (it configures its own, e.g. by DHCP). */
+  readonly staticAddress?: false;
   bootSpec(image: ImageBootInfo, instance: InstanceBootConfig): BootSpec;
   /** Map how QEMU ended to the unikernel's exit code. */
   exitCode(exit: VmExit): number;

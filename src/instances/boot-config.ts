@@ -3,7 +3,8 @@
 import type { NetworkMode, NetworkSettings, PortBinding, PortRequest } from '../api/schemas.js';
 import { cpusOverHost } from '../api/limits.js';
 import { invalid } from '../errors.js';
-import type { ImageBootInfo, InstanceBootConfig } from '../families/types.js';
+import type { ImageBootInfo, InstanceBootConfig, InstanceNetwork } from '../families/types.js';
+import { isBridgeMode, PENDING_TAP } from '../network/bridge/spec.js';
 import { normalizePorts } from '../network/ports.js';
 import { USER_NET, userNetwork } from '../network/user.js';
 import { instanceVolumes, type MountRequest } from '../volumes/mounts.js';
@@ -24,6 +25,8 @@ export interface CreateOptions {
   restartPolicy?: { name: RestartPolicy['name']; maximumRetryCount?: number | undefined } | undefined;
   /** Default 'user'. */
   network?: NetworkMode | undefined;
+  /** A fixed address on a bridge network (run --ip). */
+  ip?: string | undefined;
   ports?: PortRequest[] | undefined;
   /** Named volumes, bound host folders (run -v); the image's declared mount points get anonymous volumes. */
   mounts?: MountRequest[] | undefined;
@@ -40,8 +43,11 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
     autoRemove: opts.autoRemove ?? false,
     restartPolicy: opts.restartPolicy ? { name: opts.restartPolicy.name, maximumRetryCount: opts.restartPolicy.maximumRetryCount ?? 0 } : NO_RESTART,
     network: opts.network ?? 'user',
+    ...(opts.ip !== undefined && { ip: opts.ip }),
     ports: normalizePorts(opts.ports ?? []),
   };
+  if (config.ip !== undefined && !isBridgeMode(config.network)) throw invalid(`conflicting options: --ip needs a bridge network (not --network ${config.network})`, 'ip');
+  if (isBridgeMode(config.network) && config.ports.length > 0) throw invalid(`published ports on bridge networks are not supported yet: use --network user to publish ports`, 'ports');
   if (config.autoRemove && config.restartPolicy.name !== 'no') throw invalid('conflicting options: --restart and --rm', 'restartPolicy');
   if (config.network === 'none' && config.ports.length > 0) throw invalid('conflicting options: published ports need a network (not --network none)', 'ports');
   const over = host.cpus === undefined ? undefined : cpusOverHost(config.cpus, host.cpus, config.cpuOvercommit === true);
@@ -56,13 +62,39 @@ export interface HostFacts {
   tscKhz?: number | undefined;
 }
 
+/** A bridge network's part of one start (network/bridge/networks.ts: Attachment). */
+export interface BridgeAttachment {
+  tap: string;
+  ip: string;
+  mac: string;
+  prefix: number;
+  gateway: string;
+  dns: string[];
+}
+
 /**
  * The instance's network for one start: in user mode the fixed guest settings (network/user.ts) and the ports
- * as bound (`ports`, hostPort never 0); with 'none' no NIC.
+ * as bound (`ports`, hostPort never 0); on a bridge network what it was given (`bridge`; before its first
+ * start no address yet); with 'none' no NIC.
  */
-export function networkSettings(config: InstanceRecord['config'], ports: PortBinding[]): NetworkSettings {
-  if ((config.network ?? 'none') === 'none') return { mode: 'none', ipAddress: null, prefixLen: null, gateway: null, dns: [], ports: [] };
+export function networkSettings(config: InstanceRecord['config'], ports: PortBinding[], bridge?: BridgeAttachment): NetworkSettings {
+  const mode = config.network ?? 'none';
+  if (mode === 'none') return { mode: 'none', ipAddress: null, prefixLen: null, gateway: null, dns: [], ports: [] };
+  if (isBridgeMode(mode)) {
+    if (bridge === undefined) return { mode, ipAddress: config.ip ?? null, prefixLen: null, gateway: null, dns: [], ports: [] };
+    return { mode, ipAddress: bridge.ip, prefixLen: bridge.prefix, gateway: bridge.gateway, dns: [...bridge.dns], ports: [], tap: bridge.tap, macAddress: bridge.mac };
+  }
   return { mode: 'user', ipAddress: USER_NET.ip, prefixLen: USER_NET.prefix, gateway: USER_NET.gateway, dns: [...USER_NET.dns], ports };
+}
+
+/** A bridge network's NIC: the run's tap, and the guest's static settings (there is no DHCP server on the bridge). */
+function bridgeNetwork(network: NetworkSettings): InstanceNetwork {
+  return {
+    nic: { backend: { type: 'tap', ifname: network.tap ?? PENDING_TAP }, ...(network.macAddress !== undefined && { mac: network.macAddress }) },
+    ...(network.ipAddress !== null && network.prefixLen !== null && { ip: network.ipAddress, prefix: network.prefixLen }),
+    ...(network.gateway !== null && { gateway: network.gateway }),
+    dns: [...network.dns],
+  };
 }
 
 /** Also checked at each start: a record made on a bigger host (or before the rule) is refused, not booted. */
@@ -75,6 +107,7 @@ export function bootConfig(config: InstanceRecord['config'], network: NetworkSet
     memoryMiB: config.memoryMiB,
     cpus: config.cpus,
     ...(network.mode === 'user' && { networks: [userNetwork(network.ports)] }),
+    ...(isBridgeMode(network.mode) && { networks: [bridgeNetwork(network)] }),
     ...((config.mounts?.length ?? 0) > 0 && { volumes: instanceVolumes(config.mounts!) }),
     ...(host.tscKhz !== undefined && { tscKhz: host.tscKhz }),
   };

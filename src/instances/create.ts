@@ -4,6 +4,7 @@
 // The caller (service.ts) holds the names, the records and the volume reservations.
 import { randomBytes } from 'node:crypto';
 import { conflict, invalid } from '../errors.js';
+import { isBridgeMode, NO_BRIDGE } from '../network/bridge/spec.js';
 import { bootConfig, instanceConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
 import { createVolumes, instanceMounts, removeVolumes, type VolumeUse } from './mounts.js';
 import { generateName } from './names.js';
@@ -11,7 +12,7 @@ import type { InstanceRecord } from './record.js';
 import type { InstanceServiceDeps } from './service-deps.js';
 
 export interface CreateContext {
-  deps: Pick<InstanceServiceDeps, 'images' | 'family' | 'store' | 'driver' | 'volumes'>;
+  deps: Pick<InstanceServiceDeps, 'images' | 'family' | 'store' | 'driver' | 'volumes' | 'networks'>;
   host(): HostFacts;
   /** Names in use (reserved here synchronously, released here if the create fails). */
   names: Set<string>;
@@ -42,6 +43,12 @@ export async function createInstance(ctx: CreateContext, opts: CreateOptions, wi
   const spec = adapter.bootSpec(boot, mounts.length > 0 ? bootConfig(config, network, ctx.host()) : base);
   if (config.ports.length > 0 && !(spec.nics ?? []).some((n) => n.backend.type === 'passt')) {
     throw invalid(`the ${boot.family} family attaches no network device for this image: ports cannot be published`, 'ports');
+  }
+  if (isBridgeMode(config.network)) {
+    if (deps.networks === undefined) throw invalid(NO_BRIDGE, 'network');
+    deps.networks.check(config.network, config.ip);
+    if (!(spec.nics ?? []).some((n) => n.backend.type === 'tap')) throw invalid(`the ${boot.family} family attaches no network device for this image: it cannot join network ${config.network}`, 'network');
+    if (adapter.staticAddress === false) throw invalid(`the ${boot.family} family configures its own addresses and cannot take the static one of network ${config.network} (bridge networks have no DHCP server yet): use --network user`, 'network');
   }
   // Re-check after the awaits: the name is reserved synchronously from here on.
   if (opts.name !== undefined && names.has(opts.name)) throw conflict(`the name "${opts.name}" is already in use`);

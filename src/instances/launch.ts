@@ -2,17 +2,18 @@
 // build its boot spec, create its disk overlays, start the VMM and wait until it answers.
 // The caller (service.ts) runs this inside the instance's queue.
 import { statSync } from 'node:fs';
-import { conflict, CunikError } from '../errors.js';
+import { conflict, CunikError, invalid } from '../errors.js';
+import { isBridgeMode, NO_BRIDGE } from '../network/bridge/spec.js';
 import { passtBindFailure } from '../network/passt.js';
 import { bindablePorts } from '../network/probe.js';
 import type { VmHandle } from '../vmm/types.js';
-import { bootConfig, networkSettings, type HostFacts } from './boot-config.js';
+import { bootConfig, networkSettings, type BridgeAttachment, type HostFacts } from './boot-config.js';
 import { logicalOffset } from './console-exit.js';
 import type { InstanceRecord } from './record.js';
 import type { InstanceServiceDeps } from './service-deps.js';
 
 export interface LaunchContext {
-  deps: Pick<InstanceServiceDeps, 'accelerator' | 'bindPorts' | 'family' | 'store' | 'driver' | 'volumes'>;
+  deps: Pick<InstanceServiceDeps, 'accelerator' | 'bindPorts' | 'family' | 'store' | 'driver' | 'volumes' | 'networks'>;
   host(): HostFacts;
   /** Whether the instance has a live VM (watched by the service). */
   isRunning(id: string): boolean;
@@ -41,6 +42,7 @@ export async function launchInstance(ctx: LaunchContext, record: InstanceRecord)
       handle.kill('SIGKILL');
       await handle.exited;
     }
+    if (isBridgeMode(record.config.network ?? 'none')) await deps.networks?.detach(record.id).catch(() => undefined);
     Object.assign(record, before, { error: message });
     await deps.store.save(record).catch(() => undefined); // a full disk keeps the record it had
     throw err instanceof CunikError ? err : new CunikError('INTERNAL', message);
@@ -60,7 +62,13 @@ async function boot(ctx: LaunchContext, record: InstanceRecord, spawned: (h: VmH
   const { accel } = await deps.accelerator();
   const user = (record.config.network ?? 'none') === 'user';
   const ports = user ? await (deps.bindPorts ?? bindablePorts)(record.config.ports ?? []) : [];
-  const network = networkSettings(record.config, ports);
+  const mode = record.config.network ?? 'none';
+  let bridge: BridgeAttachment | undefined;
+  if (isBridgeMode(mode)) {
+    if (deps.networks === undefined) throw invalid(NO_BRIDGE, 'network');
+    bridge = await deps.networks.attach(record.id, mode, record.config.ip);
+  }
+  const network = networkSettings(record.config, ports, bridge);
   const spec = deps.family(record.family).bootSpec(record.boot, bootConfig(record.config, network, ctx.host()));
   const paths = deps.store.paths(record.id);
   await deps.driver.prepareDisks(spec, paths);

@@ -65,6 +65,7 @@ export const StoredInstanceRecord = Type.Object({
     autoRemove: Type.Boolean(),
     restartPolicy: Type.Optional(StoredRestartPolicy),
     network: Type.Optional(NetworkMode),
+    ip: Type.Optional(Type.String()),
     ports: Type.Optional(Type.Array(PortBinding)),
     mounts: Type.Optional(Type.Array(StoredMount)),
   }),

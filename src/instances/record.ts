@@ -44,6 +44,8 @@ export interface InstanceRecord {
     restartPolicy?: RestartPolicy;
     /** Absent in records made before networking: those have no NIC ('none'). */
     network?: NetworkMode;
+    /** A fixed address on a bridge network (run --ip); absent: the next free one at each start. */
+    ip?: string;
     /** Published ports as requested (hostPort 0: any free port, chosen at each start). */
     ports?: PortBinding[];
     /** Volumes and bound folders (absent in records made before volumes: none). */

@@ -4,7 +4,7 @@ import type { PortBinding } from '../api/schemas.js';
 import type { FamilyAdapter, ImageBootInfo } from '../families/types.js';
 import type { BootArtifacts } from '../images/types.js';
 import type { AccelChoice, VmmDriver } from '../vmm/types.js';
-import type { HostFacts } from './boot-config.js';
+import type { BridgeAttachment, HostFacts } from './boot-config.js';
 import type { VolumeAccess } from './mounts.js';
 import type { InstanceStore } from './store.js';
 
@@ -28,8 +28,20 @@ export interface InstanceServiceDeps {
   bindPorts?: (ports: PortBinding[]) => Promise<PortBinding[]>;
   /** One line for the daemon's log (records set aside at restore). */
   log?: (msg: string) => void;
+  /** Bridge networks (network/bridge/networks.ts); without them (a daemon that is not root) only user and none. */
+  networks?: NetworkAttacher;
   /** Named volumes (volumes/store.ts); without it only host folders can be mounted. */
   volumes?: VolumeAccess;
+}
+
+/** What instances need of the bridge networks: a check at create, a NIC for each run of a VM. */
+export interface NetworkAttacher {
+  /** Refuse an unknown network or a --ip that cannot be on it (one line). */
+  check(name: string, ip?: string): void;
+  /** An address and a tap for the instance's next run. */
+  attach(instanceId: string, network: string, ip?: string): Promise<BridgeAttachment>;
+  /** The run is over (or never began): its tap and address go. */
+  detach(instanceId: string): Promise<void>;
 }
 
 export { EXIT_VMM_FAILED } from './exit-status.js';

@@ -9,7 +9,7 @@ import { after, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { hostRange, intToIp, netmask, overlaps, parseSubnet } from '../../src/network/bridge/cidr.js';
 import { Ipam } from '../../src/network/bridge/ipam.js';
-import { tapName } from '../../src/network/bridge/networks.js';
+import { macFor, tapName } from '../../src/network/bridge/networks.js';
 import { replaceScript, rulesetText } from '../../src/network/bridge/nft.js';
 import { checkStaticIp, chooseSubnet, networkSpec, type NetworkRecord } from '../../src/network/bridge/spec.js';
 
@@ -101,9 +101,11 @@ test('the nftables table: isolation, egress with masquerade, --internal without 
   assert.throws(() => rulesetText([net({ bridge: 'x"; flush ruleset; "' })]), /not an interface name/);
 });
 
-test('taps are named after the instance, within IFNAMSIZ', () => {
+test('taps are named after the instance, within IFNAMSIZ; MACs come from the address', () => {
   assert.equal(tapName('0123456789abcdef'.repeat(4)), 'cunikt012345678');
   assert.equal(tapName('0123456789abcdef'.repeat(4)).length, 15);
+  assert.equal(macFor('10.213.0.2'), '02:43:0a:d5:00:02');
+  assert.equal(macFor('192.0.2.255'), '02:43:c0:00:02:ff');
 });
 
 test('IPAM: one file per address; --ip; none left; release', () => {

@@ -47,7 +47,9 @@ test('bad -p values are refused, naming the value and what is wrong', () => {
   }
   assert.equal(parseNetwork('user'), 'user');
   assert.equal(parseNetwork('none'), 'none');
-  assert.throws(() => parseNetwork('bridge'), /invalid network: bridge \(user or none/);
+  assert.equal(parseNetwork('bridge'), 'bridge');
+  assert.equal(parseNetwork('front-1'), 'front-1');
+  assert.throws(() => parseNetwork('-x'), /invalid network: "-x" \(user, none, bridge or a network's name\)/);
 });
 
 test('the daemon fills in defaults (tcp, 0.0.0.0 like Docker, any free port) and refuses clashes', () => {

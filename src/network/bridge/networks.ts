@@ -14,17 +14,22 @@ import { formatSubnet, intToIp, ipToInt, parseSubnet } from './cidr.js';
 import type { BridgeHost } from './host.js';
 import { Ipam } from './ipam.js';
 import { replaceScript } from './nft.js';
-import { BRIDGE_PREFIX, checkStaticIp, DEFAULT_NETWORK, networkSpec, type NetworkRecord, type NetworkRequest } from './spec.js';
+import { BRIDGE_PREFIX, checkStaticIp, DEFAULT_BRIDGE, DEFAULT_NETWORK, DEVICE_PREFIX, networkSpec, type NetworkRecord, type NetworkRequest } from './spec.js';
 
 /** Taps are `cunikt` + the first 9 hex digits of the instance id (15 bytes: IFNAMSIZ - 1). */
 export const TAP_PREFIX = 'cunikt';
 export const tapName = (instanceId: string): string => `${TAP_PREFIX}${instanceId.slice(0, 9)}`;
+
+/** A locally administered unicast MAC from the guest's address: 02:43:a:b:c:d. */
+export const macFor = (ip: string): string => ['02', '43', ...ip.split('.').map((n) => Number(n).toString(16).padStart(2, '0'))].join(':');
 
 /** What an instance gets on a network for one run of its VM. */
 export interface Attachment {
   network: string;
   tap: string;
   ip: string;
+  /** Derived from the address (as Docker's 02:42:...), so no two guests of a network share one. */
+  mac: string;
   prefix: number;
   gateway: string;
   dns: string[];
@@ -55,6 +60,8 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
   private readonly ipam: Ipam;
   /** Per instance, its attach/detach in the order they were asked for. */
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Instances attached since this daemon started: the reconcile leaves their taps and addresses alone. */
+  private readonly touched = new Set<string>();
   /** Network changes (create, remove, the default's creation) one at a time. */
   private changes: Promise<unknown> = Promise.resolve();
   /** The DNS servers guests are given; the DNS responder sets it (default none). */
@@ -183,6 +190,7 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
 
   /** Join the instance's next run to a network: an address (`ip` or the next free one) and a tap on its bridge. */
   attach(instanceId: string, name: string, ip?: string): Promise<Attachment> {
+    this.touched.add(instanceId);
     return this.serial(instanceId, async () => {
       if (name === DEFAULT_NETWORK && !this.has(name)) {
         await this.change(() => (this.has(name) ? Promise.resolve(this.get(name)) : this.make({ name }, true)));
@@ -200,7 +208,7 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
         throw err instanceof CunikError ? err : new CunikError('INTERNAL', `cannot attach to network ${net.name}: ${(err as Error).message}`);
       }
       this.emit('member', { action: 'attach', network: net, instanceId, ip: address });
-      return { network: net.name, tap, ip: address, prefix: parseSubnet(net.subnet).prefix, gateway: net.gateway, dns: this.dnsFor(net) };
+      return { network: net.name, tap, ip: address, mac: macFor(address), prefix: parseSubnet(net.subnet).prefix, gateway: net.gateway, dns: this.dnsFor(net) };
     });
   }
 
@@ -223,10 +231,11 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
    * bridge is made again if missing (a reboot) and the table is rewritten from the records.
    */
   async reconcile(running: Iterable<string>): Promise<{ taps: number; addresses: number; bridges: number }> {
-    const live = new Set(running);
+    const live = new Set([...running, ...this.touched]);
     const liveTaps = new Set([...live].map(tapName));
     const out = { taps: 0, addresses: 0, bridges: 0 };
-    for (const t of await this.opts.host.links(TAP_PREFIX)) {
+    const links = await this.opts.host.links(DEVICE_PREFIX);
+    for (const t of links.filter((l) => l.startsWith(TAP_PREFIX))) {
       if (liveTaps.has(t)) continue;
       await this.opts.host.deleteLink(t);
       out.taps++;
@@ -237,10 +246,15 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
       out.addresses++;
     }
     const bridges = new Set(this.list().map((n) => n.bridge));
-    for (const b of [...(await this.opts.host.links(BRIDGE_PREFIX)), ...(await this.opts.host.links('cunik0'))]) {
+    for (const b of links.filter((l) => l.startsWith(BRIDGE_PREFIX) || l === DEFAULT_BRIDGE)) {
       if (bridges.has(b)) continue;
       await this.opts.host.deleteLink(b);
       out.bridges++;
+    }
+    if (this.records.size === 0) {
+      // No networks: no table (one a crash left goes); a host without nft never had one.
+      await this.opts.host.deleteTable().catch((err: Error) => this.opts.log?.(`warning: ${err.message}`));
+      return out;
     }
     for (const n of this.list()) await this.opts.host.ensureBridge(n.bridge, `${n.gateway}/${parseSubnet(n.subnet).prefix}`);
     await this.applyRules();

@@ -46,6 +46,14 @@ export const POOL_PREFIX = 24;
 export const DEVICE_PREFIX = 'cunik';
 export const BRIDGE_PREFIX = 'cunikbr-';
 
+/** Why a daemon has no bridge networks: the one line every such request gets. */
+export const NO_BRIDGE = 'bridge networks need a daemon running as root (this one is not): use --network user';
+
+/** `--network` values that name a bridge network (the default one or a user-defined one). */
+export const isBridgeMode = (mode: string): boolean => mode !== 'user' && mode !== 'none';
+/** The tap of a boot spec built before the instance's first start (create's checks): never opened. */
+export const PENDING_TAP = 'cunikt-pending';
+
 export const bridgeName = (id: string): string => `${BRIDGE_PREFIX}${id.slice(0, 7)}`;
 
 /** The first /POOL_PREFIX of the pool that overlaps none of `taken` (other networks, the host's routes). */

@@ -1,0 +1,34 @@
+// The Engine API contract for bridge networks (GET/POST /v1/networks, GET/DELETE
+// /v1/networks/{name}); Docker's shapes, camelCase.
+import { Type, type Static } from 'typebox';
+
+export const Network = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  driver: Type.Literal('bridge'),
+  subnet: Type.String({ description: 'IPv4 subnet, e.g. 10.213.0.0/24' }),
+  gateway: Type.String({ description: "The bridge's own address: the guests' default route" }),
+  ipRange: Type.Optional(Type.String({ description: 'Guest addresses come from this part of the subnet' })),
+  internal: Type.Boolean({ description: 'No egress beyond the bridge' }),
+  labels: Type.Record(Type.String(), Type.String()),
+  bridge: Type.String({ description: "The host's bridge device" }),
+  createdAt: Type.String({ format: 'date-time' }),
+  instances: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), ipAddress: Type.String() }), { description: 'Instances whose VM is on the network now, with their addresses' }),
+});
+export type Network = Static<typeof Network>;
+
+export const CreateNetworkRequest = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 63 }),
+    driver: Type.Optional(Type.Literal('bridge')),
+    subnet: Type.Optional(Type.String({ description: 'IPv4 subnet (default: a free /24 of the pool)' })),
+    gateway: Type.Optional(Type.String({ description: "Default: the subnet's first address" })),
+    ipRange: Type.Optional(Type.String({ description: 'A subnet inside `subnet` to take guest addresses from' })),
+    internal: Type.Optional(Type.Boolean()),
+    labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+  },
+  { additionalProperties: false },
+);
+export type CreateNetworkRequest = Static<typeof CreateNetworkRequest>;
+
+export const NetworkParams = Type.Object({ name: Type.String({ minLength: 1 }) });

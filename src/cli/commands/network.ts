@@ -1,0 +1,91 @@
+// cunik network <verb>: bridge networks (docker network ...): create, ls, inspect, rm.
+import { Option, type Command } from 'commander';
+import type { CreateNetworkRequest } from '../../api/networks.js';
+import { json, table } from '../format/table.js';
+import { parseLabel } from '../parse.js';
+import { action, clientFor, errorMessage, EXIT_CLI_ERROR, forEachTarget } from '../util.js';
+
+interface CreateFlags {
+  driver: 'bridge';
+  subnet?: string;
+  gateway?: string;
+  ipRange?: string;
+  internal?: boolean;
+  label: Record<string, string>;
+}
+
+export function networkCreateRequest(name: string, flags: CreateFlags): CreateNetworkRequest {
+  return {
+    name,
+    ...(flags.subnet !== undefined && { subnet: flags.subnet }),
+    ...(flags.gateway !== undefined && { gateway: flags.gateway }),
+    ...(flags.ipRange !== undefined && { ipRange: flags.ipRange }),
+    ...(flags.internal === true && { internal: true }),
+    ...(Object.keys(flags.label).length > 0 && { labels: flags.label }),
+  };
+}
+
+export function register(program: Command): void {
+  const network = program.command('network').description('Manage bridge networks');
+  network
+    .command('create')
+    .description('Create a bridge network')
+    .addOption(new Option('-d, --driver <driver>', 'network driver').choices(['bridge']).default('bridge'))
+    .option('--subnet <subnet>', 'IPv4 subnet, e.g. 10.214.0.0/24 (default: a free /24 of 10.213.0.0/16)')
+    .option('--gateway <address>', "the bridge's address in the subnet (default: the first)")
+    .option('--ip-range <subnet>', 'hand out guest addresses from this part of the subnet')
+    .option('--internal', 'no egress: guests reach each other and the gateway only')
+    .option('--label <KEY=VALUE>', 'set a label (repeatable)', parseLabel, {} as Record<string, string>)
+    .argument('<name>', 'network name')
+    .action(
+      action(async (name: string, flags: CreateFlags, cmd: Command) => {
+        const client = await clientFor(cmd);
+        const n = await client.createNetwork(networkCreateRequest(name, flags));
+        client.close();
+        process.stdout.write(`${n.id}\n`);
+      }),
+    );
+  network
+    .command('ls')
+    .alias('list')
+    .description('List networks')
+    .option('-q, --quiet', 'only show network ids')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .action(
+      action(async (flags: { quiet?: boolean; format: string }, cmd: Command) => {
+        const client = await clientFor(cmd);
+        const list = await client.listNetworks();
+        client.close();
+        if (flags.quiet) process.stdout.write(list.map((n) => `${n.id.slice(0, 12)}\n`).join(''));
+        else if (flags.format === 'json') process.stdout.write(json(list));
+        else process.stdout.write(table(['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'GATEWAY', 'INTERNAL'], list.map((n) => [n.id.slice(0, 12), n.name, n.driver, n.subnet, n.gateway, n.internal ? 'true' : 'false'])));
+      }),
+    );
+  network
+    .command('inspect')
+    .description('Display detailed information on networks')
+    .argument('<names...>')
+    .action(
+      action(async (names: string[], _flags: object, cmd: Command) => {
+        const client = await clientFor(cmd);
+        const results = await Promise.allSettled(names.map((n) => client.inspectNetwork(n)));
+        client.close();
+        const found = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+        for (const r of results) if (r.status === 'rejected') process.stderr.write(`cunik: ${errorMessage(r.reason)}\n`);
+        process.stdout.write(json(found));
+        if (found.length < names.length) process.exitCode = EXIT_CLI_ERROR;
+      }),
+    );
+  network
+    .command('rm')
+    .alias('remove')
+    .description('Remove one or more networks (refused while an instance uses them)')
+    .argument('<names...>')
+    .action(
+      action(async (names: string[], _flags: object, cmd: Command) => {
+        const client = await clientFor(cmd);
+        await forEachTarget(names, (n) => client.removeNetwork(n));
+        client.close();
+      }),
+    );
+}

@@ -1,0 +1,30 @@
+// Network routes: validate, call one backend method, map the result. Nothing else.
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { ErrorBody } from '../../api/schemas.js';
+import { CreateNetworkRequest, Network, NetworkParams } from '../../api/networks.js';
+
+export interface NetworksBackend {
+  list(): Promise<Network[]>;
+  create(req: CreateNetworkRequest): Promise<Network>;
+  inspect(ref: string): Promise<Network>;
+  /** Refused while an instance uses it. */
+  remove(ref: string): Promise<void>;
+}
+
+const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 500: ErrorBody };
+
+export function networkRoutes(app: FastifyInstance, backend: NetworksBackend): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['networks'];
+  r.get('/networks', { schema: { tags, summary: 'List bridge networks', response: { 200: Type.Array(Network), ...errors } } }, async () => backend.list());
+  r.post('/networks', { schema: { tags, summary: 'Create a bridge network', body: CreateNetworkRequest, response: { 201: Network, ...errors } } }, async (req, reply) =>
+    reply.status(201).send(await backend.create(req.body)),
+  );
+  r.get('/networks/:name', { schema: { tags, summary: 'Inspect a network', params: NetworkParams, response: { 200: Network, ...errors } } }, async (req) => backend.inspect(req.params.name));
+  r.delete('/networks/:name', { schema: { tags, summary: 'Remove a network (refused while any instance uses it)', params: NetworkParams, response: { 204: Type.Null({ description: 'No content' }), ...errors } } }, async (req, reply) => {
+    await backend.remove(req.params.name);
+    return reply.status(204).send(null);
+  });
+}
