@@ -166,7 +166,8 @@ export class RegistryClient {
     }
     if (params['service'] !== undefined) realm.searchParams.set('service', params['service']);
     const full = scope === 'pull' || scope === 'pull,push' ? `repository:${this.repo}:${scope}` : scope;
-    if (full !== '') realm.searchParams.set('scope', full);
+    // Several scopes (a mount needs pull on the source repository too) are several parameters, as Docker sends them.
+    for (const one of full.split(' ').filter(Boolean)) realm.searchParams.append('scope', one);
     let res: Response;
     try {
       res = await this.fetch(realm, { headers: basic !== undefined ? { authorization: basic } : {} });
@@ -283,10 +284,25 @@ export class RegistryClient {
    */
   async putBlob(digest: string, size: number, open: () => BodyInit, from?: string): Promise<'mounted' | 'uploaded'> {
     const what = `blob ${digest}`;
-    const q = from !== undefined ? `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}` : '';
-    const start = await this.request('POST', this.url(`/blobs/uploads/${q}`), { scope: 'pull,push', headers: { 'content-length': '0' } });
-    await start.body?.cancel();
-    if (start.status === 201 && from !== undefined) return 'mounted';
+    let start: Response | undefined;
+    if (from !== undefined) {
+      // A mount needs pull on the source repository as well. A registry (or token server) that will
+      // not grant it, for this user, is no reason to fail the push: the blob is uploaded instead.
+      const q = `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
+      const scope = `repository:${this.repo}:pull,push repository:${from}:pull`;
+      try {
+        start = await this.request('POST', this.url(`/blobs/uploads/${q}`), { scope, headers: { 'content-length': '0' } });
+        await start.body?.cancel();
+        if (start.status === 201) return 'mounted';
+        if (start.status !== 202) start = undefined;
+      } catch {
+        start = undefined;
+      }
+    }
+    if (start === undefined) {
+      start = await this.request('POST', this.url('/blobs/uploads/'), { scope: 'pull,push', headers: { 'content-length': '0' } });
+      await start.body?.cancel();
+    }
     if (start.status !== 202) return this.fail(start, what);
     const location = start.headers.get('location');
     if (location === null) throw conflict(`${what}: registry ${this.domain} gave no upload location`);

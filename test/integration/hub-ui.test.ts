@@ -90,9 +90,8 @@ before(async () => {
   });
   const credentials = { username: 'alice', password: 'wonderland' };
   for (const [ref, args] of [['public/hello:1.0', ['exit=0', XSS]], ['public/hello:2.0', ['exit=2']], ['team/app:v1', ['app']]] as const) {
-    // A client store per repository: push would otherwise try a cross-repository mount of the
-    // shared kernel layer, and the client does not yet answer the hub's challenge for the source
-    // repository's pull scope (it gets 401).
+    // A client store per repository, so each repository's page shows blobs uploaded to it
+    // (cross-repository mounts are tested in distribution-mount-auth.test.ts).
     const store = new ImageStore(join(dir, 'client', ref.split(':')[0]!), { knownFamilies: ['generic'] });
     await store.importKernel(helloKernel, `${hub.host}/${ref}`, { family: 'generic', args: [...args], memoryMiB: 32 });
     digests[ref] = (await push(store, `${hub.host}/${ref}`, { credentials })).digest;
