@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpClient } from '../src/vmm/qemu/qmp.js';
 import { repo, startDaemon, type TestDaemon } from '../test/helpers/daemon.js';
-import { bareNetwork, daemonWithHello, header, median, now, round } from './harness.js';
+import { bareBootDir, bareNetwork, daemonWithHello, header, median, now, round } from './harness.js';
 import { census, MemoryGroup } from './memcg.js';
 import { abbaOrder } from './method.js';
 
@@ -210,7 +210,8 @@ async function bareRound(count: number, t: BareTemplate, describe: boolean): Pro
         const passt = await bareNetwork(args, dir, wrap);
         if (passt) children.push(passt);
         const run = wrap(args);
-        const child = spawn(run[0]!, run.slice(1), { detached: true, stdio: 'ignore' });
+        const cwd = bareBootDir(args, dir, t.kernel);
+        const child = spawn(run[0]!, run.slice(1), { detached: true, stdio: 'ignore', ...(cwd && { cwd }) });
         killOnExitSignal(child, true); // a killed bench leaves no VM behind
         child.unref();
         children.push(child);

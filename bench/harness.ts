@@ -1,7 +1,7 @@
 // Shared benchmark pieces: a private daemon with the hello image, timing helpers, bare QEMU runs.
 import { killOnExitSignal } from '../test/helpers/cleanup.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, watch } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, symlinkSync, watch } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,7 +54,8 @@ export async function bareRun(argv: string[], instanceDir: string): Promise<{ fi
     const args = argv.map((a) => a.split(instanceDir).join(dir));
     const line = firstLine(join(dir, 'console.log'));
     const t0 = now();
-    const child = spawn(args[0]!, args.slice(1), { detached: true, stdio: 'ignore' });
+    const cwd = bareBootDir(args, dir, join(dir, 'kernel'));
+    const child = spawn(args[0]!, args.slice(1), { detached: true, stdio: 'ignore', ...(cwd && { cwd }) });
     killOnExitSignal(child, true); // a killed bench leaves no VM behind
     const exited = new Promise<number>((resolve) => child.once('exit', () => resolve(now())));
     await line.ready;
@@ -99,4 +100,18 @@ export async function bareNetwork(args: string[], dir: string, wrap: (argv: stri
     await new Promise((r) => setTimeout(r, 10));
   }
   return passt;
+}
+
+/**
+ * The daemon runs QEMU in <instance>/boot, where the kernel is linked under the name the guest
+ * sees (its multiboot argv[0]) and `-kernel` names it relatively: the same for a bare run in `dir`
+ * with `kernel` as the file. Returns the directory to spawn in (undefined: -kernel is absolute).
+ */
+export function bareBootDir(args: string[], dir: string, kernel: string): string | undefined {
+  const name = args[args.indexOf('-kernel') + 1];
+  if (name === undefined || name.startsWith('/')) return undefined;
+  const boot = join(dir, 'boot');
+  mkdirSync(boot, { recursive: true });
+  symlinkSync(kernel, join(boot, name));
+  return boot;
 }

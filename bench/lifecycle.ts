@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpClient } from '../src/vmm/qemu/qmp.js';
-import { abba, daemonWithHello, header, median, now, round } from './harness.js';
+import { abba, bareBootDir, daemonWithHello, header, median, now, round } from './harness.js';
 import type { TestDaemon } from '../test/helpers/daemon.js';
 
 const PARALLEL = 4;
@@ -34,7 +34,8 @@ async function bareCycle(argv: string[], instanceDir: string, socketDir: string,
     writeFileSync(join(dir, 'console.log'), '');
     const args = argv.map((a) => (a === join(instanceDir, 'kernel') ? kernel : a.split(instanceDir).join(dir).split(socketDir).join(sock)));
     const qmpPath = /unix:([^,]+)/.exec(args[args.indexOf('-qmp') + 1]!)![1]!;
-    const child = spawn(args[0]!, args.slice(1), { detached: true, stdio: 'ignore' });
+    const cwd = bareBootDir(args, dir, kernel);
+    const child = spawn(args[0]!, args.slice(1), { detached: true, stdio: 'ignore', ...(cwd && { cwd }) });
     killOnExitSignal(child, true); // a killed bench leaves no VM behind
     const exited = new Promise((r) => child.once('exit', r));
     try {
