@@ -4,6 +4,7 @@ import type { NetworkMode, NetworkSettings, PortBinding, PortRequest } from '../
 import { cpusOverHost } from '../api/limits.js';
 import { invalid } from '../errors.js';
 import type { ImageBootInfo, InstanceBootConfig, InstanceNetwork } from '../families/types.js';
+import type { Attachment } from '../network/bridge/networks.js';
 import { isBridgeMode, PENDING_TAP } from '../network/bridge/spec.js';
 import { normalizePorts } from '../network/ports.js';
 import { USER_NET, userNetwork } from '../network/user.js';
@@ -62,15 +63,8 @@ export interface HostFacts {
   tscKhz?: number | undefined;
 }
 
-/** A bridge network's part of one start (network/bridge/networks.ts: Attachment). */
-export interface BridgeAttachment {
-  tap: string;
-  ip: string;
-  mac: string;
-  prefix: number;
-  gateway: string;
-  dns: string[];
-}
+/** A bridge network's part of one start: its tap, address, MAC, gateway and DNS. */
+export type BridgeAttachment = Attachment;
 
 /**
  * The instance's network for one start: in user mode the fixed guest settings (network/user.ts) and the ports

@@ -1,6 +1,6 @@
 // The instances service: the lifecycle state machine (created → running → exited; removing),
 // name and id-prefix resolution, and the bridge between records and VM handles.
-// One operation at a time per instance (op-queue.ts), so concurrent requests never interleave
+// One operation at a time per instance (util/keyed-queue.ts), so concurrent requests never interleave
 // half-done transitions. Booting a VM is in launch.ts, live restore at daemon start in restore.ts,
 // creating one in create.ts, waiting for exits in exit-waiters.ts,
 // restart-policy scheduling in restart-scheduler.ts; dependencies and shared types in service-deps.ts.
@@ -18,7 +18,7 @@ import { launchInstance } from './launch.js';
 import { createInstance } from './create.js';
 import { ExitWaiters } from './exit-waiters.js';
 import { removeVolumes, VolumeUse } from './mounts.js';
-import { PerInstanceQueue } from './op-queue.js';
+import { PerInstanceQueue } from '../util/keyed-queue.js';
 import type { InstanceRecord } from './record.js';
 import { RestartScheduler } from './restart-scheduler.js';
 import { dueAtDaemonStart, restoreInstances } from './restore.js';

@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { conflict, CunikError, invalid, notFound } from '../../errors.js';
 import { atomicWriteFile, fsyncDir, TMP_PREFIX } from '../../util/atomic-write.js';
+import { PerInstanceQueue } from '../../util/keyed-queue.js';
 import { formatSubnet, intToIp, ipToInt, parseSubnet } from './cidr.js';
 import type { BridgeHost } from './host.js';
 import { Ipam } from './ipam.js';
@@ -59,7 +60,7 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
   private readonly records = new Map<string, NetworkRecord>();
   private readonly ipam: Ipam;
   /** Per instance, its attach/detach in the order they were asked for. */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly queue = new PerInstanceQueue();
   /** Instances attached since this daemon started: the reconcile leaves their taps and addresses alone. */
   private readonly touched = new Set<string>();
   /** Network changes (create, remove, the default's creation) one at a time. */
@@ -167,14 +168,7 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
   }
 
   private serial<T>(instanceId: string, op: () => Promise<T>): Promise<T> {
-    const prev = this.queues.get(instanceId) ?? Promise.resolve();
-    const next = prev.then(op, op);
-    const tail = next.catch(() => undefined);
-    this.queues.set(instanceId, tail);
-    void tail.then(() => {
-      if (this.queues.get(instanceId) === tail) this.queues.delete(instanceId);
-    });
-    return next;
+    return this.queue.run(instanceId, op);
   }
 
   /** The whole table, replaced in one transaction; no networks: no table at all. */

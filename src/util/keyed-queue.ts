@@ -1,6 +1,6 @@
-// One operation at a time per instance: each operation starts once the previous one for the same
-// instance has settled (fulfilled or rejected), so concurrent requests never interleave half-done
-// transitions. Operations on different instances run concurrently.
+// One operation at a time per key (an instance id): each operation starts once the previous one for
+// the same key has settled (fulfilled or rejected), so concurrent requests never interleave
+// half-done transitions. Operations on different keys run concurrently.
 export class PerInstanceQueue {
   private readonly tails = new Map<string, Promise<unknown>>();
 
@@ -9,7 +9,7 @@ export class PerInstanceQueue {
     const next = previous.then(op, op);
     const tail = next.catch(() => undefined);
     this.tails.set(id, tail);
-    // Forget an idle instance's queue so the map does not grow with every instance ever seen.
+    // Forget an idle key's queue so the map does not grow with every instance ever seen.
     void tail.then(() => {
       if (this.tails.get(id) === tail) this.tails.delete(id);
     });
