@@ -34,6 +34,14 @@ export interface OpsBackends {
   prune: PruneBackend;
 }
 
+/** A daemon that is not root has no bridge networks (bridges, taps and nftables need root). */
+const NO_BRIDGE_NETWORKS: NetworksBackend = {
+  list: async () => [],
+  create: async () => { throw new CunikError('CONFLICT', 'bridge networks need cunikd running as root; this daemon has the user and none networks'); },
+  inspect: async (ref) => { throw new CunikError('NOT_FOUND', `no such network: ${ref}`); },
+  remove: async (ref) => { throw new CunikError('NOT_FOUND', `no such network: ${ref}`); },
+};
+
 export type Backends = CoreBackends & OpsBackends & { networks?: NetworksBackend; build?: BuildBackend; distribution?: DistributionBackend; /** Only with CUNIK_DEBUG_RESOURCES=1 (routes/debug.ts). */ debug?: DebugBackend };
 
 export type App = FastifyInstance;
@@ -95,7 +103,8 @@ export async function buildServer(backends: Backends, opts: { logger?: DaemonLog
       statsRoutes(v1, backends.stats);
       pruneRoutes(v1, backends.prune);
       volumeRoutes(v1, backends.volumes);
-      if (backends.networks) networkRoutes(v1, backends.networks);
+      // The routes exist on every daemon (one API, one OpenAPI document); without root they say why they cannot work.
+      networkRoutes(v1, backends.networks ?? NO_BRIDGE_NETWORKS);
       buildRoutes(v1, backends.build);
       if (backends.distribution) distributionRoutes(v1, backends.distribution);
       v1.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
