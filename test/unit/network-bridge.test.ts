@@ -9,7 +9,8 @@ import { after, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { hostRange, intToIp, netmask, overlaps, parseSubnet } from '../../src/network/bridge/cidr.js';
 import { Ipam } from '../../src/network/bridge/ipam.js';
-import { macFor, tapName } from '../../src/network/bridge/networks.js';
+import type { BridgeHost } from '../../src/network/bridge/host.js';
+import { BridgeNetworks, macFor, tapName } from '../../src/network/bridge/networks.js';
 import { replaceScript, rulesetText } from '../../src/network/bridge/nft.js';
 import { checkStaticIp, chooseSubnet, networkSpec, type NetworkRecord } from '../../src/network/bridge/spec.js';
 
@@ -154,4 +155,40 @@ test('IPAM: 50 allocations at once (50 threads) get 50 different addresses', { t
   assert.equal(new Set(ips).size, 50);
   assert.equal(readdirSync(join(dir, record.id)).length, 50);
   assert.ok(!ips.includes('10.213.5.1'), 'never the gateway');
+});
+
+test('an exit of an instance that was never on a bridge network costs the host nothing; one that was loses its tap and address', async () => {
+  const calls: string[] = [];
+  const host: BridgeHost = {
+    routes: async () => [],
+    ensureBridge: async (name) => void calls.push(`bridge ${name}`),
+    addTap: async (name) => void calls.push(`tap ${name}`),
+    deleteLink: async (name) => void calls.push(`delete ${name}`),
+    links: async () => [],
+    applyNft: async () => void calls.push('nft'),
+    deleteTable: async () => void calls.push('nft delete'),
+    enableForwarding: async () => false,
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'cunik-bridge-exit-'));
+  try {
+    const nets = new BridgeNetworks({ dir, host });
+    await nets.create({ name: 'app', subnet: '10.213.7.0/24' });
+    calls.length = 0;
+    await nets.detach('never-attached');
+    assert.deepEqual(calls, []);
+    const a = await nets.attach('inst1', 'app');
+    await nets.detach('inst1');
+    // (an attach first removes what an earlier run of the instance may have left)
+    assert.deepEqual(calls, [`delete ${a.tap}`, `tap ${a.tap}`, `delete ${a.tap}`]);
+    assert.deepEqual(nets.allocations(nets.get('app').id), []);
+    // A daemon restarted after the attach still finds the address, and so removes the tap.
+    const b = await nets.attach('inst2', 'app');
+    const restarted = new BridgeNetworks({ dir, host });
+    restarted.load();
+    calls.length = 0;
+    await restarted.detach('inst2');
+    assert.deepEqual(calls, [`delete ${b.tap}`]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -212,6 +212,10 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
   }
 
   private async release(instanceId: string): Promise<void> {
+    // Every instance's exit comes here, and most were never on a bridge network: without an address
+    // and not attached by this daemon it has no tap (the start's reconcile sweeps any other), so no
+    // `ip` process is spent on it (two per call for a missing link, twice per create-start-rm cycle).
+    if (!this.touched.has(instanceId) && !this.ipam.list().some((a) => a.instanceId === instanceId)) return;
     await this.opts.host.deleteLink(tapName(instanceId));
     for (const a of this.ipam.releaseInstance(instanceId)) {
       const network = this.records.get(a.network);
