@@ -5,7 +5,7 @@
 // each from the page cache, where the asynchronous calls each took several trips through the
 // thread pool, queued behind the uploads' writes and fsyncs (a manifest GET is three reads).
 import { createReadStream, readFileSync, statSync, utimesSync, renameSync, type BigIntStats, type Stats } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, truncate, unlink, readFile as rf } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rm, stat, truncate, unlink, writeFile, readFile as rf } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { atomicWriteFile } from '../../util/atomic-write.js';
@@ -193,20 +193,27 @@ export class FsDriver implements StorageDriver {
   async lock(name: string): Promise<(() => Promise<void>) | undefined> {
     const p = this.path(name);
     await mkdir(dirname(p), { recursive: true });
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fh = await open(p, 'wx', 0o644);
-        await fh.writeFile(`${process.pid}\n`);
-        await fh.close();
-        return async () => void (await rm(p, { force: true }));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const pid = Number((await rf(p, 'utf8').catch(() => '')).trim());
-        if (pid > 0 && alive(pid)) return undefined;
-        await rm(p, { force: true }); // its holder died (SIGKILL): take it over
+    // The lock appears with its holder's pid already in it (written aside, then link(2), which fails
+    // if the lock exists): a lock opened empty and written after was taken for a dead holder's by a
+    // second gc reading it in between, and both ran.
+    const mine = `${p}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}`;
+    await writeFile(mine, `${process.pid}\n`, { mode: 0o644 });
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          await link(mine, p);
+          return async () => void (await rm(p, { force: true }));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          const pid = Number((await rf(p, 'utf8').catch(() => '')).trim());
+          if (pid > 0 && alive(pid)) return undefined;
+          await rm(p, { force: true }); // its holder died (SIGKILL): take it over
+        }
       }
+      return undefined;
+    } finally {
+      await rm(mine, { force: true });
     }
-    return undefined;
   }
 }
 
