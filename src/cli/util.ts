@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { CunikClient } from '../client/index.js';
 import { describeSocketError } from '../client/errors.js';
+import { json } from './format/table.js';
 
 export const EXIT_CLI_ERROR = 125;
 
@@ -60,4 +61,16 @@ export async function forEachTarget(targets: string[], op: (target: string) => P
     }
   }
   if (failed) process.exit(EXIT_CLI_ERROR);
+}
+
+/**
+ * `inspect` of several targets (docker/cli's pattern): what was found, as one JSON array on stdout;
+ * each failure on its own line on stderr; exit 125 if any failed.
+ */
+export async function inspectEach<T>(targets: string[], inspect: (target: string) => Promise<T>): Promise<void> {
+  const results = await Promise.allSettled(targets.map(inspect));
+  const found = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  for (const r of results) if (r.status === 'rejected') process.stderr.write(`cunik: ${errorMessage(r.reason)}\n`);
+  process.stdout.write(json(found));
+  if (found.length < targets.length) process.exitCode = EXIT_CLI_ERROR;
 }

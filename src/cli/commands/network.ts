@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import type { CreateNetworkRequest } from '../../api/networks.js';
 import { json, table } from '../format/table.js';
 import { parseLabel } from '../parse.js';
-import { action, clientFor, errorMessage, EXIT_CLI_ERROR, forEachTarget } from '../util.js';
+import { action, clientFor, errorMessage, EXIT_CLI_ERROR, forEachTarget, inspectEach } from '../util.js';
 
 interface CreateFlags {
   driver: 'bridge';
@@ -68,12 +68,8 @@ export function register(program: Command): void {
     .action(
       action(async (names: string[], _flags: object, cmd: Command) => {
         const client = await clientFor(cmd);
-        const results = await Promise.allSettled(names.map((n) => client.inspectNetwork(n)));
+        await inspectEach(names, (n) => client.inspectNetwork(n));
         client.close();
-        const found = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-        for (const r of results) if (r.status === 'rejected') process.stderr.write(`cunik: ${errorMessage(r.reason)}\n`);
-        process.stdout.write(json(found));
-        if (found.length < names.length) process.exitCode = EXIT_CLI_ERROR;
       }),
     );
   network
