@@ -32,3 +32,13 @@ export const CreateNetworkRequest = Type.Object(
 export type CreateNetworkRequest = Static<typeof CreateNetworkRequest>;
 
 export const NetworkParams = Type.Object({ name: Type.String({ minLength: 1 }) });
+
+const Filters = Type.String({ maxLength: 4096, description: 'Docker\'s filters: a JSON object of KEY: [VALUES], e.g. {"label":["env=test"]}' });
+export const NetworkListQuery = Type.Object({ filters: Type.Optional(Filters) }, { additionalProperties: false });
+export type NetworkListQuery = Static<typeof NetworkListQuery>;
+
+export const PruneNetworksQuery = Type.Object({ filters: Type.Optional(Filters) }, { additionalProperties: false });
+export type PruneNetworksQuery = Static<typeof PruneNetworksQuery>;
+
+export const PruneNetworksResponse = Type.Object({ deleted: Type.Array(Type.String(), { description: 'Names of the removed networks' }) });
+export type PruneNetworksResponse = Static<typeof PruneNetworksResponse>;

@@ -16,7 +16,7 @@ import type {
 } from '../api/schemas.js';
 import type { CheckResponse } from '../api/check.js';
 import type { DiskUsageResponse, PruneImagesResponse, PruneInstancesResponse } from '../api/prune.js';
-import type { CreateNetworkRequest, Network } from '../api/networks.js';
+import type { CreateNetworkRequest, Network, PruneNetworksResponse } from '../api/networks.js';
 import type { CreateVolumeRequest, PruneVolumesResponse, Volume, VolumeListQuery } from '../api/volumes.js';
 import { HttpClient, readAll, type WireResponse } from './http.js';
 
@@ -113,7 +113,11 @@ export class CunikClient {
   /** Verify the daemon's records, image store and volumes; `repair`: drop what cannot be used. */
   systemCheck = (repair = false): Promise<CheckResponse> => this.http.json('POST', '/v1/system/check', { json: { repair } });
 
-  listNetworks = (): Promise<Network[]> => this.http.json('GET', '/v1/networks');
+  /** `filters`: Docker's map of KEY → values (network/bridge/filter.ts). */
+  listNetworks = (filters: Record<string, string[]> = {}): Promise<Network[]> =>
+    this.http.json('GET', '/v1/networks', { query: { filters: Object.keys(filters).length > 0 ? JSON.stringify(filters) : undefined } });
+  pruneNetworks = (filters: Record<string, string[]> = {}): Promise<PruneNetworksResponse> =>
+    this.http.json('POST', '/v1/networks/prune', { query: { filters: Object.keys(filters).length > 0 ? JSON.stringify(filters) : undefined } });
   createNetwork = (req: CreateNetworkRequest): Promise<Network> => this.http.json('POST', '/v1/networks', { json: req });
   inspectNetwork = (ref: string): Promise<Network> => this.http.json('GET', `/v1/networks/${id(ref)}`);
   removeNetwork = async (ref: string): Promise<void> => void (await this.http.json('DELETE', `/v1/networks/${id(ref)}`));

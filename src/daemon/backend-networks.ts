@@ -4,7 +4,8 @@ import type { Network } from '../api/networks.js';
 import { invalid } from '../errors.js';
 import type { InstanceService } from '../instances/service.js';
 import type { BridgeNetworks } from '../network/bridge/networks.js';
-import { NO_BRIDGE, type NetworkRecord } from '../network/bridge/spec.js';
+import { type FilterSubject, LS_FILTERS, matchesFilters, parseFilters, PRUNE_FILTERS } from '../network/bridge/filter.js';
+import { DEFAULT_NETWORK, NO_BRIDGE, type NetworkRecord } from '../network/bridge/spec.js';
 import type { NetworksBackend } from './routes/networks.js';
 
 
@@ -18,11 +19,32 @@ export function makeNetworksBackend(networks: BridgeNetworks | undefined, instan
     const members = nets().allocations(n.id).flatMap((a) => (byId.has(a.instanceId) ? [{ id: a.instanceId, name: byId.get(a.instanceId)!, ipAddress: a.ip }] : []));
     return { ...n, instances: members };
   };
+  const subject = (net: NetworkRecord): FilterSubject => ({ net, inUse: networkUsers(instances, net.name).length > 0, builtin: net.name === DEFAULT_NETWORK });
   return {
-    list: async () => (networks === undefined ? [] : networks.list().map(view)),
+    list: async (filters) => {
+      const f = parseFilters(filters, LS_FILTERS, 'network ls');
+      if (networks === undefined) return [];
+      return networks.list().filter((net) => matchesFilters(subject(net), f)).map(view);
+    },
     create: async (req) => view(await nets().create(req)),
     inspect: async (ref) => view(nets().get(ref)),
     remove: (ref) => nets().remove(ref, (name) => networkUsers(instances, name)),
+    prune: async (filters) => {
+      const f = parseFilters(filters, PRUNE_FILTERS, 'network prune');
+      const deleted: string[] = [];
+      // The default network is the daemon's (Docker never prunes its builtins); remove() checks
+      // the users again in its queue, so an instance created meanwhile keeps its network.
+      for (const net of nets().list().filter((n) => n.name !== DEFAULT_NETWORK)) {
+        if (!matchesFilters(subject(net), f)) continue;
+        try {
+          await nets().remove(net.id, (name) => networkUsers(instances, name));
+          deleted.push(net.name);
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'CONFLICT' && (err as { code?: string }).code !== 'NOT_FOUND') throw err;
+        }
+      }
+      return { deleted };
+    },
   };
 }
 

@@ -40,6 +40,7 @@ const NO_BRIDGE_NETWORKS: NetworksBackend = {
   create: async () => { throw new CunikError('CONFLICT', 'bridge networks need cunikd running as root; this daemon has the user and none networks'); },
   inspect: async (ref) => { throw new CunikError('NOT_FOUND', `no such network: ${ref}`); },
   remove: async (ref) => { throw new CunikError('NOT_FOUND', `no such network: ${ref}`); },
+  prune: async () => ({ deleted: [] }),
 };
 
 export type Backends = CoreBackends & OpsBackends & { networks?: NetworksBackend; build?: BuildBackend; distribution?: DistributionBackend; /** Only with CUNIK_DEBUG_RESOURCES=1 (routes/debug.ts). */ debug?: DebugBackend };

@@ -57,6 +57,8 @@ test('a create request: every refusal is one line', () => {
     [{ name: 'back', subnet: '10.214.0.0/24', gateway: '10.214.0.255' }, /is not a host address/],
     [{ name: 'back', subnet: '10.214.0.0/24', gateway: 'nope' }, /not an IPv4 address/],
     [{ name: 'back', subnet: '10.214.0.0/24', ipRange: '10.214.1.0/25' }, /^ip range 10\.214\.1\.0\/25 is not inside subnet 10\.214\.0\.0\/24$/],
+    [{ name: 'back', gateway: '10.213.0.1' }, /^every ip-range or gateway must have a corresponding subnet: give --subnet with --gateway$/],
+    [{ name: 'back', ipRange: '10.213.0.128/25' }, /^every ip-range or gateway must have a corresponding subnet: give --subnet with --ip-range$/],
     [{ name: 'front', subnet: '10.214.0.0/24' }, /^network front already exists$/],
     [{ name: 'user' }, /reserved/],
     [{ name: 'bridge' }, /reserved/],

@@ -1,6 +1,8 @@
-// cunik network <verb>: bridge networks (docker network ...): create, ls, inspect, rm.
+// cunik network <verb>: bridge networks (docker network ...): create, ls, inspect, rm, prune.
 import { Option, type Command } from 'commander';
 import type { CreateNetworkRequest } from '../../api/networks.js';
+import { addFilterTerm, type NetworkFilters } from '../../network/bridge/filter.js';
+import { confirm } from '../confirm.js';
 import { json, table } from '../format/table.js';
 import { parseLabel } from '../parse.js';
 import { action, clientFor, errorMessage, EXIT_CLI_ERROR, forEachTarget, inspectEach } from '../util.js';
@@ -50,11 +52,12 @@ export function register(program: Command): void {
     .alias('list')
     .description('List networks')
     .option('-q, --quiet', 'only show network ids')
+    .option('-f, --filter <KEY=VALUE>', 'name=, id=, label=KEY[=VALUE], driver=, type=custom|builtin, dangling=true|false (repeatable)', addFilterTerm, {} as NetworkFilters)
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .action(
-      action(async (flags: { quiet?: boolean; format: string }, cmd: Command) => {
+      action(async (flags: { quiet?: boolean; filter: NetworkFilters; format: string }, cmd: Command) => {
         const client = await clientFor(cmd);
-        const list = await client.listNetworks();
+        const list = await client.listNetworks(flags.filter);
         client.close();
         if (flags.quiet) process.stdout.write(list.map((n) => `${n.id.slice(0, 12)}\n`).join(''));
         else if (flags.format === 'json') process.stdout.write(json(list));
@@ -84,4 +87,24 @@ export function register(program: Command): void {
         client.close();
       }),
     );
+  network
+    .command('prune')
+    .description('Remove all user-defined networks no instance uses')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .option('--filter <KEY=VALUE>', 'until=TIME|DURATION, label=KEY[=VALUE], label!=KEY[=VALUE] (repeatable)', addFilterTerm, {} as NetworkFilters)
+    .action(
+      action(async (flags: { force?: boolean; filter: NetworkFilters }, cmd: Command) => {
+        if (!flags.force && !(await confirm(WARN_NETWORKS))) return;
+        const client = await clientFor(cmd);
+        try {
+          const r = await client.pruneNetworks(flags.filter);
+          if (r.deleted.length > 0) process.stdout.write(`Deleted Networks:\n${r.deleted.map((n) => `${n}\n`).join('')}\n`);
+        } finally {
+          client.close();
+        }
+      }),
+    );
 }
+
+/** Docker's wording. */
+export const WARN_NETWORKS = 'WARNING! This will remove all custom networks not used by at least one instance.';

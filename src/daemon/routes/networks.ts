@@ -3,14 +3,17 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ErrorBody } from '../../api/schemas.js';
-import { CreateNetworkRequest, Network, NetworkParams } from '../../api/networks.js';
+import { CreateNetworkRequest, Network, NetworkListQuery, NetworkParams, PruneNetworksQuery, PruneNetworksResponse } from '../../api/networks.js';
 
 export interface NetworksBackend {
-  list(): Promise<Network[]>;
+  /** `filters`: Docker's JSON map (network/bridge/filter.ts). */
+  list(filters?: string): Promise<Network[]>;
   create(req: CreateNetworkRequest): Promise<Network>;
   inspect(ref: string): Promise<Network>;
   /** Refused while an instance uses it. */
   remove(ref: string): Promise<void>;
+  /** Remove the user-defined networks no instance names (that match `filters`). */
+  prune(filters?: string): Promise<PruneNetworksResponse>;
 }
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 500: ErrorBody };
@@ -18,7 +21,10 @@ const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 500: ErrorBody 
 export function networkRoutes(app: FastifyInstance, backend: NetworksBackend): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['networks'];
-  r.get('/networks', { schema: { tags, summary: 'List bridge networks', response: { 200: Type.Array(Network), ...errors } } }, async () => backend.list());
+  r.get('/networks', { schema: { tags, summary: 'List bridge networks', querystring: NetworkListQuery, response: { 200: Type.Array(Network), ...errors } } }, async (req) => backend.list(req.query.filters));
+  r.post('/networks/prune', { schema: { tags, summary: 'Remove the user-defined networks no instance uses', querystring: PruneNetworksQuery, response: { 200: PruneNetworksResponse, ...errors } } }, async (req) =>
+    backend.prune(req.query.filters),
+  );
   r.post('/networks', { schema: { tags, summary: 'Create a bridge network', body: CreateNetworkRequest, response: { 201: Network, ...errors } } }, async (req, reply) =>
     reply.status(201).send(await backend.create(req.body)),
   );

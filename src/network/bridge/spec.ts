@@ -83,6 +83,10 @@ export function networkSpec(req: NetworkRequest, others: NetworkRecord[], hostRo
       return [];
     }
   });
+  // Docker's rule: a gateway or range chosen for a subnet the pool picks would be a guess.
+  if (req.subnet === undefined && (req.gateway !== undefined || req.ipRange !== undefined)) {
+    throw invalid(`every ip-range or gateway must have a corresponding subnet: give --subnet with ${req.gateway !== undefined ? '--gateway' : '--ip-range'}`, req.gateway !== undefined ? 'gateway' : 'ipRange');
+  }
   let subnet: Subnet;
   if (req.subnet !== undefined) {
     subnet = parseSubnet(req.subnet, 'subnet');
