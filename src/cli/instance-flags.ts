@@ -13,8 +13,9 @@ export function instanceFlags(cmd: Command): Command {
     .option('--cpu-overcommit', 'allow more virtual CPUs than the host has CPUs')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', parseEnv, [] as string[])
     .option('--restart <policy>', 'restart policy: no, on-failure[:N], always, unless-stopped', parseRestartPolicy)
-    .option('--network <network>', 'network: user (user-mode networking, the default), none, bridge (the default bridge network, root daemon) or a network made by `cunik network create`', parseNetwork)
+    .option('--network <network>', "network: user (user-mode networking), none, bridge (the default bridge network, root daemon) or a network made by `cunik network create` (default: the daemon's, bridge for a root daemon unless -p is given, else user)", parseNetwork)
     .option('--ip <address>', 'a fixed IPv4 address on a user-defined bridge network')
+    .option('--network-alias <name>', "another name the instance answers to in its user-defined network's DNS (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
     .option('-p, --publish <[ip:][hostPort:]guestPort[/udp]>', 'publish a guest port on the host (repeatable; default address 0.0.0.0)', parsePublish, [] as PublishSpec[])
     .option('-v, --volume <NAME|/host/dir:/guest/path[:ro]>', 'mount a named volume (made if missing) or a host folder (repeatable)', parseVolumeSpec, [] as VolumeSpec[])
     .option('--pull <policy>', 'pull the image first: missing (the default), always or never', parsePullPolicy, 'missing' as PullPolicy)
@@ -32,6 +33,7 @@ export interface CreateFlags {
   restart?: { name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; maximumRetryCount: number };
   network?: string;
   ip?: string;
+  networkAlias?: string[];
   publish: PublishSpec[];
   volume: VolumeSpec[];
   pull?: PullPolicy;
@@ -49,6 +51,7 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
     ...(flags.restart !== undefined && { restartPolicy: flags.restart }),
     ...(flags.network !== undefined && { network: flags.network }),
     ...(flags.ip !== undefined && { ip: flags.ip }),
+    ...(flags.networkAlias !== undefined && { aliases: flags.networkAlias }),
     ...(flags.publish.length > 0 && { ports: flags.publish }),
     ...(flags.volume.length > 0 && { mounts: flags.volume }),
   };

@@ -21,6 +21,8 @@ import { InstanceStore } from '../instances/store.js';
 import { VolumeStore } from '../volumes/store.js';
 import { IpNftHost } from '../network/bridge/host.js';
 import { BridgeNetworks } from '../network/bridge/networks.js';
+import { DnsService } from '../network/dns/index.js';
+import { dnsServices, wireDns } from './network-dns.js';
 import { probeAccelerator } from '../vmm/qemu/accel.js';
 import { PASST_BINARY } from '../network/passt.js';
 import { onPath } from '../util/on-path.js';
@@ -65,6 +67,8 @@ interface DaemonOptions {
   group?: string;
   /** The default bridge network's address, ADDR/PREFIX (--bip); default a free /24 of 10.213.0.0/16. */
   bip?: string;
+  /** The network of instances that name none (--default-network): bridge for a root daemon, else user. */
+  defaultNetwork?: 'user' | 'bridge';
 }
 
 /** A socket file that still accepts connections belongs to a live daemon. */
@@ -136,14 +140,20 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
     const spool = new UploadSpool(join(root, 'tmp'));
     spool.sweep();
     // Bridge networks need root (bridges, taps, nftables); a daemon that is not root has user and none.
-    const networks = process.geteuid?.() === 0
-      ? new BridgeNetworks({ dir: join(root, 'networks'), host: new IpNftHost(), tapOwner: { uid: vmUser.uid, gid: vmUser.gid }, ...(opts.bip !== undefined && { bip: opts.bip }), log })
+    const isRoot = process.geteuid?.() === 0;
+    if (opts.defaultNetwork === 'bridge' && !isRoot) throw new CunikError('INVALID_ARGUMENT', '--default-network bridge needs a daemon running as root (this one is not)');
+    const defaultNetwork = opts.defaultNetwork ?? (isRoot ? 'bridge' : 'user');
+    // One DNS responder per bridge network, on its gateway (network-dns.ts).
+    const dns = new DnsService({ log });
+    const networks = isRoot
+      ? new BridgeNetworks({ dir: join(root, 'networks'), host: new IpNftHost(), tapOwner: { uid: vmUser.uid, gid: vmUser.gid }, ...(opts.bip !== undefined && { bip: opts.bip }), services: dnsServices(dns), log })
       : undefined;
     networks?.load();
     const instances = new InstanceService({
       store: new InstanceStore(root),
       volumes,
       ...(networks !== undefined && { networks }),
+      defaultNetwork,
       images,
       driver,
       family: familyAdapter,
@@ -162,6 +172,7 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
     instances.on('event', (e) => logger.info({ instance: e.id, name: e.name, action: e.action, ...(e.exitCode !== undefined && { exitCode: e.exitCode }) }, `instance ${e.name}: ${e.action}`));
     const consoles = new ConsoleManager({ maxSize: opts.logMaxSize ?? DEFAULT_LOG_MAX_SIZE, paths: (id) => instances.paths(id) });
     instances.on('event', (e) => consoles.onEvent(e));
+    if (networks !== undefined) wireDns({ dns, networks, instances, record: (id) => knownInstance(instances, id), log });
     // A VM that is gone leaves its network: its tap and address go at once.
     if (networks !== undefined) instances.on('event', (e) => (e.action === 'die' || e.action === 'destroy') && void networks.detach(e.id).catch((err: Error) => log(`warning: ${err.message}`)));
     await instances.init();
@@ -210,6 +221,7 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
         log(`${signal}: shutting down; instances keep running`);
       }
       await consoles.close().catch(() => undefined);
+      await dns.stopAll().catch(() => undefined);
       await app.close().catch(() => undefined);
       await rm(opts.host, { force: true });
       await releaseLock();
@@ -226,6 +238,15 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
   } catch (err) {
     await releaseLock();
     throw err;
+  }
+}
+
+/** The instance with this id, or undefined once it is gone. */
+function knownInstance(instances: InstanceService, id: string): ReturnType<InstanceService['get']> | undefined {
+  try {
+    return instances.get(id);
+  } catch {
+    return undefined;
   }
 }
 
@@ -269,6 +290,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--insecure-registry <host[:port]>', 'a registry that may be spoken to over plain HTTP (repeatable; loopback ones always may)', (v: string, prev: string[] = []) => [...prev, registryHost(v)])
     .option('--registry-certs <dir>', `registries' CA certificates, DIR/HOST[:PORT]/*.crt as Docker's certs.d (default: ${registryCertsDir()})`)
     .option('--bip <address/prefix>', "the default bridge network's gateway address and subnet, e.g. 10.213.0.1/24 (default: a free /24 of 10.213.0.0/16)", bipOption)
+    .addOption(new Option('--default-network <network>', 'the network of instances that name none: bridge (the default bridge network cunik0; the default for a daemon running as root) or user (user-mode networking; the default otherwise)').choices(['user', 'bridge']))
     .option('--default-registry <host[:port]>', 'the registry of image names that hold none, for pull, push and login (default: none; such names are local only)', registryHost);
   program.parse(argv);
   const o = program.opts<Omit<DaemonOptions, 'host'> & { host?: string }>();

@@ -5,7 +5,8 @@ import { cpusOverHost } from '../api/limits.js';
 import { invalid } from '../errors.js';
 import type { ImageBootInfo, InstanceBootConfig, InstanceNetwork } from '../families/types.js';
 import type { Attachment } from '../network/bridge/networks.js';
-import { isBridgeMode, PENDING_TAP } from '../network/bridge/spec.js';
+import { DEFAULT_NETWORK, isBridgeMode, PENDING_TAP } from '../network/bridge/spec.js';
+import { isDnsName, normalizeName } from '../network/dns/zone.js';
 import { normalizePorts } from '../network/ports.js';
 import { USER_NET, userNetwork } from '../network/user.js';
 import { instanceVolumes, type MountRequest } from '../volumes/mounts.js';
@@ -24,10 +25,12 @@ export interface CreateOptions {
   cpuOvercommit?: boolean | undefined;
   autoRemove?: boolean | undefined;
   restartPolicy?: { name: RestartPolicy['name']; maximumRetryCount?: number | undefined } | undefined;
-  /** Default 'user'. */
+  /** Default: the daemon's (create.ts), else 'user'. */
   network?: NetworkMode | undefined;
   /** A fixed address on a bridge network (run --ip). */
   ip?: string | undefined;
+  /** More names on a user-defined network's DNS (run --network-alias). */
+  aliases?: string[] | undefined;
   ports?: PortRequest[] | undefined;
   /** Named volumes, bound host folders (run -v); the image's declared mount points get anonymous volumes. */
   mounts?: MountRequest[] | undefined;
@@ -45,6 +48,7 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
     restartPolicy: opts.restartPolicy ? { name: opts.restartPolicy.name, maximumRetryCount: opts.restartPolicy.maximumRetryCount ?? 0 } : NO_RESTART,
     network: opts.network ?? 'user',
     ...(opts.ip !== undefined && { ip: opts.ip }),
+    ...((opts.aliases?.length ?? 0) > 0 && { aliases: networkAliases(opts.aliases!, opts.network ?? 'user') }),
     ports: normalizePorts(opts.ports ?? []),
   };
   if (config.ip !== undefined && !isBridgeMode(config.network)) throw invalid(`conflicting options: --ip needs a bridge network (not --network ${config.network})`, 'ip');
@@ -54,6 +58,17 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
   const over = host.cpus === undefined ? undefined : cpusOverHost(config.cpus, host.cpus, config.cpuOvercommit === true);
   if (over !== undefined) throw invalid(opts.cpus === undefined ? `the image asks for ${config.cpus} virtual CPUs, ${over}` : `cpus: ${config.cpus} is ${over}`, 'cpus');
   return config;
+}
+
+/** --network-alias: DNS names (any case, no trailing dot), each once, on a user-defined network only (Docker's rule). */
+export function networkAliases(aliases: readonly string[], network: NetworkMode): string[] {
+  if (!isBridgeMode(network) || network === DEFAULT_NETWORK) throw invalid(`network-scoped aliases are only supported for user-defined networks (not --network ${network})`, 'aliases');
+  const out: string[] = [];
+  for (const a of aliases) {
+    if (!isDnsName(normalizeName(a)) || a.endsWith('.')) throw invalid(`invalid network alias ${JSON.stringify(a)}: give a DNS name (letters, digits, '-' and '_', labels joined by dots)`, 'aliases');
+    if (!out.some((o) => normalizeName(o) === normalizeName(a))) out.push(a);
+  }
+  return out;
 }
 
 export interface HostFacts {

@@ -4,7 +4,7 @@
 // The caller (service.ts) holds the names, the records and the volume reservations.
 import { randomBytes } from 'node:crypto';
 import { conflict, invalid } from '../errors.js';
-import { isBridgeMode, NO_BRIDGE } from '../network/bridge/spec.js';
+import { DEFAULT_NETWORK, isBridgeMode, NO_BRIDGE } from '../network/bridge/spec.js';
 import { bootConfig, instanceConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
 import { createVolumes, instanceMounts, removeVolumes, type VolumeUse } from './mounts.js';
 import { generateName } from './names.js';
@@ -12,7 +12,7 @@ import type { InstanceRecord } from './record.js';
 import type { InstanceServiceDeps } from './service-deps.js';
 
 export interface CreateContext {
-  deps: Pick<InstanceServiceDeps, 'images' | 'family' | 'store' | 'driver' | 'volumes' | 'networks'>;
+  deps: Pick<InstanceServiceDeps, 'images' | 'family' | 'store' | 'driver' | 'volumes' | 'networks' | 'defaultNetwork'>;
   host(): HostFacts;
   /** Names in use (reserved here synchronously, released here if the create fails). */
   names: Set<string>;
@@ -33,14 +33,24 @@ export async function createInstance(ctx: CreateContext, opts: CreateOptions, wi
   const boot = await deps.images.bootInfo(image.id);
   const adapter = deps.family(boot.family);
   const artefacts = await deps.images.bootArtifacts(image.id);
+  // The daemon's default network (`bridge` for a root daemon) when the request names none, unless
+  // it publishes ports (user mode carries -p until bridge networks publish them) or the family
+  // cannot take a bridge's static address: then `user`, as before (docs/networking.md).
+  const implicitBridge = opts.network === undefined && (opts.ports?.length ?? 0) === 0 && deps.defaultNetwork === DEFAULT_NETWORK && deps.networks !== undefined && adapter.staticAddress !== false;
   // Everything the request could get wrong is refused before the name is reserved.
-  const config = instanceConfig(opts, boot, ctx.host());
-  const network = networkSettings(config, config.ports);
+  let config = instanceConfig({ ...opts, network: opts.network ?? (implicitBridge ? DEFAULT_NETWORK : 'user') }, boot, ctx.host());
+  let network = networkSettings(config, config.ports);
   const base = bootConfig(config, network, ctx.host());
   // The mounts first: a family may need a volume to boot at all (a Solo5 block device).
   const { mounts, missing } = await instanceMounts(opts.mounts ?? [], adapter, boot, base, deps.volumes);
   if (mounts.length > 0) config.mounts = mounts;
-  const spec = adapter.bootSpec(boot, mounts.length > 0 ? bootConfig(config, network, ctx.host()) : base);
+  let spec = adapter.bootSpec(boot, mounts.length > 0 ? bootConfig(config, network, ctx.host()) : base);
+  if (implicitBridge && !(spec.nics ?? []).some((n) => n.backend.type === 'tap')) {
+    // No NIC for this image (a generic kernel, a Solo5 manifest without a net device): as before.
+    config = { ...config, network: 'user' };
+    network = networkSettings(config, config.ports);
+    spec = adapter.bootSpec(boot, bootConfig(config, network, ctx.host()));
+  }
   if (config.ports.length > 0 && !(spec.nics ?? []).some((n) => n.backend.type === 'passt')) {
     throw invalid(`the ${boot.family} family attaches no network device for this image: ports cannot be published`, 'ports');
   }

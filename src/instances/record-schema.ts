@@ -66,6 +66,7 @@ export const StoredInstanceRecord = Type.Object({
     restartPolicy: Type.Optional(StoredRestartPolicy),
     network: Type.Optional(NetworkMode),
     ip: Type.Optional(Type.String()),
+    aliases: Type.Optional(Type.Array(Type.String())),
     ports: Type.Optional(Type.Array(PortBinding)),
     mounts: Type.Optional(Type.Array(StoredMount)),
   }),

@@ -46,6 +46,8 @@ export interface InstanceRecord {
     network?: NetworkMode;
     /** A fixed address on a bridge network (run --ip); absent: the next free one at each start. */
     ip?: string;
+    /** More DNS names on its (user-defined) network (run --network-alias). */
+    aliases?: string[];
     /** Published ports as requested (hostPort 0: any free port, chosen at each start). */
     ports?: PortBinding[];
     /** Volumes and bound folders (absent in records made before volumes: none). */

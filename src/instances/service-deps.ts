@@ -30,6 +30,8 @@ export interface InstanceServiceDeps {
   log?: (msg: string) => void;
   /** Bridge networks (network/bridge/networks.ts); without them (a daemon that is not root) only user and none. */
   networks?: NetworkAttacher;
+  /** The network of an instance whose request names none (cunikd --default-network); default 'user'. */
+  defaultNetwork?: 'user' | 'bridge';
   /** Named volumes (volumes/store.ts); without it only host folders can be mounted. */
   volumes?: VolumeAccess;
 }

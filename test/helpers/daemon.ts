@@ -26,9 +26,14 @@ export interface TestDaemon {
   stop(opts?: { keepFiles?: boolean }): Promise<void>;
 }
 
-/** `netns`: run the daemon (and so its VMs and their passt) inside that network namespace. */
+/**
+ * `netns`: run the daemon (and so its VMs and their passt) inside that network namespace. Outside
+ * one, the daemon's default network is `user` unless `args` choose: a root daemon's default
+ * (`bridge`) would put a bridge and a private address on the host's own namespace.
+ */
 export async function startDaemon(opts: { args?: string[]; dir?: string; netns?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TestDaemon> {
-  const extraArgs = opts.args ?? ['--accel', 'tcg'];
+  const given = opts.args ?? ['--accel', 'tcg'];
+  const extraArgs = opts.netns === undefined && !given.some((a) => a.startsWith('--default-network')) ? [...given, '--default-network', 'user'] : given;
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'cunik-test-')));
   const root = join(dir, 'root');
   const socket = join(dir, 'cunik.sock');

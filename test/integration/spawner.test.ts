@@ -177,7 +177,7 @@ test('a descriptor the daemon inherited from whoever started it reaches no shim 
   const socket = join(dir, 's');
   const marker = join(dir, 'inherited');
   // As a shell or a CI runner may leave one open: a high fd, not close-on-exec, on a file of our own.
-  const daemonCmd = [process.execPath, ...DAEMON_NODE_FLAGS, join(repo, 'bin', 'cunikd.js'), '--root', join(dir, 'root'), '--host', socket, '--accel', 'tcg'];
+  const daemonCmd = [process.execPath, ...DAEMON_NODE_FLAGS, join(repo, 'bin', 'cunikd.js'), '--root', join(dir, 'root'), '--host', socket, '--accel', 'tcg', '--default-network', 'user'];
   const daemon = spawn('bash', ['-c', 'exec 251>>"$0"; exec "$@"', marker, ...daemonCmd], { stdio: 'ignore' });
   const client = new CunikClient(socket);
   const holders = (pid: number): string[] => readdirSync(`/proc/${pid}/fd`).filter((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`) === marker);

@@ -53,7 +53,15 @@ export interface BridgeNetworksOptions {
   /** The default network's bridge address, ADDR/PREFIX (cunikd --bip); default the first free /24 of the pool. */
   bip?: string;
   pool?: string;
+  /** What runs beside each network's bridge (the DNS responder): up once the bridge has its address, down before it goes. */
+  services?: NetworkServices;
   log?: (line: string) => void;
+}
+
+/** A per-network service of the daemon's; `up` may fail a network's create (one line), never its removal. */
+export interface NetworkServices {
+  up(net: NetworkRecord): Promise<void>;
+  down(net: NetworkRecord): Promise<void>;
 }
 
 export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
@@ -133,12 +141,14 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
     const record: NetworkRecord = { ...networkSpec(request, this.list(), routes, { id, ...(this.opts.pool !== undefined && { pool: this.opts.pool }), defaultNetwork: isDefault }), createdAt: new Date().toISOString() };
     try {
       await this.opts.host.ensureBridge(record.bridge, `${record.gateway}/${parseSubnet(record.subnet).prefix}`);
+      await this.opts.services?.up(record);
       this.records.set(id, record);
       await this.applyRules();
       await atomicWriteFile(this.recordPath(id), `${JSON.stringify(record, null, 2)}\n`, 0o600);
     } catch (err) {
       // Nothing half-made: no record, no bridge, the rules as they were.
       this.records.delete(id);
+      await this.opts.services?.down(record).catch(() => undefined);
       await this.opts.host.deleteLink(record.bridge).catch(() => undefined);
       await this.applyRules().catch(() => undefined);
       throw err;
@@ -156,6 +166,7 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
       fsyncDir(this.opts.dir);
       this.records.delete(net.id);
       this.ipam.dropNetwork(net.id);
+      await this.opts.services?.down(net).catch((err: Error) => this.opts.log?.(`warning: ${err.message}`));
       await this.opts.host.deleteLink(net.bridge);
       await this.applyRules();
     });
@@ -254,7 +265,11 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
       await this.opts.host.deleteTable().catch((err: Error) => this.opts.log?.(`warning: ${err.message}`));
       return out;
     }
-    for (const n of this.list()) await this.opts.host.ensureBridge(n.bridge, `${n.gateway}/${parseSubnet(n.subnet).prefix}`);
+    for (const n of this.list()) {
+      await this.opts.host.ensureBridge(n.bridge, `${n.gateway}/${parseSubnet(n.subnet).prefix}`);
+      // A responder that cannot bind (port 53 taken meanwhile) must not keep the daemon down: said in its log.
+      await this.opts.services?.up(n).catch((err: Error) => this.opts.log?.(`warning: ${err.message}`));
+    }
     await this.applyRules();
     for (const a of this.ipam.list()) {
       const network = this.records.get(a.network);
