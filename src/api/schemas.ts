@@ -256,6 +256,7 @@ export const InfoResponse = Type.Object(
     accelerator: Type.Union([Type.Literal('kvm'), Type.Literal('tcg'), Type.Literal('probing')]),
     acceleratorReason: Type.String(),
     transparentHugepages: Type.Boolean({ description: 'whether VMs may use transparent huge pages (cunikd --vm-thp)' }),
+    defaultNetwork: Type.Optional(Type.String({ description: 'the network of instances that name none (cunikd --default-network): bridge (cunik0) or user' })),
     confinement: Type.Object(
       {
         sandbox: Type.Boolean({ description: "QEMU's seccomp sandbox (-sandbox on)" }),

@@ -24,6 +24,8 @@ export interface BackendDeps {
   /** VMs may use transparent huge pages (cunikd --vm-thp). */
   transparentHugepages: boolean;
   confinement: InfoResponse['confinement'];
+  /** cunikd --default-network, as chosen. */
+  defaultNetwork?: string;
   qemuVersion: () => Promise<string>;
   accelerator: () => AccelChoice | undefined;
   consoles: ConsoleManager;
@@ -125,6 +127,7 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
           accelerator: accel?.accel ?? 'probing',
           acceleratorReason: accel?.reason ?? 'the accelerator probe is still running',
           transparentHugepages: deps.transparentHugepages,
+          ...(deps.defaultNetwork !== undefined && { defaultNetwork: deps.defaultNetwork }),
           confinement: deps.confinement,
           instances: instances.counts(),
           quarantined: instances.checkRecords(false).length,

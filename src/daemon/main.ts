@@ -193,6 +193,7 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
       images,
       driverName: driver.name,
       transparentHugepages: opts.vmThp === true,
+      defaultNetwork,
       confinement: {
         sandbox: true,
         user: vmUser.name,

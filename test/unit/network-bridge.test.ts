@@ -194,3 +194,53 @@ test('an exit of an instance that was never on a bridge network costs the host n
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a network service (the DNS responder) is up with its bridge and down before it goes; one that cannot start fails the create and leaves nothing', async () => {
+  const calls: string[] = [];
+  let refuse = false;
+  const host: BridgeHost = {
+    routes: async () => [],
+    ensureBridge: async (name) => void calls.push(`bridge ${name}`),
+    addTap: async (name) => void calls.push(`tap ${name}`),
+    deleteLink: async (name) => void calls.push(`delete ${name}`),
+    links: async () => [],
+    applyNft: async () => void calls.push('nft'),
+    deleteTable: async () => void calls.push('nft delete'),
+    enableForwarding: async () => false,
+  };
+  const services = {
+    up: async (n: NetworkRecord) => {
+      calls.push(`up ${n.name}`);
+      if (refuse) throw new Error(`cannot answer DNS for network ${n.name}: the port is already in use`);
+    },
+    down: async (n: NetworkRecord) => void calls.push(`down ${n.name}`),
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'cunik-bridge-svc-'));
+  try {
+    const nets = new BridgeNetworks({ dir, host, services });
+    const app = await nets.create({ name: 'app', subnet: '10.213.8.0/24' });
+    assert.deepEqual(calls, [`bridge ${app.bridge}`, 'up app', 'nft']);
+    calls.length = 0;
+    refuse = true;
+    await assert.rejects(nets.create({ name: 'taken', subnet: '10.213.9.0/24' }), /^Error: cannot answer DNS for network taken: the port is already in use$/);
+    assert.deepEqual(nets.list().map((n) => n.name), ['app']);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.json')).length, 1);
+    // Its bridge was made, then taken down again after the service.
+    const made = calls[0]!.slice('bridge '.length);
+    assert.deepEqual(calls.filter((c) => !c.startsWith('nft')), [`bridge ${made}`, 'up taken', 'down taken', `delete ${made}`]);
+    // At daemon start a service that cannot start is a warning: the daemon and the network go on.
+    const lines: string[] = [];
+    const restarted = new BridgeNetworks({ dir, host, services, log: (l) => lines.push(l) });
+    restarted.load();
+    calls.length = 0;
+    await restarted.reconcile([]);
+    assert.deepEqual(calls.slice(0, 2), [`bridge ${app.bridge}`, 'up app']);
+    assert.deepEqual(lines, ['warning: cannot answer DNS for network app: the port is already in use']);
+    refuse = false;
+    calls.length = 0;
+    await restarted.remove('app', () => []);
+    assert.deepEqual(calls, ['down app', `delete ${app.bridge}`, 'nft delete']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { CunikError } from '../../errors.js';
 import { NFT_FAMILY, NFT_TABLE } from './nft.js';
+import { macFor } from './networks.js';
 
 export interface BridgeHost {
   /** Destinations of the host's IPv4 routes ("default", "192.0.2.0/24", "198.51.100.7"). */
@@ -53,7 +54,10 @@ export class IpNftHost implements BridgeHost {
       });
     }
     await run('ip', ['addr', 'replace', address, 'dev', name]);
-    await run('ip', ['link', 'set', name, 'up']);
+    // A MAC of its own (from the gateway's address, as the guests' are from theirs): a bridge without
+    // one takes its lowest port's, and changes it whenever that tap goes, so every other guest's ARP
+    // entry for the gateway (its route, its DNS server) points nowhere for seconds.
+    await run('ip', ['link', 'set', name, 'address', macFor(address.split('/')[0]!), 'up']);
   }
 
   async addTap(name: string, bridge: string, owner?: { uid: number; gid: number }): Promise<void> {
