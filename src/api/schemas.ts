@@ -28,6 +28,8 @@ export type InstanceState = Static<typeof InstanceState>;
 
 const KeyValue = Type.String({ pattern: KEY_VALUE_PATTERN, description: 'KEY=VALUE' });
 const Name = Type.String({ pattern: NAME_PATTERN, description: 'Instance name' });
+/** User labels (run --label): free-form metadata, as Docker's Config.Labels. */
+export const Labels = Type.Record(Type.String({ minLength: 1, maxLength: 1024 }), Type.String({ maxLength: 65536 }), { maxProperties: 256 });
 
 export const RestartPolicy = Type.Object(
   {
@@ -100,6 +102,7 @@ export const CreateInstanceRequest = Type.Object(
     aliases: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 16, description: "More names the instance answers to in its user-defined network's DNS (run --network-alias); several instances may share one" })),
     ports: Type.Optional(Type.Array(PortRequest, { maxItems: 64, description: 'Ports to publish (run -p); needs network user' })),
     mounts: Type.Optional(Type.Array(MountRequest, { maxItems: 32, description: "Volumes and host folders to mount (run -v); the image's declared mount points get anonymous volumes" })),
+    labels: Type.Optional(Labels),
     start: Type.Optional(Type.Boolean({ description: 'Start it too, in the same request (run -d)' })),
   },
   { additionalProperties: false },
@@ -121,6 +124,7 @@ export const InstanceSummary = Type.Object(
     created: Type.String({ format: 'date-time' }),
     args: Type.Array(Type.String()),
     ports: Type.Array(PortBinding, { description: 'Published ports while running (empty otherwise), as docker ps shows them' }),
+    labels: Type.Record(Type.String(), Type.String(), { description: 'User labels (run --label)' }),
   },
 );
 export type InstanceSummary = Static<typeof InstanceSummary>;
@@ -135,6 +139,7 @@ export const InstanceDetail = Type.Object(
     state: InstanceState,
     status: Type.String(),
     created: Type.String({ format: 'date-time' }),
+    labels: Type.Record(Type.String(), Type.String(), { description: 'User labels (run --label)' }),
     startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     exitCode: Type.Union([Type.Integer(), Type.Null()]),
@@ -298,7 +303,14 @@ export const WaitQuery = Type.Object(
   { condition: Type.Optional(Type.Union([Type.Literal('not-running'), Type.Literal('next-exit')])) },
   { additionalProperties: false },
 );
-export const ListQuery = Type.Object({ all: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+export const ListQuery = Type.Object(
+  {
+    all: Type.Optional(Type.Boolean()),
+    filters: Type.Optional(Type.String({ maxLength: 4096, description: 'Docker\'s filters: a JSON object of KEY: [VALUES]; keys id, name, label, status, ancestor, before, since, exited, network, volume' })),
+  },
+  { additionalProperties: false },
+);
+export const RenameQuery = Type.Object({ name: Name }, { additionalProperties: false });
 export const LogsQuery = Type.Object(
   {
     follow: Type.Optional(Type.Boolean({ description: 'Stream new output until the instance exits' })),

@@ -1,8 +1,9 @@
 // The flags `cunik run` and `cunik create` share, and the create request they make: one place,
 // so neither verb imports the other.
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { CreateInstanceRequest } from '../api/schemas.js';
-import { parseCpus, parseEnv, parseMemoryMiB, parseNetwork, parsePublish, parseRestartPolicy, parseVolumeSpec, type PublishSpec, type VolumeSpec } from './parse.js';
+import { parseCpus, parseEnv, parseEnvFileText, parseLabel, parseLabelFileText, parseMemoryMiB, parseNetwork, parsePublish, parseRestartPolicy, parseVolumeSpec, type PublishSpec, type VolumeSpec } from './parse.js';
 import { parsePullPolicy, type PullPolicy } from './commands/pull.js';
 
 export function instanceFlags(cmd: Command): Command {
@@ -12,6 +13,9 @@ export function instanceFlags(cmd: Command): Command {
     .option('--cpus <n>', "number of virtual CPUs (at most the host's CPUs)", parseCpus)
     .option('--cpu-overcommit', 'allow more virtual CPUs than the host has CPUs')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', parseEnv, [] as string[])
+    .option('--env-file <file>', 'read environment variables from a file of KEY=VALUE lines (repeatable; -e wins)', (f: string, prev: string[]) => [...prev, ...parseEnvFileText(readText(f), f)], [] as string[])
+    .option('-l, --label <KEY=VALUE>', 'set a label on the instance (repeatable)', parseLabel, {} as Record<string, string>)
+    .option('--label-file <file>', 'read labels from a file of KEY=VALUE lines (repeatable)', (f: string, prev: Record<string, string>) => parseLabelFileText(readText(f), prev), {} as Record<string, string>)
     .option('--restart <policy>', 'restart policy: no, on-failure[:N], always, unless-stopped', parseRestartPolicy)
     .option('--network <network>', "network: user (user-mode networking), none, bridge (the default bridge network, root daemon) or a network made by `cunik network create` (default: the daemon's, bridge for a root daemon unless -p is given, else user)", parseNetwork)
     .option('--ip <address>', 'a fixed IPv4 address on a user-defined bridge network')
@@ -24,12 +28,24 @@ export function instanceFlags(cmd: Command): Command {
     .passThroughOptions();
 }
 
+/** A file named by a flag, or one sentence saying why it cannot be read. */
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+}
+
 export interface CreateFlags {
   name?: string;
   memory?: number;
   cpus?: number;
   cpuOvercommit?: boolean;
   env: string[];
+  envFile?: string[];
+  label?: Record<string, string>;
+  labelFile?: Record<string, string>;
   restart?: { name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; maximumRetryCount: number };
   network?: string;
   ip?: string;
@@ -40,6 +56,7 @@ export interface CreateFlags {
 }
 
 export function createRequest(image: string, args: string[], flags: CreateFlags): CreateInstanceRequest {
+  const labels = { ...flags.labelFile, ...flags.label };
   return {
     image,
     ...(args.length > 0 && { args }),
@@ -47,7 +64,9 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
     ...(flags.memory !== undefined && { memoryMiB: flags.memory }),
     ...(flags.cpus !== undefined && { cpus: flags.cpus }),
     ...(flags.cpuOvercommit && { cpuOvercommit: true }),
-    ...(flags.env.length > 0 && { env: flags.env }),
+    // Docker's order: the files first, then -e (a later KEY wins in the guest's environment).
+    ...((flags.envFile ?? []).length + flags.env.length > 0 && { env: [...(flags.envFile ?? []), ...flags.env] }),
+    ...(Object.keys(labels).length > 0 && { labels }),
     ...(flags.restart !== undefined && { restartPolicy: flags.restart }),
     ...(flags.network !== undefined && { network: flags.network }),
     ...(flags.ip !== undefined && { ip: flags.ip }),

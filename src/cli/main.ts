@@ -16,6 +16,7 @@ const verbs: Record<string, () => Promise<{ register: Register }>> = {
   unpause: () => import('./commands/unpause.js'),
   rm: () => import('./commands/rm.js'),
   ps: () => import('./commands/ps.js'),
+  rename: () => import('./commands/rename.js'),
   port: () => import('./commands/port.js'),
   inspect: () => import('./commands/inspect.js'),
   logs: () => import('./commands/logs.js'),

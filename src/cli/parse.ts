@@ -161,6 +161,34 @@ export function parseLabel(value: string, previous: Record<string, string> = {})
   return { ...previous, [key]: eq < 0 ? '' : value.slice(eq + 1) };
 }
 
+/**
+ * An --env-file's text, Docker's format: KEY=VALUE lines (the value verbatim, quotes and all),
+ * blank lines and `#` comments skipped, a bare KEY taking its value from `env` (left out when unset).
+ */
+export function parseEnvFileText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): string[] {
+  const out: string[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/^\s+/, '');
+    if (line === '' || line.startsWith('#')) return;
+    const eq = line.indexOf('=');
+    const key = eq < 0 ? line.trimEnd() : line.slice(0, eq);
+    if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(key)) throw new Error(`invalid environment variable in ${file} line ${i + 1}: ${JSON.stringify(raw)} (use KEY=VALUE)`);
+    if (eq >= 0) out.push(line);
+    else if (env[key] !== undefined) out.push(`${key}=${env[key]}`);
+  });
+  return out;
+}
+
+/** A --label-file's text: KEY=VALUE lines, blank lines and `#` comments skipped. */
+export function parseLabelFileText(text: string, previous: Record<string, string> = {}): Record<string, string> {
+  let labels = previous;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line !== '' && !line.startsWith('#')) labels = parseLabel(line, labels);
+  }
+  return labels;
+}
+
 /** volume ls --filter: dangling=true|false or name=TEXT (repeatable; later ones win). */
 export function parseVolumeFilter(value: string, previous: { dangling?: boolean; name?: string } = {}): { dangling?: boolean; name?: string } {
   const eq = value.indexOf('=');

@@ -48,7 +48,10 @@ export class CunikClient {
   version = (): Promise<VersionResponse> => this.http.json('GET', '/v1/version');
   info = (): Promise<InfoResponse> => this.http.json('GET', '/v1/info');
 
-  listInstances = (all = false): Promise<InstanceSummary[]> => this.http.json('GET', '/v1/instances', { query: { all: all || undefined } });
+  /** `filters`: Docker's map of KEY → values (ps --filter). */
+  listInstances = (all = false, filters?: Record<string, string[]>): Promise<InstanceSummary[]> =>
+    this.http.json('GET', '/v1/instances', { query: { all: all || undefined, filters: filters && Object.keys(filters).length > 0 ? JSON.stringify(filters) : undefined } });
+  renameInstance = async (ref: string, name: string): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/rename`, { query: { name } }));
   createInstance = (req: CreateInstanceRequest): Promise<CreateInstanceResponse> => this.http.json('POST', '/v1/instances', { json: req });
   inspectInstance = (ref: string): Promise<InstanceDetail> => this.http.json('GET', `/v1/instances/${id(ref)}`);
   startInstance = async (ref: string): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/start`));

@@ -9,6 +9,7 @@ import type { ImageStore } from '../images/store.js';
 import type { ConsoleManager } from '../instances/console.js';
 import { attachSession, logsStream } from '../instances/console-streams.js';
 import type { InstanceService } from '../instances/service.js';
+import { matchesInstance, needsAll, parseInstanceFilters } from '../instances/filter.js';
 import { summariesJson, toDetail } from '../instances/view.js';
 import type { AccelChoice } from '../vmm/types.js';
 import type { VolumeStore } from '../volumes/store.js';
@@ -40,7 +41,13 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
 
   return {
     instances: {
-      listJson: (all) => summariesJson(instances.list(all)),
+      listJson: (all, filters) => {
+        const f = parseInstanceFilters(filters);
+        const list = instances.list(all || needsAll(f));
+        if (Object.keys(f).length === 0) return summariesJson(list);
+        const ctx = { resolve: (ref: string) => instances.get(ref), health: () => 'none' };
+        return summariesJson(list.filter((r) => matchesInstance(r, f, ctx)));
+      },
       inspect: (ref) => {
         const r = instances.get(ref);
         return toDetail(r, instances.paths(r.id));
@@ -54,6 +61,7 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
       restart: async (ref, t) => void (await instances.restart(ref, t)),
       kill: async (ref, signal) => void (await instances.kill(ref, signal)),
       pause: async (ref) => void (await instances.pause(ref)),
+      rename: async (ref, name) => void (await instances.rename(ref, name)),
       unpause: async (ref) => void (await instances.unpause(ref)),
       remove: (ref, force, volumes) => instances.remove(ref, force, volumes),
       wait: (ref, condition, signal) => instances.wait(ref, condition, signal),

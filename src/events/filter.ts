@@ -56,7 +56,7 @@ function withDefaultTag(ref: string): string {
 
 const hex = (id: string): string => id.replace(/^sha256:/, '');
 
-function matchesImage(value: string, id: string | undefined, ref: string | undefined): boolean {
+export function matchesImage(value: string, id: string | undefined, ref: string | undefined): boolean {
   if (ref !== undefined && (ref === value || withDefaultTag(ref) === withDefaultTag(value))) return true;
   if (id !== undefined && value.length >= 4 && /^(sha256:)?[0-9a-f]+$/.test(value)) {
     return id === value || hex(id).startsWith(hex(value));

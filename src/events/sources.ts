@@ -22,7 +22,7 @@ export function instanceEventRecorder(log: EventLog, imageOf: (id: string) => st
       const image = images.get(e.id) ?? imageOf(e.id);
       if (e.action === 'destroy') images.delete(e.id);
       else if (image !== undefined) images.set(e.id, image);
-      log.publish({ type: 'instance', action: e.action, id: e.id, attributes: { name: e.name, image, exitCode: e.exitCode } });
+      log.publish({ type: 'instance', action: e.action, id: e.id, attributes: { ...e.attributes, name: e.name, image, exitCode: e.exitCode } });
     },
     remember(id, image) {
       images.set(id, image);

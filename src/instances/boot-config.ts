@@ -34,6 +34,8 @@ export interface CreateOptions {
   ports?: PortRequest[] | undefined;
   /** Named volumes, bound host folders (run -v); the image's declared mount points get anonymous volumes. */
   mounts?: MountRequest[] | undefined;
+  /** User labels (run --label). */
+  labels?: Record<string, string> | undefined;
 }
 
 /** The record's config for a create request: the image's defaults filled in, conflicts refused. */
@@ -50,6 +52,7 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
     ...(opts.ip !== undefined && { ip: opts.ip }),
     ...((opts.aliases?.length ?? 0) > 0 && { aliases: networkAliases(opts.aliases!, opts.network ?? 'user') }),
     ports: normalizePorts(opts.ports ?? []),
+    ...(opts.labels !== undefined && Object.keys(opts.labels).length > 0 && { labels: { ...opts.labels } }),
   };
   if (config.ip !== undefined && !isBridgeMode(config.network)) throw invalid(`conflicting options: --ip needs a bridge network (not --network ${config.network})`, 'ip');
   if (isBridgeMode(config.network) && config.ports.length > 0) throw invalid(`published ports on bridge networks are not supported yet: use --network user to publish ports`, 'ports');

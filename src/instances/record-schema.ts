@@ -69,6 +69,7 @@ export const StoredInstanceRecord = Type.Object({
     aliases: Type.Optional(Type.Array(Type.String())),
     ports: Type.Optional(Type.Array(PortBinding)),
     mounts: Type.Optional(Type.Array(StoredMount)),
+    labels: Type.Optional(Type.Record(Type.String(), Type.String())),
   }),
   network: Type.Optional(Nullable(NetworkSettings)),
   restartCount: Type.Optional(Type.Integer({ minimum: 0 })),

@@ -52,6 +52,8 @@ export interface InstanceRecord {
     ports?: PortBinding[];
     /** Volumes and bound folders (absent in records made before volumes: none). */
     mounts?: MountRecord[];
+    /** User labels (run --label); absent: none. */
+    labels?: Record<string, string>;
   };
   /** The network of the last start (host ports as bound). */
   network?: NetworkSettings | null;

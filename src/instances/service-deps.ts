@@ -48,4 +48,5 @@ export interface NetworkAttacher {
 
 export { EXIT_VMM_FAILED } from './exit-status.js';
 
-export type InstanceEvent = { action: string; id: string; name: string; exitCode?: number };
+/** `attributes`: more of Docker's event attributes (rename: oldName; health_status: the probe's output). */
+export type InstanceEvent = { action: string; id: string; name: string; exitCode?: number; attributes?: Record<string, string> };

@@ -133,6 +133,29 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
     );
   }
 
+  /** Docker's rename: the name is free at once and the new one taken, in the record too. */
+  rename(ref: string, name: string): Promise<InstanceRecord> {
+    const record = this.get(ref);
+    return this.serialize(record.id, async () => {
+      if (record.name === name) throw invalid(`instance ${name} already has that name`, 'name');
+      if (record.state === 'removing') throw conflict(`instance ${record.name} is being removed`);
+      if (this.names.has(name)) throw conflict(`the name "${name}" is already in use by instance ${this.get(name).id.slice(0, 12)}`);
+      const oldName = record.name;
+      this.names.add(name);
+      record.name = name;
+      try {
+        await this.deps.store.save(record);
+      } catch (err) {
+        record.name = oldName;
+        this.names.delete(name);
+        throw err;
+      }
+      this.names.delete(oldName);
+      this.emit('event', { action: 'rename', id: record.id, name, attributes: { oldName } });
+      return record;
+    });
+  }
+
   /** The instances (any state) that use a volume, as `volume rm` refuses it while there are any. */
   volumeUsers(name: string): string[] {
     return this.volumeUse.of(name);

@@ -19,11 +19,12 @@ export function toSummary(r: InstanceRecord): InstanceSummary {
     args: r.config.args.length ? r.config.args : r.boot.args,
     // As docker ps: ports are shown while the VM holds them.
     ports: live(r) ? (r.network?.ports ?? []) : [],
+    labels: r.config.labels ?? {},
   };
 }
 
-/** A record's fields that never change once it exists, serialised once: `{"id":...,"args":[...]` (open). */
-const fixedJson = new WeakMap<InstanceRecord, string>();
+/** A record's fields that change only by rename, serialised once: `{"id":...,"labels":{...}` (open). */
+const fixedJson = new WeakMap<InstanceRecord, { name: string; json: string }>();
 
 /**
  * The list as the API sends it: the same JSON as JSON.stringify(records.map(toSummary)), with each
@@ -35,13 +36,13 @@ export function summariesJson(records: InstanceRecord[], now = Date.now()): stri
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     let fixed = fixedJson.get(r);
-    if (fixed === undefined) {
-      const { id, name, image, imageId, family, created, args } = toSummary(r);
-      fixed = JSON.stringify({ id, name, image, imageId, family, created, args }).slice(0, -1);
+    if (fixed === undefined || fixed.name !== r.name) {
+      const { id, name, image, imageId, family, created, args, labels } = toSummary(r);
+      fixed = { name, json: JSON.stringify({ id, name, image, imageId, family, created, args, labels }).slice(0, -1) };
       fixedJson.set(r, fixed);
     }
     const ports = live(r) ? (r.network?.ports ?? []) : [];
-    parts[i] = `${fixed},"state":${JSON.stringify(r.state)},"status":${JSON.stringify(statusLine(r, now))},"ports":${ports.length === 0 ? '[]' : JSON.stringify(ports)}}`;
+    parts[i] = `${fixed.json},"state":${JSON.stringify(r.state)},"status":${JSON.stringify(statusLine(r, now))},"ports":${ports.length === 0 ? '[]' : JSON.stringify(ports)}}`;
   }
   // One join makes one flat string; 1,000 `+=` made a rope that was flattened on the way out.
   return `[${parts.join(',')}]`;

@@ -14,6 +14,7 @@ import {
   ListQuery,
   LogsQuery,
   RemoveInstanceQuery,
+  RenameQuery,
   type LogsQuery as LogsQueryType,
   StopQuery,
   WaitQuery,
@@ -23,7 +24,7 @@ import { attachRoute, type AttachBackend } from './attach.js';
 
 export interface InstancesBackend extends AttachBackend {
   /** The list, already as JSON (an array of InstanceSummary): see summariesJson. */
-  listJson(all: boolean): string;
+  listJson(all: boolean, filters?: string): string;
   inspect(ref: string): InstanceDetail;
   create(req: CreateInstanceRequest): Promise<CreateInstanceResponse>;
   start(ref: string): Promise<void>;
@@ -31,6 +32,7 @@ export interface InstancesBackend extends AttachBackend {
   restart(ref: string, timeoutSeconds?: number): Promise<void>;
   kill(ref: string, signal?: string): Promise<void>;
   pause(ref: string): Promise<void>;
+  rename(ref: string, name: string): Promise<void>;
   unpause(ref: string): Promise<void>;
   /** `volumes`: also its anonymous volumes (rm -v). */
   remove(ref: string, force: boolean, volumes: boolean): Promise<void>;
@@ -53,7 +55,7 @@ export function instanceRoutes(app: FastifyInstance, backend: InstancesBackend):
     '/instances',
     { schema: { tags, summary: 'List instances', querystring: ListQuery, response: { 200: Type.Array(InstanceSummary), ...errors } }, serializerCompiler: () => JSON.stringify },
     // A string with a JSON content type is sent as it is (the typed send() only knows the schema's shape).
-    async (req, reply) => reply.type('application/json; charset=utf-8').send(backend.listJson(req.query.all ?? false) as never),
+    async (req, reply) => reply.type('application/json; charset=utf-8').send(backend.listJson(req.query.all ?? false, req.query.filters) as never),
   );
 
   r.post('/instances', { schema: { tags, summary: 'Create an instance', body: CreateInstanceRequest, response: { 201: CreateInstanceResponse, ...errors } } }, async (req, reply) =>
@@ -86,6 +88,11 @@ export function instanceRoutes(app: FastifyInstance, backend: InstancesBackend):
 
   r.post('/instances/:id/kill', { schema: { tags, summary: 'Send a signal to an instance', params: IdParams, querystring: KillQuery, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
     await backend.kill(req.params.id, req.query.signal);
+    return reply.status(204).send(null);
+  });
+
+  r.post('/instances/:id/rename', { schema: { tags, summary: 'Rename an instance', params: IdParams, querystring: RenameQuery, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
+    await backend.rename(req.params.id, req.query.name);
     return reply.status(204).send(null);
   });
 

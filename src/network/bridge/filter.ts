@@ -55,7 +55,7 @@ export function untilTime(value: string, now: number): number {
 }
 
 /** label=KEY (present) or label=KEY=VALUE (equal). */
-const hasLabel = (labels: Record<string, string>, term: string): boolean => {
+export const hasLabel = (labels: Record<string, string>, term: string): boolean => {
   const eq = term.indexOf('=');
   return eq < 0 ? Object.hasOwn(labels, term) : labels[term.slice(0, eq)] === term.slice(eq + 1);
 };

@@ -1,0 +1,102 @@
+// Docker's everyday habits in the native CLI, against a real daemon and QEMU (TCG): labels and
+// --env-file on create/run, ps --filter/-n/-l/--no-trunc, rename, and the container group's aliases.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { cli, helloKernel, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+
+let d: TestDaemon;
+const tmp = mkdtempSync(join(tmpdir(), 'cunik-habits-'));
+const run = (args: string[]) => cli(args, { socket: d.socket });
+const names = async (args: string[]): Promise<string[]> => {
+  const r = await run(['ps', '--format', 'json', ...args]);
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { name: string }[]).map((i) => i.name);
+};
+
+before(async () => {
+  d = await startDaemon();
+  const imported = await run(['import', '--family', 'generic', helloKernel, 'hello']);
+  assert.equal(imported.code, 0, imported.stderr);
+});
+after(async () => {
+  await d.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+test('labels and --env-file on create: stored, shown by inspect and ps, matched by ps --filter label=', async () => {
+  const envFile = join(tmp, 'env');
+  writeFileSync(envFile, '# a comment\n\nFROM_FILE=1\nBOTH=file\nUNSET_ONE\n');
+  const labelFile = join(tmp, 'labels');
+  writeFileSync(labelFile, 'team=infra\n');
+  let r = await run(['create', '--name', 'lab1', '-l', 'env=test', '--label', 'tier', '--label-file', labelFile, '--env-file', envFile, '-e', 'BOTH=flag', 'hello']);
+  assert.equal(r.code, 0, r.stderr);
+  r = await run(['create', '--name', 'lab2', '--label', 'env=prod', 'hello']);
+  assert.equal(r.code, 0, r.stderr);
+  const [info] = JSON.parse((await run(['inspect', 'lab1'])).stdout) as { labels: Record<string, string>; config: { env: string[] } }[];
+  assert.deepEqual(info!.labels, { env: 'test', tier: '', team: 'infra' });
+  assert.deepEqual(info!.config.env, ['FROM_FILE=1', 'BOTH=file', 'BOTH=flag']);
+  assert.deepEqual(await names(['-a', '--filter', 'label=env=test']), ['lab1']);
+  assert.deepEqual(await names(['-a', '--filter', 'label=env']), ['lab2', 'lab1']);
+  assert.deepEqual(await names(['-a', '--filter', 'label=env', '--filter', 'label=tier']), ['lab1']);
+  assert.deepEqual(await names(['-a', '--filter', 'label=nope']), []);
+  // Labels survive a daemon restart (they are in the record).
+  await d.stop({ keepFiles: true });
+  d = await startDaemon({ dir: d.dir });
+  assert.deepEqual((await d.client.inspectInstance('lab2')).labels, { env: 'prod' });
+  const missing = await run(['create', '--env-file', join(tmp, 'absent'), 'hello']);
+  assert.equal(missing.code, 125);
+  assert.match(missing.stderr, /^cunik: .*cannot read .*absent: no such file\n$/);
+});
+
+test('ps --filter status/name/ancestor/before/since/exited, -n, -l and --no-trunc', async () => {
+  assert.equal((await run(['run', '--name', 'f-three', 'hello', 'exit=3'])).code, 3);
+  assert.equal((await run(['run', '--name', 'f-zero', 'hello'])).code, 0);
+  assert.deepEqual(await names(['--filter', 'status=exited']), ['f-zero', 'f-three']);
+  assert.deepEqual(await names(['--filter', 'exited=3']), ['f-three']);
+  assert.deepEqual(await names(['-a', '--filter', 'name=f-']), ['f-zero', 'f-three']);
+  assert.deepEqual(await names(['-a', '--filter', 'ancestor=hello:latest', '--filter', 'since=lab2']), ['f-zero', 'f-three']);
+  assert.deepEqual(await names(['-a', '--filter', 'before=f-three']), ['lab2', 'lab1']);
+  assert.deepEqual(await names(['-n', '2']), ['f-zero', 'f-three']);
+  assert.deepEqual(await names(['-l']), ['f-zero']);
+  const full = await run(['ps', '-l', '-q', '--no-trunc']);
+  assert.match(full.stdout, /^[0-9a-f]{64}\n$/);
+  assert.match((await run(['ps', '-l', '-q'])).stdout, /^[0-9a-f]{12}\n$/);
+  // The container group's names run the same verbs.
+  for (const alias of ['ls', 'list', 'ps']) assert.equal((await run(['container', alias, '-a', '-q'])).stdout, (await run(['ps', '-a', '-q'])).stdout);
+  const bad = await run(['ps', '--filter', 'status=sleepy']);
+  assert.equal(bad.code, 125);
+  assert.match(bad.stderr, /invalid filter status=sleepy/);
+  const badKey = await run(['ps', '--filter', 'colour=red']);
+  assert.equal(badKey.code, 125);
+  assert.match(badKey.stderr, /invalid filter "colour" for ps/);
+});
+
+test('rename: the new name resolves, the old is free, the record keeps it; a taken name is refused', async () => {
+  assert.equal((await run(['create', '--name', 'old-name', 'hello'])).code, 0);
+  const id = (await d.client.inspectInstance('old-name')).id;
+  let r = await run(['rename', 'old-name', 'new-name']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await d.client.inspectInstance('new-name')).id, id);
+  assert.equal((await run(['inspect', 'old-name'])).code, 125);
+  // The old name can be taken again at once.
+  assert.equal((await run(['create', '--name', 'old-name', 'hello'])).code, 0);
+  r = await run(['rename', 'new-name', 'old-name']);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /the name "old-name" is already in use/);
+  r = await run(['rename', 'new-name', 'bad/name']);
+  assert.equal(r.code, 125);
+  assert.equal(r.stderr.split('\n').length, 2, r.stderr);
+  const events = await run(['events', '--since', '0', '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'event=rename', '--format', 'json']);
+  assert.equal(events.code, 0, events.stderr);
+  const renamed = events.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; attributes: Record<string, string> });
+  assert.equal(renamed.length, 1, events.stdout);
+  assert.equal(renamed[0]!.id, id);
+  assert.equal(renamed[0]!.attributes['oldName'], 'old-name');
+  assert.equal(renamed[0]!.attributes['name'], 'new-name');
+  await d.stop({ keepFiles: true });
+  d = await startDaemon({ dir: d.dir });
+  assert.equal((await d.client.inspectInstance('new-name')).id, id);
+});
