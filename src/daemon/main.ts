@@ -91,6 +91,9 @@ async function chooseAccelerator(opts: DaemonOptions): Promise<AccelChoice> {
 
 export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = makeLogger({ level: opts.logLevel ?? 'info', file: opts.logFile })): Promise<void> {
   const root = resolve(opts.root);
+  const isRoot = process.geteuid?.() === 0;
+  if (opts.defaultNetwork === 'bridge' && !isRoot) throw new CunikError('INVALID_ARGUMENT', '--default-network bridge needs a daemon running as root (this one is not): bridge networks do');
+  const defaultNetwork = opts.defaultNetwork ?? (isRoot ? 'bridge' : 'user');
   // What the daemon and its VMs create is theirs alone; the root 0700/0710 all the way down (permissions.ts).
   process.umask(DAEMON_UMASK);
   const group = daemonGroup(opts.group);
@@ -140,9 +143,6 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
     const spool = new UploadSpool(join(root, 'tmp'));
     spool.sweep();
     // Bridge networks need root (bridges, taps, nftables); a daemon that is not root has user and none.
-    const isRoot = process.geteuid?.() === 0;
-    if (opts.defaultNetwork === 'bridge' && !isRoot) throw new CunikError('INVALID_ARGUMENT', '--default-network bridge needs a daemon running as root (this one is not)');
-    const defaultNetwork = opts.defaultNetwork ?? (isRoot ? 'bridge' : 'user');
     // One DNS responder per bridge network, on its gateway (network-dns.ts).
     const dns = new DnsService({ log });
     const networks = isRoot

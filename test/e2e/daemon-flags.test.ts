@@ -63,6 +63,14 @@ test('a root that is a file, or under one, is refused', async () => {
   await refused(['--root', join(dir, 'plain', 'below'), '--host', join(dir, 'f.sock')], /cannot use .*\/plain\/below as the root: .*\/plain is not a directory/);
 });
 
+test('--default-network: user or bridge, and bridge only for a daemon running as root (nothing made)', async () => {
+  const bad = await failing(['--root', join(dir, 'n'), '--host', join(dir, 'n.sock'), '--default-network', 'host']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /argument 'host' is invalid\. Allowed choices are user, bridge\.\n$/);
+  await refused(['--root', join(dir, 'n'), '--host', join(dir, 'n.sock'), '--default-network', 'bridge'], /^cunikd: --default-network bridge needs a daemon running as root \(this one is not\): bridge networks do\n$/, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
+  assert.equal(existsSync(join(dir, 'n')), false, 'nothing made');
+});
+
 test('bad --host addresses are one line', async () => {
   await refused(['--root', join(dir, 'h'), '--host', 'unix://'], /^cunikd: invalid host "unix:\/\/": no socket path after unix:\/\//);
   await refused(['--root', join(dir, 'h'), '--host', 'tcp://1.2.3.4:2375'], /^cunikd: invalid host "tcp:\/\/1\.2\.3\.4:2375": tcp:\/\/ hosts need TLS/);
