@@ -45,6 +45,9 @@ command -v systemd-analyze >/dev/null || missing+=(systemd)              # contr
 command -v docker-registry >/dev/null || missing+=(docker-registry)     # CunikHub's tests and bench: Docker Distribution as the reference registry
 command -v chromium >/dev/null || missing+=(chromium)                   # CunikHub's web UI test: headless Chromium driven by playwright-core
 command -v dig >/dev/null || missing+=(bind9-dnsutils)                  # the bridge networks' DNS responder is tested with dig (docs/networking.md, "Names (DNS)")
+command -v containerd >/dev/null || missing+=(containerd)                 # cunik-runc's tests: Debian's containerd and ctr (docs/kubernetes.md)
+[ -x /usr/sbin/runc ] || missing+=(runc)                                  # cunik-runc hands bundles that are not unikernels to the real runc
+command -v nsenter >/dev/null || missing+=(util-linux)                    # cunik-runc: the VM joins the container's network namespace
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -53,7 +56,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   # The examples' services are installed for their binaries, not to run on this host (lighttpd
   # would take port 80): stop the ones this run installed, where systemd started them.
   if [ -d /run/systemd/system ]; then
-    for unit in memcached lighttpd docker-registry; do
+    for unit in memcached lighttpd docker-registry containerd; do
       [[ " ${missing[*]} " == *" $unit "* ]] && systemctl disable --now "$unit" >/dev/null 2>&1 || true
     done
   fi
@@ -79,6 +82,7 @@ fi
 
 ln -sf "$PWD/bin/cunik" /usr/local/bin/cunik
 ln -sf "$PWD/bin/cunikd.js" /usr/local/bin/cunikd
+ln -sf "$PWD/bin/cunik-runc.js" /usr/local/bin/cunik-runc   # containerd's BinaryName (docs/kubernetes.md)
 
 # A daemon left by an earlier install would serve old code: stop it (its instances keep running).
 # The pid file is the root's lock (src/daemon/lock.ts): a running daemon holds an flock on it.

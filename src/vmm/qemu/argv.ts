@@ -35,6 +35,13 @@ export interface QemuArgvOptions {
    * ("UID:GID") the switch to that user once QEMU has opened the files its command line names.
    */
   confine?: { runas?: string };
+  /**
+   * 'stdio': the serial console on QEMU's own stdin/stdout (cunik-runc: the fds containerd gives
+   * the task), instead of the socket with its log file (the daemon's way).
+   */
+  console?: 'stdio';
+  /** Start with the vCPUs stopped (-S), released by QMP `cont` (cunik-runc: create, then start). */
+  paused?: boolean;
 }
 
 /**
@@ -225,12 +232,12 @@ export function qemuArgv(spec: BootSpec, paths: VmPaths, accel: Accelerator, opt
 
   // Serial console: QEMU writes the log itself, also while nobody is connected to the socket
   // (verified on QEMU 7.2, see docs/qemu.md); the socket is for attach/input.
-  argv.push(
-    '-chardev',
-    `socket,id=con0,path=${qemuOptValue(paths.consoleSocket)},server=on,wait=off,logfile=${qemuOptValue(paths.consoleLog)},logappend=on`,
-    '-serial',
-    'chardev:con0',
-  );
+  // signal=off: a ^C on the task's stdin is the guest's input, not the end of QEMU.
+  const chardev = opts.console === 'stdio'
+    ? 'stdio,id=con0,signal=off'
+    : `socket,id=con0,path=${qemuOptValue(paths.consoleSocket)},server=on,wait=off,logfile=${qemuOptValue(paths.consoleLog)},logappend=on`;
+  argv.push('-chardev', chardev, '-serial', 'chardev:con0');
+  if (opts.paused === true) argv.push('-S');
   argv.push('-qmp', qmpArg(paths.qmpSocket));
   argv.push('-pidfile', paths.pidfile);
   if (opts.confine !== undefined) {

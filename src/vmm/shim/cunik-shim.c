@@ -1,7 +1,7 @@
 /*
  * cunik-shim: the parent of one VM process, so that the VM's exit status is never lost.
  *
- *   cunik-shim [--notify-fd N] [--no-thp] [--nice N] [--confine] [--chdir DIR]
+ *   cunik-shim [--notify-fd N] [--exit-codes HEX] [--no-thp] [--nice N] [--confine] [--chdir DIR]
  *              [--net N HELPER ARG...] EXIT_FILE PROGRAM [ARG...]
  *
  * --chdir DIR runs PROGRAM in DIR: QEMU is given the boot files a guest sees by name (multiboot
@@ -28,6 +28,11 @@
  * shim kills it once QEMU is gone (before the exit file is written, so no helper outlives a
  * stopped VM), and if the helper dies first the VM is killed (a VM without its network would run
  * on unreachable): the shim says so on stderr.
+ *
+ * --exit-codes HEX (cunik-runc) makes the shim's own exit status the guest's exit code as the VM's
+ * family maps it: 321 hex bytes, the code for each exit status 0-255 of PROGRAM, then for each
+ * signal 0-64 that ended it (the table is computed by the family adapter in TypeScript, so the
+ * mapping has one implementation). The exit file still records how PROGRAM itself ended.
  *
  * cunikd spawns it detached (its own session and process group). It forks PROGRAM (QEMU),
  * waits for it and writes how it ended to EXIT_FILE ("exit N" or "signal N"; temp file, fsync,
@@ -121,7 +126,20 @@ static void give_fd3(int fd) {
     _exit(125);
 }
 
+#define EXIT_CODES 321
+static int parse_exit_codes(const char *hex, unsigned char *codes) {
+    if (strlen(hex) != 2 * EXIT_CODES) return -1;
+    for (int i = 0; i < EXIT_CODES; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1) return -1;
+        codes[i] = (unsigned char)v;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    unsigned char exit_codes[EXIT_CODES];
+    int map_exit = 0;
     int notify_fd = -1, no_thp = 0, set_nice = 0, nice_value = 0, do_confine = 0;
     const char *work_dir = NULL;
     char **net_argv = NULL;
@@ -139,6 +157,14 @@ int main(int argc, char **argv) {
         } else if (argc > 2 && strcmp(argv[1], "--nice") == 0) {
             set_nice = 1;
             nice_value = atoi(argv[2]);
+            argv += 2;
+            argc -= 2;
+        } else if (argc > 2 && strcmp(argv[1], "--exit-codes") == 0) {
+            if (parse_exit_codes(argv[2], exit_codes) != 0) {
+                fprintf(stderr, "cunik-shim: --exit-codes takes %d hex bytes\n", EXIT_CODES);
+                return 125;
+            }
+            map_exit = 1;
             argv += 2;
             argc -= 2;
         } else if (argc > 1 && strcmp(argv[1], "--confine") == 0) {
@@ -163,7 +189,7 @@ int main(int argc, char **argv) {
         }
     }
     if (argc < 3) {
-        fprintf(stderr, "usage: cunik-shim [--notify-fd N] [--no-thp] [--nice N] [--confine] [--chdir DIR] [--net N HELPER ARG...] EXIT_FILE PROGRAM [ARG...]\n");
+        fprintf(stderr, "usage: cunik-shim [--notify-fd N] [--exit-codes HEX] [--no-thp] [--nice N] [--confine] [--chdir DIR] [--net N HELPER ARG...] EXIT_FILE PROGRAM [ARG...]\n");
         return 125;
     }
     unlink(argv[1]);
@@ -248,10 +274,11 @@ int main(int argc, char **argv) {
         snprintf(text, sizeof text, "signal %d\n", WTERMSIG(status));
         snprintf(line, sizeof line, "exit %d -1 %d\n", (int)getpid(), WTERMSIG(status));
         write_exit_file(argv[1], text, notify_fd, line);
+        if (map_exit && WTERMSIG(status) <= 64) return exit_codes[256 + WTERMSIG(status)];
         return 128 + WTERMSIG(status);
     }
     snprintf(text, sizeof text, "exit %d\n", WEXITSTATUS(status));
     snprintf(line, sizeof line, "exit %d %d 0\n", (int)getpid(), WEXITSTATUS(status));
     write_exit_file(argv[1], text, notify_fd, line);
-    return WEXITSTATUS(status);
+    return map_exit ? exit_codes[WEXITSTATUS(status)] : WEXITSTATUS(status);
 }

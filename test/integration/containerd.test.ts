@@ -1,0 +1,158 @@
+// cunik-runc under Debian's real containerd and ctr (docs/kubernetes.md): a Cunik image saved with
+// `cunik save` and imported with `ctr image import` runs through containerd's stock runc shim
+// (--runtime io.containerd.runc.v2 --runc-binary cunik-runc), prints the guest's output and ends
+// with the guest's code; a detached task killed and deleted leaves no QEMU, shim or tap; a plain
+// container image is handed to the real runc (shown by the log); the VM joins the network
+// namespace the test made in CNI's place (a veth whose far end is the "pod network").
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { startContainerd, type TestContainerd } from '../helpers/containerd.js';
+import { cli, helloKernel, repo, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
+import { LayoutWriter, tarOf } from '../helpers/foreign-images.js';
+import { linuxGuestMissing } from '../helpers/linux-guest.js';
+
+const RUNC = join(repo, 'bin', 'cunik-runc.js');
+const RUNTIME = ['--runtime', 'io.containerd.runc.v2', '--runc-binary', RUNC];
+const ns = `crn-${process.pid}`;
+const peer = `crp-${process.pid}`;
+const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' });
+
+let dir: string;
+let d: TestDaemon;
+let c: TestContainerd;
+let runcLog: string;
+
+const missing = [
+  ...['containerd', 'ctr', 'runc', 'nsenter', 'tc'].filter((b) => spawnSync('which', [b]).status !== 0).map((b) => `no ${b} (setup.sh installs it)`),
+  ...linuxGuestMissing(),
+].join('; ');
+
+/** Processes whose command line names this test's runc root: cunik-shim and QEMU of its tasks. */
+function vmProcesses(): number[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      return cmd.includes(`${c.runcRoot}/cunik/`) && !/^[^\0]*\(?zombie/.test(cmd);
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+const taps = (): string[] => (JSON.parse(ip('-n', ns, '-j', 'link', 'show')) as { ifname: string }[]).map((l) => l.ifname).filter((n) => n.startsWith('cunik'));
+const logLines = (): { level: string; msg: string }[] => (existsSync(runcLog) ? readFileSync(runcLog, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { level: string; msg: string }) : []);
+
+/** A plain (non-unikernel) image: busybox-static, `echo` as its command. */
+async function plainImage(out: string): Promise<string> {
+  const w = new LayoutWriter(join(dir, 'plain-layout'));
+  const layer = await tarOf([{ name: 'bin/', type: 'directory' }, { name: 'bin/busybox', data: readFileSync('/bin/busybox'), mode: 0o755 }]);
+  const m = w.image({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/busybox', 'echo', 'plain container ran'] } }, [{ tar: layer, gzip: true }]);
+  return w.finish({ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'io.containerd.image.name': 'plain:latest', 'org.opencontainers.image.ref.name': 'latest' }, platform: { architecture: 'amd64', os: 'linux' } }, out);
+}
+
+before(async () => {
+  assert.equal(missing, '', `cannot run here: ${missing}`);
+  dir = mkdtempSync(join(tmpdir(), 'cunik-ctrd-'));
+  runcLog = join(dir, 'cunik-runc.log');
+  d = await startDaemon();
+  const run = (args: string[]) => cli(args, { socket: d.socket });
+  assert.equal((await run(['import', '--family', 'generic', helloKernel, 'hello:latest'])).code, 0);
+  const ctx = join(dir, 'web');
+  execFileSync('mkdir', ['-p', join(ctx, 'www')]);
+  writeFileSync(join(ctx, 'www', 'index.html'), '<h1>served from the pod network</h1>\n');
+  writeFileSync(join(ctx, 'Cunikfile'), ['family: linux', 'app: /bin/busybox', 'files:', '  - { src: www/index.html, dst: /www/index.html }', 'args: [httpd, -f, -v, -p, "80", -h, /www]', 'memory: 128M', ''].join('\n'));
+  const b = await run(['build', '-q', '-t', 'podweb:latest', ctx]);
+  assert.equal(b.code, 0, b.stderr);
+  for (const img of ['hello', 'podweb']) {
+    const s = await run(['save', '-o', join(dir, `${img}.tar`), `${img}:latest`]);
+    assert.equal(s.code, 0, s.stderr);
+  }
+  await d.stop();
+  c = await startContainerd(join(dir, 'containerd'), { CUNIK_RUNC_LOG: runcLog, CUNIK_ACCEL: 'tcg' });
+  for (const tar of ['hello.tar', 'podweb.tar', await plainImage(join(dir, 'plain.tar'))]) {
+    const r = await c.ctr(['image', 'import', tar.startsWith('/') ? tar : join(dir, tar)]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  // CNI's part, played by the test: the pod's namespace with eth0, a veth to the "pod network".
+  ip('netns', 'add', ns);
+  ip('netns', 'add', peer);
+  ip('-n', ns, 'link', 'set', 'lo', 'up');
+  ip('-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'veth0', 'netns', peer);
+  ip('-n', ns, 'addr', 'add', '10.219.3.5/24', 'dev', 'eth0');
+  ip('-n', ns, 'link', 'set', 'eth0', 'up');
+  ip('-n', ns, 'route', 'add', 'default', 'via', '10.219.3.1');
+  ip('-n', peer, 'addr', 'add', '10.219.3.1/24', 'dev', 'veth0');
+  ip('-n', peer, 'link', 'set', 'veth0', 'up');
+});
+
+after(async () => {
+  await c?.stop();
+  await d?.stop().catch(() => undefined);
+  for (const n of [ns, peer]) spawnSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+});
+
+test('ctr run --rm through cunik-runc prints the guest and returns its exit code', { timeout: 180_000 }, async () => {
+  const r = await c.ctr(['run', '--rm', ...RUNTIME, 'hello:latest', 'hello1', 'exit=3']);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stdout, /Hello from the Cunik test kernel\r?\ncmdline: exit=3\r?\nboot: multiboot/);
+  assert.match(r.stdout, /exit: 3/);
+  const zero = await c.ctr(['run', '--rm', ...RUNTIME, 'hello:latest', 'hello0', 'exit=0']);
+  assert.equal(zero.code, 0, zero.stderr);
+  assert.ok(logLines().some((l) => l.level === 'info' && /a generic unikernel, booted as a VM/.test(l.msg)));
+  assert.deepEqual(vmProcesses(), []);
+});
+
+test('ctr run -d, task kill, task delete: created paused, then running; nothing is left', { timeout: 180_000 }, async () => {
+  const r = await c.ctr(['run', '-d', ...RUNTIME, 'hello:latest', 'idle1', 'idle']);
+  assert.equal(r.code, 0, r.stderr);
+  const tasks = await c.ctr(['task', 'ls']);
+  assert.match(tasks.stdout, /idle1 +\d+ +RUNNING/);
+  const procs = vmProcesses();
+  assert.equal(procs.length, 2, 'cunik-shim and QEMU');
+  const ps = await c.ctr(['task', 'ps', 'idle1']);
+  assert.equal(ps.code, 0, ps.stderr);
+  assert.equal(ps.stdout.trim().split('\n').length, 3, ps.stdout); // header, shim, QEMU
+  assert.equal((await c.ctr(['task', 'kill', 'idle1'])).code, 0);
+  await waitFor('the task stopped', async () => /idle1 +\d+ +STOPPED/.test((await c.ctr(['task', 'ls'])).stdout) || undefined, 30_000);
+  const del = await c.ctr(['task', 'delete', 'idle1']);
+  assert.equal(del.code, 0, del.stderr);
+  assert.equal((await c.ctr(['container', 'rm', 'idle1'])).code, 0);
+  assert.deepEqual(vmProcesses(), []);
+  assert.deepEqual(readdirSync(join(c.runcRoot, 'cunik')).filter((n) => n !== 'accel.json'), []);
+});
+
+test('a plain container image is handed to the real runc, and the log says so', { timeout: 180_000 }, async () => {
+  const before = logLines().length;
+  const r = await c.ctr(['run', '--rm', ...RUNTIME, 'plain:latest', 'plain1']);
+  const handed = logLines().slice(before).filter((l) => /is not a unikernel .*handed to \/usr\/sbin\/runc/.test(l.msg));
+  assert.equal(handed.length, 1, JSON.stringify(logLines().slice(before)));
+  // Where runc can run containers here, the container ran; where it cannot, the error is runc's own.
+  if (r.code === 0) assert.match(r.stdout, /plain container ran/);
+  else assert.match(r.stderr, /runc|OCI runtime/, r.stderr);
+  appendFileSync(join(dir, 'plain-result.txt'), `${r.code} ${r.stdout} ${r.stderr}\n`);
+});
+
+test('the VM joins the container\'s network namespace: the pod network reaches the guest; delete leaves no tap', { timeout: 300_000 }, async () => {
+  const r = await c.ctr(['run', '-d', ...RUNTIME, '--with-ns', `network:/var/run/netns/${ns}`, 'podweb:latest', 'web1']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(taps().length, 1);
+  const tc = execFileSync('ip', ['netns', 'exec', ns, 'tc', 'filter', 'show', 'dev', 'eth0', 'ingress'], { encoding: 'utf8' });
+  assert.match(tc, /mirred \(Egress Redirect to device cunik[0-9a-f]{8}\)/);
+  // From the far end of the veth (where the pod network is), the guest answers on the pod's address.
+  const got = await waitFor('the guest serving on 10.219.3.5:80', () => {
+    const g = spawnSync('ip', ['netns', 'exec', peer, 'busybox', 'sh', '-c', '(echo GET / HTTP/1.0; echo) | busybox nc -w 3 10.219.3.5 80'], { encoding: 'utf8' });
+    return g.stdout.includes('served from the pod network') ? g.stdout : undefined;
+  }, 240_000);
+  assert.match(got, /200 OK/);
+  assert.equal((await c.ctr(['task', 'kill', '-s', 'SIGKILL', 'web1'])).code, 0);
+  await waitFor('web1 stopped', async () => /web1 +\d+ +STOPPED/.test((await c.ctr(['task', 'ls'])).stdout) || undefined, 30_000);
+  assert.equal((await c.ctr(['task', 'delete', 'web1'])).code, 0);
+  assert.equal((await c.ctr(['container', 'rm', 'web1'])).code, 0);
+  assert.deepEqual(taps(), []);
+  assert.doesNotMatch(execFileSync('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'show', 'dev', 'eth0'], { encoding: 'utf8' }), /ingress/);
+  assert.deepEqual(vmProcesses(), []);
+});
