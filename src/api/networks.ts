@@ -42,3 +42,16 @@ export type PruneNetworksQuery = Static<typeof PruneNetworksQuery>;
 
 export const PruneNetworksResponse = Type.Object({ deleted: Type.Array(Type.String(), { description: 'Names of the removed networks' }) });
 export type PruneNetworksResponse = Static<typeof PruneNetworksResponse>;
+
+export const ConnectRequest = Type.Object(
+  {
+    instance: Type.String({ minLength: 1, description: 'Instance name or id' }),
+    ip: Type.Optional(Type.String({ description: 'A fixed IPv4 address on the network' })),
+    macAddress: Type.Optional(Type.String({ description: "The new NIC's MAC address (default: derived from its address)" })),
+  },
+  { additionalProperties: false },
+);
+export type ConnectRequest = Static<typeof ConnectRequest>;
+
+export const DisconnectRequest = Type.Object({ instance: Type.String({ minLength: 1, description: 'Instance name or id' }) }, { additionalProperties: false });
+export type DisconnectRequest = Static<typeof DisconnectRequest>;

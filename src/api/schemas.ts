@@ -86,6 +86,19 @@ export const NetworkSettings = Type.Object({
 });
 export type NetworkSettings = Static<typeof NetworkSettings>;
 
+/** One more bridge network of an instance (run --network a --network b): its own NIC and address. */
+export const NetworkEndpoint = Type.Object(
+  {
+    network: NetworkMode,
+    ip: Type.Optional(Type.String({ description: 'A fixed IPv4 address on this network (user-defined networks)' })),
+    macAddress: Type.Optional(Type.String({ description: "The NIC's MAC address (default: derived from its address)" })),
+  },
+  { additionalProperties: false },
+);
+export type NetworkEndpoint = Static<typeof NetworkEndpoint>;
+/** At most this many networks beyond the first (each NIC is a PCI slot or an MMIO device). */
+export const MAX_EXTRA_NETWORKS = 7;
+
 export const CreateInstanceRequest = Type.Object(
   {
     image: Type.String({ minLength: 1, description: 'Image reference or id' }),
@@ -100,6 +113,8 @@ export const CreateInstanceRequest = Type.Object(
     network: Type.Optional(NetworkMode),
     ip: Type.Optional(Type.String({ description: 'A fixed IPv4 address on a user-defined bridge network (run --ip)' })),
     aliases: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 16, description: "More names the instance answers to in its user-defined network's DNS (run --network-alias); several instances may share one" })),
+    macAddress: Type.Optional(Type.String({ description: "The first NIC's MAC address on a bridge network (run --mac-address; default: derived from its address)" })),
+    extraNetworks: Type.Optional(Type.Array(NetworkEndpoint, { maxItems: MAX_EXTRA_NETWORKS, description: 'More bridge networks (run --network a --network b), one NIC each; needs `network` to be a bridge network' })),
     ports: Type.Optional(Type.Array(PortRequest, { maxItems: 64, description: 'Ports to publish (run -p); needs network user' })),
     mounts: Type.Optional(Type.Array(MountRequest, { maxItems: 32, description: "Volumes and host folders to mount (run -v); the image's declared mount points get anonymous volumes" })),
     labels: Type.Optional(Labels),
@@ -164,9 +179,12 @@ export const InstanceDetail = Type.Object(
       network: NetworkMode,
       ip: Type.Optional(Type.String({ description: 'The fixed address asked for (run --ip)' })),
       aliases: Type.Optional(Type.Array(Type.String(), { description: "Its names on its network's DNS beyond its own (run --network-alias)" })),
+      macAddress: Type.Optional(Type.String({ description: 'The MAC address asked for (run --mac-address)' })),
+      extraNetworks: Type.Optional(Type.Array(NetworkEndpoint, { description: 'The networks beyond the first, as asked for (network connect adds to them)' })),
       ports: Type.Array(PortBinding, { description: 'Ports as requested (hostPort 0: any free port)' }),
     }),
     network: Type.Union([NetworkSettings, Type.Null()], { description: 'Set at the first start' }),
+    extraNetworks: Type.Optional(Type.Array(NetworkSettings, { description: "The other networks' NICs of the last start, in config.extraNetworks' order" })),
     mounts: Type.Array(Mount),
     restartCount: Type.Integer({ description: 'Restarts made by the restart policy' }),
     vm: Type.Object({

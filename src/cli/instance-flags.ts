@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { CreateInstanceRequest } from '../api/schemas.js';
-import { parseCpus, parseEnv, parseEnvFileText, parseLabel, parseLabelFileText, parseMemoryMiB, parseNetwork, parsePublish, parseRestartPolicy, parseVolumeSpec, type PublishSpec, type VolumeSpec } from './parse.js';
+import { parseCpus, parseEnv, parseEnvFileText, parseLabel, parseLabelFileText, parseMemoryMiB, parseNetwork, parsePublish, parseRestartPolicy, parseVolumeSpec, type NetworkSpec, type PublishSpec, type VolumeSpec } from './parse.js';
 import { parsePullPolicy, type PullPolicy } from './commands/pull.js';
 
 export function instanceFlags(cmd: Command): Command {
@@ -17,8 +17,9 @@ export function instanceFlags(cmd: Command): Command {
     .option('-l, --label <KEY=VALUE>', 'set a label on the instance (repeatable)', parseLabel, {} as Record<string, string>)
     .option('--label-file <file>', 'read labels from a file of KEY=VALUE lines (repeatable)', (f: string, prev: Record<string, string>) => parseLabelFileText(readText(f), prev), {} as Record<string, string>)
     .option('--restart <policy>', 'restart policy: no, on-failure[:N], always, unless-stopped', parseRestartPolicy)
-    .option('--network <network>', "network: user (user-mode networking), none, bridge (the default bridge network, root daemon) or a network made by `cunik network create` (default: the daemon's, bridge for a root daemon unless -p is given, else user)", parseNetwork)
-    .option('--ip <address>', 'a fixed IPv4 address on a user-defined bridge network')
+    .option('--network <network>', "network: user (user-mode networking), none, bridge (the default bridge network, root daemon) or a network made by `cunik network create` (default: the daemon's, bridge for a root daemon unless -p is given, else user); repeatable (bridge networks, one NIC each); long form name=NAME[,ip=ADDR][,mac-address=MAC]", parseNetwork)
+    .option('--ip <address>', 'a fixed IPv4 address on the (first) user-defined bridge network')
+    .option('--mac-address <mac>', "the (first) bridge network NIC's MAC address (default: derived from its address)")
     .option('--network-alias <name>', "another name the instance answers to in its user-defined network's DNS (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
     .option('-p, --publish <[ip:][hostPort:]guestPort[/udp]>', 'publish a guest port on the host (repeatable; default address 0.0.0.0)', parsePublish, [] as PublishSpec[])
     .option('-v, --volume <NAME|/host/dir:/guest/path[:ro]>', 'mount a named volume (made if missing) or a host folder (repeatable)', parseVolumeSpec, [] as VolumeSpec[])
@@ -47,9 +48,10 @@ export interface CreateFlags {
   label?: Record<string, string>;
   labelFile?: Record<string, string>;
   restart?: { name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; maximumRetryCount: number };
-  network?: string;
+  network?: NetworkSpec[];
   ip?: string;
   networkAlias?: string[];
+  macAddress?: string;
   publish: PublishSpec[];
   volume: VolumeSpec[];
   pull?: PullPolicy;
@@ -68,10 +70,22 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
     ...((flags.envFile ?? []).length + flags.env.length > 0 && { env: [...(flags.envFile ?? []), ...flags.env] }),
     ...(Object.keys(labels).length > 0 && { labels }),
     ...(flags.restart !== undefined && { restartPolicy: flags.restart }),
-    ...(flags.network !== undefined && { network: flags.network }),
-    ...(flags.ip !== undefined && { ip: flags.ip }),
+    ...networkRequest(flags),
     ...(flags.networkAlias !== undefined && { aliases: flags.networkAlias }),
     ...(flags.publish.length > 0 && { ports: flags.publish }),
     ...(flags.volume.length > 0 && { mounts: flags.volume }),
+  };
+}
+
+/** The first --network (with --ip and --mac-address, as Docker applies them), the others as extraNetworks. */
+function networkRequest(flags: CreateFlags): Pick<CreateInstanceRequest, 'network' | 'ip' | 'macAddress' | 'extraNetworks'> {
+  const [first, ...more] = flags.network ?? [];
+  const ip = flags.ip ?? first?.ip;
+  const mac = flags.macAddress ?? first?.macAddress;
+  return {
+    ...(first !== undefined && { network: first.network }),
+    ...(ip !== undefined && { ip }),
+    ...(mac !== undefined && { macAddress: mac }),
+    ...(more.length > 0 && { extraNetworks: more }),
   };
 }

@@ -99,8 +99,31 @@ export function parsePublish(value: string, previous: PublishSpec[] = []): Publi
 
 /** --network: user (the default) or none. */
 /** --network: user, none, bridge (the default bridge network) or the name of a network made by `cunik network create`. */
-export function parseNetwork(value: string): string {
-  if (/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(value)) return value;
+/** One --network: NAME, or Docker's long form name=NAME[,ip=ADDR][,mac-address=MAC]. */
+export interface NetworkSpec {
+  network: string;
+  ip?: string;
+  macAddress?: string;
+}
+
+const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+
+/** --network, repeatable: each one is a NIC of its own (commander's accumulator). */
+export function parseNetwork(value: string, previous: NetworkSpec[] = []): NetworkSpec[] {
+  if (NETWORK_NAME_RE.test(value)) return [...previous, { network: value }];
+  if (value.startsWith('name=')) {
+    const spec: Partial<NetworkSpec> = {};
+    for (const part of value.split(',')) {
+      const eq = part.indexOf('=');
+      const key = part.slice(0, Math.max(eq, 0));
+      const v = part.slice(eq + 1);
+      if (key === 'name' && NETWORK_NAME_RE.test(v)) spec.network = v;
+      else if (key === 'ip' && v !== '') spec.ip = v;
+      else if (key === 'mac-address' && v !== '') spec.macAddress = v;
+      else throw new Error(`invalid network option ${JSON.stringify(part)} (name=NAME[,ip=ADDR][,mac-address=MAC])`);
+    }
+    return [...previous, spec as NetworkSpec];
+  }
   throw new Error(`invalid network: ${JSON.stringify(value)} (user, none, bridge or a network's name)`);
 }
 

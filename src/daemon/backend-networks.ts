@@ -9,7 +9,7 @@ import { DEFAULT_NETWORK, NO_BRIDGE, type NetworkRecord } from '../network/bridg
 import type { NetworksBackend } from './routes/networks.js';
 
 
-export function makeNetworksBackend(networks: BridgeNetworks | undefined, instances: Pick<InstanceService, 'list'>): NetworksBackend {
+export function makeNetworksBackend(networks: BridgeNetworks | undefined, instances: Pick<InstanceService, 'list' | 'connect' | 'disconnect'>): NetworksBackend {
   const nets = (): BridgeNetworks => {
     if (networks === undefined) throw invalid(NO_BRIDGE, 'network');
     return networks;
@@ -45,10 +45,16 @@ export function makeNetworksBackend(networks: BridgeNetworks | undefined, instan
       }
       return { deleted };
     },
+    // By the network's own name (a ref may be an id prefix): what the instance's record holds.
+    connect: async (ref, req) => void (await instances.connect(req.instance, { network: ref === DEFAULT_NETWORK ? ref : nets().get(ref).name, ip: req.ip, macAddress: req.macAddress })),
+    disconnect: async (ref, req) => {
+      const name = ref === DEFAULT_NETWORK ? ref : nets().get(ref).name;
+      await instances.disconnect(req.instance, name);
+    },
   };
 }
 
 /** Names of the instances (any state) whose config names the network. */
 export function networkUsers(instances: Pick<InstanceService, 'list'>, name: string): string[] {
-  return instances.list(true).filter((r) => r.config.network === name).map((r) => r.name).reverse();
+  return instances.list(true).filter((r) => r.config.network === name || (r.config.extraNetworks ?? []).some((e) => e.network === name)).map((r) => r.name).reverse();
 }

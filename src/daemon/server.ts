@@ -41,6 +41,8 @@ const NO_BRIDGE_NETWORKS: NetworksBackend = {
   inspect: async (ref) => { throw new CunikError('NOT_FOUND', `no such network: ${ref}`); },
   remove: async (ref) => { throw new CunikError('NOT_FOUND', `no such network: ${ref}`); },
   prune: async () => ({ deleted: [] }),
+  connect: async (ref) => { throw new CunikError('NOT_FOUND', `no such network: ${ref}`); },
+  disconnect: async (ref) => { throw new CunikError('NOT_FOUND', `no such network: ${ref}`); },
 };
 
 export type Backends = CoreBackends & OpsBackends & { networks?: NetworksBackend; build?: BuildBackend; distribution?: DistributionBackend; /** Only with CUNIK_DEBUG_RESOURCES=1 (routes/debug.ts). */ debug?: DebugBackend };

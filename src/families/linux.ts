@@ -16,7 +16,8 @@
 //   QEMU exits), pci=off on microvm (it has no PCI).
 // - Network: ip=ADDR::GW:NETMASK::eth0:off[:DNS0[:DNS1]], the kernel's own syntax
 //   (Documentation/admin-guide/nfs/nfsroot.rst). Debian's kernel has no CONFIG_IP_PNP, so the
-//   kernel hands ip= to the init as an environment word and the init applies it. First network only.
+//   kernel hands ip= to the init as an environment word and the init applies it. Several networks:
+//   one ip= each, the device named by its MAC (02-43-...), the gateway and DNS of the first only.
 // - Volumes: cunik.blk=/dev/vdX:/PATH[:FS] and cunik.9p=TAG:/PATH, read by the init from
 //   /proc/cmdline (a dotted word is a module parameter, never passed to init: init/main.c).
 // - Env: KEY=VALUE words before "--": the kernel passes unknown KEY=VALUE parameters to init as its
@@ -60,6 +61,8 @@ function tscKhz(image: ImageBootInfo, instance: InstanceBootConfig): number | un
 
 export const linux: FamilyAdapter = {
   name: 'linux',
+  // Every NIC gets its own ip= word (the init configures each): as many as an instance may have.
+  nics: 8,
   bootSpec(image: ImageBootInfo, instance: InstanceBootConfig): BootSpec {
     const kernel = requireFile(image.kernelPath, 'linux', 'a kernel (vmlinux or bzImage)');
     const size = sizing(image, instance);
@@ -76,11 +79,18 @@ export const linux: FamilyAdapter = {
     // runs one app has no use for testing every algorithm the kernel carries at each boot.
     words.push('no_timer_check', 'cryptomgr.notests');
 
-    const net = staticIp(instance);
-    if (net) {
-      const dns = net.dns.slice(0, 2);
-      words.push(`ip=${[net.ip, '', net.gateway ?? '', netmask(net.prefix), '', 'eth0', 'off', ...dns].join(':')}`);
-    }
+    // One NIC: eth0. Several: each named by its MAC (dashes, as ':' separates the fields), which the
+    // init looks up, since the order the kernel names them in is not the order they were given in;
+    // the default route and the resolvers come from the first network only.
+    const nets = (instance.networks ?? []).map((_, i) => staticIp(instance, i));
+    const ipWords = nets.flatMap((net, i) => {
+      if (!net) return [];
+      const mac = instance.networks![i]!.nic.mac;
+      refuse(nets.length > 1 && mac === undefined, 'linux: a guest with several networks needs a MAC address for each NIC', 'networks');
+      const dev = nets.length > 1 ? mac!.replaceAll(':', '-') : 'eth0';
+      return [`ip=${[net.ip, '', i === 0 ? (net.gateway ?? '') : '', netmask(net.prefix), '', dev, 'off', ...(i === 0 ? net.dns.slice(0, 2) : [])].join(':')}`];
+    });
+    words.push(...ipWords);
     const { blocks, shares } = volumesOf(instance);
     for (const v of [...blocks, ...shares]) refuse(/[\s":]/.test(v.target), `the init cannot mount at ${JSON.stringify(v.target)} (blank, quote or colon)`, 'volumes');
     blocks.forEach((v, i) => words.push(`cunik.blk=/dev/vd${String.fromCharCode(97 + i)}:${v.target}${v.fstype ? `:${v.fstype}` : ''}`));
@@ -88,7 +98,7 @@ export const linux: FamilyAdapter = {
 
     // Cunik's init reads the image's env from /.cunik/env itself: only the instance's goes on the line.
     const env = appEnv(image.labels['org.cunik.init'] === 'cunik' ? { ...image, env: [] } : image, instance);
-    refuse(env.length + (net ? 1 : 0) > MAX_INIT_ENVS, `Linux passes at most ${MAX_INIT_ENVS} environment words to init`, 'env');
+    refuse(env.length + ipWords.length > MAX_INIT_ENVS, `Linux passes at most ${MAX_INIT_ENVS} environment words to init`, 'env');
     for (const [key, value] of env) {
       refuse(key.includes('.') || KERNEL_PARAMS.has(key), `env ${key} would be taken by the kernel, not passed to the app`, 'env');
       words.push(kword(`${key}=${value}`, 'env'));

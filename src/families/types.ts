@@ -92,6 +92,8 @@ export interface FamilyAdapter {
   readonly name: string;
   /** false: the guest cannot be given a static IPv4 address (it configures its own, e.g. by DHCP). */
   readonly staticAddress?: false;
+  /** How many NICs the guest is given static settings for (default 1): a second network is refused beyond it. */
+  readonly nics?: number;
   bootSpec(image: ImageBootInfo, instance: InstanceBootConfig): BootSpec;
   /** Map how QEMU ended to the unikernel's exit code. */
   exitCode(exit: VmExit): number;

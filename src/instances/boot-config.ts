@@ -1,11 +1,11 @@
 // What a family adapter gets for an instance (InstanceBootConfig), built from the record's config,
 // the network of this start and host facts. Pure, unit-tested.
-import type { NetworkMode, NetworkSettings, PortBinding, PortRequest } from '../api/schemas.js';
+import { MAX_EXTRA_NETWORKS, type NetworkEndpoint, type NetworkMode, type NetworkSettings, type PortBinding, type PortRequest } from '../api/schemas.js';
 import { cpusOverHost } from '../api/limits.js';
 import { invalid } from '../errors.js';
 import type { ImageBootInfo, InstanceBootConfig, InstanceNetwork } from '../families/types.js';
-import type { Attachment } from '../network/bridge/networks.js';
-import { DEFAULT_NETWORK, isBridgeMode, PENDING_TAP } from '../network/bridge/spec.js';
+import type { Attachment, Endpoint } from '../network/bridge/networks.js';
+import { checkMac, DEFAULT_NETWORK, isBridgeMode, PENDING_TAP } from '../network/bridge/spec.js';
 import { isDnsName, normalizeName } from '../network/dns/zone.js';
 import { normalizePorts } from '../network/ports.js';
 import { USER_NET, userNetwork } from '../network/user.js';
@@ -31,6 +31,10 @@ export interface CreateOptions {
   ip?: string | undefined;
   /** More names on a user-defined network's DNS (run --network-alias). */
   aliases?: string[] | undefined;
+  /** The first bridge NIC's MAC (run --mac-address). */
+  macAddress?: string | undefined;
+  /** More bridge networks, one NIC each (run --network a --network b). */
+  extraNetworks?: NetworkEndpoint[] | undefined;
   ports?: PortRequest[] | undefined;
   /** Named volumes, bound host folders (run -v); the image's declared mount points get anonymous volumes. */
   mounts?: MountRequest[] | undefined;
@@ -51,9 +55,13 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
     network: opts.network ?? 'user',
     ...(opts.ip !== undefined && { ip: opts.ip }),
     ...((opts.aliases?.length ?? 0) > 0 && { aliases: networkAliases(opts.aliases!, opts.network ?? 'user') }),
+    ...(opts.macAddress !== undefined && { macAddress: checkMac(opts.macAddress) }),
+    ...((opts.extraNetworks?.length ?? 0) > 0 && { extraNetworks: opts.extraNetworks!.map((e) => ({ ...e, ...(e.macAddress !== undefined && { macAddress: checkMac(e.macAddress) }) })) }),
     ports: normalizePorts(opts.ports ?? []),
     ...(opts.labels !== undefined && Object.keys(opts.labels).length > 0 && { labels: { ...opts.labels } }),
   };
+  if (config.macAddress !== undefined && !isBridgeMode(config.network)) throw invalid(`conflicting options: --mac-address needs a bridge network (not --network ${config.network})`, 'macAddress');
+  checkEndpoints(config);
   if (config.ip !== undefined && !isBridgeMode(config.network)) throw invalid(`conflicting options: --ip needs a bridge network (not --network ${config.network})`, 'ip');
   if (isBridgeMode(config.network) && config.ports.length > 0) throw invalid(`published ports on bridge networks are not supported yet: use --network user to publish ports`, 'ports');
   if (config.autoRemove && config.restartPolicy.name !== 'no') throw invalid('conflicting options: --restart and --rm', 'restartPolicy');
@@ -81,6 +89,32 @@ export interface HostFacts {
   tscKhz?: number | undefined;
 }
 
+/** The bridge networks of an instance, one NIC each, the first (config.network) first; none for user/none. */
+export function endpointsOf(config: InstanceRecord['config']): Endpoint[] {
+  const mode = config.network ?? 'none';
+  if (!isBridgeMode(mode)) return [];
+  return [{ network: mode, ip: config.ip, macAddress: config.macAddress }, ...(config.extraNetworks ?? [])];
+}
+
+/** Several networks: all bridge networks, none twice, no MAC twice (create and network connect). */
+export function checkEndpoints(config: InstanceRecord['config']): void {
+  const extra = config.extraNetworks ?? [];
+  if (extra.length === 0) return;
+  if (!isBridgeMode(config.network ?? 'none')) throw invalid(`--network ${config.network ?? 'none'} cannot be combined with other networks (only bridge networks can be several)`, 'network');
+  if (extra.length > MAX_EXTRA_NETWORKS) throw invalid(`an instance has at most ${MAX_EXTRA_NETWORKS + 1} networks`, 'extraNetworks');
+  const seen = new Set<string>();
+  const macs = new Set<string>();
+  for (const e of endpointsOf(config)) {
+    if (!isBridgeMode(e.network)) throw invalid(`--network ${e.network} cannot be combined with other networks (only bridge networks can be several)`, 'network');
+    if (seen.has(e.network)) throw invalid(`network ${e.network} is given twice`, 'network');
+    seen.add(e.network);
+    if (e.macAddress !== undefined) {
+      if (macs.has(e.macAddress)) throw invalid(`--mac-address ${e.macAddress} is given for two networks`, 'macAddress');
+      macs.add(e.macAddress);
+    }
+  }
+}
+
 /** A bridge network's part of one start: its tap, address, MAC, gateway and DNS. */
 export type BridgeAttachment = Attachment;
 
@@ -93,10 +127,19 @@ export function networkSettings(config: InstanceRecord['config'], ports: PortBin
   const mode = config.network ?? 'none';
   if (mode === 'none') return { mode: 'none', ipAddress: null, prefixLen: null, gateway: null, dns: [], ports: [] };
   if (isBridgeMode(mode)) {
-    if (bridge === undefined) return { mode, ipAddress: config.ip ?? null, prefixLen: null, gateway: null, dns: [], ports: [] };
+    if (bridge === undefined) return { mode, ipAddress: config.ip ?? null, prefixLen: null, gateway: null, dns: [], ports: [], ...(config.macAddress !== undefined && { macAddress: config.macAddress }) };
     return { mode, ipAddress: bridge.ip, prefixLen: bridge.prefix, gateway: bridge.gateway, dns: [...bridge.dns], ports: [], tap: bridge.tap, macAddress: bridge.mac };
   }
   return { mode: 'user', ipAddress: USER_NET.ip, prefixLen: USER_NET.prefix, gateway: USER_NET.gateway, dns: [...USER_NET.dns], ports };
+}
+
+/** The extra networks' settings for one start (`bridges`: their attachments; before a start none: pending). */
+export function extraNetworkSettings(config: InstanceRecord['config'], bridges?: BridgeAttachment[]): NetworkSettings[] {
+  return (config.extraNetworks ?? []).map((e, i) => {
+    const b = bridges?.[i];
+    if (b === undefined) return { mode: e.network, ipAddress: e.ip ?? null, prefixLen: null, gateway: null, dns: [], ports: [], ...(e.macAddress !== undefined && { macAddress: e.macAddress }) };
+    return { mode: e.network, ipAddress: b.ip, prefixLen: b.prefix, gateway: b.gateway, dns: [...b.dns], ports: [], tap: b.tap, macAddress: b.mac };
+  });
 }
 
 /** A bridge network's NIC: the run's tap, and the guest's static settings (there is no DHCP server on the bridge). */
@@ -110,7 +153,7 @@ function bridgeNetwork(network: NetworkSettings): InstanceNetwork {
 }
 
 /** Also checked at each start: a record made on a bigger host (or before the rule) is refused, not booted. */
-export function bootConfig(config: InstanceRecord['config'], network: NetworkSettings, host: HostFacts = {}): InstanceBootConfig {
+export function bootConfig(config: InstanceRecord['config'], network: NetworkSettings, host: HostFacts = {}, extra: NetworkSettings[] = extraNetworkSettings(config)): InstanceBootConfig {
   const over = host.cpus === undefined ? undefined : cpusOverHost(config.cpus, host.cpus, config.cpuOvercommit === true);
   if (over !== undefined) throw invalid(`cpus: ${config.cpus} is ${over}`, 'cpus');
   return {
@@ -119,7 +162,7 @@ export function bootConfig(config: InstanceRecord['config'], network: NetworkSet
     memoryMiB: config.memoryMiB,
     cpus: config.cpus,
     ...(network.mode === 'user' && { networks: [userNetwork(network.ports)] }),
-    ...(isBridgeMode(network.mode) && { networks: [bridgeNetwork(network)] }),
+    ...(isBridgeMode(network.mode) && { networks: [bridgeNetwork(network), ...extra.map(bridgeNetwork)] }),
     ...((config.mounts?.length ?? 0) > 0 && { volumes: instanceVolumes(config.mounts!) }),
     ...(host.tscKhz !== undefined && { tscKhz: host.tscKhz }),
   };

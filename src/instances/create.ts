@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { conflict, invalid } from '../errors.js';
 import { DEFAULT_NETWORK, isBridgeMode, NO_BRIDGE } from '../network/bridge/spec.js';
 import { bootConfig, instanceConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
+import { checkNetworks } from './connect.js';
 import { createVolumes, instanceMounts, removeVolumes, type VolumeUse } from './mounts.js';
 import { generateName } from './names.js';
 import type { InstanceRecord } from './record.js';
@@ -54,12 +55,7 @@ export async function createInstance(ctx: CreateContext, opts: CreateOptions, wi
   if (config.ports.length > 0 && !(spec.nics ?? []).some((n) => n.backend.type === 'passt')) {
     throw invalid(`the ${boot.family} family attaches no network device for this image: ports cannot be published`, 'ports');
   }
-  if (isBridgeMode(config.network)) {
-    if (deps.networks === undefined) throw invalid(NO_BRIDGE, 'network');
-    deps.networks.check(config.network, config.ip);
-    if (!(spec.nics ?? []).some((n) => n.backend.type === 'tap')) throw invalid(`the ${boot.family} family attaches no network device for this image: it cannot join network ${config.network}`, 'network');
-    if (adapter.staticAddress === false) throw invalid(`the ${boot.family} family configures its own addresses and cannot take the static one of network ${config.network} (bridge networks have no DHCP server yet): use --network user`, 'network');
-  }
+  checkNetworks(deps.networks, adapter, boot.family, spec, config);
   // Re-check after the awaits: the name is reserved synchronously from here on.
   if (opts.name !== undefined && names.has(opts.name)) throw conflict(`the name "${opts.name}" is already in use`);
   const name = opts.name ?? generateName((n) => names.has(n));

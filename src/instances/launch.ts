@@ -7,7 +7,7 @@ import { isBridgeMode, NO_BRIDGE } from '../network/bridge/spec.js';
 import { passtBindFailure } from '../network/passt.js';
 import { bindablePorts } from '../network/probe.js';
 import type { VmHandle } from '../vmm/types.js';
-import { bootConfig, networkSettings, type BridgeAttachment, type HostFacts } from './boot-config.js';
+import { bootConfig, endpointsOf, extraNetworkSettings, networkSettings, type BridgeAttachment, type HostFacts } from './boot-config.js';
 import { logicalOffset } from './console-exit.js';
 import type { InstanceRecord } from './record.js';
 import type { InstanceServiceDeps } from './service-deps.js';
@@ -24,7 +24,7 @@ export interface LaunchContext {
 }
 
 /** What a start changes in a record: put back as it was when the start fails. */
-const START_FIELDS = ['state', 'pid', 'supervisorPid', 'consoleStart', 'startedAt', 'finishedAt', 'exitCode', 'exitCodeKnown', 'exitNote', 'exitSource', 'network', 'vm'] as const;
+const START_FIELDS = ['state', 'pid', 'supervisorPid', 'consoleStart', 'startedAt', 'finishedAt', 'exitCode', 'exitCodeKnown', 'exitNote', 'exitSource', 'network', 'extraNetworks', 'vm'] as const;
 
 export async function launchInstance(ctx: LaunchContext, record: InstanceRecord): Promise<InstanceRecord> {
   const { deps } = ctx;
@@ -63,13 +63,14 @@ async function boot(ctx: LaunchContext, record: InstanceRecord, spawned: (h: VmH
   const user = (record.config.network ?? 'none') === 'user';
   const ports = user ? await (deps.bindPorts ?? bindablePorts)(record.config.ports ?? []) : [];
   const mode = record.config.network ?? 'none';
-  let bridge: BridgeAttachment | undefined;
+  let bridges: BridgeAttachment[] = [];
   if (isBridgeMode(mode)) {
     if (deps.networks === undefined) throw invalid(NO_BRIDGE, 'network');
-    bridge = await deps.networks.attach(record.id, mode, record.config.ip);
+    bridges = await deps.networks.attachAll(record.id, endpointsOf(record.config));
   }
-  const network = networkSettings(record.config, ports, bridge);
-  const spec = deps.family(record.family).bootSpec(record.boot, bootConfig(record.config, network, ctx.host()));
+  const network = networkSettings(record.config, ports, bridges[0]);
+  const extraNetworks = extraNetworkSettings(record.config, bridges.slice(1));
+  const spec = deps.family(record.family).bootSpec(record.boot, bootConfig(record.config, network, ctx.host(), extraNetworks));
   const paths = deps.store.paths(record.id);
   await deps.driver.prepareDisks(spec, paths);
   // QEMU reaches 9p shares after it has switched to the VM user: their folders must be that user's.
@@ -91,6 +92,7 @@ async function boot(ctx: LaunchContext, record: InstanceRecord, spawned: (h: VmH
     exitSource: null,
     error: null,
     network,
+    extraNetworks,
     vm: { driver: deps.driver.name, machine: spec.machine, accelerator: accel, argv: deps.driver.argv(spec, paths, accel) },
   } satisfies Partial<InstanceRecord>);
   ctx.started(record, handle, consoleAt);

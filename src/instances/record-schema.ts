@@ -4,7 +4,7 @@
 // may add are allowed; fields older records lack are optional, as in record.ts.
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { ExitSource, InstanceState, NetworkMode, NetworkSettings, PortBinding } from '../api/schemas.js';
+import { ExitSource, InstanceState, NetworkEndpoint, NetworkMode, NetworkSettings, PortBinding } from '../api/schemas.js';
 import { NAME_PATTERN } from '../api/rules.js';
 import type { InstanceRecord } from './record.js';
 
@@ -67,11 +67,14 @@ export const StoredInstanceRecord = Type.Object({
     network: Type.Optional(NetworkMode),
     ip: Type.Optional(Type.String()),
     aliases: Type.Optional(Type.Array(Type.String())),
+    macAddress: Type.Optional(Type.String()),
+    extraNetworks: Type.Optional(Type.Array(NetworkEndpoint)),
     ports: Type.Optional(Type.Array(PortBinding)),
     mounts: Type.Optional(Type.Array(StoredMount)),
     labels: Type.Optional(Type.Record(Type.String(), Type.String())),
   }),
   network: Type.Optional(Nullable(NetworkSettings)),
+  extraNetworks: Type.Optional(Type.Array(NetworkSettings)),
   restartCount: Type.Optional(Type.Integer({ minimum: 0 })),
   manuallyStopped: Type.Optional(Type.Boolean()),
   boot: StoredBoot,

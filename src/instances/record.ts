@@ -1,5 +1,5 @@
 // The persisted shape of an instance, and the Docker-style status line derived from it.
-import type { InstanceState, NetworkMode, NetworkSettings, PortBinding } from '../api/schemas.js';
+import type { InstanceState, NetworkEndpoint, NetworkMode, NetworkSettings, PortBinding } from '../api/schemas.js';
 import type { ExitSource, ImageBootInfo } from '../families/types.js';
 import type { MountRecord } from '../volumes/mounts.js';
 import type { RestartPolicy } from './restart.js';
@@ -48,6 +48,10 @@ export interface InstanceRecord {
     ip?: string;
     /** More DNS names on its (user-defined) network (run --network-alias). */
     aliases?: string[];
+    /** The first NIC's MAC on a bridge network (run --mac-address); absent: derived from its address. */
+    macAddress?: string;
+    /** Bridge networks beyond the first, one NIC each (run --network a --network b, network connect). */
+    extraNetworks?: NetworkEndpoint[];
     /** Published ports as requested (hostPort 0: any free port, chosen at each start). */
     ports?: PortBinding[];
     /** Volumes and bound folders (absent in records made before volumes: none). */
@@ -57,6 +61,8 @@ export interface InstanceRecord {
   };
   /** The network of the last start (host ports as bound). */
   network?: NetworkSettings | null;
+  /** The NICs of config.extraNetworks at the last start, in that order. */
+  extraNetworks?: NetworkSettings[];
   /** Restarts made by the restart policy. */
   restartCount?: number;
   /** Stopped by the user: restart policies leave it alone (unless-stopped even across daemon restarts). */

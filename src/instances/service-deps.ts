@@ -4,6 +4,7 @@ import type { PortBinding } from '../api/schemas.js';
 import type { FamilyAdapter, ImageBootInfo } from '../families/types.js';
 import type { BootArtifacts } from '../images/types.js';
 import type { AccelChoice, VmmDriver } from '../vmm/types.js';
+import type { Endpoint } from '../network/bridge/networks.js';
 import type { BridgeAttachment, HostFacts } from './boot-config.js';
 import type { VolumeAccess } from './mounts.js';
 import type { InstanceStore } from './store.js';
@@ -40,8 +41,8 @@ export interface InstanceServiceDeps {
 export interface NetworkAttacher {
   /** Refuse an unknown network or a --ip that cannot be on it (one line). */
   check(name: string, ip?: string): void;
-  /** An address and a tap for the instance's next run. */
-  attach(instanceId: string, network: string, ip?: string): Promise<BridgeAttachment>;
+  /** An address and a tap on each network for the instance's next run, in this order (all or none). */
+  attachAll(instanceId: string, endpoints: Endpoint[]): Promise<BridgeAttachment[]>;
   /** The run is over (or never began): its tap and address go. */
   detach(instanceId: string): Promise<void>;
 }

@@ -14,6 +14,8 @@ import type { ExitStatus } from '../families/types.js';
 import type { BootSpec, VmHandle, VmPaths } from '../vmm/types.js';
 import { bootConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
 import { checkSetAside } from './check.js';
+import { connectInstance, disconnectInstance } from './connect.js';
+import type { Endpoint } from '../network/bridge/networks.js';
 import { launchInstance } from './launch.js';
 import { createInstance } from './create.js';
 import { ExitWaiters } from './exit-waiters.js';
@@ -266,6 +268,18 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
       }
       await this.drop(record, volumes);
     });
+  }
+
+  /** network connect: one more bridge network at the next start (connect.ts). */
+  connect(ref: string, endpoint: Endpoint): Promise<InstanceRecord> {
+    const record = this.get(ref);
+    return this.serialize(record.id, () => connectInstance({ deps: this.deps, host: () => this.host() }, record, endpoint));
+  }
+
+  /** network disconnect: no NIC on that network from the next start. */
+  disconnect(ref: string, network: string): Promise<InstanceRecord> {
+    const record = this.get(ref);
+    return this.serialize(record.id, () => disconnectInstance({ deps: this.deps, host: () => this.host() }, record, network));
   }
 
   pause(ref: string): Promise<InstanceRecord> {

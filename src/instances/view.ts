@@ -60,6 +60,7 @@ export function toDetail(r: InstanceRecord, paths: { dir: string; consoleLog: st
     exitSource: r.exitSource ?? (r.exitCode === null ? null : r.exitCodeKnown === false ? 'unknown' : 'guest'),
     error: r.error ?? null,
     pid: r.pid,
+    ...(r.extraNetworks !== undefined && r.extraNetworks.length > 0 && { extraNetworks: r.extraNetworks }),
     config: { ...r.config, restartPolicy: r.config.restartPolicy ?? NO_RESTART, network: r.config.network ?? 'none', ports: r.config.ports ?? [] },
     network: r.network ?? null,
     mounts: (r.config.mounts ?? []).map(mountView),

@@ -3,11 +3,11 @@
 // Instances are only created here, never started: "in use" is a record naming the network.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { cli, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { cli, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
 import { linuxGuestMissing } from '../helpers/linux-guest.js';
 
 const missing = linuxGuestMissing().join('; ');
@@ -101,4 +101,100 @@ test('network ls --filter and -q, prune (with -f, the prompt, --filter), create 
   assert.equal((await run(['rm', 'holder'])).code, 0);
   assert.equal((await run(['network', 'prune', '-f'])).stdout, 'Deleted Networks:\nbeta\n\n');
   assert.deepEqual([await names(), bridges()], [[], []]);
+});
+
+const links = (): string[] => (JSON.parse(ip('-n', ns, '-j', 'link', 'show')) as { ifname: string }[]).map((l) => l.ifname);
+const taps = (): string[] => links().filter((l) => l.startsWith('cunikt')).sort();
+function allocations(): string[] {
+  const dir = join(d.root, 'networks', 'ipam');
+  return existsSync(dir) ? readdirSync(dir).flatMap((net) => readdirSync(join(dir, net))).sort() : [];
+}
+// No double quotes: the kernel's command line cannot carry a quoted blank (families/linux-cmdline.ts).
+const PINGS = [
+  'for i in $(seq 90); do ping -c 1 -W 1 10.217.1.20 >/dev/null && ping -c 1 -W 1 10.217.2.30 >/dev/null && break; sleep 1; done',
+  'ping -c 1 -W 1 10.217.1.20 >/dev/null; echo n1: $?',
+  'ping -c 1 -W 1 10.217.2.30 >/dev/null; echo n2: $?',
+  'cat /sys/class/net/eth*/address',
+  'echo A-DONE',
+  'exec sleep 600',
+].join('; ');
+
+test('several networks per instance (one NIC each, --mac-address), connect/disconnect, bad input', { timeout: 600_000 }, async () => {
+  for (const [name, subnet] of [['n1', '10.217.1.0/24'], ['n2', '10.217.2.0/24'], ['n3', '10.217.3.0/24']]) assert.equal((await run(['network', 'create', '--subnet', subnet!, name!])).code, 0);
+  for (const [name, net, addr] of [['b', 'n1', '10.217.1.20'], ['c', 'n2', '10.217.2.30']]) {
+    const r = await run(['run', '-d', '--name', name!, '--network', net!, '--ip', addr!, 'netmgmt']);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const a = await run(['run', '-d', '--name', 'a', '--network', 'n1', '--mac-address', '02:00:00:00:01:0A', '--network', 'name=n2,ip=10.217.2.10', 'netmgmt', 'sh', '-c', PINGS]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(taps().length, 4, 'a tap per NIC');
+  assert.deepEqual(allocations(), ['10.217.1.2', '10.217.1.20', '10.217.2.10', '10.217.2.30']);
+  type Inspected = { config: { network: string; macAddress?: string; extraNetworks?: { network: string; ip?: string }[] }; network: { mode: string; ipAddress: string; macAddress: string; tap: string }; extraNetworks?: { mode: string; ipAddress: string; macAddress: string; tap: string }[] };
+  const inspect = async (name: string): Promise<Inspected> => (JSON.parse((await run(['inspect', name])).stdout) as Inspected[])[0]!;
+  const ia = await inspect('a');
+  assert.deepEqual([ia.network.mode, ia.network.ipAddress, ia.network.macAddress], ['n1', '10.217.1.2', '02:00:00:00:01:0a']);
+  assert.deepEqual(ia.extraNetworks?.map((n) => [n.mode, n.ipAddress, n.macAddress]), [['n2', '10.217.2.10', '02:43:0a:d9:02:0a']]);
+  assert.notEqual(ia.network.tap, ia.extraNetworks![0]!.tap);
+  const members = (JSON.parse((await run(['network', 'inspect', 'n2'])).stdout) as [{ instances: { name: string; ipAddress: string }[] }])[0].instances;
+  assert.deepEqual(members.map((m) => `${m.name}=${m.ipAddress}`).sort(), ['a=10.217.2.10', 'c=10.217.2.30']);
+
+  const log = await waitFor('a\'s pings', async () => {
+    const out = (await run(['logs', 'a'])).stdout;
+    return out.includes('A-DONE') ? out : undefined;
+  }, 300_000);
+  assert.match(log, /^n1: 0\r?$/m, log);
+  assert.match(log, /^n2: 0\r?$/m, log);
+  assert.match(log, /^02:00:00:00:01:0a\r?$/m, log);
+  assert.match(log, /^02:43:0a:d9:02:0a\r?$/m, log);
+
+  // Bad input: one line, exit 125, nothing changed.
+  const bad: [string[], RegExp][] = [
+    [['network', 'connect', 'n3', 'a'], /^cunik: cannot connect running instance a to network n3: a linux guest cannot take a new network device while it runs; stop it first \(the change applies at its next start\)\n$/],
+    [['network', 'disconnect', 'n2', 'a'], /^cunik: cannot disconnect running instance a from network n2: a linux guest cannot lose a network device while it runs/],
+    [['network', 'connect', 'nosuch', 'a'], /^cunik: no such network: nosuch\n$/],
+    [['network', 'disconnect', 'nosuch', 'a'], /^cunik: no such network: nosuch\n$/],
+    [['network', 'disconnect', 'n3', 'a'], /^cunik: instance a is not connected to network n3\n$/],
+    [['network', 'connect', 'n1', 'a'], /^cunik: instance a is already connected to network n1\n$/],
+    [['network', 'connect', 'n1', 'nobody'], /^cunik: no such instance: nobody\n$/],
+    [['network', 'rm', 'n2'], /^cunik: network n2 is in use by instances (a, c|c, a)\n$/],
+    [['run', '-d', '--network', 'n1', '--network', 'n1', 'netmgmt'], /^cunik: network n1 is given twice\n$/],
+    [['run', '-d', '--network', 'user', '--network', 'n1', 'netmgmt'], /^cunik: --network user cannot be combined with other networks \(only bridge networks can be several\)\n$/],
+    [['run', '-d', '--network', 'n1', '--network', 'name=n2,ip=10.217.1.9', 'netmgmt'], /^cunik: --ip 10\.217\.1\.9 is not a host address of network n2 \(10\.217\.2\.0\/24\)\n$/],
+    [['run', '-d', '--network', 'n1', '--mac-address', '01:00:5e:00:00:01', 'netmgmt'], /^cunik: --mac-address 01:00:5e:00:00:01 is not a unicast address/],
+    [['run', '-d', '--network', 'n1', '--mac-address', 'nope', 'netmgmt'], /^cunik: --mac-address: "nope" is not a MAC address/],
+    [['run', '-d', '--mac-address', '02:00:00:00:00:01', 'netmgmt'], /^cunik: conflicting options: --mac-address needs a bridge network \(not --network user\)\n$/],
+  ];
+  const state = async (): Promise<string> => {
+    const i = await inspect('a');
+    return JSON.stringify([i.config, i.network, i.extraNetworks]);
+  };
+  const before = await state();
+  for (const [args, why] of bad) {
+    const r = await run(args);
+    assert.equal(r.code, 125, args.join(' '));
+    assert.match(r.stderr, why, args.join(' '));
+  }
+  assert.equal(await state(), before, 'a unchanged');
+  assert.equal((await run(['ps', '-a', '-q'])).stdout.trim().split('\n').length, 3, 'no instance made by bad input');
+  assert.equal(taps().length, 4);
+
+  // Stopped: disconnect the first network (the second becomes the first), connect another with a fixed
+  // address; the next start has exactly those NICs.
+  assert.equal((await run(['stop', '-t', '0', 'a'])).code, 0);
+  await waitFor('a\'s taps and addresses gone', () => (taps().length === 2 && allocations().length === 2) || undefined, 20_000);
+  assert.equal((await run(['network', 'disconnect', 'n1', 'a'])).code, 0);
+  const conn = await run(['network', 'connect', '--ip', '10.217.3.7', 'n3', 'a']);
+  assert.equal(conn.code, 0, conn.stderr);
+  const ib = await inspect('a');
+  assert.deepEqual([ib.config.network, ib.config.macAddress, ib.config.extraNetworks], ['n2', undefined, [{ network: 'n3', ip: '10.217.3.7' }]]);
+  assert.equal((await run(['start', 'a'])).code, 0);
+  const ic = await inspect('a');
+  assert.deepEqual([ic.network.mode, ic.network.ipAddress, ic.extraNetworks?.map((n) => [n.mode, n.ipAddress])], ['n2', '10.217.2.10', [['n3', '10.217.3.7']]]);
+  assert.deepEqual(allocations(), ['10.217.1.20', '10.217.2.10', '10.217.2.30', '10.217.3.7']);
+  assert.equal(taps().length, 4);
+
+  assert.equal((await run(['rm', '-f', 'a', 'b', 'c'])).code, 0);
+  // The taps go first, then the addresses (BridgeNetworks.release).
+  await waitFor('every tap and address gone', () => (taps().length === 0 && allocations().length === 0) || undefined, 20_000);
+  assert.equal((await run(['network', 'rm', 'n1', 'n2', 'n3'])).code, 0);
 });

@@ -112,6 +112,25 @@ runCases(linux, [
   { name: 'refuses a mount point with a blank', image: img, instance: { volumes: [{ kind: 'share', source: '/s', target: '/a b', readonly: true }] }, throws: /cannot mount/ },
   { name: 'refuses a relative mount point', image: img, instance: { volumes: [{ kind: 'share', source: '/s', target: 'data', readonly: true }] }, throws: /absolute/ },
   { name: 'refuses a bad address', image: img, instance: { networks: [userNet({ ip: '10.0.2.300', prefix: 24 })] }, throws: /not an IPv4/ },
+  {
+    name: 'several bridge networks: one ip= each, the device named by its MAC, gateway and DNS of the first only',
+    image: { ...img, env: [] },
+    instance: {
+      tscKhz: 2000000,
+      args: ['/app'],
+      networks: [
+        { nic: { backend: { type: 'tap', ifname: 'cunikt012345678' }, mac: '02:00:00:00:01:0a' }, ip: '10.217.1.2', prefix: 24, gateway: '10.217.1.1', dns: ['10.217.1.1'] },
+        { nic: { backend: { type: 'tap', ifname: 'cunikt01234567g' }, mac: '02:43:0a:d9:02:0a' }, ip: '10.217.2.10', prefix: 16, gateway: '10.217.0.1', dns: ['10.217.0.1'] },
+      ],
+    },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests ip=10.217.1.2::10.217.1.1:255.255.255.0::02-00-00-00-01-0a:off:10.217.1.1 ip=10.217.2.10:::255.255.0.0::02-43-0a-d9-02-0a:off -- /app' },
+  },
+  {
+    name: 'several networks need a MAC for each NIC (the init finds the device by it)',
+    image: img,
+    instance: { networks: [userNet({ ip: '10.0.2.15', prefix: 24 }), { nic: { backend: { type: 'tap', ifname: 't1' } }, ip: '10.1.0.2', prefix: 24 }] },
+    throws: /^linux: a guest with several networks needs a MAC address for each NIC$/,
+  },
 ], test);
 
 test('linux command line: words as the kernel reads them back (kernel/params.c next_arg)', () => {

@@ -12,7 +12,7 @@ import { Ipam } from '../../src/network/bridge/ipam.js';
 import type { BridgeHost } from '../../src/network/bridge/host.js';
 import { BridgeNetworks, macFor, tapName } from '../../src/network/bridge/networks.js';
 import { replaceScript, rulesetText } from '../../src/network/bridge/nft.js';
-import { checkStaticIp, chooseSubnet, networkSpec, type NetworkRecord } from '../../src/network/bridge/spec.js';
+import { checkMac, checkStaticIp, chooseSubnet, networkSpec, type NetworkRecord } from '../../src/network/bridge/spec.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cunik-ipam-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -107,6 +107,14 @@ test('the nftables table: isolation, egress with masquerade, --internal without 
 test('taps are named after the instance, within IFNAMSIZ; MACs come from the address', () => {
   assert.equal(tapName('0123456789abcdef'.repeat(4)), 'cunikt012345678');
   assert.equal(tapName('0123456789abcdef'.repeat(4)).length, 15);
+  // A second NIC's tap: 8 digits and a letter that is never a hex digit, so never another's first tap.
+  assert.equal(tapName('0123456789abcdef'.repeat(4), 1), 'cunikt01234567g');
+  assert.equal(tapName('0123456789abcdef'.repeat(4), 7), 'cunikt01234567m');
+  assert.ok(!/[0-9a-f]$/.test(tapName('f'.repeat(64), 1)));
+  assert.equal(checkMac('02:AB:00:00:00:01'), '02:ab:00:00:00:01');
+  assert.throws(() => checkMac('03:00:00:00:00:01'), /--mac-address 03:00:00:00:00:01 is not a unicast address/);
+  assert.throws(() => checkMac('02:00:00:00:00'), /is not a MAC address/);
+  assert.throws(() => checkMac('00:00:00:00:00:00'), /not a unicast address/);
   assert.equal(macFor('10.213.0.2'), '02:43:0a:d5:00:02');
   assert.equal(macFor('192.0.2.255'), '02:43:c0:00:02:ff');
 });
@@ -240,6 +248,49 @@ test('a network service (the DNS responder) is up with its bridge and down befor
     calls.length = 0;
     await restarted.remove('app', () => []);
     assert.deepEqual(calls, ['down app', `delete ${app.bridge}`, 'nft delete']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('several networks: a tap each, all or nothing, every tap and address back at the exit', async () => {
+  const calls: string[] = [];
+  let failTap: string | undefined;
+  const host: BridgeHost = {
+    routes: async () => [],
+    ensureBridge: async () => undefined,
+    addTap: async (name, bridge) => {
+      if (name === failTap) throw new Error('no room');
+      calls.push(`tap ${name} ${bridge}`);
+    },
+    deleteLink: async (name) => void calls.push(`delete ${name}`),
+    links: async () => [],
+    applyNft: async () => undefined,
+    deleteTable: async () => undefined,
+    enableForwarding: async () => false,
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'cunik-bridge-multi-'));
+  try {
+    const nets = new BridgeNetworks({ dir, host });
+    const one = await nets.create({ name: 'one', subnet: '10.213.7.0/24' });
+    const two = await nets.create({ name: 'two', subnet: '10.213.8.0/24' });
+    const id = 'ab'.repeat(32);
+    calls.length = 0;
+    const got = await nets.attachAll(id, [{ network: 'one' }, { network: 'two', ip: '10.213.8.9', macAddress: '02:00:00:00:00:09' }]);
+    assert.deepEqual(got.map((a) => [a.network, a.tap, a.ip, a.mac]), [
+      ['one', 'cuniktababababa', '10.213.7.2', macFor('10.213.7.2')],
+      ['two', 'cuniktababababg', '10.213.8.9', '02:00:00:00:00:09'],
+    ]);
+    assert.deepEqual(calls.filter((c) => c.startsWith('tap')), [`tap cuniktababababa ${one.bridge}`, `tap cuniktababababg ${two.bridge}`]);
+    await assert.rejects(nets.attachAll('cd'.repeat(32), [{ network: 'one' }, { network: 'one' }]), /already on network one/);
+    assert.deepEqual(nets.allocations(one.id).map((a) => a.instanceId), [id], 'the refused one keeps nothing');
+    failTap = 'cunikt' + 'ef'.repeat(4) + 'g';
+    await assert.rejects(nets.attachAll('ef'.repeat(32), [{ network: 'one' }, { network: 'two' }]), /cannot attach to network two: no room/);
+    assert.equal(nets.allocations(one.id).length + nets.allocations(two.id).length, 2, 'a failed second NIC gives back the first');
+    calls.length = 0;
+    await nets.detach(id);
+    assert.deepEqual(calls, ['delete cuniktababababa', 'delete cuniktababababg']);
+    assert.deepEqual([nets.allocations(one.id), nets.allocations(two.id)], [[], []]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

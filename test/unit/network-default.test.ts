@@ -41,7 +41,7 @@ function service(defaultNetwork: 'user' | 'bridge', withNetworks = true): Instan
         check: (name: string) => {
           if (!known.has(name)) throw new Error(`no such network: ${name}`);
         },
-        attach: () => Promise.reject(new Error('not here')),
+        attachAll: () => Promise.reject(new Error('not here')),
         detach: async () => undefined,
       },
     }),

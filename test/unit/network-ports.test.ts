@@ -45,10 +45,12 @@ test('bad -p values are refused, naming the value and what is wrong', () => {
   for (const [value, why] of cases) {
     assert.throws(() => parsePublish(value), (e: Error) => e.message.startsWith(`invalid port mapping: ${value} (`) && why.test(e.message), value);
   }
-  assert.equal(parseNetwork('user'), 'user');
-  assert.equal(parseNetwork('none'), 'none');
-  assert.equal(parseNetwork('bridge'), 'bridge');
-  assert.equal(parseNetwork('front-1'), 'front-1');
+  assert.deepEqual(parseNetwork('user'), [{ network: 'user' }]);
+  assert.deepEqual(parseNetwork('none'), [{ network: 'none' }]);
+  assert.deepEqual(parseNetwork('bridge'), [{ network: 'bridge' }]);
+  assert.deepEqual(parseNetwork('back', parseNetwork('front-1')), [{ network: 'front-1' }, { network: 'back' }]);
+  assert.deepEqual(parseNetwork('name=back,ip=10.1.0.9,mac-address=02:00:00:00:00:09'), [{ network: 'back', ip: '10.1.0.9', macAddress: '02:00:00:00:00:09' }]);
+  assert.throws(() => parseNetwork('name=back,alias=x'), /invalid network option "alias=x" \(name=NAME\[,ip=ADDR\]\[,mac-address=MAC\]\)/);
   assert.throws(() => parseNetwork('-x'), /invalid network: "-x" \(user, none, bridge or a network's name\)/);
 });
 

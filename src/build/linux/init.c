@@ -12,7 +12,8 @@
  *    (Documentation/admin-guide/nfs/nfsroot.rst), which Debian's kernel does not handle itself
  *    (no CONFIG_IP_PNP):  ip=CLIENT:SERVER:GATEWAY:NETMASK:HOSTNAME:DEVICE:AUTOCONF:DNS0:DNS1
  *    (static addresses only; NETMASK may also be a prefix length), and writes /etc/resolv.conf
- *    from its DNS0/DNS1;
+ *    from its DNS0/DNS1; one ip= word per NIC, where DEVICE may be the NIC's MAC address with
+ *    dashes (02-43-0a-d6-07-0a: several NICs are named by the kernel in an order of its own);
  * 5. runs the app: argv = the NUL-separated words of /.cunik/entry, then init's own arguments
  *    (the kernel passes everything after "--" on its command line to init); environment = the
  *    NUL-separated KEY=VALUE words of /.cunik/env, overridden by init's environment (the kernel
@@ -29,6 +30,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <linux/input.h>
@@ -153,12 +155,44 @@ static int link_up(int sock, const char *dev) {
   return ioctl(sock, SIOCSIFFLAGS, &ifr);
 }
 
+/* DEVICE given as a MAC with dashes (02-43-0a-d6-07-0a): the name of the interface that has it,
+ * from /sys/class/net/NAME/address; waits up to 2 s for the NIC's driver to register it. */
+static int dev_by_mac(const char *mac, char *dev) {
+  char want[18];
+  snprintf(want, sizeof want, "%s", mac);
+  for (char *c = want; *c; c++) *c = *c == '-' ? ':' : (char)tolower((unsigned char)*c);
+  for (int tries = 0; tries < 200; tries++) {
+    DIR *d = opendir("/sys/class/net");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+      if (e->d_name[0] == '.' || strlen(e->d_name) >= IFNAMSIZ) continue;
+      char path[300], addr[32] = "";
+      snprintf(path, sizeof path, "/sys/class/net/%s/address", e->d_name);
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      ssize_t n = read(fd, addr, sizeof addr - 1);
+      close(fd);
+      if (n >= 17 && strncmp(addr, want, 17) == 0) { strcpy(dev, e->d_name); closedir(d); return 0; }
+    }
+    if (d) closedir(d);
+    usleep(10000);
+  }
+  return -1;
+}
+
+static int setup_lo(void) {
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) { say("socket: %s", strerror(errno)); return -1; }
+  link_up(sock, "lo");
+  close(sock);
+  return 0;
+}
+
 static void setup_network(const char *ip) {
   int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0) { say("socket: %s", strerror(errno)); return; }
-  link_up(sock, "lo");
   if (!ip) { close(sock); return; }
-  char client[64], gw[64], mask[64], host[65], dev[IFNAMSIZ], autoconf[16], dns0[64], dns1[64];
+  char client[64], gw[64], mask[64], host[65], dev[24], autoconf[16], dns0[64], dns1[64];
   field(ip, 0, client, sizeof client);
   field(ip, 2, gw, sizeof gw);
   field(ip, 3, mask, sizeof mask);
@@ -168,6 +202,11 @@ static void setup_network(const char *ip) {
   field(ip, 7, dns0, sizeof dns0);
   field(ip, 8, dns1, sizeof dns1);
   if (!dev[0]) strcpy(dev, "eth0");
+  if (strlen(dev) == 17 && dev[2] == '-') {
+    char mac[18];
+    strcpy(mac, dev);
+    if (dev_by_mac(mac, dev) != 0) { say("ip=: no network interface has the MAC address %s", mac); close(sock); return; }
+  }
   if (host[0]) sethostname(host, strlen(host));
   if (!client[0] || (autoconf[0] && strcmp(autoconf, "off") && strcmp(autoconf, "none"))) {
     say("ip=%s: only static addresses are supported (ip=ADDR::GW:MASK::DEV:off)", ip);
@@ -348,7 +387,7 @@ int main(int argc, char **argv, char **envp) {
   mkdir("/dev/shm", 01777);
   mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
 
-  char *cmdline = NULL, *ip = NULL;
+  char *cmdline = NULL;
   long clen = slurp("/proc/cmdline", &cmdline);
   char *cwords[MAX_WORDS];
   int cn = 0;
@@ -368,11 +407,12 @@ int main(int argc, char **argv, char **envp) {
     }
   }
   for (int i = 0; i < cn; i++) {
-    if (strncmp(cwords[i], "ip=", 3) == 0) ip = cwords[i] + 3;
-    else if (strncmp(cwords[i], "cunik.9p=", 9) == 0) mount_volume("9p", cwords[i] + 9);
+    if (strncmp(cwords[i], "cunik.9p=", 9) == 0) mount_volume("9p", cwords[i] + 9);
     else if (strncmp(cwords[i], "cunik.blk=", 10) == 0) mount_volume("blk", cwords[i] + 10);
   }
-  setup_network(ip);
+  setup_lo();
+  /* One ip= word a NIC (several networks: each names its device by MAC). */
+  for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "ip=", 3) == 0) setup_network(cwords[i] + 3);
 
   char *entry, *envfile, *workdir;
   long elen = slurp("/.cunik/entry", &entry);

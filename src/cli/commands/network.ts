@@ -1,4 +1,5 @@
-// cunik network <verb>: bridge networks (docker network ...): create, ls, inspect, rm, prune.
+// cunik network <verb>: bridge networks (docker network ...): create, ls, inspect, rm, prune,
+// connect, disconnect.
 import { Option, type Command } from 'commander';
 import type { CreateNetworkRequest } from '../../api/networks.js';
 import { addFilterTerm, type NetworkFilters } from '../../network/bridge/filter.js';
@@ -85,6 +86,38 @@ export function register(program: Command): void {
         const client = await clientFor(cmd);
         await forEachTarget(names, (n) => client.removeNetwork(n));
         client.close();
+      }),
+    );
+  network
+    .command('connect')
+    .description('Connect a created or stopped instance to a network (a NIC of its own from its next start)')
+    .option('--ip <address>', 'a fixed IPv4 address on the network')
+    .option('--mac-address <mac>', "the NIC's MAC address (default: derived from its address)")
+    .argument('<network>')
+    .argument('<instance>')
+    .action(
+      action(async (net: string, instance: string, flags: { ip?: string; macAddress?: string }, cmd: Command) => {
+        const client = await clientFor(cmd);
+        try {
+          await client.connectNetwork(net, instance, { ...(flags.ip !== undefined && { ip: flags.ip }), ...(flags.macAddress !== undefined && { macAddress: flags.macAddress }) });
+        } finally {
+          client.close();
+        }
+      }),
+    );
+  network
+    .command('disconnect')
+    .description('Disconnect a created or stopped instance from a network (from its next start)')
+    .argument('<network>')
+    .argument('<instance>')
+    .action(
+      action(async (net: string, instance: string, _flags: object, cmd: Command) => {
+        const client = await clientFor(cmd);
+        try {
+          await client.disconnectNetwork(net, instance);
+        } finally {
+          client.close();
+        }
       }),
     );
   network

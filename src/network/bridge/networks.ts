@@ -17,9 +17,24 @@ import { Ipam } from './ipam.js';
 import { replaceScript } from './nft.js';
 import { BRIDGE_PREFIX, checkStaticIp, DEFAULT_BRIDGE, DEFAULT_NETWORK, DEVICE_PREFIX, networkSpec, type NetworkRecord, type NetworkRequest } from './spec.js';
 
-/** Taps are `cunikt` + the first 9 hex digits of the instance id (15 bytes: IFNAMSIZ - 1). */
+/**
+ * Taps are `cunikt` + the first 9 hex digits of the instance id (15 bytes: IFNAMSIZ - 1) for its
+ * first NIC; NIC n > 0 (a second network) has 8 digits and a letter from g on (`cunikt01234567g`),
+ * never a hex digit, so no tap of one instance's can be another's first.
+ */
 export const TAP_PREFIX = 'cunikt';
-export const tapName = (instanceId: string): string => `${TAP_PREFIX}${instanceId.slice(0, 9)}`;
+/** NICs (networks) an instance may have: the first and MAX_EXTRA_NETWORKS more (api/schemas.ts). */
+export const MAX_NICS = 8;
+export const tapName = (instanceId: string, nic = 0): string =>
+  nic === 0 ? `${TAP_PREFIX}${instanceId.slice(0, 9)}` : `${TAP_PREFIX}${instanceId.slice(0, 8)}${String.fromCharCode(0x66 + nic)}`;
+const tapsOf = (instanceId: string): string[] => Array.from({ length: MAX_NICS }, (_, i) => tapName(instanceId, i));
+
+/** One network an instance joins at a start: its name, and the fixed address and MAC asked for. */
+export interface Endpoint {
+  network: string;
+  ip?: string | undefined;
+  macAddress?: string | undefined;
+}
 
 /** A locally administered unicast MAC from the guest's address: 02:43:a:b:c:d. */
 export const macFor = (ip: string): string => ['02', '43', ...ip.split('.').map((n) => Number(n).toString(16).padStart(2, '0'))].join(':');
@@ -71,6 +86,8 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
   private readonly queue = new PerInstanceQueue();
   /** Instances attached since this daemon started: the reconcile leaves their taps and addresses alone. */
   private readonly touched = new Set<string>();
+  /** Per instance, the taps this daemon made for its current run (one per NIC). */
+  private readonly taps = new Map<string, string[]>();
   /** Network changes (create, remove, the default's creation) one at a time. */
   private changes: Promise<unknown> = Promise.resolve();
   /** The DNS servers guests are given; the DNS responder sets it (default none). */
@@ -194,27 +211,73 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
   }
 
   /** Join the instance's next run to a network: an address (`ip` or the next free one) and a tap on its bridge. */
-  attach(instanceId: string, name: string, ip?: string): Promise<Attachment> {
+  async attach(instanceId: string, name: string, ip?: string): Promise<Attachment> {
+    return (await this.attachAll(instanceId, [{ network: name, ip }]))[0]!;
+  }
+
+  /**
+   * Join the instance's next run to its networks, one NIC each in this order (NIC i's tap is
+   * tapName(id, i)). All or nothing: if one cannot be joined, none stays joined.
+   */
+  attachAll(instanceId: string, endpoints: Endpoint[]): Promise<Attachment[]> {
     this.touched.add(instanceId);
     return this.serial(instanceId, async () => {
-      if (name === DEFAULT_NETWORK && !this.has(name)) {
-        await this.change(() => (this.has(name) ? Promise.resolve(this.get(name)) : this.make({ name }, true)));
-      }
-      const net = this.get(name);
-      if (ip !== undefined) checkStaticIp(net, ip);
-      const tap = tapName(instanceId);
       // What an earlier run left (a crash between its exit and the detach) goes first.
       await this.release(instanceId);
-      const address = this.ipam.allocate(net, instanceId, ip);
+      const made: Attachment[] = [];
       try {
-        await this.opts.host.addTap(tap, net.bridge, this.opts.tapOwner);
+        for (const [i, e] of endpoints.entries()) made.push(await this.join(instanceId, e, i));
       } catch (err) {
-        this.ipam.releaseFile(net.id, address);
-        throw err instanceof CunikError ? err : new CunikError('INTERNAL', `cannot attach to network ${net.name}: ${(err as Error).message}`);
+        await this.release(instanceId);
+        throw err;
       }
-      this.emit('member', { action: 'attach', network: net, instanceId, ip: address });
-      return { network: net.name, tap, ip: address, mac: macFor(address), prefix: parseSubnet(net.subnet).prefix, gateway: net.gateway, dns: this.dnsFor(net) };
+      return made;
     });
+  }
+
+  /** Join one more network while the VM runs (network connect: a hotplugged NIC `nic`). */
+  attachOne(instanceId: string, endpoint: Endpoint, nic: number): Promise<Attachment> {
+    this.touched.add(instanceId);
+    return this.serial(instanceId, () => this.join(instanceId, endpoint, nic));
+  }
+
+  /** Leave one network (network disconnect of a running instance): its tap and address go. */
+  detachOne(instanceId: string, network: string, nic: number): Promise<void> {
+    return this.serial(instanceId, async () => {
+      const net = this.get(network);
+      await this.opts.host.deleteLink(tapName(instanceId, nic));
+      this.forgetTap(instanceId, tapName(instanceId, nic));
+      for (const a of this.ipam.list().filter((x) => x.network === net.id && x.instanceId === instanceId)) {
+        this.ipam.releaseFile(a.network, a.ip);
+        this.emit('member', { action: 'detach', network: net, instanceId, ip: a.ip });
+      }
+    });
+  }
+
+  private async join(instanceId: string, e: Endpoint, nic: number): Promise<Attachment> {
+    if (e.network === DEFAULT_NETWORK && !this.has(e.network)) {
+      await this.change(() => (this.has(e.network) ? Promise.resolve(this.get(e.network)) : this.make({ name: e.network }, true)));
+    }
+    const net = this.get(e.network);
+    if (e.ip !== undefined) checkStaticIp(net, e.ip);
+    if (this.ipam.list().some((a) => a.network === net.id && a.instanceId === instanceId)) throw conflict(`the instance is already on network ${net.name}`);
+    const tap = tapName(instanceId, nic);
+    const address = this.ipam.allocate(net, instanceId, e.ip);
+    try {
+      await this.opts.host.addTap(tap, net.bridge, this.opts.tapOwner);
+    } catch (err) {
+      this.ipam.releaseFile(net.id, address);
+      throw err instanceof CunikError ? err : new CunikError('INTERNAL', `cannot attach to network ${net.name}: ${(err as Error).message}`);
+    }
+    this.taps.set(instanceId, [...(this.taps.get(instanceId) ?? []).filter((t) => t !== tap), tap]);
+    this.emit('member', { action: 'attach', network: net, instanceId, ip: address });
+    return { network: net.name, tap, ip: address, mac: e.macAddress ?? macFor(address), prefix: parseSubnet(net.subnet).prefix, gateway: net.gateway, dns: this.dnsFor(net) };
+  }
+
+  private forgetTap(instanceId: string, tap: string): void {
+    const left = (this.taps.get(instanceId) ?? []).filter((t) => t !== tap);
+    if (left.length > 0) this.taps.set(instanceId, left);
+    else this.taps.delete(instanceId);
   }
 
   /** The instance's VM is gone (or the start failed): its tap and addresses go. */
@@ -227,7 +290,10 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
     // and not attached by this daemon it has no tap (the start's reconcile sweeps any other), so no
     // `ip` process is spent on it (two per call for a missing link, twice per create-start-rm cycle).
     if (!this.touched.has(instanceId) && !this.ipam.list().some((a) => a.instanceId === instanceId)) return;
-    await this.opts.host.deleteLink(tapName(instanceId));
+    // The taps this daemon made for it; after a restart only the first NIC's is known (the
+    // start's reconcile removed every tap of an instance not running then).
+    for (const tap of this.taps.get(instanceId) ?? [tapName(instanceId)]) await this.opts.host.deleteLink(tap);
+    this.taps.delete(instanceId);
     for (const a of this.ipam.releaseInstance(instanceId)) {
       const network = this.records.get(a.network);
       if (network) this.emit('member', { action: 'detach', network, instanceId, ip: a.ip });
@@ -241,11 +307,16 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
    */
   async reconcile(running: Iterable<string>): Promise<{ taps: number; addresses: number; bridges: number }> {
     const live = new Set([...running, ...this.touched]);
-    const liveTaps = new Set([...live].map(tapName));
+    const liveTaps = new Map([...live].flatMap((id) => tapsOf(id).map((t) => [t, id] as const)));
     const out = { taps: 0, addresses: 0, bridges: 0 };
     const links = await this.opts.host.links(DEVICE_PREFIX);
     for (const t of links.filter((l) => l.startsWith(TAP_PREFIX))) {
-      if (liveTaps.has(t)) continue;
+      const owner = liveTaps.get(t);
+      if (owner !== undefined) {
+        // A running VM's taps (all its NICs) go when it exits.
+        if (!(this.taps.get(owner) ?? []).includes(t)) this.taps.set(owner, [...(this.taps.get(owner) ?? []), t]);
+        continue;
+      }
       await this.opts.host.deleteLink(t);
       out.taps++;
     }

@@ -151,3 +151,13 @@ export function checkStaticIp(net: NetworkRecord, ip: string): void {
   if (!contains(subnet, ip) || n < first || n > last) throw invalid(`--ip ${ip} is not a host address of network ${net.name} (${net.subnet})`, 'ip');
   if (ip === net.gateway) throw invalid(`--ip ${ip} is the gateway of network ${net.name}`, 'ip');
 }
+
+/**
+ * A MAC address a user gives (run --mac-address): six hex pairs, unicast (the first byte's lowest
+ * bit clear: a multicast source address is dropped by every bridge) and not all zeros.
+ */
+export function checkMac(mac: string, field = 'macAddress'): string {
+  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac)) throw invalid(`--mac-address: ${JSON.stringify(mac)} is not a MAC address (six hex pairs, e.g. 02:42:ac:11:00:02)`, field);
+  if (parseInt(mac.slice(0, 2), 16) % 2 === 1 || mac === '00:00:00:00:00:00') throw invalid(`--mac-address ${mac} is not a unicast address (the first byte must be even, e.g. 02:...)`, field);
+  return mac.toLowerCase();
+}
