@@ -162,7 +162,7 @@ test('several networks per instance (one NIC each, --mac-address), connect/disco
     [['run', '-d', '--network', 'n1', '--network', 'name=n2,ip=10.217.1.9', 'netmgmt'], /^cunik: --ip 10\.217\.1\.9 is not a host address of network n2 \(10\.217\.2\.0\/24\)\n$/],
     [['run', '-d', '--network', 'n1', '--mac-address', '01:00:5e:00:00:01', 'netmgmt'], /^cunik: --mac-address 01:00:5e:00:00:01 is not a unicast address/],
     [['run', '-d', '--network', 'n1', '--mac-address', 'nope', 'netmgmt'], /^cunik: --mac-address: "nope" is not a MAC address/],
-    [['run', '-d', '--mac-address', '02:00:00:00:00:01', 'netmgmt'], /^cunik: conflicting options: --mac-address needs a bridge network \(not --network user\)\n$/],
+    [['run', '-d', '--network', 'user', '--mac-address', '02:00:00:00:00:01', 'netmgmt'], /^cunik: conflicting options: --mac-address needs a bridge network \(not --network user\)\n$/],
   ];
   const state = async (): Promise<string> => {
     const i = await inspect('a');
