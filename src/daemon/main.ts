@@ -38,6 +38,7 @@ import { raiseControlPlanePriority, raiseOpenFileLimit } from './limits.js';
 import { acquireRootLock } from './lock.js';
 import { DAEMON_UMASK, daemonGroup, secureRoot, secureSocket } from './permissions.js';
 import { buildServer } from './server.js';
+import { buildDockerServer } from '../compat/docker/server.js';
 import { makeDistributionBackend, type RegistrySettings } from './backend-distribution.js';
 import { lineLogger, LOG_LEVELS, makeLogger, type DaemonLogger, type LogLevel } from './log.js';
 import { DEBUG_RESOURCES_ENV } from './routes/debug.js';
@@ -65,6 +66,8 @@ interface DaemonOptions {
   registryCerts?: string;
   /** The group that may use the socket (--group); default cunik if it exists (permissions.ts). */
   group?: string;
+  /** Also serve the Docker Engine API on this unix socket (--docker-host; compat/docker). */
+  dockerHost?: string;
   /** The default bridge network's address, ADDR/PREFIX (--bip); default a free /24 of 10.213.0.0/16. */
   bip?: string;
   /** The network of instances that name none (--default-network): bridge for a root daemon, else user. */
@@ -108,6 +111,11 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
     await ensureDir(dirname(opts.host), 0o755, "the socket's directory");
     if (await socketAlive(opts.host)) throw new CunikError('CONFLICT', `a daemon is already listening on ${opts.host}`);
     await rm(opts.host, { force: true });
+    if (opts.dockerHost !== undefined) {
+      await ensureDir(dirname(opts.dockerHost), 0o755, "the Docker socket's directory");
+      if (await socketAlive(opts.dockerHost)) throw new CunikError('CONFLICT', `something is already listening on ${opts.dockerHost} (--docker-host)`);
+      await rm(opts.dockerHost, { force: true });
+    }
 
     // Probe the accelerator in the background; starts wait for it, everything else does not.
     let accel: AccelChoice | undefined;
@@ -213,7 +221,10 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
           () => `${opts.qemu}: not found`,
         )),
     });
-    const app = await buildServer({ ...backends, networks: makeNetworksBackend(networks, instances), ...makeOpsBackends({ instances, images, events, volumes, spool }), build: new BuildService({ root, images }), distribution: makeDistributionBackend(images, registry), ...(process.env[DEBUG_RESOURCES_ENV] === '1' && { debug: { resources: () => instances.debugResources() } }) }, { logger });
+    const all = { ...backends, networks: makeNetworksBackend(networks, instances), ...makeOpsBackends({ instances, images, events, volumes, spool }), build: new BuildService({ root, images }), distribution: makeDistributionBackend(images, registry) };
+    const app = await buildServer({ ...all, ...(process.env[DEBUG_RESOURCES_ENV] === '1' && { debug: { resources: () => instances.debugResources() } }) }, { logger });
+    // The Docker Engine API, translated onto the same backends (compat/docker; off by default).
+    const docker = opts.dockerHost !== undefined ? await buildDockerServer(all) : undefined;
     const shutdown = async (signal: string): Promise<void> => {
       if (opts.shutdownInstances) {
         log(`${signal}: stopping instances, then shutting down`);
@@ -224,7 +235,9 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
       await consoles.close().catch(() => undefined);
       await dns.stopAll().catch(() => undefined);
       await app.close().catch(() => undefined);
+      await docker?.close().catch(() => undefined);
       await rm(opts.host, { force: true });
+      if (opts.dockerHost !== undefined) await rm(opts.dockerHost, { force: true });
       await releaseLock();
       process.exit(0);
     };
@@ -234,6 +247,11 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
     process.once('SIGINT', () => void shutdown('SIGINT'));
     await app.listen({ path: opts.host });
     await secureSocket(opts.host, group);
+    if (docker !== undefined && opts.dockerHost !== undefined) {
+      await docker.listen({ path: opts.dockerHost });
+      await secureSocket(opts.dockerHost, group);
+      log(`Docker Engine API (1.44 subset) on ${opts.dockerHost}`);
+    }
     log(`listening on ${opts.host} (root ${root}, version ${VERSION})`);
 
   } catch (err) {
@@ -292,6 +310,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--registry-certs <dir>', `registries' CA certificates, DIR/HOST[:PORT]/*.crt as Docker's certs.d (default: ${registryCertsDir()})`)
     .option('--bip <address/prefix>', "the default bridge network's gateway address and subnet, e.g. 10.213.0.1/24 (default: a free /24 of 10.213.0.0/16)", bipOption)
     .addOption(new Option('--default-network <network>', 'the network of instances that name none: bridge (the default bridge network cunik0; the default for a daemon running as root) or user (user-mode networking; the default otherwise)').choices(['user', 'bridge']))
+    .option('--docker-host <address>', 'also serve the Docker Engine API (the subset the docker CLI needs) on this unix socket: unix:///path or a path (default: off)')
     .option('--default-registry <host[:port]>', 'the registry of image names that hold none, for pull, push and login (default: none; such names are local only)', registryHost);
   program.parse(argv);
   const o = program.opts<Omit<DaemonOptions, 'host'> & { host?: string }>();
@@ -300,7 +319,7 @@ export async function main(argv: string[]): Promise<void> {
     logger = makeLogger({ level: o.logLevel ?? 'info', file: o.logFile });
     // The CLI's address forms (config/host.ts), from the flag or the environment alike.
     const host = o.host ?? process.env['CUNIK_HOST'];
-    await runDaemon({ ...o, host: host ? socketPathOf(host) : defaultSocketPath() }, logger);
+    await runDaemon({ ...o, host: host ? socketPathOf(host) : defaultSocketPath(), ...(o.dockerHost !== undefined && { dockerHost: socketPathOf(o.dockerHost) }) }, logger);
   } catch (err) {
     // On stderr in any case (whoever started the daemon sees why it did not); in the log file too.
     if (o.logFile !== undefined) logger?.fatal((err as Error).message);

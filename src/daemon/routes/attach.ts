@@ -24,6 +24,11 @@ function wantsUpgrade(req: IncomingMessage): boolean {
   return /\bupgrade\b/i.test(req.headers.connection ?? '') && (req.headers.upgrade ?? '').toLowerCase() === 'tcp';
 }
 
+/** The request came through enableUpgrades and asks for `Upgrade: tcp` (the socket is then the route's). */
+export function isTcpUpgrade(req: IncomingMessage): boolean {
+  return upgraded.has(req) && wantsUpgrade(req);
+}
+
 export function attachRoute(app: FastifyInstance, backend: AttachBackend): void {
   enableUpgrades(app);
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -39,7 +44,7 @@ export function attachRoute(app: FastifyInstance, backend: AttachBackend): void 
       },
     },
     async (req, reply) => {
-      if (!upgraded.has(req.raw) || !wantsUpgrade(req.raw)) throw invalid('attach needs an HTTP upgrade: send "Connection: Upgrade" and "Upgrade: tcp"');
+      if (!isTcpUpgrade(req.raw)) throw invalid('attach needs an HTTP upgrade: send "Connection: Upgrade" and "Upgrade: tcp"');
       const take = backend.attach(req.params.id, req.query);
       reply.hijack();
       const socket = req.raw.socket;
@@ -55,7 +60,7 @@ export function attachRoute(app: FastifyInstance, backend: AttachBackend): void 
  * Route them through Fastify anyway, with a response bound to that socket, so they get the same
  * validation and error mapping as every other request.
  */
-function enableUpgrades(app: FastifyInstance): void {
+export function enableUpgrades(app: FastifyInstance): void {
   if (app.server.listenerCount('upgrade') > 0) return;
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     upgraded.add(req);

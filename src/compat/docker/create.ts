@@ -1,0 +1,146 @@
+// POST /containers/create: Docker's container config translated to the native create request.
+// Everything reaching here is untrusted JSON: each field is checked for its type, and a setting a
+// unikernel cannot honour is refused in a sentence that names it (never silently dropped).
+import type { CreateInstanceRequest, PortRequest } from '../../api/schemas.js';
+import type { MountRequest } from '../../api/volumes.js';
+import { invalid } from '../../errors.js';
+import { familiar } from './names.js';
+
+type Json = Record<string, unknown>;
+
+const MiB = 1024 * 1024;
+
+function obj(v: unknown, field: string): Json {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalid(`${field} must be an object`, field);
+  return v as Json;
+}
+
+function strings(v: unknown, field: string): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return [v];
+  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) throw invalid(`${field} must be an array of strings`, field);
+  return v as string[];
+}
+
+function int(v: unknown, field: string): number | undefined {
+  if (v === undefined || v === null || v === 0) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw invalid(`${field} must be a non-negative integer`, field);
+  return v;
+}
+
+/** Set to something other than its zero value (Docker sends every field, most of them empty). */
+function isSet(v: unknown): boolean {
+  if (v === undefined || v === null || v === false || v === '' || v === 0) return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === 'object') return Object.keys(v as object).length > 0;
+  return true;
+}
+
+/** Settings a unikernel has no counterpart for, with the reason given to the user. */
+const UNSUPPORTED: [path: string, pick: (c: Json, h: Json) => unknown, why: string][] = [
+  ['Entrypoint', (c) => c['Entrypoint'], 'a unikernel image is its own program: give its arguments as the command'],
+  ['User', (c) => c['User'], 'a unikernel has no users to run as'],
+  ['WorkingDir', (c) => c['WorkingDir'], 'a unikernel has no working directory to set'],
+  ['Tty', (c) => c['Tty'], "the guest's serial console is not a terminal: run without -t"],
+  ['Healthcheck', (c) => { const t = strings(obj(c['Healthcheck'], 'Healthcheck')['Test'], 'Healthcheck.Test'); return t && t[0] !== 'NONE' ? t : undefined; }, 'health checks that exec inside the guest have no counterpart: a unikernel runs no other process'],
+  ['HostConfig.Privileged', (_c, h) => h['Privileged'], 'there is no host kernel to grant privileges on: the guest is a VM'],
+  ['HostConfig.CapAdd', (_c, h) => h['CapAdd'], 'a VM has no Linux capabilities to add'],
+  ['HostConfig.Devices', (_c, h) => h['Devices'], 'host devices are not passed to guests'],
+  ['HostConfig.PublishAllPorts', (_c, h) => h['PublishAllPorts'], 'publish ports one by one with -p'],
+  ['HostConfig.VolumesFrom', (_c, h) => h['VolumesFrom'], 'mount the volumes by name with -v'],
+  ['HostConfig.Links', (_c, h) => h['Links'], 'legacy links are not supported: use a user-defined network'],
+  ['HostConfig.CpuShares', (_c, h) => h['CpuShares'], 'give whole CPUs with --cpus'],
+  ['HostConfig.CpusetCpus', (_c, h) => h['CpusetCpus'], 'give whole CPUs with --cpus'],
+];
+
+/** "80/tcp" → [80, 'tcp']. */
+function portKey(key: string): [number, 'tcp' | 'udp'] {
+  const m = /^(\d{1,5})(?:\/(tcp|udp))?$/.exec(key);
+  if (!m) throw invalid(`port ${JSON.stringify(key)} is not supported: give one port, PORT[/tcp|udp] (no ranges, no sctp)`, 'HostConfig.PortBindings');
+  return [Number(m[1]), (m[2] ?? 'tcp') as 'tcp' | 'udp'];
+}
+
+function ports(v: unknown): PortRequest[] | undefined {
+  const bindings = obj(v, 'HostConfig.PortBindings');
+  const out: PortRequest[] = [];
+  for (const [key, list] of Object.entries(bindings)) {
+    const [guestPort, proto] = portKey(key);
+    if (list === null) continue;
+    if (!Array.isArray(list)) throw invalid(`HostConfig.PortBindings[${key}] must be an array`, 'HostConfig.PortBindings');
+    for (const b of list) {
+      const o = obj(b, 'HostConfig.PortBindings');
+      const ip = o['HostIp'] ?? '';
+      const hp = o['HostPort'] ?? '';
+      if (typeof ip !== 'string' || typeof hp !== 'string') throw invalid('HostConfig.PortBindings: HostIp and HostPort must be strings', 'HostConfig.PortBindings');
+      if (hp !== '' && !/^\d{1,5}$/.test(hp)) throw invalid(`host port ${JSON.stringify(hp)} is not supported: give one port (no ranges)`, 'HostConfig.PortBindings');
+      out.push({ guestPort, proto, ...(ip !== '' && { hostIp: ip }), ...(hp !== '' && { hostPort: Number(hp) }) });
+    }
+  }
+  return out.length ? out : undefined;
+}
+
+/** Binds ("SRC:DST[:ro|rw]") and Config.Volumes (anonymous volumes) as native mounts. */
+function mounts(binds: string[] | undefined, anonymous: Json): MountRequest[] | undefined {
+  const out: MountRequest[] = [];
+  for (const b of binds ?? []) {
+    const parts = b.split(':');
+    if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw invalid(`bind ${JSON.stringify(b)} is not SOURCE:TARGET[:ro|rw]`, 'HostConfig.Binds');
+    const opts = (parts[2] ?? 'rw').split(',');
+    if (opts.some((o) => o !== 'ro' && o !== 'rw')) throw invalid(`bind option ${JSON.stringify(parts[2])} is not supported: only ro and rw`, 'HostConfig.Binds');
+    out.push({ type: parts[0].startsWith('/') ? 'bind' : 'volume', source: parts[0], target: parts[1], ...(opts.includes('ro') && { readonly: true }) });
+  }
+  for (const target of Object.keys(anonymous)) if (!out.some((m) => m.target === target)) out.push({ type: 'volume', target });
+  return out.length ? out : undefined;
+}
+
+function restartPolicy(v: unknown): CreateInstanceRequest['restartPolicy'] {
+  const p = obj(v, 'HostConfig.RestartPolicy');
+  const name = p['Name'] ?? '';
+  if (name === '' || name === 'no') return undefined;
+  if (name !== 'always' && name !== 'unless-stopped' && name !== 'on-failure') throw invalid(`restart policy ${JSON.stringify(name)} is not one of no, always, unless-stopped, on-failure`, 'HostConfig.RestartPolicy');
+  const max = int(p['MaximumRetryCount'], 'HostConfig.RestartPolicy.MaximumRetryCount');
+  return { name, ...(max !== undefined && { maximumRetryCount: max }) };
+}
+
+function network(mode: unknown): string | undefined {
+  if (mode === undefined || mode === null || mode === '' || mode === 'default') return undefined; // the daemon's default
+  if (typeof mode !== 'string') throw invalid('HostConfig.NetworkMode must be a string', 'HostConfig.NetworkMode');
+  if (mode === 'host' || mode.startsWith('container:')) throw invalid(`network mode ${mode} is not supported: a VM cannot share a network stack`, 'HostConfig.NetworkMode');
+  return mode;
+}
+
+/** The native create request for a Docker create body and its ?name=. */
+export function createRequest(body: unknown, name: string | undefined): CreateInstanceRequest {
+  const c = obj(body, 'body');
+  const h = obj(c['HostConfig'], 'HostConfig');
+  for (const [path, pick, why] of UNSUPPORTED) if (isSet(pick(c, h))) throw invalid(`${path} is not supported: ${why}`, path);
+  const image = c['Image'];
+  if (typeof image !== 'string' || image === '') throw invalid('Image must be given (a reference or id)', 'Image');
+  const memory = int(h['Memory'], 'HostConfig.Memory');
+  const nano = int(h['NanoCpus'], 'HostConfig.NanoCpus');
+  if (nano !== undefined && nano % 1e9 !== 0) throw invalid(`--cpus ${nano / 1e9} is not supported: a VM gets whole virtual CPUs`, 'HostConfig.NanoCpus');
+  const binds = strings(h['Binds'], 'HostConfig.Binds');
+  if (isSet(h['Mounts'])) throw invalid('HostConfig.Mounts (--mount) is not supported: use -v SOURCE:TARGET[:ro]', 'HostConfig.Mounts');
+  const args = strings(c['Cmd'], 'Cmd');
+  const env = strings(c['Env'], 'Env');
+  const p = ports(h['PortBindings']);
+  const m = mounts(binds, obj(c['Volumes'], 'Volumes'));
+  const restart = restartPolicy(h['RestartPolicy']);
+  const net = network(h['NetworkMode']);
+  const labels = isSet(c['Labels']) ? obj(c['Labels'], 'Labels') : undefined;
+  return {
+    image: familiar(image),
+    ...(name !== undefined && name !== '' && { name: name.replace(/^\//, '') }),
+    ...(args !== undefined && { args }),
+    ...(env !== undefined && env.length > 0 && { env }),
+    ...(memory !== undefined && { memoryMiB: Math.ceil(memory / MiB) }),
+    ...(nano !== undefined && { cpus: nano / 1e9 }),
+    ...(h['AutoRemove'] === true && { autoRemove: true }),
+    ...(restart && { restartPolicy: restart }),
+    ...(net !== undefined && { network: net }),
+    ...(p && { ports: p }),
+    ...(labels && { labels: labels as Record<string, string> }),
+    ...(m && { mounts: m }),
+  };
+}

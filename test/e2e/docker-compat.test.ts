@@ -1,0 +1,194 @@
+// The real docker CLI (docker 28, /usr/local/bin/docker) pointed at cunikd --docker-host: what a
+// Docker user types, translated onto the daemon's own services, with real QEMU guests.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { cli, helloKernel, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
+import { startHub } from '../helpers/hub.js';
+import { freePort, linuxGuestMissing } from '../helpers/linux-guest.js';
+
+let d: TestDaemon;
+let dockerSock: string;
+const home = mkdtempSync(join(tmpdir(), 'cunik-docker-cfg-'));
+
+interface Run { code: number; stdout: string; stderr: string }
+
+/** The docker CLI as typed; `shell`: a pipeline run by sh with the same environment. */
+function docker(args: string[], opts: { shell?: string } = {}): Promise<Run> {
+  const env = { ...process.env, DOCKER_HOST: `unix://${dockerSock}`, DOCKER_CONFIG: join(home, 'docker') };
+  const p = opts.shell !== undefined ? spawn('sh', ['-c', opts.shell], { env }) : spawn('docker', args, { env });
+  let stdout = '';
+  let stderr = '';
+  p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  p.stdin.end();
+  return new Promise((resolve) => p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
+}
+
+before(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cunik-docker-'));
+  dockerSock = join(dir, 'docker.sock');
+  d = await startDaemon({ dir, args: ['--accel', 'tcg', '--docker-host', `unix://${dockerSock}`] });
+  const imported = await cli(['import', '--family', 'generic', helloKernel, 'hello'], { socket: d.socket });
+  assert.equal(imported.code, 0, imported.stderr);
+});
+after(async () => {
+  await d?.stop();
+  rmSync(home, { recursive: true, force: true });
+});
+
+test('docker version talks API 1.44 to Cunik; unknown endpoints answer Docker\'s error naming what is missing', async () => {
+  const v = await docker(['version']);
+  assert.equal(v.code, 0, v.stderr);
+  assert.match(v.stdout, /^Server: Cunik /m);
+  assert.match(v.stdout, /API version:\s+1\.44 \(minimum version 1\.24\)/);
+  const info = await docker(['info', '--format', '{{.ServerVersion}} {{.OSType}}']);
+  assert.equal(info.code, 0, info.stderr);
+  assert.match(info.stdout, /^\S+ linux\n$/);
+  const exec = await docker(['exec', 'nope', 'ls']);
+  assert.notEqual(exec.code, 0);
+  assert.match(exec.stderr, /No such container: nope/);
+  // Versioned and unversioned paths are one API; below the minimum is refused in Docker's words.
+  const old = await docker(['version'], { shell: `DOCKER_API_VERSION=1.12 docker version` });
+  assert.match(old.stderr, /client version 1\.12 is too old|minimum supported API version/i);
+});
+
+test('docker run --rm hello exit=3 shows the console and exits 3; nothing is left', async () => {
+  const r = await docker(['run', '--rm', 'hello', 'exit=3']);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stdout, /Hello from the Cunik test kernel/);
+  assert.match(r.stdout, /cmdline: exit=3/);
+  assert.equal((await docker(['ps', '-a', '-q'])).stdout, '');
+  // Without --rm: wait next-exit, then inspect's exit code as Docker's template reads it.
+  const kept = await docker(['run', '--name', 'kept', 'hello', 'exit=5']);
+  assert.equal(kept.code, 5, kept.stderr);
+  const code = await docker(['inspect', '--format', '{{.State.ExitCode}} {{.State.Status}} {{.Name}}', 'kept']);
+  assert.equal(code.stdout, '5 exited /kept\n');
+  assert.equal((await docker(['rm', 'kept'])).code, 0);
+});
+
+test('docker run -d, ps, logs -f until stop, inspect, rename, rm -f', async () => {
+  const started = await docker(['run', '-d', '--name', 'idler', '--label', 'team=a', '-m', '48m', 'hello', 'idle']);
+  assert.equal(started.code, 0, started.stderr);
+  const id = started.stdout.trim();
+  assert.match(id, /^[0-9a-f]{64}$/);
+  const ps = await docker(['ps', '--format', '{{.ID}} {{.Names}} {{.Image}} {{.Command}} {{.Labels}}']);
+  assert.equal(ps.stdout, `${id.slice(0, 12)} idler hello "idle" team=a\n`);
+  assert.equal((await docker(['ps', '-q', '--filter', 'label=team=b'])).stdout, '');
+  assert.equal((await docker(['inspect', '-f', '{{.HostConfig.Memory}} {{index .Config.Labels "team"}}', 'idler'])).stdout, `${48 * 1024 * 1024} a\n`);
+
+  // logs -f follows until the instance stops (framed as Docker's stdout stream).
+  const follow = docker(['logs', '-f', 'idler']);
+  await waitFor('ready in docker logs', async () => ((await docker(['logs', 'idler'])).stdout.includes('ready') ? true : undefined), 60_000);
+  const stopped = await docker(['stop', '-t', '1', 'idler']);
+  assert.equal(stopped.code, 0, stopped.stderr);
+  assert.equal(stopped.stdout, 'idler\n');
+  const followed = await follow;
+  assert.equal(followed.code, 0, followed.stderr);
+  assert.match(followed.stdout, /cmdline: idle\r?\n(.*\n)*ready/);
+  const native = await d.client.inspectInstance('idler');
+  assert.equal((await docker(['inspect', '--format', '{{.State.ExitCode}}', 'idler'])).stdout, `${native.exitCode}\n`);
+  const tail = await docker(['logs', '--tail', '1', '-t', 'idler']);
+  assert.match(tail.stdout, /^\d{4}-\d\d-\d\dT\S+Z \S.*\n$/);
+
+  assert.equal((await docker(['rename', 'idler', 'idler2'])).code, 0);
+  assert.equal((await docker(['start', 'idler2'])).code, 0);
+  assert.match((await docker(['ps', '--format', '{{.Names}} {{.Status}}'])).stdout, /^idler2 Up /);
+  const rm = await docker(['rm', '-f', 'idler2']);
+  assert.equal(rm.code, 0, rm.stderr);
+  assert.equal((await docker(['ps', '-a', '-q'])).stdout, '');
+  const gone = await docker(['inspect', 'idler2']);
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /No such object: idler2|No such container: idler2/);
+});
+
+test('docker images, tag, rmi, save | load, volume ls, network ls', async () => {
+  const images = await docker(['images', '--format', '{{.Repository}}:{{.Tag}}']);
+  assert.equal(images.code, 0, images.stderr);
+  assert.match(images.stdout, /^hello:latest$/m);
+  assert.equal((await docker(['tag', 'hello', 'hello:saved'])).code, 0);
+  const save = await docker([], { shell: `docker save hello:saved > ${join(home, 'saved.tar')}` });
+  assert.equal(save.code, 0, save.stderr);
+  const rmi = await docker(['rmi', 'hello:saved']);
+  assert.equal(rmi.stdout, 'Untagged: hello:saved\n');
+  const load = await docker([], { shell: `docker load < ${join(home, 'saved.tar')}` });
+  assert.equal(load.code, 0, load.stderr);
+  // The loaded image's references (the archive's, and those it already had here).
+  assert.match(load.stdout, /^Loaded image: hello:saved$/m);
+  assert.equal((await d.client.inspectImage('hello:saved')).id, (await d.client.inspectImage('hello')).id);
+
+  assert.equal((await docker(['volume', 'create', 'data1'])).stdout, 'data1\n');
+  const vols = await docker(['volume', 'ls', '--format', '{{.Name}}']);
+  assert.match(vols.stdout, /^data1$/m);
+  assert.equal((await docker(['volume', 'rm', 'data1'])).code, 0);
+  const nets = await docker(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']);
+  assert.match(nets.stdout, /^user passt$/m);
+  assert.match(nets.stdout, /^none null$/m);
+});
+
+test('docker events --since replays what happened, in Docker\'s format', async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  const r = await docker(['run', '--rm', '--name', 'evented', 'hello']);
+  assert.equal(r.code, 0, r.stderr);
+  const ev = await docker(['events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'container=evented', '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}']);
+  assert.equal(ev.code, 0, ev.stderr);
+  assert.deepEqual(ev.stdout.trim().split('\n'), ['container create evented', 'container start evented', 'container die evented', 'container destroy evented']);
+});
+
+test('docker push and pull against CunikHub, then run of the pulled image', { timeout: 120_000 }, async () => {
+  const hub = await startHub();
+  try {
+    const ref = `${hub.host}/demo/hello:1.0`;
+    assert.equal((await docker(['tag', 'hello', ref])).code, 0);
+    const push = await docker(['push', ref]);
+    assert.equal(push.code, 0, push.stderr + push.stdout);
+    assert.match(push.stdout, new RegExp(`The push refers to repository \\[${hub.host.replace(/\./g, '\\.')}/demo/hello\\]`));
+    assert.match(push.stdout, /1\.0: digest: sha256:[0-9a-f]{64} size: \d+/);
+    assert.equal((await docker(['rmi', ref])).code, 0);
+    const pull = await docker(['pull', ref]);
+    assert.equal(pull.code, 0, pull.stderr + pull.stdout);
+    assert.match(pull.stdout, /Digest: sha256:[0-9a-f]{64}/);
+    const run = await docker(['run', '--rm', ref, 'exit=4']);
+    assert.equal(run.code, 4, run.stderr);
+    const bad = await docker(['pull', `${hub.host}/demo/nothing:1`]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /nothing/);
+  } finally {
+    await hub.stop();
+  }
+});
+
+const missing = linuxGuestMissing().join('; ');
+
+test('docker run -d -p 127.0.0.1:PORT:80 of an httpd image serves through the published port', { timeout: 400_000 }, async () => {
+  assert.equal(missing, '', `cannot run here: ${missing} (setup.sh installs it)`);
+  const ctx = mkdtempSync(join(tmpdir(), 'cunik-docker-web-'));
+  try {
+    mkdirSync(join(ctx, 'www'));
+    writeFileSync(join(ctx, 'www', 'index.html'), '<h1>docker run on a microVM</h1>\n');
+    writeFileSync(join(ctx, 'Cunikfile'), ['family: linux', 'app: /bin/busybox', 'files:', '  - { src: www/index.html, dst: /www/index.html }', 'args: [httpd, -f, -v, -p, "80", -h, /www]', 'memory: 128M', ''].join('\n'));
+    const b = await cli(['build', '-q', '-t', 'httpd', ctx], { socket: d.socket });
+    assert.equal(b.code, 0, b.stderr + b.stdout);
+    const port = await freePort();
+    const r = await docker(['run', '-d', '--name', 'web', '-p', `127.0.0.1:${port}:80`, 'httpd']);
+    assert.equal(r.code, 0, r.stderr);
+    const body = await waitFor('httpd through the published port', async () => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) });
+        return res.ok ? await res.text() : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 300_000);
+    assert.equal(body, '<h1>docker run on a microVM</h1>\n');
+    const ps = await docker(['ps', '--format', '{{.Names}} {{.Ports}}']);
+    assert.equal(ps.stdout, `web 127.0.0.1:${port}->80/tcp\n`);
+    assert.equal((await docker(['port', 'web'])).stdout, `80/tcp -> 127.0.0.1:${port}\n`);
+  } finally {
+    await docker(['rm', '-f', 'web']);
+    rmSync(ctx, { recursive: true, force: true });
+  }
+});

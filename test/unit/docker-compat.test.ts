@@ -1,0 +1,81 @@
+// The Docker compat layer's pure translations: create bodies, stream framing, query forms, names.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CreateInstanceRequest } from '../../src/api/schemas.js';
+import { checked } from '../../src/compat/docker/checked.js';
+import { createRequest } from '../../src/compat/docker/create.js';
+import { registryAuth } from '../../src/compat/docker/images.js';
+import { familiar } from '../../src/compat/docker/names.js';
+import { filters, flag } from '../../src/compat/docker/query.js';
+import { frame } from '../../src/compat/docker/stream.js';
+import { unsupportedReason } from '../../src/compat/docker/unsupported.js';
+
+test('createRequest maps what docker run sends onto the native request', () => {
+  const table: [unknown, string | undefined, unknown][] = [
+    [{ Image: 'hello', Cmd: ['exit=3'], Env: [], HostConfig: { AutoRemove: true, NetworkMode: 'default' } }, undefined, { image: 'hello', args: ['exit=3'], autoRemove: true }],
+    [{ Image: 'docker.io/library/hello', Cmd: null, HostConfig: { Memory: 48 * 1024 * 1024, NanoCpus: 2e9 } }, '/web', { image: 'hello', name: 'web', memoryMiB: 48, cpus: 2 }],
+    [
+      { Image: 'httpd', ExposedPorts: { '80/tcp': {} }, HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '18080' }, { HostIp: '', HostPort: '' }] } } },
+      'web',
+      { image: 'httpd', name: 'web', ports: [{ guestPort: 80, proto: 'tcp', hostIp: '127.0.0.1', hostPort: 18080 }, { guestPort: 80, proto: 'tcp' }] },
+    ],
+    [
+      { Image: 'x', Volumes: { '/cache': {} }, Labels: { team: 'a' }, HostConfig: { Binds: ['data:/data:ro', '/srv:/srv'], RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 }, NetworkMode: 'bridge' } },
+      '',
+      {
+        image: 'x',
+        restartPolicy: { name: 'on-failure', maximumRetryCount: 3 },
+        network: 'bridge',
+        mounts: [{ type: 'volume', source: 'data', target: '/data', readonly: true }, { type: 'bind', source: '/srv', target: '/srv' }, { type: 'volume', target: '/cache' }],
+        labels: { team: 'a' },
+      },
+    ],
+  ];
+  for (const [body, name, want] of table) assert.deepEqual(checked(CreateInstanceRequest, createRequest(body, name)), want);
+});
+
+test('createRequest refuses what a unikernel cannot honour, naming it', () => {
+  const table: [unknown, RegExp][] = [
+    [{ Image: 'x', Entrypoint: ['/bin/sh'] }, /^Entrypoint is not supported: /],
+    [{ Image: 'x', Tty: true }, /^Tty is not supported: .*run without -t/],
+    [{ Image: 'x', HostConfig: { Privileged: true } }, /^HostConfig\.Privileged is not supported/],
+    [{ Image: 'x', HostConfig: { NanoCpus: 1.5e9 } }, /^--cpus 1\.5 is not supported: a VM gets whole virtual CPUs/],
+    [{ Image: 'x', HostConfig: { NetworkMode: 'host' } }, /^network mode host is not supported/],
+    [{ Image: 'x', HostConfig: { PortBindings: { '80-81/tcp': [] } } }, /^port "80-81\/tcp" is not supported/],
+    [{ Image: 'x', HostConfig: { Binds: ['a:/b:z'] } }, /^bind option "z" is not supported/],
+    [{ Image: 'x', Healthcheck: { Test: ['CMD', 'true'] } }, /^Healthcheck is not supported/],
+    [{ Image: 7 }, /^Image must be given/],
+    [{ Image: 'x', Cmd: [1] }, /^Cmd must be an array of strings/],
+    [[], /^body must be an object/],
+  ];
+  for (const [body, re] of table) assert.throws(() => createRequest(body, undefined), (e: Error) => re.test(e.message), JSON.stringify(body));
+  // The native rules apply to what was translated: a name Docker allows but Cunik does not, a range.
+  assert.throws(() => checked(CreateInstanceRequest, createRequest({ Image: 'x', HostConfig: { Memory: 1 } }, undefined)), /memoryMiB must be at least/);
+  assert.throws(() => checked(CreateInstanceRequest, createRequest({ Image: 'x' }, 'bad name!')), /name/);
+});
+
+test('frames are Docker stdcopy: stream byte, three zeros, big-endian length', () => {
+  assert.deepEqual([...frame(Buffer.from('hi'))], [1, 0, 0, 0, 0, 0, 0, 2, 104, 105]);
+  assert.equal(frame(Buffer.alloc(70000)).readUInt32BE(4), 70000);
+});
+
+test('query forms: booleans, filters as list or set, unknown filters named', () => {
+  assert.equal(flag({ all: '1' }, 'all'), true);
+  assert.equal(flag({ all: 'false' }, 'all'), false);
+  assert.equal(flag({}, 'stream', true), true);
+  assert.throws(() => flag({ all: 'yes' }, 'all'), /all must be 1, true, 0 or false/);
+  assert.deepEqual([...filters({ filters: '{"type":{"container":true}}' }, ['type'], 'events')], [['type', ['container']]]);
+  assert.deepEqual([...filters({ filters: '{"type":["image"]}' }, ['type'], 'events')], [['type', ['image']]]);
+  assert.throws(() => filters({ filters: '{"daemon":["x"]}' }, ['type'], 'events'), /events filter "daemon" is not supported \(supported: type\)/);
+  assert.throws(() => filters({ filters: 'nope' }, ['type'], 'events'), /must be a JSON object/);
+});
+
+test('names and registry auth as the Go client sends them', () => {
+  assert.equal(familiar('docker.io/library/hello:v2'), 'hello:v2');
+  assert.equal(familiar('docker.io/team/app'), 'team/app');
+  assert.equal(familiar('127.0.0.1:5000/demo/hello:1.0'), '127.0.0.1:5000/demo/hello:1.0');
+  assert.equal(registryAuth(Buffer.from('{}').toString('base64url')), undefined);
+  assert.deepEqual(registryAuth(Buffer.from('{"username":"u","password":"p","serveraddress":"h"}').toString('base64url')), { username: 'u', password: 'p' });
+  assert.throws(() => registryAuth('!!!'), /X-Registry-Auth/);
+  assert.equal(unsupportedReason('POST', '/v1.44/containers/abc/exec'), "not supported by Cunik's Docker API: POST /containers/abc/exec (exec: a unikernel runs one program and has no processes to start another in)");
+});
