@@ -19,12 +19,13 @@ export interface TestContainerd {
   stop(): Promise<void>;
 }
 
-export function containerdConfig(dir: string, extra = ''): string {
+/** `extra`: more TOML (a [plugins...] block); `cri`: keep the CRI plugin (it then waits for a kubelet that never comes). */
+export function containerdConfig(dir: string, extra = '', cri = false): string {
   return [
     'version = 2',
     `root = "${join(dir, 'root')}"`,
     `state = "${join(dir, 'state')}"`,
-    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+    ...(cri ? [] : ['disabled_plugins = ["io.containerd.grpc.v1.cri"]']),
     '[grpc]',
     `  address = "${join(dir, 'containerd.sock')}"`,
     '[ttrpc]',
@@ -38,10 +39,10 @@ export function containerdConfig(dir: string, extra = ''): string {
   ].join('\n') + '\n';
 }
 
-export async function startContainerd(dir: string, env: NodeJS.ProcessEnv = {}): Promise<TestContainerd> {
+export async function startContainerd(dir: string, env: NodeJS.ProcessEnv = {}, opts: { extra?: string; cri?: boolean } = {}): Promise<TestContainerd> {
   mkdirSync(dir, { recursive: true });
   const config = join(dir, 'config.toml');
-  writeFileSync(config, containerdConfig(dir));
+  writeFileSync(config, containerdConfig(dir, opts.extra, opts.cri));
   const socket = join(dir, 'containerd.sock');
   const namespace = `cunik-test-${process.pid}`;
   const proc = spawn('containerd', ['--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });

@@ -6,7 +6,7 @@
 // namespace the test made in CNI's place (a veth whose far end is the "pod network").
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -130,10 +130,9 @@ test('a plain container image is handed to the real runc, and the log says so', 
   const r = await c.ctr(['run', '--rm', ...RUNTIME, 'plain:latest', 'plain1']);
   const handed = logLines().slice(before).filter((l) => /is not a unikernel .*handed to \/usr\/sbin\/runc/.test(l.msg));
   assert.equal(handed.length, 1, JSON.stringify(logLines().slice(before)));
-  // Where runc can run containers here, the container ran; where it cannot, the error is runc's own.
-  if (r.code === 0) assert.match(r.stdout, /plain container ran/);
-  else assert.match(r.stderr, /runc|OCI runtime/, r.stderr);
-  appendFileSync(join(dir, 'plain-result.txt'), `${r.code} ${r.stdout} ${r.stderr}\n`);
+  // runc runs containers on this machine (checked: exit 0 and the container's line).
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /plain container ran/);
 });
 
 test('the VM joins the container\'s network namespace: the pod network reaches the guest; delete leaves no tap', { timeout: 300_000 }, async () => {
@@ -155,4 +154,19 @@ test('the VM joins the container\'s network namespace: the pod network reaches t
   assert.deepEqual(taps(), []);
   assert.doesNotMatch(execFileSync('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'show', 'dev', 'eth0'], { encoding: 'utf8' }), /ingress/);
   assert.deepEqual(vmProcesses(), []);
+});
+
+test('docs/kubernetes.md: Debian\'s containerd loads its config, the CRI plugin with the cunik runtime', { timeout: 120_000 }, async () => {
+  const doc = readFileSync(join(repo, 'docs', 'kubernetes.md'), 'utf8');
+  const block = /<!-- containerd-config[^\n]*-->\n```toml\n([\s\S]*?)```/.exec(doc)?.[1];
+  assert.ok(block !== undefined, 'the config block is in the doc');
+  const cri = await startContainerd(join(dir, 'containerd-cri'), {}, { extra: block.replace(/^version = 2\n/m, ''), cri: true });
+  try {
+    await waitFor('the CRI plugin started', () => cri.log().includes('Start cri plugin with config') || undefined, 30_000);
+    assert.doesNotMatch(cri.log(), /failed to load plugin io\.containerd\.grpc\.v1\.cri/);
+    assert.match(cri.log(), /cunik:\{Type:io\.containerd\.runc\.v2 [^}]*PodAnnotations:\[com\.urunc\.unikernel\.\* org\.cunik\.\*\][^}]*Options:map\[BinaryName:\/usr\/local\/bin\/cunik-runc\]/);
+    assert.match(cri.log(), /DefaultRuntimeName:runc/);
+  } finally {
+    await cri.stop();
+  }
 });

@@ -1,0 +1,103 @@
+// cunik-runc driven directly as containerd's shim would (no containerd): errors as runc's JSON log
+// lines with level error, -t refused at once, a whole lifecycle's states (created with the vCPUs
+// stopped: no output before start), and ids it did not create handed to the real runc.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { bootFile } from '../../src/images/boot-file.js';
+import { helloKernel, repo, waitFor } from '../helpers/daemon.js';
+
+const RUNC = join(repo, 'bin', 'cunik-runc.js');
+let dir: string;
+let root: string;
+let log: string;
+
+function bundle(name: string, config: Record<string, unknown>): string {
+  const b = join(dir, name);
+  mkdirSync(join(b, 'rootfs', 'cunik'), { recursive: true });
+  copyFileSync(helloKernel, join(b, 'rootfs', 'cunik', 'kernel'));
+  writeFileSync(join(b, 'rootfs', 'cunik', 'boot.json'), bootFile({ 'org.cunik.family': 'generic', 'org.cunik.boot': 'multiboot', 'org.cunik.memory': '64' }, [], { kernel: true }));
+  writeFileSync(join(b, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', root: { path: 'rootfs' }, ...config }));
+  return b;
+}
+
+const runc = (args: string[], timeout = 60_000) =>
+  spawnSync(process.execPath, [RUNC, '--root', root, '--log', log, '--log-format', 'json', ...args], { encoding: 'utf8', timeout, env: { ...process.env, CUNIK_ACCEL: 'tcg' } });
+const lastLog = (): { level: string; msg: string } => JSON.parse(readFileSync(log, 'utf8').trim().split('\n').at(-1)!) as { level: string; msg: string };
+const state = (id: string): { status: string; pid: number } => JSON.parse(runc(['state', id]).stdout) as { status: string; pid: number };
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cunik-runc-'));
+  root = join(dir, 'root');
+  log = join(dir, 'log.json');
+});
+
+after(() => {
+  // Whatever a failed test left: its shim and QEMU (their command lines name this root).
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`${root}/cunik/`)) process.kill(Number(p), 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('errors are runc\'s JSON log lines with level error; -t is refused at once; nothing is left', () => {
+  const b = bundle('b1', { process: { args: ['exit=5'], env: [], terminal: false } });
+  const t0 = Date.now();
+  const tty = runc(['create', '--bundle', b, '--pid-file', join(dir, 'p1'), '--console-socket', join(dir, 'console.sock'), 'tty1']);
+  assert.notEqual(tty.status, 0);
+  assert.ok(Date.now() - t0 < 20_000, 'no hang');
+  assert.equal(lastLog().level, 'error');
+  assert.match(lastLog().msg, /^a terminal \(-t, --console-socket\) is not supported for unikernels: run without -t/);
+  assert.equal(existsSync(join(root, 'cunik', 'tty1')), false);
+  assert.equal(existsSync(join(dir, 'p1')), false);
+
+  const bad = bundle('b3', {});
+  writeFileSync(join(bad, 'config.json'), '{');
+  const r = runc(['create', '--bundle', bad, '--pid-file', join(dir, 'p3'), 'bad1']);
+  assert.equal(r.status, 125);
+  assert.deepEqual([lastLog().level, /^config\.json of bundle .* is not valid JSON/.test(lastLog().msg)], ['error', true]);
+  assert.equal(r.stderr.trim().split('\n').length, 1, 'one line on stderr');
+
+  const b4 = bundle('b4', { process: { args: [], env: [], terminal: false } });
+  assert.equal(runc(['create', '--bundle', b4, '--pid-file', join(dir, 'p4'), '../x']).status, 125);
+  assert.match(lastLog().msg, /invalid container id/);
+});
+
+test('a whole lifecycle: created (vCPUs stopped), running, stopped; delete removes its state', { timeout: 120_000 }, async () => {
+  const b = bundle('b2', { process: { args: ['exit=5'], env: [], terminal: false } });
+  const pidFile = join(dir, 'p2');
+  // The task's stdio is the console: a pipe here, as containerd's shim gives.
+  const create = spawn(process.execPath, [RUNC, '--root', root, '--log', log, '--log-format', 'json', 'create', '--bundle', b, '--pid-file', pidFile, 'life1'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CUNIK_ACCEL: 'tcg' } });
+  let out = '';
+  create.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => create.once('exit', r));
+  assert.equal(code, 0, readFileSync(log, 'utf8'));
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  assert.deepEqual(state('life1'), { ...state('life1'), status: 'created', pid });
+  assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /cunik-shim\0--exit-codes\0[0-9a-f]{642}\0/);
+  assert.equal(out, '', 'no guest output before start');
+  assert.equal(runc(['delete', 'life1']).status, 1, 'a live task is not deleted without --force');
+  assert.match(lastLog().msg, /cannot delete container life1 that is not stopped: created/);
+  const ps = JSON.parse(runc(['ps', '--format', 'json', 'life1']).stdout) as number[];
+  assert.equal(ps.length, 2);
+  assert.equal(runc(['start', 'life1']).status, 0);
+  await waitFor('the guest\'s exit line on the task\'s stdout', () => out.includes('exit: 5') || undefined, 60_000);
+  await waitFor('the task stopped', () => state('life1').status === 'stopped' || undefined, 30_000);
+  assert.match(runc(['kill', 'life1', 'SIGTERM']).stderr, /container not running/);
+  assert.equal(runc(['start', 'life1']).status, 1);
+  assert.equal(runc(['delete', 'life1']).status, 0);
+  assert.equal(existsSync(join(root, 'cunik', 'life1')), false);
+});
+
+test('ids cunik-runc did not create go to the real runc, which answers', () => {
+  const r = runc(['state', 'nosuch1']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr + readFileSync(log, 'utf8'), /container does not exist/);
+});
