@@ -82,7 +82,7 @@ fi
 
 ln -sf "$PWD/bin/cunik" /usr/local/bin/cunik
 ln -sf "$PWD/bin/cunikd.js" /usr/local/bin/cunikd
-ln -sf "$PWD/bin/cunik-runc.js" /usr/local/bin/cunik-runc   # containerd's BinaryName (docs/kubernetes.md)
+ln -sf "$PWD/bin/cunik-runc" /usr/local/bin/cunik-runc   # containerd's BinaryName (docs/kubernetes.md)
 
 # A daemon left by an earlier install would serve old code: stop it (its instances keep running).
 # The pid file is the root's lock (src/daemon/lock.ts): a running daemon holds an flock on it.

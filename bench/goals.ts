@@ -35,6 +35,8 @@ export const GOALS: readonly Goal[] = [
   { bench: 'registry', figure: 'manifest_ttfb_ms', better: 'lower', goal: 2, what: 'time to first byte of a manifest GET on loopback, median of 200, ms', source: 'issue 12' },
   { bench: 'registry-ui', figure: 'list_ms', better: 'lower', goal: 50, what: "the web UI's repository list with 1,000 repositories in the hub, full response on loopback, median of 20, ms", source: 'issue 12' },
   { bench: 'registry-ui', figure: 'image_ms', better: 'lower', goal: 50, what: "the web UI's image page with 1,000 repositories in the hub, full response on loopback, median of 20, ms", source: 'issue 12' },
+  { bench: 'containerd', figure: 'ratio', better: 'lower', goal: 2, what: '`ctr run --rm hello` through cunik-runc / `cunik run --rm hello` through cunikd, ms to exit', source: 'issue 14' },
+  { bench: 'containerd', figure: 'memory_ratio', better: 'lower', goal: 1.1, what: "an idle task's cunik-shim + QEMU / a cunikd instance's, PSS", source: 'issue 14' },
 ];
 
 export const goalsOf = (bench: string): Goal[] => GOALS.filter((g) => g.bench === bench);

@@ -5,6 +5,7 @@
 import { bootLinux } from './boot-linux.js';
 import { buildCache } from './build-cache.js';
 import { cliBench } from './cli.js';
+import { containerdBench } from './containerd.js';
 import { coldstart } from './coldstart.js';
 import { density } from './density.js';
 import { lifecycle } from './lifecycle.js';
@@ -21,6 +22,7 @@ const benchmarks: Record<string, () => Promise<Record<string, number>>> = {
   'build-cache': () => buildCache(),
   registry: () => registryBench(numberArg('--rounds', 4), numberArg('--layer-mib', 64)),
   'registry-ui': () => registryUi(),
+  containerd: () => containerdBench(numberArg('--rounds', 15)),
 };
 
 /**

@@ -12,6 +12,9 @@ out=${1:-dist}
 esbuild=(npx --no-install esbuild --bundle --platform=node --target=node20 --minify --log-level=warning)
 "${esbuild[@]}" "$out/src/cli/main.js" --format=esm --outfile="$out/cunik.mjs" \
   --banner:js="import { createRequire as __cunikRequire } from 'node:module'; const require = __cunikRequire(import.meta.url);"
+# cunik-runc: containerd's shim runs it several times per task (create, start, state, delete).
+"${esbuild[@]}" "$out/src/runtime/main.js" --format=esm --outfile="$out/cunik-runc.mjs" \
+  --banner:js="import { createRequire as __cunikRequire } from 'node:module'; const require = __cunikRequire(import.meta.url);"
 # The snapshot builder runs CommonJS; import.meta.url becomes this file's URL (the build folder is where it lives).
 "${esbuild[@]}" "$out/src/cli/snapshot.js" --format=cjs --outfile="$out/cunik-snapshot.cjs" \
   --define:import.meta.url=__cunikUrl --banner:js="var __cunikUrl = require('node:url').pathToFileURL(__filename).href;"

@@ -15,7 +15,7 @@ import { cli, helloKernel, repo, startDaemon, waitFor, type TestDaemon } from '.
 import { LayoutWriter, tarOf } from '../helpers/foreign-images.js';
 import { linuxGuestMissing } from '../helpers/linux-guest.js';
 
-const RUNC = join(repo, 'bin', 'cunik-runc.js');
+const RUNC = join(repo, 'bin', 'cunik-runc');
 const RUNTIME = ['--runtime', 'io.containerd.runc.v2', '--runc-binary', RUNC];
 const ns = `crn-${process.pid}`;
 const peer = `crp-${process.pid}`;

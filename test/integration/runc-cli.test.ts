@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { bootFile } from '../../src/images/boot-file.js';
 import { helloKernel, repo, waitFor } from '../helpers/daemon.js';
 
-const RUNC = join(repo, 'bin', 'cunik-runc.js');
+const RUNC = join(repo, 'bin', 'cunik-runc');
 let dir: string;
 let root: string;
 let log: string;
@@ -25,7 +25,7 @@ function bundle(name: string, config: Record<string, unknown>): string {
 }
 
 const runc = (args: string[], timeout = 60_000) =>
-  spawnSync(process.execPath, [RUNC, '--root', root, '--log', log, '--log-format', 'json', ...args], { encoding: 'utf8', timeout, env: { ...process.env, CUNIK_ACCEL: 'tcg' } });
+  spawnSync(RUNC, ['--root', root, '--log', log, '--log-format', 'json', ...args], { encoding: 'utf8', timeout, env: { ...process.env, CUNIK_ACCEL: 'tcg' } });
 const lastLog = (): { level: string; msg: string } => JSON.parse(readFileSync(log, 'utf8').trim().split('\n').at(-1)!) as { level: string; msg: string };
 const state = (id: string): { status: string; pid: number } => JSON.parse(runc(['state', id]).stdout) as { status: string; pid: number };
 
@@ -74,7 +74,7 @@ test('a whole lifecycle: created (vCPUs stopped), running, stopped; delete remov
   const b = bundle('b2', { process: { args: ['exit=5'], env: [], terminal: false } });
   const pidFile = join(dir, 'p2');
   // The task's stdio is the console: a pipe here, as containerd's shim gives.
-  const create = spawn(process.execPath, [RUNC, '--root', root, '--log', log, '--log-format', 'json', 'create', '--bundle', b, '--pid-file', pidFile, 'life1'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CUNIK_ACCEL: 'tcg' } });
+  const create = spawn(RUNC, ['--root', root, '--log', log, '--log-format', 'json', 'create', '--bundle', b, '--pid-file', pidFile, 'life1'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CUNIK_ACCEL: 'tcg' } });
   let out = '';
   create.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((r) => create.once('exit', r));
