@@ -37,6 +37,8 @@ export const GOALS: readonly Goal[] = [
   { bench: 'registry-ui', figure: 'image_ms', better: 'lower', goal: 50, what: "the web UI's image page with 1,000 repositories in the hub, full response on loopback, median of 20, ms", source: 'issue 12' },
   { bench: 'containerd', figure: 'ratio', better: 'lower', goal: 2, what: '`ctr run --rm hello` through cunik-runc / `cunik run --rm hello` through cunikd, ms to exit', source: 'issue 14' },
   { bench: 'containerd', figure: 'memory_ratio', better: 'lower', goal: 1.1, what: "an idle task's cunik-shim + QEMU / a cunikd instance's, PSS", source: 'issue 14' },
+  { bench: 'docker-compat', figure: 'ratio', better: 'lower', goal: 1.3, what: '`docker run --rm hello` through cunikd --docker-host / `cunik run --rm hello`, ms (the docker CLI is Go and starts faster than node: may be below 1)', source: 'issue 15' },
+  { bench: 'docker-compat', figure: 'ps_ratio', better: 'lower', goal: 1.3, what: '`docker ps -a` / `cunik ps -a` with 100 instances, ms', source: 'issue 15' },
 ];
 
 export const goalsOf = (bench: string): Goal[] => GOALS.filter((g) => g.bench === bench);

@@ -8,6 +8,7 @@ import { cliBench } from './cli.js';
 import { containerdBench } from './containerd.js';
 import { coldstart } from './coldstart.js';
 import { density } from './density.js';
+import { dockerCompat } from './docker-compat.js';
 import { lifecycle } from './lifecycle.js';
 import { registryBench } from './registry.js';
 import { registryUi } from './registry-ui.js';
@@ -23,6 +24,7 @@ const benchmarks: Record<string, () => Promise<Record<string, number>>> = {
   registry: () => registryBench(numberArg('--rounds', 4), numberArg('--layer-mib', 64)),
   'registry-ui': () => registryUi(),
   containerd: () => containerdBench(numberArg('--rounds', 15)),
+  'docker-compat': () => dockerCompat(),
 };
 
 /**
