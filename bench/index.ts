@@ -10,6 +10,7 @@ import { coldstart } from './coldstart.js';
 import { density } from './density.js';
 import { dockerCompat } from './docker-compat.js';
 import { lifecycle } from './lifecycle.js';
+import { netChurn, netStart, netThroughput } from './net.js';
 import { registryBench } from './registry.js';
 import { registryUi } from './registry-ui.js';
 import { checkGoals, verdictLine } from './method.js';
@@ -25,18 +26,22 @@ const benchmarks: Record<string, () => Promise<Record<string, number>>> = {
   'registry-ui': () => registryUi(),
   containerd: () => containerdBench(numberArg('--rounds', 15)),
   'docker-compat': () => dockerCompat(),
+  'net-churn': () => netChurn(numberArg('--cycles', 200)),
+  'net-throughput': () => netThroughput(numberArg('--rounds', 4)),
+  'net-start': () => netStart(numberArg('--rounds', 4)),
 };
 
 /**
  * `--count N` (density: how many instances, default 1,000), `--rounds N` (density, registry: rounds
- * of each side, default 4), `--layer-mib N` (registry: size of each of the 4 layers, default 64).
+ * of each side, default 4), `--layer-mib N` (registry: size of each of the 4 layers, default 64),
+ * `--cycles N` (net-churn: run/rm cycles, default 200).
  */
 function numberArg(flag: string, fallback: number): number {
   const i = process.argv.indexOf(flag);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-const valued = new Set(['--count', '--rounds', '--layer-mib']);
+const valued = new Set(['--count', '--rounds', '--layer-mib', '--cycles']);
 const flags = new Set(['--check']);
 const args = process.argv.slice(2);
 const check = args.includes('--check');

@@ -115,7 +115,8 @@ export const CreateInstanceRequest = Type.Object(
     aliases: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 16, description: "More names the instance answers to in its user-defined network's DNS (run --network-alias); several instances may share one" })),
     macAddress: Type.Optional(Type.String({ description: "The first NIC's MAC address on a bridge network (run --mac-address; default: derived from its address)" })),
     extraNetworks: Type.Optional(Type.Array(NetworkEndpoint, { maxItems: MAX_EXTRA_NETWORKS, description: 'More bridge networks (run --network a --network b), one NIC each; needs `network` to be a bridge network' })),
-    ports: Type.Optional(Type.Array(PortRequest, { maxItems: 64, description: 'Ports to publish (run -p); needs network user' })),
+    ports: Type.Optional(Type.Array(PortRequest, { maxItems: 64, description: 'Ports to publish (run -p); needs a network (user or a bridge network)' })),
+    publishAll: Type.Optional(Type.Boolean({ description: "Also publish every port the image exposes (its org.cunik.ports label) on a free host port (run -P)" })),
     mounts: Type.Optional(Type.Array(MountRequest, { maxItems: 32, description: "Volumes and host folders to mount (run -v); the image's declared mount points get anonymous volumes" })),
     labels: Type.Optional(Labels),
     start: Type.Optional(Type.Boolean({ description: 'Start it too, in the same request (run -d)' })),
@@ -302,6 +303,15 @@ export const InfoResponse = Type.Object(
         certs: Type.String({ description: "Docker's certs.d folder: DIR/HOST[:PORT]/*.crt are a registry's CAs (cunikd --registry-certs)" }),
       },
       { description: 'the registry settings of pull and push (docs/distribution.md)' },
+    ),
+    bridgeNetworking: Type.Optional(
+      Type.Object(
+        {
+          ipForwarding: Type.Boolean({ description: 'net.ipv4.ip_forward in the daemon\'s network namespace' }),
+          ipForwardingByCunik: Type.Boolean({ description: 'whether this daemon turned it on (only when a non-internal network needed it)' }),
+        },
+        { description: 'bridge networks (root daemon only; docs/networking.md)' },
+      ),
     ),
   },
 );

@@ -22,6 +22,7 @@ export function instanceFlags(cmd: Command): Command {
     .option('--mac-address <mac>', "the (first) bridge network NIC's MAC address (default: derived from its address)")
     .option('--network-alias <name>', "another name the instance answers to in its user-defined network's DNS (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
     .option('-p, --publish <[ip:][hostPort:]guestPort[/udp]>', 'publish a guest port on the host (repeatable; default address 0.0.0.0)', parsePublish, [] as PublishSpec[])
+    .option('-P, --publish-all', "publish every port the image exposes on a free host port")
     .option('-v, --volume <NAME|/host/dir:/guest/path[:ro]>', 'mount a named volume (made if missing) or a host folder (repeatable)', parseVolumeSpec, [] as VolumeSpec[])
     .option('--pull <policy>', 'pull the image first: missing (the default), always or never', parsePullPolicy, 'missing' as PullPolicy)
     .argument('<image>', 'image reference or id')
@@ -53,6 +54,7 @@ export interface CreateFlags {
   networkAlias?: string[];
   macAddress?: string;
   publish: PublishSpec[];
+  publishAll?: boolean;
   volume: VolumeSpec[];
   pull?: PullPolicy;
 }
@@ -73,6 +75,7 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
     ...networkRequest(flags),
     ...(flags.networkAlias !== undefined && { aliases: flags.networkAlias }),
     ...(flags.publish.length > 0 && { ports: flags.publish }),
+    ...(flags.publishAll === true && { publishAll: true }),
     ...(flags.volume.length > 0 && { mounts: flags.volume }),
   };
 }

@@ -67,35 +67,48 @@ export interface PublishSpec {
 }
 
 function portNumber(text: string, value: string, what: string): number {
-  if (/^\d+-\d+$/.test(text)) throw new Error(`invalid port mapping: ${value} (port ranges are not supported)`);
   if (!/^\d{1,5}$/.test(text) || !inRange(Number(text), LIMITS.guestPort)) throw new Error(`invalid port mapping: ${value} (${what} must be a port number ${rangeText(LIMITS.guestPort)})`);
   return Number(text);
+}
+
+/** "80" or "80-90": the ports, first to last. */
+function portRange(text: string, value: string, what: string): number[] {
+  const m = /^([^-]+)-([^-]+)$/.exec(text);
+  if (m === null) return [portNumber(text, value, what)];
+  const [first, last] = [portNumber(m[1]!, value, what), portNumber(m[2]!, value, what)];
+  if (last < first) throw new Error(`invalid port mapping: ${value} (${what} range ends before it starts)`);
+  return Array.from({ length: last - first + 1 }, (_, i) => first + i);
 }
 
 /**
  * Docker's -p syntax: [[HOSTIP:][HOSTPORT]:]GUESTPORT[/tcp|/udp]. "8080:80", "127.0.0.1:8080:80",
  * "127.0.0.1::80" (any free host port on that address), "80" (any free port, all addresses),
- * "53:53/udp". The host address must be IPv4 (user-mode networking forwards IPv4 only).
+ * "53:53/udp"; ranges of equal length "8080-8082:80-82", or "80-82" (free host ports for each).
+ * The host address must be IPv4 (the guests' networks are IPv4 only).
  */
 export function parsePublish(value: string, previous: PublishSpec[] = []): PublishSpec[] {
   const slash = value.lastIndexOf('/');
   const proto = slash >= 0 ? value.slice(slash + 1).toLowerCase() : 'tcp';
   if (proto !== 'tcp' && proto !== 'udp') throw new Error(`invalid port mapping: ${value} (the protocol is tcp or udp)`);
   const mapping = slash >= 0 ? value.slice(0, slash) : value;
-  if (mapping.startsWith('[')) throw new Error(`invalid port mapping: ${value} (user-mode networking publishes on IPv4 addresses only)`);
+  if (mapping.startsWith('[')) throw new Error(`invalid port mapping: ${value} (ports are published on IPv4 addresses only)`);
   const parts = mapping.split(':');
   if (parts.length > 3) throw new Error(`invalid port mapping: ${value} (use [HOSTIP:][HOSTPORT:]GUESTPORT[/udp])`);
-  const spec: PublishSpec = { guestPort: portNumber(parts[parts.length - 1]!, value, 'the guest port'), proto };
-  if (parts.length >= 2 && parts[parts.length - 2] !== '') spec.hostPort = portNumber(parts[parts.length - 2]!, value, 'the host port');
+  const guest = portRange(parts[parts.length - 1]!, value, 'the guest port');
+  const host = parts.length >= 2 && parts[parts.length - 2] !== '' ? portRange(parts[parts.length - 2]!, value, 'the host port') : undefined;
+  if (host !== undefined && host.length !== guest.length) throw new Error(`invalid port mapping: ${value} (the host and guest port ranges must be of one length)`);
+  let hostIp: string | undefined;
   if (parts.length === 3) {
-    const ip = parts[0]!;
-    if (!isIPv4(ip)) {
-      throw new Error(`invalid port mapping: ${value} (the host address must be an IPv4 address like 127.0.0.1)`);
-    }
-    spec.hostIp = ip;
+    hostIp = parts[0]!;
+    if (!isIPv4(hostIp)) throw new Error(`invalid port mapping: ${value} (the host address must be an IPv4 address like 127.0.0.1)`);
   }
-  return [...previous, spec];
+  if (previous.length + guest.length > MAX_PUBLISHED) throw new Error(`invalid port mapping: ${value} (at most ${MAX_PUBLISHED} ports can be published)`);
+  const specs = guest.map((guestPort, i): PublishSpec => ({ guestPort, proto, ...(hostIp !== undefined && { hostIp }), ...(host !== undefined && { hostPort: host[i]! }) }));
+  return [...previous, ...specs];
 }
+
+/** As the API takes at most (schemas.ts CreateInstanceRequest.ports). */
+const MAX_PUBLISHED = 64; // the API's maxItems
 
 /** --network: user (the default) or none. */
 /** --network: user, none, bridge (the default bridge network) or the name of a network made by `cunik network create`. */

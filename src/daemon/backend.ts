@@ -33,6 +33,8 @@ export interface BackendDeps {
   volumes: VolumeStore;
   spool: UploadSpool;
   registry: InfoResponse['registry'];
+  /** Bridge networks' forwarding state (root daemon). */
+  bridgeNetworking?: () => NonNullable<InfoResponse['bridgeNetworking']>;
 }
 
 export function makeBackends(deps: BackendDeps): CoreBackends {
@@ -142,6 +144,7 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
           images: images.list().length,
           families: familyNames(),
           registry: deps.registry,
+          ...(deps.bridgeNetworking !== undefined && { bridgeNetworking: deps.bridgeNetworking() }),
         };
       },
     },

@@ -188,7 +188,7 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
       // What a crash left: taps, addresses and bridges of instances and networks that are gone.
       const running = instances.list(false).filter((r) => r.state === 'running' || r.state === 'paused').map((r) => r.id);
       const swept = await networks.reconcile(running);
-      if (swept.taps + swept.addresses + swept.bridges > 0) log(`networks: removed ${swept.taps} taps, ${swept.addresses} addresses and ${swept.bridges} bridges left by instances or networks that are gone`);
+      if (swept.taps + swept.addresses + swept.bridges + swept.ports > 0) log(`networks: removed ${swept.taps} taps, ${swept.addresses} addresses, ${swept.ports} instances' published ports and ${swept.bridges} bridges left by instances or networks that are gone`);
     }
     await consoles.init(instances.list(true));
     for (const r of instances.list(true)) instanceEvents.remember(r.id, r.image);
@@ -214,6 +214,7 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
       consoles,
       volumes,
       spool,
+      ...(networks !== undefined && { bridgeNetworking: () => { const f = networks.forwarding(); return { ipForwarding: f.enabled, ipForwardingByCunik: f.byCunik }; } }),
       registry: { insecure: [...registry.insecure], certs: registry.certsDir, ...(registry.defaultRegistry !== undefined && { default: registry.defaultRegistry }) },
       qemuVersion: () =>
         (qemuVersion ??= promisify(execFile)(opts.qemu, ['--version']).then(

@@ -36,10 +36,34 @@ export interface CreateOptions {
   /** More bridge networks, one NIC each (run --network a --network b). */
   extraNetworks?: NetworkEndpoint[] | undefined;
   ports?: PortRequest[] | undefined;
+  /** Also publish the image's exposed ports on free host ports (run -P). */
+  publishAll?: boolean | undefined;
   /** Named volumes, bound host folders (run -v); the image's declared mount points get anonymous volumes. */
   mounts?: MountRequest[] | undefined;
   /** User labels (run --label). */
   labels?: Record<string, string> | undefined;
+}
+
+/**
+ * The ports -P adds: each the image exposes (label org.cunik.ports, ["80/tcp", ...]) that -p does
+ * not publish already, on a free host port of all addresses.
+ */
+export function exposedPorts(labels: Record<string, string>, given: PortRequest[]): PortRequest[] {
+  let exposed: unknown;
+  try {
+    exposed = JSON.parse(labels['org.cunik.ports'] ?? '[]');
+  } catch {
+    throw invalid("the image's org.cunik.ports label is not a JSON list of ports", 'publishAll');
+  }
+  if (!Array.isArray(exposed)) throw invalid("the image's org.cunik.ports label is not a JSON list of ports", 'publishAll');
+  const out: PortRequest[] = [];
+  for (const e of exposed) {
+    const m = /^(\d{1,5})(?:\/(tcp|udp))?$/.exec(String(e));
+    if (m === null) throw invalid(`the image exposes ${JSON.stringify(e)}, which is not PORT[/tcp|udp]`, 'publishAll');
+    const p: PortRequest = { guestPort: Number(m[1]), proto: (m[2] ?? 'tcp') as 'tcp' | 'udp' };
+    if (!given.some((g) => g.guestPort === p.guestPort && (g.proto ?? 'tcp') === p.proto) && !out.some((o) => o.guestPort === p.guestPort && o.proto === p.proto)) out.push(p);
+  }
+  return out;
 }
 
 /** The record's config for a create request: the image's defaults filled in, conflicts refused. */
@@ -63,7 +87,6 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
   if (config.macAddress !== undefined && !isBridgeMode(config.network)) throw invalid(`conflicting options: --mac-address needs a bridge network (not --network ${config.network})`, 'macAddress');
   checkEndpoints(config);
   if (config.ip !== undefined && !isBridgeMode(config.network)) throw invalid(`conflicting options: --ip needs a bridge network (not --network ${config.network})`, 'ip');
-  if (isBridgeMode(config.network) && config.ports.length > 0) throw invalid(`published ports on bridge networks are not supported yet: use --network user to publish ports`, 'ports');
   if (config.autoRemove && config.restartPolicy.name !== 'no') throw invalid('conflicting options: --restart and --rm', 'restartPolicy');
   if (config.network === 'none' && config.ports.length > 0) throw invalid('conflicting options: published ports need a network (not --network none)', 'ports');
   const over = host.cpus === undefined ? undefined : cpusOverHost(config.cpus, host.cpus, config.cpuOvercommit === true);
@@ -128,7 +151,7 @@ export function networkSettings(config: InstanceRecord['config'], ports: PortBin
   if (mode === 'none') return { mode: 'none', ipAddress: null, prefixLen: null, gateway: null, dns: [], ports: [] };
   if (isBridgeMode(mode)) {
     if (bridge === undefined) return { mode, ipAddress: config.ip ?? null, prefixLen: null, gateway: null, dns: [], ports: [], ...(config.macAddress !== undefined && { macAddress: config.macAddress }) };
-    return { mode, ipAddress: bridge.ip, prefixLen: bridge.prefix, gateway: bridge.gateway, dns: [...bridge.dns], ports: [], tap: bridge.tap, macAddress: bridge.mac };
+    return { mode, ipAddress: bridge.ip, prefixLen: bridge.prefix, gateway: bridge.gateway, dns: [...bridge.dns], ports, tap: bridge.tap, macAddress: bridge.mac };
   }
   return { mode: 'user', ipAddress: USER_NET.ip, prefixLen: USER_NET.prefix, gateway: USER_NET.gateway, dns: [...USER_NET.dns], ports };
 }

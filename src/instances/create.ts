@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { conflict, invalid } from '../errors.js';
 import { DEFAULT_NETWORK, isBridgeMode, NO_BRIDGE } from '../network/bridge/spec.js';
-import { bootConfig, instanceConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
+import { bootConfig, exposedPorts, instanceConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
 import { checkNetworks } from './connect.js';
 import { createVolumes, instanceMounts, removeVolumes, type VolumeUse } from './mounts.js';
 import { generateName } from './names.js';
@@ -34,12 +34,13 @@ export async function createInstance(ctx: CreateContext, opts: CreateOptions, wi
   const boot = await deps.images.bootInfo(image.id);
   const adapter = deps.family(boot.family);
   const artefacts = await deps.images.bootArtifacts(image.id);
-  // The daemon's default network (`bridge` for a root daemon) when the request names none, unless
-  // it publishes ports (user mode carries -p until bridge networks publish them) or the family
-  // cannot take a bridge's static address: then `user`, as before (docs/networking.md).
-  const implicitBridge = opts.network === undefined && (opts.ports?.length ?? 0) === 0 && deps.defaultNetwork === DEFAULT_NETWORK && deps.networks !== undefined && adapter.staticAddress !== false;
+  // The daemon's default network (`bridge` for a root daemon) when the request names none (with or
+  // without -p: bridge networks publish ports too), unless the family cannot take a bridge's static
+  // address: then `user`, as before (docs/networking.md).
+  const implicitBridge = opts.network === undefined && deps.defaultNetwork === DEFAULT_NETWORK && deps.networks !== undefined && adapter.staticAddress !== false;
   // Everything the request could get wrong is refused before the name is reserved.
-  let config = instanceConfig({ ...opts, network: opts.network ?? (implicitBridge ? DEFAULT_NETWORK : 'user') }, boot, ctx.host());
+  const request = opts.publishAll === true ? { ...opts, ports: [...(opts.ports ?? []), ...exposedPorts(boot.labels, opts.ports ?? [])] } : opts;
+  let config = instanceConfig({ ...request, network: request.network ?? (implicitBridge ? DEFAULT_NETWORK : 'user') }, boot, ctx.host());
   let network = networkSettings(config, config.ports);
   const base = bootConfig(config, network, ctx.host());
   // The mounts first: a family may need a volume to boot at all (a Solo5 block device).
@@ -52,7 +53,7 @@ export async function createInstance(ctx: CreateContext, opts: CreateOptions, wi
     network = networkSettings(config, config.ports);
     spec = adapter.bootSpec(boot, bootConfig(config, network, ctx.host()));
   }
-  if (config.ports.length > 0 && !(spec.nics ?? []).some((n) => n.backend.type === 'passt')) {
+  if (config.ports.length > 0 && !(spec.nics ?? []).some((n) => n.backend.type === 'passt' || n.backend.type === 'tap')) {
     throw invalid(`the ${boot.family} family attaches no network device for this image: ports cannot be published`, 'ports');
   }
   checkNetworks(deps.networks, adapter, boot.family, spec, config);

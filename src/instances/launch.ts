@@ -60,13 +60,13 @@ function startError(err: unknown): string {
 async function boot(ctx: LaunchContext, record: InstanceRecord, spawned: (h: VmHandle) => void): Promise<InstanceRecord> {
   const { deps } = ctx;
   const { accel } = await deps.accelerator();
-  const user = (record.config.network ?? 'none') === 'user';
-  const ports = user ? await (deps.bindPorts ?? bindablePorts)(record.config.ports ?? []) : [];
   const mode = record.config.network ?? 'none';
+  // Checked by binding (and free ones chosen) before anything is made: a taken port starts no VM.
+  const ports = mode !== 'none' ? await (deps.bindPorts ?? bindablePorts)(record.config.ports ?? []) : [];
   let bridges: BridgeAttachment[] = [];
   if (isBridgeMode(mode)) {
     if (deps.networks === undefined) throw invalid(NO_BRIDGE, 'network');
-    bridges = await deps.networks.attachAll(record.id, endpointsOf(record.config));
+    bridges = await deps.networks.attachAll(record.id, endpointsOf(record.config), ports);
   }
   const network = networkSettings(record.config, ports, bridges[0]);
   const extraNetworks = extraNetworkSettings(record.config, bridges.slice(1));

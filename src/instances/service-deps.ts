@@ -41,8 +41,8 @@ export interface InstanceServiceDeps {
 export interface NetworkAttacher {
   /** Refuse an unknown network or a --ip that cannot be on it (one line). */
   check(name: string, ip?: string): void;
-  /** An address and a tap on each network for the instance's next run, in this order (all or none). */
-  attachAll(instanceId: string, endpoints: Endpoint[]): Promise<BridgeAttachment[]>;
+  /** An address and a tap on each network for the instance's next run, in this order (all or none); its published ports (host ports chosen) go to the first. */
+  attachAll(instanceId: string, endpoints: Endpoint[], ports?: PortBinding[]): Promise<BridgeAttachment[]>;
   /** The run is over (or never began): its tap and address go. */
   detach(instanceId: string): Promise<void>;
 }

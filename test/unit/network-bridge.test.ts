@@ -11,7 +11,8 @@ import { hostRange, intToIp, netmask, overlaps, parseSubnet } from '../../src/ne
 import { Ipam } from '../../src/network/bridge/ipam.js';
 import type { BridgeHost } from '../../src/network/bridge/host.js';
 import { BridgeNetworks, macFor, tapName } from '../../src/network/bridge/networks.js';
-import { replaceScript, rulesetText } from '../../src/network/bridge/nft.js';
+import { foreignScript, replaceScript, rulesetText, type PublishedPort } from '../../src/network/bridge/nft.js';
+import { foreignChainsOf } from '../../src/network/bridge/host.js';
 import { checkMac, checkStaticIp, chooseSubnet, networkSpec, type NetworkRecord } from '../../src/network/bridge/spec.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cunik-ipam-'));
@@ -82,6 +83,19 @@ test('the nftables table: isolation, egress with masquerade, --internal without 
   const nets = [net({ bridge: 'cunikbr-bbbbbbb', subnet: '10.213.1.0/24', internal: true }), net({ bridge: 'cunik0', subnet: '10.213.0.0/24' })];
   assert.equal(rulesetText(nets), [
     'table inet cunik {',
+    '  chain guard {',
+    '    type filter hook prerouting priority raw; policy accept;',
+    '    iifname "cunik0" ip saddr 127.0.0.0/8 drop',
+    '    iifname "cunik0" ip daddr 127.0.0.0/8 drop',
+    '    iifname "cunikbr-bbbbbbb" ip saddr 127.0.0.0/8 drop',
+    '    iifname "cunikbr-bbbbbbb" ip daddr 127.0.0.0/8 drop',
+    '  }',
+    '  chain prerouting {',
+    '    type nat hook prerouting priority dstnat; policy accept;',
+    '  }',
+    '  chain output {',
+    '    type nat hook output priority -100; policy accept;',
+    '  }',
     '  chain forward {',
     '    type filter hook forward priority filter; policy accept;',
     '    iifname "cunik0" oifname { "cunikbr-bbbbbbb" } drop',
@@ -99,9 +113,54 @@ test('the nftables table: isolation, egress with masquerade, --internal without 
     '}',
     '',
   ].join('\n'));
-  assert.equal(rulesetText([]), 'table inet cunik {\n  chain forward {\n    type filter hook forward priority filter; policy accept;\n  }\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n  }\n}\n');
+  assert.equal(rulesetText([]), 'table inet cunik {\n  chain guard {\n    type filter hook prerouting priority raw; policy accept;\n  }\n  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n  }\n  chain output {\n    type nat hook output priority -100; policy accept;\n  }\n  chain forward {\n    type filter hook forward priority filter; policy accept;\n  }\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n  }\n}\n');
   assert.match(replaceScript(nets), /^table inet cunik\ndelete table inet cunik\ntable inet cunik \{\n/);
   assert.throws(() => rulesetText([net({ bridge: 'x"; flush ruleset; "' })]), /not an interface name/);
+});
+
+test('published ports: DNAT in prerouting and output, forward lets them in, hairpin masquerade; only for known bridges', () => {
+  const nets = [net({ bridge: 'cunik0', subnet: '10.213.0.0/24' })];
+  const ports: PublishedPort[] = [
+    { bridge: 'cunik0', proto: 'udp', hostIp: '127.0.0.1', hostPort: 5353, guestIp: '10.213.0.2', guestPort: 53 },
+    { bridge: 'cunik0', proto: 'tcp', hostIp: '0.0.0.0', hostPort: 8080, guestIp: '10.213.0.2', guestPort: 80 },
+    { bridge: 'cunikbr-gone', proto: 'tcp', hostIp: '0.0.0.0', hostPort: 9090, guestIp: '10.213.9.2', guestPort: 80 },
+  ];
+  const text = rulesetText(nets, ports);
+  const dnats = [
+    '    meta nfproto ipv4 ip daddr 127.0.0.1 udp dport 5353 dnat ip to 10.213.0.2:53',
+    '    meta nfproto ipv4 fib daddr type local tcp dport 8080 dnat ip to 10.213.0.2:80',
+  ].join('\n');
+  assert.ok(text.includes(`  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n${dnats}\n  }`), text);
+  assert.ok(text.includes(`  chain output {\n    type nat hook output priority -100; policy accept;\n${dnats}\n  }`), text);
+  assert.ok(text.includes('    oifname "cunik0" ct state established,related accept\n    oifname "cunik0" ct status dnat accept\n    oifname "cunik0" drop\n'), text);
+  assert.ok(text.includes('    oifname "cunik0" ip saddr 127.0.0.0/8 masquerade\n    oifname "cunik0" ip saddr 10.213.0.0/24 ct status dnat masquerade\n'), text);
+  assert.ok(!text.includes('9090'), 'a port of a bridge that is gone is not written');
+  assert.throws(() => rulesetText(nets, [{ ...ports[0]!, guestIp: '1.2.3.4; flush ruleset' }]), /not an IPv4 address/);
+  assert.throws(() => rulesetText(nets, [{ ...ports[0]!, hostPort: 0 }]), /not a port/);
+});
+
+test('other tools\' chains: DOCKER-USER, else a dropping FORWARD, get one accept per direction; only Cunik\'s own rules are replaced', () => {
+  const listing = (chains: object[], rules: object[]): string => JSON.stringify({ nftables: [{ metainfo: {} }, { table: { family: 'ip', name: 'filter' } }, ...chains.map((c) => ({ chain: c })), ...rules.map((r) => ({ rule: r }))] });
+  const docker = listing([{ name: 'FORWARD', policy: 'drop' }, { name: 'DOCKER-USER' }, { name: 'DOCKER' }], [
+    { chain: 'DOCKER-USER', handle: 7, comment: 'cunik' },
+    { chain: 'DOCKER-USER', handle: 8 },
+    { chain: 'FORWARD', handle: 3 },
+  ]);
+  const chains = foreignChainsOf(docker);
+  assert.deepEqual(chains, [{ family: 'ip', table: 'filter', chain: 'DOCKER-USER', target: true, cunik: [7] }]);
+  const nets = [net({ bridge: 'cunik0', subnet: '10.213.0.0/24' }), net({ bridge: 'cunikbr-iiiiiii', subnet: '10.213.1.0/24', internal: true })];
+  assert.equal(foreignScript(chains, nets), [
+    'delete rule ip filter DOCKER-USER handle 7',
+    'insert rule ip filter DOCKER-USER oifname "cunik0" accept comment "cunik"',
+    'insert rule ip filter DOCKER-USER iifname "cunik0" accept comment "cunik"',
+    '',
+  ].join('\n'));
+  // No DOCKER-USER: a FORWARD chain whose policy drops is where the accepts go; one that accepts is left alone.
+  assert.deepEqual(foreignChainsOf(listing([{ name: 'FORWARD', policy: 'drop' }], [])), [{ family: 'ip', table: 'filter', chain: 'FORWARD', target: true, cunik: [] }]);
+  assert.deepEqual(foreignChainsOf(listing([{ name: 'FORWARD', policy: 'accept' }], [])), []);
+  // Cunik's old accepts in a chain that is no longer the target are still removed.
+  assert.equal(foreignScript(foreignChainsOf(listing([{ name: 'FORWARD', policy: 'accept' }], [{ chain: 'FORWARD', handle: 12, comment: 'cunik' }])), nets), 'delete rule ip filter FORWARD handle 12\n');
+  assert.equal(foreignScript([], nets), '');
 });
 
 test('taps are named after the instance, within IFNAMSIZ; MACs come from the address', () => {
@@ -178,6 +237,8 @@ test('an exit of an instance that was never on a bridge network costs the host n
     applyNft: async () => void calls.push('nft'),
     deleteTable: async () => void calls.push('nft delete'),
     enableForwarding: async () => false,
+    forwarding: () => true,
+    foreignChains: async () => [],
   };
   const dir = mkdtempSync(join(tmpdir(), 'cunik-bridge-exit-'));
   try {
@@ -215,6 +276,8 @@ test('a network service (the DNS responder) is up with its bridge and down befor
     applyNft: async () => void calls.push('nft'),
     deleteTable: async () => void calls.push('nft delete'),
     enableForwarding: async () => false,
+    forwarding: () => true,
+    foreignChains: async () => [],
   };
   const services = {
     up: async (n: NetworkRecord) => {
@@ -268,6 +331,8 @@ test('several networks: a tap each, all or nothing, every tap and address back a
     applyNft: async () => undefined,
     deleteTable: async () => undefined,
     enableForwarding: async () => false,
+    forwarding: () => true,
+    foreignChains: async () => [],
   };
   const dir = mkdtempSync(join(tmpdir(), 'cunik-bridge-multi-'));
   try {

@@ -48,12 +48,12 @@ function service(defaultNetwork: 'user' | 'bridge', withNetworks = true): Instan
   });
 }
 
-test('a root daemon (default bridge) puts an instance that names no network on bridge, unless it publishes ports or cannot join one', async () => {
+test('a root daemon (default bridge) puts an instance that names no network on bridge (with -p too: bridge networks publish ports), unless it cannot join one', async () => {
   const svc = service('bridge');
   const net = async (req: Parameters<InstanceService['create']>[0]): Promise<string | undefined> => (await svc.create(req)).config.network;
   assert.equal(await net({ image: 'web' }), 'bridge');
-  // -p stays on user mode (it carries published ports) until bridge networks publish them.
-  assert.equal(await net({ image: 'web', ports: [{ guestPort: 80 }] }), 'user');
+  // -p too: bridge networks publish ports (DNAT, docs/networking.md).
+  assert.equal(await net({ image: 'web', ports: [{ guestPort: 80 }] }), 'bridge');
   // No NIC (a generic kernel), or a family that takes no static address (IncludeOS): as before.
   assert.equal(await net({ image: 'gen' }), 'user');
   assert.equal(await net({ image: 'inc' }), 'user');

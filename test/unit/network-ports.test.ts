@@ -8,7 +8,7 @@ import { parseGuestPort, portLines, psPorts } from '../../src/cli/format/ports.j
 import { CunikError } from '../../src/errors.js';
 import { linux } from '../../src/families/linux.js';
 import { generic } from '../../src/families/generic.js';
-import { bootConfig, instanceConfig, networkSettings } from '../../src/instances/boot-config.js';
+import { bootConfig, exposedPorts, instanceConfig, networkSettings } from '../../src/instances/boot-config.js';
 import type { InstanceRecord } from '../../src/instances/record.js';
 import { passtArgv, passtBindFailure } from '../../src/network/passt.js';
 import { normalizePorts } from '../../src/network/ports.js';
@@ -23,6 +23,8 @@ test('-p takes Docker\'s forms: [[IP:][HOSTPORT]:]GUESTPORT[/tcp|/udp], repeatab
   assert.deepEqual(parsePublish('80'), [{ guestPort: 80, proto: 'tcp' }]);
   assert.deepEqual(parsePublish('5353:53/udp'), [{ guestPort: 53, proto: 'udp', hostPort: 5353 }]);
   assert.deepEqual(parsePublish('8443:443/TCP'), [{ guestPort: 443, proto: 'tcp', hostPort: 8443 }]);
+  assert.deepEqual(parsePublish('127.0.0.1:8080-8081:80-81/udp'), [{ guestPort: 80, proto: 'udp', hostIp: '127.0.0.1', hostPort: 8080 }, { guestPort: 81, proto: 'udp', hostIp: '127.0.0.1', hostPort: 8081 }]);
+  assert.deepEqual(parsePublish('80-81'), [{ guestPort: 80, proto: 'tcp' }, { guestPort: 81, proto: 'tcp' }]);
   const two = parsePublish('2:1', parsePublish('4:3'));
   assert.deepEqual(two.map((p) => p.guestPort), [3, 1]);
 });
@@ -35,7 +37,9 @@ test('bad -p values are refused, naming the value and what is wrong', () => {
     ['65536:80', /the host port/],
     ['8080:65536', /the guest port/],
     ['8080:80/sctp', /the protocol is tcp or udp/],
-    ['8080-8090:80-90', /port ranges are not supported/],
+    ['8080-8090:80-85', /the host and guest port ranges must be of one length/],
+    ['90-80', /the guest port range ends before it starts/],
+    ['1-100', /at most 64 ports can be published/],
     ['a:b:c:d', /use \[HOSTIP:\]\[HOSTPORT:\]GUESTPORT/],
     ['[::1]:8080:80', /IPv4 addresses only/],
     ['localhost:8080:80', /must be an IPv4 address/],
@@ -196,4 +200,11 @@ test('passtArgv: all host addresses bind without one; bad addresses, ports and u
   ];
   for (const [patch, why] of bad) assert.throws(() => passtArgv({ ...backend, ...patch } as typeof backend), (e: unknown) => e instanceof CunikError && why.test(e.message), why.source);
   assert.throws(() => passtArgv(backend, { runas: 'cunik-vm' }), /UID:GID/);
+});
+
+test('-P: the image\'s exposed ports (org.cunik.ports) not already published by -p, on free host ports', () => {
+  assert.deepEqual(exposedPorts({ 'org.cunik.ports': '["80/tcp","53/udp","80/tcp","8080"]' }, [{ guestPort: 53, proto: 'udp', hostPort: 5353 }]), [{ guestPort: 80, proto: 'tcp' }, { guestPort: 8080, proto: 'tcp' }]);
+  assert.deepEqual(exposedPorts({}, []), []);
+  assert.throws(() => exposedPorts({ 'org.cunik.ports': '{"80":1}' }, []), /org\.cunik\.ports label is not a JSON list of ports/);
+  assert.throws(() => exposedPorts({ 'org.cunik.ports': '["80/sctp"]' }, []), /the image exposes "80\/sctp", which is not PORT\[\/tcp\|udp\]/);
 });

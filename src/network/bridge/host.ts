@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { CunikError } from '../../errors.js';
-import { NFT_FAMILY, NFT_TABLE } from './nft.js';
+import { FOREIGN_COMMENT, NFT_FAMILY, NFT_TABLE, type ForeignChain } from './nft.js';
 import { macFor } from './networks.js';
 
 export interface BridgeHost {
@@ -24,6 +24,10 @@ export interface BridgeHost {
   deleteTable(): Promise<void>;
   /** Turn IPv4 forwarding on if it is off; true if this call turned it on. */
   enableForwarding(): Promise<boolean>;
+  /** Whether IPv4 forwarding is on (cunik info). */
+  forwarding(): boolean;
+  /** Other tools' chains that drop forwarded traffic (nft.ts ForeignChain); none without nft. */
+  foreignChains(): Promise<ForeignChain[]>;
 }
 
 function run(cmd: string, args: string[], input?: string): Promise<string> {
@@ -58,6 +62,9 @@ export class IpNftHost implements BridgeHost {
     // one takes its lowest port's, and changes it whenever that tap goes, so every other guest's ARP
     // entry for the gateway (its route, its DNS server) points nowhere for seconds.
     await run('ip', ['link', 'set', name, 'address', macFor(address.split('/')[0]!), 'up']);
+    // Published ports reached through 127.0.0.1 are DNATed out of this bridge (nft.ts): the kernel
+    // routes 127.0.0.0/8 sources there only with route_localnet (the guard chain keeps guests from using it).
+    writeFileSync(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1\n');
   }
 
   async addTap(name: string, bridge: string, owner?: { uid: number; gid: number }): Promise<void> {
@@ -93,9 +100,39 @@ export class IpNftHost implements BridgeHost {
     });
   }
 
+  forwarding(): boolean {
+    return readFileSync(FORWARDING, 'utf8').trim() === '1';
+  }
+
+  async foreignChains(): Promise<ForeignChain[]> {
+    let out: string;
+    try {
+      out = await run('nft', ['-j', 'list', 'table', 'ip', 'filter']);
+    } catch {
+      return []; // no such table (no Docker, no iptables rules), or no nft
+    }
+    return foreignChainsOf(out);
+  }
+
   async enableForwarding(): Promise<boolean> {
     if (readFileSync(FORWARDING, 'utf8').trim() === '1') return false;
     writeFileSync(FORWARDING, '1\n');
     return true;
   }
+}
+
+/** From `nft -j list table ip filter`: DOCKER-USER if it exists, else FORWARD if its policy drops. */
+export function foreignChainsOf(json: string): ForeignChain[] {
+  type Item = { chain?: { name: string; policy?: string }; rule?: { chain: string; handle: number; comment?: string } };
+  const items = ((JSON.parse(json) as { nftables?: Item[] }).nftables ?? []);
+  const chains = items.filter((i) => i.chain !== undefined).map((i) => i.chain!);
+  const mine = (chain: string): number[] => items.filter((i) => i.rule?.chain === chain && i.rule.comment === FOREIGN_COMMENT).map((i) => i.rule!.handle);
+  const dockerUser = chains.some((c) => c.name === 'DOCKER-USER');
+  const out: ForeignChain[] = [];
+  for (const c of chains) {
+    const target = c.name === 'DOCKER-USER' || (c.name === 'FORWARD' && c.policy === 'drop' && !dockerUser);
+    const cunik = mine(c.name);
+    if (target || cunik.length > 0) out.push({ family: 'ip', table: 'filter', chain: c.name, target, cunik });
+  }
+  return out;
 }

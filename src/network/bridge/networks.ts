@@ -14,7 +14,8 @@ import { PerInstanceQueue } from '../../util/keyed-queue.js';
 import { formatSubnet, intToIp, ipToInt, parseSubnet } from './cidr.js';
 import type { BridgeHost } from './host.js';
 import { Ipam } from './ipam.js';
-import { replaceScript } from './nft.js';
+import { foreignScript, replaceScript, type PublishedPort } from './nft.js';
+import type { PortBinding } from '../../api/schemas.js';
 import { BRIDGE_PREFIX, checkStaticIp, DEFAULT_BRIDGE, DEFAULT_NETWORK, DEVICE_PREFIX, networkSpec, type NetworkRecord, type NetworkRequest } from './spec.js';
 
 /**
@@ -93,6 +94,10 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
   /** The DNS servers guests are given; the DNS responder sets it (default none). */
   dnsFor: (net: NetworkRecord) => string[] = () => [];
   forwardingEnabled = false;
+  /** Per instance, the ports it publishes on its network this run (also on disk: ports/<id>.json, for a restarted daemon). */
+  private readonly published = new Map<string, PublishedPort[]>();
+  /** Rule applications one at a time, each writing the state as it is when it runs. */
+  private rules: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: BridgeNetworksOptions) {
     super();
@@ -103,9 +108,19 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
     return join(this.opts.dir, `${id}.json`);
   }
 
-  /** Load the records (a crash's temp files are dropped). */
+  private portsDir(): string {
+    return join(this.opts.dir, 'ports');
+  }
+
+  /** Load the records and published ports (a crash's temp files are dropped). */
   load(): void {
     mkdirSync(this.opts.dir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.portsDir(), { recursive: true, mode: 0o700 });
+    for (const f of readdirSync(this.portsDir())) {
+      const path = join(this.portsDir(), f);
+      if (f.startsWith(TMP_PREFIX) || !f.endsWith('.json')) unlinkSync(path);
+      else this.published.set(f.slice(0, -'.json'.length), JSON.parse(readFileSync(path, 'utf8')) as PublishedPort[]);
+    }
     for (const f of readdirSync(this.opts.dir)) {
       if (f.startsWith(TMP_PREFIX)) unlinkSync(join(this.opts.dir, f));
       else if (f.endsWith('.json')) {
@@ -200,26 +215,61 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
   }
 
   /** The whole table, replaced in one transaction; no networks: no table at all. */
-  private async applyRules(): Promise<void> {
+  private applyRules(): Promise<void> {
+    const next = this.rules.then(() => this.writeRules());
+    this.rules = next.catch(() => undefined);
+    return next;
+  }
+
+  private async writeRules(): Promise<void> {
     const nets = this.list();
-    if (nets.length === 0) return this.opts.host.deleteTable();
+    const foreign = await this.opts.host.foreignChains();
+    if (nets.length === 0) {
+      const ours = foreignScript(foreign.map((c) => ({ ...c, target: false })), []);
+      if (ours !== '') await this.opts.host.applyNft(ours);
+      return this.opts.host.deleteTable();
+    }
     if (nets.some((n) => !n.internal) && !this.forwardingEnabled) {
-      if (await this.opts.host.enableForwarding()) this.opts.log?.('IPv4 forwarding turned on (net.ipv4.ip_forward=1) for the egress of bridge networks');
+      if (await this.opts.host.enableForwarding()) {
+        this.forwardingTurnedOn = true;
+        this.opts.log?.('IPv4 forwarding turned on (net.ipv4.ip_forward=1) for the egress of bridge networks');
+      }
       this.forwardingEnabled = true;
     }
-    await this.opts.host.applyNft(replaceScript(nets));
+    await this.opts.host.applyNft(replaceScript(nets, [...this.published.values()].flat(), foreignScript(foreign, nets)));
+  }
+
+  /** Whether IPv4 forwarding is on, and whether Cunik turned it on (cunik info). */
+  forwarding(): { enabled: boolean; byCunik: boolean } {
+    return { enabled: this.opts.host.forwarding(), byCunik: this.forwardingTurnedOn };
+  }
+
+  private forwardingTurnedOn = false;
+
+  private async publish(instanceId: string, ports: PublishedPort[]): Promise<void> {
+    const path = join(this.portsDir(), `${instanceId}.json`);
+    if (ports.length === 0) {
+      if (!this.published.delete(instanceId)) return;
+      unlinkSync(path);
+    } else {
+      mkdirSync(this.portsDir(), { recursive: true, mode: 0o700 });
+      await atomicWriteFile(path, `${JSON.stringify(ports)}\n`, 0o600);
+      this.published.set(instanceId, ports);
+    }
+    await this.applyRules();
   }
 
   /** Join the instance's next run to a network: an address (`ip` or the next free one) and a tap on its bridge. */
-  async attach(instanceId: string, name: string, ip?: string): Promise<Attachment> {
-    return (await this.attachAll(instanceId, [{ network: name, ip }]))[0]!;
+  async attach(instanceId: string, name: string, ip?: string, ports: PortBinding[] = []): Promise<Attachment> {
+    return (await this.attachAll(instanceId, [{ network: name, ip }], ports))[0]!;
   }
 
   /**
    * Join the instance's next run to its networks, one NIC each in this order (NIC i's tap is
-   * tapName(id, i)). All or nothing: if one cannot be joined, none stays joined.
+   * tapName(id, i)), and publish its ports (host ports already chosen and checked: probe.ts) to its
+   * address on the first. All or nothing: if one cannot be joined, none stays joined.
    */
-  attachAll(instanceId: string, endpoints: Endpoint[]): Promise<Attachment[]> {
+  attachAll(instanceId: string, endpoints: Endpoint[], ports: PortBinding[] = []): Promise<Attachment[]> {
     this.touched.add(instanceId);
     return this.serial(instanceId, async () => {
       // What an earlier run left (a crash between its exit and the detach) goes first.
@@ -230,6 +280,17 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
       } catch (err) {
         await this.release(instanceId);
         throw err;
+      }
+      if (ports.length > 0 && made[0] !== undefined) {
+        const first = made[0];
+        const net = this.get(first.network);
+        try {
+          if (net.internal) throw invalid(`network ${net.name} is internal: nothing reaches its instances, so they cannot publish ports`, 'ports');
+          await this.publish(instanceId, ports.map((p) => ({ bridge: net.bridge, proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, guestIp: first.ip, guestPort: p.guestPort })));
+        } catch (err) {
+          await this.release(instanceId).catch(() => undefined);
+          throw err instanceof CunikError ? err : new CunikError('INTERNAL', `cannot publish ports on network ${net.name}: ${(err as Error).message}`);
+        }
       }
       return made;
     });
@@ -289,11 +350,12 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
     // Every instance's exit comes here, and most were never on a bridge network: without an address
     // and not attached by this daemon it has no tap (the start's reconcile sweeps any other), so no
     // `ip` process is spent on it (two per call for a missing link, twice per create-start-rm cycle).
-    if (!this.touched.has(instanceId) && !this.ipam.list().some((a) => a.instanceId === instanceId)) return;
+    if (!this.touched.has(instanceId) && !this.published.has(instanceId) && !this.ipam.list().some((a) => a.instanceId === instanceId)) return;
     // The taps this daemon made for it; after a restart only the first NIC's is known (the
     // start's reconcile removed every tap of an instance not running then).
     for (const tap of this.taps.get(instanceId) ?? [tapName(instanceId)]) await this.opts.host.deleteLink(tap);
     this.taps.delete(instanceId);
+    await this.publish(instanceId, []);
     for (const a of this.ipam.releaseInstance(instanceId)) {
       const network = this.records.get(a.network);
       if (network) this.emit('member', { action: 'detach', network, instanceId, ip: a.ip });
@@ -305,10 +367,10 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
    * taps and addresses stay; every other tap, allocation and Cunik bridge goes; each network's
    * bridge is made again if missing (a reboot) and the table is rewritten from the records.
    */
-  async reconcile(running: Iterable<string>): Promise<{ taps: number; addresses: number; bridges: number }> {
+  async reconcile(running: Iterable<string>): Promise<{ taps: number; addresses: number; bridges: number; ports: number }> {
     const live = new Set([...running, ...this.touched]);
     const liveTaps = new Map([...live].flatMap((id) => tapsOf(id).map((t) => [t, id] as const)));
-    const out = { taps: 0, addresses: 0, bridges: 0 };
+    const out = { taps: 0, addresses: 0, bridges: 0, ports: 0 };
     const links = await this.opts.host.links(DEVICE_PREFIX);
     for (const t of links.filter((l) => l.startsWith(TAP_PREFIX))) {
       const owner = liveTaps.get(t);
@@ -325,6 +387,12 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
       this.ipam.releaseFile(a.network, a.ip);
       out.addresses++;
     }
+    for (const id of [...this.published.keys()]) {
+      if (live.has(id)) continue;
+      this.published.delete(id);
+      unlinkSync(join(this.portsDir(), `${id}.json`));
+      out.ports++;
+    }
     const bridges = new Set(this.list().map((n) => n.bridge));
     for (const b of links.filter((l) => l.startsWith(BRIDGE_PREFIX) || l === DEFAULT_BRIDGE)) {
       if (bridges.has(b)) continue;
@@ -333,7 +401,7 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
     }
     if (this.records.size === 0) {
       // No networks: no table (one a crash left goes); a host without nft never had one.
-      await this.opts.host.deleteTable().catch((err: Error) => this.opts.log?.(`warning: ${err.message}`));
+      await this.applyRules().catch((err: Error) => this.opts.log?.(`warning: ${err.message}`));
       return out;
     }
     for (const n of this.list()) {
