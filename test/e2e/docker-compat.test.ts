@@ -129,6 +129,23 @@ test('docker images, tag, rmi, save | load, volume ls, network ls', async () => 
   assert.match(nets.stdout, /^none null$/m);
 });
 
+test('docker container prune and volume prune translate onto the native prunes', async () => {
+  const created = await docker(['create', '--name', 'prunable', 'hello']);
+  assert.equal(created.code, 0, created.stderr);
+  const id = created.stdout.trim();
+  const pruned = await docker(['container', 'prune', '-f']);
+  assert.equal(pruned.code, 0, pruned.stderr);
+  assert.match(pruned.stdout, new RegExp(`^Deleted Containers:\n${id}\n`));
+  assert.equal((await docker(['ps', '-a', '-q'])).stdout, '');
+  assert.equal((await docker(['volume', 'create', 'spare'])).code, 0);
+  const vp = await docker(['volume', 'prune', '-a', '-f']);
+  assert.equal(vp.code, 0, vp.stderr);
+  assert.match(vp.stdout, /^Deleted Volumes:\nspare\n/);
+  const bad = await docker(['image', 'prune', '-a', '-f']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /image prune -a is not supported/);
+});
+
 test('docker events --since replays what happened, in Docker\'s format', async () => {
   const since = Math.floor(Date.now() / 1000) - 1;
   const r = await docker(['run', '--rm', '--name', 'evented', 'hello']);

@@ -37,6 +37,7 @@ test('createRequest maps what docker run sends onto the native request', () => {
 test('createRequest refuses what a unikernel cannot honour, naming it', () => {
   const table: [unknown, RegExp][] = [
     [{ Image: 'x', Entrypoint: ['/bin/sh'] }, /^Entrypoint is not supported: /],
+    [{ Image: 'x', StopSignal: 'SIGINT' }, /^StopSignal is not supported/],
     [{ Image: 'x', Tty: true }, /^Tty is not supported: .*run without -t/],
     [{ Image: 'x', HostConfig: { Privileged: true } }, /^HostConfig\.Privileged is not supported/],
     [{ Image: 'x', HostConfig: { NanoCpus: 1.5e9 } }, /^--cpus 1\.5 is not supported: a VM gets whole virtual CPUs/],

@@ -44,6 +44,8 @@ const UNSUPPORTED: [path: string, pick: (c: Json, h: Json) => unknown, why: stri
   ['WorkingDir', (c) => c['WorkingDir'], 'a unikernel has no working directory to set'],
   ['Tty', (c) => c['Tty'], "the guest's serial console is not a terminal: run without -t"],
   ['Healthcheck', (c) => { const t = strings(obj(c['Healthcheck'], 'Healthcheck')['Test'], 'Healthcheck.Test'); return t && t[0] !== 'NONE' ? t : undefined; }, 'health checks that exec inside the guest have no counterpart: a unikernel runs no other process'],
+  ['StopSignal', (c) => c['StopSignal'], 'the stop sequence is the guest\'s power button, then SIGTERM, then SIGKILL'],
+  ['StopTimeout', (c) => c['StopTimeout'], 'give the timeout to docker stop -t'],
   ['HostConfig.Privileged', (_c, h) => h['Privileged'], 'there is no host kernel to grant privileges on: the guest is a VM'],
   ['HostConfig.CapAdd', (_c, h) => h['CapAdd'], 'a VM has no Linux capabilities to add'],
   ['HostConfig.Devices', (_c, h) => h['Devices'], 'host devices are not passed to guests'],

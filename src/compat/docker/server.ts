@@ -8,6 +8,7 @@ import { CunikError } from '../../errors.js';
 import type { Backends } from '../../daemon/server.js';
 import { containerRoutes } from './containers.js';
 import { imageRoutes } from './images.js';
+import { pruneRoutes } from './prune.js';
 import { resourceRoutes } from './resources.js';
 import { unsupportedReason } from './unsupported.js';
 
@@ -139,6 +140,7 @@ export async function buildDockerServer(backends: DockerBackends): Promise<Fasti
   containerRoutes(app, backends);
   imageRoutes(app, backends);
   resourceRoutes(app, backends);
+  pruneRoutes(app, backends);
   await app.ready();
   return app;
 }

@@ -4,7 +4,6 @@ const REASONS: [RegExp, string][] = [
   [/^\/containers\/[^/]+\/exec$|^\/exec\//, 'exec: a unikernel runs one program and has no processes to start another in'],
   [/^\/containers\/[^/]+\/(archive|export)$/, 'copying files out of an instance: the guest file system is the image (read it there)'],
   [/^\/containers\/[^/]+\/(changes|resize|update)$/, 'this container operation'],
-  [/^\/containers\/prune$/, 'container prune through the Docker API (use cunik container prune)'],
   [/^\/(build|session|grpc)/, 'docker build: build images with cunik build and a Cunikfile'],
   [/^\/commit$/, 'commit: an instance does not change its image'],
   [/^\/auth$/, 'docker login: log in with cunik login (pull and push send its credentials)'],
@@ -12,7 +11,7 @@ const REASONS: [RegExp, string][] = [
   [/^\/plugins/, 'plugins'],
   [/^\/distribution\//, 'registry manifest queries'],
   [/^\/images\/search$/, 'image search (use cunik search)'],
-  [/^\/images\/prune$|^\/volumes\/prune$|^\/networks\/prune$|^\/system\/df$/, 'prune and disk usage through the Docker API (use cunik system prune / system df)'],
+  [/^\/system\/df$/, 'disk usage through the Docker API (use cunik system df)'],
   [/^\/networks\/[^/]+\/(connect|disconnect)$/, 'connecting a running instance to a network: a VM joins its network at start (cunik run --network)'],
 ];
 
