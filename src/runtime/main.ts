@@ -137,6 +137,7 @@ async function dispatch(argv: string[], inv: Invocation, log: RuntimeLog): Promi
 export async function main(argv: string[]): Promise<number> {
   const inv = parseInvocation(argv);
   const log = runtimeLog(str(inv.global['--log']), str(inv.global['--log-format']) ?? 'text');
+  const t0 = performance.now();
   try {
     return await dispatch(argv, inv, log);
   } catch (err) {
@@ -144,5 +145,7 @@ export async function main(argv: string[]): Promise<number> {
     log('error', msg);
     if (str(inv.global['--log']) !== undefined) process.stderr.write(`cunik-runc: ${msg}\n`);
     return err instanceof CunikError && err.code === 'INVALID_ARGUMENT' ? 125 : 1;
+  } finally {
+    if (process.env['CUNIK_RUNC_TRACE'] !== undefined) log('debug', `${inv.command ?? ''} ${inv.positional[0] ?? ''}: ${Math.round(performance.now() - t0)} ms in main, ${Math.round(performance.now())} ms since node started`);
   }
 }
