@@ -15,6 +15,13 @@ esbuild=(npx --no-install esbuild --bundle --platform=node --target=node20 --min
 # cunik-runc: containerd's shim runs it several times per task (create, start, state, delete).
 "${esbuild[@]}" "$out/src/runtime/main.js" --format=esm --outfile="$out/cunik-runc.mjs" \
   --banner:js="import { createRequire as __cunikRequire } from 'node:module'; const require = __cunikRequire(import.meta.url);"
+"${esbuild[@]}" "$out/src/runtime/snapshot.js" --format=cjs --outfile="$out/cunik-runc-snapshot.cjs" \
+  --define:import.meta.url=__cunikUrl --banner:js="var __cunikUrl = require('node:url').pathToFileURL(__filename).href;"
+rm -f "$out/cunik-runc.blob"
+node --snapshot-blob "$out/cunik-runc.blob" --build-snapshot "$out/cunik-runc-snapshot.cjs" 2>/dev/null || {
+  echo "bundle-cli: no startup snapshot for cunik-runc; bin/cunik-runc uses the bundle" >&2
+  rm -f "$out/cunik-runc.blob"
+}
 # The snapshot builder runs CommonJS; import.meta.url becomes this file's URL (the build folder is where it lives).
 "${esbuild[@]}" "$out/src/cli/snapshot.js" --format=cjs --outfile="$out/cunik-snapshot.cjs" \
   --define:import.meta.url=__cunikUrl --banner:js="var __cunikUrl = require('node:url').pathToFileURL(__filename).href;"
