@@ -62,6 +62,8 @@ test('docker run --rm hello exit=3 shows the console and exits 3; nothing is lef
   assert.match(r.stdout, /Hello from the Cunik test kernel/);
   assert.match(r.stdout, /cmdline: exit=3/);
   assert.equal((await docker(['ps', '-a', '-q'])).stdout, '');
+  const none = await docker(['run', '--rm', '--network', 'none', 'hello', 'exit=0']);
+  assert.equal(none.code, 0, none.stderr);
   // Without --rm: wait next-exit, then inspect's exit code as Docker's template reads it.
   const kept = await docker(['run', '--name', 'kept', 'hello', 'exit=5']);
   assert.equal(kept.code, 5, kept.stderr);

@@ -30,6 +30,12 @@ test('createRequest maps what docker run sends onto the native request', () => {
         labels: { team: 'a' },
       },
     ],
+    [{ Image: 'x', HostConfig: { NetworkMode: 'default' }, NetworkingConfig: { EndpointsConfig: { default: {} } } }, undefined, { image: 'x' }],
+    [
+      { Image: 'x', HostConfig: { NetworkMode: 'front', PublishAllPorts: true }, NetworkingConfig: { EndpointsConfig: { front: { Aliases: ['web'], IPAMConfig: { IPv4Address: '10.9.0.5' } }, back: { MacAddress: '02:00:00:00:00:01' } } } },
+      undefined,
+      { image: 'x', network: 'front', ip: '10.9.0.5', aliases: ['web'], extraNetworks: [{ network: 'back', macAddress: '02:00:00:00:00:01' }], publishAll: true },
+    ],
   ];
   for (const [body, name, want] of table) assert.deepEqual(checked(CreateInstanceRequest, createRequest(body, name)), want);
 });

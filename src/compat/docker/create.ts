@@ -49,7 +49,6 @@ const UNSUPPORTED: [path: string, pick: (c: Json, h: Json) => unknown, why: stri
   ['HostConfig.Privileged', (_c, h) => h['Privileged'], 'there is no host kernel to grant privileges on: the guest is a VM'],
   ['HostConfig.CapAdd', (_c, h) => h['CapAdd'], 'a VM has no Linux capabilities to add'],
   ['HostConfig.Devices', (_c, h) => h['Devices'], 'host devices are not passed to guests'],
-  ['HostConfig.PublishAllPorts', (_c, h) => h['PublishAllPorts'], 'publish ports one by one with -p'],
   ['HostConfig.VolumesFrom', (_c, h) => h['VolumesFrom'], 'mount the volumes by name with -v'],
   ['HostConfig.Links', (_c, h) => h['Links'], 'legacy links are not supported: use a user-defined network'],
   ['HostConfig.CpuShares', (_c, h) => h['CpuShares'], 'give whole CPUs with --cpus'],
@@ -112,6 +111,38 @@ function network(mode: unknown): string | undefined {
   return mode;
 }
 
+/**
+ * NetworkingConfig.EndpointsConfig: the primary network's aliases, --ip and --mac-address, and
+ * one NIC per further network (API 1.44 takes several at create).
+ */
+function endpoints(v: unknown, primary: string | undefined): Pick<CreateInstanceRequest, 'ip' | 'aliases' | 'macAddress' | 'extraNetworks'> & { network?: string } {
+  const eps = obj(obj(v, 'NetworkingConfig')['EndpointsConfig'], 'NetworkingConfig.EndpointsConfig');
+  const names = Object.keys(eps);
+  if (names.length === 0) return {};
+  // "default" (the CLI's name for the daemon's default network) is the primary one, unnamed.
+  const first = names.includes(primary ?? 'default') ? (primary ?? 'default') : names[0]!;
+  const one = (name: string) => {
+    const e = obj(eps[name], `NetworkingConfig.EndpointsConfig.${name}`);
+    const ip = obj(e['IPAMConfig'], 'IPAMConfig')['IPv4Address'];
+    const mac = e['MacAddress'];
+    if ((ip !== undefined && ip !== '' && typeof ip !== 'string') || (mac !== undefined && mac !== '' && typeof mac !== 'string')) throw invalid('IPAMConfig.IPv4Address and MacAddress must be strings', 'NetworkingConfig');
+    return { ip: ip ? (ip as string) : undefined, mac: mac ? (mac as string) : undefined, aliases: strings(e['Aliases'], 'Aliases') };
+  };
+  const p = one(first);
+  const extra = names.filter((n) => n !== first).map((n) => {
+    const e = one(n);
+    if (e.aliases?.length) throw invalid(`aliases on a second network (${n}) are not supported: only the first network's`, 'NetworkingConfig');
+    return { network: n, ...(e.ip && { ip: e.ip }), ...(e.mac && { macAddress: e.mac }) };
+  });
+  return {
+    ...(primary === undefined && first !== 'default' && { network: first }),
+    ...(p.ip && { ip: p.ip }),
+    ...(p.mac && { macAddress: p.mac }),
+    ...(p.aliases?.length && { aliases: p.aliases }),
+    ...(extra.length && { extraNetworks: extra }),
+  };
+}
+
 /** The native create request for a Docker create body and its ?name=. */
 export function createRequest(body: unknown, name: string | undefined): CreateInstanceRequest {
   const c = obj(body, 'body');
@@ -141,6 +172,8 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
     ...(h['AutoRemove'] === true && { autoRemove: true }),
     ...(restart && { restartPolicy: restart }),
     ...(net !== undefined && { network: net }),
+    ...endpoints(c['NetworkingConfig'], net),
+    ...(h['PublishAllPorts'] === true && { publishAll: true }),
     ...(p && { ports: p }),
     ...(labels && { labels: labels as Record<string, string> }),
     ...(m && { mounts: m }),
