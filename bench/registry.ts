@@ -1,8 +1,8 @@
 // registry: CunikHub against Debian's docker-registry (Docker Distribution 2.8), both started here
 // on 127.0.0.1 with temp roots on the same filesystem, driven by the same client: Cunik's own
 // registry client (src/images/registry.ts) as distribution.ts uses it. A push is HEAD, POST and a
-// monolithic PUT per blob, then the manifest; a pull is the manifest and each blob streamed into a
-// pull's staging area (hashed while written, fsynced, verified), as the daemon pulls. Each round
+// monolithic PUT per blob, then the manifest; a pull is the manifest and the blobs streamed (three at once) into a
+// pull's staging area (hashed while written, fsynced, verified), as the daemon pulls (blob-download.ts). Each round
 // pushes an image of fresh layers (so nothing is already there) then pulls it back. The third side
 // is the physical limit of the same work: the layer files read from the page cache, hashed
 // (sha256) and written (fsynced) beside the hub's root, with 1 MiB buffers and no network.
@@ -15,9 +15,10 @@ import { mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { Staging } from '../src/images/blobs.js';
-import { PUSH_READ_BYTES } from '../src/images/distribution.js';
+import { downloadBlob } from '../src/images/blob-download.js';
+import { eachLimited, PULL_PARALLEL, PUSH_READ_BYTES } from '../src/images/distribution.js';
 import { RegistryClient } from '../src/images/registry.js';
-import { MT } from '../src/images/oci.js';
+import { MT, type Descriptor } from '../src/images/oci.js';
 import { repo } from '../test/helpers/daemon.js';
 import { startHub } from '../test/helpers/hub.js';
 import { startDockerRegistry } from '../test/helpers/registry.js';
@@ -68,14 +69,14 @@ async function push(client: RegistryClient, tag: string, img: Image): Promise<vo
   await client.putManifest(tag, img.manifest, MT.manifest);
 }
 
-/** As distribution.ts pulls: the manifest, then each blob into a staging area, verified. */
+/** As distribution.ts pulls: the manifest, then the blobs (PULL_PARALLEL at once) into a staging area, verified. */
 async function pull(client: RegistryClient, tag: string, stagingRoot: string): Promise<number> {
   const m = await client.getManifest(tag);
-  const doc = JSON.parse(m.bytes.toString('utf8')) as { config: { digest: string }; layers: { digest: string }[] };
+  const doc = JSON.parse(m.bytes.toString('utf8')) as { config: Descriptor; layers: Descriptor[] };
   const staging = await Staging.create(stagingRoot, 'pull');
   let n = 0;
   try {
-    for (const d of [doc.config, ...doc.layers]) n += (await staging.addStream(await client.getBlob(d.digest), d.digest)).size;
+    await eachLimited([doc.config, ...doc.layers], PULL_PARALLEL, async (d) => void (n += (await downloadBlob(staging, client, d, `blob ${d.digest}`)).size));
   } finally {
     staging.dispose();
   }

@@ -89,3 +89,51 @@ export function caFetch(ca: Buffer[]): Fetcher {
   });
   return (url, init = {}) => one(new URL(url), init, 0);
 }
+
+/** A blob's body as node:http gives it: bytes arrive as Buffers, with no web stream between (fetch's costs a third of a pull's CPU). */
+export interface BlobResponse {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: IncomingMessage;
+}
+
+/** Agents for blob GETs: kept-alive, one per CA set (the system's roots for undefined). */
+const plainAgent = new HttpAgent({ keepAlive: true });
+const tlsAgents = new Map<string, HttpsAgent>();
+function tlsAgent(ca: Buffer[] | undefined): HttpsAgent {
+  const key = ca === undefined ? '' : ca.map((c) => c.toString('base64')).join(',');
+  let a = tlsAgents.get(key);
+  if (a === undefined) {
+    a = new HttpsAgent({ keepAlive: true, ...(ca !== undefined && { ca: [...rootCertificates, ...ca.map((c) => c.toString('utf8'))] }) });
+    tlsAgents.set(key, a);
+  }
+  return a;
+}
+
+/**
+ * GET over node:http(s), redirects followed (an object store behind a registry answers blob GETs
+ * with one; the authorization is dropped across origins, as fetch does). A failure to connect or
+ * a lost connection rejects as fetch does (TypeError 'fetch failed' with the cause).
+ */
+export function streamGet(url: string | URL, headers: Record<string, string>, ca?: Buffer[]): Promise<BlobResponse> {
+  const one = (u: URL, h: Record<string, string>, hops: number): Promise<BlobResponse> => new Promise((resolve, reject) => {
+    const secure = u.protocol === 'https:';
+    const req = (secure ? httpsRequest : httpRequest)(u, { method: 'GET', headers: h, agent: secure ? tlsAgent(ca) : plainAgent });
+    req.once('error', (err) => reject(new TypeError('fetch failed', { cause: err })));
+    req.once('response', (res: IncomingMessage) => {
+      const status = res.statusCode ?? 0;
+      const location = res.headers.location;
+      if (REDIRECTS.has(status) && location !== undefined && hops < 10) {
+        res.resume();
+        const next = new URL(location, u);
+        const nh = { ...h };
+        if (next.origin !== u.origin) delete nh['authorization'];
+        resolve(one(next, nh, hops + 1));
+        return;
+      }
+      resolve({ status, headers: res.headers, body: res });
+    });
+    req.end();
+  });
+  return one(new URL(url), headers, 0);
+}

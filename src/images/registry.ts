@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { conflict, invalid, notFound } from '../errors.js';
 import { MT } from './oci.js';
-import { caFetch, isLoopbackRegistry, registryCAs, schemeFor, type Fetcher } from './registry-transport.js';
+import { Readable } from 'node:stream';
+import { caFetch, isLoopbackRegistry, registryCAs, schemeFor, streamGet, type BlobResponse, type Fetcher } from './registry-transport.js';
 
 export { isLoopbackRegistry };
 
@@ -89,6 +90,7 @@ export class RegistryClient {
   /** The certs.d folder of this registry, or where one would go (for errors). */
   private readonly caFolder: string | undefined;
   private readonly hasCA: boolean;
+  private readonly cas: Buffer[] | undefined;
   /** Authorization header per scope ("pull" or "pull,push"), once a challenge was answered. */
   private readonly authByScope = new Map<string, string>();
 
@@ -97,6 +99,7 @@ export class RegistryClient {
     this.repo = repo;
     const cas = registryCAs(opts.certsDir, domain);
     this.hasCA = cas !== undefined;
+    this.cas = cas?.certs;
     this.fetch = cas !== undefined ? caFetch(cas.certs) : fetch;
     this.caFolder = cas?.folder ?? (opts.certsDir !== undefined ? `${opts.certsDir}/${domain}` : undefined);
     this.base = `${schemeFor(domain, { ...(opts.insecure !== undefined && { insecure: opts.insecure }), hasCA: this.hasCA })}://${domain}`;
@@ -265,9 +268,47 @@ export class RegistryClient {
 
   /** The body of a blob (the caller verifies its digest). */
   async getBlob(digest: string): Promise<AsyncIterable<Uint8Array>> {
-    const res = await this.request('GET', this.url(`/blobs/${digest}`), { scope: 'pull' });
-    if (!res.ok || res.body === null) return this.fail(res, `blob ${digest}`);
-    return res.body as unknown as AsyncIterable<Uint8Array>;
+    return (await this.openBlob(digest)).body;
+  }
+
+  /**
+   * A blob's body over node:http (no web stream: a third less CPU per byte than fetch's), from
+   * byte `offset` when the registry serves ranges: `start` says where the body begins (0 when the
+   * registry answered the whole blob, 200, to a Range). The caller verifies the digest.
+   */
+  async openBlob(digest: string, offset = 0): Promise<{ body: Readable; start: number }> {
+    const url = this.url(`/blobs/${digest}`);
+    const get = async (): Promise<BlobResponse> => {
+      const headers: Record<string, string> = {};
+      const auth = this.authByScope.get('pull');
+      if (auth !== undefined) headers['authorization'] = auth;
+      if (offset > 0) headers['range'] = `bytes=${offset}-`;
+      try {
+        return await streamGet(url, headers, this.cas);
+      } catch (err) {
+        throw conflict(this.unreachable(err));
+      }
+    };
+    let res = await get();
+    const challenge = res.headers['www-authenticate'];
+    if (res.status === 401 && !this.authByScope.has('pull') && challenge !== undefined) {
+      res.body.resume();
+      await this.answer(String(challenge), 'pull');
+      res = await get();
+    }
+    if (res.status === 200) return { body: res.body, start: 0 };
+    if (res.status === 206 && offset > 0 && new RegExp(`^bytes ${offset}-\\d+/`).test(String(res.headers['content-range'] ?? ''))) {
+      return { body: res.body, start: offset };
+    }
+    if (res.status === 206) {
+      // A range other than the one asked for: start again from the first byte.
+      res.body.destroy();
+      if (offset > 0) return this.openBlob(digest, 0);
+    }
+    const h = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) for (const one of Array.isArray(v) ? v : v === undefined ? [] : [v]) h.append(k, one);
+    const web = res.status === 206 ? null : (Readable.toWeb(res.body) as ReadableStream);
+    return this.fail(new Response(web, { status: res.status === 206 ? 502 : res.status, statusText: res.body.statusMessage ?? '', headers: h }), `blob ${digest}`);
   }
 
   async hasBlob(digest: string): Promise<boolean> {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { hash } from '@node-rs/bcrypt';
 import { ImageStore } from '../../src/images/store.js';
 import { pull, push } from '../../src/images/distribution.js';
+import { BLOB_RETRIES } from '../../src/images/blob-download.js';
 import { helloKernel } from '../helpers/daemon.js';
 import { startHub, storeProblems } from '../helpers/hub.js';
 import { countingProxy, serve, startDockerRegistry } from '../helpers/registry.js';
@@ -160,12 +161,14 @@ test('a registry serving a layer whose bytes do not match its digest: one clear 
   }
 });
 
-test('a pull cut off mid-blob leaves nothing half-stored; a manifest that never ends is refused at 4 MiB', opts, async () => {
+test('a pull cut off mid-blob every time leaves nothing half-stored; a manifest that never ends is refused at 4 MiB', opts, async () => {
   let tries = 0;
+  const ranges: (string | undefined)[] = [];
   const peer = await fakeRegistry((res, bytes) => {
+    ranges.push(res.req.headers.range);
+    // A registry without ranges (200 to a Range): every answer of the first pull stops halfway; the next pull's is whole.
     res.writeHead(200, { 'content-length': bytes.length });
-    // The first answer stops halfway; the next one is whole.
-    if (tries++ === 0) res.write(bytes.subarray(0, bytes.length >> 1), () => res.destroy());
+    if (tries++ <= BLOB_RETRIES) res.write(bytes.subarray(0, bytes.length >> 1), () => res.destroy());
     else res.end(bytes);
   });
   const endless = await serve((_req, res) => {
@@ -187,6 +190,9 @@ test('a pull cut off mid-blob leaves nothing half-stored; a manifest that never 
     assert.deepEqual(b.list(), []);
     assert.deepEqual(blobsOf(b), []);
     assert.deepEqual(tmpLeft(b), []);
+    assert.equal(tries, BLOB_RETRIES + 1, 'the blob was asked for again after each cut, then given up');
+    assert.equal(ranges[0], undefined);
+    assert.match(ranges[1] ?? '', /^bytes=\d+-$/, 'the retry asked for the rest');
     const again = await pull(b, `${peer.host}/bad/hello:1`);
     assert.equal(again.fetched, 3, 'the next pull starts again from nothing');
     assert.deepEqual(b.list().map((i) => i.repoTags), [[`${peer.host}/bad/hello:1`]]);
@@ -360,5 +366,73 @@ test('search: a registry that refuses its catalog gets one line; anonymous users
   } finally {
     await hub.stop();
     await closed.stop();
+  }
+});
+
+/**
+ * A proxy to `target` whose first answer to a GET of blob `digest` stops halfway (both connections
+ * dropped); records each GET of that blob: its Range and the registry's status.
+ */
+async function cuttingProxy(target: string, digest: string) {
+  const gets: { range: string | undefined; status: number }[] = [];
+  const [hostname, port] = target.split(':');
+  const peer = await serve((req, res) => {
+    const blobGet = req.method === 'GET' && req.url!.endsWith(`/blobs/${digest}`);
+    const up = httpRequest({ hostname, port: Number(port), method: req.method, path: req.url, headers: { ...req.headers, host: target } }, (ur) => {
+      const h = { ...ur.headers };
+      if (typeof h.location === 'string') h.location = h.location.replace(`http://${target}`, '');
+      res.writeHead(ur.statusCode!, h);
+      if (blobGet) gets.push({ range: req.headers.range, status: ur.statusCode! });
+      if (!blobGet || gets.length > 1) return void ur.pipe(res);
+      const half = Number(ur.headers['content-length']) >> 1;
+      let sent = 0;
+      ur.on('data', (c: Buffer) => {
+        if (sent >= half) return;
+        const part = c.subarray(0, half - sent);
+        sent += part.length;
+        if (sent < half) return void res.write(part);
+        ur.destroy();
+        res.write(part, () => res.destroy());
+      });
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  return { ...peer, gets };
+}
+
+test('a pull cut off mid-blob resumes with Range from the bytes staged (CunikHub and docker-registry answer 206), verified whole', opts, async () => {
+  const kernel = join(t.path, 'resume-kernel');
+  writeFileSync(kernel, multibootKernel(4 * 1024 * 1024));
+  const hub = await startHub();
+  const dr = await startDockerRegistry();
+  try {
+    for (const reg of [hub.host, dr.host]) {
+      const ref = `${reg}/resume/big:1`;
+      const a = freshStore();
+      const imported = await a.importKernel(kernel, ref, { family: 'generic', args: [], memoryMiB: 32 });
+      await push(a, ref);
+      const src = a.pushSource(ref);
+      const layer = src.blobs.reduce((x, y) => (y.size > x.size ? y : x));
+      src.release();
+      const proxy = await cuttingProxy(reg, layer.digest);
+      try {
+        const b = freshStore();
+        const got = await pull(b, `${proxy.host}/resume/big:1`);
+        assert.equal(got.digest, imported.digest, reg);
+        assert.equal(proxy.gets.length, 2, `${reg}: the layer was asked for twice: ${JSON.stringify(proxy.gets)}`);
+        assert.deepEqual(proxy.gets[0], { range: undefined, status: 200 });
+        const from = Number(/^bytes=(\d+)-$/.exec(proxy.gets[1]!.range ?? '')?.[1]);
+        assert.ok(from > 0 && from <= layer.size / 2, `${reg}: resumed from byte ${from} of ${layer.size}`);
+        assert.equal(proxy.gets[1]!.status, 206, `${reg} served the rest`);
+        assert.deepEqual(readFileSync(b.bootArtifacts(got.id).kernel!), readFileSync(kernel), 'the kernel byte-identical');
+        assert.deepEqual(tmpLeft(b), []);
+      } finally {
+        await proxy.stop();
+      }
+    }
+  } finally {
+    await hub.stop();
+    await dr.stop();
   }
 });
