@@ -1,13 +1,13 @@
 // An OCI bundle as containerd hands it to cunik-runc create: its config.json (untrusted: it comes
 // from an image and a pod spec) and whether its root filesystem is a unikernel, from the same
 // boot facts the image store reads (images/boot-file.ts for Cunik's cunik/boot.json,
-// images/foreign.ts for urunc's annotations or /urunc.json). docs/kubernetes.md.
+// images/foreign.ts for urunc's annotations or /urunc.json, KraftKit's kernel path). docs/kubernetes.md.
 import { closeSync, lstatSync, openSync, readFileSync, readSync, realpathSync } from 'node:fs';
 import { isAbsolute, join, sep } from 'node:path';
 import { invalid } from '../errors.js';
 import type { ImageBootInfo } from '../families/types.js';
 import { BOOT_FILE, BOOT_FILE_MAX, parseBootFile } from '../images/boot-file.js';
-import { parseUruncJson, URUNC_JSON, URUNC_JSON_MAX, uruncAnnotations, uruncImage } from '../images/foreign.js';
+import { KRAFTKIT, LABEL_IMAGE_FORMAT, parseUruncJson, URUNC_JSON, URUNC_JSON_MAX, uruncAnnotations, uruncImage } from '../images/foreign.js';
 import { detectKernelFormatFile } from '../images/kernel-format.js';
 import { cunikMeta, LAYER_FILES, type ImageConfig, type Manifest } from '../images/oci.js';
 
@@ -126,7 +126,17 @@ export function bundleBootInfo(spec: RuntimeSpec, what: string): ImageBootInfo |
       ann = parseUruncJson(readSmall(rootfsFile(root, URUNC_JSON, what), URUNC_JSON_MAX, `${what}: /${URUNC_JSON}`), what);
     }
     const config = { config: { Cmd: spec.args } } as unknown as ImageConfig;
-    const foreign = uruncImage(ann, config, what);
+    let foreign = uruncImage(ann, config, what);
+    // KraftKit's package: its kernel at the well-known path (its annotations stay in the
+    // manifest, which no bundle has); the process args are its Cmd, the app's arguments.
+    if (foreign === undefined && exists(root, KRAFTKIT.kernelPath)) {
+      foreign = {
+        format: 'kraftkit',
+        labels: { 'org.cunik.family': 'unikraft', 'org.cunik.args': JSON.stringify(spec.args), [LABEL_IMAGE_FORMAT]: 'kraftkit' },
+        files: { kernel: KRAFTKIT.kernelPath, ...(exists(root, KRAFTKIT.initrdPath) && { initrd: KRAFTKIT.initrdPath }) },
+        optional: [],
+      };
+    }
     if (foreign === undefined) return undefined;
     const kernel = rootfsFile(root, foreign.files.kernel, what);
     labels = { ...foreign.labels, 'org.cunik.boot': detectKernelFormatFile(kernel).boot };
@@ -158,6 +168,8 @@ export function bundleBootInfo(spec: RuntimeSpec, what: string): ImageBootInfo |
 export function taskArgsEnv(spec: RuntimeSpec, boot: ImageBootInfo): { args: string[]; env: string[] } {
   const imageEnv = new Set(boot.env);
   const env = spec.env.filter((e) => !imageEnv.has(e) && !e.startsWith('PATH='));
+  // Another tool's image: its args were mapped from these process args already (urunc's argv[0] dropped).
+  if (boot.labels[LABEL_IMAGE_FORMAT] !== undefined) return { args: [], env };
   const same = spec.args.length === boot.args.length && spec.args.every((a, i) => a === boot.args[i]);
   return { args: same ? [] : spec.args, env };
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { bootFile } from '../../src/images/boot-file.js';
 import { helloKernel, repo, waitFor } from '../helpers/daemon.js';
+import { uruncJson } from '../helpers/foreign-images.js';
 
 const RUNC = join(repo, 'bin', 'cunik-runc');
 let dir: string;
@@ -100,4 +101,36 @@ test('ids cunik-runc did not create go to the real runc, which answers', () => {
   const r = runc(['state', 'nosuch1']);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr + readFileSync(log, 'utf8'), /container does not exist/);
+});
+
+test('KraftKit\'s and urunc\'s layouts in a bundle boot through the unikraft family', { timeout: 120_000 }, async () => {
+  const unikraft = join(repo, 'build', 'kernels', 'unikraft.elf');
+  const layouts: [string, (rootfs: string) => void, string[]][] = [
+    ['kraft1', (r) => {
+      mkdirSync(join(r, 'unikraft', 'bin'), { recursive: true });
+      copyFileSync(unikraft, join(r, 'unikraft', 'bin', 'kernel'));
+    }, ['kraftarg']],
+    ['urunc1', (r) => {
+      mkdirSync(join(r, 'unikernel'), { recursive: true });
+      copyFileSync(unikraft, join(r, 'unikernel', 'kernel'));
+      writeFileSync(join(r, 'urunc.json'), uruncJson({ unikernelType: 'unikraft', hypervisor: 'qemu', binary: '/unikernel/kernel', cmdline: 'app' }));
+    }, ['app', 'uruncarg']],
+  ];
+  for (const [id, lay, args] of layouts) {
+    const b = join(dir, id);
+    mkdirSync(join(b, 'rootfs'), { recursive: true });
+    lay(join(b, 'rootfs'));
+    writeFileSync(join(b, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', root: { path: 'rootfs' }, process: { args, env: [], terminal: false } }));
+    const p = spawn(RUNC, ['--root', root, '--log', log, '--log-format', 'json', 'create', '--bundle', b, '--pid-file', join(dir, `${id}.pid`), id], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CUNIK_ACCEL: 'tcg' } });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    assert.equal(await new Promise((r) => p.once('exit', r)), 0, readFileSync(log, 'utf8').split('\n').slice(-3).join('\n'));
+    assert.equal(runc(['start', id]).status, 0);
+    await waitFor(`${id}'s guest output`, () => /Hello from the Cunik test kernel/.test(out) && /cmdline: /.test(out) || undefined, 60_000);
+    const arg = args.at(-1)!;
+    await waitFor(`${id}'s argument`, () => out.includes(arg) || undefined, 30_000);
+    assert.ok(!out.includes('app uruncarg'), 'urunc\'s argv[0] is not passed as an argument');
+    assert.equal(runc(['delete', '--force', id]).status, 0);
+    assert.equal(existsSync(join(root, 'cunik', id)), false);
+  }
 });
