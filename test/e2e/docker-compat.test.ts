@@ -16,15 +16,26 @@ const home = mkdtempSync(join(tmpdir(), 'cunik-docker-cfg-'));
 
 interface Run { code: number; stdout: string; stderr: string }
 
-/** The docker CLI as typed; `shell`: a pipeline run by sh with the same environment. */
-function docker(args: string[], opts: { shell?: string } = {}): Promise<Run> {
+/**
+ * The docker CLI as typed; `shell`: a pipeline run by sh with the same environment; `interact`:
+ * lines to type once the output matches (stdin stays open until they are written).
+ */
+function docker(args: string[], opts: { shell?: string; interact?: [RegExp, string][] } = {}): Promise<Run> {
   const env = { ...process.env, DOCKER_HOST: `unix://${dockerSock}`, DOCKER_CONFIG: join(home, 'docker') };
   const p = opts.shell !== undefined ? spawn('sh', ['-c', opts.shell], { env }) : spawn('docker', args, { env });
   let stdout = '';
   let stderr = '';
   p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  p.stdin.end();
+  if (opts.interact === undefined) p.stdin.end();
+  else
+    void (async () => {
+      for (const [re, line] of opts.interact!) {
+        await waitFor(`${re} in docker ${args.join(' ')}`, () => re.test(stdout) || undefined, 60_000);
+        p.stdin.write(line);
+      }
+      p.stdin.end();
+    })().catch(() => p.kill('SIGKILL'));
   return new Promise((resolve) => p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
 }
 
@@ -72,15 +83,32 @@ test('docker run --rm hello exit=3 shows the console and exits 3; nothing is lef
   assert.equal((await docker(['rm', 'kept'])).code, 0);
 });
 
+test('docker run -i --rm: stdin reaches the guest through attach, its answers come back framed', async () => {
+  const r = await docker(['run', '-i', '--rm', 'hello', 'echo'], { interact: [[/echo: ready/, 'hi there\n'], [/echo: hi there/, 'exit=6\n']] });
+  assert.equal(r.code, 6, r.stderr);
+  assert.match(r.stdout, /echo: ready\r?\n(.*\n)*echo: hi there/);
+  assert.equal((await docker(['ps', '-a', '-q'])).stdout, '');
+});
+
 test('docker run -d, ps, logs -f until stop, inspect, rename, rm -f', async () => {
   const started = await docker(['run', '-d', '--name', 'idler', '--label', 'team=a', '-m', '48m', 'hello', 'idle']);
   assert.equal(started.code, 0, started.stderr);
   const id = started.stdout.trim();
+  const pid = String((await d.client.inspectInstance(id)).pid); // the VMM's, which top shows
   assert.match(id, /^[0-9a-f]{64}$/);
   const ps = await docker(['ps', '--format', '{{.ID}} {{.Names}} {{.Image}} {{.Command}} {{.Labels}}']);
   assert.equal(ps.stdout, `${id.slice(0, 12)} idler hello "idle" team=a\n`);
   assert.equal((await docker(['ps', '-q', '--filter', 'label=team=b'])).stdout, '');
   assert.equal((await docker(['inspect', '-f', '{{.HostConfig.Memory}} {{index .Config.Labels "team"}}', 'idler'])).stdout, `${48 * 1024 * 1024} a\n`);
+
+  const stats = await docker(['stats', '--no-stream', '--format', '{{.Name}} {{.MemUsage}}', 'idler']);
+  assert.equal(stats.code, 0, stats.stderr);
+  assert.match(stats.stdout, /^idler \d+(\.\d+)?MiB \/ 48MiB\n$/);
+  const top = await docker(['top', 'idler']);
+  assert.match(top.stdout, new RegExp(`^PID\\s+CMD\n${pid}\\s+\\S*qemu`));
+  assert.equal((await docker(['pause', 'idler'])).code, 0);
+  assert.match((await docker(['ps', '--format', '{{.Status}}'])).stdout, /\(Paused\)|paused/i);
+  assert.equal((await docker(['unpause', 'idler'])).code, 0);
 
   // logs -f follows until the instance stops (framed as Docker's stdout stream).
   const follow = docker(['logs', '-f', 'idler']);
