@@ -59,6 +59,8 @@ async function setup(name: string): Promise<Env> {
     ipc('-n', peer, 'addr', 'add', '198.51.100.2/24', 'dev', 'ext1');
     ipc('-n', ns, 'link', 'set', 'ext0', 'up');
     ipc('-n', peer, 'link', 'set', 'ext1', 'up');
+    // passt (user mode) needs a default route to start; the peer is it (nothing is forwarded beyond).
+    ipc('-n', ns, 'route', 'add', 'default', 'via', '198.51.100.2', 'dev', 'ext0');
     cpSync(join(repo, 'examples', 'httpd'), join(ctx, 'httpd'), { recursive: true });
     writeFileSync(join(ctx, 'httpd', 'www', 'big'), Buffer.alloc(10 * 1024 * 1024, 'x'));
     d = await startDaemon({ netns: ns });
