@@ -98,7 +98,11 @@ test('docker run -d, ps, logs -f until stop, inspect, rename, rm -f', async () =
   assert.match(id, /^[0-9a-f]{64}$/);
   const ps = await docker(['ps', '--format', '{{.ID}} {{.Names}} {{.Image}} {{.Command}} {{.Labels}}']);
   assert.equal(ps.stdout, `${id.slice(0, 12)} idler hello "idle" team=a\n`);
-  assert.equal((await docker(['ps', '-q', '--filter', 'label=team=b'])).stdout, '');
+  const none = await docker(['ps', '-q', '--filter', 'label=team=b']);
+  assert.equal(none.code, 0, none.stderr);
+  assert.equal(none.stdout, '');
+  // The CLI sends filters as a map of sets; the native list takes lists.
+  assert.equal((await docker(['ps', '-q', '--no-trunc', '--filter', 'label=team=a', '--filter', 'status=running'])).stdout, `${id}\n`);
   assert.equal((await docker(['inspect', '-f', '{{.HostConfig.Memory}} {{index .Config.Labels "team"}}', 'idler'])).stdout, `${48 * 1024 * 1024} a\n`);
 
   const stats = await docker(['stats', '--no-stream', '--format', '{{.Name}} {{.MemUsage}}', 'idler']);

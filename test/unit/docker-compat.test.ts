@@ -6,7 +6,7 @@ import { checked } from '../../src/compat/docker/checked.js';
 import { createRequest } from '../../src/compat/docker/create.js';
 import { registryAuth } from '../../src/compat/docker/images.js';
 import { familiar } from '../../src/compat/docker/names.js';
-import { filters, flag } from '../../src/compat/docker/query.js';
+import { filters, flag, nativeFilters } from '../../src/compat/docker/query.js';
 import { frame } from '../../src/compat/docker/stream.js';
 import { unsupportedReason } from '../../src/compat/docker/unsupported.js';
 
@@ -74,6 +74,8 @@ test('query forms: booleans, filters as list or set, unknown filters named', () 
   assert.deepEqual([...filters({ filters: '{"type":{"container":true}}' }, ['type'], 'events')], [['type', ['container']]]);
   assert.deepEqual([...filters({ filters: '{"type":["image"]}' }, ['type'], 'events')], [['type', ['image']]]);
   assert.throws(() => filters({ filters: '{"daemon":["x"]}' }, ['type'], 'events'), /events filter "daemon" is not supported \(supported: type\)/);
+  assert.equal(nativeFilters({ filters: '{"status":{"exited":true},"label":{"a=b":true}}' }), '{"status":["exited"],"label":["a=b"]}');
+  assert.equal(nativeFilters({ filters: '{}' }), undefined);
   assert.throws(() => filters({ filters: 'nope' }, ['type'], 'events'), /must be a JSON object/);
 });
 

@@ -10,7 +10,7 @@ import { conflict, invalid } from '../../errors.js';
 import { enableUpgrades, isTcpUpgrade } from '../../daemon/routes/attach.js';
 import { checked } from './checked.js';
 import { createRequest } from './create.js';
-import { flag, integer, one, type Query } from './query.js';
+import { flag, integer, nativeFilters, one, type Query } from './query.js';
 import { framedConnection, framer } from './stream.js';
 import { containerInspect, containerSummary, statsView } from './view.js';
 import type { DockerBackends } from './server.js';
@@ -42,7 +42,7 @@ export function containerRoutes(app: FastifyInstance, b: DockerBackends): void {
     const limit = integer(q, 'limit');
     const all = flag(q, 'all') || (limit !== undefined && limit > 0);
     // Docker's filters map is the native API's too (instances/filter.ts).
-    let list = JSON.parse(inst.listJson(all, one(q, 'filters') || undefined)) as InstanceSummary[];
+    let list = JSON.parse(inst.listJson(all, nativeFilters(q))) as InstanceSummary[];
     if (limit !== undefined && limit > 0) list = list.slice(0, limit);
     return list.map((s) => containerSummary(s, 'default'));
   });

@@ -1,7 +1,7 @@
 // Docker's prune endpoints onto the native prune backends (container, image, volume, network).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalid } from '../../errors.js';
-import { filters, one, type Query } from './query.js';
+import { filters, nativeFilters, type Query } from './query.js';
 import type { DockerBackends } from './server.js';
 
 type Req = FastifyRequest<{ Querystring: Query }>;
@@ -26,7 +26,7 @@ export function pruneRoutes(app: FastifyInstance, b: DockerBackends): void {
     return { VolumesDeleted: r.deleted, SpaceReclaimed: r.spaceReclaimed };
   });
   app.post('/networks/prune', async (req: Req) => {
-    const r = await b.networks.prune(one(req.query, 'filters') || undefined);
+    const r = await b.networks.prune(nativeFilters(req.query));
     return { NetworksDeleted: r.deleted };
   });
 }

@@ -32,8 +32,17 @@ export function integer(q: Query, name: string): number | undefined {
   return Number(v);
 }
 
-/** ?filters= as KEY → values; unknown keys are refused by name (never ignored). */
-export function filters(q: Query, known: readonly string[], what: string): Map<string, string[]> {
+/**
+ * ?filters= in the list form the native API takes ({"status":["exited"]}), whatever form the
+ * client sent; the native side checks the keys. Absent or empty: undefined.
+ */
+export function nativeFilters(q: Query): string | undefined {
+  const f = filters(q, undefined, '');
+  return f.size === 0 ? undefined : JSON.stringify(Object.fromEntries(f));
+}
+
+/** ?filters= as KEY → values; unknown keys (with `known`) are refused by name (never ignored). */
+export function filters(q: Query, known: readonly string[] | undefined, what: string): Map<string, string[]> {
   const raw = one(q, 'filters');
   const out = new Map<string, string[]>();
   if (raw === undefined || raw === '') return out;
@@ -49,7 +58,7 @@ export function filters(q: Query, known: readonly string[], what: string): Map<s
     if (Array.isArray(value) && value.every((v) => typeof v === 'string')) values = value as string[];
     else if (value !== null && typeof value === 'object' && Object.values(value).every((v) => v === true)) values = Object.keys(value);
     else throw invalid(`filter ${key} must be a list of strings`, 'filters');
-    if (!known.includes(key)) throw invalid(`${what} filter ${JSON.stringify(key)} is not supported (supported: ${known.join(', ')})`, 'filters');
+    if (known !== undefined && !known.includes(key)) throw invalid(`${what} filter ${JSON.stringify(key)} is not supported (supported: ${known.join(', ')})`, 'filters');
     if (values.length) out.set(key, values);
   }
   return out;

@@ -5,7 +5,7 @@ import { CreateVolumeRequest } from '../../api/volumes.js';
 import { invalid } from '../../errors.js';
 import { parseSize } from '../../util/size.js';
 import { checked } from './checked.js';
-import { filters, flag, one, type Query } from './query.js';
+import { filters, flag, nativeFilters, one, type Query } from './query.js';
 import { eventView, modeNetwork, networkView, volumeView } from './view.js';
 import type { DockerBackends } from './server.js';
 
@@ -68,8 +68,8 @@ export function resourceRoutes(app: FastifyInstance, b: DockerBackends): void {
   // The bridge networks, and the two modes that are no network record (user, none), which
   // --network names all the same.
   app.get('/networks', async (req: FastifyRequest<{ Querystring: Query }>) => {
-    const f = one(req.query, 'filters');
-    const nets = (await b.networks.list(f || undefined)).map(networkView);
+    const f = nativeFilters(req.query);
+    const nets = (await b.networks.list(f)).map(networkView);
     return f ? nets : [...nets, ...MODES.map(modeNetwork)];
   });
   app.get('/networks/:name', async (req: Req) => (isMode(req.params.name) ? modeNetwork(req.params.name) : networkView(await b.networks.inspect(req.params.name))));
