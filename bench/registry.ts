@@ -76,7 +76,10 @@ async function pull(client: RegistryClient, tag: string, stagingRoot: string): P
   const staging = await Staging.create(stagingRoot, 'pull');
   let n = 0;
   try {
-    await eachLimited([doc.config, ...doc.layers], PULL_PARALLEL, async (d) => void (n += (await downloadBlob(staging, client, d, `blob ${d.digest}`)).size));
+    await eachLimited([doc.config, ...doc.layers], PULL_PARALLEL, async (d) => {
+      const got = await downloadBlob(staging, client, d, `blob ${d.digest}`);
+      n += got.size;
+    });
   } finally {
     staging.dispose();
   }

@@ -19,7 +19,8 @@ export interface HubConfig {
   gcGraceMs: number;
   uploadTimeoutMs: number;
   maxBlobBytes: number;
-  tls?: { cert: string; key: string };
+  /** clientCA: only clients with a certificate signed by it get in (mutual TLS). */
+  tls?: { cert: string; key: string; clientCA?: string };
   auth?: {
     htpasswd: string;
     realm?: string;
@@ -76,6 +77,7 @@ export interface HubFlags {
   root?: string;
   tlsCert?: string;
   tlsKey?: string;
+  tlsClientCa?: string;
 }
 
 /** The config file's text (or undefined) and the command-line flags, which win. */
@@ -93,7 +95,7 @@ export function buildConfig(text: string | undefined, flags: HubFlags, defaultRo
   const gc = sub('gc', ['grace']);
   const up = sub('uploads', ['timeout']);
   const limits = sub('limits', ['blobBytes']);
-  const tls = sub('tls', ['cert', 'key']);
+  const tls = sub('tls', ['cert', 'key', 'clientCA']);
   const auth = sub('auth', ['htpasswd', 'realm', 'service', 'tokenTtl', 'access', 'anonymous']);
   const str = (v: unknown, what: string): string | undefined => {
     if (v === undefined) return undefined;
@@ -114,7 +116,9 @@ export function buildConfig(text: string | undefined, flags: HubFlags, defaultRo
   const cert = flags.tlsCert ?? str(tls['cert'], 'config.tls.cert');
   const key = flags.tlsKey ?? str(tls['key'], 'config.tls.key');
   if ((cert === undefined) !== (key === undefined)) throw new Error('TLS needs both a certificate (--tls-cert) and its key (--tls-key)');
-  if (cert !== undefined && key !== undefined) out.tls = { cert, key };
+  const clientCA = flags.tlsClientCa ?? str(tls['clientCA'], 'config.tls.clientCA');
+  if (clientCA !== undefined && cert === undefined) throw new Error('client certificates (--tls-client-ca) need TLS: give --tls-cert and --tls-key too');
+  if (cert !== undefined && key !== undefined) out.tls = { cert, key, ...(clientCA !== undefined && { clientCA }) };
   const htpasswd = str(auth['htpasswd'], 'config.auth.htpasswd');
   if (htpasswd !== undefined) {
     const realm = str(auth['realm'], 'config.auth.realm');

@@ -52,7 +52,11 @@ async function serve(config: HubConfig, example = false): Promise<void> {
     const { createAuth } = await import('./auth/index.js');
     auth = await createAuth(config.auth, config.root, config.tls !== undefined);
   }
-  const https = config.tls && { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) };
+  const https = config.tls && {
+    cert: await readFile(config.tls.cert), key: await readFile(config.tls.key),
+    // Mutual TLS: a client without a certificate signed by this CA fails the handshake.
+    ...(config.tls.clientCA !== undefined && { ca: await readFile(config.tls.clientCA), requestCert: true, rejectUnauthorized: true }),
+  };
   const { createUi } = await import('./ui/index.js');
   const ui = await createUi(hub, config);
   const app = await buildHubServer({ registry: hub.registry, uploads: hub.uploads, ui, ...(auth && { auth }), ...(https && { https }) });
@@ -85,6 +89,7 @@ export function program(): Command {
     .option('--config <file>', 'the YAML config file (docs/hub.md)')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
     .option('--tls-key <file>', "the certificate's private key (PEM)")
+    .option('--tls-client-ca <file>', 'require client certificates signed by this CA (PEM), as a certs.d client.cert gives')
     .option('--example', "also build the project's examples (examples/) through the local cunikd and push them here")
     .action(async (o: HubFlags & { config?: string; example?: boolean }) => {
       const { example, ...flags } = o;

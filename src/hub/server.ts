@@ -26,7 +26,7 @@ export interface HubServerOptions {
   registry: Registry;
   uploads: Uploads;
   auth?: Authorizer;
-  https?: { key: Buffer; cert: Buffer };
+  https?: { key: Buffer; cert: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean };
   /** The web UI (src/hub/ui/), a plugin of its own served at /. */
   ui?: (app: FastifyInstance) => Promise<void>;
 }

@@ -3,7 +3,8 @@
 // Docker's rules, kept: HTTPS for every registry, plain HTTP only for loopback ones and those the
 // user names insecure (cunikd --insecure-registry); a registry's own CA certificates in
 // `certs.d/HOST[:PORT]/*.crt` (Docker's /etc/docker/certs.d convention), trusted besides the
-// system's roots. Unlike Docker, which tries HTTPS first and falls back, the choice is made up
+// system's roots, and a client certificate there (`client.cert` + `client.key`) shown to it.
+// Unlike Docker, which tries HTTPS first and falls back, the choice is made up
 // front (no failed handshake per pull): a registry with a certs.d folder is spoken to over HTTPS
 // only, loopback and insecure ones without one over HTTP.
 //
@@ -30,11 +31,19 @@ export function schemeFor(domain: string, opts: { insecure?: boolean; hasCA?: bo
   return opts.insecure === true || isLoopbackRegistry(domain) ? 'http' : 'https';
 }
 
+/** A registry's TLS material from certs.d: its CAs, and a client certificate when it asks for one. */
+export interface RegistryTLS {
+  folder: string;
+  certs: Buffer[];
+  client?: { cert: Buffer; key: Buffer };
+}
+
 /**
- * The CA certificates in `dir/DOMAIN/*.crt` (Docker's certs.d layout: the folder is named as the
- * registry is, HOST:PORT), or undefined when the folder does not exist.
+ * The CA certificates in `dir/DOMAIN/*.crt` and the client certificate `*.cert` with its `*.key`
+ * (Docker's certs.d layout: the folder is named as the registry is, HOST:PORT; Docker's
+ * client.cert/client.key), or undefined when the folder does not exist.
  */
-export function registryCAs(dir: string | undefined, domain: string): { folder: string; certs: Buffer[] } | undefined {
+export function registryCAs(dir: string | undefined, domain: string): RegistryTLS | undefined {
   if (dir === undefined || domain.includes('/') || domain.startsWith('.')) return undefined;
   const folder = join(dir, domain);
   let names: string[];
@@ -45,14 +54,27 @@ export function registryCAs(dir: string | undefined, domain: string): { folder: 
     throw new Error(`cannot read the registry certificates in ${folder}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const certs = names.filter((n) => n.endsWith('.crt')).sort().map((n) => readFileSync(join(folder, n)));
-  return { folder, certs };
+  const pairs = names.filter((n) => n.endsWith('.cert')).sort();
+  for (const k of names.filter((n) => n.endsWith('.key'))) {
+    if (!pairs.includes(`${k.slice(0, -4)}.cert`)) throw new Error(`the client key ${join(folder, k)} has no certificate beside it (${k.slice(0, -4)}.cert)`);
+  }
+  if (pairs.length > 1) throw new Error(`${folder} holds several client certificates (${pairs.join(', ')}): keep one`);
+  if (pairs.length === 0) return { folder, certs };
+  const base = pairs[0]!.slice(0, -5);
+  if (!names.includes(`${base}.key`)) throw new Error(`the client certificate ${join(folder, pairs[0]!)} has no key beside it (${base}.key)`);
+  return { folder, certs, client: { cert: readFileSync(join(folder, pairs[0]!)), key: readFileSync(join(folder, `${base}.key`)) } };
+}
+
+/** node:https options for a registry's certs.d material: its CAs besides the system's roots, and the client certificate. */
+function tlsOptions(tls: Pick<RegistryTLS, 'certs' | 'client'>): { ca: string[]; cert?: Buffer; key?: Buffer } {
+  return { ca: [...rootCertificates, ...tls.certs.map((c) => c.toString('utf8'))], ...(tls.client && { cert: tls.client.cert, key: tls.client.key }) };
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-/** A fetch over node:https that trusts `ca` besides the system's roots. */
-export function caFetch(ca: Buffer[]): Fetcher {
-  const https = new HttpsAgent({ keepAlive: true, ca: [...rootCertificates, ...ca.map((c) => c.toString('utf8'))] });
+/** A fetch over node:https that trusts the registry's CAs besides the system's roots (and shows its client certificate). */
+export function caFetch(tls: Pick<RegistryTLS, 'certs' | 'client'>): Fetcher {
+  const https = new HttpsAgent({ keepAlive: true, ...tlsOptions(tls) });
   const http = new HttpAgent({ keepAlive: true });
   const one = (url: URL, init: RequestInit, hops: number): Promise<Response> => new Promise((resolve, reject) => {
     const method = init.method ?? 'GET';
@@ -97,15 +119,16 @@ export interface BlobResponse {
   body: IncomingMessage;
 }
 
-/** Agents for blob GETs: kept-alive, one per CA set (the system's roots for undefined). */
+/** Agents for blob GETs: kept-alive, one per certs.d material (the system's roots for undefined). */
 const plainAgent = new HttpAgent({ keepAlive: true });
-const tlsAgents = new Map<string, HttpsAgent>();
-function tlsAgent(ca: Buffer[] | undefined): HttpsAgent {
-  const key = ca === undefined ? '' : ca.map((c) => c.toString('base64')).join(',');
-  let a = tlsAgents.get(key);
+const tlsAgents = new WeakMap<object, HttpsAgent>();
+const systemAgent = new HttpsAgent({ keepAlive: true });
+function tlsAgent(tls: Pick<RegistryTLS, 'certs' | 'client'> | undefined): HttpsAgent {
+  if (tls === undefined) return systemAgent;
+  let a = tlsAgents.get(tls);
   if (a === undefined) {
-    a = new HttpsAgent({ keepAlive: true, ...(ca !== undefined && { ca: [...rootCertificates, ...ca.map((c) => c.toString('utf8'))] }) });
-    tlsAgents.set(key, a);
+    a = new HttpsAgent({ keepAlive: true, ...tlsOptions(tls) });
+    tlsAgents.set(tls, a);
   }
   return a;
 }
@@ -115,10 +138,10 @@ function tlsAgent(ca: Buffer[] | undefined): HttpsAgent {
  * with one; the authorization is dropped across origins, as fetch does). A failure to connect or
  * a lost connection rejects as fetch does (TypeError 'fetch failed' with the cause).
  */
-export function streamGet(url: string | URL, headers: Record<string, string>, ca?: Buffer[]): Promise<BlobResponse> {
+export function streamGet(url: string | URL, headers: Record<string, string>, tls?: Pick<RegistryTLS, 'certs' | 'client'>): Promise<BlobResponse> {
   const one = (u: URL, h: Record<string, string>, hops: number): Promise<BlobResponse> => new Promise((resolve, reject) => {
     const secure = u.protocol === 'https:';
-    const req = (secure ? httpsRequest : httpRequest)(u, { method: 'GET', headers: h, agent: secure ? tlsAgent(ca) : plainAgent });
+    const req = (secure ? httpsRequest : httpRequest)(u, { method: 'GET', headers: h, agent: secure ? tlsAgent(tls) : plainAgent });
     req.once('error', (err) => reject(new TypeError('fetch failed', { cause: err })));
     req.once('response', (res: IncomingMessage) => {
       const status = res.statusCode ?? 0;

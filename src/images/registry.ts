@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { conflict, invalid, notFound } from '../errors.js';
 import { MT } from './oci.js';
 import { Readable } from 'node:stream';
-import { caFetch, isLoopbackRegistry, registryCAs, schemeFor, streamGet, type BlobResponse, type Fetcher } from './registry-transport.js';
+import { caFetch, isLoopbackRegistry, registryCAs, schemeFor, streamGet, type BlobResponse, type Fetcher, type RegistryTLS } from './registry-transport.js';
 
 export { isLoopbackRegistry };
 
@@ -90,7 +90,7 @@ export class RegistryClient {
   /** The certs.d folder of this registry, or where one would go (for errors). */
   private readonly caFolder: string | undefined;
   private readonly hasCA: boolean;
-  private readonly cas: Buffer[] | undefined;
+  private readonly tls: RegistryTLS | undefined;
   /** Authorization header per scope ("pull" or "pull,push"), once a challenge was answered. */
   private readonly authByScope = new Map<string, string>();
 
@@ -99,8 +99,8 @@ export class RegistryClient {
     this.repo = repo;
     const cas = registryCAs(opts.certsDir, domain);
     this.hasCA = cas !== undefined;
-    this.cas = cas?.certs;
-    this.fetch = cas !== undefined ? caFetch(cas.certs) : fetch;
+    this.tls = cas;
+    this.fetch = cas !== undefined ? caFetch(cas) : fetch;
     this.caFolder = cas?.folder ?? (opts.certsDir !== undefined ? `${opts.certsDir}/${domain}` : undefined);
     this.base = `${schemeFor(domain, { ...(opts.insecure !== undefined && { insecure: opts.insecure }), hasCA: this.hasCA })}://${domain}`;
     this.creds = opts.credentials;
@@ -196,6 +196,9 @@ export class RegistryClient {
       return `registry ${this.domain}: its TLS certificate is not trusted (${code}): put the CA that signed it in ${where}`;
     }
     if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `registry ${this.domain}: its TLS certificate is not for this name (${code})`;
+    const folder = this.caFolder ?? `certs.d/${this.domain}`;
+    if (/CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE/.test(code) && !this.tls?.client) return `registry ${this.domain} asks for a client certificate (${code}): put client.cert and client.key in ${folder}`;
+    if (/ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_|ACCESS_DENIED|HANDSHAKE_FAILURE)/.test(code)) return `registry ${this.domain} refused the client certificate in ${folder} (${code})`;
     const detail = String((err as { cause?: { message?: string } }).cause?.message ?? '');
     if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || (code === 'EPROTO' && /wrong version number|packet length too long|http request/i.test(detail))) {
       return this.hasCA
@@ -284,7 +287,7 @@ export class RegistryClient {
       if (auth !== undefined) headers['authorization'] = auth;
       if (offset > 0) headers['range'] = `bytes=${offset}-`;
       try {
-        return await streamGet(url, headers, this.cas);
+        return await streamGet(url, headers, this.tls);
       } catch (err) {
         throw conflict(this.unreachable(err));
       }

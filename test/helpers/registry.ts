@@ -116,3 +116,13 @@ export function certsDirFor(dir: string, host: string, ca: string): string {
   writeFileSync(join(dir, host, 'ca.crt'), readFileSync(ca));
   return dir;
 }
+
+/** A client certificate (client.cert, client.key in `dir`) signed by the test CA made in `caDir`: Docker's certs.d names. */
+export async function makeClientCert(caDir: string, dir: string, cn = 'cunik-test-client'): Promise<{ cert: string; key: string }> {
+  mkdirSync(dir, { recursive: true });
+  const o = (...a: string[]) => promisify(execFile)('openssl', a);
+  await o('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'client.key'), '-out', join(dir, 'client.csr'), '-subj', `/CN=${cn}`);
+  writeFileSync(join(dir, 'client-ext.cnf'), 'extendedKeyUsage=clientAuth\n');
+  await o('x509', '-req', '-in', join(dir, 'client.csr'), '-CA', join(caDir, 'ca.crt'), '-CAkey', join(caDir, 'ca.key'), '-CAcreateserial', '-out', join(dir, 'client.cert'), '-days', '1', '-extfile', join(dir, 'client-ext.cnf'));
+  return { cert: join(dir, 'client.cert'), key: join(dir, 'client.key') };
+}

@@ -4,13 +4,13 @@
 // registry given a certs.d folder is named as not speaking HTTPS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageStore } from '../../src/images/store.js';
 import { pull, push } from '../../src/images/distribution.js';
 import { helloKernel } from '../helpers/daemon.js';
 import { startHub, type TestHub } from '../helpers/hub.js';
-import { certsDirFor, makeTestCA } from '../helpers/registry.js';
+import { certsDirFor, makeClientCert, makeTestCA } from '../helpers/registry.js';
 import { tempDir } from '../unit/images-fixtures.js';
 
 const opts = { timeout: 60_000 };
@@ -84,4 +84,34 @@ test('a plain HTTP registry with a certs.d folder is spoken to over HTTPS only, 
     assert.match(err.message, new RegExp(`^registry ${plain.host} does not speak HTTPS, yet has CAs in ${certs}/${plain.host} \\(so HTTPS only\\): if it serves plain HTTP, remove that folder$`));
     return true;
   });
+});
+
+test('a hub requiring client certificates (--tls-client-ca): certs.d client.cert/client.key get in, none is refused in one line', opts, async () => {
+  await makeTestCA(join(pki, 'clients'));
+  const client = await makeClientCert(join(pki, 'clients'), join(pki, 'client'));
+  const mtls = await startHub({ args: ['--tls-cert', join(pki, 'hub', 'server.crt'), '--tls-key', join(pki, 'hub', 'server.key'), '--tls-client-ca', join(pki, 'clients', 'ca.crt')] });
+  try {
+    const ref = `${mtls.host}/mtls/hello:1`;
+    const a = await source(ref);
+    const without = certsDir('certs-noclient', mtls.host, join(pki, 'hub', 'ca.crt'));
+    await assert.rejects(push(a.store, ref, { certsDir: without }), (err: Error) => {
+      assert.match(err.message, new RegExp(`^registry ${mtls.host.replace(/\./g, '\\.')} asks for a client certificate \\(\\w+\\): put client\\.cert and client\\.key in ${join(without, mtls.host).replace(/\./g, '\\.')}$`));
+      return true;
+    });
+    const withCert = certsDir('certs-client', mtls.host, join(pki, 'hub', 'ca.crt'));
+    copyFileSync(client.cert, join(withCert, mtls.host, 'client.cert'));
+    copyFileSync(client.key, join(withCert, mtls.host, 'client.key'));
+    const pushed = await push(a.store, ref, { certsDir: withCert });
+    assert.ok(pushed.uploaded > 0);
+    const b = freshStore();
+    const got = await pull(b, ref, { certsDir: withCert });
+    assert.equal(got.digest, a.digest);
+    assert.deepEqual(readFileSync(b.bootArtifacts(got.id).kernel!), readFileSync(helloKernel));
+    // A certificate without its key: one line naming the missing file.
+    const half = certsDir('certs-halfclient', mtls.host, join(pki, 'hub', 'ca.crt'));
+    copyFileSync(client.cert, join(half, mtls.host, 'client.cert'));
+    await assert.rejects(pull(freshStore(), ref, { certsDir: half }), /client certificate .*client\.cert has no key beside it \(client\.key\)$/);
+  } finally {
+    await mtls.stop();
+  }
 });

@@ -19,9 +19,12 @@ test('hub config: defaults, flags over the file, durations, auth rules; bad valu
     ['auth: {anonymous: [{repository: x, actions: [push]}]}', {}, /needs htpasswd/],
     ['auth: {htpasswd: /h, anonymous: [{repository: x, actions: [push]}]}', {}, /anonymous users may only pull/],
     [undefined, { tlsCert: '/c' }, /needs both a certificate/],
+    [undefined, { tlsClientCa: '/ca' }, /client certificates \(--tls-client-ca\) need TLS/],
     [undefined, { addr: '1.2.3.4' }, /invalid address/],
     ['- a list', {}, /must be a YAML mapping/],
   ];
+  assert.deepEqual(buildConfig('tls: {cert: /c, key: /k, clientCA: /ca}', {}, '/r').tls, { cert: '/c', key: '/k', clientCA: '/ca' });
+  assert.deepEqual(buildConfig(undefined, { tlsCert: '/c', tlsKey: '/k' }, '/r').tls, { cert: '/c', key: '/k' });
   for (const [text, flags, re] of bad) assert.throws(() => buildConfig(text, flags, '/r'), re, String(text));
   assert.deepEqual(parseAddr('[::1]:5000'), { host: '::1', port: 5000 });
   assert.deepEqual(parseAddr(':5000'), { host: '0.0.0.0', port: 5000 });

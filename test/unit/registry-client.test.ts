@@ -61,8 +61,20 @@ test("a registry's CAs: every *.crt in certs.d/HOST:PORT/, none when the folder 
     mkdirSync(join(dir, 'reg.example:5000'));
     writeFileSync(join(dir, 'reg.example:5000', 'ca.crt'), 'A');
     writeFileSync(join(dir, 'reg.example:5000', 'extra.crt'), 'B');
-    writeFileSync(join(dir, 'reg.example:5000', 'client.key'), 'not a CA');
     assert.deepEqual(registryCAs(dir, 'reg.example:5000'), { folder: join(dir, 'reg.example:5000'), certs: [Buffer.from('A'), Buffer.from('B')] });
+    // Docker's client pair: NAME.cert with NAME.key, never taken for a CA.
+    writeFileSync(join(dir, 'reg.example:5000', 'client.key'), 'K');
+    assert.throws(() => registryCAs(dir, 'reg.example:5000'), /client key .*client\.key has no certificate beside it \(client\.cert\)$/);
+    writeFileSync(join(dir, 'reg.example:5000', 'client.cert'), 'C');
+    assert.deepEqual(registryCAs(dir, 'reg.example:5000'), {
+      folder: join(dir, 'reg.example:5000'), certs: [Buffer.from('A'), Buffer.from('B')], client: { cert: Buffer.from('C'), key: Buffer.from('K') },
+    });
+    writeFileSync(join(dir, 'reg.example:5000', 'other.cert'), 'C2');
+    assert.throws(() => registryCAs(dir, 'reg.example:5000'), /several client certificates \(client\.cert, other\.cert\): keep one$/);
+    rmSync(join(dir, 'reg.example:5000', 'client.key'));
+    rmSync(join(dir, 'reg.example:5000', 'client.cert'));
+    assert.throws(() => registryCAs(dir, 'reg.example:5000'), /client certificate .*other\.cert has no key beside it \(other\.key\)$/);
+    rmSync(join(dir, 'reg.example:5000', 'other.cert'));
     assert.equal(registryCAs(dir, 'reg.example'), undefined, 'the port is part of the name, as in Docker');
     assert.equal(registryCAs(undefined, 'reg.example:5000'), undefined);
     assert.equal(registryCAs(dir, '../x'), undefined);
