@@ -28,6 +28,7 @@ let server: ChildProcess | undefined;
 let secretPort = 0;
 const run = (args: string[]) => cli(args, { socket: d.socket });
 
+const USER_MODE = ['--accel', 'tcg', '--default-network', 'user'];
 const noPasst = (port: number, what: string): Promise<true> => waitFor(`no passt left for port ${port} ${what}`, () => passtFor(port).length === 0 || undefined, 10_000);
 
 before(async () => {
@@ -68,7 +69,8 @@ before(async () => {
     server!.stdout!.once('data', () => resolve());
     server!.once('exit', (code) => reject(new Error(`the loopback servers exited (${code})`)));
   });
-  d = await startDaemon({ netns: ns });
+  // User mode is what this file tests: a root daemon's default (bridge) would take -p too.
+  d = await startDaemon({ netns: ns, args: USER_MODE });
   const ctx = join(d.dir, 'ctx');
   mkdirSync(ctx);
   writeFileSync(join(ctx, 'Cunikfile'), 'family: linux\napp: /bin/busybox\nargs: [sh, -c, "echo no command"]\nmemory: 128M\n');
@@ -181,7 +183,7 @@ test('passt lives as long as its VM: gone after stop, kill, rm, and after a daem
   await gone;
   d.client.close();
   assert.deepEqual(passtFor(port), before, 'the VM and its passt outlive the daemon');
-  d = await startDaemon({ dir: d.dir, netns: ns });
+  d = await startDaemon({ dir: d.dir, netns: ns, args: USER_MODE });
   assert.equal((await d.client.inspectInstance('net')).state, 'running');
   assert.deepEqual(passtFor(port), before);
   assert.equal((await run(['rm', '-f', 'net'])).code, 0);

@@ -29,7 +29,7 @@ export function register(program: Command): void {
             `Accelerator: ${i.accelerator}`,
             ` Reason: ${i.acceleratorReason}`,
             `VM Transparent Huge Pages: ${i.transparentHugepages ? 'on' : 'off'}`,
-            ...(i.defaultNetwork !== undefined ? [`Default Network: ${i.defaultNetwork === 'bridge' ? 'bridge (cunik0; user for instances that publish ports)' : i.defaultNetwork}`] : []),
+            ...(i.defaultNetwork !== undefined ? [`Default Network: ${i.defaultNetwork === 'bridge' ? 'bridge (cunik0)' : i.defaultNetwork}`] : []),
             `VM Confinement:`,
             ` Sandbox: ${i.confinement.sandbox ? 'on (seccomp)' : 'off'}`,
             ` User: ${i.confinement.user} (uid ${i.confinement.uid}, gid ${i.confinement.gid})`,
