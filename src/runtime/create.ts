@@ -15,7 +15,7 @@ import { accelModeFromEnv, chooseAccelerator } from '../vmm/qemu/accel.js';
 import { QBOOT_ROM, qemuArgv } from '../vmm/qemu/argv.js';
 import { prepareBootDir } from '../vmm/qemu/boot-dir.js';
 import { createOverlays } from '../vmm/qemu/overlay.js';
-import { procStartTime } from '../vmm/qemu/proc.js';
+import { procStartTime, recordedExit } from '../vmm/qemu/proc.js';
 import { QmpClient } from '../vmm/qemu/qmp.js';
 import type { Accelerator } from '../vmm/types.js';
 import { taskArgsEnv, type RuntimeSpec } from './bundle.js';
@@ -115,7 +115,14 @@ export async function createContainer(req: CreateRequest): Promise<void> {
     try {
       (await QmpClient.connect(paths.qmpSocket, { timeoutMs: 30_000, signal: ended.signal })).close();
     } catch (err) {
-      if (ended.signal.aborted) throw new CunikError('INTERNAL', `the VM failed to start: QEMU ${await exit} (its error is on the task's stderr)`);
+      // QEMU exiting while the connection is made can show as a reset before its exit: wait for it a little.
+      let how = await Promise.race([exit, new Promise<undefined>((r) => setTimeout(r, 2000))]);
+      if (how !== undefined) {
+        // The shim's status is already mapped to a guest code: how QEMU itself ended is in its exit file.
+        const raw = recordedExit(paths);
+        if (raw !== undefined) how = raw.signal !== null ? `was killed by ${raw.signal}` : `exited with status ${raw.status}`;
+        throw new CunikError('INTERNAL', `the VM failed to start: QEMU ${how} (its error is on the task's stderr)`);
+      }
       throw err;
     }
     const record: ContainerRecord = {

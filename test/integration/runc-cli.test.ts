@@ -2,7 +2,7 @@
 // lines with level error, -t refused at once, a whole lifecycle's states (created with the vCPUs
 // stopped: no output before start), and ids it did not create handed to the real runc.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,5 +132,27 @@ test('KraftKit\'s and urunc\'s layouts in a bundle boot through the unikraft fam
     assert.ok(!out.includes('app uruncarg'), 'urunc\'s argv[0] is not passed as an argument');
     assert.equal(runc(['delete', '--force', id]).status, 0);
     assert.equal(existsSync(join(root, 'cunik', id)), false);
+  }
+});
+
+test('a VM that fails to start in a network namespace: one error line, and no tap, qdisc or state is left', { timeout: 120_000 }, () => {
+  const ns = `crc-${process.pid}`;
+  const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' });
+  ip('netns', 'add', ns);
+  try {
+    ip('-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth1');
+    ip('-n', ns, 'addr', 'add', '10.219.9.5/24', 'dev', 'eth0');
+    ip('-n', ns, 'link', 'set', 'eth0', 'up');
+    const b = bundle('broken', { process: { args: [], env: [], terminal: false }, linux: { namespaces: [{ type: 'network', path: `/var/run/netns/${ns}` }] } });
+    writeFileSync(join(b, 'rootfs', 'cunik', 'kernel'), Buffer.alloc(8192, 0x5a)); // not a kernel QEMU can load
+    const r = runc(['create', '--bundle', b, '--pid-file', join(dir, 'pb'), 'broken1']);
+    assert.equal(r.status, 1);
+    assert.equal(lastLog().level, 'error');
+    assert.match(lastLog().msg, /^the VM failed to start: QEMU exited with status 1/);
+    assert.deepEqual((JSON.parse(ip('-n', ns, '-j', 'link', 'show')) as { ifname: string }[]).map((l) => l.ifname).filter((n) => n.startsWith('cunik')), []);
+    assert.doesNotMatch(execFileSync('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'show', 'dev', 'eth0'], { encoding: 'utf8' }), /ingress/);
+    assert.equal(existsSync(join(root, 'cunik', 'broken1')), false);
+  } finally {
+    spawnSync('ip', ['netns', 'del', ns]);
   }
 });
