@@ -57,6 +57,7 @@ export async function startContainerd(dir: string, env: NodeJS.ProcessEnv = {}, 
       let stderr = '';
       p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      p.stdin.on('error', () => undefined); // ctr may be gone before its (empty) stdin is written
       p.stdin.end(opts.input ?? '');
       // Never a hang: a ctr still running at the bound is killed and reported as such.
       const timer = setTimeout(() => {
