@@ -20,7 +20,7 @@ before(async () => {
   const { mkdtemp } = await import('node:fs/promises');
   const { tmpdir } = await import('node:os');
   const dir = await mkdtemp(join(tmpdir(), 'cunik-hub-auth-'));
-  writeFileSync(join(dir, 'htpasswd'), `alice:${hashSync('wonderland', 4).replace(/^\$2b\$/, '$2y$')}\nbob:${hashSync('builder', 4)}\n`);
+  writeFileSync(join(dir, 'htpasswd'), `alice:${hashSync('wonderland', 4).replace(/^\$2b\$/, '$2y$')}\nbob:${hashSync('builder', 4)}\ncarol:${hashSync('singer', 4)}\n`);
   hub = await startHub({
     dir,
     config: `auth:\n  htpasswd: ${join(dir, 'htpasswd')}\n  tokenTtl: 2s\n  access:\n    - {user: alice, repository: "**", actions: [pull, push, delete]}\n    - {user: bob, repository: "team/*", actions: [pull]}\n  anonymous:\n    - {repository: "public/**", actions: [pull]}\n`,
@@ -163,4 +163,28 @@ test("token endpoint, Docker's OAuth2 form: POST password and refresh_token gran
   assert.equal(typeof offline.refresh_token, 'string');
   const online = (await (await token(scope, basic('alice', 'wonderland'))).json()) as { refresh_token?: string };
   assert.equal(online.refresh_token, undefined);
+});
+
+test('failed logins are limited per address and user: 429 TOOMANYREQUESTS with Retry-After, the password not even checked; other users unaffected', opts, async () => {
+  for (let i = 0; i < 5; i++) {
+    const r = await token('repository:team/app:pull', basic('carol', `guess${i}`));
+    assert.equal(r.status, 401, `attempt ${i + 1}`);
+    await r.body?.cancel();
+  }
+  // The right password now too: the address is refused for carol until the window ends.
+  for (const r of [
+    await token('repository:team/app:pull', basic('carol', 'singer')),
+    await fetch(`${hub.url}/v2/`, { headers: { authorization: basic('carol', 'singer') } }),
+    await fetch(`${hub.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=password&service=cunik-hub&client_id=t&username=carol&password=singer' }),
+  ]) {
+    assert.equal(r.status, 429);
+    const retry = Number(r.headers.get('retry-after'));
+    assert.ok(retry >= 1 && retry <= 60, `Retry-After ${r.headers.get('retry-after')}`);
+    const body = (await r.json()) as { errors: { code: string; message: string }[] };
+    assert.equal(body.errors[0]!.code, 'TOOMANYREQUESTS');
+    assert.match(body.errors[0]!.message, /^too many failed logins from this address: try again in \d+ s$/);
+  }
+  const bob = await token('repository:team/app:pull', basic('bob', 'builder'));
+  assert.equal(bob.status, 200, 'another user from the same address still logs in');
+  await bob.body?.cancel();
 });

@@ -11,6 +11,7 @@ import { regErr } from '../errors.js';
 import type { Access, Authorizer } from '../server.js';
 import { allowedActions, parseScope, scopeString, type Action, type Scope } from './access.js';
 import { Htpasswd } from './htpasswd.js';
+import { LoginLimiter } from './limiter.js';
 import { tokenKey } from './token-key.js';
 
 type AuthConfig = NonNullable<HubConfig['auth']>;
@@ -29,6 +30,19 @@ function basic(req: FastifyRequest): { user: string; password: string } | undefi
 export async function createAuth(cfg: AuthConfig, root: string, tls: boolean): Promise<Authorizer> {
   const users = new Htpasswd(cfg.htpasswd);
   await users.load();
+  const limiter = new LoginLimiter();
+  /** A password check, refused unchecked (429, Retry-After) after too many failures from this address. */
+  const passwordOk = async (req: FastifyRequest, reply: FastifyReply, user: string, password: string): Promise<boolean> => {
+    const wait = limiter.retryAfter(req.ip, user);
+    if (wait > 0) {
+      reply.header('retry-after', String(wait));
+      throw regErr('TOOMANYREQUESTS', `too many failed logins from this address: try again in ${wait} s`);
+    }
+    const ok = await users.check(user, password);
+    if (ok) limiter.succeeded(req.ip, user);
+    else limiter.failed(req.ip, user);
+    return ok;
+  };
   const key = await tokenKey(root);
   const grant = (user: string | undefined, wanted: Scope[]): Scope[] =>
     wanted.flatMap((s) => {
@@ -72,7 +86,7 @@ export async function createAuth(cfg: AuthConfig, root: string, tls: boolean): P
         const wanted = scopesOf(q['scope']);
         const creds = basic(req);
         if (req.headers.authorization !== undefined && !creds) throw regErr('UNAUTHORIZED', 'the token endpoint takes Basic credentials');
-        if (creds && !(await users.check(creds.user, creds.password))) {
+        if (creds && !(await passwordOk(req, reply, creds.user, creds.password))) {
           reply.header('www-authenticate', `Basic realm="${cfg.service}"`);
           throw regErr('UNAUTHORIZED', 'wrong user name or password');
         }
@@ -92,7 +106,7 @@ export async function createAuth(cfg: AuthConfig, root: string, tls: boolean): P
         const grantType = form.get('grant_type');
         if (grantType === 'password') {
           const user = form.get('username') ?? '';
-          if (!(await users.check(user, form.get('password') ?? ''))) throw regErr('UNAUTHORIZED', 'wrong user name or password');
+          if (!(await passwordOk(req, reply, user, form.get('password') ?? ''))) throw regErr('UNAUTHORIZED', 'wrong user name or password');
           return reply.send(await issue(user, wanted, form.get('access_type') === 'offline'));
         }
         if (grantType === 'refresh_token') {
@@ -127,7 +141,7 @@ export async function createAuth(cfg: AuthConfig, root: string, tls: boolean): P
         }
       } else if (basic(req)) {
         const c = basic(req)!;
-        if (!(await users.check(c.user, c.password))) {
+        if (!(await passwordOk(req, reply, c.user, c.password))) {
           challenge(req, reply, access);
           throw regErr('UNAUTHORIZED', 'wrong user name or password');
         }
