@@ -33,13 +33,13 @@ export function unknownExitStatus(note: string): (exit: VmExit) => ExitStatus {
   return (exit) => (exit.signal ? signalStatus(exit.signal) : { code: 0, known: false, note });
 }
 
-/** The last console line the family reads an exit code from (exitFromConsole), if any. */
-export function consoleExit(adapter: FamilyAdapter, console: string): number | undefined {
+/** What the last console line the family reads an exit code from (exitFromConsole) says, if any. */
+export function consoleExit(adapter: FamilyAdapter, console: string): { code: number; note?: string } | undefined {
   if (!adapter.exitFromConsole) return undefined;
   const lines = console.split(/\r?\n/);
   for (let i = lines.length - 1; i >= 0; i--) {
     const found = adapter.exitFromConsole(lines[i]!);
-    if (found !== undefined) return found.code;
+    if (found !== undefined) return found;
   }
   return undefined;
 }

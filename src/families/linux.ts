@@ -33,6 +33,11 @@
 // - Memory: at least the label org.cunik.memory.min, which the builder measures (the kernel's load
 //   end, the initramfs packed and unpacked, a margin): with less the guest says nothing at all.
 // - Exit: the init writes the app's status to isa-debug-exit at 0xf4; QEMU exits (s << 1) | 1.
+//   An initramfs the kernel could not unpack whole (it prints "Initramfs unpacking failed: ERR",
+//   init/initramfs.c, and goes on with what it got: "write error" is a guest out of memory) is
+//   recorded as 125 with that reason (exitFromConsole); the init then ends at once with 125 rather
+//   than run the app on a partial root (init.c), and if /init itself was lost the kernel's panic
+//   ends the VM with the same line on the console.
 import { invalid } from '../errors.js';
 import type { BootSpec } from '../vmm/types.js';
 import { appArgs, appEnv, blockDisks, devices, machineFor, netmask, nicsOf, refuse, requireFile, shareSpecs, sizing, staticIp, volumesOf } from './common.js';
@@ -42,6 +47,18 @@ import { kernelWord } from './linux-cmdline.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
 
 const COMMAND_LINE_SIZE = 2048;
+/** What an instance whose root file system did not unpack whole ends with (Docker's code for a container that could not run). */
+export const EXIT_INCOMPLETE_ROOT = 125;
+/** The kernel's line (init/initramfs.c), after the printk timestamp if there is one. */
+const UNPACK_FAILED = /^(?:\[[\s\d.]+\]\s*)?Initramfs unpacking failed: (.*?)\s*$/;
+
+/** The exit a console line reports for a linux guest: only an initramfs the kernel could not unpack. */
+export function linuxConsoleExit(line: string): { code: number; note: string } | undefined {
+  const m = UNPACK_FAILED.exec(line);
+  if (!m) return undefined;
+  const why = m[1] === 'write error' ? ': the guest ran out of memory (give it more with -m)' : '';
+  return { code: EXIT_INCOMPLETE_ROOT, note: `the kernel could not unpack the initramfs whole ("${m[1]}")${why}; the app was not run` };
+}
 const MAX_INIT_ENVS = 32 - 2; // envp_init starts with HOME=/ and TERM=linux
 const MAX_INIT_ARGS = 32 - 1; // argv_init starts with "init"
 /** Parameters the kernel itself takes: an env var of that name would never reach the init. */
@@ -134,4 +151,5 @@ export const linux: FamilyAdapter = {
   },
   exitCode: debugExitCode,
   exitStatus: debugExitStatus,
+  exitFromConsole: linuxConsoleExit,
 };

@@ -104,7 +104,7 @@ export interface FamilyAdapter {
    * `solo5_exit(N) called`, Rumprun's `=== _exit(N) called ===`); undefined for any other line.
    * When the VM ends, the runtime applies it to the lines the guest printed during that run (the
    * last line that reports wins) and records that code with source 'console', over what QEMU's
-   * status says.
+   * status says, with its `note` when the line says why the guest ended (not the app's own code).
    */
-  exitFromConsole?(line: string): { code: number } | undefined;
+  exitFromConsole?(line: string): { code: number; note?: string } | undefined;
 }

@@ -45,7 +45,7 @@ export function runConsole(consoleLog: string, from?: number): string {
 export function instanceExitStatus(adapter: FamilyAdapter, exit: VmExit, console: () => string): ExitStatus & { source: ExitSource } {
   if (exit.vmmError !== undefined) return { code: EXIT_VMM_FAILED, known: true, source: 'vmm', note: `the VM failed to start: ${exit.vmmError}` };
   const printed = adapter.exitFromConsole ? consoleExit(adapter, console()) : undefined;
-  if (printed !== undefined) return { code: printed, known: true, source: 'console' };
+  if (printed !== undefined) return { code: printed.code, known: true, source: 'console', ...(printed.note !== undefined && { note: printed.note }) };
   const status = exitStatusOf(adapter, exit);
   return { ...status, source: exitSourceOf(status, exit) };
 }

@@ -1,6 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { linux } from '../../src/families/linux.js';
+import { linux, linuxConsoleExit } from '../../src/families/linux.js';
+import { instanceExitStatus } from '../../src/instances/exit-status.js';
 import { kernelReads, kernelWord } from '../../src/families/linux-cmdline.js';
 import { runCases, userNet } from './family-helpers.js';
 
@@ -161,4 +162,20 @@ test('linux command line: words as the kernel reads them back (kernel/params.c n
     assert.equal(kernelWord(word), want, word);
     if (want !== undefined) assert.equal(kernelReads(want), word);
   }
+});
+
+test('linux exit: an initramfs the kernel could not unpack whole is 125 with its reason, over the status the init reported', () => {
+  const oom = linuxConsoleExit('[    2.104512] Initramfs unpacking failed: write error');
+  assert.equal(oom?.code, 125);
+  assert.match(oom!.note, /could not unpack the initramfs whole \("write error"\): the guest ran out of memory \(give it more with -m\); the app was not run/);
+  assert.equal(linuxConsoleExit('Initramfs unpacking failed: junk in compressed archive')?.note, 'the kernel could not unpack the initramfs whole ("junk in compressed archive"); the app was not run');
+  // Other lines, an app echoing the phrase mid-line: no exit.
+  for (const line of ['', 'Run /init as init process', 'app: Initramfs unpacking failed: write error']) assert.equal(linuxConsoleExit(line), undefined, line);
+  const console = 'Linux version 6.1\r\nInitramfs unpacking failed: write error\r\ncunik-init: the root file system is incomplete (Initramfs unpacking failed: write error): the app was not run\r\n';
+  const status = instanceExitStatus(linux, { status: (125 << 1) | 1, signal: null }, () => console);
+  assert.equal(status.code, 125);
+  assert.equal(status.source, 'console');
+  assert.match(status.note ?? '', /ran out of memory/);
+  // A boot that unpacked whole keeps the app's own code.
+  assert.deepEqual(instanceExitStatus(linux, { status: 7, signal: null }, () => 'Run /init as init process\r\n'), { code: 3, known: true, source: 'guest' });
 });

@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/io.h>
+#include <sys/klog.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
@@ -57,6 +58,8 @@
 #include <unistd.h>
 
 #define DEBUG_EXIT_PORT 0xf4
+/* The app was not run: the root file system is incomplete (families/linux.ts EXIT_INCOMPLETE_ROOT). */
+#define EXIT_INCOMPLETE_ROOT 125
 #define MAX_WORDS 4096
 
 static int debug;
@@ -376,12 +379,30 @@ static void report_and_exit(int code) {
   for (;;) pause();
 }
 
+/*
+ * The kernel goes on after "Initramfs unpacking failed: ..." (init/initramfs.c) with whatever it
+ * had unpacked (out of memory: "write error"), so an app run now would fail later on a missing file.
+ * The kernel's log still holds the line (it is early, far inside the ring buffer): end at once.
+ */
+static void refuse_partial_root(void) {
+  static char log[1 << 18];
+  int n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, log, sizeof log - 1);
+  if (n <= 0) return;
+  log[n] = 0;
+  char *hit = strstr(log, "Initramfs unpacking failed");
+  if (!hit) return;
+  hit[strcspn(hit, "\n")] = 0;
+  say("the root file system is incomplete (%s): the app was not run; give the guest more memory (-m)", hit);
+  report_and_exit(EXIT_INCOMPLETE_ROOT);
+}
+
 int main(int argc, char **argv, char **envp) {
   if (getpid() != 1) { say("must run as PID 1"); return 1; }
   mount_fs("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   mount_fs("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   mount_fs("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
   mount_fs("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  refuse_partial_root();
   mkdir("/dev/pts", 0755);
   mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=620,ptmxmode=666");
   mkdir("/dev/shm", 01777);
