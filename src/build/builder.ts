@@ -25,7 +25,7 @@ import { removeQuiet } from '../images/fsutil.js';
 import { BASE_MODULES, ModuleIndex, VOLUME_MODULES, type ModuleFile } from './linux/modules.js';
 import { readElf } from './linux/elf.js';
 import { runtimeWarnings, scanStrings } from './linux/runtime-check.js';
-import { gunzippedSize, kernelEnd, minimumMemoryMiB } from './linux/footprint.js';
+import { kernelEnd, minimumMemoryMiB, residentBytes } from './linux/footprint.js';
 import { hostTscKhz } from '../families/host.js';
 
 export const LABEL_PORTS = 'org.cunik.ports';
@@ -103,7 +103,7 @@ export async function build(spec: BuildSpec, ctx: Context, opts: BuildOptions, d
     initrd = r.initrd;
     entrypoint = r.entrypoint;
     effective = { ...spec, args: r.args, env: r.env, ...(r.user !== undefined && { user: r.user }) };
-    minMemoryMiB = minimumMemoryMiB(kernelEnd(kernel.file), statSync(r.initrd).size, r.unpacked);
+    minMemoryMiB = minimumMemoryMiB(kernelEnd(kernel.file), statSync(r.initrd).size, r.resident);
     if (spec.memoryMiB !== undefined && spec.memoryMiB < minMemoryMiB) {
       throw invalid(`memory: ${spec.memoryMiB} MiB is too little: this kernel and initramfs need at least ${minMemoryMiB} MiB`, 'memory');
     }
@@ -121,7 +121,7 @@ export async function build(spec: BuildSpec, ctx: Context, opts: BuildOptions, d
 async function linuxSteps(
   spec: BuildSpec, ctx: Context, opts: BuildOptions, deps: BuilderDeps, kernel: KernelStep,
   step: (what: string) => void, say: Progress,
-): Promise<{ layer: PrebuiltLayer; initrd: string; unpacked: number; entrypoint: string[]; args: string[]; env: string[]; user?: string }> {
+): Promise<{ layer: PrebuiltLayer; initrd: string; resident: number; entrypoint: string[]; args: string[]; env: string[]; user?: string }> {
   let app: { host: string; guest: string } | undefined;
   let libs: CollectedFile[] = [];
   let rootfs: string | undefined;
@@ -215,16 +215,16 @@ async function linuxSteps(
       const scanKey = digestOf({ step: 'runtime-scan', v: BUILDER_VERSION, base: plan.segments[0]!.key });
       const scan = (await deps.cache.get(scanKey, opts.noCache, () => scanStrings({ ...(app !== undefined && { app }), libs }))).meta;
       const warnings = await runtimeWarnings({ ...(app !== undefined && { app }), libs, entries: plan.entries, scan });
-      return { layer, unpacked: await gunzippedSize(file), warnings };
+      return { layer, warnings };
     });
     const layer: PrebuiltLayer = { ...cached.meta.layer, path: join(cached.dir, 'layer') };
     const note = reused > 0 ? ` (${reused} of ${plan.segments.length} archives from the cache)` : '';
     say(cached.hit ? ` ---> Using cache ${short(layer.digest)}` : ` ---> ${short(layer.digest)}: ${mib(layer.size)} in ${secs(t0)}${note}`);
     for (const w of (cached.meta as { warnings?: string[] }).warnings ?? []) say(` ---> warning: ${w}`);
     const initrd = join(cached.dir, 'initrd');
-    // (Cache entries made before the size was recorded: measured now.)
-    const unpacked = (cached.meta as { unpacked?: number }).unpacked ?? (await gunzippedSize(initrd));
-    return { layer, initrd, unpacked, entrypoint: entry, args, env, ...(user !== undefined && { user }) };
+    // What the unpacked tree holds in the guest, from the entries (stat only: cheap on a warm build).
+    const resident = await residentBytes(plan.entries);
+    return { layer, initrd, resident, entrypoint: entry, args, env, ...(user !== undefined && { user }) };
   } finally {
     if (scratch !== undefined) removeQuiet(scratch);
   }

@@ -10,6 +10,7 @@ import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { invalid } from '../../errors.js';
 import { BUILDER_VERSION, digestOf, fileDigest } from '../cache.js';
+import { mapLimit } from '../../util/map-limit.js';
 import { parentDirs, type CpioEntry } from './cpio.js';
 import type { CollectedFile } from './libs.js';
 import type { ModuleFile } from './modules.js';
@@ -130,7 +131,8 @@ async function segment(step: string, body: CpioEntry[]): Promise<InitramfsSegmen
   // each directory comes before what it holds (the kernel's unpacker creates no missing parent: a
   // file whose directory is not there yet is dropped).
   const entries = [...parents, ...body].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const described = await Promise.all(entries.map(async (e) => {
+  // Bounded: a container's root file system has tens of thousands of files (EMFILE otherwise).
+  const described = await mapLimit(entries, 32, async (e) => {
     if (e.type === 'file') {
       const content = Buffer.isBuffer(e.source) ? `sha256:${digestOf(e.source.toString('base64'))}` : await fileDigest(e.source);
       return [e.name, 'f', e.mode ?? 0o644, content];
@@ -138,7 +140,7 @@ async function segment(step: string, body: CpioEntry[]): Promise<InitramfsSegmen
     if (e.type === 'symlink') return [e.name, 'l', e.target];
     if (e.type === 'char') return [e.name, 'c', e.mode ?? 0o600, e.major, e.minor];
     return [e.name, 'd', e.mode ?? 0o755];
-  }));
+  });
   return { entries, key: digestOf({ step, v: BUILDER_VERSION, entries: described }) };
 }
 
