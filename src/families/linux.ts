@@ -62,7 +62,7 @@ export function linuxConsoleExit(line: string): { code: number; note: string } |
 const MAX_INIT_ENVS = 32 - 2; // envp_init starts with HOME=/ and TERM=linux
 const MAX_INIT_ARGS = 32 - 1; // argv_init starts with "init"
 /** Parameters the kernel itself takes: an env var of that name would never reach the init. */
-const KERNEL_PARAMS = new Set(['console', 'quiet', 'panic', 'pci', 'ip', 'init', 'rdinit', 'root', 'loglevel', 'debug', 'tsc_early_khz', 'no_timer_check', 'acpi']);
+const KERNEL_PARAMS = new Set(['console', 'quiet', 'panic', 'pci', 'ip', 'init', 'rdinit', 'root', 'loglevel', 'debug', 'tsc_early_khz', 'no_timer_check', 'acpi', 'rootfstype']);
 
 /** One command-line word, spelled so that the kernel hands it to init unchanged. */
 function kword(word: string, field: string): string {
@@ -95,6 +95,11 @@ export const linux: FamilyAdapter = {
     // counted in instructions with -icount: /init starts at 0.55 s instead of 1.43 s); a guest that
     // runs one app has no use for testing every algorithm the kernel carries at each boot.
     words.push('no_timer_check', 'cryptomgr.notests');
+    // The initramfs is unpacked into a ramfs, not the tmpfs the kernel picks by default when no
+    // root= is given (init/do_mounts.c rootfs_init_fs_context): a tmpfs is capped at half the RAM,
+    // so an image whose tree is over half the guest's memory failed to unpack ("write error") with
+    // memory to spare. rootfstype= only names the rootfs type here; no real root is ever mounted.
+    words.push('rootfstype=ramfs');
 
     // One NIC: eth0. Several: each named by its MAC (dashes, as ':' separates the fields), which the
     // init looks up, since the order the kernel names them in is not the order they were given in;

@@ -17,7 +17,7 @@ runCases(linux, [
     argv: [
       '-M', 'microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=on,pic=off,acpi=on,pcie=off',
       '-kernel', '/i/vmlinux', '-initrd', '/i/initrd',
-      '-append', 'console=ttyS0 quiet panic=-1 pci=off no_timer_check cryptomgr.notests PATH=/bin -- /bin/httpd -f',
+      '-append', 'console=ttyS0 quiet panic=-1 pci=off no_timer_check cryptomgr.notests rootfstype=ramfs PATH=/bin -- /bin/httpd -f',
       ...EXIT,
     ],
   },
@@ -28,14 +28,14 @@ runCases(linux, [
     spec: { machineOptions: { acpi: 'on', rtc: 'on' }, memoryMiB: 256 },
     argv: [
       '-M', MICROVM_ACPI, '-kernel', '/i/vmlinux', '-initrd', '/i/initrd',
-      '-append', 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests PATH=/bin -- /bin/sh -c "echo hi; exit 3"',
+      '-append', 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs PATH=/bin -- /bin/sh -c "echo hi; exit 3"',
       ...EXIT,
     ],
   },
   {
     name: 'TSC from the image label',
     image: { ...img, labels: { 'org.cunik.tsc-khz': '2399998' } },
-    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2399998 no_timer_check cryptomgr.notests PATH=/bin -- /bin/httpd -f' },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2399998 no_timer_check cryptomgr.notests rootfstype=ramfs PATH=/bin -- /bin/httpd -f' },
   },
   {
     name: 'network, volumes, env with blanks: ip=, cunik.blk=, cunik.9p=, virtio-mmio devices',
@@ -52,7 +52,7 @@ runCases(linux, [
     },
     argv: [
       '-M', MICROVM_ACPI, '-kernel', '/i/vmlinux', '-initrd', '/i/initrd',
-      '-append', 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off:10.0.2.3 cunik.blk=/dev/vda:/data cunik.blk=/dev/vdb:/logs:ext2 cunik.9p=vol0:/www PATH=/usr/bin GREETING="hello world" -- /bin/httpd -f',
+      '-append', 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off:10.0.2.3 cunik.blk=/dev/vda:/data cunik.blk=/dev/vdb:/logs:ext2 cunik.9p=vol0:/www PATH=/usr/bin GREETING="hello world" -- /bin/httpd -f',
       '-drive', 'if=none,id=disk0,file=/v/data.ext4,format=raw,readonly=off', '-device', 'virtio-blk-device,drive=disk0,serial=vol0',
       '-drive', 'if=none,id=disk1,file=/v/logs.raw,format=raw,readonly=off', '-device', 'virtio-blk-device,drive=disk1,serial=vol1',
       '-fsdev', 'local,id=fs0,path=/srv/www,security_model=mapped-xattr,multidevs=remap,readonly=on', '-device', 'virtio-9p-device,fsdev=fs0,mount_tag=vol0',
@@ -67,7 +67,7 @@ runCases(linux, [
     spec: { machine: 'pc', powerdown: 'acpi' },
     argv: [
       '-M', 'pc', '-bios', '/usr/share/qemu/qboot.rom', '-kernel', '/i/bzImage', '-initrd', '/i/initrd',
-      '-append', 'console=ttyS0 quiet panic=-1 tsc_early_khz=2000000 no_timer_check cryptomgr.notests ip=10.0.2.15:::255.255.255.0::eth0:off PATH=/bin -- /app',
+      '-append', 'console=ttyS0 quiet panic=-1 tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs ip=10.0.2.15:::255.255.255.0::eth0:off PATH=/bin -- /app',
       '-netdev', 'user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80', '-device', 'virtio-net-pci,netdev=net0,romfile=',
       ...EXIT,
     ],
@@ -76,20 +76,20 @@ runCases(linux, [
     name: 'org.cunik.init=cunik: the image env is in the initramfs, only the instance env is passed',
     image: { ...img, env: Array.from({ length: 40 }, (_, i) => `K${i}=v`), labels: { 'org.cunik.init': 'cunik' } },
     instance: { tscKhz: 2000000, env: ['K3=override'], args: [] },
-    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests K3=override -- /bin/httpd -f' },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs K3=override -- /bin/httpd -f' },
   },
   {
     name: 'no args at all: no "--"',
     image: { ...img, args: [], env: [] },
     instance: { tscKhz: 1000000 },
-    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests' },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs' },
   },
   { name: 'refuses an image without a kernel', image: { ...img, kernelPath: undefined }, throws: /needs a kernel/ },
   {
     name: 'quotes inside a word survive when the kernel can read them back',
     image: { ...img, env: [] },
     instance: { tscKhz: 1000000, args: ['/bin/sh', '-c', 'echo "$0"; exit 3', 'x'], env: ['Q="quoted"'] },
-    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests Q=""quoted"" -- /bin/sh -c "echo "$0"; exit 3" x' },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs Q=""quoted"" -- /bin/sh -c "echo "$0"; exit 3" x' },
   },
   { name: 'refuses a quoted blank inside a word', image: img, instance: { args: ['echo "a b"'] }, throws: /cannot carry/ },
   {
@@ -124,7 +124,7 @@ runCases(linux, [
         { nic: { backend: { type: 'tap', ifname: 'cunikt01234567g' }, mac: '02:43:0a:d9:02:0a' }, ip: '10.217.2.10', prefix: 16, gateway: '10.217.0.1', dns: ['10.217.0.1'] },
       ],
     },
-    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests ip=10.217.1.2::10.217.1.1:255.255.255.0::02-00-00-00-01-0a:off:10.217.1.1 ip=10.217.2.10:::255.255.0.0::02-43-0a-d9-02-0a:off -- /app' },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs ip=10.217.1.2::10.217.1.1:255.255.255.0::02-00-00-00-01-0a:off:10.217.1.1 ip=10.217.2.10:::255.255.0.0::02-43-0a-d9-02-0a:off -- /app' },
   },
   {
     name: 'several networks need a MAC for each NIC (the init finds the device by it)',
