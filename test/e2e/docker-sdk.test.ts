@@ -4,18 +4,21 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { get, request } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import Docker from 'dockerode';
-import { cli, helloKernel, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { cli, helloKernel, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
 
 let d: TestDaemon;
 let docker: Docker;
+let sockPath: string;
 
 before(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cunik-sdk-'));
   const sock = join(dir, 'docker.sock');
-  d = await startDaemon({ dir, args: ['--accel', 'tcg', '--docker-host', `unix://${sock}`] });
+  sockPath = sock;
+  d = await startDaemon({ dir, args: ['--accel', 'tcg', '--docker-host', `unix://${sock}`], env: { CUNIK_DEBUG_RESOURCES: '1' } });
   assert.equal((await cli(['import', '--family', 'generic', helloKernel, 'hello'], { socket: d.socket })).code, 0);
   docker = new Docker({ socketPath: sock, version: 'v1.44' });
 });
@@ -59,5 +62,30 @@ test('dockerode: create, wait (registered before start), start, logs, inspect, r
 test('dockerode: an unsupported setting is a 400 with Docker\'s message naming it', async () => {
   await assert.rejects(docker.createContainer({ Image: 'hello', Entrypoint: ['/bin/sh'] }), (e: { statusCode?: number; message: string }) => e.statusCode === 400 && /Entrypoint is not supported/.test(e.message));
   await assert.rejects(docker.createContainer({ Image: 'nope' }), (e: { statusCode?: number; message: string }) => e.statusCode === 404 && /No such image: nope/.test(e.message));
+  assert.deepEqual(await docker.listContainers({ all: true }), []);
+});
+
+test('a wait the client abandons (condition=removed, headers received) leaves the daemon serving', async () => {
+  const c = await docker.createContainer({ Image: 'hello', Cmd: ['idle'], name: 'abandoned' });
+  await new Promise<void>((resolve, reject) => {
+    const req = request({ socketPath: sockPath, path: `/v1.44/containers/${c.id}/wait?condition=removed`, method: 'POST' }, (res) => {
+      assert.equal(res.statusCode, 200);
+      req.destroy(); // hung up while both waits are pending
+      resolve();
+    });
+    req.on('error', () => undefined);
+    req.once('error', reject);
+    req.end();
+  });
+  // The daemon has heard the hang-up once the exit waiter is gone (the leak tests' debug endpoint).
+  const pendingWaits = () =>
+    new Promise<number>((resolve, reject) => get({ socketPath: d.socket, path: '/_debug/resources', agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve((JSON.parse(body) as { pendingWaits: number }).pendingWaits));
+    }).once('error', reject));
+  await waitFor('the abandoned wait dropped', async () => ((await pendingWaits()) === 0 ? true : undefined));
+  assert.equal(String(await docker.ping()), 'OK');
+  await c.remove({ force: true });
   assert.deepEqual(await docker.listContainers({ all: true }), []);
 });

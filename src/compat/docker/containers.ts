@@ -106,6 +106,7 @@ export function containerRoutes(app: FastifyInstance, b: DockerBackends): void {
     const exited = condition === 'removed' && stopped ? Promise.resolve(exitCode ?? 0) : inst.wait(id, condition === 'removed' ? 'next-exit' : condition, gone.signal);
     exited.catch(() => undefined);
     const removed = condition === 'removed' ? destroyed(b, id, gone.signal) : undefined;
+    removed?.catch(() => undefined); // a client that hangs up while the exit is awaited rejects both
     reply.hijack();
     reply.raw.on('close', () => gone.abort());
     reply.raw.writeHead(200, { 'content-type': 'application/json', 'api-version': '1.44' });
