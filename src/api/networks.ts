@@ -10,10 +10,12 @@ export const Network = Type.Object({
   gateway: Type.String({ description: "The bridge's own address: the guests' default route" }),
   ipRange: Type.Optional(Type.String({ description: 'Guest addresses come from this part of the subnet' })),
   internal: Type.Boolean({ description: 'No egress beyond the bridge' }),
+  subnet6: Type.Optional(Type.String({ description: 'IPv6 (created with ipv6): a unique local subnet, e.g. fd12:3456:789a::/64' })),
+  gateway6: Type.Optional(Type.String({ description: "The bridge's IPv6 address: the guests' IPv6 default route" })),
   labels: Type.Record(Type.String(), Type.String()),
   bridge: Type.String({ description: "The host's bridge device" }),
   createdAt: Type.String({ format: 'date-time' }),
-  instances: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), ipAddress: Type.String() }), { description: 'Instances whose VM is on the network now, with their addresses' }),
+  instances: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), ipAddress: Type.String(), ipv6Address: Type.Optional(Type.String()) }), { description: 'Instances whose VM is on the network now, with their addresses' }),
 });
 export type Network = Static<typeof Network>;
 
@@ -26,6 +28,9 @@ export const CreateNetworkRequest = Type.Object(
     ipRange: Type.Optional(Type.String({ description: 'A subnet inside `subnet` to take guest addresses from' })),
     internal: Type.Optional(Type.Boolean()),
     labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+    ipv6: Type.Optional(Type.Boolean({ description: 'IPv6 too: guests get an address in subnet6 besides their IPv4 one' })),
+    subnet6: Type.Optional(Type.String({ description: 'With ipv6: the IPv6 subnet (default: a random unique local /64, RFC 4193)' })),
+    gateway6: Type.Optional(Type.String({ description: "With ipv6: the bridge's IPv6 address (default: the subnet's ::1)" })),
   },
   { additionalProperties: false },
 );

@@ -83,6 +83,9 @@ export const NetworkSettings = Type.Object({
   ports: Type.Array(PortBinding, { description: 'Published ports as bound at the last start' }),
   tap: Type.Optional(Type.String({ description: 'Bridge networks: the host tap device of this run' })),
   macAddress: Type.Optional(Type.String({ description: "Bridge networks: the guest NIC's MAC address" })),
+  globalIPv6Address: Type.Optional(Type.String({ description: 'Networks made with --ipv6: the guest\'s IPv6 address' })),
+  globalIPv6PrefixLen: Type.Optional(Type.Integer()),
+  ipv6Gateway: Type.Optional(Type.String()),
 });
 export type NetworkSettings = Static<typeof NetworkSettings>;
 

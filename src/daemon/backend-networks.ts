@@ -16,7 +16,7 @@ export function makeNetworksBackend(networks: BridgeNetworks | undefined, instan
   };
   const view = (n: NetworkRecord): Network => {
     const byId = new Map(instances.list(true).map((r) => [r.id, r.name]));
-    const members = nets().allocations(n.id).flatMap((a) => (byId.has(a.instanceId) ? [{ id: a.instanceId, name: byId.get(a.instanceId)!, ipAddress: a.ip }] : []));
+    const members = nets().allocations(n.id).flatMap((a) => (byId.has(a.instanceId) ? [{ id: a.instanceId, name: byId.get(a.instanceId)!, ipAddress: a.ip, ...(a.ip6 !== undefined && { ipv6Address: a.ip6 }) }] : []));
     return { ...n, instances: members };
   };
   const subject = (net: NetworkRecord): FilterSubject => ({ net, inUse: networkUsers(instances, net.name).length > 0, builtin: net.name === DEFAULT_NETWORK });

@@ -18,6 +18,7 @@
 //   (Documentation/admin-guide/nfs/nfsroot.rst). Debian's kernel has no CONFIG_IP_PNP, so the
 //   kernel hands ip= to the init as an environment word and the init applies it. Several networks:
 //   one ip= each, the device named by its MAC (02-43-...), the gateway and DNS of the first only.
+//   IPv6: cunik.ip6=DEV,ADDR/PREFIX[,GATEWAY] per NIC, which the init applies (no IPv6 in ip=).
 // - Volumes: cunik.blk=/dev/vdX:/PATH[:FS] and cunik.9p=TAG:/PATH, read by the init from
 //   /proc/cmdline (a dotted word is a module parameter, never passed to init: init/main.c).
 // - Env: KEY=VALUE words before "--": the kernel passes unknown KEY=VALUE parameters to init as its
@@ -38,6 +39,7 @@
 //   recorded as 125 with that reason (exitFromConsole); the init then ends at once with 125 rather
 //   than run the app on a partial root (init.c), and if /init itself was lost the kernel's panic
 //   ends the VM with the same line on the console.
+import { isIPv6 } from 'node:net';
 import { invalid } from '../errors.js';
 import type { BootSpec } from '../vmm/types.js';
 import { appArgs, appEnv, blockDisks, devices, machineFor, netmask, nicsOf, refuse, requireFile, shareSpecs, sizing, staticIp, volumesOf } from './common.js';
@@ -80,6 +82,7 @@ export const linux: FamilyAdapter = {
   name: 'linux',
   // Every NIC gets its own ip= word (the init configures each): as many as an instance may have.
   nics: 8,
+  ipv6: true,
   bootSpec(image: ImageBootInfo, instance: InstanceBootConfig): BootSpec {
     const kernel = requireFile(image.kernelPath, 'linux', 'a kernel (vmlinux or bzImage)');
     const size = sizing(image, instance);
@@ -113,6 +116,15 @@ export const linux: FamilyAdapter = {
       return [`ip=${[net.ip, '', i === 0 ? (net.gateway ?? '') : '', netmask(net.prefix), '', dev, 'off', ...(i === 0 ? net.dns.slice(0, 2) : [])].join(':')}`];
     });
     words.push(...ipWords);
+    // IPv6 (a network made with --ipv6): cunik.ip6=DEV,ADDR/PREFIX[,GATEWAY], applied by the init
+    // (the kernel has no ip= for IPv6); a dotted word, so the kernel keeps it off init's environment.
+    (instance.networks ?? []).forEach((n, i) => {
+      if (n.ip6 === undefined) return;
+      refuse(!isIPv6(n.ip6) || n.prefix6 === undefined || !Number.isInteger(n.prefix6) || n.prefix6 < 1 || n.prefix6 > 128, `networks[${i}]: not an IPv6 address and prefix: ${n.ip6}/${String(n.prefix6)}`, `networks[${i}].ip6`);
+      refuse(n.gateway6 !== undefined && !isIPv6(n.gateway6), `networks[${i}]: not an IPv6 gateway: ${String(n.gateway6)}`, `networks[${i}].gateway6`);
+      const dev = nets.length > 1 ? n.nic.mac!.replaceAll(':', '-') : 'eth0';
+      words.push(`cunik.ip6=${[dev, `${n.ip6}/${n.prefix6}`, ...(i === 0 && n.gateway6 !== undefined ? [n.gateway6] : [])].join(',')}`);
+    });
     const { blocks, shares } = volumesOf(instance);
     for (const v of [...blocks, ...shares]) refuse(/[\s":]/.test(v.target), `the init cannot mount at ${JSON.stringify(v.target)} (blank, quote or colon)`, 'volumes');
     blocks.forEach((v, i) => words.push(`cunik.blk=/dev/vd${String.fromCharCode(97 + i)}:${v.target}${v.fstype ? `:${v.fstype}` : ''}`));

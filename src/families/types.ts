@@ -34,6 +34,10 @@ export interface InstanceNetwork {
   prefix?: number;
   gateway?: string;
   dns?: string[];
+  /** A network made with --ipv6, for a family with `ipv6: true`: the guest's IPv6 address, prefix and gateway. */
+  ip6?: string;
+  prefix6?: number;
+  gateway6?: string;
 }
 
 /** A volume attached to an instance: a block file (virtio-blk) or a host folder (virtio-9p). */
@@ -94,6 +98,8 @@ export interface FamilyAdapter {
   readonly staticAddress?: false;
   /** How many NICs the guest is given static settings for (default 1): a second network is refused beyond it. */
   readonly nics?: number;
+  /** true: the guest takes a static IPv6 address beside its IPv4 one (InstanceNetwork.ip6); others get IPv4 only. */
+  readonly ipv6?: boolean;
   bootSpec(image: ImageBootInfo, instance: InstanceBootConfig): BootSpec;
   /** Map how QEMU ended to the unikernel's exit code. */
   exitCode(exit: VmExit): number;

@@ -151,7 +151,7 @@ export function networkSettings(config: InstanceRecord['config'], ports: PortBin
   if (mode === 'none') return { mode: 'none', ipAddress: null, prefixLen: null, gateway: null, dns: [], ports: [] };
   if (isBridgeMode(mode)) {
     if (bridge === undefined) return { mode, ipAddress: config.ip ?? null, prefixLen: null, gateway: null, dns: [], ports: [], ...(config.macAddress !== undefined && { macAddress: config.macAddress }) };
-    return { mode, ipAddress: bridge.ip, prefixLen: bridge.prefix, gateway: bridge.gateway, dns: [...bridge.dns], ports, tap: bridge.tap, macAddress: bridge.mac };
+    return { mode, ipAddress: bridge.ip, prefixLen: bridge.prefix, gateway: bridge.gateway, dns: [...bridge.dns], ports, tap: bridge.tap, macAddress: bridge.mac, ...v6Settings(bridge) };
   }
   return { mode: 'user', ipAddress: USER_NET.ip, prefixLen: USER_NET.prefix, gateway: USER_NET.gateway, dns: [...USER_NET.dns], ports };
 }
@@ -161,9 +161,12 @@ export function extraNetworkSettings(config: InstanceRecord['config'], bridges?:
   return (config.extraNetworks ?? []).map((e, i) => {
     const b = bridges?.[i];
     if (b === undefined) return { mode: e.network, ipAddress: e.ip ?? null, prefixLen: null, gateway: null, dns: [], ports: [], ...(e.macAddress !== undefined && { macAddress: e.macAddress }) };
-    return { mode: e.network, ipAddress: b.ip, prefixLen: b.prefix, gateway: b.gateway, dns: [...b.dns], ports: [], tap: b.tap, macAddress: b.mac };
+    return { mode: e.network, ipAddress: b.ip, prefixLen: b.prefix, gateway: b.gateway, dns: [...b.dns], ports: [], tap: b.tap, macAddress: b.mac, ...v6Settings(b) };
   });
 }
+
+const v6Settings = (b: BridgeAttachment): Partial<NetworkSettings> =>
+  b.ip6 !== undefined ? { globalIPv6Address: b.ip6, globalIPv6PrefixLen: b.prefix6!, ipv6Gateway: b.gateway6! } : {};
 
 /** A bridge network's NIC: the run's tap, and the guest's static settings (there is no DHCP server on the bridge). */
 function bridgeNetwork(network: NetworkSettings): InstanceNetwork {
@@ -172,6 +175,7 @@ function bridgeNetwork(network: NetworkSettings): InstanceNetwork {
     ...(network.ipAddress !== null && network.prefixLen !== null && { ip: network.ipAddress, prefix: network.prefixLen }),
     ...(network.gateway !== null && { gateway: network.gateway }),
     dns: [...network.dns],
+    ...(network.globalIPv6Address !== undefined && { ip6: network.globalIPv6Address, prefix6: network.globalIPv6PrefixLen!, ...(network.ipv6Gateway !== undefined && { gateway6: network.ipv6Gateway }) }),
   };
 }
 

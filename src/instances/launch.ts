@@ -66,7 +66,9 @@ async function boot(ctx: LaunchContext, record: InstanceRecord, spawned: (h: VmH
   let bridges: BridgeAttachment[] = [];
   if (isBridgeMode(mode)) {
     if (deps.networks === undefined) throw invalid(NO_BRIDGE, 'network');
-    bridges = await deps.networks.attachAll(record.id, endpointsOf(record.config), ports);
+    // An IPv6 address only for a guest that can take one (InstanceNetwork.ip6).
+    const ipv6 = deps.family(record.family).ipv6 === true;
+    bridges = await deps.networks.attachAll(record.id, endpointsOf(record.config).map((e) => ({ ...e, ipv6 })), ports);
   }
   const network = networkSettings(record.config, ports, bridges[0]);
   const extraNetworks = extraNetworkSettings(record.config, bridges.slice(1));

@@ -198,3 +198,69 @@ test('several networks per instance (one NIC each, --mac-address), connect/disco
   await waitFor('every tap and address gone', () => (taps().length === 0 && allocations().length === 0) || undefined, 20_000);
   assert.equal((await run(['network', 'rm', 'n1', 'n2', 'n3'])).code, 0);
 });
+
+test('IPv6 on a unique local subnet: guests reach each other over IPv6 and the outside through NAT66', { timeout: 600_000 }, async () => {
+  // "The outside": a second namespace behind a veth pair on 2001:db8:1::/64 (documentation addresses),
+  // with no route back to the guests' fd00:cafe:1::/64: only masqueraded traffic is answered.
+  const out6 = `cunik-t6-${process.pid}`;
+  ip('netns', 'add', out6);
+  try {
+    ip('-n', ns, 'link', 'add', 'ext6a', 'type', 'veth', 'peer', 'name', 'ext6b', 'netns', out6);
+    ip('-n', ns, '-6', 'addr', 'add', '2001:db8:1::1/64', 'dev', 'ext6a', 'nodad');
+    ip('-n', out6, '-6', 'addr', 'add', '2001:db8:1::2/64', 'dev', 'ext6b', 'nodad');
+    ip('-n', ns, 'link', 'set', 'ext6a', 'up');
+    ip('-n', out6, 'link', 'set', 'ext6b', 'up');
+    ip('-n', ns, '-6', 'route', 'add', 'default', 'via', '2001:db8:1::2', 'dev', 'ext6a');
+
+    const made = await run(['network', 'create', '--ipv6', '--subnet', '10.218.0.0/24', '--subnet', 'fd00:cafe:1::/64', 'v6net']);
+    assert.equal(made.code, 0, made.stderr);
+    const [net] = JSON.parse((await run(['network', 'inspect', 'v6net'])).stdout) as [{ subnet: string; subnet6: string; gateway6: string; bridge: string }];
+    assert.deepEqual([net.subnet, net.subnet6, net.gateway6], ['10.218.0.0/24', 'fd00:cafe:1::/64', 'fd00:cafe:1::1']);
+    assert.match(ip('-n', ns, '-6', 'addr', 'show', 'dev', net.bridge), /inet6 fd00:cafe:1::1\/64/);
+    const ruleset = execFileSync('ip', ['netns', 'exec', ns, 'nft', 'list', 'table', 'inet', 'cunik'], { encoding: 'utf8' });
+    assert.match(ruleset, /ip6 saddr fd00:cafe:1::\/64 oifname != "cunikbr-[0-9a-f]{7}" masquerade/);
+    const random = await run(['network', 'create', '--ipv6', 'v6auto']);
+    assert.equal(random.code, 0, random.stderr);
+    assert.match((JSON.parse((await run(['network', 'inspect', 'v6auto'])).stdout) as [{ subnet6: string }])[0].subnet6, /^fd[0-9a-f]{2}:[0-9a-f]{1,4}:[0-9a-f]{1,4}::\/64$/);
+    for (const [args, why] of [
+      [['network', 'create', '--ipv6', '--subnet', 'fd00:cafe:1:0:8000::/65', 'clash6'], /^cunik: subnet fd00:cafe:1:0:8000::\/65 overlaps fd00:cafe:1::\/64 of network v6net\n$/],
+      [['network', 'create', '--subnet', 'fd00:beef::/64', 'nov6'], /^cunik: an IPv6 subnet needs --ipv6\n$/],
+      [['network', 'create', '--ipv6', '--subnet', 'fd00:beef::/64', '--gateway', 'fd00:dead::1', 'far6'], /^cunik: gateway fd00:dead::1 is not a host address of subnet fd00:beef::\/64\n$/],
+      [['network', 'create', '--ipv6', '--subnet', 'fd00:beef::1/64', 'bits6'], /^cunik: subnet: fd00:beef::1\/64 has host bits set \(did you mean fd00:beef::\/64\?\)\n$/],
+    ] as [string[], RegExp][]) {
+      const r = await run(args);
+      assert.equal(r.code, 125, args.join(' '));
+      assert.match(r.stderr, why, args.join(' '));
+    }
+    assert.equal((await run(['network', 'rm', 'v6auto'])).code, 0);
+
+    assert.equal((await run(['run', '-d', '--name', 'peer6', '--network', 'v6net', 'netmgmt'])).code, 0);
+    const script = [
+      'for i in $(seq 90); do ping6 -c 1 -W 1 fd00:cafe:1::2 >/dev/null && break; sleep 1; done',
+      'ping6 -c 1 -W 1 fd00:cafe:1::2 >/dev/null; echo peer6: $?',
+      'ping6 -c 1 -W 1 fd00:cafe:1::1 >/dev/null; echo gateway6: $?',
+      'ping6 -c 1 -W 2 2001:db8:1::2 >/dev/null; echo egress6: $?',
+      'echo V6-DONE',
+      'exec sleep 600',
+    ].join('; ');
+    const a = await run(['run', '-d', '--name', 'client6', '--network', 'v6net', 'netmgmt', 'sh', '-c', script]);
+    assert.equal(a.code, 0, a.stderr);
+    const [ia] = JSON.parse((await run(['inspect', 'client6'])).stdout) as [{ network: { ipAddress: string; globalIPv6Address?: string; globalIPv6PrefixLen?: number; ipv6Gateway?: string } }];
+    assert.deepEqual([ia.network.ipAddress, ia.network.globalIPv6Address, ia.network.globalIPv6PrefixLen, ia.network.ipv6Gateway], ['10.218.0.3', 'fd00:cafe:1::3', 64, 'fd00:cafe:1::1']);
+    const members = (JSON.parse((await run(['network', 'inspect', 'v6net'])).stdout) as [{ instances: { name: string; ipAddress: string; ipv6Address?: string }[] }])[0].instances;
+    assert.deepEqual(members.map((m) => `${m.name}=${m.ipAddress},${m.ipv6Address}`).sort(), ['client6=10.218.0.3,fd00:cafe:1::3', 'peer6=10.218.0.2,fd00:cafe:1::2']);
+    const log = await waitFor('client6\'s pings', async () => {
+      const o = (await run(['logs', 'client6'])).stdout;
+      return o.includes('V6-DONE') ? o : undefined;
+    }, 300_000);
+    assert.match(log, /^peer6: 0\r?$/m, log);
+    assert.match(log, /^gateway6: 0\r?$/m, log);
+    assert.match(log, /^egress6: 0\r?$/m, log);
+
+    assert.equal((await run(['rm', '-f', 'client6', 'peer6'])).code, 0);
+    await waitFor('every tap and address gone', () => (taps().length === 0 && allocations().length === 0) || undefined, 20_000);
+    assert.equal((await run(['network', 'rm', 'v6net'])).code, 0);
+  } finally {
+    ip('netns', 'del', out6);
+  }
+});

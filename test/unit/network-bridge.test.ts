@@ -239,6 +239,7 @@ test('an exit of an instance that was never on a bridge network costs the host n
     enableForwarding: async () => false,
     forwarding: () => true,
     foreignChains: async () => [],
+    enableForwarding6: async () => false,
   };
   const dir = mkdtempSync(join(tmpdir(), 'cunik-bridge-exit-'));
   try {
@@ -278,6 +279,7 @@ test('a network service (the DNS responder) is up with its bridge and down befor
     enableForwarding: async () => false,
     forwarding: () => true,
     foreignChains: async () => [],
+    enableForwarding6: async () => false,
   };
   const services = {
     up: async (n: NetworkRecord) => {
@@ -333,6 +335,7 @@ test('several networks: a tap each, all or nothing, every tap and address back a
     enableForwarding: async () => false,
     forwarding: () => true,
     foreignChains: async () => [],
+    enableForwarding6: async () => false,
   };
   const dir = mkdtempSync(join(tmpdir(), 'cunik-bridge-multi-'));
   try {

@@ -14,6 +14,7 @@
  *    (static addresses only; NETMASK may also be a prefix length), and writes /etc/resolv.conf
  *    from its DNS0/DNS1; one ip= word per NIC, where DEVICE may be the NIC's MAC address with
  *    dashes (02-43-0a-d6-07-0a: several NICs are named by the kernel in an order of its own);
+ *    and IPv6, which ip= cannot carry: cunik.ip6=DEV,ADDR/PREFIX[,GATEWAY] (address, default route);
  * 5. runs the app: argv = the NUL-separated words of /.cunik/entry, then init's own arguments
  *    (the kernel passes everything after "--" on its command line to init); environment = the
  *    NUL-separated KEY=VALUE words of /.cunik/env, overridden by init's environment (the kernel
@@ -181,6 +182,57 @@ static int dev_by_mac(const char *mac, char *dev) {
     usleep(10000);
   }
   return -1;
+}
+
+/* The kernel's struct in6_ifreq (include/uapi/linux/ipv6.h), which glibc's headers do not declare. */
+struct cunik_in6_ifreq {
+  struct in6_addr addr;
+  uint32_t prefixlen;
+  int ifindex;
+};
+
+/* cunik.ip6=DEV,ADDR/PREFIX[,GATEWAY]: DEV a name or a MAC with dashes (as in ip=). Duplicate address
+ * detection is turned off first (the address is the network's to give: no one else has it), so the
+ * address is usable at once instead of after a second of DAD. */
+static void setup_network6(const char *spec) {
+  char buf[256], dev[24], path[80];
+  snprintf(buf, sizeof buf, "%s", spec);
+  char *d = strtok(buf, ","), *cidr = strtok(NULL, ","), *gw = strtok(NULL, ",");
+  if (!d || !cidr || strlen(d) >= sizeof dev) { say("cunik.ip6=%s: expected DEV,ADDR/PREFIX[,GATEWAY]", spec); return; }
+  strcpy(dev, d);
+  if (strlen(dev) == 17 && dev[2] == '-') {
+    char mac[18];
+    strcpy(mac, dev);
+    if (dev_by_mac(mac, dev) != 0) { say("cunik.ip6=: no network interface has the MAC address %s", mac); return; }
+  }
+  for (int i = 0; i < 200 && if_nametoindex(dev) == 0; i++) usleep(10000);
+  char *slash = strchr(cidr, '/');
+  int prefix = slash ? atoi(slash + 1) : 64;
+  if (slash) *slash = 0;
+  struct cunik_in6_ifreq req;
+  memset(&req, 0, sizeof req);
+  if (inet_pton(AF_INET6, cidr, &req.addr) != 1) { say("cunik.ip6=: bad address %s", cidr); return; }
+  req.prefixlen = (uint32_t)prefix;
+  req.ifindex = (int)if_nametoindex(dev);
+  if (req.ifindex == 0) { say("cunik.ip6=: no device %s", dev); return; }
+  snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/accept_dad", dev);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd >= 0) { (void)!write(fd, "0\n", 2); close(fd); }
+  int sock = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) { say("cunik.ip6=: socket: %s (no IPv6 in this kernel?)", strerror(errno)); return; }
+  if (link_up(sock, dev) != 0) say("cunik.ip6=: %s up: %s", dev, strerror(errno));
+  if (ioctl(sock, SIOCSIFADDR, &req) != 0) say("cunik.ip6=: %s %s/%d: %s", dev, cidr, prefix, strerror(errno));
+  else dbg("%s: %s/%d", dev, cidr, prefix);
+  if (gw) {
+    struct in6_rtmsg rt;
+    memset(&rt, 0, sizeof rt);
+    if (inet_pton(AF_INET6, gw, &rt.rtmsg_gateway) != 1) { say("cunik.ip6=: bad gateway %s", gw); close(sock); return; }
+    rt.rtmsg_flags = RTF_UP | RTF_GATEWAY;
+    rt.rtmsg_metric = 1;
+    rt.rtmsg_ifindex = req.ifindex;
+    if (ioctl(sock, SIOCADDRT, &rt) != 0) say("cunik.ip6=: default route via %s: %s", gw, strerror(errno));
+  }
+  close(sock);
 }
 
 static int setup_lo(void) {
@@ -434,6 +486,7 @@ int main(int argc, char **argv, char **envp) {
   setup_lo();
   /* One ip= word a NIC (several networks: each names its device by MAC). */
   for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "ip=", 3) == 0) setup_network(cwords[i] + 3);
+  for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.ip6=", 10) == 0) setup_network6(cwords[i] + 10);
 
   char *entry, *envfile, *workdir;
   long elen = slurp("/.cunik/entry", &entry);

@@ -10,20 +10,36 @@ import { action, clientFor, errorMessage, EXIT_CLI_ERROR, forEachTarget, inspect
 
 interface CreateFlags {
   driver: 'bridge';
-  subnet?: string;
-  gateway?: string;
+  subnet: string[];
+  gateway: string[];
   ipRange?: string;
   internal?: boolean;
+  ipv6?: boolean;
   label: Record<string, string>;
 }
 
+const many = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** --subnet and --gateway are repeatable, as Docker's: an IPv6 one (with ':') is the network's IPv6 side. */
 export function networkCreateRequest(name: string, flags: CreateFlags): CreateNetworkRequest {
+  const pick = (values: string[], v6: boolean, what: string): string | undefined => {
+    const found = values.filter((v) => v.includes(':') === v6);
+    if (found.length > 1) throw new Error(`give at most one IPv${v6 ? 6 : 4} ${what}`);
+    return found[0];
+  };
+  const subnet = pick(flags.subnet, false, 'subnet');
+  const gateway = pick(flags.gateway, false, 'gateway');
+  const subnet6 = pick(flags.subnet, true, 'subnet');
+  const gateway6 = pick(flags.gateway, true, 'gateway');
   return {
     name,
-    ...(flags.subnet !== undefined && { subnet: flags.subnet }),
-    ...(flags.gateway !== undefined && { gateway: flags.gateway }),
+    ...(subnet !== undefined && { subnet }),
+    ...(gateway !== undefined && { gateway }),
     ...(flags.ipRange !== undefined && { ipRange: flags.ipRange }),
     ...(flags.internal === true && { internal: true }),
+    ...(flags.ipv6 === true && { ipv6: true }),
+    ...(subnet6 !== undefined && { subnet6 }),
+    ...(gateway6 !== undefined && { gateway6 }),
     ...(Object.keys(flags.label).length > 0 && { labels: flags.label }),
   };
 }
@@ -34,8 +50,9 @@ export function register(program: Command): void {
     .command('create')
     .description('Create a bridge network')
     .addOption(new Option('-d, --driver <driver>', 'network driver').choices(['bridge']).default('bridge'))
-    .option('--subnet <subnet>', 'IPv4 subnet, e.g. 10.214.0.0/24 (default: a free /24 of 10.213.0.0/16)')
-    .option('--gateway <address>', "the bridge's address in the subnet (default: the first)")
+    .option('--subnet <subnet>', 'IPv4 subnet, e.g. 10.214.0.0/24 (default: a free /24 of 10.213.0.0/16); again with an IPv6 one (fd12:3456:789a::/64) for --ipv6', many, [] as string[])
+    .option('--gateway <address>', "the bridge's address in the subnet (default: the first); repeatable for the IPv6 one", many, [] as string[])
+    .option('--ipv6', 'IPv6 too: guests also get an address in the IPv6 subnet (default: a random unique local /64)')
     .option('--ip-range <subnet>', 'hand out guest addresses from this part of the subnet')
     .option('--internal', 'no egress: guests reach each other and the gateway only')
     .option('--label <KEY=VALUE>', 'set a label (repeatable)', parseLabel, {} as Record<string, string>)

@@ -10,8 +10,8 @@ import { macFor } from './networks.js';
 export interface BridgeHost {
   /** Destinations of the host's IPv4 routes ("default", "192.0.2.0/24", "198.51.100.7"). */
   routes(): Promise<string[]>;
-  /** Make the bridge if missing, give it `address` (ADDR/PREFIX) and bring it up. */
-  ensureBridge(name: string, address: string): Promise<void>;
+  /** Make the bridge if missing, give it `address` (ADDR/PREFIX, and `address6` if given) and bring it up. */
+  ensureBridge(name: string, address: string, address6?: string): Promise<void>;
   /** A tap attached to `bridge`, up, owned by `owner` (so QEMU may open it after dropping to that user). */
   addTap(name: string, bridge: string, owner?: { uid: number; gid: number }): Promise<void>;
   /** Remove a link (bridge or tap); a missing one is no error. */
@@ -28,6 +28,8 @@ export interface BridgeHost {
   forwarding(): boolean;
   /** Other tools' chains that drop forwarded traffic (nft.ts ForeignChain); none without nft. */
   foreignChains(): Promise<ForeignChain[]>;
+  /** The same for IPv6 (net.ipv6.conf.all.forwarding). */
+  enableForwarding6(): Promise<boolean>;
 }
 
 function run(cmd: string, args: string[], input?: string): Promise<string> {
@@ -44,6 +46,7 @@ function run(cmd: string, args: string[], input?: string): Promise<string> {
 }
 
 const FORWARDING = '/proc/sys/net/ipv4/ip_forward';
+const FORWARDING6 = '/proc/sys/net/ipv6/conf/all/forwarding';
 
 export class IpNftHost implements BridgeHost {
   async routes(): Promise<string[]> {
@@ -51,7 +54,7 @@ export class IpNftHost implements BridgeHost {
     return out.filter((r) => r.dst !== undefined && (r.type === undefined || r.type === 'unicast')).map((r) => r.dst!);
   }
 
-  async ensureBridge(name: string, address: string): Promise<void> {
+  async ensureBridge(name: string, address: string, address6?: string): Promise<void> {
     if (!(await this.links(name)).includes(name)) {
       await run('ip', ['link', 'add', 'name', name, 'type', 'bridge']).catch(async (err) => {
         if (!(await this.links(name)).includes(name)) throw err; // made meanwhile: fine
@@ -65,6 +68,8 @@ export class IpNftHost implements BridgeHost {
     // Published ports reached through 127.0.0.1 are DNATed out of this bridge (nft.ts): the kernel
     // routes 127.0.0.0/8 sources there only with route_localnet (the guard chain keeps guests from using it).
     writeFileSync(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1\n');
+    // nodad: the gateway is usable at once (no one else may hold it: the subnet is the network's).
+    if (address6 !== undefined) await run('ip', ['-6', 'addr', 'replace', address6, 'dev', name, 'nodad']);
   }
 
   async addTap(name: string, bridge: string, owner?: { uid: number; gid: number }): Promise<void> {
@@ -117,6 +122,12 @@ export class IpNftHost implements BridgeHost {
   async enableForwarding(): Promise<boolean> {
     if (readFileSync(FORWARDING, 'utf8').trim() === '1') return false;
     writeFileSync(FORWARDING, '1\n');
+    return true;
+  }
+
+  async enableForwarding6(): Promise<boolean> {
+    if (readFileSync(FORWARDING6, 'utf8').trim() === '1') return false;
+    writeFileSync(FORWARDING6, '1\n');
     return true;
   }
 }

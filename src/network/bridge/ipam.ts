@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { conflict } from '../../errors.js';
 import { fsyncDir } from '../../util/atomic-write.js';
 import { hostRange, intToIp, ipToInt, parseSubnet } from './cidr.js';
+import { nth6, parseSubnet6 } from './cidr6.js';
 import type { NetworkRecord } from './spec.js';
 
 export interface Allocation {
@@ -18,6 +19,10 @@ export interface Allocation {
 }
 
 const IPV4_FILE = /^\d+\.\d+\.\d+\.\d+$/;
+/** IPv6 allocations are named by the canonical address (cidr6.ts), e.g. fd12:3456:789a::2. */
+const IPV6_FILE = /^[0-9a-f:]+$/;
+/** How many IPv6 addresses a scan tries before it calls a network full (a /64 has 2^64). */
+const V6_SCAN = 65536n;
 
 export class Ipam {
   constructor(private readonly dir: string) {}
@@ -45,6 +50,21 @@ export class Ipam {
       if (this.claim(dir, intToIp(n), instanceId)) return intToIp(n);
     }
     throw conflict(`no free address left in network ${net.name} (${net.ipRange ?? net.subnet})`);
+  }
+
+  /** The first free IPv6 address of the network's subnet6 from ::2 on (not the gateway). CONFLICT when none. */
+  allocate6(net: NetworkRecord, instanceId: string): string {
+    if (net.subnet6 === undefined || net.gateway6 === undefined) throw conflict(`network ${net.name} has no IPv6 subnet`);
+    const dir = this.netDir(net.id);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const subnet = parseSubnet6(net.subnet6);
+    const room = (1n << BigInt(128 - subnet.prefix)) - 1n;
+    for (let n = 1n; n <= room && n <= V6_SCAN; n++) {
+      const ip = nth6(subnet, n);
+      if (ip === net.gateway6) continue;
+      if (this.claim(dir, ip, instanceId)) return ip;
+    }
+    throw conflict(`no free IPv6 address left in network ${net.name} (${net.subnet6})`);
   }
 
   /** Create <dir>/<ip> exclusively: false if it exists. */
@@ -89,7 +109,7 @@ export class Ipam {
     return nets.flatMap((network) => {
       let ips: string[];
       try {
-        ips = readdirSync(this.netDir(network)).filter((f) => IPV4_FILE.test(f));
+        ips = readdirSync(this.netDir(network)).filter((f) => IPV4_FILE.test(f) || (f.includes(':') && IPV6_FILE.test(f)));
       } catch {
         return [];
       }

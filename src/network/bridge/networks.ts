@@ -12,6 +12,7 @@ import { conflict, CunikError, invalid, notFound } from '../../errors.js';
 import { atomicWriteFile, fsyncDir, TMP_PREFIX } from '../../util/atomic-write.js';
 import { PerInstanceQueue } from '../../util/keyed-queue.js';
 import { formatSubnet, intToIp, ipToInt, parseSubnet } from './cidr.js';
+import { parseSubnet6 } from './cidr6.js';
 import type { BridgeHost } from './host.js';
 import { Ipam } from './ipam.js';
 import { foreignScript, replaceScript, type PublishedPort } from './nft.js';
@@ -35,9 +36,17 @@ export interface Endpoint {
   network: string;
   ip?: string | undefined;
   macAddress?: string | undefined;
+  /** false: no IPv6 address even on an --ipv6 network (the guest's family cannot take one). */
+  ipv6?: boolean | undefined;
 }
 
 /** A locally administered unicast MAC from the guest's address: 02:43:a:b:c:d. */
+const isV6 = (ip: string): boolean => ip.includes(':');
+
+/** The bridge's addresses: the gateway in the subnet (ADDR/PREFIX), and the IPv6 gateway if the network has one. */
+const bridgeAddresses = (n: NetworkRecord): [string, string?] =>
+  n.subnet6 !== undefined && n.gateway6 !== undefined ? [`${n.gateway}/${parseSubnet(n.subnet).prefix}`, `${n.gateway6}/${parseSubnet6(n.subnet6).prefix}`] : [`${n.gateway}/${parseSubnet(n.subnet).prefix}`];
+
 export const macFor = (ip: string): string => ['02', '43', ...ip.split('.').map((n) => Number(n).toString(16).padStart(2, '0'))].join(':');
 
 /** What an instance gets on a network for one run of its VM. */
@@ -50,6 +59,10 @@ export interface Attachment {
   prefix: number;
   gateway: string;
   dns: string[];
+  /** On a network made with --ipv6 (and a family that takes it): the guest's IPv6 address, prefix and gateway. */
+  ip6?: string;
+  prefix6?: number;
+  gateway6?: string;
 }
 
 /** An instance joined or left a network: what a DNS responder answers for (on `gateway`). */
@@ -58,6 +71,8 @@ export interface MemberEvent {
   network: NetworkRecord;
   instanceId: string;
   ip: string;
+  /** Its IPv6 address on the network, if it has one (attach only). */
+  ip6?: string;
 }
 
 export interface BridgeNetworksOptions {
@@ -98,6 +113,7 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
   private readonly published = new Map<string, PublishedPort[]>();
   /** Rule applications one at a time, each writing the state as it is when it runs. */
   private rules: Promise<unknown> = Promise.resolve();
+  forwarding6Enabled = false;
 
   constructor(private readonly opts: BridgeNetworksOptions) {
     super();
@@ -172,7 +188,7 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
     const routes = request.subnet === undefined ? await this.opts.host.routes() : [];
     const record: NetworkRecord = { ...networkSpec(request, this.list(), routes, { id, ...(this.opts.pool !== undefined && { pool: this.opts.pool }), defaultNetwork: isDefault }), createdAt: new Date().toISOString() };
     try {
-      await this.opts.host.ensureBridge(record.bridge, `${record.gateway}/${parseSubnet(record.subnet).prefix}`);
+      await this.opts.host.ensureBridge(record.bridge, ...bridgeAddresses(record));
       await this.opts.services?.up(record);
       this.records.set(id, record);
       await this.applyRules();
@@ -235,6 +251,10 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
         this.opts.log?.('IPv4 forwarding turned on (net.ipv4.ip_forward=1) for the egress of bridge networks');
       }
       this.forwardingEnabled = true;
+    }
+    if (nets.some((n) => !n.internal && n.subnet6 !== undefined) && !this.forwarding6Enabled) {
+      if (await this.opts.host.enableForwarding6()) this.opts.log?.('IPv6 forwarding turned on (net.ipv6.conf.all.forwarding=1) for the egress of bridge networks with --ipv6');
+      this.forwarding6Enabled = true;
     }
     await this.opts.host.applyNft(replaceScript(nets, [...this.published.values()].flat(), foreignScript(foreign, nets)));
   }
@@ -310,7 +330,7 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
       this.forgetTap(instanceId, tapName(instanceId, nic));
       for (const a of this.ipam.list().filter((x) => x.network === net.id && x.instanceId === instanceId)) {
         this.ipam.releaseFile(a.network, a.ip);
-        this.emit('member', { action: 'detach', network: net, instanceId, ip: a.ip });
+        if (!isV6(a.ip)) this.emit('member', { action: 'detach', network: net, instanceId, ip: a.ip });
       }
     });
   }
@@ -324,15 +344,21 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
     if (this.ipam.list().some((a) => a.network === net.id && a.instanceId === instanceId)) throw conflict(`the instance is already on network ${net.name}`);
     const tap = tapName(instanceId, nic);
     const address = this.ipam.allocate(net, instanceId, e.ip);
+    let address6: string | undefined;
     try {
+      if (net.subnet6 !== undefined && e.ipv6 !== false) address6 = this.ipam.allocate6(net, instanceId);
       await this.opts.host.addTap(tap, net.bridge, this.opts.tapOwner);
     } catch (err) {
       this.ipam.releaseFile(net.id, address);
+      if (address6 !== undefined) this.ipam.releaseFile(net.id, address6);
       throw err instanceof CunikError ? err : new CunikError('INTERNAL', `cannot attach to network ${net.name}: ${(err as Error).message}`);
     }
     this.taps.set(instanceId, [...(this.taps.get(instanceId) ?? []).filter((t) => t !== tap), tap]);
-    this.emit('member', { action: 'attach', network: net, instanceId, ip: address });
-    return { network: net.name, tap, ip: address, mac: e.macAddress ?? macFor(address), prefix: parseSubnet(net.subnet).prefix, gateway: net.gateway, dns: this.dnsFor(net) };
+    this.emit('member', { action: 'attach', network: net, instanceId, ip: address, ...(address6 !== undefined && { ip6: address6 }) });
+    return {
+      network: net.name, tap, ip: address, mac: e.macAddress ?? macFor(address), prefix: parseSubnet(net.subnet).prefix, gateway: net.gateway, dns: this.dnsFor(net),
+      ...(address6 !== undefined && { ip6: address6, prefix6: parseSubnet6(net.subnet6!).prefix, gateway6: net.gateway6! }),
+    };
   }
 
   private forgetTap(instanceId: string, tap: string): void {
@@ -358,7 +384,7 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
     await this.publish(instanceId, []);
     for (const a of this.ipam.releaseInstance(instanceId)) {
       const network = this.records.get(a.network);
-      if (network) this.emit('member', { action: 'detach', network, instanceId, ip: a.ip });
+      if (network && !isV6(a.ip)) this.emit('member', { action: 'detach', network, instanceId, ip: a.ip });
     }
   }
 
@@ -405,20 +431,26 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
       return out;
     }
     for (const n of this.list()) {
-      await this.opts.host.ensureBridge(n.bridge, `${n.gateway}/${parseSubnet(n.subnet).prefix}`);
+      await this.opts.host.ensureBridge(n.bridge, ...bridgeAddresses(n));
       // A responder that cannot bind (port 53 taken meanwhile) must not keep the daemon down: said in its log.
       await this.opts.services?.up(n).catch((err: Error) => this.opts.log?.(`warning: ${err.message}`));
     }
     await this.applyRules();
-    for (const a of this.ipam.list()) {
+    const all = this.ipam.list();
+    for (const a of all.filter((x) => !isV6(x.ip))) {
       const network = this.records.get(a.network);
-      if (network) this.emit('member', { action: 'attach', network, instanceId: a.instanceId, ip: a.ip });
+      const ip6 = all.find((x) => isV6(x.ip) && x.network === a.network && x.instanceId === a.instanceId)?.ip;
+      if (network) this.emit('member', { action: 'attach', network, instanceId: a.instanceId, ip: a.ip, ...(ip6 !== undefined && { ip6 }) });
     }
     return out;
   }
 
-  /** Addresses in use per network id (inspect). */
-  allocations(networkId: string): { ip: string; instanceId: string }[] {
-    return this.ipam.list().filter((a) => a.network === networkId).map(({ ip, instanceId }) => ({ ip, instanceId }));
+  /** Addresses in use per network id (inspect): the IPv4 ones, each with the instance's IPv6 one on the network if any. */
+  allocations(networkId: string): { ip: string; ip6?: string; instanceId: string }[] {
+    const mine = this.ipam.list().filter((a) => a.network === networkId);
+    return mine.filter((a) => !isV6(a.ip)).map(({ ip, instanceId }) => {
+      const ip6 = mine.find((x) => isV6(x.ip) && x.instanceId === instanceId)?.ip;
+      return { ip, instanceId, ...(ip6 !== undefined && { ip6 }) };
+    });
   }
 }

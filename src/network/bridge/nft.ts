@@ -11,7 +11,8 @@
 //   otherwise a guest's connections go out and their replies come back, and nothing else comes in
 //   (as Docker's: a guest is reached from outside only through what it publishes).
 // - postrouting (nat): a non-internal network's traffic leaving by another interface is
-//   masqueraded behind that interface's address (egress).
+//   masqueraded behind that interface's address (egress); IPv6 too (a unique local subnet is
+//   not routed beyond the host, so its egress needs the same NAT, as Docker's ip6tables does).
 // Per published port (docs/networking.md, "Published ports on bridge networks"):
 // - prerouting (nat): traffic to the host's address (or the -p address) and port from elsewhere
 //   is DNATed to the guest; output (nat): the same for connections the host itself makes, through
@@ -56,7 +57,7 @@ function dnat(p: PublishedPort): string {
   return `meta nfproto ipv4 ${to} ${proto} dport ${port(p.hostPort)} dnat ip to ${ipv4(p.guestIp)}:${port(p.guestPort)}`;
 }
 
-type Net = Pick<NetworkRecord, 'bridge' | 'subnet' | 'internal'>;
+type Net = Pick<NetworkRecord, 'bridge' | 'subnet' | 'internal' | 'subnet6'>;
 
 /** The text of table inet cunik for these networks and published ports (sorted, so the text is stable). */
 export function rulesetText(networks: Net[], published: PublishedPort[] = []): string {
@@ -78,6 +79,7 @@ export function rulesetText(networks: Net[], published: PublishedPort[] = []): s
       forward.push(`iifname ${br} accept`, `oifname ${br} ct state established,related accept`, ...(publishes ? [`oifname ${br} ct status dnat accept`] : []), `oifname ${br} drop`);
       nat.push(`ip saddr ${n.subnet} oifname != ${br} masquerade`);
       if (publishes) nat.push(`oifname ${br} ip saddr 127.0.0.0/8 masquerade`, `oifname ${br} ip saddr ${n.subnet} ct status dnat masquerade`);
+      if (n.subnet6 !== undefined) nat.push(`ip6 saddr ${n.subnet6} oifname != ${br} masquerade`);
     }
     guard.push(`iifname ${br} ip saddr 127.0.0.0/8 drop`, `iifname ${br} ip daddr 127.0.0.0/8 drop`);
   }

@@ -1,8 +1,9 @@
 // A bridge network's record from a create request: names, subnet (given, or the first free one of
 // the pool), gateway, address range, the bridge device's name. Pure; every refusal is one line.
 // DESIGN.md "Networking", docs/networking.md.
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { conflict, invalid } from '../../errors.js';
+import { canonical6, formatSubnet6, isHost6, nth6, overlaps6, parseSubnet6, randomUla64, type Subnet6 } from './cidr6.js';
 import { contains, formatSubnet, hostRange, intToIp, ipToInt, overlaps, parseSubnet, size, type Subnet } from './cidr.js';
 
 /** A bridge network as stored (one JSON file under <root>/networks/). */
@@ -18,6 +19,9 @@ export interface NetworkRecord {
   ipRange?: string;
   /** No egress: guests reach each other and the gateway, nothing beyond. */
   internal: boolean;
+  /** IPv6 (network create --ipv6): a unique local subnet, e.g. fd12:3456:789a::/64, and the bridge's address in it. */
+  subnet6?: string;
+  gateway6?: string;
   labels: Record<string, string>;
   /** The host's bridge device (at most 15 bytes, IFNAMSIZ - 1). */
   bridge: string;
@@ -31,6 +35,9 @@ export interface NetworkRequest {
   ipRange?: string | undefined;
   internal?: boolean | undefined;
   labels?: Record<string, string> | undefined;
+  ipv6?: boolean | undefined;
+  subnet6?: string | undefined;
+  gateway6?: string | undefined;
 }
 
 /** The network the daemon makes itself when first needed (Docker's `bridge`, device docker0). */
@@ -113,6 +120,7 @@ export function networkSpec(req: NetworkRequest, others: NetworkRecord[], hostRo
     if (range.base < subnet.base || range.base + size(range) > subnet.base + size(subnet)) throw invalid(`ip range ${req.ipRange} is not inside subnet ${formatSubnet(subnet)}`, 'ipRange');
     ipRange = formatSubnet(range);
   }
+  const v6 = ipv6Spec(req, others);
   return {
     id: opts.id,
     name,
@@ -120,6 +128,7 @@ export function networkSpec(req: NetworkRequest, others: NetworkRecord[], hostRo
     subnet: formatSubnet(subnet),
     gateway,
     ...(ipRange !== undefined && { ipRange }),
+    ...v6,
     internal: req.internal ?? false,
     labels: req.labels ?? {},
     bridge: opts.defaultNetwork ? DEFAULT_BRIDGE : bridgeName(opts.id),
@@ -160,4 +169,29 @@ export function checkMac(mac: string, field = 'macAddress'): string {
   if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac)) throw invalid(`--mac-address: ${JSON.stringify(mac)} is not a MAC address (six hex pairs, e.g. 02:42:ac:11:00:02)`, field);
   if (parseInt(mac.slice(0, 2), 16) % 2 === 1 || mac === '00:00:00:00:00:00') throw invalid(`--mac-address ${mac} is not a unicast address (the first byte must be even, e.g. 02:...)`, field);
   return mac.toLowerCase();
+}
+
+/** --ipv6: the given subnet (or a random ULA /64) clear of the other networks', its gateway (default ::1). */
+function ipv6Spec(req: NetworkRequest, others: NetworkRecord[]): { subnet6?: string; gateway6?: string } {
+  if (req.ipv6 !== true) {
+    if (req.subnet6 !== undefined || req.gateway6 !== undefined) throw invalid(`an IPv6 ${req.subnet6 !== undefined ? 'subnet' : 'gateway'} needs --ipv6`, 'ipv6');
+    return {};
+  }
+  const taken = others.flatMap((n) => (n.subnet6 !== undefined ? [{ net: n, s: parseSubnet6(n.subnet6) }] : []));
+  let subnet: Subnet6;
+  if (req.subnet6 !== undefined) {
+    subnet = parseSubnet6(req.subnet6, 'subnet');
+    const clash = taken.find((t) => overlaps6(t.s, subnet));
+    if (clash) throw conflict(`subnet ${req.subnet6} overlaps ${clash.net.subnet6} of network ${clash.net.name}`);
+  } else {
+    do subnet = parseSubnet6(randomUla64());
+    while (taken.some((t) => overlaps6(t.s, subnet)));
+  }
+  let gateway6 = nth6(subnet, 1n);
+  if (req.gateway6 !== undefined) {
+    if (!isIPv6(req.gateway6)) throw invalid(`gateway: ${JSON.stringify(req.gateway6)} is not an IPv6 address`, 'gateway');
+    if (!isHost6(subnet, req.gateway6)) throw invalid(`gateway ${req.gateway6} is not a host address of subnet ${formatSubnet6(subnet)}`, 'gateway');
+    gateway6 = canonical6(req.gateway6);
+  }
+  return { subnet6: formatSubnet6(subnet), gateway6 };
 }
