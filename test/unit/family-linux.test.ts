@@ -130,7 +130,7 @@ runCases(linux, [
     name: 'IPv6 (a network made with --ipv6): cunik.ip6=DEV,ADDR/PREFIX,GATEWAY beside ip=',
     image: { ...img, env: [] },
     instance: { tscKhz: 2000000, args: ['/app'], networks: [{ nic: { backend: { type: 'tap', ifname: 't0' }, mac: '02:43:0a:da:00:03' }, ip: '10.218.0.3', prefix: 24, gateway: '10.218.0.1', ip6: 'fd00:cafe:1::3', prefix6: 64, gateway6: 'fd00:cafe:1::1' }] },
-    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests ip=10.218.0.3::10.218.0.1:255.255.255.0::eth0:off cunik.ip6=eth0,fd00:cafe:1::3/64,fd00:cafe:1::1 -- /app' },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs ip=10.218.0.3::10.218.0.1:255.255.255.0::eth0:off cunik.ip6=eth0,fd00:cafe:1::3/64,fd00:cafe:1::1 -- /app' },
   },
   { name: 'refuses a bad IPv6 address', image: img, instance: { networks: [{ nic: { backend: { type: 'tap', ifname: 't0' } }, ip: '10.0.0.2', prefix: 24, ip6: 'fd00::zz', prefix6: 64 }] }, throws: /not an IPv6 address and prefix: fd00::zz\/64/ },
   {
