@@ -48,9 +48,11 @@ async function serve(config: HubConfig, example = false): Promise<void> {
   if (example && (config.auth || config.tls)) throw new Error('--example starts an open plain-HTTP hub: it cannot be combined with auth or TLS (run it without --config auth/tls)');
   const hub = await openHub(config);
   let auth: Authorizer | undefined;
+  // One count of failed passwords for the API and the web UI's sign-in form.
+  const limiter = config.auth && new (await import('./auth/limiter.js')).LoginLimiter();
   if (config.auth) {
     const { createAuth } = await import('./auth/index.js');
-    auth = await createAuth(config.auth, config.root, config.tls !== undefined);
+    auth = await createAuth(config.auth, config.root, config.tls !== undefined, limiter);
   }
   const https = config.tls && {
     cert: await readFile(config.tls.cert), key: await readFile(config.tls.key),
@@ -58,7 +60,7 @@ async function serve(config: HubConfig, example = false): Promise<void> {
     ...(config.tls.clientCA !== undefined && { ca: await readFile(config.tls.clientCA), requestCert: true, rejectUnauthorized: true }),
   };
   const { createUi } = await import('./ui/index.js');
-  const ui = await createUi(hub, config);
+  const ui = await createUi(hub, config, limiter);
   const app = await buildHubServer({ registry: hub.registry, uploads: hub.uploads, ui, ...(auth && { auth }), ...(https && { https }) });
   await app.listen({ host: config.addr.host, port: config.addr.port });
   const a = app.server.address();

@@ -83,7 +83,7 @@ async function pushKraftKit(name: string): Promise<{ index: string; image: strin
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cunik-hub-ui-'));
   mkdirSync(shots, { recursive: true });
-  writeFileSync(join(dir, 'htpasswd'), `alice:${hashSync('wonderland', 4)}\nbob:${hashSync('builder', 4)}\n`);
+  writeFileSync(join(dir, 'htpasswd'), `alice:${hashSync('wonderland', 4)}\nbob:${hashSync('builder', 4)}\ncarol:${hashSync('singer', 4)}\n`);
   hub = await startHub({
     dir,
     config: `auth:\n  htpasswd: ${join(dir, 'htpasswd')}\n  access:\n    - {user: alice, repository: "**", actions: [pull, push, delete]}\n    - {user: bob, repository: "**", actions: [pull, push]}\n  anonymous:\n    - {repository: "public/**", actions: [pull]}\n`,
@@ -280,4 +280,39 @@ test('alice deletes a tag and a repository; a cross-site POST with her session i
   assert.match(await p2.innerText('[data-testid=pull]'), /^cunik pull .*\/public\/kraft:latest$/);
   await p2.screenshot({ path: join(shots, 'image-no-javascript.png'), fullPage: true });
   await noJs.close();
+});
+
+test('the sign-in form shares the API\'s limit on failed passwords: 429 with a readable page and Retry-After, the right password refused too, other users unaffected', opts, async () => {
+  const ctx = await browser.newContext();
+  const { page } = await newPage(ctx);
+  const attempt = async (user: string, password: string) => {
+    await page.goto(`${hub.url}/login`);
+    await page.fill('input[name=user]', user);
+    await page.fill('input[name=password]', password);
+    const [res] = await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === '/login' && r.request().method() === 'POST'),
+      page.click('form.login button[type=submit]'),
+    ]);
+    return res;
+  };
+  for (let i = 0; i < 5; i++) {
+    const res = await attempt('carol', `guess${i}`);
+    assert.equal(res.status(), 401, `attempt ${i + 1}`);
+    assert.match(await page.innerText('[data-testid=login-error]'), /Wrong user name or password/);
+  }
+  const limited = await attempt('carol', 'singer');
+  assert.equal(limited.status(), 429);
+  const retry = Number(limited.headers()['retry-after']);
+  assert.ok(retry >= 1 && retry <= 60, `Retry-After ${limited.headers()['retry-after']}`);
+  assert.match(await page.innerText('[data-testid=login-error]'), /^Too many failed sign-ins from this address: try again in \d+ s\.$/);
+  assert.equal(await page.locator('form.login').count(), 1, 'the page still offers the form');
+  assert.doesNotMatch(await page.innerText('header .who'), /Signed in/);
+  await page.screenshot({ path: join(shots, 'login-rate-limited.png'), fullPage: true });
+  // The same count as the API's: carol's right password over Basic is refused as well.
+  const api429 = await fetch(`${hub.url}/token?service=cunik-hub&scope=repository:public/hello:pull`, { headers: { authorization: basic('carol', 'singer') } });
+  assert.equal(api429.status, 429);
+  assert.equal(((await api429.json()) as { errors: { code: string }[] }).errors[0]!.code, 'TOOMANYREQUESTS');
+  await signIn(page, 'bob', 'builder');
+  assert.match(await page.innerText('header .who'), /Signed in as bob/);
+  await ctx.close();
 });

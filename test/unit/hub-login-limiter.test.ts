@@ -27,3 +27,14 @@ test('login limiter: per address+user and per address, within a window; success 
   l.failed('1.1.1.1', 'e');
   assert.equal(l.retryAfter('1.1.1.1', 'e'), 0, 'the success started the count again');
 });
+
+test('login limiter attempt(): refused unchecked over the limit, counted otherwise', async () => {
+  const l = new LoginLimiter({ perUser: { max: 2, windowMs: 10_000 }, perAddress: { max: 9, windowMs: 10_000 } }, () => 0);
+  let checks = 0;
+  const check = (ok: boolean) => async () => (checks++, ok);
+  assert.deepEqual(await l.attempt('1.1.1.1', 'a', check(false)), { ok: false });
+  assert.deepEqual(await l.attempt('1.1.1.1', 'a', check(false)), { ok: false });
+  assert.deepEqual(await l.attempt('1.1.1.1', 'a', check(true)), { retryAfter: 10 });
+  assert.equal(checks, 2, 'the refused attempt ran no check');
+  assert.deepEqual(await l.attempt('1.1.1.1', 'b', check(true)), { ok: true });
+});

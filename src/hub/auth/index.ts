@@ -27,21 +27,15 @@ function basic(req: FastifyRequest): { user: string; password: string } | undefi
   return colon < 0 ? undefined : { user: s.slice(0, colon), password: s.slice(colon + 1) };
 }
 
-export async function createAuth(cfg: AuthConfig, root: string, tls: boolean): Promise<Authorizer> {
+export async function createAuth(cfg: AuthConfig, root: string, tls: boolean, limiter = new LoginLimiter()): Promise<Authorizer> {
   const users = new Htpasswd(cfg.htpasswd);
   await users.load();
-  const limiter = new LoginLimiter();
   /** A password check, refused unchecked (429, Retry-After) after too many failures from this address. */
   const passwordOk = async (req: FastifyRequest, reply: FastifyReply, user: string, password: string): Promise<boolean> => {
-    const wait = limiter.retryAfter(req.ip, user);
-    if (wait > 0) {
-      reply.header('retry-after', String(wait));
-      throw regErr('TOOMANYREQUESTS', `too many failed logins from this address: try again in ${wait} s`);
-    }
-    const ok = await users.check(user, password);
-    if (ok) limiter.succeeded(req.ip, user);
-    else limiter.failed(req.ip, user);
-    return ok;
+    const r = await limiter.attempt(req.ip, user, () => users.check(user, password));
+    if ('ok' in r) return r.ok;
+    reply.header('retry-after', String(r.retryAfter));
+    throw regErr('TOOMANYREQUESTS', `too many failed logins from this address: try again in ${r.retryAfter} s`);
   };
   const key = await tokenKey(root);
   const grant = (user: string | undefined, wanted: Scope[]): Scope[] =>

@@ -3,7 +3,7 @@
 // (429 TOOMANYREQUESTS with Retry-After) without checking the password at all (no bcrypt run for
 // them either). Counting per address and user, not per user alone, keeps an attacker from locking
 // a user out from everywhere. A successful login clears its own count. In memory: each hub process
-// counts its own.
+// counts its own, one limiter for the API (Basic, /token) and the web UI's sign-in form together.
 export interface LimitRule {
   /** Failures allowed within the window. */
   max: number;
@@ -61,5 +61,19 @@ export class LoginLimiter {
 
   succeeded(ip: string, user: string): void {
     this.counts.delete(this.keys(ip, user)[0]![0]);
+  }
+
+  /**
+   * A password check under the limits, as every sign-in path runs it (Basic, /token, the web UI's
+   * form): refused unchecked with the seconds to wait when over the limit, otherwise checked and
+   * counted.
+   */
+  async attempt(ip: string, user: string, check: () => Promise<boolean>): Promise<{ ok: boolean } | { retryAfter: number }> {
+    const wait = this.retryAfter(ip, user);
+    if (wait > 0) return { retryAfter: wait };
+    const ok = await check();
+    if (ok) this.succeeded(ip, user);
+    else this.failed(ip, user);
+    return { ok };
   }
 }

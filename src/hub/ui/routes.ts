@@ -139,10 +139,14 @@ export function uiRoutes(deps: UiDeps): (app: FastifyInstance) => Promise<void> 
     app.post('/login', async (req, reply) => {
       const f = form(req);
       if (!access.signIn) throw new UiError(404, 'This hub has no users (no auth section in its config).');
-      const cookie = await access.login(f.get('user') ?? '', f.get('password') ?? '');
+      const r = await access.login(f.get('user') ?? '', f.get('password') ?? '', req.ip);
       const next = safeNext(f.get('next') ?? '/');
-      if (cookie === undefined) return page(req, reply, loginPage(await viewer(req), { error: 'Wrong user name or password.', next }), 401);
-      return reply.header('set-cookie', setCookie(cookie, deps.secure)).redirect(next, 303);
+      if (r === undefined) return page(req, reply, loginPage(await viewer(req), { error: 'Wrong user name or password.', next }), 401);
+      if ('retryAfter' in r) {
+        const error = `Too many failed sign-ins from this address: try again in ${r.retryAfter} s.`;
+        return page(req, reply.header('retry-after', String(r.retryAfter)), loginPage(await viewer(req), { error, next }), 429);
+      }
+      return reply.header('set-cookie', setCookie(r.cookie, deps.secure)).redirect(next, 303);
     });
 
     app.post('/logout', async (req, reply) => {

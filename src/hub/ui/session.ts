@@ -8,6 +8,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { HubConfig } from '../config.js';
 import { allowedActions, type Action } from '../auth/access.js';
+import { LoginLimiter } from '../auth/limiter.js';
 
 export const SESSION_COOKIE = 'cunik_hub_session';
 export const SESSION_HOURS = 12;
@@ -19,8 +20,11 @@ export interface UiAccess {
   /** The signed-in user a session cookie names, or undefined (anonymous, expired, forged, removed user). */
   user(cookie: string | undefined): Promise<string | undefined>;
   actions(user: string | undefined, repository: string): Set<Action>;
-  /** A new session's cookie value, or undefined for a wrong user name or password. */
-  login(user: string, password: string): Promise<string | undefined>;
+  /**
+   * A new session's cookie value, undefined for a wrong user name or password, or the seconds to
+   * wait when this address has failed too often (the API's limiter: the password is not checked).
+   */
+  login(user: string, password: string, ip: string): Promise<{ cookie: string } | { retryAfter: number } | undefined>;
   /** The form token for a session (or for no session). */
   formToken(cookie: string | undefined): string;
   checkFormToken(token: string | undefined, cookie: string | undefined): boolean;
@@ -63,7 +67,7 @@ export function sameOrigin(h: { host?: string; origin?: string; referer?: string
 }
 
 /** jose and the htpasswd reader (bcrypt) are loaded only for a hub with users. */
-export async function createUiAccess(config: HubConfig, key: Uint8Array): Promise<UiAccess> {
+export async function createUiAccess(config: HubConfig, key: Uint8Array, limiter = new LoginLimiter()): Promise<UiAccess> {
   const auth = config.auth;
   const audience = `${auth?.service ?? 'cunik-hub'}-ui`;
   const jose = auth && (await import('jose'));
@@ -89,11 +93,15 @@ export async function createUiAccess(config: HubConfig, key: Uint8Array): Promis
       if (!auth) return withDeletes(new Set(ALL));
       return withDeletes(allowedActions(auth.access, user, repository));
     },
-    async login(user, password) {
-      if (!jose || !users || user === '' || !(await users.check(user, password))) return undefined;
+    async login(user, password, ip) {
+      if (!jose || !users || user === '') return undefined;
+      const r = await limiter.attempt(ip, user, () => users.check(user, password));
+      if (!('ok' in r)) return r;
+      if (!r.ok) return undefined;
       const now = Math.floor(Date.now() / 1000);
-      return new jose.SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer('cunik-hub').setAudience(audience).setSubject(user)
+      const cookie = await new jose.SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer('cunik-hub').setAudience(audience).setSubject(user)
         .setIssuedAt(now).setExpirationTime(now + SESSION_HOURS * 3600).sign(key);
+      return { cookie };
     },
     formToken(cookie) {
       return mac(cookie).toString('base64url');
