@@ -20,10 +20,22 @@ export interface RuntimeSpec {
   annotations: Record<string, string>;
   /** The network namespace to join: a path (CNI's), 'new' (the spec asks for a fresh one), or undefined (the host's). */
   netns: string | 'new' | undefined;
-  /** linux.resources: the memory limit in MiB and the CPUs a quota allows, when set. */
+  /** linux.resources: the guest's RAM (the memory limit less QEMU's allowance) and the CPUs a quota allows, when set. */
   memoryMiB?: number;
   cpus?: number;
+  /** linux.cgroupsPath as given (cgroup.ts reads it), and the limits its cgroup gets. */
+  cgroupsPath?: string;
+  memoryLimit?: number;
+  cpuQuota?: { quota: number; period: number };
 }
+
+/**
+ * What QEMU itself takes beside the guest's RAM (its code, TCG's translations, device state):
+ * the task's cgroup is limited to linux.resources.memory.limit, so the guest gets that less this.
+ */
+export const VMM_ALLOWANCE_MIB = 32;
+/** The smallest guest RAM a memory limit may leave. */
+const MIN_GUEST_MIB = 16;
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const strings = (v: unknown, what: string): string[] => {
@@ -65,10 +77,23 @@ export function parseRuntimeSpec(raw: string, bundle: string): RuntimeSpec {
   };
   const res = isObj(linux['resources']) ? linux['resources'] : {};
   const mem = isObj(res['memory']) ? res['memory']['limit'] : undefined;
-  if (typeof mem === 'number' && Number.isSafeInteger(mem) && mem > 0) spec.memoryMiB = Math.max(1, Math.floor(mem / 1048576));
+  if (typeof mem === 'number' && Number.isSafeInteger(mem) && mem > 0) {
+    const guest = Math.floor(mem / 1048576) - VMM_ALLOWANCE_MIB;
+    if (guest < MIN_GUEST_MIB) throw invalid(`config.json: a memory limit of ${mem} bytes leaves no room for a VM: it needs at least ${MIN_GUEST_MIB + VMM_ALLOWANCE_MIB} MiB (the guest's RAM and ${VMM_ALLOWANCE_MIB} MiB for QEMU)`);
+    spec.memoryMiB = guest;
+    spec.memoryLimit = mem;
+  }
   const cpu = isObj(res['cpu']) ? res['cpu'] : {};
-  if (typeof cpu['quota'] === 'number' && typeof cpu['period'] === 'number' && cpu['quota'] > 0 && cpu['period'] > 0) {
-    spec.cpus = Math.max(1, Math.ceil(cpu['quota'] / cpu['period']));
+  const quota = cpu['quota'];
+  const period = typeof cpu['period'] === 'number' ? cpu['period'] : 100000;
+  if (typeof quota === 'number' && Number.isSafeInteger(quota) && Number.isSafeInteger(period) && quota > 0 && period > 0) {
+    spec.cpus = Math.max(1, Math.ceil(quota / period));
+    spec.cpuQuota = { quota, period };
+  }
+  const cg = linux['cgroupsPath'];
+  if (cg !== undefined && cg !== null) {
+    if (typeof cg !== 'string' || cg.includes('\0')) throw invalid('config.json: linux.cgroupsPath must be a string');
+    if (cg !== '') spec.cgroupsPath = cg;
   }
   return spec;
 }

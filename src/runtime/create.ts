@@ -20,8 +20,10 @@ import { QmpClient } from '../vmm/qemu/qmp.js';
 import type { Accelerator } from '../vmm/types.js';
 import { taskArgsEnv, type RuntimeSpec } from './bundle.js';
 import { exitCodeTable } from './exit-codes.js';
+import type { RuntimeLog } from './log.js';
+import { makeCgroup, removeCgroup, type TaskCgroup } from './cgroup.js';
 import { attachToNetns, detachFromNetns, nameservers } from './netns.js';
-import { makeDir, removeDir, saveRecord, vmPaths, type ContainerRecord } from './state.js';
+import { makeDir, removeDir, saveRecord, vmPaths, writeTaskFiles, type ContainerRecord } from './state.js';
 
 export interface CreateRequest {
   root: string;
@@ -31,6 +33,9 @@ export interface CreateRequest {
   consoleSocket?: string | undefined;
   spec: RuntimeSpec;
   boot: ImageBootInfo;
+  /** --systemd-cgroup: linux.cgroupsPath is "slice:prefix:name". */
+  systemdCgroup?: boolean;
+  log?: RuntimeLog;
 }
 
 /** The accelerator, probed once per runtime root (cunikd's probe; CUNIK_ACCEL forces it). */
@@ -68,6 +73,7 @@ export async function createContainer(req: CreateRequest): Promise<void> {
   const dir = makeDir(root, id);
   const paths = vmPaths(dir);
   let net: ContainerRecord['net'];
+  let cgroup: TaskCgroup | undefined;
   let child: ReturnType<typeof spawn> | undefined;
   try {
     const networks: InstanceNetwork[] = [];
@@ -93,10 +99,18 @@ export async function createContainer(req: CreateRequest): Promise<void> {
       paused: true,
     });
     const cwd = prepareBootDir(bootSpec, dir);
+    // The task's cgroup (runc's placement): cunik-shim joins it before it forks QEMU.
+    cgroup = makeCgroup(spec.cgroupsPath, req.systemdCgroup === true, id, {
+      ...(spec.memoryLimit !== undefined && { memoryBytes: spec.memoryLimit }),
+      ...(spec.cpuQuota !== undefined && { cpu: spec.cpuQuota }),
+    });
+    req.log?.('info', `${id}: cgroup ${cgroup.path}${spec.memoryLimit !== undefined ? `, memory limit ${spec.memoryLimit}` : ''}${spec.cpuQuota !== undefined ? `, cpu ${spec.cpuQuota.quota}/${spec.cpuQuota.period}` : ''}`);
     const shim = join(installRoot(), 'build', 'bin', 'cunik-shim');
     const command = [
       ...(net !== undefined ? ['nsenter', `--net=${net.netns}`] : []),
-      shim, '--exit-codes', exitCodeTable(adapter), '--no-thp', '--confine', ...(cwd !== undefined ? ['--chdir', cwd] : []), paths.exitFile, ...argv,
+      shim, '--exit-codes', exitCodeTable(adapter), '--no-thp', '--confine', ...(cwd !== undefined ? ['--chdir', cwd] : []),
+      ...cgroup.dirs.flatMap((d) => ['--cgroup', join(d, 'cgroup.procs')]),
+      paths.exitFile, ...argv,
     ];
     // The task's stdio goes to QEMU as they are (fds 0-2); detached: containerd's shim, a
     // subreaper, becomes the parent once this process exits.
@@ -136,8 +150,10 @@ export async function createContainer(req: CreateRequest): Promise<void> {
       family: boot.family,
       annotations: spec.annotations,
       ...(net !== undefined && { net }),
+      cgroup,
     };
     saveRecord(root, record);
+    writeTaskFiles(root, record);
     if (req.pidFile !== undefined) writeFileSync(req.pidFile, String(pid));
     spawned.unref();
   } catch (err) {
@@ -149,6 +165,13 @@ export async function createContainer(req: CreateRequest): Promise<void> {
       }
     }
     if (net !== undefined) detachFromNetns(net.netns, net.tap, net.ifname);
+    if (cgroup !== undefined) {
+      try {
+        removeCgroup(cgroup.dirs);
+      } catch {
+        /* the first error is the one to report */
+      }
+    }
     removeDir(root, id);
     throw err;
   }

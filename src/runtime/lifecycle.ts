@@ -5,7 +5,8 @@ import { constants } from 'node:os';
 import { conflict, invalid } from '../errors.js';
 import { QmpClient } from '../vmm/qemu/qmp.js';
 import { detachFromNetns } from './netns.js';
-import { alive, containerDir, mustLoad, qemuPid, removeDir, saveRecord, statusOf, type ContainerRecord } from './state.js';
+import { cgroupPids, removeCgroup } from './cgroup.js';
+import { alive, containerDir, mustLoad, qemuPid, removeDir, saveRecord, stateDoc, statusOf, type ContainerRecord } from './state.js';
 
 async function qmp(root: string, r: ContainerRecord, command: string): Promise<void> {
   const client = await QmpClient.connect(`${containerDir(root, r.id)}/qmp.sock`, { timeoutMs: 10_000 });
@@ -44,17 +45,7 @@ export async function pause(root: string, id: string, on: boolean): Promise<void
 export function state(root: string, id: string): Record<string, unknown> {
   const r = mustLoad(root, id);
   const status = statusOf(r);
-  return {
-    ociVersion: '1.0.2',
-    id: r.id,
-    pid: status === 'stopped' ? 0 : r.pid,
-    status,
-    bundle: r.bundle,
-    rootfs: r.rootfs,
-    created: r.created,
-    owner: '',
-    annotations: r.annotations,
-  };
+  return stateDoc(r, status === 'stopped' ? 0 : r.pid, status);
 }
 
 /** "SIGTERM", "TERM" or "15" → the signal name. */
@@ -105,13 +96,15 @@ export async function remove(root: string, id: string, force: boolean): Promise<
     while (alive(r) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
   }
   if (r.net !== undefined) detachFromNetns(r.net.netns, r.net.tap, r.net.ifname);
+  if (r.cgroup !== undefined) removeCgroup(r.cgroup.dirs);
   removeDir(root, id);
 }
 
-/** The processes of the task: the shim and QEMU. */
+/** The processes of the task: those in its cgroup (runc's answer), which are the shim and QEMU. */
 export function ps(root: string, id: string): number[] {
   const r = mustLoad(root, id);
   if (!alive(r)) return [];
+  if (r.cgroup !== undefined) return cgroupPids(r.cgroup.dirs);
   const q = qemuPid(containerDir(root, id));
   return [r.pid, ...(q !== undefined ? [q] : [])];
 }

@@ -95,7 +95,7 @@ async function dispatch(argv: string[], inv: Invocation, log: RuntimeLog): Promi
         return handOff(argv, inv);
       }
       log('info', `bundle ${bundle}: a ${boot.family} unikernel, booted as a VM`);
-      await createContainer({ root, id: id ?? '', bundle, pidFile: str(inv.flags['--pid-file']), consoleSocket: str(inv.flags['--console-socket']), spec, boot });
+      await createContainer({ root, id: id ?? '', bundle, pidFile: str(inv.flags['--pid-file']), consoleSocket: str(inv.flags['--console-socket']), spec, boot, systemdCgroup: inv.global['--systemd-cgroup'] === true, log });
       if (inv.command === 'run') await start(root, id!);
       return 0;
     }

@@ -21,6 +21,8 @@ export interface ContainerRecord {
   annotations: Record<string, string>;
   /** The network namespace the VM joined, its tap and the interface it took over. */
   net?: { netns: string; tap: string; ifname: string };
+  /** The task's cgroup (cgroup.ts): its path and its directory in each hierarchy. */
+  cgroup?: { path: string; dirs: string[] };
 }
 
 /** runc's rule for container ids. */
@@ -39,6 +41,13 @@ export function vmPaths(dir: string): VmPaths & { exitFile: string } {
 }
 
 const recordFile = (dir: string): string => join(dir, 'cunik.json');
+/**
+ * Beside the record, plain files that build/bin/cunik-runc (runc-front.c) reads to answer state,
+ * start, kill and delete without starting node: `status` (the word; the one place it is kept),
+ * `task` ("PID STARTTIME"), `state.json` (state's answer, \x01 where the pid goes and \x02 the
+ * status), `cgroups` (the leaf directories, one a line) and `net` (present when delete needs node).
+ */
+const statusFile = (dir: string): string => join(dir, 'status');
 
 /** The record, or undefined when cunik-runc does not run this id (the real runc may). */
 export function loadRecord(root: string, id: string): ContainerRecord | undefined {
@@ -48,7 +57,14 @@ export function loadRecord(root: string, id: string): ContainerRecord | undefine
   } catch {
     return undefined;
   }
-  return JSON.parse(raw) as ContainerRecord;
+  const r = JSON.parse(raw) as ContainerRecord;
+  try {
+    const status = readFileSync(statusFile(containerDir(root, id)), 'utf8').trim();
+    if (status === 'created' || status === 'running' || status === 'paused') r.status = status;
+  } catch {
+    /* a record from before the status file: its own word */
+  }
+  return r;
 }
 
 export function mustLoad(root: string, id: string): ContainerRecord {
@@ -69,7 +85,27 @@ export function makeDir(root: string, id: string): string {
   return dir;
 }
 
-export const saveRecord = (root: string, r: ContainerRecord): void => atomicWriteFileSync(recordFile(containerDir(root, r.id)), JSON.stringify(r) + '\n', 0o600);
+export function saveRecord(root: string, r: ContainerRecord): void {
+  const dir = containerDir(root, r.id);
+  atomicWriteFileSync(recordFile(dir), JSON.stringify(r) + '\n', 0o600);
+  atomicWriteFileSync(statusFile(dir), r.status + '\n', 0o600);
+}
+
+/** The files runc-front.c reads (see statusFile), written once at create. */
+export function writeTaskFiles(root: string, r: ContainerRecord): void {
+  const dir = containerDir(root, r.id);
+  const doc = JSON.stringify(stateDoc(r, 0, ''), null, 2) + '\n';
+  const tmpl = doc.replace('\n  "pid": 0,\n', '\n  "pid": \x01,\n').replace('\n  "status": "",\n', '\n  "status": "\x02",\n');
+  atomicWriteFileSync(join(dir, 'state.json'), tmpl, 0o600);
+  if (r.cgroup !== undefined) atomicWriteFileSync(join(dir, 'cgroups'), r.cgroup.dirs.map((d) => d + '\n').join(''), 0o600);
+  if (r.net !== undefined) atomicWriteFileSync(join(dir, 'net'), `${r.net.netns}\n${r.net.tap}\n${r.net.ifname}\n`, 0o600);
+  atomicWriteFileSync(join(dir, 'task'), `${r.pid} ${r.pidStart}\n`, 0o600);
+}
+
+/** runc state's JSON (the OCI runtime spec's state, plus runc's created/owner). */
+export function stateDoc(r: ContainerRecord, pid: number, status: string): Record<string, unknown> {
+  return { ociVersion: '1.0.2', id: r.id, pid, status, bundle: r.bundle, rootfs: r.rootfs, created: r.created, owner: '', annotations: r.annotations };
+}
 
 export const removeDir = (root: string, id: string): void => rmSync(containerDir(root, id), { recursive: true, force: true });
 

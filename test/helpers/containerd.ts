@@ -2,7 +2,7 @@
 // dir), and ctr pointed at it in a namespace of the test's own, so runc's state for the test
 // (/run/containerd/runc/<namespace>) is the test's too. Only the CRI plugin is off (no kubelet here).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onExitSignal } from './cleanup.js';
 import { waitFor } from './daemon.js';
@@ -94,6 +94,14 @@ export async function startContainerd(dir: string, env: NodeJS.ProcessEnv = {}, 
       spawnSync('umount', ['-R', join(dir, 'root')], { stdio: 'ignore' });
       rmSync(dir, { recursive: true, force: true });
       rmSync(runcRoot, { recursive: true, force: true });
+      // ctr's cgroups are /<namespace>/<id>: the tasks' are gone with them, the namespace's is left (runc leaves it too).
+      for (const base of ['/sys/fs/cgroup', ...(existsSync('/sys/fs/cgroup/cgroup.controllers') ? [] : readdirSync('/sys/fs/cgroup').map((h) => join('/sys/fs/cgroup', h)))]) {
+        try {
+          rmdirSync(join(base, namespace));
+        } catch {
+          /* not there, or not a v1 hierarchy */
+        }
+      }
     },
   };
 }

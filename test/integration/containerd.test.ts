@@ -125,6 +125,51 @@ test('ctr run -d, task kill, task delete: created paused, then running; nothing 
   assert.deepEqual(readdirSync(join(c.runcRoot, 'cunik')).filter((n) => n !== 'accel.json'), []);
 });
 
+/** Where this machine keeps the memory and cpu controllers: the v2 tree, or v1's per-controller ones. */
+const V2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+const cgDir = (controller: 'memory' | 'cpu', path: string): string => (V2 ? join('/sys/fs/cgroup', path) : join('/sys/fs/cgroup', controller, path));
+const memoryLimitOf = (path: string): number => Number(readFileSync(join(cgDir('memory', path), V2 ? 'memory.max' : 'memory.limit_in_bytes'), 'utf8').trim());
+const cpuMaxOf = (path: string): string => (V2 ? readFileSync(join(cgDir('cpu', path), 'cpu.max'), 'utf8').trim() : ['cpu.cfs_quota_us', 'cpu.cfs_period_us'].map((f) => readFileSync(join(cgDir('cpu', path), f), 'utf8').trim()).join(' '));
+const procsOf = (path: string): number[] => readFileSync(join(cgDir('memory', path), 'cgroup.procs'), 'utf8').split('\n').filter((l) => l !== '').map(Number).sort((a, b) => a - b);
+
+test('the task\'s cgroup: linux.cgroupsPath holds the shim and QEMU, with the memory limit and CPU quota; delete removes it', { timeout: 180_000 }, async () => {
+  const mem = 160 * 1048576;
+  const r = await c.ctr(['run', '-d', ...RUNTIME, '--memory-limit', String(mem), '--cpu-quota', '50000', '--cpu-period', '100000', 'hello:latest', 'cg1', 'idle']);
+  assert.equal(r.code, 0, r.stderr);
+  // ctr's default cgroupsPath is /<namespace>/<id>.
+  const path = `${c.namespace}/cg1`;
+  const procs = vmProcesses().sort((a, b) => a - b);
+  assert.equal(procs.length, 2, 'cunik-shim and QEMU');
+  assert.deepEqual(procsOf(path), procs);
+  assert.equal(memoryLimitOf(path), mem);
+  assert.equal(cpuMaxOf(path), '50000 100000');
+  // The guest got the limit less QEMU's allowance (32 MiB): -m 128.
+  const qemu = procs.map((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')).find((a) => a.includes('-m'))!;
+  assert.equal(qemu[qemu.indexOf('-m') + 1], '128');
+  // ps answers from the cgroup.
+  const ps = await c.ctr(['task', 'ps', 'cg1']);
+  assert.deepEqual(ps.stdout.trim().split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0])).sort((a, b) => a - b), procs);
+  assert.equal((await c.ctr(['task', 'kill', '-s', 'SIGKILL', 'cg1'])).code, 0);
+  await waitFor('cg1 stopped', async () => /cg1 +\d+ +STOPPED/.test((await c.ctr(['task', 'ls'])).stdout) || undefined, 30_000);
+  assert.equal((await c.ctr(['task', 'delete', 'cg1'])).code, 0);
+  assert.equal((await c.ctr(['container', 'rm', 'cg1'])).code, 0);
+  assert.equal(existsSync(cgDir('memory', path)), false, 'the cgroup is removed');
+  assert.equal(existsSync(cgDir('cpu', path)), false);
+});
+
+test('--systemd-cgroup: "slice:prefix:name" is the scope\'s directory under the slice\'s; gone after delete', { timeout: 180_000 }, async () => {
+  const slice = `cunikt${process.pid}.slice`;
+  const r = await c.ctr(['run', '--rm', ...RUNTIME, '--runc-systemd-cgroup', '--cgroup', `${slice}:cri:cg2`, '--memory-limit', String(96 * 1048576), 'hello:latest', 'cg2', 'exit=4']);
+  try {
+    assert.equal(r.code, 4, r.stderr);
+    const created = logLines().find((l) => l.level === 'info' && l.msg.includes(`cgroup ${slice}/cri-cg2.scope`));
+    assert.ok(created !== undefined, 'the log names the cgroup');
+    assert.equal(existsSync(cgDir('memory', `${slice}/cri-cg2.scope`)), false, 'removed with the task');
+  } finally {
+    for (const h of V2 ? [''] : readdirSync('/sys/fs/cgroup')) spawnSync('rmdir', [join('/sys/fs/cgroup', h, slice)], { stdio: 'ignore' });
+  }
+});
+
 test('a plain container image is handed to the real runc, and the log says so', { timeout: 180_000 }, async () => {
   const before = logLines().length;
   const r = await c.ctr(['run', '--rm', ...RUNTIME, 'plain:latest', 'plain1']);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { familyAdapter } from '../../src/families/index.js';
 import { parseRuntimeSpec, taskArgsEnv } from '../../src/runtime/bundle.js';
+import { cgroupPath, expandSlice, hierarchies, limitFiles, ownCgroups } from '../../src/runtime/cgroup.js';
 import { exitCodeTable } from '../../src/runtime/exit-codes.js';
 import { parseSignal } from '../../src/runtime/lifecycle.js';
 import { parseInvocation } from '../../src/runtime/main.js';
@@ -34,7 +35,10 @@ test('config.json: args, env, rootfs, network namespace, resources; bad input in
     annotations: { 'io.kubernetes.cri.container-type': 'container', n: 1 },
     linux: { namespaces: [{ type: 'pid' }, { type: 'network', path: '/var/run/netns/cni-1' }], resources: { memory: { limit: 268435456 }, cpu: { quota: 150000, period: 100000 } } },
   }), '/b');
-  assert.deepEqual(spec, { args: ['exit=3'], env: ['PATH=/usr/bin', 'A=1'], terminal: false, rootfs: '/b/rootfs', annotations: { 'io.kubernetes.cri.container-type': 'container' }, netns: '/var/run/netns/cni-1', memoryMiB: 256, cpus: 2 });
+  assert.deepEqual(spec, { args: ['exit=3'], env: ['PATH=/usr/bin', 'A=1'], terminal: false, rootfs: '/b/rootfs', annotations: { 'io.kubernetes.cri.container-type': 'container' }, netns: '/var/run/netns/cni-1', memoryMiB: 224, memoryLimit: 268435456, cpus: 2, cpuQuota: { quota: 150000, period: 100000 } });
+  assert.throws(() => parseRuntimeSpec(JSON.stringify({ linux: { resources: { memory: { limit: 40 * 1048576 } } } }), '/b'), /leaves no room for a VM: it needs at least 48 MiB/);
+  assert.equal(parseRuntimeSpec(JSON.stringify({ linux: { cgroupsPath: '/k/x' } }), '/b').cgroupsPath, '/k/x');
+  assert.throws(() => parseRuntimeSpec(JSON.stringify({ linux: { cgroupsPath: 3 } }), '/b'), /cgroupsPath must be a string/);
   assert.equal(parseRuntimeSpec(JSON.stringify({ linux: { namespaces: [{ type: 'network' }] } }), '/b').netns, 'new');
   assert.equal(parseRuntimeSpec('{}', '/b').netns, undefined);
   assert.throws(() => parseRuntimeSpec('{', '/b'), /^CunikError: config.json of bundle \/b is not valid JSON/);
@@ -90,4 +94,33 @@ test('QEMU for a task: the console on stdio, the vCPUs stopped until start', () 
   const daemon = qemuArgv(spec, paths, 'tcg');
   assert.ok(!daemon.includes('-S'));
   assert.match(daemon[daemon.indexOf('-chardev') + 1]!, /^socket,id=con0,/);
+});
+
+test('cgroups: linux.cgroupsPath in cgroupfs and systemd form, the hierarchies, the limit files', () => {
+  const cases: [string | undefined, boolean, string][] = [
+    ['/kubepods/burstable/pod1/abc', false, 'kubepods/burstable/pod1/abc'],
+    ['rel/x', false, 'own/cg/rel/x'],
+    [undefined, false, 'own/cg/id1'],
+    ['kubepods-burstable-pod1.slice:cri-containerd:abc', true, 'kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/cri-containerd-abc.scope'],
+    ['system.slice::abc', true, 'system.slice/abc.scope'],
+    ['-.slice:p:abc', true, 'p-abc.scope'],
+    ['machine.slice:p:sub.slice', true, 'machine.slice/sub.slice'],
+    [undefined, true, 'system.slice/cunik-id1.scope'],
+  ];
+  for (const [raw, systemd, want] of cases) assert.equal(cgroupPath(raw, systemd, 'id1', '/own/cg'), want, String(raw));
+  assert.throws(() => cgroupPath('/a/../../etc', false, 'id1', '/'), /'\.\.' is not allowed/);
+  assert.throws(() => cgroupPath('/a/b', true, 'id1', '/'), /format "slice:prefix:name"/);
+  assert.throws(() => cgroupPath('a.slice:p:x', false, 'id1', '/'), /pass --systemd-cgroup/);
+  assert.throws(() => expandSlice('a--b.slice'), /invalid slice name/);
+  assert.throws(() => cgroupPath('nota:p:x', true, 'id1', '/'), /invalid slice name/);
+  assert.deepEqual(hierarchies('cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime 0 0\nproc /proc proc rw 0 0\n'), [{ mount: '/sys/fs/cgroup', v2: true, controllers: [] }]);
+  assert.deepEqual(hierarchies('cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,relatime,cpu,cpuacct 0 0\ncgroup /sys/fs/cgroup/systemd cgroup rw,relatime,name=systemd 0 0\n'), [
+    { mount: '/sys/fs/cgroup/cpu,cpuacct', v2: false, controllers: ['cpu', 'cpuacct'] },
+    { mount: '/sys/fs/cgroup/systemd', v2: false, controllers: ['name=systemd'] },
+  ]);
+  assert.deepEqual([...ownCgroups('4:memory:/process_api/x\n1:cpu,cpuacct:/\n0::/u\n')], [['memory', '/process_api/x'], ['cpu,cpuacct', '/'], ['', '/u']]);
+  const limits = { memoryBytes: 134217728, cpu: { quota: 50000, period: 100000 } };
+  assert.deepEqual(limitFiles(true, limits), [['memory.max', '134217728'], ['cpu.max', '50000 100000']]);
+  assert.deepEqual(limitFiles(false, limits), [['memory.limit_in_bytes', '134217728'], ['cpu.cfs_period_us', '100000'], ['cpu.cfs_quota_us', '50000']]);
+  assert.deepEqual(limitFiles(true, {}), []);
 });

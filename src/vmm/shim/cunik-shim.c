@@ -2,7 +2,11 @@
  * cunik-shim: the parent of one VM process, so that the VM's exit status is never lost.
  *
  *   cunik-shim [--notify-fd N] [--exit-codes HEX] [--no-thp] [--nice N] [--confine] [--chdir DIR]
- *              [--net N HELPER ARG...] EXIT_FILE PROGRAM [ARG...]
+ *              [--cgroup PROCS_FILE]... [--net N HELPER ARG...] EXIT_FILE PROGRAM [ARG...]
+ *
+ * --cgroup PROCS_FILE (cunik-runc, repeatable) writes the shim's pid to a cgroup's cgroup.procs
+ * before anything is forked, so the shim and QEMU are both in the task's cgroup from the start;
+ * a write that fails ends the shim (status 125) before QEMU runs.
  *
  * --chdir DIR runs PROGRAM in DIR: QEMU is given the boot files a guest sees by name (multiboot
  * puts the -kernel argument first on the kernel's command line, argv[0]) as bare names there.
@@ -144,6 +148,19 @@ int main(int argc, char **argv) {
     const char *work_dir = NULL;
     char **net_argv = NULL;
     for (;;) {
+        if (argc > 2 && strcmp(argv[1], "--cgroup") == 0) {
+            int fd = open(argv[2], O_WRONLY | O_CLOEXEC);
+            char pid[24];
+            int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+            if (fd < 0 || write(fd, pid, (size_t)n) != n) {
+                fprintf(stderr, "cunik-shim: cannot join the cgroup of %s: %s\n", argv[2], strerror(errno));
+                return 125;
+            }
+            close(fd);
+            argv += 2;
+            argc -= 2;
+            continue;
+        }
         if (argc > 2 && strcmp(argv[1], "--notify-fd") == 0) {
             notify_fd = atoi(argv[2]);
             /* QEMU must not hold the daemon's pipe. */
@@ -189,7 +206,7 @@ int main(int argc, char **argv) {
         }
     }
     if (argc < 3) {
-        fprintf(stderr, "usage: cunik-shim [--notify-fd N] [--exit-codes HEX] [--no-thp] [--nice N] [--confine] [--chdir DIR] [--net N HELPER ARG...] EXIT_FILE PROGRAM [ARG...]\n");
+        fprintf(stderr, "usage: cunik-shim [--notify-fd N] [--exit-codes HEX] [--no-thp] [--nice N] [--confine] [--chdir DIR] [--cgroup PROCS_FILE]... [--net N HELPER ARG...] EXIT_FILE PROGRAM [ARG...]\n");
         return 125;
     }
     unlink(argv[1]);
