@@ -144,6 +144,8 @@ export const InstanceSummary = Type.Object(
     args: Type.Array(Type.String()),
     ports: Type.Array(PortBinding, { description: 'Published ports while running (empty otherwise), as docker ps shows them' }),
     labels: Type.Record(Type.String(), Type.String(), { description: 'User labels (run --label)' }),
+    sizeRw: Type.Optional(Type.Integer({ description: "With size=true: bytes of the instance's own files on disk (its state folder: console log, writable disks)" })),
+    sizeRootFs: Type.Optional(Type.Integer({ description: "With size=true: sizeRw plus its image's size (Docker's virtual size)" })),
   },
 );
 export type InstanceSummary = Static<typeof InstanceSummary>;
@@ -337,8 +339,13 @@ export const WaitQuery = Type.Object(
 export const ListQuery = Type.Object(
   {
     all: Type.Optional(Type.Boolean()),
+    size: Type.Optional(Type.Boolean({ description: 'Also measure each instance on disk: sizeRw and sizeRootFs (ps -s)' })),
     filters: Type.Optional(Type.String({ maxLength: 4096, description: 'Docker\'s filters: a JSON object of KEY: [VALUES]; keys id, name, label, status, ancestor, before, since, exited, network, volume' })),
   },
+  { additionalProperties: false },
+);
+export const ImageListQuery = Type.Object(
+  { filters: Type.Optional(Type.String({ maxLength: 4096, description: "Docker's filters: a JSON object of KEY: [VALUES]; keys reference, label, dangling, before, since" })) },
   { additionalProperties: false },
 );
 export const RenameQuery = Type.Object({ name: Name }, { additionalProperties: false });

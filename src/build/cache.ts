@@ -5,10 +5,11 @@
 // immutable: images link their files (the image store keeps its own names for them).
 
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
-import { mkdtemp, rename, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, utimesSync } from 'node:fs';
+import { mkdtemp, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeQuiet } from '../images/fsutil.js';
+import { diskUsage } from '../util/disk-usage.js';
 
 /** Bump when a step's output would change for the same inputs. */
 export const BUILDER_VERSION = 1;
@@ -32,6 +33,20 @@ export async function fileDigest(path: string): Promise<string> {
   if (digestMemo.size > 10_000) digestMemo.clear();
   digestMemo.set(path, { id, digest });
   return digest;
+}
+
+/** One entry as `system df -v` and `builder prune` see it. */
+export interface CacheRecord {
+  id: string;
+  /** Bytes of its files. */
+  size: number;
+  /** Bytes only the cache holds: its files no image links (what removing it frees). */
+  reclaimable: number;
+  /** An image links some of its files (an image built from it still exists). */
+  inUse: boolean;
+  createdAt: string;
+  /** The last build that made or reused it. */
+  lastUsedAt: string;
 }
 
 export interface CacheEntry<M> {
@@ -62,10 +77,58 @@ export class BuildCache {
   lookup<M>(key: string): CacheEntry<M> | undefined {
     const dir = join(this.entries, key);
     try {
-      return { dir, meta: JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as M, hit: true };
+      const found = { dir, meta: JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as M, hit: true };
+      // meta.json's mtime is the entry's last use (prune's until=, and what a running build holds).
+      const now = new Date();
+      utimesSync(join(dir, 'meta.json'), now, now);
+      return found;
     } catch {
       return undefined;
     }
+  }
+
+  /** Every entry, with its sizes (an entry being removed meanwhile is left out). */
+  async list(): Promise<CacheRecord[]> {
+    const names = await readdir(this.entries).catch(() => [] as string[]);
+    const found = await Promise.all(
+      names.map(async (id): Promise<CacheRecord | undefined> => {
+        const dir = join(this.entries, id);
+        const [st, meta, size, own] = await Promise.all([stat(dir).catch(() => undefined), stat(join(dir, 'meta.json')).catch(() => undefined), diskUsage(dir), diskUsage(dir, { skipShared: true })]);
+        if (!st || !meta) return undefined;
+        return { id, size, reclaimable: own, inUse: own < size, createdAt: new Date(Math.min(st.mtimeMs, meta.birthtimeMs || meta.mtimeMs)).toISOString(), lastUsedAt: meta.mtime.toISOString() };
+      }),
+    );
+    return found.filter((r): r is CacheRecord => r !== undefined).sort((a, b) => b.lastUsedAt.localeCompare(a.lastUsedAt));
+  }
+
+  /**
+   * Remove entries (`builder prune`): without `all` only those no image links (their space is
+   * freed); with `all` every one (images keep their own links, so they still work, and the next
+   * build makes the steps again). `keep` spares entries (used by a running build). An entry is
+   * renamed out of entries/ first, so a build never finds half of one.
+   */
+  async prune(opts: { all: boolean; keep: (r: CacheRecord) => boolean }): Promise<{ deleted: string[]; spaceReclaimed: number }> {
+    const deleted: string[] = [];
+    let spaceReclaimed = 0;
+    for (const r of await this.list()) {
+      if ((!opts.all && r.inUse) || opts.keep(r)) continue;
+      const gone = join(this.tmp, `pruned-${r.id}-${process.hrtime.bigint()}`);
+      try {
+        await rename(join(this.entries, r.id), gone);
+      } catch {
+        continue; // removed meanwhile
+      }
+      removeQuiet(gone);
+      deleted.push(r.id);
+      spaceReclaimed += r.reclaimable;
+    }
+    // Entries a --no-cache rebuild replaced (moved aside, no build uses them).
+    for (const name of await readdir(this.tmp).catch(() => [] as string[])) {
+      if (!name.startsWith('old-') || opts.keep({ id: name, size: 0, reclaimable: 0, inUse: false, createdAt: '', lastUsedAt: new Date().toISOString() })) continue;
+      spaceReclaimed += await diskUsage(join(this.tmp, name), { skipShared: true });
+      removeQuiet(join(this.tmp, name));
+    }
+    return { deleted, spaceReclaimed };
   }
 
   /**

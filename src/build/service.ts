@@ -11,10 +11,19 @@ import { invalid } from '../errors.js';
 import { removeQuiet } from '../images/fsutil.js';
 import { parseTaggedReference } from '../images/reference.js';
 import { build, checkSources, type BuiltImageStore, type Progress } from './builder.js';
-import { BuildCache } from './cache.js';
+import { BuildCache, type CacheRecord } from './cache.js';
 import { Context, unpackContext } from './context.js';
 import { insideDir } from '../util/inside-dir.js';
 import { parseCunikfile, type BuildSpec } from './cunikfile.js';
+
+/** system df's Build Cache line. */
+export interface BuildCacheUsage {
+  total: number;
+  active: number;
+  size: number;
+  reclaimable: number;
+  entries?: CacheRecord[];
+}
 
 export const DEFAULT_CUNIKFILE = 'Cunikfile';
 
@@ -48,9 +57,39 @@ export interface BuildServiceOptions {
 
 export class BuildService {
   readonly cache: BuildCache;
+  /** Start times (ms) of the builds running now: prune spares what they may be using. */
+  private readonly running = new Set<{ since: number }>();
 
   constructor(private readonly opts: BuildServiceOptions) {
     this.cache = new BuildCache(opts.root);
+  }
+
+  /** system df's Build Cache line; `verbose`: each entry too. */
+  async cacheUsage(verbose: boolean): Promise<BuildCacheUsage> {
+    const list = await this.cache.list();
+    return {
+      total: list.length,
+      active: list.filter((r) => r.inUse).length,
+      size: list.reduce((n, r) => n + r.size, 0),
+      reclaimable: list.reduce((n, r) => n + r.reclaimable, 0),
+      ...(verbose && { entries: list }),
+    };
+  }
+
+  /**
+   * builder prune: `all` (-a) every entry, else those no image links; `until` (ms) only entries
+   * last used before it. Entries a running build may be using (used since it started) stay.
+   */
+  pruneCache(opts: { all: boolean; until?: number }): Promise<{ deleted: string[]; spaceReclaimed: number }> {
+    return this.cache.prune({
+      all: opts.all,
+      keep: (r) => {
+        const used = Date.parse(r.lastUsedAt);
+        if (opts.until !== undefined && used >= opts.until) return true;
+        for (const b of this.running) if (used >= b.since) return true;
+        return false;
+      },
+    });
   }
 
   private initPath(): string {
@@ -91,10 +130,13 @@ export class BuildService {
       return {
         spec,
         run: async (progress) => {
+          const token = { since: Date.now() - 1000 }; // mtimes may be a little coarse
+          this.running.add(token);
           try {
             const image = await build(spec, ctx, { ref, noCache: req.noCache ?? false }, deps, progress);
             return { id: image.id, ref };
           } finally {
+            this.running.delete(token);
             removeQuiet(work);
           }
         },

@@ -38,6 +38,7 @@ const verbs: Record<string, () => Promise<{ register: Register }>> = {
   network: () => import('./commands/network.js'),
   version: () => import('./commands/version.js'),
   build: () => import('./commands/build.js'),
+  builder: () => import('./commands/builder.js'),
   hub: () => import('./commands/hub.js'),
   pull: () => import('./commands/pull.js'),
   push: () => import('./commands/push.js'),

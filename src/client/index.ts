@@ -15,7 +15,7 @@ import type {
   WaitResponse,
 } from '../api/schemas.js';
 import type { CheckResponse } from '../api/check.js';
-import type { DiskUsageResponse, PruneImagesResponse, PruneInstancesResponse } from '../api/prune.js';
+import type { DiskUsageResponse, PruneBuildCacheResponse, PruneImagesResponse, PruneInstancesResponse } from '../api/prune.js';
 import type { CreateNetworkRequest, Network, PruneNetworksResponse } from '../api/networks.js';
 import type { CreateVolumeRequest, PruneVolumesResponse, Volume, VolumeListQuery } from '../api/volumes.js';
 import { HttpClient, readAll, type WireResponse } from './http.js';
@@ -49,8 +49,8 @@ export class CunikClient {
   info = (): Promise<InfoResponse> => this.http.json('GET', '/v1/info');
 
   /** `filters`: Docker's map of KEY → values (ps --filter). */
-  listInstances = (all = false, filters?: Record<string, string[]>): Promise<InstanceSummary[]> =>
-    this.http.json('GET', '/v1/instances', { query: { all: all || undefined, filters: filters && Object.keys(filters).length > 0 ? JSON.stringify(filters) : undefined } });
+  listInstances = (all = false, filters?: Record<string, string[]>, size = false): Promise<InstanceSummary[]> =>
+    this.http.json('GET', '/v1/instances', { query: { all: all || undefined, size: size || undefined, filters: filters && Object.keys(filters).length > 0 ? JSON.stringify(filters) : undefined } });
   renameInstance = async (ref: string, name: string): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/rename`, { query: { name } }));
   createInstance = (req: CreateInstanceRequest): Promise<CreateInstanceResponse> => this.http.json('POST', '/v1/instances', { json: req });
   inspectInstance = (ref: string): Promise<InstanceDetail> => this.http.json('GET', `/v1/instances/${id(ref)}`);
@@ -91,7 +91,8 @@ export class CunikClient {
   attach = (ref: string, opts: { stdin?: boolean; stdout?: boolean; detachKeys?: string } = {}): Promise<Socket> =>
     this.http.upgrade('GET', `/v1/instances/${id(ref)}/attach`, { query: { stdin: opts.stdin, stdout: opts.stdout, detachKeys: opts.detachKeys } });
 
-  listImages = (): Promise<ImageSummary[]> => this.http.json('GET', '/v1/images');
+  listImages = (filters?: Record<string, string[]>): Promise<ImageSummary[]> =>
+    this.http.json('GET', '/v1/images', { query: { filters: filters && Object.keys(filters).length > 0 ? JSON.stringify(filters) : undefined } });
   inspectImage = (ref: string): Promise<ImageDetail> => this.http.json('GET', `/v1/images/${id(ref)}`);
   /** `kernelSize`: the body is a kernel of that many bytes followed by a disk image. */
   importImage = (body: Readable, q: { ref: string; family: string; memoryMiB?: number; cpus?: number; args?: string[]; kernelSize?: number }): Promise<ImageDetail> =>
@@ -112,7 +113,9 @@ export class CunikClient {
   stats = (ref: string, stream: boolean): Promise<WireResponse> => this.http.open('GET', `/v1/instances/${id(ref)}/stats`, { query: { stream } });
   pruneInstances = (): Promise<PruneInstancesResponse> => this.http.json('POST', '/v1/instances/prune');
   pruneImages = (): Promise<PruneImagesResponse> => this.http.json('POST', '/v1/images/prune');
-  diskUsage = (): Promise<DiskUsageResponse> => this.http.json('GET', '/v1/system/df');
+  diskUsage = (verbose = false): Promise<DiskUsageResponse> => this.http.json('GET', '/v1/system/df', { query: { verbose: verbose || undefined } });
+  pruneBuildCache = (all: boolean, filters?: Record<string, string[]>): Promise<PruneBuildCacheResponse> =>
+    this.http.json('POST', '/v1/build/prune', { query: { all: all || undefined, filters: filters && Object.keys(filters).length > 0 ? JSON.stringify(filters) : undefined } });
   /** Verify the daemon's records, image store and volumes; `repair`: drop what cannot be used. */
   systemCheck = (repair = false): Promise<CheckResponse> => this.http.json('POST', '/v1/system/check', { json: { repair } });
 

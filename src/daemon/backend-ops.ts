@@ -1,5 +1,8 @@
 // Wires events, stats, pruning and disk usage to the narrow backend interfaces their routes declare.
+import type { BuildService } from '../build/service.js';
 import type { EventLog } from '../events/log.js';
+import { parseFilters, untilTime } from '../network/bridge/filter.js';
+import { CunikError } from '../errors.js';
 import { eventStream, parseEventQuery } from '../events/stream.js';
 import type { ImageStore } from '../images/store.js';
 import { instancesUsage, pruneInstances } from '../instances/prune.js';
@@ -16,6 +19,8 @@ export interface OpsBackendDeps {
   events: EventLog;
   volumes: VolumeStore;
   spool: UploadSpool;
+  /** The build cache's owner (system df's Build Cache line, builder prune). */
+  build?: Pick<BuildService, 'cacheUsage' | 'pruneCache'>;
 }
 
 export function makeOpsBackends(deps: OpsBackendDeps): OpsBackends {
@@ -50,7 +55,13 @@ export function makeOpsBackends(deps: OpsBackendDeps): OpsBackends {
         const result = images.prune({ inUse });
         return { ...result, spaceReclaimed: result.deleted.reduce((n, id) => n + (sizes.get(id) ?? 0), 0) };
       },
-      diskUsage: async () => {
+      pruneBuildCache: async (all, filters) => {
+        if (!deps.build) throw new CunikError('INTERNAL', 'this daemon cannot build images: it has no build cache');
+        const f = parseFilters(filters, ['until'], 'builder prune');
+        const until = f['until']?.length ? Math.min(...f['until'].map((v) => untilTime(v, Date.now()))) : undefined;
+        return deps.build.pruneCache({ all, ...(until !== undefined && { until }) });
+      },
+      diskUsage: async (verbose) => {
         const list = images.list();
         const used = list.filter((i) => inUse(i.id));
         const size = list.reduce((n, i) => n + i.size, 0);
@@ -61,6 +72,7 @@ export function makeOpsBackends(deps: OpsBackendDeps): OpsBackends {
           volumes: await volumesUsage({ volumes: deps.volumes, instances }),
           // Uploads and image staging in progress (leftovers are swept at daemon start).
           temporary: { size: (await deps.spool.usage()) + (await images.tempUsage()) },
+          ...(deps.build && { buildCache: await deps.build.cacheUsage(verbose ?? false) }),
         };
       },
     },

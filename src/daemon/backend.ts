@@ -5,12 +5,14 @@ import { API_VERSION, type InfoResponse, type VersionResponse } from '../api/sch
 import { VERSION } from '../config/defaults.js';
 import { invalid } from '../errors.js';
 import { familyNames } from '../families/index.js';
+import { matchesImageFilters, parseImageFilters } from '../images/filter.js';
 import type { ImageStore } from '../images/store.js';
 import type { ConsoleManager } from '../instances/console.js';
 import { attachSession, logsStream } from '../instances/console-streams.js';
 import type { InstanceService } from '../instances/service.js';
 import { matchesInstance, needsAll, parseInstanceFilters } from '../instances/filter.js';
-import { summariesJson, toDetail } from '../instances/view.js';
+import { instanceDiskSize } from '../instances/prune.js';
+import { summariesJson, toDetail, withSizes } from '../instances/view.js';
 import type { AccelChoice } from '../vmm/types.js';
 import type { VolumeStore } from '../volumes/store.js';
 import { makeVolumesBackend } from './backend-volumes.js';
@@ -43,12 +45,16 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
 
   return {
     instances: {
-      listJson: (all, filters) => {
+      listJson: (all, filters, size) => {
         const f = parseInstanceFilters(filters);
-        const list = instances.list(all || needsAll(f));
-        if (Object.keys(f).length === 0) return summariesJson(list);
-        const ctx = { resolve: (ref: string) => instances.get(ref), health: () => 'none' };
-        return summariesJson(list.filter((r) => matchesInstance(r, f, ctx)));
+        let list = instances.list(all || needsAll(f));
+        if (Object.keys(f).length > 0) {
+          const ctx = { resolve: (ref: string) => instances.get(ref), health: () => 'none' };
+          list = list.filter((r) => matchesInstance(r, f, ctx));
+        }
+        if (!size) return summariesJson(list);
+        const imageSizes = new Map(images.list().map((i) => [i.id, i.size]));
+        return withSizes(list, summariesJson(list), (id) => instanceDiskSize(instances, id), (r) => imageSizes.get(r.imageId) ?? 0);
       },
       inspect: (ref) => {
         const r = instances.get(ref);
@@ -71,7 +77,13 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
       attach: (ref, q) => attachSession({ instances, consoles: deps.consoles }, ref, q),
     },
     images: {
-      list: () => images.list(),
+      list: (filters) => {
+        const f = parseImageFilters(filters);
+        const list = images.list();
+        if (Object.keys(f).length === 0) return list;
+        const ctx = { labels: (id: string) => images.inspect(id).labels, created: (ref: string) => images.inspect(ref).created };
+        return list.filter((i) => matchesImageFilters(i, f, ctx));
+      },
       inspect: (ref) => images.inspect(ref),
       import: (body, q) => {
         let args: string[] | undefined;

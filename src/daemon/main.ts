@@ -222,7 +222,8 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
           () => `${opts.qemu}: not found`,
         )),
     });
-    const all = { ...backends, networks: makeNetworksBackend(networks, instances), ...makeOpsBackends({ instances, images, events, volumes, spool }), build: new BuildService({ root, images }), distribution: makeDistributionBackend(images, registry) };
+    const build = new BuildService({ root, images });
+    const all = { ...backends, networks: makeNetworksBackend(networks, instances), ...makeOpsBackends({ instances, images, events, volumes, spool, build }), build, distribution: makeDistributionBackend(images, registry) };
     const app = await buildServer({ ...all, ...(process.env[DEBUG_RESOURCES_ENV] === '1' && { debug: { resources: () => instances.debugResources() } }) }, { logger });
     // The Docker Engine API, translated onto the same backends (compat/docker; off by default).
     const docker = opts.dockerHost !== undefined ? await buildDockerServer(all) : undefined;

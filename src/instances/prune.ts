@@ -13,7 +13,9 @@ export interface PrunableInstances {
 /** States `prune` removes: never started, or exited. */
 export const PRUNABLE: readonly InstanceState[] = ['created', 'exited'];
 
-const instanceSize = (svc: PrunableInstances, id: string): Promise<number> => diskUsage(svc.paths(id).dir, { skipShared: true });
+/** Bytes of an instance's own files (its state folder; shared image files not counted). */
+export const instanceDiskSize = (svc: Pick<PrunableInstances, 'paths'>, id: string): Promise<number> => diskUsage(svc.paths(id).dir, { skipShared: true });
+const instanceSize = instanceDiskSize;
 
 /**
  * Remove every created or exited instance. One that changes state meanwhile (started, or removed

@@ -48,6 +48,17 @@ export function summariesJson(records: InstanceRecord[], now = Date.now()): stri
   return `[${parts.join(',')}]`;
 }
 
+/**
+ * The list's JSON with each summary's sizes (ps -s): `rw` measures an instance's own files, `image`
+ * gives its image's bytes; sizeRootFs is both, as Docker's virtual size.
+ */
+export async function withSizes(records: InstanceRecord[], json: string, rw: (id: string) => Promise<number>, image: (r: InstanceRecord) => number): Promise<string> {
+  const list = JSON.parse(json) as Record<string, unknown>[];
+  const sizes = await Promise.all(records.map((r) => rw(r.id).catch(() => 0)));
+  records.forEach((r, n) => Object.assign(list[n]!, { sizeRw: sizes[n], sizeRootFs: sizes[n]! + image(r) }));
+  return JSON.stringify(list);
+}
+
 export function toDetail(r: InstanceRecord, paths: { dir: string; consoleLog: string }): InstanceDetail {
   const { args: _args, ...summary } = toSummary(r);
   return {

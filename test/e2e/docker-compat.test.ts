@@ -2,7 +2,7 @@
 // Docker user types, translated onto the daemon's own services, with real QEMU guests.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -178,6 +178,32 @@ test('docker container prune and volume prune translate onto the native prunes',
   const bad = await docker(['image', 'prune', '-a', '-f']);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /image prune -a is not supported/);
+});
+
+test('docker system df shows the build cache, docker builder prune empties it; docker images --filter label=', async () => {
+  const ctx = mkdtempSync(join(tmpdir(), 'cunik-docker-ctx-'));
+  copyFileSync(helloKernel, join(ctx, 'hello.elf'));
+  writeFileSync(join(ctx, 'Cunikfile'), 'family: generic\nkernel: hello.elf\nlabels: { team: core }\n');
+  const built = await cli(['build', '-t', 'cached:1', ctx], { socket: d.socket });
+  rmSync(ctx, { recursive: true, force: true });
+  assert.equal(built.code, 0, built.stderr);
+  const labelled = await docker(['images', '--filter', 'label=team=core', '--format', '{{.Repository}}:{{.Tag}}']);
+  assert.equal(labelled.stdout, 'cached:1\n', labelled.stderr);
+  const native = (JSON.parse((await cli(['system', 'df', '--format', 'json'], { socket: d.socket })).stdout) as { buildCache: { total: number } }).buildCache;
+  assert.ok(native.total > 0);
+  const df = await docker(['system', 'df']);
+  assert.equal(df.code, 0, df.stderr);
+  assert.match(df.stdout, /^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE$/m);
+  assert.match(df.stdout, new RegExp(`^Build Cache\\s+${native.total}\\s+0\\s+`, 'm'));
+  const verbose = await docker(['system', 'df', '-v']);
+  assert.equal(verbose.code, 0, verbose.stderr);
+  assert.match(verbose.stdout, /^Build cache usage: /m);
+  const pruned = await docker(['builder', 'prune', '-a', '-f']);
+  assert.equal(pruned.code, 0, pruned.stderr);
+  assert.match(pruned.stdout, /Total:?\s|Total reclaimed space/);
+  const after = await docker(['system', 'df', '--format', '{{.Type}} {{.TotalCount}}']);
+  assert.match(after.stdout, /^Build Cache 0$/m);
+  assert.equal((await cli(['rmi', 'cached:1'], { socket: d.socket })).code, 0);
 });
 
 test('docker events --since replays what happened, in Docker\'s format', async () => {

@@ -1,5 +1,6 @@
 // cunik inspect: detailed JSON for instances or images (instances first, as docker does for containers).
 import type { Command } from 'commander';
+import type { ImageDetail, InstanceDetail } from '../../api/schemas.js';
 import { ApiError } from '../../client/index.js';
 import { json } from '../format/table.js';
 import { action, clientFor, errorMessage, EXIT_CLI_ERROR } from '../util.js';
@@ -9,25 +10,31 @@ export function register(program: Command): void {
     .command('inspect')
     .description('Return low-level information on instances or images')
     .option('--type <type>', 'only look for this type: instance or image')
+    .option('-f, --format <template>', "a Go template run on each object (Docker's fields and the native ones): '{{.State.ExitCode}}', '{{json .Config}}', '{{.exitCode}}'")
     .argument('<names...>', 'instance or image names or ids')
     .action(
-      action(async (targets: string[], flags: { type?: string }, cmd: Command) => {
+      action(async (targets: string[], flags: { type?: string; format?: string }, cmd: Command) => {
         if (flags.type && flags.type !== 'instance' && flags.type !== 'image') throw new Error(`invalid --type: ${flags.type} (instance or image)`);
+        const output = flags.format !== undefined ? await import('../format/output.js') : undefined;
         const client = await clientFor(cmd);
         const found: unknown[] = [];
+        const kinds: ('instance' | 'image')[] = [];
         let failed = false;
         for (const t of targets) {
           try {
-            if (flags.type === 'image') found.push(await client.inspectImage(t));
-            else if (flags.type === 'instance') found.push(await client.inspectInstance(t));
-            else {
+            if (flags.type === 'image' || flags.type === 'instance') {
+              found.push(await (flags.type === 'image' ? client.inspectImage(t) : client.inspectInstance(t)));
+              kinds.push(flags.type);
+            } else {
               try {
                 found.push(await client.inspectInstance(t));
+                kinds.push('instance');
               } catch (err) {
                 if (!(err instanceof ApiError) || err.status !== 404) throw err;
                 found.push(await client.inspectImage(t).catch((e: unknown) => {
                   throw e instanceof ApiError && e.status === 404 ? new Error(`no such object: ${t}`) : e;
                 }));
+                kinds.push('image');
               }
             }
           } catch (err) {
@@ -36,7 +43,13 @@ export function register(program: Command): void {
           }
         }
         client.close();
-        process.stdout.write(json(found));
+        if (output) {
+          // Docker's shape (State.ExitCode, Config.Labels ...) with the native fields beside it.
+          const { containerInspect, imageInspect } = await import('../../compat/docker/view.js');
+          const { withMaps } = await import('../format/views.js');
+          const objects = found.map((o, n) => withMaps({ ...(kinds[n] === 'image' ? imageInspect(o as ImageDetail) : containerInspect(o as InstanceDetail)), ...(o as object) }));
+          process.stdout.write(output.renderEach(flags.format!, objects));
+        } else process.stdout.write(json(found));
         if (failed) process.exitCode = EXIT_CLI_ERROR;
       }),
     );

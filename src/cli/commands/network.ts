@@ -71,14 +71,20 @@ export function register(program: Command): void {
     .description('List networks')
     .option('-q, --quiet', 'only show network ids')
     .option('-f, --filter <KEY=VALUE>', 'name=, id=, label=KEY[=VALUE], driver=, type=custom|builtin, dangling=true|false (repeatable)', addFilterTerm, {} as NetworkFilters)
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .option('--no-trunc', 'do not truncate ids')
+    .option('--format <format>', "output format: table, json (the native records), or a Go template: '{{.Name}} {{.Driver}}', 'table {{.ID}}\\t{{.Name}}'", 'table')
     .action(
-      action(async (flags: { quiet?: boolean; filter: NetworkFilters; format: string }, cmd: Command) => {
+      action(async (flags: { quiet?: boolean; filter: NetworkFilters; format: string; trunc: boolean }, cmd: Command) => {
+        const template = flags.format !== 'table' && flags.format !== 'json' ? await import('../format/output.js') : undefined;
         const client = await clientFor(cmd);
         const list = await client.listNetworks(flags.filter);
         client.close();
-        if (flags.quiet) process.stdout.write(list.map((n) => `${n.id.slice(0, 12)}\n`).join(''));
+        if (flags.quiet) process.stdout.write(list.map((n) => `${flags.trunc ? n.id.slice(0, 12) : n.id}\n`).join(''));
         else if (flags.format === 'json') process.stdout.write(json(list));
+        else if (template) {
+          const { networkRow, NETWORK_HEADERS } = await import('../format/views.js');
+          process.stdout.write(template.renderList(flags.format, list.map((n) => networkRow(n, flags.trunc)), NETWORK_HEADERS));
+        }
         else process.stdout.write(table(['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'GATEWAY', 'INTERNAL'], list.map((n) => [n.id.slice(0, 12), n.name, n.driver, n.subnet, n.gateway, n.internal ? 'true' : 'false'])));
       }),
     );

@@ -14,6 +14,7 @@ interface PsFlags {
   last?: number;
   latest?: boolean;
   trunc: boolean;
+  size?: boolean;
 }
 
 function parseLast(value: string): number {
@@ -31,27 +32,36 @@ export function register(program: Command): void {
     .option('-n, --last <n>', 'show the n last created instances (all states)', parseLast)
     .option('-l, --latest', 'show the latest created instance (all states)')
     .option('--no-trunc', 'do not truncate output')
-    .option('--format <format>', 'output format: table or json', 'table')
+    .option('-s, --size', "display sizes: the instance's own files, and with its image (virtual)")
+    .option('--format <format>', "output format: table, json (the native summaries), or a Go template: '{{.Names}} {{.Status}}', 'table {{.ID}}\\t{{.Names}}', '{{json .}}'", 'table')
     .action(
       action(async (flags: PsFlags, cmd: Command) => {
-        if (flags.format !== 'table' && flags.format !== 'json') throw new Error(`invalid --format: ${flags.format} (table or json)`);
+        const template = flags.format !== 'table' && flags.format !== 'json' ? await import('../format/output.js') : undefined;
         const client = await clientFor(cmd);
         // Docker: -n and -l look at every instance, newest first (the list's order).
         const last = flags.latest ? 1 : flags.last !== undefined && flags.last >= 0 ? flags.last : undefined;
-        let list = await client.listInstances(flags.all || last !== undefined, flags.filter);
-        client.close();
+        // Docker computes sizes for -s, or for a template that shows .Size.
+        const size = flags.size === true || (template?.usesField(flags.format, 'Size') ?? false);
+        let list = await client.listInstances(flags.all || last !== undefined, flags.filter, size);
         if (last !== undefined) list = list.slice(0, last);
         const id = (i: InstanceSummary): string => (flags.trunc ? shortId(i.id) : i.id);
+        const sizeOf = (i: InstanceSummary): { rw: number; rootFs: number } => ({ rw: i.sizeRw ?? 0, rootFs: i.sizeRootFs ?? 0 });
         if (flags.quiet) process.stdout.write(list.map((i) => `${id(i)}\n`).join(''));
         else if (flags.format === 'json') process.stdout.write(json(list));
-        else {
-          process.stdout.write(
-            table(
-              ['INSTANCE ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'],
-              list.map((i) => [id(i), i.image, JSON.stringify(i.args.join(' ')), ago(i.created), i.status, psPorts(i.ports ?? []), i.name]),
-            ),
-          );
+        else if (template) {
+          const { psRow, PS_HEADERS } = await import('../format/views.js');
+          // Mounts and networks are in each instance's detail, fetched only for a template that shows them.
+          const details = /\.(Mounts|Networks|LocalVolumes)\b/.test(flags.format) ? await Promise.all(list.map((i) => client.inspectInstance(i.id))) : [];
+          process.stdout.write(template.renderList(flags.format, list.map((i, n) => psRow(i, flags.trunc, { ...(details[n] && { detail: details[n] }), ...(size && { size: sizeOf(i) }) })), PS_HEADERS));
+        } else {
+          const headers = ['INSTANCE ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'];
+          const row = (i: InstanceSummary): string[] => [id(i), i.image, JSON.stringify(i.args.join(' ')), ago(i.created), i.status, psPorts(i.ports ?? []), i.name];
+          if (size) {
+            const { psSize } = await import('../format/views.js');
+            process.stdout.write(table([...headers, 'SIZE'], list.map((i) => [...row(i), psSize(sizeOf(i))])));
+          } else process.stdout.write(table(headers, list.map(row)));
         }
+        client.close();
       }),
     );
 }

@@ -1,6 +1,6 @@
 // cunik system <verb>: disk usage and pruning of the whole daemon (docker system ...).
 import { Option, type Command } from 'commander';
-import { bytes, json, table } from '../format/table.js';
+import { ago, bytes, json, table } from '../format/table.js';
 import { imagesReport, instancesReport, pruneCommand, reclaimed, WARN_SYSTEM } from '../prune.js';
 import { action, clientFor } from '../util.js';
 import { systemCheckCommand } from './system-check.js';
@@ -16,18 +16,25 @@ export function register(program: Command): void {
   system
     .command('df')
     .description('Show Cunik disk usage')
+    .option('-v, --verbose', "show the build cache's entries")
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .action(
-      action(async (flags: { format: string }, cmd: Command) => {
+      action(async (flags: { format: string; verbose?: boolean }, cmd: Command) => {
         const client = await clientFor(cmd);
-        const df = await client.diskUsage();
+        const df = await client.diskUsage(flags.verbose === true);
         client.close();
         if (flags.format === 'json') return void process.stdout.write(json(df));
         const row = (type: string, g: typeof df.images): string[] => [type, String(g.total), String(g.active), bytes(g.size), reclaimable(g.reclaimable, g.size)];
         const rows = [row('Images', df.images), row('Instances', df.instances), row('Local Volumes', df.volumes)];
+        if (df.buildCache) rows.push(row('Build Cache', df.buildCache));
         // Uploads and staging in progress: only shown while there are some.
         if (df.temporary.size > 0) rows.push(['Temporary Files', '', '', bytes(df.temporary.size), bytes(0)]);
         process.stdout.write(table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], rows));
+        const entries = df.buildCache?.entries;
+        if (entries) {
+          process.stdout.write(`\nBuild cache usage: ${bytes(df.buildCache!.size)}\n\n`);
+          process.stdout.write(table(['CACHE ID', 'SIZE', 'RECLAIMABLE', 'CREATED', 'LAST USED', 'SHARED'], entries.map((e) => [e.id.slice(0, 12), bytes(e.size), bytes(e.reclaimable), ago(e.createdAt), ago(e.lastUsedAt), e.inUse ? 'true' : 'false'])));
+        }
       }),
     );
 

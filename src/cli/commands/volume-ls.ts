@@ -1,5 +1,5 @@
 // cunik volume ls: list volumes (-q: names only; --filter dangling=true|false, name=TEXT).
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { json, table } from '../format/table.js';
 import { parseVolumeFilter } from '../parse.js';
 import { action, clientFor } from '../util.js';
@@ -11,14 +11,19 @@ export function volumeLsCommand(group: Command): void {
     .description('List volumes')
     .option('-q, --quiet', 'only show volume names')
     .option('-f, --filter <filter>', 'dangling=true|false, name=TEXT (repeatable)', parseVolumeFilter, {} as { dangling?: boolean; name?: string })
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .option('--format <format>', "output format: table, json (the native records), or a Go template: '{{.Name}}', 'table {{.Name}}\\t{{.Driver}}'", 'table')
     .action(
       action(async (flags: { quiet?: boolean; filter: { dangling?: boolean; name?: string }; format: string }, cmd: Command) => {
+        const template = flags.format !== 'table' && flags.format !== 'json' ? await import('../format/output.js') : undefined;
         const client = await clientFor(cmd);
         const list = await client.listVolumes(flags.filter);
         client.close();
         if (flags.quiet) process.stdout.write(list.map((v) => `${v.name}\n`).join(''));
         else if (flags.format === 'json') process.stdout.write(json(list));
+        else if (template) {
+          const { volumeRow, VOLUME_HEADERS } = await import('../format/views.js');
+          process.stdout.write(template.renderList(flags.format, list.map(volumeRow), VOLUME_HEADERS));
+        }
         else process.stdout.write(table(['DRIVER', 'VOLUME NAME'], list.map((v) => [v.driver, v.name])));
       }),
     );

@@ -42,7 +42,7 @@ export function containerRoutes(app: FastifyInstance, b: DockerBackends): void {
     const limit = integer(q, 'limit');
     const all = flag(q, 'all') || (limit !== undefined && limit > 0);
     // Docker's filters map is the native API's too (instances/filter.ts).
-    let list = JSON.parse(inst.listJson(all, nativeFilters(q))) as InstanceSummary[];
+    let list = JSON.parse(await inst.listJson(all, nativeFilters(q), flag(q, 'size'))) as InstanceSummary[];
     if (limit !== undefined && limit > 0) list = list.slice(0, limit);
     return list.map((s) => containerSummary(s, 'default'));
   });

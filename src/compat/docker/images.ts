@@ -3,10 +3,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import type { DistributionMessage } from '../../api/distribution.js';
-import type { ImageSummary } from '../../api/schemas.js';
 import { CunikError, invalid } from '../../errors.js';
 import type { Transfer } from '../../daemon/routes/distribution.js';
-import { filters, flag, many, one, type Query } from './query.js';
+import { flag, many, nativeFilters, one, type Query } from './query.js';
 import { imageInspect, imageSummary } from './view.js';
 import type { DockerBackends } from './server.js';
 import { unsupportedReason } from './unsupported.js';
@@ -60,22 +59,12 @@ async function transfer(reply: FastifyReply, job: Transfer, first: DistributionM
   }
 }
 
-function referenceMatches(i: ImageSummary, pattern: string): boolean {
-  const withTag = pattern.includes(':') && !pattern.endsWith('/') && pattern.lastIndexOf(':') > pattern.lastIndexOf('/') ? pattern : `${pattern}:*`;
-  const re = new RegExp(`^${withTag.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`);
-  return i.repoTags.some((t) => re.test(t));
-}
-
 export function imageRoutes(app: FastifyInstance, b: DockerBackends): void {
   const images = b.images;
 
   app.get('/images/json', async (req: FastifyRequest<{ Querystring: Query }>) => {
-    const f = filters(req.query, ['dangling', 'reference'], 'image list');
-    return images
-      .list()
-      .filter((i) => !f.has('dangling') || (i.repoTags.length === 0) === (f.get('dangling')![0] === 'true'))
-      .filter((i) => !f.has('reference') || f.get('reference')!.some((p) => referenceMatches(i, p)))
-      .map(imageSummary);
+    // Docker's filters map is the native API's too (images/filter.ts).
+    return images.list(nativeFilters(req.query)).map(imageSummary);
   });
 
   // docker pull: fromImage (and tag); fromSrc (docker import of a root file system) has no counterpart.

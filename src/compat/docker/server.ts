@@ -9,6 +9,7 @@ import type { Backends } from '../../daemon/server.js';
 import { containerRoutes } from './containers.js';
 import { imageRoutes } from './images.js';
 import { pruneRoutes } from './prune.js';
+import { systemRoutes } from './system.js';
 import { resourceRoutes } from './resources.js';
 import { unsupportedReason } from './unsupported.js';
 
@@ -141,6 +142,7 @@ export async function buildDockerServer(backends: DockerBackends): Promise<Fasti
   imageRoutes(app, backends);
   resourceRoutes(app, backends);
   pruneRoutes(app, backends);
+  systemRoutes(app, backends);
   await app.ready();
   return app;
 }

@@ -11,7 +11,6 @@ const REASONS: [RegExp, string][] = [
   [/^\/plugins/, 'plugins'],
   [/^\/distribution\//, 'registry manifest queries'],
   [/^\/images\/search$/, 'image search (use cunik search)'],
-  [/^\/system\/df$/, 'disk usage through the Docker API (use cunik system df)'],
   [/^\/networks\/[^/]+\/(connect|disconnect)$/, 'connecting a running instance to a network: a VM joins its network at start (cunik run --network)'],
 ];
 

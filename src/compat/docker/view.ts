@@ -37,6 +37,7 @@ export function containerSummary(s: InstanceSummary, network: string): Record<st
     HostConfig: { NetworkMode: network },
     NetworkSettings: { Networks: {} },
     Mounts: [],
+    ...(s.sizeRw !== undefined && { SizeRw: s.sizeRw, SizeRootFs: s.sizeRootFs ?? s.sizeRw }),
   };
 }
 

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import {
+  ImageListQuery,
   ErrorBody,
   ExportQuery,
   ForceQuery,
@@ -17,7 +18,8 @@ import {
 } from '../../api/schemas.js';
 
 export interface ImagesBackend {
-  list(): ImageSummary[];
+  /** `filters`: the API's text, Docker's map (reference, label, dangling, before, since). */
+  list(filters?: string): ImageSummary[];
   inspect(ref: string): ImageDetail;
   import(body: Readable, query: ImportQuery): Promise<ImageDetail>;
   tag(source: string, target: string): Promise<void>;
@@ -39,7 +41,7 @@ export function imageRoutes(app: FastifyInstance, backend: ImagesBackend): void 
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['images'];
 
-  r.get('/images', { schema: { tags, summary: 'List images', response: { 200: Type.Array(ImageSummary), ...errors } } }, async () => backend.list());
+  r.get('/images', { schema: { tags, summary: 'List images', querystring: ImageListQuery, response: { 200: Type.Array(ImageSummary), ...errors } } }, async (req) => backend.list(req.query.filters));
 
   r.post('/images/import', { schema: { tags, summary: 'Import a kernel file (the request body) as an image', querystring: ImportQuery, consumes: ['application/octet-stream'], response: { 201: ImageDetail, ...errors } } }, async (req, reply) => {
     const body = req.body as Readable | undefined;

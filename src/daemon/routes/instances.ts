@@ -23,8 +23,8 @@ import {
 import { attachRoute, type AttachBackend } from './attach.js';
 
 export interface InstancesBackend extends AttachBackend {
-  /** The list, already as JSON (an array of InstanceSummary): see summariesJson. */
-  listJson(all: boolean, filters?: string): string;
+  /** The list, already as JSON (an array of InstanceSummary): see summariesJson. With `size`, measured on disk first. */
+  listJson(all: boolean, filters?: string, size?: boolean): string | Promise<string>;
   inspect(ref: string): InstanceDetail;
   create(req: CreateInstanceRequest): Promise<CreateInstanceResponse>;
   start(ref: string): Promise<void>;
@@ -55,7 +55,7 @@ export function instanceRoutes(app: FastifyInstance, backend: InstancesBackend):
     '/instances',
     { schema: { tags, summary: 'List instances', querystring: ListQuery, response: { 200: Type.Array(InstanceSummary), ...errors } }, serializerCompiler: () => JSON.stringify },
     // A string with a JSON content type is sent as it is (the typed send() only knows the schema's shape).
-    async (req, reply) => reply.type('application/json; charset=utf-8').send(backend.listJson(req.query.all ?? false, req.query.filters) as never),
+    async (req, reply) => reply.type('application/json; charset=utf-8').send((await backend.listJson(req.query.all ?? false, req.query.filters, req.query.size)) as never),
   );
 
   r.post('/instances', { schema: { tags, summary: 'Create an instance', body: CreateInstanceRequest, response: { 201: CreateInstanceResponse, ...errors } } }, async (req, reply) =>

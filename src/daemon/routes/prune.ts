@@ -1,13 +1,16 @@
-// Pruning and disk usage: POST /instances/prune, POST /images/prune, GET /system/df.
+// Pruning and disk usage: POST /instances/prune, POST /images/prune, POST /build/prune, GET /system/df.
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorBody } from '../../api/schemas.js';
-import { DiskUsageResponse, PruneImagesResponse, PruneInstancesResponse } from '../../api/prune.js';
+import { DiskUsageQuery, DiskUsageResponse, PruneBuildCacheQuery, PruneBuildCacheResponse, PruneImagesResponse, PruneInstancesResponse } from '../../api/prune.js';
 
 export interface PruneBackend {
   pruneInstances(): Promise<PruneInstancesResponse>;
   pruneImages(): Promise<PruneImagesResponse>;
-  diskUsage(): Promise<DiskUsageResponse>;
+  /** `verbose`: the build cache's entries too. */
+  diskUsage(verbose?: boolean): Promise<DiskUsageResponse>;
+  /** `filters`: the API's text (until only). */
+  pruneBuildCache(all: boolean, filters?: string): Promise<PruneBuildCacheResponse>;
 }
 
 const errors = { 400: ErrorBody, 500: ErrorBody };
@@ -21,7 +24,10 @@ export function pruneRoutes(app: FastifyInstance, backend: PruneBackend): void {
   r.post('/images/prune', { schema: { tags: ['images'], summary: 'Delete dangling images: no tag, and no instance uses them', response: { 200: PruneImagesResponse, ...errors } } }, async () =>
     backend.pruneImages(),
   );
-  r.get('/system/df', { schema: { tags: ['system'], summary: 'Disk usage of images and instances, and what pruning would reclaim', response: { 200: DiskUsageResponse, ...errors } } }, async () =>
-    backend.diskUsage(),
+  r.get('/system/df', { schema: { tags: ['system'], summary: 'Disk usage of images, instances, volumes and the build cache, and what pruning would reclaim', querystring: DiskUsageQuery, response: { 200: DiskUsageResponse, ...errors } } }, async (req) =>
+    backend.diskUsage(req.query.verbose ?? false),
+  );
+  r.post('/build/prune', { schema: { tags: ['images'], summary: "Remove build cache entries (builder prune): those no image links, or all", querystring: PruneBuildCacheQuery, response: { 200: PruneBuildCacheResponse, ...errors } } }, async (req) =>
+    backend.pruneBuildCache(req.query.all ?? false, req.query.filters),
   );
 }
