@@ -7,7 +7,7 @@ export const EventType = Type.Union([Type.Literal('instance'), Type.Literal('ima
 export const Event = Type.Object(
   {
     type: EventType,
-    action: Type.String({ description: 'instance: create, start, die, stop, kill, pause, unpause, restart, destroy; image: import, tag, untag, delete, load, pull, push' }),
+    action: Type.String({ description: 'instance: create, start, die, stop, kill, pause, unpause, restart, rename, update, destroy; image: import, tag, untag, delete, load, pull, push' }),
     id: Type.String({ description: 'Instance id, or image id (sha256:<hex>)' }),
     attributes: Type.Record(Type.String(), Type.String(), {
       description: 'name (instance name, or image reference), image (an instance\'s image reference), exitCode (die)',

@@ -42,6 +42,13 @@ export const RestartPolicy = Type.Object(
 const SAME_RESTART_NAMES: [Static<typeof RestartPolicy>['name'], RestartPolicyName] extends [RestartPolicyName, Static<typeof RestartPolicy>['name']] ? true : never = true;
 void SAME_RESTART_NAMES;
 
+const StopSignal = Type.String({
+  minLength: 1,
+  maxLength: 16,
+  description: 'How stop ends the instance (run --stop-signal; default SIGTERM): SIGTERM, SIGINT or SIGPWR press the guest\'s power button, then the VM is ended after the stop timeout; SIGKILL ends the VM at once. Any other signal is refused',
+});
+const StopTimeout = Type.Integer({ minimum: LIMITS.stopTimeoutSeconds.min, maximum: LIMITS.stopTimeoutSeconds.max, description: 'Seconds stop waits for the guest to power off before ending the VM (run --stop-timeout; default 10; stop -t overrides it)' });
+
 export const Protocol = Type.Union([Type.Literal('tcp'), Type.Literal('udp')]);
 
 /** A published port: a host address and port forwarded to a guest port (user mode: by the VM's passt). */
@@ -122,11 +129,30 @@ export const CreateInstanceRequest = Type.Object(
     publishAll: Type.Optional(Type.Boolean({ description: "Also publish every port the image exposes (its org.cunik.ports label) on a free host port (run -P)" })),
     mounts: Type.Optional(Type.Array(MountRequest, { maxItems: 32, description: "Volumes and host folders to mount (run -v); the image's declared mount points get anonymous volumes" })),
     labels: Type.Optional(Labels),
+    stopSignal: Type.Optional(StopSignal),
+    stopTimeout: Type.Optional(StopTimeout),
     start: Type.Optional(Type.Boolean({ description: 'Start it too, in the same request (run -d)' })),
   },
   { additionalProperties: false },
 );
 export type CreateInstanceRequest = Static<typeof CreateInstanceRequest>;
+
+/** docker update: each field given replaces the instance's; memory and cpus of a running VM apply at its next start. */
+export const UpdateInstanceRequest = Type.Object(
+  {
+    memoryMiB: Type.Optional(Type.Integer({ minimum: LIMITS.memoryMiB.min, maximum: LIMITS.memoryMiB.max, description: "Guest memory, MiB (at least the image's minimum); a running VM keeps its memory until its next start" })),
+    cpus: Type.Optional(Type.Integer({ minimum: LIMITS.cpus.min, maximum: LIMITS.cpus.max, description: "Virtual CPUs (at most the host's unless cpuOvercommit); a running VM keeps its vCPUs until its next start" })),
+    cpuOvercommit: Type.Optional(Type.Boolean({ description: 'Allow more virtual CPUs than the host has CPUs' })),
+    restartPolicy: Type.Optional(RestartPolicy),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type UpdateInstanceRequest = Static<typeof UpdateInstanceRequest>;
+
+export const UpdateInstanceResponse = Type.Object({
+  warnings: Type.Array(Type.String(), { description: "What did not change at once (a running VM's memory and cpus), as Docker's Warnings" }),
+});
+export type UpdateInstanceResponse = Static<typeof UpdateInstanceResponse>;
 
 export const CreateInstanceResponse = Type.Object({ id: Type.String(), name: Type.String() });
 export type CreateInstanceResponse = Static<typeof CreateInstanceResponse>;
@@ -188,6 +214,8 @@ export const InstanceDetail = Type.Object(
       macAddress: Type.Optional(Type.String({ description: 'The MAC address asked for (run --mac-address)' })),
       extraNetworks: Type.Optional(Type.Array(NetworkEndpoint, { description: 'The networks beyond the first, as asked for (network connect adds to them)' })),
       ports: Type.Array(PortBinding, { description: 'Ports as requested (hostPort 0: any free port)' }),
+      stopSignal: Type.String({ description: 'How stop ends it (run --stop-signal or the image\'s StopSignal; default SIGTERM)' }),
+      stopTimeout: Type.Integer({ description: 'Seconds stop waits before ending the VM (run --stop-timeout or the image\'s StopTimeout; default 10)' }),
     }),
     network: Type.Union([NetworkSettings, Type.Null()], { description: 'Set at the first start' }),
     extraNetworks: Type.Optional(Type.Array(NetworkSettings, { description: "The other networks' NICs of the last start, in config.extraNetworks' order" })),

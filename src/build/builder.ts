@@ -9,7 +9,7 @@ import { finished, pipeline } from 'node:stream/promises';
 import { invalid } from '../errors.js';
 import type { PrebuiltLayer } from '../images/build.js';
 import { BOOT_FILE, bootFile } from '../images/boot-file.js';
-import { defaultMemoryMiB, DEFAULT_CPUS, LABEL } from '../images/oci.js';
+import { defaultMemoryMiB, DEFAULT_CPUS, LABEL, LABEL_MEMORY_MIN } from '../images/oci.js';
 import type { ImageDetail } from '../images/types.js';
 import { BUILDER_VERSION, digestOf, type BuildCache } from './cache.js';
 import type { Context } from './context.js';
@@ -33,8 +33,7 @@ export const LABEL_VOLUMES = 'org.cunik.volumes';
 export const LABEL_KERNEL_RELEASE = 'org.cunik.kernel.release';
 export const LABEL_INIT = 'org.cunik.init';
 export const LABEL_TSC_KHZ = 'org.cunik.tsc-khz';
-/** MiB below which the linux image cannot boot (linux/footprint.ts); the linux adapter refuses less. */
-export const LABEL_MEMORY_MIN = 'org.cunik.memory.min';
+export { LABEL_MEMORY_MIN } from '../images/oci.js';
 
 export interface BuiltImageStore {
   importBuilt(b: { ref: string; layers: PrebuiltLayer[]; configJson: string; files: { kernel: string; initrd?: string } }): Promise<ImageDetail>;
@@ -289,6 +288,8 @@ async function imageConfig(
     Cmd: spec.args,
     ...(spec.ports.length > 0 && { ExposedPorts: Object.fromEntries(spec.ports.map((p) => [p, {}])) }),
     ...(spec.volumes.length > 0 && { Volumes: Object.fromEntries(spec.volumes.map((v) => [v, {}])) }),
+    ...(spec.stopSignal !== undefined && { StopSignal: spec.stopSignal }),
+    ...(spec.stopTimeout !== undefined && { StopTimeout: spec.stopTimeout }),
   };
   // cunik/boot.json, from the same labels and env (images/boot-file.ts), in a layer of its own.
   const files = { kernel: true, initrd: layers.length > 1 };

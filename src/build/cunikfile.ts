@@ -11,6 +11,7 @@ import { inRange, LIMITS, rangeText } from '../api/limits.js';
 import { invalid } from '../errors.js';
 import type { GroupSpec, UserSpec } from './linux/userland.js';
 import { MiB, parseSize } from '../util/size.js';
+import { stopSignal } from '../instances/signals.js';
 
 const Size = Type.Union([
   Type.Integer({ minimum: LIMITS.memoryMiB.min, maximum: LIMITS.memoryMiB.max, description: 'MiB' }),
@@ -62,6 +63,8 @@ export const CunikfileSchema = Type.Object(
     modules: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_-]+$' }), { description: 'linux: extra kernel modules to load at boot (by name)' })),
     users: Type.Optional(Type.Array(User, { description: 'linux: users to add to /etc/passwd besides Debian\'s own (root, www-data, nobody...): a name (a system user with a group of its name) or {name, uid, gid, home, shell, groups}' })),
     groups: Type.Optional(Type.Array(Group, { description: 'linux: groups to add to /etc/group: a name or {name, gid}' })),
+    stop_signal: Type.Optional(Type.String({ minLength: 1, description: "How `cunik stop` ends an instance (config StopSignal): SIGTERM (the default), SIGINT or SIGPWR press the guest's power button, then the VM is ended after the stop timeout; SIGKILL ends the VM at once" })),
+    stop_timeout: Type.Optional(Type.Integer({ minimum: LIMITS.stopTimeoutSeconds.min, maximum: LIMITS.stopTimeoutSeconds.max, description: 'Seconds `cunik stop` waits for the guest to power off before ending the VM (config StopTimeout; default 10)' })),
     user: Type.Optional(Type.Union([
       Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$' }),
       Type.Integer({ minimum: 0, maximum: 4294967294 }),
@@ -90,6 +93,9 @@ export interface BuildSpec {
   users: UserSpec[];
   groups: GroupSpec[];
   user?: string;
+  /** Canonical (SIGTERM...), one a VM honours (instances/signals.ts). */
+  stopSignal?: string;
+  stopTimeout?: number;
 }
 
 export const KNOWN_KEYS = Object.keys(CunikfileSchema.properties);
@@ -136,6 +142,8 @@ const EXPECTED: Record<string, string> = {
   'groups[]': 'a group name (letters, digits, _ . -, at most 32) or a map with name and optionally gid',
   'groups[].name': 'a group name', 'groups[].gid': 'an integer gid',
   user: 'a user such as www-data, 33, www-data:www-data or 33:33',
+  stop_signal: 'a signal name such as SIGTERM or SIGKILL',
+  stop_timeout: `a whole number of seconds ${rangeText(LIMITS.stopTimeoutSeconds)}`,
 };
 
 const NESTED_KEYS: Record<string, string[]> = {
@@ -256,6 +264,14 @@ export class CunikfileReader {
     if (d.cpus !== undefined) spec.cpus = d.cpus;
     if (d.user !== undefined) spec.user = String(d.user);
     if (d.memory !== undefined) spec.memoryMiB = this.memory(d.memory);
+    if (d.stop_signal !== undefined) {
+      try {
+        spec.stopSignal = stopSignal(d.stop_signal);
+      } catch (err) {
+        this.fail(['stop_signal'], (err as Error).message);
+      }
+    }
+    if (d.stop_timeout !== undefined) spec.stopTimeout = d.stop_timeout;
     for (const k of Object.keys(spec.labels)) {
       if (DERIVED_LABELS.includes(k)) this.fail(['labels', k], `${k} is set by cunik build from the other keys`, { keyPos: true });
     }

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { CreateInstanceRequest } from '../api/schemas.js';
-import { parseCpus, parseEnv, parseEnvFileText, parseLabel, parseLabelFileText, parseMemoryMiB, parseNetwork, parsePublish, parseRestartPolicy, parseVolumeSpec, type NetworkSpec, type PublishSpec, type VolumeSpec } from './parse.js';
+import { parseCpus, parseEnv, parseEnvFileText, parseLabel, parseLabelFileText, parseMemoryMiB, parseNetwork, parsePublish, parseRestartPolicy, parseSeconds, parseVolumeSpec, type NetworkSpec, type PublishSpec, type VolumeSpec } from './parse.js';
 import { parsePullPolicy, type PullPolicy } from './commands/pull.js';
 
 export function instanceFlags(cmd: Command): Command {
@@ -17,6 +17,8 @@ export function instanceFlags(cmd: Command): Command {
     .option('-l, --label <KEY=VALUE>', 'set a label on the instance (repeatable)', parseLabel, {} as Record<string, string>)
     .option('--label-file <file>', 'read labels from a file of KEY=VALUE lines (repeatable)', (f: string, prev: Record<string, string>) => parseLabelFileText(readText(f), prev), {} as Record<string, string>)
     .option('--restart <policy>', 'restart policy: no, on-failure[:N], always, unless-stopped', parseRestartPolicy)
+    .option('--stop-signal <signal>', "how stop ends the instance: SIGTERM (the default), SIGINT or SIGPWR press the guest's power button, then the VM is ended after the stop timeout; SIGKILL ends the VM at once")
+    .option('--stop-timeout <seconds>', 'seconds stop waits for the guest to power off before ending the VM (default 10; stop -t overrides it)', parseSeconds)
     .option('--network <network>', "network: user (user-mode networking), none, bridge (the default bridge network, root daemon) or a network made by `cunik network create` (default: the daemon's, bridge for a root daemon unless -p is given, else user); repeatable (bridge networks, one NIC each); long form name=NAME[,ip=ADDR][,mac-address=MAC]", parseNetwork)
     .option('--ip <address>', 'a fixed IPv4 address on the (first) user-defined bridge network')
     .option('--mac-address <mac>', "the (first) bridge network NIC's MAC address (default: derived from its address)")
@@ -49,6 +51,8 @@ export interface CreateFlags {
   label?: Record<string, string>;
   labelFile?: Record<string, string>;
   restart?: { name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; maximumRetryCount: number };
+  stopSignal?: string;
+  stopTimeout?: number;
   network?: NetworkSpec[];
   ip?: string;
   networkAlias?: string[];
@@ -72,6 +76,8 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
     ...((flags.envFile ?? []).length + flags.env.length > 0 && { env: [...(flags.envFile ?? []), ...flags.env] }),
     ...(Object.keys(labels).length > 0 && { labels }),
     ...(flags.restart !== undefined && { restartPolicy: flags.restart }),
+    ...(flags.stopSignal !== undefined && { stopSignal: flags.stopSignal }),
+    ...(flags.stopTimeout !== undefined && { stopTimeout: flags.stopTimeout }),
     ...networkRequest(flags),
     ...(flags.networkAlias !== undefined && { aliases: flags.networkAlias }),
     ...(flags.publish.length > 0 && { ports: flags.publish }),

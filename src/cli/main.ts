@@ -17,6 +17,7 @@ const verbs: Record<string, () => Promise<{ register: Register }>> = {
   rm: () => import('./commands/rm.js'),
   ps: () => import('./commands/ps.js'),
   rename: () => import('./commands/rename.js'),
+  update: () => import('./commands/update.js'),
   port: () => import('./commands/port.js'),
   inspect: () => import('./commands/inspect.js'),
   logs: () => import('./commands/logs.js'),

@@ -11,6 +11,8 @@ import type {
   InstanceSummary,
   LoadResponse,
   RemoveImageResponse,
+  UpdateInstanceRequest,
+  UpdateInstanceResponse,
   VersionResponse,
   WaitResponse,
 } from '../api/schemas.js';
@@ -51,6 +53,7 @@ export class CunikClient {
   /** `filters`: Docker's map of KEY → values (ps --filter). */
   listInstances = (all = false, filters?: Record<string, string[]>, size = false): Promise<InstanceSummary[]> =>
     this.http.json('GET', '/v1/instances', { query: { all: all || undefined, size: size || undefined, filters: filters && Object.keys(filters).length > 0 ? JSON.stringify(filters) : undefined } });
+  updateInstance = (ref: string, req: UpdateInstanceRequest): Promise<UpdateInstanceResponse> => this.http.json('POST', `/v1/instances/${id(ref)}/update`, { json: req });
   renameInstance = async (ref: string, name: string): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/rename`, { query: { name } }));
   createInstance = (req: CreateInstanceRequest): Promise<CreateInstanceResponse> => this.http.json('POST', '/v1/instances', { json: req });
   inspectInstance = (ref: string): Promise<InstanceDetail> => this.http.json('GET', `/v1/instances/${id(ref)}`);

@@ -70,6 +70,7 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
       kill: async (ref, signal) => void (await instances.kill(ref, signal)),
       pause: async (ref) => void (await instances.pause(ref)),
       rename: async (ref, name) => void (await instances.rename(ref, name)),
+      update: async (ref, req) => ({ warnings: (await instances.update(ref, req)).warnings }),
       unpause: async (ref) => void (await instances.unpause(ref)),
       remove: (ref, force, volumes) => instances.remove(ref, force, volumes),
       wait: (ref, condition, signal) => instances.wait(ref, condition, signal),

@@ -19,6 +19,10 @@ export interface ImageBootInfo {
   memoryMiB: number;
   cpus: number;
   labels: Record<string, string>;
+  /** The image config's StopSignal, when it is one a VM honours (instances/signals.ts). */
+  stopSignal?: string;
+  /** The image config's StopTimeout, seconds. */
+  stopTimeout?: number;
 }
 
 /**

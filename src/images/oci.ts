@@ -31,6 +31,12 @@ export const LABEL = {
   cpus: 'org.cunik.cpus',
 } as const;
 
+/** The stop signals an image may carry (instances/signals.ts: STOP_SIGNALS says what each does). */
+export const VM_STOP_SIGNALS: readonly string[] = ['SIGTERM', 'SIGINT', 'SIGPWR', 'SIGKILL'];
+
+/** MiB below which the image's guest cannot boot (build/linux/footprint.ts measures it); instances refuse less. */
+export const LABEL_MEMORY_MIN = 'org.cunik.memory.min';
+
 /** Where the boot artefacts live inside an image layer. */
 export const LAYER_FILES = { kernel: 'cunik/kernel', initrd: 'cunik/initrd', disk: 'cunik/disk.img' } as const;
 
@@ -68,7 +74,7 @@ export interface ImageConfig {
   created?: string;
   architecture: string;
   os: string;
-  config?: { Labels?: Record<string, string>; Env?: string[]; Cmd?: string[] | null; Entrypoint?: string[] | null };
+  config?: { Labels?: Record<string, string>; Env?: string[]; Cmd?: string[] | null; Entrypoint?: string[] | null; StopSignal?: string; StopTimeout?: number };
   rootfs: { type: 'layers'; diff_ids: string[] };
   history?: { created?: string; created_by?: string; comment?: string; empty_layer?: boolean }[];
 }
@@ -82,6 +88,10 @@ export interface CunikMeta {
   memoryMiB: number;
   cpus: number;
   labels: Record<string, string>;
+  /** The config's StopSignal, kept when it is one a VM honours (instances/signals.ts: STOP_SIGNALS). */
+  stopSignal?: string;
+  /** The config's StopTimeout (seconds), kept when within LIMITS.stopTimeoutSeconds. */
+  stopTimeout?: number;
 }
 
 export const DEFAULT_CPUS = 1;
@@ -198,6 +208,20 @@ export function cunikMeta(config: ImageConfig, manifest: Manifest, what: string,
     memoryMiB: labelInt(labels[LABEL.memory], `${what}: label ${LABEL.memory}`, LIMITS.memoryMiB) ?? defaultMemoryMiB(bootP),
     cpus: labelInt(labels[LABEL.cpus], `${what}: label ${LABEL.cpus}`, LIMITS.cpus) ?? DEFAULT_CPUS,
     labels,
+    ...stopSettings(config.config),
+  };
+}
+
+/**
+ * The image's stop settings, as Docker's image config carries them. A StopSignal no VM honours
+ * (an nginx image's SIGQUIT) is not kept: such an image stops as any other, by the power button.
+ */
+function stopSettings(c: ImageConfig['config']): Pick<CunikMeta, 'stopSignal' | 'stopTimeout'> {
+  const sig = typeof c?.StopSignal === 'string' ? c.StopSignal.toUpperCase().replace(/^(?!SIG)/, 'SIG') : undefined;
+  const t = c?.StopTimeout;
+  return {
+    ...(sig !== undefined && VM_STOP_SIGNALS.includes(sig) && { stopSignal: sig }),
+    ...(typeof t === 'number' && inRange(t, LIMITS.stopTimeoutSeconds) && { stopTimeout: t }),
   };
 }
 

@@ -128,6 +128,8 @@ export class ImageStore {
       memoryMiB: r.meta.memoryMiB,
       cpus: r.meta.cpus,
       labels: { ...r.meta.labels },
+      ...(r.meta.stopSignal !== undefined && { stopSignal: r.meta.stopSignal }),
+      ...(r.meta.stopTimeout !== undefined && { stopTimeout: r.meta.stopTimeout }),
     };
     if (a.kernel) info.kernelPath = a.kernel;
     if (a.initrd) info.initrdPath = a.initrd;

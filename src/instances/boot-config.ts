@@ -3,6 +3,7 @@
 import { MAX_EXTRA_NETWORKS, type NetworkEndpoint, type NetworkMode, type NetworkSettings, type PortBinding, type PortRequest } from '../api/schemas.js';
 import { cpusOverHost } from '../api/limits.js';
 import { invalid } from '../errors.js';
+import { LABEL_MEMORY_MIN } from '../images/oci.js';
 import type { ImageBootInfo, InstanceBootConfig, InstanceNetwork } from '../families/types.js';
 import type { Attachment, Endpoint } from '../network/bridge/networks.js';
 import { checkMac, DEFAULT_NETWORK, isBridgeMode, PENDING_TAP } from '../network/bridge/spec.js';
@@ -12,6 +13,7 @@ import { USER_NET, userNetwork } from '../network/user.js';
 import { instanceVolumes, type MountRequest } from '../volumes/mounts.js';
 import type { InstanceRecord } from './record.js';
 import { NO_RESTART, type RestartPolicy } from './restart.js';
+import { stopSignal } from './signals.js';
 
 /** What create takes (the API request without transport details). */
 export interface CreateOptions {
@@ -42,6 +44,10 @@ export interface CreateOptions {
   mounts?: MountRequest[] | undefined;
   /** User labels (run --label). */
   labels?: Record<string, string> | undefined;
+  /** How stop ends it (run --stop-signal; signals.ts: STOP_SIGNALS); default the image's, else SIGTERM. */
+  stopSignal?: string | undefined;
+  /** Seconds stop waits before ending the VM (run --stop-timeout); default the image's, else 10. */
+  stopTimeout?: number | undefined;
 }
 
 /**
@@ -67,7 +73,9 @@ export function exposedPorts(labels: Record<string, string>, given: PortRequest[
 }
 
 /** The record's config for a create request: the image's defaults filled in, conflicts refused. */
-export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'memoryMiB' | 'cpus'>, host: HostFacts = {}): InstanceRecord['config'] & { network: NetworkMode; ports: PortBinding[] } {
+export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'memoryMiB' | 'cpus'> & Partial<Pick<ImageBootInfo, 'stopSignal' | 'stopTimeout'>>, host: HostFacts = {}): InstanceRecord['config'] & { network: NetworkMode; ports: PortBinding[] } {
+  const signal = opts.stopSignal ?? boot.stopSignal;
+  const timeout = opts.stopTimeout ?? boot.stopTimeout;
   const config = {
     args: opts.args ?? [],
     env: opts.env ?? [],
@@ -83,6 +91,8 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
     ...((opts.extraNetworks?.length ?? 0) > 0 && { extraNetworks: opts.extraNetworks!.map((e) => ({ ...e, ...(e.macAddress !== undefined && { macAddress: checkMac(e.macAddress) }) })) }),
     ports: normalizePorts(opts.ports ?? []),
     ...(opts.labels !== undefined && Object.keys(opts.labels).length > 0 && { labels: { ...opts.labels } }),
+    ...(signal !== undefined && { stopSignal: stopSignal(signal) }),
+    ...(timeout !== undefined && { stopTimeout: timeout }),
   };
   if (config.macAddress !== undefined && !isBridgeMode(config.network)) throw invalid(`conflicting options: --mac-address needs a bridge network (not --network ${config.network})`, 'macAddress');
   checkEndpoints(config);
@@ -92,6 +102,17 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
   const over = host.cpus === undefined ? undefined : cpusOverHost(config.cpus, host.cpus, config.cpuOvercommit === true);
   if (over !== undefined) throw invalid(opts.cpus === undefined ? `the image asks for ${config.cpus} virtual CPUs, ${over}` : `cpus: ${config.cpus} is ${over}`, 'cpus');
   return config;
+}
+
+/**
+ * Refuse less memory than the image's minimum (its org.cunik.memory.min label), whatever the
+ * family: below it the guest cannot boot (the linux adapter refuses it first, in its own words).
+ */
+export function checkImageMemory(memoryMiB: number, labels: Record<string, string> | undefined): void {
+  const min = Number(labels?.[LABEL_MEMORY_MIN] ?? 0);
+  if (Number.isFinite(min) && memoryMiB < min) {
+    throw invalid(`memory: ${memoryMiB} MiB is below this image's minimum of ${min} MiB: give -m ${min}m or more`, 'memoryMiB');
+  }
 }
 
 /** --network-alias: DNS names (any case, no trailing dot), each once, on a user-defined network only (Docker's rule). */

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { conflict, invalid } from '../errors.js';
 import { DEFAULT_NETWORK, isBridgeMode, NO_BRIDGE } from '../network/bridge/spec.js';
-import { bootConfig, exposedPorts, instanceConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
+import { bootConfig, checkImageMemory, exposedPorts, instanceConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
 import { checkNetworks } from './connect.js';
 import { createVolumes, instanceMounts, removeVolumes, type VolumeUse } from './mounts.js';
 import { generateName } from './names.js';
@@ -57,6 +57,7 @@ export async function createInstance(ctx: CreateContext, opts: CreateOptions, wi
     throw invalid(`the ${boot.family} family attaches no network device for this image: ports cannot be published`, 'ports');
   }
   checkNetworks(deps.networks, adapter, boot.family, spec, config);
+  checkImageMemory(config.memoryMiB, boot.labels);
   // Re-check after the awaits: the name is reserved synchronously from here on.
   if (opts.name !== undefined && names.has(opts.name)) throw conflict(`the name "${opts.name}" is already in use`);
   const name = opts.name ?? generateName((n) => names.has(n));

@@ -37,6 +37,8 @@ const StoredBoot = Type.Object({
   memoryMiB: Type.Integer(),
   cpus: Type.Integer(),
   labels: Type.Record(Type.String(), Type.String()),
+  stopSignal: Type.Optional(Type.String()),
+  stopTimeout: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 
 export const StoredInstanceRecord = Type.Object({
@@ -72,6 +74,8 @@ export const StoredInstanceRecord = Type.Object({
     ports: Type.Optional(Type.Array(PortBinding)),
     mounts: Type.Optional(Type.Array(StoredMount)),
     labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+    stopSignal: Type.Optional(Type.String()),
+    stopTimeout: Type.Optional(Type.Integer({ minimum: 0 })),
   }),
   network: Type.Optional(Nullable(NetworkSettings)),
   extraNetworks: Type.Optional(Type.Array(NetworkSettings)),

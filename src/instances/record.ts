@@ -58,6 +58,10 @@ export interface InstanceRecord {
     mounts?: MountRecord[];
     /** User labels (run --label); absent: none. */
     labels?: Record<string, string>;
+    /** How stop ends it (run --stop-signal, or the image's StopSignal): absent, SIGTERM (signals.ts). */
+    stopSignal?: string;
+    /** Seconds stop waits for the guest before ending the VM (run --stop-timeout): absent, 10. */
+    stopTimeout?: number;
   };
   /** The network of the last start (host ports as bound). */
   network?: NetworkSettings | null;

@@ -27,10 +27,13 @@ import { dueAtDaemonStart, restoreInstances } from './restore.js';
 import { adoptedRunStart, watchConsoleExit } from './console-exit.js';
 import { exitedFields, instanceExitStatus, runConsole } from './exit-status.js';
 import type { InstanceEvent, InstanceServiceDeps } from './service-deps.js';
-import { normalizeSignal } from './signals.js';
+import { DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, normalizeSignal, STOP_SIGNALS } from './signals.js';
+import { updateInstance, type UpdateOptions } from './update.js';
+import { NO_RESTART } from './restart.js';
 
 export type { CreateOptions } from './boot-config.js';
 export { normalizeSignal } from './signals.js';
+export type { UpdateOptions } from './update.js';
 export { EXIT_VMM_FAILED, type ImageLookup, type InstanceEvent, type InstanceServiceDeps } from './service-deps.js';
 
 const fileSize = (path: string): number => statSync(path, { throwIfNoEntry: false })?.size ?? 0;
@@ -211,7 +214,8 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
     );
   }
 
-  stop(ref: string, timeoutSeconds = 10): Promise<InstanceRecord> {
+  /** `timeoutSeconds` (stop -t): default the instance's stop timeout (run --stop-timeout), else 10. */
+  stop(ref: string, timeoutSeconds?: number): Promise<InstanceRecord> {
     const record = this.get(ref);
     return this.serialize(record.id, async () => {
       record.manuallyStopped = true;
@@ -221,19 +225,33 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
       }
       const handle = this.handles.get(record.id);
       if (!handle) return record;
-      const spec = this.specOf(record);
-      await this.deps.driver.stop(handle, spec.powerdown === 'none' ? 0 : timeoutSeconds * 1000);
-      await this.settled(record.id);
+      await this.stopVm(record, handle, timeoutSeconds);
       this.emit('event', { action: 'stop', id: record.id, name: record.name });
       return record;
     });
   }
 
-  async restart(ref: string, timeoutSeconds = 10): Promise<InstanceRecord> {
+  async restart(ref: string, timeoutSeconds?: number): Promise<InstanceRecord> {
     const record = await this.stop(ref, timeoutSeconds);
     await this.start(record.id);
     this.emit('event', { action: 'restart', id: record.id, name: record.name });
     return record;
+  }
+
+  /** docker update: memory, vCPUs (from the next start) and the restart policy (at once) of the record (update.ts). */
+  update(ref: string, opts: UpdateOptions): Promise<{ record: InstanceRecord; warnings: string[] }> {
+    const record = this.get(ref);
+    return this.serialize(record.id, async () => {
+      const ctx = { save: (r: InstanceRecord) => this.deps.store.save(r), adapter: this.deps.family(record.family), host: this.host(), live: this.handles.has(record.id) };
+      const warnings = await updateInstance(ctx, record, opts);
+      // A restart the old policy scheduled does not happen under `no`.
+      if ((record.config.restartPolicy ?? NO_RESTART).name === 'no' && this.restarts.cancel(record.id)) {
+        record.state = 'exited';
+        await this.deps.store.save(record);
+      }
+      this.emit('event', { action: 'update', id: record.id, name: record.name });
+      return { record, warnings };
+    });
   }
 
   kill(ref: string, signal = 'SIGKILL'): Promise<InstanceRecord> {
@@ -309,16 +327,14 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
   }
 
   /** Daemon shutdown with --shutdown-instances: stop every VM (not a manual stop: policies still apply at the next start). */
-  async shutdownAll(timeoutSeconds = 10): Promise<void> {
+  async shutdownAll(timeoutSeconds?: number): Promise<void> {
     await Promise.all(
       [...this.handles.keys()].map((id) =>
         this.serialize(id, async () => {
           const handle = this.handles.get(id);
           const record = this.records.get(id);
           if (!handle || !record) return;
-          const spec = this.specOf(record);
-          await this.deps.driver.stop(handle, spec.powerdown === 'none' ? 0 : timeoutSeconds * 1000);
-          await this.settled(id);
+          await this.stopVm(record, handle, timeoutSeconds);
         }).catch(() => undefined),
       ),
     );
@@ -432,6 +448,20 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
 
   private host(): HostFacts {
     return this.deps.host ? this.deps.host() : { tscKhz: hostTscKhz(), cpus: availableParallelism() };
+  }
+
+  /**
+   * End a running VM as its stop signal says (signals.ts): SIGKILL ends it at once; the others press
+   * the guest's power button (none on some machines: QEMU's SIGTERM at once) and, after the stop
+   * timeout (`timeoutSeconds`, else the instance's, else 10), end the VM. Resolves once it has exited.
+   */
+  private async stopVm(record: InstanceRecord, handle: VmHandle, timeoutSeconds: number | undefined): Promise<void> {
+    if (STOP_SIGNALS[record.config.stopSignal ?? DEFAULT_STOP_SIGNAL] === 'kill') handle.kill('SIGKILL');
+    else {
+      const seconds = timeoutSeconds ?? record.config.stopTimeout ?? DEFAULT_STOP_TIMEOUT;
+      await this.deps.driver.stop(handle, this.specOf(record).powerdown === 'none' ? 0 : seconds * 1000);
+    }
+    await this.settled(record.id);
   }
 
   /** The boot spec of the instance's current (or last) start, for how to stop it. */

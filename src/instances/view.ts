@@ -2,6 +2,7 @@
 import type { InstanceDetail, InstanceSummary } from '../api/schemas.js';
 import { statusLine, type InstanceRecord } from './record.js';
 import { NO_RESTART } from './restart.js';
+import { DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT } from './signals.js';
 import { mountView } from '../volumes/mounts.js';
 
 const live = (r: InstanceRecord): boolean => r.state === 'running' || r.state === 'paused';
@@ -72,7 +73,14 @@ export function toDetail(r: InstanceRecord, paths: { dir: string; consoleLog: st
     error: r.error ?? null,
     pid: r.pid,
     ...(r.extraNetworks !== undefined && r.extraNetworks.length > 0 && { extraNetworks: r.extraNetworks }),
-    config: { ...r.config, restartPolicy: r.config.restartPolicy ?? NO_RESTART, network: r.config.network ?? 'none', ports: r.config.ports ?? [] },
+    config: {
+      ...r.config,
+      restartPolicy: r.config.restartPolicy ?? NO_RESTART,
+      network: r.config.network ?? 'none',
+      ports: r.config.ports ?? [],
+      stopSignal: r.config.stopSignal ?? DEFAULT_STOP_SIGNAL,
+      stopTimeout: r.config.stopTimeout ?? DEFAULT_STOP_TIMEOUT,
+    },
     network: r.network ?? null,
     mounts: (r.config.mounts ?? []).map(mountView),
     restartCount: r.restartCount ?? 0,

@@ -59,6 +59,10 @@ test('a full linux Cunikfile normalises', () => {
   assert.equal(parseCunikfile('family: linux\napp: /a\nmemory: 1G\nenv: [A=1]').memoryMiB, 1024);
   assert.deepEqual(parseCunikfile('family: linux\napp: /a\nenv: [A=1, B=x=y]').env, ['A=1', 'B=x=y']);
   assert.equal(parseCunikfile('family: generic\nkernel: hello.elf\nmemory: 64').memoryMiB, 64);
+  const stop = parseCunikfile('family: generic\nkernel: hello.elf\nstop_signal: kill\nstop_timeout: 3');
+  assert.deepEqual([stop.stopSignal, stop.stopTimeout], ['SIGKILL', 3]);
+  assert.match(error('family: generic\nkernel: k\nstop_signal: SIGHUP').message, /^Cunikfile:3: stop_signal: stop signal SIGHUP cannot be delivered to a unikernel guest/);
+  assert.match(error('family: generic\nkernel: k\nstop_timeout: -2').message, /^Cunikfile:3: stop_timeout: expected a whole number of seconds from 0 to 3600 seconds, got -2$/);
 });
 
 test('unknown keys name the line and the key, top level and nested', () => {

@@ -1,9 +1,10 @@
 // The Docker compat layer's pure translations: create bodies, stream framing, query forms, names.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CreateInstanceRequest } from '../../src/api/schemas.js';
+import { CreateInstanceRequest, UpdateInstanceRequest } from '../../src/api/schemas.js';
 import { checked } from '../../src/compat/docker/checked.js';
 import { createRequest } from '../../src/compat/docker/create.js';
+import { updateRequest } from '../../src/compat/docker/update.js';
 import { registryAuth } from '../../src/compat/docker/images.js';
 import { familiar } from '../../src/compat/docker/names.js';
 import { filters, flag, nativeFilters } from '../../src/compat/docker/query.js';
@@ -31,6 +32,9 @@ test('createRequest maps what docker run sends onto the native request', () => {
       },
     ],
     [{ Image: 'x', HostConfig: { NetworkMode: 'default' }, NetworkingConfig: { EndpointsConfig: { default: {} } } }, undefined, { image: 'x' }],
+    // docker run --stop-signal/--stop-timeout; StopTimeout 0 is a timeout, null is none; "" is no signal.
+    [{ Image: 'x', StopSignal: 'SIGKILL', StopTimeout: 0 }, undefined, { image: 'x', stopSignal: 'SIGKILL', stopTimeout: 0 }],
+    [{ Image: 'x', StopSignal: '', StopTimeout: null }, undefined, { image: 'x' }],
     [
       { Image: 'x', HostConfig: { NetworkMode: 'front', PublishAllPorts: true }, NetworkingConfig: { EndpointsConfig: { front: { Aliases: ['web'], IPAMConfig: { IPv4Address: '10.9.0.5' } }, back: { MacAddress: '02:00:00:00:00:01' } } } },
       undefined,
@@ -43,7 +47,8 @@ test('createRequest maps what docker run sends onto the native request', () => {
 test('createRequest refuses what a unikernel cannot honour, naming it', () => {
   const table: [unknown, RegExp][] = [
     [{ Image: 'x', Entrypoint: ['/bin/sh'] }, /^Entrypoint is not supported: /],
-    [{ Image: 'x', StopSignal: 'SIGINT' }, /^StopSignal is not supported/],
+    [{ Image: 'x', StopTimeout: -1 }, /^StopTimeout must be a non-negative number of seconds/],
+    [{ Image: 'x', StopSignal: 15 }, /^StopSignal must be a string/],
     [{ Image: 'x', Tty: true }, /^Tty is not supported: .*run without -t/],
     [{ Image: 'x', HostConfig: { Privileged: true } }, /^HostConfig\.Privileged is not supported/],
     [{ Image: 'x', HostConfig: { NanoCpus: 1.5e9 } }, /^--cpus 1\.5 is not supported: a VM gets whole virtual CPUs/],
@@ -59,6 +64,29 @@ test('createRequest refuses what a unikernel cannot honour, naming it', () => {
   // The native rules apply to what was translated: a name Docker allows but Cunik does not, a range.
   assert.throws(() => checked(CreateInstanceRequest, createRequest({ Image: 'x', HostConfig: { Memory: 1 } }, undefined)), /memoryMiB must be at least/);
   assert.throws(() => checked(CreateInstanceRequest, createRequest({ Image: 'x' }, 'bad name!')), /name/);
+});
+
+test('updateRequest: Memory, NanoCpus and RestartPolicy of what docker update sends; anything else set is refused by name', () => {
+  // The docker CLI sends every field, zero when not given (docker update -m 96m --restart no).
+  const zeros = { BlkioWeight: 0, CpuShares: 0, CpuPeriod: 0, CpuQuota: 0, CpusetCpus: '', Memory: 0, MemorySwap: 0, MemoryReservation: 0, NanoCpus: 0, PidsLimit: null, OomKillDisable: null, MemorySwappiness: null, Ulimits: null, Devices: null, RestartPolicy: { Name: '', MaximumRetryCount: 0 } };
+  const table: [unknown, unknown][] = [
+    [{ ...zeros, Memory: 96 * 1024 * 1024 }, { memoryMiB: 96 }],
+    [{ ...zeros, Memory: 5 * 1024 * 1024 + 1, NanoCpus: 2e9 }, { memoryMiB: 6, cpus: 2 }],
+    [{ ...zeros, RestartPolicy: { Name: 'no' } }, { restartPolicy: { name: 'no' } }],
+    [{ ...zeros, RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 } }, { restartPolicy: { name: 'on-failure', maximumRetryCount: 2 } }],
+  ];
+  for (const [body, want] of table) assert.deepEqual(checked(UpdateInstanceRequest, updateRequest(body)), want, JSON.stringify(body));
+  const refused: [unknown, RegExp][] = [
+    [zeros, /^nothing to update: give Memory, NanoCpus or RestartPolicy$/],
+    [{ ...zeros, Memory: 64 * 1024 * 1024, MemorySwap: -1 }, /^MemorySwap is not supported: a VM has no swap limit/],
+    [{ ...zeros, CpuShares: 512 }, /^CpuShares is not supported: give whole CPUs with --cpus$/],
+    [{ ...zeros, PidsLimit: 100 }, /^PidsLimit is not supported/],
+    [{ ...zeros, NanoCpus: 5e8 }, /^--cpus 0\.5 is not supported: a VM gets whole virtual CPUs$/],
+    [{ ...zeros, RestartPolicy: { Name: 'sometimes' } }, /^restart policy "sometimes" is not one of/],
+    ['x', /^body must be an object$/],
+  ];
+  for (const [body, re] of refused) assert.throws(() => updateRequest(body), (e: Error) => re.test(e.message), JSON.stringify(body));
+  assert.equal(unsupportedReason('POST', '/v1.44/containers/x/resize'), 'not supported by Cunik\'s Docker API: POST /containers/x/resize (this container operation)');
 });
 
 test('frames are Docker stdcopy: stream byte, three zeros, big-endian length', () => {

@@ -4,12 +4,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
-import { CreateInstanceRequest, type InstanceSummary, type LogsQuery } from '../../api/schemas.js';
+import { CreateInstanceRequest, UpdateInstanceRequest, type InstanceSummary, type LogsQuery } from '../../api/schemas.js';
 import type { InstanceStats } from '../../api/stats.js';
 import { conflict, invalid } from '../../errors.js';
 import { enableUpgrades, isTcpUpgrade } from '../../daemon/routes/attach.js';
 import { checked } from './checked.js';
 import { createRequest } from './create.js';
+import { updateRequest } from './update.js';
 import { flag, integer, nativeFilters, one, type Query } from './query.js';
 import { framedConnection, framer } from './stream.js';
 import { containerInspect, containerSummary, statsView } from './view.js';
@@ -88,6 +89,11 @@ export function containerRoutes(app: FastifyInstance, b: DockerBackends): void {
     if (!name) throw invalid('name must be given', 'name');
     await inst.rename(req.params.id, name.replace(/^\//, ''));
     return noContent(reply);
+  });
+
+  app.post('/containers/:id/update', async (req: Req) => {
+    const { warnings } = await inst.update(req.params.id, checked(UpdateInstanceRequest, updateRequest(req.body)));
+    return { Warnings: warnings };
   });
 
   app.delete('/containers/:id', async (req: Req, reply) => {

@@ -10,7 +10,7 @@ type Json = Record<string, unknown>;
 
 const MiB = 1024 * 1024;
 
-function obj(v: unknown, field: string): Json {
+export function obj(v: unknown, field: string): Json {
   if (v === undefined || v === null) return {};
   if (typeof v !== 'object' || Array.isArray(v)) throw invalid(`${field} must be an object`, field);
   return v as Json;
@@ -23,18 +23,38 @@ function strings(v: unknown, field: string): string[] | undefined {
   return v as string[];
 }
 
-function int(v: unknown, field: string): number | undefined {
+export function int(v: unknown, field: string): number | undefined {
   if (v === undefined || v === null || v === 0) return undefined;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw invalid(`${field} must be a non-negative integer`, field);
   return v;
 }
 
 /** Set to something other than its zero value (Docker sends every field, most of them empty). */
-function isSet(v: unknown): boolean {
+export function isSet(v: unknown): boolean {
   if (v === undefined || v === null || v === false || v === '' || v === 0) return false;
   if (Array.isArray(v)) return v.length > 0;
   if (typeof v === 'object') return Object.keys(v as object).length > 0;
   return true;
+}
+
+/** HostConfig.Memory (bytes) as whole MiB, rounded up (create and update). */
+export function memoryMiB(v: unknown, field: string): number | undefined {
+  const bytes = int(v, field);
+  return bytes === undefined ? undefined : Math.ceil(bytes / MiB);
+}
+
+/** HostConfig.NanoCpus as whole vCPUs (create and update). */
+export function wholeCpus(v: unknown, field: string): number | undefined {
+  const nano = int(v, field);
+  if (nano !== undefined && nano % 1e9 !== 0) throw invalid(`--cpus ${nano / 1e9} is not supported: a VM gets whole virtual CPUs`, field);
+  return nano === undefined ? undefined : nano / 1e9;
+}
+
+/** Config.StopTimeout: null when not given, 0 is a timeout (stop at once). */
+function stopTimeout(v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw invalid('StopTimeout must be a non-negative number of seconds (a VM is never waited for without end)', 'StopTimeout');
+  return v;
 }
 
 /** Settings a unikernel has no counterpart for, with the reason given to the user. */
@@ -44,8 +64,6 @@ const UNSUPPORTED: [path: string, pick: (c: Json, h: Json) => unknown, why: stri
   ['WorkingDir', (c) => c['WorkingDir'], 'a unikernel has no working directory to set'],
   ['Tty', (c) => c['Tty'], "the guest's serial console is not a terminal: run without -t"],
   ['Healthcheck', (c) => { const t = strings(obj(c['Healthcheck'], 'Healthcheck')['Test'], 'Healthcheck.Test'); return t && t[0] !== 'NONE' ? t : undefined; }, 'health checks that exec inside the guest have no counterpart: a unikernel runs no other process'],
-  ['StopSignal', (c) => c['StopSignal'], 'the stop sequence is the guest\'s power button, then SIGTERM, then SIGKILL'],
-  ['StopTimeout', (c) => c['StopTimeout'], 'give the timeout to docker stop -t'],
   ['HostConfig.Privileged', (_c, h) => h['Privileged'], 'there is no host kernel to grant privileges on: the guest is a VM'],
   ['HostConfig.CapAdd', (_c, h) => h['CapAdd'], 'a VM has no Linux capabilities to add'],
   ['HostConfig.Devices', (_c, h) => h['Devices'], 'host devices are not passed to guests'],
@@ -95,7 +113,7 @@ function mounts(binds: string[] | undefined, anonymous: Json): MountRequest[] | 
   return out.length ? out : undefined;
 }
 
-function restartPolicy(v: unknown): CreateInstanceRequest['restartPolicy'] {
+export function restartPolicy(v: unknown): CreateInstanceRequest['restartPolicy'] {
   const p = obj(v, 'HostConfig.RestartPolicy');
   const name = p['Name'] ?? '';
   if (name === '' || name === 'no') return undefined;
@@ -150,9 +168,11 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
   for (const [path, pick, why] of UNSUPPORTED) if (isSet(pick(c, h))) throw invalid(`${path} is not supported: ${why}`, path);
   const image = c['Image'];
   if (typeof image !== 'string' || image === '') throw invalid('Image must be given (a reference or id)', 'Image');
-  const memory = int(h['Memory'], 'HostConfig.Memory');
-  const nano = int(h['NanoCpus'], 'HostConfig.NanoCpus');
-  if (nano !== undefined && nano % 1e9 !== 0) throw invalid(`--cpus ${nano / 1e9} is not supported: a VM gets whole virtual CPUs`, 'HostConfig.NanoCpus');
+  const memory = memoryMiB(h['Memory'], 'HostConfig.Memory');
+  const cpus = wholeCpus(h['NanoCpus'], 'HostConfig.NanoCpus');
+  const stopSignal = c['StopSignal'];
+  if (stopSignal !== undefined && stopSignal !== null && typeof stopSignal !== 'string') throw invalid('StopSignal must be a string', 'StopSignal');
+  const timeout = stopTimeout(c['StopTimeout']);
   const binds = strings(h['Binds'], 'HostConfig.Binds');
   if (isSet(h['Mounts'])) throw invalid('HostConfig.Mounts (--mount) is not supported: use -v SOURCE:TARGET[:ro]', 'HostConfig.Mounts');
   const args = strings(c['Cmd'], 'Cmd');
@@ -167,8 +187,8 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
     ...(name !== undefined && name !== '' && { name: name.replace(/^\//, '') }),
     ...(args !== undefined && { args }),
     ...(env !== undefined && env.length > 0 && { env }),
-    ...(memory !== undefined && { memoryMiB: Math.ceil(memory / MiB) }),
-    ...(nano !== undefined && { cpus: nano / 1e9 }),
+    ...(memory !== undefined && { memoryMiB: memory }),
+    ...(cpus !== undefined && { cpus }),
     ...(h['AutoRemove'] === true && { autoRemove: true }),
     ...(restart && { restartPolicy: restart }),
     ...(net !== undefined && { network: net }),
@@ -177,5 +197,7 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
     ...(p && { ports: p }),
     ...(labels && { labels: labels as Record<string, string> }),
     ...(m && { mounts: m }),
+    ...(typeof stopSignal === 'string' && stopSignal !== '' && { stopSignal }),
+    ...(timeout !== undefined && { stopTimeout: timeout }),
   };
 }

@@ -3,7 +3,7 @@
 const REASONS: [RegExp, string][] = [
   [/^\/containers\/[^/]+\/exec$|^\/exec\//, 'exec: a unikernel runs one program and has no processes to start another in'],
   [/^\/containers\/[^/]+\/(archive|export)$/, 'copying files out of an instance: the guest file system is the image (read it there)'],
-  [/^\/containers\/[^/]+\/(changes|resize|update)$/, 'this container operation'],
+  [/^\/containers\/[^/]+\/(changes|resize)$/, 'this container operation'],
   [/^\/(build|session|grpc)/, 'docker build: build images with cunik build and a Cunikfile'],
   [/^\/commit$/, 'commit: an instance does not change its image'],
   [/^\/auth$/, 'docker login: log in with cunik login (pull and push send its credentials)'],

@@ -105,6 +105,8 @@ export function containerInspect(d: InstanceDetail): Record<string, unknown> {
       AttachStdin: false,
       AttachStdout: true,
       AttachStderr: true,
+      StopSignal: d.config.stopSignal,
+      StopTimeout: d.config.stopTimeout,
     },
     NetworkSettings: {
       Ports: portMap(net?.ports ?? []),

@@ -17,6 +17,8 @@ import {
   RenameQuery,
   type LogsQuery as LogsQueryType,
   StopQuery,
+  UpdateInstanceRequest,
+  UpdateInstanceResponse,
   WaitQuery,
   WaitResponse,
 } from '../../api/schemas.js';
@@ -33,6 +35,7 @@ export interface InstancesBackend extends AttachBackend {
   kill(ref: string, signal?: string): Promise<void>;
   pause(ref: string): Promise<void>;
   rename(ref: string, name: string): Promise<void>;
+  update(ref: string, req: UpdateInstanceRequest): Promise<UpdateInstanceResponse>;
   unpause(ref: string): Promise<void>;
   /** `volumes`: also its anonymous volumes (rm -v). */
   remove(ref: string, force: boolean, volumes: boolean): Promise<void>;
@@ -95,6 +98,10 @@ export function instanceRoutes(app: FastifyInstance, backend: InstancesBackend):
     await backend.rename(req.params.id, req.query.name);
     return reply.status(204).send(null);
   });
+
+  r.post('/instances/:id/update', { schema: { tags, summary: "Update an instance's memory, cpus (a running VM's from its next start) and restart policy (at once)", params: IdParams, body: UpdateInstanceRequest, response: { 200: UpdateInstanceResponse, ...errors } } }, async (req) =>
+    backend.update(req.params.id, req.body),
+  );
 
   r.post('/instances/:id/pause', { schema: { tags, summary: 'Pause an instance (freeze its vCPUs)', params: IdParams, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
     await backend.pause(req.params.id);
