@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Value } from 'typebox/value';
 import { cpusOverHost, LIMITS } from '../../src/api/limits.js';
-import { CreateInstanceRequest, ImportQuery, StopQuery } from '../../src/api/schemas.js';
+import { CreateInstanceRequest, ImportQuery, StopQuery, UpdateInstanceRequest } from '../../src/api/schemas.js';
 import { CreateVolumeRequest } from '../../src/api/volumes.js';
 import { parseCunikfile } from '../../src/build/cunikfile.js';
 import { parseCpus, parseMemoryMiB, parsePublish, parseRestartPolicy, parseSeconds, parseSizeBytes, parseTail } from '../../src/cli/parse.js';
@@ -23,9 +23,13 @@ const accepts = (f: () => unknown): boolean => {
   }
 };
 
+function metaOf(labels: Record<string, string>, extra: Record<string, unknown> = {}): ReturnType<typeof cunikMeta> {
+  const config = { architecture: 'amd64', os: 'linux', config: { Labels: { 'org.cunik.family': 'generic', 'org.cunik.boot': 'multiboot', ...labels }, ...extra }, rootfs: { type: 'layers', diff_ids: [] } } as unknown as Parameters<typeof cunikMeta>[0];
+  return cunikMeta(config, { schemaVersion: 2, layers: [] } as unknown as Parameters<typeof cunikMeta>[1], 'img');
+}
+
 function labelled(labels: Record<string, string>): boolean {
-  const config = { architecture: 'amd64', os: 'linux', config: { Labels: { 'org.cunik.family': 'generic', 'org.cunik.boot': 'multiboot', ...labels } }, rootfs: { type: 'layers', diff_ids: [] } } as unknown as Parameters<typeof cunikMeta>[0];
-  return accepts(() => cunikMeta(config, { schemaVersion: 2, layers: [] } as unknown as Parameters<typeof cunikMeta>[1], 'img'));
+  return accepts(() => metaOf(labels));
 }
 
 /** Every entry point that takes the number, as (value) → accepted? */
@@ -37,6 +41,7 @@ const entryPoints: Record<string, [string, (n: number) => boolean][]> = {
     ['import options', (n) => accepts(() => validateImportOptions({ family: 'generic', cpus: n }, ['generic']))],
     ['Cunikfile cpus', (n) => accepts(() => parseCunikfile(`family: generic\nkernel: k\ncpus: ${n}`))],
     ['label org.cunik.cpus', (n) => labelled({ 'org.cunik.cpus': String(n) })],
+    ['POST /instances/{id}/update cpus', (n) => Value.Check(UpdateInstanceRequest, { cpus: n })],
   ],
   memoryMiB: [
     ['cunik run -m', (n) => accepts(() => parseMemoryMiB(`${n}m`))],
@@ -46,6 +51,7 @@ const entryPoints: Record<string, [string, (n: number) => boolean][]> = {
     ['Cunikfile memory (MiB)', (n) => accepts(() => parseCunikfile(`family: generic\nkernel: k\nmemory: ${n}`))],
     ['Cunikfile memory (text)', (n) => accepts(() => parseCunikfile(`family: generic\nkernel: k\nmemory: ${n}M`))],
     ['label org.cunik.memory', (n) => labelled({ 'org.cunik.memory': String(n) })],
+    ['POST /instances/{id}/update memoryMiB', (n) => Value.Check(UpdateInstanceRequest, { memoryMiB: n })],
   ],
   guestPort: [
     ['cunik run -p', (n) => accepts(() => parsePublish(String(n)))],
@@ -60,6 +66,10 @@ const entryPoints: Record<string, [string, (n: number) => boolean][]> = {
   stopTimeoutSeconds: [
     ['cunik stop -t', (n) => accepts(() => parseSeconds(String(n)))],
     ['POST /instances/{id}/stop?t', (n) => Value.Check(StopQuery, { t: n })],
+    ['POST /instances stopTimeout (run --stop-timeout: parseSeconds)', (n) => Value.Check(CreateInstanceRequest, { image: 'x', stopTimeout: n })],
+    ['Cunikfile stop_timeout', (n) => accepts(() => parseCunikfile(`family: generic\nkernel: k\nstop_timeout: ${n}`))],
+    // An image's StopTimeout out of range is not kept (the default applies), rather than the image refused.
+    ['image config StopTimeout', (n) => metaOf({}, { StopTimeout: n }).stopTimeout === n],
   ],
   tailLines: [
     ['cunik logs -n', (n) => accepts(() => parseTail(String(n)))],
@@ -82,6 +92,13 @@ for (const [name, points] of Object.entries(entryPoints)) {
     }
   });
 }
+
+test("an image config's StopSignal is kept when a VM honours it, in Docker's spellings", () => {
+  assert.equal(metaOf({}, { StopSignal: 'SIGKILL' }).stopSignal, 'SIGKILL');
+  assert.equal(metaOf({}, { StopSignal: 'int' }).stopSignal, 'SIGINT');
+  assert.equal(metaOf({}, { StopSignal: 'SIGQUIT' }).stopSignal, undefined, "nginx's SIGQUIT: stopped by the power button as any image");
+  assert.equal(metaOf({}).stopSignal, undefined);
+});
 
 test('no more vCPUs than host CPUs unless overcommitted: at create and at every start', () => {
   assert.equal(cpusOverHost(2, 2, false), undefined);
