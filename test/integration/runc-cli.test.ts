@@ -25,8 +25,8 @@ function bundle(name: string, config: Record<string, unknown>): string {
   return b;
 }
 
-const runc = (args: string[], timeout = 60_000) =>
-  spawnSync(RUNC, ['--root', root, '--log', log, '--log-format', 'json', ...args], { encoding: 'utf8', timeout, env: { ...process.env, CUNIK_ACCEL: 'tcg' } });
+const runc = (args: string[], timeout = 60_000, env: Record<string, string> = {}) =>
+  spawnSync(RUNC, ['--root', root, '--log', log, '--log-format', 'json', ...args], { encoding: 'utf8', timeout, env: { ...process.env, CUNIK_ACCEL: 'tcg', ...env } });
 const lastLog = (): { level: string; msg: string } => JSON.parse(readFileSync(log, 'utf8').trim().split('\n').at(-1)!) as { level: string; msg: string };
 const state = (id: string): { status: string; pid: number } => JSON.parse(runc(['state', id]).stdout) as { status: string; pid: number };
 
@@ -95,6 +95,49 @@ test('a whole lifecycle: created (vCPUs stopped), running, stopped; delete remov
   assert.equal(runc(['start', 'life1']).status, 1);
   assert.equal(runc(['delete', 'life1']).status, 0);
   assert.equal(existsSync(join(root, 'cunik', 'life1')), false);
+});
+
+test('state, start, kill and delete are answered by the native front, as the Node runtime answers them', { timeout: 120_000 }, async () => {
+  const b = bundle('b5', { process: { args: ['idle'], env: [], terminal: false } });
+  const create = spawn(RUNC, ['--root', root, '--log', log, '--log-format', 'json', 'create', '--bundle', b, '--pid-file', join(dir, 'p5'), 'front1'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CUNIK_ACCEL: 'tcg' } });
+  let out = '';
+  create.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  assert.equal(await new Promise((r) => create.once('exit', r)), 0, readFileSync(log, 'utf8'));
+  const NODE = { CUNIK_RUNC_NODE: '1' };
+  const TRACE = { CUNIK_RUNC_TRACE: '1' };
+  /** The same command through the front and through Node: stdout, status, and the error line it logged. */
+  const both = (args: string[]): void => {
+    const front = runc(args, 60_000, TRACE);
+    const frontLog = readFileSync(log, 'utf8').trim().split('\n').slice(-2).map((l) => JSON.parse(l) as { level: string; msg: string });
+    assert.match(frontLog.at(-1)!.msg, new RegExp(`^${args[0]} front1: \\d+ ms in main \\(native\\)$`), `${args.join(' ')} ran without node`);
+    const node = runc(args, 60_000, NODE);
+    assert.deepEqual([front.status, front.stdout], [node.status, node.stdout], args.join(' '));
+    if (node.status !== 0) {
+      assert.equal(frontLog[0]!.level, 'error');
+      assert.equal(frontLog[0]!.msg, lastLog().msg, args.join(' '));
+    }
+  };
+  both(['state', 'front1']);
+  assert.equal(state('front1').status, 'created');
+  both(['delete', 'front1']);
+  assert.match(lastLog().msg, /cannot delete container front1 that is not stopped: created/);
+  assert.equal(runc(['start', 'front1'], 60_000, TRACE).status, 0);
+  assert.match(lastLog().msg, /^start front1: \d+ ms in main \(native\)$/);
+  await waitFor('the guest running (its ready line)', () => out.includes('ready') || undefined, 60_000);
+  both(['state', 'front1']);
+  assert.equal(state('front1').status, 'running');
+  both(['start', 'front1']);
+  assert.match(lastLog().msg, /cannot start a container that is running/);
+  assert.equal(runc(['kill', 'front1', '9'], 60_000, TRACE).status, 0);
+  assert.match(lastLog().msg, /^kill front1: \d+ ms in main \(native\)$/);
+  await waitFor('the task stopped', () => state('front1').status === 'stopped' || undefined, 30_000);
+  both(['state', 'front1']);
+  assert.equal(state('front1').pid, 0);
+  both(['kill', 'front1', 'TERM']);
+  assert.match(lastLog().msg, /container not running/);
+  assert.equal(runc(['delete', 'front1'], 60_000, TRACE).status, 0);
+  assert.match(lastLog().msg, /^delete front1: \d+ ms in main \(native\)$/);
+  assert.equal(existsSync(join(root, 'cunik', 'front1')), false);
 });
 
 test('ids cunik-runc did not create go to the real runc, which answers', () => {
