@@ -63,14 +63,24 @@ export async function forEachTarget(targets: string[], op: (target: string) => P
   if (failed) process.exit(EXIT_CLI_ERROR);
 }
 
+/** inspect -f: the template, and the Docker view of an object (compat/docker/view.ts). */
+export interface InspectFormat<T> {
+  template: string;
+  view: (v: T) => object;
+}
+
 /**
  * `inspect` of several targets (docker/cli's pattern): what was found, as one JSON array on stdout;
  * each failure on its own line on stderr; exit 125 if any failed.
  */
-export async function inspectEach<T>(targets: string[], inspect: (target: string) => Promise<T>): Promise<void> {
+export async function inspectEach<T>(targets: string[], inspect: (target: string) => Promise<T>, format?: InspectFormat<T>): Promise<void> {
   const results = await Promise.allSettled(targets.map(inspect));
   const found = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   for (const r of results) if (r.status === 'rejected') process.stderr.write(`cunik: ${errorMessage(r.reason)}\n`);
-  process.stdout.write(json(found));
+  if (format) {
+    // -f TEMPLATE: Docker's shape of each object with the native fields beside it, one line each.
+    const [{ renderEach }, { withMaps }] = await Promise.all([import('./format/output.js'), import('./format/views.js')]);
+    process.stdout.write(renderEach(format.template, found.map((v) => withMaps({ ...format.view(v), ...(v as object) }))));
+  } else process.stdout.write(json(found));
   if (found.length < targets.length) process.exitCode = EXIT_CLI_ERROR;
 }

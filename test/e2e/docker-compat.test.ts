@@ -198,6 +198,11 @@ test('docker system df shows the build cache, docker builder prune empties it; d
   const verbose = await docker(['system', 'df', '-v']);
   assert.equal(verbose.code, 0, verbose.stderr);
   assert.match(verbose.stdout, /^Build cache usage: /m);
+  // docker ps -s: the instance's own files and its image (virtual), from the native sizes.
+  assert.equal((await docker(['create', '--name', 'sized', 'cached:1'])).code, 0);
+  const sized = await docker(['ps', '-a', '-s', '--filter', 'name=sized', '--format', '{{.Names}} {{.Size}}']);
+  assert.match(sized.stdout, /^sized \S+ \(virtual \S+\)\n$/, sized.stderr);
+  assert.equal((await docker(['rm', 'sized'])).code, 0);
   const pruned = await docker(['builder', 'prune', '-a', '-f']);
   assert.equal(pruned.code, 0, pruned.stderr);
   assert.match(pruned.stdout, /Total:?\s|Total reclaimed space/);

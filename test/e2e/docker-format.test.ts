@@ -118,6 +118,10 @@ test('volume ls and network ls --format', async () => {
   assert.match(await ok(['volume', 'ls', '--format', 'table {{.Name}}\\t{{.Driver}}']), /^VOLUME NAME {3}DRIVER\nfmtvol {8}\S+\n$/);
   assert.equal(await ok(['network', 'ls', '--format', 'table {{.ID}}\\t{{.Name}}']), 'NETWORK ID   NAME\n');
   await refused(['volume', 'ls', '--format', '{{if}}'], /template parsing error/);
+  // The other inspect verbs take -f too: Docker's shape and the native fields.
+  const mountpoint = (JSON.parse(await ok(['volume', 'inspect', 'fmtvol'])) as { mountpoint: string }[])[0]!.mountpoint;
+  assert.equal(await ok(['volume', 'inspect', '-f', '{{.Mountpoint}} {{.Labels.k}} {{.name}}', 'fmtvol']), `${mountpoint} v fmtvol\n`);
+  assert.equal(await ok(['image', 'inspect', '-f', '{{index .Config.Labels "team"}} {{len .RepoTags}} {{.memoryMiB}}', 'built:v1']), 'core 1 32\n');
 });
 
 test('system df shows the build cache; builder prune keeps what images use unless -a, until= spares recent entries', async () => {

@@ -122,3 +122,17 @@ test('template: execution errors (a missing struct field, a bad call)', () => {
   ];
   for (const [src, re] of bad) assert.throws(() => compile(src).execute(data), (e: unknown) => e instanceof TemplateError && re.test(e.message), src);
 });
+
+test('renderList: "table" prints the headers row and aligns on tabs as docker (min width 10, padding 3); plain is one line per row', async () => {
+  const { renderList, tabwrite } = await import('../../src/cli/format/output.js');
+  const rows = [{ ID: 'abc', Names: 'web', Label: (k: string) => `v-${k}` }, { ID: 'abcdef123456', Names: 'db', Label: () => '' }];
+  const headers = { ID: 'INSTANCE ID', Names: 'NAMES', Label: () => 'LABEL' };
+  assert.equal(renderList('table {{.ID}}\\t{{.Names}}', rows, headers), 'INSTANCE ID    NAMES\nabc            web\nabcdef123456   db\n');
+  assert.equal(renderList('table {{.Names}}\\t{{.Label "k"}}', rows, headers), 'NAMES     LABEL\nweb       v-k\ndb        \n');
+  assert.equal(renderList('{{.Names}}:{{.Label "x"}}', rows, headers), 'web:v-x\ndb:\n');
+  assert.equal(tabwrite('a\tb\tc\nlonger-than-ten\td\te'), 'a                 b         c\nlonger-than-ten   d         e');
+  assert.throws(() => renderList('{{nosuch}}', rows, headers), /^Error: template parsing error: template: :1: function "nosuch" not defined$/);
+  // No rows: a template error in execution cannot show, as with docker.
+  assert.equal(renderList('{{.Nope}}', [], headers), '');
+  assert.throws(() => renderList('{{.Nope}}', rows, headers), /can't evaluate field Nope/);
+});

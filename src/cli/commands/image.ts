@@ -1,8 +1,7 @@
 // cunik image <verb>: the image management group (docker image ...).
 import type { Command } from 'commander';
-import { action, clientFor } from '../util.js';
+import { action, clientFor, inspectEach } from '../util.js';
 import { imagesReport, pruneCommand, reclaimed, WARN_IMAGES } from '../prune.js';
-import { json } from '../format/table.js';
 import { imagesAction, imagesFlags } from './images.js';
 import { importAction, importFlags } from './import.js';
 import { loadAction, loadFlags } from './load.js';
@@ -25,13 +24,14 @@ export function register(program: Command): void {
   image
     .command('inspect')
     .description('Display detailed information on images')
+    .option('-f, --format <template>', "a Go template run on each image: '{{.Id}} {{json .Config.Labels}}'")
     .argument('<images...>')
     .action(
-      action(async (refs: string[], _flags: object, cmd: Command) => {
+      action(async (refs: string[], flags: { format?: string }, cmd: Command) => {
+        const view = flags.format !== undefined ? (await import('../../compat/docker/view.js')).imageInspect : undefined;
         const client = await clientFor(cmd);
-        const found = await Promise.all(refs.map((r) => client.inspectImage(r)));
+        await inspectEach(refs, (r) => client.inspectImage(r), view && { template: flags.format!, view });
         client.close();
-        process.stdout.write(json(found));
       }),
     );
 }

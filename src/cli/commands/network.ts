@@ -91,11 +91,13 @@ export function register(program: Command): void {
   network
     .command('inspect')
     .description('Display detailed information on networks')
+    .option('-f, --format <template>', "a Go template run on each network: '{{.Name}} {{range .IPAM.Config}}{{.Subnet}}{{end}}'")
     .argument('<names...>')
     .action(
-      action(async (names: string[], _flags: object, cmd: Command) => {
+      action(async (names: string[], flags: { format?: string }, cmd: Command) => {
+        const view = flags.format !== undefined ? (await import('../../compat/docker/view.js')).networkView : undefined;
         const client = await clientFor(cmd);
-        await inspectEach(names, (n) => client.inspectNetwork(n));
+        await inspectEach(names, (n) => client.inspectNetwork(n), view && { template: flags.format!, view });
         client.close();
       }),
     );

@@ -6,11 +6,13 @@ export function volumeInspectCommand(group: Command): void {
   group
     .command('inspect')
     .description('Display detailed information on volumes')
+    .option('-f, --format <template>', "a Go template run on each volume: '{{.Mountpoint}}', '{{json .Labels}}'")
     .argument('<names...>')
     .action(
-      action(async (names: string[], _flags: object, cmd: Command) => {
+      action(async (names: string[], flags: { format?: string }, cmd: Command) => {
+        const view = flags.format !== undefined ? (await import('../../compat/docker/view.js')).volumeView : undefined;
         const client = await clientFor(cmd);
-        await inspectEach(names, (n) => client.inspectVolume(n));
+        await inspectEach(names, (n) => client.inspectVolume(n), view && { template: flags.format!, view });
         client.close();
       }),
     );
