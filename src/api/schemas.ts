@@ -358,7 +358,13 @@ export const RemoveInstanceQuery = Type.Object(
   { force: Type.Optional(Type.Boolean()), volumes: Type.Optional(Type.Boolean({ description: 'Also remove its anonymous volumes (rm -v)' })) },
   { additionalProperties: false },
 );
-export const StopQuery = Type.Object({ t: Type.Optional(Type.Integer({ minimum: LIMITS.stopTimeoutSeconds.min, maximum: LIMITS.stopTimeoutSeconds.max, description: 'Seconds to wait before SIGKILL' })) }, { additionalProperties: false });
+export const StopQuery = Type.Object(
+  {
+    t: Type.Optional(Type.Integer({ minimum: LIMITS.stopTimeoutSeconds.min, maximum: LIMITS.stopTimeoutSeconds.max, description: "Seconds to wait for the guest before ending the VM (default: the instance's stop timeout)" })),
+    signal: Type.Optional(Type.String({ minLength: 1, maxLength: 16, description: "This stop's signal instead of the instance's stop signal: SIGTERM, SIGINT, SIGPWR (the power button) or SIGKILL (the VM ended at once)" })),
+  },
+  { additionalProperties: false },
+);
 export const KillQuery = Type.Object({ signal: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false });
 export const WaitQuery = Type.Object(
   { condition: Type.Optional(Type.Union([Type.Literal('not-running'), Type.Literal('next-exit')])) },

@@ -58,8 +58,8 @@ export class CunikClient {
   createInstance = (req: CreateInstanceRequest): Promise<CreateInstanceResponse> => this.http.json('POST', '/v1/instances', { json: req });
   inspectInstance = (ref: string): Promise<InstanceDetail> => this.http.json('GET', `/v1/instances/${id(ref)}`);
   startInstance = async (ref: string): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/start`));
-  stopInstance = async (ref: string, t?: number): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/stop`, { query: { t } }));
-  restartInstance = async (ref: string, t?: number): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/restart`, { query: { t } }));
+  stopInstance = async (ref: string, t?: number, signal?: string): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/stop`, { query: { t, signal } }));
+  restartInstance = async (ref: string, t?: number, signal?: string): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/restart`, { query: { t, signal } }));
   killInstance = async (ref: string, signal?: string): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/kill`, { query: { signal } }));
   pauseInstance = async (ref: string): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/pause`));
   unpauseInstance = async (ref: string): Promise<void> => void (await this.http.json('POST', `/v1/instances/${id(ref)}/unpause`));

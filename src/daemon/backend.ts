@@ -65,8 +65,8 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
         return { id: r.id, name: r.name };
       },
       start: async (ref) => void (await instances.start(ref)),
-      stop: async (ref, t) => void (await instances.stop(ref, t)),
-      restart: async (ref, t) => void (await instances.restart(ref, t)),
+      stop: async (ref, t, signal) => void (await instances.stop(ref, t, signal)),
+      restart: async (ref, t, signal) => void (await instances.restart(ref, t, signal)),
       kill: async (ref, signal) => void (await instances.kill(ref, signal)),
       pause: async (ref) => void (await instances.pause(ref)),
       rename: async (ref, name) => void (await instances.rename(ref, name)),

@@ -27,7 +27,7 @@ import { dueAtDaemonStart, restoreInstances } from './restore.js';
 import { adoptedRunStart, watchConsoleExit } from './console-exit.js';
 import { exitedFields, instanceExitStatus, runConsole } from './exit-status.js';
 import type { InstanceEvent, InstanceServiceDeps } from './service-deps.js';
-import { DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, normalizeSignal, STOP_SIGNALS } from './signals.js';
+import { DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, normalizeSignal, STOP_SIGNALS, stopSignal } from './signals.js';
 import { updateInstance, type UpdateOptions } from './update.js';
 import { NO_RESTART } from './restart.js';
 
@@ -214,8 +214,12 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
     );
   }
 
-  /** `timeoutSeconds` (stop -t): default the instance's stop timeout (run --stop-timeout), else 10. */
-  stop(ref: string, timeoutSeconds?: number): Promise<InstanceRecord> {
+  /**
+   * `timeoutSeconds` (stop -t): default the instance's stop timeout (run --stop-timeout), else 10;
+   * `signal` (stop -s): this stop's instead of the instance's stop signal.
+   */
+  stop(ref: string, timeoutSeconds?: number, signal?: string): Promise<InstanceRecord> {
+    const sig = signal === undefined ? undefined : stopSignal(signal, 'signal');
     const record = this.get(ref);
     return this.serialize(record.id, async () => {
       record.manuallyStopped = true;
@@ -225,14 +229,14 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
       }
       const handle = this.handles.get(record.id);
       if (!handle) return record;
-      await this.stopVm(record, handle, timeoutSeconds);
+      await this.stopVm(record, handle, timeoutSeconds, sig);
       this.emit('event', { action: 'stop', id: record.id, name: record.name });
       return record;
     });
   }
 
-  async restart(ref: string, timeoutSeconds?: number): Promise<InstanceRecord> {
-    const record = await this.stop(ref, timeoutSeconds);
+  async restart(ref: string, timeoutSeconds?: number, signal?: string): Promise<InstanceRecord> {
+    const record = await this.stop(ref, timeoutSeconds, signal);
     await this.start(record.id);
     this.emit('event', { action: 'restart', id: record.id, name: record.name });
     return record;
@@ -455,8 +459,8 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
    * the guest's power button (none on some machines: QEMU's SIGTERM at once) and, after the stop
    * timeout (`timeoutSeconds`, else the instance's, else 10), end the VM. Resolves once it has exited.
    */
-  private async stopVm(record: InstanceRecord, handle: VmHandle, timeoutSeconds: number | undefined): Promise<void> {
-    if (STOP_SIGNALS[record.config.stopSignal ?? DEFAULT_STOP_SIGNAL] === 'kill') handle.kill('SIGKILL');
+  private async stopVm(record: InstanceRecord, handle: VmHandle, timeoutSeconds: number | undefined, signal?: string): Promise<void> {
+    if (STOP_SIGNALS[signal ?? record.config.stopSignal ?? DEFAULT_STOP_SIGNAL] === 'kill') handle.kill('SIGKILL');
     else {
       const seconds = timeoutSeconds ?? record.config.stopTimeout ?? DEFAULT_STOP_TIMEOUT;
       await this.deps.driver.stop(handle, this.specOf(record).powerdown === 'none' ? 0 : seconds * 1000);

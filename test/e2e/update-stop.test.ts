@@ -132,6 +132,15 @@ test("stop: the image's stop timeout for a guest that ignores its power button, 
   // stop -t overrides the instance's timeout (0: no power button at all).
   assert.equal((await run(['start', 'deaf1'])).code, 0);
   assert.ok((await timedStop('deaf1', 0)) < 2.9);
+  // stop -s: this stop's signal over the instance's; one no guest can be sent is refused first.
+  assert.equal((await run(['start', 'deaf1'])).code, 0);
+  const badStop = await run(['stop', '-s', 'HUP', 'deaf1']);
+  assert.equal(badStop.code, 125);
+  assert.match(badStop.stderr, /^cunik: stop signal SIGHUP cannot be delivered to a unikernel guest: .*\n$/);
+  assert.equal((await inspect('deaf1')).state, 'running');
+  const killed = await run(['stop', '-s', 'KILL', 'deaf1']);
+  assert.equal(killed.code, 0, killed.stderr);
+  assert.equal((await inspect('deaf1')).exitCode, 137);
   // --stop-signal SIGKILL: the VM is ended at once, as killed (137); --stop-timeout shown as given.
   const k = await run(['run', '-d', '--name', 'deaf2', '--stop-signal', 'kill', '--stop-timeout', '30', 'deaf']);
   assert.equal(k.code, 0, k.stderr);
@@ -156,6 +165,10 @@ test('docker run --stop-timeout/--stop-signal and docker update through the comp
   assert.equal(stopped.code, 0, stopped.stderr);
   assert.ok(waited >= 3.9 && waited < 9.5, `docker stop took ${waited} s`);
   assert.equal((await docker(['inspect', '-f', '{{.State.ExitCode}}', 'dk1'])).stdout, '143\n');
+  // docker restart -s / stop -s: that stop's signal.
+  assert.equal((await docker(['start', 'dk1'])).code, 0);
+  assert.equal((await docker(['stop', '-s', 'SIGKILL', 'dk1'])).code, 0);
+  assert.equal((await docker(['inspect', '-f', '{{.State.ExitCode}}', 'dk1'])).stdout, '137\n');
 
   assert.equal((await docker(['run', '-d', '--name', 'dk2', '--stop-signal', 'SIGKILL', 'deaf'])).code, 0);
   assert.equal((await docker(['stop', 'dk2'])).code, 0);

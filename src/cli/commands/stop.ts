@@ -1,4 +1,5 @@
-// cunik stop: graceful shutdown, then SIGTERM, then SIGKILL after the timeout.
+// cunik stop: as the instance's stop signal says (docs/instances.md): the guest's power button, then
+// the VM ended after the stop timeout; SIGKILL: at once.
 import type { Command } from 'commander';
 import { parseSeconds } from '../parse.js';
 import { action, clientFor, forEachTarget } from '../util.js';
@@ -7,12 +8,13 @@ export function register(program: Command): void {
   program
     .command('stop')
     .description('Stop one or more running instances')
-    .option('-t, --time <seconds>', 'seconds to wait before killing the instance', parseSeconds)
+    .option('-t, --time <seconds>', "seconds to wait for the guest before ending the VM (default: the instance's stop timeout, 10 unless run --stop-timeout)", parseSeconds)
+    .option('-s, --signal <signal>', "this stop's signal instead of the instance's: SIGTERM, SIGINT, SIGPWR (the guest's power button) or SIGKILL (the VM ended at once)")
     .argument('<instances...>', 'names or ids')
     .action(
-      action(async (targets: string[], flags: { time?: number }, cmd: Command) => {
+      action(async (targets: string[], flags: { time?: number; signal?: string }, cmd: Command) => {
         const client = await clientFor(cmd);
-        await forEachTarget(targets, (t) => client.stopInstance(t, flags.time));
+        await forEachTarget(targets, (t) => client.stopInstance(t, flags.time, flags.signal));
         client.close();
       }),
     );

@@ -66,14 +66,12 @@ export function containerRoutes(app: FastifyInstance, b: DockerBackends): void {
     return noContent(reply);
   });
   app.post('/containers/:id/stop', async (req: Req, reply) => {
-    if (one(req.query, 'signal')) throw invalid('stop ?signal= is not supported: the stop sequence is the guest\'s power button, then SIGTERM, then SIGKILL', 'signal');
     if (!running(req.params.id)) return reply.status(304).send();
-    await inst.stop(req.params.id, integer(req.query, 't'));
+    await inst.stop(req.params.id, integer(req.query, 't'), one(req.query, 'signal') || undefined);
     return noContent(reply);
   });
   app.post('/containers/:id/restart', async (req: Req, reply) => {
-    if (one(req.query, 'signal')) throw invalid('restart ?signal= is not supported', 'signal');
-    await inst.restart(req.params.id, integer(req.query, 't'));
+    await inst.restart(req.params.id, integer(req.query, 't'), one(req.query, 'signal') || undefined);
     return noContent(reply);
   });
   app.post('/containers/:id/kill', async (req: Req, reply) => {

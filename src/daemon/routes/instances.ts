@@ -30,8 +30,8 @@ export interface InstancesBackend extends AttachBackend {
   inspect(ref: string): InstanceDetail;
   create(req: CreateInstanceRequest): Promise<CreateInstanceResponse>;
   start(ref: string): Promise<void>;
-  stop(ref: string, timeoutSeconds?: number): Promise<void>;
-  restart(ref: string, timeoutSeconds?: number): Promise<void>;
+  stop(ref: string, timeoutSeconds?: number, signal?: string): Promise<void>;
+  restart(ref: string, timeoutSeconds?: number, signal?: string): Promise<void>;
   kill(ref: string, signal?: string): Promise<void>;
   pause(ref: string): Promise<void>;
   rename(ref: string, name: string): Promise<void>;
@@ -79,13 +79,13 @@ export function instanceRoutes(app: FastifyInstance, backend: InstancesBackend):
     return reply.status(204).send(null);
   });
 
-  r.post('/instances/:id/stop', { schema: { tags, summary: 'Stop an instance (graceful, then SIGTERM, then SIGKILL after t seconds)', params: IdParams, querystring: StopQuery, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
-    await backend.stop(req.params.id, req.query.t);
+  r.post('/instances/:id/stop', { schema: { tags, summary: "Stop an instance as its stop signal says (the guest's power button, then the VM ended after t seconds; SIGKILL: at once)", params: IdParams, querystring: StopQuery, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
+    await backend.stop(req.params.id, req.query.t, req.query.signal);
     return reply.status(204).send(null);
   });
 
   r.post('/instances/:id/restart', { schema: { tags, summary: 'Restart an instance', params: IdParams, querystring: StopQuery, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
-    await backend.restart(req.params.id, req.query.t);
+    await backend.restart(req.params.id, req.query.t, req.query.signal);
     return reply.status(204).send(null);
   });
 
