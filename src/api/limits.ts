@@ -29,6 +29,13 @@ export const LIMITS = {
   volumeSizeBytes: { min: 8 * MiB, max: 16 * 1024 * 1024 * MiB, unit: 'bytes' },
   /** cunikd --log-max-size: each instance's console log cap. */
   logMaxSizeBytes: { min: 4096, max: 1024 * 1024 * MiB, unit: 'bytes' },
+  /** Health checks (run --health-*): the probe's interval and timeout, ms. */
+  healthIntervalMs: { min: 10, max: 86_400_000, unit: 'ms' },
+  healthTimeoutMs: { min: 10, max: 3_600_000, unit: 'ms' },
+  /** Failures in a row before unhealthy. */
+  healthRetries: { min: 1, max: 1000 },
+  /** Failures in it are not counted (ms; 0: none). */
+  healthStartPeriodMs: { min: 0, max: 86_400_000, unit: 'ms' },
   /** A file mode in a Cunikfile. */
   fileMode: { min: 0, max: 0o7777 },
 } as const satisfies Record<string, Range>;

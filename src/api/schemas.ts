@@ -109,6 +109,47 @@ export type NetworkEndpoint = Static<typeof NetworkEndpoint>;
 /** At most this many networks beyond the first (each NIC is a PCI slot or an MMIO device). */
 export const MAX_EXTRA_NETWORKS = 7;
 
+const Ms = (r: { min: number; max: number }, description: string) => Type.Optional(Type.Integer({ minimum: r.min, maximum: r.max, description }));
+
+/** A health check as asked for (run --health-*; a Cunikfile's `health:` as the image label org.cunik.healthcheck). */
+export const HealthcheckRequest = Type.Object(
+  {
+    tcpPort: Type.Optional(Type.Integer({ minimum: LIMITS.guestPort.min, maximum: LIMITS.guestPort.max, description: 'Healthy when a TCP connection to this guest port succeeds (run --health-tcp)' })),
+    httpPath: Type.Optional(Type.String({ pattern: '^/[\\x21-\\x7e]*$', description: 'Healthy when GET of this path answers 2xx or 3xx (run --health-http [PORT]PATH)' })),
+    httpPort: Type.Optional(Type.Integer({ minimum: LIMITS.guestPort.min, maximum: LIMITS.guestPort.max, description: "The HTTP probe's guest port (default: the first published TCP port, else the first the image exposes)" })),
+    intervalMs: Ms(LIMITS.healthIntervalMs, 'Between probes (default 30000)'),
+    timeoutMs: Ms(LIMITS.healthTimeoutMs, 'A probe taking longer fails (default 30000)'),
+    retries: Ms(LIMITS.healthRetries, 'Failures in a row before unhealthy (default 3)'),
+    startPeriodMs: Ms(LIMITS.healthStartPeriodMs, 'Failures this long after the start are not counted (default 0)'),
+    disable: Type.Optional(Type.Boolean({ description: "No health check, not even the image's (run --no-healthcheck)" })),
+  },
+  { additionalProperties: false },
+);
+
+const HealthStatus = Type.Union([Type.Literal('starting'), Type.Literal('healthy'), Type.Literal('unhealthy')]);
+
+/** An instance's health check as it runs (the request and the image's, defaults filled in). */
+export const HealthcheckSettings = Type.Object({
+  test: Type.Union([Type.Literal('tcp'), Type.Literal('http')]),
+  port: Type.Integer({ description: 'The guest port probed' }),
+  path: Type.Optional(Type.String({ description: 'http: the path asked for' })),
+  intervalMs: Type.Integer(),
+  timeoutMs: Type.Integer(),
+  retries: Type.Integer(),
+  startPeriodMs: Type.Integer(),
+  restartOnUnhealthy: Type.Optional(Type.Boolean({ description: 'An unhealthy instance is ended and restarted by its restart policy, as a failure' })),
+});
+
+/** Docker's State.Health. */
+export const HealthState = Type.Object({
+  status: HealthStatus,
+  failingStreak: Type.Integer({ description: 'Failed probes in a row' }),
+  log: Type.Array(
+    Type.Object({ start: Type.String({ format: 'date-time' }), end: Type.String({ format: 'date-time' }), exitCode: Type.Integer({ description: '0: healthy, 1: not' }), output: Type.String() }),
+    { description: 'The last 5 probes, oldest first' },
+  ),
+});
+
 export const CreateInstanceRequest = Type.Object(
   {
     image: Type.String({ minLength: 1, description: 'Image reference or id' }),
@@ -131,6 +172,8 @@ export const CreateInstanceRequest = Type.Object(
     labels: Type.Optional(Labels),
     stopSignal: Type.Optional(StopSignal),
     stopTimeout: Type.Optional(StopTimeout),
+    healthcheck: Type.Optional(HealthcheckRequest),
+    restartOnUnhealthy: Type.Optional(Type.Boolean({ description: 'End an unhealthy instance and apply its restart policy (on-failure, always, unless-stopped) as to a failure, counted in restartCount (run --restart-on-unhealthy)' })),
     start: Type.Optional(Type.Boolean({ description: 'Start it too, in the same request (run -d)' })),
   },
   { additionalProperties: false },
@@ -216,7 +259,9 @@ export const InstanceDetail = Type.Object(
       ports: Type.Array(PortBinding, { description: 'Ports as requested (hostPort 0: any free port)' }),
       stopSignal: Type.String({ description: 'How stop ends it (run --stop-signal or the image\'s StopSignal; default SIGTERM)' }),
       stopTimeout: Type.Integer({ description: 'Seconds stop waits before ending the VM (run --stop-timeout or the image\'s StopTimeout; default 10)' }),
+      health: Type.Optional(HealthcheckSettings),
     }),
+    health: Type.Union([HealthState, Type.Null()], { description: "The health check's state, as Docker's State.Health; null without a health check" }),
     network: Type.Union([NetworkSettings, Type.Null()], { description: 'Set at the first start' }),
     extraNetworks: Type.Optional(Type.Array(NetworkSettings, { description: "The other networks' NICs of the last start, in config.extraNetworks' order" })),
     mounts: Type.Array(Mount),

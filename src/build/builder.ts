@@ -7,6 +7,7 @@ import { createReadStream, createWriteStream, lstatSync, statSync, writeFileSync
 import { isAbsolute, join } from 'node:path';
 import { finished, pipeline } from 'node:stream/promises';
 import { invalid } from '../errors.js';
+import { HEALTH_LABEL } from '../instances/health-spec.js';
 import type { PrebuiltLayer } from '../images/build.js';
 import { BOOT_FILE, bootFile } from '../images/boot-file.js';
 import { defaultMemoryMiB, DEFAULT_CPUS, LABEL, LABEL_MEMORY_MIN } from '../images/oci.js';
@@ -263,6 +264,7 @@ async function imageConfig(
   };
   if (spec.ports.length > 0) labels[LABEL_PORTS] = JSON.stringify(spec.ports);
   if (spec.volumes.length > 0) labels[LABEL_VOLUMES] = JSON.stringify(spec.volumes);
+  if (spec.health !== undefined) labels[HEALTH_LABEL] = JSON.stringify(spec.health);
   // What `cunik import` records for a Solo5 unikernel too: its declared devices, and its block devices
   // as volumes beside the Cunikfile's; for a Unikraft kernel, its linked libraries.
   if (spec.family === 'solo5' || spec.family === 'unikraft') {

@@ -9,6 +9,7 @@ import { Value } from 'typebox/value';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { inRange, LIMITS, rangeText } from '../api/limits.js';
 import { invalid } from '../errors.js';
+import { HEALTH_LABEL, parseHealthDuration, parseHttpProbe, type HealthRequest } from '../instances/health-spec.js';
 import type { GroupSpec, UserSpec } from './linux/userland.js';
 import { MiB, parseSize } from '../util/size.js';
 import { stopSignal } from '../instances/signals.js';
@@ -26,6 +27,16 @@ const Mode = Type.Union([
   Type.Integer({ minimum: LIMITS.fileMode.min, maximum: LIMITS.fileMode.max, description: 'octal in YAML (0o755) or decimal' }),
   Type.String({ pattern: '^0?[0-7]{3,4}$', description: 'octal digits, e.g. "0755"' }),
 ]);
+
+const Duration = Type.String({ pattern: '^[0-9.]+(ns|us|ms|s|m|h)([0-9.]+(ns|us|ms|s|m|h))*$', description: 'a duration such as "200ms", "30s" or "1m30s"' });
+const Health = Type.Object({
+  tcp: Type.Optional(Type.Integer({ minimum: LIMITS.guestPort.min, maximum: LIMITS.guestPort.max, description: 'Healthy when a TCP connection to this guest port succeeds' })),
+  http: Type.Optional(Type.String({ pattern: '^([0-9]{1,5})?(/[\\x21-\\x7e]*)?$', minLength: 1, description: 'Healthy when GET of [PORT]PATH answers 2xx/3xx, e.g. "80/healthz" or "/healthz" (no port: the first published, else the first of `ports`)' })),
+  interval: Type.Optional(Duration),
+  timeout: Type.Optional(Duration),
+  retries: Type.Optional(Type.Integer({ minimum: LIMITS.healthRetries.min, maximum: LIMITS.healthRetries.max })),
+  'start-period': Type.Optional(Duration),
+}, { additionalProperties: false, description: 'A health check every instance of the image gets (run --health-* override it, --no-healthcheck drops it): probes from the host, as run --health-tcp / --health-http' });
 
 const Name = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_.-]{0,31}$', description: 'a user or group name, as Debian\'s adduser takes it' });
 const Id = Type.Integer({ minimum: 0, maximum: 4294967294 });
@@ -58,6 +69,7 @@ export const CunikfileSchema = Type.Object(
     memory: Type.Optional(Size),
     cpus: Type.Optional(Type.Integer({ minimum: LIMITS.cpus.min, maximum: LIMITS.cpus.max, description: "Virtual CPUs; an instance gets at most the host's CPU count (unless run with --cpu-overcommit)" })),
     ports: Type.Optional(Type.Array(Port, { description: 'Ports the app listens on' })),
+    health: Type.Optional(Health),
     volumes: Type.Optional(Type.Array(Type.String({ pattern: '^/' }), { description: 'Mount points for volumes' })),
     labels: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Scalar, { description: 'Image labels; org.cunik.machine (microvm, pc, q35) and org.cunik.tsc-khz are read by the family adapters' })),
     modules: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_-]+$' }), { description: 'linux: extra kernel modules to load at boot (by name)' })),
@@ -96,6 +108,8 @@ export interface BuildSpec {
   /** Canonical (SIGTERM...), one a VM honours (instances/signals.ts). */
   stopSignal?: string;
   stopTimeout?: number;
+  /** The `health:` key, as the image label org.cunik.healthcheck holds it. */
+  health?: HealthRequest;
 }
 
 export const KNOWN_KEYS = Object.keys(CunikfileSchema.properties);
@@ -103,7 +117,7 @@ export const KNOWN_KEYS = Object.keys(CunikfileSchema.properties);
 /** Labels cunik build derives from other keys; other org.cunik.* labels (machine, tsc-khz) may be given. */
 export const DERIVED_LABELS = [
   'org.cunik.family', 'org.cunik.boot', 'org.cunik.args', 'org.cunik.memory', 'org.cunik.cpus',
-  'org.cunik.ports', 'org.cunik.volumes', 'org.cunik.kernel.release', 'org.cunik.init',
+  'org.cunik.ports', 'org.cunik.volumes', HEALTH_LABEL, 'org.cunik.kernel.release', 'org.cunik.init',
 ];
 
 /** The schema as published in docs/cunikfile.schema.json. */
@@ -144,10 +158,14 @@ const EXPECTED: Record<string, string> = {
   user: 'a user such as www-data, 33, www-data:www-data or 33:33',
   stop_signal: 'a signal name such as SIGTERM or SIGKILL',
   stop_timeout: `a whole number of seconds ${rangeText(LIMITS.stopTimeoutSeconds)}`,
+  health: 'a map with tcp or http, and optionally interval, timeout, retries, start-period',
+  'health.tcp': 'a port (1-65535)', 'health.http': '[PORT]PATH such as 80/healthz or /healthz',
+  'health.interval': 'a duration such as 200ms, 30s or 1m30s', 'health.timeout': 'a duration such as 200ms, 30s or 1m30s',
+  'health.start-period': 'a duration such as 200ms, 30s or 1m30s', 'health.retries': `an integer ${rangeText(LIMITS.healthRetries)}`,
 };
 
 const NESTED_KEYS: Record<string, string[]> = {
-  files: ['src', 'dst', 'mode'], users: ['name', 'uid', 'gid', 'home', 'shell', 'groups'], groups: ['name', 'gid'],
+  files: ['src', 'dst', 'mode'], health: ['tcp', 'http', 'interval', 'timeout', 'retries', 'start-period'], users: ['name', 'uid', 'gid', 'home', 'shell', 'groups'], groups: ['name', 'gid'],
 };
 
 type Seg = string | number;
@@ -272,11 +290,35 @@ export class CunikfileReader {
       }
     }
     if (d.stop_timeout !== undefined) spec.stopTimeout = d.stop_timeout;
+    if (d.health !== undefined) spec.health = this.health(d.health);
     for (const k of Object.keys(spec.labels)) {
       if (DERIVED_LABELS.includes(k)) this.fail(['labels', k], `${k} is set by cunik build from the other keys`, { keyPos: true });
     }
     this.familyRules(spec);
     return spec;
+  }
+
+  private health(h: NonNullable<CunikfileDoc['health']>): HealthRequest {
+    if (h.tcp !== undefined && h.http !== undefined) this.fail(['health', 'http'], 'give either tcp or http, not both', { keyPos: true });
+    if (h.tcp === undefined && h.http === undefined) this.fail(['health'], 'needs a probe: tcp: PORT or http: [PORT]PATH');
+    const out: HealthRequest = {};
+    if (h.tcp !== undefined) out.tcpPort = h.tcp;
+    if (h.http !== undefined) {
+      const probe = parseHttpProbe(h.http);
+      if (probe === undefined) this.fail(['health', 'http'], `expected [PORT]PATH such as 80/healthz, got ${JSON.stringify(h.http)}`);
+      out.httpPath = probe.path;
+      if (probe.port !== undefined) out.httpPort = probe.port;
+    }
+    const times = [['interval', 'intervalMs', LIMITS.healthIntervalMs], ['timeout', 'timeoutMs', LIMITS.healthTimeoutMs], ['start-period', 'startPeriodMs', LIMITS.healthStartPeriodMs]] as const;
+    for (const [key, field, range] of times) {
+      const v = h[key];
+      if (v === undefined) continue;
+      const ms = parseHealthDuration(v, range);
+      if (ms === undefined) this.fail(['health', key], `expected a duration such as 200ms or 30s, ${rangeText(range)}, got ${JSON.stringify(v)}`);
+      out[field] = ms;
+    }
+    if (h.retries !== undefined) out.retries = h.retries;
+    return out;
   }
 
   private memory(v: number | string): number {

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import type { CreateInstanceRequest } from '../api/schemas.js';
 import { parseCpus, parseEnv, parseEnvFileText, parseLabel, parseLabelFileText, parseMemoryMiB, parseNetwork, parsePublish, parseRestartPolicy, parseSeconds, parseVolumeSpec, type NetworkSpec, type PublishSpec, type VolumeSpec } from './parse.js';
 import { parsePullPolicy, type PullPolicy } from './commands/pull.js';
+import { healthRequest, parseHealthHttp, parseHealthInterval, parseHealthRetries, parseHealthStartPeriod, parseHealthTcp, parseHealthTimeout, type HealthFlags } from './parse-health.js';
 
 export function instanceFlags(cmd: Command): Command {
   return cmd
@@ -26,6 +27,14 @@ export function instanceFlags(cmd: Command): Command {
     .option('-p, --publish <[ip:][hostPort:]guestPort[/udp]>', 'publish a guest port on the host (repeatable; default address 0.0.0.0)', parsePublish, [] as PublishSpec[])
     .option('-P, --publish-all', "publish every port the image exposes on a free host port")
     .option('-v, --volume <NAME|/host/dir:/guest/path[:ro]>', 'mount a named volume (made if missing) or a host folder (repeatable)', parseVolumeSpec, [] as VolumeSpec[])
+    .option('--health-tcp <port>', 'health check: healthy when a TCP connection to this guest port succeeds (probed from the host)', parseHealthTcp)
+    .option('--health-http <[port]path>', 'health check: healthy when GET of this path answers 2xx/3xx, e.g. 80/healthz (no port: the first published, else exposed, TCP port)', parseHealthHttp)
+    .option('--health-interval <duration>', 'time between health probes (e.g. 200ms, 30s; default 30s)', parseHealthInterval)
+    .option('--health-timeout <duration>', 'a health probe taking longer fails (default 30s)', parseHealthTimeout)
+    .option('--health-retries <n>', 'failed probes in a row before unhealthy (default 3)', parseHealthRetries)
+    .option('--health-start-period <duration>', 'failed probes this long after the start are not counted (default 0s)', parseHealthStartPeriod)
+    .option('--no-healthcheck', "disable any health check, the image's too")
+    .option('--restart-on-unhealthy', 'end an unhealthy instance and let --restart (on-failure, always, unless-stopped) restart it as a failure')
     .option('--pull <policy>', 'pull the image first: missing (the default), always or never', parsePullPolicy, 'missing' as PullPolicy)
     .argument('<image>', 'image reference or id')
     .argument('[args...]', 'arguments passed to the unikernel')
@@ -41,7 +50,7 @@ function readText(file: string): string {
   }
 }
 
-export interface CreateFlags {
+export interface CreateFlags extends HealthFlags {
   name?: string;
   memory?: number;
   cpus?: number;
@@ -83,6 +92,7 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
     ...(flags.publish.length > 0 && { ports: flags.publish }),
     ...(flags.publishAll === true && { publishAll: true }),
     ...(flags.volume.length > 0 && { mounts: flags.volume }),
+    ...healthRequest(flags),
   };
 }
 

@@ -9,6 +9,7 @@ import { matchesImageFilters, parseImageFilters } from '../images/filter.js';
 import type { ImageStore } from '../images/store.js';
 import type { ConsoleManager } from '../instances/console.js';
 import { attachSession, logsStream } from '../instances/console-streams.js';
+import type { InstanceRecord } from '../instances/record.js';
 import type { InstanceService } from '../instances/service.js';
 import { matchesInstance, needsAll, parseInstanceFilters } from '../instances/filter.js';
 import { instanceDiskSize } from '../instances/prune.js';
@@ -49,7 +50,7 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
         const f = parseInstanceFilters(filters);
         let list = instances.list(all || needsAll(f));
         if (Object.keys(f).length > 0) {
-          const ctx = { resolve: (ref: string) => instances.get(ref), health: () => 'none' };
+          const ctx = { resolve: (ref: string) => instances.get(ref), health: (r: InstanceRecord) => instances.healthStatus(r) };
           list = list.filter((r) => matchesInstance(r, f, ctx));
         }
         if (!size) return summariesJson(list);

@@ -11,6 +11,7 @@ import { isDnsName, normalizeName } from '../network/dns/zone.js';
 import { normalizePorts } from '../network/ports.js';
 import { USER_NET, userNetwork } from '../network/user.js';
 import { instanceVolumes, type MountRequest } from '../volumes/mounts.js';
+import type { HealthRequest } from './health-spec.js';
 import type { InstanceRecord } from './record.js';
 import { NO_RESTART, type RestartPolicy } from './restart.js';
 import { stopSignal } from './signals.js';
@@ -48,6 +49,10 @@ export interface CreateOptions {
   stopSignal?: string | undefined;
   /** Seconds stop waits before ending the VM (run --stop-timeout); default the image's, else 10. */
   stopTimeout?: number | undefined;
+  /** The health check (run --health-*); the image's otherwise (health-spec.ts). */
+  healthcheck?: HealthRequest | undefined;
+  /** End an unhealthy instance and apply its restart policy as to a failure (run --restart-on-unhealthy). */
+  restartOnUnhealthy?: boolean | undefined;
 }
 
 /**

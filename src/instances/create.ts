@@ -7,6 +7,7 @@ import { conflict, invalid } from '../errors.js';
 import { DEFAULT_NETWORK, isBridgeMode, NO_BRIDGE } from '../network/bridge/spec.js';
 import { bootConfig, checkImageMemory, exposedPorts, instanceConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
 import { checkNetworks } from './connect.js';
+import { imageHealth, resolveHealth } from './health-spec.js';
 import { createVolumes, instanceMounts, removeVolumes, type VolumeUse } from './mounts.js';
 import { generateName } from './names.js';
 import type { InstanceRecord } from './record.js';
@@ -41,6 +42,13 @@ export async function createInstance(ctx: CreateContext, opts: CreateOptions, wi
   // Everything the request could get wrong is refused before the name is reserved.
   const request = opts.publishAll === true ? { ...opts, ports: [...(opts.ports ?? []), ...exposedPorts(boot.labels, opts.ports ?? [])] } : opts;
   let config = instanceConfig({ ...request, network: request.network ?? (implicitBridge ? DEFAULT_NETWORK : 'user') }, boot, ctx.host());
+  const health = resolveHealth(request.healthcheck, imageHealth(boot.labels), request.restartOnUnhealthy === true, {
+    ports: config.ports,
+    exposed: exposedPorts(boot.labels, []).flatMap((p) => (p.proto === 'tcp' ? [p.guestPort] : [])),
+    network: config.network,
+    restartPolicy: config.restartPolicy?.name ?? 'no',
+  });
+  if (health !== undefined) config.health = health;
   let network = networkSettings(config, config.ports);
   const base = bootConfig(config, network, ctx.host());
   // The mounts first: a family may need a volume to boot at all (a Solo5 block device).

@@ -9,7 +9,10 @@ import { bindablePorts } from '../network/probe.js';
 import type { VmHandle } from '../vmm/types.js';
 import { bootConfig, endpointsOf, extraNetworkSettings, networkSettings, type BridgeAttachment, type HostFacts } from './boot-config.js';
 import { logicalOffset } from './console-exit.js';
+import { startingHealth } from './health-spec.js';
+import type { HealthTarget } from './health.js';
 import type { InstanceRecord } from './record.js';
+import type { NetworkSettings, PortBinding } from '../api/schemas.js';
 import type { InstanceServiceDeps } from './service-deps.js';
 
 export interface LaunchContext {
@@ -24,7 +27,7 @@ export interface LaunchContext {
 }
 
 /** What a start changes in a record: put back as it was when the start fails. */
-const START_FIELDS = ['state', 'pid', 'supervisorPid', 'consoleStart', 'startedAt', 'finishedAt', 'exitCode', 'exitCodeKnown', 'exitNote', 'exitSource', 'network', 'extraNetworks', 'vm'] as const;
+const START_FIELDS = ['state', 'pid', 'supervisorPid', 'consoleStart', 'startedAt', 'finishedAt', 'exitCode', 'exitCodeKnown', 'exitNote', 'exitSource', 'network', 'extraNetworks', 'vm', 'health', 'healthTarget'] as const;
 
 export async function launchInstance(ctx: LaunchContext, record: InstanceRecord): Promise<InstanceRecord> {
   const { deps } = ctx;
@@ -49,6 +52,17 @@ export async function launchInstance(ctx: LaunchContext, record: InstanceRecord)
   }
 }
 
+/**
+ * Where a run's health probes go: a bridge network's guest address; in user mode the host end of
+ * the port's forward (published, or `hidden`), 0.0.0.0 reached through the loopback.
+ */
+export function probeTarget(port: number, network: NetworkSettings, hidden?: PortBinding): HealthTarget | null {
+  if (isBridgeMode(network.mode)) return network.ipAddress !== null ? { host: network.ipAddress, port } : null;
+  const b = hidden ?? network.ports.find((p) => p.proto === 'tcp' && p.guestPort === port);
+  if (network.mode !== 'user' || b === undefined) return null;
+  return { host: b.hostIp === '0.0.0.0' ? '127.0.0.1' : b.hostIp, port: b.hostPort };
+}
+
 /** One sentence for a failed start: a full disk says so instead of "ENOSPC: ..., write". */
 function startError(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
@@ -62,7 +76,13 @@ async function boot(ctx: LaunchContext, record: InstanceRecord, spawned: (h: VmH
   const { accel } = await deps.accelerator();
   const mode = record.config.network ?? 'none';
   // Checked by binding (and free ones chosen) before anything is made: a taken port starts no VM.
-  const ports = mode !== 'none' ? await (deps.bindPorts ?? bindablePorts)(record.config.ports ?? []) : [];
+  const health = record.config.health;
+  const wanted = record.config.ports ?? [];
+  // User mode: a health check's port that is not published gets a hidden forward from the host's
+  // loopback (never shown in ports), so the probe reaches the guest as a published port would.
+  const hidden = mode === 'user' && health !== undefined && !wanted.some((p) => p.proto === 'tcp' && p.guestPort === health.port);
+  const bound = mode !== 'none' ? await (deps.bindPorts ?? bindablePorts)(hidden ? [...wanted, { guestPort: health!.port, proto: 'tcp', hostIp: '127.0.0.1', hostPort: 0 }] : wanted) : [];
+  const ports = hidden ? bound.slice(0, -1) : bound;
   let bridges: BridgeAttachment[] = [];
   if (isBridgeMode(mode)) {
     if (deps.networks === undefined) throw invalid(NO_BRIDGE, 'network');
@@ -72,7 +92,8 @@ async function boot(ctx: LaunchContext, record: InstanceRecord, spawned: (h: VmH
   }
   const network = networkSettings(record.config, ports, bridges[0]);
   const extraNetworks = extraNetworkSettings(record.config, bridges.slice(1));
-  const spec = deps.family(record.family).bootSpec(record.boot, bootConfig(record.config, network, ctx.host(), extraNetworks));
+  const spec = deps.family(record.family).bootSpec(record.boot, bootConfig(record.config, hidden ? { ...network, ports: bound } : network, ctx.host(), extraNetworks));
+  const healthTarget = health === undefined ? null : probeTarget(health.port, network, hidden ? bound[bound.length - 1] : undefined);
   const paths = deps.store.paths(record.id);
   await deps.driver.prepareDisks(spec, paths);
   // QEMU reaches 9p shares after it has switched to the VM user: their folders must be that user's.
@@ -95,6 +116,8 @@ async function boot(ctx: LaunchContext, record: InstanceRecord, spawned: (h: VmH
     error: null,
     network,
     extraNetworks,
+    health: health === undefined ? (record.health ?? null) : startingHealth(record.health),
+    healthTarget,
     vm: { driver: deps.driver.name, machine: spec.machine, accelerator: accel, argv: deps.driver.argv(spec, paths, accel) },
   } satisfies Partial<InstanceRecord>);
   ctx.started(record, handle, consoleAt);

@@ -26,6 +26,23 @@ const StoredMount = Type.Object({
   anonymous: Type.Optional(Type.Boolean()),
 });
 
+const StoredHealthSettings = Type.Object({
+  test: Type.Union([Type.Literal('tcp'), Type.Literal('http')]),
+  port: Type.Integer({ minimum: 1, maximum: 65535 }),
+  path: Type.Optional(Type.String()),
+  intervalMs: Type.Integer({ minimum: 1 }),
+  timeoutMs: Type.Integer({ minimum: 1 }),
+  retries: Type.Integer({ minimum: 1 }),
+  startPeriodMs: Type.Integer({ minimum: 0 }),
+  restartOnUnhealthy: Type.Optional(Type.Boolean()),
+});
+
+const StoredHealthState = Type.Object({
+  status: Type.Union([Type.Literal('starting'), Type.Literal('healthy'), Type.Literal('unhealthy')]),
+  failingStreak: Type.Integer({ minimum: 0 }),
+  log: Type.Array(Type.Object({ start: Type.String(), end: Type.String(), exitCode: Type.Integer(), output: Type.String() })),
+});
+
 const StoredBoot = Type.Object({
   family: Type.String(),
   boot: Type.String(),
@@ -76,7 +93,10 @@ export const StoredInstanceRecord = Type.Object({
     labels: Type.Optional(Type.Record(Type.String(), Type.String())),
     stopSignal: Type.Optional(Type.String()),
     stopTimeout: Type.Optional(Type.Integer({ minimum: 0 })),
+    health: Type.Optional(StoredHealthSettings),
   }),
+  health: Type.Optional(Nullable(StoredHealthState)),
+  healthTarget: Type.Optional(Nullable(Type.Object({ host: Type.String(), port: Type.Integer({ minimum: 1, maximum: 65535 }) }))),
   network: Type.Optional(Nullable(NetworkSettings)),
   extraNetworks: Type.Optional(Type.Array(NetworkSettings)),
   restartCount: Type.Optional(Type.Integer({ minimum: 0 })),

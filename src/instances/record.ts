@@ -2,6 +2,8 @@
 import type { InstanceState, NetworkEndpoint, NetworkMode, NetworkSettings, PortBinding } from '../api/schemas.js';
 import type { ExitSource, ImageBootInfo } from '../families/types.js';
 import type { MountRecord } from '../volumes/mounts.js';
+import { healthSuffix, type HealthSettings, type HealthState } from './health-spec.js';
+import type { HealthTarget } from './health.js';
 import type { RestartPolicy } from './restart.js';
 
 export interface InstanceRecord {
@@ -62,7 +64,13 @@ export interface InstanceRecord {
     stopSignal?: string;
     /** Seconds stop waits for the guest before ending the VM (run --stop-timeout): absent, 10. */
     stopTimeout?: number;
+    /** The health check (run --health-*, or the image's); absent: none. */
+    health?: HealthSettings;
   };
+  /** The health check's state (kept across runs: each start makes it "starting" again). */
+  health?: HealthState | null;
+  /** Where this run's health probes go: the guest's bridge address, or the host end of a user-mode forward. */
+  healthTarget?: HealthTarget | null;
   /** The network of the last start (host ports as bound). */
   network?: NetworkSettings | null;
   /** The NICs of config.extraNetworks at the last start, in that order. */
@@ -95,7 +103,7 @@ export function statusLine(r: InstanceRecord, now = Date.now()): string {
     case 'created':
       return 'Created';
     case 'running':
-      return `Up ${humanDuration(now - Date.parse(r.startedAt ?? r.created))}`;
+      return `Up ${humanDuration(now - Date.parse(r.startedAt ?? r.created))}${r.health && r.config.health !== undefined ? ` ${healthSuffix(r.health.status)}` : ''}`;
     case 'paused':
       return `Up ${humanDuration(now - Date.parse(r.startedAt ?? r.created))} (Paused)`;
     case 'restarting':

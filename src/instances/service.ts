@@ -19,6 +19,8 @@ import type { Endpoint } from '../network/bridge/networks.js';
 import { launchInstance } from './launch.js';
 import { createInstance } from './create.js';
 import { ExitWaiters } from './exit-waiters.js';
+import type { HealthStatus } from './health-spec.js';
+import { HealthMonitor } from './health.js';
 import { removeVolumes, VolumeUse } from './mounts.js';
 import { PerInstanceQueue } from '../util/keyed-queue.js';
 import type { InstanceRecord } from './record.js';
@@ -53,6 +55,10 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
     queue: (id, op) => this.serialize(id, op),
     launch: (record) => this.launch(record),
   });
+
+  private readonly health = new HealthMonitor({ changed: (record, status) => this.healthChanged(record, status) });
+  /** Instances ended for being unhealthy (run --restart-on-unhealthy): their exit is a failure. */
+  private readonly unhealthyKills = new Set<string>();
 
   constructor(private readonly deps: InstanceServiceDeps) {
     super();
@@ -343,6 +349,32 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
       ),
     );
     this.restarts.cancelAll();
+    this.health.stopAll();
+  }
+
+  /** The instance's health status for ps --filter health=: 'none' without a health check. */
+  healthStatus(record: InstanceRecord): HealthStatus | 'none' {
+    return record.config.health === undefined ? 'none' : (record.health?.status ?? 'starting');
+  }
+
+  /**
+   * A health status changed: saved and announced (Docker's `health_status: healthy` event). An
+   * unhealthy instance with restartOnUnhealthy is ended (SIGKILL, not a manual stop), and its exit
+   * goes to the restart policy as a failure (watch()).
+   */
+  private healthChanged(record: InstanceRecord, status: HealthStatus): void {
+    const last = record.health?.log[record.health.log.length - 1];
+    this.emit('event', { action: `health_status: ${status}`, id: record.id, name: record.name, ...(last !== undefined && { attributes: { output: last.output } }) });
+    void this.deps.store.save(record).catch(() => undefined);
+    if (status !== 'unhealthy' || record.config.health?.restartOnUnhealthy !== true) return;
+    void this.serialize(record.id, async () => {
+      const handle = this.handles.get(record.id);
+      if (handle === undefined || record.state !== 'running' || record.health?.status !== 'unhealthy') return;
+      this.unhealthyKills.add(record.id);
+      this.health.stop(record.id);
+      handle.kill('SIGKILL');
+      await this.settled(record.id);
+    }).catch(() => undefined);
   }
 
   /**
@@ -357,10 +389,10 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
   }
 
   /** What this service holds for others: pending waits and listeners (the leak tests' debug endpoint). */
-  debugResources(): { pendingWaits: number; instanceListeners: number } {
+  debugResources(): { pendingWaits: number; instanceListeners: number; healthProbes: number } {
     const pendingWaits = this.waiters.pending();
     const instanceListeners = this.eventNames().reduce((n, e) => n + this.listenerCount(e), 0);
-    return { pendingWaits, instanceListeners };
+    return { pendingWaits, instanceListeners, healthProbes: this.health.active() };
   }
 
   isRunning(id: string): boolean {
@@ -389,6 +421,8 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
 
   private watch(record: InstanceRecord, handle: VmHandle): void {
     this.handles.set(record.id, handle);
+    // Probing resumes for a VM adopted at daemon start as for one started now.
+    this.health.start(record);
     const consoleLog = this.deps.store.paths(record.id).consoleLog;
     // An adopted VM (started by an earlier daemon): its run's console from the start its record
     // gives, so an exit line printed while no daemon ran is seen at once.
@@ -400,6 +434,8 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
     });
     void handle.exited.then(async (exit) => {
       halted?.close();
+      this.health.stop(record.id);
+      const unhealthy = this.unhealthyKills.delete(record.id);
       this.handles.delete(record.id);
       this.consoleStart.delete(record.id);
       const status = instanceExitStatus(this.deps.family(record.family), exit, () => runConsole(consoleLog, from));
@@ -407,7 +443,8 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
       // The exit of a start that failed (launch.ts puts the record back): no policy restart, and
       // --rm is start()'s to apply.
       if (await this.startFailed.get(record.id)) return;
-      this.restarts.afterExit(record, status.code);
+      // Ended for being unhealthy: a failure for the policy, whatever the VM's own exit said.
+      this.restarts.afterExit(record, unhealthy && status.code === 0 ? 1 : status.code);
       if (record.config.autoRemove && this.records.has(record.id)) {
         await this.serialize(record.id, async () => {
           if (this.records.has(record.id)) await this.drop(record, true);
@@ -440,6 +477,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
       .then(() => this.deps.driver.removeDisks(this.specOf(record), this.deps.store.paths(record.id)))
       .catch(() => undefined);
     await this.deps.store.remove(record.id);
+    this.health.stop(record.id);
     this.records.delete(record.id);
     this.names.delete(record.name);
     this.restarts.forget(record.id);

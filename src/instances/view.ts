@@ -83,6 +83,7 @@ export function toDetail(r: InstanceRecord, paths: { dir: string; consoleLog: st
     },
     network: r.network ?? null,
     mounts: (r.config.mounts ?? []).map(mountView),
+    health: r.config.health !== undefined ? (r.health ?? { status: 'starting', failingStreak: 0, log: [] }) : null,
     restartCount: r.restartCount ?? 0,
     vm: r.vm,
     paths: { dir: paths.dir, consoleLog: paths.consoleLog },

@@ -11,6 +11,8 @@ export interface DebugResources {
   pendingWaits: number;
   /** Listeners on the instance service's events (all event names). */
   instanceListeners: number;
+  /** Running instances whose health is being probed (a timer each). */
+  healthProbes: number;
   connections: number;
   /** process.memoryUsage().heapUsed right after a full garbage collection. */
   heapUsedBytes: number;
