@@ -13,7 +13,16 @@ import type { InstanceRecord } from './record.js';
 export interface HealthTarget {
   host: string;
   port: number;
+  /**
+   * The host end of a user-mode forward: passt accepts the connection itself and then opens one to
+   * the guest, so a TCP probe's connect always succeeds there; it is healthy only if the connection
+   * is not closed at once (the guest's reset when nothing listens), see FORWARD_SETTLE_MS.
+   */
+  forwarded?: boolean;
 }
+
+/** How long a forwarded TCP probe's connection must stay open (at most half the timeout). */
+export const FORWARD_SETTLE_MS = 250;
 
 export interface HealthHooks {
   /** record.health changed status (from → to): save it, announce it, act on it. */
@@ -97,7 +106,17 @@ function probeTcp(t: HealthTarget, timeoutMs: number, signal: AbortSignal): Prom
       resolve(r);
     };
     const timer = setTimeout(() => done(timedOut(timeoutMs)), timeoutMs);
-    socket.once('connect', () => done({ exitCode: 0, output: `connected to ${t.host}:${t.port}` }));
+    const connected = { exitCode: 0, output: `connected to ${t.host}:${t.port}` };
+    socket.once('connect', () => {
+      if (t.forwarded !== true) return done(connected);
+      // Through passt: a guest with nothing listening resets its side, and passt closes ours.
+      const settle = setTimeout(() => done(connected), Math.min(FORWARD_SETTLE_MS, timeoutMs / 2));
+      socket.once('close', () => {
+        clearTimeout(settle);
+        done({ exitCode: 1, output: `connection to ${t.host}:${t.port} closed at once: nothing listens on guest port` });
+      });
+      socket.resume();
+    });
     socket.on('error', (err: NodeJS.ErrnoException) => done({ exitCode: 1, output: `connect ${t.host}:${t.port}: ${err.code ?? err.message}` }));
   });
 }

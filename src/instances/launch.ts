@@ -60,7 +60,7 @@ export function probeTarget(port: number, network: NetworkSettings, hidden?: Por
   if (isBridgeMode(network.mode)) return network.ipAddress !== null ? { host: network.ipAddress, port } : null;
   const b = hidden ?? network.ports.find((p) => p.proto === 'tcp' && p.guestPort === port);
   if (network.mode !== 'user' || b === undefined) return null;
-  return { host: b.hostIp === '0.0.0.0' ? '127.0.0.1' : b.hostIp, port: b.hostPort };
+  return { host: b.hostIp === '0.0.0.0' ? '127.0.0.1' : b.hostIp, port: b.hostPort, forwarded: true };
 }
 
 /** One sentence for a failed start: a full disk says so instead of "ENOSPC: ..., write". */

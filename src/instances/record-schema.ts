@@ -96,7 +96,7 @@ export const StoredInstanceRecord = Type.Object({
     health: Type.Optional(StoredHealthSettings),
   }),
   health: Type.Optional(Nullable(StoredHealthState)),
-  healthTarget: Type.Optional(Nullable(Type.Object({ host: Type.String(), port: Type.Integer({ minimum: 1, maximum: 65535 }) }))),
+  healthTarget: Type.Optional(Nullable(Type.Object({ host: Type.String(), port: Type.Integer({ minimum: 1, maximum: 65535 }), forwarded: Type.Optional(Type.Boolean()) }))),
   network: Type.Optional(Nullable(NetworkSettings)),
   extraNetworks: Type.Optional(Type.Array(NetworkSettings)),
   restartCount: Type.Optional(Type.Integer({ minimum: 0 })),

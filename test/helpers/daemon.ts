@@ -12,7 +12,7 @@ import { onExitSignal } from './cleanup.js';
 export const repo = installRoot();
 export const kernels = join(repo, 'build', 'kernels');
 export const helloKernel = join(kernels, 'hello.elf');
-const cunikBin = join(repo, 'bin', 'cunik');
+export const cunikBin = join(repo, 'bin', 'cunik');
 const cunikdBin = join(repo, 'bin', 'cunikd.js');
 
 export interface TestDaemon {

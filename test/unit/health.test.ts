@@ -98,8 +98,8 @@ test("ps STATUS shows health as Docker's does", () => {
 test('probe target: the bridge address, or the user-mode forward on the loopback', () => {
   const net = { ipAddress: '10.0.2.15', prefixLen: 24, gateway: '10.0.2.2', dns: [] };
   assert.deepEqual(probeTarget(80, { ...net, mode: 'br1', ipAddress: '172.30.0.5', ports: [] }), { host: '172.30.0.5', port: 80 });
-  assert.deepEqual(probeTarget(80, { ...net, mode: 'user', ports: [{ guestPort: 80, proto: 'tcp', hostIp: '0.0.0.0', hostPort: 18080 }] }), { host: '127.0.0.1', port: 18080 });
-  assert.deepEqual(probeTarget(80, { ...net, mode: 'user', ports: [] }, { guestPort: 80, proto: 'tcp', hostIp: '127.0.0.1', hostPort: 40001 }), { host: '127.0.0.1', port: 40001 });
+  assert.deepEqual(probeTarget(80, { ...net, mode: 'user', ports: [{ guestPort: 80, proto: 'tcp', hostIp: '0.0.0.0', hostPort: 18080 }] }), { host: '127.0.0.1', port: 18080, forwarded: true });
+  assert.deepEqual(probeTarget(80, { ...net, mode: 'user', ports: [] }, { guestPort: 80, proto: 'tcp', hostIp: '127.0.0.1', hostPort: 40001 }), { host: '127.0.0.1', port: 40001, forwarded: true });
   assert.equal(probeTarget(80, { ...net, mode: 'user', ports: [{ guestPort: 80, proto: 'udp', hostIp: '0.0.0.0', hostPort: 1 }] }), null);
 });
 
@@ -122,6 +122,14 @@ test('probes against real loopback servers; a stopped monitor leaves no timer', 
   await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
   const slow = await probe({ test: 'http', path: '/', timeoutMs: 100 }, { host: '127.0.0.1', port: (mute.address() as AddressInfo).port }, signal);
   assert.deepEqual(slow, { exitCode: 1, output: 'Health check exceeded timeout (100ms)' });
+  // Through a forward (passt accepts for the guest): a connection closed at once is a failure.
+  const closer = tcpServer((c) => c.destroy());
+  await new Promise<void>((r) => closer.listen(0, '127.0.0.1', r));
+  const cport = (closer.address() as AddressInfo).port;
+  assert.equal((await probe({ test: 'tcp', timeoutMs: 2000 }, { host: '127.0.0.1', port: cport }, signal)).exitCode, 0);
+  assert.match((await probe({ test: 'tcp', timeoutMs: 2000 }, { host: '127.0.0.1', port: cport, forwarded: true }, signal)).output, /closed at once/);
+  assert.equal((await probe({ test: 'tcp', timeoutMs: 2000 }, { ...t, forwarded: true }, signal)).exitCode, 0);
+  closer.close();
   await new Promise<void>((r) => web.close(() => r()));
   const refused = await probe({ test: 'tcp', timeoutMs: 2000 }, t, signal);
   assert.match(refused.output, /ECONNREFUSED/);
