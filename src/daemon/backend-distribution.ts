@@ -32,8 +32,9 @@ export function makeDistributionBackend(images: ImageStore, settings: RegistrySe
     pull(req) {
       const o = options(req.reference, req.insecure);
       return {
-        run: async (send: Send) => {
-          const r = await pull(images, req.reference, { ...o, ...(req.auth && { credentials: req.auth }), onProgress: (p) => send(toMessage(p)) });
+        run: async (send: Send, signal: AbortSignal) => {
+          // A client that goes away cancels the pull (as Docker's); the bytes so far are kept for the next one.
+          const r = await pull(images, req.reference, { ...o, ...(req.auth && { credentials: req.auth }), onProgress: (p) => send(toMessage(p)), signal });
           return { ref: r.ref, digest: r.digest, id: r.id };
         },
       };

@@ -53,7 +53,9 @@ export function makeOpsBackends(deps: OpsBackendDeps): OpsBackends {
       pruneImages: async () => {
         const sizes = new Map(images.list().map((i) => [i.id, i.size]));
         const result = images.prune({ inUse });
-        return { ...result, spaceReclaimed: result.deleted.reduce((n, id) => n + (sizes.get(id) ?? 0), 0) };
+        // Cut pulls' kept bytes (partial.ts) go too.
+        const partial = images.partial.prune();
+        return { ...result, spaceReclaimed: partial + result.deleted.reduce((n, id) => n + (sizes.get(id) ?? 0), 0) };
       },
       pruneBuildCache: async (all, filters) => {
         if (!deps.build) throw new CunikError('INTERNAL', 'this daemon cannot build images: it has no build cache');
@@ -70,7 +72,7 @@ export function makeOpsBackends(deps: OpsBackendDeps): OpsBackends {
           images: { total: list.length, active: used.length, size, reclaimable: size - usedSize },
           instances: await instancesUsage(instances),
           volumes: await volumesUsage({ volumes: deps.volumes, instances }),
-          // Uploads and image staging in progress (leftovers are swept at daemon start).
+          // Uploads and image staging in progress (leftovers are swept at daemon start), cut pulls kept to resume.
           temporary: { size: (await deps.spool.usage()) + (await images.tempUsage()) },
           ...(deps.build && { buildCache: await deps.build.cacheUsage(verbose ?? false) }),
         };

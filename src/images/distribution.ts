@@ -34,6 +34,8 @@ export interface TransferOptions {
   /** Docker's certs.d folder of registry CAs (registry-transport.ts). */
   certsDir?: string;
   onProgress?: (p: Progress) => void;
+  /** Cancels a pull (its client went away): the blobs' bytes so far are kept for the next pull. */
+  signal?: AbortSignal;
 }
 
 export interface PullResult {
@@ -127,12 +129,13 @@ export async function pull(store: ImageStore, reference: string, opts: TransferO
       const what = `blob ${d.digest} from ${domain}/${repo}`;
       fetched++;
       let last = 0;
-      await downloadBlob(staging, client, d, what, (n) => {
+      const onBytes = (n: number): void => {
         const now = Date.now();
         if (now - last < 100 && n < d.size) return;
         last = now;
         progress({ status: 'Downloading', id: short(d.digest), current: n, total: d.size });
-      });
+      };
+      await downloadBlob(staging, client, d, what, { onBytes, partial: store.partial, ...(opts.signal && { signal: opts.signal }) });
       progress({ status: 'Download complete', id: short(d.digest), current: d.size, total: d.size });
     };
     await eachLimited(wanted, PULL_PARALLEL, one);

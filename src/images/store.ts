@@ -5,6 +5,7 @@
 //   repositories.json           { version, images: {manifestDigest: {id}}, references: {ref: manifestDigest} }
 //   unpacked/<manifestHex>/     kernel, initrd, disk.img (mode 0444)
 //   tmp/                        staging areas of imports and loads in progress
+//   partial/<hex>               bytes of cut pull downloads, resumed by the next pull (partial.ts)
 // New content is staged under tmp/ and committed synchronously (blobs renamed into place,
 // then the index written atomically), so a failure or crash never leaves a half-made image
 // visible; leftovers are swept when the store opens. Only this code (with content.ts, which
@@ -28,6 +29,7 @@ import { collectImages, unpackedFiles, type LoadedImage } from './load.js';
 import { cunikMeta, MT, type Descriptor } from './oci.js';
 import { parseTaggedReference } from './reference.js';
 import type { ImageRecord } from './state.js';
+import { PartialBlobs } from './partial.js';
 
 export type ImageEventAction = 'import' | 'tag' | 'untag' | 'delete' | 'load' | 'pull' | 'push';
 export interface ImageEvent {
@@ -58,6 +60,8 @@ export class ImageStore {
   private readonly state: ImageContent['state'];
   private readonly onProblem: ((line: string) => void) | undefined;
   private readonly tmpDir: string;
+  /** Cut pull downloads kept for the next pull of the same digest. */
+  readonly partial: PartialBlobs;
   private readonly knownFamilies: string[];
   private readonly onEvent: ((e: ImageEvent) => void) | undefined;
 
@@ -67,6 +71,8 @@ export class ImageStore {
     this.knownFamilies = [...opts.knownFamilies];
     this.onEvent = opts.onEvent;
     this.content = new ImageContent(this.dir, this.tmpDir, join(rootDir, 'quarantine', 'images'));
+    this.partial = new PartialBlobs(join(this.dir, 'partial'));
+    this.partial.sweep();
     this.state = this.content.state;
     this.warnings = this.content.warnings;
     this.onProblem = opts.onProblem;
@@ -249,9 +255,9 @@ export class ImageStore {
     this.content.assertIntact(this.state.resolve(ref).record);
   }
 
-  /** Bytes staged by imports, builds and loads in progress (system df). */
-  tempUsage(): Promise<number> {
-    return diskUsage(this.tmpDir);
+  /** Bytes staged by imports, builds and loads in progress, and of cut pulls kept to resume (system df). */
+  async tempUsage(): Promise<number> {
+    return (await diskUsage(this.tmpDir)) + (await diskUsage(this.partial.dir));
   }
 
   // ---- check ------------------------------------------------------------------------------

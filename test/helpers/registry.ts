@@ -69,26 +69,52 @@ export interface ProxyLog {
   method: string;
   path: string;
   status: number;
+  /** The request's Range header, when it had one. */
+  range?: string;
 }
 
-/** Forwards every request to `target` (host:port), recording method, path and status. */
-export async function countingProxy(target: string, gate?: (req: IncomingMessage, res: ServerResponse) => boolean): Promise<Peer & { log: ProxyLog[] }> {
+/** How the proxy mangles one answer's body: cut the connection, or stall (send nothing more), after so many bytes. */
+export type ProxyShape = { cutAfter: number } | { stallAfter: number };
+
+/**
+ * Forwards every request to `target` (host:port), recording method, path, status and Range; `shape`
+ * may cut or stall an answer's body part way (a connection lost, a registry gone quiet).
+ */
+export async function countingProxy(target: string, gate?: (req: IncomingMessage, res: ServerResponse) => boolean, shape?: (req: IncomingMessage) => ProxyShape | undefined): Promise<Peer & { log: ProxyLog[] }> {
   const log: ProxyLog[] = [];
   const [hostname, port] = target.split(':');
   const peer = await serve((req, res) => {
+    const range = req.headers.range;
     if (gate && !gate(req, res)) {
-      log.push({ method: req.method!, path: req.url!, status: res.statusCode });
+      log.push({ method: req.method!, path: req.url!, status: res.statusCode, ...(range !== undefined && { range }) });
       return;
     }
     const headers = { ...req.headers, host: target };
     delete headers.authorization;
+    const mangle = shape?.(req);
     const up = httpRequest({ hostname, port: Number(port), method: req.method, path: req.url, headers }, (ur) => {
-      log.push({ method: req.method!, path: req.url!, status: ur.statusCode! });
+      log.push({ method: req.method!, path: req.url!, status: ur.statusCode!, ...(range !== undefined && { range }) });
       const h = { ...ur.headers };
       // Upload locations name the upstream: point them back at the proxy.
       if (typeof h.location === 'string') h.location = h.location.replace(`http://${target}`, '');
       res.writeHead(ur.statusCode!, h);
-      ur.pipe(res);
+      if (mangle === undefined) {
+        ur.pipe(res);
+        return;
+      }
+      const limit = 'cutAfter' in mangle ? mangle.cutAfter : mangle.stallAfter;
+      let sent = 0;
+      res.once('close', () => ur.destroy());
+      ur.on('data', (c: Buffer) => {
+        if (sent >= limit) return;
+        const part = c.subarray(0, limit - sent);
+        sent += part.length;
+        res.write(part);
+        if (sent < limit) return;
+        ur.pause();
+        if ('cutAfter' in mangle) res.write(Buffer.alloc(0), () => res.destroy());
+      });
+      ur.once('end', () => res.end());
     });
     up.on('error', () => res.destroy());
     req.pipe(up);

@@ -194,7 +194,9 @@ test('a pull cut off mid-blob every time leaves nothing half-stored; a manifest 
     assert.equal(ranges[0], undefined);
     assert.match(ranges[1] ?? '', /^bytes=\d+-$/, 'the retry asked for the rest');
     const again = await pull(b, `${peer.host}/bad/hello:1`);
-    assert.equal(again.fetched, 3, 'the next pull starts again from nothing');
+    assert.equal(again.fetched, 3);
+    // (Whatever the cut pull kept is asked for with Range first; this registry answers 200 and the file starts over.)
+    assert.deepEqual(readdirSync(join(b.dir, 'partial')), []);
     assert.deepEqual(b.list().map((i) => i.repoTags), [[`${peer.host}/bad/hello:1`]]);
     assert.deepEqual(tmpLeft(b), []);
   } finally {

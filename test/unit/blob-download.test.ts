@@ -3,12 +3,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Staging } from '../../src/images/blobs.js';
 import { downloadBlob } from '../../src/images/blob-download.js';
 import { eachLimited } from '../../src/images/distribution.js';
+import { PARTIAL_TTL_MS, PartialBlobs } from '../../src/images/partial.js';
 import { RegistryClient } from '../../src/images/registry.js';
 import { tempDir } from './images-fixtures.js';
 
@@ -52,7 +54,7 @@ async function fetchInto(client: RegistryClient) {
   const staging = await Staging.create(t.path, 'pull');
   const stats = { resumed: 0, restarted: 0 };
   try {
-    const got = await downloadBlob(staging, client, d, `blob ${digest}`, undefined, stats);
+    const got = await downloadBlob(staging, client, d, `blob ${digest}`, { stats });
     assert.deepEqual(got, { digest, size: bytes.length });
     assert.deepEqual(readFileSync(staging.blobPath(digest)!), bytes);
     assert.deepEqual(readdirSync(staging.dir).sort(), ['blobs', 'unpacked'], 'no scratch file left');
@@ -130,4 +132,117 @@ test('eachLimited runs at most `limit` at once and throws the first failure afte
   assert.equal(peak, 3);
   assert.equal(running, 0, 'nothing still running when it throws');
   assert.ok(!done.includes(6), 'no new item started after the failure');
+});
+
+// ---- across pulls: the store's partial folder (partial.ts) ----
+
+const hexOf = digest.slice(7);
+const partialIn = (name: string): PartialBlobs => new PartialBlobs(join(t.path, `partial-${name}`));
+const keptFiles = (p: PartialBlobs): string[] => (existsSync(p.dir) ? readdirSync(p.dir).sort() : []);
+const giveUp = (res: ServerResponse): void => cut(res); // every answer cut halfway through
+
+async function download(client: RegistryClient, p: PartialBlobs, signal?: AbortSignal, onBytes?: (n: number) => void) {
+  const staging = await Staging.create(t.path, 'pull');
+  const stats = { resumed: 0, restarted: 0 };
+  try {
+    const got = await downloadBlob(staging, client, d, `blob ${digest}`, { stats, partial: p, ...(signal && { signal }), ...(onBytes && { onBytes }) });
+    assert.deepEqual(readFileSync(staging.blobPath(digest)!), bytes);
+    return { got, stats };
+  } finally {
+    assert.deepEqual(readdirSync(staging.dir).filter((f) => f !== 'blobs' && f !== 'unpacked'), [], 'no scratch file in the staging area');
+    staging.dispose();
+  }
+}
+
+test('a download given up on keeps its bytes; the next pull hashes them again and asks for the rest (206)', async () => {
+  const p = partialIn('resume');
+  const first = await registry((_n, _req, res) => giveUp(res));
+  try {
+    await assert.rejects(download(first.client, p), /the download failed after it started .*the bytes so far are kept: the next pull resumes them/);
+  } finally {
+    await first.stop();
+  }
+  assert.deepEqual(keptFiles(p), [hexOf], 'one file kept, named by the digest');
+  const kept = statSync(join(p.dir, hexOf)).size;
+  assert.ok(kept >= half && kept < bytes.length, `${kept} bytes kept`);
+  const next = await registry((_n, req, res) => partial(res, from(req), bytes.subarray(from(req))));
+  try {
+    const { stats } = await download(next.client, p);
+    assert.deepEqual(stats, { resumed: 1, restarted: 0 });
+    assert.deepEqual(next.ranges, [`bytes=${kept}-`], 'only the rest was asked for');
+    assert.deepEqual(keptFiles(p), [], 'nothing kept once the blob is whole');
+  } finally {
+    await next.stop();
+  }
+});
+
+test('kept bytes with a registry that ignores Range (200), or kept bytes that are wrong: a clean restart, the right blob', async () => {
+  for (const how of ['ignores-range', 'corrupt-kept'] as const) {
+    const p = partialIn(how);
+    mkdirSync(p.dir, { recursive: true });
+    const keptBytes = Buffer.from(bytes.subarray(0, half));
+    if (how === 'corrupt-kept') keptBytes[10] = keptBytes[10]! ^ 0xff;
+    writeFileSync(join(p.dir, hexOf), keptBytes);
+    const r = await registry((_n, req, res) => (how === 'ignores-range' || req.headers.range === undefined ? res.end(bytes) : partial(res, from(req), bytes.subarray(from(req)))));
+    try {
+      const { stats } = await download(r.client, p);
+      assert.deepEqual(stats, how === 'ignores-range' ? { resumed: 0, restarted: 1 } : { resumed: 1, restarted: 1 }, how);
+      assert.deepEqual(r.ranges, how === 'ignores-range' ? [`bytes=${half}-`] : [`bytes=${half}-`, undefined], how);
+      assert.deepEqual(keptFiles(p), []);
+    } finally {
+      await r.stop();
+    }
+  }
+});
+
+test('a cancelled download (its client went away) keeps its bytes; kept files expire, are bounded by the size, and go on prune', async () => {
+  const p = partialIn('cancel');
+  const ac = new AbortController();
+  // The registry sends half and then waits: the pull is cancelled while the body is open.
+  const r = await registry((_n, _req, res) => {
+    res.writeHead(200, { 'content-length': bytes.length });
+    res.write(bytes.subarray(0, half));
+  });
+  try {
+    await assert.rejects(download(r.client, p, ac.signal, (got) => void (got >= half && ac.abort())), /the pull was cancelled after \d+ bytes \(they are kept/);
+  } finally {
+    await r.stop();
+  }
+  assert.deepEqual(keptFiles(p), [hexOf]);
+  // Expired (last written longer ago than the TTL): removed when the next download starts, which asks for everything.
+  let now = Date.now();
+  const later = new PartialBlobs(p.dir, PARTIAL_TTL_MS, () => now + PARTIAL_TTL_MS + 1000);
+  const whole = await registry((_n, _req, res) => res.end(bytes));
+  try {
+    await download(whole.client, later);
+    assert.deepEqual(whole.ranges, [undefined]);
+    // Longer than the blob: not its bytes, never resumed.
+    writeFileSync(join(p.dir, hexOf), Buffer.concat([bytes, Buffer.from('x')]));
+    await download(whole.client, p);
+    assert.deepEqual(whole.ranges, [undefined, undefined]);
+  } finally {
+    await whole.stop();
+  }
+  writeFileSync(join(p.dir, hexOf), bytes.subarray(0, 100));
+  writeFileSync(join(p.dir, 'junk'), 'x');
+  now = Date.now();
+  assert.equal(p.prune(), 101);
+  assert.deepEqual(keptFiles(p), []);
+});
+
+test('the store opening after a killed pull: the file being written becomes the kept one (the longer wins); junk and expired files go', () => {
+  const p = partialIn('sweep');
+  mkdirSync(p.dir, { recursive: true });
+  const other = 'b'.repeat(64);
+  writeFileSync(join(p.dir, `${hexOf}-0123456789abcdef.part`), bytes.subarray(0, 300));
+  writeFileSync(join(p.dir, hexOf), bytes.subarray(0, 200));
+  writeFileSync(join(p.dir, `${other}-0123456789abcdef.part`), 'ab');
+  writeFileSync(join(p.dir, `${other}-fedcba9876543210.part`), 'abc');
+  writeFileSync(join(p.dir, 'c'.repeat(64)), 'old');
+  utimesSync(join(p.dir, 'c'.repeat(64)), new Date(Date.now() - PARTIAL_TTL_MS - 60_000), new Date(Date.now() - PARTIAL_TTL_MS - 60_000));
+  writeFileSync(join(p.dir, 'stray.tmp'), 'x');
+  p.sweep();
+  assert.deepEqual(keptFiles(p), [hexOf, other].sort());
+  assert.equal(statSync(join(p.dir, hexOf)).size, 300);
+  assert.equal(readFileSync(join(p.dir, other), 'utf8'), 'abc');
 });

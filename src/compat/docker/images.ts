@@ -43,13 +43,18 @@ async function transfer(reply: FastifyReply, job: Transfer, first: DistributionM
   const out = reply.raw;
   out.writeHead(200, { 'content-type': 'application/json', 'api-version': '1.44' });
   let gone = false;
-  out.on('close', () => (gone = true));
+  // A client that goes away cancels a pull, as Docker's does.
+  const cancel = new AbortController();
+  out.on('close', () => {
+    gone = true;
+    if (!out.writableFinished) cancel.abort();
+  });
   const send = (m: unknown): void => {
     if (!gone) out.write(`${JSON.stringify(m)}\n`);
   };
   first.forEach(send);
   try {
-    const aux = await job.run((m) => send({ ...m, ...(m.progressDetail && { progressDetail: m.progressDetail }) }));
+    const aux = await job.run((m) => send({ ...m, ...(m.progressDetail && { progressDetail: m.progressDetail }) }), cancel.signal);
     done(aux).forEach(send);
   } catch (err) {
     const message = err instanceof CunikError ? err.message : (err as Error).message;

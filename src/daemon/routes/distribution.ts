@@ -9,7 +9,8 @@ import { CunikError } from '../../errors.js';
 
 export type Send = (m: DistributionMessage) => void;
 export interface Transfer {
-  run(send: Send): Promise<NonNullable<DistributionMessage['aux']>>;
+  /** `signal` is aborted when the client goes away before the transfer ends (a pull is then cancelled). */
+  run(send: Send, signal: AbortSignal): Promise<NonNullable<DistributionMessage['aux']>>;
 }
 
 export interface DistributionBackend {
@@ -25,12 +26,16 @@ async function stream(app: FastifyInstance, reply: FastifyReply, job: Transfer):
   const out = reply.raw;
   out.writeHead(200, { 'content-type': 'application/x-ndjson' });
   let gone = false;
-  out.on('close', () => (gone = true));
+  const cancel = new AbortController();
+  out.on('close', () => {
+    gone = true;
+    if (!out.writableFinished) cancel.abort();
+  });
   const send: Send = (m) => {
     if (!gone) out.write(`${JSON.stringify(m)}\n`);
   };
   try {
-    send({ aux: await job.run(send) });
+    send({ aux: await job.run(send, cancel.signal) });
   } catch (err) {
     const e = err instanceof CunikError ? err : new CunikError('INTERNAL', (err as Error).message);
     if (e.code === 'INTERNAL') app.log.error(err);
