@@ -26,7 +26,8 @@ import { removeQuiet } from '../images/fsutil.js';
 import { BASE_MODULES, ModuleIndex, VOLUME_MODULES, type ModuleFile } from './linux/modules.js';
 import { readElf } from './linux/elf.js';
 import { runtimeWarnings, scanStrings } from './linux/runtime-check.js';
-import { kernelEnd, minimumMemoryMiB, residentBytes } from './linux/footprint.js';
+import { kernelEnd, minimumMemoryMiB, residentBytes, treeResidentBytes } from './linux/footprint.js';
+import { makeRootDisk, ROOTDISK_MARGIN_MIB, ROOTDISK_MODULES, wantsRootDisk } from './linux/rootdisk.js';
 import { hostTscKhz } from '../families/host.js';
 
 export const LABEL_PORTS = 'org.cunik.ports';
@@ -35,9 +36,11 @@ export const LABEL_KERNEL_RELEASE = 'org.cunik.kernel.release';
 export const LABEL_INIT = 'org.cunik.init';
 export const LABEL_TSC_KHZ = 'org.cunik.tsc-khz';
 export { LABEL_MEMORY_MIN } from '../images/oci.js';
+/** "disk" when the root file system is the image's read-only root disk (cunik/disk.img, linux/rootdisk.ts), not the initramfs. */
+export const LABEL_ROOTFS = 'org.cunik.rootfs';
 
 export interface BuiltImageStore {
-  importBuilt(b: { ref: string; layers: PrebuiltLayer[]; configJson: string; files: { kernel: string; initrd?: string } }): Promise<ImageDetail>;
+  importBuilt(b: { ref: string; layers: PrebuiltLayer[]; configJson: string; files: { kernel: string; initrd?: string; disk?: string } }): Promise<ImageDetail>;
 }
 
 export interface BuilderDeps {
@@ -94,24 +97,29 @@ export async function build(spec: BuildSpec, ctx: Context, opts: BuildOptions, d
 
   const layers: PrebuiltLayer[] = [kernel.layer];
   let initrd: string | undefined;
+  let disk: string | undefined;
   let entrypoint: string[] | undefined;
   let effective = spec;
   let minMemoryMiB: number | undefined;
   if (linux) {
     const r = await linuxSteps(spec, ctx, opts, deps, kernel, step, say);
+    if (r.disk !== undefined) layers.push(r.disk.layer);
     layers.push(r.layer);
     initrd = r.initrd;
+    disk = r.disk?.file;
     entrypoint = r.entrypoint;
     effective = { ...spec, args: r.args, env: r.env, ...(r.user !== undefined && { user: r.user }) };
-    minMemoryMiB = minimumMemoryMiB(kernelEnd(kernel.file), statSync(r.initrd).size, r.resident);
+    // With a root disk the guest holds only the small initramfs unpacked; what it reads of the disk
+    // goes through its page cache (ROOTDISK_MARGIN_MIB), not into its memory whole.
+    minMemoryMiB = minimumMemoryMiB(kernelEnd(kernel.file), statSync(r.initrd).size, r.resident) + (r.disk !== undefined ? ROOTDISK_MARGIN_MIB : 0);
     if (spec.memoryMiB !== undefined && spec.memoryMiB < minMemoryMiB) {
       throw invalid(`memory: ${spec.memoryMiB} MiB is too little: this kernel and initramfs need at least ${minMemoryMiB} MiB`, 'memory');
     }
   }
 
   step(`commit ${opts.ref}`);
-  const configJson = await imageConfig(effective, kernel, layers, entrypoint, deps.cache, minMemoryMiB);
-  const image = await deps.store.importBuilt({ ref: opts.ref, layers, configJson, files: { kernel: kernel.file, ...(initrd !== undefined && { initrd }) } });
+  const configJson = await imageConfig(effective, kernel, layers, entrypoint, deps.cache, minMemoryMiB, disk !== undefined);
+  const image = await deps.store.importBuilt({ ref: opts.ref, layers, configJson, files: { kernel: kernel.file, ...(initrd !== undefined && { initrd }), ...(disk !== undefined && { disk }) } });
   say(` ---> ${short(image.id)}`);
   say(`Successfully built ${short(image.id)} in ${secs(t0)}`);
   say(`Successfully tagged ${image.repoTags.includes(opts.ref) ? opts.ref : image.repoTags[0] ?? opts.ref}`);
@@ -121,7 +129,7 @@ export async function build(spec: BuildSpec, ctx: Context, opts: BuildOptions, d
 async function linuxSteps(
   spec: BuildSpec, ctx: Context, opts: BuildOptions, deps: BuilderDeps, kernel: KernelStep,
   step: (what: string) => void, say: Progress,
-): Promise<{ layer: PrebuiltLayer; initrd: string; resident: number; entrypoint: string[]; args: string[]; env: string[]; user?: string }> {
+): Promise<{ layer: PrebuiltLayer; initrd: string; disk?: { layer: PrebuiltLayer; file: string }; resident: number; entrypoint: string[]; args: string[]; env: string[]; user?: string }> {
   let app: { host: string; guest: string } | undefined;
   let libs: CollectedFile[] = [];
   let rootfs: string | undefined;
@@ -160,7 +168,10 @@ async function linuxSteps(
         : ` ---> ${libs.length} files from the loader and libraries: ${libs.map((l) => l.guest.split('/').pop()).join(', ')}`);
     }
 
-    const wanted = [...BASE_MODULES, ...spec.modules];
+    // A container tree over the threshold (or as the Cunikfile asks) goes on a read-only root disk
+    // (linux/rootdisk.ts); its modules are then loaded at every boot.
+    const rootDisk = wantsRootDisk(spec.rootfs, rootfs !== undefined, rootfs !== undefined && spec.rootfs === 'auto' ? await treeResidentBytes(rootfs) : 0);
+    const wanted = [...BASE_MODULES, ...(rootDisk ? ROOTDISK_MODULES : []), ...spec.modules];
     let modules: { release: string; files: ModuleFile[]; onDemand?: ModuleFile[] } = { release: kernel.release ?? 'unknown', files: [] };
     if (kernel.release !== undefined) {
       try {
@@ -190,8 +201,21 @@ async function linuxSteps(
       users: spec.users,
       groups: spec.groups,
       ...(user !== undefined && { user }),
+      rootDisk,
     });
-    step(`initramfs: ${plan.counts.files} added files, ${plan.counts.modules} kernel modules`);
+    step(`initramfs: ${plan.counts.files} added files, ${plan.counts.modules} kernel modules${plan.disk !== undefined ? `; root disk: ${plan.disk.entries.length} entries of ${spec.from}` : ''}`);
+    let disk: { layer: PrebuiltLayer; file: string } | undefined;
+    if (plan.disk !== undefined) {
+      const t1 = Date.now();
+      // Keyed by the tree alone: the same base under another Cunikfile, or with other added files, reuses it.
+      const made = await deps.cache.get(plan.disk.key, opts.noCache, async (dir) => {
+        const file = join(dir, 'disk.img');
+        await makeRootDisk(rootfs!, file);
+        return { layer: await writeLayer([['cunik/disk.img', file]], join(dir, 'layer'), false) };
+      });
+      disk = { layer: { ...made.meta.layer, path: join(made.dir, 'layer') }, file: join(made.dir, 'disk.img') };
+      say(made.hit ? ` ---> root disk: Using cache ${short(disk.layer.digest)}` : ` ---> root disk ${short(disk.layer.digest)}: erofs ${mib(statSync(disk.file).size)} in ${secs(t1)}`);
+    }
     const t0 = Date.now();
     // Each archive compressed and cached on its own (initramfs.ts): a changed added file
     // recompresses only the small archive of added files, the base is reused.
@@ -214,7 +238,7 @@ async function linuxSteps(
       // so a changed added file does not rescan them.
       const scanKey = digestOf({ step: 'runtime-scan', v: BUILDER_VERSION, base: plan.segments[0]!.key });
       const scan = (await deps.cache.get(scanKey, opts.noCache, () => scanStrings({ ...(app !== undefined && { app }), libs }))).meta;
-      const warnings = await runtimeWarnings({ ...(app !== undefined && { app }), libs, entries: plan.entries, scan });
+      const warnings = await runtimeWarnings({ ...(app !== undefined && { app }), libs, entries: plan.guestEntries, scan });
       return { layer, warnings };
     });
     const layer: PrebuiltLayer = { ...cached.meta.layer, path: join(cached.dir, 'layer') };
@@ -224,7 +248,7 @@ async function linuxSteps(
     const initrd = join(cached.dir, 'initrd');
     // What the unpacked tree holds in the guest, from the entries (stat only: cheap on a warm build).
     const resident = await residentBytes(plan.entries);
-    return { layer, initrd, resident, entrypoint: entry, args, env, ...(user !== undefined && { user }) };
+    return { layer, initrd, ...(disk !== undefined && { disk }), resident, entrypoint: entry, args, env, ...(user !== undefined && { user }) };
   } finally {
     if (scratch !== undefined) removeQuiet(scratch);
   }
@@ -253,6 +277,7 @@ function mergeEnv(base: string[], over: string[]): string[] {
 /** The OCI image config, reused from the cache when nothing changed (so the image id is stable). */
 async function imageConfig(
   spec: BuildSpec, kernel: KernelStep, layers: PrebuiltLayer[], entrypoint: string[] | undefined, cache: BuildCache, minMemoryMiB: number | undefined,
+  rootDisk = false,
 ): Promise<string> {
   const labels: Record<string, string> = {
     ...spec.labels,
@@ -275,6 +300,7 @@ async function imageConfig(
   }
   if (kernel.release !== undefined) labels[LABEL_KERNEL_RELEASE] = kernel.release;
   if (minMemoryMiB !== undefined) labels[LABEL_MEMORY_MIN] = String(minMemoryMiB);
+  if (rootDisk) labels[LABEL_ROOTFS] = 'disk';
   // The initramfs runs cunik-init, which reads the image's env from /.cunik/env (families/linux.ts).
   if (entrypoint !== undefined) labels[LABEL_INIT] = 'cunik';
   // On microvm without a PIT the kernel hangs calibrating the TSC unless it is told the frequency
@@ -294,7 +320,7 @@ async function imageConfig(
     ...(spec.stopTimeout !== undefined && { StopTimeout: spec.stopTimeout }),
   };
   // cunik/boot.json, from the same labels and env (images/boot-file.ts), in a layer of its own.
-  const files = { kernel: true, initrd: layers.length > 1 };
+  const files = { kernel: true, initrd: layers.length > 1, disk: rootDisk };
   layers.push(await bootFileLayer(cache, bootFile(labels, spec.env, files)));
   const key = digestOf({ step: 'config', v: BUILDER_VERSION, inner, layers: layers.map((l) => [l.digest, l.diffId]) });
   const { created } = (await cache.get(key, false, async () => ({ created: new Date().toISOString() }))).meta;
@@ -304,7 +330,11 @@ async function imageConfig(
     os: 'linux',
     config: inner,
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
-    history: layers.map((l, i) => ({ created, created_by: i === 0 ? 'cunik build: kernel' : i === layers.length - 1 ? `cunik build: ${BOOT_FILE}` : 'cunik build: initramfs', comment: short(l.digest) })),
+    history: layers.map((l, i) => ({
+      created,
+      created_by: i === 0 ? 'cunik build: kernel' : i === layers.length - 1 ? `cunik build: ${BOOT_FILE}` : rootDisk && i === 1 ? 'cunik build: root disk' : 'cunik build: initramfs',
+      comment: short(l.digest),
+    })),
   });
 }
 

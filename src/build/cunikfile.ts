@@ -81,6 +81,7 @@ export const CunikfileSchema = Type.Object(
       Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$' }),
       Type.Integer({ minimum: 0, maximum: 4294967294 }),
     ], { description: 'linux: who the app runs as, as Docker\'s USER: NAME, UID, NAME:GROUP or UID:GID (default: root, or a container image\'s User)' })),
+    rootfs: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('disk'), Type.Literal('initramfs')], { description: 'linux with "from": where the container\'s root file system goes: a read-only root disk shared by every instance (disk), the initramfs (initramfs), or the disk when the tree would take over 32 MiB unpacked (auto, the default)' })),
   },
   { additionalProperties: false },
 );
@@ -110,6 +111,8 @@ export interface BuildSpec {
   stopTimeout?: number;
   /** The `health:` key, as the image label org.cunik.healthcheck holds it. */
   health?: HealthRequest;
+  /** linux: where a container's tree goes (build/linux/rootdisk.ts); 'auto' when not given. */
+  rootfs: 'auto' | 'disk' | 'initramfs';
 }
 
 export const KNOWN_KEYS = Object.keys(CunikfileSchema.properties);
@@ -117,7 +120,7 @@ export const KNOWN_KEYS = Object.keys(CunikfileSchema.properties);
 /** Labels cunik build derives from other keys; other org.cunik.* labels (machine, tsc-khz) may be given. */
 export const DERIVED_LABELS = [
   'org.cunik.family', 'org.cunik.boot', 'org.cunik.args', 'org.cunik.memory', 'org.cunik.cpus',
-  'org.cunik.ports', 'org.cunik.volumes', HEALTH_LABEL, 'org.cunik.kernel.release', 'org.cunik.init',
+  'org.cunik.ports', 'org.cunik.volumes', HEALTH_LABEL, 'org.cunik.kernel.release', 'org.cunik.init', 'org.cunik.rootfs',
 ];
 
 /** The schema as published in docs/cunikfile.schema.json. */
@@ -162,6 +165,7 @@ const EXPECTED: Record<string, string> = {
   'health.tcp': 'a port (1-65535)', 'health.http': '[PORT]PATH such as 80/healthz or /healthz',
   'health.interval': 'a duration such as 200ms, 30s or 1m30s', 'health.timeout': 'a duration such as 200ms, 30s or 1m30s',
   'health.start-period': 'a duration such as 200ms, 30s or 1m30s', 'health.retries': `an integer ${rangeText(LIMITS.healthRetries)}`,
+  rootfs: 'auto, disk or initramfs',
 };
 
 const NESTED_KEYS: Record<string, string[]> = {
@@ -268,6 +272,7 @@ export class CunikfileReader {
       modules: [...(d.modules ?? [])],
       users: (d.users ?? []).map((u) => (typeof u === 'string' ? { name: u } : { ...u })),
       groups: (d.groups ?? []).map((g) => (typeof g === 'string' ? { name: g } : { ...g })),
+      rootfs: d.rootfs ?? 'auto',
     };
     for (const key of ['users', 'groups'] as const) {
       const seen = new Set<string>();
@@ -333,8 +338,10 @@ export class CunikfileReader {
     if (s.family === 'linux') {
       if (s.app === undefined && s.from === undefined) this.fail(['family'], 'the linux family needs "app" (a program to run) or "from" (a container image)');
       if (s.app !== undefined && s.from !== undefined) this.fail(['from'], 'give either "app" or "from", not both', { keyPos: true });
+      if (s.rootfs === 'disk' && s.from === undefined) this.fail(['rootfs'], 'a root disk is made of a container image: "rootfs: disk" needs "from"', { keyPos: true });
       return;
     }
+    if (s.rootfs !== 'auto') this.fail(['rootfs'], `only the linux family takes "rootfs" (family is ${JSON.stringify(s.family)})`, { keyPos: true });
     for (const key of ['app', 'from', 'files', 'modules', 'users', 'groups', 'user'] as const) {
       const v = s[key];
       if (v !== undefined && !(Array.isArray(v) && v.length === 0)) {

@@ -39,6 +39,12 @@
 //   recorded as 125 with that reason (exitFromConsole); the init then ends at once with 125 rather
 //   than run the app on a partial root (init.c), and if /init itself was lost the kernel's panic
 //   ends the VM with the same line on the console.
+// - Root disk (label org.cunik.rootfs=disk, build/linux/rootdisk.ts): the image's disk.img attached
+//   read-only (readonly=on: QEMU takes a shared lock, so every instance reads the same file, shared
+//   through the host's page cache) after the volumes, with the serial cunik-root that the init looks
+//   for (cunik.root=SERIAL: /sys/block/vdX/serial), so the volumes keep /dev/vda, vdb...; cunik.ro
+//   (--read-only) mounts it with no writable overlay. A root disk the init cannot mount ends the
+//   instance with 125 and the init's one line (exitFromConsole), never a partial root.
 import { isIPv6 } from 'node:net';
 import { invalid } from '../errors.js';
 import type { BootSpec } from '../vmm/types.js';
@@ -54,8 +60,15 @@ export const EXIT_INCOMPLETE_ROOT = 125;
 /** The kernel's line (init/initramfs.c), after the printk timestamp if there is one. */
 const UNPACK_FAILED = /^(?:\[[\s\d.]+\]\s*)?Initramfs unpacking failed: (.*?)\s*$/;
 
-/** The exit a console line reports for a linux guest: only an initramfs the kernel could not unpack. */
+/** cunik-init's line when the root disk does not mount (init.c: fail_root). */
+const ROOT_FAILED = /^cunik-init: (the root disk could not be mounted .*?)\s*$/;
+/** The virtio-blk serial of an image's root disk (init.c finds the disk by it). */
+export const ROOT_DISK_SERIAL = 'cunik-root';
+
+/** The exit a console line reports for a linux guest: an initramfs the kernel could not unpack, a root disk the init could not mount. */
 export function linuxConsoleExit(line: string): { code: number; note: string } | undefined {
+  const r = ROOT_FAILED.exec(line);
+  if (r) return { code: EXIT_INCOMPLETE_ROOT, note: r[1]! };
   const m = UNPACK_FAILED.exec(line);
   if (!m) return undefined;
   const why = m[1] === 'write error' ? ': the guest ran out of memory (give it more with -m)' : '';
@@ -141,6 +154,11 @@ export const linux: FamilyAdapter = {
     refuse(args.length > MAX_INIT_ARGS, `Linux passes at most ${MAX_INIT_ARGS} arguments to init`, 'args');
     refuse(args.includes('--'), 'the Linux command line cannot pass "--" to the app (the kernel ends init arguments there)', 'args');
     if (args.length > 0) words.push('--', ...args.map((a) => kword(a, 'args')));
+    const rootDisk = image.labels['org.cunik.rootfs'] === 'disk';
+    refuse(rootDisk && image.diskPath === undefined, 'linux: the image has no root disk (cunik/disk.img is missing)', 'image');
+    refuse(instance.readOnlyRoot === true && !rootDisk, 'linux: --read-only needs an image whose root file system is a root disk (rootfs: disk in its Cunikfile); this one unpacks into memory', 'readOnlyRoot');
+    // Before "--" and the env words: dotted, so the kernel keeps them off init's environment.
+    if (rootDisk) words.splice(words.indexOf('--') < 0 ? words.length : words.indexOf('--'), 0, `cunik.root=${ROOT_DISK_SERIAL}`, ...(instance.readOnlyRoot === true ? ['cunik.ro'] : []));
     const cmdline = words.join(' ');
     if (cmdline.length >= COMMAND_LINE_SIZE) throw invalid(`the kernel command line is ${cmdline.length} bytes, over Linux's ${COMMAND_LINE_SIZE - 1}`, 'args');
 
@@ -158,7 +176,7 @@ export const linux: FamilyAdapter = {
       kernel,
       ...(image.initrdPath !== undefined && { initrd: image.initrdPath }),
       cmdline,
-      disks: blockDisks(blocks),
+      disks: [...blockDisks(blocks), ...(rootDisk ? [{ path: image.diskPath!, format: 'raw' as const, readonly: true, serial: ROOT_DISK_SERIAL }] : [])],
       ...size,
       powerdown: 'acpi',
       debugExit: true,

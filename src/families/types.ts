@@ -72,6 +72,11 @@ export interface InstanceBootConfig {
    * calibrate it on a trimmed machine (linux: tsc_early_khz=, hermit: -freq).
    */
   tscKhz?: number;
+  /**
+   * Docker's --read-only: the root file system takes no writes (linux images with a root disk: no
+   * writable overlay at all; the linux adapter refuses it for an image without one).
+   */
+  readOnlyRoot?: boolean;
 }
 
 /**

@@ -172,7 +172,7 @@ export class ImageStore {
    * build cache (linked in, not copied) and its config is stored byte for byte, so an unchanged
    * build gives the same image id. Checked like a loaded image (labels, family, boot files).
    */
-  async importBuilt(b: { ref: string; layers: PrebuiltLayer[]; configJson: string; files: { kernel: string; initrd?: string } }): Promise<ImageDetail> {
+  async importBuilt(b: { ref: string; layers: PrebuiltLayer[]; configJson: string; files: { kernel: string; initrd?: string; disk?: string } }): Promise<ImageDetail> {
     const target = parseTaggedReference(b.ref, 'ref');
     const staging = await Staging.create(this.tmpDir, 'build');
     try {
@@ -182,6 +182,7 @@ export class ImageStore {
       const dir = await staging.unpackDir(built.manifestDigest);
       await linkInto(b.files.kernel, join(dir, 'kernel'));
       if (b.files.initrd !== undefined) await linkInto(b.files.initrd, join(dir, 'initrd'));
+      if (b.files.disk !== undefined) await linkInto(b.files.disk, join(dir, 'disk.img'));
       const record = this.content.commit(staging, [{
         ...built, manifestSize: stagedSize(staging, built.manifestDigest), meta, refs: [target.ref],
       }])[0]!;

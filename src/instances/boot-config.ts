@@ -26,6 +26,8 @@ export interface CreateOptions {
   cpus?: number | undefined;
   /** Allow more vCPUs than the host has CPUs. */
   cpuOvercommit?: boolean | undefined;
+  /** run --read-only. */
+  readOnly?: boolean | undefined;
   autoRemove?: boolean | undefined;
   restartPolicy?: { name: RestartPolicy['name']; maximumRetryCount?: number | undefined } | undefined;
   /** Default: the daemon's (create.ts), else 'user'. */
@@ -87,6 +89,7 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
     memoryMiB: opts.memoryMiB ?? boot.memoryMiB,
     cpus: opts.cpus ?? boot.cpus,
     ...(opts.cpuOvercommit === true && { cpuOvercommit: true }),
+    ...(opts.readOnly === true && { readOnly: true }),
     autoRemove: opts.autoRemove ?? false,
     restartPolicy: opts.restartPolicy ? { name: opts.restartPolicy.name, maximumRetryCount: opts.restartPolicy.maximumRetryCount ?? 0 } : NO_RESTART,
     network: opts.network ?? 'user',
@@ -218,5 +221,6 @@ export function bootConfig(config: InstanceRecord['config'], network: NetworkSet
     ...(isBridgeMode(network.mode) && { networks: [bridgeNetwork(network), ...extra.map(bridgeNetwork)] }),
     ...((config.mounts?.length ?? 0) > 0 && { volumes: instanceVolumes(config.mounts!) }),
     ...(host.tscKhz !== undefined && { tscKhz: host.tscKhz }),
+    ...(config.readOnly === true && { readOnlyRoot: true }),
   };
 }

@@ -42,6 +42,8 @@ export interface InstanceRecord {
     cpus: number;
     /** More vCPUs than the host has CPUs were allowed (run --cpu-overcommit); absent: no. */
     cpuOvercommit?: boolean;
+    /** The root file system takes no writes (run --read-only); absent: it does. */
+    readOnly?: boolean;
     autoRemove: boolean;
     restartPolicy?: RestartPolicy;
     /** Absent in records made before networking: those have no NIC ('none'). */

@@ -54,6 +54,7 @@ test('a full linux Cunikfile normalises', () => {
     users: [{ name: 'memcache' }, { name: 'app', uid: 1000, groups: ['data'] }],
     groups: [{ name: 'data' }, { name: 'audio2', gid: 2001 }],
     user: 'app:data',
+    rootfs: 'auto',
   });
   assert.equal(parseCunikfile('family: linux\napp: /a\nuser: 33').user, '33');
   assert.equal(parseCunikfile('family: linux\napp: /a\nmemory: 1G\nenv: [A=1]').memoryMiB, 1024);
@@ -111,6 +112,10 @@ test('missing keys and family rules', () => {
   assert.match(error('family: linux\napp: /x\nfiles:\n  - {src: a, dst: /../etc}\n').message, /^Cunikfile:4: files\[0\]\.dst: must not contain/);
   assert.match(error('family: linux\napp: /x\nusers:\n  - app\n  - { name: app }\n').message, /^Cunikfile:5: users\[1\]: app is named twice/);
   assert.match(error('family: generic\nkernel: k\nusers: [app]\n').message, /^Cunikfile:3: users: only the linux family takes "users"/);
+  assert.match(error('family: generic\nkernel: k\nrootfs: disk\n').message, /^Cunikfile:3: rootfs: only the linux family takes "rootfs"/);
+  assert.match(error('family: linux\napp: /bin/busybox\nrootfs: disk\n').message, /^Cunikfile:3: rootfs: a root disk is made of a container image: "rootfs: disk" needs "from"/);
+  assert.match(error('family: linux\nfrom: oci-archive:x.tar\nrootfs: tmpfs\n').message, /^Cunikfile:3: rootfs: expected auto, disk or initramfs/);
+  assert.equal(parseCunikfile('family: linux\nfrom: oci-archive:x.tar\nrootfs: disk\n').rootfs, 'disk');
 });
 
 test('YAML syntax errors and duplicate keys give the line', () => {

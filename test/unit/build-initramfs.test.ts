@@ -77,3 +77,27 @@ test('volume modules are packed apart: /.cunik/modules lists what loads at boot,
   assert.ok(plan.entries.some((e) => e.name === '/.cunik/kmod/6.1.0-test/kernel/fs/ext4/ext4.ko'), 'the module itself is packed');
   assert.equal((await planInitramfs(input())).entries.find((e) => e.name === '/.cunik/modules.volumes'), undefined);
 });
+
+test('with a root disk: the container tree is the disk (keyed by the tree alone); the initramfs holds the init, the modules and /.cunik/root', async () => {
+  file('tree/bin/sh', 'sh');
+  file('tree/etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');
+  file('tree/etc/group', 'root:x:0:\n');
+  const disk = (extra: Partial<InitramfsInput> = {}): Promise<Awaited<ReturnType<typeof planInitramfs>>> =>
+    planInitramfs(input({ rootfs: join(tmp, 'tree'), app: undefined, entry: ['/bin/sh'], rootDisk: true, ...extra }));
+  const plan = await disk();
+  assert.ok(plan.disk);
+  assert.deepEqual(plan.disk.entries.filter((e) => e.type === 'file').map((e) => e.name).sort(), ['/bin/sh', '/etc/group', '/etc/passwd']);
+  const names = plan.entries.map((e) => e.name);
+  for (const n of ['/init', '/dev/console', '/proc', '/sys', '/tmp', '/.cunik/modules', '/.cunik/kmod/6.1.0-test/kernel/drivers/virtio/virtio.ko', '/.cunik/root/.cunik/entry', '/.cunik/root/.cunik/env', '/.cunik/root/etc/hosts', '/.cunik/root/srv/www/index.html']) {
+    assert.ok(names.includes(n), `${n} in the initramfs (${names.join(' ')})`);
+  }
+  assert.ok(!names.includes('/bin/sh') && !names.includes('/.cunik/entry'), 'neither the tree nor the entry at the top');
+  assert.ok(plan.guestEntries.some((e) => e.name === '/bin/sh') && plan.guestEntries.some((e) => e.name === '/srv/www/index.html'));
+  // Other added files, users or env: the same disk key, another initramfs.
+  const other = await disk({ files: [], users: [{ name: 'app' }], env: ['B=2'] });
+  assert.equal(other.disk?.key, plan.disk.key);
+  assert.notEqual(other.key, plan.key);
+  assert.ok(other.entries.some((e) => e.name === '/.cunik/root/etc/passwd'), 'the passwd with the added user is laid over the disk\'s');
+  file('tree/bin/sh', 'another sh');
+  assert.notEqual((await disk()).disk?.key, plan.disk.key);
+});

@@ -139,6 +139,29 @@ runCases(linux, [
     instance: { networks: [userNet({ ip: '10.0.2.15', prefix: 24 }), { nic: { backend: { type: 'tap', ifname: 't1' } }, ip: '10.1.0.2', prefix: 24 }] },
     throws: /^linux: a guest with several networks needs a MAC address for each NIC$/,
   },
+  {
+    name: 'root disk: attached read-only after the volumes with the serial cunik-root; cunik.root= before "--"',
+    image: { ...img, diskPath: '/i/disk.img', labels: { 'org.cunik.rootfs': 'disk', 'org.cunik.init': 'cunik' }, env: [] },
+    instance: { tscKhz: 2000000, volumes: [{ kind: 'block', source: '/v/data.ext4', target: '/data', readonly: false }] },
+    argv: [
+      '-M', MICROVM_ACPI, '-kernel', '/i/vmlinux', '-initrd', '/i/initrd',
+      '-append', 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.blk=/dev/vda:/data cunik.root=cunik-root -- /bin/httpd -f',
+      '-drive', 'if=none,id=disk0,file=/v/data.ext4,format=raw,readonly=off', '-device', 'virtio-blk-device,drive=disk0,serial=vol0',
+      '-drive', 'if=none,id=disk1,file=/i/disk.img,format=raw,readonly=on', '-device', 'virtio-blk-device,drive=disk1,serial=cunik-root',
+      ...EXIT,
+    ],
+  },
+  {
+    name: 'root disk with --read-only: cunik.ro, still no writable disk',
+    image: { ...img, diskPath: '/i/disk.img', labels: { 'org.cunik.rootfs': 'disk', 'org.cunik.init': 'cunik' }, env: [] },
+    instance: { tscKhz: 2000000, readOnlyRoot: true, args: ['true'] },
+    spec: {
+      cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.root=cunik-root cunik.ro -- true',
+      disks: [{ path: '/i/disk.img', format: 'raw', readonly: true, serial: 'cunik-root' }],
+    },
+  },
+  { name: '--read-only without a root disk is refused', image: img, instance: { readOnlyRoot: true }, throws: /--read-only needs an image whose root file system is a root disk/ },
+  { name: 'a root-disk label without the disk is refused', image: { ...img, labels: { 'org.cunik.rootfs': 'disk' } }, throws: /has no root disk/ },
 ], test);
 
 test('linux command line: words as the kernel reads them back (kernel/params.c next_arg)', () => {
@@ -176,8 +199,10 @@ test('linux exit: an initramfs the kernel could not unpack whole is 125 with its
   assert.equal(oom?.code, 125);
   assert.match(oom!.note, /could not unpack the initramfs whole \("write error"\): the guest ran out of memory \(give it more with -m\); the app was not run/);
   assert.equal(linuxConsoleExit('Initramfs unpacking failed: junk in compressed archive')?.note, 'the kernel could not unpack the initramfs whole ("junk in compressed archive"); the app was not run');
+  const root = linuxConsoleExit('cunik-init: the root disk could not be mounted (/dev/vda: Cannot allocate memory): the guest ran out of memory (give it more with -m); the app was not run\r');
+  assert.deepEqual(root, { code: 125, note: 'the root disk could not be mounted (/dev/vda: Cannot allocate memory): the guest ran out of memory (give it more with -m); the app was not run' });
   // Other lines, an app echoing the phrase mid-line: no exit.
-  for (const line of ['', 'Run /init as init process', 'app: Initramfs unpacking failed: write error']) assert.equal(linuxConsoleExit(line), undefined, line);
+  for (const line of ['', 'Run /init as init process', 'app: Initramfs unpacking failed: write error', 'app: cunik-init: the root disk could not be mounted (x)']) assert.equal(linuxConsoleExit(line), undefined, line);
   const console = 'Linux version 6.1\r\nInitramfs unpacking failed: write error\r\ncunik-init: the root file system is incomplete (Initramfs unpacking failed: write error): the app was not run\r\n';
   const status = instanceExitStatus(linux, { status: (125 << 1) | 1, signal: null }, () => console);
   assert.equal(status.code, 125);

@@ -10,8 +10,11 @@
 // 20000 files of 100 bytes: 5 MiB of archive, 100 MiB in pages); and the kernel spends 64 bytes
 // (a struct page) of every 4 KiB of RAM on its memory map. Below that the kernel's unpacking fails
 // with "write error" and goes on with a partial root (reported: families/linux.ts).
+// An image with a root disk (rootdisk.ts) unpacks only its small initramfs: its tree is read from
+// the disk through the guest's page cache, counted as ROOTDISK_MARGIN_MIB instead (builder.ts).
 import { closeSync, openSync, readSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CpioEntry } from './cpio.js';
 import { programHeaders, PT_LOAD, readElfHeader } from '../../util/elf.js';
 
@@ -63,4 +66,18 @@ export async function residentBytes(entries: Iterable<CpioEntry>): Promise<numbe
  */
 export function minimumMemoryMiB(kernelEndBytes: number, initrdBytes: number, residentTreeBytes: number): number {
   return Math.ceil(((kernelEndBytes + initrdBytes + residentTreeBytes) * 65) / 64 / MiB) + WORKING_MARGIN_MIB;
+}
+
+/** residentBytes of a directory tree on the host (lstat only): what it would take unpacked in an initramfs. */
+export async function treeResidentBytes(dir: string): Promise<number> {
+  let total = 0;
+  const walk = async (path: string): Promise<void> => {
+    const s = await lstat(path);
+    total += ENTRY_OVERHEAD;
+    if (s.isSymbolicLink()) total += PAGE;
+    else if (s.isFile()) total += Math.ceil(s.size / PAGE) * PAGE;
+    else if (s.isDirectory()) for (const name of await readdir(path)) await walk(join(path, name));
+  };
+  await walk(dir);
+  return total;
 }

@@ -5,6 +5,13 @@
  * 1. mounts /proc, /sys, /dev (devtmpfs), /tmp (tmpfs);
  * 2. loads the kernel modules listed in /.cunik/modules (one path a line, dependencies first)
  *    with finit_module(2), and those in /.cunik/modules.volumes when the command line names a volume;
+ * 2b. with cunik.root=SERIAL (an image whose root file system is a read-only root disk:
+ *    src/build/linux/rootdisk.ts), mounts the virtio-blk disk with that serial (erofs, read-only),
+ *    stacks over it with overlayfs the initramfs's /.cunik/root (what Cunik lays over the image:
+ *    /.cunik/entry..., /etc files, the Cunikfile's files) and a tmpfs for writes (none with
+ *    cunik.ro: the root stays read-only), moves /dev, /proc, /sys and /tmp into it and switches
+ *    root to it (as switch_root does: MS_MOVE onto /, chroot). Any failure is one line
+ *    ("the root disk could not be mounted (...)") and exit 125: the app never runs on a partial root;
  * 3. mounts volumes named on the kernel command line:
  *      cunik.9p=TAG:/PATH             virtio-9p share (trans=virtio, 9p2000.L)
  *      cunik.blk=/dev/vdX:/PATH[:FS]  a block device (FS defaults to ext4)
@@ -448,6 +455,60 @@ static void refuse_partial_root(void) {
   report_and_exit(EXIT_INCOMPLETE_ROOT);
 }
 
+/* The root disk: its layers in the initramfs, and the disk's serial (families/linux.ts ROOT_DISK_SERIAL). */
+#define ROOT_LAYER "/.cunik/root"
+
+static void fail_root(const char *what, int err) {
+  say("the root disk could not be mounted (%s: %s)%s; the app was not run", what, strerror(err), err == ENOMEM ? ": the guest ran out of memory (give it more with -m)" : "");
+  report_and_exit(EXIT_INCOMPLETE_ROOT);
+}
+
+/* /dev/vdX whose /sys/block/vdX/serial is `serial`; waits up to 2 s for the disk's driver. */
+static int disk_by_serial(const char *serial, char *dev, size_t size) {
+  for (int tries = 0; tries < 200; tries++) {
+    DIR *d = opendir("/sys/block");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+      if (e->d_name[0] == '.') continue;
+      char path[300], got[64] = "";
+      snprintf(path, sizeof path, "/sys/block/%s/serial", e->d_name);
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      ssize_t n = read(fd, got, sizeof got - 1);
+      close(fd);
+      if (n > 0 && got[n - 1] == '\n') got[--n] = 0;
+      if (n >= 0 && strcmp(got, serial) == 0) { snprintf(dev, size, "/dev/%s", e->d_name); closedir(d); return 0; }
+    }
+    if (d) closedir(d);
+    usleep(10000);
+  }
+  return -1;
+}
+
+static void switch_to_root_disk(const char *serial, int ro) {
+  char dev[300], opts[256];
+  if (disk_by_serial(serial, dev, sizeof dev) != 0) fail_root(serial, ENODEV);
+  mkdir("/.cunik/lower", 0755);
+  mkdir("/.cunik/new", 0755);
+  if (mount(dev, "/.cunik/lower", "erofs", MS_RDONLY, NULL) != 0) fail_root(dev, errno);
+  if (ro) snprintf(opts, sizeof opts, "lowerdir=" ROOT_LAYER ":/.cunik/lower");
+  else {
+    mkdir("/.cunik/rw", 0755);
+    if (mount("tmpfs", "/.cunik/rw", "tmpfs", 0, "mode=0755") != 0) fail_root("tmpfs", errno);
+    if (mkdir("/.cunik/rw/upper", 0755) != 0 || mkdir("/.cunik/rw/work", 0755) != 0) fail_root("tmpfs", errno);
+    snprintf(opts, sizeof opts, "lowerdir=" ROOT_LAYER ":/.cunik/lower,upperdir=/.cunik/rw/upper,workdir=/.cunik/rw/work");
+  }
+  if (mount("overlay", "/.cunik/new", "overlay", ro ? MS_RDONLY : 0, opts) != 0) fail_root("overlay", errno);
+  static const char *const moved[] = { "/dev", "/proc", "/sys", "/tmp" };
+  for (size_t i = 0; i < sizeof moved / sizeof moved[0]; i++) {
+    char to[64];
+    snprintf(to, sizeof to, "/.cunik/new%s", moved[i]);
+    if (mount(moved[i], to, NULL, MS_MOVE, NULL) != 0) fail_root(to, errno);
+  }
+  if (chdir("/.cunik/new") != 0 || mount(".", "/", NULL, MS_MOVE, NULL) != 0 || chroot(".") != 0 || chdir("/") != 0) fail_root("switch root", errno);
+  dbg("root: %s (erofs) under %s", dev, ro ? "no writable layer" : "a tmpfs overlay");
+}
+
 int main(int argc, char **argv, char **envp) {
   if (getpid() != 1) { say("must run as PID 1"); return 1; }
   mount_fs("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -472,6 +533,13 @@ int main(int argc, char **argv, char **envp) {
     }
   }
   load_modules("/.cunik/modules");
+  const char *root_serial = NULL;
+  int root_ro = 0;
+  for (int i = 0; i < cn; i++) {
+    if (strncmp(cwords[i], "cunik.root=", 11) == 0) root_serial = cwords[i] + 11;
+    else if (strcmp(cwords[i], "cunik.ro") == 0) root_ro = 1;
+  }
+  if (root_serial) switch_to_root_disk(root_serial, root_ro);
   /* Volume drivers (9p, virtio_blk, ext4) only for a boot that mounts volumes. */
   for (int i = 0; i < cn; i++) {
     if (strncmp(cwords[i], "cunik.9p=", 9) == 0 || strncmp(cwords[i], "cunik.blk=", 10) == 0) {

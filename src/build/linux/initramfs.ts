@@ -37,7 +37,17 @@ export interface InitramfsInput {
   hostEtc?: string;
   /** Who the app runs as (Docker's USER), resolved in the image's final passwd and group. */
   user?: string;
+  /**
+   * The container's tree goes on a read-only root disk (rootdisk.ts), not in the initramfs: the
+   * initramfs then holds the init, the modules and /.cunik/modules, and everything else Cunik lays
+   * over the tree (the /etc files, /.cunik/entry..., the Cunikfile's files) under /.cunik/root/,
+   * which cunik-init stacks over the disk with overlayfs before it switches root.
+   */
+  rootDisk?: boolean;
 }
+
+/** Where the layer Cunik lays over a root disk sits in the initramfs (init.c: ROOT_LAYER). */
+export const ROOT_LAYER = '/.cunik/root';
 
 /** One cpio archive of the initramfs; its key is the digest of every entry's name, type, mode and content digest. */
 export interface InitramfsSegment {
@@ -58,6 +68,10 @@ export interface InitramfsPlan {
   /** Cache key of the whole: the segments' keys. */
   key: string;
   counts: { libs: number; modules: number; files: number };
+  /** With rootDisk: the container's tree, for the root disk, and its cache key (its entries' names, types, modes and contents). */
+  disk?: { entries: CpioEntry[]; key: string };
+  /** Every entry the guest's root shows (the disk's and the initramfs's), for the runtime checks. */
+  guestEntries: CpioEntry[];
 }
 
 const nul = (words: string[]): Buffer => Buffer.from(words.map((w) => `${w}\0`).join(''));
@@ -123,6 +137,17 @@ function parentsOf(name: string): string[] {
   return out;
 }
 
+/** What a key covers of each entry: name, type, mode and content digest (bounded: tens of thousands of files, EMFILE otherwise). */
+const describe = (entries: CpioEntry[]): Promise<unknown[]> => mapLimit(entries, 32, async (e) => {
+  if (e.type === 'file') {
+    const content = Buffer.isBuffer(e.source) ? `sha256:${digestOf(e.source.toString('base64'))}` : await fileDigest(e.source);
+    return [e.name, 'f', e.mode ?? 0o644, content];
+  }
+  if (e.type === 'symlink') return [e.name, 'l', e.target];
+  if (e.type === 'char') return [e.name, 'c', e.mode ?? 0o600, e.major, e.minor];
+  return [e.name, 'd', e.mode ?? 0o755];
+});
+
 /** One archive of the initramfs: its entries with their missing parents, in order, and its key. */
 async function segment(step: string, body: CpioEntry[]): Promise<InitramfsSegment> {
   const dirsPresent = new Set(body.filter((e) => e.type === 'dir').map((e) => e.name));
@@ -131,16 +156,7 @@ async function segment(step: string, body: CpioEntry[]): Promise<InitramfsSegmen
   // each directory comes before what it holds (the kernel's unpacker creates no missing parent: a
   // file whose directory is not there yet is dropped).
   const entries = [...parents, ...body].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  // Bounded: a container's root file system has tens of thousands of files (EMFILE otherwise).
-  const described = await mapLimit(entries, 32, async (e) => {
-    if (e.type === 'file') {
-      const content = Buffer.isBuffer(e.source) ? `sha256:${digestOf(e.source.toString('base64'))}` : await fileDigest(e.source);
-      return [e.name, 'f', e.mode ?? 0o644, content];
-    }
-    if (e.type === 'symlink') return [e.name, 'l', e.target];
-    if (e.type === 'char') return [e.name, 'c', e.mode ?? 0o600, e.major, e.minor];
-    return [e.name, 'd', e.mode ?? 0o755];
-  });
+  const described = await describe(entries);
   return { entries, key: digestOf({ step, v: BUILDER_VERSION, entries: described }) };
 }
 
@@ -148,6 +164,7 @@ export async function planInitramfs(inp: InitramfsInput): Promise<InitramfsPlan>
   const byPath = new Map<string, CpioEntry>();
   const put = (e: CpioEntry): void => void byPath.set(e.name, e);
   if (inp.rootfs !== undefined) await expandFile({ host: inp.rootfs, guest: '/' }, byPath);
+  const tree = new Map(byPath);
   for (const d of ['/dev', '/proc', '/sys', '/tmp', '/run', '/etc', '/.cunik']) put({ type: 'dir', name: d, mode: d === '/tmp' ? 0o1777 : 0o755 });
   await addUserland(inp, byPath);
   put({ type: 'char', name: '/dev/console', mode: 0o600, major: 5, minor: 1 });
@@ -188,13 +205,47 @@ export async function planInitramfs(inp: InitramfsInput): Promise<InitramfsPlan>
     put({ type: 'file', name: '/.cunik/user', source: Buffer.from(`${who.uid} ${who.gid} ${who.groups.join(',')}\n`) });
   }
 
+  const counts = { libs: inp.libs.length, modules: inp.modules.files.length, files };
+  if (inp.rootDisk === true) return rootDiskPlan(tree, byPath, added, counts);
   const base = await segment('initramfs-base', [...byPath.values()]);
   const extra = await segment('initramfs-files', [...added.values()]);
   const segments = extra.entries.length > 0 ? [base, extra] : [base];
+  const entries = segments.flatMap((g) => g.entries);
+  return {
+    segments,
+    entries,
+    guestEntries: entries,
+    key: digestOf({ step: 'initramfs', v: BUILDER_VERSION, segments: segments.map((g) => g.key) }),
+    counts,
+  };
+}
+
+/** What the init itself reads before it switches to the root disk: it stays at the initramfs's top. */
+const initOwn = (name: string): boolean => name === '/init' || name === '/dev/console' || name === '/.cunik/modules' || name === '/.cunik/modules.volumes' || name.startsWith('/.cunik/kmod/');
+
+/**
+ * The plan with a root disk: the whole container tree on the disk; what Cunik laid over it (its
+ * /etc files, mount points, /.cunik/entry...) and the Cunikfile's files under ROOT_LAYER in the
+ * initramfs, so that neither changes the disk (nor its key): a changed added file or a second
+ * Cunikfile on the same base reuses the disk.
+ */
+async function rootDiskPlan(tree: Map<string, CpioEntry>, byPath: Map<string, CpioEntry>, added: Map<string, CpioEntry>, counts: InitramfsPlan['counts']): Promise<InitramfsPlan> {
+  const treeEntries = [...tree.values()];
+  const over = [...byPath.values()].filter((e) => tree.get(e.name) !== e);
+  const layered = (e: CpioEntry): CpioEntry => ({ ...e, name: `${ROOT_LAYER}${e.name}` });
+  const top: CpioEntry[] = ['/dev', '/proc', '/sys', '/tmp'].map((name) => ({ type: 'dir', name, mode: 0o755 }));
+  const base = await segment('rootdisk-initramfs', [...top, ...over.filter((e) => initOwn(e.name)), ...over.filter((e) => !initOwn(e.name)).map(layered)]);
+  const extra = await segment('rootdisk-files', [...added.values()].map(layered));
+  const segments = extra.entries.length > 0 ? [base, extra] : [base];
+  const diskKey = digestOf({ step: 'rootdisk', v: BUILDER_VERSION, entries: await describe(treeEntries) });
+  const guest = new Map(tree);
+  for (const e of [...over.filter((o) => !initOwn(o.name)), ...added.values()]) guest.set(e.name, e);
   return {
     segments,
     entries: segments.flatMap((g) => g.entries),
-    key: digestOf({ step: 'initramfs', v: BUILDER_VERSION, segments: segments.map((g) => g.key) }),
-    counts: { libs: inp.libs.length, modules: inp.modules.files.length, files },
+    guestEntries: [...guest.values()],
+    key: digestOf({ step: 'initramfs', v: BUILDER_VERSION, segments: segments.map((g) => g.key), disk: diskKey }),
+    counts,
+    disk: { entries: treeEntries, key: diskKey },
   };
 }

@@ -1,0 +1,153 @@
+// A linux image built `from:` a container image whose tree is over the root-disk threshold
+// (build/linux/rootdisk.ts) boots from a read-only erofs root disk with a tmpfs overlay, not from
+// an initramfs holding the whole tree: its memory minimum counts only the small initramfs; a
+// rebuild that changes an added file, or another Cunikfile on the same base, reuses the disk;
+// writes go to the instance's own layer (a second instance does not see them, the image is not
+// touched), two instances share the disk side by side and answer through -p, and --read-only
+// leaves no writable layer at all. The tree: busybox-static plus a 40 MiB file (over the 32 MiB
+// threshold), as a docker-archive and an oci-archive made here.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { hostTscKhz } from '../../src/families/host.js';
+import { writeContainerArchive, type LayerEntry } from '../fixtures/build/oci-archive.js';
+import { cli, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
+import { freePort, linuxGuestMissing } from '../helpers/linux-guest.js';
+
+const missing = linuxGuestMissing().join('; ');
+const BIG = 40 << 20;
+const APPLETS = ['sh', 'cat', 'echo', 'grep', 'httpd', 'ls', 'mkdir', 'touch', 'wc', 'hostname'];
+const RUN_SH = [
+  'if [ "$1" = serve ]; then',
+  '  mkdir -p /www && echo "hello from $(hostname)" > /www/index.html',
+  '  exec httpd -f -p 8080 -h /www',
+  'fi',
+  'exec sh -c "$*"',
+  '',
+].join('\n');
+
+let d: TestDaemon;
+let diskMin = 0;
+let ctx: string;
+const tsc = hostTscKhz();
+const tscLine = tsc !== undefined ? `labels: { org.cunik.tsc-khz: ${tsc} }\n` : '';
+
+function layers(): LayerEntry[][] {
+  return [
+    [
+      { name: 'bin/busybox', body: readFileSync('/bin/busybox'), mode: 0o755 },
+      ...APPLETS.map((a): LayerEntry => ({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' })),
+      { name: 'srv/big', body: Buffer.alloc(BIG, 0x5a) },
+      { name: 'etc/hostname', body: 'rootdisk\n' },
+    ],
+    [{ name: 'app/run.sh', body: RUN_SH, mode: 0o755 }],
+  ];
+}
+
+const diskDigest = async (image: string): Promise<string> => {
+  const detail = await d.client.inspectImage(image);
+  return detail.layers?.[1]?.digest ?? '';
+};
+
+before(async () => {
+  assert.equal(missing, '', `cannot run here: ${missing} (setup.sh installs it)`);
+  ctx = mkdtempSync(join(tmpdir(), 'cunik-rootdisk-'));
+  const config = { Entrypoint: ['/bin/sh', '/app/run.sh'], Cmd: ['serve'], Env: ['PATH=/bin'] };
+  await writeContainerArchive(join(ctx, 'docker.tar'), 'docker', layers(), config);
+  await writeContainerArchive(join(ctx, 'oci.tar'), 'oci', layers(), config);
+  writeFileSync(join(ctx, 'note.txt'), 'first note\n');
+  writeFileSync(join(ctx, 'Cunikfile'), `family: linux\nfrom: docker-archive:docker.tar\nports: [8080]\nfiles:\n  - { src: note.txt, dst: /etc/note }\n${tscLine}`);
+  d = await startDaemon({ args: ['--default-network', 'user'] });
+});
+after(async () => {
+  await d?.stop();
+  if (ctx !== undefined) rmSync(ctx, { recursive: true, force: true });
+});
+
+test('a big from: image gets a root disk; its minimum counts the small initramfs; rebuilds and another Cunikfile reuse the disk', async () => {
+  const b = await cli(['build', '-t', 'rootdisk', ctx], { socket: d.socket });
+  assert.equal(b.code, 0, b.stderr + b.stdout);
+  assert.match(b.stdout, / ---> root disk [0-9a-f]{12}: erofs [\d.]+ MiB/);
+  const image = await d.client.inspectImage('rootdisk');
+  assert.equal(image.labels?.['org.cunik.rootfs'], 'disk');
+  const min = Number(image.labels?.['org.cunik.memory.min']);
+  // The kernel's 74 MiB, a small initramfs and the margin (the issue's goal: at most 160); the
+  // same tree in an initramfs needs more than 74 + 40 (the last test).
+  assert.ok(min > 74 && min <= 160, `memory minimum ${min} MiB`);
+  diskMin = min;
+  const disk = await diskDigest('rootdisk');
+
+  // A changed added file: the disk comes from the cache, the same layer.
+  writeFileSync(join(ctx, 'note.txt'), 'second note\n');
+  const again = await cli(['build', '-t', 'rootdisk', ctx], { socket: d.socket });
+  assert.equal(again.code, 0, again.stderr + again.stdout);
+  assert.match(again.stdout, / ---> root disk: Using cache /);
+  assert.equal(await diskDigest('rootdisk'), disk);
+
+  // Another Cunikfile (other args, the oci-archive of the same tree): the same disk.
+  writeFileSync(join(ctx, 'Cunikfile.other'), `family: linux\nfrom: oci-archive:oci.tar\nargs: [cat, /etc/hostname]\n${tscLine}`);
+  const o = await cli(['build', '-t', 'rootdisk-other', '-f', join(ctx, 'Cunikfile.other'), ctx], { socket: d.socket });
+  assert.equal(o.code, 0, o.stderr + o.stdout);
+  assert.match(o.stdout, / ---> root disk: Using cache /);
+  assert.equal(await diskDigest('rootdisk-other'), disk);
+  const r = await cli(['run', '--rm', 'rootdisk-other'], { socket: d.socket });
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /^rootdisk\r?$/m);
+});
+
+test('it boots with the default memory; writes go to the instance\'s own layer, never the image; --read-only takes none', async () => {
+  const sh = (line: string): string[] => line.split(' ');
+  const first = await cli(['run', '--rm', 'rootdisk', ...sh('cat /etc/note; ls -l /srv/big; cat /proc/mounts; echo mine > /srv/mark && cat /srv/mark')], { socket: d.socket });
+  assert.equal(first.code, 0, first.stderr + first.stdout);
+  assert.match(first.stdout, /^second note\r?$/m);
+  assert.match(first.stdout, new RegExp(`\\s${BIG}\\s`));
+  assert.match(first.stdout, /^overlay \/ overlay /m);
+  assert.match(first.stdout, /^mine\r?$/m);
+  const second = await cli(['run', '--rm', 'rootdisk', ...sh('[ -e /srv/mark ] && echo seen || echo unseen')], { socket: d.socket });
+  assert.equal(second.code, 0, second.stderr + second.stdout);
+  assert.match(second.stdout, /^unseen\r?$/m);
+  const ro = await cli(['run', '--rm', '--read-only', 'rootdisk', ...sh('cat /etc/note && echo x > /srv/ro-mark')], { socket: d.socket });
+  assert.notEqual(ro.code, 0, ro.stdout);
+  assert.match(ro.stdout, /^second note\r?$/m);
+  assert.match(ro.stdout, /Read-only file system/);
+});
+
+test('two instances share the root disk side by side and answer through -p', async () => {
+  const ports = [await freePort(), await freePort()];
+  const names = ['rd-a', 'rd-b'];
+  try {
+    for (const [i, name] of names.entries()) {
+      const r = await cli(['run', '-d', '--name', name, '-p', `127.0.0.1:${ports[i]}:8080`, 'rootdisk'], { socket: d.socket });
+      assert.equal(r.code, 0, r.stderr);
+    }
+    for (const port of ports) {
+      const body = await waitFor(`http on ${port}`, () => new Promise<string | undefined>((res) => {
+        get({ host: '127.0.0.1', port, path: '/', timeout: 2000 }, (rs) => {
+          let s = '';
+          rs.on('data', (c: Buffer) => (s += c.toString()));
+          rs.on('end', () => res(rs.statusCode === 200 ? s : undefined));
+        }).on('error', () => res(undefined)).on('timeout', function (this: { destroy(): void }) { this.destroy(); res(undefined); });
+      }), 120_000);
+      assert.match(body, /^hello from /);
+    }
+  } finally {
+    await cli(['rm', '-f', ...names], { socket: d.socket });
+  }
+});
+
+test('rootfs: initramfs keeps the whole tree in the initramfs, and its minimum counts it', async () => {
+  writeFileSync(join(ctx, 'Cunikfile.initramfs'), `family: linux\nfrom: docker-archive:docker.tar\nrootfs: initramfs\n${tscLine}`);
+  const b = await cli(['build', '-t', 'rootdisk-initramfs', '-f', join(ctx, 'Cunikfile.initramfs'), ctx], { socket: d.socket });
+  assert.equal(b.code, 0, b.stderr + b.stdout);
+  assert.doesNotMatch(b.stdout, /root disk/);
+  const image = await d.client.inspectImage('rootdisk-initramfs');
+  assert.equal(image.labels?.['org.cunik.rootfs'], undefined);
+  const min = Number(image.labels?.['org.cunik.memory.min']);
+  assert.ok(min > 74 + 40 && min > diskMin, `initramfs minimum ${min} MiB, root disk's ${diskMin} MiB`);
+  const ro = await cli(['run', '--rm', '--read-only', 'rootdisk-initramfs', 'true'], { socket: d.socket });
+  assert.equal(ro.code, 125);
+  assert.match(ro.stderr, /--read-only needs an image whose root file system is a root disk/);
+});
