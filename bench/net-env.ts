@@ -16,9 +16,10 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { cli, repo, startDaemon, type TestDaemon } from '../test/helpers/daemon.js';
+import { repo, type TestDaemon } from '../test/helpers/daemon.js';
+import { HOST, netLab, type NetLab } from '../test/helpers/netns.js';
 
-export const HOST = '198.51.100.1';
+export { HOST };
 const exec = promisify(execFile);
 
 export interface Env {
@@ -32,44 +33,27 @@ export interface Env {
 
 const ipc = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' });
 
+/** The namespaces and the daemon: test/helpers/netns.ts, as the network tests make them. */
 export async function setup(name: string): Promise<Env> {
-  const ns = `cunik-bn-${process.pid}`;
-  const peer = `cunik-bp-${process.pid}`;
-  ipc('netns', 'add', ns);
-  ipc('netns', 'add', peer);
   const ctx = mkdtempSync(join(tmpdir(), `cunik-${name}-`));
-  let d: TestDaemon | undefined;
+  let lab: NetLab | undefined;
   const close = async (): Promise<void> => {
-    await d?.stop();
-    for (const n of [ns, peer]) {
-      try {
-        ipc('netns', 'del', n);
-      } catch {
-        // never made
-      }
-    }
+    await lab?.close();
     rmSync(ctx, { recursive: true, force: true });
   };
   try {
-    ipc('-n', ns, 'link', 'set', 'lo', 'up');
-    ipc('-n', peer, 'link', 'set', 'lo', 'up');
-    ipc('-n', ns, 'link', 'add', 'ext0', 'type', 'veth', 'peer', 'name', 'ext1', 'netns', peer);
-    ipc('-n', ns, 'addr', 'add', `${HOST}/24`, 'dev', 'ext0');
-    ipc('-n', peer, 'addr', 'add', '198.51.100.2/24', 'dev', 'ext1');
-    ipc('-n', ns, 'link', 'set', 'ext0', 'up');
-    ipc('-n', peer, 'link', 'set', 'ext1', 'up');
     // passt (user mode) needs a default route to start; the peer is it (nothing is forwarded beyond).
-    ipc('-n', ns, 'route', 'add', 'default', 'via', '198.51.100.2', 'dev', 'ext0');
+    lab = await netLab({ tag: 'bn', peer: 'veth', defaultRoute: true });
     cpSync(join(repo, 'examples', 'httpd'), join(ctx, 'httpd'), { recursive: true });
     writeFileSync(join(ctx, 'httpd', 'www', 'big'), Buffer.alloc(10 * 1024 * 1024, 'x'));
-    d = await startDaemon({ netns: ns });
-    const dd = d;
-    const run = (args: string[]) => cli(args, { socket: dd.socket });
+    const d = await lab.start();
+    const l = lab;
+    const run = (args: string[]) => l.run(args);
     const b = await run(['build', '-q', '-t', 'nethttpd', join(ctx, 'httpd')]);
     if (b.code !== 0) throw new Error(`${name}: cunik build failed: ${b.stderr}`);
     const n = await run(['network', 'create', '--subnet', '10.214.77.0/24', 'bench']);
     if (n.code !== 0) throw new Error(`${name}: network create failed: ${n.stderr}`);
-    return { d, ns, peer, ctx, run, close };
+    return { d, ns: l.ns, peer: l.peer, ctx, run, close };
   } catch (err) {
     await close();
     throw err;

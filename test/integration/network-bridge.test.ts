@@ -12,30 +12,29 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { cli, killInstances, startDaemon, waitFor, waitGone, type TestDaemon } from '../helpers/daemon.js';
+import { killInstances, waitFor, waitGone } from '../helpers/daemon.js';
 import { linuxGuestMissing } from '../helpers/linux-guest.js';
+import { netLab, PEER, type NetLab } from '../helpers/netns.js';
 
 const missing = linuxGuestMissing().join('; ');
-const ns = `cunik-tb-${process.pid}`;
-const inet = `cunik-ti-${process.pid}`;
+let lab: NetLab;
+let ns: string;
 const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' });
 
-let d: TestDaemon;
 let ctx: string;
 let server: ChildProcess | undefined;
-const run = (args: string[]) => cli(args, { socket: d.socket });
+const run = (args: string[]) => lab.run(args);
 
-const links = (): string[] => (JSON.parse(ip('-n', ns, '-j', 'link', 'show')) as { ifname: string }[]).map((l) => l.ifname);
-const taps = (): string[] => links().filter((l) => l.startsWith('cunikt'));
-const bridges = (): string[] => links().filter((l) => l.startsWith('cunikbr-') || l === 'cunik0').sort();
+const taps = (): string[] => lab.taps();
+const bridges = (): string[] => lab.links().filter((l) => l.startsWith('cunikbr-') || l === 'cunik0').sort();
 function allocations(): string[] {
-  const dir = join(d.root, 'networks', 'ipam');
+  const dir = join(lab.d.root, 'networks', 'ipam');
   if (!existsSync(dir)) return [];
   return readdirSync(dir).flatMap((net) => readdirSync(join(dir, net)));
 }
 /** Rules of table inet cunik (-1: no such table); other tables are not Cunik's and not counted. */
 function nftRules(): number {
-  const out = JSON.parse(execFileSync('ip', ['netns', 'exec', ns, 'nft', '-j', 'list', 'ruleset'], { encoding: 'utf8' })) as { nftables: Record<string, { family?: string; table?: string; name?: string }>[] };
+  const out = JSON.parse(lab.exec(ns, 'nft', '-j', 'list', 'ruleset')) as { nftables: Record<string, { family?: string; table?: string; name?: string }>[] };
   const items = out.nftables;
   if (!items.some((i) => i['table']?.family === 'inet' && i['table']?.name === 'cunik')) return -1;
   return items.filter((i) => i['rule']?.family === 'inet' && i['rule']?.table === 'cunik').length;
@@ -43,19 +42,11 @@ function nftRules(): number {
 
 before(async () => {
   assert.equal(missing, '', `cannot run here: ${missing} (setup.sh installs it)`);
-  ip('netns', 'add', ns);
-  ip('netns', 'add', inet);
-  ip('-n', ns, 'link', 'set', 'lo', 'up');
-  ip('-n', inet, 'link', 'set', 'lo', 'up');
-  ip('-n', ns, 'link', 'add', 'ext0', 'type', 'veth', 'peer', 'name', 'ext1', 'netns', inet);
-  ip('-n', ns, 'addr', 'add', '198.51.100.1/24', 'dev', 'ext0');
-  ip('-n', inet, 'addr', 'add', '198.51.100.2/24', 'dev', 'ext1');
-  ip('-n', ns, 'link', 'set', 'ext0', 'up');
-  ip('-n', inet, 'link', 'set', 'ext1', 'up');
-  ip('-n', ns, 'route', 'add', 'default', 'via', '198.51.100.2', 'dev', 'ext0');
+  lab = await netLab({ tag: 'tb', peer: 'veth', defaultRoute: true });
+  ns = lab.ns;
   // "The internet": it knows no route back to the guests' subnets, so only NAT'd traffic is answered.
-  server = spawn('ip', ['netns', 'exec', inet, process.execPath, '-e', `
-    require('node:net').createServer((c) => { c.on('error', () => {}); c.end('hello from the internet\\n'); }).listen(8080, '198.51.100.2', () => console.log('listening'));`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  server = spawn('ip', ['netns', 'exec', lab.peer, process.execPath, '-e', `
+    require('node:net').createServer((c) => { c.on('error', () => {}); c.end('hello from the internet\\n'); }).listen(8080, '${PEER}', () => console.log('listening'));`], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     server!.stdout!.once('data', () => resolve());
     server!.once('exit', (code) => reject(new Error(`the internet's server exited (${code})`)));
@@ -64,21 +55,14 @@ before(async () => {
   mkdirSync(join(ctx, 'www'));
   writeFileSync(join(ctx, 'www', 'index.html'), '<h1>served over the bridge</h1>\n');
   writeFileSync(join(ctx, 'Cunikfile'), ['family: linux', 'app: /bin/busybox', 'files:', '  - { src: www/index.html, dst: /www/index.html }', 'args: [httpd, -f, -v, -p, "80", -h, /www]', 'memory: 128M', ''].join('\n'));
-  d = await startDaemon({ netns: ns });
+  await lab.start();
   const b = await run(['build', '-q', '-t', 'bridgeweb', ctx]);
   assert.equal(b.code, 0, b.stderr + b.stdout);
 });
 
 after(async () => {
-  await d?.stop();
   server?.kill('SIGKILL');
-  for (const n of [ns, inet]) {
-    try {
-      ip('netns', 'del', n);
-    } catch {
-      // never made
-    }
-  }
+  await lab?.close();
   if (ctx !== undefined) rmSync(ctx, { recursive: true, force: true });
 });
 
@@ -182,16 +166,15 @@ test('bridge networks: guests reach each other by address, --internal has no egr
 
   // A daemon SIGKILLed, and web1's VM killed while it is down; a stray tap and allocation too:
   // the restarted daemon removes them all, and keeps the networks.
-  const pids = killInstances(d.root);
-  d.proc.kill('SIGKILL');
-  await new Promise((r) => d.proc.once('exit', r));
+  const pids = killInstances(lab.d.root);
+  await lab.kill();
   await waitGone(pids);
   ip('-n', ns, 'tuntap', 'add', 'dev', 'cunikt999999999', 'mode', 'tap');
-  const ipamDir = join(d.root, 'networks', 'ipam');
+  const ipamDir = join(lab.d.root, 'networks', 'ipam');
   writeFileSync(join(ipamDir, readdirSync(ipamDir)[0]!, '10.214.7.99'), 'f'.repeat(64));
   assert.equal(taps().length, 2);
   assert.equal(allocations().length, 2);
-  d = await startDaemon({ dir: d.dir, netns: ns });
+  await lab.start();
   assert.deepEqual([taps(), allocations()], [[], []], 'nothing of gone instances after the restart');
   assert.deepEqual(bridges(), [front!.bridge, sealed!.bridge].sort());
   assert.equal(nftRules(), rulesWithNetworks);

@@ -7,15 +7,16 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { cli, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
+import { waitFor } from '../helpers/daemon.js';
 import { linuxGuestMissing } from '../helpers/linux-guest.js';
+import { netLab, type NetLab } from '../helpers/netns.js';
 
 const missing = linuxGuestMissing().join('; ');
-const ns = `cunik-tm-${process.pid}`;
+let lab: NetLab;
+let ns: string;
 const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' });
-let d: TestDaemon;
 let ctx: string;
-const run = (args: string[], input?: string) => cli(args, { socket: d.socket, ...(input !== undefined && { input }) });
+const run = (args: string[], input?: string) => lab.run(args, input);
 const bridges = (): string[] => (JSON.parse(ip('-n', ns, '-j', 'link', 'show')) as { ifname: string }[]).map((l) => l.ifname).filter((l) => l.startsWith('cunikbr-')).sort();
 const names = async (...args: string[]): Promise<string[]> => {
   const r = await run(['network', 'ls', '--format', 'json', ...args]);
@@ -25,22 +26,17 @@ const names = async (...args: string[]): Promise<string[]> => {
 
 before(async () => {
   assert.equal(missing, '', `cannot run here: ${missing} (setup.sh installs it)`);
-  ip('netns', 'add', ns);
-  ip('-n', ns, 'link', 'set', 'lo', 'up');
+  lab = await netLab({ tag: 'tm' });
+  ns = lab.ns;
   ctx = mkdtempSync(join(tmpdir(), 'cunik-netmgmt-'));
   writeFileSync(join(ctx, 'Cunikfile'), ['family: linux', 'app: /bin/busybox', 'args: [sleep, "600"]', 'memory: 128M', ''].join('\n'));
-  d = await startDaemon({ netns: ns });
+  await lab.start();
   const b = await run(['build', '-q', '-t', 'netmgmt', ctx]);
   assert.equal(b.code, 0, b.stderr + b.stdout);
 });
 
 after(async () => {
-  await d?.stop();
-  try {
-    ip('netns', 'del', ns);
-  } catch {
-    // never made
-  }
+  await lab?.close();
   if (ctx !== undefined) rmSync(ctx, { recursive: true, force: true });
 });
 
@@ -106,7 +102,7 @@ test('network ls --filter and -q, prune (with -f, the prompt, --filter), create 
 const links = (): string[] => (JSON.parse(ip('-n', ns, '-j', 'link', 'show')) as { ifname: string }[]).map((l) => l.ifname);
 const taps = (): string[] => links().filter((l) => l.startsWith('cunikt')).sort();
 function allocations(): string[] {
-  const dir = join(d.root, 'networks', 'ipam');
+  const dir = join(lab.d.root, 'networks', 'ipam');
   return existsSync(dir) ? readdirSync(dir).flatMap((net) => readdirSync(join(dir, net))).sort() : [];
 }
 // No double quotes: the kernel's command line cannot carry a quoted blank (families/linux-cmdline.ts).

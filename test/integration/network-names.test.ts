@@ -9,53 +9,33 @@
 // namespace's own (/etc/netns/NS/resolv.conf, which `ip netns exec` mounts over /etc/resolv.conf),
 // naming the fake upstream on the namespace's loopback. Nothing leaves this machine.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { cli, repo, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
+import { repo, waitFor } from '../helpers/daemon.js';
 import { linuxGuestMissing } from '../helpers/linux-guest.js';
+import { dig as digIn, netLab, plugProbe as plugIn, type NetLab } from '../helpers/netns.js';
 
 const missing = linuxGuestMissing().join('; ');
-const ns = `cunik-tn-${process.pid}`;
-/** Where the test asks the responders from: a veth on each network's bridge, as a guest would. */
-const probe = `cunik-tq-${process.pid}`;
-const etcNetns = join('/etc/netns', ns);
+/** The daemon's namespace, and the probe's (lab.peer): a veth on each network's bridge, where the test asks the responders from, as a guest would. */
+let lab: NetLab;
+let ns: string;
 const SUBNET = '10.214.9.0/24';
 const GW = '10.214.9.1';
 const UPSTREAM_ANSWER = '192.0.2.77';
 
-let d: TestDaemon;
 let ctx: string;
 let upstream: ChildProcess | undefined;
 let upstreamAsked = '';
-const run = (args: string[]) => cli(args, { socket: d.socket });
-
-/**
- * Plug the probe namespace into a network's bridge with an address of its subnet (.250: the IPAM
- * hands out the low ones first). Not from the daemon's namespace itself: traffic from a subnet's
- * address to a local one leaves through lo and is masqueraded like egress.
- */
-function plugProbe(bridge: string, gateway: string, tag: string): void {
-  const addr = `${gateway.split('.').slice(0, 3).join('.')}.250/24`;
-  execFileSync('ip', ['-n', ns, 'link', 'add', `pq${tag}`, 'type', 'veth', 'peer', 'name', `pr${tag}`, 'netns', probe]);
-  execFileSync('ip', ['-n', ns, 'link', 'set', `pq${tag}`, 'master', bridge, 'up']);
-  execFileSync('ip', ['-n', probe, 'addr', 'add', addr, 'dev', `pr${tag}`]);
-  execFileSync('ip', ['-n', probe, 'link', 'set', `pr${tag}`, 'up']);
-}
-
-/** Ask the responder at `server` from the probe namespace, as a guest of its network would. */
-function dig(server: string, name: string, type = 'A'): { status: string; answers: string[] } {
-  const out = execFileSync('ip', ['netns', 'exec', probe, 'dig', `@${server}`, '+tries=2', '+time=3', name, type], { encoding: 'utf8' });
-  const status = /status: (\w+)/.exec(out)?.[1] ?? 'none';
-  const answers = out.split('\n').filter((l) => l.length > 0 && !l.startsWith(';')).map((l) => l.split(/\s+/).at(-1)!);
-  return { status, answers };
-}
+const run = (args: string[]) => lab.run(args);
+const plugProbe = (bridge: string, gateway: string, tag: string): void => plugIn(lab, bridge, gateway, tag);
+const dig = (server: string, name: string, type = 'A'): { status: string; answers: string[] } => digIn(lab, server, name, type);
 
 /** UDP and TCP sockets listening on port 53 in the namespace, other than the fake upstream's. */
 function dnsListeners(): string[] {
-  const out = execFileSync('ip', ['netns', 'exec', ns, 'ss', '-H', '-ln', '-tu', 'sport = :53'], { encoding: 'utf8' });
+  const out = lab.exec(ns, 'ss', '-H', '-ln', '-tu', 'sport = :53');
   return out.split('\n').filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s+/)[4]!).filter((a) => !a.startsWith('127.0.0.1:')).sort();
 }
 
@@ -74,11 +54,8 @@ s.bind(53, '127.0.0.1', () => console.log('listening'));`;
 
 before(async () => {
   assert.equal(missing, '', `cannot run here: ${missing} (setup.sh installs it)`);
-  execFileSync('ip', ['netns', 'add', ns]);
-  execFileSync('ip', ['netns', 'add', probe]);
-  execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-  mkdirSync(etcNetns, { recursive: true });
-  writeFileSync(join(etcNetns, 'resolv.conf'), 'nameserver 127.0.0.1\n');
+  lab = await netLab({ tag: 'tn', peer: 'plain', resolvConf: 'nameserver 127.0.0.1\n' });
+  ns = lab.ns;
   upstream = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', UPSTREAM], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
   upstream.stdout!.on('data', (b: Buffer) => (upstreamAsked += b.toString()));
   await waitFor('the fake upstream resolver', () => upstreamAsked.includes('listening') || undefined, 20_000);
@@ -86,22 +63,14 @@ before(async () => {
   mkdirSync(join(ctx, 'www'));
   writeFileSync(join(ctx, 'www', 'index.html'), 'placeholder\n');
   writeFileSync(join(ctx, 'Cunikfile'), ['family: linux', 'app: /bin/busybox', 'files:', '  - { src: www/index.html, dst: /www/index.html }', 'args: [httpd, -f, -p, "80", -h, /www]', 'memory: 128M', ''].join('\n'));
-  d = await startDaemon({ netns: ns });
+  await lab.start();
   const b = await run(['build', '-q', '-t', 'namesweb', ctx]);
   assert.equal(b.code, 0, b.stderr + b.stdout);
 });
 
 after(async () => {
-  await d?.stop();
   upstream?.kill('SIGKILL');
-  for (const n of [ns, probe]) {
-    try {
-      execFileSync('ip', ['netns', 'del', n]);
-    } catch {
-      // never made
-    }
-  }
-  rmSync(etcNetns, { recursive: true, force: true });
+  await lab?.close();
   if (ctx !== undefined) rmSync(ctx, { recursive: true, force: true });
 });
 
@@ -179,10 +148,9 @@ test('instances on a user-defined network reach each other by name and alias; ot
 
   // A daemon SIGKILLed while both run: the restarted one (live restore) answers for them again,
   // and web1 goes on fetching web2 by name through it.
-  d.proc.kill('SIGKILL');
-  await new Promise((r) => d.proc.once('exit', r));
+  await lab.kill();
   const before = round(await logs('web1').catch(() => '')); // the CLI fails while no daemon runs
-  d = await startDaemon({ dir: d.dir, netns: ns });
+  await lab.start();
   assert.deepEqual(dnsListeners().filter((a) => a.startsWith(GW)), [`${GW}:53`, `${GW}:53`]);
   assert.deepEqual([dig(GW, 'web1').answers, dig(GW, 'web2').answers, dig(GW, 'web1-alias').answers], [[ip1], [ip2b], [ip1]]);
   const base = Math.max(before, round(await logs('web1')));

@@ -7,29 +7,27 @@
 // untouched, and rm + network rm leave no rule, no port record, no accept in DOCKER-USER.
 // Everything happens in namespaces made (and deleted) here; nothing leaves this machine.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import { cli, repo, startDaemon, waitFor, waitGone, type TestDaemon } from '../helpers/daemon.js';
+import { repo, waitFor, waitGone } from '../helpers/daemon.js';
 import { linuxGuestMissing } from '../helpers/linux-guest.js';
+import { HOST, netLab, type NetLab } from '../helpers/netns.js';
 
 const missing = linuxGuestMissing().join('; ');
-const ns = `cunik-tp-${process.pid}`;
-const peer = `cunik-tq-${process.pid}`;
-const HOST = '198.51.100.1';
-const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' });
-const nft = (netns: string, ...args: string[]): string => execFileSync('ip', ['netns', 'exec', netns, 'nft', ...args], { encoding: 'utf8' });
+let lab: NetLab;
+let ns: string;
+let peer: string;
+const nft = (netns: string, ...args: string[]): string => lab.exec(netns, 'nft', ...args);
 
-let d: TestDaemon;
 let ctx: string;
 let holder: ChildProcess | undefined;
-const run = (args: string[]) => cli(args, { socket: d.socket });
+const run = (args: string[]) => lab.run(args);
 
-const taps = (): string[] => (JSON.parse(ip('-n', ns, '-j', 'link', 'show')) as { ifname: string }[]).map((l) => l.ifname).filter((l) => l.startsWith('cunikt'));
-const portRecords = (): string[] => (existsSync(join(d.root, 'networks', 'ports')) ? readdirSync(join(d.root, 'networks', 'ports')) : []);
+const taps = (): string[] => lab.taps();
+const portRecords = (): string[] => (existsSync(join(lab.d.root, 'networks', 'ports')) ? readdirSync(join(lab.d.root, 'networks', 'ports')) : []);
 /** Rules of table inet cunik that DNAT (each published port has two: prerouting and output). */
 const dnatRules = (): number => (nft(ns, 'list', 'table', 'inet', 'cunik').match(/ dnat ip to /g) ?? []).length;
 const cunikAccepts = (): number => (nft(ns, 'list', 'chain', 'ip', 'filter', 'DOCKER-USER').match(/comment "cunik"/g) ?? []).length;
@@ -37,8 +35,7 @@ const cunikAccepts = (): number => (nft(ns, 'list', 'chain', 'ip', 'filter', 'DO
 /** An HTTP GET from inside a namespace; the body, or undefined if nothing answered. */
 async function get(netns: string, host: string, port: number): Promise<string | undefined> {
   try {
-    const r = await promisify(execFile)('ip', ['netns', 'exec', netns, 'curl', '-s', '--max-time', '3', `http://${host}:${port}/`], { encoding: 'utf8' });
-    return r.stdout;
+    return await lab.execAsync(netns, 'curl', '-s', '--max-time', '3', `http://${host}:${port}/`);
   } catch {
     return undefined;
   }
@@ -48,7 +45,7 @@ async function get(netns: string, host: string, port: number): Promise<string | 
 async function udp(netns: string, host: string, port: number, text: string): Promise<string | undefined> {
   const js = `const s=require('node:dgram').createSocket('udp4');const t=setTimeout(()=>process.exit(1),1000);s.on('message',(m)=>{process.stdout.write(m);clearTimeout(t);s.close();});s.send(${JSON.stringify(text)},${port},${JSON.stringify(host)});`;
   try {
-    return (await promisify(execFile)('ip', ['netns', 'exec', netns, process.execPath, '-e', js], { encoding: 'utf8' })).stdout;
+    return await lab.execAsync(netns, process.execPath, '-e', js);
   } catch {
     return undefined;
   }
@@ -62,15 +59,8 @@ const answers = (netns: string, host: string, port: number): Promise<string> =>
 
 before(async () => {
   assert.equal(missing, '', `cannot run here: ${missing} (setup.sh installs it)`);
-  ip('netns', 'add', ns);
-  ip('netns', 'add', peer);
-  ip('-n', ns, 'link', 'set', 'lo', 'up');
-  ip('-n', peer, 'link', 'set', 'lo', 'up');
-  ip('-n', ns, 'link', 'add', 'ext0', 'type', 'veth', 'peer', 'name', 'ext1', 'netns', peer);
-  ip('-n', ns, 'addr', 'add', `${HOST}/24`, 'dev', 'ext0');
-  ip('-n', peer, 'addr', 'add', '198.51.100.2/24', 'dev', 'ext1');
-  ip('-n', ns, 'link', 'set', 'ext0', 'up');
-  ip('-n', peer, 'link', 'set', 'ext1', 'up');
+  lab = await netLab({ tag: 'tp', peer: 'veth' });
+  ({ ns, peer } = lab);
   ctx = mkdtempSync(join(tmpdir(), 'cunik-ports-'));
   mkdirSync(join(ctx, 'www'));
   writeFileSync(join(ctx, 'www', 'index.html'), '<h1>published over the bridge</h1>\n');
@@ -86,7 +76,7 @@ before(async () => {
     'memory: 112M',
     '',
   ].join('\n'));
-  d = await startDaemon({ netns: ns });
+  await lab.start();
   const b = await run(['build', '-q', '-t', 'portweb', ctx]);
   assert.equal(b.code, 0, b.stderr + b.stdout);
   assert.equal((await run(['network', 'create', '--subnet', '10.214.9.0/24', 'pubnet'])).code, 0);
@@ -94,14 +84,7 @@ before(async () => {
 
 after(async () => {
   holder?.kill('SIGKILL');
-  await d?.stop();
-  for (const n of [ns, peer]) {
-    try {
-      ip('netns', 'del', n);
-    } catch {
-      // never made
-    }
-  }
+  await lab?.close();
   if (ctx !== undefined) rmSync(ctx, { recursive: true, force: true });
 });
 
@@ -174,8 +157,7 @@ test('a daemon SIGKILLed while 10 instances publish ports, with Docker\'s FORWAR
   assert.equal(rules, 20);
 
   const victim = (JSON.parse((await run(['inspect', 'p9'])).stdout) as [{ pid: number }])[0].pid;
-  d.proc.kill('SIGKILL');
-  await new Promise((r) => d.proc.once('exit', r));
+  await lab.kill();
   // p9's VM dies while no daemon runs: its ports must go at the restart.
   process.kill(victim, 'SIGKILL');
   await waitGone([victim]);
@@ -183,7 +165,7 @@ test('a daemon SIGKILLed while 10 instances publish ports, with Docker\'s FORWAR
   assert.match(await answers(peer, HOST, 18103), /published over the bridge/);
   assert.match(await answers(ns, '127.0.0.1', 18107), /published over the bridge/);
 
-  d = await startDaemon({ dir: d.dir, netns: ns });
+  await lab.start();
   assert.equal(dnatRules(), rules - 2, "p9's two rules are gone, the others' stay");
   assert.equal(cunikAccepts(), 2, 'the accepts were replaced, not added again');
   assert.equal(dockerRules(), dockerBefore, "Docker's rules are as they were");
