@@ -52,7 +52,9 @@ export const ConnectRequest = Type.Object(
   {
     instance: Type.String({ minLength: 1, description: 'Instance name or id' }),
     ip: Type.Optional(Type.String({ description: 'A fixed IPv4 address on the network' })),
+    ip6: Type.Optional(Type.String({ description: 'A fixed IPv6 address on the network (one made with --ipv6)' })),
     macAddress: Type.Optional(Type.String({ description: "The new NIC's MAC address (default: derived from its address)" })),
+    aliases: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 16, description: "More names the instance answers to in the network's DNS (network connect --alias)" })),
   },
   { additionalProperties: false },
 );

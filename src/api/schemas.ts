@@ -101,7 +101,9 @@ export const NetworkEndpoint = Type.Object(
   {
     network: NetworkMode,
     ip: Type.Optional(Type.String({ description: 'A fixed IPv4 address on this network (user-defined networks)' })),
+    ip6: Type.Optional(Type.String({ description: 'A fixed IPv6 address on this network (an --ipv6 user-defined network)' })),
     macAddress: Type.Optional(Type.String({ description: "The NIC's MAC address (default: derived from its address)" })),
+    aliases: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 16, description: "More names the instance answers to in this network's DNS (run --network name=N,alias=A; network connect --alias)" })),
   },
   { additionalProperties: false },
 );
@@ -164,6 +166,7 @@ export const CreateInstanceRequest = Type.Object(
     restartPolicy: Type.Optional(RestartPolicy),
     network: Type.Optional(NetworkMode),
     ip: Type.Optional(Type.String({ description: 'A fixed IPv4 address on a user-defined bridge network (run --ip)' })),
+    ip6: Type.Optional(Type.String({ description: 'A fixed IPv6 address on a user-defined network made with --ipv6 (run --ip6)' })),
     aliases: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 16, description: "More names the instance answers to in its user-defined network's DNS (run --network-alias); several instances may share one" })),
     macAddress: Type.Optional(Type.String({ description: "The first NIC's MAC address on a bridge network (run --mac-address; default: derived from its address)" })),
     extraNetworks: Type.Optional(Type.Array(NetworkEndpoint, { maxItems: MAX_EXTRA_NETWORKS, description: 'More bridge networks (run --network a --network b), one NIC each; needs `network` to be a bridge network' })),
@@ -255,6 +258,7 @@ export const InstanceDetail = Type.Object(
       restartPolicy: Type.Object({ name: Type.String(), maximumRetryCount: Type.Integer() }),
       network: NetworkMode,
       ip: Type.Optional(Type.String({ description: 'The fixed address asked for (run --ip)' })),
+      ip6: Type.Optional(Type.String({ description: 'The fixed IPv6 address asked for (run --ip6)' })),
       aliases: Type.Optional(Type.Array(Type.String(), { description: "Its names on its network's DNS beyond its own (run --network-alias)" })),
       macAddress: Type.Optional(Type.String({ description: 'The MAC address asked for (run --mac-address)' })),
       extraNetworks: Type.Optional(Type.Array(NetworkEndpoint, { description: 'The networks beyond the first, as asked for (network connect adds to them)' })),

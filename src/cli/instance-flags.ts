@@ -21,8 +21,9 @@ export function instanceFlags(cmd: Command): Command {
     .option('--restart <policy>', 'restart policy: no, on-failure[:N], always, unless-stopped', parseRestartPolicy)
     .option('--stop-signal <signal>', "how stop ends the instance: SIGTERM (the default), SIGINT or SIGPWR press the guest's power button, then the VM is ended after the stop timeout; SIGKILL ends the VM at once")
     .option('--stop-timeout <seconds>', 'seconds stop waits for the guest to power off before ending the VM (default 10; stop -t overrides it)', parseSeconds)
-    .option('--network <network>', "network: user (user-mode networking), none, bridge (the default bridge network, root daemon) or a network made by `cunik network create` (default: the daemon's, bridge for a root daemon unless -p is given, else user); repeatable (bridge networks, one NIC each); long form name=NAME[,ip=ADDR][,mac-address=MAC]", parseNetwork)
+    .option('--network <network>', "network: user (user-mode networking), none, bridge (the default bridge network, root daemon) or a network made by `cunik network create` (default: the daemon's, bridge for a root daemon unless -p is given, else user); repeatable (bridge networks, one NIC each); long form name=NAME[,ip=ADDR][,ip6=ADDR][,mac-address=MAC][,alias=A] (alias repeatable)", parseNetwork)
     .option('--ip <address>', 'a fixed IPv4 address on the (first) user-defined bridge network')
+    .option('--ip6 <address>', 'a fixed IPv6 address on the (first) user-defined network, one made with --ipv6')
     .option('--mac-address <mac>', "the (first) bridge network NIC's MAC address (default: derived from its address)")
     .option('--network-alias <name>', "another name the instance answers to in its user-defined network's DNS (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
     .option('-p, --publish <[ip:][hostPort:]guestPort[/udp]>', 'publish a guest port on the host (repeatable; default address 0.0.0.0)', parsePublish, [] as PublishSpec[])
@@ -66,6 +67,7 @@ export interface CreateFlags extends HealthFlags {
   stopTimeout?: number;
   network?: NetworkSpec[];
   ip?: string;
+  ip6?: string;
   networkAlias?: string[];
   macAddress?: string;
   publish: PublishSpec[];
@@ -91,7 +93,6 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
     ...(flags.stopSignal !== undefined && { stopSignal: flags.stopSignal }),
     ...(flags.stopTimeout !== undefined && { stopTimeout: flags.stopTimeout }),
     ...networkRequest(flags),
-    ...(flags.networkAlias !== undefined && { aliases: flags.networkAlias }),
     ...(flags.publish.length > 0 && { ports: flags.publish }),
     ...(flags.publishAll === true && { publishAll: true }),
     ...(flags.volume.length > 0 && { mounts: flags.volume }),
@@ -99,15 +100,19 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
   };
 }
 
-/** The first --network (with --ip and --mac-address, as Docker applies them), the others as extraNetworks. */
-function networkRequest(flags: CreateFlags): Pick<CreateInstanceRequest, 'network' | 'ip' | 'macAddress' | 'extraNetworks'> {
+/** The first --network (with --ip, --mac-address and --network-alias, as Docker applies them), the others as extraNetworks. */
+function networkRequest(flags: CreateFlags): Pick<CreateInstanceRequest, 'network' | 'ip' | 'ip6' | 'macAddress' | 'aliases' | 'extraNetworks'> {
   const [first, ...more] = flags.network ?? [];
   const ip = flags.ip ?? first?.ip;
+  const ip6 = flags.ip6 ?? first?.ip6;
   const mac = flags.macAddress ?? first?.macAddress;
+  const aliases = [...(first?.aliases ?? []), ...(flags.networkAlias ?? [])];
   return {
     ...(first !== undefined && { network: first.network }),
     ...(ip !== undefined && { ip }),
+    ...(ip6 !== undefined && { ip6 }),
     ...(mac !== undefined && { macAddress: mac }),
+    ...(aliases.length > 0 && { aliases }),
     ...(more.length > 0 && { extraNetworks: more }),
   };
 }

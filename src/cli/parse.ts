@@ -112,11 +112,13 @@ const MAX_PUBLISHED = 64; // the API's maxItems
 
 /** --network: user (the default) or none. */
 /** --network: user, none, bridge (the default bridge network) or the name of a network made by `cunik network create`. */
-/** One --network: NAME, or Docker's long form name=NAME[,ip=ADDR][,mac-address=MAC]. */
+/** One --network: NAME, or Docker's long form name=NAME[,ip=ADDR][,ip6=ADDR][,mac-address=MAC][,alias=A]... (alias repeatable). */
 export interface NetworkSpec {
   network: string;
   ip?: string;
+  ip6?: string;
   macAddress?: string;
+  aliases?: string[];
 }
 
 const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
@@ -132,8 +134,10 @@ export function parseNetwork(value: string, previous: NetworkSpec[] = []): Netwo
       const v = part.slice(eq + 1);
       if (key === 'name' && NETWORK_NAME_RE.test(v)) spec.network = v;
       else if (key === 'ip' && v !== '') spec.ip = v;
+      else if (key === 'ip6' && v !== '') spec.ip6 = v;
       else if (key === 'mac-address' && v !== '') spec.macAddress = v;
-      else throw new Error(`invalid network option ${JSON.stringify(part)} (name=NAME[,ip=ADDR][,mac-address=MAC])`);
+      else if (key === 'alias' && v !== '') spec.aliases = [...(spec.aliases ?? []), v];
+      else throw new Error(`invalid network option ${JSON.stringify(part)} (name=NAME[,ip=ADDR][,ip6=ADDR][,mac-address=MAC][,alias=A])`);
     }
     return [...previous, spec as NetworkSpec];
   }

@@ -129,7 +129,7 @@ export class CunikClient {
     this.http.json('POST', '/v1/networks/prune', { query: { filters: Object.keys(filters).length > 0 ? JSON.stringify(filters) : undefined } });
   createNetwork = (req: CreateNetworkRequest): Promise<Network> => this.http.json('POST', '/v1/networks', { json: req });
   inspectNetwork = (ref: string): Promise<Network> => this.http.json('GET', `/v1/networks/${id(ref)}`);
-  connectNetwork = async (ref: string, instance: string, opts: { ip?: string; macAddress?: string } = {}): Promise<void> =>
+  connectNetwork = async (ref: string, instance: string, opts: { ip?: string; ip6?: string; macAddress?: string; aliases?: string[] } = {}): Promise<void> =>
     void (await this.http.json('POST', `/v1/networks/${id(ref)}/connect`, { json: { instance, ...opts } }));
   disconnectNetwork = async (ref: string, instance: string): Promise<void> => void (await this.http.json('POST', `/v1/networks/${id(ref)}/disconnect`, { json: { instance } }));
   removeNetwork = async (ref: string): Promise<void> => void (await this.http.json('DELETE', `/v1/networks/${id(ref)}`));

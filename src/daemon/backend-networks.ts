@@ -46,7 +46,7 @@ export function makeNetworksBackend(networks: BridgeNetworks | undefined, instan
       return { deleted };
     },
     // By the network's own name (a ref may be an id prefix): what the instance's record holds.
-    connect: async (ref, req) => void (await instances.connect(req.instance, { network: ref === DEFAULT_NETWORK ? ref : nets().get(ref).name, ip: req.ip, macAddress: req.macAddress })),
+    connect: async (ref, req) => void (await instances.connect(req.instance, { network: ref === DEFAULT_NETWORK ? ref : nets().get(ref).name, ip: req.ip, ip6: req.ip6, macAddress: req.macAddress, aliases: req.aliases })),
     disconnect: async (ref, req) => {
       const name = ref === DEFAULT_NETWORK ? ref : nets().get(ref).name;
       await instances.disconnect(req.instance, name);

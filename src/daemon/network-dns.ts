@@ -12,9 +12,10 @@ import type { DnsService } from '../network/dns/index.js';
 /** The default network answers no instance names (as Docker's default bridge); its responder only forwards. */
 export const namesOn = (net: NetworkRecord): boolean => net.name !== DEFAULT_NETWORK;
 
-/** The instance's aliases on a network (run --network-alias applies to the network it names). */
+/** The instance's aliases on a network: --network-alias for its first, each network's own (--network name=N,alias=A, network connect --alias). */
 export function aliasesOn(record: InstanceRecord, network: string): string[] {
-  return record.config.network === network ? [...(record.config.aliases ?? [])] : [];
+  if (record.config.network === network) return [...(record.config.aliases ?? [])];
+  return [...((record.config.extraNetworks ?? []).find((e) => e.network === network)?.aliases ?? [])];
 }
 
 /** What BridgeNetworks runs beside each bridge: its responder. */
@@ -55,6 +56,19 @@ export function wireDns({ dns, networks, instances, record, log }: DnsWiring): v
   // The VM's exit (stop, kill, a crash) and rm take the name away at once, before the tap goes
   // (the detach that follows runs `ip` first): the very next query no longer finds it.
   instances.on('event', (e) => {
+    if (e.action === 'rename') {
+      // The new name answers and the old one no longer does, from the very next query.
+      const r = record(e.id);
+      for (const l of r === undefined ? [] : dns.listening()) {
+        const now = dns.endpoints(l.network).find((x) => x.id === e.id);
+        try {
+          if (now !== undefined) dns.register(l.network, { ...now, name: r!.name, aliases: aliasesOn(r!, l.network) });
+        } catch (err) {
+          log(`warning: DNS for network ${l.network}: ${(err as Error).message}`);
+        }
+      }
+      return;
+    }
     if (e.action !== 'die' && e.action !== 'destroy') return;
     for (const l of dns.listening()) dns.unregister(l.network, e.id);
   });

@@ -6,7 +6,7 @@ import { invalid } from '../errors.js';
 import { LABEL_MEMORY_MIN } from '../images/oci.js';
 import type { ImageBootInfo, InstanceBootConfig, InstanceNetwork } from '../families/types.js';
 import type { Attachment, Endpoint } from '../network/bridge/networks.js';
-import { checkMac, DEFAULT_NETWORK, isBridgeMode, PENDING_TAP } from '../network/bridge/spec.js';
+import { checkMac, DEFAULT_NETWORK, isBridgeMode, parseIp6, PENDING_TAP } from '../network/bridge/spec.js';
 import { isDnsName, normalizeName } from '../network/dns/zone.js';
 import { normalizePorts } from '../network/ports.js';
 import { USER_NET, userNetwork } from '../network/user.js';
@@ -34,6 +34,8 @@ export interface CreateOptions {
   network?: NetworkMode | undefined;
   /** A fixed address on a bridge network (run --ip). */
   ip?: string | undefined;
+  /** A fixed IPv6 address on an --ipv6 bridge network (run --ip6). */
+  ip6?: string | undefined;
   /** More names on a user-defined network's DNS (run --network-alias). */
   aliases?: string[] | undefined;
   /** The first bridge NIC's MAC (run --mac-address). */
@@ -94,9 +96,10 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
     restartPolicy: opts.restartPolicy ? { name: opts.restartPolicy.name, maximumRetryCount: opts.restartPolicy.maximumRetryCount ?? 0 } : NO_RESTART,
     network: opts.network ?? 'user',
     ...(opts.ip !== undefined && { ip: opts.ip }),
+    ...(opts.ip6 !== undefined && { ip6: parseIp6(opts.ip6) }),
     ...((opts.aliases?.length ?? 0) > 0 && { aliases: networkAliases(opts.aliases!, opts.network ?? 'user') }),
     ...(opts.macAddress !== undefined && { macAddress: checkMac(opts.macAddress) }),
-    ...((opts.extraNetworks?.length ?? 0) > 0 && { extraNetworks: opts.extraNetworks!.map((e) => ({ ...e, ...(e.macAddress !== undefined && { macAddress: checkMac(e.macAddress) }) })) }),
+    ...((opts.extraNetworks?.length ?? 0) > 0 && { extraNetworks: opts.extraNetworks!.map(checkEndpoint) }),
     ports: normalizePorts(opts.ports ?? []),
     ...(opts.labels !== undefined && Object.keys(opts.labels).length > 0 && { labels: { ...opts.labels } }),
     ...(signal !== undefined && { stopSignal: stopSignal(signal) }),
@@ -105,6 +108,7 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
   if (config.macAddress !== undefined && !isBridgeMode(config.network)) throw invalid(`conflicting options: --mac-address needs a bridge network (not --network ${config.network})`, 'macAddress');
   checkEndpoints(config);
   if (config.ip !== undefined && !isBridgeMode(config.network)) throw invalid(`conflicting options: --ip needs a bridge network (not --network ${config.network})`, 'ip');
+  if (config.ip6 !== undefined && !isBridgeMode(config.network)) throw invalid(`conflicting options: --ip6 needs a bridge network (not --network ${config.network})`, 'ip6');
   if (config.autoRemove && config.restartPolicy.name !== 'no') throw invalid('conflicting options: --restart and --rm', 'restartPolicy');
   if (config.network === 'none' && config.ports.length > 0) throw invalid('conflicting options: published ports need a network (not --network none)', 'ports');
   const over = host.cpus === undefined ? undefined : cpusOverHost(config.cpus, host.cpus, config.cpuOvercommit === true);
@@ -121,6 +125,12 @@ export function checkImageMemory(memoryMiB: number, labels: Record<string, strin
   if (Number.isFinite(min) && memoryMiB < min) {
     throw invalid(`memory: ${memoryMiB} MiB is below this image's minimum of ${min} MiB: give -m ${min}m or more`, 'memoryMiB');
   }
+}
+
+/** One more network of a request (or network connect): its MAC and aliases checked; no empty aliases list kept. */
+export function checkEndpoint(e: NetworkEndpoint): NetworkEndpoint {
+  const { aliases, ...rest } = e;
+  return { ...rest, ...(e.macAddress !== undefined && { macAddress: checkMac(e.macAddress) }), ...(e.ip6 !== undefined && { ip6: parseIp6(e.ip6) }), ...((aliases?.length ?? 0) > 0 && { aliases: networkAliases(aliases!, e.network) }) };
 }
 
 /** --network-alias: DNS names (any case, no trailing dot), each once, on a user-defined network only (Docker's rule). */
@@ -145,7 +155,7 @@ export interface HostFacts {
 export function endpointsOf(config: InstanceRecord['config']): Endpoint[] {
   const mode = config.network ?? 'none';
   if (!isBridgeMode(mode)) return [];
-  return [{ network: mode, ip: config.ip, macAddress: config.macAddress }, ...(config.extraNetworks ?? [])];
+  return [{ network: mode, ip: config.ip, ip6: config.ip6, macAddress: config.macAddress, aliases: config.aliases }, ...(config.extraNetworks ?? [])];
 }
 
 /** Several networks: all bridge networks, none twice, no MAC twice (create and network connect). */

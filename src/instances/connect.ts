@@ -8,9 +8,9 @@ import type { NetworkEndpoint } from '../api/schemas.js';
 import { conflict, invalid } from '../errors.js';
 import type { FamilyAdapter } from '../families/types.js';
 import type { Endpoint } from '../network/bridge/networks.js';
-import { checkMac, isBridgeMode, NO_BRIDGE } from '../network/bridge/spec.js';
+import { isBridgeMode, NO_BRIDGE } from '../network/bridge/spec.js';
 import type { BootSpec } from '../vmm/types.js';
-import { bootConfig, checkEndpoints, endpointsOf, networkSettings, type HostFacts } from './boot-config.js';
+import { bootConfig, checkEndpoint, checkEndpoints, endpointsOf, networkSettings, type HostFacts } from './boot-config.js';
 import type { InstanceRecord } from './record.js';
 import type { InstanceServiceDeps, NetworkAttacher } from './service-deps.js';
 
@@ -19,8 +19,14 @@ export function checkNetworks(networks: NetworkAttacher | undefined, adapter: Fa
   if (!isBridgeMode(config.network ?? 'none')) return;
   if (networks === undefined) throw invalid(NO_BRIDGE, 'network');
   const endpoints = endpointsOf(config);
-  for (const e of endpoints) networks.check(e.network, e.ip);
+  for (const e of endpoints) networks.check(e.network, e.ip, e.ip6);
+  const fixed6 = endpoints.find((e) => e.ip6 !== undefined);
+  if (fixed6 !== undefined && adapter.ipv6 !== true) throw invalid(`the ${family} family takes no IPv6 address: --ip6 ${fixed6.ip6} cannot be given to it`, 'ip6');
   const names = endpoints.map((e) => e.network).join(', ');
+  // Published ports go to the first network that is not internal (BridgeNetworks.attachAll).
+  if ((config.ports?.length ?? 0) > 0 && endpoints.every((e) => networks.isInternal(e.network))) {
+    throw invalid(`${endpoints.length > 1 ? `networks ${names} are` : `network ${names} is`} internal: nothing reaches its instances, so they cannot publish ports`, 'ports');
+  }
   if (!(spec.nics ?? []).some((n) => n.backend.type === 'tap')) throw invalid(`the ${family} family attaches no network device for this image: it cannot join network ${names}`, 'network');
   if (adapter.staticAddress === false) throw invalid(`the ${family} family configures its own addresses and cannot take the static one of network ${names} (bridge networks have no DHCP server yet): use --network user`, 'network');
   if (endpoints.length > (adapter.nics ?? 1)) throw invalid(`the ${family} family configures one network interface: it cannot join ${endpoints.length} networks (${names})`, 'network');
@@ -43,7 +49,7 @@ export async function connectInstance(ctx: ConnectContext, record: InstanceRecor
   const { deps } = ctx;
   if (deps.networks === undefined) throw invalid(NO_BRIDGE, 'network');
   if (record.state === 'removing') throw conflict(`instance ${record.name} is being removed`);
-  deps.networks.check(endpoint.network, endpoint.ip);
+  deps.networks.check(endpoint.network, endpoint.ip, endpoint.ip6);
   if (!isBridgeMode(endpoint.network)) throw invalid(`cannot connect to network ${endpoint.network}: only bridge networks can be connected`, 'network');
   if (endpointsOf(record.config).some((e) => e.network === endpoint.network)) throw conflict(`instance ${record.name} is already connected to network ${endpoint.network}`);
   const mode = record.config.network ?? 'none';
@@ -51,11 +57,10 @@ export async function connectInstance(ctx: ConnectContext, record: InstanceRecor
   refuseRunning(record, 'connect', endpoint.network);
   // The instance without a network gets it as its first; otherwise it is one more. The new config
   // goes through create's checks (MACs, what the family can do) before it is stored.
-  const mac = endpoint.macAddress !== undefined ? checkMac(endpoint.macAddress) : undefined;
-  const e: NetworkEndpoint = { network: endpoint.network, ...(endpoint.ip !== undefined && { ip: endpoint.ip }), ...(mac !== undefined && { macAddress: mac }) };
+  const e: NetworkEndpoint = checkEndpoint({ network: endpoint.network, ...(endpoint.ip !== undefined && { ip: endpoint.ip }), ...(endpoint.ip6 !== undefined && { ip6: endpoint.ip6 }), ...(endpoint.macAddress !== undefined && { macAddress: endpoint.macAddress }), ...(endpoint.aliases !== undefined && { aliases: endpoint.aliases }) });
   const config: InstanceRecord['config'] =
     mode === 'none'
-      ? { ...record.config, network: e.network, ...(e.ip !== undefined && { ip: e.ip }), ...(mac !== undefined && { macAddress: mac }) }
+      ? { ...record.config, network: e.network, ...(e.ip !== undefined && { ip: e.ip }), ...(e.ip6 !== undefined && { ip6: e.ip6 }), ...(e.macAddress !== undefined && { macAddress: e.macAddress }), ...(e.aliases !== undefined && { aliases: e.aliases }) }
       : { ...record.config, extraNetworks: [...(record.config.extraNetworks ?? []), e] };
   checkEndpoints(config);
   const adapter = deps.family(record.family);
@@ -82,13 +87,15 @@ export async function disconnectInstance(ctx: ConnectContext, record: InstanceRe
   refuseRunning(record, 'disconnect', network);
   const left = endpoints.filter((_, i) => i !== at);
   const [first, ...more] = left;
-  const { ip: _ip, macAddress: _mac, extraNetworks: _extra, ...rest } = record.config;
+  const { ip: _ip, ip6: _ip6, macAddress: _mac, aliases: _aliases, extraNetworks: _extra, ...rest } = record.config;
   record.config = {
     ...rest,
     network: first?.network ?? 'none',
     ...(first?.ip !== undefined && { ip: first.ip }),
+    ...(first?.ip6 !== undefined && { ip6: first.ip6 }),
     ...(first?.macAddress !== undefined && { macAddress: first.macAddress }),
-    ...(more.length > 0 && { extraNetworks: more }),
+    ...((first?.aliases?.length ?? 0) > 0 && { aliases: first!.aliases }),
+    ...(more.length > 0 && { extraNetworks: more as NetworkEndpoint[] }),
   };
   await deps.store.save(record);
   return record;

@@ -85,6 +85,7 @@ export const StoredInstanceRecord = Type.Object({
     restartPolicy: Type.Optional(StoredRestartPolicy),
     network: Type.Optional(NetworkMode),
     ip: Type.Optional(Type.String()),
+    ip6: Type.Optional(Type.String()),
     aliases: Type.Optional(Type.Array(Type.String())),
     macAddress: Type.Optional(Type.String()),
     extraNetworks: Type.Optional(Type.Array(NetworkEndpoint)),

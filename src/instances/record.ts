@@ -50,6 +50,8 @@ export interface InstanceRecord {
     network?: NetworkMode;
     /** A fixed address on a bridge network (run --ip); absent: the next free one at each start. */
     ip?: string;
+    /** A fixed IPv6 address on an --ipv6 bridge network (run --ip6); absent: the next free one. */
+    ip6?: string;
     /** More DNS names on its (user-defined) network (run --network-alias). */
     aliases?: string[];
     /** The first NIC's MAC on a bridge network (run --mac-address); absent: derived from its address. */

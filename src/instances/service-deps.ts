@@ -40,7 +40,9 @@ export interface InstanceServiceDeps {
 /** What instances need of the bridge networks: a check at create, a NIC for each run of a VM. */
 export interface NetworkAttacher {
   /** Refuse an unknown network or a --ip that cannot be on it (one line). */
-  check(name: string, ip?: string): void;
+  check(name: string, ip?: string, ip6?: string): void;
+  /** Whether the network is --internal (nothing reaches its instances from outside). */
+  isInternal(name: string): boolean;
   /** An address and a tap on each network for the instance's next run, in this order (all or none); its published ports (host ports chosen) go to the first. */
   attachAll(instanceId: string, endpoints: Endpoint[], ports?: PortBinding[]): Promise<BridgeAttachment[]>;
   /** The run is over (or never began): its tap and address go. */

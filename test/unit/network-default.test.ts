@@ -41,6 +41,7 @@ function service(defaultNetwork: 'user' | 'bridge', withNetworks = true): Instan
         check: (name: string) => {
           if (!known.has(name)) throw new Error(`no such network: ${name}`);
         },
+        isInternal: () => false,
         attachAll: () => Promise.reject(new Error('not here')),
         detach: async () => undefined,
       },

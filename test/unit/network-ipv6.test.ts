@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { bigToIp6, canonical6, contains6, ip6ToBig, nth6, overlaps6, parseSubnet6, randomUla64 } from '../../src/network/bridge/cidr6.js';
 import { Ipam } from '../../src/network/bridge/ipam.js';
 import { rulesetText } from '../../src/network/bridge/nft.js';
-import { networkSpec, type NetworkRecord } from '../../src/network/bridge/spec.js';
+import { checkStaticIp6, networkSpec, parseIp6, type NetworkRecord } from '../../src/network/bridge/spec.js';
 
 test('IPv6 text and numbers both ways, canonical (RFC 5952)', () => {
   for (const [text, want] of [['fd00:cafe:1::2', 'fd00:cafe:1::2'], ['FD00:0:0:0:0:0:0:1', 'fd00::1'], ['::', '::'], ['fd00:0:0:1:0:0:0:1', 'fd00:0:0:1::1'], ['1:0:0:2:0:0:0:3', '1:0:0:2::3'], ['1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8'], ['1:0:2:3:4:5:6:7', '1:0:2:3:4:5:6:7']]) {
@@ -73,6 +73,35 @@ test('the IPAM hands out IPv6 addresses from ::2, never the gateway, one file ea
     assert.deepEqual(ipam.list().map((a) => `${a.ip}=${a.instanceId}`).sort(), ['10.213.5.2=i1', 'fd00:cafe:1::1=i1', 'fd00:cafe:1::3=i2']);
     assert.deepEqual(ipam.releaseInstance('i1').map((a) => a.ip).sort(), ['10.213.5.2', 'fd00:cafe:1::1']);
     assert.throws(() => ipam.allocate6(net({ subnet6: undefined, gateway6: undefined }), 'i3'), /has no IPv6 subnet/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--ip6: canonical; a host address of the IPv6 subnet, not its gateway; refusals in one line', () => {
+  assert.equal(parseIp6('FD00:CAFE:1:0:0:0:0:99'), 'fd00:cafe:1::99');
+  assert.doesNotThrow(() => checkStaticIp6(net(), 'fd00:cafe:1::99'));
+  for (const [ip, n, why] of [
+    ['10.213.5.9', net(), /--ip6: "10\.213\.5\.9" is not an IPv6 address$/],
+    ['fd00::1%eth0', net(), /is not an IPv6 address$/],
+    ['fd00:cafe:2::9', net(), /--ip6 fd00:cafe:2::9 is not a host address of network front \(fd00:cafe:1::\/64\)$/],
+    ['fd00:cafe:1::', net(), /is not a host address of network front/],
+    ['fd00:cafe:1::1', net(), /--ip6 fd00:cafe:1::1 is the gateway of network front$/],
+    ['fd00:cafe:1::9', net({ subnet6: undefined, gateway6: undefined }), /--ip6 needs a network with IPv6: network front has none \(network create --ipv6\)$/],
+  ] as const) {
+    assert.throws(() => checkStaticIp6(n, ip), why, ip);
+  }
+});
+
+test('the IPAM takes a wanted IPv6 address once: again for its holder, CONFLICT for another', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cunik-ipam6w-'));
+  try {
+    const ipam = new Ipam(dir);
+    const n = net();
+    assert.equal(ipam.allocate6(n, 'i1', 'fd00:cafe:1::99'), 'fd00:cafe:1::99');
+    assert.equal(ipam.allocate6(n, 'i1', 'fd00:cafe:1::99'), 'fd00:cafe:1::99');
+    assert.throws(() => ipam.allocate6(n, 'i2', 'fd00:cafe:1::99'), { message: 'address fd00:cafe:1::99 of network front is already in use' });
+    assert.equal(ipam.allocate6(n, 'i2'), 'fd00:cafe:1::2', 'the next free one skips the gateway');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -54,7 +54,9 @@ test('bad -p values are refused, naming the value and what is wrong', () => {
   assert.deepEqual(parseNetwork('bridge'), [{ network: 'bridge' }]);
   assert.deepEqual(parseNetwork('back', parseNetwork('front-1')), [{ network: 'front-1' }, { network: 'back' }]);
   assert.deepEqual(parseNetwork('name=back,ip=10.1.0.9,mac-address=02:00:00:00:00:09'), [{ network: 'back', ip: '10.1.0.9', macAddress: '02:00:00:00:00:09' }]);
-  assert.throws(() => parseNetwork('name=back,alias=x'), /invalid network option "alias=x" \(name=NAME\[,ip=ADDR\]\[,mac-address=MAC\]\)/);
+  assert.deepEqual(parseNetwork('name=back,alias=x,ip6=fd00::9,alias=y'), [{ network: 'back', aliases: ['x', 'y'], ip6: 'fd00::9' }]);
+  assert.throws(() => parseNetwork('name=back,alias='), /invalid network option "alias=" \(name=NAME\[,ip=ADDR\]\[,ip6=ADDR\]\[,mac-address=MAC\]\[,alias=A\]\)/);
+  assert.throws(() => parseNetwork('name=back,aliases=x'), /invalid network option "aliases=x"/);
   assert.throws(() => parseNetwork('-x'), /invalid network: "-x" \(user, none, bridge or a network's name\)/);
 });
 

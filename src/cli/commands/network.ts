@@ -117,14 +117,16 @@ export function register(program: Command): void {
     .command('connect')
     .description('Connect a created or stopped instance to a network (a NIC of its own from its next start)')
     .option('--ip <address>', 'a fixed IPv4 address on the network')
+    .option('--ip6 <address>', 'a fixed IPv6 address on the network (one made with --ipv6)')
     .option('--mac-address <mac>', "the NIC's MAC address (default: derived from its address)")
+    .option('--alias <name>', "one more name of the instance in the network's DNS (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
     .argument('<network>')
     .argument('<instance>')
     .action(
-      action(async (net: string, instance: string, flags: { ip?: string; macAddress?: string }, cmd: Command) => {
+      action(async (net: string, instance: string, flags: { ip?: string; ip6?: string; macAddress?: string; alias?: string[] }, cmd: Command) => {
         const client = await clientFor(cmd);
         try {
-          await client.connectNetwork(net, instance, { ...(flags.ip !== undefined && { ip: flags.ip }), ...(flags.macAddress !== undefined && { macAddress: flags.macAddress }) });
+          await client.connectNetwork(net, instance, { ...(flags.ip !== undefined && { ip: flags.ip }), ...(flags.ip6 !== undefined && { ip6: flags.ip6 }), ...(flags.macAddress !== undefined && { macAddress: flags.macAddress }), ...(flags.alias !== undefined && { aliases: flags.alias }) });
         } finally {
           client.close();
         }

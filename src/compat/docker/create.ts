@@ -131,7 +131,7 @@ function network(mode: unknown): string | undefined {
 
 /**
  * NetworkingConfig.EndpointsConfig: the primary network's aliases, --ip and --mac-address, and
- * one NIC per further network (API 1.44 takes several at create).
+ * one NIC per further network with its own (API 1.44 takes several at create).
  */
 function endpoints(v: unknown, primary: string | undefined): Pick<CreateInstanceRequest, 'ip' | 'aliases' | 'macAddress' | 'extraNetworks'> & { network?: string } {
   const eps = obj(obj(v, 'NetworkingConfig')['EndpointsConfig'], 'NetworkingConfig.EndpointsConfig');
@@ -149,8 +149,7 @@ function endpoints(v: unknown, primary: string | undefined): Pick<CreateInstance
   const p = one(first);
   const extra = names.filter((n) => n !== first).map((n) => {
     const e = one(n);
-    if (e.aliases?.length) throw invalid(`aliases on a second network (${n}) are not supported: only the first network's`, 'NetworkingConfig');
-    return { network: n, ...(e.ip && { ip: e.ip }), ...(e.mac && { macAddress: e.mac }) };
+    return { network: n, ...(e.ip && { ip: e.ip }), ...(e.mac && { macAddress: e.mac }), ...(e.aliases?.length && { aliases: e.aliases }) };
   });
   return {
     ...(primary === undefined && first !== 'default' && { network: first }),

@@ -52,11 +52,15 @@ export class Ipam {
     throw conflict(`no free address left in network ${net.name} (${net.ipRange ?? net.subnet})`);
   }
 
-  /** The first free IPv6 address of the network's subnet6 from ::2 on (not the gateway). CONFLICT when none. */
-  allocate6(net: NetworkRecord, instanceId: string): string {
+  /** Take `wanted` (canonical, checked: spec.ts checkStaticIp6), or the first free IPv6 address of the network's subnet6 from ::2 on (not the gateway). CONFLICT when none. */
+  allocate6(net: NetworkRecord, instanceId: string, wanted?: string): string {
     if (net.subnet6 === undefined || net.gateway6 === undefined) throw conflict(`network ${net.name} has no IPv6 subnet`);
     const dir = this.netDir(net.id);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (wanted !== undefined) {
+      if (this.claim(dir, wanted, instanceId) || this.holder(net.id, wanted) === instanceId) return wanted;
+      throw conflict(`address ${wanted} of network ${net.name} is already in use`);
+    }
     const subnet = parseSubnet6(net.subnet6);
     const room = (1n << BigInt(128 - subnet.prefix)) - 1n;
     for (let n = 1n; n <= room && n <= V6_SCAN; n++) {

@@ -17,7 +17,7 @@ import type { BridgeHost } from './host.js';
 import { Ipam } from './ipam.js';
 import { foreignScript, replaceScript, type PublishedPort } from './nft.js';
 import type { PortBinding } from '../../api/schemas.js';
-import { BRIDGE_PREFIX, checkStaticIp, DEFAULT_BRIDGE, DEFAULT_NETWORK, DEVICE_PREFIX, networkSpec, type NetworkRecord, type NetworkRequest } from './spec.js';
+import { BRIDGE_PREFIX, checkStaticIp, checkStaticIp6, DEFAULT_BRIDGE, DEFAULT_NETWORK, DEVICE_PREFIX, networkSpec, parseIp6, type NetworkRecord, type NetworkRequest } from './spec.js';
 
 /**
  * Taps are `cunikt` + the first 9 hex digits of the instance id (15 bytes: IFNAMSIZ - 1) for its
@@ -35,7 +35,11 @@ const tapsOf = (instanceId: string): string[] => Array.from({ length: MAX_NICS }
 export interface Endpoint {
   network: string;
   ip?: string | undefined;
+  /** A fixed IPv6 address (run --ip6), canonical. */
+  ip6?: string | undefined;
   macAddress?: string | undefined;
+  /** Its names in the network's DNS beyond the instance's own (not the bridge's business: the DNS wiring's). */
+  aliases?: string[] | undefined;
   /** false: no IPv6 address even on an --ipv6 network (the guest's family cannot take one). */
   ipv6?: boolean | undefined;
 }
@@ -160,13 +164,20 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
   }
 
   /** Whether `name` can be given to --network (the default network is made when first needed). */
-  check(name: string, ip?: string): void {
+  check(name: string, ip?: string, ip6?: string): void {
     if (name === DEFAULT_NETWORK && !this.has(name)) {
       if (ip !== undefined) throw invalid(`--ip needs a user-defined network (Docker's rule): the default network's addresses are assigned`, 'ip');
+      if (ip6 !== undefined) throw invalid(`--ip6 needs a user-defined network made with --ipv6: the default network has no IPv6`, 'ip6');
       return;
     }
     const net = this.get(name);
     if (ip !== undefined) checkStaticIp(net, ip);
+    if (ip6 !== undefined) checkStaticIp6(net, ip6);
+  }
+
+  /** Whether `name` is an --internal network (the default network, made or not, never is). */
+  isInternal(name: string): boolean {
+    return name === DEFAULT_NETWORK && !this.has(name) ? false : this.get(name).internal;
   }
 
   private has(name: string): boolean {
@@ -287,7 +298,8 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
   /**
    * Join the instance's next run to its networks, one NIC each in this order (NIC i's tap is
    * tapName(id, i)), and publish its ports (host ports already chosen and checked: probe.ts) to its
-   * address on the first. All or nothing: if one cannot be joined, none stays joined.
+   * address on the first network that is not --internal (create refuses ports when all are). All
+   * or nothing: if one cannot be joined, none stays joined.
    */
   attachAll(instanceId: string, endpoints: Endpoint[], ports: PortBinding[] = []): Promise<Attachment[]> {
     this.touched.add(instanceId);
@@ -302,7 +314,7 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
         throw err;
       }
       if (ports.length > 0 && made[0] !== undefined) {
-        const first = made[0];
+        const first = made.find((m) => !this.get(m.network).internal) ?? made[0];
         const net = this.get(first.network);
         try {
           if (net.internal) throw invalid(`network ${net.name} is internal: nothing reaches its instances, so they cannot publish ports`, 'ports');
@@ -341,12 +353,13 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
     }
     const net = this.get(e.network);
     if (e.ip !== undefined) checkStaticIp(net, e.ip);
+    if (e.ip6 !== undefined) checkStaticIp6(net, e.ip6);
     if (this.ipam.list().some((a) => a.network === net.id && a.instanceId === instanceId)) throw conflict(`the instance is already on network ${net.name}`);
     const tap = tapName(instanceId, nic);
     const address = this.ipam.allocate(net, instanceId, e.ip);
     let address6: string | undefined;
     try {
-      if (net.subnet6 !== undefined && e.ipv6 !== false) address6 = this.ipam.allocate6(net, instanceId);
+      if (net.subnet6 !== undefined && e.ipv6 !== false) address6 = this.ipam.allocate6(net, instanceId, e.ip6 !== undefined ? parseIp6(e.ip6) : undefined);
       await this.opts.host.addTap(tap, net.bridge, this.opts.tapOwner);
     } catch (err) {
       this.ipam.releaseFile(net.id, address);

@@ -161,6 +161,20 @@ export function checkStaticIp(net: NetworkRecord, ip: string): void {
   if (ip === net.gateway) throw invalid(`--ip ${ip} is the gateway of network ${net.name}`, 'ip');
 }
 
+/** --ip6's text: an IPv6 address, in its canonical form (the IPAM's file names are). */
+export function parseIp6(ip6: string): string {
+  if (!isIPv6(ip6) || ip6.includes('%') || ip6.includes('.')) throw invalid(`--ip6: ${JSON.stringify(ip6)} is not an IPv6 address`, 'ip6');
+  return canonical6(ip6);
+}
+
+/** A fixed IPv6 address (run --ip6): a host address of the network's IPv6 subnet, not its gateway. */
+export function checkStaticIp6(net: NetworkRecord, ip6: string): void {
+  const ip = parseIp6(ip6);
+  if (net.subnet6 === undefined || net.gateway6 === undefined) throw invalid(`--ip6 needs a network with IPv6: network ${net.name} has none (network create --ipv6)`, 'ip6');
+  if (!isHost6(parseSubnet6(net.subnet6), ip)) throw invalid(`--ip6 ${ip6} is not a host address of network ${net.name} (${net.subnet6})`, 'ip6');
+  if (ip === canonical6(net.gateway6)) throw invalid(`--ip6 ${ip6} is the gateway of network ${net.name}`, 'ip6');
+}
+
 /**
  * A MAC address a user gives (run --mac-address): six hex pairs, unicast (the first byte's lowest
  * bit clear: a multicast source address is dropped by every bridge) and not all zeros.
