@@ -38,6 +38,7 @@ command -v redis-server >/dev/null || missing+=(redis-server)             # exam
 command -v redis-cli >/dev/null || missing+=(redis-tools)                 # examples/redis: its tests and README ping it
 command -v passt >/dev/null || missing+=(passt)                           # user-mode networking without the host's loopback (docs/networking.md)
 command -v nft >/dev/null || missing+=(nftables)                           # bridge networks: Cunik's own nftables table (docs/networking.md)
+command -v iptables-nft >/dev/null || missing+=(iptables)                 # bridge networks where nft is missing: the iptables-nft firewall driver; its conformance test
 command -v ip >/dev/null || missing+=(iproute2)                           # bridge networks: bridges and taps; tests: network namespaces
 command -v useradd >/dev/null || missing+=(passwd)                        # the cunik-vm user VMs run as
 [ -x /usr/bin/memcached ] || missing+=(memcached)                         # examples/memcached: the app (it switches to a user at start)

@@ -19,7 +19,9 @@ import { ConsoleManager, DEFAULT_LOG_MAX_SIZE, parseSize } from '../instances/co
 import { InstanceService } from '../instances/service.js';
 import { InstanceStore } from '../instances/store.js';
 import { VolumeStore } from '../volumes/store.js';
+import { chooseFirewall, execIn, NftFirewall } from '../network/bridge/firewall.js';
 import { IpNftHost } from '../network/bridge/host.js';
+import { IptablesFirewall } from '../network/bridge/iptables.js';
 import { BridgeNetworks } from '../network/bridge/networks.js';
 import { DnsService } from '../network/dns/index.js';
 import { dnsServices, wireDns } from './network-dns.js';
@@ -153,8 +155,12 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
     // Bridge networks need root (bridges, taps, nftables); a daemon that is not root has user and none.
     // One DNS responder per bridge network, on its gateway (network-dns.ts).
     const dns = new DnsService({ log });
+    // The firewall driver: nftables, or iptables-nft where nft is missing (firewall.ts).
+    const host = new IpNftHost();
+    const firewall = chooseFirewall((cmd) => onPath(cmd, ['/usr/sbin', '/sbin']) !== undefined) === 'iptables-nft' ? new IptablesFirewall(execIn()) : new NftFirewall(host);
+    if (isRoot && firewall.name !== 'nftables') log(`bridge networks: nft is not installed, so the firewall rules go through ${firewall.name} (chains CUNIK-*)`);
     const networks = isRoot
-      ? new BridgeNetworks({ dir: join(root, 'networks'), host: new IpNftHost(), tapOwner: { uid: vmUser.uid, gid: vmUser.gid }, ...(opts.bip !== undefined && { bip: opts.bip }), services: dnsServices(dns), log })
+      ? new BridgeNetworks({ dir: join(root, 'networks'), host, firewall, tapOwner: { uid: vmUser.uid, gid: vmUser.gid }, ...(opts.bip !== undefined && { bip: opts.bip }), services: dnsServices(dns), log })
       : undefined;
     networks?.load();
     const instances = new InstanceService({

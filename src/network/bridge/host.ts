@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { CunikError } from '../../errors.js';
+import { execIn, type Exec } from './firewall.js';
 import { FOREIGN_COMMENT, NFT_FAMILY, NFT_TABLE, type ForeignChain } from './nft.js';
 import { macFor } from './networks.js';
 
@@ -37,7 +38,7 @@ function run(cmd: string, args: string[], input?: string): Promise<string> {
     const child = execFile(cmd, args, { encoding: 'utf8' }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return reject(new CunikError('INTERNAL', `bridge networking needs ${cmd === 'nft' ? 'nft (apt-get install nftables)' : 'ip (apt-get install iproute2)'}, which is not installed`));
+      if (code === 'ENOENT') return reject(new CunikError('INTERNAL', 'bridge networking needs ip (apt-get install iproute2), which is not installed'));
       const first = (stderr || err.message).trim().split('\n')[0];
       reject(Object.assign(new CunikError('INTERNAL', `${cmd} ${args.join(' ')}: ${first}`), { stderr }));
     });
@@ -94,29 +95,22 @@ export class IpNftHost implements BridgeHost {
     return out.map((l) => l.ifname).filter((n) => n.startsWith(prefix));
   }
 
-  async applyNft(script: string): Promise<void> {
-    await run('nft', ['-f', '-'], script);
+  private readonly nft = nftOps(execIn());
+
+  applyNft(script: string): Promise<void> {
+    return this.nft.applyNft(script);
   }
 
-  async deleteTable(): Promise<void> {
-    await run('nft', ['delete', 'table', NFT_FAMILY, NFT_TABLE]).catch((err: { stderr?: string; message: string }) => {
-      // No such table, or no nft at all (then no table was ever made).
-      if (!/No such file or directory/.test(err.stderr ?? '') && !err.message.includes('which is not installed')) throw err;
-    });
+  deleteTable(): Promise<void> {
+    return this.nft.deleteTable();
   }
 
   forwarding(): boolean {
     return readFileSync(FORWARDING, 'utf8').trim() === '1';
   }
 
-  async foreignChains(): Promise<ForeignChain[]> {
-    let out: string;
-    try {
-      out = await run('nft', ['-j', 'list', 'table', 'ip', 'filter']);
-    } catch {
-      return []; // no such table (no Docker, no iptables rules), or no nft
-    }
-    return foreignChainsOf(out);
+  foreignChains(): Promise<ForeignChain[]> {
+    return this.nft.foreignChains();
   }
 
   async enableForwarding(): Promise<boolean> {
@@ -130,6 +124,26 @@ export class IpNftHost implements BridgeHost {
     writeFileSync(FORWARDING6, '1\n');
     return true;
   }
+}
+
+/** The nft side of BridgeHost through `exec` (firewall.ts NftFirewall; tests give one that runs in a namespace). */
+export function nftOps(exec: Exec): Pick<BridgeHost, 'applyNft' | 'deleteTable' | 'foreignChains'> {
+  return {
+    applyNft: async (script) => void (await exec('nft', ['-f', '-'], script)),
+    deleteTable: async () => {
+      await exec('nft', ['delete', 'table', NFT_FAMILY, NFT_TABLE]).catch((err: { stderr?: string; message: string }) => {
+        // No such table, or no nft at all (then no table was ever made).
+        if (!/No such file or directory/.test(err.stderr ?? '') && !err.message.includes('which is not installed')) throw err;
+      });
+    },
+    foreignChains: async () => {
+      try {
+        return foreignChainsOf(await exec('nft', ['-j', 'list', 'table', 'ip', 'filter']));
+      } catch {
+        return []; // no such table (no Docker, no iptables rules), or no nft
+      }
+    },
+  };
 }
 
 /** From `nft -j list table ip filter`: DOCKER-USER if it exists, else FORWARD if its policy drops. */

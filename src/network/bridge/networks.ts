@@ -15,7 +15,8 @@ import { formatSubnet, intToIp, ipToInt, parseSubnet } from './cidr.js';
 import { parseSubnet6 } from './cidr6.js';
 import type { BridgeHost } from './host.js';
 import { Ipam } from './ipam.js';
-import { foreignScript, replaceScript, type PublishedPort } from './nft.js';
+import { NftFirewall, type Firewall } from './firewall.js';
+import type { PublishedPort } from './nft.js';
 import type { PortBinding } from '../../api/schemas.js';
 import { BRIDGE_PREFIX, checkStaticIp, checkStaticIp6, DEFAULT_BRIDGE, DEFAULT_NETWORK, DEVICE_PREFIX, networkSpec, parseIp6, type NetworkRecord, type NetworkRequest } from './spec.js';
 
@@ -83,6 +84,8 @@ export interface BridgeNetworksOptions {
   /** <daemon root>/networks */
   dir: string;
   host: BridgeHost;
+  /** Where the rules go (firewall.ts); default: nftables through `host`. */
+  firewall?: Firewall;
   /** Owner of the taps: the VM user (QEMU opens its tap as root before -runas; the owner keeps it usable as that user). */
   tapOwner?: { uid: number; gid: number };
   /** The default network's bridge address, ADDR/PREFIX (cunikd --bip); default the first free /24 of the pool. */
@@ -250,12 +253,7 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
 
   private async writeRules(): Promise<void> {
     const nets = this.list();
-    const foreign = await this.opts.host.foreignChains();
-    if (nets.length === 0) {
-      const ours = foreignScript(foreign.map((c) => ({ ...c, target: false })), []);
-      if (ours !== '') await this.opts.host.applyNft(ours);
-      return this.opts.host.deleteTable();
-    }
+    if (nets.length === 0) return this.firewall.remove();
     if (nets.some((n) => !n.internal) && !this.forwardingEnabled) {
       if (await this.opts.host.enableForwarding()) {
         this.forwardingTurnedOn = true;
@@ -267,7 +265,7 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
       if (await this.opts.host.enableForwarding6()) this.opts.log?.('IPv6 forwarding turned on (net.ipv6.conf.all.forwarding=1) for the egress of bridge networks with --ipv6');
       this.forwarding6Enabled = true;
     }
-    await this.opts.host.applyNft(replaceScript(nets, [...this.published.values()].flat(), foreignScript(foreign, nets)));
+    await this.firewall.apply(nets, [...this.published.values()].flat());
   }
 
   /** Whether IPv4 forwarding is on, and whether Cunik turned it on (cunik info). */
@@ -276,6 +274,14 @@ export class BridgeNetworks extends EventEmitter<{ member: [MemberEvent] }> {
   }
 
   private forwardingTurnedOn = false;
+
+  /** The firewall driver in use (cunik info). */
+  get firewall(): Firewall {
+    this.fw ??= this.opts.firewall ?? new NftFirewall(this.opts.host);
+    return this.fw;
+  }
+
+  private fw: Firewall | undefined;
 
   private async publish(instanceId: string, ports: PublishedPort[]): Promise<void> {
     const path = join(this.portsDir(), `${instanceId}.json`);
