@@ -61,7 +61,7 @@ async function serve(config: HubConfig, example = false): Promise<void> {
   };
   const { createUi } = await import('./ui/index.js');
   const ui = await createUi(hub, config, limiter);
-  const app = await buildHubServer({ registry: hub.registry, uploads: hub.uploads, ui, ...(auth && { auth }), ...(https && { https }) });
+  const app = await buildHubServer({ registry: hub.registry, uploads: hub.uploads, ui: ui.routes, search: ui.search, ...(auth && { auth }), ...(https && { https }) });
   await app.listen({ host: config.addr.host, port: config.addr.port });
   const a = app.server.address();
   const where = typeof a === 'object' && a ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : String(a);

@@ -29,7 +29,18 @@ export interface HubServerOptions {
   https?: { key: Buffer; cert: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean };
   /** The web UI (src/hub/ui/), a plugin of its own served at /. */
   ui?: (app: FastifyInstance) => Promise<void>;
+  /** Extension: GET /v2/_cunik/search (cunik search --filter), the UI's search. */
+  search?: HubSearch;
 }
+
+export interface SearchHit {
+  name: string;
+  tags: number;
+  families: string[];
+  updated?: string | undefined;
+}
+/** Repositories matching name words (`q`), families and labels (`KEY=VALUE` or `KEY`), all required. */
+export type HubSearch = (q: { q: string[]; family: string[]; label: string[] }) => Promise<SearchHit[]>;
 
 type Q = Record<string, string | undefined>;
 const ROUTES: [RegExp, string][] = [
@@ -149,6 +160,19 @@ export async function buildHubServer(opts: HubServerOptions): Promise<FastifyIns
       return reply.type('application/json').send({ repositories: page.items });
     },
   });
+
+  const search = opts.search;
+  if (search) {
+    // Extension (docs/hub.md): the web UI's search as JSON, to whoever may read the catalog.
+    app.get('/v2/_cunik/search', async (req, reply) => {
+      const q = req.query as Record<string, string | string[] | undefined>;
+      const list = (k: string): string[] => { const v = q[k]; return (v === undefined ? [] : Array.isArray(v) ? v : [v]).slice(0, 50).map((x) => x.slice(0, 500)); };
+      const n = count(typeof q['n'] === 'string' ? q['n'] : undefined, 'n');
+      await allow(req, reply, [{ type: 'registry', name: 'catalog', actions: ['*'] }]);
+      const hits = await search({ q: list('q'), family: list('family'), label: list('label') });
+      return reply.type('application/json').send({ results: n === undefined ? hits : hits.slice(0, n) });
+    });
+  }
 
   app.route({
     method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'],

@@ -242,6 +242,31 @@ export class RegistryClient {
     return out.slice(0, max);
   }
 
+  /**
+   * CunikHub's search (GET /v2/_cunik/search: name words, families, labels), or undefined from a
+   * registry that does not serve it (404: not a CunikHub).
+   */
+  async hubSearch(q: { q: string[]; family: string[]; label: string[] }, max: number): Promise<{ name: string; tags: number; families: string[]; updated?: string }[] | undefined> {
+    const params = new URLSearchParams([['n', String(max)], ...q.q.map((v): [string, string] => ['q', v]), ...q.family.map((v): [string, string] => ['family', v]), ...q.label.map((v): [string, string] => ['label', v])]);
+    const res = await this.request('GET', `${this.base}/v2/_cunik/search?${params}`, { scope: 'registry:catalog:*' });
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    if (!res.ok) return this.catalogRefused(res);
+    const body = jsonOf(await readLimited(res, 16 * 1024 * 1024, `the search results of ${this.domain}`)) as { results?: unknown };
+    if (!Array.isArray(body.results)) throw conflict(`registry ${this.domain} answered its search without a result list`);
+    return body.results.flatMap((r: unknown) => {
+      const o = r as { name?: unknown; tags?: unknown; families?: unknown; updated?: unknown };
+      if (typeof o?.name !== 'string') return [];
+      return [{
+        name: o.name, tags: typeof o.tags === 'number' ? o.tags : 0,
+        families: Array.isArray(o.families) ? o.families.filter((f): f is string => typeof f === 'string') : [],
+        ...(typeof o.updated === 'string' && { updated: o.updated }),
+      }];
+    });
+  }
+
   /** One sentence for a registry that does not list its repositories to us. */
   private async catalogRefused(res: Response): Promise<never> {
     const text = await errorText(res);
