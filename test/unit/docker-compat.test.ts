@@ -55,7 +55,10 @@ test('createRequest refuses what a unikernel cannot honour, naming it', () => {
     [{ Image: 'x', HostConfig: { NetworkMode: 'host' } }, /^network mode host is not supported/],
     [{ Image: 'x', HostConfig: { PortBindings: { '80-81/tcp': [] } } }, /^port "80-81\/tcp" is not supported/],
     [{ Image: 'x', HostConfig: { Binds: ['a:/b:z'] } }, /^bind option "z" is not supported/],
-    [{ Image: 'x', Healthcheck: { Test: ['CMD', 'true'] } }, /^Healthcheck is not supported/],
+    [{ Image: 'x', Healthcheck: { Test: ['CMD', 'true'] } }, /^Healthcheck\.Test CMD is not supported: health checks that exec inside the guest/],
+    [{ Image: 'x', Healthcheck: { Test: ['CMD-SHELL', 'curl -f localhost'] } }, /^Healthcheck\.Test CMD-SHELL is not supported: .*--health-http/],
+    [{ Image: 'x', Healthcheck: { Interval: 1500 } }, /^Healthcheck\.Interval 1500ns is not supported: give whole milliseconds/],
+    [{ Image: 'x', Healthcheck: { StartInterval: 1e9 } }, /^Healthcheck\.StartInterval is not supported/],
     [{ Image: 7 }, /^Image must be given/],
     [{ Image: 'x', Cmd: [1] }, /^Cmd must be an array of strings/],
     [[], /^body must be an object/],
@@ -115,4 +118,16 @@ test('names and registry auth as the Go client sends them', () => {
   assert.deepEqual(registryAuth(Buffer.from('{"username":"u","password":"p","serveraddress":"h"}').toString('base64url')), { username: 'u', password: 'p' });
   assert.throws(() => registryAuth('!!!'), /X-Registry-Auth/);
   assert.equal(unsupportedReason('POST', '/v1.44/containers/abc/exec'), "not supported by Cunik's Docker API: POST /containers/abc/exec (exec: a unikernel runs one program and has no processes to start another in)");
+});
+
+test('Config.Healthcheck: NONE and timings map (the image keeps its probe), State.Health in inspect', async () => {
+  const { healthState } = await import('../../src/compat/docker/health.js');
+  assert.deepEqual(createRequest({ Image: 'x', Healthcheck: { Test: ['NONE'] } }, undefined).healthcheck, { disable: true });
+  assert.deepEqual(createRequest({ Image: 'x', Healthcheck: { Test: [], Interval: 200e6, Timeout: 1e9, Retries: 2, StartPeriod: 0 } }, undefined).healthcheck, { intervalMs: 200, timeoutMs: 1000, retries: 2 });
+  assert.equal(createRequest({ Image: 'x', Healthcheck: { Test: null, Interval: 0 } }, undefined).healthcheck, undefined);
+  const log = [{ start: '2026-01-01T00:00:00.000Z', end: '2026-01-01T00:00:00.010Z', exitCode: 1, output: 'refused' }];
+  assert.deepEqual(healthState({ health: { status: 'unhealthy', failingStreak: 3, log } }), {
+    Health: { Status: 'unhealthy', FailingStreak: 3, Log: [{ Start: log[0]!.start, End: log[0]!.end, ExitCode: 1, Output: 'refused' }] },
+  });
+  assert.deepEqual(healthState({ health: null }), {});
 });

@@ -4,6 +4,7 @@
 import type { CreateInstanceRequest, PortRequest } from '../../api/schemas.js';
 import type { MountRequest } from '../../api/volumes.js';
 import { invalid } from '../../errors.js';
+import { healthcheck } from './health.js';
 import { familiar } from './names.js';
 
 type Json = Record<string, unknown>;
@@ -63,7 +64,6 @@ const UNSUPPORTED: [path: string, pick: (c: Json, h: Json) => unknown, why: stri
   ['User', (c) => c['User'], 'a unikernel has no users to run as'],
   ['WorkingDir', (c) => c['WorkingDir'], 'a unikernel has no working directory to set'],
   ['Tty', (c) => c['Tty'], "the guest's serial console is not a terminal: run without -t"],
-  ['Healthcheck', (c) => { const t = strings(obj(c['Healthcheck'], 'Healthcheck')['Test'], 'Healthcheck.Test'); return t && t[0] !== 'NONE' ? t : undefined; }, 'health checks that exec inside the guest have no counterpart: a unikernel runs no other process'],
   ['HostConfig.Privileged', (_c, h) => h['Privileged'], 'there is no host kernel to grant privileges on: the guest is a VM'],
   ['HostConfig.CapAdd', (_c, h) => h['CapAdd'], 'a VM has no Linux capabilities to add'],
   ['HostConfig.Devices', (_c, h) => h['Devices'], 'host devices are not passed to guests'],
@@ -196,6 +196,7 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
     ...(p && { ports: p }),
     ...(labels && { labels: labels as Record<string, string> }),
     ...(m && { mounts: m }),
+    ...healthcheck(c['Healthcheck']),
     ...(typeof stopSignal === 'string' && stopSignal !== '' && { stopSignal }),
     ...(timeout !== undefined && { stopTimeout: timeout }),
   };

@@ -1,6 +1,7 @@
 // The native API's views (InstanceSummary, InstanceDetail, ImageSummary, Volume, Network, Event)
 // in the shapes of Docker's Engine API 1.44. Pure functions: the routes call them on what the
 // backends return.
+import { healthState } from './health.js';
 import type { Event } from '../../api/events.js';
 import type { Network } from '../../api/networks.js';
 import type { ImageDetail, ImageSummary, InstanceDetail, InstanceSummary, PortBinding } from '../../api/schemas.js';
@@ -63,6 +64,7 @@ export function containerInspect(d: InstanceDetail): Record<string, unknown> {
       Error: d.error ?? '',
       StartedAt: d.startedAt ?? ZERO_TIME,
       FinishedAt: d.finishedAt ?? ZERO_TIME,
+      ...healthState(d),
     },
     Image: d.imageId,
     ResolvConfPath: '',
