@@ -274,3 +274,22 @@ test('docker run -d -p 127.0.0.1:PORT:80 of an httpd image serves through the pu
     rmSync(ctx, { recursive: true, force: true });
   }
 });
+
+test('health checks through the Docker API: exec checks refused by name, State.Health and "(unhealthy)" of a host-side probe', async () => {
+  const refused = await docker(['run', '-d', '--name', 'hc', '--health-cmd', 'true', 'hello', 'idle']);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /Healthcheck\.Test CMD-SHELL is not supported: health checks that exec inside the guest/);
+  assert.equal((await docker(['ps', '-a', '-q', '--filter', 'name=hc'])).stdout, '');
+  const none = await docker(['create', '--name', 'nohc', '--no-healthcheck', 'hello', 'idle']);
+  assert.equal(none.code, 0, none.stderr);
+  assert.equal((await docker(['inspect', '-f', '{{json .State}}', 'nohc'])).stdout.includes('"Health"'), false); // none, as Docker's nil
+  assert.equal((await docker(['rm', 'nohc'])).code, 0);
+  // A probe made natively (nothing listens in `hello idle`): Docker's view of its health.
+  const made = await cli(['run', '-d', '--name', 'sick', '--health-tcp', '80', '--health-interval', '200ms', '--health-retries', '1', 'hello', 'idle'], { socket: d.socket });
+  assert.equal(made.code, 0, made.stderr);
+  await waitFor('sick unhealthy in docker inspect', async () => ((await docker(['inspect', '-f', '{{.State.Health.Status}} {{.State.Health.FailingStreak}}', 'sick'])).stdout.startsWith('unhealthy ') ? true : undefined), 60_000);
+  assert.match((await docker(['ps', '--filter', 'health=unhealthy', '--format', '{{.Names}} {{.Status}}'])).stdout, /^sick Up .* \(unhealthy\)\n$/);
+  assert.equal((await docker(['ps', '-q', '--filter', 'health=healthy'])).stdout, '');
+  assert.match((await docker(['inspect', '-f', '{{(index .State.Health.Log 0).ExitCode}}', 'sick'])).stdout, /^1\n$/);
+  assert.equal((await docker(['rm', '-f', 'sick'])).code, 0);
+});
