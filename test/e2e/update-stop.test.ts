@@ -146,6 +146,7 @@ test("stop: the image's stop timeout for a guest that ignores its power button, 
   assert.equal(k.code, 0, k.stderr);
   i = await inspect('deaf2');
   assert.deepEqual([i.config.stopSignal, i.config.stopTimeout], ['SIGKILL', 30]);
+  assert.equal((await run(['inspect', '-f', '{{.Config.StopSignal}} {{.Config.StopTimeout}}', 'deaf2'])).stdout, 'SIGKILL 30\n');
   assert.ok((await timedStop('deaf2')) < 2.9);
   assert.equal((await inspect('deaf2')).exitCode, 137);
   // A signal no guest can be sent: one line, nothing made.
