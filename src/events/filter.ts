@@ -1,7 +1,7 @@
 // Event filters, Docker's rules (daemon/events/filter.go): values of one key are alternatives
 // (OR), different keys must all match (AND).
 //   type=instance|image
-//   event=<action>            e.g. die, start, untag
+//   event=<action>            e.g. die, start, untag; health_status: any health_status: STATUS
 //   instance=<name|id|id prefix>   instance events of that instance only
 //   image=<ref|id|id prefix>  image events of that image, and instance events of instances created
 //                             from that reference (their `image` attribute)
@@ -71,7 +71,8 @@ export function matches(filter: EventFilter, e: CunikEvent): boolean {
   };
   return (
     any('type', (t) => t === e.type) &&
-    any('event', (a) => a === e.action) &&
+    // Docker's #25798: event=health_status matches health_status: healthy and the others.
+    any('event', (a) => a === e.action || (a === 'health_status' && e.action.startsWith('health_status: '))) &&
     any('instance', (v) => e.type === 'instance' && (e.attributes['name'] === v || e.id.startsWith(v))) &&
     any('image', (v) =>
       e.type === 'image' ? matchesImage(v, e.id, e.attributes['name']) : matchesImage(v, undefined, e.attributes['image']),

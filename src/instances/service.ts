@@ -366,7 +366,8 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
     const last = record.health?.log[record.health.log.length - 1];
     this.emit('event', { action: `health_status: ${status}`, id: record.id, name: record.name, ...(last !== undefined && { attributes: { output: last.output } }) });
     void this.deps.store.save(record).catch(() => undefined);
-    if (status !== 'unhealthy' || record.config.health?.restartOnUnhealthy !== true) return;
+    // Only for a policy that brings it back (update --restart no may have dropped it since).
+    if (status !== 'unhealthy' || record.config.health?.restartOnUnhealthy !== true || (record.config.restartPolicy?.name ?? 'no') === 'no') return;
     void this.serialize(record.id, async () => {
       const handle = this.handles.get(record.id);
       if (handle === undefined || record.state !== 'running' || record.health?.status !== 'unhealthy') return;

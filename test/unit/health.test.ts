@@ -168,3 +168,12 @@ test("a Cunikfile's health: key becomes the image's health check; mistakes name 
   assert.throws(() => parseCunikfile(`${base}health:\n  tcp: 1\n  interval: 1ms\n`), /Cunikfile:6: health\.interval: expected a duration/);
   assert.throws(() => parseCunikfile(`${base}labels: { org.cunik.healthcheck: x }\n`), /org\.cunik\.healthcheck is set by cunik build/);
 });
+
+test("events: event=health_status matches every health_status: STATUS, as Docker's filter", async () => {
+  const { matches } = await import('../../src/events/filter.js');
+  const e = (action: string) => ({ type: 'instance' as const, action, id: 'x', attributes: {}, time: 0, timeNano: 0 });
+  assert.equal(matches({ event: ['health_status'] }, e('health_status: unhealthy')), true);
+  assert.equal(matches({ event: ['health_status: healthy'] }, e('health_status: unhealthy')), false);
+  assert.equal(matches({ event: ['health_status'] }, e('die')), false);
+  assert.equal(matches({ event: ['die'] }, e('die')), true);
+});
