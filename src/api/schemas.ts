@@ -393,6 +393,7 @@ export const InfoResponse = Type.Object(
         {
           ipForwarding: Type.Boolean({ description: 'net.ipv4.ip_forward in the daemon\'s network namespace' }),
           ipForwardingByCunik: Type.Boolean({ description: 'whether this daemon turned it on (only when a non-internal network needed it)' }),
+          firewall: Type.Optional(Type.Union([Type.Literal('nftables'), Type.Literal('iptables-nft')], { description: "the firewall driver Cunik's rules go through: nftables (table inet cunik), or iptables-nft (chains CUNIK-*) where nft is missing" })),
         },
         { description: 'bridge networks (root daemon only; docs/networking.md)' },
       ),

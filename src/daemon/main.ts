@@ -220,7 +220,7 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
       consoles,
       volumes,
       spool,
-      ...(networks !== undefined && { bridgeNetworking: () => { const f = networks.forwarding(); return { ipForwarding: f.enabled, ipForwardingByCunik: f.byCunik }; } }),
+      ...(networks !== undefined && { bridgeNetworking: () => { const f = networks.forwarding(); return { ipForwarding: f.enabled, ipForwardingByCunik: f.byCunik, firewall: networks.firewall.name }; } }),
       registry: { insecure: [...registry.insecure], certs: registry.certsDir, ...(registry.defaultRegistry !== undefined && { default: registry.defaultRegistry }) },
       qemuVersion: () =>
         (qemuVersion ??= promisify(execFile)(opts.qemu, ['--version']).then(

@@ -52,6 +52,7 @@ before(async () => {
   ctx = mkdtempSync(join(tmpdir(), 'cunik-netleft-'));
   writeFileSync(join(ctx, 'Cunikfile'), ['family: linux', 'app: /bin/busybox', 'args: [sleep, "600"]', 'memory: 112M', ''].join('\n'));
   await lab.start();
+  assert.match((await run('info')).stdout, /^Firewall: nftables \(table inet cunik\)$/m, 'nft is installed here: the nftables driver');
   const b = await run('build', '-q', '-t', 'aliasimg', ctx);
   assert.equal(b.code, 0, b.stderr + b.stdout);
   for (const [subnet, name, ...more] of [['10.214.21.0/24', 'n1'], ['10.214.22.0/24', 'n2'], ['10.214.24.0/24', 'sealed', '--internal'], ['10.214.23.0/24', 'v6n', '--ipv6', '--subnet', 'fd00:cafe:23::/64']]) {

@@ -35,6 +35,7 @@ export function register(program: Command): void {
             ` User: ${i.confinement.user} (uid ${i.confinement.uid}, gid ${i.confinement.gid})`,
             ` User Network: ${i.confinement.userNetwork}`,
             ...i.confinement.warnings.map((w) => ` WARNING: ${w}`),
+            ...(i.bridgeNetworking?.firewall !== undefined ? [`Firewall: ${i.bridgeNetworking.firewall === 'nftables' ? 'nftables (table inet cunik)' : 'iptables-nft (chains CUNIK-*)'}`] : []),
             ...(i.bridgeNetworking !== undefined ? [`IPv4 Forwarding: ${i.bridgeNetworking.ipForwarding ? 'on' : 'off'}${i.bridgeNetworking.ipForwardingByCunik ? ' (turned on by cunikd for bridge networks)' : ''}`] : []),
             `Families: ${i.families.join(', ')}`,
             `Default Registry: ${i.registry.default ?? 'none (names without a registry are local images)'}`,
