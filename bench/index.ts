@@ -15,6 +15,7 @@ import { netStart } from './net-start.js';
 import { netThroughput } from './net-throughput.js';
 import { registryBench } from './registry.js';
 import { registryUi } from './registry-ui.js';
+import { rootdiskBench } from './rootdisk.js';
 import { checkGoals, verdictLine } from './method.js';
 
 const benchmarks: Record<string, () => Promise<Record<string, number>>> = {
@@ -31,6 +32,7 @@ const benchmarks: Record<string, () => Promise<Record<string, number>>> = {
   'net-churn': () => netChurn(numberArg('--cycles', 200)),
   'net-throughput': () => netThroughput(numberArg('--rounds', 4)),
   'net-start': () => netStart(numberArg('--rounds', 4)),
+  rootdisk: () => rootdiskBench(numberArg('--rounds', 5), numberArg('--count', 10)),
 };
 
 /**

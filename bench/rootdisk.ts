@@ -1,0 +1,156 @@
+// rootdisk (issue 16): a real container image as a microVM, its root file system on a shared
+// read-only root disk (build/linux/rootdisk.ts) against the same image in an initramfs
+// (`rootfs: initramfs`). The image: a Debian bookworm minbase with one web server package
+// (python3, serving /usr/share/doc with `python3 -m http.server`, not in examples/; darkhttpd's
+// postinst fails inside mmdebstrap's chroot), made here with Debian's mmdebstrap (deb.debian.org) and
+// turned into a `docker-archive:` tarball; its Cunikfile is four lines (family, from, ports, and
+// rootfs for the initramfs side). Sides alternate in ABBA order, medians of `rounds`:
+// - build_cold_s: `cunik build --no-cache` (every step recomputed); build_warm_s: the same build again;
+// - first_response_s: from spawning `cunik run -d -p 127.0.0.1:PORT:8080` to the first HTTP 200;
+// - memory_min_mib: the image's org.cunik.memory.min label (runs use the image's default memory);
+// - host_mib_per_instance: `count` instances at once (each answering), the PSS of their processes
+//   (the VM's process and its descendants: /proc/PID/smaps_rollup) summed and divided by count;
+//   once per side (it is the slowest part).
+// Each figure's *_ratio is the root disk's over the initramfs's.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { cli, startDaemon, type TestDaemon } from '../test/helpers/daemon.js';
+import { freePort } from '../test/helpers/linux-guest.js';
+import { hostTscKhz } from '../src/families/host.js';
+import { abba, header, median, now, round } from './harness.js';
+
+const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+/** A docker-archive of one layer: the tar mmdebstrap wrote. */
+function dockerArchive(rootTar: string, out: string, cmd: string[]): void {
+  const dir = mkdtempSync(join(tmpdir(), 'cunik-rdarch-'));
+  try {
+    const layerSha = sha(rootTar);
+    mkdirSync(join(dir, layerSha));
+    copyFileSync(rootTar, join(dir, layerSha, 'layer.tar'));
+    const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: cmd, Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }, rootfs: { type: 'layers', diff_ids: [`sha256:${layerSha}`] } }));
+    const cfgSha = createHash('sha256').update(cfg).digest('hex');
+    writeFileSync(join(dir, `${cfgSha}.json`), cfg);
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify([{ Config: `${cfgSha}.json`, RepoTags: ['debian-python3:latest'], Layers: [`${layerSha}/layer.tar`] }]));
+    execFileSync('tar', ['-cf', out, '-C', dir, '.']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const httpOk = (port: number): Promise<boolean> => new Promise((res) => {
+  const req = get({ host: '127.0.0.1', port, path: '/', timeout: 1000 }, (r) => { r.resume(); res(r.statusCode === 200); });
+  req.on('error', () => res(false));
+  req.on('timeout', () => { req.destroy(); res(false); });
+});
+
+async function untilOk(port: number, what: string, timeoutMs = 180_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await httpOk(port))) {
+    if (Date.now() > end) throw new Error(`rootdisk: ${what} never answered on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** PSS (KiB) of a process and its descendants. */
+function treePssKiB(pid: number): number {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch { /* gone */ }
+  }
+  let total = 0;
+  const visit = (p: number): void => {
+    try {
+      total += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'))![1]);
+    } catch { /* gone */ }
+    for (const c of children.get(p) ?? []) visit(c);
+  };
+  visit(pid);
+  return total;
+}
+
+async function runAndAnswer(d: TestDaemon, image: string, name: string): Promise<{ ms: number; port: number }> {
+  const port = await freePort();
+  const t0 = now();
+  const r = await cli(['run', '-d', '--name', name, '-p', `127.0.0.1:${port}:8080`, image], { socket: d.socket });
+  if (r.code !== 0) throw new Error(`rootdisk: run ${image}: ${r.stderr}`);
+  await untilOk(port, name);
+  return { ms: now() - t0, port };
+}
+
+export async function rootdiskBench(rounds = 5, count = 10): Promise<Record<string, number>> {
+  header('rootdisk', { rounds, count, service: 'python3 -m http.server on a Debian bookworm minbase (mmdebstrap)' });
+  const work = mkdtempSync(join(tmpdir(), 'cunik-rootdisk-bench-'));
+  const d = await startDaemon({ args: ['--default-network', 'user'] });
+  try {
+    const t0 = now();
+    execFileSync('mmdebstrap', ['--quiet', '--variant=minbase', '--include=python3', '--format=tar', 'bookworm', join(work, 'root.tar'), 'http://deb.debian.org/debian'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    console.log(`rootdisk: mmdebstrap made ${round(statSync(join(work, 'root.tar')).size / 2 ** 20, 1)} MiB in ${round((now() - t0) / 1000, 1)} s`);
+    dockerArchive(join(work, 'root.tar'), join(work, 'image.tar'), ['python3', '-m', 'http.server', '8080', '--directory', '/usr/share/doc']);
+    const tsc = hostTscKhz();
+    const common = `family: linux\nfrom: docker-archive:image.tar\nports: [8080]\n${tsc !== undefined ? `labels: { org.cunik.tsc-khz: ${tsc} }\n` : ''}`;
+    writeFileSync(join(work, 'Cunikfile.disk'), common);
+    writeFileSync(join(work, 'Cunikfile.initramfs'), `${common}rootfs: initramfs\n`);
+    const build = async (side: 'disk' | 'initramfs', cold: boolean): Promise<number> => {
+      const t = now();
+      const b = await cli(['build', '-q', ...(cold ? ['--no-cache'] : []), '-t', `rd-${side}`, '-f', join(work, `Cunikfile.${side}`), work], { socket: d.socket });
+      if (b.code !== 0) throw new Error(`rootdisk: build ${side}: ${b.stderr}`);
+      return (now() - t) / 1000;
+    };
+    const cold = await abba(rounds, { disk: () => build('disk', true), initramfs: () => build('initramfs', true) });
+    const warm = await abba(rounds, { disk: () => build('disk', false), initramfs: () => build('initramfs', false) });
+    const minOf = async (side: string): Promise<number> => Number((await d.client.inspectImage(`rd-${side}`)).labels['org.cunik.memory.min']);
+    let n = 0;
+    const first = async (side: string): Promise<number> => {
+      const name = `rd-first-${n++}`;
+      try {
+        return (await runAndAnswer(d, `rd-${side}`, name)).ms / 1000;
+      } finally {
+        await cli(['rm', '-f', name], { socket: d.socket });
+      }
+    };
+    const firstResp = await abba(rounds, { disk: () => first('disk'), initramfs: () => first('initramfs') });
+    const perInstance = async (side: string): Promise<number> => {
+      const names = Array.from({ length: count }, (_, i) => `rd-many-${side}-${i}`);
+      try {
+        await Promise.all(names.map((name) => runAndAnswer(d, `rd-${side}`, name)));
+        let kib = 0;
+        for (const name of names) {
+          const pid = (await d.client.inspectInstance(name)).pid;
+          if (typeof pid === 'number') kib += treePssKiB(pid);
+        }
+        return kib / 1024 / count;
+      } finally {
+        await cli(['rm', '-f', ...names], { socket: d.socket });
+      }
+    };
+    const host = { disk: await perInstance('disk'), initramfs: await perInstance('initramfs') };
+    const figures = {
+      build_cold_s: median(cold.disk), build_cold_initramfs_s: median(cold.initramfs),
+      build_warm_s: median(warm.disk), build_warm_initramfs_s: median(warm.initramfs),
+      first_response_s: median(firstResp.disk), first_response_initramfs_s: median(firstResp.initramfs),
+      memory_min_mib: await minOf('disk'), memory_min_initramfs_mib: await minOf('initramfs'),
+      host_mib_per_instance: host.disk, host_mib_per_instance_initramfs: host.initramfs,
+    };
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(figures)) out[k] = round(v, 2);
+    for (const f of ['build_cold', 'build_warm', 'first_response', 'memory_min', 'host_mib_per_instance']) {
+      const disk = Object.entries(figures).find(([k]) => k.startsWith(f) && !k.includes('initramfs'))![1];
+      const init = Object.entries(figures).find(([k]) => k.startsWith(f) && k.includes('initramfs'))![1];
+      out[`${f}_ratio`] = round(disk / init, 3);
+    }
+    return out;
+  } finally {
+    await d.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
