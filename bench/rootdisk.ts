@@ -110,16 +110,31 @@ export async function rootdiskBench(rounds = 5, count = 10): Promise<Record<stri
     const warm = await abba(rounds, { disk: () => build('disk', false), initramfs: () => build('initramfs', false) });
     const minOf = async (side: string): Promise<number> => Number((await d.client.inspectImage(`rd-${side}`)).labels['org.cunik.memory.min']);
     let n = 0;
-    const first = async (side: string): Promise<number> => {
+    // The initramfs side may not boot at all (the issue's case): its figures are then NaN, said on
+    // a line with the end of its console, and its ratios left out.
+    const orNaN = async (side: string, what: string, fn: () => Promise<number>): Promise<number> => {
+      try {
+        return await fn();
+      } catch (err) {
+        if (side === 'disk') throw err;
+        console.log(`rootdisk: the initramfs side failed (${what}): ${(err as Error).message}`);
+        return NaN;
+      }
+    };
+    const first = (side: string): Promise<number> => orNaN(side, 'first response', async () => {
       const name = `rd-first-${n++}`;
       try {
         return (await runAndAnswer(d, `rd-${side}`, name)).ms / 1000;
+      } catch (err) {
+        const dir = (await d.client.inspectInstance(name).catch(() => undefined))?.paths.dir;
+        const tail = dir !== undefined ? readFileSync(join(dir, 'console.log'), 'latin1').split('\n').slice(-5).join(' | ') : '';
+        throw new Error(`${(err as Error).message}; console: ${tail}`);
       } finally {
         await cli(['rm', '-f', name], { socket: d.socket });
       }
-    };
+    });
     const firstResp = await abba(rounds, { disk: () => first('disk'), initramfs: () => first('initramfs') });
-    const perInstance = async (side: string): Promise<number> => {
+    const perInstance = (side: string): Promise<number> => orNaN(side, 'instances at once', async () => {
       const names = Array.from({ length: count }, (_, i) => `rd-many-${side}-${i}`);
       try {
         await Promise.all(names.map((name) => runAndAnswer(d, `rd-${side}`, name)));
@@ -132,7 +147,7 @@ export async function rootdiskBench(rounds = 5, count = 10): Promise<Record<stri
       } finally {
         await cli(['rm', '-f', ...names], { socket: d.socket });
       }
-    };
+    });
     const host = { disk: await perInstance('disk'), initramfs: await perInstance('initramfs') };
     const figures = {
       build_cold_s: median(cold.disk), build_cold_initramfs_s: median(cold.initramfs),
@@ -142,11 +157,11 @@ export async function rootdiskBench(rounds = 5, count = 10): Promise<Record<stri
       host_mib_per_instance: host.disk, host_mib_per_instance_initramfs: host.initramfs,
     };
     const out: Record<string, number> = {};
-    for (const [k, v] of Object.entries(figures)) out[k] = round(v, 2);
+    for (const [k, v] of Object.entries(figures)) if (Number.isFinite(v)) out[k] = round(v, 2);
     for (const f of ['build_cold', 'build_warm', 'first_response', 'memory_min', 'host_mib_per_instance']) {
       const disk = Object.entries(figures).find(([k]) => k.startsWith(f) && !k.includes('initramfs'))![1];
       const init = Object.entries(figures).find(([k]) => k.startsWith(f) && k.includes('initramfs'))![1];
-      out[`${f}_ratio`] = round(disk / init, 3);
+      if (Number.isFinite(disk / init)) out[`${f}_ratio`] = round(disk / init, 3);
     }
     return out;
   } finally {
