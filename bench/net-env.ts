@@ -1,6 +1,8 @@
 // What the bridge networking benchmarks (net-churn.ts, net-throughput.ts, net-start.ts; issue 13) share: all run inside two network namespaces made here: the
 // daemon's ("the host", 198.51.100.1) and a peer ("another host", 198.51.100.2) behind a veth pair.
-// The guest is the httpd example (examples/httpd) with a 10 MiB file added, built with `cunik build`.
+// The guest is the httpd example (examples/httpd: busybox httpd, which forks a child per connection)
+// with a 10 MiB file added, built with `cunik build`; net-throughput adds the lighttpd example
+// (examples/lighttpd: event-driven, no fork per request, keeps connections alive) with the same file.
 // - net-churn: CYCLES `run -d -p 80 --network bench` + `rm -f` cycles, 4 in parallel: cycles/s;
 //   taps, address files, port files, nft rules of table inet cunik, listening sockets and passt
 //   processes in the namespace counted before and after: `leaks` is how many differ (must be 0).
@@ -8,7 +10,10 @@
 //   (MB/s), to the same running guest through DNAT (from the peer to 198.51.100.1:PORT), through
 //   127.0.0.1:PORT (hairpin DNAT, from the host), and to its bridge address (from the host), and to a
 //   user-mode guest through its published 127.0.0.1 port (passt); ABBA rounds, medians. Ratios:
-//   dnat and loopback over direct, bridge (direct) over user.
+//   dnat and loopback over direct, bridge (direct) over user. The same four paths again to the
+//   lighttpd guest (keys ending _lighttpd), and with HTTP keep-alive (one connection reused, keys
+//   ending _lighttpd_keepalive), all sides of one ABBA run: under TCG busybox httpd's fork per
+//   connection is the limit on every path, lighttpd shows what the network path itself costs.
 // - net-start: `run -d` to the first answered request on 127.0.0.1:PORT, bridge network vs user
 //   mode, same image; ratio = bridge / user.
 import { execFile, execFileSync } from 'node:child_process';
@@ -34,7 +39,7 @@ export interface Env {
 const ipc = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' });
 
 /** The namespaces and the daemon: test/helpers/netns.ts, as the network tests make them. */
-export async function setup(name: string): Promise<Env> {
+export async function setup(name: string, opts: { lighttpd?: boolean } = {}): Promise<Env> {
   const ctx = mkdtempSync(join(tmpdir(), `cunik-${name}-`));
   let lab: NetLab | undefined;
   const close = async (): Promise<void> => {
@@ -51,6 +56,12 @@ export async function setup(name: string): Promise<Env> {
     const run = (args: string[]) => l.run(args);
     const b = await run(['build', '-q', '-t', 'nethttpd', join(ctx, 'httpd')]);
     if (b.code !== 0) throw new Error(`${name}: cunik build failed: ${b.stderr}`);
+    if (opts.lighttpd) {
+      cpSync(join(repo, 'examples', 'lighttpd'), join(ctx, 'lighttpd'), { recursive: true });
+      writeFileSync(join(ctx, 'lighttpd', 'www', 'big'), Buffer.alloc(10 * 1024 * 1024, 'x'));
+      const bl = await run(['build', '-q', '-t', 'netlighttpd', join(ctx, 'lighttpd')]);
+      if (bl.code !== 0) throw new Error(`${name}: cunik build (lighttpd) failed: ${bl.stderr}`);
+    }
     const n = await run(['network', 'create', '--subnet', '10.214.77.0/24', 'bench']);
     if (n.code !== 0) throw new Error(`${name}: network create failed: ${n.stderr}`);
     return { d, ns: l.ns, peer: l.peer, ctx, run, close };
@@ -60,16 +71,26 @@ export async function setup(name: string): Promise<Env> {
   }
 }
 
-/** A client in a namespace: `mode` get (sequential GETs for `ms`: req/s) or big (one download: MB/s), or first (retry until an answer: ms). */
-export async function client(netns: string, url: string, mode: 'get' | 'big' | 'first', ms = 3000): Promise<number> {
+/**
+ * A client in a namespace: `mode` get (sequential GETs for `ms`, a new connection each: req/s),
+ * keep (the same over one kept-alive connection: req/s; fails unless the server kept it open, at
+ * most one new connection per 100 requests), big (one download: MB/s), or first (retry until an
+ * answer: ms).
+ */
+export async function client(netns: string, url: string, mode: 'get' | 'keep' | 'big' | 'first', ms = 3000): Promise<number> {
   const js = `
 const http = require('node:http');
-const get = (u) => new Promise((res, rej) => { const r = http.get(u, { agent: false, timeout: 5000 }, (s) => { let n = 0; s.on('data', (c) => (n += c.length)); s.on('end', () => res(n)); s.on('error', rej); }); r.on('error', rej); r.on('timeout', () => r.destroy(new Error('timeout'))); });
+const agent = ${JSON.stringify(mode)} === 'keep' ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : false;
+let conns = 0;
+const get = (u) => new Promise((res, rej) => { const r = http.get(u, { agent, timeout: 5000 }, (s) => { let n = 0; s.on('data', (c) => (n += c.length)); s.on('end', () => res(n)); s.on('error', rej); }); r.on('error', rej); r.on('timeout', () => r.destroy(new Error('timeout'))); r.on('socket', (so) => { if (!so.seen) { so.seen = true; conns++; } }); });
 (async () => {
   const t0 = performance.now();
   if (${JSON.stringify(mode)} === 'first') { for (;;) { try { await get(${JSON.stringify(url)}); break; } catch { if (performance.now() - t0 > 300000) process.exit(1); await new Promise((r) => setTimeout(r, 20)); } } console.log(performance.now() - t0); return; }
   if (${JSON.stringify(mode)} === 'big') { const n = await get(${JSON.stringify(url)}); if (n !== 10485760) process.exit(1); console.log(n / 1e6 / ((performance.now() - t0) / 1000)); return; }
-  let k = 0; while (performance.now() - t0 < ${ms}) { await get(${JSON.stringify(url)}); k++; } console.log(k / ((performance.now() - t0) / 1000));
+  let k = 0; while (performance.now() - t0 < ${ms}) { await get(${JSON.stringify(url)}); k++; }
+  const rate = k / ((performance.now() - t0) / 1000);
+  if (${JSON.stringify(mode)} === 'keep' && conns > 1 + k / 100) { console.error('keep-alive not kept: ' + conns + ' connections for ' + k + ' requests'); process.exit(1); }
+  console.log(rate);
 })().catch((e) => { console.error(String(e)); process.exit(1); });`;
   const r = await exec('ip', ['netns', 'exec', netns, process.execPath, '-e', js], { encoding: 'utf8', timeout: 400_000 });
   return Number(r.stdout.trim());
