@@ -20,13 +20,13 @@ import { defaultLinuxKernel, kernelStep, type KernelStep } from './kernel.js';
 import { writeLayer } from './layer.js';
 import { writeCpioGz } from './linux/cpio.js';
 import { planInitramfs } from './linux/initramfs.js';
-import { parseFrom, unpackContainer } from './linux/container.js';
+import { parseFrom } from './linux/container.js';
+import { fromTree, type FromTree } from './linux/from-cache.js';
 import { resolveLibraries, type CollectedFile } from './linux/libs.js';
-import { removeQuiet } from '../images/fsutil.js';
 import { BASE_MODULES, ModuleIndex, VOLUME_MODULES, type ModuleFile } from './linux/modules.js';
 import { readElf } from './linux/elf.js';
 import { runtimeWarnings, scanStrings } from './linux/runtime-check.js';
-import { kernelEnd, minimumMemoryMiB, residentBytes, treeResidentBytes } from './linux/footprint.js';
+import { kernelEnd, minimumMemoryMiB, residentBytes } from './linux/footprint.js';
 import { makeRootDisk, ROOTDISK_MARGIN_MIB, ROOTDISK_MODULES, wantsRootDisk } from './linux/rootdisk.js';
 import { hostTscKhz } from '../families/host.js';
 
@@ -138,120 +138,122 @@ async function linuxSteps(
   let env = spec.env;
   let workdir: string | undefined;
   let user = spec.user;
-  const scratch = spec.from !== undefined ? await deps.cache.scratch('from') : undefined;
-  try {
-    if (spec.from !== undefined) {
-      step(`from ${spec.from}`);
-      const src = parseFrom(spec.from, (p) => ctx.source(p, 'from'));
-      rootfs = join(scratch!, 'rootfs');
-      const image = await unpackContainer(src, join(scratch!, 'archive'), rootfs);
-      entry = image.command;
-      if (args.length === 0) args = image.args;
-      env = mergeEnv(image.env, spec.env);
-      workdir = image.workdir;
-      user ??= image.user;
-      say(` ---> ${image.layers} layers applied; runs ${[...entry, ...args].join(' ')}`);
-    } else {
-      const host = ctx.source(spec.app!, 'app');
-      app = { host, guest: ctx.guestPath(host) };
-      entry = [app.guest];
-      step(`app ${spec.app}`);
-      let elf;
-      try {
-        elf = readElf(host);
-      } catch (err) {
-        throw invalid(`app: ${(err as Error).message}`, 'app');
-      }
-      libs = resolveLibraries(host, { guestPath: (p) => ctx.guestPath(p) });
-      say(elf.interp === undefined && libs.length === 0
-        ? ' ---> statically linked: no libraries needed'
-        : ` ---> ${libs.length} files from the loader and libraries: ${libs.map((l) => l.guest.split('/').pop()).join(', ')}`);
+  let tree: FromTree | undefined;
+  if (spec.from !== undefined) {
+    step(`from ${spec.from}`);
+    const src = parseFrom(spec.from, (p) => ctx.source(p, 'from'));
+    // The unpacked tree is cached by the archive's digest (linux/from-cache.ts): an unchanged
+    // archive is neither unpacked nor its tree hashed again.
+    const found = await fromTree(src, deps.cache, opts.noCache);
+    tree = found.meta;
+    rootfs = join(found.dir, 'rootfs');
+    const image = tree.image;
+    entry = image.command;
+    if (args.length === 0) args = image.args;
+    env = mergeEnv(image.env, spec.env);
+    workdir = image.workdir;
+    user ??= image.user;
+    const runs = `runs ${[...entry, ...args].join(' ')}`;
+    say(found.hit ? ` ---> from: Using cache ${short(tree.archive)}; ${runs}` : ` ---> ${image.layers} layers applied; ${runs}`);
+  } else {
+    const host = ctx.source(spec.app!, 'app');
+    app = { host, guest: ctx.guestPath(host) };
+    entry = [app.guest];
+    step(`app ${spec.app}`);
+    let elf;
+    try {
+      elf = readElf(host);
+    } catch (err) {
+      throw invalid(`app: ${(err as Error).message}`, 'app');
     }
-
-    // A container tree over the threshold (or as the Cunikfile asks) goes on a read-only root disk
-    // (linux/rootdisk.ts); its modules are then loaded at every boot.
-    const rootDisk = wantsRootDisk(spec.rootfs, rootfs !== undefined, rootfs !== undefined && spec.rootfs === 'auto' ? await treeResidentBytes(rootfs) : 0);
-    const wanted = [...BASE_MODULES, ...(rootDisk ? ROOTDISK_MODULES : []), ...spec.modules];
-    let modules: { release: string; files: ModuleFile[]; onDemand?: ModuleFile[] } = { release: kernel.release ?? 'unknown', files: [] };
-    if (kernel.release !== undefined) {
-      try {
-        const index = new ModuleIndex(join(deps.modulesRoot, kernel.release));
-        const files = index.resolve(wanted);
-        // Every image can take volumes (-v needs no rebuild): their modules are packed, and the init
-        // loads them only when the command line names a volume (a boot without one pays nothing).
-        const atBoot = new Set(files.map((f) => f.name));
-        const onDemand = index.resolve([...wanted, ...VOLUME_MODULES]).filter((f) => !atBoot.has(f.name));
-        modules = { release: kernel.release, files, onDemand };
-      } catch (err) {
-        if (spec.modules.length > 0) throw err;
-        say(` ---> warning: no kernel modules (${(err as Error).message}); virtio devices need a kernel that builds them in`);
-      }
-    }
-
-    const plan = await planInitramfs({
-      init: deps.initPath,
-      ...(rootfs !== undefined && { rootfs }),
-      ...(app !== undefined && { app }),
-      libs,
-      modules,
-      files: spec.files.map((f) => ({ host: ctx.source(f.src, 'files'), guest: f.dst, ...(f.mode !== undefined && { mode: f.mode }) })),
-      entry,
-      env,
-      ...(workdir !== undefined && { workdir }),
-      users: spec.users,
-      groups: spec.groups,
-      ...(user !== undefined && { user }),
-      rootDisk,
-    });
-    step(`initramfs: ${plan.counts.files} added files, ${plan.counts.modules} kernel modules${plan.disk !== undefined ? `; root disk: ${plan.disk.entries.length} entries of ${spec.from}` : ''}`);
-    let disk: { layer: PrebuiltLayer; file: string } | undefined;
-    if (plan.disk !== undefined) {
-      const t1 = Date.now();
-      // Keyed by the tree alone: the same base under another Cunikfile, or with other added files, reuses it.
-      const made = await deps.cache.get(plan.disk.key, opts.noCache, async (dir) => {
-        const file = join(dir, 'disk.img');
-        await makeRootDisk(rootfs!, file);
-        return { layer: await writeLayer([['cunik/disk.img', file]], join(dir, 'layer'), false) };
-      });
-      disk = { layer: { ...made.meta.layer, path: join(made.dir, 'layer') }, file: join(made.dir, 'disk.img') };
-      say(made.hit ? ` ---> root disk: Using cache ${short(disk.layer.digest)}` : ` ---> root disk ${short(disk.layer.digest)}: erofs ${mib(statSync(disk.file).size)} in ${secs(t1)}`);
-    }
-    const t0 = Date.now();
-    // Each archive compressed and cached on its own (initramfs.ts): a changed added file
-    // recompresses only the small archive of added files, the base is reused.
-    let reused = 0;
-    const cached = await deps.cache.get(plan.key, opts.noCache, async (dir) => {
-      const parts: string[] = [];
-      for (const seg of plan.segments) {
-        const part = await deps.cache.get(seg.key, opts.noCache, async (partDir) => {
-          await writeCpioGz(seg.entries, join(partDir, 'cpio.gz'));
-          return {};
-        });
-        if (part.hit) reused++;
-        parts.push(join(part.dir, 'cpio.gz'));
-      }
-      const file = join(dir, 'initrd');
-      await concatFiles(parts, file);
-      const layer = await writeLayer([['cunik/initrd', file]], join(dir, 'layer'), false);
-      // Warnings depend only on what the key covers: kept with the entry, not recomputed when cached.
-      // Reading the app's and libraries' strings depends on the base archive only: cached by its key,
-      // so a changed added file does not rescan them.
-      const scanKey = digestOf({ step: 'runtime-scan', v: BUILDER_VERSION, base: plan.segments[0]!.key });
-      const scan = (await deps.cache.get(scanKey, opts.noCache, () => scanStrings({ ...(app !== undefined && { app }), libs }))).meta;
-      const warnings = await runtimeWarnings({ ...(app !== undefined && { app }), libs, entries: plan.guestEntries, scan });
-      return { layer, warnings };
-    });
-    const layer: PrebuiltLayer = { ...cached.meta.layer, path: join(cached.dir, 'layer') };
-    const note = reused > 0 ? ` (${reused} of ${plan.segments.length} archives from the cache)` : '';
-    say(cached.hit ? ` ---> Using cache ${short(layer.digest)}` : ` ---> ${short(layer.digest)}: ${mib(layer.size)} in ${secs(t0)}${note}`);
-    for (const w of (cached.meta as { warnings?: string[] }).warnings ?? []) say(` ---> warning: ${w}`);
-    const initrd = join(cached.dir, 'initrd');
-    // What the unpacked tree holds in the guest, from the entries (stat only: cheap on a warm build).
-    const resident = await residentBytes(plan.entries);
-    return { layer, initrd, ...(disk !== undefined && { disk }), resident, entrypoint: entry, args, env, ...(user !== undefined && { user }) };
-  } finally {
-    if (scratch !== undefined) removeQuiet(scratch);
+    libs = resolveLibraries(host, { guestPath: (p) => ctx.guestPath(p) });
+    say(elf.interp === undefined && libs.length === 0
+      ? ' ---> statically linked: no libraries needed'
+      : ` ---> ${libs.length} files from the loader and libraries: ${libs.map((l) => l.guest.split('/').pop()).join(', ')}`);
   }
+
+  // A container tree over the threshold (or as the Cunikfile asks) goes on a read-only root disk
+  // (linux/rootdisk.ts); its modules are then loaded at every boot.
+  const rootDisk = wantsRootDisk(spec.rootfs, tree !== undefined, tree?.resident ?? 0);
+  const wanted = [...BASE_MODULES, ...(rootDisk ? ROOTDISK_MODULES : []), ...spec.modules];
+  let modules: { release: string; files: ModuleFile[]; onDemand?: ModuleFile[] } = { release: kernel.release ?? 'unknown', files: [] };
+  if (kernel.release !== undefined) {
+    try {
+      const index = new ModuleIndex(join(deps.modulesRoot, kernel.release));
+      const files = index.resolve(wanted);
+      // Every image can take volumes (-v needs no rebuild): their modules are packed, and the init
+      // loads them only when the command line names a volume (a boot without one pays nothing).
+      const atBoot = new Set(files.map((f) => f.name));
+      const onDemand = index.resolve([...wanted, ...VOLUME_MODULES]).filter((f) => !atBoot.has(f.name));
+      modules = { release: kernel.release, files, onDemand };
+    } catch (err) {
+      if (spec.modules.length > 0) throw err;
+      say(` ---> warning: no kernel modules (${(err as Error).message}); virtio devices need a kernel that builds them in`);
+    }
+  }
+
+  const plan = await planInitramfs({
+    init: deps.initPath,
+    ...(rootfs !== undefined && { rootfs }),
+    ...(app !== undefined && { app }),
+    libs,
+    modules,
+    files: spec.files.map((f) => ({ host: ctx.source(f.src, 'files'), guest: f.dst, ...(f.mode !== undefined && { mode: f.mode }) })),
+    entry,
+    env,
+    ...(workdir !== undefined && { workdir }),
+    users: spec.users,
+    groups: spec.groups,
+    ...(user !== undefined && { user }),
+    rootDisk,
+    ...(tree !== undefined && { rootfsKey: tree.treeKey }),
+  });
+  step(`initramfs: ${plan.counts.files} added files, ${plan.counts.modules} kernel modules${plan.disk !== undefined ? `; root disk: ${plan.disk.entries.length} entries of ${spec.from}` : ''}`);
+  let disk: { layer: PrebuiltLayer; file: string } | undefined;
+  if (plan.disk !== undefined) {
+    const t1 = Date.now();
+    // Keyed by the tree alone: the same base under another Cunikfile, or with other added files, reuses it.
+    const made = await deps.cache.get(plan.disk.key, opts.noCache, async (dir) => {
+      const file = join(dir, 'disk.img');
+      await makeRootDisk(rootfs!, file);
+      return { layer: await writeLayer([['cunik/disk.img', file]], join(dir, 'layer'), false) };
+    });
+    disk = { layer: { ...made.meta.layer, path: join(made.dir, 'layer') }, file: join(made.dir, 'disk.img') };
+    say(made.hit ? ` ---> root disk: Using cache ${short(disk.layer.digest)}` : ` ---> root disk ${short(disk.layer.digest)}: erofs ${mib(statSync(disk.file).size)} in ${secs(t1)}`);
+  }
+  const t0 = Date.now();
+  // Each archive compressed and cached on its own (initramfs.ts): a changed added file
+  // recompresses only the small archive of added files, the base is reused.
+  let reused = 0;
+  const cached = await deps.cache.get(plan.key, opts.noCache, async (dir) => {
+    const parts: string[] = [];
+    for (const seg of plan.segments) {
+      const part = await deps.cache.get(seg.key, opts.noCache, async (partDir) => {
+        await writeCpioGz(seg.entries, join(partDir, 'cpio.gz'));
+        return {};
+      });
+      if (part.hit) reused++;
+      parts.push(join(part.dir, 'cpio.gz'));
+    }
+    const file = join(dir, 'initrd');
+    await concatFiles(parts, file);
+    const layer = await writeLayer([['cunik/initrd', file]], join(dir, 'layer'), false);
+    // Warnings depend only on what the key covers: kept with the entry, not recomputed when cached.
+    // Reading the app's and libraries' strings depends on the base archive only: cached by its key,
+    // so a changed added file does not rescan them.
+    const scanKey = digestOf({ step: 'runtime-scan', v: BUILDER_VERSION, base: plan.segments[0]!.key });
+    const scan = (await deps.cache.get(scanKey, opts.noCache, () => scanStrings({ ...(app !== undefined && { app }), libs }))).meta;
+    const warnings = await runtimeWarnings({ ...(app !== undefined && { app }), libs, entries: plan.guestEntries, scan });
+    return { layer, warnings };
+  });
+  const layer: PrebuiltLayer = { ...cached.meta.layer, path: join(cached.dir, 'layer') };
+  const note = reused > 0 ? ` (${reused} of ${plan.segments.length} archives from the cache)` : '';
+  say(cached.hit ? ` ---> Using cache ${short(layer.digest)}` : ` ---> ${short(layer.digest)}: ${mib(layer.size)} in ${secs(t0)}${note}`);
+  for (const w of (cached.meta as { warnings?: string[] }).warnings ?? []) say(` ---> warning: ${w}`);
+  const initrd = join(cached.dir, 'initrd');
+  // What the unpacked tree holds in the guest, from the entries (stat only: cheap on a warm build).
+  const resident = await residentBytes(plan.entries);
+  return { layer, initrd, ...(disk !== undefined && { disk }), resident, entrypoint: entry, args, env, ...(user !== undefined && { user }) };
 }
 
 /** Concatenate files into `out` (gzip members one after the other: the kernel and gunzip read them all). */

@@ -1,7 +1,9 @@
 // A linux image built `from:` a container image whose tree is over the root-disk threshold
 // (build/linux/rootdisk.ts) boots from a read-only erofs root disk with a tmpfs overlay, not from
 // an initramfs holding the whole tree: its memory minimum counts only the small initramfs; a
-// rebuild that changes an added file, or another Cunikfile on the same base, reuses the disk;
+// rebuild that changes an added file, or another Cunikfile on the same base, reuses the disk; a
+// warm build of an unchanged archive does not unpack it (the tree is cached by the archive's
+// digest), a changed one rebuilds the disk;
 // writes go to the instance's own layer (a second instance does not see them, the image is not
 // touched), two instances share the disk side by side and answer through -p, and --read-only
 // leaves no writable layer at all. The tree: busybox-static plus a 40 MiB file (over the 32 MiB
@@ -96,6 +98,38 @@ test('a big from: image gets a root disk; its minimum counts the small initramfs
   const r = await cli(['run', '--rm', 'rootdisk-other'], { socket: d.socket });
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout, /^rootdisk\r?$/m);
+});
+
+test('a warm build of an unchanged from: archive neither unpacks nor hashes it again; a changed archive rebuilds the disk', async (t) => {
+  const config = { Entrypoint: ['/bin/sh', '/app/run.sh'], Cmd: ['serve'], Env: ['PATH=/bin'] };
+  const tree = (mark: string): LayerEntry[][] => {
+    const l = layers();
+    l[1]!.push({ name: 'etc/mark', body: `${mark}\n` });
+    return l;
+  };
+  await writeContainerArchive(join(ctx, 'warm.tar'), 'docker', tree('first'), config);
+  writeFileSync(join(ctx, 'Cunikfile.warm'), `family: linux\nfrom: docker-archive:warm.tar\n${tscLine}`);
+  const build = async (): Promise<{ out: string; secs: number }> => {
+    const b = await cli(['build', '-t', 'rootdisk-warm', '-f', join(ctx, 'Cunikfile.warm'), ctx], { socket: d.socket });
+    assert.equal(b.code, 0, b.stderr + b.stdout);
+    return { out: b.stdout, secs: Number(/Successfully built \S+ in ([\d.]+) ?s/.exec(b.stdout)?.[1]) };
+  };
+  const cold = await build();
+  assert.match(cold.out, / ---> 2 layers applied; /);
+  const disk = await diskDigest('rootdisk-warm');
+  const warm = await build();
+  assert.match(warm.out, / ---> from: Using cache [0-9a-f]{12}; runs /);
+  assert.doesNotMatch(warm.out, /layers applied/);
+  assert.match(warm.out, / ---> root disk: Using cache /);
+  assert.ok(warm.secs < cold.secs, `warm ${warm.secs} s, cold ${cold.secs} s`);
+  t.diagnostic(`build of a 40 MiB tree: cold ${cold.secs} s, warm ${warm.secs} s`);
+  // Another tree in the same file: unpacked again, a new disk.
+  await writeContainerArchive(join(ctx, 'warm.tar'), 'docker', tree('second'), config);
+  const again = await build();
+  assert.match(again.out, / ---> 2 layers applied; /);
+  assert.match(again.out, / ---> root disk [0-9a-f]{12}: erofs /);
+  assert.notEqual(await diskDigest('rootdisk-warm'), disk);
+  await cli(['rmi', 'rootdisk-warm'], { socket: d.socket });
 });
 
 test('it boots with the default memory; writes go to the instance\'s own layer, never the image; --read-only takes none', async () => {

@@ -44,6 +44,8 @@ export interface InitramfsInput {
    * which cunik-init stacks over the disk with overlayfs before it switches root.
    */
   rootDisk?: boolean;
+  /** treeKey(rootfs), when known (from-cache.ts keeps it with the tree): the root disk's key without hashing the tree again. */
+  rootfsKey?: string;
 }
 
 /** Where the layer Cunik lays over a root disk sits in the initramfs (init.c: ROOT_LAYER). */
@@ -148,6 +150,16 @@ const describe = (entries: CpioEntry[]): Promise<unknown[]> => mapLimit(entries,
   return [e.name, 'd', e.mode ?? 0o755];
 });
 
+/** The root disk's cache key: the tree's entries (name, type, mode, content digest) alone. */
+const diskKeyOf = async (treeEntries: CpioEntry[]): Promise<string> => digestOf({ step: 'rootdisk', v: BUILDER_VERSION, entries: await describe(treeEntries) });
+
+/** The root disk's key of a container tree unpacked at `rootfs` (what rootDiskPlan computes from it). */
+export async function treeKey(rootfs: string): Promise<string> {
+  const tree = new Map<string, CpioEntry>();
+  await expandFile({ host: rootfs, guest: '/' }, tree);
+  return diskKeyOf([...tree.values()]);
+}
+
 /** One archive of the initramfs: its entries with their missing parents, in order, and its key. */
 async function segment(step: string, body: CpioEntry[]): Promise<InitramfsSegment> {
   const dirsPresent = new Set(body.filter((e) => e.type === 'dir').map((e) => e.name));
@@ -206,7 +218,7 @@ export async function planInitramfs(inp: InitramfsInput): Promise<InitramfsPlan>
   }
 
   const counts = { libs: inp.libs.length, modules: inp.modules.files.length, files };
-  if (inp.rootDisk === true) return rootDiskPlan(tree, byPath, added, counts);
+  if (inp.rootDisk === true) return rootDiskPlan(tree, byPath, added, counts, inp.rootfsKey);
   const base = await segment('initramfs-base', [...byPath.values()]);
   const extra = await segment('initramfs-files', [...added.values()]);
   const segments = extra.entries.length > 0 ? [base, extra] : [base];
@@ -229,7 +241,7 @@ const initOwn = (name: string): boolean => name === '/init' || name === '/dev/co
  * initramfs, so that neither changes the disk (nor its key): a changed added file or a second
  * Cunikfile on the same base reuses the disk.
  */
-async function rootDiskPlan(tree: Map<string, CpioEntry>, byPath: Map<string, CpioEntry>, added: Map<string, CpioEntry>, counts: InitramfsPlan['counts']): Promise<InitramfsPlan> {
+async function rootDiskPlan(tree: Map<string, CpioEntry>, byPath: Map<string, CpioEntry>, added: Map<string, CpioEntry>, counts: InitramfsPlan['counts'], known?: string): Promise<InitramfsPlan> {
   const treeEntries = [...tree.values()];
   const over = [...byPath.values()].filter((e) => tree.get(e.name) !== e);
   const layered = (e: CpioEntry): CpioEntry => ({ ...e, name: `${ROOT_LAYER}${e.name}` });
@@ -237,7 +249,7 @@ async function rootDiskPlan(tree: Map<string, CpioEntry>, byPath: Map<string, Cp
   const base = await segment('rootdisk-initramfs', [...top, ...over.filter((e) => initOwn(e.name)), ...over.filter((e) => !initOwn(e.name)).map(layered)]);
   const extra = await segment('rootdisk-files', [...added.values()].map(layered));
   const segments = extra.entries.length > 0 ? [base, extra] : [base];
-  const diskKey = digestOf({ step: 'rootdisk', v: BUILDER_VERSION, entries: await describe(treeEntries) });
+  const diskKey = known ?? (await diskKeyOf(treeEntries));
   const guest = new Map(tree);
   for (const e of [...over.filter((o) => !initOwn(o.name)), ...added.values()]) guest.set(e.name, e);
   return {
