@@ -66,6 +66,7 @@ export async function createInstance(ctx: CreateContext, opts: CreateOptions, wi
   }
   checkNetworks(deps.networks, adapter, boot.family, spec, config);
   checkImageMemory(config.memoryMiB, boot.labels);
+  if (config.readOnly === true && boot.family !== 'linux') throw invalid(`--read-only is not supported by the ${boot.family} family: only a linux image with a root disk has a root file system it can keep from writes`, 'readOnly');
   // Re-check after the awaits: the name is reserved synchronously from here on.
   if (opts.name !== undefined && names.has(opts.name)) throw conflict(`the name "${opts.name}" is already in use`);
   const name = opts.name ?? generateName((n) => names.has(n));

@@ -32,6 +32,9 @@ test('createRequest maps what docker run sends onto the native request', () => {
       },
     ],
     [{ Image: 'x', HostConfig: { NetworkMode: 'default' }, NetworkingConfig: { EndpointsConfig: { default: {} } } }, undefined, { image: 'x' }],
+    // docker run --read-only: the native readOnly (false, as docker sends without the flag, is nothing).
+    [{ Image: 'x', HostConfig: { ReadonlyRootfs: true } }, undefined, { image: 'x', readOnly: true }],
+    [{ Image: 'x', HostConfig: { ReadonlyRootfs: false } }, undefined, { image: 'x' }],
     // docker run --stop-signal/--stop-timeout; StopTimeout 0 is a timeout, null is none; "" is no signal.
     [{ Image: 'x', StopSignal: 'SIGKILL', StopTimeout: 0 }, undefined, { image: 'x', stopSignal: 'SIGKILL', stopTimeout: 0 }],
     [{ Image: 'x', StopSignal: '', StopTimeout: null }, undefined, { image: 'x' }],

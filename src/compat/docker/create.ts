@@ -181,6 +181,8 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
   const restart = restartPolicy(h['RestartPolicy']);
   const net = network(h['NetworkMode']);
   const labels = isSet(c['Labels']) ? obj(c['Labels'], 'Labels') : undefined;
+  const readOnly = h['ReadonlyRootfs'];
+  if (readOnly !== undefined && readOnly !== null && typeof readOnly !== 'boolean') throw invalid('HostConfig.ReadonlyRootfs must be a boolean', 'HostConfig.ReadonlyRootfs');
   return {
     image: familiar(image),
     ...(name !== undefined && name !== '' && { name: name.replace(/^\//, '') }),
@@ -189,6 +191,7 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
     ...(memory !== undefined && { memoryMiB: memory }),
     ...(cpus !== undefined && { cpus }),
     ...(h['AutoRemove'] === true && { autoRemove: true }),
+    ...(readOnly === true && { readOnly: true }),
     ...(restart && { restartPolicy: restart }),
     ...(net !== undefined && { network: net }),
     ...endpoints(c['NetworkingConfig'], net),
