@@ -419,7 +419,7 @@ export const StopQuery = Type.Object(
 );
 export const KillQuery = Type.Object({ signal: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false });
 export const WaitQuery = Type.Object(
-  { condition: Type.Optional(Type.Union([Type.Literal('not-running'), Type.Literal('next-exit')])) },
+  { condition: Type.Optional(Type.Union([Type.Literal('not-running'), Type.Literal('next-exit'), Type.Literal('removed')], { description: 'removed: the next exit, answered once the instance is removed as well (run --rm)' })) },
   { additionalProperties: false },
 );
 export const ListQuery = Type.Object(

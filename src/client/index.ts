@@ -68,7 +68,7 @@ export class CunikClient {
     void (await this.http.json('DELETE', `/v1/instances/${id(ref)}`, { query: { force: force || undefined, volumes: volumes || undefined } }));
 
   /** Registers the wait (resolves once the daemon has sent headers), then `exitCode` settles at exit. */
-  async waitInstance(ref: string, condition: 'not-running' | 'next-exit' = 'not-running', signal?: AbortSignal): Promise<{ exitCode: Promise<number> }> {
+  async waitInstance(ref: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running', signal?: AbortSignal): Promise<{ exitCode: Promise<number> }> {
     const res = await this.http.open('POST', `/v1/instances/${id(ref)}/wait`, { query: { condition }, ...(signal && { signal }) });
     const exitCode = readAll(res).catch(() => Buffer.alloc(0)).then((b) => {
       const text = b.toString('utf8');

@@ -53,3 +53,6 @@ export { EXIT_VMM_FAILED } from './exit-status.js';
 
 /** `attributes`: more of Docker's event attributes (rename: oldName; health_status: the probe's output). */
 export type InstanceEvent = { action: string; id: string; name: string; exitCode?: number; attributes?: Record<string, string> };
+
+/** What a wait waits for: 'removed' also waits for the instance's removal after its exit (run --rm). */
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';

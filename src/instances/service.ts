@@ -28,7 +28,7 @@ import { RestartScheduler } from './restart-scheduler.js';
 import { dueAtDaemonStart, restoreInstances } from './restore.js';
 import { adoptedRunStart, watchConsoleExit } from './console-exit.js';
 import { exitedFields, instanceExitStatus, runConsole } from './exit-status.js';
-import type { InstanceEvent, InstanceServiceDeps } from './service-deps.js';
+import type { InstanceEvent, InstanceServiceDeps, WaitCondition } from './service-deps.js';
 import { DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, normalizeSignal, STOP_SIGNALS, stopSignal } from './signals.js';
 import { updateInstance, type UpdateOptions } from './update.js';
 import { NO_RESTART } from './restart.js';
@@ -36,7 +36,7 @@ import { NO_RESTART } from './restart.js';
 export type { CreateOptions } from './boot-config.js';
 export { normalizeSignal } from './signals.js';
 export type { UpdateOptions } from './update.js';
-export { EXIT_VMM_FAILED, type ImageLookup, type InstanceEvent, type InstanceServiceDeps } from './service-deps.js';
+export { EXIT_VMM_FAILED, type ImageLookup, type InstanceEvent, type InstanceServiceDeps, type WaitCondition } from './service-deps.js';
 
 const fileSize = (path: string): number => statSync(path, { throwIfNoEntry: false })?.size ?? 0;
 
@@ -383,10 +383,41 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
    * `signal` (a client that hung up, a log stream closed): the waiter is dropped and the promise
    * rejects with an AbortError, so nothing outlives the one who waits.
    */
-  wait(ref: string, condition: 'not-running' | 'next-exit' = 'not-running', signal?: AbortSignal): Promise<number> {
+  wait(ref: string, condition: WaitCondition = 'not-running', signal?: AbortSignal): Promise<number> {
     const record = this.get(ref);
     if (condition === 'not-running' && !this.handles.has(record.id)) return Promise.resolve(record.exitCode ?? 0);
+    if (condition === 'removed') return this.exitThenRemoval(record.id, signal);
     return this.waiters.next(record.id, signal);
+  }
+
+  /**
+   * 'removed' (run --rm, as Docker's CLI waits): the next exit's code, once the instance is also
+   * removed, so a name can be used again as soon as the wait answers. The destroy listener is
+   * registered with the exit waiter, before either can happen.
+   */
+  private exitThenRemoval(id: string, signal?: AbortSignal): Promise<number> {
+    let listener: ((e: InstanceEvent) => void) | undefined;
+    const removed = new Promise<void>((resolve) => {
+      listener = (e) => {
+        if (e.id === id && e.action === 'destroy') resolve();
+      };
+      this.on('event', listener);
+    });
+    const done = (): void => {
+      if (listener) this.off('event', listener);
+    };
+    signal?.addEventListener('abort', done, { once: true });
+    return this.waiters.next(id, signal).then(
+      async (code) => {
+        if (this.records.has(id)) await removed;
+        done();
+        return code;
+      },
+      (err: unknown) => {
+        done();
+        throw err;
+      },
+    );
   }
 
   /** What this service holds for others: pending waits and listeners (the leak tests' debug endpoint). */

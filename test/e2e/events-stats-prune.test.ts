@@ -247,7 +247,8 @@ test('system df counts images and instances; system prune removes stopped instan
   assert.match(table, /^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE\n/);
   assert.match(table, new RegExp(`\\nImages\\s+${df.images.total}\\s+${df.images.active}\\s+\\S+\\s+\\S+ \\(\\d+%\\)\\n`));
   assert.match(table, new RegExp(`\\nInstances\\s+${df.instances.total}\\s+${df.instances.active}\\s+\\S+\\s+\\S+ \\(\\d+%\\)\\n`));
-  assert.match(table, new RegExp(`\\nLocal Volumes\\s+${df.volumes.total}\\s+${df.volumes.active}\\s+\\S+\\s+\\S+\\n$`));
+  assert.match(table, new RegExp(`\\nLocal Volumes\\s+${df.volumes.total}\\s+${df.volumes.active}\\s+\\S+\\s+\\S+\\n`));
+  assert.match(table, /\nBuild Cache\s+\d+\s+\d+\s+\S+\s+\S+\n$/, 'the build cache is the last line, as in docker system df');
 
   const refused = await run(['system', 'prune'], '');
   assert.match(refused.stdout, /^WARNING! This will remove:\n {2}- all stopped instances\n {2}- all dangling images\n\nAre you sure you want to continue\? \[y\/N\] \n$/);

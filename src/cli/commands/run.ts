@@ -39,9 +39,10 @@ export function foregroundSignals(client: CunikClient, id: string, sigProxy: boo
 }
 
 /** Follow the console to stdout while waiting for the exit code. */
-export async function attachAndWait(client: CunikClient, id: string, start: boolean): Promise<number> {
+/** `until` 'removed' (run --rm): the exit code is returned once the instance is removed too, as Docker's CLI waits. */
+export async function attachAndWait(client: CunikClient, id: string, start: boolean, until: 'next-exit' | 'removed' = 'next-exit'): Promise<number> {
   // Both are registered before the start: the console is kept in a file, so nothing is missed.
-  const [waiting, logs] = await Promise.all([client.waitInstance(id, 'next-exit'), client.logs(id, true)]);
+  const [waiting, logs] = await Promise.all([client.waitInstance(id, until), client.logs(id, true)]);
   const copied = new Promise<void>((resolve, reject) => {
     logs.on('data', (chunk: Buffer) => process.stdout.write(chunk));
     logs.on('end', resolve);
@@ -83,7 +84,7 @@ export function register(program: Command): void {
           const code =
             flags.interactive || flags.tty
               ? await consoleSession(client, id, { stdin: flags.interactive ?? false, raw: flags.tty ?? false, detachKeys: flags.detachKeys, start: true })
-              : await attachAndWait(client, id, true);
+              : await attachAndWait(client, id, true, flags.rm ? 'removed' : 'next-exit');
           client.close();
           process.exitCode = code;
         } finally {

@@ -23,6 +23,7 @@ import {
   WaitResponse,
 } from '../../api/schemas.js';
 import { attachRoute, type AttachBackend } from './attach.js';
+import type { WaitCondition } from '../../instances/service.js';
 
 export interface InstancesBackend extends AttachBackend {
   /** The list, already as JSON (an array of InstanceSummary): see summariesJson. With `size`, measured on disk first. */
@@ -40,7 +41,7 @@ export interface InstancesBackend extends AttachBackend {
   /** `volumes`: also its anonymous volumes (rm -v). */
   remove(ref: string, force: boolean, volumes: boolean): Promise<void>;
   /** Throws at once for an unknown instance; the promise settles at exit, or rejects once `signal` aborts. */
-  wait(ref: string, condition: 'not-running' | 'next-exit' | undefined, signal: AbortSignal): Promise<number>;
+  wait(ref: string, condition: WaitCondition | undefined, signal: AbortSignal): Promise<number>;
   /** Throws at once for an unknown instance or a bad query; the stream follows. */
   logs(ref: string, q: LogsQueryType): Readable;
 }
