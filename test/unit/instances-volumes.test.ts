@@ -13,6 +13,7 @@ import type { InstanceRecord } from '../../src/instances/record.js';
 import { InstanceService } from '../../src/instances/service.js';
 import type { InstanceStore } from '../../src/instances/store.js';
 import { VolumeStore } from '../../src/volumes/store.js';
+import { noVmDriver } from '../helpers/no-vm-driver.js';
 
 let root: string;
 before(async () => {
@@ -42,17 +43,7 @@ async function service(name: string, failStore = false): Promise<{ svc: Instance
   const svc = new InstanceService({
     store,
     images: { inspect: (ref) => ({ id: `sha256:${ref}` }), bootInfo: (id) => boots[id.slice(7)]!, bootArtifacts: () => ({}) },
-    driver: {
-      name: 'fake',
-      argv: () => [],
-      start: () => Promise.reject(new Error('no VMs here')),
-      prepareDisks: async () => [],
-      removeDisks: async () => undefined,
-      adopt: () => undefined,
-      recordedExit: () => undefined,
-      killStrays: () => 0,
-      stop: async () => ({ status: 0, signal: null }),
-    },
+    driver: noVmDriver,
     family: familyAdapter,
     accelerator: async () => ({ accel: 'tcg', reason: 'test' }),
     host: () => ({}),

@@ -8,6 +8,7 @@ import { networkAliases } from '../../src/instances/boot-config.js';
 import type { InstanceRecord } from '../../src/instances/record.js';
 import { InstanceService } from '../../src/instances/service.js';
 import type { InstanceStore } from '../../src/instances/store.js';
+import { noVmDriver } from '../helpers/no-vm-driver.js';
 
 const boots: Record<string, ImageBootInfo> = {
   web: { family: 'linux', boot: 'linux', kernelPath: '/k', args: [], env: [], memoryMiB: 128, cpus: 1, labels: {} },
@@ -21,17 +22,7 @@ function service(defaultNetwork: 'user' | 'bridge', withNetworks = true): Instan
   return new InstanceService({
     store,
     images: { inspect: (ref) => ({ id: `sha256:${ref}` }), bootInfo: (id) => boots[id.slice(7)]!, bootArtifacts: () => ({}) },
-    driver: {
-      name: 'fake',
-      argv: () => [],
-      start: () => Promise.reject(new Error('no VMs here')),
-      prepareDisks: async () => [],
-      removeDisks: async () => undefined,
-      adopt: () => undefined,
-      recordedExit: () => undefined,
-      killStrays: () => 0,
-      stop: async () => ({ status: 0, signal: null }),
-    },
+    driver: noVmDriver,
     family: familyAdapter,
     accelerator: async () => ({ accel: 'tcg', reason: 'test' }),
     host: () => ({}),

@@ -8,6 +8,7 @@ import type { ImageBootInfo } from '../../src/families/types.js';
 import type { InstanceRecord } from '../../src/instances/record.js';
 import { InstanceService } from '../../src/instances/service.js';
 import type { InstanceStore } from '../../src/instances/store.js';
+import { noVmDriver } from '../helpers/no-vm-driver.js';
 
 const boots: Record<string, ImageBootInfo> = {
   disk: { family: 'linux', boot: 'linux', kernelPath: '/k', initrdPath: '/i', diskPath: '/d', args: [], env: [], memoryMiB: 128, cpus: 1, labels: { 'org.cunik.rootfs': 'disk' } },
@@ -18,17 +19,7 @@ const boots: Record<string, ImageBootInfo> = {
 const svc = new InstanceService({
   store: { create: async (r: InstanceRecord) => r, remove: async () => undefined, save: async () => undefined } as unknown as InstanceStore,
   images: { inspect: (ref) => ({ id: `sha256:${ref}` }), bootInfo: (id) => boots[id.slice(7)]!, bootArtifacts: () => ({}) },
-  driver: {
-    name: 'fake',
-    argv: () => [],
-    start: () => Promise.reject(new Error('no VMs here')),
-    prepareDisks: async () => [],
-    removeDisks: async () => undefined,
-    adopt: () => undefined,
-    recordedExit: () => undefined,
-    killStrays: () => 0,
-    stop: async () => ({ status: 0, signal: null }),
-  },
+  driver: noVmDriver,
   family: familyAdapter,
   accelerator: async () => ({ accel: 'tcg', reason: 'test' }),
   host: () => ({}),
