@@ -3,7 +3,8 @@
 // Order of writes makes every crash point consistent: a blob before its link, a manifest's blob
 // before its revision link, the revision before its referrer entry and tag.
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
 import { regErr } from './errors.js';
 import * as k from './keys.js';
 import { parseManifest, type Descriptor, OCI_INDEX } from './media.js';
@@ -68,6 +69,18 @@ export class Registry {
 
   blobReader(digest: string, range?: { start: number; end: number }): Readable {
     return this.store.reader(k.blobKey(digest), range);
+  }
+
+  /**
+   * A blob's bytes (or [start, end] of them) opened now, written into `out` (not ended) when the
+   * copy is called: the driver's own copy when it has one, its reader piped otherwise.
+   */
+  async openBlobCopy(digest: string, range?: { start: number; end: number }): Promise<(out: Writable) => Promise<void>> {
+    const key = k.blobKey(digest);
+    if (this.store.openCopy === undefined) return (out) => pipeline(this.store.reader(key, range), out, { end: false });
+    const copy = await this.store.openCopy(key, range);
+    if (copy === undefined) throw regErr('BLOB_UNKNOWN', `blob ${digest} is not in the store`, { detail: { digest } });
+    return copy;
   }
 
   async deleteBlob(name: string, digest: string): Promise<void> {

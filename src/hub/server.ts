@@ -119,9 +119,8 @@ export async function buildHubServer(opts: HubServerOptions): Promise<FastifyIns
   app.addHook('onRequest', async (_req, reply) => {
     reply.header('docker-distribution-api-version', 'registry/2.0');
   });
-  if (process.env['CUNIK_HUB_TRACE'] === '1') {
-    app.addHook('onResponse', async (req, reply) => void process.stderr.write(`${Date.now()} ${req.method} ${req.url} ${reply.statusCode}\n`));
-  }
+  const trace = process.env['CUNIK_HUB_TRACE'] === '1' ? (req: FastifyRequest, reply: FastifyReply): void => void process.stderr.write(`${Date.now()} ${req.method} ${req.url} ${reply.statusCode}\n`) : undefined;
+  if (trace) app.addHook('onResponse', async (req, reply) => trace(req, reply)); // not run for hijacked replies (blob GETs): those trace themselves
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof RegistryError) return reply.status(err.status).type('application/json').send(err.body());
     const e = err as { statusCode?: number; message: string; code?: string };
@@ -212,7 +211,22 @@ export async function buildHubServer(opts: HubServerOptions): Promise<FastifyIns
         if (range) reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`);
         reply.header('content-length', String(range ? range.end - range.start + 1 : size));
         if (method === 'HEAD') return reply.send();
-        return reply.send(registry.blobReader(arg, range));
+        // The body is written here, not through reply.send(stream): the copy reuses its buffers,
+        // which a piped Readable cannot (src/hub/storage/fs.ts). Headers as set above.
+        const copy = await registry.openBlobCopy(arg, range);
+        reply.hijack();
+        const res = reply.raw;
+        // A write to a client gone away fails its callback (the copy stops) and is also emitted here.
+        res.on('error', () => undefined);
+        res.writeHead(reply.statusCode, reply.getHeaders() as Record<string, string>);
+        try {
+          await copy(res);
+          res.end();
+        } catch {
+          res.destroy(); // the client sees the body cut short, never a wrong one
+        }
+        trace?.(req, reply);
+        return reply;
       }
       case 'blob DELETE': {
         checkDigest(arg);

@@ -49,3 +49,28 @@ test('append continues at the offset; a source failing mid-way leaves the file a
   assert.equal(await driver.append('u/resume', first.length, chunks(second, [100_000]), () => {}), first.length + second.length);
   assert.ok(readFileSync(join(t.path, 'u', 'resume')).equals(Buffer.concat([first, second])));
 });
+
+test('openCopy: a blob served through two reused buffers arrives whole and in order, ranges included, even to a slow reader; a reader gone mid-copy only fails the copy', async () => {
+  const { Writable } = await import('node:stream');
+  const data = randomBytes(3 * 256 * 1024 + 12345); // several reads of both buffers, the last one short
+  await driver.write('blobs/sha256/copy', data);
+  // A destination that copies what it is given only later, as a kernel's socket buffer is let go
+  // of: a buffer reused before its write's callback would show up as wrong bytes here.
+  const sink = (delayMs: number): { out: InstanceType<typeof Writable>; got: () => Buffer } => {
+    const parts: Buffer[] = [];
+    const out = new Writable({ highWaterMark: 0, write(c: Buffer, _e, cb) { setTimeout(() => { parts.push(Buffer.from(c)); cb(); }, delayMs); } });
+    return { out, got: () => Buffer.concat(parts) };
+  };
+  for (const [range, want] of [[undefined, data], [{ start: 1000, end: 600_000 }, data.subarray(1000, 600_001)], [{ start: data.length - 1, end: data.length - 1 }, data.subarray(-1)]] as const) {
+    const s = sink(2);
+    await (await driver.openCopy('blobs/sha256/copy', range))!(s.out);
+    assert.ok(s.got().equals(want), `range ${JSON.stringify(range)}`);
+  }
+  assert.equal(await driver.openCopy('blobs/sha256/absent'), undefined);
+  // The reader goes away after the first write: the copy rejects (no unhandled rejection, no crash).
+  const gone = new Writable({ write(_c, _e, cb) { setImmediate(() => { cb(new Error('reader gone')); }); } });
+  gone.on('error', () => undefined);
+  await assert.rejects((await driver.openCopy('blobs/sha256/copy'))!(gone));
+  const closed = new Writable({ write() { closed.destroy(); } });
+  await assert.rejects((await driver.openCopy('blobs/sha256/copy'))!(closed), /closed/);
+});

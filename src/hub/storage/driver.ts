@@ -2,7 +2,7 @@
 // slash-separated keys ("blobs/sha256/<hex>", "repositories/<name>/_layers/sha256/<hex>", ...).
 // The filesystem driver (fs.ts) is the one there is; an object store (S3) would implement the
 // same calls. Every write becomes visible whole or not at all.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 export interface ObjectInfo {
   size: number;
@@ -25,6 +25,12 @@ export interface StorageDriver {
   stat(key: string): Promise<ObjectInfo | undefined>;
   /** The bytes [start, end] (inclusive) of an object, or all of it. */
   reader(key: string, range?: { start: number; end: number }): Readable;
+  /**
+   * The bytes [start, end] (inclusive) of an object, or all of it, opened now (undefined when the
+   * object is absent) and written into `out` when the copy is called, without the per-chunk
+   * buffers of a Readable. Optional: a driver without it is read through reader().
+   */
+  openCopy?(key: string, range?: { start: number; end: number }): Promise<((out: Writable) => Promise<void>) | undefined>;
   /** The names directly under a prefix (objects and sub-prefixes), [] when none. */
   list(prefix: string): Promise<string[]>;
   /** Is this prefix a folder of objects? */
