@@ -1,6 +1,7 @@
 // Who waits for an instance's next exit (wait, stop, kill, rm -f): per instance, each waiter is
 // settled (and dropped) by that instance's next exit or by its own abort signal, so nothing
-// outlives the one who waits (a client that hung up).
+// outlives the one who waits (a client that hung up). Also the wait for an exit and the removal
+// that follows it (run --rm).
 export class ExitWaiters {
   private readonly waiters = new Map<string, Set<(code: number) => void>>();
 
@@ -47,4 +48,41 @@ export class ExitWaiters {
 
 function abortError(): Error {
   return new DOMException('the wait was abandoned', 'AbortError');
+}
+
+/** The events an instance's removal is announced by (the service's `destroy`). */
+export interface DestroyEvents {
+  on(event: 'event', listener: (e: { id: string; action: string }) => void): unknown;
+  off(event: 'event', listener: (e: { id: string; action: string }) => void): unknown;
+}
+
+/**
+ * The code of the instance's next exit, once the instance is also removed (run --rm, as Docker's CLI
+ * waits), so a name can be used again as soon as the wait answers. The destroy listener is
+ * registered with the exit waiter, before either can happen; `isKnown` tells whether it is not
+ * removed yet when the exit comes.
+ */
+export function exitThenRemoval(waiters: ExitWaiters, events: DestroyEvents, isKnown: (id: string) => boolean, id: string, signal?: AbortSignal): Promise<number> {
+  let listener: ((e: { id: string; action: string }) => void) | undefined;
+  const removed = new Promise<void>((resolve) => {
+    listener = (e) => {
+      if (e.id === id && e.action === 'destroy') resolve();
+    };
+    events.on('event', listener);
+  });
+  const done = (): void => {
+    if (listener) events.off('event', listener);
+  };
+  signal?.addEventListener('abort', done, { once: true });
+  return waiters.next(id, signal).then(
+    async (code) => {
+      if (isKnown(id)) await removed;
+      done();
+      return code;
+    },
+    (err: unknown) => {
+      done();
+      throw err;
+    },
+  );
 }

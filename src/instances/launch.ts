@@ -26,6 +26,32 @@ export interface LaunchContext {
   started(record: InstanceRecord, handle: VmHandle, consoleAt: number): void;
 }
 
+/**
+ * Boots instances (launchInstance) and remembers, per instance being launched, whether its launch
+ * failed: the exit of a VM whose start failed is no exit for the restart policy (service.ts).
+ */
+export class Launcher {
+  private readonly failed = new Map<string, Promise<boolean>>();
+
+  constructor(private readonly ctx: LaunchContext) {}
+
+  /** Boot the instance's VM (a user's start, or a restart by policy); the caller runs it in the instance's queue. */
+  launch(record: InstanceRecord): Promise<InstanceRecord> {
+    const launched = launchInstance(this.ctx, record);
+    const failed = launched.then(() => false, () => true);
+    this.failed.set(record.id, failed);
+    void failed.then(() => {
+      if (this.failed.get(record.id) === failed) this.failed.delete(record.id);
+    });
+    return launched;
+  }
+
+  /** Resolves true if the instance's launch under way failed (undefined: none under way). */
+  startFailed(id: string): Promise<boolean> | undefined {
+    return this.failed.get(id);
+  }
+}
+
 /** What a start changes in a record: put back as it was when the start fails. */
 const START_FIELDS = ['state', 'pid', 'supervisorPid', 'consoleStart', 'startedAt', 'finishedAt', 'exitCode', 'exitCodeKnown', 'exitNote', 'exitSource', 'network', 'extraNetworks', 'vm', 'health', 'healthTarget'] as const;
 

@@ -1,35 +1,39 @@
-// The instances service: the lifecycle state machine (created → running → exited; removing),
-// name and id-prefix resolution, and the bridge between records and VM handles.
+// The instances service: the lifecycle state machine (created → running → exited; removing) and
+// the bridge between records and VM handles.
 // One operation at a time per instance (util/keyed-queue.ts), so concurrent requests never interleave
-// half-done transitions. Booting a VM is in launch.ts, live restore at daemon start in restore.ts,
-// creating one in create.ts, waiting for exits in exit-waiters.ts,
-// restart-policy scheduling in restart-scheduler.ts; dependencies and shared types in service-deps.ts.
+// half-done transitions. The known records and name/id-prefix resolution are in registry.ts,
+// booting a VM in launch.ts, watching it end in vm-exit.ts, stopping and removing in stop.ts,
+// live restore at daemon start in restore.ts, creating one in create.ts, renaming in rename.ts,
+// waiting for exits in exit-waiters.ts, restart-policy scheduling in restart-scheduler.ts;
+// dependencies and shared types in service-deps.ts.
 import { EventEmitter } from 'node:events';
-import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { CheckProblem } from '../api/check.js';
-import { conflict, invalid, notFound } from '../errors.js';
+import { conflict } from '../errors.js';
 import { hostTscKhz } from '../families/host.js';
 import type { ExitStatus } from '../families/types.js';
-import type { BootSpec, VmHandle, VmPaths } from '../vmm/types.js';
-import { bootConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
+import type { VmHandle, VmPaths } from '../vmm/types.js';
+import type { CreateOptions, HostFacts } from './boot-config.js';
 import { checkSetAside } from './check.js';
 import { connectInstance, disconnectInstance } from './connect.js';
 import type { Endpoint } from '../network/bridge/networks.js';
-import { launchInstance } from './launch.js';
+import { Launcher } from './launch.js';
 import { createInstance } from './create.js';
-import { ExitWaiters } from './exit-waiters.js';
+import { exitThenRemoval, ExitWaiters } from './exit-waiters.js';
 import type { HealthStatus } from './health-spec.js';
 import { HealthMonitor } from './health.js';
-import { removeVolumes, VolumeUse } from './mounts.js';
+import { VolumeUse } from './mounts.js';
 import { PerInstanceQueue } from '../util/keyed-queue.js';
 import type { InstanceRecord } from './record.js';
 import { RestartScheduler } from './restart-scheduler.js';
 import { dueAtDaemonStart, restoreInstances } from './restore.js';
-import { adoptedRunStart, watchConsoleExit } from './console-exit.js';
-import { exitedFields, instanceExitStatus, runConsole } from './exit-status.js';
+import { exitedFields } from './exit-status.js';
+import { InstanceRegistry } from './registry.js';
+import { renameInstance } from './rename.js';
 import type { InstanceEvent, InstanceServiceDeps, WaitCondition } from './service-deps.js';
-import { DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, normalizeSignal, STOP_SIGNALS, stopSignal } from './signals.js';
+import { normalizeSignal, stopSignal } from './signals.js';
+import { removeInstance, stopVm, type RemoveContext, type StopContext } from './stop.js';
+import { watchVmExit, type VmExitContext } from './vm-exit.js';
 import { updateInstance, type UpdateOptions } from './update.js';
 import { NO_RESTART } from './restart.js';
 
@@ -38,15 +42,12 @@ export { normalizeSignal } from './signals.js';
 export type { UpdateOptions } from './update.js';
 export { EXIT_VMM_FAILED, type ImageLookup, type InstanceEvent, type InstanceServiceDeps, type WaitCondition } from './service-deps.js';
 
-const fileSize = (path: string): number => statSync(path, { throwIfNoEntry: false })?.size ?? 0;
-
 export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
   private readonly waiters = new ExitWaiters();
-  private readonly records = new Map<string, InstanceRecord>();
+  private readonly records = new InstanceRegistry();
   private readonly handles = new Map<string, VmHandle>();
   /** console.log's size when each running VM started: where its run's console begins (exit lines). */
   private readonly consoleStart = new Map<string, number>();
-  private readonly names = new Set<string>();
   private readonly volumeUse = new VolumeUse(() => this.records.values());
   private readonly queue = new PerInstanceQueue();
   private readonly restarts = new RestartScheduler({
@@ -60,51 +61,67 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
   /** Instances ended for being unhealthy (run --restart-on-unhealthy): their exit is a failure. */
   private readonly unhealthyKills = new Set<string>();
 
+  /** What the helper modules get of the service (vm-exit.ts, stop.ts). */
+  private readonly exitContext: VmExitContext;
+  private readonly stopContext: StopContext;
+  private readonly removeContext: RemoveContext;
+  private readonly launcher: Launcher;
+
   constructor(private readonly deps: InstanceServiceDeps) {
     super();
+    this.exitContext = { deps: this.deps, isCurrent: (id, handle) => this.handles.get(id) === handle };
+    this.stopContext = { deps: this.deps, host: () => this.host(), settled: (id) => this.settled(id) };
+    this.removeContext = {
+      deps: this.deps,
+      host: () => this.host(),
+      removed: (record) => {
+        this.health.stop(record.id);
+        this.records.forget(record);
+        this.restarts.forget(record.id);
+        this.emit('event', { action: 'destroy', id: record.id, name: record.name });
+      },
+      volumeUsers: (name) => this.volumeUsers(name),
+    };
+    this.launcher = new Launcher({
+      deps: this.deps,
+      host: () => this.host(),
+      isRunning: (id) => this.handles.has(id),
+      isKnown: (id) => this.records.has(id),
+      started: (started, handle, consoleAt) => {
+        this.consoleStart.set(started.id, consoleAt);
+        this.watch(started, handle);
+        this.emit('event', { action: 'start', id: started.id, name: started.name });
+      },
+    });
   }
 
   /** Load the store; re-adopt VMs that are still running, mark the others exited. */
   async init(): Promise<void> {
     await restoreInstances({
       deps: this.deps,
-      register: (record) => {
-        this.records.set(record.id, record);
-        this.names.add(record.name);
-      },
+      register: (record) => this.records.add(record),
       watch: (record, handle) => this.watch(record, handle),
       markExited: (record, status, stderr) => this.markExited(record, status, stderr),
       running: () => this.handles.keys(),
     });
-    // Creation order (ISO timestamps sort as strings), so that list() needs no sort.
-    const restored = [...this.records.values()].sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : 0));
-    this.records.clear();
-    for (const r of restored) this.records.set(r.id, r);
+    this.records.sortByCreation();
     for (const record of dueAtDaemonStart(this.records.values(), (id) => this.handles.has(id))) {
       void this.serialize(record.id, () => this.launch(record)).catch(() => undefined);
     }
   }
 
-  /** Newest first: `records` is kept in creation order (sorted once at init, appended to since). */
+  /** Newest first; `all`: the stopped ones too. */
   list(all: boolean): InstanceRecord[] {
-    const list: InstanceRecord[] = [];
-    for (const r of this.records.values()) if (all || r.state === 'running' || r.state === 'paused' || r.state === 'restarting') list.push(r);
-    return list.reverse();
+    return this.records.list(all);
   }
 
   /** Resolve a name, a full id or a unique id prefix, as Docker does. */
   get(ref: string): InstanceRecord {
-    const byId = this.records.get(ref);
-    if (byId) return byId;
-    for (const r of this.records.values()) if (r.name === ref) return r;
-    const matches = [...this.records.values()].filter((r) => r.id.startsWith(ref));
-    if (matches.length === 1) return matches[0]!;
-    if (matches.length > 1) throw invalid(`ambiguous instance id prefix: ${ref} matches ${matches.length} instances`);
-    throw notFound(`no such instance: ${ref}`);
+    return this.records.resolve(ref);
   }
 
   usesImage(imageId: string): boolean {
-    return [...this.records.values()].some((r) => r.imageId === imageId);
+    return this.records.usesImage(imageId);
   }
 
   create(opts: CreateOptions): Promise<InstanceRecord> {
@@ -131,11 +148,11 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
       {
         deps: this.deps,
         host: () => this.host(),
-        names: this.names,
+        names: this.records.names,
         volumeUse: this.volumeUse,
         idOf: (name) => this.get(name).id,
         created: (record) => {
-          this.records.set(record.id, record);
+          this.records.add(record);
           this.emit('event', { action: 'create', id: record.id, name: record.name });
         },
       },
@@ -148,20 +165,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
   rename(ref: string, name: string): Promise<InstanceRecord> {
     const record = this.get(ref);
     return this.serialize(record.id, async () => {
-      if (record.name === name) throw invalid(`instance ${name} already has that name`, 'name');
-      if (record.state === 'removing') throw conflict(`instance ${record.name} is being removed`);
-      if (this.names.has(name)) throw conflict(`the name "${name}" is already in use by instance ${this.get(name).id.slice(0, 12)}`);
-      const oldName = record.name;
-      this.names.add(name);
-      record.name = name;
-      try {
-        await this.deps.store.save(record);
-      } catch (err) {
-        record.name = oldName;
-        this.names.delete(name);
-        throw err;
-      }
-      this.names.delete(oldName);
+      const oldName = await renameInstance({ registry: this.records, save: (r) => this.deps.store.save(r) }, record, name);
       this.emit('event', { action: 'rename', id: record.id, name, attributes: { oldName } });
       return record;
     });
@@ -187,37 +191,6 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
         throw err;
       }
     });
-  }
-
-  /** Per instance being launched: resolves true if the launch fails (watch() reads it). */
-  private readonly startFailed = new Map<string, Promise<boolean>>();
-
-  /** Boot the instance's VM (a user's start, or a restart by policy). Runs inside serialize(). */
-  private launch(record: InstanceRecord): Promise<InstanceRecord> {
-    const launched = this.launchVm(record);
-    const failed = launched.then(() => false, () => true);
-    this.startFailed.set(record.id, failed);
-    void failed.then(() => {
-      if (this.startFailed.get(record.id) === failed) this.startFailed.delete(record.id);
-    });
-    return launched;
-  }
-
-  private launchVm(record: InstanceRecord): Promise<InstanceRecord> {
-    return launchInstance(
-      {
-        deps: this.deps,
-        host: () => this.host(),
-        isRunning: (id) => this.handles.has(id),
-        isKnown: (id) => this.records.has(id),
-        started: (started, handle, consoleAt) => {
-          this.consoleStart.set(started.id, consoleAt);
-          this.watch(started, handle);
-          this.emit('event', { action: 'start', id: started.id, name: started.name });
-        },
-      },
-      record,
-    );
   }
 
   /**
@@ -311,27 +284,23 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
   }
 
   pause(ref: string): Promise<InstanceRecord> {
-    const record = this.get(ref);
-    return this.serialize(record.id, async () => {
-      const handle = this.handles.get(record.id);
-      if (!handle || record.state !== 'running') throw conflict(`instance ${record.name} is not running`);
-      await handle.pause();
-      record.state = 'paused';
-      await this.deps.store.save(record);
-      this.emit('event', { action: 'pause', id: record.id, name: record.name });
-      return record;
-    });
+    return this.setPaused(ref, true);
   }
 
   unpause(ref: string): Promise<InstanceRecord> {
+    return this.setPaused(ref, false);
+  }
+
+  /** Freeze (pause) or thaw the VM's vCPUs; the state is recorded and announced. */
+  private setPaused(ref: string, paused: boolean): Promise<InstanceRecord> {
     const record = this.get(ref);
     return this.serialize(record.id, async () => {
       const handle = this.handles.get(record.id);
-      if (!handle || record.state !== 'paused') throw conflict(`instance ${record.name} is not paused`);
-      await handle.resume();
-      record.state = 'running';
+      if (!handle || record.state !== (paused ? 'running' : 'paused')) throw conflict(`instance ${record.name} is not ${paused ? 'running' : 'paused'}`);
+      await (paused ? handle.pause() : handle.resume());
+      record.state = paused ? 'paused' : 'running';
       await this.deps.store.save(record);
-      this.emit('event', { action: 'unpause', id: record.id, name: record.name });
+      this.emit('event', { action: paused ? 'pause' : 'unpause', id: record.id, name: record.name });
       return record;
     });
   }
@@ -342,7 +311,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
       [...this.handles.keys()].map((id) =>
         this.serialize(id, async () => {
           const handle = this.handles.get(id);
-          const record = this.records.get(id);
+          const record = this.records.byId(id);
           if (!handle || !record) return;
           await this.stopVm(record, handle, timeoutSeconds);
         }).catch(() => undefined),
@@ -386,38 +355,9 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
   wait(ref: string, condition: WaitCondition = 'not-running', signal?: AbortSignal): Promise<number> {
     const record = this.get(ref);
     if (condition === 'not-running' && !this.handles.has(record.id)) return Promise.resolve(record.exitCode ?? 0);
-    if (condition === 'removed') return this.exitThenRemoval(record.id, signal);
+    // 'removed' (run --rm): the exit's code once the instance is also removed (exit-waiters.ts).
+    if (condition === 'removed') return exitThenRemoval(this.waiters, this, (id) => this.records.has(id), record.id, signal);
     return this.waiters.next(record.id, signal);
-  }
-
-  /**
-   * 'removed' (run --rm, as Docker's CLI waits): the next exit's code, once the instance is also
-   * removed, so a name can be used again as soon as the wait answers. The destroy listener is
-   * registered with the exit waiter, before either can happen.
-   */
-  private exitThenRemoval(id: string, signal?: AbortSignal): Promise<number> {
-    let listener: ((e: InstanceEvent) => void) | undefined;
-    const removed = new Promise<void>((resolve) => {
-      listener = (e) => {
-        if (e.id === id && e.action === 'destroy') resolve();
-      };
-      this.on('event', listener);
-    });
-    const done = (): void => {
-      if (listener) this.off('event', listener);
-    };
-    signal?.addEventListener('abort', done, { once: true });
-    return this.waiters.next(id, signal).then(
-      async (code) => {
-        if (this.records.has(id)) await removed;
-        done();
-        return code;
-      },
-      (err: unknown) => {
-        done();
-        throw err;
-      },
-    );
   }
 
   /** What this service holds for others: pending waits and listeners (the leak tests' debug endpoint). */
@@ -441,40 +381,22 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
   }
 
   counts(): { total: number; running: number; paused: number; stopped: number } {
-    const c = { total: 0, running: 0, paused: 0, stopped: 0 };
-    for (const r of this.records.values()) {
-      c.total++;
-      if (r.state === 'running') c.running++;
-      else if (r.state === 'paused') c.paused++;
-      else c.stopped++;
-    }
-    return c;
+    return this.records.counts();
   }
 
   private watch(record: InstanceRecord, handle: VmHandle): void {
     this.handles.set(record.id, handle);
     // Probing resumes for a VM adopted at daemon start as for one started now.
     this.health.start(record);
-    const consoleLog = this.deps.store.paths(record.id).consoleLog;
-    // An adopted VM (started by an earlier daemon): its run's console from the start its record
-    // gives, so an exit line printed while no daemon ran is seen at once.
-    const from = this.consoleStart.get(record.id) ?? adoptedRunStart(consoleLog, record.consoleStart);
-    // A guest that halts after printing its exit is stopped once it has (a record without its
-    // run's start: from the console's end as found, since what is before may be an earlier run's).
-    const halted = watchConsoleExit(this.deps.family(record.family), consoleLog, from ?? fileSize(consoleLog), () => {
-      if (this.handles.get(record.id) === handle) void this.deps.driver.stop(handle, 0).catch(() => undefined);
-    });
-    void handle.exited.then(async (exit) => {
-      halted?.close();
+    watchVmExit(this.exitContext, record, handle, this.consoleStart.get(record.id), async (status, stderr) => {
       this.health.stop(record.id);
       const unhealthy = this.unhealthyKills.delete(record.id);
       this.handles.delete(record.id);
       this.consoleStart.delete(record.id);
-      const status = instanceExitStatus(this.deps.family(record.family), exit, () => runConsole(consoleLog, from));
-      await this.markExited(record, status, exit.stderr);
+      await this.markExited(record, status, stderr);
       // The exit of a start that failed (launch.ts puts the record back): no policy restart, and
       // --rm is start()'s to apply.
-      if (await this.startFailed.get(record.id)) return;
+      if (await this.launcher.startFailed(record.id)) return;
       // Ended for being unhealthy: a failure for the policy, whatever the VM's own exit said.
       this.restarts.afterExit(record, unhealthy && status.code === 0 ? 1 : status.code);
       if (record.config.autoRemove && this.records.has(record.id)) {
@@ -501,47 +423,22 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
   }
 
   /** Forget an instance and its files; `volumes`: and its anonymous volumes (run --rm, rm -v). */
-  private async drop(record: InstanceRecord, volumes = false): Promise<void> {
-    record.state = 'removing';
-    // The driver's disks first (they may live outside the directory for another driver); the
-    // directory's removal drops what is left.
-    await Promise.resolve()
-      .then(() => this.deps.driver.removeDisks(this.specOf(record), this.deps.store.paths(record.id)))
-      .catch(() => undefined);
-    await this.deps.store.remove(record.id);
-    this.health.stop(record.id);
-    this.records.delete(record.id);
-    this.names.delete(record.name);
-    this.restarts.forget(record.id);
-    this.emit('event', { action: 'destroy', id: record.id, name: record.name });
-    if (volumes) {
-      const anonymous = (record.config.mounts ?? []).flatMap((m) => (m.anonymous && m.name !== undefined ? [m.name] : []));
-      await removeVolumes(this.deps.volumes, anonymous, (n) => this.volumeUsers(n));
-    }
+  private drop(record: InstanceRecord, volumes = false): Promise<void> {
+    return removeInstance(this.removeContext, record, volumes);
+  }
+
+  /** Boot the instance's VM (a user's start, or a restart by policy). Runs inside serialize(). */
+  private launch(record: InstanceRecord): Promise<InstanceRecord> {
+    return this.launcher.launch(record);
   }
 
   private host(): HostFacts {
     return this.deps.host ? this.deps.host() : { tscKhz: hostTscKhz(), cpus: availableParallelism() };
   }
 
-  /**
-   * End a running VM as its stop signal says (signals.ts): SIGKILL ends it at once; the others press
-   * the guest's power button (none on some machines: QEMU's SIGTERM at once) and, after the stop
-   * timeout (`timeoutSeconds`, else the instance's, else 10), end the VM. Resolves once it has exited.
-   */
-  private async stopVm(record: InstanceRecord, handle: VmHandle, timeoutSeconds: number | undefined, signal?: string): Promise<void> {
-    if (STOP_SIGNALS[signal ?? record.config.stopSignal ?? DEFAULT_STOP_SIGNAL] === 'kill') handle.kill('SIGKILL');
-    else {
-      const seconds = timeoutSeconds ?? record.config.stopTimeout ?? DEFAULT_STOP_TIMEOUT;
-      await this.deps.driver.stop(handle, this.specOf(record).powerdown === 'none' ? 0 : seconds * 1000);
-    }
-    await this.settled(record.id);
-  }
-
-  /** The boot spec of the instance's current (or last) start, for how to stop it. */
-  private specOf(record: InstanceRecord): BootSpec {
-    const network = record.network ?? networkSettings(record.config, []);
-    return this.deps.family(record.family).bootSpec(record.boot, bootConfig(record.config, network, this.host()));
+  /** End a running VM as its stop signal says (stop.ts); resolves once it has exited. */
+  private stopVm(record: InstanceRecord, handle: VmHandle, timeoutSeconds: number | undefined, signal?: string): Promise<void> {
+    return stopVm(this.stopContext, record, handle, timeoutSeconds, signal);
   }
 
   private serialize<T>(id: string, op: () => Promise<T>): Promise<T> {
