@@ -12,7 +12,7 @@ import { removeQuiet } from '../images/fsutil.js';
 import { diskUsage } from '../util/disk-usage.js';
 
 /** Bump when a step's output would change for the same inputs. */
-export const BUILDER_VERSION = 1;
+export const BUILDER_VERSION = 2;
 
 export function digestOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');

@@ -22,6 +22,9 @@ import { freePort, linuxGuestMissing } from '../helpers/linux-guest.js';
 const missing = linuxGuestMissing().join('; ');
 const BIG = 40 << 20;
 const APPLETS = ['sh', 'cat', 'echo', 'grep', 'httpd', 'ls', 'mkdir', 'touch', 'wc', 'hostname'];
+/** A service's own directory, as Debian's packages make them (lighttpd's /var/log/lighttpd: 33:33, 0750). */
+const OWN_DIR = 'var/lib/svc';
+const AS_SERVICE = `user: "33"\nargs: ["echo ok > /${OWN_DIR}/x && cat /${OWN_DIR}/x /etc/hostname"]\n`;
 const RUN_SH = [
   'if [ "$1" = serve ]; then',
   '  mkdir -p /www && echo "hello from $(hostname)" > /www/index.html',
@@ -44,6 +47,7 @@ function layers(): LayerEntry[][] {
       ...APPLETS.map((a): LayerEntry => ({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' })),
       { name: 'srv/big', body: Buffer.alloc(BIG, 0x5a) },
       { name: 'etc/hostname', body: 'rootdisk\n' },
+      { name: `${OWN_DIR}/`, type: 'directory', mode: 0o700, uid: 33, gid: 33 },
     ],
     [{ name: 'app/run.sh', body: RUN_SH, mode: 0o755 }],
   ];
@@ -89,15 +93,16 @@ test('a big from: image gets a root disk; its minimum counts the small initramfs
   assert.match(again.stdout, / ---> root disk: Using cache /);
   assert.equal(await diskDigest('rootdisk'), disk);
 
-  // Another Cunikfile (other args, the oci-archive of the same tree): the same disk.
-  writeFileSync(join(ctx, 'Cunikfile.other'), `family: linux\nfrom: oci-archive:oci.tar\nargs: [cat, /etc/hostname]\n${tscLine}`);
+  // Another Cunikfile (other args and user, the oci-archive of the same tree): the same disk. Its
+  // service runs as uid 33 and writes to the directory the layer gave uid 33.
+  writeFileSync(join(ctx, 'Cunikfile.other'), `family: linux\nfrom: oci-archive:oci.tar\n${AS_SERVICE}${tscLine}`);
   const o = await cli(['build', '-t', 'rootdisk-other', '-f', join(ctx, 'Cunikfile.other'), ctx], { socket: d.socket });
   assert.equal(o.code, 0, o.stderr + o.stdout);
   assert.match(o.stdout, / ---> root disk: Using cache /);
   assert.equal(await diskDigest('rootdisk-other'), disk);
   const r = await cli(['run', '--rm', 'rootdisk-other'], { socket: d.socket });
   assert.equal(r.code, 0, r.stderr + r.stdout);
-  assert.match(r.stdout, /^rootdisk\r?$/m);
+  assert.match(r.stdout, /^ok\r?\nrootdisk\r?$/m);
 });
 
 test('a warm build of an unchanged from: archive neither unpacks nor hashes it again; a changed archive rebuilds the disk', async (t) => {
@@ -172,8 +177,8 @@ test('two instances share the root disk side by side and answer through -p', asy
   }
 });
 
-test('rootfs: initramfs keeps the whole tree in the initramfs, and its minimum counts it', async () => {
-  writeFileSync(join(ctx, 'Cunikfile.initramfs'), `family: linux\nfrom: docker-archive:docker.tar\nrootfs: initramfs\n${tscLine}`);
+test('rootfs: initramfs keeps the whole tree in the initramfs (owners too), and its minimum counts it', async () => {
+  writeFileSync(join(ctx, 'Cunikfile.initramfs'), `family: linux\nfrom: docker-archive:docker.tar\nrootfs: initramfs\n${AS_SERVICE}${tscLine}`);
   const b = await cli(['build', '-t', 'rootdisk-initramfs', '-f', join(ctx, 'Cunikfile.initramfs'), ctx], { socket: d.socket });
   assert.equal(b.code, 0, b.stderr + b.stdout);
   assert.doesNotMatch(b.stdout, /root disk/);
@@ -181,6 +186,9 @@ test('rootfs: initramfs keeps the whole tree in the initramfs, and its minimum c
   assert.equal(image.labels?.['org.cunik.rootfs'], undefined);
   const min = Number(image.labels?.['org.cunik.memory.min']);
   assert.ok(min > 74 + 40 && min > diskMin, `initramfs minimum ${min} MiB, root disk's ${diskMin} MiB`);
+  const r = await cli(['run', '--rm', 'rootdisk-initramfs'], { socket: d.socket });
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /^ok\r?\nrootdisk\r?$/m);
   const ro = await cli(['run', '--rm', '--read-only', 'rootdisk-initramfs', 'true'], { socket: d.socket });
   assert.equal(ro.code, 125);
   assert.match(ro.stderr, /--read-only needs an image whose root file system is a root disk/);

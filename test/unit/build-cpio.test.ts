@@ -18,23 +18,23 @@ const entries: CpioEntry[] = [
   { type: 'file', name: '/bin/app', mode: 0o755, source: src },
   { type: 'symlink', name: '/bin/sh', target: 'app' },
   { type: 'char', name: '/dev/console', major: 5, minor: 1 },
-  { type: 'file', name: '/etc/conf', source: Buffer.from('x=1\n') },
+  { type: 'file', name: '/etc/conf', source: Buffer.from('x=1\n'), uid: 33, gid: 34 },
 ];
 
 /** Parse a newc archive back into entries (name, mode, size, data, rdev). */
-function readNewc(buf: Buffer): { name: string; mode: number; data: Buffer; rdev: [number, number] }[] {
+function readNewc(buf: Buffer): { name: string; mode: number; owner: [number, number]; data: Buffer; rdev: [number, number] }[] {
   const out = [];
   let off = 0;
   for (;;) {
     assert.equal(buf.toString('ascii', off, off + 6), '070701', `magic at ${off}`);
     const f = (i: number): number => parseInt(buf.toString('ascii', off + 6 + i * 8, off + 14 + i * 8), 16);
-    const [mode, size, rmaj, rmin, namesize] = [f(1), f(6), f(9), f(10), f(11)];
+    const [mode, uid, gid, size, rmaj, rmin, namesize] = [f(1), f(2), f(3), f(6), f(9), f(10), f(11)];
     const name = buf.toString('utf8', off + 110, off + 110 + namesize - 1);
     off = (off + 110 + namesize + 3) & ~3;
     const data = buf.subarray(off, off + size);
     off = (off + size + 3) & ~3;
     if (name === 'TRAILER!!!') break;
-    out.push({ name, mode, data, rdev: [rmaj, rmin] as [number, number] });
+    out.push({ name, mode, owner: [uid, gid] as [number, number], data, rdev: [rmaj, rmin] as [number, number] });
   }
   assert.equal(off, buf.length, 'nothing after the trailer');
   return out;
@@ -55,6 +55,8 @@ test('entries round-trip through the newc format, 4-byte aligned, deterministic'
   assert.equal(byName.get('dev/console')!.mode, 0o020600);
   assert.deepEqual(byName.get('dev/console')!.rdev, [5, 1]);
   assert.equal(byName.get('etc/conf')!.data.toString(), 'x=1\n');
+  assert.deepEqual(byName.get('etc/conf')!.owner, [33, 34], 'an entry\'s owner is kept');
+  assert.deepEqual(byName.get('bin/app')!.owner, [0, 0], 'root by default');
   const again = join(tmp, 'b.cpio.gz');
   await writeCpioGz(entries, again);
   assert.deepEqual(readFileSync(again), readFileSync(out), 'same entries, same bytes');

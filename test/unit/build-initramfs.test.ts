@@ -1,7 +1,7 @@
 // planInitramfs: the order of the archive (every directory before what it holds, as the kernel's
 // unpacker needs: it drops a file whose directory does not exist yet) and the cache key.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { after, test } from 'node:test';
@@ -99,5 +99,15 @@ test('with a root disk: the container tree is the disk (keyed by the tree alone)
   assert.notEqual(other.key, plan.key);
   assert.ok(other.entries.some((e) => e.name === '/.cunik/root/etc/passwd'), 'the passwd with the added user is laid over the disk\'s');
   file('tree/bin/sh', 'another sh');
-  assert.notEqual((await disk()).disk?.key, plan.disk.key);
+  const changed = await disk();
+  assert.notEqual(changed.disk?.key, plan.disk.key);
+  // Owners are part of the tree (a service that drops to its user needs its files): kept in the
+  // entries, and in the key.
+  chownSync(join(tmp, 'tree/etc/group'), 33, 34);
+  const owned = await disk();
+  assert.deepEqual(owned.disk?.entries.filter((e) => e.name === '/etc/group').map((e) => [e.uid, e.gid]), [[33, 34]]);
+  assert.notEqual(owned.disk?.key, changed.disk?.key);
+  const initramfs = await planInitramfs(input({ rootfs: join(tmp, 'tree'), app: undefined, entry: ['/bin/sh'] }));
+  assert.deepEqual(initramfs.entries.filter((e) => e.name === '/etc/group').map((e) => [e.uid, e.gid]), [[33, 34]]);
+  assert.deepEqual(initramfs.entries.filter((e) => e.name === '/srv/www/index.html').map((e) => [e.uid ?? 0, e.gid ?? 0]), [[0, 0]], 'added files are root\'s');
 });

@@ -1,7 +1,7 @@
 // Container images for `from:`: layers applied in order with whiteouts, nothing written outside
 // the root, and the image's command, args, env and working directory read from its config.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -133,4 +133,28 @@ test('a container archive\'s own JSON may name only files inside it', async () =
       (e: unknown) => e instanceof CunikError && e.field === 'from' && re.test(e.message) && !e.message.includes('\n') || assert.fail(`${what}: ${String(e)}`), what);
   }
   assert.equal(existsSync(join(tmp, 'sha256')), false);
+});
+
+test('a layer\'s owners are kept (numeric, as a runtime applies them), set-id bits too', async () => {
+  const root = join(tmp, 'owners');
+  mkdirSync(root);
+  const layer = join(tmp, 'owners.tar');
+  writeFileSync(layer, await tarBytes([
+    { name: 'var/log/svc/', type: 'directory', mode: 0o750, uid: 33, gid: 33 },
+    { name: 'var/log/svc/log', body: 'x', uid: 33, gid: 4 },
+    { name: 'var/log/svc/link', type: 'symlink', linkname: 'log', uid: 33, gid: 33 },
+    { name: 'bin/su', body: 'su', mode: 0o4755 },
+    { name: 'bin/tool', body: 'tool', mode: 0o2755, uid: 0, gid: 42 },
+  ]));
+  await applyLayer(root, layer);
+  const st = (p: string): { uid: number; gid: number; mode: number } => {
+    const s = lstatSync(join(root, p));
+    return { uid: s.uid, gid: s.gid, mode: s.mode & 0o7777 };
+  };
+  assert.deepEqual(st('var/log/svc'), { uid: 33, gid: 33, mode: 0o750 });
+  assert.deepEqual(st('var/log/svc/log'), { uid: 33, gid: 4, mode: 0o644 });
+  assert.deepEqual({ ...st('var/log/svc/link'), mode: 0 }, { uid: 33, gid: 33, mode: 0 });
+  assert.deepEqual(st('bin/su'), { uid: 0, gid: 0, mode: 0o4755 });
+  assert.deepEqual(st('bin/tool'), { uid: 0, gid: 42, mode: 0o2755 });
+  assert.deepEqual(st('var/log'), { uid: 0, gid: 0, mode: 0o755 }, 'a parent the layer does not name is root\'s');
 });

@@ -2,7 +2,8 @@
 // (Documentation/driver-api/early-userspace/buffer-format.rst): each entry is a 110-byte ASCII
 // header ("070701" then 13 eight-digit hex fields), the NUL-terminated name padded to a multiple
 // of 4, then the data padded to a multiple of 4; the archive ends with "TRAILER!!!".
-// Output is deterministic: mtime 0, uid/gid 0, inode numbers in entry order.
+// Output is deterministic: mtime 0, inode numbers in entry order; owners are the entries' (root
+// unless a container image's layer says otherwise: rootfs.ts keeps its owners).
 
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -16,20 +17,23 @@ export const S_IFREG = 0o100000;
 export const S_IFLNK = 0o120000;
 export const S_IFCHR = 0o020000;
 
-export type CpioEntry =
+/** Who owns an entry; root when absent. */
+export interface Owner { uid?: number; gid?: number }
+
+export type CpioEntry = Owner & (
   | { type: 'dir'; name: string; mode?: number }
   | { type: 'file'; name: string; mode?: number; source: string | Buffer }
   | { type: 'symlink'; name: string; target: string }
-  | { type: 'char'; name: string; mode?: number; major: number; minor: number };
+  | { type: 'char'; name: string; mode?: number; major: number; minor: number });
 
 const hex8 = (n: number): string => n.toString(16).padStart(8, '0');
 const pad4 = (n: number): Buffer => Buffer.alloc((4 - (n % 4)) % 4);
 
 export function cpioHeader(f: {
-  ino: number; mode: number; nlink: number; size: number; rdevMajor?: number; rdevMinor?: number; name: string;
+  ino: number; mode: number; uid?: number; gid?: number; nlink: number; size: number; rdevMajor?: number; rdevMinor?: number; name: string;
 }): Buffer {
   const name = Buffer.from(`${f.name}\0`);
-  const fields = [f.ino, f.mode, 0, 0, f.nlink, 0, f.size, 0, 0, f.rdevMajor ?? 0, f.rdevMinor ?? 0, name.length, 0];
+  const fields = [f.ino, f.mode, f.uid ?? 0, f.gid ?? 0, f.nlink, 0, f.size, 0, 0, f.rdevMajor ?? 0, f.rdevMinor ?? 0, name.length, 0];
   const head = Buffer.from(`070701${fields.map(hex8).join('')}`, 'ascii');
   return Buffer.concat([head, name, pad4(head.length + name.length)]);
 }
@@ -39,24 +43,25 @@ export async function* cpioStream(entries: Iterable<CpioEntry>): AsyncGenerator<
   let ino = 1;
   for (const e of entries) {
     const name = e.name.replace(/^\/+/, '') || '.';
+    const own = { uid: e.uid ?? 0, gid: e.gid ?? 0 };
     if (e.type === 'dir') {
-      yield cpioHeader({ ino: ino++, mode: S_IFDIR | (e.mode ?? 0o755), nlink: 2, size: 0, name });
+      yield cpioHeader({ ...own, ino: ino++, mode: S_IFDIR | (e.mode ?? 0o755), nlink: 2, size: 0, name });
     } else if (e.type === 'symlink') {
       const target = Buffer.from(e.target);
-      yield cpioHeader({ ino: ino++, mode: S_IFLNK | 0o777, nlink: 1, size: target.length, name });
+      yield cpioHeader({ ...own, ino: ino++, mode: S_IFLNK | 0o777, nlink: 1, size: target.length, name });
       yield Buffer.concat([target, pad4(target.length)]);
     } else if (e.type === 'char') {
-      yield cpioHeader({ ino: ino++, mode: S_IFCHR | (e.mode ?? 0o600), nlink: 1, size: 0, rdevMajor: e.major, rdevMinor: e.minor, name });
+      yield cpioHeader({ ...own, ino: ino++, mode: S_IFCHR | (e.mode ?? 0o600), nlink: 1, size: 0, rdevMajor: e.major, rdevMinor: e.minor, name });
     } else {
       const mode = S_IFREG | (e.mode ?? 0o644);
       if (Buffer.isBuffer(e.source)) {
-        yield cpioHeader({ ino: ino++, mode, nlink: 1, size: e.source.length, name });
+        yield cpioHeader({ ...own, ino: ino++, mode, nlink: 1, size: e.source.length, name });
         yield e.source;
         yield pad4(e.source.length);
         continue;
       }
       const size = (await stat(e.source)).size;
-      yield cpioHeader({ ino: ino++, mode, nlink: 1, size, name });
+      yield cpioHeader({ ...own, ino: ino++, mode, nlink: 1, size, name });
       let got = 0;
       for await (const chunk of createReadStream(e.source, { highWaterMark: 1 << 20 })) {
         got += (chunk as Buffer).length;

@@ -78,8 +78,12 @@ export interface InitramfsPlan {
 
 const nul = (words: string[]): Buffer => Buffer.from(words.map((w) => `${w}\0`).join(''));
 
-/** Expand a Cunikfile `files` item: a file, or a directory copied whole (modes and symlinks kept). */
-async function expandFile(f: { host: string; guest: string; mode?: number }, out: Map<string, CpioEntry>): Promise<number> {
+/**
+ * Expand a Cunikfile `files` item: a file, or a directory copied whole (modes and symlinks kept),
+ * owned by root as Docker's COPY makes them; with `owners`, a container's tree keeps its owners
+ * (rootfs.ts applied them from the layers: a service that drops to its user needs its own files).
+ */
+async function expandFile(f: { host: string; guest: string; mode?: number }, out: Map<string, CpioEntry>, owners = false): Promise<number> {
   const st = await stat(f.host).catch(() => {
     throw invalid(`files: ${f.host}: no such file or directory`, 'files');
   });
@@ -91,12 +95,13 @@ async function expandFile(f: { host: string; guest: string; mode?: number }, out
   let n = 0;
   const walk = async (host: string, guest: string): Promise<void> => {
     const s = await lstat(host);
-    if (s.isSymbolicLink()) out.set(guest, { type: 'symlink', name: guest, target: await readlink(host) });
+    const own = owners && (s.uid !== 0 || s.gid !== 0) ? { uid: s.uid, gid: s.gid } : {};
+    if (s.isSymbolicLink()) out.set(guest, { type: 'symlink', name: guest, target: await readlink(host), ...own });
     else if (s.isDirectory()) {
-      if (guest !== '/') out.set(guest, { type: 'dir', name: guest, mode: s.mode & 0o7777 });
+      if (guest !== '/') out.set(guest, { type: 'dir', name: guest, mode: s.mode & 0o7777, ...own });
       for (const name of (await readdir(host)).sort()) await walk(join(host, name), posix.join(guest, name));
     } else if (s.isFile()) {
-      out.set(guest, { type: 'file', name: guest, mode: s.mode & 0o7777, source: host });
+      out.set(guest, { type: 'file', name: guest, mode: s.mode & 0o7777, source: host, ...own });
       n++;
     }
   };
@@ -139,15 +144,18 @@ function parentsOf(name: string): string[] {
   return out;
 }
 
-/** What a key covers of each entry: name, type, mode and content digest (bounded: tens of thousands of files, EMFILE otherwise). */
+/** An entry's owner for a key: nothing for root's, so keys of root-owned trees need no owner. */
+const ownerOf = (e: CpioEntry): number[] => ((e.uid ?? 0) !== 0 || (e.gid ?? 0) !== 0 ? [e.uid ?? 0, e.gid ?? 0] : []);
+
+/** What a key covers of each entry: name, type, mode, owner and content digest (bounded: tens of thousands of files, EMFILE otherwise). */
 const describe = (entries: CpioEntry[]): Promise<unknown[]> => mapLimit(entries, 32, async (e) => {
   if (e.type === 'file') {
     const content = Buffer.isBuffer(e.source) ? `sha256:${digestOf(e.source.toString('base64'))}` : await fileDigest(e.source);
-    return [e.name, 'f', e.mode ?? 0o644, content];
+    return [e.name, 'f', e.mode ?? 0o644, content, ...ownerOf(e)];
   }
-  if (e.type === 'symlink') return [e.name, 'l', e.target];
+  if (e.type === 'symlink') return [e.name, 'l', e.target, ...ownerOf(e)];
   if (e.type === 'char') return [e.name, 'c', e.mode ?? 0o600, e.major, e.minor];
-  return [e.name, 'd', e.mode ?? 0o755];
+  return [e.name, 'd', e.mode ?? 0o755, ...ownerOf(e)];
 });
 
 /** The root disk's cache key: the tree's entries (name, type, mode, content digest) alone. */
@@ -156,7 +164,7 @@ const diskKeyOf = async (treeEntries: CpioEntry[]): Promise<string> => digestOf(
 /** The root disk's key of a container tree unpacked at `rootfs` (what rootDiskPlan computes from it). */
 export async function treeKey(rootfs: string): Promise<string> {
   const tree = new Map<string, CpioEntry>();
-  await expandFile({ host: rootfs, guest: '/' }, tree);
+  await expandFile({ host: rootfs, guest: '/' }, tree, true);
   return diskKeyOf([...tree.values()]);
 }
 
@@ -175,7 +183,7 @@ async function segment(step: string, body: CpioEntry[]): Promise<InitramfsSegmen
 export async function planInitramfs(inp: InitramfsInput): Promise<InitramfsPlan> {
   const byPath = new Map<string, CpioEntry>();
   const put = (e: CpioEntry): void => void byPath.set(e.name, e);
-  if (inp.rootfs !== undefined) await expandFile({ host: inp.rootfs, guest: '/' }, byPath);
+  if (inp.rootfs !== undefined) await expandFile({ host: inp.rootfs, guest: '/' }, byPath, true);
   const tree = new Map(byPath);
   for (const d of ['/dev', '/proc', '/sys', '/tmp', '/run', '/etc', '/.cunik']) put({ type: 'dir', name: d, mode: d === '/tmp' ? 0o1777 : 0o755 });
   await addUserland(inp, byPath);

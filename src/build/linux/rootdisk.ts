@@ -5,8 +5,8 @@
 // it, lays the initramfs's /.cunik/root and a tmpfs over it with overlayfs and switches root (init.c).
 // - Uncompressed: the guest reads it in place (no decompression at boot under TCG), and the
 //   file's pages in the host's page cache are the same for every instance.
-// - Reproducible: every file owned by root (as in the initramfs: cpio.ts), a fixed timestamp and
-//   UUID, so the same tree gives the same bytes (and the same layer digest).
+// - Reproducible: owners as the layers gave them (rootfs.ts; the initramfs keeps them too: cpio.ts),
+//   a fixed timestamp and UUID, so the same tree gives the same bytes (and the same layer digest).
 // - auto picks the disk over the initramfs when the tree would take more than ROOTDISK_THRESHOLD
 //   of the guest's memory unpacked (footprint.ts: residentBytes): below it the initramfs boots
 //   as fast and needs no disk.
@@ -40,7 +40,7 @@ export function wantsRootDisk(mode: RootfsMode, hasTree: boolean, residentTreeBy
 
 /** mkfs.erofs's argv for `dir` into `out` (pure; table-tested). */
 export function mkfsErofsArgs(dir: string, out: string): string[] {
-  return ['--quiet', '--all-root', '-T0', '-U', '00000000-0000-0000-0000-000000000000', '-x-1', out, dir];
+  return ['--quiet', '-T0', '-U', '00000000-0000-0000-0000-000000000000', '-x-1', out, dir];
 }
 
 /** Make the erofs image of `dir` at `out`. */

@@ -4,10 +4,12 @@
 // Every path is resolved inside the root (symlinks included, as the guest will see them), so no
 // entry can write outside it; names are checked by src/util/tar-guard.ts (no "..", root-relative
 // as layers' names are). Device and fifo entries are skipped: /dev is devtmpfs in the guest, and
-// nothing from a tar makes a device on the host.
+// nothing from a tar makes a device on the host. Owners are the headers' uid and gid (numeric, as
+// a runtime applies them), so a service that drops to its own user finds its files its own; the
+// daemon runs as root, and a builder that is not root keeps its own (it cannot give them away).
 
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, rm, symlink, link, chmod } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readlink, rm, symlink, link, chmod, lchown } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
@@ -66,6 +68,15 @@ async function decompressed(file: string): Promise<Readable> {
   return src.pipe(gunzip);
 }
 
+const asRoot = process.getuid?.() === 0;
+
+/** Give `path` the header's owner (before any chmod: chown clears set-id bits). */
+async function own(path: string, h: { uid?: number; gid?: number }): Promise<void> {
+  const uid = h.uid ?? 0;
+  const gid = h.gid ?? 0;
+  if (asRoot && Number.isSafeInteger(uid) && Number.isSafeInteger(gid) && uid >= 0 && gid >= 0) await lchown(path, uid, gid);
+}
+
 /** Apply one layer (a tar, plain or gzip) onto `root`. Returns how many entries it held. */
 export async function applyLayer(root: string, layerFile: string, what = layerFile): Promise<number> {
   const extract = tarExtract();
@@ -108,6 +119,7 @@ export async function applyLayer(root: string, layerFile: string, what = layerFi
         if (h.type === 'directory') {
           if (existing && !existing.isDirectory()) await rm(dest, { recursive: true, force: true });
           if (!existing?.isDirectory()) await mkdir(dest, { mode });
+          await own(dest, h);
           await chmod(dest, mode);
           entry.resume();
           continue;
@@ -120,9 +132,11 @@ export async function applyLayer(root: string, layerFile: string, what = layerFi
           } finally {
             await fh.close();
           }
+          await own(dest, h);
           await chmod(dest, mode);
         } else if (h.type === 'symlink') {
           await symlink(h.linkname ?? '', dest);
+          await own(dest, h);
           entry.resume();
         } else if (h.type === 'link') {
           await link(await resolveIn(root, '/' + guard.path(h.linkname ?? '', 'hard link to')), dest).catch(() => undefined);
