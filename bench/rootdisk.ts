@@ -1,12 +1,12 @@
 // rootdisk (issue 16): a real container image as a microVM, its root file system on a shared
 // read-only root disk (build/linux/rootdisk.ts) against the same image in an initramfs
 // (`rootfs: initramfs`). The image: a Debian bookworm minbase with one web server package
-// (python3, serving /usr/share/doc with `python3 -m http.server`, not in examples/; darkhttpd's
-// postinst fails inside mmdebstrap's chroot), made here with Debian's mmdebstrap (deb.debian.org) and
+// (lighttpd, not in examples/, which drops to www-data and logs to its own /var/log/lighttpd: the
+// layer's owners must survive), made here with Debian's mmdebstrap (deb.debian.org) and
 // turned into a `docker-archive:` tarball; its Cunikfile is four lines (family, from, ports, and
 // rootfs for the initramfs side). Sides alternate in ABBA order, medians of `rounds`:
 // - build_cold_s: `cunik build --no-cache` (every step recomputed); build_warm_s: the same build again;
-// - first_response_s: from spawning `cunik run -d -p 127.0.0.1:PORT:8080` to the first HTTP 200;
+// - first_response_s: from spawning `cunik run -d -p 127.0.0.1:PORT:80` to the first HTTP 200;
 // - memory_min_mib: the image's org.cunik.memory.min label (runs use the image's default memory);
 // - host_mib_per_instance: `count` instances at once (each answering), the PSS of their processes
 //   (the VM's process and its descendants: /proc/PID/smaps_rollup) summed and divided by count;
@@ -35,7 +35,7 @@ function dockerArchive(rootTar: string, out: string, cmd: string[]): void {
     const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: cmd, Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }, rootfs: { type: 'layers', diff_ids: [`sha256:${layerSha}`] } }));
     const cfgSha = createHash('sha256').update(cfg).digest('hex');
     writeFileSync(join(dir, `${cfgSha}.json`), cfg);
-    writeFileSync(join(dir, 'manifest.json'), JSON.stringify([{ Config: `${cfgSha}.json`, RepoTags: ['debian-python3:latest'], Layers: [`${layerSha}/layer.tar`] }]));
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify([{ Config: `${cfgSha}.json`, RepoTags: ['debian-lighttpd:latest'], Layers: [`${layerSha}/layer.tar`] }]));
     execFileSync('tar', ['-cf', out, '-C', dir, '.']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -78,26 +78,29 @@ function treePssKiB(pid: number): number {
   return total;
 }
 
+/** Where the image's service listens. */
+const PORT = 80;
+
 async function runAndAnswer(d: TestDaemon, image: string, name: string): Promise<{ ms: number; port: number }> {
   const port = await freePort();
   const t0 = now();
-  const r = await cli(['run', '-d', '--name', name, '-p', `127.0.0.1:${port}:8080`, image], { socket: d.socket });
+  const r = await cli(['run', '-d', '--name', name, '-p', `127.0.0.1:${port}:${PORT}`, image], { socket: d.socket });
   if (r.code !== 0) throw new Error(`rootdisk: run ${image}: ${r.stderr}`);
   await untilOk(port, name);
   return { ms: now() - t0, port };
 }
 
 export async function rootdiskBench(rounds = 5, count = 10): Promise<Record<string, number>> {
-  header('rootdisk', { rounds, count, service: 'python3 -m http.server on a Debian bookworm minbase (mmdebstrap)' });
+  header('rootdisk', { rounds, count, service: 'lighttpd on a Debian bookworm minbase (mmdebstrap)' });
   const work = mkdtempSync(join(tmpdir(), 'cunik-rootdisk-bench-'));
   const d = await startDaemon({ args: ['--default-network', 'user'] });
   try {
     const t0 = now();
-    execFileSync('mmdebstrap', ['--quiet', '--variant=minbase', '--include=python3', '--format=tar', 'bookworm', join(work, 'root.tar'), 'http://deb.debian.org/debian'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('mmdebstrap', ['--quiet', '--variant=minbase', '--include=lighttpd', '--format=tar', 'bookworm', join(work, 'root.tar'), 'http://deb.debian.org/debian'], { stdio: ['ignore', 'ignore', 'inherit'] });
     console.log(`rootdisk: mmdebstrap made ${round(statSync(join(work, 'root.tar')).size / 2 ** 20, 1)} MiB in ${round((now() - t0) / 1000, 1)} s`);
-    dockerArchive(join(work, 'root.tar'), join(work, 'image.tar'), ['python3', '-m', 'http.server', '8080', '--directory', '/usr/share/doc']);
+    dockerArchive(join(work, 'root.tar'), join(work, 'image.tar'), ['lighttpd', '-D', '-f', '/etc/lighttpd/lighttpd.conf']);
     const tsc = hostTscKhz();
-    const common = `family: linux\nfrom: docker-archive:image.tar\nports: [8080]\n${tsc !== undefined ? `labels: { org.cunik.tsc-khz: ${tsc} }\n` : ''}`;
+    const common = `family: linux\nfrom: docker-archive:image.tar\nports: [${PORT}]\n${tsc !== undefined ? `labels: { org.cunik.tsc-khz: ${tsc} }\n` : ''}`;
     writeFileSync(join(work, 'Cunikfile.disk'), common);
     writeFileSync(join(work, 'Cunikfile.initramfs'), `${common}rootfs: initramfs\n`);
     const build = async (side: 'disk' | 'initramfs', cold: boolean): Promise<number> => {
