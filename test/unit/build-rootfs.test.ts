@@ -1,6 +1,7 @@
 // Container images for `from:`: layers applied in order with whiteouts, nothing written outside
 // the root, and the image's command, args, env and working directory read from its config.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,7 +65,12 @@ for (const kind of ['oci', 'docker'] as const) {
     });
     const src = parseFrom(`${kind}-archive:${archive}`, (p) => p);
     const root = join(tmp, `${kind}-root`);
-    const img = await unpackContainer(src, join(tmp, `${kind}-scratch`), root);
+    const { applied, ...img } = await unpackContainer(src, join(tmp, `${kind}-scratch`), root);
+    // The diff_ids are computed from what was applied (the first layer gzip'd, the second plain).
+    const sha = async (l: LayerEntry[]): Promise<string> => `sha256:${createHash('sha256').update(await tarBytes(l)).digest('hex')}`;
+    assert.deepEqual(applied.diffIds, [await sha(lower), await sha(upper)]);
+    assert.equal(applied.entries, lower.length + upper.length);
+    assert.ok(applied.resident > 0);
     assert.deepEqual(img, { layers: 2, command: ['/bin/sh', '-e'], args: ['/app/run.sh'], env: ['PATH=/usr/bin:/bin', 'A=1'], workdir: '/app' });
     assert.equal(readFileSync(join(root, 'opaque', 'new'), 'utf8'), 'new');
     assert.equal(existsSync(join(root, 'etc', 'removed')), false);

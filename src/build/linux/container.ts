@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { extract as tarExtract } from 'tar-stream';
 import { invalid } from '../../errors.js';
-import { applyLayer, resolveIn } from './rootfs.js';
+import { applyLayers, resolveIn, type AppliedTree } from './rootfs.js';
 import { insideDir } from '../../util/inside-dir.js';
 import { extractTar, TarGuard } from '../../util/tar-guard.js';
 
@@ -21,6 +21,8 @@ export interface ContainerSource {
 
 export interface ContainerImage {
   layers: number;
+  /** What applying the layers made: their computed diff_ids and the tree's resident size. */
+  applied: AppliedTree;
   /** The command the image runs: the app's absolute guest path first. */
   command: string[];
   /** Default arguments (Cmd when there is an Entrypoint). */
@@ -110,7 +112,7 @@ export async function unpackContainer(src: ContainerSource, scratch: string, roo
   });
   const { config, layers } = locate(src, scratch);
   await mkdir(root, { recursive: true });
-  for (const layer of layers) await applyLayer(root, layer, `from: layer ${posix.basename(layer)}`);
+  const applied = await applyLayers(root, layers.map((file) => ({ file, what: `from: layer ${posix.basename(file)}` })));
   const c = config.config ?? {};
   const env = [...(c.Env ?? [])];
   const entrypoint = c.Entrypoint ?? [];
@@ -120,6 +122,7 @@ export async function unpackContainer(src: ContainerSource, scratch: string, roo
   const app = await lookPath(root, whole[0]!, env);
   return {
     layers: layers.length,
+    applied,
     command: [app, ...whole.slice(1)],
     args: entrypoint.length > 0 ? [...cmd] : [],
     env,

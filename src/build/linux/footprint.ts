@@ -12,8 +12,8 @@
 // with "write error" and goes on with a partial root (reported: families/linux.ts).
 // An image with a root disk (rootdisk.ts) unpacks only its small initramfs: its tree is read from
 // the disk through the guest's page cache, counted as ROOTDISK_MARGIN_MIB instead (builder.ts).
-import { closeSync, openSync, readSync } from 'node:fs';
-import { lstat, readdir, stat } from 'node:fs/promises';
+import { closeSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CpioEntry } from './cpio.js';
 import { programHeaders, PT_LOAD, readElfHeader } from '../../util/elf.js';
@@ -69,15 +69,17 @@ export function minimumMemoryMiB(kernelEndBytes: number, initrdBytes: number, re
 }
 
 /** residentBytes of a directory tree on the host (lstat only): what it would take unpacked in an initramfs. */
-export async function treeResidentBytes(dir: string): Promise<number> {
-  let total = 0;
-  const walk = async (path: string): Promise<void> => {
-    const s = await lstat(path);
-    total += ENTRY_OVERHEAD;
-    if (s.isSymbolicLink()) total += PAGE;
-    else if (s.isFile()) total += Math.ceil(s.size / PAGE) * PAGE;
-    else if (s.isDirectory()) for (const name of await readdir(path)) await walk(join(path, name));
+export function treeResidentBytes(dir: string): number {
+  let total = ENTRY_OVERHEAD;
+  const walk = (path: string): void => {
+    for (const d of readdirSync(path, { withFileTypes: true })) {
+      const p = join(path, d.name);
+      total += ENTRY_OVERHEAD;
+      if (d.isSymbolicLink()) total += PAGE;
+      else if (d.isFile()) total += Math.ceil(lstatSync(p).size / PAGE) * PAGE;
+      else if (d.isDirectory()) walk(p);
+    }
   };
-  await walk(dir);
+  walk(dir);
   return total;
 }

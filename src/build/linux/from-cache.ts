@@ -3,6 +3,9 @@
 // tree (docs/cunikfile.md, "rootfs"). The entry holds the tree (rootfs/), how the image runs, the
 // tree's content key (what the root disk is keyed by: another archive of the same tree still
 // shares one disk) and its resident size (rootfs: auto).
+// The tree's key is the chain of its layers' diff_ids as the apply computed them (rootfs.ts), not
+// as the image's config claims them: the same layers applied by the same builder make the same
+// tree, whatever archive or compression carried them, and nothing reads the tree again to hash it.
 // The archive's identity is its content digest, hashed at every build (about 1 s for 200 MB): the
 // build context is uploaded and unpacked afresh for each build (build/service.ts), so the archive is
 // a new file every time and no path or inode identity of it survives from one build to the next.
@@ -12,18 +15,19 @@ import { invalid } from '../../errors.js';
 import { removeQuiet } from '../../images/fsutil.js';
 import { BUILDER_VERSION, digestOf, fileDigest, type BuildCache, type CacheEntry } from '../cache.js';
 import { unpackContainer, type ContainerImage, type ContainerSource } from './container.js';
-import { treeResidentBytes } from './footprint.js';
-import { treeKey } from './initramfs.js';
 
 export interface FromTree {
   image: ContainerImage;
   /** The archive's content digest. */
   archive: string;
-  /** The tree's content key (initramfs.ts: treeKey): the root disk's cache key. */
+  /** The tree's content key (treeKeyOf): the root disk's cache key. */
   treeKey: string;
   /** What the tree takes unpacked in the guest's memory (footprint.ts). */
   resident: number;
 }
+
+/** The key of the tree that applying these layers (by their computed diff_ids) makes. */
+export const treeKeyOf = (diffIds: string[]): string => digestOf({ step: 'container-tree', v: BUILDER_VERSION, owners: process.getuid?.() === 0, layers: diffIds });
 
 /** The tree of `src`: from the cache when its archive was unpacked before, else unpacked into a new entry. */
 export async function fromTree(src: ContainerSource, cache: BuildCache, noCache: boolean): Promise<CacheEntry<FromTree>> {
@@ -41,6 +45,6 @@ export async function fromTree(src: ContainerSource, cache: BuildCache, noCache:
     } finally {
       removeQuiet(scratch);
     }
-    return { image, archive, treeKey: await treeKey(rootfs), resident: await treeResidentBytes(rootfs) };
+    return { image, archive, treeKey: treeKeyOf(image.applied.diffIds), resident: image.applied.resident };
   });
 }

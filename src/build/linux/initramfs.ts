@@ -44,7 +44,7 @@ export interface InitramfsInput {
    * which cunik-init stacks over the disk with overlayfs before it switches root.
    */
   rootDisk?: boolean;
-  /** treeKey(rootfs), when known (from-cache.ts keeps it with the tree): the root disk's key without hashing the tree again. */
+  /** The tree's key, when known (from-cache.ts: treeKeyOf, kept with the tree): the root disk's key without hashing the tree again. */
   rootfsKey?: string;
 }
 
@@ -160,13 +160,6 @@ const describe = (entries: CpioEntry[]): Promise<unknown[]> => mapLimit(entries,
 
 /** The root disk's cache key: the tree's entries (name, type, mode, content digest) alone. */
 const diskKeyOf = async (treeEntries: CpioEntry[]): Promise<string> => digestOf({ step: 'rootdisk', v: BUILDER_VERSION, entries: await describe(treeEntries) });
-
-/** The root disk's key of a container tree unpacked at `rootfs` (what rootDiskPlan computes from it). */
-export async function treeKey(rootfs: string): Promise<string> {
-  const tree = new Map<string, CpioEntry>();
-  await expandFile({ host: rootfs, guest: '/' }, tree, true);
-  return diskKeyOf([...tree.values()]);
-}
 
 /** One archive of the initramfs: its entries with their missing parents, in order, and its key. */
 async function segment(step: string, body: CpioEntry[]): Promise<InitramfsSegment> {

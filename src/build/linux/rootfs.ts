@@ -7,24 +7,37 @@
 // nothing from a tar makes a device on the host. Owners are the headers' uid and gid (numeric, as
 // a runtime applies them), so a service that drops to its own user finds its files its own; the
 // daemon runs as root, and a builder that is not root keeps its own (it cannot give them away).
+//
+// The work runs in a worker thread (layer-worker.ts) with synchronous file system calls: a real
+// image is ~10,000 entries, and one awaited call per lstat, mkdir, write and chmod cost more than
+// the writing itself (4.6 s of JavaScript for a Debian minbase, where GNU tar takes 0.3 s). The
+// worker also hashes each layer as it reads it (the diff_id, computed rather than taken from the
+// untrusted config) and counts what the tree takes resident, so nothing reads the tree again.
 
-import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, rm, symlink, link, chmod, lchown } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync, closeSync, createReadStream, linkSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync,
+  rmSync, symlinkSync, writeSync, type Stats,
+} from 'node:fs';
 import { posix } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
-import { extract as tarExtract } from 'tar-stream';
-import { invalid } from '../../errors.js';
+import { Worker } from 'node:worker_threads';
+import { extract as tarExtract, type Header } from 'tar-stream';
+import { CunikError, invalid } from '../../errors.js';
 import { TarGuard } from '../../util/tar-guard.js';
+import { treeResidentBytes } from './footprint.js';
 
 const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
+
+const lstatOrNot = (p: string): Stats | undefined => lstatSync(p, { throwIfNoEntry: false });
 
 /**
  * The host path of `guestPath` inside `root`, following symlinks of the parent directories as the
  * guest would see them (absolute targets are taken relative to root); never outside root.
  */
-export async function resolveIn(root: string, guestPath: string, followLast = false): Promise<string> {
+export function resolveInSync(root: string, guestPath: string, followLast = false): string {
   const parts = guestPath.split('/').filter((p) => p !== '' && p !== '.');
   const done: string[] = [];
   let hops = 0;
@@ -39,10 +52,9 @@ export async function resolveIn(root: string, guestPath: string, followLast = fa
       done.push(part);
       break;
     }
-    const st = await lstat(candidate).catch(() => undefined);
-    if (st?.isSymbolicLink()) {
+    if (lstatOrNot(candidate)?.isSymbolicLink()) {
       if (++hops > 40) throw invalid(`${guestPath}: too many levels of symbolic links`);
-      const target = await readlink(candidate);
+      const target = readlinkSync(candidate);
       if (target.startsWith('/')) done.length = 0;
       parts.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
       continue;
@@ -52,35 +64,77 @@ export async function resolveIn(root: string, guestPath: string, followLast = fa
   return posix.join(root, ...done);
 }
 
-async function decompressed(file: string): Promise<Readable> {
-  const fh = await open(file, 'r');
-  const head = Buffer.alloc(4);
-  try {
-    await fh.read(head, 0, 4, 0);
-  } finally {
-    await fh.close();
+export const resolveIn = async (root: string, guestPath: string, followLast = false): Promise<string> => resolveInSync(root, guestPath, followLast);
+
+/**
+ * Guest directories resolved to host directories that exist, made (0755, as tar makes parents it
+ * has no entry for; the daemon's umask is 077) where missing. Anything removed or replaced may
+ * have been a directory or a symlink some resolution went through: the cache is then dropped.
+ */
+class Dirs {
+  private readonly known = new Map<string, string>();
+  constructor(private readonly root: string) {}
+
+  forget(): void {
+    this.known.clear();
   }
-  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) throw invalid(`${file}: zstd-compressed layers are not supported yet`, 'from');
-  const src = createReadStream(file);
-  if (head[0] !== 0x1f || head[1] !== 0x8b) return src;
-  const gunzip = createGunzip();
-  src.on('error', (e) => gunzip.destroy(e));
-  return src.pipe(gunzip);
+
+  get(guest: string): string {
+    if (guest === '/') return this.root;
+    const hit = this.known.get(guest);
+    if (hit !== undefined) return hit;
+    const parent = this.get(posix.dirname(guest));
+    let host = posix.join(parent, posix.basename(guest));
+    let st = lstatOrNot(host);
+    if (st?.isSymbolicLink()) {
+      host = resolveInSync(this.root, guest, true);
+      st = lstatOrNot(host);
+    }
+    if (st === undefined) {
+      const first = mkdirSync(host, { recursive: true });
+      if (first !== undefined) for (let d = host; ; d = posix.dirname(d)) {
+        chmodSync(d, 0o755);
+        if (d === first || d === this.root) break;
+      }
+    } else if (!st.isDirectory()) {
+      throw new Error(`${guest} is not a directory`);
+    }
+    this.known.set(guest, host);
+    return host;
+  }
 }
 
 const asRoot = process.getuid?.() === 0;
 
 /** Give `path` the header's owner (before any chmod: chown clears set-id bits). */
-async function own(path: string, h: { uid?: number; gid?: number }): Promise<void> {
+function own(path: string, h: Header): void {
   const uid = h.uid ?? 0;
   const gid = h.gid ?? 0;
-  if (asRoot && Number.isSafeInteger(uid) && Number.isSafeInteger(gid) && uid >= 0 && gid >= 0) await lchown(path, uid, gid);
+  if (asRoot && Number.isSafeInteger(uid) && Number.isSafeInteger(gid) && uid >= 0 && gid >= 0) lchownSync(path, uid, gid);
 }
 
-/** Apply one layer (a tar, plain or gzip) onto `root`. Returns how many entries it held. */
-export async function applyLayer(root: string, layerFile: string, what = layerFile): Promise<number> {
+function decompressed(file: string): Readable {
+  const fd = openSync(file, 'r');
+  const head = Buffer.alloc(4);
+  try {
+    readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) throw invalid(`${file}: zstd-compressed layers are not supported yet`, 'from');
+  const src = createReadStream(file, { highWaterMark: 1 << 20 });
+  if (head[0] !== 0x1f || head[1] !== 0x8b) return src;
+  const gunzip = createGunzip({ chunkSize: 1 << 20 });
+  src.on('error', (e) => gunzip.destroy(e));
+  return src.pipe(gunzip);
+}
+
+/** Apply one layer here, synchronously entry by entry; returns its entry count and its diff_id. */
+async function applyOne(root: string, dirs: Dirs, layerFile: string, what: string): Promise<{ entries: number; diffId: string }> {
   const extract = tarExtract();
-  const input = await decompressed(layerFile);
+  const input = decompressed(layerFile);
+  const hash = createHash('sha256');
+  input.on('data', (c: Buffer) => hash.update(c));
   input.on('error', (e) => extract.destroy(e));
   input.pipe(extract as unknown as NodeJS.WritableStream);
   let n = 0;
@@ -91,55 +145,60 @@ export async function applyLayer(root: string, layerFile: string, what = layerFi
         n++;
         const h = entry.header;
         const name = '/' + guard.path(h.name);
-        const base = posix.basename(name);
-        const parent = await resolveIn(root, posix.dirname(name), true);
-        if (name === '/' || name === '') {
+        if (name === '/') {
           entry.resume();
           continue;
         }
+        const base = posix.basename(name);
+        const parent = dirs.get(posix.dirname(name));
         if (base === OPAQUE) {
-          for (const child of await readdir(parent).catch(() => [] as string[])) await rm(posix.join(parent, child), { recursive: true, force: true });
+          for (const child of readdirSync(parent)) rmSync(posix.join(parent, child), { recursive: true, force: true });
+          dirs.forget();
           entry.resume();
           continue;
         }
         if (base.startsWith(WH)) {
-          await rm(posix.join(parent, base.slice(WH.length)), { recursive: true, force: true });
+          rmSync(posix.join(parent, base.slice(WH.length)), { recursive: true, force: true });
+          dirs.forget();
           entry.resume();
           continue;
-        }
-        // Parents the layer has no entry for are 0755 as tar makes them (the daemon's umask is 077).
-        const first = await mkdir(parent, { recursive: true });
-        if (first !== undefined) for (let d = parent; ; d = posix.dirname(d)) {
-          await chmod(d, 0o755);
-          if (d === first || d === root) break;
         }
         const dest = posix.join(parent, base);
         const mode = (h.mode ?? 0o644) & 0o7777;
-        const existing = await lstat(dest).catch(() => undefined);
+        const existing = lstatOrNot(dest);
         if (h.type === 'directory') {
-          if (existing && !existing.isDirectory()) await rm(dest, { recursive: true, force: true });
-          if (!existing?.isDirectory()) await mkdir(dest, { mode });
-          await own(dest, h);
-          await chmod(dest, mode);
+          if (existing && !existing.isDirectory()) {
+            rmSync(dest, { recursive: true, force: true });
+            dirs.forget();
+          }
+          if (!existing?.isDirectory()) mkdirSync(dest, { mode });
+          own(dest, h);
+          chmodSync(dest, mode);
           entry.resume();
           continue;
         }
-        if (existing) await rm(dest, { recursive: true, force: true });
+        if (existing) {
+          rmSync(dest, { recursive: true, force: true });
+          dirs.forget();
+        }
         if (h.type === 'file' || h.type === 'contiguous-file') {
-          const fh = await open(dest, 'wx', mode);
+          const fd = openSync(dest, 'wx', mode);
           try {
-            for await (const chunk of entry) await fh.write(chunk as Buffer);
+            for await (const chunk of entry) writeSync(fd, chunk as Buffer);
           } finally {
-            await fh.close();
+            closeSync(fd);
           }
-          await own(dest, h);
-          await chmod(dest, mode);
+          own(dest, h);
+          chmodSync(dest, mode);
         } else if (h.type === 'symlink') {
-          await symlink(h.linkname ?? '', dest);
-          await own(dest, h);
+          symlinkSync(h.linkname ?? '', dest);
+          own(dest, h);
           entry.resume();
         } else if (h.type === 'link') {
-          await link(await resolveIn(root, '/' + guard.path(h.linkname ?? '', 'hard link to')), dest).catch(() => undefined);
+          const target = guard.path(h.linkname ?? '', 'hard link to');
+          try {
+            linkSync(resolveInSync(root, '/' + target), dest);
+          } catch { /* a link to nothing the layers hold: skipped, as before */ }
           entry.resume();
         } else {
           entry.resume(); // devices, fifos: /dev is devtmpfs in the guest
@@ -153,5 +212,62 @@ export async function applyLayer(root: string, layerFile: string, what = layerFi
     if ((err as { code?: string }).code === 'INVALID_ARGUMENT') throw err;
     throw invalid(`${what}: cannot apply the layer: ${(err as Error).message}`, 'from');
   }
-  return n;
+  return { entries: n, diffId: `sha256:${hash.digest('hex')}` };
+}
+
+/** What applying layers made. */
+export interface AppliedTree {
+  /** Entries of every layer. */
+  entries: number;
+  /** Each layer's diff_id (the sha256 of its uncompressed tar), as read. */
+  diffIds: string[];
+  /** What the tree takes unpacked in a guest's memory (footprint.ts: residentBytes). */
+  resident: number;
+}
+
+/** Apply `layers` in order onto `root`, in this thread (layer-worker.ts runs it). */
+export async function applyLayersHere(root: string, layers: { file: string; what: string }[]): Promise<AppliedTree> {
+  const dirs = new Dirs(root);
+  let entries = 0;
+  const diffIds: string[] = [];
+  for (const l of layers) {
+    const one = await applyOne(root, dirs, l.file, l.what);
+    entries += one.entries;
+    diffIds.push(one.diffId);
+  }
+  return { entries, diffIds, resident: treeResidentBytes(root) };
+}
+
+/** The worker's answer. */
+export type WorkerReply = { ok: AppliedTree } | { error: { message: string; code?: string; field?: string } };
+
+/** Apply `layers` in order onto `root`, in a worker thread. */
+export function applyLayers(root: string, layers: { file: string; what: string }[]): Promise<AppliedTree> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./layer-worker.js', import.meta.url), { workerData: { root, layers } });
+    let settled = false;
+    worker.once('message', (m: WorkerReply) => {
+      settled = true;
+      if ('ok' in m) resolve(m.ok);
+      else reject(m.error.code === 'INVALID_ARGUMENT' ? invalid(m.error.message, m.error.field) : new Error(m.error.message));
+    });
+    worker.once('error', (e) => {
+      settled = true;
+      reject(e);
+    });
+    worker.once('exit', (code) => {
+      if (!settled) reject(new Error(`applying the layers stopped (worker exit ${code})`));
+    });
+  });
+}
+
+/** Apply one layer (a tar, plain or gzip) onto `root`. Returns how many entries it held. */
+export async function applyLayer(root: string, layerFile: string, what = layerFile): Promise<number> {
+  return (await applyLayers(root, [{ file: layerFile, what }])).entries;
+}
+
+/** The error a worker sends back, as plain data. */
+export function replyOfError(err: unknown): WorkerReply {
+  const e = err as Error;
+  return { error: { message: e.message, ...(e instanceof CunikError && { code: e.code, ...(e.field !== undefined && { field: e.field }) }) } };
 }
