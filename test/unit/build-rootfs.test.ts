@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { parseFrom, unpackContainer } from '../../src/build/linux/container.js';
-import { applyLayer, resolveIn } from '../../src/build/linux/rootfs.js';
+import { applyLayer, applyLayers, resolveIn } from '../../src/build/linux/rootfs.js';
 import { CunikError } from '../../src/errors.js';
 import { tarBytes, writeContainerArchive, type LayerEntry } from '../fixtures/build/oci-archive.js';
 
@@ -163,4 +163,32 @@ test('a layer\'s owners are kept (numeric, as a runtime applies them), set-id bi
   assert.deepEqual(st('bin/su'), { uid: 0, gid: 0, mode: 0o4755 });
   assert.deepEqual(st('bin/tool'), { uid: 0, gid: 42, mode: 0o2755 });
   assert.deepEqual(st('var/log'), { uid: 0, gid: 0, mode: 0o755 }, 'a parent the layer does not name is root\'s');
+});
+
+test('a directory replaced by a symlink, in the same layer or by a whiteout, is followed afterwards (no stale resolution)', async () => {
+  const root = join(tmp, 'replaced');
+  mkdirSync(root);
+  const l1 = join(tmp, 'replaced1.tar');
+  const l2 = join(tmp, 'replaced2.tar');
+  writeFileSync(l1, await tarBytes([
+    { name: 'x/', type: 'directory' },
+    { name: 'x/1', body: 'one' },
+    { name: 'x', type: 'symlink', linkname: 'y' },
+    { name: 'y/', type: 'directory' },
+    { name: 'x/2', body: 'two' },
+    { name: 'd/', type: 'directory' },
+    { name: 'd/f', body: 'f' },
+  ]));
+  writeFileSync(l2, await tarBytes([
+    { name: '.wh.d', body: '' },
+    { name: 'd', type: 'symlink', linkname: '/e' },
+    { name: 'e/', type: 'directory' },
+    { name: 'd/g', body: 'g' },
+  ]));
+  await applyLayers(root, [{ file: l1, what: 'l1' }, { file: l2, what: 'l2' }]);
+  assert.equal(readlinkSync(join(root, 'x')), 'y');
+  assert.equal(readFileSync(join(root, 'y', '2'), 'utf8'), 'two');
+  assert.equal(existsSync(join(root, 'y', '1')), false);
+  assert.equal(readFileSync(join(root, 'e', 'g'), 'utf8'), 'g');
+  assert.equal(existsSync(join(root, 'e', 'f')), false);
 });
