@@ -24,3 +24,12 @@ export const BuildMessage = Type.Object({
   errorDetail: Type.Optional(Type.Object({ message: Type.String(), code: Type.String(), field: Type.Optional(Type.String()) })),
 });
 export type BuildMessage = Static<typeof BuildMessage>;
+
+/** A digest of a context file the client would rather not send (cunik build: files of 1 MiB or more). */
+const ContextDigest = Type.String({ pattern: '^sha256:[0-9a-f]{64}$' });
+
+/** POST /build/context/missing: which of these digests the daemon lacks (the client sends those files, and refers to the others). */
+export const ContextFilesQuery = Type.Object({ digests: Type.Array(ContextDigest, { maxItems: 10000 }) }, { additionalProperties: false });
+export type ContextFilesQuery = Static<typeof ContextFilesQuery>;
+export const ContextFilesMissing = Type.Object({ missing: Type.Array(ContextDigest) });
+export type ContextFilesMissing = Static<typeof ContextFilesMissing>;

@@ -21,7 +21,8 @@ import { writeLayer } from './layer.js';
 import { writeCpioGz } from './linux/cpio.js';
 import { planInitramfs } from './linux/initramfs.js';
 import { parseFrom } from './linux/container.js';
-import { fromTree, type FromTree } from './linux/from-cache.js';
+import { fromTree, treeRows, type FromTree } from './linux/from-cache.js';
+import type { TreeRow } from './linux/rootfs.js';
 import { resolveLibraries, type CollectedFile } from './linux/libs.js';
 import { BASE_MODULES, ModuleIndex, VOLUME_MODULES, type ModuleFile } from './linux/modules.js';
 import { readElf } from './linux/elf.js';
@@ -133,6 +134,7 @@ async function linuxSteps(
   let app: { host: string; guest: string } | undefined;
   let libs: CollectedFile[] = [];
   let rootfs: string | undefined;
+  let rows: TreeRow[] | undefined;
   let entry: string[];
   let args = spec.args;
   let env = spec.env;
@@ -147,6 +149,7 @@ async function linuxSteps(
     const found = await fromTree(src, deps.cache, opts.noCache);
     tree = found.meta;
     rootfs = join(found.dir, 'rootfs');
+    rows = await treeRows(found.dir);
     const image = tree.image;
     entry = image.command;
     if (args.length === 0) args = image.args;
@@ -195,6 +198,7 @@ async function linuxSteps(
   const plan = await planInitramfs({
     init: deps.initPath,
     ...(rootfs !== undefined && { rootfs }),
+    ...(rows !== undefined && { rootfsRows: rows }),
     ...(app !== undefined && { app }),
     libs,
     modules,

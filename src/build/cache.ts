@@ -5,14 +5,14 @@
 // immutable: images link their files (the image store keeps its own names for them).
 
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, utimesSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { mkdtemp, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeQuiet } from '../images/fsutil.js';
 import { diskUsage } from '../util/disk-usage.js';
 
 /** Bump when a step's output would change for the same inputs. */
-export const BUILDER_VERSION = 2;
+export const BUILDER_VERSION = 3;
 
 export function digestOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');
@@ -22,6 +22,13 @@ export function digestOf(value: unknown): string {
 const digestMemo = new Map<string, { id: string; digest: string }>();
 
 /** sha256 of a file's content, "sha256:<hex>" (remembered while the file stays the same). */
+/** Remember `path`'s digest, known without reading it (a build context's file kept by content). */
+export function rememberDigest(path: string, digest: string): void {
+  const st = statSync(path);
+  if (digestMemo.size > 10_000) digestMemo.clear();
+  digestMemo.set(path, { id: `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`, digest });
+}
+
 export async function fileDigest(path: string): Promise<string> {
   const st = await stat(path);
   const id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;

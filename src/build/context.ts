@@ -9,18 +9,22 @@ import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract } from 'tar-stream';
 import { invalid } from '../errors.js';
 import { insideDir } from '../util/inside-dir.js';
-import { extractTar, TarGuard } from '../util/tar-guard.js';
+import { extractTar, TarGuard, type ContentFiles } from '../util/tar-guard.js';
+import { rememberDigest } from './cache.js';
 
 /**
  * Unpack a context tar (a file) into `dir`. Entries escaping the directory (absolute, "..", under
- * a symlink, hard links out, devices) are refused; the caller removes `dir` on error.
+ * a symlink, hard links out, devices) are refused; the caller removes `dir` on error. Entries that
+ * refer to content by digest are linked from `store`.
  */
-export async function unpackContext(tarFile: string, dir: string): Promise<number> {
+export async function unpackContext(tarFile: string, dir: string, store?: ContentFiles): Promise<number> {
   const extract = tarExtract();
   const feeding = pipeline(createReadStream(tarFile), extract as unknown as NodeJS.WritableStream);
   feeding.catch(() => undefined);
   try {
-    const count = await extractTar(extract, dir, new TarGuard({ what: 'build context', field: 'body' }));
+    // Big files are kept by content (context-store.ts) and their digests remembered, so the
+    // builder does not hash a from: archive it was just told the digest of.
+    const count = await extractTar(extract, dir, new TarGuard({ what: 'build context', field: 'body' }), store, rememberDigest);
     await feeding;
     return count;
   } catch (err) {

@@ -13,6 +13,7 @@ import { parseTaggedReference } from '../images/reference.js';
 import { build, checkSources, type BuiltImageStore, type Progress } from './builder.js';
 import { BuildCache, type CacheRecord } from './cache.js';
 import { Context, unpackContext } from './context.js';
+import { ContextStore } from './context-store.js';
 import { insideDir } from '../util/inside-dir.js';
 import { parseCunikfile, type BuildSpec } from './cunikfile.js';
 
@@ -60,8 +61,17 @@ export class BuildService {
   /** Start times (ms) of the builds running now: prune spares what they may be using. */
   private readonly running = new Set<{ since: number }>();
 
+  /** Big context files kept by content, so an unchanged one is not sent again (context-store.ts). */
+  readonly contextFiles: ContextStore;
+
   constructor(private readonly opts: BuildServiceOptions) {
     this.cache = new BuildCache(opts.root);
+    this.contextFiles = new ContextStore(join(this.cache.dir, 'context'));
+  }
+
+  /** Which of these context file digests the daemon lacks: the client sends those, and refers to the rest. */
+  missingContextFiles(digests: string[]): string[] {
+    return this.contextFiles.missing(digests);
   }
 
   /** system df's Build Cache line; `verbose`: each entry too. */
@@ -80,8 +90,11 @@ export class BuildService {
    * builder prune: `all` (-a) every entry, else those no image links; `until` (ms) only entries
    * last used before it. Entries a running build may be using (used since it started) stay.
    */
-  pruneCache(opts: { all: boolean; until?: number }): Promise<{ deleted: string[]; spaceReclaimed: number }> {
-    return this.cache.prune({
+  async pruneCache(opts: { all: boolean; until?: number }): Promise<{ deleted: string[]; spaceReclaimed: number }> {
+    // Context files kept by content go with any prune but one limited by age (they are only a
+    // shortcut: the next build sends them again).
+    const kept = opts.until === undefined && this.running.size === 0 ? this.contextFiles.prune() : 0;
+    const pruned = await this.cache.prune({
       all: opts.all,
       keep: (r) => {
         const used = Date.parse(r.lastUsedAt);
@@ -90,6 +103,7 @@ export class BuildService {
         return false;
       },
     });
+    return { ...pruned, spaceReclaimed: pruned.spaceReclaimed + kept };
   }
 
   private initPath(): string {
@@ -105,7 +119,7 @@ export class BuildService {
       await pipeline(body, createWriteStream(tarFile, { mode: 0o600 }));
       const ref = parseTaggedReference(req.tag, 't').ref;
       const dir = join(work, 'context');
-      await unpackContext(tarFile, dir);
+      await unpackContext(tarFile, dir, this.contextFiles);
       removeQuiet(tarFile);
       const name = posix.normalize(req.file ?? DEFAULT_CUNIKFILE);
       const file = name.startsWith('/') ? undefined : insideDir(dir, name);

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import type { BuildMessage } from '../api/build.js';
 import type { CunikClient } from './index.js';
 import { readProgress } from './progress.js';
+import { ApiError } from './http.js';
 
 export interface BuildParams {
   tag: string;
@@ -20,4 +21,18 @@ export async function buildImage(
     query: { t: p.tag, file: p.file, nocache: p.noCache || undefined },
   });
   return readProgress<BuildMessage, { id: string; ref: string }>(res, onMessage, 'build');
+}
+
+/**
+ * Which of these context file digests the daemon lacks (POST /v1/build/context/missing); every one
+ * when the daemon predates the call (it then gets every file in the context).
+ */
+export async function missingContextFiles(client: CunikClient, digests: string[]): Promise<string[]> {
+  if (digests.length === 0) return [];
+  try {
+    return (await client.http.json<{ missing: string[] }>('POST', '/v1/build/context/missing', { json: { digests } })).missing;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return digests;
+    throw err;
+  }
 }

@@ -9,6 +9,7 @@
 // (O_NOFOLLOW on the last component, every parent checked with lstat), so nothing it writes can
 // land outside that directory. A caller whose extraction fails removes the directory whole.
 
+import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { chmod, link, lstat, mkdir, open, rm, symlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
@@ -97,6 +98,22 @@ async function parents(dir: string, rel: string, guard: TarGuard, raw: string): 
   }
 }
 
+/**
+ * Where an archive's big files are kept by content (a build context's: src/build/context-store.ts).
+ * A file entry of size 0 with a PAX record CUNIK.digest is a reference to a kept file (linked into
+ * place, never written); a file at least `threshold` big is hashed as it is written and kept.
+ */
+export interface ContentFiles {
+  readonly threshold: number;
+  /** The kept file with this digest, if there is one. */
+  path(digest: string): string | undefined;
+  /** Keep `file`, just written, whose content has this digest. */
+  adopt(file: string, digest: string): void;
+}
+
+/** The PAX record of a reference to a kept file. */
+export const DIGEST_RECORD = 'CUNIK.digest';
+
 const NOFOLLOW_CREATE = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
 
 /**
@@ -110,6 +127,9 @@ export async function extractTar(
   extract: Extract,
   dir: string,
   guard: TarGuard,
+  content?: ContentFiles,
+  /** Told each file whose digest is known (referenced, or hashed as it was written). */
+  known?: (file: string, digest: string) => void,
 ): Promise<number> {
   // Listen to the extract before anything is awaited: an iteration that started after the stream
   // had already announced its first entry waited forever (streamx), now and then.
@@ -138,13 +158,30 @@ export async function extractTar(
         continue;
       }
       if (existing !== undefined) await rm(dest, { recursive: true, force: true }); // a later entry wins
-      if (isFile) {
+      const ref = (h.pax as Record<string, string> | null | undefined)?.[DIGEST_RECORD];
+      if (isFile && ref !== undefined) {
+        const kept = content !== undefined && (h.size ?? 0) === 0 ? content.path(ref) : undefined;
+        if (kept === undefined) guard.fail(h.name, `refers to content ${JSON.stringify(ref)}, which the daemon does not hold (it was pruned meanwhile): build again`);
+        await link(kept, dest);
+        known?.(dest, ref);
+        entry.resume();
+        files++;
+      } else if (isFile) {
+        const hash = content !== undefined && (h.size ?? 0) >= content.threshold ? createHash('sha256') : undefined;
         const fh = await open(dest, NOFOLLOW_CREATE, 0o600);
         try {
-          for await (const chunk of entry as AsyncIterable<Uint8Array>) await fh.write(chunk);
+          for await (const chunk of entry as AsyncIterable<Uint8Array>) {
+            hash?.update(chunk);
+            await fh.write(chunk);
+          }
           await fh.chmod(mode);
         } finally {
           await fh.close();
+        }
+        if (hash !== undefined) {
+          const digest = `sha256:${hash.digest('hex')}`;
+          content!.adopt(dest, digest);
+          known?.(dest, digest);
         }
         files++;
       } else if (type === 'symlink') {

@@ -6,7 +6,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { createHash } from 'node:crypto';
+import { pack } from 'tar-stream';
+import { fileDigest } from '../../src/build/cache.js';
 import { Context, unpackContext } from '../../src/build/context.js';
+import { CONTEXT_BY_DIGEST_MIN, ContextStore } from '../../src/build/context-store.js';
 import { CunikError } from '../../src/errors.js';
 import { tarBytes, type LayerEntry } from '../fixtures/build/oci-archive.js';
 
@@ -141,4 +145,45 @@ test('a context path resolves, after its symlinks, only inside the context', () 
   assert.equal(ctx.source('sub/inside', 'files'), join(dir, 'sub', 'inside'), 'a symlink inside the context is followed');
   assert.equal(ctx.source('alias/real', 'kernel'), join(dir, 'alias', 'real'));
   assert.equal(ctx.source('sub/missing', 'files'), join(dir, 'sub', 'missing'), 'a missing path inside is the caller\'s "no such file"');
+});
+
+/** A tar of entries with PAX records (tar-stream writes them). */
+async function paxTar(entries: { name: string; body: Buffer; pax?: Record<string, string> }[]): Promise<string> {
+  const p = pack();
+  for (const e of entries) p.entry({ name: e.name, mode: 0o644, size: e.body.length, ...(e.pax && { pax: e.pax }) }, e.body);
+  p.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of p as unknown as AsyncIterable<Buffer>) chunks.push(c);
+  const file = join(tmp, `pax-${seq++}.tar`);
+  writeFileSync(file, Buffer.concat(chunks));
+  return file;
+}
+
+test('big context files are kept by content; a later context refers to them by digest, and a reference to content not held is refused', async () => {
+  const store = new ContextStore(join(tmp, `store-${seq++}`));
+  const big = Buffer.alloc(CONTEXT_BY_DIGEST_MIN + 3, 0x41);
+  const digest = `sha256:${createHash('sha256').update(big).digest('hex')}`;
+  const first = join(tmp, `ctx-${seq++}`);
+  await unpackContext(await paxTar([{ name: 'image.tar', body: big }, { name: 'small', body: Buffer.from('s') }]), first, store);
+  assert.deepEqual(store.missing([digest, `sha256:${'0'.repeat(64)}`]), [`sha256:${'0'.repeat(64)}`], 'the big file is kept, by the digest of what was written');
+  assert.equal(readdirSync(store.dir).length, 1, 'small files are not kept');
+
+  const second = join(tmp, `ctx-${seq++}`);
+  await unpackContext(await paxTar([{ name: 'image.tar', body: Buffer.alloc(0), pax: { 'CUNIK.digest': digest } }]), second, store);
+  assert.deepEqual(readFileSync(join(second, 'image.tar')), big);
+  assert.equal(await fileDigest(join(second, 'image.tar')), digest);
+  assert.equal(statSync(join(second, 'image.tar')).mode & 0o222, 0, 'kept content is read-only: no build writes it for the next');
+
+  for (const [pax, body, why] of [
+    [{ 'CUNIK.digest': `sha256:${'1'.repeat(64)}` }, Buffer.alloc(0), /refers to content "sha256:1{64}", which the daemon does not hold/],
+    [{ 'CUNIK.digest': '../../etc/passwd' }, Buffer.alloc(0), /which the daemon does not hold/],
+    [{ 'CUNIK.digest': digest }, Buffer.from('a body too'), /which the daemon does not hold/],
+  ] as const) {
+    const dir = join(tmp, `ctx-${seq++}`);
+    await assert.rejects(unpackContext(await paxTar([{ name: 'x', body, pax }]), dir, store), (e: unknown) => e instanceof CunikError && e.field === 'body' && why.test(e.message));
+  }
+  // Without a store (an older daemon's unpack), a reference is refused the same way.
+  await assert.rejects(unpackContext(await paxTar([{ name: 'x', body: Buffer.alloc(0), pax: { 'CUNIK.digest': digest } }]), join(tmp, `ctx-${seq++}`)), /does not hold/);
+  assert.ok(store.prune() >= 0);
+  assert.deepEqual(store.missing([digest]), [digest]);
 });

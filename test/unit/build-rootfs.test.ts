@@ -65,7 +65,11 @@ for (const kind of ['oci', 'docker'] as const) {
     });
     const src = parseFrom(`${kind}-archive:${archive}`, (p) => p);
     const root = join(tmp, `${kind}-root`);
-    const { applied, ...img } = await unpackContainer(src, join(tmp, `${kind}-scratch`), root);
+    const { applied, rows, ...img } = await unpackContainer(src, join(tmp, `${kind}-scratch`), root);
+    // The tree's listing, as a walk of it finds it: the replaced tool's mode, the opaque dir's new file only.
+    assert.deepEqual(rows.find((r) => r[0] === '/bin/tool'), ['/bin/tool', 'f', 0o700, 0, 0]);
+    assert.deepEqual(rows.filter((r) => r[0].startsWith('/opaque/')).map((r) => r[0]), ['/opaque/new']);
+    assert.deepEqual(rows.find((r) => r[0] === '/bin/sh'), ['/bin/sh', 'l', 0o777, 0, 0, 'tool']);
     // The diff_ids are computed from what was applied (the first layer gzip'd, the second plain).
     const sha = async (l: LayerEntry[]): Promise<string> => `sha256:${createHash('sha256').update(await tarBytes(l)).digest('hex')}`;
     assert.deepEqual(applied.diffIds, [await sha(lower), await sha(upper)]);

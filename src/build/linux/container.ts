@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { extract as tarExtract } from 'tar-stream';
 import { invalid } from '../../errors.js';
-import { applyLayers, resolveIn, type AppliedTree } from './rootfs.js';
+import { applyLayers, resolveIn, type AppliedTree, type TreeRow } from './rootfs.js';
 import { insideDir } from '../../util/inside-dir.js';
 import { extractTar, TarGuard } from '../../util/tar-guard.js';
 
@@ -103,8 +103,8 @@ async function lookPath(root: string, cmd: string, env: string[]): Promise<strin
   throw invalid(`from: the image's command ${cmd} is not in its PATH (${path})`, 'from');
 }
 
-/** Unpack the image's root file system into `root` (via `scratch`); return how it runs. */
-export async function unpackContainer(src: ContainerSource, scratch: string, root: string): Promise<ContainerImage> {
+/** Unpack the image's root file system into `root` (via `scratch`); return how it runs, and the tree's rows (rootfs.ts: listTree). */
+export async function unpackContainer(src: ContainerSource, scratch: string, root: string): Promise<ContainerImage & { rows: TreeRow[] }> {
   if (!existsSync(src.path)) throw invalid(`from: ${src.path}: no such file`, 'from');
   await unpackArchive(src.path, scratch).catch((err: Error) => {
     if ((err as { code?: string }).code === 'INVALID_ARGUMENT') throw err;
@@ -112,7 +112,7 @@ export async function unpackContainer(src: ContainerSource, scratch: string, roo
   });
   const { config, layers } = locate(src, scratch);
   await mkdir(root, { recursive: true });
-  const applied = await applyLayers(root, layers.map((file) => ({ file, what: `from: layer ${posix.basename(file)}` })));
+  const { rows, ...applied } = await applyLayers(root, layers.map((file) => ({ file, what: `from: layer ${posix.basename(file)}` })));
   const c = config.config ?? {};
   const env = [...(c.Env ?? [])];
   const entrypoint = c.Entrypoint ?? [];
@@ -123,6 +123,7 @@ export async function unpackContainer(src: ContainerSource, scratch: string, roo
   return {
     layers: layers.length,
     applied,
+    rows,
     command: [app, ...whole.slice(1)],
     args: entrypoint.length > 0 ? [...cmd] : [],
     env,

@@ -12,9 +12,8 @@
 // with "write error" and goes on with a partial root (reported: families/linux.ts).
 // An image with a root disk (rootdisk.ts) unpacks only its small initramfs: its tree is read from
 // the disk through the guest's page cache, counted as ROOTDISK_MARGIN_MIB instead (builder.ts).
-import { closeSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { CpioEntry } from './cpio.js';
 import { programHeaders, PT_LOAD, readElfHeader } from '../../util/elf.js';
 
@@ -41,7 +40,7 @@ export function kernelEnd(path: string): number {
   }
 }
 
-const PAGE = 4096;
+export const PAGE = 4096;
 /** An inode and a dentry in the kernel's slabs, rounded up (6.1: about 600 + 192 bytes). */
 export const ENTRY_OVERHEAD = 1024;
 
@@ -66,20 +65,4 @@ export async function residentBytes(entries: Iterable<CpioEntry>): Promise<numbe
  */
 export function minimumMemoryMiB(kernelEndBytes: number, initrdBytes: number, residentTreeBytes: number): number {
   return Math.ceil(((kernelEndBytes + initrdBytes + residentTreeBytes) * 65) / 64 / MiB) + WORKING_MARGIN_MIB;
-}
-
-/** residentBytes of a directory tree on the host (lstat only): what it would take unpacked in an initramfs. */
-export function treeResidentBytes(dir: string): number {
-  let total = ENTRY_OVERHEAD;
-  const walk = (path: string): void => {
-    for (const d of readdirSync(path, { withFileTypes: true })) {
-      const p = join(path, d.name);
-      total += ENTRY_OVERHEAD;
-      if (d.isSymbolicLink()) total += PAGE;
-      else if (d.isFile()) total += Math.ceil(lstatSync(p).size / PAGE) * PAGE;
-      else if (d.isDirectory()) walk(p);
-    }
-  };
-  walk(dir);
-  return total;
 }

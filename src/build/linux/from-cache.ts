@@ -9,12 +9,13 @@
 // The archive's identity is its content digest, hashed at every build (about 1 s for 200 MB): the
 // build context is uploaded and unpacked afresh for each build (build/service.ts), so the archive is
 // a new file every time and no path or inode identity of it survives from one build to the next.
-import { stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalid } from '../../errors.js';
 import { removeQuiet } from '../../images/fsutil.js';
 import { BUILDER_VERSION, digestOf, fileDigest, type BuildCache, type CacheEntry } from '../cache.js';
 import { unpackContainer, type ContainerImage, type ContainerSource } from './container.js';
+import type { TreeRow } from './rootfs.js';
 
 export interface FromTree {
   image: ContainerImage;
@@ -24,6 +25,14 @@ export interface FromTree {
   treeKey: string;
   /** What the tree takes unpacked in the guest's memory (footprint.ts). */
   resident: number;
+}
+
+/** The tree's listing (rootfs.ts: listTree), kept beside it. */
+const TREE_ROWS = 'tree.json';
+
+/** The listing of a cached tree (entry.dir of fromTree's answer). */
+export async function treeRows(entryDir: string): Promise<TreeRow[]> {
+  return JSON.parse(await readFile(join(entryDir, TREE_ROWS), 'utf8')) as TreeRow[];
 }
 
 /** The key of the tree that applying these layers (by their computed diff_ids) makes. */
@@ -41,7 +50,9 @@ export async function fromTree(src: ContainerSource, cache: BuildCache, noCache:
     const scratch = await cache.scratch('archive');
     let image: ContainerImage;
     try {
-      image = await unpackContainer(src, scratch, rootfs);
+      const { rows, ...rest } = await unpackContainer(src, scratch, rootfs);
+      image = rest;
+      await writeFile(join(dir, TREE_ROWS), JSON.stringify(rows));
     } finally {
       removeQuiet(scratch);
     }

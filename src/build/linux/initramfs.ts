@@ -14,12 +14,15 @@ import { mapLimit } from '../../util/map-limit.js';
 import { parentDirs, type CpioEntry } from './cpio.js';
 import type { CollectedFile } from './libs.js';
 import type { ModuleFile } from './modules.js';
+import type { TreeRow } from './rootfs.js';
 import { HOSTS, netbaseFiles, NSSWITCH, passwdAndGroup, resolveUser, type GroupSpec, type UserSpec } from './userland.js';
 
 export interface InitramfsInput {
   init: string;
   /** A container image's root file system (everything else is laid over it). */
   rootfs?: string;
+  /** Its listing, when known (rootfs.ts: listTree, kept with the tree): then it is not walked again. */
+  rootfsRows?: TreeRow[];
   /** The app's ELF, for a build from `app` (with a rootfs the app is already in it). */
   app?: { host: string; guest: string };
   libs: CollectedFile[];
@@ -109,6 +112,16 @@ async function expandFile(f: { host: string; guest: string; mode?: number }, out
   return n;
 }
 
+/** A container tree's entries from its listing (what expandFile with owners makes of it). */
+function fromRows(rootfs: string, rows: TreeRow[]): CpioEntry[] {
+  return rows.map(([name, type, mode, uid, gid, target]): CpioEntry => {
+    const own = uid !== 0 || gid !== 0 ? { uid, gid } : {};
+    if (type === 'l') return { type: 'symlink', name, target: target ?? '', ...own };
+    if (type === 'd') return { type: 'dir', name, mode, ...own };
+    return { type: 'file', name, mode, source: join(rootfs, name), ...own };
+  });
+}
+
 /**
  * /etc/passwd, group, hosts, nsswitch.conf, services and protocols, /var/run and /var/tmp, where the
  * image (a container's tree) has none; a container's own passwd and group get the Cunikfile's users
@@ -176,7 +189,8 @@ async function segment(step: string, body: CpioEntry[]): Promise<InitramfsSegmen
 export async function planInitramfs(inp: InitramfsInput): Promise<InitramfsPlan> {
   const byPath = new Map<string, CpioEntry>();
   const put = (e: CpioEntry): void => void byPath.set(e.name, e);
-  if (inp.rootfs !== undefined) await expandFile({ host: inp.rootfs, guest: '/' }, byPath, true);
+  if (inp.rootfs !== undefined && inp.rootfsRows !== undefined) for (const e of fromRows(inp.rootfs, inp.rootfsRows)) byPath.set(e.name, e);
+  else if (inp.rootfs !== undefined) await expandFile({ host: inp.rootfs, guest: '/' }, byPath, true);
   const tree = new Map(byPath);
   for (const d of ['/dev', '/proc', '/sys', '/tmp', '/run', '/etc', '/.cunik']) put({ type: 'dir', name: d, mode: d === '/tmp' ? 0o1777 : 0o755 });
   await addUserland(inp, byPath);

@@ -26,7 +26,7 @@ import { Worker } from 'node:worker_threads';
 import { extract as tarExtract, type Header } from 'tar-stream';
 import { CunikError, invalid } from '../../errors.js';
 import { TarGuard } from '../../util/tar-guard.js';
-import { treeResidentBytes } from './footprint.js';
+import { ENTRY_OVERHEAD, PAGE } from './footprint.js';
 
 const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
@@ -215,6 +215,9 @@ async function applyOne(root: string, dirs: Dirs, layerFile: string, what: strin
   return { entries: n, diffId: `sha256:${hash.digest('hex')}` };
 }
 
+/** One entry of an applied tree: guest path, type, mode, owner, and a symlink's target. */
+export type TreeRow = [name: string, type: 'd' | 'f' | 'l', mode: number, uid: number, gid: number, target?: string];
+
 /** What applying layers made. */
 export interface AppliedTree {
   /** Entries of every layer. */
@@ -225,8 +228,39 @@ export interface AppliedTree {
   resident: number;
 }
 
+/**
+ * The tree under `root` (directories, files, symlinks; sorted, parents first) and what it takes
+ * unpacked in a guest's memory (footprint.ts: residentBytes, by lstat alone): listed once, when
+ * the layers are applied, and kept with the tree, so a warm build does not walk it again.
+ */
+export function listTree(root: string): { rows: TreeRow[]; resident: number } {
+  const rows: TreeRow[] = [];
+  let resident = ENTRY_OVERHEAD;
+  const walk = (host: string, guest: string): void => {
+    for (const name of readdirSync(host).sort()) {
+      const h = posix.join(host, name);
+      const g = posix.join(guest, name);
+      const st = lstatSync(h);
+      resident += ENTRY_OVERHEAD;
+      const mode = st.mode & 0o7777;
+      if (st.isSymbolicLink()) {
+        resident += PAGE;
+        rows.push([g, 'l', mode, st.uid, st.gid, readlinkSync(h)]);
+      } else if (st.isDirectory()) {
+        rows.push([g, 'd', mode, st.uid, st.gid]);
+        walk(h, g);
+      } else if (st.isFile()) {
+        resident += Math.ceil(st.size / PAGE) * PAGE;
+        rows.push([g, 'f', mode, st.uid, st.gid]);
+      }
+    }
+  };
+  walk(root, '/');
+  return { rows, resident };
+}
+
 /** Apply `layers` in order onto `root`, in this thread (layer-worker.ts runs it). */
-export async function applyLayersHere(root: string, layers: { file: string; what: string }[]): Promise<AppliedTree> {
+export async function applyLayersHere(root: string, layers: { file: string; what: string }[]): Promise<AppliedTree & { rows: TreeRow[] }> {
   const dirs = new Dirs(root);
   let entries = 0;
   const diffIds: string[] = [];
@@ -235,14 +269,14 @@ export async function applyLayersHere(root: string, layers: { file: string; what
     entries += one.entries;
     diffIds.push(one.diffId);
   }
-  return { entries, diffIds, resident: treeResidentBytes(root) };
+  return { entries, diffIds, ...listTree(root) };
 }
 
 /** The worker's answer. */
-export type WorkerReply = { ok: AppliedTree } | { error: { message: string; code?: string; field?: string } };
+export type WorkerReply = { ok: AppliedTree & { rows: TreeRow[] } } | { error: { message: string; code?: string; field?: string } };
 
 /** Apply `layers` in order onto `root`, in a worker thread. */
-export function applyLayers(root: string, layers: { file: string; what: string }[]): Promise<AppliedTree> {
+export function applyLayers(root: string, layers: { file: string; what: string }[]): Promise<AppliedTree & { rows: TreeRow[] }> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./layer-worker.js', import.meta.url), { workerData: { root, layers } });
     let settled = false;

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorBody } from '../../api/schemas.js';
-import { BuildQuery, type BuildMessage } from '../../api/build.js';
+import { BuildQuery, ContextFilesMissing, ContextFilesQuery, type BuildMessage } from '../../api/build.js';
 import { CunikError } from '../../errors.js';
 
 export interface PreparedBuild {
@@ -16,12 +16,18 @@ export interface PreparedBuild {
 export interface BuildBackend {
   /** Reads the context and checks the Cunikfile (throws INVALID_ARGUMENT naming line and key). */
   prepare(body: Readable, req: { tag: string; file?: string; noCache?: boolean }): Promise<PreparedBuild>;
+  /** Which of these context file digests the daemon lacks. */
+  missingContextFiles(digests: string[]): string[];
 }
 
 const errors = { 400: ErrorBody, 500: ErrorBody };
 
 export function buildRoutes(app: FastifyInstance, backend: BuildBackend | undefined): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  r.post('/build/context/missing', { schema: { tags: ['images'], summary: 'Which of these build context file digests the daemon lacks: send those in the context, and refer to the others by digest (a file entry of size 0 with the PAX record CUNIK.digest)', body: ContextFilesQuery, response: { 200: ContextFilesMissing, ...errors } } }, async (req) => {
+    if (!backend) throw new CunikError('INTERNAL', 'this daemon cannot build images');
+    return { missing: backend.missingContextFiles(req.body.digests) };
+  });
   r.post('/build', { schema: { tags: ['images'], summary: 'Build an image from a Cunikfile; the body is the build context (tar); streams BuildMessage lines', querystring: BuildQuery, consumes: ['application/x-tar'], produces: ['application/x-ndjson'], response: { ...errors } } }, async (req, reply) => {
     const body = req.body as Readable | undefined;
     if (!body || typeof body.pipe !== 'function') {
