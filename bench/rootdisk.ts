@@ -11,7 +11,8 @@
 // - host_mib_per_instance: `count` instances at once (each answering), the PSS of their processes
 //   (the VM's process and its descendants: /proc/PID/smaps_rollup) summed and divided by count;
 //   once per side (it is the slowest part).
-// Each figure's *_ratio is the root disk's over the initramfs's.
+// Each figure's *_ratio is the root disk's over the initramfs's. Before the runs, checkDisk makes
+// sure of what the issue asks besides figures (oci-archive, writes), and fails the bench otherwise.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
@@ -90,6 +91,32 @@ async function runAndAnswer(d: TestDaemon, image: string, name: string): Promise
   return { ms: now() - t0, port };
 }
 
+/** The root disk layer's digest of an image. */
+const diskOf = async (d: TestDaemon, image: string): Promise<string> => (await d.client.inspectImage(image)).layers?.[1]?.digest ?? '';
+
+/**
+ * What the issue asks of the image besides its figures: the same image as an oci-archive (made by
+ * skopeo) builds onto the same root disk; an instance's writes go to its own layer (the image's
+ * disk is unchanged, a second instance does not see them); the disk is read-only underneath.
+ */
+async function checkDisk(d: TestDaemon, work: string, common: string): Promise<void> {
+  execFileSync('skopeo', ['copy', '--quiet', `docker-archive:${join(work, 'image.tar')}`, `oci-archive:${join(work, 'image-oci.tar')}`]);
+  writeFileSync(join(work, 'Cunikfile.oci'), common.replace('docker-archive:image.tar', 'oci-archive:image-oci.tar'));
+  const b = await cli(['build', '-t', 'rd-oci', '-f', join(work, 'Cunikfile.oci'), work], { socket: d.socket });
+  if (b.code !== 0) throw new Error(`rootdisk: build of the oci-archive: ${b.stderr}`);
+  if (!/ ---> root disk: Using cache /.test(b.stdout) || (await diskOf(d, 'rd-oci')) !== (await diskOf(d, 'rd-disk'))) throw new Error(`rootdisk: the oci-archive of the same image made another root disk:\n${b.stdout}`);
+  const before = await diskOf(d, 'rd-disk');
+  const sh = async (line: string): Promise<string> => {
+    const r = await cli(['run', '--rm', 'rd-oci', 'sh', '-c', line], { socket: d.socket });
+    if (r.code !== 0) throw new Error(`rootdisk: run sh -c ${line}: ${r.stderr}${r.stdout}`);
+    return r.stdout;
+  };
+  if (!/^written$/m.test(await sh('echo written > /var/www/html/mark && cat /var/www/html/mark'))) throw new Error('rootdisk: an instance could not write to its writable layer');
+  if (!/^unseen$/m.test(await sh('[ -e /var/www/html/mark ] && echo seen || echo unseen'))) throw new Error('rootdisk: a second instance saw the first one\'s write');
+  if ((await diskOf(d, 'rd-disk')) !== before) throw new Error('rootdisk: the image changed');
+  console.log('rootdisk: the oci-archive shares the root disk; writes stay in each instance\'s own layer');
+}
+
 export async function rootdiskBench(rounds = 5, count = 10): Promise<Record<string, number>> {
   header('rootdisk', { rounds, count, service: 'lighttpd on a Debian bookworm minbase (mmdebstrap)' });
   const work = mkdtempSync(join(tmpdir(), 'cunik-rootdisk-bench-'));
@@ -111,6 +138,7 @@ export async function rootdiskBench(rounds = 5, count = 10): Promise<Record<stri
     };
     const cold = await abba(rounds, { disk: () => build('disk', true), initramfs: () => build('initramfs', true) });
     const warm = await abba(rounds, { disk: () => build('disk', false), initramfs: () => build('initramfs', false) });
+    await checkDisk(d, work, common);
     const minOf = async (side: string): Promise<number> => Number((await d.client.inspectImage(`rd-${side}`)).labels['org.cunik.memory.min']);
     let n = 0;
     // The initramfs side may not boot at all (the issue's case): its figures are then NaN, said on

@@ -61,11 +61,11 @@ export const EXIT_INCOMPLETE_ROOT = 125;
 const UNPACK_FAILED = /^(?:\[[\s\d.]+\]\s*)?Initramfs unpacking failed: (.*?)\s*$/;
 
 /** cunik-init's line when the root disk does not mount (init.c: fail_root). */
-const ROOT_FAILED = /^cunik-init: (the root disk could not be mounted .*?)\s*$/;
+const ROOT_FAILED = /^cunik-init: (the root disk could not be mounted .*?|the volume \S+ could not be mounted .*?)\s*$/;
 /** The virtio-blk serial of an image's root disk (init.c finds the disk by it). */
 export const ROOT_DISK_SERIAL = 'cunik-root';
 
-/** The exit a console line reports for a linux guest: an initramfs the kernel could not unpack, a root disk the init could not mount. */
+/** The exit a console line reports for a linux guest: an initramfs the kernel could not unpack, a root disk or a volume the init could not mount. */
 export function linuxConsoleExit(line: string): { code: number; note: string } | undefined {
   const r = ROOT_FAILED.exec(line);
   if (r) return { code: EXIT_INCOMPLETE_ROOT, note: r[1]! };

@@ -156,6 +156,14 @@ test('it boots with the default memory; writes go to the instance\'s own layer, 
   const second = await cli(['run', '--rm', 'rootdisk', ...sh('[ -e /srv/mark ] && echo seen || echo unseen')], { socket: d.socket });
   assert.equal(second.code, 0, second.stderr + second.stdout);
   assert.match(second.stdout, /^unseen\r?$/m);
+  // -e and a named volume, as for other linux images: the volume is mounted over the root disk and outlives the instance.
+  const vol = await cli(['run', '--rm', '-e', 'GREETING=hello-volume', '-v', 'rd-data:/data', 'rootdisk', 'echo $GREETING > /data/g && cat /data/g'], { socket: d.socket });
+  assert.equal(vol.code, 0, vol.stderr + vol.stdout);
+  assert.match(vol.stdout, /^hello-volume\r?$/m);
+  const kept = await cli(['run', '--rm', '--read-only', '-v', 'rd-data:/data', 'rootdisk', 'cat /data/g'], { socket: d.socket });
+  assert.equal(kept.code, 0, kept.stderr + kept.stdout);
+  assert.match(kept.stdout, /^hello-volume\r?$/m);
+  await cli(['volume', 'rm', 'rd-data'], { socket: d.socket });
   const ro = await cli(['run', '--rm', '--read-only', 'rootdisk', ...sh('cat /etc/note && echo x > /srv/ro-mark')], { socket: d.socket });
   assert.notEqual(ro.code, 0, ro.stdout);
   assert.match(ro.stdout, /^second note\r?$/m);

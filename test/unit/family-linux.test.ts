@@ -201,6 +201,7 @@ test('linux exit: an initramfs the kernel could not unpack whole is 125 with its
   assert.equal(linuxConsoleExit('Initramfs unpacking failed: junk in compressed archive')?.note, 'the kernel could not unpack the initramfs whole ("junk in compressed archive"); the app was not run');
   const root = linuxConsoleExit('cunik-init: the root disk could not be mounted (/dev/vda: Cannot allocate memory): the guest ran out of memory (give it more with -m); the app was not run\r');
   assert.deepEqual(root, { code: 125, note: 'the root disk could not be mounted (/dev/vda: Cannot allocate memory): the guest ran out of memory (give it more with -m); the app was not run' });
+  assert.deepEqual(linuxConsoleExit('cunik-init: the volume vol0 could not be mounted on /data (No such device); the app was not run'), { code: 125, note: 'the volume vol0 could not be mounted on /data (No such device); the app was not run' });
   // Other lines, an app echoing the phrase mid-line: no exit.
   for (const line of ['', 'Run /init as init process', 'app: Initramfs unpacking failed: write error', 'app: cunik-init: the root disk could not be mounted (x)']) assert.equal(linuxConsoleExit(line), undefined, line);
   const console = 'Linux version 6.1\r\nInitramfs unpacking failed: write error\r\ncunik-init: the root file system is incomplete (Initramfs unpacking failed: write error): the app was not run\r\n';

@@ -326,6 +326,8 @@ static void mkdirs(const char *path) {
 static char *volume_dirs[64];
 static int volume_count;
 
+static void report_and_exit(int code);
+
 static void mount_volume(const char *kind, const char *spec) {
   char src[256], dir[1024], fs[32];
   field(spec, 0, src, sizeof src);
@@ -338,8 +340,11 @@ static void mount_volume(const char *kind, const char *spec) {
     : mount(src, dir, fs[0] ? fs : "ext4", 0, NULL);
   /* A read-only disk (cunik run -v NAME:/PATH:ro) mounts read-only, as mount(8) retries it. */
   if (rc != 0 && strcmp(kind, "blk") == 0 && (errno == EACCES || errno == EROFS)) rc = mount(src, dir, fs[0] ? fs : "ext4", MS_RDONLY, NULL);
-  if (rc != 0) say("mount %s on %s: %s", src, dir, strerror(errno));
-  else {
+  /* An app whose volume is not there would write to the root instead and lose it: not run. */
+  if (rc != 0) {
+    say("the volume %s could not be mounted on %s (%s); the app was not run", src, dir, strerror(errno));
+    report_and_exit(EXIT_INCOMPLETE_ROOT);
+  } else {
     dbg("mounted %s on %s", src, dir);
     if (volume_count < 64) volume_dirs[volume_count++] = strdup(dir);
   }
@@ -485,12 +490,32 @@ static int disk_by_serial(const char *serial, char *dev, size_t size) {
   return -1;
 }
 
-static void switch_to_root_disk(const char *serial, int ro) {
+/*
+ * With cunik.ro nothing can make a volume's mount point once the root is up: those the disk lacks
+ * are made in ROOT_LAYER (the initramfs, still writable), which the overlay shows over the disk.
+ */
+static void volume_mount_points(char **words, int n) {
+  for (int i = 0; i < n; i++) {
+    const char *spec = strncmp(words[i], "cunik.9p=", 9) == 0 ? words[i] + 9 : strncmp(words[i], "cunik.blk=", 10) == 0 ? words[i] + 10 : NULL;
+    char dir[1024], path[1100];
+    struct stat st;
+    if (!spec) continue;
+    field(spec, 1, dir, sizeof dir);
+    if (dir[0] != '/' || strstr(dir, "..")) continue;
+    snprintf(path, sizeof path, "/.cunik/lower%s", dir);
+    if (lstat(path, &st) == 0 || errno != ENOENT) continue;
+    snprintf(path, sizeof path, ROOT_LAYER "%s", dir);
+    mkdirs(path);
+  }
+}
+
+static void switch_to_root_disk(const char *serial, int ro, char **words, int n) {
   char dev[300], opts[256];
   if (disk_by_serial(serial, dev, sizeof dev) != 0) fail_root(serial, ENODEV);
   mkdir("/.cunik/lower", 0755);
   mkdir("/.cunik/new", 0755);
   if (mount(dev, "/.cunik/lower", "erofs", MS_RDONLY, NULL) != 0) fail_root(dev, errno);
+  if (ro) volume_mount_points(words, n);
   if (ro) snprintf(opts, sizeof opts, "lowerdir=" ROOT_LAYER ":/.cunik/lower");
   else {
     mkdir("/.cunik/rw", 0755);
@@ -539,14 +564,15 @@ int main(int argc, char **argv, char **envp) {
     if (strncmp(cwords[i], "cunik.root=", 11) == 0) root_serial = cwords[i] + 11;
     else if (strcmp(cwords[i], "cunik.ro") == 0) root_ro = 1;
   }
-  if (root_serial) switch_to_root_disk(root_serial, root_ro);
-  /* Volume drivers (9p, virtio_blk, ext4) only for a boot that mounts volumes. */
+  /* Volume drivers (9p, virtio_blk, ext4) only for a boot that mounts volumes; before a switch to
+   * a root disk, which leaves the initramfs's /.cunik/kmod behind. */
   for (int i = 0; i < cn; i++) {
     if (strncmp(cwords[i], "cunik.9p=", 9) == 0 || strncmp(cwords[i], "cunik.blk=", 10) == 0) {
       load_modules("/.cunik/modules.volumes");
       break;
     }
   }
+  if (root_serial) switch_to_root_disk(root_serial, root_ro, cwords, cn);
   for (int i = 0; i < cn; i++) {
     if (strncmp(cwords[i], "cunik.9p=", 9) == 0) mount_volume("9p", cwords[i] + 9);
     else if (strncmp(cwords[i], "cunik.blk=", 10) == 0) mount_volume("blk", cwords[i] + 10);
