@@ -27,13 +27,13 @@ import { abba, header, median, now, round } from './harness.js';
 const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 /** A docker-archive of one layer: the tar mmdebstrap wrote. */
-function dockerArchive(rootTar: string, out: string, cmd: string[]): void {
+function dockerArchive(rootTar: string, out: string, cmd: string[], entrypoint?: string[]): void {
   const dir = mkdtempSync(join(tmpdir(), 'cunik-rdarch-'));
   try {
     const layerSha = sha(rootTar);
     mkdirSync(join(dir, layerSha));
     copyFileSync(rootTar, join(dir, layerSha, 'layer.tar'));
-    const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: cmd, Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }, rootfs: { type: 'layers', diff_ids: [`sha256:${layerSha}`] } }));
+    const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { ...(entrypoint && { Entrypoint: entrypoint }), Cmd: cmd, Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }, rootfs: { type: 'layers', diff_ids: [`sha256:${layerSha}`] } }));
     const cfgSha = createHash('sha256').update(cfg).digest('hex');
     writeFileSync(join(dir, `${cfgSha}.json`), cfg);
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify([{ Config: `${cfgSha}.json`, RepoTags: ['debian-lighttpd:latest'], Layers: [`${layerSha}/layer.tar`] }]));
@@ -95,20 +95,22 @@ async function runAndAnswer(d: TestDaemon, image: string, name: string): Promise
 const diskOf = async (d: TestDaemon, image: string): Promise<string> => (await d.client.inspectImage(image)).layers?.[1]?.digest ?? '';
 
 /**
- * What the issue asks of the image besides its figures: the same image as an oci-archive (made by
- * skopeo) builds onto the same root disk; an instance's writes go to its own layer (the image's
- * disk is unchanged, a second instance does not see them); the disk is read-only underneath.
+ * What the issue asks of the image besides its figures: the same layer as an oci-archive (made by
+ * skopeo, from a docker-archive whose Entrypoint is `sh -c`, so a run's args are a shell line)
+ * builds onto the same root disk; an instance's writes go to its own layer (the image's disk is
+ * unchanged, a second instance does not see them).
  */
 async function checkDisk(d: TestDaemon, work: string, common: string): Promise<void> {
-  execFileSync('skopeo', ['copy', '--quiet', `docker-archive:${join(work, 'image.tar')}`, `oci-archive:${join(work, 'image-oci.tar')}`]);
+  dockerArchive(join(work, 'root.tar'), join(work, 'shell.tar'), ['echo ready'], ['/bin/sh', '-c']);
+  execFileSync('skopeo', ['copy', '--quiet', `docker-archive:${join(work, 'shell.tar')}`, `oci-archive:${join(work, 'image-oci.tar')}`]);
   writeFileSync(join(work, 'Cunikfile.oci'), common.replace('docker-archive:image.tar', 'oci-archive:image-oci.tar'));
   const b = await cli(['build', '-t', 'rd-oci', '-f', join(work, 'Cunikfile.oci'), work], { socket: d.socket });
   if (b.code !== 0) throw new Error(`rootdisk: build of the oci-archive: ${b.stderr}`);
   if (!/ ---> root disk: Using cache /.test(b.stdout) || (await diskOf(d, 'rd-oci')) !== (await diskOf(d, 'rd-disk'))) throw new Error(`rootdisk: the oci-archive of the same image made another root disk:\n${b.stdout}`);
   const before = await diskOf(d, 'rd-disk');
   const sh = async (line: string): Promise<string> => {
-    const r = await cli(['run', '--rm', 'rd-oci', 'sh', '-c', line], { socket: d.socket });
-    if (r.code !== 0) throw new Error(`rootdisk: run sh -c ${line}: ${r.stderr}${r.stdout}`);
+    const r = await cli(['run', '--rm', 'rd-oci', line], { socket: d.socket });
+    if (r.code !== 0) throw new Error(`rootdisk: run ${line}: ${r.stderr}${r.stdout.slice(-500)}`);
     return r.stdout;
   };
   if (!/^written$/m.test(await sh('echo written > /var/www/html/mark && cat /var/www/html/mark'))) throw new Error('rootdisk: an instance could not write to its writable layer');
