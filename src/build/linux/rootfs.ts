@@ -179,7 +179,9 @@ async function applyOne(root: string, dirs: Dirs, layerFile: string, what: strin
         }
         if (existing) {
           rmSync(dest, { recursive: true, force: true });
-          dirs.forget();
+          // Only a directory or a symlink can be on a resolved path: a replaced file (common in
+          // upper layers) leaves the cache as it is.
+          if (existing.isDirectory() || existing.isSymbolicLink()) dirs.forget();
         }
         if (h.type === 'file' || h.type === 'contiguous-file') {
           const fd = openSync(dest, 'wx', mode);
