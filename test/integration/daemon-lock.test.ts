@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { CunikClient } from '../../src/client/index.js';
 import { DAEMON_NODE_FLAGS } from '../../src/config/defaults.js';
-import { repo, startDaemon } from '../helpers/daemon.js';
+import { repo, startDaemon, waitFor } from '../helpers/daemon.js';
 
 interface Started {
   proc: ChildProcess;
@@ -108,7 +108,9 @@ test('a pid file naming a live process that only mentions cunikd (tail -f cunikd
   writeFileSync(join(dir, 'cunikd.log'), '');
   const tail = spawn('tail', ['-f', join(dir, 'cunikd.log')], { stdio: 'ignore' });
   try {
-    assert.match(readFileSync(`/proc/${tail.pid}/cmdline`, 'utf8'), /cunikd/);
+    // Until tail has exec'd, its cmdline is still node's (or empty): wait for it, on a busy
+    // machine that can take a while.
+    await waitFor('tail -f to run', () => (readFileSync(`/proc/${tail.pid}/cmdline`, 'utf8').includes('cunikd') ? true : undefined));
     writeFileSync(pidFile(root), `${tail.pid}\n`);
     const first = await startDaemon({ dir });
     assert.equal(readFileSync(pidFile(root), 'utf8'), `${first.proc.pid}\n`);
