@@ -71,6 +71,15 @@ test('--default-network: user or bridge, and bridge only for a daemon running as
   assert.equal(existsSync(join(dir, 'n')), false, 'nothing made');
 });
 
+test('a bad --tcg-tb-size is one line', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cunikd-tb-'));
+  try {
+    for (const v of ['-1', '1.5', 'big', '4096']) await refused(['--root', join(dir, 'r'), '--host', join(dir, 's.sock'), '--tcg-tb-size', v], /--tcg-tb-size.*give a number of MiB, 0-2048/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('bad --host addresses are one line', async () => {
   await refused(['--root', join(dir, 'h'), '--host', 'unix://'], /^cunikd: invalid host "unix:\/\/": no socket path after unix:\/\//);
   await refused(['--root', join(dir, 'h'), '--host', 'tcp://1.2.3.4:2375'], /^cunikd: invalid host "tcp:\/\/1\.2\.3\.4:2375": tcp:\/\/ hosts need TLS/);

@@ -172,6 +172,22 @@ test('VMs run without transparent huge pages unless cunikd --vm-thp, and behind 
   }
 });
 
+test("cunikd --tcg-tb-size caps TCG's translation cache of each VM; by default QEMU keeps its own", async () => {
+  for (const size of [undefined, 16]) {
+    const d = await startDaemon({ args: ['--accel', 'tcg', ...(size !== undefined ? ['--tcg-tb-size', String(size)] : [])] });
+    const run = (args: string[]) => cli(args, { socket: d.socket });
+    try {
+      assert.equal((await run(['import', '--family', 'generic', helloKernel, 'hello'])).code, 0);
+      assert.equal((await run(['run', '-d', '--name', 'a', 'hello', 'idle'])).code, 0);
+      const argv = readFileSync(`/proc/${(await d.client.inspectInstance('a')).pid!}/cmdline`, 'utf8').split('\0');
+      assert.equal(argv[argv.indexOf('-accel') + 1], size === undefined ? 'tcg' : `tcg,tb-size=${size}`);
+      assert.equal((await run(['rm', '-f', 'a'])).code, 0);
+    } finally {
+      await d.stop();
+    }
+  }
+});
+
 test('a descriptor the daemon inherited from whoever started it reaches no shim and no VM', async () => {
   const dir = mkdtempSync(join(tmp, 'fds-'));
   const socket = join(dir, 's');

@@ -34,6 +34,7 @@ const tail = [
   '/var/lib/cunik/instances/abc123/qemu.pid',
 ];
 const common = ['-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot'];
+// QEMU's own translation cache unless cunikd --tcg-tb-size caps it (docs/qemu.md).
 const tcg = ['-accel', 'tcg', '-cpu', 'max'];
 const kvm = ['-accel', 'kvm', '-cpu', 'host'];
 const debugExit = ['-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04'];
@@ -256,6 +257,27 @@ const cases: Case[] = [
       '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny', ...debugExit,
     ],
   },
+  {
+    name: 'tcg, a translation cache of 16 MiB',
+    spec: {},
+    accel: 'tcg',
+    opts: { tcgTbSizeMiB: 16 },
+    want: [...head(), '-M', MICROVM_MACHINE, '-accel', 'tcg,tb-size=16', '-cpu', 'max', '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3', ...tail, ...debugExit],
+  },
+  {
+    name: "tcg, tcgTbSizeMiB 0: QEMU's own translation cache size",
+    spec: {},
+    accel: 'tcg',
+    opts: { tcgTbSizeMiB: 0 },
+    want: [...head(), '-M', MICROVM_MACHINE, '-accel', 'tcg', '-cpu', 'max', '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3', ...tail, ...debugExit],
+  },
+  {
+    name: 'kvm: no tb-size (KVM translates nothing), whatever tcgTbSizeMiB says',
+    spec: {},
+    accel: 'kvm',
+    opts: { tcgTbSizeMiB: 16 },
+    want: [...head(), '-M', MICROVM_MACHINE, ...kvm, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3', ...tail, ...debugExit],
+  },
 ];
 
 for (const c of cases) {
@@ -335,6 +357,7 @@ test('qemuArgv: rejects bad specs with INVALID_ARGUMENT naming the field', () =>
   assert.throws(() => qemuArgv(noKernel, paths, 'tcg'), (e: unknown) => e instanceof CunikError && e.field === 'kernel');
   assert.throws(() => qemuArgv(noKernel, paths, 'tcg'), /neither a kernel nor a disk/);
   assert.throws(() => qemuArgv({ ...noKernel, initrd: '/i', disks: [{ path: '/d', format: 'raw', readonly: false }] }, paths, 'tcg'), /initrd needs a kernel/);
+  for (const n of [-1, 1.5, 4096]) assert.throws(() => qemuArgv(base, paths, 'tcg', { tcgTbSizeMiB: n }), (e: unknown) => e instanceof CunikError && e.field === 'tcgTbSizeMiB');
   assert.throws(() => qemuArgv(base, paths, 'hvf' as never), (e: unknown) => e instanceof CunikError && e.field === 'accel');
   assert.throws(() => qemuArgv(base, paths, 'tcg', { confine: { runas: 'root' } }), (e: unknown) => e instanceof CunikError && e.field === 'runas');
   assert.throws(() => qemuArgv({ ...noKernel, modules: [{ path: '/m' }], disks: [{ path: '/d', format: 'raw', readonly: false }] }, paths, 'tcg'), /modules need a kernel/);

@@ -17,6 +17,15 @@ export const QBOOT_ROM = '/usr/share/qemu/qboot.rom';
  */
 export const MICROVM_MACHINE = 'microvm,x-option-roms=off,isa-serial=on,rtc=off,pit=off,pic=off,acpi=off,pcie=off';
 
+/**
+ * TCG's translation cache, MiB (-accel tcg,tb-size=N); 0 keeps QEMU's own (1 GiB in 7.2), which a
+ * Linux guest fills as far as it translates (Debian's kernel booting lighttpd: ~80 MiB, resident
+ * and private to each VM). A cap saves memory per VM and costs re-translation when the cache fills:
+ * the trade-off is measured in docs/qemu.md ("Host memory per instance under TCG"), and dense TCG
+ * hosts choose it with cunikd --tcg-tb-size.
+ */
+export const DEFAULT_TCG_TB_SIZE_MIB = 0;
+
 /** isa-debug-exit: a write of v to port 0xf4 ends QEMU with status (v << 1) | 1. */
 export const DEBUG_EXIT_DEVICE = 'isa-debug-exit,iobase=0xf4,iosize=0x04';
 /** The same device at QEMU's default port (0x501, 2 bytes), where Unikraft, Solo5 and Nanos write. */
@@ -40,6 +49,11 @@ export interface QemuArgvOptions {
    * the task), instead of the socket with its log file (the daemon's way).
    */
   console?: 'stdio';
+  /**
+   * TCG's translation cache in MiB (tb-size); default DEFAULT_TCG_TB_SIZE_MIB; 0 is QEMU's own
+   * (1 GiB). Not used under KVM, which translates nothing.
+   */
+  tcgTbSizeMiB?: number;
   /** Start with the vCPUs stopped (-S), released by QMP `cont` (cunik-runc: create, then start). */
   paused?: boolean;
 }
@@ -169,6 +183,12 @@ function positiveInt(value: number, field: string): number {
   return value;
 }
 
+/** -accel for TCG: with tb-size=N unless N is 0 (QEMU's default cache). */
+function tcgAccelArg(tbSizeMiB: number): string {
+  if (!Number.isInteger(tbSizeMiB) || tbSizeMiB < 0 || tbSizeMiB > 2048) throw invalid(`the TCG translation cache must be 0-2048 MiB (0: QEMU's default), got ${tbSizeMiB}`, 'tcgTbSizeMiB');
+  return tbSizeMiB === 0 ? 'tcg' : `tcg,tb-size=${tbSizeMiB}`;
+}
+
 export function qemuArgv(spec: BootSpec, paths: VmPaths, accel: Accelerator, opts: QemuArgvOptions = {}): string[] {
   const memoryMiB = positiveInt(spec.memoryMiB, 'memoryMiB');
   const cpus = positiveInt(spec.cpus, 'cpus');
@@ -181,7 +201,7 @@ export function qemuArgv(spec: BootSpec, paths: VmPaths, accel: Accelerator, opt
   argv.push('-M', machineArg(spec.machine, spec.machineOptions));
   if (accel !== 'kvm' && spec.kvmOnly !== undefined) throw invalid(`cannot start under TCG (software emulation): ${spec.kvmOnly}`, 'accel');
   if (accel === 'kvm') argv.push('-accel', 'kvm', '-cpu', 'host');
-  else if (accel === 'tcg') argv.push('-accel', 'tcg', '-cpu', 'max');
+  else if (accel === 'tcg') argv.push('-accel', tcgAccelArg(opts.tcgTbSizeMiB ?? DEFAULT_TCG_TB_SIZE_MIB), '-cpu', 'max');
   else throw invalid(`unknown accelerator: ${String(accel)}`, 'accel');
   argv.push('-m', String(memoryMiB), '-smp', String(cpus));
   // -display none, not -nographic: with graphics off QEMU tells SeaBIOS to mirror its screen on the

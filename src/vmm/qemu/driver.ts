@@ -45,6 +45,8 @@ export interface QemuDriverOptions {
    * from them: cunikd --vm-thp.
    */
   transparentHugepages?: boolean;
+  /** TCG's translation cache per VM, MiB (QemuArgvOptions.tcgTbSizeMiB; cunikd --tcg-tb-size). */
+  tcgTbSizeMiB?: number;
   /** Under a shim, the nice value the VM runs at (the daemon may run a little ahead of its VMs). */
   vmNice?: number;
   /** qemu-img, for the per-instance overlays. Default qemu-img in PATH. */
@@ -99,9 +101,11 @@ export class QemuDriver implements VmmDriver {
     this.spawner = opts.spawner !== undefined ? new Spawner(opts.spawner) : undefined;
     this.qemuImg = opts.qemuImg ?? DEFAULT_QEMU_IMG;
     this.termTimeoutMs = opts.termTimeoutMs ?? 1000;
+    this.tcgTbSizeMiB = opts.tcgTbSizeMiB;
   }
 
   private readonly qemuImg: string;
+  private readonly tcgTbSizeMiB: number | undefined;
   private readonly termTimeoutMs: number;
 
   /** Stop the spawner (VMs keep running). */
@@ -119,6 +123,7 @@ export class QemuDriver implements VmmDriver {
   argv(spec: BootSpec, paths: VmPaths, accel: Accelerator): string[] {
     return qemuArgv(spec, paths, accel, {
       binary: this.binary,
+      ...(this.tcgTbSizeMiB !== undefined && { tcgTbSizeMiB: this.tcgTbSizeMiB }),
       ...(this.bios !== undefined && { bios: this.bios }),
       ...(this.confine && { confine: this.runas !== undefined ? { runas: this.runas } : {} }),
     });
