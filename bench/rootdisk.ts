@@ -49,12 +49,33 @@ const httpOk = (port: number): Promise<boolean> => new Promise((res) => {
   req.on('timeout', () => { req.destroy(); res(false); });
 });
 
-async function untilOk(port: number, what: string, timeoutMs = 180_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await httpOk(port))) {
-    if (Date.now() > end) throw new Error(`rootdisk: ${what} never answered on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/**
+ * Resolves at the first HTTP 200. A new probe (a new connection) starts every 50 ms while earlier
+ * ones are still pending: under user-mode networking a connection made before the guest's NIC is
+ * up is lost by passt (Debian 12's does not retransmit the SYN to the guest; docs/networking.md)
+ * and only its timeout ends it, so one probe at a time measured the probe's timeout, not the service.
+ */
+function untilOk(port: number, what: string, timeoutMs = 180_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const end = Date.now() + timeoutMs;
+    let done = false;
+    const timer = setInterval(() => {
+      if (done) return;
+      if (Date.now() > end) {
+        done = true;
+        clearInterval(timer);
+        reject(new Error(`rootdisk: ${what} never answered on ${port}`));
+        return;
+      }
+      void httpOk(port).then((ok) => {
+        if (ok && !done) {
+          done = true;
+          clearInterval(timer);
+          resolve();
+        }
+      });
+    }, 50);
+  });
 }
 
 /** PSS (KiB) of a process and its descendants. */
