@@ -60,6 +60,8 @@ interface DaemonOptions {
   vmThp?: boolean;
   /** TCG's translation cache per VM, MiB (--tcg-tb-size; 0: QEMU's default of 1 GiB). */
   tcgTbSize?: number;
+  /** Let the host's KSM merge identical pages across VMs (--vm-ksm); off by default. */
+  vmKsm?: boolean;
   /** The daemon's own log (log.ts): --log-level, --log-file (default stderr). */
   logLevel?: LogLevel;
   logFile?: string;
@@ -145,6 +147,7 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
       spawner: join(bin, 'cunik-spawner'),
       transparentHugepages: opts.vmThp === true,
       ...(opts.tcgTbSize !== undefined && { tcgTbSizeMiB: opts.tcgTbSize }),
+      memMerge: opts.vmKsm === true,
       ...(vmNice !== undefined && { vmNice }),
       vmUser,
     });
@@ -309,6 +312,7 @@ export async function main(argv: string[]): Promise<void> {
       if (!/^\d+$/.test(v) || n > 2048) throw new InvalidArgumentError('give a number of MiB, 0-2048');
       return n;
     }, DEFAULT_TCG_TB_SIZE_MIB)
+    .option('--vm-ksm', "let the host's KSM merge identical pages across VMs (default: off, each VM's RAM is marked unmergeable: a guest can time copy-on-write faults to learn what another guest holds)")
     .option('--shutdown-instances', 'stop the instances when the daemon stops (default: they keep running)')
     .option('--log-max-size <size>', 'cap on each instance\'s console log, e.g. 10m, 512k (one rotated backup holds as much again)', (v: string) => {
       let n: number;

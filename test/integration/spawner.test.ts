@@ -188,6 +188,25 @@ test("cunikd --tcg-tb-size caps TCG's translation cache of each VM; by default Q
   }
 });
 
+test("guest RAM is not mergeable by the host's KSM unless cunikd --vm-ksm", async () => {
+  for (const ksm of [false, true]) {
+    const d = await startDaemon({ args: ['--accel', 'tcg', ...(ksm ? ['--vm-ksm'] : [])] });
+    const run = (args: string[]) => cli(args, { socket: d.socket });
+    try {
+      assert.equal((await run(['import', '--family', 'generic', helloKernel, 'hello'])).code, 0);
+      assert.equal((await run(['run', '-d', '--name', 'a', 'hello', 'idle'])).code, 0);
+      // VmFlags "mg": madvise(MADV_MERGEABLE), which QEMU applies to guest RAM unless mem-merge=off.
+      const smaps = readFileSync(`/proc/${(await d.client.inspectInstance('a')).pid!}/smaps`, 'utf8');
+      const mergeable = smaps.split('\n').filter((l) => l.startsWith('VmFlags:') && / mg( |$)/.test(l)).length;
+      if (ksm) assert.ok(mergeable > 0, 'with --vm-ksm the guest RAM is mergeable');
+      else assert.equal(mergeable, 0, 'no mapping of the VM is mergeable');
+      assert.equal((await run(['rm', '-f', 'a'])).code, 0);
+    } finally {
+      await d.stop();
+    }
+  }
+});
+
 test('a descriptor the daemon inherited from whoever started it reaches no shim and no VM', async () => {
   const dir = mkdtempSync(join(tmp, 'fds-'));
   const socket = join(dir, 's');

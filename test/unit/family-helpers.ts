@@ -44,6 +44,10 @@ export function core(spec: BootSpec): string[] {
   const out: string[] = [];
   for (let i = 1; i < argv.length; i++) {
     if (SHARED.has(argv[i]!)) continue;
+    if (argv[i] === '-machine' && argv[i + 1] === 'mem-merge=off') {
+      i++;
+      continue;
+    }
     if (SHARED_WITH_VALUE.has(argv[i]!)) {
       i++;
       continue;

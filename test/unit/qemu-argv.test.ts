@@ -33,7 +33,7 @@ const tail = [
   '-pidfile',
   '/var/lib/cunik/instances/abc123/qemu.pid',
 ];
-const common = ['-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot'];
+const common = ['-machine', 'mem-merge=off', '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot'];
 // QEMU's own translation cache unless cunikd --tcg-tb-size caps it (docs/qemu.md).
 const tcg = ['-accel', 'tcg', '-cpu', 'max'];
 const kvm = ['-accel', 'kvm', '-cpu', 'host'];
@@ -277,6 +277,13 @@ const cases: Case[] = [
     accel: 'kvm',
     opts: { tcgTbSizeMiB: 16 },
     want: [...head(), '-M', MICROVM_MACHINE, ...kvm, '-m', '64', '-smp', '1', ...common, '-kernel', '/k/hello.elf', '-append', 'exit=3', ...tail, ...debugExit],
+  },
+  {
+    name: 'memMerge: the guest RAM stays mergeable by KSM (no mem-merge=off)',
+    spec: {},
+    accel: 'tcg',
+    opts: { memMerge: true },
+    want: [...head(), '-M', MICROVM_MACHINE, ...tcg, '-m', '64', '-smp', '1', ...common.slice(2), '-kernel', '/k/hello.elf', '-append', 'exit=3', ...tail, ...debugExit],
   },
 ];
 

@@ -54,6 +54,12 @@ export interface QemuArgvOptions {
    * (1 GiB). Not used under KVM, which translates nothing.
    */
   tcgTbSizeMiB?: number;
+  /**
+   * Let the host's KSM merge identical pages of this VM with others' (QEMU's default, mem-merge=on).
+   * Off unless asked: merged pages are copied on write, which a guest can time to learn what
+   * another guest holds. Has an effect only where KSM runs (/sys/kernel/mm/ksm/run).
+   */
+  memMerge?: boolean;
   /** Start with the vCPUs stopped (-S), released by QMP `cont` (cunik-runc: create, then start). */
   paused?: boolean;
 }
@@ -204,6 +210,8 @@ export function qemuArgv(spec: BootSpec, paths: VmPaths, accel: Accelerator, opt
   else if (accel === 'tcg') argv.push('-accel', tcgAccelArg(opts.tcgTbSizeMiB ?? DEFAULT_TCG_TB_SIZE_MIB), '-cpu', 'max');
   else throw invalid(`unknown accelerator: ${String(accel)}`, 'accel');
   argv.push('-m', String(memoryMiB), '-smp', String(cpus));
+  // A second -machine adds to the first (QEMU merges machine options).
+  if (opts.memMerge !== true) argv.push('-machine', 'mem-merge=off');
   // -display none, not -nographic: with graphics off QEMU tells SeaBIOS to mirror its screen on the
   // serial port (etc/sercon-port), which then writes terminal resets (ESC c, ESC [?7l, ESC [2J) and
   // its banner into the guest's console before the kernel's first line (docs/qemu.md).

@@ -47,6 +47,8 @@ export interface QemuDriverOptions {
   transparentHugepages?: boolean;
   /** TCG's translation cache per VM, MiB (QemuArgvOptions.tcgTbSizeMiB; cunikd --tcg-tb-size). */
   tcgTbSizeMiB?: number;
+  /** Let KSM merge pages across VMs (QemuArgvOptions.memMerge; cunikd --vm-ksm). */
+  memMerge?: boolean;
   /** Under a shim, the nice value the VM runs at (the daemon may run a little ahead of its VMs). */
   vmNice?: number;
   /** qemu-img, for the per-instance overlays. Default qemu-img in PATH. */
@@ -102,10 +104,12 @@ export class QemuDriver implements VmmDriver {
     this.qemuImg = opts.qemuImg ?? DEFAULT_QEMU_IMG;
     this.termTimeoutMs = opts.termTimeoutMs ?? 1000;
     this.tcgTbSizeMiB = opts.tcgTbSizeMiB;
+    this.memMerge = opts.memMerge === true;
   }
 
   private readonly qemuImg: string;
   private readonly tcgTbSizeMiB: number | undefined;
+  private readonly memMerge: boolean;
   private readonly termTimeoutMs: number;
 
   /** Stop the spawner (VMs keep running). */
@@ -124,6 +128,7 @@ export class QemuDriver implements VmmDriver {
     return qemuArgv(spec, paths, accel, {
       binary: this.binary,
       ...(this.tcgTbSizeMiB !== undefined && { tcgTbSizeMiB: this.tcgTbSizeMiB }),
+      memMerge: this.memMerge,
       ...(this.bios !== undefined && { bios: this.bios }),
       ...(this.confine && { confine: this.runas !== undefined ? { runas: this.runas } : {} }),
     });
