@@ -364,6 +364,8 @@ export const InfoResponse = Type.Object(
     accelerator: Type.Union([Type.Literal('kvm'), Type.Literal('tcg'), Type.Literal('probing')]),
     acceleratorReason: Type.String(),
     transparentHugepages: Type.Boolean({ description: 'whether VMs may use transparent huge pages (cunikd --vm-thp)' }),
+    kernelSamepageMerging: Type.Boolean({ description: "whether the host's KSM may merge guest RAM (cunikd --vm-ksm; off: -machine mem-merge=off)" }),
+    tcgTbSizeMiB: Type.Integer({ minimum: 0, description: "TCG's translation cache per VM in MiB (cunikd --tcg-tb-size); 0: QEMU's own default" }),
     defaultNetwork: Type.Optional(Type.String({ description: 'the network of instances that name none (cunikd --default-network): bridge (cunik0) or user' })),
     confinement: Type.Object(
       {

@@ -27,6 +27,10 @@ export interface BackendDeps {
   driverName: string;
   /** VMs may use transparent huge pages (cunikd --vm-thp). */
   transparentHugepages: boolean;
+  /** The host's KSM may merge guest RAM (cunikd --vm-ksm). */
+  kernelSamepageMerging: boolean;
+  /** cunikd --tcg-tb-size; 0 is QEMU's own. */
+  tcgTbSizeMiB: number;
   confinement: InfoResponse['confinement'];
   /** cunikd --default-network, as chosen. */
   defaultNetwork?: string;
@@ -151,6 +155,8 @@ export function makeBackends(deps: BackendDeps): CoreBackends {
           accelerator: accel?.accel ?? 'probing',
           acceleratorReason: accel?.reason ?? 'the accelerator probe is still running',
           transparentHugepages: deps.transparentHugepages,
+          kernelSamepageMerging: deps.kernelSamepageMerging,
+          tcgTbSizeMiB: deps.tcgTbSizeMiB,
           ...(deps.defaultNetwork !== undefined && { defaultNetwork: deps.defaultNetwork }),
           confinement: deps.confinement,
           instances: instances.counts(),

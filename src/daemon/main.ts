@@ -214,6 +214,8 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
       images,
       driverName: driver.name,
       transparentHugepages: opts.vmThp === true,
+      kernelSamepageMerging: opts.vmKsm === true,
+      tcgTbSizeMiB: opts.tcgTbSize ?? 0,
       defaultNetwork,
       confinement: {
         sandbox: true,

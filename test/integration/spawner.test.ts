@@ -181,6 +181,8 @@ test("cunikd --tcg-tb-size caps TCG's translation cache of each VM; by default Q
       assert.equal((await run(['run', '-d', '--name', 'a', 'hello', 'idle'])).code, 0);
       const argv = readFileSync(`/proc/${(await d.client.inspectInstance('a')).pid!}/cmdline`, 'utf8').split('\0');
       assert.equal(argv[argv.indexOf('-accel') + 1], size === undefined ? 'tcg' : `tcg,tb-size=${size}`);
+      assert.match((await run(['info'])).stdout, new RegExp(`^TCG Translation Cache: ${size === undefined ? "QEMU's default" : `${size} MiB per VM`}$`, 'm'));
+      assert.equal((await d.client.info()).tcgTbSizeMiB, size ?? 0);
       assert.equal((await run(['rm', '-f', 'a'])).code, 0);
     } finally {
       await d.stop();
@@ -200,6 +202,7 @@ test("guest RAM is not mergeable by the host's KSM unless cunikd --vm-ksm", asyn
       const mergeable = smaps.split('\n').filter((l) => l.startsWith('VmFlags:') && / mg( |$)/.test(l)).length;
       if (ksm) assert.ok(mergeable > 0, 'with --vm-ksm the guest RAM is mergeable');
       else assert.equal(mergeable, 0, 'no mapping of the VM is mergeable');
+      assert.match((await run(['info'])).stdout, new RegExp(`^VM Memory Merging \\(KSM\\): ${ksm ? 'on' : 'off'}$`, 'm'));
       assert.equal((await run(['rm', '-f', 'a'])).code, 0);
     } finally {
       await d.stop();

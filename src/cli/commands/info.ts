@@ -29,6 +29,8 @@ export function register(program: Command): void {
             `Accelerator: ${i.accelerator}`,
             ` Reason: ${i.acceleratorReason}`,
             `VM Transparent Huge Pages: ${i.transparentHugepages ? 'on' : 'off'}`,
+            `VM Memory Merging (KSM): ${i.kernelSamepageMerging ? 'on' : 'off'}`,
+            `TCG Translation Cache: ${i.tcgTbSizeMiB === 0 ? "QEMU's default" : `${i.tcgTbSizeMiB} MiB per VM`}`,
             ...(i.defaultNetwork !== undefined ? [`Default Network: ${i.defaultNetwork === 'bridge' ? 'bridge (cunik0)' : i.defaultNetwork}`] : []),
             `VM Confinement:`,
             ` Sandbox: ${i.confinement.sandbox ? 'on (seccomp)' : 'off'}`,
