@@ -191,6 +191,17 @@ static int dev_by_mac(const char *mac, char *dev) {
   return -1;
 }
 
+/* Writes VALUE to /proc/sys/net/FAMILY/conf/DEV/KNOB; best effort (a kernel without the knob keeps
+ * its default). */
+static void net_conf(const char *family, const char *dev, const char *knob, const char *value) {
+  char path[128];
+  snprintf(path, sizeof path, "/proc/sys/net/%s/conf/%s/%s", family, dev, knob);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)!write(fd, value, strlen(value));
+  close(fd);
+}
+
 /* The kernel's struct in6_ifreq (include/uapi/linux/ipv6.h), which glibc's headers do not declare. */
 struct cunik_in6_ifreq {
   struct in6_addr addr;
@@ -202,7 +213,7 @@ struct cunik_in6_ifreq {
  * detection is turned off first (the address is the network's to give: no one else has it), so the
  * address is usable at once instead of after a second of DAD. */
 static void setup_network6(const char *spec) {
-  char buf[256], dev[24], path[80];
+  char buf[256], dev[24];
   snprintf(buf, sizeof buf, "%s", spec);
   char *d = strtok(buf, ","), *cidr = strtok(NULL, ","), *gw = strtok(NULL, ",");
   if (!d || !cidr || strlen(d) >= sizeof dev) { say("cunik.ip6=%s: expected DEV,ADDR/PREFIX[,GATEWAY]", spec); return; }
@@ -222,9 +233,7 @@ static void setup_network6(const char *spec) {
   req.prefixlen = (uint32_t)prefix;
   req.ifindex = (int)if_nametoindex(dev);
   if (req.ifindex == 0) { say("cunik.ip6=: no device %s", dev); return; }
-  snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/accept_dad", dev);
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd >= 0) { (void)!write(fd, "0\n", 2); close(fd); }
+  net_conf("ipv6", dev, "accept_dad", "0\n");
   int sock = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0) { say("cunik.ip6=: socket: %s (no IPv6 in this kernel?)", strerror(errno)); return; }
   if (link_up(sock, dev) != 0) say("cunik.ip6=: %s up: %s", dev, strerror(errno));
@@ -284,6 +293,10 @@ static void setup_network(const char *ip) {
     struct in_addr a = { htonl(m) };
     inet_ntop(AF_INET, &a, mask, sizeof mask);
   }
+  /* A gratuitous ARP when the link comes up: the guest's first frame then tells a user-mode network
+   * (passt) its MAC at once. A guest that never sent a frame left passt addressing connections to
+   * 00:00:00:00:00:00, so a published port hung instead of answering or being refused. */
+  net_conf("ipv4", dev, "arp_notify", "1\n");
   if (set_addr(sock, dev, SIOCSIFADDR, client) == 0 && set_addr(sock, dev, SIOCSIFNETMASK, mask) == 0) {
     if (link_up(sock, dev) != 0) say("ip=: %s up: %s", dev, strerror(errno));
     dbg("%s: %s/%s", dev, client, mask);
