@@ -28,7 +28,8 @@ const UsageGroup = (what: string) =>
   });
 
 export const BuildCacheRecord = Type.Object({
-  id: Type.String({ description: "The entry's key: the digest of the step's inputs" }),
+  id: Type.String({ description: "The entry's key: the digest of the step's inputs, or of the context file's content" }),
+  type: Type.Union([Type.Literal('step'), Type.Literal('context')], { description: "step: a build step's outputs; context: a big build context file kept by its content, so the next build of it sends only a reference" }),
   size: Type.Integer({ description: 'Bytes of its files' }),
   reclaimable: Type.Integer({ description: 'Bytes only the cache holds (its files no image links): what removing it frees' }),
   inUse: Type.Boolean({ description: 'An image links some of its files' }),

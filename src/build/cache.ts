@@ -45,6 +45,8 @@ export async function fileDigest(path: string): Promise<string> {
 /** One entry as `system df -v` and `builder prune` see it. */
 export interface CacheRecord {
   id: string;
+  /** A build step's outputs, or a big context file kept by its content (context-store.ts). */
+  type: 'step' | 'context';
   /** Bytes of its files. */
   size: number;
   /** Bytes only the cache holds: its files no image links (what removing it frees). */
@@ -102,7 +104,7 @@ export class BuildCache {
         const dir = join(this.entries, id);
         const [st, meta, size, own] = await Promise.all([stat(dir).catch(() => undefined), stat(join(dir, 'meta.json')).catch(() => undefined), diskUsage(dir), diskUsage(dir, { skipShared: true })]);
         if (!st || !meta) return undefined;
-        return { id, size, reclaimable: own, inUse: own < size, createdAt: new Date(Math.min(st.mtimeMs, meta.birthtimeMs || meta.mtimeMs)).toISOString(), lastUsedAt: meta.mtime.toISOString() };
+        return { id, type: 'step', size, reclaimable: own, inUse: own < size, createdAt: new Date(Math.min(st.mtimeMs, meta.birthtimeMs || meta.mtimeMs)).toISOString(), lastUsedAt: meta.mtime.toISOString() };
       }),
     );
     return found.filter((r): r is CacheRecord => r !== undefined).sort((a, b) => b.lastUsedAt.localeCompare(a.lastUsedAt));
@@ -131,7 +133,7 @@ export class BuildCache {
     }
     // Entries a --no-cache rebuild replaced (moved aside, no build uses them).
     for (const name of await readdir(this.tmp).catch(() => [] as string[])) {
-      if (!name.startsWith('old-') || opts.keep({ id: name, size: 0, reclaimable: 0, inUse: false, createdAt: '', lastUsedAt: new Date().toISOString() })) continue;
+      if (!name.startsWith('old-') || opts.keep({ id: name, type: 'step', size: 0, reclaimable: 0, inUse: false, createdAt: '', lastUsedAt: new Date().toISOString() })) continue;
       spaceReclaimed += await diskUsage(join(this.tmp, name), { skipShared: true });
       removeQuiet(join(this.tmp, name));
     }

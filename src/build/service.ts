@@ -76,7 +76,7 @@ export class BuildService {
 
   /** system df's Build Cache line; `verbose`: each entry too. */
   async cacheUsage(verbose: boolean): Promise<BuildCacheUsage> {
-    const list = await this.cache.list();
+    const list = [...(await this.cache.list()), ...this.contextFiles.list()].sort((a, b) => b.lastUsedAt.localeCompare(a.lastUsedAt));
     return {
       total: list.length,
       active: list.filter((r) => r.inUse).length,
@@ -93,7 +93,7 @@ export class BuildService {
   async pruneCache(opts: { all: boolean; until?: number }): Promise<{ deleted: string[]; spaceReclaimed: number }> {
     // Context files kept by content go with any prune but one limited by age (they are only a
     // shortcut: the next build sends them again).
-    const kept = opts.until === undefined && this.running.size === 0 ? this.contextFiles.prune() : 0;
+    const kept = opts.until === undefined && this.running.size === 0 ? this.contextFiles.prune() : { deleted: [], freed: 0 };
     const pruned = await this.cache.prune({
       all: opts.all,
       keep: (r) => {
@@ -103,7 +103,7 @@ export class BuildService {
         return false;
       },
     });
-    return { ...pruned, spaceReclaimed: pruned.spaceReclaimed + kept };
+    return { deleted: [...pruned.deleted, ...kept.deleted], spaceReclaimed: pruned.spaceReclaimed + kept.freed };
   }
 
   private initPath(): string {

@@ -133,7 +133,7 @@ test('system df shows the build cache; builder prune keeps what images use unles
   const table = await ok(['system', 'df']);
   assert.match(table, new RegExp(`^Build Cache\\s+${before.total}\\s+${before.active}\\s+\\S+\\s+\\S+`, 'm'));
   const verbose = await ok(['system', 'df', '-v']);
-  assert.match(verbose, /^Build cache usage: \S+\n\nCACHE ID\s+SIZE\s+RECLAIMABLE\s+CREATED\s+LAST USED\s+SHARED\n[0-9a-f]{12} /m);
+  assert.match(verbose, /^Build cache usage: \S+\n\nCACHE ID\s+CACHE TYPE\s+SIZE\s+RECLAIMABLE\s+CREATED\s+LAST USED\s+SHARED\n[0-9a-f]{12} +step /m);
   // Without -a: the entries no image links go; those the built image links stay.
   const dangling = await ok(['builder', 'prune', '-f']);
   assert.match(dangling, /^(Deleted build cache objects:\n([0-9a-f]{64}\n)+\n)?Total reclaimed space: \S+\n$/);

@@ -135,8 +135,16 @@ test('a warm build of an unchanged from: archive neither unpacks nor hashes it a
   // Another tree in the same file: unpacked again, a new disk; after a prune of the build cache
   // (which takes the kept context files with it), the archive is sent whole again.
   await writeContainerArchive(join(ctx, 'warm.tar'), 'docker', tree('second'), config);
+  // system df counts the kept archive in the build cache, and the prune lists and frees it.
+  type Df = { buildCache: { size: number; entries: { id: string; type: string; size: number }[] } };
+  const df = async (): Promise<Df['buildCache']> => (JSON.parse((await cli(['system', 'df', '-v', '--format', 'json'], { socket: d.socket })).stdout) as Df).buildCache;
+  const contexts = (await df()).entries.filter((e) => e.type === 'context');
+  // (the context holds the earlier tests' archives too: each is kept)
+  assert.ok(contexts.length >= 1 && contexts.every((c) => c.size > 1 << 20), JSON.stringify(contexts));
   const pruned = await cli(['builder', 'prune', '-a', '-f'], { socket: d.socket });
   assert.equal(pruned.code, 0, pruned.stderr);
+  for (const c of contexts) assert.match(pruned.stdout, new RegExp(`^${c.id}$`, 'm'));
+  assert.deepEqual((await df()).entries, []);
   const again = await build();
   assert.doesNotMatch(again.out, /the daemon already holds/);
   assert.match(again.out, / ---> 2 layers applied; /);

@@ -33,7 +33,7 @@ export function register(program: Command): void {
         const entries = df.buildCache?.entries;
         if (entries) {
           process.stdout.write(`\nBuild cache usage: ${bytes(df.buildCache!.size)}\n\n`);
-          process.stdout.write(table(['CACHE ID', 'SIZE', 'RECLAIMABLE', 'CREATED', 'LAST USED', 'SHARED'], entries.map((e) => [e.id.slice(0, 12), bytes(e.size), bytes(e.reclaimable), ago(e.createdAt), ago(e.lastUsedAt), e.inUse ? 'true' : 'false'])));
+          process.stdout.write(table(['CACHE ID', 'CACHE TYPE', 'SIZE', 'RECLAIMABLE', 'CREATED', 'LAST USED', 'SHARED'], entries.map((e) => [e.id.slice(0, 12), e.type, bytes(e.size), bytes(e.reclaimable), ago(e.createdAt), ago(e.lastUsedAt), e.inUse ? 'true' : 'false'])));
         }
       }),
     );

@@ -33,7 +33,8 @@ export function systemRoutes(app: FastifyInstance, b: DockerBackends): void {
     if (want('build-cache')) {
       const entries = (await b.prune.diskUsage(true)).buildCache?.entries ?? [];
       out['BuildCache'] = entries.map((e) => ({
-        ID: e.id, Parents: null, Type: 'regular', Description: 'cunik build step', InUse: false, Shared: e.inUse,
+        // BuildKit's own types: a step's record is "regular", the build context's "source.local".
+        ID: e.id, Parents: null, Type: e.type === 'context' ? 'source.local' : 'regular', Description: e.type === 'context' ? 'cunik build context file' : 'cunik build step', InUse: false, Shared: e.inUse,
         // Docker's Size is what the record holds alone; shared bytes are the image's.
         Size: e.inUse ? e.reclaimable : e.size, CreatedAt: e.createdAt, LastUsedAt: e.lastUsedAt, UsageCount: 1,
       }));
