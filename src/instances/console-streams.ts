@@ -39,19 +39,22 @@ export function logsStream(deps: ConsoleStreamDeps, ref: string, q: LogsQuery): 
 export function attachSession(deps: ConsoleStreamDeps, ref: string, q: AttachQuery): (connection: Socket) => void {
   const r = deps.instances.get(ref);
   if (r.state === 'paused') throw conflict(`cannot attach to paused instance ${r.name}: unpause it first`);
-  if (r.state !== 'created' && r.state !== 'restarting' && !deps.instances.isRunning(r.id)) throw conflict(`cannot attach to stopped instance ${r.name}: start it first`);
+  // An exited instance is attached as Docker's API does (docker start -a attaches, then starts):
+  // the output of its next run. `cunik attach` refuses a stopped instance itself, before it asks.
+  const next = r.state === 'created' || r.state === 'restarting' || r.state === 'exited';
+  if (!next && !deps.instances.isRunning(r.id)) throw conflict(`cannot attach to stopped instance ${r.name}: start it first`);
   let detachKeys: Buffer;
   try {
     detachKeys = parseDetachKeys(q.detachKeys ?? DEFAULT_DETACH_KEYS);
   } catch (err) {
     throw invalid((err as Error).message, 'detachKeys');
   }
-  // Not started yet (run -i/-t): the output comes from the log, so the first byte is not missed.
-  // (Only when the client reads the output: a stream nobody reads would never be closed.)
-  const fromLog = (r.state === 'created' || r.state === 'restarting') && (q.stdout ?? true);
+  // Not started yet (run -i/-t, start -a): the output comes from the log, so the first byte is not
+  // missed. (Only when the client reads the output: a stream nobody reads would never be closed.)
+  const fromLog = next && (q.stdout ?? true);
   return (connection) => {
-    // A created instance has printed nothing yet; a restarting one only in earlier runs.
-    const output = fromLog ? untilExit(deps, r.id, (exited) => readConsole(deps.consoles.source(r.id, true), { follow: true, fromEnd: r.state === 'restarting', exited })) : undefined;
+    // A created instance has printed nothing yet; a restarting or exited one only in earlier runs.
+    const output = fromLog ? untilExit(deps, r.id, (exited) => readConsole(deps.consoles.source(r.id, true), { follow: true, fromEnd: r.state !== 'created', exited })) : undefined;
     deps.consoles.attach(r.id, connection, { stdin: q.stdin ?? true, stdout: q.stdout ?? true, detachKeys, output });
   };
 }

@@ -80,6 +80,10 @@ test('docker run --rm hello exit=3 shows the console and exits 3; nothing is lef
   assert.equal(kept.code, 5, kept.stderr);
   const code = await docker(['inspect', '--format', '{{.State.ExitCode}} {{.State.Status}} {{.Name}}', 'kept']);
   assert.equal(code.stdout, '5 exited /kept\n');
+  // docker start -a attaches to the exited container, then starts it: this run's output only.
+  const again = await docker(['start', '-a', 'kept']);
+  assert.equal(again.code, 5, again.stderr);
+  assert.equal((again.stdout.match(/Hello from the Cunik test kernel/g) ?? []).length, 1, again.stdout);
   assert.equal((await docker(['rm', 'kept'])).code, 0);
 });
 

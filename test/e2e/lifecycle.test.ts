@@ -77,6 +77,20 @@ test('run -d hello idle stays running; ps, logs, stop, start, restart, kill, wai
   assert.equal(existsSync(join(d.root, 'instances', id)), false);
 });
 
+test('start -a of an instance that ran before shows this run\'s output only, and its exit code', async () => {
+  const banners = (out: string): number => (out.match(/Hello from the Cunik test kernel/g) ?? []).length;
+  const first = await run(['run', '--name', 'twice', 'hello', 'exit=4']);
+  assert.equal(first.code, 4, first.stderr);
+  for (const runs of [2, 3]) {
+    const again = await run(['start', '-a', 'twice']);
+    assert.equal(again.code, 4, again.stderr);
+    assert.equal(banners(again.stdout), 1, again.stdout);
+    assert.match(again.stdout, /^exit: 4\r?$/m);
+    assert.equal(banners((await run(['logs', 'twice'])).stdout), runs, 'logs keeps every run');
+  }
+  assert.equal((await run(['rm', 'twice'])).code, 0);
+});
+
 test('verbs take several instances and report each failure on its own line', async () => {
   const a = (await run(['create', '--name', 'multi-a', 'hello'])).stdout.trim();
   const b = (await run(['create', '--name', 'multi-b', 'hello'])).stdout.trim();

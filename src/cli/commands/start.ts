@@ -1,7 +1,9 @@
 // cunik start: start one or more created or exited instances; -a attaches to one.
 import type { Command } from 'commander';
 import { action, clientFor, fail, forEachTarget } from '../util.js';
-import { attachAndWait, foregroundSignals } from './run.js';
+import { DEFAULT_DETACH_KEYS } from '../../api/detach-keys.js';
+import { consoleSession } from './attach.js';
+import { foregroundSignals } from './run.js';
 
 export function register(program: Command): void {
   program
@@ -17,7 +19,8 @@ export function register(program: Command): void {
           if (targets.length !== 1) fail('you cannot start and attach multiple instances at once');
           const release = foregroundSignals(client, targets[0]!, flags.sigProxy);
           try {
-            process.exitCode = await attachAndWait(client, targets[0]!, true);
+            // Through attach, not logs: an instance that ran before shows only this run's output.
+            process.exitCode = await consoleSession(client, targets[0]!, { stdin: false, raw: false, detachKeys: DEFAULT_DETACH_KEYS, start: true });
           } finally {
             release();
           }
