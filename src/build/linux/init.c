@@ -14,7 +14,8 @@
  *    ("the root disk could not be mounted (...)") and exit 125: the app never runs on a partial root;
  * 3. mounts volumes named on the kernel command line:
  *      cunik.9p=TAG:/PATH             virtio-9p share (trans=virtio, 9p2000.L)
- *      cunik.blk=/dev/vdX:/PATH[:FS]  a block device (FS defaults to ext4)
+ *      cunik.blk=/dev/vdX:/PATH[:FS]  a block device (FS defaults to ext4): the disk whose serial
+ *                                     is vol<X - 'a'> if one has it, else /dev/vdX itself
  * 4. configures the network from the kernel command line, in the kernel's own nfsroot syntax
  *    (Documentation/admin-guide/nfs/nfsroot.rst), which Debian's kernel does not handle itself
  *    (no CONFIG_IP_PNP):  ip=CLIENT:SERVER:GATEWAY:NETMASK:HOSTNAME:DEVICE:AUTOCONF:DNS0:DNS1
@@ -341,12 +342,46 @@ static int volume_count;
 
 static void report_and_exit(int code);
 
+/* /dev/vdX whose /sys/block/vdX/serial is `serial`; looks `tries` times, 10 ms apart (the disk's
+ * driver may still be probing). */
+static int disk_by_serial(const char *serial, char *dev, size_t size, int tries) {
+  for (int t = 0; t < tries; t++) {
+    if (t > 0) usleep(10000);
+    DIR *d = opendir("/sys/block");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+      if (e->d_name[0] == '.') continue;
+      char path[300], got[64] = "";
+      snprintf(path, sizeof path, "/sys/block/%s/serial", e->d_name);
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      ssize_t n = read(fd, got, sizeof got - 1);
+      close(fd);
+      if (n > 0 && got[n - 1] == '\n') got[--n] = 0;
+      if (n >= 0 && strcmp(got, serial) == 0) { snprintf(dev, size, "/dev/%s", e->d_name); closedir(d); return 0; }
+    }
+    if (d) closedir(d);
+  }
+  return -1;
+}
+
 static void mount_volume(const char *kind, const char *spec) {
   char src[256], dir[1024], fs[32];
   field(spec, 0, src, sizeof src);
   field(spec, 1, dir, sizeof dir);
   field(spec, 2, fs, sizeof fs);
   if (!src[0] || dir[0] != '/') { say("cunik.%s=%s: expected SOURCE:/PATH", kind, spec); return; }
+  /* /dev/vdX names the volume by its place: the family gives the i-th block volume the name vd('a'+i)
+   * and the serial vol<i> (families/common.ts blockDisks). The kernel names disks in the order it
+   * probes them, so the disk is found by the serial, the name kept for a disk without one. */
+  if (strcmp(kind, "blk") == 0 && strncmp(src, "/dev/vd", 7) == 0 && src[7] >= 'a' && src[7] <= 'z' && !src[8]) {
+    char serial[16], dev[sizeof src];
+    snprintf(serial, sizeof serial, "vol%d", src[7] - 'a');
+    if (disk_by_serial(serial, dev, sizeof dev, 1) == 0 && strcmp(dev, src) != 0) {
+      dbg("%s: the disk with serial %s is %s", src, serial, dev);
+      snprintf(src, sizeof src, "%s", dev);
+    }
+  }
   mkdirs(dir);
   int rc = strcmp(kind, "9p") == 0
     ? mount(src, dir, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=loose")
@@ -481,28 +516,6 @@ static void fail_root(const char *what, int err) {
   report_and_exit(EXIT_INCOMPLETE_ROOT);
 }
 
-/* /dev/vdX whose /sys/block/vdX/serial is `serial`; waits up to 2 s for the disk's driver. */
-static int disk_by_serial(const char *serial, char *dev, size_t size) {
-  for (int tries = 0; tries < 200; tries++) {
-    DIR *d = opendir("/sys/block");
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-      if (e->d_name[0] == '.') continue;
-      char path[300], got[64] = "";
-      snprintf(path, sizeof path, "/sys/block/%s/serial", e->d_name);
-      int fd = open(path, O_RDONLY | O_CLOEXEC);
-      if (fd < 0) continue;
-      ssize_t n = read(fd, got, sizeof got - 1);
-      close(fd);
-      if (n > 0 && got[n - 1] == '\n') got[--n] = 0;
-      if (n >= 0 && strcmp(got, serial) == 0) { snprintf(dev, size, "/dev/%s", e->d_name); closedir(d); return 0; }
-    }
-    if (d) closedir(d);
-    usleep(10000);
-  }
-  return -1;
-}
-
 /*
  * With cunik.ro nothing can make a volume's mount point once the root is up: those the disk lacks
  * are made in ROOT_LAYER (the initramfs, still writable), which the overlay shows over the disk.
@@ -524,7 +537,7 @@ static void volume_mount_points(char **words, int n) {
 
 static void switch_to_root_disk(const char *serial, int ro, char **words, int n) {
   char dev[300], opts[256];
-  if (disk_by_serial(serial, dev, sizeof dev) != 0) fail_root(serial, ENODEV);
+  if (disk_by_serial(serial, dev, sizeof dev, 200) != 0) fail_root(serial, ENODEV);
   mkdir("/.cunik/lower", 0755);
   mkdir("/.cunik/new", 0755);
   if (mount(dev, "/.cunik/lower", "erofs", MS_RDONLY, NULL) != 0) fail_root(dev, errno);
