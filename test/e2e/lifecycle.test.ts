@@ -89,6 +89,22 @@ test('start -a of an instance that ran before shows this run\'s output only, and
     assert.equal(banners((await run(['logs', 'twice'])).stdout), runs, 'logs keeps every run');
   }
   assert.equal((await run(['rm', 'twice'])).code, 0);
+  // -i: stdin reaches the guest too (the hello kernel's echo mode), and its exit ends the CLI.
+  assert.equal((await run(['create', '--name', 'talk', 'hello', 'echo'])).code, 0);
+  for (const [word, code] of [['first', 5], ['again', 6]] as const) {
+    const r = await cli(['-H', `unix://${d.socket}`, 'start', '-i', 'talk'], {
+      interact: async (s) => {
+        await s.output(/echo: ready/);
+        s.stdin.write(`${word}\n`);
+        await s.output(new RegExp(`echo: ${word}`));
+        s.stdin.write(`exit=${code}\n`);
+      },
+      keepStdin: true,
+    });
+    assert.equal(r.code, code, r.stderr + r.stdout);
+    assert.equal((r.stdout.match(/echo: ready/g) ?? []).length, 1, r.stdout);
+  }
+  assert.equal((await run(['rm', 'talk'])).code, 0);
 });
 
 test('verbs take several instances and report each failure on its own line', async () => {
