@@ -2,6 +2,7 @@
 // so neither verb imports the other.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { fsReason } from '../util/fs-reason.js';
 import type { CreateInstanceRequest } from '../api/schemas.js';
 import { parseCpus, parseEnv, parseEnvFileText, parseLabel, parseLabelFileText, parseMemoryMiB, parseNetwork, parsePublish, parseRestartPolicy, parseSeconds, parseVolumeSpec, type NetworkSpec, type PublishSpec, type VolumeSpec } from './parse.js';
 import { parsePullPolicy, type PullPolicy } from './commands/pull.js';
@@ -48,7 +49,7 @@ function readText(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new Error(`cannot read ${file}: ${fsReason(err)}`);
   }
 }
 

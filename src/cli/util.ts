@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { CunikClient } from '../client/index.js';
 import { describeSocketError } from '../client/errors.js';
+import { fsReason } from '../util/fs-reason.js';
 import { json } from './format/table.js';
 
 export const EXIT_CLI_ERROR = 125;
@@ -16,7 +17,10 @@ export function fail(message: string): never {
  * reset that escaped it (a raw stream) is worded the same way.
  */
 export function errorMessage(err: unknown): string {
-  if ((err as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET') return describeSocketError(err)!;
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (e?.code === 'ECONNRESET') return describeSocketError(err)!;
+  // A file error no verb put in its own words: the path and why, not Node's "ENOENT: ..., open".
+  if (e?.syscall !== undefined && e.code !== undefined && typeof e.path === 'string') return `${e.path}: ${fsReason(err)}`;
   return err instanceof Error ? err.message : String(err);
 }
 

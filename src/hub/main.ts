@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ensureDir } from '../util/ensure-dir.js';
+import { fsReason } from '../util/fs-reason.js';
 import { buildConfig, DEFAULT_ADDR, type HubConfig, type HubFlags } from './config.js';
 import { collectGarbage } from './gc.js';
 import { Registry } from './registry.js';
@@ -17,8 +18,8 @@ export const defaultHubRoot = (): string =>
 async function loadConfig(file: string | undefined, flags: HubFlags): Promise<HubConfig> {
   let text: string | undefined;
   if (file !== undefined) {
-    text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new Error(`cannot read the config file ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.code ?? err.message}`);
+    text = await readFile(file, 'utf8').catch((err: unknown) => {
+      throw new Error(`cannot read the config file ${file}: ${fsReason(err)}`);
     });
   }
   try {

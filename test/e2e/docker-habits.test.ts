@@ -48,7 +48,7 @@ test('labels and --env-file on create: stored, shown by inspect and ps, matched 
   assert.deepEqual((await d.client.inspectInstance('lab2')).labels, { env: 'prod' });
   const missing = await run(['create', '--env-file', join(tmp, 'absent'), 'hello']);
   assert.equal(missing.code, 125);
-  assert.match(missing.stderr, /^cunik: .*cannot read .*absent: no such file\n$/);
+  assert.match(missing.stderr, /^cunik: .*cannot read .*absent: no such file or directory\n$/);
 });
 
 test('ps --filter status/name/ancestor/before/since/exited, -n, -l and --no-trunc', async () => {

@@ -50,6 +50,17 @@ test('bad signal', () => refused(['kill', '-s', 'NOPE', 'taken'], /invalid signa
 test('kill of an instance that is not running', () => refused(['kill', 'taken'], /is not running/));
 test('missing file on import', () => refused(['import', '--family', 'generic', '/nonexistent', 'x'], /no such file/));
 
+test('save and load name the file and why it cannot be written or read, before any transfer; no .partial is left', async () => {
+  const dir = join(d.dir, 'save-to');
+  await mkdir(dir);
+  await refused(['save', '-o', join(dir, 'missing', 'x.tar'), 'hello'], new RegExp(`^cunik: cannot write ${dir}/missing/x\\.tar: no such file or directory\n$`));
+  await refused(['save', '-o', dir, 'hello'], new RegExp(`^cunik: cannot write ${dir}: it is a directory\n$`));
+  await refused(['save', '-o', join(dir, 'x.tar'), 'nosuch'], /^cunik: no such image: nosuch\n$/);
+  assert.deepEqual(readdirSync(dir), [], 'nothing written, no .partial');
+  await refused(['load', '-i', dir], new RegExp(`^cunik: cannot read ${dir}: it is a directory\n$`));
+  await refused(['load', '-i', join(dir, 'absent.tar')], /^cunik: cannot read \S+absent\.tar: no such file or directory\n$/);
+});
+
 test('a file that is not an ELF', async () => {
   const file = join(d.dir, 'text.bin');
   await writeFile(file, 'just some text, not a kernel\n');

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Command } from 'commander';
+import { fsReason } from '../../util/fs-reason.js';
 import { shortId } from '../format/table.js';
 import { parseCpus, parseMemoryMiB } from '../parse.js';
 import { action, clientFor } from '../util.js';
@@ -16,8 +17,8 @@ interface ImportFlags {
 }
 
 async function regularFile(file: string): Promise<number> {
-  const info = await stat(file).catch(() => {
-    throw new Error(`cannot read ${file}: no such file`);
+  const info = await stat(file).catch((err: unknown) => {
+    throw new Error(`cannot read ${file}: ${fsReason(err)}`);
   });
   if (!info.isFile()) throw new Error(`cannot import ${file}: not a regular file`);
   return info.size;
