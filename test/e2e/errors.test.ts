@@ -61,6 +61,8 @@ test('save and load name the file and why it cannot be written or read, before a
   await refused(['load', '-i', join(dir, 'absent.tar')], /^cunik: cannot read \S+absent\.tar: no such file or directory\n$/);
 });
 
+test('build -f of a Cunikfile that is not there', () => refused(['build', '-t', 'x', '-f', '/nonexistent/Cunikfile', repo], /^cunik: cannot read \/nonexistent\/Cunikfile: no such file or directory\n$/));
+
 test('a file that is not an ELF', async () => {
   const file = join(d.dir, 'text.bin');
   await writeFile(file, 'just some text, not a kernel\n');

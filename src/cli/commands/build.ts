@@ -15,6 +15,7 @@ import { CONTEXT_BY_DIGEST_MIN } from '../../build/context-store.js';
 import { DIGEST_RECORD } from '../../util/tar-guard.js';
 import { DigestCache } from '../digest-cache.js';
 import { action, clientFor } from '../util.js';
+import { fsReason } from '../../util/fs-reason.js';
 
 interface BuildFlags {
   tag?: string;
@@ -106,8 +107,8 @@ export const buildAction = action(async (dirArg: string | undefined, flags: Buil
     const full = resolve(flags.file);
     const rel = relative(dir, full);
     if (rel.startsWith('..') || resolve(dir, rel) !== full) {
-      const content = await readFile(full).catch(() => {
-        throw new Error(`cannot read ${flags.file}`);
+      const content = await readFile(full).catch((err: unknown) => {
+        throw new Error(`cannot read ${flags.file}: ${fsReason(err)}`);
       });
       extra = { name: `.cunikfile-${randomBytes(6).toString('hex')}`, content };
       file = extra.name;
