@@ -43,6 +43,12 @@ test('memory too small', () => refused(['run', '-m', '1m', 'hello'], /invalid me
 test('bad cpu value', () => refused(['run', '--cpus', '0', 'hello'], /invalid cpus value: 0/));
 test('bad env', () => refused(['run', '-e', 'NOEQUALS', 'hello'], /invalid environment variable: NOEQUALS/));
 test('malformed reference', () => refused(['tag', 'hello', 'Bad Name!'], /invalid reference format/));
+test('malformed name on build: said before the context is sent', async () => {
+  const r = await run(['build', '-t', 'BAD', repo]);
+  assert.equal(r.code, 125);
+  assert.equal(r.stderr, 'cunik: invalid reference format: repository name must be lowercase: "BAD"\n');
+  assert.doesNotMatch(r.stdout, /Sending build context/);
+});
 test('malformed reference on import', () => refused(['import', '--family', 'generic', helloKernel, 'UPPER:case'], /invalid reference format/));
 test('unknown family', () => refused(['import', '--family', 'plan9', helloKernel, 'x'], /unknown family: plan9/));
 test('unknown verb', () => refused(['frobnicate'], /unknown command 'frobnicate'/));

@@ -15,6 +15,7 @@ import { CONTEXT_BY_DIGEST_MIN } from '../../build/context-store.js';
 import { DIGEST_RECORD } from '../../util/tar-guard.js';
 import { DigestCache } from '../digest-cache.js';
 import { action, clientFor } from '../util.js';
+import { parseTaggedReference } from '../../images/reference.js';
 import { fsReason } from '../../util/fs-reason.js';
 
 interface BuildFlags {
@@ -98,6 +99,7 @@ const mib = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
 export const buildAction = action(async (dirArg: string | undefined, flags: BuildFlags, cmd: Command) => {
   if (!flags.tag) throw new Error('name the image: -t NAME[:TAG]');
+  parseTaggedReference(flags.tag, 't'); // a malformed name is said before the context is sent
   const dir = resolve(dirArg ?? '.');
   const st = await stat(dir).catch(() => undefined);
   if (!st?.isDirectory()) throw new Error(`build context ${dirArg ?? '.'} is not a directory`);
