@@ -283,7 +283,10 @@ export const InstanceDetail = Type.Object(
 );
 export type InstanceDetail = Static<typeof InstanceDetail>;
 
-export const WaitResponse = Type.Object({ exitCode: Type.Integer() });
+export const WaitResponse = Type.Object({
+  exitCode: Type.Integer({ description: 'The exit code; -1 with error' }),
+  error: Type.Optional(Type.String({ description: 'Why the wait ended without an exit: the instance was removed first' })),
+});
 export type WaitResponse = Static<typeof WaitResponse>;
 
 export const ImageSummary = Type.Object(

@@ -74,7 +74,9 @@ export class CunikClient {
       const text = b.toString('utf8');
       // The daemon stopped (instances keep running): no answer will come on this connection.
       if (text === '') throw new Error('the daemon closed the connection before the instance exited');
-      return (JSON.parse(text) as WaitResponse).exitCode;
+      const answer = JSON.parse(text) as WaitResponse;
+      if (answer.error !== undefined) throw new Error(answer.error);
+      return answer.exitCode;
     });
     // Handled here too: callers may await it only later (after the console closes), and an
     // early rejection must not end the process as unhandled.

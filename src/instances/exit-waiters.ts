@@ -1,9 +1,15 @@
 // Who waits for an instance's next exit (wait, stop, kill, rm -f): per instance, each waiter is
-// settled (and dropped) by that instance's next exit or by its own abort signal, so nothing
-// outlives the one who waits (a client that hung up). Also the wait for an exit and the removal
-// that follows it (run --rm).
+// settled (and dropped) by that instance's next exit, by the instance's removal before it exited
+// (rejected), or by its own abort signal, so nothing outlives the one who waits (a client that
+// hung up) or the instance waited for. Also the wait for an exit and the removal that follows it
+// (run --rm).
+interface Waiter {
+  resolve: (code: number) => void;
+  reject: (err: Error) => void;
+}
+
 export class ExitWaiters {
-  private readonly waiters = new Map<string, Set<(code: number) => void>>();
+  private readonly waiters = new Map<string, Set<Waiter>>();
 
   /** Resolves with the code of the instance's next exit; rejects with an AbortError on `signal`. */
   next(id: string, signal?: AbortSignal): Promise<number> {
@@ -11,9 +17,15 @@ export class ExitWaiters {
     return new Promise((resolve, reject) => {
       let set = this.waiters.get(id);
       if (!set) this.waiters.set(id, (set = new Set()));
-      const waiter = (code: number): void => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(code);
+      const waiter: Waiter = {
+        resolve: (code) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(code);
+        },
+        reject: (err) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
       };
       const onAbort = (): void => {
         this.drop(id, waiter);
@@ -28,7 +40,14 @@ export class ExitWaiters {
   settle(id: string, code: number): void {
     const waiters = this.waiters.get(id);
     this.waiters.delete(id);
-    for (const w of waiters ?? []) w(code);
+    for (const w of waiters ?? []) w.resolve(code);
+  }
+
+  /** The instance is gone without exiting again (removed while created or stopped): every waiter hears `err`. */
+  cancel(id: string, err: Error): void {
+    const waiters = this.waiters.get(id);
+    this.waiters.delete(id);
+    for (const w of waiters ?? []) w.reject(err);
   }
 
   /** How many waits are pending (the leak tests' debug endpoint). */
@@ -38,7 +57,7 @@ export class ExitWaiters {
     return n;
   }
 
-  private drop(id: string, waiter: (code: number) => void): void {
+  private drop(id: string, waiter: Waiter): void {
     const set = this.waiters.get(id);
     if (!set) return;
     set.delete(waiter);

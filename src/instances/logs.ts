@@ -10,7 +10,7 @@ import { CHUNK, ConsoleCursor, lineStart, NL, tailStart, type ConsoleSource } fr
 export interface ReadConsoleOptions {
   /** Keep streaming new output until `exited` resolves. */
   follow?: boolean;
-  /** Resolves when the instance has exited: the stream drains what is left and ends. */
+  /** Settles when the instance has exited (or was removed): the stream drains what is left and ends. */
   exited?: Promise<unknown> | undefined;
   /** Only the last N lines (of what exists when the request starts). */
   tail?: number | undefined;
@@ -164,7 +164,8 @@ export function readConsole(src: ConsoleSource, opts: ReadConsoleOptions = {}): 
         exited = true;
         wake?.();
       };
-      void opts.exited?.then(stop, () => undefined); // rejected: the reader is gone
+      // Rejected: the reader is gone (its wait was abandoned) or the instance was removed; either way, done.
+      void opts.exited?.then(stop, stop);
       // With an end time, following stops then (what comes later would be filtered out anyway).
       if (opts.untilMs !== undefined) {
         const timer = setTimeout(stop, Math.max(0, opts.untilMs - Date.now()));

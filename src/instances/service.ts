@@ -78,6 +78,7 @@ export class InstanceService extends EventEmitter<{ event: [InstanceEvent] }> {
         this.health.stop(record.id);
         this.records.forget(record);
         this.restarts.forget(record.id);
+        this.waiters.cancel(record.id, conflict(`instance ${record.name} was removed before it exited`));
         this.emit('event', { action: 'destroy', id: record.id, name: record.name });
       },
       volumeUsers: (name) => this.volumeUsers(name),

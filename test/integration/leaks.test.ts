@@ -1,6 +1,7 @@
 // Requests whose clients hang up must leave nothing behind in the daemon: 1,000 waits, and logs -f
 // and attach sessions opened on an instance not started yet, all abandoned, then the daemon's
-// pending waits, listeners, connections and heap are back where they were.
+// pending waits, listeners, connections and heap are back where they were. And those whose
+// instance is removed before it runs again end with it (the wait says why).
 import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
 import { get } from 'node:http';
@@ -66,6 +67,31 @@ test('1,000 waits, 100 logs -f and 100 attach sessions whose clients hang up lea
     const { exitCode } = await d.client.waitInstance(id, 'next-exit');
     await d.client.killInstance(id);
     assert.equal(typeof (await exitCode), 'number');
+  } finally {
+    await d.stop();
+  }
+});
+
+test('waits, logs -f and attach sessions on an instance removed before it ran again end with it; nothing is left waiting', { timeout: 60_000 }, async () => {
+  const d = await startDaemon({ env: { CUNIK_DEBUG_RESOURCES: '1' } });
+  try {
+    await d.client.importImage(createReadStream(helloKernel), { ref: 'hello', family: 'generic' });
+    const { id: created } = await d.client.createInstance({ image: 'hello', args: ['idle'] });
+    const { id: ended } = await d.client.createInstance({ image: 'hello', args: ['exit=0'] });
+    const first = await d.client.waitInstance(ended, 'next-exit');
+    await d.client.startInstance(ended);
+    assert.equal(await first.exitCode, 0);
+    const ends = (s: NodeJS.EventEmitter): Promise<void> => new Promise((r) => s.once('close', () => r()));
+    const waits = [await d.client.waitInstance(created, 'next-exit'), await d.client.waitInstance(ended, 'next-exit')];
+    const streams = [await d.client.logs(created, true), await d.client.attach(created, { stdin: false }), await d.client.attach(ended, { stdin: false })];
+    for (const s of streams) s.resume();
+    const closed = streams.map(ends);
+    assert.equal((await resources(d)).pendingWaits, 5, 'two waits, and one per stream');
+    await d.client.removeInstance(created);
+    await d.client.removeInstance(ended);
+    for (const w of waits) await assert.rejects(w.exitCode, /^Error: instance \S+ was removed before it exited$/);
+    await Promise.all(closed);
+    await waitFor('no wait left', async () => ((await resources(d)).pendingWaits === 0 || undefined));
   } finally {
     await d.stop();
   }

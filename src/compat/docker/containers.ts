@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import { CreateInstanceRequest, UpdateInstanceRequest, type InstanceSummary, type LogsQuery } from '../../api/schemas.js';
 import type { InstanceStats } from '../../api/stats.js';
-import { conflict, invalid } from '../../errors.js';
+import { conflict, CunikError, invalid } from '../../errors.js';
 import { enableUpgrades, isTcpUpgrade } from '../../daemon/routes/attach.js';
 import { checked } from './checked.js';
 import { createRequest } from './create.js';
@@ -119,8 +119,10 @@ export function containerRoutes(app: FastifyInstance, b: DockerBackends): void {
       const code = await exited;
       await removed;
       reply.raw.end(`${JSON.stringify({ StatusCode: code, Error: null })}\n`);
-    } catch {
-      reply.raw.destroy(); // the client hung up
+    } catch (err) {
+      // Removed before it exited: Docker's WaitResponse carries the reason. Else the client hung up.
+      if (err instanceof CunikError) reply.raw.end(`${JSON.stringify({ StatusCode: -1, Error: { Message: err.message } })}\n`);
+      else reply.raw.destroy();
     }
   });
 

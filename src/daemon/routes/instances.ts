@@ -22,6 +22,7 @@ import {
   WaitQuery,
   WaitResponse,
 } from '../../api/schemas.js';
+import { CunikError } from '../../errors.js';
 import { attachRoute, type AttachBackend } from './attach.js';
 import type { WaitCondition } from '../../instances/service.js';
 
@@ -126,8 +127,10 @@ export function instanceRoutes(app: FastifyInstance, backend: InstancesBackend):
     reply.raw.flushHeaders();
     try {
       reply.raw.end(JSON.stringify({ exitCode: await exited }));
-    } catch {
-      reply.raw.destroy(); // abandoned by the client
+    } catch (err) {
+      // Removed before it exited: said in the body (the headers are gone). Else the client hung up.
+      if (err instanceof CunikError) reply.raw.end(JSON.stringify({ exitCode: -1, error: err.message }));
+      else reply.raw.destroy();
     }
   });
 
