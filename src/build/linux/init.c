@@ -167,29 +167,37 @@ static int link_up(int sock, const char *dev) {
   return ioctl(sock, SIOCSIFFLAGS, &ifr);
 }
 
+/* The entry of the sysfs folder DIR whose file ATTR holds WANT (one line): its name, at most
+ * SIZE - 1 bytes; looks `tries` times, 10 ms apart (the device's driver may still be probing). */
+static int sysfs_entry(const char *dir, const char *attr, const char *want, char *name, size_t size, int tries) {
+  for (int t = 0; t < tries; t++) {
+    if (t > 0) usleep(10000);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+      size_t len = strlen(e->d_name);
+      if (e->d_name[0] == '.' || len >= size) continue;
+      char path[300], got[64] = "";
+      snprintf(path, sizeof path, "%s/%s/%s", dir, e->d_name, attr);
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      ssize_t n = read(fd, got, sizeof got - 1);
+      close(fd);
+      if (n > 0 && got[n - 1] == '\n') got[--n] = 0;
+      if (n >= 0 && strcmp(got, want) == 0) { memcpy(name, e->d_name, len + 1); closedir(d); return 0; }
+    }
+    if (d) closedir(d);
+  }
+  return -1;
+}
+
 /* DEVICE given as a MAC with dashes (02-43-0a-d6-07-0a): the name of the interface that has it,
  * from /sys/class/net/NAME/address; waits up to 2 s for the NIC's driver to register it. */
 static int dev_by_mac(const char *mac, char *dev) {
   char want[18];
   snprintf(want, sizeof want, "%s", mac);
   for (char *c = want; *c; c++) *c = *c == '-' ? ':' : (char)tolower((unsigned char)*c);
-  for (int tries = 0; tries < 200; tries++) {
-    DIR *d = opendir("/sys/class/net");
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-      if (e->d_name[0] == '.' || strlen(e->d_name) >= IFNAMSIZ) continue;
-      char path[300], addr[32] = "";
-      snprintf(path, sizeof path, "/sys/class/net/%s/address", e->d_name);
-      int fd = open(path, O_RDONLY | O_CLOEXEC);
-      if (fd < 0) continue;
-      ssize_t n = read(fd, addr, sizeof addr - 1);
-      close(fd);
-      if (n >= 17 && strncmp(addr, want, 17) == 0) { strcpy(dev, e->d_name); closedir(d); return 0; }
-    }
-    if (d) closedir(d);
-    usleep(10000);
-  }
-  return -1;
+  return sysfs_entry("/sys/class/net", "address", want, dev, IFNAMSIZ, 200);
 }
 
 /* Writes VALUE to /proc/sys/net/FAMILY/conf/DEV/KNOB; best effort (a kernel without the knob keeps
@@ -342,27 +350,12 @@ static int volume_count;
 
 static void report_and_exit(int code);
 
-/* /dev/vdX whose /sys/block/vdX/serial is `serial`; looks `tries` times, 10 ms apart (the disk's
- * driver may still be probing). */
+/* /dev/vdX whose /sys/block/vdX/serial is `serial`; looks `tries` times, 10 ms apart. */
 static int disk_by_serial(const char *serial, char *dev, size_t size, int tries) {
-  for (int t = 0; t < tries; t++) {
-    if (t > 0) usleep(10000);
-    DIR *d = opendir("/sys/block");
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-      if (e->d_name[0] == '.') continue;
-      char path[300], got[64] = "";
-      snprintf(path, sizeof path, "/sys/block/%s/serial", e->d_name);
-      int fd = open(path, O_RDONLY | O_CLOEXEC);
-      if (fd < 0) continue;
-      ssize_t n = read(fd, got, sizeof got - 1);
-      close(fd);
-      if (n > 0 && got[n - 1] == '\n') got[--n] = 0;
-      if (n >= 0 && strcmp(got, serial) == 0) { snprintf(dev, size, "/dev/%s", e->d_name); closedir(d); return 0; }
-    }
-    if (d) closedir(d);
-  }
-  return -1;
+  char name[64];
+  if (sysfs_entry("/sys/block", "serial", serial, name, sizeof name, tries) != 0) return -1;
+  snprintf(dev, size, "/dev/%s", name);
+  return 0;
 }
 
 static void mount_volume(const char *kind, const char *spec) {
