@@ -14,9 +14,9 @@ import type { CunikClient } from '../../client/index.js';
 import { CONTEXT_BY_DIGEST_MIN } from '../../build/context-store.js';
 import { DIGEST_RECORD } from '../../util/tar-guard.js';
 import { DigestCache } from '../digest-cache.js';
-import { action, clientFor } from '../util.js';
 import { parseTaggedReference } from '../../images/reference.js';
 import { fsReason } from '../../util/fs-reason.js';
+import { action, clientFor } from '../util.js';
 
 interface BuildFlags {
   tag?: string;
