@@ -4,6 +4,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { hostTscKhz } from '../../src/families/host.js';
 import { repo } from './daemon.js';
 
 /** The reasons the linux builder cannot build and boot a guest here; empty when it can. */
@@ -14,6 +15,15 @@ export function linuxGuestMissing(): string[] {
     !existsSync('/bin/busybox') && 'no /bin/busybox (apt-get install busybox-static)',
     !existsSync(join(repo, 'build', 'linux', 'init')) && 'no build/linux/init (npm run build)',
   ].filter((why): why is string => why !== false);
+}
+
+/**
+ * The Cunikfile line giving the guest the host's TSC frequency, when the host tells it: under TCG
+ * Debian's kernel may hang calibrating the TSC against the PIT otherwise. Empty when unknown.
+ */
+export function tscLabelLines(): string[] {
+  const khz = hostTscKhz();
+  return khz !== undefined ? [`labels: { org.cunik.tsc-khz: ${khz} }`] : [];
 }
 
 /** A port nobody listens on right now (the kernel's pick, released at once). */

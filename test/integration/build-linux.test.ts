@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { hostTscKhz } from '../../src/families/host.js';
 import { cli, repo, startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { linuxGuestMissing } from '../helpers/linux-guest.js';
+import { linuxGuestMissing, tscLabelLines } from '../helpers/linux-guest.js';
 import { writeContainerArchive } from '../fixtures/build/oci-archive.js';
 
 const missing = linuxGuestMissing().join('; ');
@@ -27,8 +27,7 @@ before(async () => {
     'args: [sh, /report.sh, default-arg]',
     'env: { GREETING: hello }',
     'memory: 128M',
-    // Under TCG Debian's kernel may hang calibrating the TSC against the PIT: give it the frequency.
-    ...(hostTscKhz() !== undefined ? [`labels: { org.cunik.tsc-khz: ${hostTscKhz()} }`] : []),
+    ...tscLabelLines(),
     '',
   ].join('\n'));
   mkdirSync(join(ctx, 'scripts'));

@@ -8,9 +8,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { hostTscKhz } from '../../src/families/host.js';
 import { cli, startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { linuxGuestMissing } from '../helpers/linux-guest.js';
+import { linuxGuestMissing, tscLabelLines } from '../helpers/linux-guest.js';
 
 const FILES = 8000;
 const missing = linuxGuestMissing().join('; ');
@@ -29,7 +28,7 @@ before(async () => {
     'files:',
     '  - { src: many, dst: /many }',
     'args: [sh, -c, "ls /many | wc -l; cat /many/f7999 | wc -c"]',
-    ...(hostTscKhz() !== undefined ? [`labels: { org.cunik.tsc-khz: ${hostTscKhz()} }`] : []),
+    ...tscLabelLines(),
     '',
   ].join('\n'));
   d = await startDaemon();

@@ -10,9 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { hostTscKhz } from '../../src/families/host.js';
 import { cli, startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { linuxGuestMissing } from '../helpers/linux-guest.js';
+import { linuxGuestMissing, tscLabelLines } from '../helpers/linux-guest.js';
 
 const missing = linuxGuestMissing().join('; ');
 let d: TestDaemon;
@@ -30,7 +29,7 @@ before(async () => {
     'app: /bin/busybox',
     'volumes: [/a, /b]',
     'memory: 128M',
-    ...(hostTscKhz() !== undefined ? [`labels: { org.cunik.tsc-khz: ${hostTscKhz()} }`] : []),
+    ...tscLabelLines(),
     '',
   ].join('\n'));
   d = await startDaemon();

@@ -10,9 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { hostTscKhz } from '../../src/families/host.js';
 import { waitFor } from '../helpers/daemon.js';
-import { freePort, linuxGuestMissing } from '../helpers/linux-guest.js';
+import { freePort, linuxGuestMissing, tscLabelLines } from '../helpers/linux-guest.js';
 import { netLab, type NetLab } from '../helpers/netns.js';
 
 const missing = linuxGuestMissing().join('; ');
@@ -28,7 +27,7 @@ before(async () => {
     'app: /bin/busybox',
     'args: [sh, -c, "echo SILENT-READY; exec sleep 600"]',
     'memory: 112M',
-    ...(hostTscKhz() !== undefined ? [`labels: { org.cunik.tsc-khz: ${hostTscKhz()} }`] : []),
+    ...tscLabelLines(),
     '',
   ].join('\n'));
   await lab.start(['--accel', 'tcg', '--default-network', 'user']);
