@@ -319,6 +319,16 @@ export const ImageDetail = Type.Object(
     architecture: Type.String(),
     os: Type.String(),
     layers: Type.Array(Type.Object({ digest: Type.String(), size: Type.Integer(), mediaType: Type.String() })),
+    history: Type.Array(
+      Type.Object({
+        created: Type.String({ description: "the step's time as the image config gives it (ISO 8601), or empty" }),
+        createdBy: Type.String(),
+        comment: Type.String(),
+        size: Type.Integer({ description: "bytes of the step's layer as stored; 0 for a step that made none" }),
+        layer: Type.Optional(Type.String({ description: "the layer's digest; absent for a step that made no layer" })),
+      }),
+      { description: 'the steps that made the image, newest first (cunik history)' },
+    ),
   },
 );
 export type ImageDetail = Static<typeof ImageDetail>;

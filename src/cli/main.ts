@@ -25,6 +25,7 @@ const verbs: Record<string, () => Promise<{ register: Register }>> = {
   wait: () => import('./commands/wait.js'),
   import: () => import('./commands/import.js'),
   images: () => import('./commands/images.js'),
+  history: () => import('./commands/history.js'),
   tag: () => import('./commands/tag.js'),
   rmi: () => import('./commands/rmi.js'),
   save: () => import('./commands/save.js'),

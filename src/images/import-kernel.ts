@@ -45,7 +45,8 @@ export async function stageKernelImport(staging: Staging, upload: KernelUpload, 
   const labels = importLabels({ family: meta.family, kernel, boot, ...(diskFormat && { diskFormat }), ...(separate && { disk: separate }) });
   const full = { ...meta, boot, memoryMiB: meta.memoryMiB ?? defaultMemoryMiB(boot) };
   const built = await stageImage(staging, { kernel, ...(disk !== undefined && { disk }) }, full,
-    `cunik image import --family ${meta.family} ${JSON.stringify(file)}`, labels);
+    // Not the file's path: an upload's is the daemon's own staging file.
+    `cunik import --family ${meta.family}`, labels);
   const unpacked = await staging.unpackDir(built.manifestDigest);
   await rename(kernel, join(unpacked, 'kernel'));
   if (disk !== undefined) await rename(disk, join(unpacked, 'disk.img'));

@@ -30,6 +30,7 @@ import { cunikMeta, MT, type Descriptor } from './oci.js';
 import { parseTaggedReference } from './reference.js';
 import type { ImageRecord } from './state.js';
 import { PartialBlobs } from './partial.js';
+import { imageHistory } from './history.js';
 
 export type ImageEventAction = 'import' | 'tag' | 'untag' | 'delete' | 'load' | 'pull' | 'push';
 export interface ImageEvent {
@@ -100,6 +101,7 @@ export class ImageStore {
       architecture: r.config.architecture,
       os: r.config.os,
       layers: r.manifest.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
+      history: imageHistory(r.config, r.manifest.layers),
     };
   }
 

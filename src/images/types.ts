@@ -1,4 +1,5 @@
 // The image store's public shape. The daemon's services and routes depend on this, not on the files.
+import type { HistoryEntry } from './history.js';
 
 export interface ImageSummary {
   /** Image id: the config blob digest, "sha256:<hex>". */
@@ -27,6 +28,8 @@ export interface ImageDetail extends ImageSummary {
   architecture: string;
   os: string;
   layers: { digest: string; size: number; mediaType: string }[];
+  /** The steps that made the image, newest first (images/history.ts). */
+  history: HistoryEntry[];
 }
 
 export interface ImportOptions {

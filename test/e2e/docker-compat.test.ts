@@ -157,6 +157,11 @@ test('docker images, tag, rmi, save | load, volume ls, network ls', async () => 
   // The loaded image's references (the archive's, and those it already had here).
   assert.match(load.stdout, /^Loaded image: hello:saved$/m);
   assert.equal((await d.client.inspectImage('hello:saved')).id, (await d.client.inspectImage('hello')).id);
+  // docker history: the import's two steps, newest first, the top one named by the image's id.
+  const history = await docker(['history', '--format', '{{.ID}}|{{.CreatedBy}}|{{.Comment}}', 'hello:saved']);
+  assert.equal(history.code, 0, history.stderr);
+  const top = (await d.client.inspectImage('hello')).id.slice('sha256:'.length, 'sha256:'.length + 12);
+  assert.equal(history.stdout, `${top}|cunik import --family generic|cunik/boot.json\n<missing>|cunik import --family generic|cunik image import\n`);
 
   assert.equal((await docker(['volume', 'create', 'data1'])).stdout, 'data1\n');
   const vols = await docker(['volume', 'ls', '--format', '{{.Name}}']);

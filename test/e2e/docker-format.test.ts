@@ -112,6 +112,24 @@ test('ps -s: the instance\'s own files and, with its image, the virtual size', a
   assert.equal(listed!.sizeRootFs, listed!.sizeRw + image.size);
 });
 
+test('history: a build\'s steps newest first; -q, --no-trunc, --no-human, --format; image history is the same verb', async () => {
+  const id = (await d.client.inspectImage('built:v1')).id;
+  const lines = (await ok(['history', 'built:v1'])).trimEnd().split('\n');
+  assert.match(lines[0]!, /^IMAGE +CREATED +CREATED BY +SIZE +COMMENT$/);
+  assert.match(lines[1]!, new RegExp(`^${id.slice(7, 19)} +.* ago +cunik build: cunik/boot.json +[\\d.]+k?B +[0-9a-f]{12}$`));
+  assert.match(lines[2]!, /^<missing> +.* ago +cunik build: kernel +[\d.]+kB +[0-9a-f]{12}$/);
+  assert.equal(lines.length, 3);
+  assert.equal(await ok(['history', '-q', 'built:v1']), `${id.slice(7, 19)}\n<missing>\n`);
+  assert.equal(await ok(['image', 'history', '-q', '--no-trunc', 'built:v1']), `${id}\n<missing>\n`);
+  const kernel = (await d.client.inspectImage('built:v1')).layers[0]!;
+  const plain = await ok(['history', '--no-human', '--format', '{{.Size}} {{.CreatedSince}}', 'built:v1']);
+  assert.match(plain, new RegExp(`^\\d+ \\d{4}-\\d\\d-\\d\\dT[^ ]+Z\n${kernel.size} \\d{4}-`));
+  const native = JSON.parse(await ok(['history', '--format', 'json', 'built:v1'])) as { createdBy: string; layer: string }[];
+  assert.deepEqual(native.map((h) => h.createdBy), ['cunik build: cunik/boot.json', 'cunik build: kernel']);
+  assert.equal(native[1]!.layer, kernel.digest);
+  await refused(['history', 'nope:v9'], /^cunik: no such image: nope:v9$/m);
+});
+
 test('volume ls and network ls --format', async () => {
   await ok(['volume', 'create', '--label', 'k=v', 'fmtvol']);
   assert.equal(await ok(['volume', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Label "k"}} {{.Scope}}']), `fmtvol ${(JSON.parse(await ok(['volume', 'inspect', 'fmtvol'])) as { driver: string }[])[0]!.driver} v local\n`);

@@ -1,11 +1,13 @@
 // Docker's everyday habits in the native CLI, against a real daemon and QEMU (TCG): labels and
-// --env-file on create/run, ps --filter/-n/-l/--no-trunc, rename, and the container group's aliases.
+// --env-file on create/run, ps --filter/-n/-l/--no-trunc, rename, and the container, image and
+// system groups' aliases.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { cli, helloKernel, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startHub } from '../helpers/hub.js';
 
 let d: TestDaemon;
 const tmp = mkdtempSync(join(tmpdir(), 'cunik-habits-'));
@@ -99,4 +101,37 @@ test('rename: the new name resolves, the old is free, the record keeps it; a tak
   await d.stop({ keepFiles: true });
   d = await startDaemon({ dir: d.dir });
   assert.equal((await d.client.inspectInstance('new-name')).id, id);
+});
+
+test("the image and system groups hold Docker's verbs: image build, push, pull, history; system info, events", async () => {
+  const ctx = join(tmp, 'group-ctx');
+  mkdirSync(ctx);
+  copyFileSync(helloKernel, join(ctx, 'hello.elf'));
+  writeFileSync(join(ctx, 'Cunikfile'), 'family: generic\nkernel: hello.elf\n');
+  let r = await run(['image', 'build', '-q', '-t', 'grouped:v1', ctx]);
+  assert.equal(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  assert.equal((await d.client.inspectImage('grouped:v1')).id, id);
+  const hub = await startHub();
+  try {
+    const ref = `${hub.host}/group/hello:v1`;
+    assert.equal((await run(['tag', 'grouped:v1', ref])).code, 0);
+    r = await run(['image', 'push', '-q', ref]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await run(['rmi', ref, 'grouped:v1'])).code, 0);
+    r = await run(['image', 'pull', '-q', ref]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${ref}\n`);
+    assert.equal((await d.client.inspectImage(ref)).id, id);
+  } finally {
+    await hub.stop();
+  }
+  r = await run(['image', 'history', '-q', id]);
+  assert.equal(r.stdout, `${id.slice(7, 19)}\n<missing>\n`);
+  r = await run(['system', 'info', '--format', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { root: string }).root, d.root);
+  r = await run(['system', 'events', '--since', '0', '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'type=image', '--filter', 'event=pull', '--format', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim().split('\n').length, 1, r.stdout);
 });

@@ -8,9 +8,18 @@ import { loadAction, loadFlags } from './load.js';
 import { rmiAction, rmiFlags } from './rmi.js';
 import { saveAction, saveFlags } from './save.js';
 import { tagAction } from './tag.js';
+import { historyCommand } from './history.js';
+import * as build from './build.js';
+import * as pull from './pull.js';
+import * as push from './push.js';
 
 export function register(program: Command): void {
   const image = program.command('image').description('Manage images');
+  // Docker's image group also holds its build, pull, push and history verbs.
+  build.register(image);
+  pull.register(image);
+  push.register(image);
+  historyCommand(image);
   imagesFlags(image.command('ls').alias('list').description('List images')).action(imagesAction);
   rmiFlags(image.command('rm').description('Remove one or more images')).action(rmiAction);
   image.command('tag').description('Create a tag TARGET that refers to SOURCE').argument('<source>').argument('<target>').action(tagAction);

@@ -4,6 +4,8 @@ import { ago, bytes, json, table } from '../format/table.js';
 import { imagesReport, instancesReport, pruneCommand, reclaimed, WARN_SYSTEM } from '../prune.js';
 import { action, clientFor } from '../util.js';
 import { systemCheckCommand } from './system-check.js';
+import * as events from './events.js';
+import * as info from './info.js';
 
 /** "11.63MB (70%)", Docker's RECLAIMABLE column. */
 export function reclaimable(amount: number, size: number): string {
@@ -12,6 +14,9 @@ export function reclaimable(amount: number, size: number): string {
 
 export function register(program: Command): void {
   const system = program.command('system').description('Manage Cunik');
+  // docker system info and docker system events are the top-level verbs under another name.
+  info.register(system);
+  events.register(system);
 
   system
     .command('df')

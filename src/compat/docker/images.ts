@@ -6,7 +6,7 @@ import type { DistributionMessage } from '../../api/distribution.js';
 import { CunikError, invalid } from '../../errors.js';
 import type { Transfer } from '../../daemon/routes/distribution.js';
 import { flag, many, nativeFilters, one, type Query } from './query.js';
-import { imageInspect, imageSummary } from './view.js';
+import { imageHistoryView, imageInspect, imageSummary } from './view.js';
 import type { DockerBackends } from './server.js';
 import { unsupportedReason } from './unsupported.js';
 import { familiar } from './names.js';
@@ -109,8 +109,11 @@ export function imageRoutes(app: FastifyInstance, b: DockerBackends): void {
 
   app.get('/images/*', async (req: Req, reply) => {
     const path = req.params['*'];
-    if (!path.endsWith('/json')) return reply.status(501).send({ message: unsupportedReason('GET', req.url) });
-    return imageInspect(images.inspect(familiar(decodeURIComponent(path.slice(0, -'/json'.length)))));
+    const slash = path.lastIndexOf('/');
+    const name = familiar(decodeURIComponent(path.slice(0, slash)));
+    if (path.endsWith('/json')) return imageInspect(images.inspect(name));
+    if (path.endsWith('/history')) return imageHistoryView(images.inspect(name));
+    return reply.status(501).send({ message: unsupportedReason('GET', req.url) });
   });
 
   app.delete('/images/*', async (req: Req) => {

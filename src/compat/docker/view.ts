@@ -144,6 +144,18 @@ export function imageInspect(i: ImageDetail): Record<string, unknown> {
   };
 }
 
+/** GET /images/{name}/history: the top step carries the image's id and tags, the others `<missing>`. */
+export function imageHistoryView(i: ImageDetail): Record<string, unknown>[] {
+  return i.history.map((h, n) => ({
+    Id: n === 0 ? i.id : '<missing>',
+    Created: Number.isFinite(unix(h.created)) ? unix(h.created) : 0,
+    CreatedBy: h.createdBy,
+    Tags: n === 0 ? i.repoTags : null,
+    Size: h.size,
+    Comment: h.comment,
+  }));
+}
+
 export function volumeView(v: Volume): Record<string, unknown> {
   return { Name: v.name, Driver: v.driver, Mountpoint: v.mountpoint, CreatedAt: v.createdAt, Labels: v.labels, Scope: 'local', Options: v.size !== undefined ? { size: String(v.size) } : {} };
 }
