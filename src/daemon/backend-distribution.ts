@@ -1,8 +1,9 @@
 // Wires pull and push (images/distribution.ts) to the distribution routes: the daemon's registry
 // settings (--default-registry, --insecure-registry), the request's credentials, progress as
 // Docker's JSON lines.
-import { pull, push, remoteOf, type Progress } from '../images/distribution.js';
-import { parseReference } from '../images/reference.js';
+import { invalid } from '../errors.js';
+import { checkLogin, pull, push, remoteOf, type Progress } from '../images/distribution.js';
+import { isRegistryHost, parseReference } from '../images/reference.js';
 import type { ImageStore } from '../images/store.js';
 import type { DistributionBackend, Send } from './routes/distribution.js';
 
@@ -24,10 +25,9 @@ const toMessage = (p: Progress) => ({
 
 export function makeDistributionBackend(images: ImageStore, settings: RegistrySettings): DistributionBackend {
   const { defaultRegistry } = settings;
-  const options = (reference: string, asked: boolean | undefined) => {
-    const { domain } = remoteOf(parseReference(reference, 'reference'), defaultRegistry);
-    return { insecure: asked === true || settings.insecure.includes(domain), certsDir: settings.certsDir, ...(defaultRegistry !== undefined && { defaultRegistry }) };
-  };
+  const forDomain = (domain: string, asked: boolean | undefined) =>
+    ({ insecure: asked === true || settings.insecure.includes(domain), certsDir: settings.certsDir, ...(defaultRegistry !== undefined && { defaultRegistry }) });
+  const options = (reference: string, asked: boolean | undefined) => forDomain(remoteOf(parseReference(reference, 'reference'), defaultRegistry).domain, asked);
   return {
     pull(req) {
       const o = options(req.reference, req.insecure);
@@ -47,6 +47,13 @@ export function makeDistributionBackend(images: ImageStore, settings: RegistrySe
           return { ref: r.ref, digest: r.digest, size: r.size };
         },
       };
+    },
+    async login(given, auth) {
+      const registry = given ?? defaultRegistry;
+      if (registry === undefined) throw invalid('give a registry to log in to (HOST[:PORT]): the daemon has no default registry (cunikd --default-registry)', 'serveraddress');
+      if (!isRegistryHost(registry)) throw invalid(`invalid registry ${JSON.stringify(registry)}: give HOST[:PORT]`, 'serveraddress');
+      await checkLogin(registry, { ...forDomain(registry, false), credentials: auth });
+      return registry;
     },
   };
 }

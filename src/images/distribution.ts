@@ -220,6 +220,11 @@ export async function push(store: ImageStore, reference: string, opts: TransferO
   }
 }
 
+/** Whether a registry takes these credentials (its token flow or basic auth); throws a sentence if not. */
+export async function checkLogin(domain: string, opts: TransferOptions): Promise<void> {
+  await new RegistryClient(domain, '', clientOptions(opts)).ping();
+}
+
 function clientOptions(opts: TransferOptions): RegistryOptions {
   return {
     ...(opts.insecure !== undefined && { insecure: opts.insecure }),

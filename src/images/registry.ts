@@ -222,6 +222,7 @@ export class RegistryClient {
   /** GET /v2/: whether the credentials (if any) are accepted. Throws a sentence if not. */
   async ping(): Promise<void> {
     const res = await this.request('GET', `${this.base}/v2/`, { scope: '' });
+    if (res.status === 401) throw conflict(`login to ${this.domain}: the registry refused these credentials (${await errorText(res)})`);
     if (!res.ok) return this.fail(res, `login to ${this.domain}`);
     await res.body?.cancel();
   }

@@ -125,7 +125,7 @@ test('cunik login --password-stdin stores credentials 0600 and push/pull use the
     assert.match(denied.stderr, /^cunik: registry 127\.0\.0\.1:\d+ requires a login: cunik login 127\.0\.0\.1:\d+\n$/);
     const wrong = await cli(['login', '-u', 'carol', '--password-stdin', reg.host], { env, input: 'nope\n' });
     assert.equal(wrong.code, 125);
-    assert.match(wrong.stderr, /^cunik: login to 127\.0\.0\.1:\d+: registry 127\.0\.0\.1:\d+ refused access/);
+    assert.match(wrong.stderr, /^cunik: login to 127\.0\.0\.1:\d+: the registry refused these credentials \(.*\)\n$/);
     const ok = await cli(['login', '-u', 'carol', '--password-stdin', reg.host], { env, input: 'pa55\n' });
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /^Login Succeeded/);

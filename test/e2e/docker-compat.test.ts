@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { cli, helloKernel, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
+import { hash } from '@node-rs/bcrypt';
 import { startHub } from '../helpers/hub.js';
+import { startDockerRegistry } from '../helpers/registry.js';
 import { freePort, linuxGuestMissing } from '../helpers/linux-guest.js';
 
 let d: TestDaemon;
@@ -253,6 +255,33 @@ test('docker push and pull against CunikHub, then run of the pulled image', { ti
 });
 
 const missing = linuxGuestMissing().join('; ');
+
+test('docker login has the daemon check the credentials; docker push then sends them; a wrong password is one line', { timeout: 120_000 }, async () => {
+  const reg = await startDockerRegistry({ htpasswd: `dora:${await hash('s3cret', 5)}\n` });
+  try {
+    const ref = `${reg.host}/priv/hello:1`;
+    assert.equal((await docker(['tag', 'hello', ref])).code, 0);
+    const denied = await docker(['push', ref]);
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stdout + denied.stderr, /requires a login/);
+    const wrong = await docker([], { shell: `echo nope | docker login -u dora --password-stdin ${reg.host}` });
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, new RegExp(`^Error response from daemon: login to ${reg.host.replace(/\./g, '\\.')}: the registry refused these credentials \\(.*\\)\n$`));
+    const ok = await docker([], { shell: `echo s3cret | docker login -u dora --password-stdin http://${reg.host}` });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /Login Succeeded/);
+    const pushed = await docker(['push', ref]);
+    assert.equal(pushed.code, 0, pushed.stderr + pushed.stdout);
+    assert.match(pushed.stdout, /1: digest: sha256:[0-9a-f]{64}/);
+    assert.equal((await docker(['logout', reg.host])).code, 0);
+    // Without a registry, docker login means Docker Hub, which this daemon has no default for.
+    const hub = await docker([], { shell: 'echo x | docker login -u dora --password-stdin' });
+    assert.notEqual(hub.code, 0);
+    assert.match(hub.stderr, /no default registry/);
+  } finally {
+    await reg.stop();
+  }
+});
 
 test('docker run -d -p 127.0.0.1:PORT:80 of an httpd image serves through the published port', { timeout: 400_000 }, async () => {
   assert.equal(missing, '', `cannot run here: ${missing} (setup.sh installs it)`);

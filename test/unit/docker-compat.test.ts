@@ -5,7 +5,7 @@ import { CreateInstanceRequest, UpdateInstanceRequest } from '../../src/api/sche
 import { checked } from '../../src/compat/docker/checked.js';
 import { createRequest } from '../../src/compat/docker/create.js';
 import { updateRequest } from '../../src/compat/docker/update.js';
-import { registryAuth } from '../../src/compat/docker/images.js';
+import { loginRegistry, registryAuth } from '../../src/compat/docker/images.js';
 import { familiar } from '../../src/compat/docker/names.js';
 import { filters, flag, nativeFilters } from '../../src/compat/docker/query.js';
 import { frame } from '../../src/compat/docker/stream.js';
@@ -133,4 +133,16 @@ test('Config.Healthcheck: NONE and timings map (the image keeps its probe), Stat
     Health: { Status: 'unhealthy', FailingStreak: 3, Log: [{ Start: log[0]!.start, End: log[0]!.end, ExitCode: 1, Output: 'refused' }] },
   });
   assert.deepEqual(healthState({ health: null }), {});
+});
+
+test("loginRegistry: docker login's serveraddress as HOST[:PORT]; Docker Hub's index server is the daemon's default", () => {
+  const cases: [string, string | undefined][] = [
+    ['127.0.0.1:5000', '127.0.0.1:5000'],
+    ['http://127.0.0.1:5000', '127.0.0.1:5000'],
+    ['https://hub.example.com/v2/', 'hub.example.com'],
+    ['https://index.docker.io/v1/', undefined],
+    ['docker.io', undefined],
+    ['', undefined],
+  ];
+  for (const [given, want] of cases) assert.equal(loginRegistry(given), want, given);
 });

@@ -64,8 +64,29 @@ async function transfer(reply: FastifyReply, job: Transfer, first: DistributionM
   }
 }
 
+/**
+ * docker login's serveraddress as a registry HOST[:PORT]: the scheme and path dropped, and Docker
+ * Hub's index server (what the CLI sends when given no registry) undefined, the daemon's default.
+ */
+export function loginRegistry(serveraddress: string): string | undefined {
+  const host = serveraddress.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+  return ['', 'docker.io', 'index.docker.io', 'registry-1.docker.io'].includes(host) ? undefined : host;
+}
+
 export function imageRoutes(app: FastifyInstance, b: DockerBackends): void {
   const images = b.images;
+
+  // docker login: the daemon checks the credentials; the CLI keeps them and sends them with each pull and push.
+  app.post('/auth', async (req) => {
+    const body = req.body as Record<string, unknown> | undefined;
+    if (body === null || typeof body !== 'object') throw invalid('send the credentials as a JSON object', 'body');
+    const { username, password, serveraddress, identitytoken } = body;
+    if (typeof identitytoken === 'string' && identitytoken !== '') throw invalid('registry identity tokens are not supported: log in with a user name and password', 'identitytoken');
+    if (typeof username !== 'string' || username === '' || typeof password !== 'string') throw invalid('username and password must be given as strings', 'username');
+    if (serveraddress !== undefined && typeof serveraddress !== 'string') throw invalid('serveraddress must be a string', 'serveraddress');
+    await b.distribution.login(loginRegistry(serveraddress ?? ''), { username, password });
+    return { Status: 'Login Succeeded', IdentityToken: '' };
+  });
 
   app.get('/images/json', async (req: FastifyRequest<{ Querystring: Query }>) => {
     // Docker's filters map is the native API's too (images/filter.ts).

@@ -6,7 +6,6 @@ const REASONS: [RegExp, string][] = [
   [/^\/containers\/[^/]+\/(changes|resize)$/, 'this container operation'],
   [/^\/(build|session|grpc)/, 'docker build: build images with cunik build and a Cunikfile'],
   [/^\/commit$/, 'commit: an instance does not change its image'],
-  [/^\/auth$/, 'docker login: log in with cunik login (pull and push send its credentials)'],
   [/^\/(swarm|services|nodes|tasks|secrets|configs)/, 'swarm mode'],
   [/^\/plugins/, 'plugins'],
   [/^\/distribution\//, 'registry manifest queries'],

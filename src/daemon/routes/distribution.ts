@@ -17,6 +17,11 @@ export interface DistributionBackend {
   /** Checks the request (throws INVALID_ARGUMENT) and returns the transfer to run. */
   pull(req: PullRequest): Transfer;
   push(ref: string, req: PushRequest): Transfer;
+  /**
+   * Checks credentials against a registry HOST[:PORT], or the default registry when undefined
+   * (docker login has the daemon do it); resolves to the registry checked.
+   */
+  login(registry: string | undefined, auth: { username: string; password: string }): Promise<string>;
 }
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 500: ErrorBody };
