@@ -133,6 +133,10 @@ test('docker run -d, ps, logs -f until stop, inspect, rename, rm -f', async () =
   assert.equal((await docker(['inspect', '--format', '{{.State.ExitCode}}', 'idler'])).stdout, `${native.exitCode}\n`);
   const tail = await docker(['logs', '--tail', '1', '-t', 'idler']);
   assert.match(tail.stdout, /^\d{4}-\d\d-\d\dT\S+Z \S.*\n$/);
+  // inspect -s (size=1): the sizes docker ps -s shows.
+  const [listed] = await d.client.listInstances(true, { id: [id] }, true);
+  assert.equal((await docker(['inspect', '-s', '-f', '{{.SizeRw}} {{.SizeRootFs}}', 'idler'])).stdout, `${listed!.sizeRw} ${listed!.sizeRootFs}\n`);
+  assert.equal((await docker(['inspect', '-f', '{{.SizeRw}}', 'idler'])).stdout, '<nil>\n');
 
   assert.equal((await docker(['rename', 'idler', 'idler2'])).code, 0);
   assert.equal((await docker(['start', 'idler2'])).code, 0);

@@ -1,6 +1,6 @@
 // Docker's --format, --filter and size habits in the native CLI, as typed, against a real daemon
 // and QEMU (TCG): Go templates on ps, images, inspect, volume ls, network ls ("table" and plain),
-// images --filter, ps -s, builder prune and system df's Build Cache line.
+// images --filter, ps -s and inspect -s, builder prune and system df's Build Cache line.
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -110,6 +110,11 @@ test('ps -s: the instance\'s own files and, with its image, the virtual size', a
   const image = (JSON.parse(await ok(['images', '--format', 'json'])) as { repoTags: string[]; size: number }[]).find((i) => i.repoTags.includes('hello:latest'))!;
   assert.ok(listed!.sizeRw > 0, 'its console log at least');
   assert.equal(listed!.sizeRootFs, listed!.sizeRw + image.size);
+  // inspect -s: the same sizes, native and in Docker's names.
+  assert.equal(await ok(['inspect', '-s', '-f', '{{.SizeRw}} {{.SizeRootFs}} {{.sizeRw}}', 'fmt-three']), `${listed!.sizeRw} ${listed!.sizeRootFs} ${listed!.sizeRw}\n`);
+  const [detail] = JSON.parse(await ok(['inspect', '--type', 'instance', '-s', 'fmt-three'])) as { sizeRw: number; sizeRootFs: number }[];
+  assert.deepEqual([detail!.sizeRw, detail!.sizeRootFs], [listed!.sizeRw, listed!.sizeRootFs]);
+  assert.equal((JSON.parse(await ok(['inspect', 'fmt-three'])) as { sizeRw?: number }[])[0]!.sizeRw, undefined);
 });
 
 test('history: a build\'s steps newest first; -q, --no-trunc, --no-human, --format; image history is the same verb', async () => {

@@ -54,7 +54,13 @@ export function containerRoutes(app: FastifyInstance, b: DockerBackends): void {
     return reply.status(201).send({ Id: id, Warnings: [] });
   });
 
-  app.get('/containers/:id/json', async (req: Req) => containerInspect(inst.inspect(req.params.id)));
+  app.get('/containers/:id/json', async (req: Req) => {
+    const detail = inst.inspect(req.params.id);
+    if (!flag(req.query, 'size')) return containerInspect(detail);
+    // docker inspect -s: the sizes ps -s measures, for this one instance.
+    const [sized] = JSON.parse(await inst.listJson(true, JSON.stringify({ id: [detail.id] }), true)) as InstanceSummary[];
+    return { ...containerInspect(detail), SizeRw: sized?.sizeRw ?? 0, SizeRootFs: sized?.sizeRootFs ?? 0 };
+  });
 
   const noContent = (reply: FastifyReply, _done?: void) => reply.status(204).send();
   /** Docker answers 304 to a start of a running container and a stop of a stopped one. */
