@@ -36,6 +36,7 @@ export const VolumeListQuery = Type.Object(
   {
     dangling: Type.Optional(Type.Boolean({ description: 'true: only volumes no instance uses; false: only used ones' })),
     name: Type.Optional(Type.String({ minLength: 1, description: 'Only volumes whose name contains this' })),
+    filters: Type.Optional(Type.String({ description: 'Docker\'s filters as JSON, {"KEY": ["VALUE", ...]}: name, label (KEY or KEY=VALUE), driver (share, block), dangling (true, false)' })),
   },
   { additionalProperties: false },
 );

@@ -229,12 +229,3 @@ export function parseLabelFileText(text: string, previous: Record<string, string
   return labels;
 }
 
-/** volume ls --filter: dangling=true|false or name=TEXT (repeatable; later ones win). */
-export function parseVolumeFilter(value: string, previous: { dangling?: boolean; name?: string } = {}): { dangling?: boolean; name?: string } {
-  const eq = value.indexOf('=');
-  const key = value.slice(0, Math.max(eq, 0));
-  const v = value.slice(eq + 1);
-  if (key === 'dangling' && /^(true|false|1|0)$/.test(v)) return { ...previous, dangling: v === 'true' || v === '1' };
-  if (key === 'name' && v !== '') return { ...previous, name: v };
-  throw new Error(`invalid filter: ${value} (dangling=true|false or name=TEXT)`);
-}

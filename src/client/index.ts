@@ -135,7 +135,9 @@ export class CunikClient {
     void (await this.http.json('POST', `/v1/networks/${id(ref)}/connect`, { json: { instance, ...opts } }));
   disconnectNetwork = async (ref: string, instance: string): Promise<void> => void (await this.http.json('POST', `/v1/networks/${id(ref)}/disconnect`, { json: { instance } }));
   removeNetwork = async (ref: string): Promise<void> => void (await this.http.json('DELETE', `/v1/networks/${id(ref)}`));
-  listVolumes = (q: VolumeListQuery = {}): Promise<Volume[]> => this.http.json('GET', '/v1/volumes', { query: { dangling: q.dangling, name: q.name } });
+  /** `filters`: Docker's map (name, label, driver, dangling), as `volume ls --filter` gives it. */
+  listVolumes = (filters: Record<string, string[]> = {}): Promise<Volume[]> =>
+    this.http.json('GET', '/v1/volumes', { query: { filters: Object.keys(filters).length ? JSON.stringify(filters) : undefined } });
   createVolume = (req: CreateVolumeRequest): Promise<Volume> => this.http.json('POST', '/v1/volumes', { json: req });
   inspectVolume = (name: string): Promise<Volume> => this.http.json('GET', `/v1/volumes/${id(name)}`);
   removeVolume = async (name: string, force = false): Promise<void> => void (await this.http.json('DELETE', `/v1/volumes/${id(name)}`, { query: { force: force || undefined } }));

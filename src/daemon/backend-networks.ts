@@ -4,7 +4,7 @@ import type { Network } from '../api/networks.js';
 import { invalid } from '../errors.js';
 import type { InstanceService } from '../instances/service.js';
 import type { BridgeNetworks } from '../network/bridge/networks.js';
-import { type FilterSubject, LS_FILTERS, matchesFilters, parseFilters, PRUNE_FILTERS } from '../network/bridge/filter.js';
+import { type FilterSubject, LS_FILTERS, matchesFilters, parseNetworkFilters, PRUNE_FILTERS } from '../network/bridge/filter.js';
 import { DEFAULT_NETWORK, NO_BRIDGE, type NetworkRecord } from '../network/bridge/spec.js';
 import type { NetworksBackend } from './routes/networks.js';
 
@@ -22,7 +22,7 @@ export function makeNetworksBackend(networks: BridgeNetworks | undefined, instan
   const subject = (net: NetworkRecord): FilterSubject => ({ net, inUse: networkUsers(instances, net.name).length > 0, builtin: net.name === DEFAULT_NETWORK });
   return {
     list: async (filters) => {
-      const f = parseFilters(filters, LS_FILTERS, 'network ls');
+      const f = parseNetworkFilters(filters, LS_FILTERS, 'network ls');
       if (networks === undefined) return [];
       return networks.list().filter((net) => matchesFilters(subject(net), f)).map(view);
     },
@@ -30,7 +30,7 @@ export function makeNetworksBackend(networks: BridgeNetworks | undefined, instan
     inspect: async (ref) => view(nets().get(ref)),
     remove: (ref) => nets().remove(ref, (name) => networkUsers(instances, name)),
     prune: async (filters) => {
-      const f = parseFilters(filters, PRUNE_FILTERS, 'network prune');
+      const f = parseNetworkFilters(filters, PRUNE_FILTERS, 'network prune');
       const deleted: string[] = [];
       // The default network is the daemon's (Docker never prunes its builtins); remove() checks
       // the users again in its queue, so an instance created meanwhile keeps its network.

@@ -1,7 +1,7 @@
 // Wires events, stats, pruning and disk usage to the narrow backend interfaces their routes declare.
 import type { BuildService } from '../build/service.js';
 import type { EventLog } from '../events/log.js';
-import { parseFilters, untilTime } from '../network/bridge/filter.js';
+import { parseFilters, untilTime } from '../util/filters.js';
 import { CunikError } from '../errors.js';
 import { eventStream, parseEventQuery } from '../events/stream.js';
 import type { ImageStore } from '../images/store.js';

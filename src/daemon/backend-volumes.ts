@@ -3,6 +3,7 @@
 import type { Volume as VolumeView } from '../api/volumes.js';
 import { CunikError } from '../errors.js';
 import type { InstanceService } from '../instances/service.js';
+import { matchesVolume, parseVolumeFilters } from '../volumes/filter.js';
 import type { VolumeStore } from '../volumes/store.js';
 import type { Volume } from '../volumes/types.js';
 import type { VolumesBackend } from './routes/volumes.js';
@@ -19,8 +20,11 @@ export function makeVolumesBackend(deps: VolumesBackendDeps): VolumesBackend {
 
   return {
     list: async (q) => {
-      const all = (await volumes.list()).map(view);
-      return all.filter((v) => (q.dangling === undefined || (v.usedBy.length === 0) === q.dangling) && (q.name === undefined || v.name.includes(q.name)));
+      const f = parseVolumeFilters(q.filters);
+      // The query's own dangling= and name= are terms of the same filters.
+      if (q.dangling !== undefined) f['dangling'] = [String(q.dangling)];
+      if (q.name !== undefined) f['name'] = [q.name];
+      return (await volumes.list()).map(view).filter((v) => matchesVolume(v, f));
     },
     create: async (req) =>
       view(

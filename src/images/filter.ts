@@ -4,9 +4,9 @@
 // `filters` text reaches the daemon untrusted and is checked here; matching is pure.
 import type { ImageSummary } from '../api/schemas.js';
 import { invalid } from '../errors.js';
-import { hasLabel, parseFilters, type NetworkFilters } from '../network/bridge/filter.js';
+import { hasLabel, parseFilters, type Filters } from '../util/filters.js';
 
-export type ImageFilters = NetworkFilters;
+export type ImageFilters = Filters;
 export const IMAGE_FILTERS = ['reference', 'label', 'dangling', 'before', 'since'] as const;
 
 export function parseImageFilters(text: string | undefined): ImageFilters {

@@ -3,10 +3,10 @@
 // is checked here; matching is pure.
 import { invalid } from '../errors.js';
 import { matchesImage } from '../events/filter.js';
-import { hasLabel, parseFilters, type NetworkFilters } from '../network/bridge/filter.js';
+import { hasLabel, parseFilters, type Filters } from '../util/filters.js';
 import type { InstanceRecord } from './record.js';
 
-export type InstanceFilters = NetworkFilters;
+export type InstanceFilters = Filters;
 
 export const PS_FILTERS = ['id', 'name', 'label', 'status', 'ancestor', 'before', 'since', 'exited', 'network', 'volume', 'health'] as const;
 const STATUSES = ['created', 'running', 'paused', 'restarting', 'exited', 'removing', 'dead'];

@@ -170,8 +170,12 @@ test('docker images, tag, rmi, save | load, volume ls, network ls', async () => 
   assert.equal(history.stdout, `${top}|cunik import --family generic|cunik/boot.json\n<missing>|cunik import --family generic|cunik image import\n`);
 
   assert.equal((await docker(['volume', 'create', 'data1'])).stdout, 'data1\n');
+  assert.equal((await docker(['volume', 'create', '--label', 'keep=yes', 'data2'])).stdout, 'data2\n');
   const vols = await docker(['volume', 'ls', '--format', '{{.Name}}']);
   assert.match(vols.stdout, /^data1$/m);
+  assert.equal((await docker(['volume', 'ls', '-q', '--filter', 'label=keep=yes'])).stdout, 'data2\n');
+  assert.equal((await docker(['volume', 'ls', '-q', '--filter', 'name=data', '--filter', 'dangling=true'])).stdout, 'data1\ndata2\n');
+  assert.equal((await docker(['volume', 'rm', 'data2'])).code, 0);
   assert.equal((await docker(['volume', 'rm', 'data1'])).code, 0);
   const nets = await docker(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']);
   assert.match(nets.stdout, /^user passt$/m);

@@ -65,6 +65,15 @@ test('named share and block volumes outlive run --rm; a host folder is shared bo
   assert.deepEqual(blk!.labels, { purpose: 'test' });
   assert.equal(shr!.driver, 'share');
   assert.equal(readFileSync(join(shr!.mountpoint, 'f'), 'utf8'), 'share data\n', 'the share is a folder on the host');
+  // volume ls --filter: label, driver, name (Docker's keys), one line for a key it has not.
+  const ls = async (...f: string[]): Promise<string> => (await run(['volume', 'ls', '-q', ...f.flatMap((x) => ['--filter', x])])).stdout;
+  assert.equal(await ls('label=purpose'), 'blockvol\n');
+  assert.equal(await ls('label=purpose=other'), '');
+  assert.equal(await ls('driver=share'), 'sharevol\n');
+  assert.equal(await ls('name=vol', 'driver=block'), 'blockvol\n');
+  const badFilter = await run(['volume', 'ls', '--filter', 'size=1']);
+  assert.equal(badFilter.code, 125);
+  oneLine(badFilter.stderr, /^cunik: invalid filter "size" for volume ls \(one of name, label, driver, dangling\)$/);
 
   // Second boot, read-only: both volumes still hold what the first guest wrote.
   const r = await run(['run', '--rm', '-v', 'sharevol:/share:ro', '-v', 'blockvol:/blk:ro', 'voltest', 'sh', '-c', 'cat /share/f /blk/f; echo x > /blk/g || echo read-only']);

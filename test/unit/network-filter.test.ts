@@ -2,7 +2,8 @@
 // combination rules (one key's values OR, keys AND, labels AND).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addFilterTerm, LS_FILTERS, matchesFilters, parseFilters, PRUNE_FILTERS, untilTime } from '../../src/network/bridge/filter.js';
+import { LS_FILTERS, matchesFilters, parseNetworkFilters as parseFilters, PRUNE_FILTERS } from '../../src/network/bridge/filter.js';
+import { addFilterTerm, untilTime } from '../../src/util/filters.js';
 import type { NetworkRecord } from '../../src/network/bridge/spec.js';
 
 const net = (over: Partial<NetworkRecord> = {}): NetworkRecord => ({

@@ -2,7 +2,8 @@
 // --label and volume ls --filter; each bad value is refused with a message naming what is wrong.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseLabel, parseSizeBytes, parseVolumeFilter, parseVolumeSpec } from '../../src/cli/parse.js';
+import { parseLabel, parseSizeBytes, parseVolumeSpec } from '../../src/cli/parse.js';
+import { matchesVolume, parseVolumeFilters, type VolumeSubject } from '../../src/volumes/filter.js';
 import { volumeCreateRequest } from '../../src/cli/commands/volume-create.js';
 import { createRequest } from '../../src/cli/instance-flags.js';
 
@@ -37,7 +38,7 @@ test('bad -v values are refused, naming the value and what is wrong', () => {
   for (const [value, re] of cases) assert.throws(() => parseVolumeSpec(value), re, value);
 });
 
-test('volume create: --size, --label and --filter parse; --size needs a block volume', () => {
+test('volume create: --size and --label parse; --size needs a block volume', () => {
   assert.equal(parseSizeBytes('64m'), 64 * 1024 * 1024);
   assert.equal(parseSizeBytes('1G'), 1024 ** 3);
   assert.equal(parseSizeBytes('256MiB'), 256 * 1024 * 1024);
@@ -46,11 +47,34 @@ test('volume create: --size, --label and --filter parse; --size needs a block vo
   assert.deepEqual(parseLabel('b=2', parseLabel('a=1=x')), { a: '1=x', b: '2' });
   assert.deepEqual(parseLabel('flag'), { flag: '' });
   assert.throws(() => parseLabel('=v'), /invalid label/);
-  assert.deepEqual(parseVolumeFilter('name=db', parseVolumeFilter('dangling=true')), { dangling: true, name: 'db' });
-  assert.deepEqual(parseVolumeFilter('dangling=0'), { dangling: false });
-  for (const bad of ['dangling=maybe', 'driver=block', 'name=', 'dangling']) assert.throws(() => parseVolumeFilter(bad), /invalid filter/, bad);
   assert.deepEqual(volumeCreateRequest('vv', { driver: 'block', size: 1 << 27, label: { a: 'b' } }), { driver: 'block', name: 'vv', sizeBytes: 1 << 27, labels: { a: 'b' } });
   assert.deepEqual(volumeCreateRequest(undefined, { driver: 'share', label: {} }), { driver: 'share' });
   assert.throws(() => volumeCreateRequest('vv', { driver: 'share', size: 1 << 27, label: {} }), /--size is for block volumes/);
   for (const bad of ['x', '-x', 'a/b', '.v']) assert.throws(() => volumeCreateRequest(bad, { driver: 'share', label: {} }), /invalid volume name/, bad);
+});
+
+test('volume ls filters: name, label, driver, dangling; values of one key are alternatives, labels all hold; bad ones refused', () => {
+  const vols: VolumeSubject[] = [
+    { name: 'db-data', driver: 'block', labels: { team: 'core', tier: 'db' }, usedBy: ['i1'] },
+    { name: 'cache', driver: 'share', labels: { team: 'core' }, usedBy: [] },
+    { name: 'scratch', driver: 'share', labels: {}, usedBy: [] },
+  ];
+  const pick = (f: Record<string, string[]>) => vols.filter((v) => matchesVolume(v, f)).map((v) => v.name);
+  const cases: [Record<string, string[]>, string[]][] = [
+    [{}, ['db-data', 'cache', 'scratch']],
+    [{ name: ['a'] }, ['db-data', 'cache', 'scratch']],
+    [{ name: ['db', 'cac'] }, ['db-data', 'cache']],
+    [{ label: ['team'] }, ['db-data', 'cache']],
+    [{ label: ['team=core', 'tier=db'] }, ['db-data']],
+    [{ label: ['team=other'] }, []],
+    [{ driver: ['share'] }, ['cache', 'scratch']],
+    [{ dangling: ['true'] }, ['cache', 'scratch']],
+    [{ dangling: ['0'] }, ['db-data']],
+    [{ driver: ['share'], label: ['team'] }, ['cache']],
+  ];
+  for (const [f, want] of cases) assert.deepEqual(pick(f), want, JSON.stringify(f));
+  assert.deepEqual(parseVolumeFilters('{"label":["a=b"],"driver":["block"]}'), { label: ['a=b'], driver: ['block'] });
+  for (const bad of ['{"size":["1"]}', '{"dangling":["maybe"]}', '{"name":[""]}', '[]', 'nope', '{"label":"a"}']) {
+    assert.throws(() => parseVolumeFilters(bad), (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT' && !e.message.includes('\n'), bad);
+  }
 });

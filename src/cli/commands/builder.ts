@@ -1,7 +1,7 @@
 // cunik builder prune: remove build cache entries (docker builder prune): without -a those no
 // image links (their space is freed), with -a every one (the next build makes its steps again).
 import type { Command } from 'commander';
-import { addFilterTerm, type NetworkFilters } from '../../network/bridge/filter.js';
+import { addFilterTerm, type Filters } from '../../util/filters.js';
 import { confirm } from '../confirm.js';
 import { reclaimed } from '../prune.js';
 import { action, clientFor } from '../util.js';
@@ -16,9 +16,9 @@ export function register(program: Command): void {
     .description('Remove build cache entries no image uses (-a: all of them)')
     .option('-a, --all', 'remove all build cache, also the entries images were built from')
     .option('-f, --force', 'do not prompt for confirmation')
-    .option('--filter <KEY=VALUE>', 'until=TIME|DURATION: only entries last used before it (repeatable)', addFilterTerm, {} as NetworkFilters)
+    .option('--filter <KEY=VALUE>', 'until=TIME|DURATION: only entries last used before it (repeatable)', addFilterTerm, {} as Filters)
     .action(
-      action(async (flags: { all?: boolean; force?: boolean; filter: NetworkFilters }, cmd: Command) => {
+      action(async (flags: { all?: boolean; force?: boolean; filter: Filters }, cmd: Command) => {
         for (const key of Object.keys(flags.filter)) if (key !== 'until') throw new Error(`invalid filter "${key}" for builder prune (until)`);
         if (!flags.force && !(await confirm(warnBuildCache(flags.all === true)))) return;
         const client = await clientFor(cmd);

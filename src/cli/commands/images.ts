@@ -1,14 +1,14 @@
 // cunik images: list images (--filter reference=, label=, dangling=, before=, since=; --format
 // table, json or a Go template).
 import type { Command } from 'commander';
-import { addFilterTerm, type NetworkFilters } from '../../network/bridge/filter.js';
+import { addFilterTerm, type Filters } from '../../util/filters.js';
 import { ago, bytes, json, shortId, table } from '../format/table.js';
 import { action, clientFor } from '../util.js';
 
 interface ImagesFlags {
   quiet?: boolean;
   format: string;
-  filter: NetworkFilters;
+  filter: Filters;
   trunc: boolean;
 }
 
@@ -40,7 +40,7 @@ export function imagesAction(flags: ImagesFlags, cmd: Command): Promise<void> {
 export function imagesFlags(cmd: Command): Command {
   return cmd
     .option('-q, --quiet', 'only show image ids')
-    .option('-f, --filter <KEY=VALUE>', 'reference=PATTERN, label=KEY[=VALUE], dangling=true|false, before=IMAGE, since=IMAGE (repeatable)', addFilterTerm, {} as NetworkFilters)
+    .option('-f, --filter <KEY=VALUE>', 'reference=PATTERN, label=KEY[=VALUE], dangling=true|false, before=IMAGE, since=IMAGE (repeatable)', addFilterTerm, {} as Filters)
     .option('--no-trunc', 'do not truncate ids')
     .option('--format <format>', "output format: table, json (the native summaries), or a Go template: '{{.Repository}}:{{.Tag}}', 'table {{.ID}}\\t{{.Size}}'", 'table');
 }

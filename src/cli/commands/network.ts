@@ -2,7 +2,7 @@
 // connect, disconnect.
 import { Option, type Command } from 'commander';
 import type { CreateNetworkRequest } from '../../api/networks.js';
-import { addFilterTerm, type NetworkFilters } from '../../network/bridge/filter.js';
+import { addFilterTerm, type Filters } from '../../util/filters.js';
 import { confirm } from '../confirm.js';
 import { json, table } from '../format/table.js';
 import { parseLabel } from '../parse.js';
@@ -70,11 +70,11 @@ export function register(program: Command): void {
     .alias('list')
     .description('List networks')
     .option('-q, --quiet', 'only show network ids')
-    .option('-f, --filter <KEY=VALUE>', 'name=, id=, label=KEY[=VALUE], driver=, type=custom|builtin, dangling=true|false (repeatable)', addFilterTerm, {} as NetworkFilters)
+    .option('-f, --filter <KEY=VALUE>', 'name=, id=, label=KEY[=VALUE], driver=, type=custom|builtin, dangling=true|false (repeatable)', addFilterTerm, {} as Filters)
     .option('--no-trunc', 'do not truncate ids')
     .option('--format <format>', "output format: table, json (the native records), or a Go template: '{{.Name}} {{.Driver}}', 'table {{.ID}}\\t{{.Name}}'", 'table')
     .action(
-      action(async (flags: { quiet?: boolean; filter: NetworkFilters; format: string; trunc: boolean }, cmd: Command) => {
+      action(async (flags: { quiet?: boolean; filter: Filters; format: string; trunc: boolean }, cmd: Command) => {
         const template = flags.format !== 'table' && flags.format !== 'json' ? await import('../format/output.js') : undefined;
         const client = await clientFor(cmd);
         const list = await client.listNetworks(flags.filter);
@@ -151,9 +151,9 @@ export function register(program: Command): void {
     .command('prune')
     .description('Remove all user-defined networks no instance uses')
     .option('-f, --force', 'do not prompt for confirmation')
-    .option('--filter <KEY=VALUE>', 'until=TIME|DURATION, label=KEY[=VALUE], label!=KEY[=VALUE] (repeatable)', addFilterTerm, {} as NetworkFilters)
+    .option('--filter <KEY=VALUE>', 'until=TIME|DURATION, label=KEY[=VALUE], label!=KEY[=VALUE] (repeatable)', addFilterTerm, {} as Filters)
     .action(
-      action(async (flags: { force?: boolean; filter: NetworkFilters }, cmd: Command) => {
+      action(async (flags: { force?: boolean; filter: Filters }, cmd: Command) => {
         if (!flags.force && !(await confirm(WARN_NETWORKS))) return;
         const client = await clientFor(cmd);
         try {

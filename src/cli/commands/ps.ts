@@ -1,7 +1,7 @@
 // cunik ps: list instances.
 import type { Command } from 'commander';
 import type { InstanceSummary } from '../../api/schemas.js';
-import { addFilterTerm, type NetworkFilters } from '../../network/bridge/filter.js';
+import { addFilterTerm, type Filters } from '../../util/filters.js';
 import { psPorts } from '../format/ports.js';
 import { ago, json, shortId, table } from '../format/table.js';
 import { action, clientFor } from '../util.js';
@@ -10,7 +10,7 @@ interface PsFlags {
   all?: boolean;
   quiet?: boolean;
   format: string;
-  filter: NetworkFilters;
+  filter: Filters;
   last?: number;
   latest?: boolean;
   trunc: boolean;
@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .description('List instances')
     .option('-a, --all', 'show all instances (default shows just running)')
     .option('-q, --quiet', 'only display instance ids')
-    .option('-f, --filter <KEY=VALUE>', 'id=, name=, label=KEY[=VALUE], status=, ancestor=IMAGE, before=, since=, exited=CODE, network=, volume= (repeatable)', addFilterTerm, {} as NetworkFilters)
+    .option('-f, --filter <KEY=VALUE>', 'id=, name=, label=KEY[=VALUE], status=, ancestor=IMAGE, before=, since=, exited=CODE, network=, volume= (repeatable)', addFilterTerm, {} as Filters)
     .option('-n, --last <n>', 'show the n last created instances (all states)', parseLast)
     .option('-l, --latest', 'show the latest created instance (all states)')
     .option('--no-trunc', 'do not truncate output')

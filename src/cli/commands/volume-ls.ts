@@ -1,7 +1,7 @@
-// cunik volume ls: list volumes (-q: names only; --filter dangling=true|false, name=TEXT).
+// cunik volume ls: list volumes (-q: names only; --filter name=, label=, driver=, dangling=).
 import type { Command } from 'commander';
 import { json, table } from '../format/table.js';
-import { parseVolumeFilter } from '../parse.js';
+import { addFilterTerm, type Filters } from '../../util/filters.js';
 import { action, clientFor } from '../util.js';
 
 export function volumeLsCommand(group: Command): void {
@@ -10,10 +10,10 @@ export function volumeLsCommand(group: Command): void {
     .alias('list')
     .description('List volumes')
     .option('-q, --quiet', 'only show volume names')
-    .option('-f, --filter <filter>', 'dangling=true|false, name=TEXT (repeatable)', parseVolumeFilter, {} as { dangling?: boolean; name?: string })
+    .option('-f, --filter <KEY=VALUE>', 'name=TEXT, label=KEY[=VALUE], driver=share|block, dangling=true|false (repeatable)', addFilterTerm, {} as Filters)
     .option('--format <format>', "output format: table, json (the native records), or a Go template: '{{.Name}}', 'table {{.Name}}\\t{{.Driver}}'", 'table')
     .action(
-      action(async (flags: { quiet?: boolean; filter: { dangling?: boolean; name?: string }; format: string }, cmd: Command) => {
+      action(async (flags: { quiet?: boolean; filter: Filters; format: string }, cmd: Command) => {
         const template = flags.format !== 'table' && flags.format !== 'json' ? await import('../format/output.js') : undefined;
         const client = await clientFor(cmd);
         const list = await client.listVolumes(flags.filter);

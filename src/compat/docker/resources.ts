@@ -31,11 +31,10 @@ function refuse(o: Json, fields: Record<string, string>): void {
 
 export function resourceRoutes(app: FastifyInstance, b: DockerBackends): void {
   app.get('/volumes', async (req: FastifyRequest<{ Querystring: Query }>) => {
-    const f = filters(req.query, ['dangling', 'name'], 'volume list');
-    const dangling = f.get('dangling')?.[0];
-    const list = await b.volumes.list({ ...(dangling !== undefined && { dangling: dangling === 'true' || dangling === '1' }) });
-    const names = f.get('name');
-    return { Volumes: list.filter((v) => !names || names.some((n) => v.name.includes(n))).map(volumeView), Warnings: [] };
+    // Docker's filters map is the native list's too (volumes/filter.ts).
+    const text = nativeFilters(req.query);
+    const list = await b.volumes.list(text !== undefined ? { filters: text } : {});
+    return { Volumes: list.map(volumeView), Warnings: [] };
   });
 
   app.post('/volumes/create', async (req, reply) => {
