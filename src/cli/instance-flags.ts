@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { fsReason } from '../util/fs-reason.js';
 import type { CreateInstanceRequest } from '../api/schemas.js';
+import { parseMountCsv } from '../volumes/mount-spec.js';
 import { parseCpus, parseEnv, parseEnvFileText, parseLabel, parseLabelFileText, parseMemoryMiB, parseNetwork, parsePublish, parseRestartPolicy, parseSeconds, parseVolumeSpec, type NetworkSpec, type PublishSpec, type VolumeSpec } from './parse.js';
 import { parsePullPolicy, type PullPolicy } from './commands/pull.js';
 import { healthRequest, parseHealthHttp, parseHealthInterval, parseHealthRetries, parseHealthStartPeriod, parseHealthTcp, parseHealthTimeout, type HealthFlags } from './parse-health.js';
@@ -30,6 +31,7 @@ export function instanceFlags(cmd: Command): Command {
     .option('-p, --publish <[ip:][hostPort:]guestPort[/udp]>', 'publish a guest port on the host (repeatable; default address 0.0.0.0)', parsePublish, [] as PublishSpec[])
     .option('-P, --publish-all', "publish every port the image exposes on a free host port")
     .option('-v, --volume <NAME|/host/dir:/guest/path[:ro]>', 'mount a named volume (made if missing) or a host folder (repeatable)', parseVolumeSpec, [] as VolumeSpec[])
+    .option('--mount <type=volume|bind,source=S,target=T[,readonly]>', "Docker's long form of -v (repeatable; no source: an anonymous volume)", (v: string, prev: VolumeSpec[] = []) => [...prev, parseMountCsv(v)])
     .option('--health-tcp <port>', 'health check: healthy when a TCP connection to this guest port succeeds (probed from the host)', parseHealthTcp)
     .option('--health-http <[port]path>', 'health check: healthy when GET of this path answers 2xx/3xx, e.g. 80/healthz (no port: the first published, else exposed, TCP port)', parseHealthHttp)
     .option('--health-interval <duration>', 'time between health probes (e.g. 200ms, 30s; default 30s)', parseHealthInterval)
@@ -74,6 +76,7 @@ export interface CreateFlags extends HealthFlags {
   publish: PublishSpec[];
   publishAll?: boolean;
   volume: VolumeSpec[];
+  mount?: VolumeSpec[];
   pull?: PullPolicy;
 }
 
@@ -96,7 +99,7 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
     ...networkRequest(flags),
     ...(flags.publish.length > 0 && { ports: flags.publish }),
     ...(flags.publishAll === true && { publishAll: true }),
-    ...(flags.volume.length > 0 && { mounts: flags.volume }),
+    ...(flags.volume.length + (flags.mount?.length ?? 0) > 0 && { mounts: [...flags.volume, ...(flags.mount ?? [])] }),
     ...healthRequest(flags),
   };
 }

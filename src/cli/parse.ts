@@ -2,6 +2,7 @@
 import { isIPv4 } from 'node:net';
 import { inRange, LIMITS, rangeText, type Range } from '../api/limits.js';
 import { MiB, parseSize } from '../util/size.js';
+import { VOLUME_NAME } from '../volumes/types.js';
 import { RESTART_POLICY_NAMES, type RestartPolicyName, type RestartPolicySettings } from '../api/rules.js';
 
 /** A whole number written in decimal digits, within `range`; `what` names it in the message. */
@@ -153,7 +154,6 @@ export interface VolumeSpec {
   readonly?: boolean;
 }
 
-const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
 /**
  * Docker's -v syntax: NAME:/guest/path[:ro|rw] (a named volume, made if missing),

@@ -80,6 +80,11 @@ test('named share and block volumes outlive run --rm; a host folder is shared bo
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout, /share data\r?\nblock data\r?\n/);
   assert.match(r.stdout, /read-only/);
+  // The same through Docker's long form, --mount.
+  const long = await run(['run', '--rm', '--mount', 'type=volume,source=sharevol,target=/share,readonly', '--mount', `type=bind,src=${host},dst=/host`, 'voltest', 'sh', '-c', 'cat /share/f /host/out.txt; echo x > /share/g || echo read-only']);
+  assert.equal(long.code, 0, long.stderr + long.stdout);
+  assert.match(long.stdout, /share data\r?\nwritten by the guest\r?\n/);
+  assert.match(long.stdout, /read-only/);
 
   // An image that declares no volumes takes them too: the builder packs the volume drivers into
   // every image and the init loads them when a volume is named.

@@ -32,6 +32,12 @@ test('createRequest maps what docker run sends onto the native request', () => {
       },
     ],
     [{ Image: 'x', HostConfig: { NetworkMode: 'default' }, NetworkingConfig: { EndpointsConfig: { default: {} } } }, undefined, { image: 'x' }],
+    // docker run --mount: HostConfig.Mounts beside Binds; options holding only zero values are none.
+    [
+      { Image: 'x', HostConfig: { Binds: ['/srv:/srv'], Mounts: [{ Type: 'volume', Source: 'data', Target: '/data', ReadOnly: true, VolumeOptions: {} }, { Type: 'bind', Source: '/etc/app', Target: '/cfg', BindOptions: { Propagation: '' } }, { Type: 'volume', Target: '/scratch' }] } },
+      undefined,
+      { image: 'x', mounts: [{ type: 'volume', source: 'data', target: '/data', readonly: true }, { type: 'bind', source: '/etc/app', target: '/cfg' }, { type: 'volume', target: '/scratch' }, { type: 'bind', source: '/srv', target: '/srv' }] },
+    ],
     // docker run --read-only: the native readOnly (false, as docker sends without the flag, is nothing).
     [{ Image: 'x', HostConfig: { ReadonlyRootfs: true } }, undefined, { image: 'x', readOnly: true }],
     [{ Image: 'x', HostConfig: { ReadonlyRootfs: false } }, undefined, { image: 'x' }],
@@ -58,6 +64,12 @@ test('createRequest refuses what a unikernel cannot honour, naming it', () => {
     [{ Image: 'x', HostConfig: { NetworkMode: 'host' } }, /^network mode host is not supported/],
     [{ Image: 'x', HostConfig: { PortBindings: { '80-81/tcp': [] } } }, /^port "80-81\/tcp" is not supported/],
     [{ Image: 'x', HostConfig: { Binds: ['a:/b:z'] } }, /^bind option "z" is not supported/],
+    [{ Image: 'x', HostConfig: { Mounts: [{ Type: 'tmpfs', Target: '/t' }] } }, /^invalid mount: type "tmpfs" is not supported \(volume or bind\)$/],
+    [{ Image: 'x', HostConfig: { Mounts: [{ Type: 'bind', Source: '/a', Target: '/b', BindOptions: { Propagation: 'rshared' } }] } }, /^invalid mount: BindOptions is not supported/],
+    [{ Image: 'x', HostConfig: { Mounts: [{ Type: 'volume', Source: 'v', Target: '/b', VolumeOptions: { DriverConfig: { Name: 'nfs' } } }] } }, /^invalid mount: VolumeOptions is not supported/],
+    [{ Image: 'x', HostConfig: { Mounts: [{ Type: 'bind', Target: '/b' }] } }, /^invalid mount: a bind mount needs a source/],
+    [{ Image: 'x', HostConfig: { Mounts: [{ Type: 'volume', Source: 'v', Target: 7 }] } }, /^HostConfig\.Mounts\[0\]\.Target must be a string/],
+    [{ Image: 'x', HostConfig: { Mounts: { Type: 'volume' } } }, /^HostConfig\.Mounts must be a list/],
     [{ Image: 'x', Healthcheck: { Test: ['CMD', 'true'] } }, /^Healthcheck\.Test CMD is not supported: health checks that exec inside the guest/],
     [{ Image: 'x', Healthcheck: { Test: ['CMD-SHELL', 'curl -f localhost'] } }, /^Healthcheck\.Test CMD-SHELL is not supported: .*--health-http/],
     [{ Image: 'x', Healthcheck: { Interval: 1500 } }, /^Healthcheck\.Interval 1500ns is not supported: give whole milliseconds/],

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseLabel, parseSizeBytes, parseVolumeSpec } from '../../src/cli/parse.js';
+import { parseMountCsv } from '../../src/volumes/mount-spec.js';
 import { matchesVolume, parseVolumeFilters, type VolumeSubject } from '../../src/volumes/filter.js';
 import { volumeCreateRequest } from '../../src/cli/commands/volume-create.js';
 import { createRequest } from '../../src/cli/instance-flags.js';
@@ -77,4 +78,29 @@ test('volume ls filters: name, label, driver, dangling; values of one key are al
   for (const bad of ['{"size":["1"]}', '{"dangling":["maybe"]}', '{"name":[""]}', '[]', 'nope', '{"label":"a"}']) {
     assert.throws(() => parseVolumeFilters(bad), (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT' && !e.message.includes('\n'), bad);
   }
+});
+
+test("--mount: Docker's CSV as the mount -v would make; what a VM cannot honour refused by name", () => {
+  const ok: [string, unknown][] = [
+    ['type=volume,source=data,target=/data', { type: 'volume', source: 'data', target: '/data' }],
+    ['src=data,dst=/data,readonly', { type: 'volume', source: 'data', target: '/data', readonly: true }],
+    ['type=bind,source=/srv/www,destination=/www,ro=true', { type: 'bind', source: '/srv/www', target: '/www', readonly: true }],
+    ['type=bind,src=/srv,target=/srv,readonly=false,consistency=cached', { type: 'bind', source: '/srv', target: '/srv' }],
+    ['target=/scratch', { type: 'volume', target: '/scratch' }],
+    ['TYPE=volume,Target=/x', { type: 'volume', target: '/x' }],
+  ];
+  for (const [csv, want] of ok) assert.deepEqual(parseMountCsv(csv), want, csv);
+  const bad: [string, RegExp][] = [
+    ['type=tmpfs,target=/t', /type "tmpfs" is not supported \(volume or bind\)/],
+    ['type=bind,target=/t', /a bind mount needs a source/],
+    ['type=bind,source=rel,target=/t', /the bind source "rel" must be an absolute path/],
+    ['source=data', /a target \(the guest path\) must be given/],
+    ['source=data,target=rel', /the target "rel" must be an absolute path/],
+    ['source=-x,target=/t', /"-x" is not a volume name/],
+    ['source=v,target=/t,volume-opt=size=1g,bind-propagation=rshared', /volume-opt, bind-propagation are not supported/],
+    ['source=v,target=/t,readonly=maybe', /readonly=maybe \(true or false\)/],
+    ['source,target=/t', /source needs a value/],
+    ['source=v,,target=/t', /an empty field/],
+  ];
+  for (const [csv, re] of bad) assert.throws(() => parseMountCsv(csv), (e: Error & { code?: string }) => re.test(e.message) && e.code === 'INVALID_ARGUMENT' && !e.message.includes('\n'), csv);
 });

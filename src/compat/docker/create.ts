@@ -4,6 +4,7 @@
 import type { CreateInstanceRequest, PortRequest } from '../../api/schemas.js';
 import type { MountRequest } from '../../api/volumes.js';
 import { invalid } from '../../errors.js';
+import { mountRequest } from '../../volumes/mount-spec.js';
 import { healthcheck } from './health.js';
 import { familiar } from './names.js';
 
@@ -99,9 +100,32 @@ function ports(v: unknown): PortRequest[] | undefined {
   return out.length ? out : undefined;
 }
 
-/** Binds ("SRC:DST[:ro|rw]") and Config.Volumes (anonymous volumes) as native mounts. */
-function mounts(binds: string[] | undefined, anonymous: Json): MountRequest[] | undefined {
-  const out: MountRequest[] = [];
+/** HostConfig.Mounts (docker --mount): Type, Source, Target, ReadOnly; the *Options refused by name. */
+function longMounts(v: unknown): MountRequest[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw invalid('HostConfig.Mounts must be a list', 'HostConfig.Mounts');
+  return v.map((raw: unknown, n) => {
+    const field = `HostConfig.Mounts[${n}]`;
+    const m = obj(raw, field);
+    const text = (k: string): string | undefined => {
+      if (m[k] === undefined || m[k] === null) return undefined;
+      if (typeof m[k] !== 'string') throw invalid(`${field}.${k} must be a string`, field);
+      return m[k] as string;
+    };
+    if (m['ReadOnly'] !== undefined && typeof m['ReadOnly'] !== 'boolean') throw invalid(`${field}.ReadOnly must be a boolean`, field);
+    // The CLI may send an options object holding only zero values: only a value that is set counts.
+    const deepSet = (x: unknown): boolean => (x !== null && typeof x === 'object' && !Array.isArray(x) ? Object.values(x).some(deepSet) : isSet(x));
+    const unsupported = ['BindOptions', 'VolumeOptions', 'TmpfsOptions', 'ClusterOptions'].filter((k) => deepSet(m[k]));
+    const type = text('Type');
+    const source = text('Source');
+    const target = text('Target');
+    return mountRequest({ ...(type !== undefined && { type }), ...(source !== undefined && { source }), ...(target !== undefined && { target }), readonly: m['ReadOnly'] === true, unsupported }, field);
+  });
+}
+
+/** Binds ("SRC:DST[:ro|rw]"), HostConfig.Mounts and Config.Volumes (anonymous volumes) as native mounts. */
+function mounts(binds: string[] | undefined, long: MountRequest[], anonymous: Json): MountRequest[] | undefined {
+  const out: MountRequest[] = [...long];
   for (const b of binds ?? []) {
     const parts = b.split(':');
     if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw invalid(`bind ${JSON.stringify(b)} is not SOURCE:TARGET[:ro|rw]`, 'HostConfig.Binds');
@@ -173,11 +197,10 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
   if (stopSignal !== undefined && stopSignal !== null && typeof stopSignal !== 'string') throw invalid('StopSignal must be a string', 'StopSignal');
   const timeout = stopTimeout(c['StopTimeout']);
   const binds = strings(h['Binds'], 'HostConfig.Binds');
-  if (isSet(h['Mounts'])) throw invalid('HostConfig.Mounts (--mount) is not supported: use -v SOURCE:TARGET[:ro]', 'HostConfig.Mounts');
   const args = strings(c['Cmd'], 'Cmd');
   const env = strings(c['Env'], 'Env');
   const p = ports(h['PortBindings']);
-  const m = mounts(binds, obj(c['Volumes'], 'Volumes'));
+  const m = mounts(binds, longMounts(h['Mounts']), obj(c['Volumes'], 'Volumes'));
   const restart = restartPolicy(h['RestartPolicy']);
   const net = network(h['NetworkMode']);
   const labels = isSet(c['Labels']) ? obj(c['Labels'], 'Labels') : undefined;
