@@ -7,6 +7,10 @@ export const NAME_RULE = "a name may contain only letters, digits, '_', '.' and 
 export const VOLUME_NAME_PATTERN = '^[a-zA-Z0-9][a-zA-Z0-9_.-]+$';
 export const VOLUME_NAME_RULE = "a volume name has at least two characters, only letters, digits, '_', '.' and '-', starting with a letter or digit";
 
+/** RFC 1123 host names: dot-separated labels of letters, digits and inner '-' (with maxLength 64, Linux's HOST_NAME_MAX). */
+export const HOSTNAME_PATTERN = '^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$';
+export const HOSTNAME_RULE = "a host name is labels of letters, digits and '-' (not at a label's start or end) separated by '.', at most 64 characters";
+
 export const KEY_VALUE_PATTERN = '^[A-Za-z_][A-Za-z0-9_.]*=';
 export const KEY_VALUE_RULE = 'use KEY=VALUE, where KEY is letters, digits, "_" and "." not starting with a digit';
 
@@ -18,6 +22,7 @@ export const PATTERN_RULES: Readonly<Record<string, string>> = {
   [NAME_PATTERN]: NAME_RULE,
   [VOLUME_NAME_PATTERN]: VOLUME_NAME_RULE,
   [KEY_VALUE_PATTERN]: KEY_VALUE_RULE,
+  [HOSTNAME_PATTERN]: HOSTNAME_RULE,
   [TAIL_PATTERN]: TAIL_RULE,
 };
 

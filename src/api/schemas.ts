@@ -4,7 +4,7 @@
 // (camelCase here), so a Docker-compatibility layer only has to translate.
 import { Type, type Static } from 'typebox';
 import { LIMITS } from './limits.js';
-import { KEY_VALUE_PATTERN, NAME_PATTERN, TAIL_PATTERN, type RestartPolicyName } from './rules.js';
+import { HOSTNAME_PATTERN, KEY_VALUE_PATTERN, NAME_PATTERN, TAIL_PATTERN, type RestartPolicyName } from './rules.js';
 import { Mount, MountRequest } from './volumes.js';
 
 export const API_VERSION = 'v1';
@@ -162,6 +162,7 @@ export const CreateInstanceRequest = Type.Object(
     cpus: Type.Optional(Type.Integer({ minimum: LIMITS.cpus.min, maximum: LIMITS.cpus.max, description: "Virtual CPUs (default: the image's); at most the host's CPU count unless cpuOvercommit" })),
     cpuOvercommit: Type.Optional(Type.Boolean({ description: 'Allow more virtual CPUs than the host has CPUs (run --cpu-overcommit)' })),
     readOnly: Type.Optional(Type.Boolean({ description: "The root file system takes no writes (run --read-only, Docker's ReadonlyRootfs): linux images with a root disk" })),
+    hostname: Type.Optional(Type.String({ pattern: HOSTNAME_PATTERN, maxLength: 64, description: "The guest's host name (run --hostname; linux images); default: the instance's short id, as Docker's" })),
     autoRemove: Type.Optional(Type.Boolean({ description: 'Remove the instance when it exits (run --rm)' })),
     restartPolicy: Type.Optional(RestartPolicy),
     network: Type.Optional(NetworkMode),
@@ -254,6 +255,7 @@ export const InstanceDetail = Type.Object(
       cpus: Type.Integer(),
       cpuOvercommit: Type.Optional(Type.Boolean({ description: 'More virtual CPUs than host CPUs were allowed' })),
       readOnly: Type.Optional(Type.Boolean({ description: 'The root file system is read-only (run --read-only)' })),
+      hostname: Type.Optional(Type.String({ description: "The guest's host name (absent in records made before it: none is set)" })),
       autoRemove: Type.Boolean(),
       restartPolicy: Type.Object({ name: Type.String(), maximumRetryCount: Type.Integer() }),
       network: NetworkMode,

@@ -53,6 +53,9 @@ import { debugExitCode } from './generic.js';
 import { debugExitStatus } from './exit.js';
 import { kernelWord } from './linux-cmdline.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
+import { HOSTNAME_PATTERN } from '../api/rules.js';
+
+const HOSTNAME = new RegExp(HOSTNAME_PATTERN);
 
 const COMMAND_LINE_SIZE = 2048;
 /** What an instance whose root file system did not unpack whole ends with (Docker's code for a container that could not run). */
@@ -129,6 +132,11 @@ export const linux: FamilyAdapter = {
       return [`ip=${[net.ip, '', i === 0 ? (net.gateway ?? '') : '', netmask(net.prefix), '', dev, 'off', ...(i === 0 ? net.dns.slice(0, 2) : [])].join(':')}`];
     });
     words.push(...ipWords);
+    // RFC 1123 (the API's rule): a plain word, which init keeps off the app's environment (cunik.*).
+    if (instance.hostname !== undefined) {
+      refuse(instance.hostname.length > 64 || !HOSTNAME.test(instance.hostname), `linux: not a host name: ${JSON.stringify(instance.hostname)}`, 'hostname');
+      words.push(`cunik.hostname=${instance.hostname}`);
+    }
     // IPv6 (a network made with --ipv6): cunik.ip6=DEV,ADDR/PREFIX[,GATEWAY], applied by the init
     // (the kernel has no ip= for IPv6); a dotted word, so the kernel keeps it off init's environment.
     (instance.networks ?? []).forEach((n, i) => {

@@ -77,6 +77,8 @@ export interface InstanceBootConfig {
    * writable overlay at all; the linux adapter refuses it for an image without one).
    */
   readOnlyRoot?: boolean;
+  /** The guest's host name (linux: cunik.hostname=); families without one ignore it. */
+  hostname?: string;
 }
 
 /**

@@ -28,6 +28,8 @@ export interface CreateOptions {
   cpuOvercommit?: boolean | undefined;
   /** run --read-only. */
   readOnly?: boolean | undefined;
+  /** run --hostname (the caller gives the short id when the user gives none). */
+  hostname?: string | undefined;
   autoRemove?: boolean | undefined;
   restartPolicy?: { name: RestartPolicy['name']; maximumRetryCount?: number | undefined } | undefined;
   /** Default: the daemon's (create.ts), else 'user'. */
@@ -92,6 +94,7 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
     cpus: opts.cpus ?? boot.cpus,
     ...(opts.cpuOvercommit === true && { cpuOvercommit: true }),
     ...(opts.readOnly === true && { readOnly: true }),
+    ...(opts.hostname !== undefined && { hostname: opts.hostname }),
     autoRemove: opts.autoRemove ?? false,
     restartPolicy: opts.restartPolicy ? { name: opts.restartPolicy.name, maximumRetryCount: opts.restartPolicy.maximumRetryCount ?? 0 } : NO_RESTART,
     network: opts.network ?? 'user',
@@ -232,5 +235,6 @@ export function bootConfig(config: InstanceRecord['config'], network: NetworkSet
     ...((config.mounts?.length ?? 0) > 0 && { volumes: instanceVolumes(config.mounts!) }),
     ...(host.tscKhz !== undefined && { tscKhz: host.tscKhz }),
     ...(config.readOnly === true && { readOnlyRoot: true }),
+    ...(config.hostname !== undefined && { hostname: config.hostname }),
   };
 }

@@ -41,7 +41,9 @@ export async function createInstance(ctx: CreateContext, opts: CreateOptions, wi
   const implicitBridge = opts.network === undefined && deps.defaultNetwork === DEFAULT_NETWORK && deps.networks !== undefined && adapter.staticAddress !== false;
   // Everything the request could get wrong is refused before the name is reserved.
   const request = opts.publishAll === true ? { ...opts, ports: [...(opts.ports ?? []), ...exposedPorts(boot.labels, opts.ports ?? [])] } : opts;
-  let config = instanceConfig({ ...request, network: request.network ?? (implicitBridge ? DEFAULT_NETWORK : 'user') }, boot, ctx.host());
+  const id = randomBytes(32).toString('hex');
+  // Docker's default host name is the short id; only a linux guest's init sets one.
+  let config = instanceConfig({ ...request, hostname: request.hostname ?? id.slice(0, 12), network: request.network ?? (implicitBridge ? DEFAULT_NETWORK : 'user') }, boot, ctx.host());
   const health = resolveHealth(request.healthcheck, imageHealth(boot.labels), request.restartOnUnhealthy === true, {
     ports: config.ports,
     exposed: exposedPorts(boot.labels, []).flatMap((p) => (p.proto === 'tcp' ? [p.guestPort] : [])),
@@ -66,6 +68,7 @@ export async function createInstance(ctx: CreateContext, opts: CreateOptions, wi
   }
   checkNetworks(deps.networks, adapter, boot.family, spec, config);
   checkImageMemory(config.memoryMiB, boot.labels);
+  if (opts.hostname !== undefined && boot.family !== 'linux') throw invalid(`--hostname is not supported by the ${boot.family} family: only a linux image's init sets a host name`, 'hostname');
   if (config.readOnly === true && boot.family !== 'linux') throw invalid(`--read-only is not supported by the ${boot.family} family: only a linux image with a root disk has a root file system it can keep from writes`, 'readOnly');
   // Re-check after the awaits: the name is reserved synchronously from here on.
   if (opts.name !== undefined && names.has(opts.name)) throw conflict(`the name "${opts.name}" is already in use`);
@@ -78,7 +81,6 @@ export async function createInstance(ctx: CreateContext, opts: CreateOptions, wi
     ctx.volumeUse.reserve(volumeNames, -1);
     throw err;
   });
-  const id = randomBytes(32).toString('hex');
   const draft: InstanceRecord = {
     id,
     name,

@@ -44,6 +44,8 @@ export interface InstanceRecord {
     cpuOvercommit?: boolean;
     /** The root file system takes no writes (run --read-only); absent: it does. */
     readOnly?: boolean;
+    /** The guest's host name (run --hostname, else the short id); absent in older records: none is set. */
+    hostname?: string;
     autoRemove: boolean;
     restartPolicy?: RestartPolicy;
     /** Absent in records made before networking: those have no NIC ('none'). */

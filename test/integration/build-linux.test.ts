@@ -66,6 +66,23 @@ test('cunik build makes a linux image that runs busybox and returns its exit cod
   assert.match(plain.stdout, /^args: default-arg\r?$/m);
 });
 
+test("the guest's host name: the short id by default (as Docker's), --hostname's otherwise; it resolves in the guest", async () => {
+  const probe = 'hostname; cat /etc/hostname; ping -c1 -W1 "$(hostname)" >/dev/null 2>&1 && echo resolves';
+  const made = await cli(['run', '-d', 'bbtest', 'sh', '-c', probe], { socket: d.socket });
+  assert.equal(made.code, 0, made.stderr);
+  const id = made.stdout.trim();
+  assert.equal((await cli(['wait', id], { socket: d.socket })).stdout, '0\n');
+  const out = (await cli(['logs', id], { socket: d.socket })).stdout.replace(/\r/g, '');
+  assert.match(out, new RegExp(`^${id.slice(0, 12)}\n${id.slice(0, 12)}\nresolves$`, 'm'));
+  const named = await cli(['run', '--rm', '--hostname', 'web-1.example.com', 'bbtest', 'sh', '-c', probe], { socket: d.socket });
+  assert.equal(named.code, 0, named.stderr + named.stdout);
+  assert.match(named.stdout.replace(/\r/g, ''), /^web-1\.example\.com\nweb-1\.example\.com\nresolves$/m);
+  const bad = await cli(['run', '--rm', '--hostname', 'a_b', 'bbtest'], { socket: d.socket });
+  assert.equal(bad.code, 125);
+  assert.match(bad.stderr, /^cunik: invalid hostname "a_b": a host name is labels of letters/);
+  await cli(['rm', id], { socket: d.socket });
+});
+
 test('a dynamically linked app (/bin/ls) boots with the libraries the builder collected', async () => {
   const dyn = mkdtempSync(join(tmpdir(), 'cunik-dyn-'));
   try {

@@ -41,6 +41,9 @@ test('createRequest maps what docker run sends onto the native request', () => {
     // docker run --read-only: the native readOnly (false, as docker sends without the flag, is nothing).
     [{ Image: 'x', HostConfig: { ReadonlyRootfs: true } }, undefined, { image: 'x', readOnly: true }],
     [{ Image: 'x', HostConfig: { ReadonlyRootfs: false } }, undefined, { image: 'x' }],
+    // docker run -h: Config.Hostname ("" when not given).
+    [{ Image: 'x', Hostname: 'web1', Domainname: '' }, undefined, { image: 'x', hostname: 'web1' }],
+    [{ Image: 'x', Hostname: '' }, undefined, { image: 'x' }],
     // docker run --stop-signal/--stop-timeout; StopTimeout 0 is a timeout, null is none; "" is no signal.
     [{ Image: 'x', StopSignal: 'SIGKILL', StopTimeout: 0 }, undefined, { image: 'x', stopSignal: 'SIGKILL', stopTimeout: 0 }],
     [{ Image: 'x', StopSignal: '', StopTimeout: null }, undefined, { image: 'x' }],
@@ -59,6 +62,8 @@ test('createRequest refuses what a unikernel cannot honour, naming it', () => {
     [{ Image: 'x', StopTimeout: -1 }, /^StopTimeout must be a non-negative number of seconds/],
     [{ Image: 'x', StopSignal: 15 }, /^StopSignal must be a string/],
     [{ Image: 'x', Tty: true }, /^Tty is not supported: .*run without -t/],
+    [{ Image: 'x', Domainname: 'example.com' }, /^Domainname is not supported: give the whole name with --hostname$/],
+    [{ Image: 'x', Hostname: 5 }, /^Hostname must be a string$/],
     [{ Image: 'x', HostConfig: { Privileged: true } }, /^HostConfig\.Privileged is not supported/],
     [{ Image: 'x', HostConfig: { NanoCpus: 1.5e9 } }, /^--cpus 1\.5 is not supported: a VM gets whole virtual CPUs/],
     [{ Image: 'x', HostConfig: { NetworkMode: 'host' } }, /^network mode host is not supported/],

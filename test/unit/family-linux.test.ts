@@ -84,6 +84,13 @@ runCases(linux, [
     instance: { tscKhz: 1000000 },
     spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs' },
   },
+  {
+    name: 'a host name: cunik.hostname=, which the init sets (and keeps off the environment)',
+    image: { ...img, args: [], env: [] },
+    instance: { tscKhz: 1000000, hostname: 'web-1.example.com' },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.hostname=web-1.example.com' },
+  },
+  { name: 'refuses a host name that is none (a word the kernel would split)', image: img, instance: { hostname: 'a b' }, throws: /^linux: not a host name: "a b"$/ },
   { name: 'refuses an image without a kernel', image: { ...img, kernelPath: undefined }, throws: /needs a kernel/ },
   {
     name: 'quotes inside a word survive when the kernel can read them back',

@@ -23,6 +23,8 @@
  *    from its DNS0/DNS1; one ip= word per NIC, where DEVICE may be the NIC's MAC address with
  *    dashes (02-43-0a-d6-07-0a: several NICs are named by the kernel in an order of its own);
  *    and IPv6, which ip= cannot carry: cunik.ip6=DEV,ADDR/PREFIX[,GATEWAY] (address, default route);
+ * 4b. cunik.hostname=NAME (run --hostname; by default the instance's short id, as Docker's): the
+ *    host name, /etc/hostname, and a 127.0.1.1 line in /etc/hosts so the name resolves in the guest;
  * 5. runs the app: argv = the NUL-separated words of /.cunik/entry, then init's own arguments
  *    (the kernel passes everything after "--" on its command line to init); environment = the
  *    NUL-separated KEY=VALUE words of /.cunik/env, overridden by init's environment (the kernel
@@ -337,6 +339,27 @@ static void setup_network(const char *ip) {
   close(sock);
 }
 
+/* The daemon checked NAME (RFC 1123, at most 64 characters); a read-only root keeps its /etc as it is. */
+static void set_hostname(const char *name) {
+  if (sethostname(name, strlen(name)) != 0) { say("cunik.hostname=%s: %s", name, strerror(errno)); return; }
+  mkdir("/etc", 0755);
+  unlink("/etc/hostname");
+  int fd = open("/etc/hostname", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    (void)!write(fd, name, strlen(name));
+    (void)!write(fd, "\n", 1);
+    close(fd);
+  }
+  int exists = access("/etc/hosts", F_OK) == 0;
+  fd = open("/etc/hosts", O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) { dbg("/etc/hosts: %s", strerror(errno)); return; }
+  char line[256]; /* the localhost lines and a name of at most 64 characters */
+  int n = snprintf(line, sizeof line, "%s127.0.1.1\t%s\n", exists ? "" : "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n", name);
+  (void)!write(fd, line, n);
+  close(fd);
+  dbg("hostname %s", name);
+}
+
 static void mkdirs(const char *path) {
   char buf[4096];
   snprintf(buf, sizeof buf, "%s", path);
@@ -597,6 +620,7 @@ int main(int argc, char **argv, char **envp) {
     else if (strncmp(cwords[i], "cunik.blk=", 10) == 0) mount_volume("blk", cwords[i] + 10);
   }
   setup_lo();
+  for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.hostname=", 15) == 0) set_hostname(cwords[i] + 15);
   /* One ip= word a NIC (several networks: each names its device by MAC). */
   for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "ip=", 3) == 0) setup_network(cwords[i] + 3);
   for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.ip6=", 10) == 0) setup_network6(cwords[i] + 10);

@@ -64,6 +64,7 @@ const UNSUPPORTED: [path: string, pick: (c: Json, h: Json) => unknown, why: stri
   ['Entrypoint', (c) => c['Entrypoint'], 'a unikernel image is its own program: give its arguments as the command'],
   ['User', (c) => c['User'], 'a unikernel has no users to run as'],
   ['WorkingDir', (c) => c['WorkingDir'], 'a unikernel has no working directory to set'],
+  ['Domainname', (c) => c['Domainname'], 'give the whole name with --hostname'],
   ['Tty', (c) => c['Tty'], "the guest's serial console is not a terminal: run without -t"],
   ['HostConfig.Privileged', (_c, h) => h['Privileged'], 'there is no host kernel to grant privileges on: the guest is a VM'],
   ['HostConfig.CapAdd', (_c, h) => h['CapAdd'], 'a VM has no Linux capabilities to add'],
@@ -204,6 +205,8 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
   const restart = restartPolicy(h['RestartPolicy']);
   const net = network(h['NetworkMode']);
   const labels = isSet(c['Labels']) ? obj(c['Labels'], 'Labels') : undefined;
+  const hostname = c['Hostname'];
+  if (hostname !== undefined && hostname !== null && typeof hostname !== 'string') throw invalid('Hostname must be a string', 'Hostname');
   const readOnly = h['ReadonlyRootfs'];
   if (readOnly !== undefined && readOnly !== null && typeof readOnly !== 'boolean') throw invalid('HostConfig.ReadonlyRootfs must be a boolean', 'HostConfig.ReadonlyRootfs');
   return {
@@ -215,6 +218,7 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
     ...(cpus !== undefined && { cpus }),
     ...(h['AutoRemove'] === true && { autoRemove: true }),
     ...(readOnly === true && { readOnly: true }),
+    ...(typeof hostname === 'string' && hostname !== '' && { hostname }),
     ...(restart && { restartPolicy: restart }),
     ...(net !== undefined && { network: net }),
     ...endpoints(c['NetworkingConfig'], net),

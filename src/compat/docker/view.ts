@@ -96,7 +96,7 @@ export function containerInspect(d: InstanceDetail): Record<string, unknown> {
       Propagation: '',
     })),
     Config: {
-      Hostname: d.id.slice(0, 12),
+      Hostname: d.config.hostname ?? d.id.slice(0, 12),
       Image: d.image,
       Cmd: d.config.args,
       Env: d.config.env,
