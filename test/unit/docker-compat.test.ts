@@ -1,6 +1,9 @@
 // The Docker compat layer's pure translations: create bodies, stream framing, query forms, names.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { installRoot } from '../../src/config/defaults.js';
 import { CreateInstanceRequest, UpdateInstanceRequest } from '../../src/api/schemas.js';
 import { checked } from '../../src/compat/docker/checked.js';
 import { createRequest } from '../../src/compat/docker/create.js';
@@ -63,6 +66,13 @@ test('createRequest refuses what a unikernel cannot honour, naming it', () => {
     [{ Image: 'x', StopSignal: 15 }, /^StopSignal must be a string/],
     [{ Image: 'x', Tty: true }, /^Tty is not supported: .*run without -t/],
     [{ Image: 'x', Domainname: 'example.com' }, /^Domainname is not supported: give the whole name with --hostname$/],
+    // Fields outside the translation are refused by name, never dropped (with the flag users know).
+    [{ Image: 'x', HostConfig: { Dns: ['1.1.1.1'] } }, /^HostConfig\.Dns \(--dns\) is not supported by Cunik's Docker API/],
+    [{ Image: 'x', HostConfig: { ExtraHosts: ['a:1.2.3.4'] } }, /^HostConfig\.ExtraHosts \(--add-host\) is not supported/],
+    [{ Image: 'x', HostConfig: { LogConfig: { Type: 'none', Config: {} } } }, /^HostConfig\.LogConfig \(--log-driver\/--log-opt\) is not supported/],
+    [{ Image: 'x', HostConfig: { DeviceRequests: [{ Count: -1, Capabilities: [['gpu']] }] } }, /^HostConfig\.DeviceRequests \(--gpus\)/],
+    [{ Image: 'x', HostConfig: { MemorySwappiness: 10 } }, /^HostConfig\.MemorySwappiness is not supported/],
+    [{ Image: 'x', OnBuild: ['RUN x'] }, /^OnBuild is not supported/],
     [{ Image: 'x', Hostname: 5 }, /^Hostname must be a string$/],
     [{ Image: 'x', HostConfig: { Privileged: true } }, /^HostConfig\.Privileged is not supported/],
     [{ Image: 'x', HostConfig: { NanoCpus: 1.5e9 } }, /^--cpus 1\.5 is not supported: a VM gets whole virtual CPUs/],
@@ -162,4 +172,11 @@ test("loginRegistry: docker login's serveraddress as HOST[:PORT]; Docker Hub's i
     ['', undefined],
   ];
   for (const [given, want] of cases) assert.equal(loginRegistry(given), want, given);
+});
+
+test('createRequest takes the body docker 28 sends for run -i --rm -p 8080:80 -l a=b (every field, most of them zero)', () => {
+  const body = JSON.parse(readFileSync(join(installRoot(), 'test', 'fixtures', 'docker', 'run-i-rm-p-l.json'), 'utf8')) as unknown;
+  assert.deepEqual(checked(CreateInstanceRequest, createRequest(body, undefined)), {
+    image: 'hello', autoRemove: true, labels: { a: 'b' }, ports: [{ guestPort: 80, proto: 'tcp', hostPort: 8080 }],
+  });
 });

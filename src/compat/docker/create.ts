@@ -39,6 +39,12 @@ export function isSet(v: unknown): boolean {
   return true;
 }
 
+/** Set somewhere inside: the CLI sends option objects and lists holding only zero values ({Type: "", Config: {}}, [0, 0]). */
+export function deepSet(v: unknown): boolean {
+  if (v !== null && typeof v === 'object') return Object.values(v as object).some(deepSet);
+  return isSet(v);
+}
+
 /** HostConfig.Memory (bytes) as whole MiB, rounded up (create and update). */
 export function memoryMiB(v: unknown, field: string): number | undefined {
   const bytes = int(v, field);
@@ -74,6 +80,45 @@ const UNSUPPORTED: [path: string, pick: (c: Json, h: Json) => unknown, why: stri
   ['HostConfig.CpuShares', (_c, h) => h['CpuShares'], 'give whole CPUs with --cpus'],
   ['HostConfig.CpusetCpus', (_c, h) => h['CpusetCpus'], 'give whole CPUs with --cpus'],
 ];
+
+/**
+ * Every other field the translation reads, or may leave aside because it changes nothing for a VM
+ * (the attach flags are the CLI's own business; ExposedPorts repeats the -p ports). Any field not
+ * here nor in UNSUPPORTED that is set is refused by name: a Docker setting is never dropped.
+ */
+const CONFIG_FIELDS = new Set([
+  'Image', 'Cmd', 'Env', 'Labels', 'Volumes', 'Hostname', 'StopSignal', 'StopTimeout', 'Healthcheck', 'HostConfig', 'NetworkingConfig', 'ExposedPorts',
+  'AttachStdin', 'AttachStdout', 'AttachStderr', 'OpenStdin', 'StdinOnce', 'ArgsEscaped',
+  // dockerode repeats the ?name= (and ?platform=) of the query in the body.
+  'name', 'platform',
+]);
+const HOST_CONFIG_FIELDS = new Set(['Memory', 'NanoCpus', 'Binds', 'Mounts', 'PortBindings', 'PublishAllPorts', 'AutoRemove', 'ReadonlyRootfs', 'RestartPolicy', 'NetworkMode', 'ConsoleSize']);
+/** The flags users know the fields by, for the refusal's sentence. */
+const FLAGS: Record<string, string> = {
+  'HostConfig.Dns': '--dns', 'HostConfig.DnsOptions': '--dns-option', 'HostConfig.DnsSearch': '--dns-search', 'HostConfig.ExtraHosts': '--add-host',
+  'HostConfig.CapDrop': '--cap-drop', 'HostConfig.SecurityOpt': '--security-opt', 'HostConfig.ShmSize': '--shm-size', 'HostConfig.PidsLimit': '--pids-limit',
+  'HostConfig.Ulimits': '--ulimit', 'HostConfig.Init': '--init', 'HostConfig.LogConfig': '--log-driver/--log-opt', 'HostConfig.DeviceRequests': '--gpus',
+  'HostConfig.MemoryReservation': '--memory-reservation', 'HostConfig.MemorySwap': '--memory-swap', 'HostConfig.OomKillDisable': '--oom-kill-disable',
+  'HostConfig.CpuQuota': '--cpu-quota', 'HostConfig.CpuPeriod': '--cpu-period', 'HostConfig.BlkioWeight': '--blkio-weight', 'HostConfig.Tmpfs': '--tmpfs',
+  'HostConfig.Sysctls': '--sysctl', 'HostConfig.GroupAdd': '--group-add', 'HostConfig.Runtime': '--runtime', 'HostConfig.IpcMode': '--ipc', 'HostConfig.PidMode': '--pid',
+  'HostConfig.UTSMode': '--uts', 'HostConfig.UsernsMode': '--userns', 'HostConfig.CgroupnsMode': '--cgroupns', 'HostConfig.CgroupParent': '--cgroup-parent',
+};
+
+/** Fields outside what is translated, set to something: refused by name. */
+function refuseUntranslated(c: Json, h: Json): void {
+  const check = (fields: Set<string>, o: Json, prefix: string): void => {
+    for (const [k, v] of Object.entries(o)) {
+      const path = prefix + k;
+      if (fields.has(k) || UNSUPPORTED.some(([p]) => p === path) || !deepSet(v)) continue;
+      // -1 is Docker's "not set" for the swappiness.
+      if (path === 'HostConfig.MemorySwappiness' && v === -1) continue;
+      const flag = FLAGS[path];
+      throw invalid(`${path}${flag !== undefined ? ` (${flag})` : ''} is not supported by Cunik's Docker API: a unikernel VM has no counterpart for it`, path);
+    }
+  };
+  check(CONFIG_FIELDS, c, '');
+  check(HOST_CONFIG_FIELDS, h, 'HostConfig.');
+}
 
 /** "80/tcp" → [80, 'tcp']. */
 function portKey(key: string): [number, 'tcp' | 'udp'] {
@@ -114,8 +159,6 @@ function longMounts(v: unknown): MountRequest[] {
       return m[k] as string;
     };
     if (m['ReadOnly'] !== undefined && typeof m['ReadOnly'] !== 'boolean') throw invalid(`${field}.ReadOnly must be a boolean`, field);
-    // The CLI may send an options object holding only zero values: only a value that is set counts.
-    const deepSet = (x: unknown): boolean => (x !== null && typeof x === 'object' && !Array.isArray(x) ? Object.values(x).some(deepSet) : isSet(x));
     const unsupported = ['BindOptions', 'VolumeOptions', 'TmpfsOptions', 'ClusterOptions'].filter((k) => deepSet(m[k]));
     const type = text('Type');
     const source = text('Source');
@@ -190,6 +233,7 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
   const c = obj(body, 'body');
   const h = obj(c['HostConfig'], 'HostConfig');
   for (const [path, pick, why] of UNSUPPORTED) if (isSet(pick(c, h))) throw invalid(`${path} is not supported: ${why}`, path);
+  refuseUntranslated(c, h);
   const image = c['Image'];
   if (typeof image !== 'string' || image === '') throw invalid('Image must be given (a reference or id)', 'Image');
   const memory = memoryMiB(h['Memory'], 'HostConfig.Memory');
