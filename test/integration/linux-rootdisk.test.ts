@@ -24,7 +24,7 @@ const BIG = 40 << 20;
 const APPLETS = ['sh', 'cat', 'echo', 'grep', 'httpd', 'ls', 'mkdir', 'touch', 'wc', 'hostname'];
 /** A service's own directory, as Debian's packages make them (lighttpd's /var/log/lighttpd: 33:33, 0750). */
 const OWN_DIR = 'var/lib/svc';
-const AS_SERVICE = `user: "33"\nargs: ["echo ok > /${OWN_DIR}/x && cat /${OWN_DIR}/x /etc/hostname"]\n`;
+const AS_SERVICE = `user: "33"\nargs: ["echo ok > /${OWN_DIR}/x && cat /${OWN_DIR}/x /etc/issue"]\n`;
 const RUN_SH = [
   'if [ "$1" = serve ]; then',
   '  mkdir -p /www && echo "hello from $(hostname)" > /www/index.html',
@@ -46,7 +46,7 @@ function layers(): LayerEntry[][] {
       { name: 'bin/busybox', body: readFileSync('/bin/busybox'), mode: 0o755 },
       ...APPLETS.map((a): LayerEntry => ({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' })),
       { name: 'srv/big', body: Buffer.alloc(BIG, 0x5a) },
-      { name: 'etc/hostname', body: 'rootdisk\n' },
+      { name: 'etc/issue', body: 'rootdisk\n' },
       { name: `${OWN_DIR}/`, type: 'directory', mode: 0o700, uid: 33, gid: 33 },
     ],
     [{ name: 'app/run.sh', body: RUN_SH, mode: 0o755 }],
