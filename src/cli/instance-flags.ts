@@ -17,6 +17,7 @@ export function instanceFlags(cmd: Command): Command {
     .option('--cpu-overcommit', 'allow more virtual CPUs than the host has CPUs')
     .option('--read-only', "mount the root file system read-only, with no writable layer (linux images with a root disk)")
     .option('--hostname <name>', "the guest's host name (linux images; default: the instance's short id, as Docker's)")
+    .option('--add-host <name:address>', "add a line to the guest's /etc/hosts (repeatable; linux images); address host-gateway: the host", (v: string, prev: string[] = []) => [...prev, v])
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', parseEnv, [] as string[])
     .option('--env-file <file>', 'read environment variables from a file of KEY=VALUE lines (repeatable; -e wins)', (f: string, prev: string[]) => [...prev, ...parseEnvFileText(readText(f), f)], [] as string[])
     .option('-l, --label <KEY=VALUE>', 'set a label on the instance (repeatable)', parseLabel, {} as Record<string, string>)
@@ -63,6 +64,7 @@ export interface CreateFlags extends HealthFlags {
   cpuOvercommit?: boolean;
   readOnly?: boolean;
   hostname?: string;
+  addHost?: string[];
   env: string[];
   envFile?: string[];
   label?: Record<string, string>;
@@ -93,6 +95,7 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
     ...(flags.cpuOvercommit && { cpuOvercommit: true }),
     ...(flags.readOnly === true && { readOnly: true }),
     ...(flags.hostname !== undefined && { hostname: flags.hostname }),
+    ...(flags.addHost !== undefined && { extraHosts: flags.addHost }),
     // Docker's order: the files first, then -e (a later KEY wins in the guest's environment).
     ...((flags.envFile ?? []).length + flags.env.length > 0 && { env: [...(flags.envFile ?? []), ...flags.env] }),
     ...(Object.keys(labels).length > 0 && { labels }),

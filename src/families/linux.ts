@@ -45,7 +45,7 @@
 //   for (cunik.root=SERIAL: /sys/block/vdX/serial), so the volumes keep /dev/vda, vdb...; cunik.ro
 //   (--read-only) mounts it with no writable overlay. A root disk the init cannot mount ends the
 //   instance with 125 and the init's one line (exitFromConsole), never a partial root.
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import { invalid } from '../errors.js';
 import type { BootSpec } from '../vmm/types.js';
 import { appArgs, appEnv, blockDisks, devices, machineFor, netmask, nicsOf, refuse, requireFile, shareSpecs, sizing, staticIp, volumesOf } from './common.js';
@@ -136,6 +136,14 @@ export const linux: FamilyAdapter = {
     if (instance.hostname !== undefined) {
       refuse(instance.hostname.length > 64 || !HOSTNAME.test(instance.hostname), `linux: not a host name: ${JSON.stringify(instance.hostname)}`, 'hostname');
       words.push(`cunik.hostname=${instance.hostname}`);
+    }
+    // --add-host: cunik.host=NAME,ADDRESS, one a line the init adds to /etc/hosts.
+    for (const h of instance.extraHosts ?? []) {
+      const gateway = instance.networks?.[0]?.gateway;
+      refuse(h.address === 'host-gateway' && gateway === undefined, `linux: --add-host ${h.name}:host-gateway needs a network with a gateway (not --network none)`, 'extraHosts');
+      const address = h.address === 'host-gateway' ? gateway! : h.address;
+      refuse(!HOSTNAME.test(h.name) || isIP(address) === 0, `linux: not a host line: ${JSON.stringify(`${h.name}:${h.address}`)}`, 'extraHosts');
+      words.push(`cunik.host=${h.name},${address}`);
     }
     // IPv6 (a network made with --ipv6): cunik.ip6=DEV,ADDR/PREFIX[,GATEWAY], applied by the init
     // (the kernel has no ip= for IPv6); a dotted word, so the kernel keeps it off init's environment.

@@ -79,6 +79,8 @@ export interface InstanceBootConfig {
   readOnlyRoot?: boolean;
   /** The guest's host name (linux: cunik.hostname=); families without one ignore it. */
   hostname?: string;
+  /** run --add-host lines for /etc/hosts (linux: cunik.host=); address 'host-gateway' is the first network's gateway. */
+  extraHosts?: { name: string; address: string }[];
 }
 
 /**

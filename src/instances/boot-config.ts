@@ -1,7 +1,9 @@
 // What a family adapter gets for an instance (InstanceBootConfig), built from the record's config,
 // the network of this start and host facts. Pure, unit-tested.
 import { MAX_EXTRA_NETWORKS, type NetworkEndpoint, type NetworkMode, type NetworkSettings, type PortBinding, type PortRequest } from '../api/schemas.js';
+import { isIP } from 'node:net';
 import { cpusOverHost } from '../api/limits.js';
+import { HOSTNAME_PATTERN } from '../api/rules.js';
 import { invalid } from '../errors.js';
 import { LABEL_MEMORY_MIN } from '../images/oci.js';
 import type { ImageBootInfo, InstanceBootConfig, InstanceNetwork } from '../families/types.js';
@@ -30,6 +32,8 @@ export interface CreateOptions {
   readOnly?: boolean | undefined;
   /** run --hostname (the caller gives the short id when the user gives none). */
   hostname?: string | undefined;
+  /** run --add-host: NAME:ADDRESS (or NAME=ADDRESS). */
+  extraHosts?: string[] | undefined;
   autoRemove?: boolean | undefined;
   restartPolicy?: { name: RestartPolicy['name']; maximumRetryCount?: number | undefined } | undefined;
   /** Default: the daemon's (create.ts), else 'user'. */
@@ -95,6 +99,7 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
     ...(opts.cpuOvercommit === true && { cpuOvercommit: true }),
     ...(opts.readOnly === true && { readOnly: true }),
     ...(opts.hostname !== undefined && { hostname: opts.hostname }),
+    ...((opts.extraHosts?.length ?? 0) > 0 && { extraHosts: opts.extraHosts!.map(extraHost).map((h) => `${h.name}:${h.address}`) }),
     autoRemove: opts.autoRemove ?? false,
     restartPolicy: opts.restartPolicy ? { name: opts.restartPolicy.name, maximumRetryCount: opts.restartPolicy.maximumRetryCount ?? 0 } : NO_RESTART,
     network: opts.network ?? 'user',
@@ -117,6 +122,22 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
   const over = host.cpus === undefined ? undefined : cpusOverHost(config.cpus, host.cpus, config.cpuOvercommit === true);
   if (over !== undefined) throw invalid(opts.cpus === undefined ? `the image asks for ${config.cpus} virtual CPUs, ${over}` : `cpus: ${config.cpus} is ${over}`, 'cpus');
   return config;
+}
+
+const HOSTNAME = new RegExp(HOSTNAME_PATTERN);
+
+/**
+ * run --add-host NAME:ADDRESS (Docker's; also NAME=ADDRESS): NAME a host name, ADDRESS an IPv4 or
+ * IPv6 address (brackets allowed) or host-gateway. The name has no ':' and the address may, so the
+ * first separator splits them.
+ */
+export function extraHost(text: string): { name: string; address: string } {
+  const at = /[:=]/.exec(text)?.index ?? -1;
+  const name = text.slice(0, Math.max(at, 0));
+  const address = text.slice(at + 1).replace(/^\[(.*)\]$/, '$1');
+  if (at <= 0 || !HOSTNAME.test(name) || name.length > 64) throw invalid(`invalid --add-host ${JSON.stringify(text)}: give NAME:ADDRESS, NAME a host name (letters, digits, '-', labels joined by dots)`, 'extraHosts');
+  if (address !== 'host-gateway' && isIP(address) === 0) throw invalid(`invalid --add-host ${JSON.stringify(text)}: ${JSON.stringify(address)} is not an IP address (nor host-gateway)`, 'extraHosts');
+  return { name, address };
 }
 
 /**
@@ -236,5 +257,6 @@ export function bootConfig(config: InstanceRecord['config'], network: NetworkSet
     ...(host.tscKhz !== undefined && { tscKhz: host.tscKhz }),
     ...(config.readOnly === true && { readOnlyRoot: true }),
     ...(config.hostname !== undefined && { hostname: config.hostname }),
+    ...((config.extraHosts?.length ?? 0) > 0 && { extraHosts: config.extraHosts!.map(extraHost) }),
   };
 }

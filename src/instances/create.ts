@@ -68,6 +68,7 @@ export async function createInstance(ctx: CreateContext, opts: CreateOptions, wi
   }
   checkNetworks(deps.networks, adapter, boot.family, spec, config);
   checkImageMemory(config.memoryMiB, boot.labels);
+  if ((opts.extraHosts?.length ?? 0) > 0 && boot.family !== 'linux') throw invalid(`--add-host is not supported by the ${boot.family} family: only a linux image's init writes /etc/hosts`, 'extraHosts');
   if (opts.hostname !== undefined && boot.family !== 'linux') throw invalid(`--hostname is not supported by the ${boot.family} family: only a linux image's init sets a host name`, 'hostname');
   if (config.readOnly === true && boot.family !== 'linux') throw invalid(`--read-only is not supported by the ${boot.family} family: only a linux image with a root disk has a root file system it can keep from writes`, 'readOnly');
   // Re-check after the awaits: the name is reserved synchronously from here on.

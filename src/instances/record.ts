@@ -46,6 +46,8 @@ export interface InstanceRecord {
     readOnly?: boolean;
     /** The guest's host name (run --hostname, else the short id); absent in older records: none is set. */
     hostname?: string;
+    /** run --add-host, as NAME:ADDRESS (ADDRESS may be host-gateway); absent: none. */
+    extraHosts?: string[];
     autoRemove: boolean;
     restartPolicy?: RestartPolicy;
     /** Absent in records made before networking: those have no NIC ('none'). */

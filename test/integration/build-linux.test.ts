@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { hostTscKhz } from '../../src/families/host.js';
+import { USER_NET } from '../../src/network/user.js';
 import { cli, repo, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { linuxGuestMissing, tscLabelLines } from '../helpers/linux-guest.js';
 import { writeContainerArchive } from '../fixtures/build/oci-archive.js';
@@ -66,7 +67,7 @@ test('cunik build makes a linux image that runs busybox and returns its exit cod
   assert.match(plain.stdout, /^args: default-arg\r?$/m);
 });
 
-test("the guest's host name: the short id by default (as Docker's), --hostname's otherwise; it resolves in the guest", async () => {
+test("the guest's host name: the short id by default (as Docker's), --hostname's otherwise; it resolves in the guest; --add-host lines", async () => {
   const probe = 'hostname; cat /etc/hostname; ping -c1 -W1 "$(hostname)" >/dev/null 2>&1 && echo resolves';
   const made = await cli(['run', '-d', 'bbtest', 'sh', '-c', probe], { socket: d.socket });
   assert.equal(made.code, 0, made.stderr);
@@ -77,6 +78,15 @@ test("the guest's host name: the short id by default (as Docker's), --hostname's
   const named = await cli(['run', '--rm', '--hostname', 'web-1.example.com', 'bbtest', 'sh', '-c', probe], { socket: d.socket });
   assert.equal(named.code, 0, named.stderr + named.stdout);
   assert.match(named.stdout.replace(/\r/g, ''), /^web-1\.example\.com\nweb-1\.example\.com\nresolves$/m);
+  // --add-host: /etc/hosts lines the guest's resolver reads (ping prints the address it resolved).
+  const hosts = await cli(['run', '--rm', '--add-host', 'db.internal:10.9.0.5', '--add-host', 'host.docker.internal:host-gateway', 'bbtest', 'sh', '-c', 'ping -c1 -W1 db.internal 2>&1 | head -1; ping -c1 -W1 host.docker.internal 2>&1 | head -1'], { socket: d.socket });
+  assert.equal(hosts.code, 0, hosts.stderr + hosts.stdout);
+  assert.match(hosts.stdout, /^PING db\.internal \(10\.9\.0\.5\)/m);
+  // The test daemon's default network is user mode: host-gateway is passt's gateway, the host.
+  assert.match(hosts.stdout, new RegExp(`^PING host\\.docker\\.internal \\(${USER_NET.gateway.replace(/\./g, '\\.')}\\)`, 'm'));
+  const noNet = await cli(['run', '--rm', '--network', 'none', '--add-host', 'h:host-gateway', 'bbtest'], { socket: d.socket });
+  assert.equal(noNet.code, 125);
+  assert.match(noNet.stderr, /^cunik: linux: --add-host h:host-gateway needs a network with a gateway \(not --network none\)\n$/);
   const bad = await cli(['run', '--rm', '--hostname', 'a_b', 'bbtest'], { socket: d.socket });
   assert.equal(bad.code, 125);
   assert.match(bad.stderr, /^cunik: invalid hostname "a_b": a host name is labels of letters/);

@@ -47,6 +47,8 @@ test('createRequest maps what docker run sends onto the native request', () => {
     // docker run -h: Config.Hostname ("" when not given).
     [{ Image: 'x', Hostname: 'web1', Domainname: '' }, undefined, { image: 'x', hostname: 'web1' }],
     [{ Image: 'x', Hostname: '' }, undefined, { image: 'x' }],
+    // docker run --add-host: as the native extraHosts, checked there.
+    [{ Image: 'x', HostConfig: { ExtraHosts: ['db:10.0.0.5', 'host.docker.internal:host-gateway'] } }, undefined, { image: 'x', extraHosts: ['db:10.0.0.5', 'host.docker.internal:host-gateway'] }],
     // docker run --stop-signal/--stop-timeout; StopTimeout 0 is a timeout, null is none; "" is no signal.
     [{ Image: 'x', StopSignal: 'SIGKILL', StopTimeout: 0 }, undefined, { image: 'x', stopSignal: 'SIGKILL', stopTimeout: 0 }],
     [{ Image: 'x', StopSignal: '', StopTimeout: null }, undefined, { image: 'x' }],
@@ -68,7 +70,6 @@ test('createRequest refuses what a unikernel cannot honour, naming it', () => {
     [{ Image: 'x', Domainname: 'example.com' }, /^Domainname is not supported: give the whole name with --hostname$/],
     // Fields outside the translation are refused by name, never dropped (with the flag users know).
     [{ Image: 'x', HostConfig: { Dns: ['1.1.1.1'] } }, /^HostConfig\.Dns \(--dns\) is not supported by Cunik's Docker API/],
-    [{ Image: 'x', HostConfig: { ExtraHosts: ['a:1.2.3.4'] } }, /^HostConfig\.ExtraHosts \(--add-host\) is not supported/],
     [{ Image: 'x', HostConfig: { LogConfig: { Type: 'none', Config: {} } } }, /^HostConfig\.LogConfig \(--log-driver\/--log-opt\) is not supported/],
     [{ Image: 'x', HostConfig: { DeviceRequests: [{ Count: -1, Capabilities: [['gpu']] }] } }, /^HostConfig\.DeviceRequests \(--gpus\)/],
     [{ Image: 'x', HostConfig: { MemorySwappiness: 10 } }, /^HostConfig\.MemorySwappiness is not supported/],

@@ -90,6 +90,13 @@ runCases(linux, [
     instance: { tscKhz: 1000000, hostname: 'web-1.example.com' },
     spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.hostname=web-1.example.com' },
   },
+  {
+    name: '--add-host: cunik.host=NAME,ADDRESS each, host-gateway as the first network\'s gateway',
+    image: { ...img, args: [], env: [] },
+    instance: { tscKhz: 1000000, networks: [userNet({ ip: '10.0.2.15', prefix: 24, gateway: '10.0.2.2' })], extraHosts: [{ name: 'db', address: '10.9.0.5' }, { name: 'host.docker.internal', address: 'host-gateway' }, { name: 'v6', address: 'fd00::5' }] },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off cunik.host=db,10.9.0.5 cunik.host=host.docker.internal,10.0.2.2 cunik.host=v6,fd00::5' },
+  },
+  { name: '--add-host host-gateway without a network is refused', image: img, instance: { extraHosts: [{ name: 'h', address: 'host-gateway' }] }, throws: /^linux: --add-host h:host-gateway needs a network with a gateway \(not --network none\)$/ },
   { name: 'refuses a host name that is none (a word the kernel would split)', image: img, instance: { hostname: 'a b' }, throws: /^linux: not a host name: "a b"$/ },
   { name: 'refuses an image without a kernel', image: { ...img, kernelPath: undefined }, throws: /needs a kernel/ },
   {

@@ -25,6 +25,7 @@
  *    and IPv6, which ip= cannot carry: cunik.ip6=DEV,ADDR/PREFIX[,GATEWAY] (address, default route);
  * 4b. cunik.hostname=NAME (run --hostname; by default the instance's short id, as Docker's): the
  *    host name, /etc/hostname, and a 127.0.1.1 line in /etc/hosts so the name resolves in the guest;
+ *    cunik.host=NAME,ADDRESS (run --add-host): one more /etc/hosts line each;
  * 5. runs the app: argv = the NUL-separated words of /.cunik/entry, then init's own arguments
  *    (the kernel passes everything after "--" on its command line to init); environment = the
  *    NUL-separated KEY=VALUE words of /.cunik/env, overridden by init's environment (the kernel
@@ -339,7 +340,20 @@ static void setup_network(const char *ip) {
   close(sock);
 }
 
-/* The daemon checked NAME (RFC 1123, at most 64 characters); a read-only root keeps its /etc as it is. */
+/* One line of /etc/hosts, appended (the file made with the localhost lines if the image has none);
+ * a read-only root keeps its /etc as it is. */
+static void hosts_line(const char *address, const char *name) {
+  mkdir("/etc", 0755);
+  int exists = access("/etc/hosts", F_OK) == 0;
+  int fd = open("/etc/hosts", O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) { dbg("/etc/hosts: %s", strerror(errno)); return; }
+  char line[256]; /* the localhost lines, an address and a name of at most 64 characters */
+  int n = snprintf(line, sizeof line, "%s%s\t%s\n", exists ? "" : "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n", address, name);
+  if (n > 0 && n < (int)sizeof line) (void)!write(fd, line, n);
+  close(fd);
+}
+
+/* cunik.hostname=NAME: the daemon checked NAME (RFC 1123, at most 64 characters). */
 static void set_hostname(const char *name) {
   if (sethostname(name, strlen(name)) != 0) { say("cunik.hostname=%s: %s", name, strerror(errno)); return; }
   mkdir("/etc", 0755);
@@ -350,14 +364,18 @@ static void set_hostname(const char *name) {
     (void)!write(fd, "\n", 1);
     close(fd);
   }
-  int exists = access("/etc/hosts", F_OK) == 0;
-  fd = open("/etc/hosts", O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) { dbg("/etc/hosts: %s", strerror(errno)); return; }
-  char line[256]; /* the localhost lines and a name of at most 64 characters */
-  int n = snprintf(line, sizeof line, "%s127.0.1.1\t%s\n", exists ? "" : "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n", name);
-  (void)!write(fd, line, n);
-  close(fd);
+  hosts_line("127.0.1.1", name);
   dbg("hostname %s", name);
+}
+
+/* cunik.host=NAME,ADDRESS (run --add-host). */
+static void add_host(const char *spec) {
+  char name[72];
+  const char *comma = strchr(spec, ',');
+  if (!comma || comma == spec || (size_t)(comma - spec) >= sizeof name) { say("cunik.host=%s: expected NAME,ADDRESS", spec); return; }
+  memcpy(name, spec, comma - spec);
+  name[comma - spec] = 0;
+  hosts_line(comma + 1, name);
 }
 
 static void mkdirs(const char *path) {
@@ -621,6 +639,7 @@ int main(int argc, char **argv, char **envp) {
   }
   setup_lo();
   for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.hostname=", 15) == 0) set_hostname(cwords[i] + 15);
+  for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.host=", 11) == 0) add_host(cwords[i] + 11);
   /* One ip= word a NIC (several networks: each names its device by MAC). */
   for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "ip=", 3) == 0) setup_network(cwords[i] + 3);
   for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.ip6=", 10) == 0) setup_network6(cwords[i] + 10);

@@ -92,10 +92,10 @@ const CONFIG_FIELDS = new Set([
   // dockerode repeats the ?name= (and ?platform=) of the query in the body.
   'name', 'platform',
 ]);
-const HOST_CONFIG_FIELDS = new Set(['Memory', 'NanoCpus', 'Binds', 'Mounts', 'PortBindings', 'PublishAllPorts', 'AutoRemove', 'ReadonlyRootfs', 'RestartPolicy', 'NetworkMode', 'ConsoleSize']);
+const HOST_CONFIG_FIELDS = new Set(['Memory', 'NanoCpus', 'Binds', 'Mounts', 'PortBindings', 'PublishAllPorts', 'AutoRemove', 'ReadonlyRootfs', 'RestartPolicy', 'NetworkMode', 'ConsoleSize', 'ExtraHosts']);
 /** The flags users know the fields by, for the refusal's sentence. */
 const FLAGS: Record<string, string> = {
-  'HostConfig.Dns': '--dns', 'HostConfig.DnsOptions': '--dns-option', 'HostConfig.DnsSearch': '--dns-search', 'HostConfig.ExtraHosts': '--add-host',
+  'HostConfig.Dns': '--dns', 'HostConfig.DnsOptions': '--dns-option', 'HostConfig.DnsSearch': '--dns-search',
   'HostConfig.CapDrop': '--cap-drop', 'HostConfig.SecurityOpt': '--security-opt', 'HostConfig.ShmSize': '--shm-size', 'HostConfig.PidsLimit': '--pids-limit',
   'HostConfig.Ulimits': '--ulimit', 'HostConfig.Init': '--init', 'HostConfig.LogConfig': '--log-driver/--log-opt', 'HostConfig.DeviceRequests': '--gpus',
   'HostConfig.MemoryReservation': '--memory-reservation', 'HostConfig.MemorySwap': '--memory-swap', 'HostConfig.OomKillDisable': '--oom-kill-disable',
@@ -249,6 +249,7 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
   const restart = restartPolicy(h['RestartPolicy']);
   const net = network(h['NetworkMode']);
   const labels = isSet(c['Labels']) ? obj(c['Labels'], 'Labels') : undefined;
+  const extraHosts = strings(h['ExtraHosts'], 'HostConfig.ExtraHosts');
   const hostname = c['Hostname'];
   if (hostname !== undefined && hostname !== null && typeof hostname !== 'string') throw invalid('Hostname must be a string', 'Hostname');
   const readOnly = h['ReadonlyRootfs'];
@@ -263,6 +264,7 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
     ...(h['AutoRemove'] === true && { autoRemove: true }),
     ...(readOnly === true && { readOnly: true }),
     ...(typeof hostname === 'string' && hostname !== '' && { hostname }),
+    ...(extraHosts !== undefined && extraHosts.length > 0 && { extraHosts }),
     ...(restart && { restartPolicy: restart }),
     ...(net !== undefined && { network: net }),
     ...endpoints(c['NetworkingConfig'], net),

@@ -1,0 +1,47 @@
+// A guest's names: run --add-host lines (instances/boot-config.ts extraHost) as the record keeps
+// them and as the family adapters get them, and the host name an instance config carries.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Value } from 'typebox/value';
+import { CreateInstanceRequest } from '../../src/api/schemas.js';
+import { bootConfig, extraHost, instanceConfig, networkSettings } from '../../src/instances/boot-config.js';
+
+const image = { memoryMiB: 64, cpus: 1 };
+
+test("extraHost: Docker's NAME:ADDRESS and NAME=ADDRESS, IPv6 with or without brackets, host-gateway", () => {
+  const ok: [string, { name: string; address: string }][] = [
+    ['db:10.0.0.5', { name: 'db', address: '10.0.0.5' }],
+    ['db=10.0.0.5', { name: 'db', address: '10.0.0.5' }],
+    ['v6.example.com:fd00::5', { name: 'v6.example.com', address: 'fd00::5' }],
+    ['v6:[fd00::5]', { name: 'v6', address: 'fd00::5' }],
+    ['host.docker.internal:host-gateway', { name: 'host.docker.internal', address: 'host-gateway' }],
+  ];
+  for (const [text, want] of ok) assert.deepEqual(extraHost(text), want, text);
+  const bad: [string, RegExp][] = [
+    ['db', /give NAME:ADDRESS/],
+    [':10.0.0.5', /give NAME:ADDRESS/],
+    ['a b:10.0.0.5', /give NAME:ADDRESS/],
+    ['db:10.0.0.300', /"10\.0\.0\.300" is not an IP address \(nor host-gateway\)/],
+    ['db:gateway', /is not an IP address/],
+    ['db:10.0.0.5 init=/bin/sh', /is not an IP address/],
+  ];
+  for (const [text, re] of bad) assert.throws(() => extraHost(text), (e: Error & { code?: string; field?: string }) => re.test(e.message) && e.code === 'INVALID_ARGUMENT' && e.field === 'extraHosts', text);
+});
+
+test('instanceConfig keeps --add-host as NAME:ADDRESS and --hostname; bootConfig hands both to the family', () => {
+  const config = instanceConfig({ image: 'x', hostname: 'web1', extraHosts: ['db=10.0.0.5', 'v6:[fd00::5]', 'h:host-gateway'] }, image);
+  assert.equal(config.hostname, 'web1');
+  assert.deepEqual(config.extraHosts, ['db:10.0.0.5', 'v6:fd00::5', 'h:host-gateway']);
+  const boot = bootConfig(config, networkSettings(config, []));
+  assert.equal(boot.hostname, 'web1');
+  assert.deepEqual(boot.extraHosts, [{ name: 'db', address: '10.0.0.5' }, { name: 'v6', address: 'fd00::5' }, { name: 'h', address: 'host-gateway' }]);
+  assert.equal(instanceConfig({ image: 'x' }, image).extraHosts, undefined);
+});
+
+test('the API refuses a host name that is none, and more than 16 --add-host lines', () => {
+  for (const hostname of ['web-1', 'a.b.c', 'x'.repeat(63)]) assert.ok(Value.Check(CreateInstanceRequest, { image: 'x', hostname }), hostname);
+  for (const hostname of ['-web', 'web-', 'a_b', 'a..b', 'a b', '', 'x'.repeat(65), `${'x'.repeat(63)}.${'y'.repeat(10)}`.padEnd(70, 'z')]) {
+    assert.ok(!Value.Check(CreateInstanceRequest, { image: 'x', hostname }), hostname);
+  }
+  assert.ok(!Value.Check(CreateInstanceRequest, { image: 'x', extraHosts: Array.from({ length: 17 }, (_, i) => `h${i}:10.0.0.${i}`) }));
+});
