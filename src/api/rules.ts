@@ -11,6 +11,14 @@ export const VOLUME_NAME_RULE = "a volume name has at least two characters, only
 export const HOSTNAME_PATTERN = '^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$';
 export const HOSTNAME_RULE = "a host name is labels of letters, digits and '-' (not at a label's start or end) separated by '.', at most 64 characters";
 
+/** run --user: USER[:GROUP], each a name or a number (resolved in the guest against its /etc/passwd and /etc/group). */
+export const RUN_USER_PATTERN = '^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,31}(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,31})?$';
+export const RUN_USER_RULE = "give USER[:GROUP], each a name (letters, digits, '_', '.', '-', at most 32) or a number";
+
+/** run --workdir: an absolute guest path the kernel command line can carry (no blanks, no quotes). */
+export const WORKDIR_PATTERN = '^/[^\\s"]*$';
+export const WORKDIR_RULE = 'give an absolute guest path without blanks or quotes';
+
 export const KEY_VALUE_PATTERN = '^[A-Za-z_][A-Za-z0-9_.]*=';
 export const KEY_VALUE_RULE = 'use KEY=VALUE, where KEY is letters, digits, "_" and "." not starting with a digit';
 
@@ -23,6 +31,8 @@ export const PATTERN_RULES: Readonly<Record<string, string>> = {
   [VOLUME_NAME_PATTERN]: VOLUME_NAME_RULE,
   [KEY_VALUE_PATTERN]: KEY_VALUE_RULE,
   [HOSTNAME_PATTERN]: HOSTNAME_RULE,
+  [RUN_USER_PATTERN]: RUN_USER_RULE,
+  [WORKDIR_PATTERN]: WORKDIR_RULE,
   [TAIL_PATTERN]: TAIL_RULE,
 };
 

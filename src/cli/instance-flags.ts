@@ -17,6 +17,8 @@ export function instanceFlags(cmd: Command): Command {
     .option('--cpu-overcommit', 'allow more virtual CPUs than the host has CPUs')
     .option('--read-only', "mount the root file system read-only, with no writable layer (linux images with a root disk)")
     .option('--hostname <name>', "the guest's host name (linux images; default: the instance's short id, as Docker's)")
+    .option('-u, --user <user[:group]>', 'the user the app runs as, a name or number (linux images; default: the image\'s)')
+    .option('-w, --workdir <dir>', "the app's working directory, made if missing (linux images; default: the image's)")
     .option('--add-host <name:address>', "add a line to the guest's /etc/hosts (repeatable; linux images); address host-gateway: the host", (v: string, prev: string[] = []) => [...prev, v])
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', parseEnv, [] as string[])
     .option('--env-file <file>', 'read environment variables from a file of KEY=VALUE lines (repeatable; -e wins)', (f: string, prev: string[]) => [...prev, ...parseEnvFileText(readText(f), f)], [] as string[])
@@ -65,6 +67,8 @@ export interface CreateFlags extends HealthFlags {
   readOnly?: boolean;
   hostname?: string;
   addHost?: string[];
+  user?: string;
+  workdir?: string;
   env: string[];
   envFile?: string[];
   label?: Record<string, string>;
@@ -96,6 +100,8 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
     ...(flags.readOnly === true && { readOnly: true }),
     ...(flags.hostname !== undefined && { hostname: flags.hostname }),
     ...(flags.addHost !== undefined && { extraHosts: flags.addHost }),
+    ...(flags.user !== undefined && { user: flags.user }),
+    ...(flags.workdir !== undefined && { workdir: flags.workdir }),
     // Docker's order: the files first, then -e (a later KEY wins in the guest's environment).
     ...((flags.envFile ?? []).length + flags.env.length > 0 && { env: [...(flags.envFile ?? []), ...flags.env] }),
     ...(Object.keys(labels).length > 0 && { labels }),

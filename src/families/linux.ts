@@ -53,9 +53,11 @@ import { debugExitCode } from './generic.js';
 import { debugExitStatus } from './exit.js';
 import { kernelWord } from './linux-cmdline.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
-import { HOSTNAME_PATTERN } from '../api/rules.js';
+import { HOSTNAME_PATTERN, RUN_USER_PATTERN, WORKDIR_PATTERN } from '../api/rules.js';
 
 const HOSTNAME = new RegExp(HOSTNAME_PATTERN);
+const RUN_USER = new RegExp(RUN_USER_PATTERN);
+const WORKDIR = new RegExp(WORKDIR_PATTERN);
 
 const COMMAND_LINE_SIZE = 2048;
 /** What an instance whose root file system did not unpack whole ends with (Docker's code for a container that could not run). */
@@ -136,6 +138,15 @@ export const linux: FamilyAdapter = {
     if (instance.hostname !== undefined) {
       refuse(instance.hostname.length > 64 || !HOSTNAME.test(instance.hostname), `linux: not a host name: ${JSON.stringify(instance.hostname)}`, 'hostname');
       words.push(`cunik.hostname=${instance.hostname}`);
+    }
+    // --user and --workdir, checked by the API against rules the command line can carry.
+    if (instance.user !== undefined) {
+      refuse(!RUN_USER.test(instance.user), `linux: not a user: ${JSON.stringify(instance.user)}`, 'user');
+      words.push(`cunik.user=${instance.user}`);
+    }
+    if (instance.workdir !== undefined) {
+      refuse(!WORKDIR.test(instance.workdir), `linux: not a working directory: ${JSON.stringify(instance.workdir)}`, 'workdir');
+      words.push(`cunik.workdir=${instance.workdir}`);
     }
     // --add-host: cunik.host=NAME,ADDRESS, one a line the init adds to /etc/hosts.
     for (const h of instance.extraHosts ?? []) {

@@ -81,6 +81,9 @@ export interface InstanceBootConfig {
   hostname?: string;
   /** run --add-host lines for /etc/hosts (linux: cunik.host=); address 'host-gateway' is the first network's gateway. */
   extraHosts?: { name: string; address: string }[];
+  /** run --user USER[:GROUP] and --workdir (linux: cunik.user=, cunik.workdir=), over the image's. */
+  user?: string;
+  workdir?: string;
 }
 
 /**

@@ -34,6 +34,8 @@ export interface CreateOptions {
   hostname?: string | undefined;
   /** run --add-host: NAME:ADDRESS (or NAME=ADDRESS). */
   extraHosts?: string[] | undefined;
+  user?: string | undefined;
+  workdir?: string | undefined;
   autoRemove?: boolean | undefined;
   restartPolicy?: { name: RestartPolicy['name']; maximumRetryCount?: number | undefined } | undefined;
   /** Default: the daemon's (create.ts), else 'user'. */
@@ -100,6 +102,8 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
     ...(opts.readOnly === true && { readOnly: true }),
     ...(opts.hostname !== undefined && { hostname: opts.hostname }),
     ...((opts.extraHosts?.length ?? 0) > 0 && { extraHosts: opts.extraHosts!.map(extraHost).map((h) => `${h.name}:${h.address}`) }),
+    ...(opts.user !== undefined && { user: opts.user }),
+    ...(opts.workdir !== undefined && { workdir: opts.workdir }),
     autoRemove: opts.autoRemove ?? false,
     restartPolicy: opts.restartPolicy ? { name: opts.restartPolicy.name, maximumRetryCount: opts.restartPolicy.maximumRetryCount ?? 0 } : NO_RESTART,
     network: opts.network ?? 'user',
@@ -258,5 +262,7 @@ export function bootConfig(config: InstanceRecord['config'], network: NetworkSet
     ...(config.readOnly === true && { readOnlyRoot: true }),
     ...(config.hostname !== undefined && { hostname: config.hostname }),
     ...((config.extraHosts?.length ?? 0) > 0 && { extraHosts: config.extraHosts!.map(extraHost) }),
+    ...(config.user !== undefined && { user: config.user }),
+    ...(config.workdir !== undefined && { workdir: config.workdir }),
   };
 }

@@ -68,6 +68,9 @@ export async function createInstance(ctx: CreateContext, opts: CreateOptions, wi
   }
   checkNetworks(deps.networks, adapter, boot.family, spec, config);
   checkImageMemory(config.memoryMiB, boot.labels);
+  for (const [given, flag] of [[opts.user, '--user'], [opts.workdir, '--workdir']] as const) {
+    if (given !== undefined && boot.family !== 'linux') throw invalid(`${flag} is not supported by the ${boot.family} family: only a linux image's init runs its app as a user, in a directory`, flag.slice(2));
+  }
   if ((opts.extraHosts?.length ?? 0) > 0 && boot.family !== 'linux') throw invalid(`--add-host is not supported by the ${boot.family} family: only a linux image's init writes /etc/hosts`, 'extraHosts');
   if (opts.hostname !== undefined && boot.family !== 'linux') throw invalid(`--hostname is not supported by the ${boot.family} family: only a linux image's init sets a host name`, 'hostname');
   if (config.readOnly === true && boot.family !== 'linux') throw invalid(`--read-only is not supported by the ${boot.family} family: only a linux image with a root disk has a root file system it can keep from writes`, 'readOnly');

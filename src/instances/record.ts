@@ -48,6 +48,10 @@ export interface InstanceRecord {
     hostname?: string;
     /** run --add-host, as NAME:ADDRESS (ADDRESS may be host-gateway); absent: none. */
     extraHosts?: string[];
+    /** run --user USER[:GROUP]; absent: the image's. */
+    user?: string;
+    /** run --workdir; absent: the image's. */
+    workdir?: string;
     autoRemove: boolean;
     restartPolicy?: RestartPolicy;
     /** Absent in records made before networking: those have no NIC ('none'). */

@@ -84,6 +84,15 @@ test("the guest's host name: the short id by default (as Docker's), --hostname's
   assert.match(hosts.stdout, /^PING db\.internal \(10\.9\.0\.5\)/m);
   // The test daemon's default network is user mode: host-gateway is passt's gateway, the host.
   assert.match(hosts.stdout, new RegExp(`^PING host\\.docker\\.internal \\(${USER_NET.gateway.replace(/\./g, '\\.')}\\)`, 'm'));
+  // --user (a name from the image's /etc/passwd, a group by number) and --workdir (made if missing).
+  const who = await cli(['run', '--rm', '-u', 'nobody:33', '-w', '/srv/work', 'bbtest', 'sh', '-c', 'echo $(id -u):$(id -g) $(id -G) $(pwd)'], { socket: d.socket });
+  assert.equal(who.code, 0, who.stderr + who.stdout);
+  assert.match(who.stdout, /^65534:33 33 \/srv\/work\r?$/m);
+  const numeric = await cli(['run', '--rm', '--user', '4242', 'bbtest', 'sh', '-c', 'echo $(id -u):$(id -g)'], { socket: d.socket });
+  assert.match(numeric.stdout, /^4242:0\r?$/m, 'a uid the image does not know, in group 0 (as Docker)');
+  const unknown = await cli(['run', '--rm', '-u', 'ghost', 'bbtest', 'true'], { socket: d.socket });
+  assert.equal(unknown.code, 126, unknown.stdout);
+  assert.match(unknown.stdout, /unable to find user ghost: no matching entries in \/etc\/passwd/);
   const noNet = await cli(['run', '--rm', '--network', 'none', '--add-host', 'h:host-gateway', 'bbtest'], { socket: d.socket });
   assert.equal(noNet.code, 125);
   assert.match(noNet.stderr, /^cunik: linux: --add-host h:host-gateway needs a network with a gateway \(not --network none\)\n$/);

@@ -47,6 +47,8 @@ test('createRequest maps what docker run sends onto the native request', () => {
     // docker run -h: Config.Hostname ("" when not given).
     [{ Image: 'x', Hostname: 'web1', Domainname: '' }, undefined, { image: 'x', hostname: 'web1' }],
     [{ Image: 'x', Hostname: '' }, undefined, { image: 'x' }],
+    // docker run -u / -w: the native user and workdir (linux images).
+    [{ Image: 'x', User: 'www-data', WorkingDir: '/srv' }, undefined, { image: 'x', user: 'www-data', workdir: '/srv' }],
     // docker run --add-host: as the native extraHosts, checked there.
     [{ Image: 'x', HostConfig: { ExtraHosts: ['db:10.0.0.5', 'host.docker.internal:host-gateway'] } }, undefined, { image: 'x', extraHosts: ['db:10.0.0.5', 'host.docker.internal:host-gateway'] }],
     // docker run --stop-signal/--stop-timeout; StopTimeout 0 is a timeout, null is none; "" is no signal.
@@ -75,6 +77,7 @@ test('createRequest refuses what a unikernel cannot honour, naming it', () => {
     [{ Image: 'x', HostConfig: { MemorySwappiness: 10 } }, /^HostConfig\.MemorySwappiness is not supported/],
     [{ Image: 'x', OnBuild: ['RUN x'] }, /^OnBuild is not supported/],
     [{ Image: 'x', Hostname: 5 }, /^Hostname must be a string$/],
+    [{ Image: 'x', User: 0 }, /^User must be a string$/],
     [{ Image: 'x', HostConfig: { Privileged: true } }, /^HostConfig\.Privileged is not supported/],
     [{ Image: 'x', HostConfig: { NanoCpus: 1.5e9 } }, /^--cpus 1\.5 is not supported: a VM gets whole virtual CPUs/],
     [{ Image: 'x', HostConfig: { NetworkMode: 'host' } }, /^network mode host is not supported/],

@@ -38,6 +38,13 @@ test('instanceConfig keeps --add-host as NAME:ADDRESS and --hostname; bootConfig
   assert.equal(instanceConfig({ image: 'x' }, image).extraHosts, undefined);
 });
 
+test('the API checks --user and --workdir against what the kernel command line can carry', () => {
+  for (const user of ['nobody', '1000', '1000:1000', 'www-data:www-data', '_svc.x']) assert.ok(Value.Check(CreateInstanceRequest, { image: 'x', user }), user);
+  for (const user of ['', 'a b', 'a:b:c', ':x', 'x:', '-x', 'a"b', 'x'.repeat(33)]) assert.ok(!Value.Check(CreateInstanceRequest, { image: 'x', user }), user);
+  for (const workdir of ['/', '/srv/app', '/a-b_c.d']) assert.ok(Value.Check(CreateInstanceRequest, { image: 'x', workdir }), workdir);
+  for (const workdir of ['', 'rel', '/a b', '/a\tb', '/a"b', '/x\ny']) assert.ok(!Value.Check(CreateInstanceRequest, { image: 'x', workdir }), workdir);
+});
+
 test('the API refuses a host name that is none, and more than 16 --add-host lines', () => {
   for (const hostname of ['web-1', 'a.b.c', 'x'.repeat(63)]) assert.ok(Value.Check(CreateInstanceRequest, { image: 'x', hostname }), hostname);
   for (const hostname of ['-web', 'web-', 'a_b', 'a..b', 'a b', '', 'x'.repeat(65), `${'x'.repeat(63)}.${'y'.repeat(10)}`.padEnd(70, 'z')]) {

@@ -26,6 +26,8 @@
  * 4b. cunik.hostname=NAME (run --hostname; by default the instance's short id, as Docker's): the
  *    host name, /etc/hostname, and a 127.0.1.1 line in /etc/hosts so the name resolves in the guest;
  *    cunik.host=NAME,ADDRESS (run --add-host): one more /etc/hosts line each;
+ * 4c. cunik.workdir=DIR (run --workdir: made if missing) and cunik.user=USER[:GROUP] (run --user,
+ *    resolved against the image's /etc/passwd and /etc/group as Docker does) override the image's;
  * 5. runs the app: argv = the NUL-separated words of /.cunik/entry, then init's own arguments
  *    (the kernel passes everything after "--" on its command line to init); environment = the
  *    NUL-separated KEY=VALUE words of /.cunik/env, overridden by init's environment (the kernel
@@ -433,16 +435,109 @@ static void mount_volume(const char *kind, const char *spec) {
 }
 
 /* Become the user /.cunik/user names ("UID GID G1,G2,..."); 0 when there is none. */
+/* run --user: cunik.user=USER[:GROUP] from the command line (main sets it), else the image's. */
+static const char *run_user;
+
+static int all_digits(const char *s) {
+  if (!*s) return 0;
+  for (; *s; s++) if (!isdigit((unsigned char)*s)) return 0;
+  return 1;
+}
+
+/* Field N (0-based) of a ':'-separated line of /etc/passwd or /etc/group, copied into out. */
+static void colon_field(const char *line, int n, char *out, size_t size) {
+  for (int i = 0; i < n && line; i++) line = strchr(line, ':') ? strchr(line, ':') + 1 : NULL;
+  size_t len = line ? strcspn(line, ":\n") : 0;
+  if (len >= size) len = size - 1;
+  memcpy(out, line ? line : "", len);
+  out[len] = 0;
+}
+
+/* The line of FILE whose name (field 0) or id (field 2) is KEY, copied into out; 0 if found. */
+static int etc_entry(const char *file, const char *key, char *out, size_t size) {
+  char *text;
+  if (slurp(file, &text) <= 0) return -1;
+  int found = -1;
+  char *save;
+  for (char *line = strtok_r(text, "\n", &save); line && found; line = strtok_r(NULL, "\n", &save)) {
+    char name[256], id[32];
+    colon_field(line, 0, name, sizeof name);
+    colon_field(line, 2, id, sizeof id);
+    if (strcmp(name, key) == 0 || (all_digits(key) && strcmp(id, key) == 0)) {
+      snprintf(out, size, "%s", line);
+      found = 0;
+    }
+  }
+  free(text);
+  return found;
+}
+
+/* USER[:GROUP] as Docker resolves it against the image's /etc/passwd and /etc/group: a name must
+ * exist; a number need not (its group is then 0, root's); the supplementary groups are those that
+ * list the user by name. */
+static int resolve_run_user(const char *spec, unsigned long *uid, unsigned long *gid, gid_t *groups, int *n) {
+  char user[128], group[128] = "", line[1024], name[256] = "", field[32];
+  const char *colon = strchr(spec, ':');
+  snprintf(user, sizeof user, "%.*s", colon ? (int)(colon - spec) : (int)strlen(spec), spec);
+  if (colon) snprintf(group, sizeof group, "%s", colon + 1);
+  *gid = 0;
+  if (etc_entry("/etc/passwd", user, line, sizeof line) == 0) {
+    colon_field(line, 0, name, sizeof name);
+    colon_field(line, 2, field, sizeof field);
+    *uid = strtoul(field, NULL, 10);
+    colon_field(line, 3, field, sizeof field);
+    *gid = strtoul(field, NULL, 10);
+  } else if (all_digits(user)) {
+    *uid = strtoul(user, NULL, 10);
+  } else {
+    say("unable to find user %s: no matching entries in /etc/passwd", user);
+    return -1;
+  }
+  if (group[0]) {
+    if (etc_entry("/etc/group", group, line, sizeof line) == 0) {
+      colon_field(line, 2, field, sizeof field);
+      *gid = strtoul(field, NULL, 10);
+    } else if (all_digits(group)) {
+      *gid = strtoul(group, NULL, 10);
+    } else {
+      say("unable to find group %s: no matching entries in /etc/group", group);
+      return -1;
+    }
+  }
+  *n = 0;
+  groups[(*n)++] = (gid_t)*gid;
+  char *text;
+  if (name[0] && slurp("/etc/group", &text) > 0) {
+    char *lines;
+    for (char *l = strtok_r(text, "\n", &lines); l && *n < 64; l = strtok_r(NULL, "\n", &lines)) {
+      char members[1024], *each;
+      colon_field(l, 3, members, sizeof members);
+      for (char *m = strtok_r(members, ",", &each); m; m = strtok_r(NULL, ",", &each)) {
+        if (strcmp(m, name) != 0) continue;
+        colon_field(l, 2, field, sizeof field);
+        groups[(*n)++] = (gid_t)strtoul(field, NULL, 10);
+        break;
+      }
+    }
+    free(text);
+  }
+  return 0;
+}
+
 static int switch_user(void) {
-  char *spec;
-  if (slurp("/.cunik/user", &spec) <= 0) return 0;
   unsigned long uid, gid;
-  char *rest;
-  uid = strtoul(spec, &rest, 10);
-  gid = strtoul(rest, &rest, 10);
   gid_t groups[64];
   int n = 0;
-  for (char *g = strtok(rest, " ,\n"); g && n < 64; g = strtok(NULL, " ,\n")) groups[n++] = (gid_t)strtoul(g, NULL, 10);
+  if (run_user) {
+    if (resolve_run_user(run_user, &uid, &gid, groups, &n) != 0) return -1;
+  } else {
+    char *spec;
+    if (slurp("/.cunik/user", &spec) <= 0) return 0;
+    char *rest;
+    uid = strtoul(spec, &rest, 10);
+    gid = strtoul(rest, &rest, 10);
+    for (char *g = strtok(rest, " ,\n"); g && n < 64; g = strtok(NULL, " ,\n")) groups[n++] = (gid_t)strtoul(g, NULL, 10);
+  }
   if (setgroups(n, groups) != 0 || setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0) {
     say("user %lu:%lu: %s", uid, gid, strerror(errno));
     return -1;
@@ -667,6 +762,13 @@ int main(int argc, char **argv, char **envp) {
   if (!has_path && ec < MAX_WORDS) ev[ec++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   ev[ec] = NULL;
   const char *dir = slurp("/.cunik/workdir", &workdir) > 0 ? strtok(workdir, "\n") : "/";
+  /* run --workdir (made if missing, as Docker's) and run --user override the image's. */
+  for (int i = 0; i < cn; i++) {
+    if (strncmp(cwords[i], "cunik.workdir=", 14) == 0) {
+      dir = cwords[i] + 14;
+      mkdirs(dir);
+    } else if (strncmp(cwords[i], "cunik.user=", 11) == 0) run_user = cwords[i] + 11;
+  }
 
   dbg("exec %s (%d args)", av[0], ac - 1);
   sigset_t chld;

@@ -25,6 +25,13 @@ function strings(v: unknown, field: string): string[] | undefined {
   return v as string[];
 }
 
+/** A string field, absent when null or empty (Docker sends "" for what was not given). */
+function text(v: unknown, field: string): string | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') throw invalid(`${field} must be a string`, field);
+  return v;
+}
+
 export function int(v: unknown, field: string): number | undefined {
   if (v === undefined || v === null || v === 0) return undefined;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw invalid(`${field} must be a non-negative integer`, field);
@@ -68,8 +75,6 @@ function stopTimeout(v: unknown): number | undefined {
 /** Settings a unikernel has no counterpart for, with the reason given to the user. */
 const UNSUPPORTED: [path: string, pick: (c: Json, h: Json) => unknown, why: string][] = [
   ['Entrypoint', (c) => c['Entrypoint'], 'a unikernel image is its own program: give its arguments as the command'],
-  ['User', (c) => c['User'], 'a unikernel has no users to run as'],
-  ['WorkingDir', (c) => c['WorkingDir'], 'a unikernel has no working directory to set'],
   ['Domainname', (c) => c['Domainname'], 'give the whole name with --hostname'],
   ['Tty', (c) => c['Tty'], "the guest's serial console is not a terminal: run without -t"],
   ['HostConfig.Privileged', (_c, h) => h['Privileged'], 'there is no host kernel to grant privileges on: the guest is a VM'],
@@ -87,7 +92,7 @@ const UNSUPPORTED: [path: string, pick: (c: Json, h: Json) => unknown, why: stri
  * here nor in UNSUPPORTED that is set is refused by name: a Docker setting is never dropped.
  */
 const CONFIG_FIELDS = new Set([
-  'Image', 'Cmd', 'Env', 'Labels', 'Volumes', 'Hostname', 'StopSignal', 'StopTimeout', 'Healthcheck', 'HostConfig', 'NetworkingConfig', 'ExposedPorts',
+  'Image', 'Cmd', 'Env', 'Labels', 'Volumes', 'Hostname', 'User', 'WorkingDir', 'StopSignal', 'StopTimeout', 'Healthcheck', 'HostConfig', 'NetworkingConfig', 'ExposedPorts',
   'AttachStdin', 'AttachStdout', 'AttachStderr', 'OpenStdin', 'StdinOnce', 'ArgsEscaped',
   // dockerode repeats the ?name= (and ?platform=) of the query in the body.
   'name', 'platform',
@@ -250,6 +255,8 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
   const net = network(h['NetworkMode']);
   const labels = isSet(c['Labels']) ? obj(c['Labels'], 'Labels') : undefined;
   const extraHosts = strings(h['ExtraHosts'], 'HostConfig.ExtraHosts');
+  const user = text(c['User'], 'User');
+  const workdir = text(c['WorkingDir'], 'WorkingDir');
   const hostname = c['Hostname'];
   if (hostname !== undefined && hostname !== null && typeof hostname !== 'string') throw invalid('Hostname must be a string', 'Hostname');
   const readOnly = h['ReadonlyRootfs'];
@@ -265,6 +272,8 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
     ...(readOnly === true && { readOnly: true }),
     ...(typeof hostname === 'string' && hostname !== '' && { hostname }),
     ...(extraHosts !== undefined && extraHosts.length > 0 && { extraHosts }),
+    ...(user !== undefined && { user }),
+    ...(workdir !== undefined && { workdir }),
     ...(restart && { restartPolicy: restart }),
     ...(net !== undefined && { network: net }),
     ...endpoints(c['NetworkingConfig'], net),
