@@ -19,6 +19,10 @@ export const RUN_USER_RULE = "give USER[:GROUP], each a name (letters, digits, '
 export const WORKDIR_PATTERN = '^/[^\\s"]*$';
 export const WORKDIR_RULE = 'give an absolute guest path without blanks or quotes';
 
+/** run --entrypoint: a program (a path, or a name looked up in the app's PATH) the command line can carry. */
+export const ENTRYPOINT_PATTERN = '^[^\\s"-][^\\s"]*$';
+export const ENTRYPOINT_RULE = 'give one program, a path or a name, without blanks or quotes (its arguments go after the image)';
+
 export const KEY_VALUE_PATTERN = '^[A-Za-z_][A-Za-z0-9_.]*=';
 export const KEY_VALUE_RULE = 'use KEY=VALUE, where KEY is letters, digits, "_" and "." not starting with a digit';
 
@@ -33,6 +37,7 @@ export const PATTERN_RULES: Readonly<Record<string, string>> = {
   [HOSTNAME_PATTERN]: HOSTNAME_RULE,
   [RUN_USER_PATTERN]: RUN_USER_RULE,
   [WORKDIR_PATTERN]: WORKDIR_RULE,
+  [ENTRYPOINT_PATTERN]: ENTRYPOINT_RULE,
   [TAIL_PATTERN]: TAIL_RULE,
 };
 

@@ -4,7 +4,7 @@
 // (camelCase here), so a Docker-compatibility layer only has to translate.
 import { Type, type Static } from 'typebox';
 import { LIMITS } from './limits.js';
-import { HOSTNAME_PATTERN, KEY_VALUE_PATTERN, NAME_PATTERN, RUN_USER_PATTERN, TAIL_PATTERN, WORKDIR_PATTERN, type RestartPolicyName } from './rules.js';
+import { ENTRYPOINT_PATTERN, HOSTNAME_PATTERN, KEY_VALUE_PATTERN, NAME_PATTERN, RUN_USER_PATTERN, TAIL_PATTERN, WORKDIR_PATTERN, type RestartPolicyName } from './rules.js';
 import { Mount, MountRequest } from './volumes.js';
 
 export const API_VERSION = 'v1';
@@ -163,6 +163,7 @@ export const CreateInstanceRequest = Type.Object(
     cpuOvercommit: Type.Optional(Type.Boolean({ description: 'Allow more virtual CPUs than the host has CPUs (run --cpu-overcommit)' })),
     readOnly: Type.Optional(Type.Boolean({ description: "The root file system takes no writes (run --read-only, Docker's ReadonlyRootfs): linux images with a root disk" })),
     hostname: Type.Optional(Type.String({ pattern: HOSTNAME_PATTERN, maxLength: 64, description: "The guest's host name (run --hostname; linux images); default: the instance's short id, as Docker's" })),
+    entrypoint: Type.Optional(Type.String({ pattern: ENTRYPOINT_PATTERN, maxLength: 1024, description: "The program to run instead of the image's (run --entrypoint; linux images): args are then the request's only, never the image's defaults" })),
     user: Type.Optional(Type.String({ pattern: RUN_USER_PATTERN, description: "USER[:GROUP] the app runs as (run --user; linux images), names resolved in the guest's /etc/passwd and /etc/group; default: the image's" })),
     workdir: Type.Optional(Type.String({ pattern: WORKDIR_PATTERN, maxLength: 1024, description: "The app's working directory (run --workdir; linux images), made if missing; default: the image's" })),
     extraHosts: Type.Optional(Type.Array(Type.String({ minLength: 3, maxLength: 128 }), { maxItems: 16, description: "NAME:ADDRESS lines for the guest's /etc/hosts (run --add-host; linux images); ADDRESS an IPv4 or IPv6 address, or host-gateway (the host, as the first network's gateway)" })),
@@ -260,6 +261,7 @@ export const InstanceDetail = Type.Object(
       readOnly: Type.Optional(Type.Boolean({ description: 'The root file system is read-only (run --read-only)' })),
       hostname: Type.Optional(Type.String({ description: "The guest's host name (absent in records made before it: none is set)" })),
       extraHosts: Type.Optional(Type.Array(Type.String(), { description: 'NAME:ADDRESS lines added to the guest\'s /etc/hosts (run --add-host)' })),
+      entrypoint: Type.Optional(Type.String({ description: "The program run instead of the image's (run --entrypoint)" })),
       user: Type.Optional(Type.String({ description: 'USER[:GROUP] the app runs as (run --user); absent: the image\'s' })),
       workdir: Type.Optional(Type.String({ description: "The app's working directory (run --workdir); absent: the image's" })),
       autoRemove: Type.Boolean(),

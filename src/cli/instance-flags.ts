@@ -17,6 +17,7 @@ export function instanceFlags(cmd: Command): Command {
     .option('--cpu-overcommit', 'allow more virtual CPUs than the host has CPUs')
     .option('--read-only', "mount the root file system read-only, with no writable layer (linux images with a root disk)")
     .option('--hostname <name>', "the guest's host name (linux images; default: the instance's short id, as Docker's)")
+    .option('--entrypoint <program>', "run this program instead of the image's, with the args given after the image only (linux images)")
     .option('-u, --user <user[:group]>', 'the user the app runs as, a name or number (linux images; default: the image\'s)')
     .option('-w, --workdir <dir>', "the app's working directory, made if missing (linux images; default: the image's)")
     .option('--add-host <name:address>', "add a line to the guest's /etc/hosts (repeatable; linux images); address host-gateway: the host", (v: string, prev: string[] = []) => [...prev, v])
@@ -69,6 +70,7 @@ export interface CreateFlags extends HealthFlags {
   addHost?: string[];
   user?: string;
   workdir?: string;
+  entrypoint?: string;
   env: string[];
   envFile?: string[];
   label?: Record<string, string>;
@@ -100,6 +102,7 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
     ...(flags.readOnly === true && { readOnly: true }),
     ...(flags.hostname !== undefined && { hostname: flags.hostname }),
     ...(flags.addHost !== undefined && { extraHosts: flags.addHost }),
+    ...(flags.entrypoint !== undefined && { entrypoint: flags.entrypoint }),
     ...(flags.user !== undefined && { user: flags.user }),
     ...(flags.workdir !== undefined && { workdir: flags.workdir }),
     // Docker's order: the files first, then -e (a later KEY wins in the guest's environment).

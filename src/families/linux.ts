@@ -53,11 +53,12 @@ import { debugExitCode } from './generic.js';
 import { debugExitStatus } from './exit.js';
 import { kernelWord } from './linux-cmdline.js';
 import type { FamilyAdapter, ImageBootInfo, InstanceBootConfig } from './types.js';
-import { HOSTNAME_PATTERN, RUN_USER_PATTERN, WORKDIR_PATTERN } from '../api/rules.js';
+import { ENTRYPOINT_PATTERN, HOSTNAME_PATTERN, RUN_USER_PATTERN, WORKDIR_PATTERN } from '../api/rules.js';
 
 const HOSTNAME = new RegExp(HOSTNAME_PATTERN);
 const RUN_USER = new RegExp(RUN_USER_PATTERN);
 const WORKDIR = new RegExp(WORKDIR_PATTERN);
+const ENTRYPOINT = new RegExp(ENTRYPOINT_PATTERN);
 
 const COMMAND_LINE_SIZE = 2048;
 /** What an instance whose root file system did not unpack whole ends with (Docker's code for a container that could not run). */
@@ -144,6 +145,10 @@ export const linux: FamilyAdapter = {
       refuse(!RUN_USER.test(instance.user), `linux: not a user: ${JSON.stringify(instance.user)}`, 'user');
       words.push(`cunik.user=${instance.user}`);
     }
+    if (instance.entrypoint !== undefined) {
+      refuse(!ENTRYPOINT.test(instance.entrypoint), `linux: not a program: ${JSON.stringify(instance.entrypoint)}`, 'entrypoint');
+      words.push(`cunik.entrypoint=${instance.entrypoint}`);
+    }
     if (instance.workdir !== undefined) {
       refuse(!WORKDIR.test(instance.workdir), `linux: not a working directory: ${JSON.stringify(instance.workdir)}`, 'workdir');
       words.push(`cunik.workdir=${instance.workdir}`);
@@ -177,7 +182,8 @@ export const linux: FamilyAdapter = {
       refuse(key.includes('.') || KERNEL_PARAMS.has(key), `env ${key} would be taken by the kernel, not passed to the app`, 'env');
       words.push(kword(`${key}=${value}`, 'env'));
     }
-    const args = appArgs(image, instance);
+    // Docker's rule: another entrypoint takes the request's args alone, never the image's defaults.
+    const args = instance.entrypoint !== undefined ? [...instance.args] : appArgs(image, instance);
     refuse(args.length > MAX_INIT_ARGS, `Linux passes at most ${MAX_INIT_ARGS} arguments to init`, 'args');
     refuse(args.includes('--'), 'the Linux command line cannot pass "--" to the app (the kernel ends init arguments there)', 'args');
     if (args.length > 0) words.push('--', ...args.map((a) => kword(a, 'args')));

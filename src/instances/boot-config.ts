@@ -36,6 +36,7 @@ export interface CreateOptions {
   extraHosts?: string[] | undefined;
   user?: string | undefined;
   workdir?: string | undefined;
+  entrypoint?: string | undefined;
   autoRemove?: boolean | undefined;
   restartPolicy?: { name: RestartPolicy['name']; maximumRetryCount?: number | undefined } | undefined;
   /** Default: the daemon's (create.ts), else 'user'. */
@@ -102,6 +103,7 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
     ...(opts.readOnly === true && { readOnly: true }),
     ...(opts.hostname !== undefined && { hostname: opts.hostname }),
     ...((opts.extraHosts?.length ?? 0) > 0 && { extraHosts: opts.extraHosts!.map(extraHost).map((h) => `${h.name}:${h.address}`) }),
+    ...(opts.entrypoint !== undefined && { entrypoint: opts.entrypoint }),
     ...(opts.user !== undefined && { user: opts.user }),
     ...(opts.workdir !== undefined && { workdir: opts.workdir }),
     autoRemove: opts.autoRemove ?? false,
@@ -262,6 +264,7 @@ export function bootConfig(config: InstanceRecord['config'], network: NetworkSet
     ...(config.readOnly === true && { readOnlyRoot: true }),
     ...(config.hostname !== undefined && { hostname: config.hostname }),
     ...((config.extraHosts?.length ?? 0) > 0 && { extraHosts: config.extraHosts!.map(extraHost) }),
+    ...(config.entrypoint !== undefined && { entrypoint: config.entrypoint }),
     ...(config.user !== undefined && { user: config.user }),
     ...(config.workdir !== undefined && { workdir: config.workdir }),
   };

@@ -68,7 +68,7 @@ export async function createInstance(ctx: CreateContext, opts: CreateOptions, wi
   }
   checkNetworks(deps.networks, adapter, boot.family, spec, config);
   checkImageMemory(config.memoryMiB, boot.labels);
-  for (const [given, flag] of [[opts.user, '--user'], [opts.workdir, '--workdir']] as const) {
+  for (const [given, flag] of [[opts.entrypoint, '--entrypoint'], [opts.user, '--user'], [opts.workdir, '--workdir']] as const) {
     if (given !== undefined && boot.family !== 'linux') throw invalid(`${flag} is not supported by the ${boot.family} family: only a linux image's init runs its app as a user, in a directory`, flag.slice(2));
   }
   if ((opts.extraHosts?.length ?? 0) > 0 && boot.family !== 'linux') throw invalid(`--add-host is not supported by the ${boot.family} family: only a linux image's init writes /etc/hosts`, 'extraHosts');

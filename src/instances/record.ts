@@ -48,6 +48,8 @@ export interface InstanceRecord {
     hostname?: string;
     /** run --add-host, as NAME:ADDRESS (ADDRESS may be host-gateway); absent: none. */
     extraHosts?: string[];
+    /** run --entrypoint; absent: the image's program. */
+    entrypoint?: string;
     /** run --user USER[:GROUP]; absent: the image's. */
     user?: string;
     /** run --workdir; absent: the image's. */

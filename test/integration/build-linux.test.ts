@@ -93,6 +93,13 @@ test("the guest's host name: the short id by default (as Docker's), --hostname's
   const unknown = await cli(['run', '--rm', '-u', 'ghost', 'bbtest', 'true'], { socket: d.socket });
   assert.equal(unknown.code, 126, unknown.stdout);
   assert.match(unknown.stdout, /unable to find user ghost: no matching entries in \/etc\/passwd/);
+  // --entrypoint: another program, the args given after the image only (never the image's defaults).
+  const other = await cli(['run', '--rm', '--entrypoint', '/bin/busybox', 'bbtest', 'echo', 'from-entrypoint'], { socket: d.socket });
+  assert.equal(other.code, 0, other.stderr + other.stdout);
+  assert.match(other.stdout, /^from-entrypoint\r?$/m);
+  assert.doesNotMatch(other.stdout, /default-arg/);
+  const byName = await cli(['run', '--rm', '--entrypoint', 'busybox', 'bbtest', 'echo', 'found-in-path'], { socket: d.socket });
+  assert.match(byName.stdout, /^found-in-path\r?$/m, byName.stdout);
   const noNet = await cli(['run', '--rm', '--network', 'none', '--add-host', 'h:host-gateway', 'bbtest'], { socket: d.socket });
   assert.equal(noNet.code, 125);
   assert.match(noNet.stderr, /^cunik: linux: --add-host h:host-gateway needs a network with a gateway \(not --network none\)\n$/);

@@ -49,6 +49,11 @@ test('createRequest maps what docker run sends onto the native request', () => {
     [{ Image: 'x', Hostname: '' }, undefined, { image: 'x' }],
     // docker run -u / -w: the native user and workdir (linux images).
     [{ Image: 'x', User: 'www-data', WorkingDir: '/srv' }, undefined, { image: 'x', user: 'www-data', workdir: '/srv' }],
+    // docker run --entrypoint: the program, then the entrypoint's other words and Cmd; [""] clears the image's.
+    [{ Image: 'x', Entrypoint: ['/bin/sh'], Cmd: null }, undefined, { image: 'x', entrypoint: '/bin/sh', args: [] }],
+    [{ Image: 'x', Entrypoint: ['/bin/sh', '-c'], Cmd: ['echo hi'] }, undefined, { image: 'x', entrypoint: '/bin/sh', args: ['-c', 'echo hi'] }],
+    [{ Image: 'x', Entrypoint: [''], Cmd: ['ls', '-l'] }, undefined, { image: 'x', entrypoint: 'ls', args: ['-l'] }],
+    [{ Image: 'x', Entrypoint: [], Cmd: ['a'] }, undefined, { image: 'x', args: ['a'] }],
     // docker run --add-host: as the native extraHosts, checked there.
     [{ Image: 'x', HostConfig: { ExtraHosts: ['db:10.0.0.5', 'host.docker.internal:host-gateway'] } }, undefined, { image: 'x', extraHosts: ['db:10.0.0.5', 'host.docker.internal:host-gateway'] }],
     // docker run --stop-signal/--stop-timeout; StopTimeout 0 is a timeout, null is none; "" is no signal.
@@ -65,7 +70,7 @@ test('createRequest maps what docker run sends onto the native request', () => {
 
 test('createRequest refuses what a unikernel cannot honour, naming it', () => {
   const table: [unknown, RegExp][] = [
-    [{ Image: 'x', Entrypoint: ['/bin/sh'] }, /^Entrypoint is not supported: /],
+    [{ Image: 'x', Entrypoint: [''] }, /^Entrypoint "" needs a command to run$/],
     [{ Image: 'x', StopTimeout: -1 }, /^StopTimeout must be a non-negative number of seconds/],
     [{ Image: 'x', StopSignal: 15 }, /^StopSignal must be a string/],
     [{ Image: 'x', Tty: true }, /^Tty is not supported: .*run without -t/],

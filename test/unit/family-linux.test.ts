@@ -102,6 +102,12 @@ runCases(linux, [
     instance: { tscKhz: 1000000, user: 'www-data:33', workdir: '/srv/app' },
     spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.user=www-data:33 cunik.workdir=/srv/app' },
   },
+  {
+    name: '--entrypoint: cunik.entrypoint=, and the instance\'s args alone (the image\'s defaults are not used)',
+    image: img,
+    instance: { tscKhz: 1000000, env: [], entrypoint: '/bin/sh', args: [] },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.entrypoint=/bin/sh PATH=/bin' },
+  },
   { name: 'refuses a working directory the command line cannot carry', image: img, instance: { workdir: '/a b' }, throws: /^linux: not a working directory: "\/a b"$/ },
   { name: 'refuses a user that is none', image: img, instance: { user: 'a b' }, throws: /^linux: not a user: "a b"$/ },
   { name: '--add-host host-gateway without a network is refused', image: img, instance: { extraHosts: [{ name: 'h', address: 'host-gateway' }] }, throws: /^linux: --add-host h:host-gateway needs a network with a gateway \(not --network none\)$/ },

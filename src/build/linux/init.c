@@ -26,7 +26,8 @@
  * 4b. cunik.hostname=NAME (run --hostname; by default the instance's short id, as Docker's): the
  *    host name, /etc/hostname, and a 127.0.1.1 line in /etc/hosts so the name resolves in the guest;
  *    cunik.host=NAME,ADDRESS (run --add-host): one more /etc/hosts line each;
- * 4c. cunik.workdir=DIR (run --workdir: made if missing) and cunik.user=USER[:GROUP] (run --user,
+ * 4c. cunik.entrypoint=PROGRAM (run --entrypoint) runs instead of /.cunik/entry's words;
+ *    cunik.workdir=DIR (run --workdir: made if missing) and cunik.user=USER[:GROUP] (run --user,
  *    resolved against the image's /etc/passwd and /etc/group as Docker does) override the image's;
  * 5. runs the app: argv = the NUL-separated words of /.cunik/entry, then init's own arguments
  *    (the kernel passes everything after "--" on its command line to init); environment = the
@@ -740,10 +741,15 @@ int main(int argc, char **argv, char **envp) {
   for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.ip6=", 10) == 0) setup_network6(cwords[i] + 10);
 
   char *entry, *envfile, *workdir;
-  long elen = slurp("/.cunik/entry", &entry);
-  if (elen <= 0) { say("/.cunik/entry is missing: nothing to run"); report_and_exit(127); }
   static char *av[MAX_WORDS + 1], *ev[MAX_WORDS + 1];
-  int ac = words(entry, elen, av, MAX_WORDS / 2);
+  int ac = 0;
+  /* run --entrypoint: cunik.entrypoint=PROGRAM instead of the image's entry (its args follow). */
+  for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.entrypoint=", 17) == 0) av[(ac = 1) - 1] = cwords[i] + 17;
+  if (ac == 0) {
+    long elen = slurp("/.cunik/entry", &entry);
+    if (elen <= 0) { say("/.cunik/entry is missing: nothing to run"); report_and_exit(127); }
+    ac = words(entry, elen, av, MAX_WORDS / 2);
+  }
   for (int i = 1; i < argc && ac < MAX_WORDS; i++) av[ac++] = argv[i];
   av[ac] = NULL;
 
@@ -783,7 +789,12 @@ int main(int argc, char **argv, char **envp) {
     ioctl(0, TIOCSCTTY, 0);
     if (switch_user() != 0) _exit(126);
     if (chdir(dir) != 0) say("chdir %s: %s", dir, strerror(errno));
-    execve(av[0], av, ev);
+    /* A program named without a path is looked up in the app's own PATH, as a shell would. */
+    if (strchr(av[0], '/')) execve(av[0], av, ev);
+    else {
+      environ = ev;
+      execvp(av[0], av);
+    }
     say("exec %s: %s", av[0], strerror(errno));
     _exit(errno == ENOENT ? 127 : 126);
   }

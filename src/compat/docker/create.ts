@@ -25,6 +25,18 @@ function strings(v: unknown, field: string): string[] | undefined {
   return v as string[];
 }
 
+/**
+ * Entrypoint and Cmd as the native program and args: the entrypoint's first word is the program,
+ * its other words go before Cmd's; [""] (docker run --entrypoint "") clears the image's, so Cmd's
+ * first word is the program. A null or empty entrypoint keeps the image's.
+ */
+function entrypointAndArgs(entry: string[] | undefined, cmd: string[] | undefined): { entrypoint?: string; args?: string[] } {
+  if (entry === undefined || entry.length === 0) return cmd !== undefined ? { args: cmd } : {};
+  const words = entry.length === 1 && entry[0] === '' ? (cmd ?? []) : [...entry, ...(cmd ?? [])];
+  if (words.length === 0 || words[0] === '') throw invalid('Entrypoint "" needs a command to run', 'Entrypoint');
+  return { entrypoint: words[0]!, args: words.slice(1) };
+}
+
 /** A string field, absent when null or empty (Docker sends "" for what was not given). */
 function text(v: unknown, field: string): string | undefined {
   if (v === undefined || v === null || v === '') return undefined;
@@ -74,7 +86,6 @@ function stopTimeout(v: unknown): number | undefined {
 
 /** Settings a unikernel has no counterpart for, with the reason given to the user. */
 const UNSUPPORTED: [path: string, pick: (c: Json, h: Json) => unknown, why: string][] = [
-  ['Entrypoint', (c) => c['Entrypoint'], 'a unikernel image is its own program: give its arguments as the command'],
   ['Domainname', (c) => c['Domainname'], 'give the whole name with --hostname'],
   ['Tty', (c) => c['Tty'], "the guest's serial console is not a terminal: run without -t"],
   ['HostConfig.Privileged', (_c, h) => h['Privileged'], 'there is no host kernel to grant privileges on: the guest is a VM'],
@@ -92,7 +103,7 @@ const UNSUPPORTED: [path: string, pick: (c: Json, h: Json) => unknown, why: stri
  * here nor in UNSUPPORTED that is set is refused by name: a Docker setting is never dropped.
  */
 const CONFIG_FIELDS = new Set([
-  'Image', 'Cmd', 'Env', 'Labels', 'Volumes', 'Hostname', 'User', 'WorkingDir', 'StopSignal', 'StopTimeout', 'Healthcheck', 'HostConfig', 'NetworkingConfig', 'ExposedPorts',
+  'Image', 'Cmd', 'Env', 'Labels', 'Volumes', 'Hostname', 'User', 'WorkingDir', 'Entrypoint', 'StopSignal', 'StopTimeout', 'Healthcheck', 'HostConfig', 'NetworkingConfig', 'ExposedPorts',
   'AttachStdin', 'AttachStdout', 'AttachStderr', 'OpenStdin', 'StdinOnce', 'ArgsEscaped',
   // dockerode repeats the ?name= (and ?platform=) of the query in the body.
   'name', 'platform',
@@ -247,7 +258,8 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
   if (stopSignal !== undefined && stopSignal !== null && typeof stopSignal !== 'string') throw invalid('StopSignal must be a string', 'StopSignal');
   const timeout = stopTimeout(c['StopTimeout']);
   const binds = strings(h['Binds'], 'HostConfig.Binds');
-  const args = strings(c['Cmd'], 'Cmd');
+  const cmd = strings(c['Cmd'], 'Cmd');
+  const { entrypoint, args } = entrypointAndArgs(strings(c['Entrypoint'], 'Entrypoint'), cmd);
   const env = strings(c['Env'], 'Env');
   const p = ports(h['PortBindings']);
   const m = mounts(binds, longMounts(h['Mounts']), obj(c['Volumes'], 'Volumes'));
@@ -272,6 +284,7 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
     ...(readOnly === true && { readOnly: true }),
     ...(typeof hostname === 'string' && hostname !== '' && { hostname }),
     ...(extraHosts !== undefined && extraHosts.length > 0 && { extraHosts }),
+    ...(entrypoint !== undefined && { entrypoint }),
     ...(user !== undefined && { user }),
     ...(workdir !== undefined && { workdir }),
     ...(restart && { restartPolicy: restart }),
