@@ -96,6 +96,32 @@ test('images --format and --filter reference=, label=, dangling=, before=, since
   await refused(['images', '--filter', 'colour=red'], /invalid filter "colour" for images/);
   await refused(['images', '--filter', 'dangling=maybe'], /invalid filter dangling=maybe/);
   await refused(['images', '--filter', 'before=nosuch'], /nosuch/);
+  // --digests: a DIGEST column after TAG.
+  const digest = (await d.client.inspectImage('hello')).digest;
+  const withDigests = (await ok(['images', '--digests', '--filter', 'reference=hello'])).split('\n');
+  assert.match(withDigests[0]!, /^REPOSITORY +TAG +DIGEST +IMAGE ID +FAMILY +CREATED +SIZE$/);
+  assert.match(withDigests[1]!, new RegExp(`^hello +latest +${digest} +[0-9a-f]{12} `));
+});
+
+test('stats and events take Go templates: Docker\'s fields (.Name .CPUPerc .MemUsage; .Type .Action .Actor.Attributes .ID)', async () => {
+  assert.equal((await run(['run', '-d', '--name', 'tpl-idle', 'hello', 'idle'])).code, 0);
+  try {
+    const line = await ok(['stats', '--no-stream', '--format', '{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.MemPerc}}|{{.PIDs}}', 'tpl-idle']);
+    assert.match(line, /^tpl-idle\|\d+\.\d\d%\|[\d.]+[KMG]?i?B \/ \d+MiB\|\d+\.\d\d%\|1\n$/);
+    const tableOut = (await ok(['stats', '--no-stream', '--format', 'table {{.Name}}\t{{.PIDs}}', 'tpl-idle'])).split('\n');
+    assert.match(tableOut[0]!, /^NAME +PIDS$/);
+    await refused(['stats', '--no-stream', '--format', '{{.Nope}}', 'tpl-idle'], /can't evaluate field Nope/);
+  } finally {
+    await run(['rm', '-f', 'tpl-idle']);
+  }
+  const until = String(Math.ceil(Date.now() / 1000) + 1);
+  const events = await ok(['events', '--since', '0', '--until', until, '--filter', 'instance=tpl-idle', '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.nope}} {{len .ID}}']);
+  assert.deepEqual(events.trim().split('\n'), ['container create tpl-idle <no value> 64', 'container start tpl-idle <no value> 64', 'container die tpl-idle <no value> 64', 'container destroy tpl-idle <no value> 64']);
+  const json = (await ok(['events', '--since', '0', '--until', until, '--filter', 'instance=tpl-idle', '--filter', 'event=start', '--format', '{{json .}}'])).trim();
+  const parsed = JSON.parse(json) as Record<string, unknown>;
+  assert.equal(parsed['Type'], 'container');
+  assert.equal(parsed['ID'], undefined, 'the Go names are not in the JSON');
+  assert.equal(typeof parsed['time'], 'number');
 });
 
 test('ps -s: the instance\'s own files and, with its image, the virtual size', async () => {

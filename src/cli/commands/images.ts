@@ -10,6 +10,7 @@ interface ImagesFlags {
   format: string;
   filter: Filters;
   trunc: boolean;
+  digests?: boolean;
 }
 
 export function imagesAction(flags: ImagesFlags, cmd: Command): Promise<void> {
@@ -29,10 +30,10 @@ export function imagesAction(flags: ImagesFlags, cmd: Command): Promise<void> {
         const refs = i.repoTags.length ? i.repoTags : ['<none>:<none>'];
         for (const ref of refs) {
           const colon = ref.lastIndexOf(':');
-          rows.push([ref.slice(0, colon), ref.slice(colon + 1), flags.trunc ? shortId(i.id) : i.id, i.family, ago(i.created), bytes(i.size)]);
+          rows.push([ref.slice(0, colon), ref.slice(colon + 1), ...(flags.digests ? [i.digest || '<none>'] : []), flags.trunc ? shortId(i.id) : i.id, i.family, ago(i.created), bytes(i.size)]);
         }
       }
-      process.stdout.write(table(['REPOSITORY', 'TAG', 'IMAGE ID', 'FAMILY', 'CREATED', 'SIZE'], rows));
+      process.stdout.write(table(['REPOSITORY', 'TAG', ...(flags.digests ? ['DIGEST'] : []), 'IMAGE ID', 'FAMILY', 'CREATED', 'SIZE'], rows));
     }
   })();
 }
@@ -42,6 +43,7 @@ export function imagesFlags(cmd: Command): Command {
     .option('-q, --quiet', 'only show image ids')
     .option('-f, --filter <KEY=VALUE>', 'reference=PATTERN, label=KEY[=VALUE], dangling=true|false, before=IMAGE, since=IMAGE (repeatable)', addFilterTerm, {} as Filters)
     .option('--no-trunc', 'do not truncate ids')
+    .option('--digests', "show each image's manifest digest")
     .option('--format <format>', "output format: table, json (the native summaries), or a Go template: '{{.Repository}}:{{.Tag}}', 'table {{.ID}}\\t{{.Size}}'", 'table');
 }
 

@@ -1,6 +1,6 @@
 // cunik stats: live resource use of instances (docker stats): CPU %, host memory (RSS of the
 // VMM process) against guest memory, uptime. Default: every running instance, refreshed each second.
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { InstanceStats } from '../../api/stats.js';
 import { json, shortId, table } from '../format/table.js';
 import { ndjson } from '../format/lines.js';
@@ -45,6 +45,26 @@ export function statsRow(s: InstanceStats): string[] {
   ];
 }
 
+/** Docker's --format fields for one report (docker stats: .Container .ID .Name .CPUPerc .MemUsage .MemPerc .PIDs), and .Uptime. */
+export function statsFields(s: InstanceStats): Record<string, string> {
+  const live = s.pid !== null;
+  const [id, name, cpu, mem, up] = statsRow(s) as [string, string, string, string, string];
+  return {
+    Container: id, ID: id, Name: name, CPUPerc: cpu, MemUsage: mem,
+    MemPerc: live && s.memory.guest > 0 ? `${((100 * s.memory.rss) / s.memory.guest).toFixed(2)}%` : '--',
+    NetIO: '--', BlockIO: '--', PIDs: live ? '1' : '0', Uptime: up,
+  };
+}
+
+const FIELD_HEADERS = { Container: 'INSTANCE', ID: 'INSTANCE ID', Name: 'NAME', CPUPerc: 'CPU %', MemUsage: 'MEM USAGE (RSS) / GUEST MEM', MemPerc: 'MEM %', NetIO: 'NET I/O', BlockIO: 'BLOCK I/O', PIDs: 'PIDS', Uptime: 'UPTIME' };
+
+/** The reports as the table, or through a Go template (--format '{{.Name}} {{.CPUPerc}}', 'table ...'). */
+async function render(format: string, list: InstanceStats[]): Promise<string> {
+  if (format === 'table') return table(HEADERS, list.map(statsRow));
+  const { renderList } = await import('../format/output.js');
+  return renderList(format, list.map(statsFields), FIELD_HEADERS);
+}
+
 async function once(client: CunikClient, targets: string[], format: string): Promise<void> {
   const results = await Promise.allSettled(
     targets.map(async (t) => JSON.parse((await readAll(await client.stats(t, false))).toString('utf8')) as InstanceStats),
@@ -59,7 +79,7 @@ async function once(client: CunikClient, targets: string[], format: string): Pro
     }
   }
   // Only the errors when nothing was found (docker stats prints no empty table for a wrong name).
-  if (ok.length > 0 || !failed) process.stdout.write(format === 'json' ? json(ok) : table(HEADERS, ok.map(statsRow)));
+  if (ok.length > 0 || !failed) process.stdout.write(format === 'json' ? json(ok) : await render(format, ok));
   if (failed) process.exitCode = EXIT_CLI_ERROR;
 }
 
@@ -97,8 +117,8 @@ async function streaming(client: CunikClient, named: string[], format: string): 
   for (;;) {
     await new Promise((r) => setTimeout(r, 1000));
     if (format !== 'json') {
-      const rows = order.filter((id) => latest.has(id)).map((id) => statsRow(latest.get(id)!));
-      process.stdout.write((tty ? '\x1b[2J\x1b[H' : '') + table(HEADERS, rows));
+      const shown = order.filter((id) => latest.has(id)).map((id) => latest.get(id)!);
+      process.stdout.write((tty ? '\x1b[2J\x1b[H' : '') + (await render(format, shown)));
     }
     // A daemon that cannot list its instances any more (it died) ends the command, as docker stats.
     if (named.length === 0) await discover();
@@ -113,7 +133,7 @@ export function register(program: Command): void {
     .description('Display a live stream of instance resource usage statistics')
     .option('-a, --all', 'show all instances (default shows just running)')
     .option('--no-stream', 'print one report and exit')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .option('--format <format>', "output format: table, json (the native reports), or a Go template: '{{.Name}} {{.CPUPerc}} {{.MemUsage}}', 'table {{.Name}}\\t{{.MemPerc}}'", 'table')
     .argument('[instances...]', 'names or ids (default: all running)')
     .action(
       action(async (targets: string[], flags: { all?: boolean; stream: boolean; format: string }, cmd: Command) => {
