@@ -40,6 +40,12 @@ export type BuildCacheRecord = Static<typeof BuildCacheRecord>;
 
 export const DiskUsageQuery = Type.Object({ verbose: Type.Optional(Type.Boolean({ description: "Also list the build cache's entries (system df -v)" })) }, { additionalProperties: false });
 
+export const PruneImagesQuery = Type.Object(
+  { all: Type.Optional(Type.Boolean({ description: 'Every image no instance uses, tagged or not (image prune -a); default: only dangling ones (no tag)' })) },
+  { additionalProperties: false },
+);
+export type PruneImagesQuery = Static<typeof PruneImagesQuery>;
+
 export const PruneBuildCacheQuery = Type.Object(
   {
     all: Type.Optional(Type.Boolean({ description: 'Every entry, also those images still link (builder prune -a); default: only those no image links' })),

@@ -11,6 +11,8 @@ import { action, clientFor } from './util.js';
 export interface PruneFlags {
   force?: boolean;
   all?: boolean;
+  /** system prune --volumes. */
+  volumes?: boolean;
 }
 
 /**
@@ -23,7 +25,7 @@ export function pruneCommand(
   warning: string | ((flags: PruneFlags) => string),
   run: (client: CunikClient, flags: PruneFlags) => Promise<string>,
   all?: string,
-): void {
+): Command {
   const cmd = group.command('prune').description(description);
   if (all !== undefined) cmd.option('-a, --all', all);
   cmd
@@ -39,14 +41,23 @@ export function pruneCommand(
         }
       }),
     );
+  return cmd;
 }
 
 export const WARN_INSTANCES = 'WARNING! This will remove all stopped instances.';
-export const WARN_IMAGES = 'WARNING! This will remove all dangling images.';
+export const warnImages = (flags: PruneFlags): string =>
+  flags.all ? 'WARNING! This will remove all images without at least one instance associated to them.' : 'WARNING! This will remove all dangling images.';
 /** Docker's (23.0) wording: without --all only anonymous volumes go. */
 export const warnVolumes = (flags: PruneFlags): string =>
   `WARNING! This will remove ${flags.all ? 'all local volumes' : 'anonymous local volumes'} not used by at least one instance.`;
-export const WARN_SYSTEM = ['WARNING! This will remove:', '  - all stopped instances', '  - all dangling images', ''].join('\n');
+export const warnSystem = (flags: PruneFlags): string =>
+  [
+    'WARNING! This will remove:',
+    '  - all stopped instances',
+    ...(flags.volumes ? ['  - all anonymous volumes not used by at least one instance'] : []),
+    flags.all ? '  - all images without at least one instance associated to them' : '  - all dangling images',
+    '',
+  ].join('\n');
 
 export function instancesReport(r: PruneInstancesResponse): string {
   return r.deleted.length ? `Deleted Instances:\n${r.deleted.map((id) => `${id}\n`).join('')}\n` : '';

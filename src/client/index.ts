@@ -117,7 +117,7 @@ export class CunikClient {
   /** One InstanceStats (JSON) or, with stream, one per line every second. */
   stats = (ref: string, stream: boolean): Promise<WireResponse> => this.http.open('GET', `/v1/instances/${id(ref)}/stats`, { query: { stream } });
   pruneInstances = (): Promise<PruneInstancesResponse> => this.http.json('POST', '/v1/instances/prune');
-  pruneImages = (): Promise<PruneImagesResponse> => this.http.json('POST', '/v1/images/prune');
+  pruneImages = (all = false): Promise<PruneImagesResponse> => this.http.json('POST', '/v1/images/prune', { query: { all: all || undefined } });
   diskUsage = (verbose = false): Promise<DiskUsageResponse> => this.http.json('GET', '/v1/system/df', { query: { verbose: verbose || undefined } });
   pruneBuildCache = (all: boolean, filters?: Record<string, string[]>): Promise<PruneBuildCacheResponse> =>
     this.http.json('POST', '/v1/build/prune', { query: { all: all || undefined, filters: filters && Object.keys(filters).length > 0 ? JSON.stringify(filters) : undefined } });

@@ -50,9 +50,9 @@ export function makeOpsBackends(deps: OpsBackendDeps): OpsBackends {
     },
     prune: {
       pruneInstances: () => pruneInstances(instances),
-      pruneImages: async () => {
+      pruneImages: async (all = false) => {
         const sizes = new Map(images.list().map((i) => [i.id, i.size]));
-        const result = images.prune({ inUse });
+        const result = images.prune({ inUse, all });
         // Cut pulls' kept bytes (partial.ts) go too.
         const partial = images.partial.prune();
         return { ...result, spaceReclaimed: partial + result.deleted.reduce((n, id) => n + (sizes.get(id) ?? 0), 0) };

@@ -228,11 +228,11 @@ export class ImageStore {
     return this.removeImages([{ record: r, untag, drop }]);
   }
 
-  /** Delete images that have no tag and no instance using them. */
-  prune(opts: { inUse: (imageId: string) => boolean }): RemoveResult {
+  /** Delete images that no instance uses and have no tag (`all`: tagged ones too, untagged first). */
+  prune(opts: { inUse: (imageId: string) => boolean; all?: boolean }): RemoveResult {
     const victims = this.state.all()
-      .filter((r) => this.state.tagsOf(r.digest).length === 0 && !opts.inUse(r.id))
-      .map((record) => ({ record, untag: [] as string[], drop: true }));
+      .filter((r) => (opts.all === true || this.state.tagsOf(r.digest).length === 0) && !opts.inUse(r.id))
+      .map((record) => ({ record, untag: this.state.tagsOf(record.digest), drop: true }));
     return this.removeImages(victims);
   }
 

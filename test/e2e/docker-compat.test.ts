@@ -194,9 +194,17 @@ test('docker container prune and volume prune translate onto the native prunes',
   const vp = await docker(['volume', 'prune', '-a', '-f']);
   assert.equal(vp.code, 0, vp.stderr);
   assert.match(vp.stdout, /^Deleted Volumes:\nspare\n/);
-  const bad = await docker(['image', 'prune', '-a', '-f']);
-  assert.notEqual(bad.code, 0);
-  assert.match(bad.stderr, /image prune -a is not supported/);
+  // -a (dangling=false): every image no container uses, tagged or not.
+  assert.equal((await docker(['tag', 'hello', 'hello:spare'])).code, 0);
+  assert.equal((await docker(['run', '-d', '--name', 'keeper', 'hello', 'idle'])).code, 0);
+  const imported = await cli(['import', '--family', 'generic', helloKernel, 'unused:1'], { socket: d.socket });
+  assert.equal(imported.code, 0, imported.stderr);
+  const ip = await docker(['image', 'prune', '-a', '-f']);
+  assert.equal(ip.code, 0, ip.stderr);
+  assert.match(ip.stdout, /untagged: unused:1\n/);
+  assert.match((await docker(['images', '--format', '{{.Repository}}:{{.Tag}}'])).stdout, /^hello:latest$/m, 'the image a container uses stays');
+  assert.equal((await docker(['images', '-q', 'unused'])).stdout, '');
+  assert.equal((await docker(['rm', '-f', 'keeper'])).code, 0);
 });
 
 test('docker system df shows the build cache, docker builder prune empties it; docker images --filter label=', async () => {

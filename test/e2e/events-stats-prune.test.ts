@@ -262,6 +262,19 @@ test('system df counts images and instances; system prune removes stopped instan
   assert.equal(after.instances.total, 1);
   assert.equal(after.instances.reclaimable, 0);
   assert.equal(after.images.total, df.images.total - 1);
+
+  // -a: every image no instance uses, tagged ones too (untagged, then deleted); --volumes: the
+  // anonymous volumes no instance uses. The running instance's image stays.
+  await ok(['import', '--family', 'generic', helloKernel, 'spare:1']);
+  await ok(['tag', 'spare:1', 'spare:2']);
+  const spare = (await d.client.inspectImage('spare:1')).id;
+  const warned = await run(['system', 'prune', '-a', '--volumes'], 'n\n');
+  assert.match(warned.stdout, /^WARNING! This will remove:\n {2}- all stopped instances\n {2}- all anonymous volumes not used by at least one instance\n {2}- all images without at least one instance associated to them\n\n/);
+  const all = await run(['system', 'prune', '-a', '--volumes', '-f']);
+  assert.equal(all.code, 0, all.stderr);
+  assert.match(all.stdout, new RegExp(`Deleted Images:\n(untagged: \\S+\n)*untagged: spare:1\nuntagged: spare:2\n(?:.*\n)*deleted: ${spare}\n`));
+  const left = JSON.parse(await ok(['images', '--format', 'json'])) as { id: string }[];
+  assert.deepEqual(left.map((i) => i.id), [(await d.client.inspectInstance('df-running')).imageId], 'only the image an instance uses stays');
   await ok(['rm', '-f', 'df-running']);
 });
 

@@ -1,7 +1,7 @@
 // cunik image <verb>: the image management group (docker image ...).
 import type { Command } from 'commander';
 import { action, clientFor, inspectEach } from '../util.js';
-import { imagesReport, pruneCommand, reclaimed, WARN_IMAGES } from '../prune.js';
+import { imagesReport, pruneCommand, reclaimed, warnImages } from '../prune.js';
 import { imagesAction, imagesFlags } from './images.js';
 import { importAction, importFlags } from './import.js';
 import { loadAction, loadFlags } from './load.js';
@@ -26,10 +26,10 @@ export function register(program: Command): void {
   importFlags(image.command('import').description('Import a unikernel kernel file as an image')).action(importAction);
   saveFlags(image.command('save').description('Save images to an OCI archive (tar)')).action(saveAction);
   loadFlags(image.command('load').description('Load images from an OCI archive (tar)')).action(loadAction);
-  pruneCommand(image, 'Remove dangling images: untagged, and not used by any instance', WARN_IMAGES, async (client) => {
-    const r = await client.pruneImages();
+  pruneCommand(image, 'Remove dangling images: untagged, and not used by any instance', warnImages, async (client, flags) => {
+    const r = await client.pruneImages(flags.all === true);
     return imagesReport(r) + reclaimed(r.spaceReclaimed);
-  });
+  }, 'remove all images no instance uses, not just dangling ones');
   image
     .command('inspect')
     .description('Display detailed information on images')

@@ -1,7 +1,7 @@
 // cunik system <verb>: disk usage and pruning of the whole daemon (docker system ...).
 import { Option, type Command } from 'commander';
 import { ago, bytes, json, table } from '../format/table.js';
-import { imagesReport, instancesReport, pruneCommand, reclaimed, WARN_SYSTEM } from '../prune.js';
+import { imagesReport, instancesReport, pruneCommand, reclaimed, volumesReport, warnSystem } from '../prune.js';
 import { action, clientFor } from '../util.js';
 import { systemCheckCommand } from './system-check.js';
 import * as events from './events.js';
@@ -45,10 +45,12 @@ export function register(program: Command): void {
 
   systemCheckCommand(system);
 
-  pruneCommand(system, 'Remove stopped instances and dangling images', WARN_SYSTEM, async (client) => {
-    // Instances first: images they used may become dangling and go too.
+  pruneCommand(system, 'Remove stopped instances and dangling images (-a: all unused images; --volumes: unused anonymous volumes)', warnSystem, async (client, flags) => {
+    // Instances first: images and volumes they used may become unused and go too.
     const instances = await client.pruneInstances();
-    const images = await client.pruneImages();
-    return instancesReport(instances) + imagesReport(images) + reclaimed(instances.spaceReclaimed + images.spaceReclaimed);
-  });
+    const volumes = flags.volumes === true ? await client.pruneVolumes(false) : undefined;
+    const images = await client.pruneImages(flags.all === true);
+    const freed = instances.spaceReclaimed + (volumes?.spaceReclaimed ?? 0) + images.spaceReclaimed;
+    return instancesReport(instances) + (volumes ? volumesReport(volumes) : '') + imagesReport(images) + reclaimed(freed);
+  }, 'remove all images no instance uses, not just dangling ones').option('--volumes', 'also remove anonymous volumes no instance uses');
 }

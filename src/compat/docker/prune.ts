@@ -14,10 +14,11 @@ export function pruneRoutes(app: FastifyInstance, b: DockerBackends): void {
     return { ContainersDeleted: r.deleted, SpaceReclaimed: r.spaceReclaimed };
   });
   app.post('/images/prune', async (req: Req) => {
-    // dangling=true is what docker image prune sends without -a: the native prune's own rule.
+    // dangling=true is what docker image prune sends without -a, dangling=false with it.
     const f = filters(req.query, ['dangling'], 'image prune');
-    if (f.get('dangling')?.some((v) => v !== 'true' && v !== '1')) throw invalid('image prune -a is not supported: the native prune deletes dangling images only (untag, then prune)', 'filters');
-    const r = await b.prune.pruneImages();
+    const dangling = f.get('dangling') ?? ['true'];
+    if (dangling.some((v) => !['true', '1', 'false', '0'].includes(v))) throw invalid(`invalid filter dangling=${dangling.join(',')} (true or false)`, 'filters');
+    const r = await b.prune.pruneImages(dangling.some((v) => v === 'false' || v === '0'));
     return { ImagesDeleted: [...r.untagged.map((u) => ({ Untagged: u })), ...r.deleted.map((d) => ({ Deleted: d }))], SpaceReclaimed: r.spaceReclaimed };
   });
   app.post('/volumes/prune', async (req: Req) => {

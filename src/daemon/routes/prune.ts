@@ -2,11 +2,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorBody } from '../../api/schemas.js';
-import { DiskUsageQuery, DiskUsageResponse, PruneBuildCacheQuery, PruneBuildCacheResponse, PruneImagesResponse, PruneInstancesResponse } from '../../api/prune.js';
+import { DiskUsageQuery, DiskUsageResponse, PruneBuildCacheQuery, PruneBuildCacheResponse, PruneImagesQuery, PruneImagesResponse, PruneInstancesResponse } from '../../api/prune.js';
 
 export interface PruneBackend {
   pruneInstances(): Promise<PruneInstancesResponse>;
-  pruneImages(): Promise<PruneImagesResponse>;
+  /** `all`: every image no instance uses (image prune -a), not only the untagged ones. */
+  pruneImages(all?: boolean): Promise<PruneImagesResponse>;
   /** `verbose`: the build cache's entries too. */
   diskUsage(verbose?: boolean): Promise<DiskUsageResponse>;
   /** `filters`: the API's text (until only). */
@@ -21,8 +22,8 @@ export function pruneRoutes(app: FastifyInstance, backend: PruneBackend): void {
   r.post('/instances/prune', { schema: { tags: ['instances'], summary: 'Remove every stopped (created or exited) instance', response: { 200: PruneInstancesResponse, ...errors } } }, async () =>
     backend.pruneInstances(),
   );
-  r.post('/images/prune', { schema: { tags: ['images'], summary: 'Delete dangling images: no tag, and no instance uses them', response: { 200: PruneImagesResponse, ...errors } } }, async () =>
-    backend.pruneImages(),
+  r.post('/images/prune', { schema: { tags: ['images'], summary: 'Delete dangling images (no tag, no instance uses them); with all, every image no instance uses', querystring: PruneImagesQuery, response: { 200: PruneImagesResponse, ...errors } } }, async (req) =>
+    backend.pruneImages(req.query.all ?? false),
   );
   r.get('/system/df', { schema: { tags: ['system'], summary: 'Disk usage of images, instances, volumes and the build cache, and what pruning would reclaim', querystring: DiskUsageQuery, response: { 200: DiskUsageResponse, ...errors } } }, async (req) =>
     backend.diskUsage(req.query.verbose ?? false),
