@@ -19,6 +19,7 @@ const verbs: Record<string, () => Promise<{ register: Register }>> = {
   rename: () => import('./commands/rename.js'),
   update: () => import('./commands/update.js'),
   port: () => import('./commands/port.js'),
+  top: () => import('./commands/top.js'),
   inspect: () => import('./commands/inspect.js'),
   logs: () => import('./commands/logs.js'),
   attach: () => import('./commands/attach.js'),

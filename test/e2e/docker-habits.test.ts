@@ -103,7 +103,7 @@ test('rename: the new name resolves, the old is free, the record keeps it; a tak
   assert.equal((await d.client.inspectInstance('new-name')).id, id);
 });
 
-test("the image and system groups hold Docker's verbs: image build, push, pull, history; system info, events", async () => {
+test("the image and system groups hold Docker's verbs: image build, push, pull, history; system info, events; top", async () => {
   const ctx = join(tmp, 'group-ctx');
   mkdirSync(ctx);
   copyFileSync(helloKernel, join(ctx, 'hello.elf'));
@@ -128,6 +128,17 @@ test("the image and system groups hold Docker's verbs: image build, push, pull, 
   }
   r = await run(['image', 'history', '-q', id]);
   assert.equal(r.stdout, `${id.slice(7, 19)}\n<missing>\n`);
+  // top: the VMM, the one host process of a running instance (as docker top shows it).
+  r = await run(['run', '-d', '--name', 'topped', 'hello', 'idle']);
+  assert.equal(r.code, 0, r.stderr);
+  const vm = await d.client.inspectInstance('topped');
+  r = await run(['container', 'top', 'topped']);
+  const top = /^PID +CMD\n(\d+) +(.*)\n$/.exec(r.stdout);
+  assert.deepEqual(top?.slice(1), [String(vm.pid), vm.vm.argv.join(' ')], r.stdout);
+  await run(['rm', '-f', 'topped']);
+  r = await run(['top', 'topped']);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /^cunik: no such instance: topped\n$/);
   r = await run(['system', 'info', '--format', 'json']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal((JSON.parse(r.stdout) as { root: string }).root, d.root);

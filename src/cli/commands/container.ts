@@ -17,11 +17,12 @@ import * as run from './run.js';
 import * as start from './start.js';
 import * as stats from './stats.js';
 import * as stop from './stop.js';
+import * as top from './top.js';
 import * as unpause from './unpause.js';
 import * as update from './update.js';
 import * as wait from './wait.js';
 
-const VERBS = [attach, create, inspect, kill, logs, pause, port, ps, rename, restart, rm, run, start, stats, stop, unpause, update, wait];
+const VERBS = [attach, create, inspect, kill, logs, pause, port, ps, rename, restart, rm, run, start, stats, stop, top, unpause, update, wait];
 
 export function register(program: Command): void {
   const container = program.command('container').description('Manage instances');
