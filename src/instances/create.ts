@@ -68,8 +68,13 @@ export async function createInstance(ctx: CreateContext, opts: CreateOptions, wi
   }
   checkNetworks(deps.networks, adapter, boot.family, spec, config);
   checkImageMemory(config.memoryMiB, boot.labels);
-  for (const [given, flag] of [[opts.entrypoint, '--entrypoint'], [opts.user, '--user'], [opts.workdir, '--workdir']] as const) {
-    if (given !== undefined && boot.family !== 'linux') throw invalid(`${flag} is not supported by the ${boot.family} family: only a linux image's init runs its app as a user, in a directory`, flag.slice(2));
+  const linuxOnly = [
+    [opts.entrypoint, 'entrypoint', "only a linux image's init runs another program"],
+    [opts.user, 'user', "only a linux image's init runs its app as a user"],
+    [opts.workdir, 'workdir', "only a linux image's init runs its app in a directory"],
+  ] as const;
+  for (const [given, field, why] of linuxOnly) {
+    if (given !== undefined && boot.family !== 'linux') throw invalid(`--${field} is not supported by the ${boot.family} family: ${why}`, field);
   }
   if ((opts.extraHosts?.length ?? 0) > 0 && boot.family !== 'linux') throw invalid(`--add-host is not supported by the ${boot.family} family: only a linux image's init writes /etc/hosts`, 'extraHosts');
   if (opts.hostname !== undefined && boot.family !== 'linux') throw invalid(`--hostname is not supported by the ${boot.family} family: only a linux image's init sets a host name`, 'hostname');
