@@ -20,6 +20,9 @@ export function instanceFlags(cmd: Command): Command {
     .option('--entrypoint <program>', "run this program instead of the image's, with the args given after the image only (linux images)")
     .option('-u, --user <user[:group]>', 'the user the app runs as, a name or number (linux images; default: the image\'s)')
     .option('-w, --workdir <dir>', "the app's working directory, made if missing (linux images; default: the image's)")
+    .option('--dns <address>', "a resolver for the guest instead of its network's (repeatable, at most 3; linux images; not on a user-defined network)", (v: string, prev: string[] = []) => [...prev, v])
+    .option('--dns-search <domain>', 'a search domain for the guest (repeatable; linux images)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--dns-option <option>', "a resolv.conf option for the guest, such as ndots:2 (repeatable; linux images)", (v: string, prev: string[] = []) => [...prev, v])
     .option('--add-host <name:address>', "add a line to the guest's /etc/hosts (repeatable; linux images); address host-gateway: the host", (v: string, prev: string[] = []) => [...prev, v])
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', parseEnv, [] as string[])
     .option('--env-file <file>', 'read environment variables from a file of KEY=VALUE lines (repeatable; -e wins)', (f: string, prev: string[]) => [...prev, ...parseEnvFileText(readText(f), f)], [] as string[])
@@ -71,6 +74,9 @@ export interface CreateFlags extends HealthFlags {
   user?: string;
   workdir?: string;
   entrypoint?: string;
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOption?: string[];
   env: string[];
   envFile?: string[];
   label?: Record<string, string>;
@@ -103,6 +109,9 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
     ...(flags.hostname !== undefined && { hostname: flags.hostname }),
     ...(flags.addHost !== undefined && { extraHosts: flags.addHost }),
     ...(flags.entrypoint !== undefined && { entrypoint: flags.entrypoint }),
+    ...(flags.dns !== undefined && { dns: flags.dns }),
+    ...(flags.dnsSearch !== undefined && { dnsSearch: flags.dnsSearch }),
+    ...(flags.dnsOption !== undefined && { dnsOptions: flags.dnsOption }),
     ...(flags.user !== undefined && { user: flags.user }),
     ...(flags.workdir !== undefined && { workdir: flags.workdir }),
     // Docker's order: the files first, then -e (a later KEY wins in the guest's environment).

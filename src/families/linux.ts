@@ -153,6 +153,17 @@ export const linux: FamilyAdapter = {
       refuse(!WORKDIR.test(instance.workdir), `linux: not a working directory: ${JSON.stringify(instance.workdir)}`, 'workdir');
       words.push(`cunik.workdir=${instance.workdir}`);
     }
+    // --dns, --dns-search, --dns-option: comma-joined lists the init writes into resolv.conf.
+    const dns = instance.dns;
+    if (dns !== undefined) {
+      const plain = (xs: string[] | undefined, what: string): void => refuse((xs ?? []).some((x) => x === '' || /[\s",]/.test(x)), `linux: not a resolv.conf ${what}: ${JSON.stringify(xs)}`, 'dns');
+      plain(dns.servers, 'nameserver');
+      plain(dns.search, 'search domain');
+      plain(dns.options, 'option');
+      if (dns.servers?.length) words.push(`cunik.dns=${dns.servers.join(',')}`);
+      if (dns.search?.length) words.push(`cunik.search=${dns.search.join(',')}`);
+      if (dns.options?.length) words.push(`cunik.dnsopt=${dns.options.join(',')}`);
+    }
     // --add-host: cunik.host=NAME,ADDRESS, one a line the init adds to /etc/hosts.
     for (const h of instance.extraHosts ?? []) {
       const gateway = instance.networks?.[0]?.gateway;

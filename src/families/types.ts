@@ -81,6 +81,8 @@ export interface InstanceBootConfig {
   hostname?: string;
   /** run --add-host lines for /etc/hosts (linux: cunik.host=); address 'host-gateway' is the first network's gateway. */
   extraHosts?: { name: string; address: string }[];
+  /** run --dns, --dns-search, --dns-option (linux: cunik.dns=, cunik.search=, cunik.dnsopt=): the guest's resolv.conf. */
+  dns?: { servers?: string[]; search?: string[]; options?: string[] };
   /** run --entrypoint (linux: cunik.entrypoint=): the program instead of the image's; `args` then stand alone. */
   entrypoint?: string;
   /** run --user USER[:GROUP] and --workdir (linux: cunik.user=, cunik.workdir=), over the image's. */

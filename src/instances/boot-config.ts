@@ -37,6 +37,9 @@ export interface CreateOptions {
   user?: string | undefined;
   workdir?: string | undefined;
   entrypoint?: string | undefined;
+  dns?: string[] | undefined;
+  dnsSearch?: string[] | undefined;
+  dnsOptions?: string[] | undefined;
   autoRemove?: boolean | undefined;
   restartPolicy?: { name: RestartPolicy['name']; maximumRetryCount?: number | undefined } | undefined;
   /** Default: the daemon's (create.ts), else 'user'. */
@@ -104,6 +107,7 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
     ...(opts.hostname !== undefined && { hostname: opts.hostname }),
     ...((opts.extraHosts?.length ?? 0) > 0 && { extraHosts: opts.extraHosts!.map(extraHost).map((h) => `${h.name}:${h.address}`) }),
     ...(opts.entrypoint !== undefined && { entrypoint: opts.entrypoint }),
+    ...dnsSettings(opts),
     ...(opts.user !== undefined && { user: opts.user }),
     ...(opts.workdir !== undefined && { workdir: opts.workdir }),
     autoRemove: opts.autoRemove ?? false,
@@ -121,6 +125,9 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
   };
   if (config.macAddress !== undefined && !isBridgeMode(config.network)) throw invalid(`conflicting options: --mac-address needs a bridge network (not --network ${config.network})`, 'macAddress');
   checkEndpoints(config);
+  if (config.dns !== undefined && isBridgeMode(config.network) && config.network !== DEFAULT_NETWORK) {
+    throw invalid(`conflicting options: --dns on the user-defined network ${config.network}, whose gateway answers the names of its instances and forwards the others to the host's resolvers`, 'dns');
+  }
   if (config.ip !== undefined && !isBridgeMode(config.network)) throw invalid(`conflicting options: --ip needs a bridge network (not --network ${config.network})`, 'ip');
   if (config.ip6 !== undefined && !isBridgeMode(config.network)) throw invalid(`conflicting options: --ip6 needs a bridge network (not --network ${config.network})`, 'ip6');
   if (config.autoRemove && config.restartPolicy.name !== 'no') throw invalid('conflicting options: --restart and --rm', 'restartPolicy');
@@ -131,6 +138,17 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
 }
 
 const HOSTNAME = new RegExp(HOSTNAME_PATTERN);
+
+/** run --dns (addresses), --dns-search (DNS names), --dns-option (resolv.conf's own syntax, checked by the API). */
+function dnsSettings(opts: CreateOptions): Pick<InstanceRecord['config'], 'dns' | 'dnsSearch' | 'dnsOptions'> {
+  for (const a of opts.dns ?? []) if (isIP(a) === 0) throw invalid(`invalid --dns ${JSON.stringify(a)}: give the IP address of a resolver`, 'dns');
+  for (const d of opts.dnsSearch ?? []) if (!isDnsName(normalizeName(d)) || d.endsWith('.') || /[\s,]/.test(d)) throw invalid(`invalid --dns-search ${JSON.stringify(d)}: give a domain name`, 'dnsSearch');
+  return {
+    ...((opts.dns?.length ?? 0) > 0 && { dns: [...opts.dns!] }),
+    ...((opts.dnsSearch?.length ?? 0) > 0 && { dnsSearch: [...opts.dnsSearch!] }),
+    ...((opts.dnsOptions?.length ?? 0) > 0 && { dnsOptions: [...opts.dnsOptions!] }),
+  };
+}
 
 /**
  * run --add-host NAME:ADDRESS (Docker's; also NAME=ADDRESS): NAME a host name, ADDRESS an IPv4 or
@@ -265,6 +283,9 @@ export function bootConfig(config: InstanceRecord['config'], network: NetworkSet
     ...(config.hostname !== undefined && { hostname: config.hostname }),
     ...((config.extraHosts?.length ?? 0) > 0 && { extraHosts: config.extraHosts!.map(extraHost) }),
     ...(config.entrypoint !== undefined && { entrypoint: config.entrypoint }),
+    ...((config.dns ?? config.dnsSearch ?? config.dnsOptions) !== undefined && {
+      dns: { ...(config.dns && { servers: config.dns }), ...(config.dnsSearch && { search: config.dnsSearch }), ...(config.dnsOptions && { options: config.dnsOptions }) },
+    }),
     ...(config.user !== undefined && { user: config.user }),
     ...(config.workdir !== undefined && { workdir: config.workdir }),
   };

@@ -72,6 +72,9 @@ export async function createInstance(ctx: CreateContext, opts: CreateOptions, wi
     [opts.entrypoint, 'entrypoint', "only a linux image's init runs another program"],
     [opts.user, 'user', "only a linux image's init runs its app as a user"],
     [opts.workdir, 'workdir', "only a linux image's init runs its app in a directory"],
+    [opts.dns?.[0], 'dns', "only a linux image's init writes a resolv.conf"],
+    [opts.dnsSearch?.[0], 'dns-search', "only a linux image's init writes a resolv.conf"],
+    [opts.dnsOptions?.[0], 'dns-option', "only a linux image's init writes a resolv.conf"],
   ] as const;
   for (const [given, field, why] of linuxOnly) {
     if (given !== undefined && boot.family !== 'linux') throw invalid(`--${field} is not supported by the ${boot.family} family: ${why}`, field);

@@ -48,6 +48,10 @@ export interface InstanceRecord {
     hostname?: string;
     /** run --add-host, as NAME:ADDRESS (ADDRESS may be host-gateway); absent: none. */
     extraHosts?: string[];
+    /** run --dns, --dns-search, --dns-option: the guest's resolv.conf; absent: the network's resolvers only. */
+    dns?: string[];
+    dnsSearch?: string[];
+    dnsOptions?: string[];
     /** run --entrypoint; absent: the image's program. */
     entrypoint?: string;
     /** run --user USER[:GROUP]; absent: the image's. */

@@ -60,7 +60,7 @@ test('dockerode: create, wait (registered before start), start, logs, inspect, r
 });
 
 test('dockerode: an unsupported setting is a 400 with Docker\'s message naming it', async () => {
-  await assert.rejects(docker.createContainer({ Image: 'hello', HostConfig: { Dns: ['192.0.2.53'] } }), (e: { statusCode?: number; message: string }) => e.statusCode === 400 && /HostConfig\.Dns \(--dns\) is not supported/.test(e.message));
+  await assert.rejects(docker.createContainer({ Image: 'hello', HostConfig: { CapDrop: ['ALL'] } }), (e: { statusCode?: number; message: string }) => e.statusCode === 400 && /HostConfig\.CapDrop \(--cap-drop\) is not supported/.test(e.message));
   // A setting only some families honour is refused by the others, in their words.
   await assert.rejects(docker.createContainer({ Image: 'hello', Entrypoint: ['/bin/sh'] }), (e: { statusCode?: number; message: string }) => e.statusCode === 400 && /--entrypoint is not supported by the generic family: only a linux image's init runs another program/.test(e.message));
   await assert.rejects(docker.createContainer({ Image: 'nope' }), (e: { statusCode?: number; message: string }) => e.statusCode === 404 && /No such image: nope/.test(e.message));

@@ -100,6 +100,12 @@ test("the guest's host name: the short id by default (as Docker's), --hostname's
   assert.doesNotMatch(other.stdout, /default-arg/);
   const byName = await cli(['run', '--rm', '--entrypoint', 'busybox', 'bbtest', 'echo', 'found-in-path'], { socket: d.socket });
   assert.match(byName.stdout, /^found-in-path\r?$/m, byName.stdout);
+  // --dns, --dns-search, --dns-option: the guest's resolv.conf.
+  const resolv = await cli(['run', '--rm', '--dns', '192.0.2.53', '--dns', 'fd00::53', '--dns-search', 'corp.example', '--dns-option', 'ndots:2', 'bbtest', 'cat', '/etc/resolv.conf'], { socket: d.socket });
+  assert.equal(resolv.code, 0, resolv.stderr + resolv.stdout);
+  assert.match(resolv.stdout.replace(/\r/g, ''), /^nameserver 192\.0\.2\.53\nnameserver fd00::53\nsearch corp\.example\noptions ndots:2$/m);
+  const network = await cli(['run', '--rm', '--dns-search', 'corp.example', 'bbtest', 'cat', '/etc/resolv.conf'], { socket: d.socket });
+  assert.match(network.stdout.replace(/\r/g, ''), new RegExp(`^nameserver ${USER_NET.dns[0]!.replace(/\./g, '\\.')}\nsearch corp\.example$`, 'm'), "the network's resolver stays");
   const noNet = await cli(['run', '--rm', '--network', 'none', '--add-host', 'h:host-gateway', 'bbtest'], { socket: d.socket });
   assert.equal(noNet.code, 125);
   assert.match(noNet.stderr, /^cunik: linux: --add-host h:host-gateway needs a network with a gateway \(not --network none\)\n$/);

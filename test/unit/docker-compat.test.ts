@@ -54,6 +54,8 @@ test('createRequest maps what docker run sends onto the native request', () => {
     [{ Image: 'x', Entrypoint: ['/bin/sh', '-c'], Cmd: ['echo hi'] }, undefined, { image: 'x', entrypoint: '/bin/sh', args: ['-c', 'echo hi'] }],
     [{ Image: 'x', Entrypoint: [''], Cmd: ['ls', '-l'] }, undefined, { image: 'x', entrypoint: 'ls', args: ['-l'] }],
     [{ Image: 'x', Entrypoint: [], Cmd: ['a'] }, undefined, { image: 'x', args: ['a'] }],
+    // docker run --dns, --dns-search, --dns-option: the native dns settings, checked there.
+    [{ Image: 'x', HostConfig: { Dns: ['192.0.2.53'], DnsSearch: ['corp.example'], DnsOptions: ['ndots:2'] } }, undefined, { image: 'x', dns: ['192.0.2.53'], dnsSearch: ['corp.example'], dnsOptions: ['ndots:2'] }],
     // docker run --add-host: as the native extraHosts, checked there.
     [{ Image: 'x', HostConfig: { ExtraHosts: ['db:10.0.0.5', 'host.docker.internal:host-gateway'] } }, undefined, { image: 'x', extraHosts: ['db:10.0.0.5', 'host.docker.internal:host-gateway'] }],
     // docker run --stop-signal/--stop-timeout; StopTimeout 0 is a timeout, null is none; "" is no signal.
@@ -76,7 +78,7 @@ test('createRequest refuses what a unikernel cannot honour, naming it', () => {
     [{ Image: 'x', Tty: true }, /^Tty is not supported: .*run without -t/],
     [{ Image: 'x', Domainname: 'example.com' }, /^Domainname is not supported: give the whole name with --hostname$/],
     // Fields outside the translation are refused by name, never dropped (with the flag users know).
-    [{ Image: 'x', HostConfig: { Dns: ['1.1.1.1'] } }, /^HostConfig\.Dns \(--dns\) is not supported by Cunik's Docker API/],
+    [{ Image: 'x', HostConfig: { CapDrop: ['ALL'] } }, /^HostConfig\.CapDrop \(--cap-drop\) is not supported by Cunik's Docker API/],
     [{ Image: 'x', HostConfig: { LogConfig: { Type: 'none', Config: {} } } }, /^HostConfig\.LogConfig \(--log-driver\/--log-opt\) is not supported/],
     [{ Image: 'x', HostConfig: { DeviceRequests: [{ Count: -1, Capabilities: [['gpu']] }] } }, /^HostConfig\.DeviceRequests \(--gpus\)/],
     [{ Image: 'x', HostConfig: { MemorySwappiness: 10 } }, /^HostConfig\.MemorySwappiness is not supported/],

@@ -108,6 +108,13 @@ runCases(linux, [
     instance: { tscKhz: 1000000, env: [], entrypoint: '/bin/sh', args: [] },
     spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.entrypoint=/bin/sh PATH=/bin' },
   },
+  {
+    name: '--dns, --dns-search, --dns-option: comma-joined cunik.dns=, cunik.search=, cunik.dnsopt=',
+    image: { ...img, args: [], env: [] },
+    instance: { tscKhz: 1000000, dns: { servers: ['192.0.2.53', 'fd00::53'], search: ['a.example', 'b.example'], options: ['ndots:2', 'rotate'] } },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.dns=192.0.2.53,fd00::53 cunik.search=a.example,b.example cunik.dnsopt=ndots:2,rotate' },
+  },
+  { name: 'refuses a resolv.conf word the lists cannot carry', image: img, instance: { dns: { search: ['a,b'] } }, throws: /^linux: not a resolv\.conf search domain/ },
   { name: 'refuses a working directory the command line cannot carry', image: img, instance: { workdir: '/a b' }, throws: /^linux: not a working directory: "\/a b"$/ },
   { name: 'refuses a user that is none', image: img, instance: { user: 'a b' }, throws: /^linux: not a user: "a b"$/ },
   { name: '--add-host host-gateway without a network is refused', image: img, instance: { extraHosts: [{ name: 'h', address: 'host-gateway' }] }, throws: /^linux: --add-host h:host-gateway needs a network with a gateway \(not --network none\)$/ },

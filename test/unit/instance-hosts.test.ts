@@ -45,6 +45,19 @@ test('the API checks --user and --workdir against what the kernel command line c
   for (const workdir of ['', 'rel', '/a b', '/a\tb', '/a"b', '/x\ny']) assert.ok(!Value.Check(CreateInstanceRequest, { image: 'x', workdir }), workdir);
 });
 
+test('--dns, --dns-search, --dns-option: kept as given; bad ones refused; --dns not on a user-defined network', () => {
+  const config = instanceConfig({ image: 'x', dns: ['192.0.2.53'], dnsSearch: ['corp.example'], dnsOptions: ['ndots:2'] }, image);
+  assert.deepEqual([config.dns, config.dnsSearch, config.dnsOptions], [['192.0.2.53'], ['corp.example'], ['ndots:2']]);
+  assert.deepEqual(bootConfig(config, networkSettings(config, [])).dns, { servers: ['192.0.2.53'], search: ['corp.example'], options: ['ndots:2'] });
+  assert.equal(bootConfig(instanceConfig({ image: 'x' }, image), networkSettings(instanceConfig({ image: 'x' }, image), [])).dns, undefined);
+  assert.throws(() => instanceConfig({ image: 'x', dns: ['dns.example'] }, image), /invalid --dns "dns\.example": give the IP address of a resolver$/);
+  assert.throws(() => instanceConfig({ image: 'x', dnsSearch: ['a b'] }, image), /invalid --dns-search "a b": give a domain name$/);
+  assert.throws(() => instanceConfig({ image: 'x', dns: ['192.0.2.53'], network: 'mynet' }, image), /conflicting options: --dns on the user-defined network mynet/);
+  assert.equal(instanceConfig({ image: 'x', dnsSearch: ['corp.example'], network: 'mynet' }, image).dnsSearch?.[0], 'corp.example');
+  assert.ok(!Value.Check(CreateInstanceRequest, { image: 'x', dnsOptions: ['ndots 2'] }));
+  assert.ok(!Value.Check(CreateInstanceRequest, { image: 'x', dns: ['1.1.1.1', '1.0.0.1', '8.8.8.8', '8.8.4.4'] }));
+});
+
 test('the API refuses a host name that is none, and more than 16 --add-host lines', () => {
   for (const hostname of ['web-1', 'a.b.c', 'x'.repeat(63)]) assert.ok(Value.Check(CreateInstanceRequest, { image: 'x', hostname }), hostname);
   for (const hostname of ['-web', 'web-', 'a_b', 'a..b', 'a b', '', 'x'.repeat(65), `${'x'.repeat(63)}.${'y'.repeat(10)}`.padEnd(70, 'z')]) {

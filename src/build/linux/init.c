@@ -20,12 +20,14 @@
  *    (Documentation/admin-guide/nfs/nfsroot.rst), which Debian's kernel does not handle itself
  *    (no CONFIG_IP_PNP):  ip=CLIENT:SERVER:GATEWAY:NETMASK:HOSTNAME:DEVICE:AUTOCONF:DNS0:DNS1
  *    (static addresses only; NETMASK may also be a prefix length), and writes /etc/resolv.conf
- *    from its DNS0/DNS1; one ip= word per NIC, where DEVICE may be the NIC's MAC address with
+ *    from its DNS0/DNS1 (step 4b'); one ip= word per NIC, where DEVICE may be the NIC's MAC address with
  *    dashes (02-43-0a-d6-07-0a: several NICs are named by the kernel in an order of its own);
  *    and IPv6, which ip= cannot carry: cunik.ip6=DEV,ADDR/PREFIX[,GATEWAY] (address, default route);
  * 4b. cunik.hostname=NAME (run --hostname; by default the instance's short id, as Docker's): the
  *    host name, /etc/hostname, and a 127.0.1.1 line in /etc/hosts so the name resolves in the guest;
  *    cunik.host=NAME,ADDRESS (run --add-host): one more /etc/hosts line each;
+ * 4b'. /etc/resolv.conf: the ip= words' resolvers, or cunik.dns=A,B,C (run --dns), with
+ *    cunik.search=D,E (--dns-search) and cunik.dnsopt=O,P (--dns-option) lines;
  * 4c. cunik.entrypoint=PROGRAM (run --entrypoint) runs instead of /.cunik/entry's words;
  *    cunik.workdir=DIR (run --workdir: made if missing) and cunik.user=USER[:GROUP] (run --user,
  *    resolved against the image's /etc/passwd and /etc/group as Docker does) override the image's;
@@ -274,6 +276,40 @@ static int setup_lo(void) {
   return 0;
 }
 
+/* The guest's resolv.conf: the ip= words' resolvers (or run --dns's), --dns-search, --dns-option. */
+static char nameservers[3][64];
+static int nameserver_count;
+
+static void add_nameserver(const char *address) {
+  if (nameserver_count < 3) snprintf(nameservers[nameserver_count++], sizeof nameservers[0], "%s", address);
+}
+
+/* Each argument a comma-separated list (or NULL); written once the network is up. A container
+ * image's resolv.conf may be a symlink into /run/systemd (absent here): it is replaced. */
+static void write_resolv_conf(const char *servers, const char *search, const char *options) {
+  if (servers) {
+    nameserver_count = 0;
+    char list[256], *save;
+    snprintf(list, sizeof list, "%s", servers);
+    for (char *a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save)) add_nameserver(a);
+  }
+  if (nameserver_count == 0 && !search && !options) return;
+  char buf[1024];
+  int n = 0;
+  for (int i = 0; i < nameserver_count; i++) n += snprintf(buf + n, sizeof buf - n, "nameserver %s\n", nameservers[i]);
+  if (search && n < (int)sizeof buf) n += snprintf(buf + n, sizeof buf - n, "search %s\n", search);
+  if (options && n < (int)sizeof buf) n += snprintf(buf + n, sizeof buf - n, "options %s\n", options);
+  if (n >= (int)sizeof buf) n = sizeof buf - 1;
+  /* The lists' commas are resolv.conf's blanks. */
+  for (char *c = buf; *c; c++) if (*c == ',') *c = ' ';
+  mkdir("/etc", 0755);
+  unlink("/etc/resolv.conf");
+  int fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) { dbg("/etc/resolv.conf: %s", strerror(errno)); return; }
+  (void)!write(fd, buf, n);
+  close(fd);
+}
+
 static void setup_network(const char *ip) {
   int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0) { say("socket: %s", strerror(errno)); return; }
@@ -326,20 +362,8 @@ static void setup_network(const char *ip) {
     rt.rt_dev = dev;
     if (ioctl(sock, SIOCADDRT, &rt) != 0) say("ip=: default route via %s: %s", gw, strerror(errno));
   }
-  if (dns0[0] || dns1[0]) {
-    mkdir("/etc", 0755);
-    /* A container image's resolv.conf may be a symlink into /run/systemd (absent here): replace it. */
-    unlink("/etc/resolv.conf");
-    int fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      char buf[160];
-      int n = 0;
-      if (dns0[0]) n += snprintf(buf + n, sizeof buf - n, "nameserver %s\n", dns0);
-      if (dns1[0]) n += snprintf(buf + n, sizeof buf - n, "nameserver %s\n", dns1);
-      (void)!write(fd, buf, n);
-      close(fd);
-    }
-  }
+  if (dns0[0]) add_nameserver(dns0);
+  if (dns1[0]) add_nameserver(dns1);
   close(sock);
 }
 
@@ -739,6 +763,13 @@ int main(int argc, char **argv, char **envp) {
   /* One ip= word a NIC (several networks: each names its device by MAC). */
   for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "ip=", 3) == 0) setup_network(cwords[i] + 3);
   for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.ip6=", 10) == 0) setup_network6(cwords[i] + 10);
+  const char *dns = NULL, *search = NULL, *dnsopt = NULL;
+  for (int i = 0; i < cn; i++) {
+    if (strncmp(cwords[i], "cunik.dns=", 10) == 0) dns = cwords[i] + 10;
+    else if (strncmp(cwords[i], "cunik.search=", 13) == 0) search = cwords[i] + 13;
+    else if (strncmp(cwords[i], "cunik.dnsopt=", 13) == 0) dnsopt = cwords[i] + 13;
+  }
+  write_resolv_conf(dns, search, dnsopt);
 
   char *entry, *envfile, *workdir;
   static char *av[MAX_WORDS + 1], *ev[MAX_WORDS + 1];

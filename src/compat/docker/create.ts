@@ -108,10 +108,9 @@ const CONFIG_FIELDS = new Set([
   // dockerode repeats the ?name= (and ?platform=) of the query in the body.
   'name', 'platform',
 ]);
-const HOST_CONFIG_FIELDS = new Set(['Memory', 'NanoCpus', 'Binds', 'Mounts', 'PortBindings', 'PublishAllPorts', 'AutoRemove', 'ReadonlyRootfs', 'RestartPolicy', 'NetworkMode', 'ConsoleSize', 'ExtraHosts']);
+const HOST_CONFIG_FIELDS = new Set(['Memory', 'NanoCpus', 'Binds', 'Mounts', 'PortBindings', 'PublishAllPorts', 'AutoRemove', 'ReadonlyRootfs', 'RestartPolicy', 'NetworkMode', 'ConsoleSize', 'ExtraHosts', 'Dns', 'DnsSearch', 'DnsOptions']);
 /** The flags users know the fields by, for the refusal's sentence. */
 const FLAGS: Record<string, string> = {
-  'HostConfig.Dns': '--dns', 'HostConfig.DnsOptions': '--dns-option', 'HostConfig.DnsSearch': '--dns-search',
   'HostConfig.CapDrop': '--cap-drop', 'HostConfig.SecurityOpt': '--security-opt', 'HostConfig.ShmSize': '--shm-size', 'HostConfig.PidsLimit': '--pids-limit',
   'HostConfig.Ulimits': '--ulimit', 'HostConfig.Init': '--init', 'HostConfig.LogConfig': '--log-driver/--log-opt', 'HostConfig.DeviceRequests': '--gpus',
   'HostConfig.MemoryReservation': '--memory-reservation', 'HostConfig.MemorySwap': '--memory-swap', 'HostConfig.OomKillDisable': '--oom-kill-disable',
@@ -267,6 +266,9 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
   const net = network(h['NetworkMode']);
   const labels = isSet(c['Labels']) ? obj(c['Labels'], 'Labels') : undefined;
   const extraHosts = strings(h['ExtraHosts'], 'HostConfig.ExtraHosts');
+  const dns = strings(h['Dns'], 'HostConfig.Dns');
+  const dnsSearch = strings(h['DnsSearch'], 'HostConfig.DnsSearch');
+  const dnsOptions = strings(h['DnsOptions'], 'HostConfig.DnsOptions');
   const user = text(c['User'], 'User');
   const workdir = text(c['WorkingDir'], 'WorkingDir');
   const hostname = c['Hostname'];
@@ -284,6 +286,9 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
     ...(readOnly === true && { readOnly: true }),
     ...(typeof hostname === 'string' && hostname !== '' && { hostname }),
     ...(extraHosts !== undefined && extraHosts.length > 0 && { extraHosts }),
+    ...(dns !== undefined && dns.length > 0 && { dns }),
+    ...(dnsSearch !== undefined && dnsSearch.length > 0 && { dnsSearch }),
+    ...(dnsOptions !== undefined && dnsOptions.length > 0 && { dnsOptions }),
     ...(entrypoint !== undefined && { entrypoint }),
     ...(user !== undefined && { user }),
     ...(workdir !== undefined && { workdir }),
