@@ -37,6 +37,7 @@ export interface CreateOptions {
   user?: string | undefined;
   workdir?: string | undefined;
   entrypoint?: string | undefined;
+  tty?: boolean | undefined;
   dns?: string[] | undefined;
   dnsSearch?: string[] | undefined;
   dnsOptions?: string[] | undefined;
@@ -107,6 +108,7 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
     ...(opts.hostname !== undefined && { hostname: opts.hostname }),
     ...((opts.extraHosts?.length ?? 0) > 0 && { extraHosts: opts.extraHosts!.map(extraHost).map((h) => `${h.name}:${h.address}`) }),
     ...(opts.entrypoint !== undefined && { entrypoint: opts.entrypoint }),
+    ...(opts.tty === true && { tty: true }),
     ...dnsSettings(opts),
     ...(opts.user !== undefined && { user: opts.user }),
     ...(opts.workdir !== undefined && { workdir: opts.workdir }),

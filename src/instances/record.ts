@@ -48,6 +48,8 @@ export interface InstanceRecord {
     hostname?: string;
     /** run --add-host, as NAME:ADDRESS (ADDRESS may be host-gateway); absent: none. */
     extraHosts?: string[];
+    /** run -t: the console is a terminal (the Docker API's attach and logs unframed); absent: no. */
+    tty?: boolean;
     /** run --dns, --dns-search, --dns-option: the guest's resolv.conf; absent: the network's resolvers only. */
     dns?: string[];
     dnsSearch?: string[];

@@ -96,6 +96,20 @@ test('docker run -i --rm: stdin reaches the guest through attach, its answers co
   assert.equal((await docker(['ps', '-a', '-q'])).stdout, '');
 });
 
+test('docker run -it on a terminal: keys reach the guest raw, its output comes back unframed; the size is taken; logs of a -t container are raw', async () => {
+  // script(1) gives the docker CLI the terminal -t needs; Enter is a carriage return in raw mode.
+  const r = await docker([], { shell: 'script -qec "docker run -it --rm hello echo" /dev/null', interact: [[/echo: ready/, 'typed\r'], [/echo: typed/, 'exit=5\r']] });
+  assert.equal(r.code, 5, r.stderr + r.stdout);
+  assert.match(r.stdout, /echo: typed/);
+  assert.doesNotMatch(r.stdout + r.stderr, /resize|\x01\x00\x00\x00/, 'no resize error, no frame headers');
+  const id = (await docker(['run', '-d', '-t', 'hello', 'exit=0'])).stdout.trim();
+  assert.equal((await docker(['wait', id])).stdout, '0\n');
+  assert.equal((await docker(['inspect', '-f', '{{.Config.Tty}}', id])).stdout, 'true\n');
+  const logs = await docker(['logs', id]);
+  assert.match(logs.stdout, /^Hello from the Cunik test kernel\r?\n/, 'raw bytes: no 8-byte frame header first');
+  assert.equal((await docker(['rm', id])).code, 0);
+});
+
 test('docker run -d, ps, logs -f until stop, inspect, rename, rm -f', async () => {
   const started = await docker(['run', '-d', '--name', 'idler', '--label', 'team=a', '-m', '48m', 'hello', 'idle']);
   assert.equal(started.code, 0, started.stderr);

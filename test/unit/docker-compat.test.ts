@@ -47,6 +47,8 @@ test('createRequest maps what docker run sends onto the native request', () => {
     // docker run -h: Config.Hostname ("" when not given).
     [{ Image: 'x', Hostname: 'web1', Domainname: '' }, undefined, { image: 'x', hostname: 'web1' }],
     [{ Image: 'x', Hostname: '' }, undefined, { image: 'x' }],
+    // docker run -t: the console is a terminal (attach and logs unframed).
+    [{ Image: 'x', Tty: true, OpenStdin: true }, undefined, { image: 'x', tty: true }],
     // docker run -u / -w: the native user and workdir (linux images).
     [{ Image: 'x', User: 'www-data', WorkingDir: '/srv' }, undefined, { image: 'x', user: 'www-data', workdir: '/srv' }],
     // docker run --entrypoint: the program, then the entrypoint's other words and Cmd; [""] clears the image's.
@@ -75,7 +77,7 @@ test('createRequest refuses what a unikernel cannot honour, naming it', () => {
     [{ Image: 'x', Entrypoint: [''] }, /^Entrypoint "" needs a command to run$/],
     [{ Image: 'x', StopTimeout: -1 }, /^StopTimeout must be a non-negative number of seconds/],
     [{ Image: 'x', StopSignal: 15 }, /^StopSignal must be a string/],
-    [{ Image: 'x', Tty: true }, /^Tty is not supported: .*run without -t/],
+    [{ Image: 'x', Tty: 'yes' }, /^Tty must be a boolean$/],
     [{ Image: 'x', Domainname: 'example.com' }, /^Domainname is not supported: give the whole name with --hostname$/],
     // Fields outside the translation are refused by name, never dropped (with the flag users know).
     [{ Image: 'x', HostConfig: { CapDrop: ['ALL'] } }, /^HostConfig\.CapDrop \(--cap-drop\) is not supported by Cunik's Docker API/],
@@ -130,7 +132,7 @@ test('updateRequest: Memory, NanoCpus and RestartPolicy of what docker update se
     ['x', /^body must be an object$/],
   ];
   for (const [body, re] of refused) assert.throws(() => updateRequest(body), (e: Error) => re.test(e.message), JSON.stringify(body));
-  assert.equal(unsupportedReason('POST', '/v1.44/containers/x/resize'), 'not supported by Cunik\'s Docker API: POST /containers/x/resize (this container operation)');
+  assert.equal(unsupportedReason('GET', '/v1.44/containers/x/changes'), 'not supported by Cunik\'s Docker API: GET /containers/x/changes (docker diff: a VM writes inside its own disks, which the host does not list)');
 });
 
 test('frames are Docker stdcopy: stream byte, three zeros, big-endian length', () => {

@@ -68,7 +68,7 @@ export function register(program: Command): void {
       action(async (image: string, args: string[], flags: CreateFlags & { detach?: boolean; rm?: boolean; interactive?: boolean; tty?: boolean; detachKeys: string; sigProxy: boolean }, cmd: Command) => {
         const client = await clientFor(cmd);
         await ensureImage(client, image, flags.pull ?? 'missing');
-        const request = { ...createRequest(image, args, flags), ...(flags.rm && { autoRemove: true }) };
+        const request = { ...createRequest(image, args, flags), ...(flags.rm && { autoRemove: true }), ...(flags.tty && { tty: true }) };
         if (flags.detach) {
           // One request creates and starts it (a start that fails leaves it created, as docker run -d does).
           const { id } = await client.createInstance({ ...request, start: true });

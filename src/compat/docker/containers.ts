@@ -19,6 +19,7 @@ import type { DockerBackends } from './server.js';
 type Req = FastifyRequest<{ Params: { id: string }; Querystring: Query }>;
 
 const MULTIPLEXED = 'application/vnd.docker.multiplexed-stream';
+const RAW = 'application/vnd.docker.raw-stream';
 /** Docker's logs query as the native one (since "0" or absent: from the start). */
 function logsQuery(q: Query): LogsQuery {
   const tail = one(q, 'tail');
@@ -138,8 +139,10 @@ export function containerRoutes(app: FastifyInstance, b: DockerBackends): void {
     const take = inst.attach(req.params.id, { stdin: flag(q, 'stdin'), stdout: flag(q, 'stdout') || flag(q, 'stderr'), ...(one(q, 'detachKeys') && { detachKeys: one(q, 'detachKeys') }) });
     reply.hijack();
     const socket = req.raw.socket;
-    socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${MULTIPLEXED}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: 1.44\r\n\r\n`);
-    take(framedConnection(socket));
+    // A container with a TTY has one raw stream, as Docker's: no frames.
+    const tty = inst.inspect(req.params.id).config.tty === true;
+    socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${tty ? RAW : MULTIPLEXED}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: 1.44\r\n\r\n`);
+    take(tty ? socket : framedConnection(socket));
   };
   app.post('/containers/:id/attach', attach);
   app.get('/containers/:id/attach', attach);
@@ -148,11 +151,12 @@ export function containerRoutes(app: FastifyInstance, b: DockerBackends): void {
     const q = req.query;
     const stdout = flag(q, 'stdout');
     if (!stdout && !flag(q, 'stderr')) throw invalid('Bad parameters: you must choose at least one stream');
+    const tty = inst.inspect(req.params.id).config.tty === true;
     const stream = inst.logs(req.params.id, logsQuery(q));
     reply.hijack();
-    reply.raw.writeHead(200, { 'content-type': MULTIPLEXED, 'api-version': '1.44' });
+    reply.raw.writeHead(200, { 'content-type': tty ? RAW : MULTIPLEXED, 'api-version': '1.44' });
     reply.raw.flushHeaders();
-    pipeOut(stdout ? stream.pipe(framer()) : stream, reply, stream, !stdout);
+    pipeOut(stdout && !tty ? stream.pipe(framer()) : stream, reply, stream, !stdout);
   });
 
   app.get('/containers/:id/stats', async (req: Req, reply) => {
@@ -179,6 +183,14 @@ export function containerRoutes(app: FastifyInstance, b: DockerBackends): void {
     } finally {
       reply.raw.end();
     }
+  });
+
+  // docker run -t sends the terminal's size at start and on each change: a serial console has no
+  // window size a guest could read, so there is nothing to set (the size is checked, then kept by none).
+  app.post('/containers/:id/resize', async (req: Req, reply) => {
+    inst.inspect(req.params.id);
+    for (const k of ['h', 'w']) if (one(req.query, k) !== undefined && !/^\d{1,5}$/.test(one(req.query, k)!)) throw invalid(`${k} must be a number of ${k === 'h' ? 'rows' : 'columns'}`, k);
+    return reply.status(200).send();
   });
 
   // A VM has one process on the host, the VMM: that is what top shows.

@@ -87,7 +87,6 @@ function stopTimeout(v: unknown): number | undefined {
 /** Settings a unikernel has no counterpart for, with the reason given to the user. */
 const UNSUPPORTED: [path: string, pick: (c: Json, h: Json) => unknown, why: string][] = [
   ['Domainname', (c) => c['Domainname'], 'give the whole name with --hostname'],
-  ['Tty', (c) => c['Tty'], "the guest's serial console is not a terminal: run without -t"],
   ['HostConfig.Privileged', (_c, h) => h['Privileged'], 'there is no host kernel to grant privileges on: the guest is a VM'],
   ['HostConfig.CapAdd', (_c, h) => h['CapAdd'], 'a VM has no Linux capabilities to add'],
   ['HostConfig.Devices', (_c, h) => h['Devices'], 'host devices are not passed to guests'],
@@ -103,7 +102,7 @@ const UNSUPPORTED: [path: string, pick: (c: Json, h: Json) => unknown, why: stri
  * here nor in UNSUPPORTED that is set is refused by name: a Docker setting is never dropped.
  */
 const CONFIG_FIELDS = new Set([
-  'Image', 'Cmd', 'Env', 'Labels', 'Volumes', 'Hostname', 'User', 'WorkingDir', 'Entrypoint', 'StopSignal', 'StopTimeout', 'Healthcheck', 'HostConfig', 'NetworkingConfig', 'ExposedPorts',
+  'Image', 'Cmd', 'Env', 'Labels', 'Volumes', 'Hostname', 'User', 'WorkingDir', 'Entrypoint', 'Tty', 'StopSignal', 'StopTimeout', 'Healthcheck', 'HostConfig', 'NetworkingConfig', 'ExposedPorts',
   'AttachStdin', 'AttachStdout', 'AttachStderr', 'OpenStdin', 'StdinOnce', 'ArgsEscaped',
   // dockerode repeats the ?name= (and ?platform=) of the query in the body.
   'name', 'platform',
@@ -273,6 +272,8 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
   const workdir = text(c['WorkingDir'], 'WorkingDir');
   const hostname = c['Hostname'];
   if (hostname !== undefined && hostname !== null && typeof hostname !== 'string') throw invalid('Hostname must be a string', 'Hostname');
+  const tty = c['Tty'];
+  if (tty !== undefined && tty !== null && typeof tty !== 'boolean') throw invalid('Tty must be a boolean', 'Tty');
   const readOnly = h['ReadonlyRootfs'];
   if (readOnly !== undefined && readOnly !== null && typeof readOnly !== 'boolean') throw invalid('HostConfig.ReadonlyRootfs must be a boolean', 'HostConfig.ReadonlyRootfs');
   return {
@@ -284,6 +285,7 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
     ...(cpus !== undefined && { cpus }),
     ...(h['AutoRemove'] === true && { autoRemove: true }),
     ...(readOnly === true && { readOnly: true }),
+    ...(tty === true && { tty: true }),
     ...(typeof hostname === 'string' && hostname !== '' && { hostname }),
     ...(extraHosts !== undefined && extraHosts.length > 0 && { extraHosts }),
     ...(dns !== undefined && dns.length > 0 && { dns }),

@@ -3,7 +3,7 @@
 const REASONS: [RegExp, string][] = [
   [/^\/containers\/[^/]+\/exec$|^\/exec\//, 'exec: a unikernel runs one program and has no processes to start another in'],
   [/^\/containers\/[^/]+\/(archive|export)$/, 'copying files out of an instance: the guest file system is the image (read it there)'],
-  [/^\/containers\/[^/]+\/(changes|resize)$/, 'this container operation'],
+  [/^\/containers\/[^/]+\/changes$/, 'docker diff: a VM writes inside its own disks, which the host does not list'],
   [/^\/(build|session|grpc)/, 'docker build: build images with cunik build and a Cunikfile'],
   [/^\/commit$/, 'commit: an instance does not change its image'],
   [/^\/(swarm|services|nodes|tasks|secrets|configs)/, 'swarm mode'],

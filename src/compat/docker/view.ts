@@ -102,7 +102,7 @@ export function containerInspect(d: InstanceDetail): Record<string, unknown> {
       Env: d.config.env,
       Entrypoint: null,
       Labels: d.labels,
-      Tty: false,
+      Tty: d.config.tty === true,
       OpenStdin: false,
       AttachStdin: false,
       AttachStdout: true,
