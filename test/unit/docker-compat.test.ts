@@ -47,6 +47,8 @@ test('createRequest maps what docker run sends onto the native request', () => {
     // docker run -h: Config.Hostname ("" when not given).
     [{ Image: 'x', Hostname: 'web1', Domainname: '' }, undefined, { image: 'x', hostname: 'web1' }],
     [{ Image: 'x', Hostname: '' }, undefined, { image: 'x' }],
+    // Asking nothing a VM does not already do: --cidfile (the CLI's file), --memory-swap -1, --log-driver json-file.
+    [{ Image: 'x', HostConfig: { ContainerIDFile: '/tmp/cid', MemorySwap: -1, MemorySwappiness: -1, LogConfig: { Type: 'json-file', Config: {} } } }, undefined, { image: 'x' }],
     // docker run -t: the console is a terminal (attach and logs unframed).
     [{ Image: 'x', Tty: true, OpenStdin: true }, undefined, { image: 'x', tty: true }],
     // docker run -u / -w: the native user and workdir (linux images).
@@ -82,6 +84,8 @@ test('createRequest refuses what a unikernel cannot honour, naming it', () => {
     // Fields outside the translation are refused by name, never dropped (with the flag users know).
     [{ Image: 'x', HostConfig: { CapDrop: ['ALL'] } }, /^HostConfig\.CapDrop \(--cap-drop\) is not supported by Cunik's Docker API/],
     [{ Image: 'x', HostConfig: { LogConfig: { Type: 'none', Config: {} } } }, /^HostConfig\.LogConfig \(--log-driver\/--log-opt\) is not supported/],
+    [{ Image: 'x', HostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': '10m' } } } }, /^HostConfig\.LogConfig \(--log-driver\/--log-opt\) is not supported/],
+    [{ Image: 'x', HostConfig: { MemorySwap: 1 << 30 } }, /^HostConfig\.MemorySwap \(--memory-swap\) is not supported/],
     [{ Image: 'x', HostConfig: { DeviceRequests: [{ Count: -1, Capabilities: [['gpu']] }] } }, /^HostConfig\.DeviceRequests \(--gpus\)/],
     [{ Image: 'x', HostConfig: { MemorySwappiness: 10 } }, /^HostConfig\.MemorySwappiness is not supported/],
     [{ Image: 'x', OnBuild: ['RUN x'] }, /^OnBuild is not supported/],

@@ -107,7 +107,9 @@ const CONFIG_FIELDS = new Set([
   // dockerode repeats the ?name= (and ?platform=) of the query in the body.
   'name', 'platform',
 ]);
-const HOST_CONFIG_FIELDS = new Set(['Memory', 'NanoCpus', 'Binds', 'Mounts', 'PortBindings', 'PublishAllPorts', 'AutoRemove', 'ReadonlyRootfs', 'RestartPolicy', 'NetworkMode', 'ConsoleSize', 'ExtraHosts', 'Dns', 'DnsSearch', 'DnsOptions']);
+const HOST_CONFIG_FIELDS = new Set(['Memory', 'NanoCpus', 'Binds', 'Mounts', 'PortBindings', 'PublishAllPorts', 'AutoRemove', 'ReadonlyRootfs', 'RestartPolicy', 'NetworkMode', 'ConsoleSize', 'ExtraHosts', 'Dns', 'DnsSearch', 'DnsOptions',
+  // --cidfile: the docker CLI writes the file itself.
+  'ContainerIDFile']);
 /** The flags users know the fields by, for the refusal's sentence. */
 const FLAGS: Record<string, string> = {
   'HostConfig.CapDrop': '--cap-drop', 'HostConfig.SecurityOpt': '--security-opt', 'HostConfig.ShmSize': '--shm-size', 'HostConfig.PidsLimit': '--pids-limit',
@@ -118,14 +120,21 @@ const FLAGS: Record<string, string> = {
   'HostConfig.UTSMode': '--uts', 'HostConfig.UsernsMode': '--userns', 'HostConfig.CgroupnsMode': '--cgroupns', 'HostConfig.CgroupParent': '--cgroup-parent',
 };
 
+function isDefaultLogging(v: unknown): boolean {
+  const o = v !== null && typeof v === 'object' ? (v as Json) : {};
+  return ['', 'json-file', 'local'].includes(String(o['Type'] ?? '')) && !deepSet(o['Config']);
+}
+
 /** Fields outside what is translated, set to something: refused by name. */
 function refuseUntranslated(c: Json, h: Json): void {
   const check = (fields: Set<string>, o: Json, prefix: string): void => {
     for (const [k, v] of Object.entries(o)) {
       const path = prefix + k;
       if (fields.has(k) || UNSUPPORTED.some(([p]) => p === path) || !deepSet(v)) continue;
-      // -1 is Docker's "not set" for the swappiness.
-      if (path === 'HostConfig.MemorySwappiness' && v === -1) continue;
+      // -1 is Docker's "not set" for the swappiness and "no limit" for swap: nothing to honour.
+      if ((path === 'HostConfig.MemorySwappiness' || path === 'HostConfig.MemorySwap') && v === -1) continue;
+      // The console log is the container's log, json-file's counterpart: naming that driver without options asks nothing more.
+      if (path === 'HostConfig.LogConfig' && isDefaultLogging(v)) continue;
       const flag = FLAGS[path];
       throw invalid(`${path}${flag !== undefined ? ` (${flag})` : ''} is not supported by Cunik's Docker API: a unikernel VM has no counterpart for it`, path);
     }
