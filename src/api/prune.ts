@@ -40,6 +40,12 @@ export type BuildCacheRecord = Static<typeof BuildCacheRecord>;
 
 export const DiskUsageQuery = Type.Object({ verbose: Type.Optional(Type.Boolean({ description: "Also list the build cache's entries (system df -v)" })) }, { additionalProperties: false });
 
+export const PruneInstancesQuery = Type.Object(
+  { filters: Type.Optional(Type.String({ maxLength: 4096, description: "Docker's filters: a JSON object of KEY: [VALUES]; keys until (created before: a timestamp, a date or a duration such as 24h), label and label! (KEY or KEY=VALUE)" })) },
+  { additionalProperties: false },
+);
+export type PruneInstancesQuery = Static<typeof PruneInstancesQuery>;
+
 export const PruneImagesQuery = Type.Object(
   { all: Type.Optional(Type.Boolean({ description: 'Every image no instance uses, tagged or not (image prune -a); default: only dangling ones (no tag)' })) },
   { additionalProperties: false },

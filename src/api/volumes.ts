@@ -45,7 +45,10 @@ export type VolumeListQuery = Static<typeof VolumeListQuery>;
 export const VolumeParams = Type.Object({ name: Type.String({ minLength: 1 }) });
 
 export const PruneVolumesQuery = Type.Object(
-  { all: Type.Optional(Type.Boolean({ description: 'Named volumes too (default: only anonymous ones, as Docker since 23.0)' })) },
+  {
+    all: Type.Optional(Type.Boolean({ description: 'Named volumes too (default: only anonymous ones, as Docker since 23.0)' })),
+    filters: Type.Optional(Type.String({ maxLength: 4096, description: "Docker's filters: a JSON object of KEY: [VALUES]; keys label and label! (KEY or KEY=VALUE), all (true: as the all flag)" })),
+  },
   { additionalProperties: false },
 );
 export type PruneVolumesQuery = Static<typeof PruneVolumesQuery>;

@@ -13,6 +13,8 @@ export interface PruneFlags {
   all?: boolean;
   /** system prune --volumes. */
   volumes?: boolean;
+  /** container and volume prune --filter. */
+  filter?: Record<string, string[]>;
 }
 
 /**

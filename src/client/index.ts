@@ -116,7 +116,9 @@ export class CunikClient {
     this.http.open('GET', '/v1/events', { query: { since: q.since, until: q.until, filters: q.filters && JSON.stringify(q.filters) } });
   /** One InstanceStats (JSON) or, with stream, one per line every second. */
   stats = (ref: string, stream: boolean): Promise<WireResponse> => this.http.open('GET', `/v1/instances/${id(ref)}/stats`, { query: { stream } });
-  pruneInstances = (): Promise<PruneInstancesResponse> => this.http.json('POST', '/v1/instances/prune');
+  /** `filters`: Docker's map (until, label, label!), as `container prune --filter` gives it. */
+  pruneInstances = (filters: Record<string, string[]> = {}): Promise<PruneInstancesResponse> =>
+    this.http.json('POST', '/v1/instances/prune', { query: { filters: Object.keys(filters).length ? JSON.stringify(filters) : undefined } });
   pruneImages = (all = false): Promise<PruneImagesResponse> => this.http.json('POST', '/v1/images/prune', { query: { all: all || undefined } });
   diskUsage = (verbose = false): Promise<DiskUsageResponse> => this.http.json('GET', '/v1/system/df', { query: { verbose: verbose || undefined } });
   pruneBuildCache = (all: boolean, filters?: Record<string, string[]>): Promise<PruneBuildCacheResponse> =>
@@ -142,7 +144,8 @@ export class CunikClient {
   inspectVolume = (name: string): Promise<Volume> => this.http.json('GET', `/v1/volumes/${id(name)}`);
   removeVolume = async (name: string, force = false): Promise<void> => void (await this.http.json('DELETE', `/v1/volumes/${id(name)}`, { query: { force: force || undefined } }));
   /** Anonymous volumes no instance uses; `all`: named ones too. */
-  pruneVolumes = (all = false): Promise<PruneVolumesResponse> => this.http.json('POST', '/v1/volumes/prune', { query: { all: all || undefined } });
+  pruneVolumes = (all = false, filters: Record<string, string[]> = {}): Promise<PruneVolumesResponse> =>
+    this.http.json('POST', '/v1/volumes/prune', { query: { all: all || undefined, filters: Object.keys(filters).length ? JSON.stringify(filters) : undefined } });
 
   close(): void {
     this.http.close();

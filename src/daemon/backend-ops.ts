@@ -5,7 +5,7 @@ import { parseFilters, untilTime } from '../util/filters.js';
 import { CunikError } from '../errors.js';
 import { eventStream, parseEventQuery } from '../events/stream.js';
 import type { ImageStore } from '../images/store.js';
-import { instancesUsage, pruneInstances } from '../instances/prune.js';
+import { INSTANCE_PRUNE_FILTERS, instancesUsage, pruneInstances } from '../instances/prune.js';
 import type { InstanceService } from '../instances/service.js';
 import { instanceStats, type StatsTarget } from '../instances/stats.js';
 import type { VolumeStore } from '../volumes/store.js';
@@ -49,7 +49,7 @@ export function makeOpsBackends(deps: OpsBackendDeps): OpsBackends {
       },
     },
     prune: {
-      pruneInstances: () => pruneInstances(instances),
+      pruneInstances: (filters) => pruneInstances(instances, parseFilters(filters, INSTANCE_PRUNE_FILTERS, 'container prune')),
       pruneImages: async (all = false) => {
         const sizes = new Map(images.list().map((i) => [i.id, i.size]));
         const result = images.prune({ inUse, all });

@@ -1,8 +1,9 @@
 // Wires the volume store to the narrow backend interface the volume routes declare; which
 // instances use a volume comes from the instances service.
 import type { Volume as VolumeView } from '../api/volumes.js';
-import { CunikError } from '../errors.js';
+import { CunikError, invalid } from '../errors.js';
 import type { InstanceService } from '../instances/service.js';
+import { hasLabel, parseFilters } from '../util/filters.js';
 import { matchesVolume, parseVolumeFilters } from '../volumes/filter.js';
 import type { VolumeStore } from '../volumes/store.js';
 import type { Volume } from '../volumes/types.js';
@@ -43,7 +44,12 @@ export function makeVolumesBackend(deps: VolumesBackendDeps): VolumesBackend {
         if (!(force && err instanceof CunikError && err.code === 'NOT_FOUND')) throw err;
       }
     },
-    prune: (all) => volumes.prune(usedBy, all),
+    prune: (all, filters) => {
+      const f = parseFilters(filters, ['label', 'label!', 'all'], 'volume prune');
+      for (const v of f['all'] ?? []) if (!/^(true|false|1|0)$/.test(v)) throw invalid(`invalid filter all=${v} (true or false)`, 'filters');
+      const labelled = (v: Volume): boolean => (f['label'] ?? []).every((t) => hasLabel(v.labels, t)) && !(f['label!'] ?? []).some((t) => hasLabel(v.labels, t));
+      return volumes.prune(usedBy, all || (f['all'] ?? []).some((v) => v === 'true' || v === '1'), labelled);
+    },
   };
 }
 

@@ -2,12 +2,26 @@
 // (`system df`), through the instances service's public methods.
 import type { InstanceState } from '../api/schemas.js';
 import { diskUsage } from '../util/disk-usage.js';
+import { hasLabel, untilTime, type Filters } from '../util/filters.js';
 
 /** The part of the instances service pruning needs. */
 export interface PrunableInstances {
-  list(all: boolean): { id: string; state: InstanceState }[];
+  list(all: boolean): { id: string; state: InstanceState; created: string; config: { labels?: Record<string, string> } }[];
   remove(ref: string, force: boolean): Promise<void>;
   paths(id: string): { dir: string };
+}
+
+/** Docker's container prune filters. */
+export const INSTANCE_PRUNE_FILTERS = ['until', 'label', 'label!'] as const;
+
+/** until: created before it; label: every term holds; label!: none does (Docker's rules). */
+export function prunable(r: { created: string; config: { labels?: Record<string, string> } }, f: Filters, now = Date.now()): boolean {
+  const labels = r.config.labels ?? {};
+  return (
+    (f['until'] ?? []).every((v) => Date.parse(r.created) < untilTime(v, now)) &&
+    (f['label'] ?? []).every((v) => hasLabel(labels, v)) &&
+    !(f['label!'] ?? []).some((v) => hasLabel(labels, v))
+  );
 }
 
 /** States `prune` removes: never started, or exited. */
@@ -21,8 +35,8 @@ const instanceSize = instanceDiskSize;
  * Remove every created or exited instance. One that changes state meanwhile (started, or removed
  * by someone else) is left alone: removal without force refuses a running instance.
  */
-export async function pruneInstances(svc: PrunableInstances): Promise<{ deleted: string[]; spaceReclaimed: number }> {
-  const victims = svc.list(true).filter((r) => PRUNABLE.includes(r.state));
+export async function pruneInstances(svc: PrunableInstances, filters: Filters = {}): Promise<{ deleted: string[]; spaceReclaimed: number }> {
+  const victims = svc.list(true).filter((r) => PRUNABLE.includes(r.state) && prunable(r, filters));
   const results = await Promise.all(
     victims.map(async (r) => {
       const size = await instanceSize(svc, r.id);

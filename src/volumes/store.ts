@@ -198,11 +198,11 @@ export class VolumeStore {
    * Remove the anonymous volumes no instance uses (`all`: named ones too), as Docker does since
    * 23.0; returns their names and the bytes they held.
    */
-  async prune(usedBy: (name: string) => string[], all = false): Promise<{ deleted: string[]; spaceReclaimed: number }> {
+  async prune(usedBy: (name: string) => string[], all = false, match: (v: Volume) => boolean = () => true): Promise<{ deleted: string[]; spaceReclaimed: number }> {
     const deleted: string[] = [];
     let spaceReclaimed = 0;
     for (const v of await this.list()) {
-      if (usedBy(v.name).length > 0 || (!all && !v.anonymous)) continue;
+      if (usedBy(v.name).length > 0 || (!all && !v.anonymous) || !match(v)) continue;
       const size = await this.usage(v);
       try {
         await this.remove(v.name, usedBy);

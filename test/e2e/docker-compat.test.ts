@@ -200,14 +200,28 @@ test('docker container prune and volume prune translate onto the native prunes',
   const created = await docker(['create', '--name', 'prunable', 'hello']);
   assert.equal(created.code, 0, created.stderr);
   const id = created.stdout.trim();
+  // --filter: label and until (created before), as the native prune takes them.
+  assert.equal((await docker(['create', '--name', 'kept', '--label', 'keep=yes', 'hello'])).code, 0);
+  const none = await docker(['container', 'prune', '-f', '--filter', 'until=1h']);
+  assert.equal(none.code, 0, none.stderr);
+  assert.doesNotMatch(none.stdout, /Deleted Containers/, 'both were made just now');
+  const labelled = await docker(['container', 'prune', '-f', '--filter', 'label=keep=yes']);
+  assert.match(labelled.stdout, /^Deleted Containers:\n[0-9a-f]{64}\n/);
+  assert.equal((await docker(['ps', '-a', '--format', '{{.Names}}'])).stdout, 'prunable\n');
+  const bad = await docker(['container', 'prune', '-f', '--filter', 'colour=red']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /invalid filter "colour" for container prune/);
   const pruned = await docker(['container', 'prune', '-f']);
   assert.equal(pruned.code, 0, pruned.stderr);
   assert.match(pruned.stdout, new RegExp(`^Deleted Containers:\n${id}\n`));
   assert.equal((await docker(['ps', '-a', '-q'])).stdout, '');
   assert.equal((await docker(['volume', 'create', 'spare'])).code, 0);
-  const vp = await docker(['volume', 'prune', '-a', '-f']);
+  assert.equal((await docker(['volume', 'create', '--label', 'keep=yes', 'keeper'])).code, 0);
+  const vp = await docker(['volume', 'prune', '-a', '-f', '--filter', 'label!=keep']);
   assert.equal(vp.code, 0, vp.stderr);
-  assert.match(vp.stdout, /^Deleted Volumes:\nspare\n/);
+  assert.match(vp.stdout, /^Deleted Volumes:\nspare\n\n/);
+  assert.equal((await docker(['volume', 'ls', '-q'])).stdout, 'keeper\n');
+  assert.equal((await docker(['volume', 'rm', 'keeper'])).code, 0);
   // -a (dangling=false): every image no container uses, tagged or not.
   assert.equal((await docker(['tag', 'hello', 'hello:spare'])).code, 0);
   assert.equal((await docker(['run', '-d', '--name', 'keeper', 'hello', 'idle'])).code, 0);

@@ -146,3 +146,23 @@ test("the image and system groups hold Docker's verbs: image build, push, pull, 
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim().split('\n').length, 1, r.stdout);
 });
+
+test('container prune and volume prune take --filter (until, label, label!)', async () => {
+  assert.equal((await run(['create', '--name', 'pr-a', '--label', 'tier=web', 'hello'])).code, 0);
+  assert.equal((await run(['create', '--name', 'pr-b', 'hello'])).code, 0);
+  let r = await run(['container', 'prune', '-f', '--filter', 'until=2000-01-01T00:00:00Z']);
+  assert.equal(r.stdout, 'Total reclaimed space: 0B\n', 'none made before 2000');
+  r = await run(['container', 'prune', '-f', '--filter', 'label=tier=web']);
+  assert.match(r.stdout, /^Deleted Instances:\n[0-9a-f]{64}\n\nTotal reclaimed space: /);
+  assert.equal((await names(['-a', '--filter', 'name=pr-'])).join(','), 'pr-b');
+  r = await run(['container', 'prune', '-f', '--filter', 'nope=1']);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /^cunik: invalid filter "nope" for container prune \(one of until, label, label!\)\n$/);
+  await run(['rm', 'pr-b']);
+  for (const [name, label] of [['pv-a', 'tier=db'], ['pv-b', 'tier=web']] as const) assert.equal((await run(['volume', 'create', '--label', label, name])).code, 0);
+  r = await run(['volume', 'prune', '-a', '-f', '--filter', 'label=tier=db']);
+  assert.match(r.stdout, /^Deleted Volumes:\npv-a\n\n/);
+  r = await run(['volume', 'prune', '-a', '-f', '--filter', 'label!=tier']);
+  assert.doesNotMatch(r.stdout, /pv-b/);
+  assert.equal((await run(['volume', 'rm', 'pv-b'])).code, 0);
+});

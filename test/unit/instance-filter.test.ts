@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { parseEnvFileText, parseLabelFileText } from '../../src/cli/parse.js';
 import { matchesInstance, needsAll, parseInstanceFilters } from '../../src/instances/filter.js';
 import type { InstanceRecord } from '../../src/instances/record.js';
+import { prunable } from '../../src/instances/prune.js';
 
 const rec = (over: Partial<InstanceRecord> & { labels?: Record<string, string> }, created: string): InstanceRecord =>
   ({
@@ -90,4 +91,25 @@ test('--env-file: Docker format; --label-file', () => {
   for (const [text, env, expected] of cases) assert.deepEqual(parseEnvFileText(text, 'f', env), expected, text);
   assert.throws(() => parseEnvFileText('ok=1\n1BAD=x\n', 'my.env', {}), /invalid environment variable in my.env line 2: "1BAD=x"/);
   assert.deepEqual(parseLabelFileText('# c\na=1\nb\n', { z: '0' }), { z: '0', a: '1', b: '' });
+});
+
+test('container prune filters: until is created before, every label term holds, no label! term does', () => {
+  const now = Date.parse('2026-06-01T12:00:00Z');
+  const r = (created: string, labels: Record<string, string> = {}) => ({ created, config: { labels } });
+  const old = r('2026-05-01T00:00:00Z', { env: 'ci', keep: '' });
+  const fresh = r('2026-06-01T11:59:00Z');
+  const cases: [Record<string, string[]>, boolean, boolean][] = [
+    [{}, true, true],
+    [{ until: ['24h'] }, true, false],
+    [{ until: ['2026-05-15T00:00:00Z'] }, true, false],
+    [{ label: ['env=ci'] }, true, false],
+    [{ label: ['env=ci', 'keep'] }, true, false],
+    [{ label: ['env=prod'] }, false, false],
+    [{ 'label!': ['keep'] }, false, true],
+    [{ until: ['1h'], 'label!': ['env=prod'] }, true, false],
+  ];
+  for (const [f, forOld, forFresh] of cases) {
+    assert.equal(prunable(old, f, now), forOld, `old ${JSON.stringify(f)}`);
+    assert.equal(prunable(fresh, f, now), forFresh, `fresh ${JSON.stringify(f)}`);
+  }
 });

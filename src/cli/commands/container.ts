@@ -1,6 +1,7 @@
 // cunik container <verb>: the instance management group (docker container ...): every instance
 // verb under its Docker name, registered by the verb's own module (one implementation of each).
 import type { Command } from 'commander';
+import { addFilterTerm, type Filters } from '../../util/filters.js';
 import { instancesReport, pruneCommand, reclaimed, WARN_INSTANCES } from '../prune.js';
 import * as attach from './attach.js';
 import * as create from './create.js';
@@ -30,8 +31,8 @@ export function register(program: Command): void {
   // Docker's names: `container ls` (aliases list, ps); `container rm` also answers to remove.
   container.commands.find((c) => c.name() === 'ps')!.name('ls').aliases(['list', 'ps']);
   container.commands.find((c) => c.name() === 'rm')!.alias('remove');
-  pruneCommand(container, 'Remove all stopped instances', WARN_INSTANCES, async (client) => {
-    const r = await client.pruneInstances();
+  pruneCommand(container, 'Remove all stopped instances', WARN_INSTANCES, async (client, flags) => {
+    const r = await client.pruneInstances(flags.filter);
     return instancesReport(r) + reclaimed(r.spaceReclaimed);
-  });
+  }).option('--filter <KEY=VALUE>', 'until=TIME|DURATION (created before), label=KEY[=VALUE], label!=KEY[=VALUE] (repeatable)', addFilterTerm, {} as Filters);
 }

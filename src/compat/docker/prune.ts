@@ -7,10 +7,9 @@ import type { DockerBackends } from './server.js';
 type Req = FastifyRequest<{ Querystring: Query }>;
 
 export function pruneRoutes(app: FastifyInstance, b: DockerBackends): void {
-  // The native prunes take no filters (but networks): any given is refused by name.
+  // Filters go to the native prunes as they are; each refuses a key it has not by name.
   app.post('/containers/prune', async (req: Req) => {
-    filters(req.query, [], 'container prune');
-    const r = await b.prune.pruneInstances();
+    const r = await b.prune.pruneInstances(nativeFilters(req.query));
     return { ContainersDeleted: r.deleted, SpaceReclaimed: r.spaceReclaimed };
   });
   app.post('/images/prune', async (req: Req) => {
@@ -22,8 +21,7 @@ export function pruneRoutes(app: FastifyInstance, b: DockerBackends): void {
     return { ImagesDeleted: [...r.untagged.map((u) => ({ Untagged: u })), ...r.deleted.map((d) => ({ Deleted: d }))], SpaceReclaimed: r.spaceReclaimed };
   });
   app.post('/volumes/prune', async (req: Req) => {
-    const f = filters(req.query, ['all'], 'volume prune');
-    const r = await b.volumes.prune(f.get('all')?.[0] === 'true' || f.get('all')?.[0] === '1');
+    const r = await b.volumes.prune(false, nativeFilters(req.query));
     return { VolumesDeleted: r.deleted, SpaceReclaimed: r.spaceReclaimed };
   });
   app.post('/networks/prune', async (req: Req) => {

@@ -2,10 +2,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorBody } from '../../api/schemas.js';
-import { DiskUsageQuery, DiskUsageResponse, PruneBuildCacheQuery, PruneBuildCacheResponse, PruneImagesQuery, PruneImagesResponse, PruneInstancesResponse } from '../../api/prune.js';
+import { DiskUsageQuery, DiskUsageResponse, PruneBuildCacheQuery, PruneBuildCacheResponse, PruneImagesQuery, PruneImagesResponse, PruneInstancesQuery, PruneInstancesResponse } from '../../api/prune.js';
 
 export interface PruneBackend {
-  pruneInstances(): Promise<PruneInstancesResponse>;
+  /** `filters`: the API's text (until, label, label!). */
+  pruneInstances(filters?: string): Promise<PruneInstancesResponse>;
   /** `all`: every image no instance uses (image prune -a), not only the untagged ones. */
   pruneImages(all?: boolean): Promise<PruneImagesResponse>;
   /** `verbose`: the build cache's entries too. */
@@ -19,8 +20,8 @@ const errors = { 400: ErrorBody, 500: ErrorBody };
 export function pruneRoutes(app: FastifyInstance, backend: PruneBackend): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  r.post('/instances/prune', { schema: { tags: ['instances'], summary: 'Remove every stopped (created or exited) instance', response: { 200: PruneInstancesResponse, ...errors } } }, async () =>
-    backend.pruneInstances(),
+  r.post('/instances/prune', { schema: { tags: ['instances'], summary: 'Remove every stopped (created or exited) instance the filters match', querystring: PruneInstancesQuery, response: { 200: PruneInstancesResponse, ...errors } } }, async (req) =>
+    backend.pruneInstances(req.query.filters),
   );
   r.post('/images/prune', { schema: { tags: ['images'], summary: 'Delete dangling images (no tag, no instance uses them); with all, every image no instance uses', querystring: PruneImagesQuery, response: { 200: PruneImagesResponse, ...errors } } }, async (req) =>
     backend.pruneImages(req.query.all ?? false),

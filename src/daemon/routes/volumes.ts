@@ -12,7 +12,8 @@ export interface VolumesBackend {
   /** Refused while an instance uses it; `force`: a missing volume is no error. */
   remove(name: string, force: boolean): Promise<void>;
   /** Anonymous volumes no instance uses; `all`: named ones too. */
-  prune(all: boolean): Promise<PruneVolumesResponse>;
+  /** `filters`: the API's text (label, label!, all). */
+  prune(all: boolean, filters?: string): Promise<PruneVolumesResponse>;
 }
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 500: ErrorBody };
@@ -27,7 +28,7 @@ export function volumeRoutes(app: FastifyInstance, backend: VolumesBackend): voi
     reply.status(201).send(await backend.create(req.body)),
   );
 
-  r.post('/volumes/prune', { schema: { tags, summary: 'Remove the anonymous volumes no instance uses (all: named ones too)', querystring: PruneVolumesQuery, response: { 200: PruneVolumesResponse, ...errors } } }, async (req) => backend.prune(req.query.all ?? false));
+  r.post('/volumes/prune', { schema: { tags, summary: 'Remove the anonymous volumes no instance uses (all: named ones too)', querystring: PruneVolumesQuery, response: { 200: PruneVolumesResponse, ...errors } } }, async (req) => backend.prune(req.query.all ?? false, req.query.filters));
 
   r.get('/volumes/:name', { schema: { tags, summary: 'Inspect a volume', params: VolumeParams, response: { 200: Volume, ...errors } } }, async (req) => backend.inspect(req.params.name));
 
