@@ -4,11 +4,14 @@
 import { invalid } from '../errors.js';
 import { matchesImage } from '../events/filter.js';
 import { hasLabel, parseFilters, type Filters } from '../util/filters.js';
+import { exposedPorts } from './boot-config.js';
 import type { InstanceRecord } from './record.js';
 
 export type InstanceFilters = Filters;
 
-export const PS_FILTERS = ['id', 'name', 'label', 'status', 'ancestor', 'before', 'since', 'exited', 'network', 'volume', 'health'] as const;
+export const PS_FILTERS = ['id', 'name', 'label', 'status', 'ancestor', 'before', 'since', 'exited', 'network', 'volume', 'health', 'publish', 'expose'] as const;
+/** publish= and expose=: PORT or START-END, then /tcp or /udp (tcp when not given), as Docker's. */
+const PORT_TERM = /^(\d{1,5})(?:-(\d{1,5}))?(?:\/(tcp|udp))?$/;
 const STATUSES = ['created', 'running', 'paused', 'restarting', 'exited', 'removing', 'dead'];
 export const HEALTH_FILTERS = ['starting', 'healthy', 'unhealthy', 'none'];
 
@@ -17,7 +20,32 @@ export function parseInstanceFilters(text: string | undefined): InstanceFilters 
   for (const v of f['status'] ?? []) if (!STATUSES.includes(v)) throw invalid(`invalid filter status=${v} (one of ${STATUSES.join(', ')})`, 'filters');
   for (const v of f['exited'] ?? []) if (!/^-?\d{1,10}$/.test(v)) throw invalid(`invalid filter exited=${v} (an exit code)`, 'filters');
   for (const v of f['health'] ?? []) if (!HEALTH_FILTERS.includes(v)) throw invalid(`invalid filter health=${v} (one of ${HEALTH_FILTERS.join(', ')})`, 'filters');
+  for (const key of ['publish', 'expose']) {
+    for (const v of f[key] ?? []) {
+      const m = PORT_TERM.exec(v);
+      if (m === null || Number(m[1]) > 65535 || Number(m[2] ?? m[1]) > 65535 || Number(m[2] ?? m[1]) < Number(m[1])) throw invalid(`invalid filter ${key}=${v} (PORT or START-END, then /tcp or /udp)`, 'filters');
+    }
+  }
   return f;
+}
+
+/** Whether a guest port is in a publish= or expose= term (parsed and checked above). */
+function inPortTerm(term: string, port: { guestPort: number; proto?: string | undefined }): boolean {
+  const m = PORT_TERM.exec(term)!;
+  const from = Number(m[1]);
+  const to = Number(m[2] ?? m[1]);
+  return port.guestPort >= from && port.guestPort <= to && (port.proto ?? 'tcp') === (m[3] ?? 'tcp');
+}
+
+/** The guest ports an instance exposes: its image's (a label that cannot be read counts none) and those it publishes. */
+function exposedOf(r: InstanceRecord): { guestPort: number; proto?: string | undefined }[] {
+  let image: { guestPort: number; proto?: string | undefined }[] = [];
+  try {
+    image = exposedPorts(r.boot.labels ?? {}, []);
+  } catch {
+    image = [];
+  }
+  return [...(r.config.ports ?? []), ...image];
 }
 
 export interface FilterContext {
@@ -42,7 +70,9 @@ export function matchesInstance(r: InstanceRecord, f: InstanceFilters, ctx: Filt
     any('exited', (v) => r.state === 'exited' && r.exitCode === Number(v)) &&
     any('network', (v) => (r.config.network ?? 'none') === v) &&
     any('volume', (v) => (r.config.mounts ?? []).some((m) => m.name === v || m.target === v || m.source === v)) &&
-    any('health', (v) => ctx.health(r) === v)
+    any('health', (v) => ctx.health(r) === v) &&
+    any('publish', (v) => (r.config.ports ?? []).some((p) => inPortTerm(v, p))) &&
+    any('expose', (v) => exposedOf(r).some((p) => inPortTerm(v, p)))
   );
 }
 

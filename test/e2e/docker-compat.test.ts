@@ -351,6 +351,12 @@ test('docker run -d -p 127.0.0.1:PORT:80 of an httpd image serves through the pu
     const ps = await docker(['ps', '--format', '{{.Names}} {{.Ports}}']);
     assert.equal(ps.stdout, `web 127.0.0.1:${port}->80/tcp\n`);
     assert.equal((await docker(['port', 'web'])).stdout, `80/tcp -> 127.0.0.1:${port}\n`);
+    // ps --filter publish= / expose=: the guest port (a range, a protocol), as Docker matches them.
+    const filtered = async (f: string): Promise<string> => (await docker(['ps', '-q', '--filter', f])).stdout.trim();
+    assert.notEqual(await filtered('publish=80'), '');
+    assert.notEqual(await filtered('expose=1-1024/tcp'), '');
+    assert.equal(await filtered('publish=80/udp'), '');
+    assert.equal(await filtered(`publish=${port}`), '', 'the host port is not what publish= matches');
   } finally {
     await docker(['rm', '-f', 'web']);
     rmSync(ctx, { recursive: true, force: true });

@@ -26,7 +26,12 @@ const rec = (over: Partial<InstanceRecord> & { labels?: Record<string, string> }
   }) as InstanceRecord;
 
 const a = rec({ name: 'web-1', state: 'running', labels: { env: 'prod', tier: '' } }, '2026-01-01T00:00:01Z');
+// web-1 publishes 8080/tcp (guest 80) and its image exposes 80 and 53/udp; db publishes 5432.
+a.config.ports = [{ guestPort: 80, proto: 'tcp', hostIp: '0.0.0.0', hostPort: 8080 }];
+a.boot = { labels: { 'org.cunik.ports': '["80","53/udp"]' } } as unknown as InstanceRecord['boot'];
 const b = rec({ name: 'db', image: 'other:2', imageId: 'sha256:ffff', exitCode: 3, labels: { env: 'test' } }, '2026-01-01T00:00:02Z');
+b.config.ports = [{ guestPort: 5432, proto: 'tcp', hostIp: '127.0.0.1', hostPort: 0 }];
+b.boot = { labels: { 'org.cunik.ports': 'not json' } } as unknown as InstanceRecord['boot'];
 const c = rec({ name: 'web-2', state: 'created', exitCode: null }, '2026-01-01T00:00:03Z');
 const all = [a, b, c];
 const ctx = { resolve: (ref: string) => all.find((r) => r.name === ref)!, health: (r: InstanceRecord) => (r === a ? 'healthy' : 'none') };
@@ -58,6 +63,13 @@ test('each filter key, Docker rules: values of one key OR, keys AND, label terms
     [{ health: ['none'] }, ['db', 'web-2']],
     [{ id: [a.id.slice(0, 6)] }, ['web-1']],
     [{ name: ['web'], label: ['env'] }, ['web-1']],
+    [{ publish: ['80'] }, ['web-1']],
+    [{ publish: ['80/udp'] }, []],
+    [{ publish: ['5000-6000'] }, ['db']],
+    [{ publish: ['8080'] }, []],
+    [{ expose: ['53/udp'] }, ['web-1']],
+    [{ expose: ['5432'] }, ['db']],
+    [{ expose: ['1-100'] }, ['web-1']],
   ];
   for (const [f, expected] of cases) {
     const parsed = parseInstanceFilters(JSON.stringify(f));
@@ -71,6 +83,9 @@ test('bad filters are one sentence each; status and exited look at every instanc
     ['{"status":["sleepy"]}', /invalid filter status=sleepy \(one of created, running/],
     ['{"exited":["three"]}', /invalid filter exited=three/],
     ['{"health":["fine"]}', /invalid filter health=fine/],
+    ['{"publish":["80/sctp"]}', /invalid filter publish=80\/sctp \(PORT or START-END, then \/tcp or \/udp\)/],
+    ['{"expose":["90-80"]}', /invalid filter expose=90-80/],
+    ['{"publish":["70000"]}', /invalid filter publish=70000/],
     ['{"name":"web"}', /name needs a list of non-empty strings/],
     ['[1]', /not a JSON object/],
     ['{', /not a JSON object/],
