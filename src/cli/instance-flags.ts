@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { fsReason } from '../util/fs-reason.js';
 import type { CreateInstanceRequest } from '../api/schemas.js';
 import { parseMountCsv } from '../volumes/mount-spec.js';
+import { parseGuestPort } from './format/ports.js';
 import { parseCpus, parseEnv, parseEnvFileText, parseLabel, parseLabelFileText, parseMemoryMiB, parseNetwork, parsePublish, parseRestartPolicy, parseSeconds, parseVolumeSpec, type NetworkSpec, type PublishSpec, type VolumeSpec } from './parse.js';
 import { parsePullPolicy, type PullPolicy } from './commands/pull.js';
 import { healthRequest, parseHealthHttp, parseHealthInterval, parseHealthRetries, parseHealthStartPeriod, parseHealthTcp, parseHealthTimeout, type HealthFlags } from './parse-health.js';
@@ -37,6 +38,7 @@ export function instanceFlags(cmd: Command): Command {
     .option('--mac-address <mac>', "the (first) bridge network NIC's MAC address (default: derived from its address)")
     .option('--network-alias <name>', "another name the instance answers to in its user-defined network's DNS (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
     .option('-p, --publish <[ip:][hostPort:]guestPort[/udp]>', 'publish a guest port on the host (repeatable; default address 0.0.0.0)', parsePublish, [] as PublishSpec[])
+    .option('--expose <guestPort[/udp]>', 'expose a guest port beside those the image exposes, for -P (repeatable)', (v: string, prev: { guestPort: number; proto: 'tcp' | 'udp' }[] = []) => [...prev, parseGuestPort(v)])
     .option('-P, --publish-all', "publish every port the image exposes on a free host port")
     .option('-v, --volume <NAME|/host/dir:/guest/path[:ro]>', 'mount a named volume (made if missing) or a host folder (repeatable)', parseVolumeSpec, [] as VolumeSpec[])
     .option('--mount <type=volume|bind,source=S,target=T[,readonly]>', "Docker's long form of -v (repeatable; no source: an anonymous volume)", (v: string, prev: VolumeSpec[] = []) => [...prev, parseMountCsv(v)])
@@ -91,6 +93,7 @@ export interface CreateFlags extends HealthFlags {
   macAddress?: string;
   publish: PublishSpec[];
   publishAll?: boolean;
+  expose?: { guestPort: number; proto: 'tcp' | 'udp' }[];
   volume: VolumeSpec[];
   mount?: VolumeSpec[];
   pull?: PullPolicy;
@@ -123,6 +126,7 @@ export function createRequest(image: string, args: string[], flags: CreateFlags)
     ...networkRequest(flags),
     ...(flags.publish.length > 0 && { ports: flags.publish }),
     ...(flags.publishAll === true && { publishAll: true }),
+    ...(flags.expose !== undefined && { expose: flags.expose }),
     ...(flags.volume.length + (flags.mount?.length ?? 0) > 0 && { mounts: [...flags.volume, ...(flags.mount ?? [])] }),
     ...healthRequest(flags),
   };

@@ -38,6 +38,7 @@ export interface CreateOptions {
   workdir?: string | undefined;
   entrypoint?: string | undefined;
   tty?: boolean | undefined;
+  expose?: { guestPort: number; proto?: 'tcp' | 'udp' | undefined }[] | undefined;
   dns?: string[] | undefined;
   dnsSearch?: string[] | undefined;
   dnsOptions?: string[] | undefined;
@@ -76,7 +77,7 @@ export interface CreateOptions {
  * The ports -P adds: each the image exposes (label org.cunik.ports, ["80/tcp", ...]) that -p does
  * not publish already, on a free host port of all addresses.
  */
-export function exposedPorts(labels: Record<string, string>, given: PortRequest[]): PortRequest[] {
+export function exposedPorts(labels: Record<string, string>, given: PortRequest[], extra: { guestPort: number; proto?: 'tcp' | 'udp' | undefined }[] = []): PortRequest[] {
   let exposed: unknown;
   try {
     exposed = JSON.parse(labels['org.cunik.ports'] ?? '[]');
@@ -85,7 +86,7 @@ export function exposedPorts(labels: Record<string, string>, given: PortRequest[
   }
   if (!Array.isArray(exposed)) throw invalid("the image's org.cunik.ports label is not a JSON list of ports", 'publishAll');
   const out: PortRequest[] = [];
-  for (const e of exposed) {
+  for (const e of [...exposed, ...extra.map((p) => `${p.guestPort}/${p.proto ?? 'tcp'}`)]) {
     const m = /^(\d{1,5})(?:\/(tcp|udp))?$/.exec(String(e));
     if (m === null) throw invalid(`the image exposes ${JSON.stringify(e)}, which is not PORT[/tcp|udp]`, 'publishAll');
     const p: PortRequest = { guestPort: Number(m[1]), proto: (m[2] ?? 'tcp') as 'tcp' | 'udp' };
@@ -109,6 +110,7 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
     ...((opts.extraHosts?.length ?? 0) > 0 && { extraHosts: opts.extraHosts!.map(extraHost).map((h) => `${h.name}:${h.address}`) }),
     ...(opts.entrypoint !== undefined && { entrypoint: opts.entrypoint }),
     ...(opts.tty === true && { tty: true }),
+    ...((opts.expose?.length ?? 0) > 0 && { expose: dedupePorts(opts.expose!) }),
     ...dnsSettings(opts),
     ...(opts.user !== undefined && { user: opts.user }),
     ...(opts.workdir !== undefined && { workdir: opts.workdir }),
@@ -140,6 +142,13 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
 }
 
 const HOSTNAME = new RegExp(HOSTNAME_PATTERN);
+
+/** run --expose's ports, each once, tcp when not said. */
+function dedupePorts(ports: { guestPort: number; proto?: 'tcp' | 'udp' | undefined }[]): { guestPort: number; proto: 'tcp' | 'udp' }[] {
+  const out: { guestPort: number; proto: 'tcp' | 'udp' }[] = [];
+  for (const p of ports) if (!out.some((o) => o.guestPort === p.guestPort && o.proto === (p.proto ?? 'tcp'))) out.push({ guestPort: p.guestPort, proto: p.proto ?? 'tcp' });
+  return out;
+}
 
 /** run --dns (addresses), --dns-search (DNS names), --dns-option (resolv.conf's own syntax, checked by the API). */
 function dnsSettings(opts: CreateOptions): Pick<InstanceRecord['config'], 'dns' | 'dnsSearch' | 'dnsOptions'> {

@@ -40,13 +40,14 @@ export async function createInstance(ctx: CreateContext, opts: CreateOptions, wi
   // address: then `user`, as before (docs/networking.md).
   const implicitBridge = opts.network === undefined && deps.defaultNetwork === DEFAULT_NETWORK && deps.networks !== undefined && adapter.staticAddress !== false;
   // Everything the request could get wrong is refused before the name is reserved.
-  const request = opts.publishAll === true ? { ...opts, ports: [...(opts.ports ?? []), ...exposedPorts(boot.labels, opts.ports ?? [])] } : opts;
+  // -P publishes what the image exposes and what --expose adds.
+  const request = opts.publishAll === true ? { ...opts, ports: [...(opts.ports ?? []), ...exposedPorts(boot.labels, opts.ports ?? [], opts.expose)] } : opts;
   const id = randomBytes(32).toString('hex');
   // Docker's default host name is the short id; only a linux guest's init sets one.
   let config = instanceConfig({ ...request, hostname: request.hostname ?? id.slice(0, 12), network: request.network ?? (implicitBridge ? DEFAULT_NETWORK : 'user') }, boot, ctx.host());
   const health = resolveHealth(request.healthcheck, imageHealth(boot.labels), request.restartOnUnhealthy === true, {
     ports: config.ports,
-    exposed: exposedPorts(boot.labels, []).flatMap((p) => (p.proto === 'tcp' ? [p.guestPort] : [])),
+    exposed: exposedPorts(boot.labels, [], opts.expose).flatMap((p) => (p.proto === 'tcp' ? [p.guestPort] : [])),
     network: config.network,
     restartPolicy: config.restartPolicy?.name ?? 'no',
   });

@@ -37,11 +37,11 @@ function inPortTerm(term: string, port: { guestPort: number; proto?: string | un
   return port.guestPort >= from && port.guestPort <= to && (port.proto ?? 'tcp') === (m[3] ?? 'tcp');
 }
 
-/** The guest ports an instance exposes: its image's (a label that cannot be read counts none) and those it publishes. */
+/** The guest ports an instance exposes: its image's (a label that cannot be read counts none), --expose's, and those it publishes. */
 function exposedOf(r: InstanceRecord): { guestPort: number; proto?: string | undefined }[] {
   let image: { guestPort: number; proto?: string | undefined }[] = [];
   try {
-    image = exposedPorts(r.boot.labels ?? {}, []);
+    image = exposedPorts(r.boot.labels ?? {}, [], r.config.expose);
   } catch {
     image = [];
   }

@@ -48,6 +48,8 @@ export interface InstanceRecord {
     hostname?: string;
     /** run --add-host, as NAME:ADDRESS (ADDRESS may be host-gateway); absent: none. */
     extraHosts?: string[];
+    /** run --expose: guest ports exposed beside the image's (run -P publishes them too). */
+    expose?: { guestPort: number; proto: 'tcp' | 'udp' }[];
     /** run -t: the console is a terminal (the Docker API's attach and logs unframed); absent: no. */
     tty?: boolean;
     /** run --dns, --dns-search, --dns-option: the guest's resolv.conf; absent: the network's resolvers only. */

@@ -113,11 +113,12 @@ test('-p on a bridge network: TCP and UDP through 127.0.0.1 and through DNAT fro
   assert.deepEqual((await run(['port', 'web'])).stdout.split('\n').filter(Boolean).sort(), ['5000/udp -> 127.0.0.1:15000', `5000/udp -> ${HOST}:15001`, '80/tcp -> 0.0.0.0:18080'].sort());
   assert.equal((await run(['port', 'web', '80'])).stdout, '0.0.0.0:18080\n');
 
-  // -P: the image's exposed ports (80/tcp, 5000/udp) on free host ports.
-  const all = await run(['run', '-d', '--name', 'every', '--network', 'pubnet', '-P', 'portweb']);
+  // -P: the image's exposed ports (80/tcp, 5000/udp) and --expose's (8080/tcp) on free host ports.
+  const all = await run(['run', '-d', '--name', 'every', '--network', 'pubnet', '-P', '--expose', '8080', 'portweb']);
   assert.equal(all.code, 0, all.stderr);
   const lines = (await run(['port', 'every'])).stdout.split('\n').filter(Boolean).sort();
-  assert.equal(lines.length, 2, lines.join('\n'));
+  assert.equal(lines.length, 3, lines.join('\n'));
+  assert.match(lines[2]!, /^8080\/tcp -> 0\.0\.0\.0:\d+$/);
   assert.match(lines[0]!, /^5000\/udp -> 0\.0\.0\.0:\d+$/);
   assert.match(lines[1]!, /^80\/tcp -> 0\.0\.0\.0:\d+$/);
   const tcpPort = Number(/:(\d+)$/.exec(lines[1]!)![1]);

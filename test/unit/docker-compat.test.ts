@@ -21,7 +21,7 @@ test('createRequest maps what docker run sends onto the native request', () => {
     [
       { Image: 'httpd', ExposedPorts: { '80/tcp': {} }, HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '18080' }, { HostIp: '', HostPort: '' }] } } },
       'web',
-      { image: 'httpd', name: 'web', ports: [{ guestPort: 80, proto: 'tcp', hostIp: '127.0.0.1', hostPort: 18080 }, { guestPort: 80, proto: 'tcp' }] },
+      { image: 'httpd', name: 'web', ports: [{ guestPort: 80, proto: 'tcp', hostIp: '127.0.0.1', hostPort: 18080 }, { guestPort: 80, proto: 'tcp' }], expose: [{ guestPort: 80, proto: 'tcp' }] },
     ],
     [
       { Image: 'x', Volumes: { '/cache': {} }, Labels: { team: 'a' }, HostConfig: { Binds: ['data:/data:ro', '/srv:/srv'], RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 }, NetworkMode: 'bridge' } },
@@ -49,6 +49,8 @@ test('createRequest maps what docker run sends onto the native request', () => {
     [{ Image: 'x', Hostname: '' }, undefined, { image: 'x' }],
     // Asking nothing a VM does not already do: --cidfile (the CLI's file), --memory-swap -1, --log-driver json-file.
     [{ Image: 'x', HostConfig: { ContainerIDFile: '/tmp/cid', MemorySwap: -1, MemorySwappiness: -1, LogConfig: { Type: 'json-file', Config: {} } } }, undefined, { image: 'x' }],
+    // docker run --expose: Config.ExposedPorts (-P publishes them too).
+    [{ Image: 'x', ExposedPorts: { '9000/tcp': {}, '53/udp': {} }, HostConfig: { PublishAllPorts: true } }, undefined, { image: 'x', publishAll: true, expose: [{ guestPort: 9000, proto: 'tcp' }, { guestPort: 53, proto: 'udp' }] }],
     // docker run -t: the console is a terminal (attach and logs unframed).
     [{ Image: 'x', Tty: true, OpenStdin: true }, undefined, { image: 'x', tty: true }],
     // docker run -u / -w: the native user and workdir (linux images).
@@ -194,6 +196,6 @@ test("loginRegistry: docker login's serveraddress as HOST[:PORT]; Docker Hub's i
 test('createRequest takes the body docker 28 sends for run -i --rm -p 8080:80 -l a=b (every field, most of them zero)', () => {
   const body = JSON.parse(readFileSync(join(installRoot(), 'test', 'fixtures', 'docker', 'run-i-rm-p-l.json'), 'utf8')) as unknown;
   assert.deepEqual(checked(CreateInstanceRequest, createRequest(body, undefined)), {
-    image: 'hello', autoRemove: true, labels: { a: 'b' }, ports: [{ guestPort: 80, proto: 'tcp', hostPort: 8080 }],
+    image: 'hello', autoRemove: true, labels: { a: 'b' }, ports: [{ guestPort: 80, proto: 'tcp', hostPort: 8080 }], expose: [{ guestPort: 80, proto: 'tcp' }],
   });
 });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Value } from 'typebox/value';
 import { CreateInstanceRequest } from '../../src/api/schemas.js';
-import { bootConfig, extraHost, instanceConfig, networkSettings } from '../../src/instances/boot-config.js';
+import { bootConfig, exposedPorts, extraHost, instanceConfig, networkSettings } from '../../src/instances/boot-config.js';
 
 const image = { memoryMiB: 64, cpus: 1 };
 
@@ -56,6 +56,11 @@ test('--dns, --dns-search, --dns-option: kept as given; bad ones refused; --dns 
   assert.equal(instanceConfig({ image: 'x', dnsSearch: ['corp.example'], network: 'mynet' }, image).dnsSearch?.[0], 'corp.example');
   assert.ok(!Value.Check(CreateInstanceRequest, { image: 'x', dnsOptions: ['ndots 2'] }));
   assert.ok(!Value.Check(CreateInstanceRequest, { image: 'x', dns: ['1.1.1.1', '1.0.0.1', '8.8.8.8', '8.8.4.4'] }));
+});
+
+test('--expose: kept once each, tcp by default; -P publishes them beside the image\'s', () => {
+  assert.deepEqual(instanceConfig({ image: 'x', expose: [{ guestPort: 9000 }, { guestPort: 9000, proto: 'tcp' }, { guestPort: 53, proto: 'udp' }] }, image).expose, [{ guestPort: 9000, proto: 'tcp' }, { guestPort: 53, proto: 'udp' }]);
+  assert.deepEqual(exposedPorts({ 'org.cunik.ports': '["80"]' }, [{ guestPort: 80 }], [{ guestPort: 9000 }, { guestPort: 80, proto: 'tcp' }]), [{ guestPort: 9000, proto: 'tcp' }]);
 });
 
 test('the API refuses a host name that is none, and more than 16 --add-host lines', () => {

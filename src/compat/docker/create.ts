@@ -98,7 +98,7 @@ const UNSUPPORTED: [path: string, pick: (c: Json, h: Json) => unknown, why: stri
 
 /**
  * Every other field the translation reads, or may leave aside because it changes nothing for a VM
- * (the attach flags are the CLI's own business; ExposedPorts repeats the -p ports). Any field not
+ * (the attach flags are the CLI's own business). Any field not
  * here nor in UNSUPPORTED that is set is refused by name: a Docker setting is never dropped.
  */
 const CONFIG_FIELDS = new Set([
@@ -141,6 +141,12 @@ function refuseUntranslated(c: Json, h: Json): void {
   };
   check(CONFIG_FIELDS, c, '');
   check(HOST_CONFIG_FIELDS, h, 'HostConfig.');
+}
+
+/** Config.ExposedPorts (docker run --expose, and the -p ports again) as the native expose list. */
+function exposed(v: unknown): Pick<CreateInstanceRequest, 'expose'> {
+  const keys = Object.keys(obj(v, 'ExposedPorts'));
+  return keys.length > 0 ? { expose: keys.map((k) => { const [guestPort, proto] = portKey(k); return { guestPort, proto }; }) } : {};
 }
 
 /** "80/tcp" → [80, 'tcp']. */
@@ -307,6 +313,7 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
     ...(net !== undefined && { network: net }),
     ...endpoints(c['NetworkingConfig'], net),
     ...(h['PublishAllPorts'] === true && { publishAll: true }),
+    ...exposed(c['ExposedPorts']),
     ...(p && { ports: p }),
     ...(labels && { labels: labels as Record<string, string> }),
     ...(m && { mounts: m }),
