@@ -147,6 +147,14 @@ test("the image and system groups hold Docker's verbs: image build, push, pull, 
   assert.equal(r.stdout.trim().split('\n').length, 1, r.stdout);
 });
 
+test('create -it records the terminal (config.tty, Docker\'s Config.Tty); without -t none', async () => {
+  assert.equal((await run(['create', '-it', '--name', 'tty-made', 'hello'])).code, 0);
+  assert.equal((await run(['create', '--name', 'plain-made', 'hello'])).code, 0);
+  assert.equal((await run(['inspect', '-f', '{{.Config.Tty}} {{.config.tty}}', 'tty-made'])).stdout, 'true true\n');
+  assert.equal((await run(['inspect', '-f', '{{.Config.Tty}}', 'plain-made'])).stdout, 'false\n');
+  await run(['rm', 'tty-made', 'plain-made']);
+});
+
 test('container prune and volume prune take --filter (until, label, label!)', async () => {
   assert.equal((await run(['create', '--name', 'pr-a', '--label', 'tier=web', 'hello'])).code, 0);
   assert.equal((await run(['create', '--name', 'pr-b', 'hello'])).code, 0);
