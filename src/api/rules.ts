@@ -23,6 +23,10 @@ export const WORKDIR_RULE = 'give an absolute guest path without blanks or quote
 export const ENTRYPOINT_PATTERN = '^[^\\s"-][^\\s"]*$';
 export const ENTRYPOINT_RULE = 'give one program, a path or a name, without blanks or quotes (its arguments go after the image)';
 
+/** run --dns-option: a resolv.conf option, a word or WORD:N (ndots:2, timeout:1, rotate, edns0). */
+export const DNS_OPTION_PATTERN = '^[a-z0-9_-]+(:[0-9]{1,3})?$';
+export const DNS_OPTION_RULE = 'give a resolv.conf option: a word, or WORD:NUMBER such as ndots:2';
+
 export const KEY_VALUE_PATTERN = '^[A-Za-z_][A-Za-z0-9_.]*=';
 export const KEY_VALUE_RULE = 'use KEY=VALUE, where KEY is letters, digits, "_" and "." not starting with a digit';
 
@@ -38,6 +42,7 @@ export const PATTERN_RULES: Readonly<Record<string, string>> = {
   [RUN_USER_PATTERN]: RUN_USER_RULE,
   [WORKDIR_PATTERN]: WORKDIR_RULE,
   [ENTRYPOINT_PATTERN]: ENTRYPOINT_RULE,
+  [DNS_OPTION_PATTERN]: DNS_OPTION_RULE,
   [TAIL_PATTERN]: TAIL_RULE,
 };
 

@@ -4,7 +4,7 @@
 // (camelCase here), so a Docker-compatibility layer only has to translate.
 import { Type, type Static } from 'typebox';
 import { LIMITS } from './limits.js';
-import { ENTRYPOINT_PATTERN, HOSTNAME_PATTERN, KEY_VALUE_PATTERN, NAME_PATTERN, RUN_USER_PATTERN, TAIL_PATTERN, WORKDIR_PATTERN, type RestartPolicyName } from './rules.js';
+import { DNS_OPTION_PATTERN, ENTRYPOINT_PATTERN, HOSTNAME_PATTERN, KEY_VALUE_PATTERN, NAME_PATTERN, RUN_USER_PATTERN, TAIL_PATTERN, WORKDIR_PATTERN, type RestartPolicyName } from './rules.js';
 import { Mount, MountRequest } from './volumes.js';
 
 export const API_VERSION = 'v1';
@@ -170,7 +170,7 @@ export const CreateInstanceRequest = Type.Object(
     workdir: Type.Optional(Type.String({ pattern: WORKDIR_PATTERN, maxLength: 1024, description: "The app's working directory (run --workdir; linux images), made if missing; default: the image's" })),
     dns: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 3, description: "The guest's resolvers instead of its network's (run --dns; linux images; not on a user-defined network, whose gateway answers instance names)" })),
     dnsSearch: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 6, description: "resolv.conf's search domains (run --dns-search; linux images)" })),
-    dnsOptions: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z0-9_-]+(:[0-9]{1,3})?$' }), { maxItems: 8, description: "resolv.conf's options, such as ndots:2 (run --dns-option; linux images)" })),
+    dnsOptions: Type.Optional(Type.Array(Type.String({ pattern: DNS_OPTION_PATTERN }), { maxItems: 8, description: "resolv.conf's options, such as ndots:2 (run --dns-option; linux images)" })),
     extraHosts: Type.Optional(Type.Array(Type.String({ minLength: 3, maxLength: 128 }), { maxItems: 16, description: "NAME:ADDRESS lines for the guest's /etc/hosts (run --add-host; linux images); ADDRESS an IPv4 or IPv6 address, or host-gateway (the host, as the first network's gateway)" })),
     autoRemove: Type.Optional(Type.Boolean({ description: 'Remove the instance when it exits (run --rm)' })),
     restartPolicy: Type.Optional(RestartPolicy),
