@@ -139,6 +139,15 @@ test("the image and system groups hold Docker's verbs: image build, push, pull, 
   r = await run(['top', 'topped']);
   assert.equal(r.code, 125);
   assert.match(r.stderr, /^cunik: no such instance: topped\n$/);
+  // version and info --format: Go templates on Docker's shapes, as docker version/info take them.
+  r = await run(['version', '--format', '{{.Client.Version}}|{{.Server.Version}}|{{.Server.ApiVersion}}']);
+  const v = await d.client.version();
+  assert.equal(r.stdout, `${v.version}|${v.version}|1.44\n`, r.stderr);
+  r = await run(['system', 'info', '--format', '{{.ServerVersion}} {{.OSType}} {{.DockerRootDir}}']);
+  assert.equal(r.stdout, `${v.version} linux ${d.root}\n`, r.stderr);
+  r = await run(['info', '--format', '{{.Nope}}']);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /can't evaluate field Nope/);
   r = await run(['system', 'info', '--format', 'json']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal((JSON.parse(r.stdout) as { root: string }).root, d.root);

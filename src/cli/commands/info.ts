@@ -1,5 +1,5 @@
 // cunik info: daemon-wide information, including the accelerator and why it was chosen.
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { json } from '../format/table.js';
 import { action, clientFor } from '../util.js';
 
@@ -7,13 +7,17 @@ export function register(program: Command): void {
   program
     .command('info')
     .description('Display system-wide information')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--format <format>', "output format: text, json (the native answer), or a Go template on Docker's fields: '{{.ServerVersion}} {{.Containers}}'", 'text')
     .action(
       action(async (flags: { format: string }, cmd: Command) => {
         const client = await clientFor(cmd);
         const i = await client.info();
         client.close();
         if (flags.format === 'json') return void process.stdout.write(json(i));
+        if (flags.format !== 'text') {
+          const [{ renderEach }, view] = await Promise.all([import('../format/output.js'), import('../../compat/docker/system-view.js')]);
+          return void process.stdout.write(renderEach(flags.format, [view.infoView(i, view.hostFacts())]));
+        }
         process.stdout.write(
           [
             `Server Version: ${i.version}`,

@@ -1,7 +1,6 @@
 // The Docker Engine API compatibility layer (cunikd --docker-host): the subset of API 1.44 the
 // docker CLI and SDKs need, served on its own socket and translated onto the daemon's backends
 // (the same objects the native API's routes call). Errors are Docker's: {"message": "..."}.
-import { arch, availableParallelism, hostname, release, totalmem } from 'node:os';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { VERSION } from '../../config/defaults.js';
 import { CunikError } from '../../errors.js';
@@ -12,9 +11,9 @@ import { pruneRoutes } from './prune.js';
 import { systemRoutes } from './system.js';
 import { resourceRoutes } from './resources.js';
 import { unsupportedReason } from './unsupported.js';
+import { DOCKER_API_VERSION, DOCKER_MIN_API_VERSION, hostFacts, infoView, versionView } from './system-view.js';
 
-export const DOCKER_API_VERSION = '1.44';
-export const DOCKER_MIN_API_VERSION = '1.24';
+export { DOCKER_API_VERSION, DOCKER_MIN_API_VERSION };
 
 /** What the compat layer translates onto: the daemon's backends (daemon/server.ts), networks and distribution included. */
 export type DockerBackends = Backends & Required<Pick<Backends, 'networks' | 'distribution'>>;
@@ -82,61 +81,8 @@ export async function buildDockerServer(backends: DockerBackends): Promise<Fasti
       .send('OK');
   app.get('/_ping', ping); // and HEAD (Fastify adds it for every GET)
 
-  app.get('/version', async () => {
-    const v = backends.system.version();
-    const details = { ApiVersion: DOCKER_API_VERSION, MinAPIVersion: DOCKER_MIN_API_VERSION, Os: v.os, Arch: goArch(v.arch), KernelVersion: release(), GitCommit: '', GoVersion: `node ${v.node}` };
-    return {
-      Platform: { Name: `Cunik ${v.version}` },
-      Components: [{ Name: 'Engine', Version: v.version, Details: details }],
-      Version: v.version,
-      ...details,
-      BuildTime: '',
-    };
-  });
-
-  app.get('/info', async () => {
-    const i = await backends.system.info();
-    return {
-      ID: '',
-      Containers: i.instances.total,
-      ContainersRunning: i.instances.running,
-      ContainersPaused: i.instances.paused,
-      ContainersStopped: i.instances.stopped,
-      Images: i.images,
-      Driver: i.driver,
-      DriverStatus: [['Accelerator', `${i.accelerator} (${i.acceleratorReason})`], ['QEMU', i.qemu]],
-      DockerRootDir: i.root,
-      Plugins: { Volume: ['block', 'share'], Network: ['bridge', 'null', 'passt'], Authorization: null, Log: [] },
-      MemoryLimit: true,
-      SwapLimit: false,
-      CpuCfsPeriod: false,
-      CpuCfsQuota: false,
-      OomKillDisable: false,
-      IPv4Forwarding: true,
-      Debug: false,
-      NFd: 0,
-      NGoroutines: 0,
-      SystemTime: new Date().toISOString(),
-      LoggingDriver: 'console',
-      CgroupDriver: 'none',
-      KernelVersion: release(),
-      OperatingSystem: `Cunik ${i.version} (unikernels under QEMU)`,
-      OSType: 'linux',
-      Architecture: arch() === 'x64' ? 'x86_64' : arch(),
-      NCPU: availableParallelism(),
-      MemTotal: totalmem(),
-      Name: hostname(),
-      ServerVersion: i.version,
-      Runtimes: { qemu: { path: i.qemu } },
-      DefaultRuntime: 'qemu',
-      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
-      SecurityOptions: i.confinement.sandbox ? ['name=seccomp,profile=qemu-sandbox'] : [],
-      Warnings: i.confinement.warnings,
-      RegistryConfig: { InsecureRegistryCIDRs: [], IndexConfigs: {}, Mirrors: [] },
-      ExperimentalBuild: false,
-      Labels: [],
-    };
-  });
+  app.get('/version', async () => versionView(backends.system.version(), hostFacts()));
+  app.get('/info', async () => infoView(await backends.system.info(), hostFacts()));
 
   containerRoutes(app, backends);
   imageRoutes(app, backends);
@@ -147,6 +93,3 @@ export async function buildDockerServer(backends: DockerBackends): Promise<Fasti
   return app;
 }
 
-function goArch(a: string): string {
-  return a === 'x64' ? 'amd64' : a === 'ia32' ? '386' : a;
-}
