@@ -140,6 +140,8 @@ test('from: a container image made here (busybox + a script, two layers) runs as
         { name: 'bin/busybox', body: readFileSync('/bin/busybox'), mode: 0o755 },
         { name: 'bin/sh', type: 'symlink', linkname: 'busybox' },
         { name: 'etc/removed', body: 'this file is deleted by the next layer' },
+        // A hosts file whose last line has no newline: the init's lines must not run into it.
+        { name: 'etc/hosts', body: '127.0.0.1\tlocalhost\n10.9.9.9\tlegacy' },
       ],
       [
         { name: 'etc/.wh.removed', body: '' },
@@ -159,6 +161,9 @@ test('from: a container image made here (busybox + a script, two layers) runs as
     assert.match(run.stdout, /^FROM_IMAGE=yes\r?$/m);
     assert.match(run.stdout, /^pwd: \/app\r?$/m);
     assert.doesNotMatch(run.stdout, /whiteout ignored/);
+    const hosts = await cli(['run', '--rm', '--hostname', 'h1', '--add-host', 'db:10.9.0.5', '--entrypoint', 'busybox', 'fromtest', 'cat', '/etc/hosts'], { socket: d.socket });
+    assert.equal(hosts.code, 0, hosts.stderr + hosts.stdout);
+    assert.match(hosts.stdout.replace(/\r/g, ''), /^10\.9\.9\.9\tlegacy\n127\.0\.1\.1\th1\n10\.9\.0\.5\tdb$/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -372,10 +372,13 @@ static void setup_network(const char *ip) {
 static void hosts_line(const char *address, const char *name) {
   mkdir("/etc", 0755);
   int exists = access("/etc/hosts", F_OK) == 0;
-  int fd = open("/etc/hosts", O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  int fd = open("/etc/hosts", O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) { dbg("/etc/hosts: %s", strerror(errno)); return; }
+  /* An image's file whose last line has no newline would swallow the new line into it. */
+  char last = '\n';
+  if (exists && lseek(fd, -1, SEEK_END) >= 0 && read(fd, &last, 1) != 1) last = '\n';
   char line[256]; /* the localhost lines, an address and a name of at most 64 characters */
-  int n = snprintf(line, sizeof line, "%s%s\t%s\n", exists ? "" : "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n", address, name);
+  int n = snprintf(line, sizeof line, "%s%s%s\t%s\n", last == '\n' ? "" : "\n", exists ? "" : "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n", address, name);
   if (n > 0 && n < (int)sizeof line) (void)!write(fd, line, n);
   close(fd);
 }
