@@ -1,6 +1,7 @@
 // cunik volume create: make a named volume (a random 64-hex name without one), print its name.
 import { Option, type Command } from 'commander';
 import type { CreateVolumeRequest } from '../../api/volumes.js';
+import { VOLUME_NAME } from '../../volumes/types.js';
 import { parseLabel, parseSizeBytes } from '../parse.js';
 import { action, clientFor } from '../util.js';
 
@@ -12,7 +13,7 @@ export interface VolumeCreateFlags {
 
 export function volumeCreateRequest(name: string | undefined, flags: VolumeCreateFlags): CreateVolumeRequest {
   if (flags.size !== undefined && flags.driver !== 'block') throw new Error('--size is for block volumes (--driver block)');
-  if (name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) throw new Error(`invalid volume name "${name}": use at least two of [a-zA-Z0-9_.-], starting with a letter or digit`);
+  if (name !== undefined && !VOLUME_NAME.test(name)) throw new Error(`invalid volume name "${name}": use at least two of [a-zA-Z0-9_.-], starting with a letter or digit`);
   return {
     driver: flags.driver,
     ...(name !== undefined && { name }),

@@ -285,8 +285,7 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
   const dnsOptions = strings(h['DnsOptions'], 'HostConfig.DnsOptions');
   const user = text(c['User'], 'User');
   const workdir = text(c['WorkingDir'], 'WorkingDir');
-  const hostname = c['Hostname'];
-  if (hostname !== undefined && hostname !== null && typeof hostname !== 'string') throw invalid('Hostname must be a string', 'Hostname');
+  const hostname = text(c['Hostname'], 'Hostname');
   const tty = c['Tty'];
   if (tty !== undefined && tty !== null && typeof tty !== 'boolean') throw invalid('Tty must be a boolean', 'Tty');
   const readOnly = h['ReadonlyRootfs'];
@@ -301,7 +300,7 @@ export function createRequest(body: unknown, name: string | undefined): CreateIn
     ...(h['AutoRemove'] === true && { autoRemove: true }),
     ...(readOnly === true && { readOnly: true }),
     ...(tty === true && { tty: true }),
-    ...(typeof hostname === 'string' && hostname !== '' && { hostname }),
+    ...(hostname !== undefined && { hostname }),
     ...(extraHosts !== undefined && extraHosts.length > 0 && { extraHosts }),
     ...(dns !== undefined && dns.length > 0 && { dns }),
     ...(dnsSearch !== undefined && dnsSearch.length > 0 && { dnsSearch }),
