@@ -24,7 +24,7 @@ import { parseFrom } from './linux/container.js';
 import { fromTree, treeRows, type FromTree } from './linux/from-cache.js';
 import type { TreeRow } from './linux/rootfs.js';
 import { resolveLibraries, type CollectedFile } from './linux/libs.js';
-import { BASE_MODULES, ModuleIndex, VOLUME_MODULES, type ModuleFile } from './linux/modules.js';
+import { BASE_MODULES, ModuleIndex, selectModules, VOLUME_KIND_NAMES, VOLUME_MODULES, type ModuleFile, type VolumeKind } from './linux/modules.js';
 import { readElf } from './linux/elf.js';
 import { runtimeWarnings, scanStrings } from './linux/runtime-check.js';
 import { kernelEnd, minimumMemoryMiB, residentBytes } from './linux/footprint.js';
@@ -39,6 +39,8 @@ export const LABEL_TSC_KHZ = 'org.cunik.tsc-khz';
 export { LABEL_MEMORY_MIN } from '../images/oci.js';
 /** "disk" when the root file system is the image's read-only root disk (cunik/disk.img, linux/rootdisk.ts), not the initramfs. */
 export const LABEL_ROOTFS = 'org.cunik.rootfs';
+/** The volume kinds (share, block) a linux image's kernel can mount, comma-separated; absent: all. */
+export const LABEL_VOLUME_KINDS = 'org.cunik.volume-kinds';
 
 export interface BuiltImageStore {
   importBuilt(b: { ref: string; layers: PrebuiltLayer[]; configJson: string; files: { kernel: string; initrd?: string; disk?: string } }): Promise<ImageDetail>;
@@ -109,7 +111,9 @@ export async function build(spec: BuildSpec, ctx: Context, opts: BuildOptions, d
     initrd = r.initrd;
     disk = r.disk?.file;
     entrypoint = r.entrypoint;
-    effective = { ...spec, args: r.args, env: r.env, ...(r.user !== undefined && { user: r.user }) };
+    // Recorded only when the kernel lacks a kind, so images of a full kernel keep their ids.
+    const partial = r.volumeKinds !== undefined && r.volumeKinds.length < Object.keys(VOLUME_MODULES).length;
+    effective = { ...spec, args: r.args, env: r.env, ...(r.user !== undefined && { user: r.user }), ...(partial && { labels: { ...spec.labels, [LABEL_VOLUME_KINDS]: r.volumeKinds!.join(',') } }) };
     // With a root disk the guest holds only the small initramfs unpacked; what it reads of the disk
     // goes through its page cache (ROOTDISK_MARGIN_MIB), not into its memory whole.
     minMemoryMiB = minimumMemoryMiB(kernelEnd(kernel.file), statSync(r.initrd).size, r.resident) + (r.disk !== undefined ? ROOTDISK_MARGIN_MIB : 0);
@@ -130,7 +134,7 @@ export async function build(spec: BuildSpec, ctx: Context, opts: BuildOptions, d
 async function linuxSteps(
   spec: BuildSpec, ctx: Context, opts: BuildOptions, deps: BuilderDeps, kernel: KernelStep,
   step: (what: string) => void, say: Progress,
-): Promise<{ layer: PrebuiltLayer; initrd: string; disk?: { layer: PrebuiltLayer; file: string }; resident: number; entrypoint: string[]; args: string[]; env: string[]; user?: string }> {
+): Promise<{ layer: PrebuiltLayer; initrd: string; disk?: { layer: PrebuiltLayer; file: string }; resident: number; entrypoint: string[]; args: string[]; env: string[]; user?: string; volumeKinds?: VolumeKind[] }> {
   let app: { host: string; guest: string } | undefined;
   let libs: CollectedFile[] = [];
   let rootfs: string | undefined;
@@ -180,18 +184,28 @@ async function linuxSteps(
   const rootDisk = wantsRootDisk(spec.rootfs, tree !== undefined, tree?.resident ?? 0);
   const wanted = [...BASE_MODULES, ...(rootDisk ? ROOTDISK_MODULES : []), ...spec.modules];
   let modules: { release: string; files: ModuleFile[]; onDemand?: ModuleFile[] } = { release: kernel.release ?? 'unknown', files: [] };
+  // Left unset (every kind) when the kernel has no modules tree: virtio and file systems built in.
+  let volumeKinds: VolumeKind[] | undefined;
   if (kernel.release !== undefined) {
+    let index: ModuleIndex | undefined;
     try {
-      const index = new ModuleIndex(join(deps.modulesRoot, kernel.release));
-      const files = index.resolve(wanted);
-      // Every image can take volumes (-v needs no rebuild): their modules are packed, and the init
-      // loads them only when the command line names a volume (a boot without one pays nothing).
-      const atBoot = new Set(files.map((f) => f.name));
-      const onDemand = index.resolve([...wanted, ...VOLUME_MODULES]).filter((f) => !atBoot.has(f.name));
-      modules = { release: kernel.release, files, onDemand };
+      index = new ModuleIndex(join(deps.modulesRoot, kernel.release));
     } catch (err) {
       if (spec.modules.length > 0) throw err;
       say(` ---> warning: no kernel modules (${(err as Error).message}); virtio devices need a kernel that builds them in`);
+    }
+    if (index !== undefined) {
+      let chosen;
+      try {
+        chosen = selectModules(index, wanted);
+      } catch (err) {
+        // A kernel with a modules tree that lacks one the image needs would boot without its devices.
+        throw invalid(`${(err as Error).message}, which the image needs${rootDisk ? ' to mount its root disk (or build it with rootfs: initramfs)' : ''}`, rootDisk ? 'rootfs' : 'modules');
+      }
+      modules = { release: kernel.release, files: chosen.files, onDemand: chosen.onDemand };
+      volumeKinds = chosen.volumeKinds;
+      const lacking = (Object.keys(VOLUME_MODULES) as VolumeKind[]).filter((k) => !volumeKinds!.includes(k));
+      if (lacking.length > 0) say(` ---> warning: kernel ${kernel.release} has no ${lacking.map((k) => VOLUME_MODULES[k].join('/')).join(' or ')} modules: runs of this image cannot mount ${lacking.map((k) => VOLUME_KIND_NAMES[k]).join(' or ')}`);
     }
   }
 
@@ -257,7 +271,7 @@ async function linuxSteps(
   const initrd = join(cached.dir, 'initrd');
   // What the unpacked tree holds in the guest, from the entries (stat only: cheap on a warm build).
   const resident = await residentBytes(plan.entries);
-  return { layer, initrd, ...(disk !== undefined && { disk }), resident, entrypoint: entry, args, env, ...(user !== undefined && { user }) };
+  return { layer, initrd, ...(disk !== undefined && { disk }), resident, entrypoint: entry, args, env, ...(user !== undefined && { user }), ...(volumeKinds !== undefined && { volumeKinds }) };
 }
 
 /** Concatenate files into `out` (gzip members one after the other: the kernel and gunzip read them all). */

@@ -121,6 +121,7 @@ export const KNOWN_KEYS = Object.keys(CunikfileSchema.properties);
 export const DERIVED_LABELS = [
   'org.cunik.family', 'org.cunik.boot', 'org.cunik.args', 'org.cunik.memory', 'org.cunik.cpus',
   'org.cunik.ports', 'org.cunik.volumes', HEALTH_LABEL, 'org.cunik.kernel.release', 'org.cunik.init', 'org.cunik.rootfs',
+  'org.cunik.volume-kinds',
 ];
 
 /** The schema as published in docs/cunikfile.schema.json. */

@@ -182,6 +182,11 @@ export const linux: FamilyAdapter = {
       words.push(`cunik.ip6=${[dev, `${n.ip6}/${n.prefix6}`, ...(i === 0 && n.gateway6 !== undefined ? [n.gateway6] : [])].join(',')}`);
     });
     const { blocks, shares } = volumesOf(instance);
+    // An image whose kernel lacks a kind's modules (build/linux/modules.ts) records what it can mount.
+    const kinds = image.labels['org.cunik.volume-kinds']?.split(',');
+    const release = image.labels['org.cunik.kernel.release'] ?? 'unknown';
+    refuse(kinds !== undefined && !kinds.includes('share') && shares.length > 0, `linux: this image's kernel (${release}) has no 9p, so it cannot mount a shared folder (a host folder or a share volume) at ${shares[0]?.target}: use a block volume (cunik volume create --driver block), or build the image with a kernel that has 9p`, 'volumes');
+    refuse(kinds !== undefined && !kinds.includes('block') && blocks.length > 0, `linux: this image's kernel (${release}) has no virtio_blk or ext4, so it cannot mount the volume at ${blocks[0]?.target}: build the image with a kernel that has them`, 'volumes');
     for (const v of [...blocks, ...shares]) refuse(/[\s":]/.test(v.target), `the init cannot mount at ${JSON.stringify(v.target)} (blank, quote or colon)`, 'volumes');
     blocks.forEach((v, i) => words.push(`cunik.blk=/dev/vd${String.fromCharCode(97 + i)}:${v.target}${v.fstype ? `:${v.fstype}` : ''}`));
     shareSpecs(shares).forEach((s, i) => words.push(`cunik.9p=${s.tag}:${shares[i]!.target}`));

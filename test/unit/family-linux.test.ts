@@ -147,6 +147,9 @@ runCases(linux, [
   { name: 'refuses a command line over 2047 bytes', image: img, instance: { args: ['x'.repeat(2100)] }, throws: /over Linux's 2047/ },
   { name: 'refuses a mount point with a blank', image: img, instance: { volumes: [{ kind: 'share', source: '/s', target: '/a b', readonly: true }] }, throws: /cannot mount/ },
   { name: 'refuses a relative mount point', image: img, instance: { volumes: [{ kind: 'share', source: '/s', target: 'data', readonly: true }] }, throws: /absolute/ },
+  { name: 'a kernel without 9p (label volume-kinds=block): a host folder is refused, naming the kernel', image: { ...img, labels: { 'org.cunik.volume-kinds': 'block', 'org.cunik.kernel.release': '6.1.0-57-cloud-amd64' } }, instance: { volumes: [{ kind: 'share', source: '/s', target: '/www', readonly: true }] }, throws: /kernel \(6\.1\.0-57-cloud-amd64\) has no 9p, so it cannot mount a shared folder \(a host folder or a share volume\) at \/www: use a block volume/ },
+  { name: 'a kernel without block modules: a named volume is refused', image: { ...img, labels: { 'org.cunik.volume-kinds': 'share' } }, instance: { volumes: [{ kind: 'block', source: '/v/d.ext4', target: '/data', readonly: false }] }, throws: /has no virtio_blk or ext4, so it cannot mount the volume at \/data/ },
+  { name: 'a kernel with no volume modules at all (volume-kinds empty): a folder is refused', image: { ...img, labels: { 'org.cunik.volume-kinds': '' } }, instance: { volumes: [{ kind: 'share', source: '/s', target: '/www', readonly: true }] }, throws: /has no 9p/ },
   { name: 'refuses a bad address', image: img, instance: { networks: [userNet({ ip: '10.0.2.300', prefix: 24 })] }, throws: /not an IPv4/ },
   {
     name: 'several bridge networks: one ip= each, the device named by its MAC, gateway and DNS of the first only',

@@ -12,8 +12,15 @@ import { invalid } from '../../errors.js';
  * the ACPI power button with its input events (cunik-init turns a press into SIGTERM for the app).
  */
 export const BASE_MODULES = ['virtio_mmio', 'virtio_pci', 'virtio_net', 'button', 'evdev'];
-/** Loaded when the image declares volumes: 9p shares and ext4 block volumes. */
-export const VOLUME_MODULES = ['9pnet_virtio', '9p', 'virtio_blk', 'ext4'];
+/**
+ * Loaded when the command line names a volume, by kind: 9p for shared folders, virtio-blk and ext4
+ * for block volumes. A kernel may lack a kind (Debian's cloud kernel has no 9p): the image then
+ * records the kinds it can mount (LABEL_VOLUME_KINDS) and a run asking for another is refused.
+ */
+export const VOLUME_MODULES = { share: ['9pnet_virtio', '9p'], block: ['virtio_blk', 'ext4'] } as const;
+export type VolumeKind = keyof typeof VOLUME_MODULES;
+/** Each kind as a user knows it. */
+export const VOLUME_KIND_NAMES: Record<VolumeKind, string> = { share: 'shared host folders (-v /HOST:/PATH)', block: 'named volumes (-v NAME:/PATH)' };
 
 export interface ModuleFile {
   name: string;
@@ -93,4 +100,33 @@ export class ModuleIndex {
     for (const n of names) visit(n, false, []);
     return out;
   }
+}
+
+/** What an image packs: `files` loaded at every boot, `onDemand` when a volume is named. */
+export interface ModuleChoice {
+  files: ModuleFile[];
+  onDemand: ModuleFile[];
+  /** The volume kinds this kernel can mount (those whose modules it has or builds in). */
+  volumeKinds: VolumeKind[];
+}
+
+/**
+ * The modules of an image: `wanted` (base, root disk, the Cunikfile's), which must all resolve,
+ * and the modules of each volume kind the kernel has. Every image can take volumes (-v needs no
+ * rebuild), so those are packed and loaded only when the command line names a volume; a kind the
+ * kernel lacks is left out rather than costing the image all its modules.
+ */
+export function selectModules(index: ModuleIndex, wanted: string[]): ModuleChoice {
+  const files = index.resolve(wanted);
+  const atBoot = new Set(files.map((f) => f.name));
+  const volumeKinds = (Object.keys(VOLUME_MODULES) as VolumeKind[]).filter((k) => {
+    try {
+      index.resolve([...VOLUME_MODULES[k]]);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  const onDemand = index.resolve([...wanted, ...volumeKinds.flatMap((k) => VOLUME_MODULES[k])]).filter((f) => !atBoot.has(f.name));
+  return { files, onDemand, volumeKinds };
 }
