@@ -3,7 +3,6 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { createGunzip } from 'node:zlib';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack as tarPack, extract as tarExtract, type Pack } from 'tar-stream';
@@ -14,6 +13,7 @@ import {
   checkIndex, parseJson, type Descriptor, type ImageIndex,
 } from './oci.js';
 import { TarGuard } from '../util/tar-guard.js';
+import { decompressor, sniffCompression } from '../util/decompress.js';
 import { bytesOf } from './fsutil.js';
 import type { Resolved } from './state.js';
 
@@ -150,8 +150,8 @@ export async function writeLayout(
   await Promise.all([pipeline(pack, out), producing]);
 }
 
-/** Undo gzip transparently (docker save | gzip, *.tar.gz). */
-async function maybeGunzip(input: NodeJS.ReadableStream): Promise<Readable> {
+/** Undo a compression transparently (docker save | gzip, *.tar.gz, .tar.xz, .tar.zst, .tar.bz2), as docker load does. */
+async function maybeDecompress(input: NodeJS.ReadableStream): Promise<Readable> {
   const it = (input as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
   const first = await it.next();
   const head = first.done ? Buffer.alloc(0) : Buffer.from(first.value);
@@ -163,12 +163,11 @@ async function maybeGunzip(input: NodeJS.ReadableStream): Promise<Readable> {
       yield Buffer.from(n.value);
     }
   })(), { objectMode: false });
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
-    const gunzip = createGunzip();
-    rest.on('error', (err) => gunzip.destroy(err));
-    return rest.pipe(gunzip);
-  }
-  return rest;
+  const kind = sniffCompression(head);
+  if (kind === undefined) return rest;
+  const inflate = decompressor(kind);
+  rest.on('error', (err) => inflate.destroy(err));
+  return rest.pipe(inflate);
 }
 
 async function readSmall(entry: AsyncIterable<Buffer | Uint8Array>, what: string): Promise<Buffer> {
@@ -194,9 +193,15 @@ export async function readLayout(input: NodeJS.ReadableStream, staging: Staging)
   const extract = tarExtract();
   // Blobs are kept by digest, nothing at an entry's path; names are checked all the same.
   const guard = new TarGuard({ what: 'image archive' });
+  let sourceError: Error | undefined;
   try {
-    const source = await maybeGunzip(input);
-    source.on('error', (err) => extract.destroy(err));
+    const source = await maybeDecompress(input);
+    // The archive's own fault (bad compressed data) comes first: the entry it cut short only says
+    // that it was destroyed.
+    source.on('error', (err) => {
+      sourceError ??= err;
+      extract.destroy(err);
+    });
     source.pipe(extract);
     for await (const e of extract) {
       try {
@@ -224,8 +229,9 @@ export async function readLayout(input: NodeJS.ReadableStream, staging: Staging)
         throw err;
       }
     }
-  } catch (err) {
+  } catch (caught) {
     extract.destroy();
+    const err = sourceError ?? caught;
     const code = (err as { code?: string }).code;
     // A full disk is no fault of the archive's.
     if (code === 'INVALID_ARGUMENT' || code === 'ENOSPC' || code === 'EDQUOT') throw err;

@@ -247,9 +247,9 @@ export const isManifestType = (mt: string | undefined): boolean =>
   mt === MT.manifest || mt === MT.dockerManifest;
 export const isIndexType = (mt: string | undefined): boolean => mt === MT.index || mt === MT.dockerList;
 
-export function layerCompression(mt: string): 'none' | 'gzip' {
+export function layerCompression(mt: string): 'none' | 'gzip' | 'zstd' {
   if (mt === MT.layerTar || mt === MT.dockerLayerTar) return 'none';
   if (mt === MT.layerGzip || mt === MT.dockerLayerGzip) return 'gzip';
-  if (mt === MT.layerZstd) throw invalid(`unsupported layer media type ${mt}: zstd layers are not supported yet`);
+  if (mt === MT.layerZstd) return 'zstd';
   throw invalid(`unsupported layer media type ${mt}`);
 }

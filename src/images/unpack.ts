@@ -5,17 +5,17 @@
 import { createReadStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract } from 'tar-stream';
 import { invalid } from '../errors.js';
 import { HashingStream, bytesOf } from './fsutil.js';
 import { LAYER_FILES } from './oci.js';
 import { TarGuard } from '../util/tar-guard.js';
+import { decompressor } from '../util/decompress.js';
 
 export interface LayerSource {
   path: string;
-  compression: 'none' | 'gzip';
+  compression: 'none' | 'gzip' | 'zstd';
   /** Expected sha256 of the uncompressed tar ("sha256:<hex>"). */
   diffId: string;
   digest: string;
@@ -71,8 +71,8 @@ export async function extractLayers(layers: LayerSource[], destDir: string, opts
     const hasher = new HashingStream();
     const extract = tarExtract();
     const src = createReadStream(layer.path);
-    const feeding = layer.compression === 'gzip'
-      ? pipeline(src, createGunzip(), hasher)
+    const feeding = layer.compression !== 'none'
+      ? pipeline(src, decompressor(layer.compression), hasher)
       : pipeline(src, hasher);
     hasher.pipe(extract);
     feeding.catch((err: Error) => extract.destroy(err));

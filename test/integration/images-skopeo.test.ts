@@ -65,3 +65,39 @@ test('skopeo reads a saved archive and its copies load back', opts, async () => 
     t.cleanup();
   }
 });
+
+test('zstd layers (skopeo --dest-compress-format zstd) and xz, zstd, bzip2 archives load, as docker load takes them', opts, async () => {
+  needSkopeo();
+  const t = tempDir('cunik-skopeo-zstd-');
+  try {
+    const a = new ImageStore(join(t.path, 'a'), { knownFamilies: FAMILIES });
+    const kernel = multibootKernel();
+    const d = await a.importKernel(t.file('kernel', kernel), 'demo/hello:1.0', { family: 'generic', args: ['exit=3'] });
+    const archive = join(t.path, 'a.tar');
+    await a.save(['demo/hello:1.0'], createWriteStream(archive));
+    const zstdLayers = join(t.path, 'zstd.tar');
+    await run('skopeo', ['copy', '--quiet', '--dest-compress-format', 'zstd', `oci-archive:${archive}`, `oci-archive:${zstdLayers}:demo/zstd:1`]);
+    const raw = JSON.parse((await run('skopeo', ['inspect', '--raw', `oci-archive:${zstdLayers}`])).stdout) as { layers: { mediaType: string }[] };
+    assert.ok(raw.layers.every((l) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar+zstd'), JSON.stringify(raw.layers));
+    const b = new ImageStore(join(t.path, 'b'), { knownFamilies: FAMILIES });
+    const loaded = await b.load(createReadStream(zstdLayers));
+    assert.equal(loaded[0]!.repoTags[0], 'demo/zstd:1');
+    assert.deepEqual(readFileSync(b.bootArtifacts(loaded[0]!.id).kernel!), kernel, 'the kernel unpacked from the zstd layer');
+
+    for (const [tool, args] of [['xz', ['-c', '-0']], ['zstd', ['-cq']], ['bzip2', ['-c']]] as const) {
+      const packed = join(t.path, `a.tar.${tool}`);
+      await run('sh', ['-c', `${tool} ${args.join(' ')} < "$1" > "$2"`, 'sh', archive, packed]);
+      const c = new ImageStore(join(t.path, `c-${tool}`), { knownFamilies: FAMILIES });
+      const got = await c.load(createReadStream(packed));
+      assert.equal(got[0]!.id, d.id, tool);
+      // Cut short: refused, and nothing is left in the store.
+      const cut = join(t.path, `cut.${tool}`);
+      await run('sh', ['-c', `head -c $(( $(stat -c %s "$1") / 2 )) "$1" > "$2"`, 'sh', packed, cut]);
+      const e = new ImageStore(join(t.path, `e-${tool}`), { knownFamilies: FAMILIES });
+      await assert.rejects(e.load(createReadStream(cut)), new RegExp(`cannot read the image archive: not valid ${tool} data`), tool);
+      assert.deepEqual(e.list(), []);
+    }
+  } finally {
+    t.cleanup();
+  }
+});

@@ -1,6 +1,7 @@
 // Container images for `from:`: layers applied in order with whiteouts, nothing written outside
 // the root, and the image's command, args, env and working directory read from its config.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,6 +56,21 @@ test('layers apply in order: whiteouts delete, opaque dirs hide the lower layers
   assert.equal(readFileSync(join(root, 'bin', 'tool'), 'utf8'), 'replaced');
   assert.equal(statSync(join(root, 'bin', 'tool')).mode & 0o777, 0o700);
   assert.equal(await resolveIn(root, '/escape/up/bin/sh', true), join(root, 'bin', 'tool'));
+});
+
+test('layers compressed with zstd, xz or bzip2 apply like plain ones; cut short, they are refused', async () => {
+  for (const [tool, args] of [['zstd', ['-cq']], ['xz', ['-c', '-0']], ['bzip2', ['-c']]] as const) {
+    const root = join(tmp, `root-${tool}`);
+    mkdirSync(root);
+    const packed = execFileSync(tool, args, { input: await tarBytes(lower) });
+    writeFileSync(join(tmp, `l.${tool}`), packed);
+    await applyLayer(root, join(tmp, `l.${tool}`));
+    assert.equal(readFileSync(join(root, 'etc', 'kept'), 'utf8'), 'kept', tool);
+    writeFileSync(join(tmp, `cut.${tool}`), packed.subarray(0, packed.length >> 1));
+    const cut = join(tmp, `root-cut-${tool}`);
+    mkdirSync(cut);
+    await assert.rejects(applyLayer(cut, join(tmp, `cut.${tool}`)), new RegExp(`not valid ${tool} data|ended`), tool);
+  }
 });
 
 for (const kind of ['oci', 'docker'] as const) {

@@ -20,7 +20,7 @@ import {
   rmSync, symlinkSync, writeSync, type Stats,
 } from 'node:fs';
 import { posix } from 'node:path';
-import { createGunzip } from 'node:zlib';
+import { decompressor, SNIFF_BYTES, sniffCompression } from '../../util/decompress.js';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { extract as tarExtract, type Header } from 'tar-stream';
@@ -115,18 +115,18 @@ function own(path: string, h: Header): void {
 
 function decompressed(file: string): Readable {
   const fd = openSync(file, 'r');
-  const head = Buffer.alloc(4);
+  const head = Buffer.alloc(SNIFF_BYTES);
   try {
-    readSync(fd, head, 0, 4, 0);
+    readSync(fd, head, 0, SNIFF_BYTES, 0);
   } finally {
     closeSync(fd);
   }
-  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) throw invalid(`${file}: zstd-compressed layers are not supported yet`, 'from');
   const src = createReadStream(file, { highWaterMark: 1 << 20 });
-  if (head[0] !== 0x1f || head[1] !== 0x8b) return src;
-  const gunzip = createGunzip({ chunkSize: 1 << 20 });
-  src.on('error', (e) => gunzip.destroy(e));
-  return src.pipe(gunzip);
+  const kind = sniffCompression(head);
+  if (kind === undefined) return src;
+  const inflate = decompressor(kind, { chunkSize: 1 << 20 });
+  src.on('error', (e) => inflate.destroy(e));
+  return src.pipe(inflate);
 }
 
 /** Apply one layer here, synchronously entry by entry; returns its entry count and its diff_id. */
@@ -297,7 +297,7 @@ export function applyLayers(root: string, layers: { file: string; what: string }
   });
 }
 
-/** Apply one layer (a tar, plain or gzip) onto `root`. Returns how many entries it held. */
+/** Apply one layer (a tar, plain or compressed) onto `root`. Returns how many entries it held. */
 export async function applyLayer(root: string, layerFile: string, what = layerFile): Promise<number> {
   return (await applyLayers(root, [{ file: layerFile, what }])).entries;
 }
