@@ -13,15 +13,14 @@ import { closeSync, openSync, readFileSync, readSync, fstatSync } from 'node:fs'
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { invalid } from '../../errors.js';
+import { COMPRESSION_MAGICS } from '../../util/decompress.js';
 import { detectKernelFormatFile } from '../../images/kernel-format.js';
 
 export type KernelCompression = 'gzip' | 'xz' | 'zstd' | 'lzma' | 'bzip2' | 'lz4' | 'lzo';
 
+// The archive and layer kinds (util/decompress.ts), and those only kernels use.
 const MAGICS: [KernelCompression, number[]][] = [
-  ['gzip', [0x1f, 0x8b]],
-  ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
-  ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
-  ['bzip2', [0x42, 0x5a, 0x68]],
+  ...COMPRESSION_MAGICS,
   ['lz4', [0x02, 0x21, 0x4c, 0x18]],
   ['lzo', [0x89, 0x4c, 0x5a, 0x4f]],
   ['lzma', [0x5d, 0x00, 0x00]],
