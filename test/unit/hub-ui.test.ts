@@ -2,6 +2,7 @@
 // untrusted manifests and configs, origins, pages) and the summary cache over a real store.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { utimesSync } from 'node:fs';
 import { join } from 'node:path';
@@ -187,7 +188,7 @@ test('pages escape what images say, and show delete forms only when the viewer m
   assert.ok(!list.includes('<script>alert') && list.includes('value="&lt;script&gt;'));
 });
 
-test('kernel size: the boot file entry of the last layer holding one (plain and gzip tars); other layers skipped', async () => {
+test('kernel size: the boot file entry of the last layer holding one (plain, gzip and zstd tars); other layers skipped', async () => {
   const tarOf = async (files: [string, number][]): Promise<Buffer> => {
     const p = pack();
     for (const [name, size] of files) p.entry({ name, size }, Buffer.alloc(size, 1));
@@ -200,6 +201,8 @@ test('kernel size: the boot file entry of the last layer holding one (plain and 
     ['a', await tarOf([['cunik/', 0], ['./cunik/kernel', 1234]])],
     ['b', gzipSync(await tarOf([['etc/x', 10], ['/unikraft/bin/kernel', 777]]))],
     ['c', Buffer.from('not a tar at all')],
+    ['z', execFileSync('zstd', ['-cq'], { input: await tarOf([['cunik/kernel', 4321]]) })],
+    ['zbad', Buffer.from('(\xb5/\xfd not zstd either', 'latin1')],
   ]);
   const open = (d: string): Readable => Readable.from([blobs.get(d)!]);
   const L = (digest: string, mediaType: string) => ({ digest, mediaType, size: blobs.get(digest)!.length });
@@ -207,7 +210,9 @@ test('kernel size: the boot file entry of the last layer holding one (plain and 
   assert.equal(await kernelSize([L('a', 'application/vnd.oci.image.layer.v1.tar'), L('b', 'application/vnd.docker.image.rootfs.diff.tar.gzip')], undefined, open), 777);
   assert.equal(await kernelSize([L('c', 'application/vnd.oci.image.layer.v1.tar')], undefined, open), undefined);
   assert.equal(await kernelSize([L('b', 'application/vnd.oci.image.layer.v1.tar+gzip')], '/etc/x', open), 10);
-  const kinds: [string, string | undefined][] = [['application/vnd.oci.image.layer.v1.tar', 'none'], ['application/vnd.oci.image.layer.v1.tar+gzip', 'gzip'], ['application/vnd.docker.image.rootfs.diff.tar.gzip', 'gzip'], ['application/vnd.oci.image.layer.v1.tar+zstd', undefined], ['application/json', undefined]];
+  assert.equal(await kernelSize([L('z', 'application/vnd.oci.image.layer.v1.tar+zstd')], undefined, open), 4321, 'a zstd layer (skopeo --dest-compress-format zstd)');
+  assert.equal(await kernelSize([L('zbad', 'application/vnd.oci.image.layer.v1.tar+zstd')], undefined, open), undefined);
+  const kinds: [string, string | undefined][] = [['application/vnd.oci.image.layer.v1.tar', 'none'], ['application/vnd.oci.image.layer.v1.tar+gzip', 'gzip'], ['application/vnd.docker.image.rootfs.diff.tar.gzip', 'gzip'], ['application/vnd.oci.image.layer.v1.tar+zstd', 'zstd'], ['application/json', undefined]];
   for (const [mt, want] of kinds) assert.equal(layerCompressed(mt), want, mt);
   assert.equal(entryPath('.//./x/y'), 'x/y');
 });

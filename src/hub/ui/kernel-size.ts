@@ -3,9 +3,9 @@
 // tool's layout names, as images/foreign.ts reads it). Only tar headers are read; the layer's bytes stream past and nothing is
 // written. Layers are untrusted: a malformed one just gives no size.
 import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { extract as tarExtract } from 'tar-stream';
 import type { BlobInfo } from './model.js';
+import { decompressor, type Compression } from '../../util/decompress.js';
 
 /** Layers larger than this are not scanned (the page says the size is not known). */
 export const MAX_SCANNED_LAYER = 512 * 1024 * 1024;
@@ -19,14 +19,14 @@ export function kernelPaths(kernelPath?: string): string[] {
   return kernelPath !== undefined ? [entryPath(kernelPath), ...KERNEL_PATHS] : KERNEL_PATHS;
 }
 
-/** A layer's compression by its media type (OCI's ...tar, ...tar+gzip; Docker's ...tar, ...tar.gzip); undefined: not read (zstd, foreign). */
-export const layerCompressed = (mediaType: string): 'gzip' | 'none' | undefined =>
-  /\.tar[+.]gzip$/.test(mediaType) ? 'gzip' : /\.tar$/.test(mediaType) ? 'none' : undefined;
+/** A layer's compression by its media type (OCI's ...tar, ...tar+gzip, ...tar+zstd; Docker's ...tar, ...tar.gzip); undefined: not a tar. */
+export const layerCompressed = (mediaType: string): Compression | 'none' | undefined =>
+  /\.tar[+.]gzip$/.test(mediaType) ? 'gzip' : /\.tar\+zstd$/.test(mediaType) ? 'zstd' : /\.tar$/.test(mediaType) ? 'none' : undefined;
 
 /** The size of the first entry at one of `paths` in a tar stream, or undefined. */
-async function scan(source: Readable, gzip: boolean, paths: string[]): Promise<number | undefined> {
+async function scan(source: Readable, kind: Compression | 'none', paths: string[]): Promise<number | undefined> {
   const extract = tarExtract();
-  const fed = gzip ? source.pipe(createGunzip()) : source;
+  const fed = kind !== 'none' ? source.pipe(decompressor(kind)) : source;
   fed.on('error', (err) => extract.destroy(err));
   source.on('error', (err) => extract.destroy(err));
   fed.pipe(extract);
@@ -42,6 +42,7 @@ async function scan(source: Readable, gzip: boolean, paths: string[]): Promise<n
   } finally {
     extract.destroy();
     source.destroy();
+    fed.destroy(); // a zstd layer's decompressor is a child process: stopped once the entry is found
   }
 }
 
@@ -54,7 +55,7 @@ export async function kernelSize(layers: BlobInfo[], kernelPath: string | undefi
   for (const l of [...layers].reverse()) {
     const kind = layerCompressed(l.mediaType);
     if (kind === undefined || l.size > MAX_SCANNED_LAYER) continue;
-    const size = await scan(open(l.digest), kind === 'gzip', paths);
+    const size = await scan(open(l.digest), kind, paths);
     if (size !== undefined) return size;
   }
   return undefined;
