@@ -177,6 +177,11 @@ test('docker images, tag, rmi, save | load, volume ls, network ls', async () => 
   // The loaded image's references (the archive's, and those it already had here).
   assert.match(load.stdout, /^Loaded image: hello:saved$/m);
   assert.equal((await d.client.inspectImage('hello:saved')).id, (await d.client.inspectImage('hello')).id);
+  // docker load takes an xz-compressed archive too (docker save | xz), as Docker's does.
+  assert.equal((await docker(['rmi', 'hello:saved'])).code, 0);
+  const xz = await docker([], { shell: `xz -c -0 < ${join(home, 'saved.tar')} | docker load` });
+  assert.equal(xz.code, 0, xz.stderr);
+  assert.match(xz.stdout, /^Loaded image: hello:saved$/m);
   // docker history: the import's two steps, newest first, the top one named by the image's id.
   const history = await docker(['history', '--format', '{{.ID}}|{{.CreatedBy}}|{{.Comment}}', 'hello:saved']);
   assert.equal(history.code, 0, history.stderr);
