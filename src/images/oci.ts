@@ -247,9 +247,16 @@ export const isManifestType = (mt: string | undefined): boolean =>
   mt === MT.manifest || mt === MT.dockerManifest;
 export const isIndexType = (mt: string | undefined): boolean => mt === MT.index || mt === MT.dockerList;
 
-export function layerCompression(mt: string): 'none' | 'gzip' | 'zstd' {
+/** A layer's compression by its media type (OCI's and Docker's tar layers); undefined: not a layer type read here. */
+export function layerCompressionOf(mt: string): 'none' | 'gzip' | 'zstd' | undefined {
   if (mt === MT.layerTar || mt === MT.dockerLayerTar) return 'none';
   if (mt === MT.layerGzip || mt === MT.dockerLayerGzip) return 'gzip';
   if (mt === MT.layerZstd) return 'zstd';
-  throw invalid(`unsupported layer media type ${mt}`);
+  return undefined;
+}
+
+export function layerCompression(mt: string): 'none' | 'gzip' | 'zstd' {
+  const kind = layerCompressionOf(mt);
+  if (kind === undefined) throw invalid(`unsupported layer media type ${mt}`);
+  return kind;
 }

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { extract as tarExtract } from 'tar-stream';
 import type { BlobInfo } from './model.js';
 import { decompressor, type Compression } from '../../util/decompress.js';
+import { layerCompressionOf } from '../../images/oci.js';
 
 /** Layers larger than this are not scanned (the page says the size is not known). */
 export const MAX_SCANNED_LAYER = 512 * 1024 * 1024;
@@ -19,9 +20,8 @@ export function kernelPaths(kernelPath?: string): string[] {
   return kernelPath !== undefined ? [entryPath(kernelPath), ...KERNEL_PATHS] : KERNEL_PATHS;
 }
 
-/** A layer's compression by its media type (OCI's ...tar, ...tar+gzip, ...tar+zstd; Docker's ...tar, ...tar.gzip); undefined: not a tar. */
-export const layerCompressed = (mediaType: string): Compression | 'none' | undefined =>
-  /\.tar[+.]gzip$/.test(mediaType) ? 'gzip' : /\.tar\+zstd$/.test(mediaType) ? 'zstd' : /\.tar$/.test(mediaType) ? 'none' : undefined;
+/** A layer's compression by its media type (images/oci.ts); undefined: not read. */
+export const layerCompressed = layerCompressionOf;
 
 /** The size of the first entry at one of `paths` in a tar stream, or undefined. */
 async function scan(source: Readable, kind: Compression | 'none', paths: string[]): Promise<number | undefined> {
