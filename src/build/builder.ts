@@ -35,6 +35,8 @@ export const LABEL_PORTS = 'org.cunik.ports';
 export const LABEL_VOLUMES = 'org.cunik.volumes';
 export const LABEL_KERNEL_RELEASE = 'org.cunik.kernel.release';
 export const LABEL_INIT = 'org.cunik.init';
+/** Set on linux images whose instances may start from a VM template (families/linux.ts). */
+export const LABEL_CLONE = 'org.cunik.clone';
 export const LABEL_TSC_KHZ = 'org.cunik.tsc-khz';
 export { LABEL_MEMORY_MIN } from '../images/oci.js';
 /** "disk" when the root file system is the image's read-only root disk (cunik/disk.img, linux/rootdisk.ts), not the initramfs. */
@@ -113,7 +115,10 @@ export async function build(spec: BuildSpec, ctx: Context, opts: BuildOptions, d
     entrypoint = r.entrypoint;
     // Recorded only when the kernel lacks a kind, so images of a full kernel keep their ids.
     const partial = r.volumeKinds !== undefined && r.volumeKinds.length < Object.keys(VOLUME_MODULES).length;
-    effective = { ...spec, args: r.args, env: r.env, ...(r.user !== undefined && { user: r.user }), ...(partial && { labels: { ...spec.labels, [LABEL_VOLUME_KINDS]: r.volumeKinds!.join(',') } }) };
+    // Its instances may start as clones of a template boot (families/linux.ts, vmm/qemu/template.ts):
+    // a root disk (nothing of an instance's is in memory when the init waits) and a kernel with the port's driver.
+    const extra = { ...(partial && { [LABEL_VOLUME_KINDS]: r.volumeKinds!.join(',') }), ...(r.cloneable && { [LABEL_CLONE]: '1' }) };
+    effective = { ...spec, args: r.args, env: r.env, ...(r.user !== undefined && { user: r.user }), ...(Object.keys(extra).length > 0 && { labels: { ...spec.labels, ...extra } }) };
     // With a root disk the guest holds only the small initramfs unpacked; what it reads of the disk
     // goes through its page cache (ROOTDISK_MARGIN_MIB), not into its memory whole.
     minMemoryMiB = minimumMemoryMiB(kernelEnd(kernel.file), statSync(r.initrd).size, r.resident) + (r.disk !== undefined ? ROOTDISK_MARGIN_MIB : 0);
@@ -134,7 +139,7 @@ export async function build(spec: BuildSpec, ctx: Context, opts: BuildOptions, d
 async function linuxSteps(
   spec: BuildSpec, ctx: Context, opts: BuildOptions, deps: BuilderDeps, kernel: KernelStep,
   step: (what: string) => void, say: Progress,
-): Promise<{ layer: PrebuiltLayer; initrd: string; disk?: { layer: PrebuiltLayer; file: string }; resident: number; entrypoint: string[]; args: string[]; env: string[]; user?: string; volumeKinds?: VolumeKind[] }> {
+): Promise<{ layer: PrebuiltLayer; initrd: string; disk?: { layer: PrebuiltLayer; file: string }; cloneable: boolean; resident: number; entrypoint: string[]; args: string[]; env: string[]; user?: string; volumeKinds?: VolumeKind[] }> {
   let app: { host: string; guest: string } | undefined;
   let libs: CollectedFile[] = [];
   let rootfs: string | undefined;
@@ -183,7 +188,7 @@ async function linuxSteps(
   // (linux/rootdisk.ts); its modules are then loaded at every boot.
   const rootDisk = wantsRootDisk(spec.rootfs, tree !== undefined, tree?.resident ?? 0);
   const wanted = [...BASE_MODULES, ...(rootDisk ? ROOTDISK_MODULES : []), ...spec.modules];
-  let modules: { release: string; files: ModuleFile[]; onDemand?: ModuleFile[] } = { release: kernel.release ?? 'unknown', files: [] };
+  let modules: { release: string; files: ModuleFile[]; onDemand?: ModuleFile[]; template?: ModuleFile[] } = { release: kernel.release ?? 'unknown', files: [] };
   // Left unset (every kind) when the kernel has no modules tree: virtio and file systems built in.
   let volumeKinds: VolumeKind[] | undefined;
   if (kernel.release !== undefined) {
@@ -202,7 +207,7 @@ async function linuxSteps(
         // A kernel with a modules tree that lacks one the image needs would boot without its devices.
         throw invalid(`${(err as Error).message}, which the image needs${rootDisk ? ' to mount its root disk (or build it with rootfs: initramfs)' : ''}`, rootDisk ? 'rootfs' : 'modules');
       }
-      modules = { release: kernel.release, files: chosen.files, onDemand: chosen.onDemand };
+      modules = { release: kernel.release, files: chosen.files, onDemand: chosen.onDemand, ...(chosen.template !== undefined && { template: chosen.template }) };
       volumeKinds = chosen.volumeKinds;
       const lacking = (Object.keys(VOLUME_MODULES) as VolumeKind[]).filter((k) => !volumeKinds!.includes(k));
       if (lacking.length > 0) say(` ---> warning: kernel ${kernel.release} has no ${lacking.map((k) => VOLUME_MODULES[k].join('/')).join(' or ')} modules: runs of this image cannot mount ${lacking.map((k) => VOLUME_KIND_NAMES[k]).join(' or ')}`);
@@ -271,7 +276,7 @@ async function linuxSteps(
   const initrd = join(cached.dir, 'initrd');
   // What the unpacked tree holds in the guest, from the entries (stat only: cheap on a warm build).
   const resident = await residentBytes(plan.entries);
-  return { layer, initrd, ...(disk !== undefined && { disk }), resident, entrypoint: entry, args, env, ...(user !== undefined && { user }), ...(volumeKinds !== undefined && { volumeKinds }) };
+  return { layer, initrd, ...(disk !== undefined && { disk }), cloneable: rootDisk && modules.template !== undefined, resident, entrypoint: entry, args, env, ...(user !== undefined && { user }), ...(volumeKinds !== undefined && { volumeKinds }) };
 }
 
 /** Concatenate files into `out` (gzip members one after the other: the kernel and gunzip read them all). */
@@ -323,6 +328,7 @@ async function imageConfig(
   if (rootDisk) labels[LABEL_ROOTFS] = 'disk';
   // The initramfs runs cunik-init, which reads the image's env from /.cunik/env (families/linux.ts).
   if (entrypoint !== undefined) labels[LABEL_INIT] = 'cunik';
+
   // On microvm without a PIT the kernel hangs calibrating the TSC unless it is told the frequency
   // (families/linux.ts): record the build host's, where the image is built to run, unless the
   // Cunikfile gives one. An instance's own tscKhz, when the daemon passes it, comes first.

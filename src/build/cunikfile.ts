@@ -120,7 +120,7 @@ export const KNOWN_KEYS = Object.keys(CunikfileSchema.properties);
 /** Labels cunik build derives from other keys; other org.cunik.* labels (machine, tsc-khz) may be given. */
 export const DERIVED_LABELS = [
   'org.cunik.family', 'org.cunik.boot', 'org.cunik.args', 'org.cunik.memory', 'org.cunik.cpus',
-  'org.cunik.ports', 'org.cunik.volumes', HEALTH_LABEL, 'org.cunik.kernel.release', 'org.cunik.init', 'org.cunik.rootfs',
+  'org.cunik.ports', 'org.cunik.volumes', HEALTH_LABEL, 'org.cunik.kernel.release', 'org.cunik.init', 'org.cunik.clone', 'org.cunik.rootfs',
   'org.cunik.volume-kinds',
 ];
 

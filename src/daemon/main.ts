@@ -62,6 +62,8 @@ interface DaemonOptions {
   tcgTbSize?: number;
   /** Let the host's KSM merge identical pages across VMs (--vm-ksm); off by default. */
   vmKsm?: boolean;
+  /** false: every VM boots whole (--no-vm-templates); default: linux images on a root disk start as clones of a template. */
+  vmTemplates?: boolean;
   /** The daemon's own log (log.ts): --log-level, --log-file (default stderr). */
   logLevel?: LogLevel;
   logFile?: string;
@@ -150,6 +152,8 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
       memMerge: opts.vmKsm === true,
       ...(vmNice !== undefined && { vmNice }),
       vmUser,
+      // Linux images on a root disk start as clones of a template boot (vmm/qemu/template.ts).
+      ...(opts.vmTemplates !== false && { templates: { dir: join(root, 'templates'), memhold: join(bin, 'cunik-memhold'), log } }),
     });
     const events = new EventLog();
     const images = new ImageStore(root, { knownFamilies: familyNames(), onEvent: imageEventRecorder(events), onProblem: (line) => log(`warning: ${line}`) });
@@ -315,6 +319,7 @@ export async function main(argv: string[]): Promise<void> {
       return n;
     }, DEFAULT_TCG_TB_SIZE_MIB)
     .option('--vm-ksm', "let the host's KSM merge identical pages across VMs (default: off, each VM's RAM is marked unmergeable: a guest can time copy-on-write faults to learn what another guest holds)")
+    .option('--no-vm-templates', 'boot every VM whole (default: instances of a linux image on a root disk start as copy-on-write clones of one saved boot, docs/qemu.md "VM templates")')
     .option('--shutdown-instances', 'stop the instances when the daemon stops (default: they keep running)')
     .option('--log-max-size <size>', 'cap on each instance\'s console log, e.g. 10m, 512k (one rotated backup holds as much again)', (v: string) => {
       let n: number;

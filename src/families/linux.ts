@@ -122,6 +122,7 @@ export const linux: FamilyAdapter = {
     // so an image whose tree is over half the guest's memory failed to unpack ("write error") with
     // memory to spare. rootfstype= only names the rootfs type here; no real root is ever mounted.
     words.push('rootfstype=ramfs');
+    const shared = words.length;
 
     // One NIC: eth0. Several: each named by its MAC (dashes, as ':' separates the fields), which the
     // init looks up, since the order the kernel names them in is not the order they were given in;
@@ -194,6 +195,7 @@ export const linux: FamilyAdapter = {
     // Cunik's init reads the image's env from /.cunik/env itself: only the instance's goes on the line.
     const env = appEnv(image.labels['org.cunik.init'] === 'cunik' ? { ...image, env: [] } : image, instance);
     refuse(env.length + ipWords.length > MAX_INIT_ENVS, `Linux passes at most ${MAX_INIT_ENVS} environment words to init`, 'env');
+    const plainWords = words.length;
     for (const [key, value] of env) {
       refuse(key.includes('.') || KERNEL_PARAMS.has(key), `env ${key} would be taken by the kernel, not passed to the app`, 'env');
       words.push(kword(`${key}=${value}`, 'env'));
@@ -210,6 +212,18 @@ export const linux: FamilyAdapter = {
     if (rootDisk) words.splice(words.indexOf('--') < 0 ? words.length : words.indexOf('--'), 0, `cunik.root=${ROOT_DISK_SERIAL}`, ...(instance.readOnlyRoot === true ? ['cunik.ro'] : []));
     const cmdline = words.join(' ');
     if (cmdline.length >= COMMAND_LINE_SIZE) throw invalid(`the kernel command line is ${cmdline.length} bytes, over Linux's ${COMMAND_LINE_SIZE - 1}`, 'args');
+    // A clone of a template boot (init.c, "a template boot"): the template has the words every
+    // instance shares and nothing in memory that is an instance's (a root disk: the tree is not in
+    // the initramfs; no volume, one NIC at most, whose address the init sets: a clone's is the template's).
+    const nics = nicsOf(instance);
+    const cloneable = rootDisk && machine === 'microvm' && image.labels['org.cunik.clone'] === '1' && image.labels['org.cunik.init'] === 'cunik' && blocks.length === 0 && shares.length === 0 && nics.length <= 1;
+    const mac = nics[0]?.mac;
+    const clone = cloneable
+      ? {
+          cmdline: [...words.slice(0, shared), `cunik.root=${ROOT_DISK_SERIAL}`, ...(instance.readOnlyRoot === true ? ['cunik.ro'] : []), 'cunik.template'].join(' '),
+          words: [...words.slice(shared, plainWords), ...(mac !== undefined ? [`cunik.mac=${mac}`] : []), ...env.map(([k, v]) => `${k}=${v}`), ...(args.length > 0 ? ['--', ...args] : [])],
+        }
+      : undefined;
 
     const machineOptions: Record<string, string> = {};
     if (machine === 'microvm') {
@@ -230,7 +244,8 @@ export const linux: FamilyAdapter = {
       powerdown: 'acpi',
       debugExit: true,
       ...(Object.keys(machineOptions).length > 0 && { machineOptions }),
-      ...devices(nicsOf(instance), shareSpecs(shares)),
+      ...devices(nics, shareSpecs(shares)),
+      ...(clone !== undefined && { clone }),
     };
   },
   exitCode: debugExitCode,

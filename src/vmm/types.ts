@@ -65,6 +65,11 @@ export type NetBackend =
    * pair at fd 3 (src/network/passt.ts). At most one per VM.
    */
   | { type: 'passt'; guest: PasstGuest; forwards: PortForward[] }
+  /**
+   * Nothing behind the NIC (a port of an empty QEMU hub): a template boot's, which its clones
+   * replace by their own (template.ts). Unlike slirp, it has no state of its own to save.
+   */
+  | { type: 'unplugged' }
   /** An existing tap device (the network layer creates and bridges it). */
   | { type: 'tap'; ifname: string };
 
@@ -147,6 +152,13 @@ export interface BootSpec {
   shares?: ShareSpec[];
   /** Set when the guest cannot run under software emulation: why, as the sentence a start under TCG fails with. */
   kvmOnly?: string;
+  /**
+   * The guest may start as a clone of a template (vmm/qemu/template.ts): `cmdline` is the template
+   * boot's command line (what every instance of this spec shares); `words` what this instance has
+   * on top, unquoted, handed to the template's waiting init (src/build/linux/init.c). The driver
+   * may ignore it and boot `cmdline` whole.
+   */
+  clone?: { cmdline: string; words: string[] };
 }
 
 /** Files a driver uses for one VM; all live in the instance's directory. */

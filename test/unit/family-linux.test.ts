@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { linux, linuxConsoleExit } from '../../src/families/linux.js';
 import { instanceExitStatus } from '../../src/instances/exit-status.js';
 import { kernelReads, kernelWord } from '../../src/families/linux-cmdline.js';
-import { runCases, userNet } from './family-helpers.js';
+import { image as imageOf, instance, runCases, userNet } from './family-helpers.js';
 
 const MICROVM_ACPI = 'microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=off,pic=off,acpi=on,pcie=off';
 const EXIT = ['-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04'];
@@ -249,4 +249,22 @@ test('linux exit: an initramfs the kernel could not unpack whole is 125 with its
   assert.match(status.note ?? '', /ran out of memory/);
   // A boot that unpacked whole keeps the app's own code.
   assert.deepEqual(instanceExitStatus(linux, { status: 7, signal: null }, () => 'Run /init as init process\r\n'), { code: 3, known: true, source: 'guest' });
+});
+
+test('linux clone: a root-disk image of cunik-init may start from a template; the template line is what instances share, the rest goes to the init unquoted', () => {
+  const image = imageOf('linux', { ...img, diskPath: '/i/disk.img', env: [], labels: { 'org.cunik.rootfs': 'disk', 'org.cunik.init': 'cunik', 'org.cunik.clone': '1' } });
+  const net = userNet({ ip: '10.0.2.15', prefix: 24, gateway: '10.0.2.2', dns: ['10.0.2.3'] });
+  const spec = linux.bootSpec(image, instance({ args: ['say "hi"'], env: ['GREETING=hi there'], hostname: 'web', tscKhz: 2000000, networks: [{ ...net, nic: { ...net.nic, mac: '02:42:0a:00:00:05' } }] }));
+  assert.equal(spec.clone?.cmdline, 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.root=cunik-root cunik.template');
+  assert.deepEqual(spec.clone?.words, ['ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off:10.0.2.3', 'cunik.hostname=web', 'cunik.mac=02:42:0a:00:00:05', 'GREETING=hi there', '--', 'say "hi"']);
+  // The whole boot's line is unchanged.
+  assert.match(spec.cmdline, /^console=ttyS0 .* rootfstype=ramfs ip=\S+ cunik.hostname=web GREETING="hi there" cunik.root=cunik-root -- "say "hi""$/);
+  const ro = linux.bootSpec(image, instance({ readOnlyRoot: true }));
+  assert.match(ro.clone!.cmdline, / cunik.root=cunik-root cunik.ro cunik.template$/);
+  // Not cloned: no label (an image built before), an initramfs image, a volume, two NICs.
+  assert.equal(linux.bootSpec({ ...image, labels: { ...image.labels, 'org.cunik.clone': '' } }, instance()).clone, undefined);
+  assert.equal(linux.bootSpec({ ...image, labels: { 'org.cunik.init': 'cunik', 'org.cunik.clone': '1' } }, instance()).clone, undefined);
+  assert.equal(linux.bootSpec(image, instance({ volumes: [{ kind: 'block', source: '/v/d.ext4', target: '/data', readonly: false }] })).clone, undefined);
+  const two = [{ ...net, nic: { ...net.nic, mac: '02:42:0a:00:00:05' } }, { nic: { backend: { type: 'tap', ifname: 't1' }, mac: '02:42:0a:00:00:06' }, ip: '10.1.0.2', prefix: 24 }];
+  assert.equal(linux.bootSpec(image, instance({ networks: two as never })).clone, undefined);
 });

@@ -44,6 +44,17 @@
  *    when killed) through QEMU's isa-debug-exit device (outl to port 0xf4: QEMU exits with
  *    (status << 1) | 1) and, if that device is absent, powers off.
  * "cunik.debug" on the command line makes each step say what it did.
+ *
+ * A template boot (cunik.template: src/vmm/qemu/template.ts) does steps 1 and 2b with the words
+ * every instance of the image shares, loads /.cunik/modules.template (virtio_console), then says
+ * "ready" on the virtio-serial port org.cunik.config and waits there for an instance's words. The
+ * VM is saved at that point and each clone resumes there: its host connects and sends
+ * "CUNIK1\0time=SEC.NSEC\0seed=HEX\0WORD\0...\0\0" (NUL-separated, unquoted): the time of day
+ * (a clone's clock is the template's), 64 bytes of host randomness credited to the kernel's pool
+ * and a forced reseed of its generator (a clone's would otherwise repeat the template's, and every
+ * sibling's), then what the kernel command line would have carried for this instance: ip= and
+ * cunik.* words, cunik.mac=MAC (the NIC's address: a clone's is the template's), KEY=VALUE
+ * environment words, and after "--" the app's arguments. The init answers "ok" and goes on at 3.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -51,6 +62,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <linux/input.h>
+#include <linux/random.h>
 #include <poll.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -72,6 +84,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <grp.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEBUG_EXIT_PORT 0xf4
@@ -717,6 +730,120 @@ static void switch_to_root_disk(const char *serial, int ro, char **words, int n)
   dbg("root: %s (erofs) under %s", dev, ro ? "no writable layer" : "a tmpfs overlay");
 }
 
+/* ---- a clone of a template (see the top) ---- */
+#define CONFIG_PORT "org.cunik.config"
+
+/* Blocks until the host side of the port is connected (the port reports POLLHUP until then; the
+ * connection raises SIGIO, which is blocked and waited for, so one arriving meanwhile is not lost). */
+static void wait_host(int fd, sigset_t *io) {
+  for (;;) {
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    if (poll(&p, 1, 0) >= 0 && !(p.revents & POLLHUP)) return;
+    int sig;
+    sigwait(io, &sig);
+  }
+}
+
+static int hexval(char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; }
+
+static void reseed(const char *hex) {
+  struct { int entropy_count; int buf_size; unsigned char buf[64]; } pool;
+  size_t n = strlen(hex) / 2;
+  if (n > sizeof pool.buf) n = sizeof pool.buf;
+  for (size_t i = 0; i < n; i++) {
+    int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) { say("template: a bad seed"); report_and_exit(EXIT_INCOMPLETE_ROOT); }
+    pool.buf[i] = (unsigned char)(hi << 4 | lo);
+  }
+  pool.entropy_count = (int)n * 8;
+  pool.buf_size = (int)n;
+  int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+  /* The app must never run with the template's (a sibling's) random state. */
+  if (fd < 0 || n < 32 || ioctl(fd, RNDADDENTROPY, &pool) != 0 || ioctl(fd, RNDRESEEDCRNG) != 0) {
+    say("template: the random generator could not be reseeded (%s); the app was not run", strerror(errno));
+    report_and_exit(EXIT_INCOMPLETE_ROOT);
+  }
+  close(fd);
+  memset(&pool, 0, sizeof pool);
+}
+
+/*
+ * Waits for this instance's words (see the top); appends its ip=/cunik.* words to cwords and
+ * returns its argv (argv[0] "init", then the app's arguments) and environment through av and ev.
+ */
+static void receive_instance(char **cwords, int *cn, char ***av, char ***ev) {
+  char name[64], dev[80];
+  if (sysfs_entry("/sys/class/virtio-ports", "name", CONFIG_PORT, name, sizeof name, 500) != 0) { say("template: no %s port", CONFIG_PORT); report_and_exit(EXIT_INCOMPLETE_ROOT); }
+  snprintf(dev, sizeof dev, "/dev/%s", name);
+  int fd = open(dev, O_RDWR | O_CLOEXEC);
+  if (fd < 0) { say("template: %s: %s", dev, strerror(errno)); report_and_exit(EXIT_INCOMPLETE_ROOT); }
+  sigset_t io;
+  sigemptyset(&io);
+  sigaddset(&io, SIGIO);
+  sigprocmask(SIG_BLOCK, &io, NULL);
+  fcntl(fd, F_SETOWN, getpid());
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC);
+  wait_host(fd, &io);
+  if (write(fd, "ready\n", 6) != 6) say("template: %s: %s", dev, strerror(errno));
+  static char msg[65536];
+  size_t len = 0;
+  for (;;) {
+    ssize_t n = read(fd, msg + len, sizeof msg - 1 - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      /* The host went away (the template was saved, or a clone's host is not there yet): from the start. */
+      len = 0;
+      wait_host(fd, &io);
+      continue;
+    }
+    len += (size_t)n;
+    if (len >= 2 && msg[len - 1] == 0 && msg[len - 2] == 0) break;
+    if (len >= sizeof msg - 1) { say("template: the instance's words are too long"); report_and_exit(EXIT_INCOMPLETE_ROOT); }
+  }
+  static char *w[MAX_WORDS];
+  int n = words(msg, (long)len - 1, w, MAX_WORDS);
+  if (n < 3 || strcmp(w[0], "CUNIK1") != 0 || strncmp(w[1], "time=", 5) != 0 || strncmp(w[2], "seed=", 5) != 0) { say("template: not an instance's words"); report_and_exit(EXIT_INCOMPLETE_ROOT); }
+  struct timespec ts = { 0, 0 };
+  char *dot;
+  ts.tv_sec = strtoll(w[1] + 5, &dot, 10);
+  if (*dot == '.') ts.tv_nsec = strtol(dot + 1, NULL, 10);
+  if (clock_settime(CLOCK_REALTIME, &ts) != 0) say("template: clock_settime: %s", strerror(errno));
+  reseed(w[2] + 5);
+  static char *args[MAX_WORDS + 2], *env[MAX_WORDS + 3];
+  int ac = 0, ec = 0, after = 0;
+  args[ac++] = "init";
+  env[ec++] = "HOME=/";
+  env[ec++] = "TERM=linux";
+  for (int i = 3; i < n; i++) {
+    if (after) { if (ac < MAX_WORDS) args[ac++] = w[i]; }
+    else if (strcmp(w[i], "--") == 0) after = 1;
+    else if (strncmp(w[i], "ip=", 3) == 0 || strncmp(w[i], "cunik.", 6) == 0) { if (*cn < MAX_WORDS) cwords[(*cn)++] = w[i]; }
+    else if (strchr(w[i], '=') && ec < MAX_WORDS) env[ec++] = w[i];
+  }
+  args[ac] = NULL;
+  env[ec] = NULL;
+  *av = args;
+  *ev = env;
+  if (write(fd, "ok\n", 3) != 3) dbg("template: %s: %s", dev, strerror(errno));
+  close(fd);
+  sigprocmask(SIG_UNBLOCK, &io, NULL);
+  dbg("template: this instance's %d words", n - 3);
+}
+
+/* cunik.mac=MAC (a clone): the NIC takes the instance's own address before it is brought up. */
+static void set_mac(const char *mac) {
+  struct ifreq ifr;
+  unsigned int b[6];
+  if (sscanf(mac, "%2x:%2x:%2x:%2x:%2x:%2x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6) { say("cunik.mac=%s: not a MAC address", mac); return; }
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, "eth0", IFNAMSIZ - 1);
+  ifr.ifr_hwaddr.sa_family = 1; /* ARPHRD_ETHER */
+  for (int i = 0; i < 6; i++) ifr.ifr_hwaddr.sa_data[i] = (char)b[i];
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0 || ioctl(sock, SIOCSIFHWADDR, &ifr) != 0) say("cunik.mac=%s: %s", mac, strerror(errno));
+  if (sock >= 0) close(sock);
+}
+
 int main(int argc, char **argv, char **envp) {
   if (getpid() != 1) { say("must run as PID 1"); return 1; }
   mount_fs("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -742,11 +869,13 @@ int main(int argc, char **argv, char **envp) {
   }
   load_modules("/.cunik/modules");
   const char *root_serial = NULL;
-  int root_ro = 0;
+  int root_ro = 0, template = 0;
   for (int i = 0; i < cn; i++) {
     if (strncmp(cwords[i], "cunik.root=", 11) == 0) root_serial = cwords[i] + 11;
     else if (strcmp(cwords[i], "cunik.ro") == 0) root_ro = 1;
+    else if (strcmp(cwords[i], "cunik.template") == 0) template = 1;
   }
+  if (template) load_modules("/.cunik/modules.template");
   /* Volume drivers (9p, virtio_blk, ext4) only for a boot that mounts volumes; before a switch to
    * a root disk, which leaves the initramfs's /.cunik/kmod behind. */
   for (int i = 0; i < cn; i++) {
@@ -756,11 +885,17 @@ int main(int argc, char **argv, char **envp) {
     }
   }
   if (root_serial) switch_to_root_disk(root_serial, root_ro, cwords, cn);
+  if (template) {
+    receive_instance(cwords, &cn, &argv, &envp);
+    for (argc = 0; argv[argc]; argc++) {}
+    for (int i = 0; i < cn; i++) if (strcmp(cwords[i], "cunik.debug") == 0) debug = 1;
+  }
   for (int i = 0; i < cn; i++) {
     if (strncmp(cwords[i], "cunik.9p=", 9) == 0) mount_volume("9p", cwords[i] + 9);
     else if (strncmp(cwords[i], "cunik.blk=", 10) == 0) mount_volume("blk", cwords[i] + 10);
   }
   setup_lo();
+  for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.mac=", 10) == 0) set_mac(cwords[i] + 10);
   for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.hostname=", 15) == 0) set_hostname(cwords[i] + 15);
   for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.host=", 11) == 0) add_host(cwords[i] + 11);
   /* One ip= word a NIC (several networks: each names its device by MAC). */

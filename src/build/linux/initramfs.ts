@@ -3,7 +3,7 @@
 //   kernel opens it for init's stdio before /dev is mounted), the app and the loader and libraries
 //   it needs, the kernel modules in /.cunik/kmod/<release>/ (not /lib/modules, which a container
 //   image may have as a symlink), the Cunikfile's files (which override anything else at the same
-//   path), /.cunik/{entry,env,modules,modules.volumes,workdir,user}: what cunik-init reads (init.c),
+//   path), /.cunik/{entry,env,modules,modules.volumes,modules.template,workdir,user}: what cunik-init reads (init.c),
 //   and the /etc files a Debian program expects (userland.ts) where the image has none.
 
 import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
@@ -27,7 +27,7 @@ export interface InitramfsInput {
   app?: { host: string; guest: string };
   libs: CollectedFile[];
   /** `files` are loaded at every boot, `onDemand` when the command line names a volume. */
-  modules: { release: string; files: ModuleFile[]; onDemand?: ModuleFile[] };
+  modules: { release: string; files: ModuleFile[]; onDemand?: ModuleFile[]; template?: ModuleFile[] };
   files: { host: string; guest: string; mode?: number }[];
   /** argv prefix: the app's guest path (then nothing: the instance's args follow). */
   entry: string[];
@@ -208,12 +208,14 @@ export async function planInitramfs(inp: InitramfsInput): Promise<InitramfsPlan>
   }
   const modDir = `/.cunik/kmod/${inp.modules.release}`;
   const onDemand = inp.modules.onDemand ?? [];
-  for (const m of [...inp.modules.files, ...onDemand]) put({ type: 'file', name: `${modDir}/${m.rel}`, mode: 0o644, source: m.path });
+  const forTemplate = (inp.modules.template ?? []).filter((m) => !onDemand.some((o) => o.name === m.name));
+  for (const m of [...inp.modules.files, ...onDemand, ...forTemplate]) put({ type: 'file', name: `${modDir}/${m.rel}`, mode: 0o644, source: m.path });
   put({ type: 'file', name: '/.cunik/entry', source: nul(inp.entry) });
   put({ type: 'file', name: '/.cunik/env', source: nul(inp.env) });
   const list = (files: ModuleFile[]): Buffer => Buffer.from(files.map((m) => `${modDir}/${m.rel}\n`).join(''));
   put({ type: 'file', name: '/.cunik/modules', source: list(inp.modules.files) });
   if (onDemand.length > 0) put({ type: 'file', name: '/.cunik/modules.volumes', source: list(onDemand) });
+  if (inp.modules.template !== undefined && inp.modules.template.length > 0) put({ type: 'file', name: '/.cunik/modules.template', source: list(inp.modules.template) });
   if (inp.workdir !== undefined) put({ type: 'file', name: '/.cunik/workdir', source: Buffer.from(`${inp.workdir}\n`) });
   // The Cunikfile's files go in a second archive of their own (below); they replace whatever the
   // base holds at the same path.
@@ -248,7 +250,7 @@ export async function planInitramfs(inp: InitramfsInput): Promise<InitramfsPlan>
 }
 
 /** What the init itself reads before it switches to the root disk: it stays at the initramfs's top. */
-const initOwn = (name: string): boolean => name === '/init' || name === '/dev/console' || name === '/.cunik/modules' || name === '/.cunik/modules.volumes' || name.startsWith('/.cunik/kmod/');
+const initOwn = (name: string): boolean => name === '/init' || name === '/dev/console' || name === '/.cunik/modules' || name === '/.cunik/modules.volumes' || name === '/.cunik/modules.template' || name.startsWith('/.cunik/kmod/');
 
 /**
  * The plan with a root disk: the whole container tree on the disk; what Cunik laid over it (its

@@ -19,6 +19,11 @@ export const BASE_MODULES = ['virtio_mmio', 'virtio_pci', 'virtio_net', 'button'
  */
 export const VOLUME_MODULES = { share: ['9pnet_virtio', '9p'], block: ['virtio_blk', 'ext4'] } as const;
 export type VolumeKind = keyof typeof VOLUME_MODULES;
+/**
+ * Loaded by a template boot (cunik.template: the init waits for its instance on a virtio-serial
+ * port, src/vmm/qemu/template.ts); a kernel without them boots every instance whole.
+ */
+export const TEMPLATE_MODULES = ['virtio_console'];
 /** Each kind as a user knows it. */
 export const VOLUME_KIND_NAMES: Record<VolumeKind, string> = { share: 'shared host folders (-v /HOST:/PATH)', block: 'named volumes (-v NAME:/PATH)' };
 
@@ -108,6 +113,8 @@ export interface ModuleChoice {
   onDemand: ModuleFile[];
   /** The volume kinds this kernel can mount (those whose modules it has or builds in). */
   volumeKinds: VolumeKind[];
+  /** What a template boot loads besides `files` (TEMPLATE_MODULES), undefined when the kernel lacks them. */
+  template?: ModuleFile[];
 }
 
 /**
@@ -128,5 +135,11 @@ export function selectModules(index: ModuleIndex, wanted: string[]): ModuleChoic
     }
   });
   const onDemand = index.resolve([...wanted, ...volumeKinds.flatMap((k) => VOLUME_MODULES[k])]).filter((f) => !atBoot.has(f.name));
-  return { files, onDemand, volumeKinds };
+  let template: ModuleFile[] | undefined;
+  try {
+    template = index.resolve([...wanted, ...TEMPLATE_MODULES]).filter((f) => !atBoot.has(f.name));
+  } catch {
+    template = undefined;
+  }
+  return { files, onDemand, volumeKinds, ...(template !== undefined && { template }) };
 }

@@ -62,7 +62,20 @@ export interface QemuArgvOptions {
   memMerge?: boolean;
   /** Start with the vCPUs stopped (-S), released by QMP `cont` (cunik-runc: create, then start). */
   paused?: boolean;
+  /**
+   * VM templates (template.ts): guest RAM in this file (memory-backend-file), shared (the template
+   * boot writes it) or private (a clone's copy-on-write view of a template's).
+   */
+  memory?: { path: string; share: boolean };
+  /** A clone: wait for the VM's saved state on this unix socket (QEMU listens) and run from it. */
+  incoming?: string;
+  /** The virtio-serial port org.cunik.config on this unix socket (QEMU listens): a template's init waits on it. */
+  configPort?: string;
 }
+
+/** The name of the virtio-serial port a template's init waits on (init.c CONFIG_PORT). */
+export const CONFIG_PORT_NAME = 'org.cunik.config';
+
 
 /**
  * QEMU's seccomp filter. With -runas it must let QEMU call setuid/setgid once: QEMU 7.2 installs
@@ -142,6 +155,7 @@ function netdevArg(nic: NicSpec, id: string, i: number): string {
   const b = nic.backend;
   // The socket cunik-shim made: its other end is passt's (src/network/passt.ts).
   if (b.type === 'passt') return `stream,id=${id},addr.type=fd,addr.str=${PASST_FD}`;
+  if (b.type === 'unplugged') return `hubport,id=${id},hubid=${i}`;
   if (b.type === 'tap') return `tap,id=${id},ifname=${noComma(b.ifname, `nics[${i}].ifname`)},script=no,downscript=no`;
   if (b.type !== 'user') throw invalid(`unknown network backend: ${String((b as { type: unknown }).type)}`, `nics[${i}].backend`);
   let arg = `user,id=${id}`;
@@ -212,6 +226,10 @@ export function qemuArgv(spec: BootSpec, paths: VmPaths, accel: Accelerator, opt
   argv.push('-m', String(memoryMiB), '-smp', String(cpus));
   // A second -machine adds to the first (QEMU merges machine options).
   if (opts.memMerge !== true) argv.push('-machine', 'mem-merge=off');
+  if (opts.memory !== undefined) {
+    const { path, share } = opts.memory;
+    argv.push('-object', `memory-backend-file,id=cunik-ram,size=${memoryMiB}M,mem-path=${qemuOptValue(path)},share=${share ? 'on' : 'off'},merge=${opts.memMerge === true ? 'on' : 'off'}`, '-machine', 'memory-backend=cunik-ram');
+  }
   // -display none, not -nographic: with graphics off QEMU tells SeaBIOS to mirror its screen on the
   // serial port (etc/sercon-port), which then writes terminal resets (ESC c, ESC [?7l, ESC [2J) and
   // its banner into the guest's console before the kernel's first line (docs/qemu.md).
@@ -265,6 +283,13 @@ export function qemuArgv(spec: BootSpec, paths: VmPaths, accel: Accelerator, opt
     ? 'stdio,id=con0,signal=off'
     : `socket,id=con0,path=${qemuOptValue(paths.consoleSocket)},server=on,wait=off,logfile=${qemuOptValue(paths.consoleLog)},logappend=on`;
   argv.push('-chardev', chardev, '-serial', 'chardev:con0');
+  if (opts.configPort !== undefined) {
+    const serial = spec.machine === 'microvm' ? 'virtio-serial-device' : 'virtio-serial-pci';
+    argv.push('-device', `${serial},max_ports=2`, '-chardev', `socket,id=cunik-cfg,path=${qemuOptValue(opts.configPort)},server=on,wait=off`, '-device', `virtserialport,chardev=cunik-cfg,name=${CONFIG_PORT_NAME}`);
+  }
+  // A clone listens (made before -runas drops root, so in the daemon's own folder) and loads the
+  // stream once the daemon has set x-ignore-shared over QMP and connects (template.ts).
+  if (opts.incoming !== undefined) argv.push('-incoming', `unix:${qemuOptValue(opts.incoming)}`);
   if (opts.paused === true) argv.push('-S');
   argv.push('-qmp', qmpArg(paths.qmpSocket));
   argv.push('-pidfile', paths.pidfile);

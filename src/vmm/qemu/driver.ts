@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, openSync, rmSync, statSync } from 'node:fs';
 import { CunikError, conflict } from '../../errors.js';
 import type { Accelerator, BootSpec, VmExit, VmHandle, VmmDriver, VmPaths } from '../types.js';
-import { DEFAULT_QEMU_BINARY, QBOOT_ROM, qemuArgv, qmpArg } from './argv.js';
+import { DEFAULT_QEMU_BINARY, QBOOT_ROM, qemuArgv, qmpArg, type QemuArgvOptions } from './argv.js';
+import { VmTemplates } from './template.js';
 import { QmpClient } from './qmp.js';
 import { Spawner } from '../spawner.js';
 import { PASST_BINARY, passtArgv } from '../../network/passt.js';
@@ -64,6 +65,11 @@ export interface QemuDriverOptions {
   vmUser?: VmUser;
   /** The passt binary for passt NICs (a name looked up in PATH, or a path). Default passt. */
   passt?: string;
+  /**
+   * VM templates (template.ts): specs that allow it start as clones of a template kept in `dir`,
+   * whose RAM cunik-memhold holds. Needs `shim` and `spawner`. Default: none (every VM boots whole).
+   */
+  templates?: { dir: string; memhold: string; log?: (line: string) => void };
 }
 
 interface Started {
@@ -105,7 +111,17 @@ export class QemuDriver implements VmmDriver {
     this.termTimeoutMs = opts.termTimeoutMs ?? 1000;
     this.tcgTbSizeMiB = opts.tcgTbSizeMiB;
     this.memMerge = opts.memMerge === true;
+    if (opts.templates !== undefined && this.spawner !== undefined && this.shim !== undefined) {
+      this.templates = new VmTemplates({
+        ...opts.templates,
+        spawner: this.spawner,
+        binary: this.binary,
+        argv: (spec, paths, accel, extra) => qemuArgv(spec, paths, accel, { ...this.argvOptions(), ...extra }),
+      });
+    }
   }
+
+  private readonly templates: VmTemplates | undefined;
 
   private readonly qemuImg: string;
   private readonly tcgTbSizeMiB: number | undefined;
@@ -125,13 +141,17 @@ export class QemuDriver implements VmmDriver {
   private readonly spawner: Spawner | undefined;
 
   argv(spec: BootSpec, paths: VmPaths, accel: Accelerator): string[] {
-    return qemuArgv(spec, paths, accel, {
+    return qemuArgv(spec, paths, accel, this.argvOptions());
+  }
+
+  private argvOptions(): QemuArgvOptions {
+    return {
       binary: this.binary,
       ...(this.tcgTbSizeMiB !== undefined && { tcgTbSizeMiB: this.tcgTbSizeMiB }),
       memMerge: this.memMerge,
       ...(this.bios !== undefined && { bios: this.bios }),
       ...(this.confine && { confine: this.runas !== undefined ? { runas: this.runas } : {} }),
-    });
+    };
   }
 
   /** The shim's --net words for the spec's passt NIC (none without one): passt beside the VM. */
@@ -151,11 +171,16 @@ export class QemuDriver implements VmmDriver {
    * shim is started by it (the daemon does not fork); else by a spawn of this process.
    */
   async start(spec: BootSpec, paths: VmPaths, accel: Accelerator): Promise<QemuVmHandle> {
-    const argv = this.argv(spec, paths, accel);
+    const underShim = this.shim !== undefined && paths.exitFile !== undefined;
+    // A clone of the spec's template (template.ts) where it has one; else a whole boot.
+    const template = spec.clone !== undefined && underShim ? await this.templates?.get(spec, accel) : undefined;
+    const clone = template !== undefined ? { incoming: `${paths.qmpSocket.replace(/\.qmp$/, '')}.mig`, configPort: `${paths.qmpSocket.replace(/\.qmp$/, '')}.cfg` } : undefined;
+    const argv = template !== undefined && clone !== undefined
+      ? qemuArgv({ ...spec, cmdline: spec.clone!.cmdline }, paths, accel, { ...this.argvOptions(), memory: { path: `/proc/${template.holder}/fd/3`, share: false }, ...clone })
+      : this.argv(spec, paths, accel);
     // Stale files of an earlier run: a pidfile that names a dead process, sockets nobody listens on.
     // (A check first: a fresh instance has none, and a failed unlink costs an Error with its stack.)
-    for (const p of [paths.qmpSocket, paths.consoleSocket, paths.pidfile, paths.exitFile]) if (p && existsSync(p)) rmSync(p, { force: true });
-    const underShim = this.shim !== undefined && paths.exitFile !== undefined;
+    for (const p of [paths.qmpSocket, paths.consoleSocket, paths.pidfile, paths.exitFile, clone?.incoming, clone?.configPort]) if (p && existsSync(p)) rmSync(p, { force: true });
     // QEMU runs where the boot files the guest sees by name are (multiboot: argv[0]).
     const cwd = prepareBootDir(spec, paths.dir);
     const flags = [...this.shimFlags, ...(underShim && cwd !== undefined ? ['--chdir', cwd] : []), ...this.netHelper(spec, underShim)];
@@ -175,7 +200,18 @@ export class QemuDriver implements VmmDriver {
       const stderr = vmmLog !== undefined ? runStderr(vmmLog, errOffset) : '';
       return qemuExit(how, stderr, fileSize(paths.consoleLog) !== consoleAtStart);
     });
-    return new Handle(pid, paths.qmpSocket, exited, false, this.qmpTimeoutMs, underShim ? (sig) => signalGroup(pid, sig) : signal);
+    const handle = new Handle(pid, paths.qmpSocket, exited, false, this.qmpTimeoutMs, underShim ? (sig) => signalGroup(pid, sig) : signal);
+    if (template === undefined || clone === undefined) return handle;
+    try {
+      await this.templates!.restore(template, () => handle.qmp(), clone.incoming, clone.configPort, spec.clone!.words, exited);
+      return handle;
+    } catch (err) {
+      // A clone that does not come up is ended, and the instance boots whole instead.
+      handle.kill('SIGKILL');
+      await exited;
+      this.templates!.log(`warning: a clone of VM template ${template.dir} did not start (${(err as Error).message}); booting whole`);
+      return this.start({ ...spec, clone: undefined }, paths, accel);
+    }
   }
 
   /** The shim started by cunik-spawner: no fork of the daemon. */
