@@ -204,8 +204,11 @@ export class QemuDriver implements VmmDriver {
     if (template === undefined || clone === undefined) return handle;
     try {
       await this.templates!.restore(template, () => handle.qmp(), clone.incoming, clone.configPort, spec.clone!.words, exited);
+      // Used once, at the start: nothing is left to connect to.
+      for (const p of [clone.incoming, clone.configPort]) rmSync(p, { force: true });
       return handle;
     } catch (err) {
+      for (const p of [clone.incoming, clone.configPort]) rmSync(p, { force: true });
       // A clone that does not come up is ended, and the instance boots whole instead.
       handle.kill('SIGKILL');
       await exited;
