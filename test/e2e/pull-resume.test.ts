@@ -45,8 +45,9 @@ test('cunik pull killed mid-layer: the daemon keeps the bytes; the next cunik pu
     let out = '';
     client.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<void>((r) => client.once('exit', () => r()));
-    // The layer is stalled after 2 MiB: the daemon is writing its .part file.
-    await waitFor('the layer being downloaded', () => layerGets().length === 1 && existsSync(partialDir) && readdirSync(partialDir).some((f) => f.endsWith('.part') && statSync(join(partialDir, f)).size > 0) || undefined, 60_000);
+    // The layer is stalled after 2 MiB: the daemon is writing its .part file (renamed as it goes: a
+    // file listed may be gone by its stat).
+    await waitFor('the layer being downloaded', () => layerGets().length === 1 && existsSync(partialDir) && readdirSync(partialDir).some((f) => f.endsWith('.part') && (statSync(join(partialDir, f), { throwIfNoEntry: false })?.size ?? 0) > 0) || undefined, 60_000);
     client.kill('SIGKILL');
     await exited;
     const keptSize = await waitFor('the cancelled pull\'s bytes kept', () => (existsSync(kept) ? statSync(kept).size : undefined), 30_000);

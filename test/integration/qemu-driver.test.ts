@@ -94,7 +94,9 @@ test('hello exit=3: QEMU exits with status 7, console.log holds the banner (no c
   const log = read(p.consoleLog);
   assert.match(log, /Hello from the Cunik test kernel/);
   assert.match(log, /cmdline: exit=3/);
-  assert.ok(spawned < 100, `start() resolved after ${spawned.toFixed(1)} ms`);
+  // Not waiting for QMP or the guest (which take hundreds of ms more under TCG); the bound leaves
+  // room for a host loaded by the other test files running beside this one.
+  assert.ok(spawned < 250, `start() resolved after ${spawned.toFixed(1)} ms`);
 });
 
 test('start: own session (survives the daemon), pidfile written, stale files replaced', async () => {

@@ -162,7 +162,7 @@ export class VmTemplates {
     this.sweep();
   }
 
-  /** Removes templates unused for a day (their holders end when their folder goes). */
+  /** Removes templates unused for a day (their holders end when their folder goes): at the start and before each new template. */
   sweep(now = Date.now()): void {
     for (const name of readdirSync(this.opts.dir)) {
       const used = statSync(join(this.opts.dir, name, 'used'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
@@ -213,6 +213,7 @@ export class VmTemplates {
   }
 
   private async make(spec: BootSpec, accel: Accelerator, dir: string): Promise<VmTemplate> {
+    this.sweep();
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { mode: 0o711 });
     const paths: VmPaths = { dir, pidfile: join(dir, 'qemu.pid'), qmpSocket: join(dir, 'qmp.sock'), consoleLog: join(dir, 'console.log'), consoleSocket: join(dir, 'console.sock') };
