@@ -12,7 +12,7 @@
 //   (the VM's process and its descendants: /proc/PID/smaps_rollup) summed and divided by count;
 //   once per side (it is the slowest part). The root disk's instances start as clones of a VM
 //   template (vmm/qemu/template.ts), whose sealed RAM (a memfd cunik-memhold holds) is host memory
-//   too: its size is added, divided by count (template_mib says how much it is);
+//   too: the template's that these instances map is added once, divided by count (template_mib);
 // - first_response_template_s: the root disk's first run, the one that made the template.
 // Each figure's *_ratio is the root disk's over the initramfs's. Before the runs, checkDisk makes
 // sure of what the issue asks besides figures (oci-archive, writes), and fails the bench otherwise.
@@ -103,17 +103,31 @@ function treePssKiB(pid: number): number {
   return total;
 }
 
-/** MiB of the VM templates' RAM under a daemon's root (the memfd each holder keeps at fd 3). */
-function templatesMiB(root: string): number {
-  const dir = join(root, 'templates');
-  let bytes = 0;
-  for (const name of readdirSync(dir, { withFileTypes: true })) {
-    try {
-      const holder = Number(readFileSync(join(dir, name.name, 'holder.pid'), 'utf8'));
-      bytes += statSync(`/proc/${holder}/fd/3`).blocks * 512;
-    } catch { /* not made, or gone */ }
+/**
+ * MiB of the VM templates' RAM the VMs of these pids map (the memfd of each template's holder,
+ * which a clone's QEMU names on its command line as mem-path=/proc/HOLDER/fd/3), each counted once.
+ */
+function templatesMiB(pids: number[]): number {
+  const files = new Set<string>();
+  for (const pid of pids) {
+    const tree = [pid, ...readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number).filter((p) => {
+      try {
+        const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })];
+    for (const p of tree) {
+      try {
+        const m = /mem-path=(\/proc\/\d+\/fd\/3)/.exec(readFileSync(`/proc/${p}/cmdline`, 'utf8'));
+        if (m) files.add(m[1]!);
+      } catch { /* gone */ }
+    }
   }
-  return bytes / 2 ** 20;
+  let bytes = 0;
+  for (const f of files) bytes += statSync(f, { throwIfNoEntry: false })?.blocks ?? 0;
+  return (bytes * 512) / 2 ** 20;
 }
 
 /** Where the image's service listens. */
@@ -209,15 +223,22 @@ export async function rootdiskBench(rounds = 5, count = 10): Promise<Record<stri
       try {
         await Promise.all(names.map((name) => runAndAnswer(d, `rd-${side}`, name)));
         let kib = 0;
+        const pids: number[] = [];
         for (const name of names) {
           const pid = (await d.client.inspectInstance(name)).pid;
-          if (typeof pid === 'number') kib += treePssKiB(pid);
+          if (typeof pid === 'number') {
+            kib += treePssKiB(pid);
+            pids.push(pid);
+          }
         }
-        return kib / 1024 / count + (side === 'disk' ? templatesMiB(d.root) / count : 0);
+        const template = templatesMiB(pids);
+        if (side === 'disk') templateMiB = template;
+        return kib / 1024 / count + template / count;
       } finally {
         await cli(['rm', '-f', ...names], { socket: d.socket });
       }
     });
+    let templateMiB = 0;
     const host = { disk: await perInstance('disk'), initramfs: await perInstance('initramfs') };
     const figures = {
       build_cold_s: median(cold.disk), build_cold_initramfs_s: median(cold.initramfs),
@@ -225,7 +246,7 @@ export async function rootdiskBench(rounds = 5, count = 10): Promise<Record<stri
       first_response_s: median(firstResp.disk), first_response_initramfs_s: median(firstResp.initramfs),
       memory_min_mib: await minOf('disk'), memory_min_initramfs_mib: await minOf('initramfs'),
       host_mib_per_instance: host.disk, host_mib_per_instance_initramfs: host.initramfs,
-      template_mib: templatesMiB(d.root),
+      template_mib: templateMiB,
       first_response_template_s: firstResp.disk[0]!,
     };
     const out: Record<string, number> = {};
