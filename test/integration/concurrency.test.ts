@@ -25,7 +25,9 @@ test('50 parallel runs mixed with stop, kill and rm -f on the same instances', a
   const d = await startDaemon();
   try {
     await d.client.importImage(createReadStream(helloKernel), { ref: 'hello', family: 'generic' });
-    const names = Array.from({ length: 50 }, (_, i) => `c${i}`);
+    // Not hex: a name gone by the time of its stop/kill/rm is then looked up as an id prefix, and
+    // c4 can match two of the 50 ids ("ambiguous instance id prefix", seen in CI).
+    const names = Array.from({ length: 50 }, (_, i) => `n${i}`);
     const ops = names.flatMap((name, i) => [
       // Half as `create` + `start`, half as `run -d` does it (one request).
       i % 2 === 0

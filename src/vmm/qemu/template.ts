@@ -299,13 +299,20 @@ export class VmTemplates {
       // Before the stream starts: QEMU reads the capability when it loads the RAM section.
       await client.execute('migrate-set-capabilities', IGNORE_SHARED);
       const mig = await connectWhenThere(incoming, deadline, abort.signal);
-      await new Promise<void>((resolve, reject) => {
-        const src = createReadStream(t.state);
-        src.once('error', reject);
-        mig.once('error', reject);
-        mig.once('close', () => resolve());
-        src.pipe(mig);
-      });
+      // QEMU may hang up before the file's end is read: the file is closed either way (an open
+      // file in the template's folder would keep the folder alive after its removal).
+      const src = createReadStream(t.state);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          src.once('error', reject);
+          mig.once('error', reject);
+          mig.once('close', () => resolve());
+          src.pipe(mig);
+        });
+      } finally {
+        src.destroy();
+        mig.destroy();
+      }
       // A state saved paused (an older template) leaves the clone paused: run it.
       for (;;) {
         const st = await client.execute<{ status: string }>('query-status');

@@ -5,17 +5,19 @@
  *   cunik-memhold DIR SOCKET SIZE -- QEMU-ARGV...
  *
  * 1. makes a memfd of SIZE bytes at fd 3 (QEMU opens it as mem-path=/proc/self/fd/3, share=on),
- *    listens on SOCKET (somewhere the VM user can reach: QEMU connects after -runas) and runs QEMU-ARGV (the template boot); the daemon has it migrate
- *    there once its init is ready. Only that QEMU's connection is taken (SO_PEERCRED: every VM runs
- *    as the same user, so another VM's QEMU could connect too); its stream becomes DIR/state
- *    (written whole, fsynced, renamed into place). Then it waits for QEMU to end;
+ *    listens on SOCKET (somewhere the VM user can reach: QEMU connects after -runas) and runs
+ *    QEMU-ARGV (the template boot), confined as under cunik-shim --confine (no_new_privs, a
+ *    bounding set of what QEMU needs before -runas); the daemon has it migrate to SOCKET once its
+ *    init is ready. Only that QEMU's connection is taken (SO_PEERCRED: every VM runs as the same
+ *    user, so another VM's QEMU could connect too); its stream becomes DIR/state (written whole,
+ *    fsynced, renamed into place). Then it waits for QEMU to end;
  * 2. if QEMU exited 0 (the template's state was saved), seals the memfd against any write, growth
  *    or shrinking (F_SEAL_WRITE: a clone's QEMU opens it read-write, as QEMU 7.2 always does, but
  *    write(2) and shared writable mappings fail; its private mapping copies a page on its first
  *    write), then re-executes itself as `cunik-memhold --hold DIR` (so that nothing matching QEMU's
  *    command line stays in the process list), which writes DIR/holder.pid and waits;
- * 3. holding, it ends on SIGTERM or SIGINT, or when DIR is removed (inotify): a removed template
- *    (or a test's removed daemon root) leaves no process behind. Clones that run keep their pages.
+ * 3. holding, it ends on SIGTERM or SIGINT, or when DIR or DIR/holder.pid goes (inotify): a
+ *    removed template (or a test's removed daemon root) leaves no process behind. Clones that run keep their pages.
  * Exit: 0 on a normal end, 1 on a failure (said on stderr), QEMU's status when QEMU failed.
  */
 #define _GNU_SOURCE
@@ -29,6 +31,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
@@ -71,7 +74,9 @@ static int hold(const char *dir) {
   sigprocmask(SIG_BLOCK, &set, NULL);
   signal(SIGHUP, SIG_IGN);
   int in = inotify_init1(IN_CLOEXEC);
-  if (in < 0 || inotify_add_watch(in, dir, IN_DELETE_SELF | IN_MOVE_SELF) < 0) return fail(dir);
+  /* Its own holder.pid removed or moved away is the end too: the folder's IN_DELETE_SELF comes only
+   * once nothing holds a file in it open any more. */
+  if (in < 0 || inotify_add_watch(in, dir, IN_DELETE_SELF | IN_MOVE_SELF | IN_DELETE | IN_MOVED_FROM) < 0) return fail(dir);
   /* SIGIO on the inotify fd: one wait for a signal and for the directory's removal alike. */
   fcntl(in, F_SETOWN, getpid());
   fcntl(in, F_SETFL, fcntl(in, F_GETFL) | O_ASYNC | O_NONBLOCK);
@@ -82,8 +87,10 @@ static int hold(const char *dir) {
   if (!f || fprintf(f, "%d\n", getpid()) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0 || rename(tmp, path) != 0) return fail(path);
   for (;;) {
     char buf[4096] __attribute__((aligned(8)));
-    if (read(in, buf, sizeof buf) > 0) return 0; /* DIR removed or moved away */
-    if (access(dir, F_OK) != 0) return 0;
+    while (read(in, buf, sizeof buf) > 0) {
+      /* drain: what is left is what counts */
+    }
+    if (access(path, F_OK) != 0) return 0; /* holder.pid (or DIR) removed or moved away */
     int sig;
     sigwait(&set, &sig);
     if (sig != SIGIO) return 0;
@@ -122,6 +129,15 @@ int main(int argc, char **argv) {
   pid_t qemu = fork();
   if (qemu < 0) return fail("fork");
   if (qemu == 0) {
+    /* As cunik-shim --confine: no_new_privs, and only the capabilities QEMU needs before -runas. */
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(fail("no_new_privs"));
+    for (int cap = 0; geteuid() == 0 && cap <= 63; cap++) {
+      if (cap == CAP_SETUID || cap == CAP_SETGID || cap == CAP_DAC_OVERRIDE || cap == CAP_DAC_READ_SEARCH) continue;
+      if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+        if (errno == EINVAL) break; /* past the kernel's last capability */
+        _exit(fail("dropping a capability"));
+      }
+    }
     execvp(argv[5], argv + 5);
     fprintf(stderr, "cunik-memhold: cannot run %s: %s\n", argv[5], strerror(errno));
     _exit(127);
