@@ -23,6 +23,7 @@ import { CunikError } from '../../errors.js';
 import type { Accelerator, BootSpec, VmPaths } from '../types.js';
 import type { QemuArgvOptions } from './argv.js';
 import { appeared } from './appear.js';
+import { procCmdline } from './proc.js';
 import { QmpClient } from './qmp.js';
 import type { Spawner } from '../spawner.js';
 import { onPath } from '../../util/on-path.js';
@@ -100,14 +101,6 @@ export function instanceMessage(words: string[], now = Date.now(), seed = random
   const time = `${Math.floor(now / 1000)}.${String((now % 1000) * 1_000_000).padStart(9, '0')}`;
   return Buffer.from(['CUNIK1', `time=${time}`, `seed=${seed.toString('hex')}`, ...words].map((w) => `${w}\0`).join('') + '\0');
 }
-
-const procCmdline = (pid: number): string[] | undefined => {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  } catch {
-    return undefined;
-  }
-};
 
 /** Connect to a unix socket that a process is about to create. */
 async function connectWhenThere(path: string, deadline: number, signal?: AbortSignal): Promise<Socket> {
