@@ -117,7 +117,10 @@ export async function build(spec: BuildSpec, ctx: Context, opts: BuildOptions, d
     const partial = r.volumeKinds !== undefined && r.volumeKinds.length < Object.keys(VOLUME_MODULES).length;
     // Its instances may start as clones of a template boot (families/linux.ts, vmm/qemu/template.ts):
     // a root disk (nothing of an instance's is in memory when the init waits) and a kernel with the port's driver.
-    const extra = { ...(partial && { [LABEL_VOLUME_KINDS]: r.volumeKinds!.join(',') }), ...(r.cloneable && { [LABEL_CLONE]: '1' }) };
+    // "snapshot: app" (cunikfile.ts): the template is saved once the app listens, not before it runs.
+    if (spec.snapshot === 'app' && !r.cloneable) throw invalid(`"snapshot: app" needs a root disk and a kernel with virtio_console (this image has ${r.disk === undefined ? 'no root disk' : `kernel ${kernel.release ?? 'unknown'} without it`})`, 'snapshot');
+    const clone = spec.snapshot === 'none' || !r.cloneable ? undefined : spec.snapshot === 'app' ? 'app' : '1';
+    const extra = { ...(partial && { [LABEL_VOLUME_KINDS]: r.volumeKinds!.join(',') }), ...(clone !== undefined && { [LABEL_CLONE]: clone }) };
     effective = { ...spec, args: r.args, env: r.env, ...(r.user !== undefined && { user: r.user }), ...(Object.keys(extra).length > 0 && { labels: { ...spec.labels, ...extra } }) };
     // With a root disk the guest holds only the small initramfs unpacked; what it reads of the disk
     // goes through its page cache (ROOTDISK_MARGIN_MIB), not into its memory whole.

@@ -82,6 +82,7 @@ export const CunikfileSchema = Type.Object(
       Type.Integer({ minimum: 0, maximum: 4294967294 }),
     ], { description: 'linux: who the app runs as, as Docker\'s USER: NAME, UID, NAME:GROUP or UID:GID (default: root, or a container image\'s User)' })),
     rootfs: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('disk'), Type.Literal('initramfs')], { description: 'linux with "from": where the container\'s root file system goes: a read-only root disk shared by every instance (disk), the initramfs (initramfs), or the disk when the tree would take over 32 MiB unpacked (auto, the default)' })),
+    snapshot: Type.Optional(Type.Union([Type.Literal('boot'), Type.Literal('app'), Type.Literal('none')], { description: 'linux on a root disk: where its instances start from (docs/qemu.md, "VM templates"): a saved boot whose init waits for the instance (boot, the default), a saved boot whose app already listens on every one of `ports` (app: faster, but every instance shares the state the app had then, its own random seeds included), or a whole boot each (none)' })),
   },
   { additionalProperties: false },
 );
@@ -113,6 +114,8 @@ export interface BuildSpec {
   health?: HealthRequest;
   /** linux: where a container's tree goes (build/linux/rootdisk.ts); 'auto' when not given. */
   rootfs: 'auto' | 'disk' | 'initramfs';
+  /** linux on a root disk: where instances start from (vmm/qemu/template.ts); 'boot' when not given. */
+  snapshot: 'boot' | 'app' | 'none';
 }
 
 export const KNOWN_KEYS = Object.keys(CunikfileSchema.properties);
@@ -167,6 +170,7 @@ const EXPECTED: Record<string, string> = {
   'health.interval': 'a duration such as 200ms, 30s or 1m30s', 'health.timeout': 'a duration such as 200ms, 30s or 1m30s',
   'health.start-period': 'a duration such as 200ms, 30s or 1m30s', 'health.retries': `an integer ${rangeText(LIMITS.healthRetries)}`,
   rootfs: 'auto, disk or initramfs',
+  snapshot: 'boot, app or none',
 };
 
 const NESTED_KEYS: Record<string, string[]> = {
@@ -274,6 +278,7 @@ export class CunikfileReader {
       users: (d.users ?? []).map((u) => (typeof u === 'string' ? { name: u } : { ...u })),
       groups: (d.groups ?? []).map((g) => (typeof g === 'string' ? { name: g } : { ...g })),
       rootfs: d.rootfs ?? 'auto',
+      snapshot: d.snapshot ?? 'boot',
     };
     for (const key of ['users', 'groups'] as const) {
       const seen = new Set<string>();
@@ -340,9 +345,12 @@ export class CunikfileReader {
       if (s.app === undefined && s.from === undefined) this.fail(['family'], 'the linux family needs "app" (a program to run) or "from" (a container image)');
       if (s.app !== undefined && s.from !== undefined) this.fail(['from'], 'give either "app" or "from", not both', { keyPos: true });
       if (s.rootfs === 'disk' && s.from === undefined) this.fail(['rootfs'], 'a root disk is made of a container image: "rootfs: disk" needs "from"', { keyPos: true });
+      if (s.snapshot === 'app' && s.ports.length === 0) this.fail(['snapshot'], '"snapshot: app" saves the VM once its app listens on its ports: it needs "ports"', { keyPos: true });
+      if (s.snapshot === 'app' && (s.from === undefined || s.rootfs === 'initramfs')) this.fail(['snapshot'], '"snapshot: app" needs a root disk: "from" a container image, without "rootfs: initramfs"', { keyPos: true });
       return;
     }
     if (s.rootfs !== 'auto') this.fail(['rootfs'], `only the linux family takes "rootfs" (family is ${JSON.stringify(s.family)})`, { keyPos: true });
+    if (s.snapshot !== 'boot') this.fail(['snapshot'], `only the linux family takes "snapshot" (family is ${JSON.stringify(s.family)})`, { keyPos: true });
     for (const key of ['app', 'from', 'files', 'modules', 'users', 'groups', 'user'] as const) {
       const v = s[key];
       if (v !== undefined && !(Array.isArray(v) && v.length === 0)) {

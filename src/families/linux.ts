@@ -97,6 +97,49 @@ function tscKhz(image: ImageBootInfo, instance: InstanceBootConfig): number | un
   return Number.isInteger(khz) && khz > 0 ? khz : undefined;
 }
 
+/** The image's ports (label org.cunik.ports: ["80/tcp"]), as the init's cunik.template= word lists them. */
+const portsOf = (image: ImageBootInfo): string[] => {
+  try {
+    const ports = JSON.parse(image.labels['org.cunik.ports'] ?? '[]') as unknown;
+    return Array.isArray(ports) ? ports.filter((p): p is string => typeof p === 'string' && /^[0-9]{1,5}\/(tcp|udp)$/.test(p)) : [];
+  } catch {
+    return [];
+  }
+};
+
+/** Whether an instance runs a command of its own (env, args, entrypoint, workdir or user): not the image's. */
+const ownCommand = (instance: InstanceBootConfig): boolean =>
+  instance.env.length > 0 || instance.args.length > 0 || instance.entrypoint !== undefined || instance.workdir !== undefined || instance.user !== undefined;
+
+/** Words a cunik.* word of the instance's command (which the template's app already runs with, in "snapshot: app"). */
+const COMMAND_WORD = /^cunik\.(entrypoint|workdir|user)=/;
+
+/**
+ * The template's command line and a clone's own words (BootSpec.clone). Pure.
+ * - A boot template (`snapshot: boot`, label "1"): the template's init waits before the app runs,
+ *   so everything of the instance's (addresses, names, env, args, entrypoint...) goes in its words.
+ * - An app template (`ports` given: `snapshot: app`, an instance that runs the image's own command):
+ *   the template's app runs already and listens on those ports, so its command is the template's and
+ *   a clone's words carry only what the init applies around the running app (addresses, names, MAC).
+ */
+export function cloneWords(o: { words: string[]; shared: number; plainWords: number; env: [string, string][]; args: string[]; readOnly: boolean; mac: string | undefined; ports?: string[] }): { cmdline: string; words: string[] } {
+  const own = o.words.slice(o.shared, o.plainWords);
+  const mac = o.mac !== undefined ? [`cunik.mac=${o.mac}`] : [];
+  if (o.ports !== undefined && o.ports.length > 0) {
+    // The whole boot's line without the instance's own words: its env, root and "--" args as they are.
+    const rest = o.words.slice(o.plainWords);
+    const dashes = rest.indexOf('--') < 0 ? rest.length : rest.indexOf('--');
+    return {
+      cmdline: [...o.words.slice(0, o.shared), ...own.filter((w) => COMMAND_WORD.test(w)), ...rest.slice(0, dashes), `cunik.template=${o.ports.join(',')}`, ...rest.slice(dashes)].join(' '),
+      words: [...own.filter((w) => !COMMAND_WORD.test(w)), ...mac],
+    };
+  }
+  return {
+    cmdline: [...o.words.slice(0, o.shared), `cunik.root=${ROOT_DISK_SERIAL}`, ...(o.readOnly ? ['cunik.ro'] : []), 'cunik.template'].join(' '),
+    words: [...own, ...mac, ...o.env.map(([k, v]) => `${k}=${v}`), ...(o.args.length > 0 ? ['--', ...o.args] : [])],
+  };
+}
+
 export const linux: FamilyAdapter = {
   name: 'linux',
   // Every NIC gets its own ip= word (the init configures each): as many as an instance may have.
@@ -216,14 +259,9 @@ export const linux: FamilyAdapter = {
     // instance shares and nothing in memory that is an instance's (a root disk: the tree is not in
     // the initramfs; no volume, one NIC at most, whose address the init sets: a clone's is the template's).
     const nics = nicsOf(instance);
-    const cloneable = rootDisk && machine === 'microvm' && image.labels['org.cunik.clone'] === '1' && image.labels['org.cunik.init'] === 'cunik' && blocks.length === 0 && shares.length === 0 && nics.length <= 1;
-    const mac = nics[0]?.mac;
-    const clone = cloneable
-      ? {
-          cmdline: [...words.slice(0, shared), `cunik.root=${ROOT_DISK_SERIAL}`, ...(instance.readOnlyRoot === true ? ['cunik.ro'] : []), 'cunik.template'].join(' '),
-          words: [...words.slice(shared, plainWords), ...(mac !== undefined ? [`cunik.mac=${mac}`] : []), ...env.map(([k, v]) => `${k}=${v}`), ...(args.length > 0 ? ['--', ...args] : [])],
-        }
-      : undefined;
+    const stage = image.labels['org.cunik.clone'];
+    const cloneable = rootDisk && machine === 'microvm' && (stage === '1' || stage === 'app') && image.labels['org.cunik.init'] === 'cunik' && blocks.length === 0 && shares.length === 0 && nics.length <= 1;
+    const clone = cloneable ? cloneWords({ words, shared, plainWords, env, args, readOnly: instance.readOnlyRoot === true, mac: nics[0]?.mac, ...(stage === 'app' && ownCommand(instance) === false && { ports: portsOf(image) }) }) : undefined;
 
     const machineOptions: Record<string, string> = {};
     if (machine === 'microvm') {

@@ -55,6 +55,7 @@ test('a full linux Cunikfile normalises', () => {
     groups: [{ name: 'data' }, { name: 'audio2', gid: 2001 }],
     user: 'app:data',
     rootfs: 'auto',
+    snapshot: 'boot',
   });
   assert.equal(parseCunikfile('family: linux\napp: /a\nuser: 33').user, '33');
   assert.equal(parseCunikfile('family: linux\napp: /a\nmemory: 1G\nenv: [A=1]').memoryMiB, 1024);
@@ -116,6 +117,14 @@ test('missing keys and family rules', () => {
   assert.match(error('family: linux\napp: /bin/busybox\nrootfs: disk\n').message, /^Cunikfile:3: rootfs: a root disk is made of a container image: "rootfs: disk" needs "from"/);
   assert.match(error('family: linux\nfrom: oci-archive:x.tar\nrootfs: tmpfs\n').message, /^Cunikfile:3: rootfs: expected auto, disk or initramfs/);
   assert.equal(parseCunikfile('family: linux\nfrom: oci-archive:x.tar\nrootfs: disk\n').rootfs, 'disk');
+  // snapshot: where instances start from; app needs ports and a root disk.
+  assert.equal(parseCunikfile('family: linux\nfrom: oci-archive:x.tar\nports: [80]\nsnapshot: app\n').snapshot, 'app');
+  assert.equal(parseCunikfile('family: linux\nfrom: oci-archive:x.tar\nsnapshot: none\n').snapshot, 'none');
+  assert.match(error('family: linux\nfrom: oci-archive:x.tar\nsnapshot: app\n').message, /^Cunikfile:3: snapshot: "snapshot: app" saves the VM once its app listens on its ports: it needs "ports"/);
+  assert.match(error('family: linux\nfrom: oci-archive:x.tar\nports: [80]\nrootfs: initramfs\nsnapshot: app\n').message, /^Cunikfile:5: snapshot: "snapshot: app" needs a root disk/);
+  assert.match(error('family: linux\napp: /bin/busybox\nports: [80]\nsnapshot: app\n').message, /^Cunikfile:4: snapshot: "snapshot: app" needs a root disk/);
+  assert.match(error('family: generic\nkernel: k\nsnapshot: app\n').message, /^Cunikfile:3: snapshot: only the linux family takes "snapshot"/);
+  assert.match(error('family: linux\nfrom: oci-archive:x.tar\nsnapshot: later\n').message, /^Cunikfile:3: snapshot: expected boot, app or none/);
 });
 
 test('YAML syntax errors and duplicate keys give the line', () => {

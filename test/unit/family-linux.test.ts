@@ -268,3 +268,19 @@ test('linux clone: a root-disk image of cunik-init may start from a template; th
   const two = [{ ...net, nic: { ...net.nic, mac: '02:42:0a:00:00:05' } }, { nic: { backend: { type: 'tap', ifname: 't1' }, mac: '02:42:0a:00:00:06' }, ip: '10.1.0.2', prefix: 24 }];
   assert.equal(linux.bootSpec(image, instance({ networks: two as never })).clone, undefined);
 });
+
+test('linux clone of an app template (snapshot: app): the image\'s own command is the template\'s, a clone\'s words are its addresses and names', () => {
+  const image = imageOf('linux', { ...img, diskPath: '/i/disk.img', env: [], args: ['-D'], labels: { 'org.cunik.rootfs': 'disk', 'org.cunik.init': 'cunik', 'org.cunik.clone': 'app', 'org.cunik.ports': '["80/tcp","53/udp"]' } });
+  const net = userNet({ ip: '10.0.2.15', prefix: 24, gateway: '10.0.2.2', dns: ['10.0.2.3'] });
+  const nets = [{ ...net, nic: { ...net.nic, mac: '02:42:0a:00:00:05' } }];
+  const spec = linux.bootSpec(image, instance({ hostname: 'web', tscKhz: 2000000, dns: { search: ['example.org'] }, networks: nets }));
+  assert.equal(spec.clone?.cmdline, 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.root=cunik-root cunik.template=80/tcp,53/udp -- -D');
+  assert.deepEqual(spec.clone?.words, ['ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off:10.0.2.3', 'cunik.hostname=web', 'cunik.search=example.org', 'cunik.mac=02:42:0a:00:00:05']);
+  assert.match(linux.bootSpec(image, instance({ readOnlyRoot: true })).clone!.cmdline, / cunik.root=cunik-root cunik.ro cunik.template=80\/tcp,53\/udp -- -D$/);
+  // A command of its own (env, args, entrypoint, workdir, user): the boot template, with it in the words.
+  for (const own of [{ env: ['A=1'] }, { args: ['-x'] }, { entrypoint: '/bin/sh' }, { workdir: '/srv' }, { user: 'www-data' }]) {
+    const c = linux.bootSpec(image, instance({ ...own, networks: nets })).clone!;
+    assert.match(c.cmdline, / cunik.template$/, JSON.stringify(own));
+  }
+  assert.deepEqual(linux.bootSpec(image, instance({ env: ['A=1'], networks: nets })).clone!.words.slice(-4), ['cunik.mac=02:42:0a:00:00:05', 'A=1', '--', '-D']);
+});

@@ -55,6 +55,13 @@
  * sibling's), then what the kernel command line would have carried for this instance: ip= and
  * cunik.* words, cunik.mac=MAC (the NIC's address: a clone's is the template's), KEY=VALUE
  * environment words, and after "--" the app's arguments. The init answers "ok" and goes on at 3.
+ *
+ * An app template (cunik.template=PORTS, "80/tcp,53/udp": Cunikfile `snapshot: app`) goes further
+ * first: steps 1 to 5 with the image's own command (on the line as in a whole boot), then waits
+ * until the app listens on every one of PORTS (/proc/net/tcp, tcp6, udp, udp6; the app ending
+ * first ends the boot, and no template is made), and only then says "ready". A clone's words are
+ * the time, the seed and step 4's (ip=, cunik.mac=, cunik.hostname=...), applied around the app,
+ * which runs on from where the template left it.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -844,6 +851,66 @@ static void set_mac(const char *mac) {
   if (sock >= 0) close(sock);
 }
 
+/* Step 4: the instance's MAC, host name, /etc/hosts lines, addresses and resolvers. */
+static void instance_network(char **cwords, int cn) {
+  for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.mac=", 10) == 0) set_mac(cwords[i] + 10);
+  for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.hostname=", 15) == 0) set_hostname(cwords[i] + 15);
+  for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.host=", 11) == 0) add_host(cwords[i] + 11);
+  /* One ip= word a NIC (several networks: each names its device by MAC). */
+  for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "ip=", 3) == 0) setup_network(cwords[i] + 3);
+  for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.ip6=", 10) == 0) setup_network6(cwords[i] + 10);
+  const char *dns = NULL, *search = NULL, *dnsopt = NULL;
+  for (int i = 0; i < cn; i++) {
+    if (strncmp(cwords[i], "cunik.dns=", 10) == 0) dns = cwords[i] + 10;
+    else if (strncmp(cwords[i], "cunik.search=", 13) == 0) search = cwords[i] + 13;
+    else if (strncmp(cwords[i], "cunik.dnsopt=", 13) == 0) dnsopt = cwords[i] + 13;
+  }
+  write_resolv_conf(dns, search, dnsopt);
+}
+
+/* The app of an app template listens on every one of PORTS ("80/tcp,53/udp")? (/proc/net/{tcp,udp}{,6}) */
+static int listening(const char *ports) {
+  char list[256];
+  snprintf(list, sizeof list, "%s", ports);
+  for (char *save = NULL, *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+    unsigned port = (unsigned)strtoul(p, NULL, 10);
+    int udp = strstr(p, "/udp") != NULL, found = 0;
+    for (int v6 = 0; v6 < 2 && !found; v6++) {
+      char path[32], line[512];
+      snprintf(path, sizeof path, "/proc/net/%s%s", udp ? "udp" : "tcp", v6 ? "6" : "");
+      FILE *f = fopen(path, "re");
+      if (!f) continue;
+      while (!found && fgets(line, sizeof line, f)) {
+        unsigned lport, st;
+        char *colon = strchr(line, ':');
+        /* "  N: LOCALADDR:PORT REMADDR:PORT ST ...": the local port, then the state (0A LISTEN, 07 a bound udp socket). */
+        if (!colon || !(colon = strchr(colon + 1, ':')) || sscanf(colon + 1, "%x %*s %x", &lport, &st) != 2) continue;
+        if (lport == port && st == (udp ? 0x07u : 0x0Au)) found = 1;
+      }
+      fclose(f);
+    }
+    if (!found) return 0;
+  }
+  return 1;
+}
+
+/* An app template: waits until the app listens on PORTS (it ending first ends the boot), then for a clone's words. */
+static void wait_app_listening(const char *ports, pid_t app) {
+  for (int tries = 0;; tries++) {
+    int status;
+    pid_t p;
+    while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+      if (p != app) continue;
+      say("template: the app ended before it listened on %s", ports);
+      report_and_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    }
+    if (listening(ports)) break;
+    struct timespec d = { 0, (tries < 100 ? 10 : 50) * 1000000L };
+    nanosleep(&d, NULL);
+  }
+  dbg("template: the app listens on %s", ports);
+}
+
 int main(int argc, char **argv, char **envp) {
   if (getpid() != 1) { say("must run as PID 1"); return 1; }
   mount_fs("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -870,10 +937,12 @@ int main(int argc, char **argv, char **envp) {
   load_modules("/.cunik/modules");
   const char *root_serial = NULL;
   int root_ro = 0, template = 0;
+  const char *listen_ports = NULL;
   for (int i = 0; i < cn; i++) {
     if (strncmp(cwords[i], "cunik.root=", 11) == 0) root_serial = cwords[i] + 11;
     else if (strcmp(cwords[i], "cunik.ro") == 0) root_ro = 1;
     else if (strcmp(cwords[i], "cunik.template") == 0) template = 1;
+    else if (strncmp(cwords[i], "cunik.template=", 15) == 0) { template = 2; listen_ports = cwords[i] + 15; }
   }
   if (template) load_modules("/.cunik/modules.template");
   /* Volume drivers (9p, virtio_blk, ext4) only for a boot that mounts volumes; before a switch to
@@ -885,7 +954,7 @@ int main(int argc, char **argv, char **envp) {
     }
   }
   if (root_serial) switch_to_root_disk(root_serial, root_ro, cwords, cn);
-  if (template) {
+  if (template == 1) {
     receive_instance(cwords, &cn, &argv, &envp);
     for (argc = 0; argv[argc]; argc++) {}
     for (int i = 0; i < cn; i++) if (strcmp(cwords[i], "cunik.debug") == 0) debug = 1;
@@ -895,19 +964,8 @@ int main(int argc, char **argv, char **envp) {
     else if (strncmp(cwords[i], "cunik.blk=", 10) == 0) mount_volume("blk", cwords[i] + 10);
   }
   setup_lo();
-  for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.mac=", 10) == 0) set_mac(cwords[i] + 10);
-  for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.hostname=", 15) == 0) set_hostname(cwords[i] + 15);
-  for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.host=", 11) == 0) add_host(cwords[i] + 11);
-  /* One ip= word a NIC (several networks: each names its device by MAC). */
-  for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "ip=", 3) == 0) setup_network(cwords[i] + 3);
-  for (int i = 0; i < cn; i++) if (strncmp(cwords[i], "cunik.ip6=", 10) == 0) setup_network6(cwords[i] + 10);
-  const char *dns = NULL, *search = NULL, *dnsopt = NULL;
-  for (int i = 0; i < cn; i++) {
-    if (strncmp(cwords[i], "cunik.dns=", 10) == 0) dns = cwords[i] + 10;
-    else if (strncmp(cwords[i], "cunik.search=", 13) == 0) search = cwords[i] + 13;
-    else if (strncmp(cwords[i], "cunik.dnsopt=", 13) == 0) dnsopt = cwords[i] + 13;
-  }
-  write_resolv_conf(dns, search, dnsopt);
+  /* An app template's app starts before any instance's addresses and names: a clone's come after. */
+  if (template != 2) instance_network(cwords, cn);
 
   char *entry, *envfile, *workdir;
   static char *av[MAX_WORDS + 1], *ev[MAX_WORDS + 1];
@@ -966,6 +1024,13 @@ int main(int argc, char **argv, char **envp) {
     }
     say("exec %s: %s", av[0], strerror(errno));
     _exit(errno == ENOENT ? 127 : 126);
+  }
+  if (template == 2) {
+    wait_app_listening(listen_ports, app);
+    char **no_args, **no_env;
+    receive_instance(cwords, &cn, &no_args, &no_env);
+    for (int i = 0; i < cn; i++) if (strcmp(cwords[i], "cunik.debug") == 0) debug = 1;
+    instance_network(cwords, cn);
   }
   int code = supervise(app, &chld);
   dbg("%s exited with %d", av[0], code);
