@@ -14,6 +14,10 @@
 //   template (vmm/qemu/template.ts), whose sealed RAM (a memfd cunik-memhold holds) is host memory
 //   too: the template's that these instances map is added once, divided by count (template_mib);
 // - first_response_template_s: the root disk's first run, the one that made the template.
+// The *_app figures are a third side: the same root disk built with `snapshot: app` (five lines),
+// whose template is saved once lighttpd listens (docs/qemu.md, "App templates"): first_response_app_s,
+// host_mib_per_instance_app (its template's memfd counted the same way, template_app_mib) and
+// first_response_app_template_s; their ratios are over the initramfs side too.
 // Each figure's *_ratio is the root disk's over the initramfs's. Before the runs, checkDisk makes
 // sure of what the issue asks besides figures (oci-archive, writes), and fails the bench otherwise.
 import { execFileSync } from 'node:child_process';
@@ -183,7 +187,8 @@ export async function rootdiskBench(rounds = 5, count = 10): Promise<Record<stri
     const common = `family: linux\nfrom: docker-archive:image.tar\nports: [${PORT}]\n${tsc !== undefined ? `labels: { org.cunik.tsc-khz: ${tsc} }\n` : ''}`;
     writeFileSync(join(work, 'Cunikfile.disk'), common);
     writeFileSync(join(work, 'Cunikfile.initramfs'), `${common}rootfs: initramfs\n`);
-    const build = async (side: 'disk' | 'initramfs', cold: boolean): Promise<number> => {
+    writeFileSync(join(work, 'Cunikfile.app'), `${common}snapshot: app\n`);
+    const build = async (side: 'disk' | 'initramfs' | 'app', cold: boolean): Promise<number> => {
       const t = now();
       const b = await cli(['build', '-q', ...(cold ? ['--no-cache'] : []), '-t', `rd-${side}`, '-f', join(work, `Cunikfile.${side}`), work], { socket: d.socket });
       if (b.code !== 0) throw new Error(`rootdisk: build ${side}: ${b.stderr}`);
@@ -191,6 +196,7 @@ export async function rootdiskBench(rounds = 5, count = 10): Promise<Record<stri
     };
     const cold = await abba(rounds, { disk: () => build('disk', true), initramfs: () => build('initramfs', true) });
     const warm = await abba(rounds, { disk: () => build('disk', false), initramfs: () => build('initramfs', false) });
+    await build('app', false);
     await checkDisk(d, work, common);
     const minOf = async (side: string): Promise<number> => Number((await d.client.inspectImage(`rd-${side}`)).labels['org.cunik.memory.min']);
     let n = 0;
@@ -217,7 +223,7 @@ export async function rootdiskBench(rounds = 5, count = 10): Promise<Record<stri
         await cli(['rm', '-f', name], { socket: d.socket });
       }
     });
-    const firstResp = await abba(rounds, { disk: () => first('disk'), initramfs: () => first('initramfs') });
+    const firstResp = await abba(rounds, { disk: () => first('disk'), app: () => first('app'), initramfs: () => first('initramfs') });
     const perInstance = (side: string): Promise<number> => orNaN(side, 'instances at once', async () => {
       const names = Array.from({ length: count }, (_, i) => `rd-many-${side}-${i}`);
       try {
@@ -233,13 +239,15 @@ export async function rootdiskBench(rounds = 5, count = 10): Promise<Record<stri
         }
         const template = templatesMiB(pids);
         if (side === 'disk') templateMiB = template;
+        if (side === 'app') templateAppMiB = template;
         return kib / 1024 / count + template / count;
       } finally {
         await cli(['rm', '-f', ...names], { socket: d.socket });
       }
     });
     let templateMiB = 0;
-    const host = { disk: await perInstance('disk'), initramfs: await perInstance('initramfs') };
+    let templateAppMiB = 0;
+    const host = { disk: await perInstance('disk'), app: await perInstance('app'), initramfs: await perInstance('initramfs') };
     const figures = {
       build_cold_s: median(cold.disk), build_cold_initramfs_s: median(cold.initramfs),
       build_warm_s: median(warm.disk), build_warm_initramfs_s: median(warm.initramfs),
@@ -248,6 +256,8 @@ export async function rootdiskBench(rounds = 5, count = 10): Promise<Record<stri
       host_mib_per_instance: host.disk, host_mib_per_instance_initramfs: host.initramfs,
       template_mib: templateMiB,
       first_response_template_s: firstResp.disk[0]!,
+      first_response_app_s: median(firstResp.app), host_mib_per_instance_app: host.app,
+      template_app_mib: templateAppMiB, first_response_app_template_s: firstResp.app[0]!,
     };
     const out: Record<string, number> = {};
     for (const [k, v] of Object.entries(figures)) if (Number.isFinite(v)) out[k] = round(v, 2);
@@ -255,6 +265,9 @@ export async function rootdiskBench(rounds = 5, count = 10): Promise<Record<stri
       const disk = Object.entries(figures).find(([k]) => k.startsWith(f) && !k.includes('initramfs'))![1];
       const init = Object.entries(figures).find(([k]) => k.startsWith(f) && k.includes('initramfs'))![1];
       if (Number.isFinite(disk / init)) out[`${f}_ratio`] = round(disk / init, 3);
+    }
+    for (const [f, app, init] of [['first_response_app', figures.first_response_app_s, figures.first_response_initramfs_s], ['host_mib_per_instance_app', figures.host_mib_per_instance_app, figures.host_mib_per_instance_initramfs]] as const) {
+      if (Number.isFinite(app / init)) out[`${f}_ratio`] = round(app / init, 3);
     }
     return out;
   } finally {
