@@ -21,6 +21,8 @@ export interface OpsBackendDeps {
   spool: UploadSpool;
   /** The build cache's owner (system df's Build Cache line, builder prune). */
   build?: Pick<BuildService, 'cacheUsage' | 'pruneCache'>;
+  /** After builder prune: the cache may have held the last link to a removed image's files (VM templates end then). */
+  onCacheFreed?: () => void;
 }
 
 export function makeOpsBackends(deps: OpsBackendDeps): OpsBackends {
@@ -61,7 +63,9 @@ export function makeOpsBackends(deps: OpsBackendDeps): OpsBackends {
         if (!deps.build) throw new CunikError('INTERNAL', 'this daemon cannot build images: it has no build cache');
         const f = parseFilters(filters, ['until'], 'builder prune');
         const until = f['until']?.length ? Math.min(...f['until'].map((v) => untilTime(v, Date.now()))) : undefined;
-        return deps.build.pruneCache({ all, ...(until !== undefined && { until }) });
+        const r = await deps.build.pruneCache({ all, ...(until !== undefined && { until }) });
+        deps.onCacheFreed?.();
+        return r;
       },
       diskUsage: async (verbose) => {
         const list = images.list();

@@ -156,7 +156,13 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
       ...(opts.vmTemplates !== false && { templates: { dir: join(root, 'templates'), memhold: join(bin, 'cunik-memhold'), log } }),
     });
     const events = new EventLog();
-    const images = new ImageStore(root, { knownFamilies: familyNames(), onEvent: imageEventRecorder(events), onProblem: (line) => log(`warning: ${line}`) });
+    const recordImageEvent = imageEventRecorder(events);
+    // A removed image's VM templates end with it (their memory is held until then).
+    const onImageEvent: typeof recordImageEvent = (e) => {
+      recordImageEvent(e);
+      if (e.action === 'delete') driver.sweepTemplates();
+    };
+    const images = new ImageStore(root, { knownFamilies: familyNames(), onEvent: onImageEvent, onProblem: (line) => log(`warning: ${line}`) });
     for (const w of images.warnings) log(`warning: ${w}`);
     const volumes = new VolumeStore(root, { shareOwner: vmUser });
     await volumes.init();
@@ -193,6 +199,8 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
       }
     });
     instances.on('event', (e) => instanceEvents.record(e));
+    // The last instance of a removed image held its boot files: its VM templates end now.
+    instances.on('event', (e) => e.action === 'destroy' && driver.sweepTemplates());
     // Every state change, with its instance (the event log of GET /events keeps only the last ones).
     instances.on('event', (e) => logger.info({ instance: e.id, name: e.name, action: e.action, ...(e.exitCode !== undefined && { exitCode: e.exitCode }) }, `instance ${e.name}: ${e.action}`));
     const consoles = new ConsoleManager({ maxSize: opts.logMaxSize ?? DEFAULT_LOG_MAX_SIZE, paths: (id) => instances.paths(id) });
@@ -242,7 +250,7 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
         )),
     });
     const build = new BuildService({ root, images });
-    const all = { ...backends, networks: makeNetworksBackend(networks, instances), ...makeOpsBackends({ instances, images, events, volumes, spool, build }), build, distribution: makeDistributionBackend(images, registry) };
+    const all = { ...backends, networks: makeNetworksBackend(networks, instances), ...makeOpsBackends({ instances, images, events, volumes, spool, build, onCacheFreed: () => driver.sweepTemplates() }), build, distribution: makeDistributionBackend(images, registry) };
     const app = await buildServer({ ...all, ...(process.env[DEBUG_RESOURCES_ENV] === '1' && { debug: { resources: () => instances.debugResources() } }) }, { logger });
     // The Docker Engine API, translated onto the same backends (compat/docker; off by default).
     const docker = opts.dockerHost !== undefined ? await buildDockerServer(all) : undefined;

@@ -6,7 +6,7 @@
 // that ends before it listens makes no template, and its instances boot whole.
 // The image: busybox-static's httpd on a root disk, whose CGI script answers what the clone is.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -104,4 +104,20 @@ test('an app that ends before it listens makes no template: its instances boot w
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^quit at once\r?$/m);
   assert.match(d.stderr(), /warning: VM template \S+: .*; its instances boot whole/);
+});
+
+test('removing an image (and the build cache that made it) ends its templates and their holders', async () => {
+  const dir = join(d.root, 'templates');
+  // The app template and the boot template (tpl-quits' failed one left its logs, no holder).
+  const held = (): string[] => readdirSync(dir).filter((t) => existsSync(join(dir, t, 'holder.pid')));
+  const holders = held().map((t) => Number(readFileSync(join(dir, t, 'holder.pid'), 'utf8')));
+  assert.equal(holders.length, 2);
+  const r = await cli(['rmi', 'tpl-app'], { socket: d.socket });
+  assert.equal(r.code, 0, r.stderr);
+  // The build cache links the image's initrd and disk too: a rebuild would find its templates still good.
+  assert.equal(held().length, 2);
+  const p = await cli(['builder', 'prune', '-a', '-f'], { socket: d.socket });
+  assert.equal(p.code, 0, p.stderr);
+  assert.deepEqual(held(), []);
+  await waitFor('the holders to end', () => (holders.some((pid) => existsSync(`/proc/${pid}`)) ? undefined : true), 10_000);
 });

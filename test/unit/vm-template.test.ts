@@ -1,12 +1,13 @@
 // VM templates (src/vmm/qemu/template.ts): what a template boots, what keys it, the message a
 // clone's init reads, and the argv of a template boot and of a clone (argv.ts).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { qemuArgv } from '../../src/vmm/qemu/argv.js';
-import { instanceMessage, templateKey, templateSpec } from '../../src/vmm/qemu/template.js';
+import { instanceMessage, templateKey, templateSpec, VmTemplates } from '../../src/vmm/qemu/template.js';
+import type { Spawner } from '../../src/vmm/spawner.js';
 import type { BootSpec, VmPaths } from '../../src/vmm/types.js';
 
 const paths: VmPaths = { dir: '/r/instances/abc', pidfile: '/r/instances/abc/qemu.pid', qmpSocket: '/r/sock/abc.qmp', consoleLog: '/r/instances/abc/console.log', consoleSocket: '/r/sock/abc.con' };
@@ -80,4 +81,37 @@ test('qemuArgv: a template boot\'s RAM is the shared file, a clone\'s a private 
   const devices = (argv: string[]): string[] => after(argv, '-device').map((d) => d.replace(/,mac=[^,]+/, ''));
   assert.deepEqual(devices(c), devices(t));
   assert.equal(after(c, '-append')[0], after(t, '-append')[0]);
+});
+
+test('sweep: templates unused for a day and those whose image is gone (only their own link to a boot file is left) go; others stay', () => {
+  const root = mkdtempSync(join(tmpdir(), 'cunik-tpl-sweep-'));
+  try {
+    const file = (name: string): string => {
+      writeFileSync(join(root, name), name);
+      return join(root, name);
+    };
+    const kernel = file('kernel');
+    const initrd = file('initrd');
+    const make = (name: string, links: string[], ageMs = 0): void => {
+      const dir = join(root, 't', name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'used'), '');
+      const when = new Date(Date.now() - ageMs);
+      utimesSync(join(dir, 'used'), when, when);
+      links.forEach((f, i) => linkSync(f, join(dir, `boot-${i}`)));
+    };
+    make('kept', [kernel, initrd]);
+    // Two templates of one image (its boot and its app template) link the same initrd.
+    make('kept-too', [kernel, initrd]);
+    make('unused', [kernel], 25 * 3600_000);
+    make('older', []);
+    const t = new VmTemplates({ dir: join(root, 't'), memhold: '/bin/false', spawner: {} as Spawner, binary: 'qemu-system-x86_64', argv: () => [] });
+    assert.deepEqual(readdirSync(join(root, 't')).sort(), ['kept', 'kept-too', 'older']);
+    // The image (and every instance) lets go of its initrd: the template's link is the last one.
+    rmSync(initrd);
+    t.sweep();
+    assert.deepEqual(readdirSync(join(root, 't')), ['older']);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

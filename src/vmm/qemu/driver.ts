@@ -123,6 +123,15 @@ export class QemuDriver implements VmmDriver {
 
   private readonly templates: VmTemplates | undefined;
 
+  /** Ends the templates of images that are gone (their boot files removed) and those unused for a day. */
+  sweepTemplates(): void {
+    try {
+      this.templates?.sweep();
+    } catch (err) {
+      this.templates?.log(`warning: sweeping VM templates: ${(err as Error).message}`);
+    }
+  }
+
   private readonly qemuImg: string;
   private readonly tcgTbSizeMiB: number | undefined;
   private readonly memMerge: boolean;

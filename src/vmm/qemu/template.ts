@@ -15,7 +15,7 @@
 // docs/qemu.md ("VM templates") has the measurements and the trade-offs.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +60,41 @@ const fileId = (path: string): string => {
   const st = statSync(path);
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
 };
+
+/** The files a template's guest booted from. */
+const bootFiles = (spec: BootSpec): string[] => [spec.kernel, spec.initrd, ...spec.disks.map((d) => d.path)].filter((f): f is string => f !== undefined);
+
+/**
+ * A template keeps a hard link to each file it booted from (DIR/boot-N): the image and each
+ * instance hold links of their own (instances/store.ts links its boot files), so a file whose only
+ * link left is the template's belongs to an image that is gone, and so does the template.
+ */
+function linkBootFiles(spec: BootSpec, dir: string): void {
+  bootFiles(spec).forEach((f, i) => {
+    try {
+      linkSync(f, join(dir, `boot-${i}`));
+    } catch {
+      /* another file system: that file is not watched */
+    }
+  });
+}
+
+/**
+ * The templates whose image is gone: a boot file of theirs that has no link but templates' own
+ * (several templates of one image link the same files).
+ */
+function orphaned(root: string, names: string[]): Set<string> {
+  const files = names.flatMap((name) => {
+    try {
+      return readdirSync(join(root, name)).filter((n) => n.startsWith('boot-')).map((n) => ({ name, st: statSync(join(root, name, n)) }));
+    } catch {
+      return [];
+    }
+  });
+  const templateLinks = new Map<string, number>();
+  for (const { st } of files) templateLinks.set(`${st.dev}:${st.ino}`, (templateLinks.get(`${st.dev}:${st.ino}`) ?? 0) + 1);
+  return new Set(files.filter(({ st }) => st.nlink <= templateLinks.get(`${st.dev}:${st.ino}`)!).map(({ name }) => name));
+}
 
 /** The spec a template boots: the shared command line, NICs that lead nowhere. Pure. */
 export function templateSpec(spec: BootSpec): BootSpec {
@@ -155,11 +190,19 @@ export class VmTemplates {
     this.sweep();
   }
 
-  /** Removes templates unused for a day (their holders end when their folder goes): at the start and before each new template. */
+  /**
+   * Removes templates unused for a day, and those whose image is gone (linkBootFiles, orphaned): their
+   * holders end when their folder goes. At the start, before each new
+   * template, and when an image is removed (the daemon's image events).
+   */
   sweep(now = Date.now()): void {
-    for (const name of readdirSync(this.opts.dir)) {
-      const used = statSync(join(this.opts.dir, name, 'used'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
-      if (now - used > UNUSED_MS && !this.making.has(name)) rmSync(join(this.opts.dir, name), { recursive: true, force: true });
+    const names = readdirSync(this.opts.dir);
+    const gone = orphaned(this.opts.dir, names);
+    for (const name of names) {
+      const dir = join(this.opts.dir, name);
+      if (this.making.has(name)) continue;
+      const used = statSync(join(dir, 'used'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+      if (now - used > UNUSED_MS || gone.has(name)) rmSync(dir, { recursive: true, force: true });
     }
   }
 
@@ -209,6 +252,7 @@ export class VmTemplates {
     this.sweep();
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { mode: 0o711 });
+    linkBootFiles(spec, dir);
     const paths: VmPaths = { dir, pidfile: join(dir, 'qemu.pid'), qmpSocket: join(dir, 'qmp.sock'), consoleLog: join(dir, 'console.log'), consoleSocket: join(dir, 'console.sock') };
     const configPort = join(dir, 'config.sock');
     const argv = this.opts.argv(templateSpec(spec), paths, accel, { memory: { path: '/proc/self/fd/3', share: true }, configPort });
