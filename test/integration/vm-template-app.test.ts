@@ -3,7 +3,8 @@
 // saved then; its instances start as clones with the app already serving, each with its own time of
 // day, kernel randomness, host name and address, handed to the init while the app runs. An
 // instance with a command of its own (here --entrypoint) clones the boot template instead; an app
-// that ends before it listens makes no template, and its instances boot whole.
+// that ends before it listens makes no template, and its instances boot whole. What the app
+// printed as it started heads each clone's log.
 // The image: busybox-static's httpd on a root disk, whose CGI script answers what the clone is.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,7 +45,7 @@ before(async () => {
     ...APPLETS.map((a): LayerEntry => ({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' })),
     { name: 'www/cgi-bin/who', body: Buffer.from(CGI), mode: 0o755 },
   ];
-  await writeContainerArchive(join(ctx, 'httpd.tar'), 'docker', [layer], { Cmd: ['httpd', '-f', '-p', '8080', '-h', '/www'], Env: ['PATH=/bin'] });
+  await writeContainerArchive(join(ctx, 'httpd.tar'), 'docker', [layer], { Entrypoint: ['/bin/sh', '-c'], Cmd: ['echo httpd starting; exec httpd -f -p 8080 -h /www'], Env: ['PATH=/bin'] });
   await writeContainerArchive(join(ctx, 'quits.tar'), 'docker', [layer], { Cmd: ['echo', 'quit at once'], Env: ['PATH=/bin'] });
   const tscLine = tsc !== undefined ? `labels: { org.cunik.tsc-khz: ${tsc} }\n` : '';
   writeFileSync(join(ctx, 'Cunikfile'), `family: linux\nfrom: docker-archive:httpd.tar\nrootfs: disk\nports: [8080]\nsnapshot: app\n${tscLine}`);
@@ -87,6 +88,9 @@ test('instances start with their app already listening, each with its own time, 
       assert.match(lines[3] ?? '', /eth0\s+inet \d+\.\d+\.\d+\.\d+\//, `the clone's NIC has its address: ${out}`);
     }
     assert.notEqual(random[0], random[1], 'each clone reseeds its random generator');
+    // What the app printed as it started (in the template) heads each clone's log, as after a whole boot.
+    const logs = await cli(['logs', 'app-1'], { socket: d.socket });
+    assert.match(logs.stdout, /^httpd starting\r?$/m);
   } finally {
     await cli(['rm', '-f', 'app-0', 'app-1'], { socket: d.socket });
   }

@@ -4,11 +4,11 @@
 // (DESIGN.md, "Instances" and "VMM: QEMU first"). No Node process per VM, no polling on the hot path.
 
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, openSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fstatSync, openSync, rmSync, statSync } from 'node:fs';
 import { CunikError, conflict } from '../../errors.js';
 import type { Accelerator, BootSpec, VmExit, VmHandle, VmmDriver, VmPaths } from '../types.js';
 import { DEFAULT_QEMU_BINARY, QBOOT_ROM, qemuArgv, qmpArg, type QemuArgvOptions } from './argv.js';
-import { VmTemplates } from './template.js';
+import { templateConsole, VmTemplates } from './template.js';
 import { QmpClient } from './qmp.js';
 import { Spawner } from '../spawner.js';
 import { PASST_BINARY, passtArgv } from '../../network/passt.js';
@@ -193,6 +193,8 @@ export class QemuDriver implements VmmDriver {
     // QEMU runs where the boot files the guest sees by name are (multiboot: argv[0]).
     const cwd = prepareBootDir(spec, paths.dir);
     const flags = [...this.shimFlags, ...(underShim && cwd !== undefined ? ['--chdir', cwd] : []), ...this.netHelper(spec, underShim)];
+    // A clone's console starts with what its template's guest printed before it was saved.
+    if (template !== undefined) appendFileSync(paths.consoleLog, templateConsole(template));
     // This run's stderr begins after the marker; the console's size tells whether the guest ran.
     const errOffset = markRun(paths.vmmLog);
     const consoleAtStart = fileSize(paths.consoleLog);

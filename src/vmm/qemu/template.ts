@@ -130,6 +130,22 @@ export function templateKey(spec: BootSpec, accel: Accelerator, binary: string):
   return createHash('sha256').update(JSON.stringify(id)).digest('hex').slice(0, 32);
 }
 
+/** At most this much of a template's console goes at the head of each clone's (its last part). */
+const CONSOLE_HEAD_MAX = 1 << 20;
+
+/**
+ * What the template's guest printed before it was saved (the kernel's lines; with `snapshot: app`,
+ * the app's start): a clone's console begins with it, as a whole boot's would.
+ */
+export function templateConsole(t: VmTemplate): Buffer {
+  try {
+    const b = readFileSync(join(t.dir, 'console.log'));
+    return b.length > CONSOLE_HEAD_MAX ? b.subarray(b.length - CONSOLE_HEAD_MAX) : b;
+  } catch {
+    return Buffer.alloc(0);
+  }
+}
+
 /** The message a clone's init waits for (init.c receive_instance). */
 export function instanceMessage(words: string[], now = Date.now(), seed = randomBytes(64)): Buffer {
   if (words.some((w) => w.includes('\0'))) throw new CunikError('INVALID_ARGUMENT', 'an instance word holds a NUL byte');
