@@ -111,7 +111,7 @@ const portsOf = (image: ImageBootInfo): string[] => {
 const ownCommand = (instance: InstanceBootConfig): boolean =>
   instance.env.length > 0 || instance.args.length > 0 || instance.entrypoint !== undefined || instance.workdir !== undefined || instance.user !== undefined;
 
-/** Words a cunik.* word of the instance's command (which the template's app already runs with, in "snapshot: app"). */
+/** The instance words that are part of its command (an app template's app already runs with the image's). */
 const COMMAND_WORD = /^cunik\.(entrypoint|workdir|user)=/;
 
 /**
@@ -261,7 +261,7 @@ export const linux: FamilyAdapter = {
     const nics = nicsOf(instance);
     const stage = image.labels['org.cunik.clone'];
     const cloneable = rootDisk && machine === 'microvm' && (stage === '1' || stage === 'app') && image.labels['org.cunik.init'] === 'cunik' && blocks.length === 0 && shares.length === 0 && nics.length <= 1;
-    const clone = cloneable ? cloneWords({ words, shared, plainWords, env, args, readOnly: instance.readOnlyRoot === true, mac: nics[0]?.mac, ...(stage === 'app' && ownCommand(instance) === false && { ports: portsOf(image) }) }) : undefined;
+    const clone = cloneable ? cloneWords({ words, shared, plainWords, env, args, readOnly: instance.readOnlyRoot === true, mac: nics[0]?.mac, ...(stage === 'app' && !ownCommand(instance) && { ports: portsOf(image) }) }) : undefined;
 
     const machineOptions: Record<string, string> = {};
     if (machine === 'microvm') {

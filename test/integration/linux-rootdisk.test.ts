@@ -9,13 +9,13 @@
 // leaves no writable layer at all. The tree: busybox-static plus a 40 MiB file (over the 32 MiB
 // threshold), as a docker-archive and an oci-archive made here.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { hostTscKhz } from '../../src/families/host.js';
-import { writeContainerArchive, type LayerEntry } from '../fixtures/build/oci-archive.js';
+import { busyboxEntries, writeContainerArchive, type LayerEntry } from '../fixtures/build/oci-archive.js';
 import { cli, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
 import { freePort, linuxGuestMissing } from '../helpers/linux-guest.js';
 
@@ -43,8 +43,7 @@ const tscLine = tsc !== undefined ? `labels: { org.cunik.tsc-khz: ${tsc} }\n` : 
 function layers(): LayerEntry[][] {
   return [
     [
-      { name: 'bin/busybox', body: readFileSync('/bin/busybox'), mode: 0o755 },
-      ...APPLETS.map((a): LayerEntry => ({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' })),
+      ...busyboxEntries(APPLETS),
       { name: 'srv/big', body: Buffer.alloc(BIG, 0x5a) },
       { name: 'etc/issue', body: 'rootdisk\n' },
       { name: `${OWN_DIR}/`, type: 'directory', mode: 0o700, uid: 33, gid: 33 },

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { hostTscKhz } from '../../src/families/host.js';
-import { writeContainerArchive, type LayerEntry } from '../fixtures/build/oci-archive.js';
+import { busyboxEntries, writeContainerArchive, type LayerEntry } from '../fixtures/build/oci-archive.js';
 import { cli, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
 import { freePort, linuxGuestMissing } from '../helpers/linux-guest.js';
 
@@ -40,11 +40,7 @@ const who = (port: number): Promise<string> => waitFor(`http://127.0.0.1:${port}
 before(async () => {
   assert.equal(missing, '', `cannot run here: ${missing} (setup.sh installs it)`);
   ctx = mkdtempSync(join(tmpdir(), 'cunik-template-app-'));
-  const layer: LayerEntry[] = [
-    { name: 'bin/busybox', body: readFileSync('/bin/busybox'), mode: 0o755 },
-    ...APPLETS.map((a): LayerEntry => ({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' })),
-    { name: 'www/cgi-bin/who', body: Buffer.from(CGI), mode: 0o755 },
-  ];
+  const layer: LayerEntry[] = [...busyboxEntries(APPLETS), { name: 'www/cgi-bin/who', body: Buffer.from(CGI), mode: 0o755 }];
   await writeContainerArchive(join(ctx, 'httpd.tar'), 'docker', [layer], { Entrypoint: ['/bin/sh', '-c'], Cmd: ['echo httpd starting; exec httpd -f -p 8080 -h /www'], Env: ['PATH=/bin'] });
   await writeContainerArchive(join(ctx, 'quits.tar'), 'docker', [layer], { Cmd: ['echo', 'quit at once'], Env: ['PATH=/bin'] });
   const tscLine = tsc !== undefined ? `labels: { org.cunik.tsc-khz: ${tsc} }\n` : '';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { hostTscKhz } from '../../src/families/host.js';
-import { writeContainerArchive, type LayerEntry } from '../fixtures/build/oci-archive.js';
+import { busyboxEntries, writeContainerArchive } from '../fixtures/build/oci-archive.js';
 import { cli, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
 import { linuxGuestMissing } from '../helpers/linux-guest.js';
 
@@ -36,10 +36,7 @@ const qemuArgvOf = async (daemon: TestDaemon, name: string): Promise<string[]> =
 before(async () => {
   assert.equal(missing, '', `cannot run here: ${missing} (setup.sh installs it)`);
   ctx = mkdtempSync(join(tmpdir(), 'cunik-template-'));
-  const layer: LayerEntry[] = [
-    { name: 'bin/busybox', body: readFileSync('/bin/busybox'), mode: 0o755 },
-    ...APPLETS.map((a): LayerEntry => ({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' })),
-  ];
+  const layer = busyboxEntries(APPLETS);
   await writeContainerArchive(join(ctx, 'docker.tar'), 'docker', [layer], { Entrypoint: ['/bin/sh', '-c'], Cmd: ['echo default'], Env: ['PATH=/bin'] });
   writeFileSync(join(ctx, 'Cunikfile'), `family: linux\nfrom: docker-archive:docker.tar\nrootfs: disk\n${tsc !== undefined ? `labels: { org.cunik.tsc-khz: ${tsc} }\n` : ''}`);
   d = await startDaemon({ args: ['--default-network', 'user'] });
