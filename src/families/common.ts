@@ -16,6 +16,22 @@ export function programName(image: ImageBootInfo): string {
   return name !== undefined && /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/.test(name) ? name : 'app';
 }
 
+/** The ports an image exposes (label org.cunik.ports: ["80/tcp", "53/udp", "8080"]), in order; a label that is not such a list is refused. */
+export function imagePorts(labels: Record<string, string>, field: string): { guestPort: number; proto: 'tcp' | 'udp' }[] {
+  let exposed: unknown;
+  try {
+    exposed = JSON.parse(labels['org.cunik.ports'] ?? '[]');
+  } catch {
+    throw invalid("the image's org.cunik.ports label is not a JSON list of ports", field);
+  }
+  if (!Array.isArray(exposed)) throw invalid("the image's org.cunik.ports label is not a JSON list of ports", field);
+  return exposed.map((e) => {
+    const m = /^(\d{1,5})(?:\/(tcp|udp))?$/.exec(String(e));
+    if (m === null) throw invalid(`the image exposes ${JSON.stringify(e)}, which is not PORT[/tcp|udp]`, field);
+    return { guestPort: Number(m[1]), proto: (m[2] ?? 'tcp') as 'tcp' | 'udp' };
+  });
+}
+
 /** The instance's args when given, else the image's defaults (Docker's CMD rule). */
 export const appArgs = (image: ImageBootInfo, instance: InstanceBootConfig): string[] =>
   instance.args.length > 0 ? [...instance.args] : [...image.args];

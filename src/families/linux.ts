@@ -48,7 +48,7 @@
 import { isIP, isIPv6 } from 'node:net';
 import { invalid } from '../errors.js';
 import type { BootSpec } from '../vmm/types.js';
-import { appArgs, appEnv, blockDisks, devices, machineFor, netmask, nicsOf, refuse, requireFile, shareSpecs, sizing, staticIp, volumesOf } from './common.js';
+import { appArgs, appEnv, blockDisks, devices, imagePorts, machineFor, netmask, nicsOf, refuse, requireFile, shareSpecs, sizing, staticIp, volumesOf } from './common.js';
 import { debugExitCode } from './generic.js';
 import { debugExitStatus } from './exit.js';
 import { kernelWord } from './linux-cmdline.js';
@@ -97,11 +97,10 @@ function tscKhz(image: ImageBootInfo, instance: InstanceBootConfig): number | un
   return Number.isInteger(khz) && khz > 0 ? khz : undefined;
 }
 
-/** The image's ports (label org.cunik.ports: ["80/tcp"]), as the init's cunik.template= word lists them. */
+/** The image's ports as the init's cunik.template= word lists them ("80/tcp"); none when its label is bad (no app template then). */
 const portsOf = (image: ImageBootInfo): string[] => {
   try {
-    const ports = JSON.parse(image.labels['org.cunik.ports'] ?? '[]') as unknown;
-    return Array.isArray(ports) ? ports.filter((p): p is string => typeof p === 'string' && /^[0-9]{1,5}\/(tcp|udp)$/.test(p)) : [];
+    return imagePorts(image.labels, 'image').map((p) => `${p.guestPort}/${p.proto}`);
   } catch {
     return [];
   }

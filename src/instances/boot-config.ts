@@ -7,6 +7,7 @@ import { HOSTNAME_PATTERN } from '../api/rules.js';
 import { invalid } from '../errors.js';
 import { LABEL_MEMORY_MIN } from '../images/oci.js';
 import type { ImageBootInfo, InstanceBootConfig, InstanceNetwork } from '../families/types.js';
+import { imagePorts } from '../families/common.js';
 import type { Attachment, Endpoint } from '../network/bridge/networks.js';
 import { checkMac, DEFAULT_NETWORK, isBridgeMode, parseIp6, PENDING_TAP } from '../network/bridge/spec.js';
 import { isDnsName, normalizeName } from '../network/dns/zone.js';
@@ -78,18 +79,8 @@ export interface CreateOptions {
  * not publish already, on a free host port of all addresses.
  */
 export function exposedPorts(labels: Record<string, string>, given: PortRequest[], extra: { guestPort: number; proto?: 'tcp' | 'udp' | undefined }[] = []): PortRequest[] {
-  let exposed: unknown;
-  try {
-    exposed = JSON.parse(labels['org.cunik.ports'] ?? '[]');
-  } catch {
-    throw invalid("the image's org.cunik.ports label is not a JSON list of ports", 'publishAll');
-  }
-  if (!Array.isArray(exposed)) throw invalid("the image's org.cunik.ports label is not a JSON list of ports", 'publishAll');
   const out: PortRequest[] = [];
-  for (const e of [...exposed, ...extra.map((p) => `${p.guestPort}/${p.proto ?? 'tcp'}`)]) {
-    const m = /^(\d{1,5})(?:\/(tcp|udp))?$/.exec(String(e));
-    if (m === null) throw invalid(`the image exposes ${JSON.stringify(e)}, which is not PORT[/tcp|udp]`, 'publishAll');
-    const p: PortRequest = { guestPort: Number(m[1]), proto: (m[2] ?? 'tcp') as 'tcp' | 'udp' };
+  for (const p of [...imagePorts(labels, 'publishAll'), ...extra.map((e) => ({ guestPort: e.guestPort, proto: e.proto ?? 'tcp' }))]) {
     if (!given.some((g) => g.guestPort === p.guestPort && (g.proto ?? 'tcp') === p.proto) && !out.some((o) => o.guestPort === p.guestPort && o.proto === p.proto)) out.push(p);
   }
   return out;
