@@ -21,7 +21,7 @@ export function instanceFlags(cmd: Command): Command {
     .option('--entrypoint <program>', "run this program instead of the image's, with the args given after the image only (linux images)")
     .option('-u, --user <user[:group]>', 'the user the app runs as, a name or number (linux images; default: the image\'s)')
     .option('-w, --workdir <dir>', "the app's working directory, made if missing (linux images; default: the image's)")
-    .option('--dns <address>', "a resolver for the guest instead of its network's (repeatable, at most 3; linux images; not on a user-defined network)", (v: string, prev: string[] = []) => [...prev, v])
+    .option('--dns <address>', "a resolver for the guest instead of its network's (repeatable, at most 3; linux images; on a user-defined network, where its gateway forwards the names it does not hold)", (v: string, prev: string[] = []) => [...prev, v])
     .option('--dns-search <domain>', 'a search domain for the guest (repeatable; linux images)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--dns-option <option>', "a resolv.conf option for the guest, such as ndots:2 (repeatable; linux images)", (v: string, prev: string[] = []) => [...prev, v])
     .option('--add-host <name:address>', "add a line to the guest's /etc/hosts (repeatable; linux images); address host-gateway: the host", (v: string, prev: string[] = []) => [...prev, v])

@@ -48,7 +48,7 @@ export function wireDns({ dns, networks, instances, record, log }: DnsWiring): v
     const r = record(e.instanceId);
     if (r === undefined) return;
     try {
-      dns.register(e.network.name, { id: r.id, name: r.name, aliases: aliasesOn(r, e.network.name), ipv4: e.ip, ...(e.ip6 !== undefined && { ipv6: e.ip6 }) });
+      dns.register(e.network.name, { id: r.id, name: r.name, aliases: aliasesOn(r, e.network.name), ipv4: e.ip, ...(e.ip6 !== undefined && { ipv6: e.ip6 }), ...(r.config.dns !== undefined && { upstreams: r.config.dns }) });
     } catch (err) {
       log(`warning: DNS for network ${e.network.name}: ${(err as Error).message}`);
     }

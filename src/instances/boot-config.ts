@@ -120,9 +120,6 @@ export function instanceConfig(opts: CreateOptions, boot: Pick<ImageBootInfo, 'm
   };
   if (config.macAddress !== undefined && !isBridgeMode(config.network)) throw invalid(`conflicting options: --mac-address needs a bridge network (not --network ${config.network})`, 'macAddress');
   checkEndpoints(config);
-  if (config.dns !== undefined && isBridgeMode(config.network) && config.network !== DEFAULT_NETWORK) {
-    throw invalid(`conflicting options: --dns on the user-defined network ${config.network}, whose gateway answers the names of its instances and forwards the others to the host's resolvers`, 'dns');
-  }
   if (config.ip !== undefined && !isBridgeMode(config.network)) throw invalid(`conflicting options: --ip needs a bridge network (not --network ${config.network})`, 'ip');
   if (config.ip6 !== undefined && !isBridgeMode(config.network)) throw invalid(`conflicting options: --ip6 needs a bridge network (not --network ${config.network})`, 'ip6');
   if (config.autoRemove && config.restartPolicy.name !== 'no') throw invalid('conflicting options: --restart and --rm', 'restartPolicy');
@@ -268,6 +265,18 @@ function bridgeNetwork(network: NetworkSettings): InstanceNetwork {
   };
 }
 
+/**
+ * The guest's resolv.conf settings. On a user-defined network whose gateway answers DNS, --dns
+ * names the resolvers that answer forwards to for this instance (as Docker's embedded DNS does,
+ * daemon/network-dns.ts), and the guest keeps asking its gateway, so its peers' names still resolve.
+ */
+function guestDns(config: InstanceRecord['config'], network: NetworkSettings): Pick<InstanceBootConfig, 'dns'> {
+  const viaGateway = isBridgeMode(network.mode) && network.mode !== DEFAULT_NETWORK && network.dns.length > 0;
+  const servers = viaGateway ? undefined : config.dns;
+  if ((servers ?? config.dnsSearch ?? config.dnsOptions) === undefined) return {};
+  return { dns: { ...(servers && { servers }), ...(config.dnsSearch && { search: config.dnsSearch }), ...(config.dnsOptions && { options: config.dnsOptions }) } };
+}
+
 /** Also checked at each start: a record made on a bigger host (or before the rule) is refused, not booted. */
 export function bootConfig(config: InstanceRecord['config'], network: NetworkSettings, host: HostFacts = {}, extra: NetworkSettings[] = extraNetworkSettings(config)): InstanceBootConfig {
   const over = host.cpus === undefined ? undefined : cpusOverHost(config.cpus, host.cpus, config.cpuOvercommit === true);
@@ -285,9 +294,7 @@ export function bootConfig(config: InstanceRecord['config'], network: NetworkSet
     ...(config.hostname !== undefined && { hostname: config.hostname }),
     ...((config.extraHosts?.length ?? 0) > 0 && { extraHosts: config.extraHosts!.map(extraHost) }),
     ...(config.entrypoint !== undefined && { entrypoint: config.entrypoint }),
-    ...((config.dns ?? config.dnsSearch ?? config.dnsOptions) !== undefined && {
-      dns: { ...(config.dns && { servers: config.dns }), ...(config.dnsSearch && { search: config.dnsSearch }), ...(config.dnsOptions && { options: config.dnsOptions }) },
-    }),
+    ...guestDns(config, network),
     ...(config.user !== undefined && { user: config.user }),
     ...(config.workdir !== undefined && { workdir: config.workdir }),
   };

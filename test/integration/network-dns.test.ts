@@ -25,6 +25,8 @@ const GW = `${base}.1`;
 const UPSTREAM = `${base}.2`;
 const OTHER_GW = `${base}.3`;
 const SILENT = `${base}.4`;
+const OWN_UPSTREAM = `${base}.5`;
+const CLIENT = `${base}.6`;
 
 const tmp = mkdtempSync(join(tmpdir(), 'cunik-dns-'));
 const resolvConf = join(tmp, 'resolv.conf');
@@ -175,6 +177,33 @@ test('other names are forwarded to the host\'s resolver (UDP and TCP, a fresh id
   assert.equal(upstream.seen.some((s) => s.name === 'web' || s.name === 'web.testnet'), false, 'the network\'s names never leave');
   const ids = new Set(upstream.seen.map((s) => s.id));
   assert.ok(ids.size > 1, 'ids are chosen per forwarded query');
+});
+
+test('an instance with resolvers of its own (run --dns): its other names go there, its peers\' still to the host\'s; the network\'s names never leave', async () => {
+  const own = new FakeUpstream(OWN_UPSTREAM);
+  await own.listen();
+  try {
+    dns.register('testnet', { id: 'c1', name: 'client', ipv4: CLIENT, upstreams: [OWN_UPSTREAM] });
+    const [hostSeen, ownSeen] = [upstream.seen.length, own.seen.length];
+    assert.deepEqual(await short('-b', CLIENT, 'mine.upstream.test'), ['192.0.2.1']);
+    assert.deepEqual(await short('-b', CLIENT, '+tcp', 'mine-tcp.upstream.test'), ['192.0.2.1']);
+    assert.deepEqual(await short('-b', CLIENT, 'web'), ['10.89.0.2'], 'the network\'s names still answer');
+    assert.deepEqual(own.seen.slice(ownSeen).map((x) => [x.name, x.proto]), [['mine.upstream.test', 'udp'], ['mine-tcp.upstream.test', 'tcp']]);
+    assert.equal(upstream.seen.length, hostSeen, 'the host\'s resolver was not asked for the instance');
+    // Another address of the network asks the host's resolver as before.
+    assert.deepEqual(await short('theirs.upstream.test'), ['192.0.2.1']);
+    assert.equal(upstream.seen.at(-1)?.name, 'theirs.upstream.test');
+    assert.equal(own.seen.length, ownSeen + 2);
+    // Gone from the network: its queries (were it still to send some) go to the host's again.
+    dns.unregister('testnet', 'c1');
+    assert.deepEqual(await short('-b', CLIENT, 'after.upstream.test'), ['192.0.2.1']);
+    assert.equal(upstream.seen.at(-1)?.name, 'after.upstream.test');
+    assert.equal(own.seen.length, ownSeen + 2);
+    assert.throws(() => dns.register('testnet', { name: 'bad', ipv4: '10.89.0.7', upstreams: ['dns.example'] }), /not the address of a resolver: dns\.example/);
+  } finally {
+    dns.unregister('testnet', 'c1');
+    await own.close();
+  }
 });
 
 test('an upstream that does not answer (or answers nothing), a resolv.conf naming the gateway itself: SERVFAIL, no loop', async () => {

@@ -4,7 +4,8 @@
 // goes to the host's resolver (a fake one the test runs); a removed or stopped instance stops
 // resolving at once; after a daemon SIGKILL and restart (live restore) the names resolve again,
 // for the guests too; the default bridge network (cunik0, what `run` without --network gets from
-// a root daemon) forwards but answers no instance names; network rm leaves no DNS listener.
+// a root daemon) forwards but answers no instance names; an instance run with --dns keeps asking its
+// gateway (its peers resolve) and its other names go to that resolver; network rm leaves no DNS listener.
 // Everything happens in a network namespace made here; the daemon's resolv.conf is the
 // namespace's own (/etc/netns/NS/resolv.conf, which `ip netns exec` mounts over /etc/resolv.conf),
 // naming the fake upstream on the namespace's loopback. Nothing leaves this machine.
@@ -25,22 +26,27 @@ let ns: string;
 const SUBNET = '10.214.9.0/24';
 const GW = '10.214.9.1';
 const UPSTREAM_ANSWER = '192.0.2.77';
+/** An instance's own resolver (run --dns), on another loopback address of the namespace. */
+const OWN_RESOLVER = '127.0.0.2';
+const OWN_ANSWER = '192.0.2.88';
 
 let ctx: string;
 let upstream: ChildProcess | undefined;
+let ownUpstream: ChildProcess | undefined;
+let ownAsked = '';
 let upstreamAsked = '';
 const run = (args: string[]) => lab.run(args);
 const plugProbe = (bridge: string, gateway: string, tag: string): void => plugIn(lab, bridge, gateway, tag);
 const dig = (server: string, name: string, type = 'A'): { status: string; answers: string[] } => digIn(lab, server, name, type);
 
-/** UDP and TCP sockets listening on port 53 in the namespace, other than the fake upstream's. */
+/** UDP and TCP sockets listening on port 53 in the namespace, other than the fake upstreams' (on loopback). */
 function dnsListeners(): string[] {
   const out = lab.exec(ns, 'ss', '-H', '-ln', '-tu', 'sport = :53');
-  return out.split('\n').filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s+/)[4]!).filter((a) => !a.startsWith('127.0.0.1:')).sort();
+  return out.split('\n').filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s+/)[4]!).filter((a) => !a.startsWith('127.')).sort();
 }
 
-// The fake upstream: A for upstream.example, NXDOMAIN for anything else; it says what it was asked.
-const UPSTREAM = `
+// A fake upstream on ADDRESS: A for upstream.example (ANSWER), NXDOMAIN for anything else; it says what it was asked.
+const upstreamScript = (address: string, answer: string): string => `
 const dgram = require('node:dgram'); const packet = require('dns-packet');
 const s = dgram.createSocket('udp4');
 s.on('message', (msg, r) => {
@@ -48,17 +54,19 @@ s.on('message', (msg, r) => {
   console.log('asked ' + name);
   const hit = name.toLowerCase() === 'upstream.example';
   s.send(packet.encode({ id: q.id, type: 'response', flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE | (hit ? 0 : 3), questions: q.questions,
-    answers: hit ? [{ type: 'A', name, ttl: 60, data: '${UPSTREAM_ANSWER}' }] : [] }), r.port, r.address);
+    answers: hit ? [{ type: 'A', name, ttl: 60, data: '${answer}' }] : [] }), r.port, r.address);
 });
-s.bind(53, '127.0.0.1', () => console.log('listening'));`;
+s.bind(53, '${address}', () => console.log('listening'));`;
 
 before(async () => {
   assert.equal(missing, '', `cannot run here: ${missing} (setup.sh installs it)`);
   lab = await netLab({ tag: 'tn', peer: 'plain', resolvConf: 'nameserver 127.0.0.1\n' });
   ns = lab.ns;
-  upstream = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', UPSTREAM], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+  upstream = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', upstreamScript('127.0.0.1', UPSTREAM_ANSWER)], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
   upstream.stdout!.on('data', (b: Buffer) => (upstreamAsked += b.toString()));
-  await waitFor('the fake upstream resolver', () => upstreamAsked.includes('listening') || undefined, 20_000);
+  ownUpstream = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', upstreamScript(OWN_RESOLVER, OWN_ANSWER)], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+  ownUpstream.stdout!.on('data', (b: Buffer) => (ownAsked += b.toString()));
+  await waitFor('the fake upstream resolvers', () => (upstreamAsked.includes('listening') && ownAsked.includes('listening')) || undefined, 20_000);
   ctx = mkdtempSync(join(tmpdir(), 'cunik-names-'));
   mkdirSync(join(ctx, 'www'));
   writeFileSync(join(ctx, 'www', 'index.html'), 'placeholder\n');
@@ -70,6 +78,7 @@ before(async () => {
 
 after(async () => {
   upstream?.kill('SIGKILL');
+  ownUpstream?.kill('SIGKILL');
   await lab?.close();
   if (ctx !== undefined) rmSync(ctx, { recursive: true, force: true });
 });
@@ -138,6 +147,21 @@ test('instances on a user-defined network reach each other by name and alias; ot
     }, 400_000);
     assert.match(log, /^forwarded-ok\r?$/m, log);
   }
+
+  // --dns on a user-defined network (as Docker's embedded DNS): the guest still asks the gateway,
+  // so web1 resolves, and the names that are not the network's go to its own resolver.
+  const own = await run(['run', '-d', '--name', 'owndns', '--network', 'names', '--dns', OWN_RESOLVER, 'namesweb', 'sh', '-c',
+    `for i in $(seq 60); do ping -c 1 -W 1 upstream.example 2>&1 | grep -q ${OWN_ANSWER} && echo own-dns-ok && break; sleep 1; done; while true; do ${GET('web1')} | grep -q am-web1 && echo peer-ok; sleep 1; done`]);
+  assert.equal(own.code, 0, own.stderr);
+  const [o] = JSON.parse((await run(['inspect', 'owndns'])).stdout) as { config: { dns: string[] }; network: { dns: string[] } }[];
+  assert.deepEqual([o!.config.dns, o!.network.dns], [[OWN_RESOLVER], [GW]]);
+  const ownLog = await waitFor('owndns resolving through its own resolver and its peer by name', async () => {
+    const l = await logs('owndns');
+    return /^own-dns-ok\r?$/m.test(l) && /^peer-ok\r?$/m.test(l) ? l : undefined;
+  }, 400_000);
+  assert.match(ownLog, /^own-dns-ok\r?$/m);
+  assert.match(ownAsked, /^asked upstream\.example$/m);
+  assert.equal((await run(['rm', '-f', 'owndns'])).code, 0);
 
   // Stopped, then started again: gone from the table the moment stop returns, back at the start.
   assert.equal((await run(['stop', '-t', '0', 'web2'])).code, 0);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Value } from 'typebox/value';
-import { CreateInstanceRequest } from '../../src/api/schemas.js';
+import { CreateInstanceRequest, type NetworkSettings } from '../../src/api/schemas.js';
 import { bootConfig, exposedPorts, extraHost, instanceConfig, networkSettings } from '../../src/instances/boot-config.js';
 
 const image = { memoryMiB: 64, cpus: 1 };
@@ -45,14 +45,21 @@ test('the API checks --user and --workdir against what the kernel command line c
   for (const workdir of ['', 'rel', '/a b', '/a\tb', '/a"b', '/x\ny']) assert.ok(!Value.Check(CreateInstanceRequest, { image: 'x', workdir }), workdir);
 });
 
-test('--dns, --dns-search, --dns-option: kept as given; bad ones refused; --dns not on a user-defined network', () => {
+test('--dns, --dns-search, --dns-option: kept as given; bad ones refused; --dns on a user-defined network goes to its gateway', () => {
   const config = instanceConfig({ image: 'x', dns: ['192.0.2.53'], dnsSearch: ['corp.example'], dnsOptions: ['ndots:2'] }, image);
   assert.deepEqual([config.dns, config.dnsSearch, config.dnsOptions], [['192.0.2.53'], ['corp.example'], ['ndots:2']]);
   assert.deepEqual(bootConfig(config, networkSettings(config, [])).dns, { servers: ['192.0.2.53'], search: ['corp.example'], options: ['ndots:2'] });
   assert.equal(bootConfig(instanceConfig({ image: 'x' }, image), networkSettings(instanceConfig({ image: 'x' }, image), [])).dns, undefined);
   assert.throws(() => instanceConfig({ image: 'x', dns: ['dns.example'] }, image), /invalid --dns "dns\.example": give the IP address of a resolver$/);
   assert.throws(() => instanceConfig({ image: 'x', dnsSearch: ['a b'] }, image), /invalid --dns-search "a b": give a domain name$/);
-  assert.throws(() => instanceConfig({ image: 'x', dns: ['192.0.2.53'], network: 'mynet' }, image), /conflicting options: --dns on the user-defined network mynet/);
+  // On a user-defined network the guest asks its gateway (its peers' names) and --dns is where the gateway forwards the rest.
+  const onNet = instanceConfig({ image: 'x', dns: ['192.0.2.53'], dnsSearch: ['corp.example'], network: 'mynet' }, image);
+  assert.deepEqual(onNet.dns, ['192.0.2.53']);
+  const mynet: NetworkSettings = { mode: 'mynet', ipAddress: '10.89.0.2', prefixLen: 24, gateway: '10.89.0.1', dns: ['10.89.0.1'], ports: [], tap: 'ck0' };
+  assert.deepEqual(bootConfig(onNet, mynet).dns, { search: ['corp.example'] });
+  assert.deepEqual(bootConfig(onNet, mynet).networks?.[0]?.dns, ['10.89.0.1']);
+  // A network whose gateway answers no DNS (its responder could not bind): the resolvers go to the guest itself.
+  assert.deepEqual(bootConfig(onNet, { ...mynet, dns: [] }).dns, { servers: ['192.0.2.53'], search: ['corp.example'] });
   assert.equal(instanceConfig({ image: 'x', dnsSearch: ['corp.example'], network: 'mynet' }, image).dnsSearch?.[0], 'corp.example');
   assert.ok(!Value.Check(CreateInstanceRequest, { image: 'x', dnsOptions: ['ndots 2'] }));
   assert.ok(!Value.Check(CreateInstanceRequest, { image: 'x', dns: ['1.1.1.1', '1.0.0.1', '8.8.8.8', '8.8.4.4'] }));

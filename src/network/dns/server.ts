@@ -76,7 +76,7 @@ export class Responder {
         sock.on('error', (err) => this.o.log(`warning: DNS for network ${this.o.zone.network}: ${err.message}`));
         sock.on('message', (msg, rinfo) => {
           if (!this.o.zone.contains(rinfo.address)) return;
-          void this.handle(msg, 'udp').then((out) => out && sock.send(out, rinfo.port, rinfo.address, () => undefined));
+          void this.handle(msg, 'udp', rinfo.address).then((out) => out && sock.send(out, rinfo.port, rinfo.address, () => undefined));
         });
         this.udp.push(sock);
         resolve();
@@ -99,7 +99,8 @@ export class Responder {
   }
 
   private onConnection(c: Socket): void {
-    if (c.remoteAddress === undefined || !this.o.zone.contains(c.remoteAddress)) {
+    const from = c.remoteAddress;
+    if (from === undefined || !this.o.zone.contains(from)) {
       c.destroy();
       return;
     }
@@ -119,7 +120,7 @@ export class Responder {
           return;
         }
         pending++;
-        void this.handle(msg, 'tcp').then((out) => {
+        void this.handle(msg, 'tcp', from).then((out) => {
           pending--;
           if (!out || c.destroyed) return;
           const framed = Buffer.alloc(out.length + 2);
@@ -132,7 +133,7 @@ export class Responder {
   }
 
   /** The answer to send, or undefined to send nothing. Never throws. */
-  private async handle(msg: Buffer, transport: Transport): Promise<Buffer | undefined> {
+  private async handle(msg: Buffer, transport: Transport, from: string): Promise<Buffer | undefined> {
     let d: Decision;
     try {
       d = decide(msg, this.o.zone, transport);
@@ -148,7 +149,7 @@ export class Responder {
     inflight.count++;
     try {
       const own = this.o.ownAddresses();
-      const servers = (await this.o.upstream.servers()).filter((s) => !own.has(s));
+      const servers = (this.o.zone.upstreamsFor(from) ?? (await this.o.upstream.servers())).filter((s) => !own.has(s));
       const send = transport === 'udp' ? forwardUdp : forwardTcp;
       for (const server of servers) {
         const answer = await send(msg, server, this.o.upstreamPort, this.o.timeoutMs, (raw, sentId) => relayAnswer(raw, sentId, d.question, d.id, d.limit));

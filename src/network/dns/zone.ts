@@ -13,6 +13,8 @@ export interface Endpoint {
   aliases?: readonly string[] | undefined;
   ipv4: string;
   ipv6?: string | undefined;
+  /** Its own resolvers (`run --dns` on a user-defined network): the names that are not the network's are forwarded to these, not the host's. */
+  upstreams?: readonly string[] | undefined;
 }
 
 export interface Addresses {
@@ -70,11 +72,15 @@ function expandIPv6(address: string): string {
   return all.map((g) => g.padStart(4, '0')).join('');
 }
 
+/** One spelling per address (a query's source and a record may write an IPv6 address differently). */
+const canonical = (address: string): string => (isIPv6(address) && !address.includes('.') ? expandIPv6(address) : address);
+
 const keyOf = (e: Endpoint): string => e.id ?? normalizeName(e.name);
 
 function checkEndpoint(e: Endpoint): void {
   if (!isIPv4(e.ipv4)) throw new Error(`${e.name}: not an IPv4 address: ${e.ipv4}`);
   if (e.ipv6 !== undefined && (!isIPv6(e.ipv6) || e.ipv6.includes('.'))) throw new Error(`${e.name}: not an IPv6 address: ${e.ipv6}`);
+  for (const u of e.upstreams ?? []) if (!isIPv4(u) && !isIPv6(u)) throw new Error(`${e.name}: not the address of a resolver: ${u}`);
 }
 
 /**
@@ -86,6 +92,7 @@ export class Zone {
   private readonly endpoints = new Map<string, Endpoint>();
   private byName = new Map<string, Endpoint[]>();
   private byReverse = new Map<string, string>();
+  private upstreamsByAddress = new Map<string, readonly string[]>();
   private readonly subnets = new BlockList();
   readonly suffix: string;
 
@@ -144,6 +151,11 @@ export class Zone {
     return family !== undefined && this.subnets.check(address, family);
   }
 
+  /** The resolvers the instance at `address` asked for (`--dns`), or undefined for the host's. */
+  upstreamsFor(address: string): readonly string[] | undefined {
+    return this.upstreamsByAddress.get(canonical(address));
+  }
+
   /** What the zone says about `qname`, or undefined when the name is not the zone's to answer. */
   lookup(qname: string): Lookup | undefined {
     const n = normalizeName(qname);
@@ -167,6 +179,7 @@ export class Zone {
   private rebuild(): void {
     const byName = new Map<string, Endpoint[]>();
     const byReverse = new Map<string, string>();
+    const upstreams = new Map<string, readonly string[]>();
     const add = (key: string, e: Endpoint): void => {
       if (!isDnsName(key)) return;
       const list = byName.get(key);
@@ -175,6 +188,7 @@ export class Zone {
       } else byName.set(key, [e]);
     };
     for (const e of this.endpoints.values()) {
+      if ((e.upstreams?.length ?? 0) > 0) for (const a of [e.ipv4, e.ipv6]) if (a !== undefined) upstreams.set(canonical(a), e.upstreams!);
       for (const raw of [e.name, ...(e.aliases ?? [])]) {
         const n = normalizeName(raw);
         add(n, e);
@@ -188,5 +202,6 @@ export class Zone {
     }
     this.byName = byName;
     this.byReverse = byReverse;
+    this.upstreamsByAddress = upstreams;
   }
 }
