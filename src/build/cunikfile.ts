@@ -242,7 +242,6 @@ export class CunikfileReader {
     specific.sort((a, b) => a.line - b.line || Number(b.unknown) - Number(a.unknown) || b.depth - a.depth);
     const first = specific[0] ?? { e: errors[0]!, path: pointer(errors[0]!.instancePath), unknown: false };
     if (first.unknown) {
-      const name = String(first.path[first.path.length - 1]);
       const parent = first.path.slice(0, -1);
       if (parent[0] === 'env') this.fail(first.path, 'not a valid variable name (letters, digits and _, not starting with a digit)', { keyPos: true });
       const known = parent.length === 0 ? KNOWN_KEYS : (NESTED_KEYS[String(parent[0])] ?? []);

@@ -19,7 +19,7 @@ import type {
 import type { CheckResponse } from '../api/check.js';
 import type { DiskUsageResponse, PruneBuildCacheResponse, PruneImagesResponse, PruneInstancesResponse } from '../api/prune.js';
 import type { CreateNetworkRequest, Network, PruneNetworksResponse } from '../api/networks.js';
-import type { CreateVolumeRequest, PruneVolumesResponse, Volume, VolumeListQuery } from '../api/volumes.js';
+import type { CreateVolumeRequest, PruneVolumesResponse, Volume } from '../api/volumes.js';
 import { HttpClient, readAll, type WireResponse } from './http.js';
 
 export { ApiError, ConnectError } from './http.js';

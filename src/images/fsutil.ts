@@ -1,10 +1,7 @@
 // Small file-system helpers for the image store: quiet removal, hashing streams, byte sources.
 
-import {
-  openSync, writeSync, fsyncSync, closeSync, renameSync, rmSync, unlinkSync, mkdirSync,
-} from 'node:fs';
-import { randomBytes, createHash, type Hash } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { rmSync, unlinkSync } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
 // Atomic writes are src/util/atomic-write.ts's (one implementation for every store).

@@ -4,7 +4,7 @@
 // The caller (service.ts) holds the names, the records and the volume reservations.
 import { randomBytes } from 'node:crypto';
 import { conflict, invalid } from '../errors.js';
-import { DEFAULT_NETWORK, isBridgeMode, NO_BRIDGE } from '../network/bridge/spec.js';
+import { DEFAULT_NETWORK } from '../network/bridge/spec.js';
 import { bootConfig, checkImageMemory, exposedPorts, instanceConfig, networkSettings, type CreateOptions, type HostFacts } from './boot-config.js';
 import { checkNetworks } from './connect.js';
 import { imageHealth, resolveHealth } from './health-spec.js';

@@ -8,10 +8,9 @@
 // of the daemon's CPU per lifecycle (docs/instances.md). Only fsync, which may wait on the
 // disk, stays off the event loop.
 import { atomicWriteFile, writeDurably } from '../util/atomic-write.js';
-import { closeSync, copyFileSync, existsSync, fsync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { VmPaths } from '../vmm/types.js';
 import type { InstanceRecord } from './record.js';
 import { parseStoredRecord } from './record-schema.js';

@@ -2,7 +2,7 @@
 // from an image and a pod spec) and whether its root filesystem is a unikernel, from the same
 // boot facts the image store reads (images/boot-file.ts for Cunik's cunik/boot.json,
 // images/foreign.ts for urunc's annotations or /urunc.json, KraftKit's kernel path). docs/kubernetes.md.
-import { closeSync, lstatSync, openSync, readFileSync, readSync, realpathSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import { isAbsolute, join, sep } from 'node:path';
 import { invalid } from '../errors.js';
 import type { ImageBootInfo } from '../families/types.js';

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { chmod, link, lstat, mkdir, open, rm, symlink } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { join } from 'node:path';
 import type { Extract, Header } from 'tar-stream';
 import { invalid } from '../errors.js';
 

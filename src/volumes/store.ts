@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, renameSync } from 'node:fs';
 import { writeDurably } from '../util/atomic-write.js';
-import { chmod, chown, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { InstanceDetail } from '../../src/api/schemas.js';
-import { cli, helloKernel, repo, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
+import { cli, helloKernel, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
 import { freePort, linuxGuestMissing, passtFor } from '../helpers/linux-guest.js';
 
 const missing = linuxGuestMissing().join('; ');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { hostTscKhz } from '../../src/families/host.js';
 import { USER_NET } from '../../src/network/user.js';
-import { cli, repo, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { cli, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { linuxGuestMissing, tscLabelLines } from '../helpers/linux-guest.js';
 import { writeContainerArchive } from '../fixtures/build/oci-archive.js';
 

@@ -6,7 +6,7 @@ import { addFilterTerm, type Filters } from '../../util/filters.js';
 import { confirm } from '../confirm.js';
 import { json, table } from '../format/table.js';
 import { parseLabel } from '../parse.js';
-import { action, clientFor, errorMessage, EXIT_CLI_ERROR, forEachTarget, inspectEach } from '../util.js';
+import { action, clientFor, forEachTarget, inspectEach } from '../util.js';
 
 interface CreateFlags {
   driver: 'bridge';

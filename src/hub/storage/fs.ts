@@ -4,7 +4,7 @@
 // Small reads (tags, links, manifests), stats and touches are synchronous: a few microseconds
 // each from the page cache, where the asynchronous calls each took several trips through the
 // thread pool, queued behind the uploads' writes and fsyncs (a manifest GET is three reads).
-import { createReadStream, readFileSync, statSync, utimesSync, renameSync, type BigIntStats, type Stats } from 'node:fs';
+import { createReadStream, readFileSync, statSync, utimesSync, renameSync, type Stats } from 'node:fs';
 import { type FileHandle, link, mkdir, open, readdir, rename, rm, stat, truncate, unlink, writeFile, readFile as rf } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import type { Readable, Writable } from 'node:stream';

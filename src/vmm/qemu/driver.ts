@@ -4,7 +4,7 @@
 // (DESIGN.md, "Instances" and "VMM: QEMU first"). No Node process per VM, no polling on the hot path.
 
 import { spawn } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, fstatSync, openSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, rmSync, statSync } from 'node:fs';
 import { CunikError, conflict } from '../../errors.js';
 import type { Accelerator, BootSpec, VmExit, VmHandle, VmmDriver, VmPaths } from '../types.js';
 import { DEFAULT_QEMU_BINARY, QBOOT_ROM, qemuArgv, qmpArg, type QemuArgvOptions } from './argv.js';
