@@ -266,9 +266,9 @@ function bridgeNetwork(network: NetworkSettings): InstanceNetwork {
 }
 
 /**
- * The guest's resolv.conf settings. On a user-defined network whose gateway answers DNS, --dns
- * names the resolvers that answer forwards to for this instance (as Docker's embedded DNS does,
- * daemon/network-dns.ts), and the guest keeps asking its gateway, so its peers' names still resolve.
+ * The guest's resolv.conf settings. On a user-defined network whose gateway answers DNS, the guest
+ * keeps asking its gateway (so its peers' names still resolve) and --dns is where the gateway
+ * forwards this instance's other names (as Docker's embedded DNS does; daemon/network-dns.ts).
  */
 function guestDns(config: InstanceRecord['config'], network: NetworkSettings): Pick<InstanceBootConfig, 'dns'> {
   const viaGateway = isBridgeMode(network.mode) && network.mode !== DEFAULT_NETWORK && network.dns.length > 0;
