@@ -17,7 +17,7 @@ runCases(linux, [
     argv: [
       '-M', 'microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=on,pic=off,acpi=on,pcie=off',
       '-kernel', '/i/vmlinux', '-initrd', '/i/initrd',
-      '-append', 'console=ttyS0 quiet panic=-1 pci=off no_timer_check cryptomgr.notests rootfstype=ramfs PATH=/bin -- /bin/httpd -f',
+      '-append', 'console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=pci_arch_init no_timer_check cryptomgr.notests rootfstype=ramfs PATH=/bin -- /bin/httpd -f',
       ...EXIT,
     ],
   },
@@ -28,14 +28,14 @@ runCases(linux, [
     spec: { machineOptions: { acpi: 'on', rtc: 'on' }, memoryMiB: 256 },
     argv: [
       '-M', MICROVM_ACPI, '-kernel', '/i/vmlinux', '-initrd', '/i/initrd',
-      '-append', 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs PATH=/bin -- /bin/sh -c "echo hi; exit 3"',
+      '-append', 'console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=pci_arch_init tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs PATH=/bin -- /bin/sh -c "echo hi; exit 3"',
       ...EXIT,
     ],
   },
   {
     name: 'TSC from the image label',
     image: { ...img, labels: { 'org.cunik.tsc-khz': '2399998' } },
-    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2399998 no_timer_check cryptomgr.notests rootfstype=ramfs PATH=/bin -- /bin/httpd -f' },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=pci_arch_init tsc_early_khz=2399998 no_timer_check cryptomgr.notests rootfstype=ramfs PATH=/bin -- /bin/httpd -f' },
   },
   {
     name: 'network, volumes, env with blanks: ip=, cunik.blk=, cunik.9p=, virtio-mmio devices',
@@ -52,7 +52,7 @@ runCases(linux, [
     },
     argv: [
       '-M', MICROVM_ACPI, '-kernel', '/i/vmlinux', '-initrd', '/i/initrd',
-      '-append', 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off:10.0.2.3 cunik.blk=/dev/vda:/data cunik.blk=/dev/vdb:/logs:ext2 cunik.9p=vol0:/www PATH=/usr/bin GREETING="hello world" -- /bin/httpd -f',
+      '-append', 'console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=pci_arch_init tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off:10.0.2.3 cunik.blk=/dev/vda:/data cunik.blk=/dev/vdb:/logs:ext2 cunik.9p=vol0:/www PATH=/usr/bin GREETING="hello world" -- /bin/httpd -f',
       '-drive', 'if=none,id=disk0,file=/v/data.ext4,format=raw,readonly=off', '-device', 'virtio-blk-device,drive=disk0,serial=vol0',
       '-drive', 'if=none,id=disk1,file=/v/logs.raw,format=raw,readonly=off', '-device', 'virtio-blk-device,drive=disk1,serial=vol1',
       '-fsdev', 'local,id=fs0,path=/srv/www,security_model=mapped-xattr,multidevs=remap,readonly=on', '-device', 'virtio-9p-device,fsdev=fs0,mount_tag=vol0',
@@ -76,43 +76,43 @@ runCases(linux, [
     name: 'org.cunik.init=cunik: the image env is in the initramfs, only the instance env is passed',
     image: { ...img, env: Array.from({ length: 40 }, (_, i) => `K${i}=v`), labels: { 'org.cunik.init': 'cunik' } },
     instance: { tscKhz: 2000000, env: ['K3=override'], args: [] },
-    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs K3=override -- /bin/httpd -f' },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=pci_arch_init tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs K3=override -- /bin/httpd -f' },
   },
   {
     name: 'no args at all: no "--"',
     image: { ...img, args: [], env: [] },
     instance: { tscKhz: 1000000 },
-    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs' },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=pci_arch_init tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs' },
   },
   {
     name: 'a host name: cunik.hostname=, which the init sets (and keeps off the environment)',
     image: { ...img, args: [], env: [] },
     instance: { tscKhz: 1000000, hostname: 'web-1.example.com' },
-    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.hostname=web-1.example.com' },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=pci_arch_init tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.hostname=web-1.example.com' },
   },
   {
     name: '--add-host: cunik.host=NAME,ADDRESS each, host-gateway as the first network\'s gateway',
     image: { ...img, args: [], env: [] },
     instance: { tscKhz: 1000000, networks: [userNet({ ip: '10.0.2.15', prefix: 24, gateway: '10.0.2.2' })], extraHosts: [{ name: 'db', address: '10.9.0.5' }, { name: 'host.docker.internal', address: 'host-gateway' }, { name: 'v6', address: 'fd00::5' }] },
-    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off cunik.host=db,10.9.0.5 cunik.host=host.docker.internal,10.0.2.2 cunik.host=v6,fd00::5' },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=pci_arch_init tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off cunik.host=db,10.9.0.5 cunik.host=host.docker.internal,10.0.2.2 cunik.host=v6,fd00::5' },
   },
   {
     name: '--user and --workdir: cunik.user= and cunik.workdir=, over the image\'s',
     image: { ...img, args: [], env: [] },
     instance: { tscKhz: 1000000, user: 'www-data:33', workdir: '/srv/app' },
-    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.user=www-data:33 cunik.workdir=/srv/app' },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=pci_arch_init tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.user=www-data:33 cunik.workdir=/srv/app' },
   },
   {
     name: '--entrypoint: cunik.entrypoint=, and the instance\'s args alone (the image\'s defaults are not used)',
     image: img,
     instance: { tscKhz: 1000000, env: [], entrypoint: '/bin/sh', args: [] },
-    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.entrypoint=/bin/sh PATH=/bin' },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=pci_arch_init tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.entrypoint=/bin/sh PATH=/bin' },
   },
   {
     name: '--dns, --dns-search, --dns-option: comma-joined cunik.dns=, cunik.search=, cunik.dnsopt=',
     image: { ...img, args: [], env: [] },
     instance: { tscKhz: 1000000, dns: { servers: ['192.0.2.53', 'fd00::53'], search: ['a.example', 'b.example'], options: ['ndots:2', 'rotate'] } },
-    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.dns=192.0.2.53,fd00::53 cunik.search=a.example,b.example cunik.dnsopt=ndots:2,rotate' },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=pci_arch_init tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.dns=192.0.2.53,fd00::53 cunik.search=a.example,b.example cunik.dnsopt=ndots:2,rotate' },
   },
   { name: 'refuses a resolv.conf word the lists cannot carry', image: img, instance: { dns: { search: ['a,b'] } }, throws: /^linux: not a resolv\.conf search domain/ },
   { name: 'refuses a working directory the command line cannot carry', image: img, instance: { workdir: '/a b' }, throws: /^linux: not a working directory: "\/a b"$/ },
@@ -124,7 +124,7 @@ runCases(linux, [
     name: 'quotes inside a word survive when the kernel can read them back',
     image: { ...img, env: [] },
     instance: { tscKhz: 1000000, args: ['/bin/sh', '-c', 'echo "$0"; exit 3', 'x'], env: ['Q="quoted"'] },
-    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs Q=""quoted"" -- /bin/sh -c "echo "$0"; exit 3" x' },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=pci_arch_init tsc_early_khz=1000000 no_timer_check cryptomgr.notests rootfstype=ramfs Q=""quoted"" -- /bin/sh -c "echo "$0"; exit 3" x' },
   },
   { name: 'refuses a quoted blank inside a word', image: img, instance: { args: ['echo "a b"'] }, throws: /cannot carry/ },
   {
@@ -162,13 +162,13 @@ runCases(linux, [
         { nic: { backend: { type: 'tap', ifname: 'cunikt01234567g' }, mac: '02:43:0a:d9:02:0a' }, ip: '10.217.2.10', prefix: 16, gateway: '10.217.0.1', dns: ['10.217.0.1'] },
       ],
     },
-    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs ip=10.217.1.2::10.217.1.1:255.255.255.0::02-00-00-00-01-0a:off:10.217.1.1 ip=10.217.2.10:::255.255.0.0::02-43-0a-d9-02-0a:off -- /app' },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=pci_arch_init tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs ip=10.217.1.2::10.217.1.1:255.255.255.0::02-00-00-00-01-0a:off:10.217.1.1 ip=10.217.2.10:::255.255.0.0::02-43-0a-d9-02-0a:off -- /app' },
   },
   {
     name: 'IPv6 (a network made with --ipv6): cunik.ip6=DEV,ADDR/PREFIX,GATEWAY beside ip=',
     image: { ...img, env: [] },
     instance: { tscKhz: 2000000, args: ['/app'], networks: [{ nic: { backend: { type: 'tap', ifname: 't0' }, mac: '02:43:0a:da:00:03' }, ip: '10.218.0.3', prefix: 24, gateway: '10.218.0.1', ip6: 'fd00:cafe:1::3', prefix6: 64, gateway6: 'fd00:cafe:1::1' }] },
-    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs ip=10.218.0.3::10.218.0.1:255.255.255.0::eth0:off cunik.ip6=eth0,fd00:cafe:1::3/64,fd00:cafe:1::1 -- /app' },
+    spec: { cmdline: 'console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=pci_arch_init tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs ip=10.218.0.3::10.218.0.1:255.255.255.0::eth0:off cunik.ip6=eth0,fd00:cafe:1::3/64,fd00:cafe:1::1 -- /app' },
   },
   { name: 'refuses a bad IPv6 address', image: img, instance: { networks: [{ nic: { backend: { type: 'tap', ifname: 't0' } }, ip: '10.0.0.2', prefix: 24, ip6: 'fd00::zz', prefix6: 64 }] }, throws: /not an IPv6 address and prefix: fd00::zz\/64/ },
   {
@@ -183,7 +183,7 @@ runCases(linux, [
     instance: { tscKhz: 2000000, volumes: [{ kind: 'block', source: '/v/data.ext4', target: '/data', readonly: false }] },
     argv: [
       '-M', MICROVM_ACPI, '-kernel', '/i/vmlinux', '-initrd', '/i/initrd',
-      '-append', 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.blk=/dev/vda:/data cunik.root=cunik-root -- /bin/httpd -f',
+      '-append', 'console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=pci_arch_init tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.blk=/dev/vda:/data cunik.root=cunik-root -- /bin/httpd -f',
       '-drive', 'if=none,id=disk0,file=/v/data.ext4,format=raw,readonly=off', '-device', 'virtio-blk-device,drive=disk0,serial=vol0',
       '-drive', 'if=none,id=disk1,file=/i/disk.img,format=raw,readonly=on', '-device', 'virtio-blk-device,drive=disk1,serial=cunik-root',
       ...EXIT,
@@ -194,7 +194,7 @@ runCases(linux, [
     image: { ...img, diskPath: '/i/disk.img', labels: { 'org.cunik.rootfs': 'disk', 'org.cunik.init': 'cunik' }, env: [] },
     instance: { tscKhz: 2000000, readOnlyRoot: true, args: ['true'] },
     spec: {
-      cmdline: 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.root=cunik-root cunik.ro -- true',
+      cmdline: 'console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=pci_arch_init tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.root=cunik-root cunik.ro -- true',
       disks: [{ path: '/i/disk.img', format: 'raw', readonly: true, serial: 'cunik-root' }],
     },
   },
@@ -255,7 +255,7 @@ test('linux clone: a root-disk image of cunik-init may start from a template; th
   const image = imageOf('linux', { ...img, diskPath: '/i/disk.img', env: [], labels: { 'org.cunik.rootfs': 'disk', 'org.cunik.init': 'cunik', 'org.cunik.clone': '1' } });
   const net = userNet({ ip: '10.0.2.15', prefix: 24, gateway: '10.0.2.2', dns: ['10.0.2.3'] });
   const spec = linux.bootSpec(image, instance({ args: ['say "hi"'], env: ['GREETING=hi there'], hostname: 'web', tscKhz: 2000000, networks: [{ ...net, nic: { ...net.nic, mac: '02:42:0a:00:00:05' } }] }));
-  assert.equal(spec.clone?.cmdline, 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.root=cunik-root cunik.template');
+  assert.equal(spec.clone?.cmdline, 'console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=pci_arch_init tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.root=cunik-root cunik.template');
   assert.deepEqual(spec.clone?.words, ['ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off:10.0.2.3', 'cunik.hostname=web', 'cunik.mac=02:42:0a:00:00:05', 'GREETING=hi there', '--', 'say "hi"']);
   // The whole boot's line is unchanged.
   assert.match(spec.cmdline, /^console=ttyS0 .* rootfstype=ramfs ip=\S+ cunik.hostname=web GREETING="hi there" cunik.root=cunik-root -- "say "hi""$/);
@@ -274,7 +274,7 @@ test('linux clone of an app template (snapshot: app): the image\'s own command i
   const net = userNet({ ip: '10.0.2.15', prefix: 24, gateway: '10.0.2.2', dns: ['10.0.2.3'] });
   const nets = [{ ...net, nic: { ...net.nic, mac: '02:42:0a:00:00:05' } }];
   const spec = linux.bootSpec(image, instance({ hostname: 'web', tscKhz: 2000000, dns: { search: ['example.org'] }, networks: nets }));
-  assert.equal(spec.clone?.cmdline, 'console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.root=cunik-root cunik.template=80/tcp,53/udp -- -D');
+  assert.equal(spec.clone?.cmdline, 'console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=pci_arch_init tsc_early_khz=2000000 no_timer_check cryptomgr.notests rootfstype=ramfs cunik.root=cunik-root cunik.template=80/tcp,53/udp -- -D');
   assert.deepEqual(spec.clone?.words, ['ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off:10.0.2.3', 'cunik.hostname=web', 'cunik.search=example.org', 'cunik.mac=02:42:0a:00:00:05']);
   assert.match(linux.bootSpec(image, instance({ readOnlyRoot: true })).clone!.cmdline, / cunik.root=cunik-root cunik.ro cunik.template=80\/tcp,53\/udp -- -D$/);
   // A command of its own (env, args, entrypoint, workdir, user): the boot template, with it in the words.

@@ -984,7 +984,8 @@ int main(int argc, char **argv, char **envp) {
   long envlen = slurp("/.cunik/env", &envfile);
   if (envlen > 0) ec = words(envfile, envlen, ev, MAX_WORDS / 2);
   for (char **e = envp; *e && ec < MAX_WORDS; e++) {
-    if (strncmp(*e, "ip=", 3) == 0 || strncmp(*e, "cunik.", 6) == 0) continue;
+    // The kernel's own words it did not take (initcall_blacklist= without CONFIG_KALLSYMS) are not the app's.
+    if (strncmp(*e, "ip=", 3) == 0 || strncmp(*e, "cunik.", 6) == 0 || strncmp(*e, "initcall_blacklist=", 19) == 0) continue;
     size_t klen = strcspn(*e, "=");
     int j;
     for (j = 0; j < ec; j++) if (strncmp(ev[j], *e, klen) == 0 && ev[j][klen] == '=') break;
