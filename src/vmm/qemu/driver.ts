@@ -52,6 +52,8 @@ export interface QemuDriverOptions {
   memMerge?: boolean;
   /** Under a shim, the nice value the VM runs at (the daemon may run a little ahead of its VMs). */
   vmNice?: number;
+  /** Loaded into passt (cunik-shim --net-preload): cunik-passt-epollet.so (src/vmm/shim/passt-epollet.c). */
+  passtPreload?: string;
   /** qemu-img, for the per-instance overlays. Default qemu-img in PATH. */
   qemuImg?: string;
   /** stop(): how long to wait after SIGTERM before SIGKILL. Default 1000 ms. */
@@ -101,6 +103,7 @@ export class QemuDriver implements VmmDriver {
     this.confine = opts.confine ?? true;
     this.runas = opts.vmUser?.switches === true ? runasArg(opts.vmUser) : undefined;
     this.passt = opts.passt ?? PASST_BINARY;
+    this.passtPreload = opts.passtPreload;
     this.shimFlags = [
       ...(opts.transparentHugepages === true ? [] : ['--no-thp']),
       ...(opts.vmNice !== undefined ? ['--nice', String(opts.vmNice)] : []),
@@ -147,6 +150,7 @@ export class QemuDriver implements VmmDriver {
   private readonly confine: boolean;
   private readonly runas: string | undefined;
   private readonly passt: string;
+  private readonly passtPreload: string | undefined;
   private readonly spawner: Spawner | undefined;
 
   argv(spec: BootSpec, paths: VmPaths, accel: Accelerator): string[] {
@@ -171,7 +175,7 @@ export class QemuDriver implements VmmDriver {
     const binary = onPath(this.passt);
     if (binary === undefined) throw new CunikError('INTERNAL', `user-mode networking needs passt, which is not installed (apt-get install passt)`);
     const argv = passtArgv(nic.backend, { binary, ...(this.runas !== undefined && { runas: this.runas }) });
-    return ['--net', String(argv.length), ...argv];
+    return [...(this.passtPreload !== undefined ? ['--net-preload', this.passtPreload] : []), '--net', String(argv.length), ...argv];
   }
 
   /**

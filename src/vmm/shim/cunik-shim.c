@@ -2,7 +2,7 @@
  * cunik-shim: the parent of one VM process, so that the VM's exit status is never lost.
  *
  *   cunik-shim [--notify-fd N] [--exit-codes HEX] [--no-thp] [--nice N] [--confine] [--chdir DIR]
- *              [--cgroup PROCS_FILE]... [--net N HELPER ARG...] EXIT_FILE PROGRAM [ARG...]
+ *              [--cgroup PROCS_FILE]... [--net-preload LIB] [--net N HELPER ARG...] EXIT_FILE PROGRAM [ARG...]
  *
  * --cgroup PROCS_FILE (cunik-runc, repeatable) writes the shim's pid to a cgroup's cgroup.procs
  * before anything is forked, so the shim and QEMU are both in the task's cgroup from the start;
@@ -12,8 +12,9 @@
  * puts the -kernel argument first on the kernel's command line, argv[0]) as bare names there.
  * The shim enters it before --confine, as the daemon's user (root: before QEMU's -runas).
  *
- * --nice N runs PROGRAM at nice value N: cunikd runs its control plane (itself, the spawner,
- * the shims) a little ahead of its VMs, and gives the VMs back the priority it was started with.
+ * --nice N runs PROGRAM (and the network helper) at nice value N: cunikd runs its control plane
+ * (itself, the spawner, the shims) a little ahead of its VMs, and gives the VMs back the priority
+ * it was started with.
  *
  * --no-thp turns transparent huge pages off for PROGRAM (prctl PR_SET_THP_DISABLE, kept across
  * exec). QEMU asks for huge pages on guest RAM and on TCG's code buffer, so a tiny guest that
@@ -31,7 +32,8 @@
  * only. It lives exactly as long as the VM: passt quits when QEMU's end of the socket closes, the
  * shim kills it once QEMU is gone (before the exit file is written, so no helper outlives a
  * stopped VM), and if the helper dies first the VM is killed (a VM without its network would run
- * on unreachable): the shim says so on stderr.
+ * on unreachable): the shim says so on stderr. --net-preload LIB runs the helper with
+ * LD_PRELOAD=LIB (cunik-passt-epollet.so: passt-epollet.c).
  *
  * --exit-codes HEX (cunik-runc) makes the shim's own exit status the guest's exit code as the VM's
  * family maps it: 321 hex bytes, the code for each exit status 0-255 of PROGRAM, then for each
@@ -145,7 +147,7 @@ int main(int argc, char **argv) {
     unsigned char exit_codes[EXIT_CODES];
     int map_exit = 0;
     int notify_fd = -1, no_thp = 0, set_nice = 0, nice_value = 0, do_confine = 0;
-    const char *work_dir = NULL;
+    const char *work_dir = NULL, *net_preload = NULL;
     char **net_argv = NULL;
     for (;;) {
         if (argc > 2 && strcmp(argv[1], "--cgroup") == 0) {
@@ -192,6 +194,10 @@ int main(int argc, char **argv) {
             work_dir = argv[2];
             argv += 2;
             argc -= 2;
+        } else if (argc > 2 && strcmp(argv[1], "--net-preload") == 0) {
+            net_preload = argv[2];
+            argv += 2;
+            argc -= 2;
         } else if (argc > 2 && strcmp(argv[1], "--net") == 0) {
             int n = atoi(argv[2]);
             if (n < 1 || n > argc - 3) break; /* usage error below */
@@ -206,7 +212,7 @@ int main(int argc, char **argv) {
         }
     }
     if (argc < 3) {
-        fprintf(stderr, "usage: cunik-shim [--notify-fd N] [--exit-codes HEX] [--no-thp] [--nice N] [--confine] [--chdir DIR] [--cgroup PROCS_FILE]... [--net N HELPER ARG...] EXIT_FILE PROGRAM [ARG...]\n");
+        fprintf(stderr, "usage: cunik-shim [--notify-fd N] [--exit-codes HEX] [--no-thp] [--nice N] [--confine] [--chdir DIR] [--cgroup PROCS_FILE]... [--net-preload LIB] [--net N HELPER ARG...] EXIT_FILE PROGRAM [ARG...]\n");
         return 125;
     }
     unlink(argv[1]);
@@ -225,6 +231,11 @@ int main(int argc, char **argv) {
         if (helper == 0) {
             setpgid(0, 0);
             prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+            /* passt is the VM's work, not the control plane's: at the daemon's priority, Debian 12's
+             * passt, which spins on a host connection closed before the guest answered it (until
+             * its 10 s handshake timeout), took the CPU from the VM it serves and its siblings. */
+            if (set_nice) setpriority(PRIO_PROCESS, 0, nice_value);
+            if (net_preload != NULL) setenv("LD_PRELOAD", net_preload, 1);
             give_fd3(sv[0]);
             execvp(net_argv[0], net_argv);
             fprintf(stderr, "cunik-shim: cannot run %s: %s\n", net_argv[0], strerror(errno));
