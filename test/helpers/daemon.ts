@@ -199,6 +199,19 @@ export function cli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   });
 }
 
+/**
+ * Resolves once the daemon is making no VM template (vmm/qemu/template.ts): each folder under
+ * ROOT/templates has its holder.pid, or the daemon said it could not be made. The instance that
+ * finds no template boots whole while one is made beside it; those started after this clone it.
+ */
+export async function templatesMade(d: TestDaemon, timeoutMs = 240_000): Promise<void> {
+  const dir = join(d.root, 'templates');
+  await waitFor('the VM templates being made', () => {
+    const names = existsSync(dir) ? readdirSync(dir) : [];
+    return names.every((n) => existsSync(join(dir, n, 'holder.pid')) || d.stderr().includes(`VM template ${n}: `)) || undefined;
+  }, timeoutMs);
+}
+
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { hostTscKhz } from '../../src/families/host.js';
 import { busyboxEntries, writeContainerArchive, type LayerEntry } from '../fixtures/build/oci-archive.js';
-import { cli, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
+import { cli, startDaemon, templatesMade, waitFor, type TestDaemon } from '../helpers/daemon.js';
 import { freePort, linuxGuestMissing } from '../helpers/linux-guest.js';
 
 const missing = linuxGuestMissing().join('; ');
@@ -59,6 +59,14 @@ after(async () => {
 });
 
 test('instances start with their app already listening, each with its own time, randomness, name and address', async () => {
+  // The first boots whole (and serves) while the template is made beside it.
+  const firstPort = await freePort();
+  const first = await cli(['run', '-d', '--name', 'app-first', '-p', `127.0.0.1:${firstPort}:8080`, 'tpl-app'], { socket: d.socket });
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal((await qemuArgvOf('app-first')).includes('-incoming'), false, 'no template yet: a whole boot');
+  assert.match(await who(firstPort), /eth0\s+inet /);
+  await templatesMade(d);
+  await cli(['rm', '-f', 'app-first'], { socket: d.socket });
   const outs: string[] = [];
   for (const i of [0, 1]) {
     const port = await freePort();
@@ -97,12 +105,23 @@ test('an instance with a command of its own clones the boot template, not the ap
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^own command\r?$/m);
   assert.equal(readdirSync(join(d.root, 'templates')).length, 2, 'a boot template beside the app template');
+  await templatesMade(d);
+  const own = await cli(['run', '-d', '--name', 'own', '--entrypoint', '/bin/sh', 'tpl-app', '-c', 'sleep 600'], { socket: d.socket });
+  assert.equal(own.code, 0, own.stderr);
+  try {
+    const argv = await qemuArgvOf('own');
+    assert.ok(argv.includes('-incoming'), argv.join(' '));
+    assert.match(argv[argv.indexOf('-append') + 1]!, /(^| )cunik\.template( |$)/, 'the boot template\'s kernel line');
+  } finally {
+    await cli(['rm', '-f', 'own'], { socket: d.socket });
+  }
 });
 
 test('an app that ends before it listens makes no template: its instances boot whole', async () => {
   const r = await cli(['run', '--rm', 'tpl-quits'], { socket: d.socket });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^quit at once\r?$/m);
+  await templatesMade(d);
   assert.match(d.stderr(), /warning: VM template \S+: .*; its instances boot whole/);
 });
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { hostTscKhz } from '../../src/families/host.js';
 import { busyboxEntries, writeContainerArchive } from '../fixtures/build/oci-archive.js';
-import { cli, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon.js';
+import { cli, startDaemon, templatesMade, waitFor, type TestDaemon } from '../helpers/daemon.js';
 import { linuxGuestMissing } from '../helpers/linux-guest.js';
 
 const missing = linuxGuestMissing().join('; ');
@@ -49,12 +49,22 @@ after(async () => {
   if (ctx !== undefined) rmSync(ctx, { recursive: true, force: true });
 });
 
-test('instances start as clones of one template, each with its own time, randomness, name, env and args', async () => {
+test('the first instance boots whole while the template is made beside it; the next ones start as clones, each with its own time, randomness, name, env and args', async () => {
+  const first = await cli(['run', '-d', '--name', 'first', 'tpl', 'sleep 600'], { socket: d.socket });
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal((await qemuArgvOf(d, 'first')).includes('-incoming'), false, 'no template yet: a whole boot, not waiting for one');
+  assert.equal(readdirSync(join(d.root, 'templates')).length, 1, 'the template is being made');
+  // One started while the template is made waits for it and starts as its clone.
+  const second = await cli(['run', '-d', '--name', 'second', 'tpl', 'sleep 600'], { socket: d.socket });
+  assert.equal(second.code, 0, second.stderr);
+  assert.ok((await qemuArgvOf(d, 'second')).includes('-incoming'), 'a clone of the template made meanwhile');
+  await templatesMade(d);
+  await cli(['rm', '-f', 'first', 'second'], { socket: d.socket });
   const line = 'date +%s; head -c 16 /dev/urandom | od -An -tx1; hostname; echo "G=$G"; echo "A=$0"';
   const outs: string[] = [];
   for (const i of [0, 1]) outs.push(await run(['--hostname', `clone-${i}`, '-e', `G=v ${i}`, 'tpl', line]));
   const templates = readdirSync(join(d.root, 'templates'));
-  assert.equal(templates.length, 1, 'one template for both');
+  assert.equal(templates.length, 1, 'one template for all');
   assert.ok(existsSync(join(d.root, 'templates', templates[0]!, 'holder.pid')));
   assert.match(d.stderr(), /VM template \S+: made in \d+ ms/);
   const now = Math.floor(Date.now() / 1000);
@@ -100,6 +110,7 @@ test('removing a template ends its holder; the next instance makes a new one', a
   rmSync(dir, { recursive: true, force: true });
   await waitFor('the holder to end', () => (existsSync(`/proc/${holder}`) ? undefined : true), 10_000);
   assert.match(await run(['tpl']), /^default\r?$/m);
+  await templatesMade(d);
   assert.ok(existsSync(join(dir, 'holder.pid')), 'made again');
 });
 

@@ -185,7 +185,8 @@ export class QemuDriver implements VmmDriver {
    */
   async start(spec: BootSpec, paths: VmPaths, accel: Accelerator): Promise<QemuVmHandle> {
     const underShim = this.shim !== undefined && paths.exitFile !== undefined;
-    // A clone of the spec's template (template.ts) where it has one; else a whole boot.
+    // A clone of the spec's template (template.ts) where it has one ready or being made; else a
+    // whole boot, and the template is made beside it.
     const template = spec.clone !== undefined && underShim ? await this.templates?.get(spec, accel) : undefined;
     const clone = template !== undefined ? { incoming: `${paths.qmpSocket.replace(/\.qmp$/, '')}.mig`, configPort: `${paths.qmpSocket.replace(/\.qmp$/, '')}.cfg` } : undefined;
     const argv = template !== undefined && clone !== undefined

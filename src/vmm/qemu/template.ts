@@ -196,7 +196,7 @@ function firstLine(s: Socket, deadline: number, what: string): Promise<string> {
 }
 
 export class VmTemplates {
-  private readonly making = new Map<string, Promise<VmTemplate>>();
+  private readonly making = new Map<string, Promise<VmTemplate | undefined>>();
   private readonly failed = new Set<string>();
   readonly log: (line: string) => void;
 
@@ -222,7 +222,13 @@ export class VmTemplates {
     }
   }
 
-  /** The template for a spec, made on first use; undefined when none can be made (boot whole). */
+  /**
+   * The spec's template: one ready, or the one being made (waited for). With neither, one is made
+   * beside and this returns undefined at once: the instance that asked first boots whole rather
+   * than wait (a template boot, its save and a clone's restore took longer than one whole boot,
+   * docs/qemu.md), and those that ask while it is made wait for it and start as its clones.
+   * Undefined too for a key whose template could not be made (its instances boot whole from then on).
+   */
   async get(spec: BootSpec, accel: Accelerator): Promise<VmTemplate | undefined> {
     let key: string;
     try {
@@ -234,19 +240,18 @@ export class VmTemplates {
     const dir = join(this.opts.dir, key);
     const found = this.existing(dir);
     if (found !== undefined) return found;
-    let p = this.making.get(key);
-    if (p === undefined) {
-      p = this.make(spec, accel, dir).finally(() => this.making.delete(key));
-      this.making.set(key, p);
-    }
-    try {
-      return await p;
-    } catch (err) {
-      // Once per key and daemon: an image whose template cannot be made boots whole from then on.
-      this.failed.add(key);
-      this.log(`warning: VM template ${key}: ${(err as Error).message}; its instances boot whole`);
-      return undefined;
-    }
+    const making = this.making.get(key);
+    if (making !== undefined) return making;
+    const p = this.make(spec, accel, dir)
+      .catch((err: unknown) => {
+        // Once per key and daemon: an image whose template cannot be made boots whole from then on.
+        this.failed.add(key);
+        this.log(`warning: VM template ${key}: ${(err as Error).message}; its instances boot whole`);
+        return undefined;
+      })
+      .finally(() => this.making.delete(key));
+    this.making.set(key, p);
+    return undefined;
   }
 
   /** A template made earlier (by this daemon or one before it) whose holder still runs. */
