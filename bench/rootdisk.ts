@@ -59,8 +59,8 @@ const httpOk = (port: number): Promise<boolean> => new Promise((res) => {
 /**
  * Resolves at the first HTTP 200. A new probe (a new connection) starts every 50 ms while earlier
  * ones are still pending: under user-mode networking a connection made before the guest's NIC is
- * up is lost by passt (Debian 12's does not retransmit the SYN to the guest; docs/networking.md)
- * and only its timeout ends it, so one probe at a time measured the probe's timeout, not the service.
+ * up waits for it (docs/networking.md, passt-fixes.c) and one made before the app listens is
+ * reset, so one probe at a time measured the probes' timing, not the service.
  */
 function untilOk(port: number, what: string, timeoutMs = 180_000): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -3,7 +3,7 @@
 # cunik-spawner (started once by cunikd; starts the shims so that the daemon never forks), and
 # cunik-memhold (holds a VM template's sealed RAM, src/vmm/qemu/template.ts), and
 # cunik-runc (the OCI runtime's front: state/start/kill/delete without node, docs/kubernetes.md),
-# and cunik-passt-epollet.so (loaded into passt: src/vmm/shim/passt-epollet.c).
+# and cunik-passt-fixes.so (loaded into passt: src/vmm/shim/passt-fixes.c).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build/bin
@@ -17,7 +17,7 @@ for pair in cunik-shim:src/vmm/shim/cunik-shim.c cunik-spawner:src/vmm/shim/cuni
   fi
 done
 # Loaded into passt (LD_PRELOAD): a shared object, so not static.
-src=src/vmm/shim/passt-epollet.c out=build/bin/cunik-passt-epollet.so
+src=src/vmm/shim/passt-fixes.c out=build/bin/cunik-passt-fixes.so
 if [ ! -f "$out" ] || [ "$src" -nt "$out" ]; then
   gcc -O2 -Wall -Wextra -Werror -shared -fPIC -o "$out.tmp" "$src"
   mv "$out.tmp" "$out"

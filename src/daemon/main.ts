@@ -151,8 +151,8 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
       ...(opts.tcgTbSize !== undefined && { tcgTbSizeMiB: opts.tcgTbSize }),
       memMerge: opts.vmKsm === true,
       ...(vmNice !== undefined && { vmNice }),
-      // Debian 12's passt spins on a host connection closed before the guest answered it (passt-epollet.c).
-      passtPreload: join(bin, 'cunik-passt-epollet.so'),
+      // Debian 12's passt spins on a host connection closed before the guest answered it (passt-fixes.c).
+      passtPreload: join(bin, 'cunik-passt-fixes.so'),
       vmUser,
       // Linux images on a root disk start as clones of a template boot (vmm/qemu/template.ts).
       ...(opts.vmTemplates !== false && { templates: { dir: join(root, 'templates'), memhold: join(bin, 'cunik-memhold'), log } }),

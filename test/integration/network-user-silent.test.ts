@@ -78,7 +78,7 @@ function cpuTicks(pid: number): number {
 // alone, level-triggered: a client that gave up before the guest answered (one polling a port
 // while the guest boots) made it spin at 100% of a CPU until its 10 s handshake timeout, at the
 // daemon's priority, ahead of the VMs (a second instance booting beside one being polled took 10.5 s
-// to answer instead of 4). cunik-passt-epollet.so makes that registration edge-triggered, as
+// to answer instead of 4). cunik-passt-fixes.so makes that registration edge-triggered, as
 // passt did upstream later, and passt runs at the VM's priority.
 test('a client that gives up on a published port before the guest answers leaves passt idle, at the VM\'s priority', { timeout: 300_000 }, async () => {
   const port = await freePort();
@@ -101,4 +101,36 @@ test('a client that gives up on a published port before the guest answers leaves
   const nice = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
   assert.equal(nice(passt), nice(vm), 'passt runs at the VM\'s priority');
   assert.equal((await lab.run(['rm', '-f', 'deaf'])).code, 0);
+});
+
+// passt sends the guest one SYN per connection and never again: a connection made before the
+// guest's network was up hung until passt's 10 s timeout, then was reset. passt now listens at
+// once (the port is the VM's) but takes connections only from the guest's first frame
+// (cunik-passt-fixes.so): one made before waits in the listen queue until the guest can answer,
+// then is served or reset at once (nothing listens in the guest yet); a client that retries is
+// answered, and no attempt waits for passt's timeout.
+test('a connection made before the guest\'s network is up waits for the guest and ends, not at passt\'s 10 s timeout', { timeout: 300_000 }, async () => {
+  const port = await freePort();
+  // The probe starts before the instance and connects as soon as passt listens (a bind of the
+  // port fails), which it does as the VM starts, long before the guest's kernel is up.
+  const attempt = `const once=()=>new Promise((res)=>{const c=net.connect(${port},'127.0.0.1');let data='';const t=Date.now();
+      const end=(how)=>{clearTimeout(timer);c.destroy();res({how,ms:Date.now()-t,data});};
+      const timer=setTimeout(()=>end('hung'),8000);
+      c.on('connect',()=>c.write('GET /index.html HTTP/1.0\\r\\n\\r\\n'));c.on('data',(d)=>data+=d);c.on('error',(e)=>end(e.code));c.on('close',()=>end('closed'));});`;
+  const js = `const net=require('node:net');const t0=Date.now();${attempt}
+    const held=()=>new Promise((res)=>{const s=net.createServer();s.once('error',(e)=>res(e.code==='EADDRINUSE'));s.listen(${port},'127.0.0.1',()=>s.close(()=>res(false)));});
+    (async()=>{while(!(await held())){if(Date.now()-t0>20000){console.log(JSON.stringify({how:'never listened'}));return;}await new Promise((r)=>setTimeout(r,5));}
+      const first=await once();const ends=[first.how+':'+first.ms];let answered=/hello/.test(first.data);
+      while(!answered&&Date.now()-t0<180000){await new Promise((r)=>setTimeout(r,50));const e=await once();ends.push(e.how+':'+e.ms);answered=/hello/.test(e.data);}
+      console.log(JSON.stringify({first,answered,ends}));})();`;
+  const probe = lab.execAsync(lab.ns, process.execPath, '-e', js);
+  const r = await lab.run(['run', '-d', '--name', 'early', '-p', `127.0.0.1:${port}:80`, 'silent', 'sh', '-c', 'echo hello > /tmp/index.html; exec httpd -f -p 80 -h /tmp']);
+  assert.equal(r.code, 0, r.stderr);
+  const got = JSON.parse(await probe) as { first: { how: string; ms: number }; answered: boolean; ends: string[] };
+  const logs = (await lab.run(['logs', 'early'])).stdout;
+  // Before the fix the first attempt was accepted, its SYN lost, and it hung (reset only at 10 s).
+  assert.notEqual(got.first?.how, 'hung', `the first connection waited for passt's timeout: ${JSON.stringify(got)}`);
+  assert.ok(got.answered, `never answered: ${JSON.stringify(got)}; console: ${logs}`);
+  for (const e of got.ends) assert.doesNotMatch(e, /^hung/, `an attempt hung: ${got.ends.join(' ')}`);
+  assert.equal((await lab.run(['rm', '-f', 'early'])).code, 0);
 });

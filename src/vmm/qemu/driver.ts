@@ -52,7 +52,7 @@ export interface QemuDriverOptions {
   memMerge?: boolean;
   /** Under a shim, the nice value the VM runs at (the daemon may run a little ahead of its VMs). */
   vmNice?: number;
-  /** Loaded into passt (cunik-shim --net-preload): cunik-passt-epollet.so (src/vmm/shim/passt-epollet.c). */
+  /** Loaded into passt (cunik-shim --net-preload): cunik-passt-fixes.so (src/vmm/shim/passt-fixes.c). */
   passtPreload?: string;
   /** qemu-img, for the per-instance overlays. Default qemu-img in PATH. */
   qemuImg?: string;

@@ -33,7 +33,7 @@
  * shim kills it once QEMU is gone (before the exit file is written, so no helper outlives a
  * stopped VM), and if the helper dies first the VM is killed (a VM without its network would run
  * on unreachable): the shim says so on stderr. --net-preload LIB runs the helper with
- * LD_PRELOAD=LIB (cunik-passt-epollet.so: passt-epollet.c).
+ * LD_PRELOAD=LIB (cunik-passt-fixes.so: passt-fixes.c).
  *
  * --exit-codes HEX (cunik-runc) makes the shim's own exit status the guest's exit code as the VM's
  * family maps it: 321 hex bytes, the code for each exit status 0-255 of PROGRAM, then for each
