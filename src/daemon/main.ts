@@ -151,7 +151,7 @@ export async function runDaemon(opts: DaemonOptions, logger: DaemonLogger = make
       ...(opts.tcgTbSize !== undefined && { tcgTbSizeMiB: opts.tcgTbSize }),
       memMerge: opts.vmKsm === true,
       ...(vmNice !== undefined && { vmNice }),
-      // Debian 12's passt spins on a host connection closed before the guest answered it (passt-fixes.c).
+      // Debian 12's passt: its spin and its hang on a connection that comes before the guest can answer (passt-fixes.c).
       passtPreload: join(bin, 'cunik-passt-fixes.so'),
       vmUser,
       // Linux images on a root disk start as clones of a template boot (vmm/qemu/template.ts).
