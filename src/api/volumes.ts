@@ -17,6 +17,7 @@ export const Volume = Type.Object({
   labels: Type.Record(Type.String(), Type.String()),
   anonymous: Type.Boolean({ description: "Made for an image's declared mount point; removed with its instance by run --rm / rm -v" }),
   size: Type.Optional(Type.Integer({ description: 'Block volumes: the size the guest sees, bytes' })),
+  device: Type.Optional(Type.String({ description: "Share volumes of a host folder of the user's (Docker's type=none,o=bind,device=PATH): that folder, which removing the volume leaves" })),
   usedBy: Type.Array(Type.String(), { description: 'Ids of the instances (any state) that use it' }),
 });
 export type Volume = Static<typeof Volume>;
@@ -27,6 +28,7 @@ export const CreateVolumeRequest = Type.Object(
     driver: Type.Optional(Driver),
     sizeBytes: Type.Optional(Type.Integer({ minimum: LIMITS.volumeSizeBytes.min, maximum: LIMITS.volumeSizeBytes.max, description: 'Block volumes: size in bytes (default 64 MiB)' })),
     labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+    device: Type.Optional(Type.String({ pattern: '^/', maxLength: 4096, description: "Share volumes: an existing host folder the volume is, instead of a folder of its own (Docker's type=none,o=bind,device=PATH); it keeps its owner, and removing the volume leaves it" })),
   },
   { additionalProperties: false },
 );

@@ -34,6 +34,7 @@ export function makeVolumesBackend(deps: VolumesBackendDeps): VolumesBackend {
           driver: req.driver,
           sizeBytes: req.sizeBytes,
           labels: req.labels,
+          device: req.device,
         }),
       ),
     inspect: async (name) => view(await volumes.get(name)),

@@ -61,6 +61,10 @@ export async function resolveMounts(planned: PlannedMount[], volumes: VolumeAcce
     if (!volumes) throw invalid('this daemon has no volume store', 'mounts');
     const name = p.name ?? randomVolumeName();
     const existing = p.name !== undefined ? await volumes.find(name) : undefined;
+    // A volume of a host folder of the user's: that folder must still be there, as a bind's.
+    if (existing?.device !== undefined && !(await stat(existing.device).catch(() => undefined))?.isDirectory()) {
+      throw invalid(`volume ${name} is the host folder ${existing.device}, which is no longer a directory`, 'mounts');
+    }
     const kind = existing?.driver ?? auto;
     if (!existing) missing.push({ name, driver: kind, ...(p.anonymous && { anonymous: true }) });
     mounts.push({ type: 'volume', name, source: existing?.mountpoint ?? volumes.mountpointOf(name, kind), target: p.target, readonly: p.readonly, kind, ...(p.anonymous && { anonymous: true }) });

@@ -30,6 +30,7 @@ const MetaSchema = Type.Object({
   createdAt: Type.String(),
   labels: Type.Record(Type.String(), Type.String()),
   anonymous: Type.Boolean(),
+  device: Type.Optional(Type.String({ pattern: '^/' })),
 });
 type Meta = Static<typeof MetaSchema>;
 const metaValidator = Compile(MetaSchema);
@@ -42,6 +43,15 @@ export interface VolumeStoreOptions {
    * Default: whoever runs the daemon.
    */
   shareOwner?: { uid: number; gid: number };
+}
+
+/** A share of a host folder: the folder must exist (as Docker's local driver finds at mount time, here at once). */
+async function checkDevice(device: string, driver: VolumeDriver): Promise<void> {
+  if (driver !== 'share') throw invalid('only share volumes can be a host folder (device=)', 'device');
+  if (!device.startsWith('/')) throw invalid(`the volume's host folder must be an absolute path, got ${JSON.stringify(device)}`, 'device');
+  const st = await stat(device).catch(() => undefined);
+  if (st === undefined) throw invalid(`the volume's host folder ${device} does not exist`, 'device');
+  if (!st.isDirectory()) throw invalid(`the volume's host folder ${device} is not a directory (folders are shared over 9p)`, 'device');
 }
 
 /** mkfs.ext4 on PATH or in the sbin directories a non-root PATH often lacks. */
@@ -82,8 +92,8 @@ export class VolumeStore {
     const read = await this.readMeta(name);
     if (!('meta' in read)) return undefined;
     const meta = read.meta;
-    const mountpoint = this.mountpointOf(meta.name, meta.driver);
-    const volume: Volume = { name: meta.name, driver: meta.driver, mountpoint, createdAt: meta.createdAt, labels: meta.labels, anonymous: meta.anonymous };
+    const mountpoint = meta.device ?? this.mountpointOf(meta.name, meta.driver);
+    const volume: Volume = { name: meta.name, driver: meta.driver, mountpoint, createdAt: meta.createdAt, labels: meta.labels, anonymous: meta.anonymous, ...(meta.device !== undefined && { device: meta.device }) };
     if (meta.driver === 'block') volume.size = (await stat(mountpoint).catch(() => undefined))?.size ?? 0;
     return volume;
   }
@@ -120,7 +130,8 @@ export class VolumeStore {
     for (const name of names) {
       const read = await this.readMeta(name);
       let problem = 'error' in read ? read.error : undefined;
-      if ('meta' in read && !existsSync(this.mountpointOf(name, read.meta.driver))) problem = `its ${read.meta.driver === 'block' ? 'disk.img' : 'data folder'} is missing`;
+      // A host folder of the user's may come and go: not the store's to report, nor to move.
+      if ('meta' in read && read.meta.device === undefined && !existsSync(this.mountpointOf(name, read.meta.driver))) problem = `its ${read.meta.driver === 'block' ? 'disk.img' : 'data folder'} is missing`;
       if (problem === undefined) continue;
       const path = join(this.dir, name);
       let repaired = false;
@@ -151,22 +162,23 @@ export class VolumeStore {
     const driver = opts.driver ?? 'share';
     if (driver !== 'block' && opts.sizeBytes !== undefined) throw invalid('only block volumes take a size', 'sizeBytes');
     const size = driver === 'block' ? checkBlockSize(opts.sizeBytes ?? DEFAULT_BLOCK_SIZE) : 0;
+    if (opts.device !== undefined) await checkDevice(opts.device, driver);
     const existing = await this.find(name);
-    if (existing) return this.same(existing, driver);
+    if (existing) return this.same(existing, driver, opts.device);
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const staging = join(this.dir, `${STAGING}${randomBytes(8).toString('hex')}`);
     try {
       await mkdir(staging, { mode: 0o700 });
       if (driver === 'block') await this.makeBlock(join(staging, 'disk.img'), size);
-      else await this.ownShare(join(staging, 'data'), true);
-      const meta: Meta = { name, driver, createdAt: new Date().toISOString(), labels: { ...(opts.labels ?? {}) }, anonymous: opts.anonymous ?? false };
+      else if (opts.device === undefined) await this.ownShare(join(staging, 'data'), true);
+      const meta: Meta = { name, driver, createdAt: new Date().toISOString(), labels: { ...(opts.labels ?? {}) }, anonymous: opts.anonymous ?? false, ...(opts.device !== undefined && { device: opts.device }) };
       await writeDurably(join(staging, META), JSON.stringify(meta, null, 2) + '\n', 0o600);
       try {
         renameSync(staging, join(this.dir, name));
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         // Made meanwhile by another request: that one stands.
-        if (code === 'ENOTEMPTY' || code === 'EEXIST') return this.same(await this.get(name), driver);
+        if (code === 'ENOTEMPTY' || code === 'EEXIST') return this.same(await this.get(name), driver, opts.device);
         throw err;
       }
     } finally {
@@ -215,8 +227,10 @@ export class VolumeStore {
     return { deleted, spaceReclaimed };
   }
 
-  /** Bytes a volume occupies on the host disk (a block file's allocated blocks: it is sparse). */
+  /** Bytes a volume occupies on the host disk (a block file's allocated blocks: it is sparse); 0 for a host folder of the user's. */
   async usage(v: Volume): Promise<number> {
+    // A host folder of the user's is not the store's: removing the volume frees none of it.
+    if (v.device !== undefined) return 0;
     if (v.driver === 'share') return diskUsage(v.mountpoint);
     const st = await stat(v.mountpoint).catch(() => undefined);
     return st ? st.blocks * 512 : 0;
@@ -225,11 +239,12 @@ export class VolumeStore {
   /**
    * Give a share's folder to the VM user (a volume made before the daemon had one, or by a daemon
    * with another). Only the folder itself: what is in it keeps its owner, as the guest left it.
+   * Never a host folder of the user's (device): that keeps its owner, as a bind mount's does.
    */
   async claimShares(names: string[]): Promise<void> {
     for (const name of names) {
       const v = await this.find(name);
-      if (v?.driver === 'share') await this.ownShare(v.mountpoint, false);
+      if (v?.driver === 'share' && v.device === undefined) await this.ownShare(v.mountpoint, false);
     }
   }
 
@@ -245,8 +260,9 @@ export class VolumeStore {
     if (st.uid !== owner.uid || st.gid !== owner.gid) await chown(dir, owner.uid, owner.gid);
   }
 
-  private same(existing: Volume, driver: VolumeDriver): Volume {
+  private same(existing: Volume, driver: VolumeDriver, device: string | undefined): Volume {
     if (existing.driver !== driver) throw conflict(`volume ${existing.name} already exists with driver ${existing.driver}`);
+    if (existing.device !== device) throw conflict(`volume ${existing.name} already exists with other options (${existing.device !== undefined ? `device=${existing.device}` : 'a folder of its own'})`);
     return existing;
   }
 

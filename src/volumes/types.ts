@@ -17,6 +17,8 @@ export interface Volume {
   anonymous: boolean;
   /** Block volumes: the file's size in bytes (sparse: what the guest sees). */
   size?: number;
+  /** Shares of a host folder of the user's (Docker's type=none,o=bind,device=PATH): that folder, also the mountpoint. */
+  device?: string;
 }
 
 export interface CreateVolumeOptions {
@@ -28,6 +30,8 @@ export interface CreateVolumeOptions {
   sizeBytes?: number | undefined;
   labels?: Record<string, string> | undefined;
   anonymous?: boolean | undefined;
+  /** Share volumes: an existing host folder the volume is, instead of one the store makes (driver-opts.ts). */
+  device?: string | undefined;
 }
 
 export const DEFAULT_BLOCK_SIZE = 64 * 1024 * 1024;

@@ -196,6 +196,20 @@ test('docker images, tag, rmi, save | load, volume ls, network ls', async () => 
   assert.equal((await docker(['volume', 'ls', '-q', '--filter', 'name=data', '--filter', 'dangling=true'])).stdout, 'data1\ndata2\n');
   assert.equal((await docker(['volume', 'rm', 'data2'])).code, 0);
   assert.equal((await docker(['volume', 'rm', 'data1'])).code, 0);
+  // A named bind volume (the local driver's type=none,o=bind,device=): an existing host folder.
+  const folder = mkdtempSync(join(tmpdir(), 'cunik-docker-bindvol-'));
+  try {
+    assert.equal((await docker(['volume', 'create', '--opt', 'type=none', '--opt', 'o=bind', '--opt', `device=${folder}`, 'bindvol'])).code, 0);
+    const bv = JSON.parse((await docker(['volume', 'inspect', 'bindvol'])).stdout) as { Mountpoint: string; Options: Record<string, string> }[];
+    assert.equal(bv[0]!.Mountpoint, folder);
+    assert.deepEqual(bv[0]!.Options, { type: 'none', o: 'bind', device: folder });
+    assert.equal((await docker(['volume', 'rm', 'bindvol'])).code, 0);
+    const nfs = await docker(['volume', 'create', '--opt', 'type=nfs', '--opt', 'o=addr=192.0.2.1', '--opt', 'device=:/export', 'nfsvol']);
+    assert.notEqual(nfs.code, 0);
+    assert.match(nfs.stderr, /a volume of a host folder takes type=none, o=bind and device=PATH together/);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
   const nets = await docker(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']);
   assert.match(nets.stdout, /^user passt$/m);
   assert.match(nets.stdout, /^none null$/m);

@@ -140,6 +140,47 @@ test('named share and block volumes outlive run --rm; a host folder is shared bo
   assert.deepEqual(await volumeNames(), []);
 });
 
+test("a volume of a host folder of the user's (Docker's -o type=none -o o=bind -o device=): shared both ways under its name, never chowned, left whole by volume rm", { skip, timeout: 400_000 }, async () => {
+  const ctx = join(d.dir, 'ctx-device');
+  mkdirSync(ctx);
+  writeFileSync(join(ctx, 'Cunikfile'), 'family: linux\napp: /bin/busybox\nmemory: 128M\n');
+  assert.equal((await run(['build', '-q', '-t', 'devtest', ctx])).code, 0);
+  const folder = join(d.dir, 'users-folder');
+  mkdirSync(folder);
+  writeFileSync(join(folder, 'in.txt'), 'from the host folder\n');
+  // As for a bound folder, QEMU writes in it as the VM user: the user gives it to them.
+  const { uid, gid } = (await d.client.info()).confinement;
+  chownSync(folder, uid, gid);
+  const c = await run(['volume', 'create', '-o', 'type=none', '-o', 'o=bind', '-o', `device=${folder}`, 'devvol']);
+  assert.equal(c.code, 0, c.stderr);
+  const [v] = JSON.parse((await run(['volume', 'inspect', 'devvol'])).stdout) as { driver: string; mountpoint: string; device?: string }[];
+  assert.deepEqual([v!.driver, v!.mountpoint, v!.device], ['share', folder, folder]);
+  const w = await run(['run', '--rm', '-v', 'devvol:/data', 'devtest', 'sh', '-c', 'cat /data/in.txt && echo from the guest > /data/out.txt']);
+  assert.equal(w.code, 0, w.stderr + w.stdout);
+  assert.match(w.stdout, /from the host folder/);
+  assert.equal(readFileSync(join(folder, 'out.txt'), 'utf8'), 'from the guest\n');
+  // In use: volume rm refused; unused: removed, the folder and what is in it left.
+  const h = await run(['create', '--name', 'devholder', '-v', 'devvol:/data', 'devtest']);
+  assert.equal(h.code, 0, h.stderr);
+  const busy = await run(['volume', 'rm', 'devvol']);
+  assert.equal(busy.code, 125);
+  oneLine(busy.stderr, /^cunik: volume devvol is in use by instance /);
+  assert.equal((await run(['rm', 'devholder'])).code, 0);
+  assert.equal((await run(['volume', 'rm', 'devvol'])).code, 0);
+  assert.deepEqual([readFileSync(join(folder, 'in.txt'), 'utf8'), readFileSync(join(folder, 'out.txt'), 'utf8')], ['from the host folder\n', 'from the guest\n']);
+  // A folder that is not there, or options a 9p share cannot honour: one line, no volume.
+  for (const [args, re] of [
+    [['-o', 'type=none', '-o', 'o=bind', '-o', `device=${join(d.dir, 'no-such')}`], /^cunik: the volume's host folder \S+ does not exist$/],
+    [['-o', 'type=nfs', '-o', 'o=addr=192.0.2.1', '-o', 'device=:/export'], /^cunik: a volume of a host folder takes type=none, o=bind and device=PATH together/],
+    [['-o', 'type=none', '-o', 'o=bind', '-o', `device=${folder}`, '--driver', 'block'], /^cunik: a volume of a host folder \(-o device=\) is a share volume/],
+  ] as [string[], RegExp][]) {
+    const r = await run(['volume', 'create', ...args, 'badvol']);
+    assert.equal(r.code, 125, r.stdout);
+    oneLine(r.stderr, re);
+  }
+  assert.ok(!(await volumeNames()).includes('badvol'));
+});
+
 test('bad -v specs and mounts a family refuses: one line, exit 125, no volume and no instance left', { timeout: 120_000 }, async () => {
   assert.equal((await run(['import', '--family', 'generic', helloKernel, 'hello'])).code, 0);
   const before = await volumeNames();

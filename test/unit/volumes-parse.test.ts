@@ -6,6 +6,7 @@ import { parseLabel, parseSizeBytes, parseVolumeSpec } from '../../src/cli/parse
 import { parseMountCsv } from '../../src/volumes/mount-spec.js';
 import { matchesVolume, parseVolumeFilters, type VolumeSubject } from '../../src/volumes/filter.js';
 import { volumeCreateRequest } from '../../src/cli/commands/volume-create.js';
+import { localDriverOpts, type DriverOptsRequest } from '../../src/volumes/driver-opts.js';
 import { createRequest } from '../../src/cli/instance-flags.js';
 
 test('-v takes named volumes, host folders and anonymous volumes, with ro/rw, repeatable', () => {
@@ -48,10 +49,40 @@ test('volume create: --size and --label parse; --size needs a block volume', () 
   assert.deepEqual(parseLabel('b=2', parseLabel('a=1=x')), { a: '1=x', b: '2' });
   assert.deepEqual(parseLabel('flag'), { flag: '' });
   assert.throws(() => parseLabel('=v'), /invalid label/);
-  assert.deepEqual(volumeCreateRequest('vv', { driver: 'block', size: 1 << 27, label: { a: 'b' } }), { driver: 'block', name: 'vv', sizeBytes: 1 << 27, labels: { a: 'b' } });
-  assert.deepEqual(volumeCreateRequest(undefined, { driver: 'share', label: {} }), { driver: 'share' });
-  assert.throws(() => volumeCreateRequest('vv', { driver: 'share', size: 1 << 27, label: {} }), /--size is for block volumes/);
-  for (const bad of ['x', '-x', 'a/b', '.v']) assert.throws(() => volumeCreateRequest(bad, { driver: 'share', label: {} }), /invalid volume name/, bad);
+  assert.deepEqual(volumeCreateRequest('vv', { driver: 'block', size: 1 << 27, label: { a: 'b' }, opt: {} }), { driver: 'block', name: 'vv', sizeBytes: 1 << 27, labels: { a: 'b' } });
+  assert.deepEqual(volumeCreateRequest(undefined, { driver: 'share', label: {}, opt: {} }), { driver: 'share' });
+  assert.throws(() => volumeCreateRequest('vv', { driver: 'share', size: 1 << 27, label: {}, opt: {} }), /--size is for block volumes/);
+  for (const bad of ['x', '-x', 'a/b', '.v']) assert.throws(() => volumeCreateRequest(bad, { driver: 'share', label: {}, opt: {} }), /invalid volume name/, bad);
+  // Docker's -o: the size, or a host folder.
+  assert.deepEqual(volumeCreateRequest('vv', { driver: 'block', label: {}, opt: { size: '128m' } }), { driver: 'block', name: 'vv', sizeBytes: 1 << 27 });
+  assert.deepEqual(volumeCreateRequest('vv', { driver: 'share', label: {}, opt: { type: 'none', o: 'bind', device: '/srv/data/' } }), { driver: 'share', name: 'vv', device: '/srv/data' });
+  assert.throws(() => volumeCreateRequest('vv', { driver: 'block', size: 1 << 27, label: {}, opt: { size: '64m' } }), /give the size once/);
+  assert.throws(() => volumeCreateRequest('vv', { driver: 'block', label: {}, opt: { type: 'none', o: 'bind', device: '/srv' } }), /is a share volume/);
+});
+
+test("Docker's local driver options: size, or type=none,o=bind,device=PATH; anything else refused by name", () => {
+  const ok: [Record<string, unknown>, DriverOptsRequest][] = [
+    [{}, {}],
+    [{ size: '64m' }, { sizeBytes: 64 << 20 }],
+    [{ type: 'none', o: 'bind', device: '/srv/data' }, { device: '/srv/data' }],
+    [{ type: 'none', o: 'rbind,bind', device: '/srv//data/./' }, { device: '/srv/data' }],
+    [{ type: 'none', o: 'bind', device: '/' }, { device: '/' }],
+  ];
+  for (const [opts, want] of ok) assert.deepEqual(localDriverOpts(opts), want, JSON.stringify(opts));
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ size: 'big' }, /size "big" is not a size/],
+    [{ size: 64 }, /size must be a string/],
+    [{ type: 'nfs', o: 'addr=10.0.0.1', device: ':/export' }, /takes type=none, o=bind and device=PATH together/],
+    [{ type: 'tmpfs', device: 'tmpfs' }, /together/],
+    [{ type: 'none', device: '/srv' }, /together/],
+    [{ o: 'bind', device: '/srv' }, /together/],
+    [{ type: 'none', o: 'bind' }, /together/],
+    [{ type: 'none', o: 'bind,uid=1000', device: '/srv' }, /only bind is supported \(uid=1000 is not\)/],
+    [{ type: 'none', o: 'bind', device: 'srv' }, /must be an absolute host path/],
+    [{ type: 'none', o: 'bind', device: '/srv', size: '1g' }, /takes no size/],
+    [{ uid: '1000' }, /volume option uid is not supported/],
+  ];
+  for (const [opts, want] of bad) assert.throws(() => localDriverOpts(opts), want, JSON.stringify(opts));
 });
 
 test('volume ls filters: name, label, driver, dangling; values of one key are alternatives, labels all hold; bad ones refused', () => {

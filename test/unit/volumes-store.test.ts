@@ -2,7 +2,7 @@
 // removal refused while in use, prune, atomic create/remove (nothing half-made is ever listed).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +58,38 @@ test('a share folder belongs to the VM user: made so, and claimed back before a 
   await store.claimShares(['older', 'no-such-volume']);
   assert.deepEqual([statSync(old.mountpoint).uid, statSync(old.mountpoint).gid], [65534, 65534]);
   assert.equal(statSync(join(old.mountpoint, 'kept')).uid, 0, 'only the folder itself: what is in it keeps its owner');
+});
+
+test("a share volume of a host folder of the user's (device): that folder, never chowned, left whole by rm; a missing or other one refused", async () => {
+  const owner = { uid: 65534, gid: 65534 };
+  const store = new VolumeStore(join(root, 'dev'), { shareOwner: owner });
+  await store.init();
+  const folder = join(root, 'users-folder');
+  mkdirSync(folder);
+  writeFileSync(join(folder, 'keep.txt'), 'mine');
+  const before = statSync(folder);
+  const v = await store.create({ name: 'bound', device: folder });
+  assert.equal(v.mountpoint, folder);
+  assert.equal(v.device, folder);
+  assert.ok(!existsSync(join(root, 'dev', 'volumes', 'bound', 'data')), 'no folder of its own');
+  assert.deepEqual(await store.get('bound'), v);
+  assert.deepEqual(await store.create({ name: 'bound', device: folder }), v, 'the same options: the existing volume');
+  await assert.rejects(store.create({ name: 'bound', device: root }), /already exists with other options \(device=/);
+  await assert.rejects(store.create({ name: 'bound' }), /already exists with other options/);
+  await store.claimShares(['bound']);
+  assert.deepEqual([statSync(folder).uid, statSync(folder).gid, statSync(folder).mode], [before.uid, before.gid, before.mode], 'the user\'s folder keeps its owner and mode');
+  assert.equal(await store.usage(v), 0, 'removing it frees nothing');
+  // Refused, and nothing left in the store: a folder that is not there, a file, a block volume.
+  await assert.rejects(store.create({ name: 'ghost', device: join(root, 'no-such-folder') }), /host folder \S+ does not exist/);
+  await assert.rejects(store.create({ name: 'file', device: join(folder, 'keep.txt') }), /is not a directory/);
+  await assert.rejects(store.create({ name: 'blk', driver: 'block', device: folder }), /only share volumes can be a host folder/);
+  assert.deepEqual((await store.list()).map((x) => x.name), ['bound']);
+  // The folder gone for a while is not the store's damage.
+  renameSync(folder, `${folder}.away`);
+  assert.deepEqual((await store.check(false)).problems, []);
+  renameSync(`${folder}.away`, folder);
+  await store.remove('bound', none);
+  assert.equal(readFileSync(join(folder, 'keep.txt'), 'utf8'), 'mine', 'rm leaves the folder and what is in it');
 });
 
 test('removal is refused while an instance uses the volume; prune removes only unused ones', async () => {

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { CreateNetworkRequest } from '../../api/networks.js';
 import { CreateVolumeRequest } from '../../api/volumes.js';
 import { invalid } from '../../errors.js';
-import { parseSize } from '../../util/size.js';
+import { localDriverOpts } from '../../volumes/driver-opts.js';
 import { checked } from './checked.js';
 import { filters, flag, nativeFilters, one, type Query } from './query.js';
 import { eventView, modeNetwork, networkView, volumeView } from './view.js';
@@ -39,20 +39,13 @@ export function resourceRoutes(app: FastifyInstance, b: DockerBackends): void {
 
   app.post('/volumes/create', async (req, reply) => {
     const o = body(req.body);
-    const opts = body(o['DriverOpts']);
-    const extra = Object.keys(opts).filter((k) => k !== 'size');
-    if (extra.length) throw invalid(`volume option ${extra[0]} is not supported (only size)`, 'DriverOpts');
+    const { sizeBytes, device } = localDriverOpts(body(o['DriverOpts']));
     const driver = o['Driver'] === 'local' || o['Driver'] === '' ? undefined : o['Driver'];
-    let sizeBytes: number | undefined;
-    if (opts['size'] !== undefined) {
-      if (typeof opts['size'] !== 'string') throw invalid('DriverOpts.size must be a string such as 64m', 'DriverOpts');
-      sizeBytes = parseSize(opts['size']);
-      if (sizeBytes === undefined) throw invalid(`DriverOpts.size ${JSON.stringify(opts['size'])} is not a size such as 64m or 1g`, 'DriverOpts');
-    }
     const request = checked(CreateVolumeRequest, {
       ...(o['Name'] !== undefined && o['Name'] !== '' && { name: o['Name'] as string }),
       ...(driver !== undefined && { driver: driver as 'block' }),
       ...(sizeBytes !== undefined && { sizeBytes }),
+      ...(device !== undefined && { device }),
       ...(o['Labels'] !== undefined && o['Labels'] !== null && { labels: o['Labels'] as Record<string, string> }),
     });
     return reply.status(201).send(volumeView(await b.volumes.create(request)));

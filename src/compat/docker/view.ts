@@ -157,7 +157,8 @@ export function imageHistoryView(i: ImageDetail): Record<string, unknown>[] {
 }
 
 export function volumeView(v: Volume): Record<string, unknown> {
-  return { Name: v.name, Driver: v.driver, Mountpoint: v.mountpoint, CreatedAt: v.createdAt, Labels: v.labels, Scope: 'local', Options: v.size !== undefined ? { size: String(v.size) } : {} };
+  const options = v.device !== undefined ? { type: 'none', o: 'bind', device: v.device } : v.size !== undefined ? { size: String(v.size) } : {};
+  return { Name: v.name, Driver: v.driver, Mountpoint: v.mountpoint, CreatedAt: v.createdAt, Labels: v.labels, Scope: 'local', Options: options };
 }
 
 export function networkView(n: Network): Record<string, unknown> {
