@@ -76,7 +76,11 @@ static struct held *held_fd(int fd) {
 }
 
 static ssize_t seen(int fd, ssize_t n) {
-    if (!guest_seen && first_frame_ms == 0 && fd == TAP_FD && n > 0) first_frame_ms = now_ms();
+    if (guest_seen || fd != TAP_FD || n <= 0) return n;
+    long long now = now_ms();
+    if (first_frame_ms == 0) first_frame_ms = now;
+    /* Mostly the wait below releases them; a later frame does too, should passt ever wait otherwise. */
+    else if (now >= first_frame_ms + AFTER_FRAME_MS) release();
     return n;
 }
 
