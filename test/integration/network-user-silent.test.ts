@@ -6,12 +6,11 @@
 // gets the SYN and resets it: the client's connection ends within milliseconds.
 // The daemon runs in a namespace made here (a veth default route passt needs, to nobody).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { waitFor } from '../helpers/daemon.js';
-import { readFileSync } from 'node:fs';
 import { freePort, linuxGuestMissing, passtFor, procStatus, tscLabelLines } from '../helpers/linux-guest.js';
 import { netLab, type NetLab } from '../helpers/netns.js';
 
